@@ -1,0 +1,5 @@
+import sys
+
+from sheetcrm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""An in-memory spreadsheet: a real implementation of the backend contract, for tests.
+
+It also plays the person at the keyboard: :meth:`MemoryBackend.human` runs an edit (sort,
+insert a row, type in a cell) and bumps the version, exactly as a concurrent edit would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sheetcrm.backends.base import Changes, StaleSnapshotError
+from sheetcrm.errors import BackendError
+from sheetcrm.table import Snapshot, Table
+
+
+class MemoryBackend:
+    def __init__(self, tabs: dict[str, Table] | None = None, location: str = "memory:") -> None:
+        self.location = location
+        self.tabs: dict[str, Table] = {k: v.copy() for k, v in (tabs or {}).items()}
+        self._version = 0
+        self.writes = 0
+        self.before_write: Callable[[MemoryBackend], None] | None = None
+
+    def exists(self) -> bool:
+        return bool(self.tabs)
+
+    def read(self) -> Snapshot:
+        return Snapshot({k: v.copy() for k, v in self.tabs.items()}, str(self._version))
+
+    def version(self) -> str:
+        return str(self._version)
+
+    def human(self, edit: Callable[[dict[str, Table]], None]) -> None:
+        """Apply a person's edit to the tabs, as if typed in the spreadsheet."""
+        edit(self.tabs)
+        for table in self.tabs.values():
+            table.__post_init__()
+        self._version += 1
+
+    def write(self, changes: Changes) -> None:
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook(self)
+        if changes.base_version != str(self._version):
+            raise StaleSnapshotError("the sheet changed since it was read")
+        for tab, headers in changes.new_columns.items():
+            table = self._tab(tab)
+            table.header.extend(headers)
+            for row in table.rows:
+                row.extend([""] * len(headers))
+        for cell in changes.cells:
+            self._tab(cell.tab).rows[cell.row][cell.col] = cell.value
+        for tab, rows in changes.appends.items():
+            table = self._tab(tab)
+            table.rows.extend([list(r) + [""] * (len(table.header) - len(r)) for r in rows])
+        for tab, table in changes.replace.items():
+            self.tabs[tab] = table.copy()
+        self.writes += 1
+        self._version += 1
+
+    def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
+        if self.tabs and not force:
+            raise BackendError(f"{self.location} already has tabs", "use --force to replace them")
+        self.tabs = {k: v.copy() for k, v in tabs.items()}
+        self._version += 1
+
+    def _tab(self, name: str) -> Table:
+        if name not in self.tabs:
+            raise BackendError(f"no tab named {name!r} in {self.location}")
+        return self.tabs[name]

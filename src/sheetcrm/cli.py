@@ -1,0 +1,204 @@
+"""The command line: each command opens the sheet, makes one library call, reports.
+
+Library errors become a clean message with a hint and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sheetcrm.backends import open_backend
+from sheetcrm.config import parse_config
+from sheetcrm.errors import SheetCRMError
+from sheetcrm.exports import read_table
+from sheetcrm.importer import map_columns, plan_import
+from sheetcrm.schema import LEADS, PROBLEMS
+from sheetcrm.sync import apply, local_now, plan_sync
+from sheetcrm.templates import available_templates, load_template
+
+DEMO_FILE = "sheetcrm-demo.xlsx"
+
+
+def _now(text: str | None) -> datetime:
+    """``--now`` is the sheet's local time; without it, the real clock (UTC, made local later)."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise SheetCRMError(
+            f"--now {text!r} is not a date and time", "write it like 2026-01-31T09:00"
+        ) from exc
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    backend = open_backend(args.sheet)
+    now = _now(args.now)
+    tabs = load_template(args.template, now=now.replace(tzinfo=None) if args.now else None)
+    backend.provision(tabs, force=args.force)
+    print(
+        f"Created {args.sheet} from the {args.template} template: "
+        f"{', '.join(t for t in tabs if not t.startswith('_'))}."
+    )
+    print(f"Next: sheetcrm sync --sheet {args.sheet}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    backend = open_backend(args.sheet)
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, _now(args.now))
+    if args.dry_run:
+        for line in plan.describe(args.limit):
+            print(line)
+        print(
+            f"Dry run: {plan.summary.line()}; {plan.cell_count} cells would change, "
+            "nothing written."
+        )
+        return 0
+    report = apply(plan, backend, snapshot)
+    print(f"Synced {args.sheet}: {plan.summary.line()}.")
+    written = f"{report.cells} cells written, {report.appended} rows appended"
+    if report.conflicts:
+        written += (
+            f"; {report.conflicts} cells left alone because someone edited them "
+            "meanwhile (the next sync picks them up)"
+        )
+    print(written if report.written else "Nothing to change: the sheet is up to date.")
+    _show_problems(plan.problems)
+    return 0
+
+
+def _show_problems(problems: list, limit: int = 8) -> None:
+    if not problems:
+        return
+    print(f"{len(problems)} problems (all of them are on the {PROBLEMS.name} tab):")
+    for p in problems[:limit]:
+        print(f"  {p.cell}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
+    if len(problems) > limit:
+        print(f"  ... and {len(problems) - limit} more")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    source = read_table(args.file)
+    backend = open_backend(args.sheet)
+    snapshot = backend.read()
+    config = parse_config(snapshot)
+    mapping = map_columns(
+        source.header, snapshot.table(LEADS.name).header, args.map or [], args.add_columns
+    )
+    plan = plan_import(snapshot, source, mapping, config.settings)
+    for src, dst in mapping.pairs:
+        print(f"  {src} -> {dst}" + (" (new column)" if src.strip() in mapping.added else ""))
+    if mapping.unmapped:
+        print(f"Not imported (no matching Leads column): {', '.join(mapping.unmapped)}")
+        print('  map one with --map "column=Leads header", or add them all with --add-columns')
+    if not plan.appends:
+        print("Nothing to import: the file has no rows.")
+        return 0
+    apply(plan, backend, snapshot)
+    print(f"Appended {len(plan.appends)} rows to {LEADS.name} in {args.sheet}.")
+    if args.no_sync:
+        return 0
+    snapshot = backend.read()
+    sync_plan = plan_sync(snapshot, _now(args.now))
+    apply(sync_plan, backend, snapshot)
+    print(f"Synced: {sync_plan.summary.line()}.")
+    _show_problems(sync_plan.problems)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = Path(args.sheet)
+    existed = path.exists()
+    backend = open_backend(str(path))
+    now = _now(args.now)
+    tabs = load_template("b2b-en", now=now.replace(tzinfo=None) if args.now else None)
+    backend.provision(tabs, force=True)
+    snapshot = backend.read()
+    config = parse_config(snapshot)
+    plan = plan_sync(snapshot, now)
+    apply(plan, backend, snapshot)
+    print(
+        f"{'Replaced' if existed else 'Created'} {path} with 50 sample leads, and synced it "
+        f"at {local_now(now, config):%Y-%m-%d %H:%M}."
+    )
+    print(f"  {plan.summary.line()}.")
+    print(f"""
+Open {path} in Excel or LibreOffice and look at:
+  Leads     Score and Score reasons (why each lead scored what it did), Grade, Lifecycle,
+            Owner (routed by the Routing tab), Status (problems and stale deals), Duplicate of
+  History   every owner assignment and stage change, with the reason
+  Problems  what is wrong and where (tab, cell, hint)
+  Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
+    sheetcrm sync --sheet {path}""")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sheetcrm", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def sheet_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sheet", required=True, help="the workbook: a local .xlsx path")
+
+    def now_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--now", help="fix the clock, in the sheet's time zone: 2026-01-31T09:00")
+
+    p = sub.add_parser("init", help="create a new sheet from a template")
+    sheet_arg(p)
+    p.add_argument("--template", default="b2b-en", choices=available_templates())
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    now_arg(p)
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("sync", help="validate, score, route and stamp; write back")
+    sheet_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    p.add_argument("--limit", type=int, default=500, help="most lines --dry-run prints")
+    now_arg(p)
+    p.set_defaults(run=cmd_sync)
+
+    p = sub.add_parser("import", help="append a CSV or XLSX export to Leads, then sync")
+    p.add_argument("file")
+    sheet_arg(p)
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="'COLUMN=LEADS HEADER'",
+        help="map a column of the file to a Leads header; repeatable",
+    )
+    p.add_argument(
+        "--add-columns",
+        action="store_true",
+        help="add the file's unmatched columns to Leads instead of skipping them",
+    )
+    p.add_argument("--no-sync", action="store_true", help="append only; do not sync")
+    now_arg(p)
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("demo", help="create a sample sheet, sync it, and say where to look")
+    p.add_argument("--sheet", default=DEMO_FILE, help=f"where to write it ({DEMO_FILE})")
+    now_arg(p)
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SheetCRMError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""Rule tabs -> typed, validated rules. Every problem carries its cell and a hint.
+
+A tab with a problem is not applied this round: the areas it governs are *frozen*, so
+nothing changes silently on a half-understood rule. The other tabs still apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sheetcrm.rules import Condition, ConditionError, compile_condition, suggest
+from sheetcrm.schema import LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM, Kind, TabSpec
+from sheetcrm.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
+from sheetcrm.table import Snapshot, Table, a1, norm_header
+from sheetcrm.values import is_blank, parse_bool, parse_date, parse_number
+
+
+@dataclass(frozen=True)
+class Problem:
+    tab: str
+    cell: str  # A1 reference, "Leads!E12", or the tab alone
+    problem: str
+    hint: str = ""
+    lead_id: str = ""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    type: str  # open / won / lost
+    probability: float | None
+    max_days: float | None
+    required: tuple[str, ...]
+    order: int
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    name: str
+    conditions: tuple[Condition, ...]
+    points: float
+    group: str
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    label: str  # "Routing rule 2"
+    conditions: tuple[Condition, ...]
+    assign_to: str  # a member's or a team's name, as spelled in the Team tab
+    strategy: str  # direct, round robin, weighted, least loaded
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    email: str
+    team: str
+    active: bool
+    weight: float
+    capacity: float | None
+    away_until: date | None
+
+
+STRATEGIES = ("round robin", "weighted", "least loaded")
+
+
+@dataclass
+class Config:
+    settings: Settings
+    stages: list[Stage] = field(default_factory=list)
+    scoring: list[ScoringRule] = field(default_factory=list)
+    routing: list[RoutingRule] = field(default_factory=list)
+    team: list[Member] = field(default_factory=list)
+    frozen: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+    def stage(self, name: str) -> Stage | None:
+        key = norm_header(name)
+        return next((s for s in self.stages if norm_header(s.name) == key), None)
+
+
+class _Tab:
+    """Reads one rule tab by header and collects its problems with cell references."""
+
+    def __init__(self, spec: TabSpec, table: Table | None, required: Iterable[str]) -> None:
+        self.spec, self.table = spec, table or Table([])
+        self.problems: list[Problem] = []
+        if table is None:
+            self.problem(
+                None,
+                None,
+                f"the {spec.name} tab is missing",
+                f"add a tab named {spec.name} with headers: {', '.join(spec.headers)}",
+            )
+        for header in required if table is not None else ():
+            if self.table.col(header) is None:
+                self.problem(
+                    1,
+                    None,
+                    f"the {spec.name} tab has no {header!r} column",
+                    suggest(header, self.table.header)
+                    if self.table.header
+                    else f"put the headers in row 1: {', '.join(spec.headers)}",
+                )
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def rows(self) -> Iterable[tuple[int, dict[str, str]]]:
+        if not self.ok:
+            return
+        cols = {h: self.table.col(h) for h in self.spec.headers}
+        for i, row in enumerate(self.table.rows):
+            cells = {h: (row[c].strip() if c is not None else "") for h, c in cols.items()}
+            if any(cells.values()):
+                yield i, cells
+
+    def problem(self, row: int | None, header: str | None, problem: str, hint: str = "") -> None:
+        col = self.table.col(header) if header else None
+        self.problems.append(Problem(self.spec.name, a1(self.spec.name, row, col), problem, hint))
+
+
+def leads_fields(leads: Table) -> dict[str, Kind | None]:
+    """Each Leads column with its schema kind (None for extra columns), named as the sync's
+    Leads frame names it: by its canonical header ("E-mail" is Email), extras as written."""
+    fields: dict[str, Kind | None] = {}
+    for header in leads.header:
+        if header.strip():
+            column = LEADS.column(header)
+            fields[column.header if column else header.strip()] = column.kind if column else None
+    return fields
+
+
+def _conditions(
+    tab: _Tab,
+    rows: list[tuple[int, dict[str, str]]],
+    fields: dict[str, Kind | None],
+    dayfirst: bool,
+) -> tuple[Condition, ...]:
+    conditions = []
+    for i, cells in rows:
+        if not cells["Field"] and not cells["Operator"]:
+            continue
+        try:
+            conditions.append(
+                compile_condition(
+                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst
+                )
+            )
+        except ConditionError as exc:
+            tab.problem(Table.sheet_row(i), exc.column, exc.problem, exc.hint)
+    return tuple(conditions)
+
+
+def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Problem]]:
+    tab = _Tab(SETTINGS, table, ["Key", "Value"])
+    settings, frozen = Settings(), set[str]()
+    if table is not None and not tab.ok:
+        # No Key or Value column: every setting would silently fall back to its default.
+        frozen |= ALL
+    for i, cells in tab.rows():
+        key, text, row = cells["Key"], cells["Value"], Table.sheet_row(i)
+        if key.casefold().startswith(GROUP_CAP_PREFIX):
+            cap = parse_number(text)
+            if cap is None:
+                tab.problem(row, "Value", f"{text!r} is not a number", "type the most points")
+                frozen.add("scoring")
+            else:
+                settings.group_caps[key.split(":", 1)[1].strip().casefold()] = cap
+            continue
+        setting = find_setting(key)
+        if setting is None:
+            from sheetcrm.settings import SETTINGS as DECLARED
+
+            tab.problem(
+                row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])
+            )
+            continue
+        try:
+            settings.values[setting.key] = setting.parse(text if text else setting.default)
+        except SettingError as exc:
+            tab.problem(row, "Value", f"{setting.key}: {exc.problem}", exc.hint)
+            frozen |= setting.governs
+    return settings, frozen, tab.problems
+
+
+def parse_stages(table: Table | None, fields: dict[str, Kind | None]) -> tuple[list[Stage], _Tab]:
+    tab = _Tab(STAGES, table, ["Stage", "Type"])
+    stages: list[Stage] = []
+    seen: set[str] = set()
+    for i, cells in tab.rows():
+        row, name = Table.sheet_row(i), cells["Stage"]
+        if not name:
+            tab.problem(row, "Stage", "a stage without a name", "type its name, or clear the row")
+            continue
+        if norm_header(name) in seen:
+            tab.problem(row, "Stage", f"stage {name!r} is listed twice", "keep one row per stage")
+        seen.add(norm_header(name))
+        kind = cells["Type"].casefold() or "open"
+        if kind not in ("open", "won", "lost"):
+            tab.problem(
+                row,
+                "Type",
+                f"unknown stage type {cells['Type']!r}",
+                suggest(cells["Type"], ["open", "won", "lost"]),
+            )
+        prob = _percent(cells["Probability"])
+        if cells["Probability"] and (prob is None or not 0 <= prob <= 100):
+            tab.problem(
+                row,
+                "Probability",
+                f"{cells['Probability']!r} is not a percentage",
+                "type a number from 0 to 100",
+            )
+        max_days = parse_number(cells["Max days"]) if cells["Max days"] else None
+        if cells["Max days"] and (max_days is None or max_days < 0):
+            tab.problem(
+                row,
+                "Max days",
+                f"{cells['Max days']!r} is not a number of days",
+                "type a whole number, or leave it empty for no limit",
+            )
+        required = tuple(r.strip() for r in cells["Required fields"].split(",") if r.strip())
+        known = {norm_header(f): f for f in fields}
+        for r in required:
+            if norm_header(r) not in known:
+                tab.problem(
+                    row, "Required fields", f"unknown field {r!r}", suggest(r, list(fields))
+                )
+        stages.append(
+            Stage(
+                name,
+                kind,
+                prob,
+                max_days,
+                tuple(known.get(norm_header(r), r) for r in required),
+                len(stages),
+            )
+        )
+    if tab.ok and not any(s.type == "open" for s in stages):
+        tab.problem(None, None, "no open stage", "add at least one stage of Type open")
+    return stages, tab
+
+
+def _percent(text: str) -> float | None:
+    value = parse_number(text.replace("%", "")) if text else None
+    if value is not None and "%" not in text and 0 < value < 1:
+        return value * 100  # 0.6 means 60 %
+    return value
+
+
+def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member], _Tab]:
+    tab = _Tab(TEAM, table, ["Name"])
+    members: list[Member] = []
+    for i, cells in tab.rows():
+        row = Table.sheet_row(i)
+        if not cells["Name"]:
+            tab.problem(row, "Name", "a team member without a name", "type the person's name")
+            continue
+        if any(norm_header(m.name) == norm_header(cells["Name"]) for m in members):
+            tab.problem(row, "Name", f"{cells['Name']!r} is listed twice", "keep one row each")
+        active = parse_bool(cells["Active"]) if cells["Active"] else True
+        if active is None:
+            tab.problem(row, "Active", f"{cells['Active']!r} is not yes or no", "type yes or no")
+        weight = parse_number(cells["Weight"]) if cells["Weight"] else 1.0
+        if weight is None or weight < 0:
+            tab.problem(
+                row,
+                "Weight",
+                f"{cells['Weight']!r} is not a weight",
+                "type a number, 1 for a normal share",
+            )
+        capacity = parse_number(cells["Daily capacity"]) if cells["Daily capacity"] else None
+        if cells["Daily capacity"] and (capacity is None or capacity < 0):
+            tab.problem(
+                row,
+                "Daily capacity",
+                f"{cells['Daily capacity']!r} is not a count",
+                "type how many new leads a day, or leave it empty for no limit",
+            )
+        away = parse_date(cells["Away until"], dayfirst) if cells["Away until"] else None
+        if cells["Away until"] and away is None:
+            tab.problem(
+                row,
+                "Away until",
+                f"{cells['Away until']!r} is not a date",
+                "type a date like 2026-01-31, or leave it empty",
+            )
+        members.append(
+            Member(
+                cells["Name"],
+                cells["Email"],
+                cells["Team"],
+                bool(active),
+                weight or 0.0,
+                capacity,
+                away.date() if away else None,
+            )
+        )
+    return members, tab
+
+
+def parse_scoring(
+    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool
+) -> tuple[list[ScoringRule], _Tab]:
+    tab = _Tab(SCORING, table, ["Rule", "Field", "Operator", "Value", "Points"])
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for i, cells in tab.rows():
+        name = cells["Rule"] or f"Row {Table.sheet_row(i)}"
+        groups.setdefault(norm_header(name), []).append((i, cells))
+    rules = []
+    for rows in groups.values():
+        name = rows[0][1]["Rule"] or f"Row {Table.sheet_row(rows[0][0])}"
+        points_cells = [(i, c["Points"]) for i, c in rows if c["Points"]]
+        values = {parse_number(p) for _, p in points_cells}
+        for i, text in points_cells:
+            if parse_number(text) is None:
+                tab.problem(
+                    Table.sheet_row(i),
+                    "Points",
+                    f"{text!r} is not a number of points",
+                    "type a whole number; negative points are allowed, like -10",
+                )
+        if not points_cells:
+            tab.problem(
+                Table.sheet_row(rows[0][0]),
+                "Points",
+                f"rule {name!r} has no points",
+                "type its points on the rule's first row",
+            )
+        elif len(values) > 1:
+            tab.problem(
+                Table.sheet_row(points_cells[1][0]),
+                "Points",
+                f"rule {name!r} has different points on its rows",
+                "put the points on the first row only",
+            )
+        conditions = _conditions(tab, rows, fields, dayfirst)
+        if not conditions and not any(c["Field"] for _, c in rows):
+            tab.problem(
+                Table.sheet_row(rows[0][0]),
+                "Field",
+                f"rule {name!r} has no condition",
+                "fill Field, Operator and Value",
+            )
+        groups_named = {c["Group"] for _, c in rows if c["Group"]}
+        if tab.ok:
+            rules.append(
+                ScoringRule(
+                    name, conditions, float(next(iter(values)) or 0), next(iter(groups_named), "")
+                )
+            )
+    return rules, tab
+
+
+def parse_routing(
+    table: Table | None, fields: dict[str, Kind | None], team: list[Member], dayfirst: bool
+) -> tuple[list[RoutingRule], _Tab]:
+    tab = _Tab(ROUTING, table, ["Order", "Field", "Operator", "Value", "Assign to"])
+    groups: dict[float, list[tuple[int, dict[str, str]]]] = {}
+    for i, cells in tab.rows():
+        order = parse_number(cells["Order"]) if cells["Order"] else None
+        if cells["Order"] and order is None:
+            tab.problem(
+                Table.sheet_row(i),
+                "Order",
+                f"{cells['Order']!r} is not a number",
+                "number the rules 1, 2, 3...",
+            )
+        groups.setdefault(order if order is not None else 1e9 + i, []).append((i, cells))
+    people = {norm_header(m.name): m.name for m in team}
+    teams = {norm_header(m.team): m.team for m in team if m.team}
+    rules = []
+    for order, rows in sorted(groups.items()):
+        first_row = Table.sheet_row(rows[0][0])
+        targets = [(i, c["Assign to"]) for i, c in rows if c["Assign to"]]
+        label = f"Routing rule {order:g}" if order < 1e9 else f"Routing row {first_row}"
+        if not targets:
+            tab.problem(
+                first_row,
+                "Assign to",
+                f"{label} assigns to nobody",
+                "type a person's or a team's name from the Team tab",
+            )
+            continue
+        i, target = targets[0]
+        key = norm_header(target)
+        strategy = norm_header(next((c["Strategy"] for _, c in rows if c["Strategy"]), ""))
+        if key in people and not (key in teams and strategy):
+            target, strategy = people[key], "direct"
+        elif key in teams:
+            target, strategy = teams[key], strategy or "round robin"
+            if strategy not in STRATEGIES:
+                row = next(Table.sheet_row(j) for j, c in rows if c["Strategy"])
+                tab.problem(
+                    row,
+                    "Strategy",
+                    f"unknown strategy {strategy!r}",
+                    suggest(strategy, list(STRATEGIES)),
+                )
+        else:
+            tab.problem(
+                Table.sheet_row(i),
+                "Assign to",
+                f"{target!r} is not on the Team tab",
+                suggest(target, list(people.values()) + list(teams.values()))
+                if people
+                else "add the people leads go to on the Team tab",
+            )
+        conditions = _conditions(tab, rows, fields, dayfirst)
+        if tab.ok:
+            rules.append(RoutingRule(label, conditions, target, strategy))
+    return rules, tab
+
+
+def parse_config(snapshot: Snapshot) -> Config:
+    """Parse every rule tab of ``snapshot``; never raises on what a person typed."""
+    settings, frozen, problems = parse_settings(snapshot.get(SETTINGS.name))
+    fields = leads_fields(snapshot.table(LEADS.name))
+    stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)
+    team, team_tab = parse_team(snapshot.get(TEAM.name), settings.dayfirst)
+    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, settings.dayfirst)
+    routing, routing_tab = parse_routing(
+        snapshot.get(ROUTING.name), fields, team, settings.dayfirst
+    )
+    fallback = settings["Fallback owner"]
+    if (
+        fallback
+        and team_tab.ok
+        and not any(norm_header(m.name) == norm_header(fallback) for m in team)
+    ):
+        problems.append(
+            Problem(
+                SETTINGS.name,
+                _setting_cell(snapshot.get(SETTINGS.name), "Fallback owner"),
+                f"Fallback owner {fallback!r} is not on the Team tab",
+                suggest(fallback, [m.name for m in team]),
+            )
+        )
+        frozen.add("routing")
+    for tab, areas in (
+        (stages_tab, {"stages", "validation"}),
+        (scoring_tab, {"scoring"}),
+        (routing_tab, {"routing"}),
+        (team_tab, {"routing"}),
+    ):
+        if not tab.ok:
+            frozen |= areas
+        problems += tab.problems
+    return Config(
+        settings,
+        stages if stages_tab.ok else [],
+        scoring,
+        routing,
+        team if team_tab.ok else [],
+        frozen,
+        problems,
+    )
+
+
+def _setting_cell(table: Table | None, key: str) -> str:
+    """The A1 cell of ``key``'s value on the Settings tab (the tab alone if not found)."""
+    table = table or Table([])
+    key_col, value_col = table.col("Key"), table.col("Value")
+    if key_col is not None:
+        for i, row in enumerate(table.rows):
+            if norm_header(row[key_col]) == norm_header(key):
+                col = value_col if value_col is not None else key_col
+                return a1(SETTINGS.name, Table.sheet_row(i), col)
+    return SETTINGS.name
+
+
+def blank_or(text: str) -> str:
+    return "" if is_blank(text) else text.strip()

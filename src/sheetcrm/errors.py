@@ -1,0 +1,33 @@
+"""One small exception tree, turned into clean messages at the edges (CLI, web)."""
+
+
+class SheetCRMError(Exception):
+    """Base of every error sheetcrm raises on purpose. ``hint`` says what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class ConfigError(SheetCRMError):
+    """A template or settings problem that stops a command before it starts."""
+
+
+class BackendError(SheetCRMError):
+    """The sheet cannot be read or written."""
+
+
+class SheetLockedError(BackendError):
+    """The workbook is open in a spreadsheet program; writing now would clobber its edits."""
+
+
+class UnsafeWorkbookError(BackendError):
+    """The workbook holds content that saving would destroy (charts, images, pivot tables...)."""
+
+
+class ImportFileError(SheetCRMError):
+    """A file given to ``sheetcrm import`` cannot be read."""

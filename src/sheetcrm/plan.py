@@ -1,0 +1,208 @@
+"""What a sync intends to change, and how a plan is resolved against the sheet as it is now.
+
+A plan names rows by Lead ID (or, for rows that get their ID in this very plan, by
+their position and the person's cells), and every cell write carries the value it
+expects to replace. Resolving re-finds each row and writes a cell only if it still holds
+that value: a person who sorts, inserts rows or types into a cell while a sync runs
+never has a value land on the wrong lead nor an edit overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sheetcrm.backends.base import CellUpdate, Changes
+from sheetcrm.config import Problem
+from sheetcrm.schema import HISTORY, LEADS
+from sheetcrm.table import Snapshot, Table, norm_header
+
+
+@dataclass(frozen=True)
+class RowKey:
+    lead_id: str  # the ID the row had when read; "" when this plan gives it one
+    row: int  # data row position when read
+    fingerprint: str = ""  # the person's cells, to re-find a row that had no ID
+
+
+@dataclass
+class ColumnWrites:
+    column: str  # canonical Leads header
+    rows: np.ndarray  # positions in Plan.keys
+    old: list[str]
+    new: list[str]
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    new_ids: int = 0
+    scored: int = 0
+    routed: int = 0
+    stage_changes: int = 0
+    problems: int = 0
+    flagged: int = 0
+    frozen: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        text = (
+            f"{self.rows} rows read, {self.new_ids} new IDs, {self.scored} scores changed, "
+            f"{self.routed} routed, {self.stage_changes} stage changes, "
+            f"{self.flagged} flagged, {self.problems} problems"
+        )
+        if self.frozen:
+            text += f" (not applied this round: {', '.join(self.frozen)})"
+        return text
+
+
+@dataclass
+class Plan:
+    version: str
+    keys: list[RowKey] = field(default_factory=list)
+    writes: list[ColumnWrites] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)
+    history: list[tuple[int, list[str]]] = field(default_factory=list)  # (key position, row)
+    appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
+    replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
+    problems: list[Problem] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+
+    @property
+    def cell_count(self) -> int:
+        return sum(len(w.new) for w in self.writes)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.cell_count or self.new_columns or self.history or self.appends or self.replace
+        )
+
+    def describe(self, limit: int = 200) -> list[str]:
+        """Human-readable lines for ``sync --dry-run``."""
+        lines = [f"add column {LEADS.name}!{c}" for c in self.new_columns]
+        for w in self.writes:
+            for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
+                key = self.keys[int(pos)]
+                who = key.lead_id or f"row {Table.sheet_row(key.row)} (new)"
+                lines.append(f"{LEADS.name} {who} · {w.column}: {old!r} → {new!r}")
+        lines += [f"{HISTORY.name} += {' | '.join(r)}" for _, r in self.history]
+        lines += [f"{LEADS.name} += {' | '.join(v for v in r.values() if v)}" for r in self.appends]
+        lines += [f"rewrite tab {name} ({len(t.rows)} rows)" for name, t in self.replace.items()]
+        if len(lines) > limit:
+            lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+        return lines
+
+
+def find_column(table: Table, canonical: str) -> int | None:
+    """The position of a Leads column by its canonical header, aliases included."""
+    for i, header in enumerate(table.header):
+        spec = LEADS.column(header)
+        if (spec.header if spec else header.strip()) == canonical or norm_header(
+            header
+        ) == norm_header(canonical):
+            return i
+    return None
+
+
+def person_columns(table: Table) -> list[int]:
+    """Positions of the Leads columns people own: what identifies a row that has no ID yet."""
+    return [
+        i
+        for i, h in enumerate(table.header)
+        if (spec := LEADS.column(h)) is None or spec.owner.value != "service"
+    ]
+
+
+def person_fingerprint(row: list[str], columns: list[int]) -> str:
+    return "\x1f".join(row[i] if i < len(row) else "" for i in columns)
+
+
+@dataclass
+class Resolved:
+    changes: Changes
+    conflicts: int  # cells skipped: a person changed them, or their row is gone
+
+
+def resolve(plan: Plan, current: Snapshot) -> Resolved:
+    """Turn ``plan`` into position-addressed :class:`Changes` against ``current``."""
+    changes = Changes(current.version)
+    leads = current.get(LEADS.name)
+    conflicts = 0
+    if leads is not None:
+        added = [c for c in plan.new_columns if find_column(leads, c) is None]
+        if added:
+            changes.new_columns[_tab_name(current, LEADS.name)] = added
+        where = _locate(plan, leads, current.version == plan.version)
+        tab = _tab_name(current, LEADS.name)
+        for w in plan.writes:
+            col = find_column(leads, w.column)
+            if col is None:
+                col = len(leads.header) + added.index(w.column) if w.column in added else None
+            for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
+                row = where[int(pos)]
+                cur = (
+                    ""
+                    if col is None or row < 0
+                    else leads.rows[row][col]
+                    if col < len(leads.header)
+                    else ""
+                )
+                if col is None or row < 0 or cur != old:
+                    conflicts += 1
+                    continue
+                changes.cells.append(CellUpdate(tab, row, col, new))
+        history = [r for pos, r in plan.history if where[pos] >= 0]
+        if history:
+            changes.appends[_tab_name(current, HISTORY.name)] = history
+        if plan.appends:
+            slots = _slots(leads.header + added)
+            changes.appends.setdefault(tab, []).extend(
+                [record.get(slot, "") for slot in slots] for record in _by_key(plan.appends)
+            )
+    changes.replace = dict(plan.replace)
+    return Resolved(changes, conflicts)
+
+
+def _slots(header: list[str]) -> list[str]:
+    """For each column of ``header``, the key a record's value for it is found under."""
+    return [norm_header(spec.header if (spec := LEADS.column(h)) else h) for h in header]
+
+
+def _by_key(records: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{norm_header(k): v for k, v in r.items()} for r in records]
+
+
+def _tab_name(snapshot: Snapshot, name: str) -> str:
+    key = norm_header(name)
+    return next((t for t in snapshot.tabs if norm_header(t) == key), name)
+
+
+def _locate(plan: Plan, leads: Table, same_version: bool) -> list[int]:
+    """Current row of each plan key; -1 when it cannot be found for sure."""
+    if same_version:
+        return [k.row for k in plan.keys]
+    id_col = find_column(leads, "Lead ID")
+    ids: dict[str, int] = {}
+    repeated: set[str] = set()
+    unnamed: dict[str, list[int]] = {}
+    person = person_columns(leads)
+    for r, row in enumerate(leads.rows):
+        lead_id = row[id_col].strip() if id_col is not None else ""
+        if lead_id:
+            if lead_id in ids:
+                repeated.add(lead_id)
+            ids[lead_id] = r
+        else:
+            unnamed.setdefault(person_fingerprint(row, person), []).append(r)
+    where = []
+    for key in plan.keys:
+        if key.lead_id:
+            where.append(-1 if key.lead_id in repeated else ids.get(key.lead_id, -1))
+            continue
+        rows = unnamed.get(key.fingerprint, [])
+        # an identical twin row would be ambiguous: prefer the same position, else the first
+        found = key.row if key.row in rows else (rows[0] if rows else -1)
+        if found >= 0:
+            rows.remove(found)
+        where.append(found)
+    return where

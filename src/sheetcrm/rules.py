@@ -1,0 +1,485 @@
+"""The operator registry, as data, and conditions compiled to vectorised pandas masks.
+
+A condition (Field / Operator / Value, as a manager types them in a rule tab) is parsed
+once, type-checked against the Leads columns, then evaluated over every row at once.
+Each operator carries the words used to describe a match ("Industry is SaaS"), so every
+score and routing decision can explain itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.schema import LEADS, Kind
+from sheetcrm.table import norm_header
+from sheetcrm.values import BLANKS, format_datetime, format_number, parse_date, parse_number
+
+EMAIL_DOMAIN = "Email domain"
+"""A derived field: the part of Email after the @, for rules like "Email domain is gmail.com"."""
+
+NUMERIC = frozenset({Kind.NUMBER, Kind.MONEY})
+TEMPORAL = frozenset({Kind.DATE, Kind.DATETIME})
+
+
+class Arg(Enum):
+    NONE = "nothing"
+    TEXT = "a text"
+    LIST = "a comma-separated list"
+    NUMBER = "a number"
+    RANGE = "two numbers, like '10 and 50'"
+    DATE = "a date, like 2026-01-31"
+    DAYS = "a whole number of days"
+    REGEX = "a regular expression"
+
+
+class Frame:
+    """The Leads rows as typed columns, each derived once and shared by every condition."""
+
+    def __init__(self, data: pd.DataFrame, now: datetime, dayfirst: bool = True) -> None:
+        self.data = data
+        self.now = now
+        self.dayfirst = dayfirst
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def _memo(self, kind: str, field: str, make: Callable[[], Any]) -> Any:
+        key = (kind, field)
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def text(self, field: str) -> pd.Series:
+        def make() -> pd.Series:
+            if field == EMAIL_DOMAIN:
+                email = self.folded("Email")
+                return email.str.rpartition("@")[2].where(email.str.contains("@"), "")
+            if field not in self.data.columns:
+                return pd.Series([""] * len(self.data), index=self.data.index, dtype=object)
+            return self.data[field].astype(object).fillna("").astype(str).str.strip()
+
+        return self._memo("text", field, make)
+
+    def folded(self, field: str) -> pd.Series:
+        return self._memo("folded", field, lambda: self.text(field).str.casefold())
+
+    def blank(self, field: str) -> np.ndarray:
+        return self._memo("blank", field, lambda: self.folded(field).isin(BLANKS).to_numpy())
+
+    def numbers(self, field: str) -> np.ndarray:
+        def make() -> np.ndarray:
+            text = self.text(field)
+            lookup = {v: parse_number(v) for v in text.unique()}
+            return pd.to_numeric(text.map(lookup), errors="coerce").to_numpy(dtype=float)
+
+        return self._memo("numbers", field, make)
+
+    def dates(self, field: str) -> np.ndarray:
+        def make() -> np.ndarray:
+            text = self.text(field)
+            lookup = {v: parse_date(v, self.dayfirst) for v in text.unique()}
+            return pd.to_datetime(text.map(lookup), errors="coerce").to_numpy(
+                dtype="datetime64[ns]"
+            )
+
+        return self._memo("dates", field, make)
+
+
+Mask = Callable[[Frame, str, Any], np.ndarray]
+
+
+def _isin(frame: Frame, field: str, items: tuple[str, ...]) -> np.ndarray:
+    return frame.folded(field).isin([i.casefold() for i in items]).to_numpy()
+
+
+def _compare(op: Callable[[Any, Any], Any]) -> Mask:
+    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+        if isinstance(value, datetime):
+            with np.errstate(invalid="ignore"):
+                return np.asarray(op(frame.dates(field), np.datetime64(value)))
+        with np.errstate(invalid="ignore"):
+            return np.asarray(op(frame.numbers(field), value))
+
+    return mask
+
+
+def _text(method: str) -> Mask:
+    def mask(frame: Frame, field: str, value: str) -> np.ndarray:
+        folded = frame.folded(field)
+        return getattr(folded.str, method)(value.casefold()).to_numpy(dtype=bool)
+
+    return mask
+
+
+def _contains(frame: Frame, field: str, value: str) -> np.ndarray:
+    return frame.folded(field).str.contains(value.casefold(), regex=False).to_numpy(dtype=bool)
+
+
+def _equals(frame: Frame, field: str, value: Any) -> np.ndarray:
+    if isinstance(value, float):
+        return frame.numbers(field) == value
+    if isinstance(value, datetime):
+        return frame.dates(field).astype("datetime64[D]") == np.datetime64(value.date())
+    return _isin(frame, field, (value,))
+
+
+def _between(frame: Frame, field: str, value: tuple[float, float]) -> np.ndarray:
+    numbers = frame.numbers(field)
+    return (numbers >= value[0]) & (numbers <= value[1])
+
+
+def _within_days(frame: Frame, field: str, days: int) -> np.ndarray:
+    dates = frame.dates(field)
+    now = np.datetime64(frame.now)
+    return (dates >= np.datetime64(frame.now - timedelta(days=days))) & (dates <= now)
+
+
+def _older_than_days(frame: Frame, field: str, days: int) -> np.ndarray:
+    return frame.dates(field) < np.datetime64(frame.now - timedelta(days=days))
+
+
+def _regex(frame: Frame, field: str, pattern: re.Pattern[str]) -> np.ndarray:
+    text = frame.text(field)
+    hits = {v: pattern.search(v) is not None for v in text.unique()}
+    return text.map(hits).to_numpy(dtype=bool)
+
+
+def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray:
+    domain = frame.text(EMAIL_DOMAIN) if field == "Email" else frame.folded(field)
+    hit = np.array(domain.isin([d.casefold() for d in domains]), dtype=bool)
+    for d in domains:  # subdomains too: mail.example.com is in example.com
+        hit |= domain.str.endswith("." + d.casefold()).to_numpy(dtype=bool)
+    return hit
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    arg: Arg
+    phrase: str  # how a match reads: "{field} {phrase} {value}"
+    mask: Mask
+    kinds: frozenset[Kind] | None = None  # column kinds it works on; None = any
+    aliases: tuple[str, ...] = ()
+    negated: bool = False  # blank cells match ("not SaaS" includes "no industry")
+
+
+def _negate(op: Operator, name: str, phrase: str, aliases: tuple[str, ...]) -> Operator:
+    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+        return ~op.mask(frame, field, value)
+
+    return Operator(name, op.arg, phrase, mask, op.kinds, aliases, negated=True)
+
+
+_EQUALS = Operator(
+    "equals", Arg.TEXT, "is", _equals, aliases=("is", "=", "==", "equal to", "equal")
+)
+_CONTAINS = Operator("contains", Arg.TEXT, "contains", _contains, aliases=("has",))
+_IN = Operator(
+    "in list",
+    Arg.LIST,
+    "is",
+    lambda f, c, v: _isin(f, c, v),
+    aliases=("is one of", "in", "one of", "is in"),
+)
+
+OPERATORS: tuple[Operator, ...] = (
+    _EQUALS,
+    _negate(_EQUALS, "not equals", "is not", ("is not", "!=", "<>", "does not equal", "not")),
+    _CONTAINS,
+    _negate(_CONTAINS, "not contains", "does not contain", ("does not contain",)),
+    Operator("starts with", Arg.TEXT, "starts with", _text("startswith"), aliases=("begins with",)),
+    Operator("ends with", Arg.TEXT, "ends with", _text("endswith")),
+    _IN,
+    _negate(_IN, "not in list", "is not one of", ("is not one of", "not in", "not one of")),
+    Operator(
+        "greater than",
+        Arg.NUMBER,
+        "is over",
+        _compare(np.greater),
+        NUMERIC,
+        (">", "more than", "over", "above"),
+    ),
+    Operator(
+        "at least",
+        Arg.NUMBER,
+        "is at least",
+        _compare(np.greater_equal),
+        NUMERIC,
+        (">=", "greater than or equal to", "min"),
+    ),
+    Operator(
+        "less than",
+        Arg.NUMBER,
+        "is under",
+        _compare(np.less),
+        NUMERIC,
+        ("<", "fewer than", "under", "below"),
+    ),
+    Operator(
+        "at most",
+        Arg.NUMBER,
+        "is at most",
+        _compare(np.less_equal),
+        NUMERIC,
+        ("<=", "less than or equal to", "max"),
+    ),
+    Operator("between", Arg.RANGE, "is between", _between, NUMERIC, ("in range",)),
+    Operator(
+        "is empty",
+        Arg.NONE,
+        "is empty",
+        lambda f, c, v: f.blank(c),
+        aliases=("empty", "is blank", "blank", "missing"),
+    ),
+    Operator(
+        "is not empty",
+        Arg.NONE,
+        "is filled in",
+        lambda f, c, v: ~f.blank(c),
+        aliases=("not empty", "is not blank", "not blank", "is filled", "present"),
+    ),
+    Operator("matches", Arg.REGEX, "matches", _regex, aliases=("regex", "matches regex")),
+    Operator("before", Arg.DATE, "is before", _compare(np.less), TEMPORAL, ("is before",)),
+    Operator("after", Arg.DATE, "is after", _compare(np.greater), TEMPORAL, ("is after",)),
+    Operator(
+        "within last N days",
+        Arg.DAYS,
+        "is within the last",
+        _within_days,
+        TEMPORAL,
+        ("within last", "in the last n days", "within the last n days", "within days"),
+    ),
+    Operator(
+        "more than N days ago",
+        Arg.DAYS,
+        "is more than",
+        _older_than_days,
+        TEMPORAL,
+        ("older than n days", "more than n days", "older than"),
+    ),
+    Operator(
+        "email domain in list",
+        Arg.LIST,
+        "domain is",
+        _domain_in,
+        frozenset({Kind.EMAIL, Kind.TEXT}),
+        ("domain in list", "email domain is"),
+    ),
+)
+
+_BY_WORDS: dict[str, Operator] = {}
+for _op in OPERATORS:
+    for _word in (_op.name, *_op.aliases):
+        _BY_WORDS[norm_header(_word)] = _op
+
+
+def find_operator(text: str) -> Operator | None:
+    return _BY_WORDS.get(norm_header(text))
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """A "did you mean" hint, or a list of what is allowed when nothing is close."""
+    close = difflib.get_close_matches(
+        word.casefold(), [c.casefold() for c in choices], n=1, cutoff=0.6
+    )
+    if close:
+        original = next(c for c in choices if c.casefold() == close[0])
+        return f"did you mean '{original}'?"
+    shown = ", ".join(choices[:24])
+    return f"use one of: {shown}" + (", ..." if len(choices) > 24 else "")
+
+
+class ConditionError(ValueError):
+    """A condition a manager typed cannot be used; ``column`` says which cell is wrong."""
+
+    def __init__(self, column: str, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.column = column
+        self.problem = problem
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str  # the Leads header as written in the sheet, or EMAIL_DOMAIN
+    operator: Operator
+    value: Any
+    value_text: str
+
+    def mask(self, frame: Frame) -> np.ndarray:
+        return np.asarray(self.operator.mask(frame, self.field, self.value), dtype=bool)
+
+    @property
+    def lists_values(self) -> bool:
+        """Whether a match is best described by the row's own value ("Industry is SaaS")."""
+        return self.operator.name in ("equals", "in list", "email domain in list")
+
+    def describe(self, matched: str = "") -> str:
+        op = self.operator
+        if op.name == "email domain in list":
+            return f"{EMAIL_DOMAIN} is {matched or _show(self.value)}"
+        if self.lists_values and matched:
+            return f"{self.field} is {matched}"
+        if op.arg is Arg.NONE:
+            return f"{self.field} {op.phrase}"
+        if op.arg is Arg.DAYS:
+            tail = " days" if op.name.startswith("within") else " days ago"
+            return f"{self.field} {op.phrase} {self.value}{tail}"
+        return f"{self.field} {op.phrase} {_show(self.value)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], float):
+        return f"{_num(value[0])} and {_num(value[1])}"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    return str(value)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+_RANGE_SPLIT = re.compile(r"\s*(?:\band\b|\bto\b|,|;|–|—|\.\.)\s*", re.IGNORECASE)
+_RANGE_WORDS = re.compile(r"\s*(?:\band\b|\bto\b|;|–|—|\.\.)\s*", re.IGNORECASE)
+"""Split on words first, so that "10,000 and 50,000" keeps its thousands separators; a
+comma separates the two numbers only when nothing else does ("10, 50")."""
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    return tuple(i.strip() for i in re.split(r"[,;\n]", text) if i.strip())
+
+
+_KIND_HINTS = {
+    **dict.fromkeys(
+        TEMPORAL, "pick an operator for dates, like 'before', 'after' or 'within last N days'"
+    ),
+    **dict.fromkeys(
+        NUMERIC, "pick an operator for numbers, like 'at least', 'at most' or 'between'"
+    ),
+    Kind.TEXT: "pick an operator for text, like 'equals', 'contains' or 'in list'",
+}
+
+
+def compile_condition(
+    field_text: str,
+    op_text: str,
+    value_text: str,
+    fields: dict[str, Kind | None],
+    dayfirst: bool = True,
+) -> Condition:
+    """Parse and type-check one condition; raise :class:`ConditionError` naming the bad cell.
+
+    ``fields`` maps each usable Leads header (as written) to its kind, None for columns the
+    schema does not know (imported extras), which are compared as text or coerced to numbers.
+    """
+    by_key = {norm_header(h): h for h in fields}
+    by_key.setdefault(norm_header(EMAIL_DOMAIN), EMAIL_DOMAIN)
+    field = by_key.get(norm_header(field_text))
+    if field is None and (column := LEADS.column(field_text)) is not None:
+        field = by_key.get(norm_header(column.header))  # "E-mail" for the Email column
+    if field is None:
+        raise ConditionError(
+            "Field", f"unknown field {field_text!r}", suggest(field_text, [*fields, EMAIL_DOMAIN])
+        )
+    kind = Kind.TEXT if field == EMAIL_DOMAIN else fields.get(field)
+    op = find_operator(op_text)
+    if op is None:
+        names = [o.name for o in OPERATORS]
+        raise ConditionError("Operator", f"unknown operator {op_text!r}", suggest(op_text, names))
+    if op.kinds is not None and kind is not None and kind not in op.kinds:
+        what = "numbers" if op.kinds == NUMERIC else "dates" if op.kinds == TEMPORAL else "emails"
+        raise ConditionError(
+            "Operator",
+            f"'{op.name}' compares {what}, but {field} holds {kind.value}",
+            _KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT]),
+        )
+    value = _parse_value(op, value_text.strip(), kind, dayfirst)
+    return Condition(field, op, value, value_text.strip())
+
+
+def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> Any:
+    def fail(problem: str) -> ConditionError:
+        return ConditionError("Value", problem, f"'{op.name}' needs {op.arg.value}")
+
+    if op.arg is Arg.NONE:
+        return None
+    if not text:
+        raise fail(f"'{op.name}' needs a value")
+    if op.arg is Arg.LIST:
+        return split_list(text)
+    if op.arg is Arg.NUMBER:
+        if kind in TEMPORAL:
+            parsed = parse_date(text, dayfirst)
+            if parsed is None:
+                raise fail(f"{text!r} is not a date")
+            return parsed
+        number = parse_number(text)
+        if number is None:
+            raise fail(f"{text!r} is not a number")
+        return number
+    if op.arg is Arg.RANGE:
+        parts = [p for p in _RANGE_WORDS.split(text) if p]
+        if len(parts) != 2:
+            parts = [p for p in _RANGE_SPLIT.split(text) if p]
+        numbers = [parse_number(p) for p in parts]
+        if len(numbers) != 2 or None in numbers:
+            raise fail(f"{text!r} is not a range of two numbers")
+        low, high = sorted(float(n) for n in numbers if n is not None)
+        return (low, high)
+    if op.arg is Arg.DATE:
+        parsed = parse_date(text, dayfirst)
+        if parsed is None:
+            raise fail(f"{text!r} is not a date")
+        return parsed
+    if op.arg is Arg.DAYS:
+        number = parse_number(text.lower().removesuffix("days").removesuffix("day"))
+        if number is None or number < 0 or not float(number).is_integer():
+            raise fail(f"{text!r} is not a whole number of days")
+        return int(number)
+    if op.arg is Arg.REGEX:
+        try:
+            return re.compile(text, re.IGNORECASE)
+        except re.error as exc:
+            raise ConditionError(
+                "Value",
+                f"bad regular expression {text!r}: {exc}",
+                "check brackets and escape special characters with \\",
+            ) from exc
+    if kind in NUMERIC and op.name in ("equals", "not equals"):
+        number = parse_number(text)
+        if number is not None:
+            return number
+    if kind in TEMPORAL and op.name in ("equals", "not equals"):
+        parsed = parse_date(text, dayfirst)
+        if parsed is not None:
+            return parsed
+    return text
+
+
+def matched_values(condition: Condition, frame: Frame) -> pd.Series:
+    """For list-like conditions, the rule's own spelling of the value each row matched."""
+    if condition.operator.name == "email domain in list":
+        return frame.text(EMAIL_DOMAIN)
+    value = condition.value
+    items = value if isinstance(value, tuple) else (value,)
+    spelled = {str(i).casefold(): str(i) for i in items}
+    if isinstance(value, float):
+        return pd.Series(format_number(value), index=frame.data.index)
+    return frame.folded(condition.field).map(spelled).fillna("")

@@ -1,0 +1,265 @@
+"""Every tab and header of the default spreadsheet, declared once, as data.
+
+Validation, ``sheetcrm init``, the templates' own test and the README's tables are all
+derived from these declarations. Columns are found by header text, never by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    NUMBER = "number"
+    MONEY = "money"
+    DATE = "date"
+    DATETIME = "datetime"
+    CHOICE = "choice"
+    PERSON = "person"
+    BOOL = "yes/no"
+
+
+class Owner(StrEnum):
+    PERSON = "person"  # people type it; the service never writes it after the row exists
+    SERVICE = "service"  # the service computes it; a person's edit is overwritten by the next sync
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: Kind = Kind.TEXT
+    owner: Owner = Owner.PERSON
+    help: str = ""
+    width: int = 14
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    name: str
+    columns: tuple[Column, ...]
+    help: str
+    edited_by: str
+    hidden: bool = False
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    @cached_property
+    def _by_key(self) -> dict[str, Column]:
+        from sheetcrm.table import norm_header
+
+        index: dict[str, Column] = {}
+        for c in reversed(self.columns):  # a header wins over another column's alias
+            for name in (*c.aliases, c.header):
+                index[norm_header(name)] = c
+        return index
+
+    def column(self, header: str) -> Column | None:
+        """The declared column a header means, by its text or an alias."""
+        from sheetcrm.table import norm_header
+
+        return self._by_key.get(norm_header(header))
+
+
+P, S = Owner.PERSON, Owner.SERVICE
+
+LEADS = TabSpec(
+    "Leads",
+    (
+        Column(
+            "Lead ID", owner=S, help="Stable, unique, never reused; given by the sync.", width=10
+        ),
+        Column("Created at", Kind.DATETIME, S, "When the lead arrived; stamped if empty.", 16),
+        Column("First name", help="", width=12, aliases=("firstname", "given name")),
+        Column("Last name", help="", width=12, aliases=("lastname", "surname", "family name")),
+        Column(
+            "Email",
+            Kind.EMAIL,
+            help="Checked for syntax (no DNS lookup).",
+            width=24,
+            aliases=("e-mail", "email address", "e-mail address"),
+        ),
+        Column(
+            "Phone",
+            Kind.PHONE,
+            help="Read in the default region of Settings.",
+            width=16,
+            aliases=("phone number", "telephone", "mobile"),
+        ),
+        Column("Company", width=18, aliases=("organisation", "organization", "account")),
+        Column("Country", width=12),
+        Column("Industry", width=14),
+        Column("Source", help="Where the lead came from.", width=14, aliases=("lead source",)),
+        Column("Stage", Kind.CHOICE, help="One of the Stages tab.", width=13),
+        Column("Amount", Kind.MONEY, help="Deal value.", width=10, aliases=("deal value", "value")),
+        Column("Owner", Kind.PERSON, S, "Routed when empty; a person may set it.", 14),
+        Column("Next action date", Kind.DATE, help="Flagged when in the past.", width=14),
+        Column("Last contact", Kind.DATE, help="Date of the last touch.", width=13),
+        Column("Notes", width=24),
+        Column("Score", Kind.NUMBER, S, "Sum of the Scoring rules that match.", 7),
+        Column("Score reasons", owner=S, help="Each rule's contribution.", width=30),
+        Column("Grade", owner=S, help="A-D from the Settings thresholds.", width=7),
+        Column(
+            "Lifecycle",
+            owner=S,
+            help="Lead -> MQL -> SQL -> Customer; only moves forward.",
+            width=10,
+        ),
+        Column("Assigned at", Kind.DATETIME, S, "When routing gave the lead its owner.", 16),
+        Column("Stage changed at", Kind.DATETIME, S, "When the sync saw Stage change.", 16),
+        Column("Closed at", Kind.DATETIME, S, "When the deal reached a won or lost stage.", 16),
+        Column(
+            "First touch at", Kind.DATETIME, S, "First contact or stage move after arrival.", 16
+        ),
+        Column("Status", owner=S, help="OK, or what is wrong with the row.", width=30),
+        Column(
+            "Duplicate of",
+            owner=S,
+            help="Earliest lead with the same email, phone or company domain.",
+            width=12,
+        ),
+    ),
+    "One row per lead or deal.",
+    "people and the service",
+)
+
+STAGES = TabSpec(
+    "Stages",
+    (
+        Column("Stage", width=14),
+        Column("Type", Kind.CHOICE, help="open, won or lost", width=8),
+        Column("Probability", Kind.NUMBER, help="Chance to win, 0-100 %.", width=11),
+        Column("Max days", Kind.NUMBER, help="A deal longer in this stage is stale.", width=9),
+        Column(
+            "Required fields", help="Leads columns that must be filled at this stage.", width=24
+        ),
+    ),
+    "The pipeline, in order.",
+    "managers",
+)
+
+SCORING = TabSpec(
+    "Scoring",
+    (
+        Column("Rule", help="Rows sharing a rule name are ANDed.", width=22),
+        Column("Field", help="A Leads header.", width=14),
+        Column("Operator", help="equals, contains, in list, at least, ...", width=18),
+        Column("Value", width=22),
+        Column("Points", Kind.NUMBER, help="Negative points are allowed.", width=7),
+        Column("Group", help="Optional; a group may be capped in Settings.", width=12),
+    ),
+    "Scoring rules: a lead gets the points of every rule it matches.",
+    "managers",
+)
+
+ROUTING = TabSpec(
+    "Routing",
+    (
+        Column(
+            "Order", Kind.NUMBER, help="Rules are tried in this order; first match wins.", width=7
+        ),
+        Column("Field", width=14),
+        Column("Operator", width=14),
+        Column("Value", width=22),
+        Column("Assign to", help="A person's or a team's name from the Team tab.", width=14),
+        Column("Strategy", help="For a team: round robin, weighted or least loaded.", width=14),
+    ),
+    "Who gets new leads. Rows sharing an Order are ANDed; a rule with no condition matches all.",
+    "managers",
+)
+
+TEAM = TabSpec(
+    "Team",
+    (
+        Column("Name", width=16),
+        Column("Email", Kind.EMAIL, width=24),
+        Column("Team", width=10),
+        Column("Active", Kind.BOOL, width=7),
+        Column("Weight", Kind.NUMBER, help="Share of leads under the weighted strategy.", width=7),
+        Column(
+            "Daily capacity", Kind.NUMBER, help="Most new leads a day; empty = no limit.", width=13
+        ),
+        Column(
+            "Away until", Kind.DATE, help="Gets no leads up to and including this date.", width=11
+        ),
+    ),
+    "The people leads are routed to.",
+    "managers",
+)
+
+SETTINGS = TabSpec(
+    "Settings",
+    (Column("Key", width=26), Column("Value", width=26), Column("What it does", width=60)),
+    "Key / value settings.",
+    "managers",
+)
+
+HISTORY = TabSpec(
+    "History",
+    (
+        Column("At", Kind.DATETIME, S, width=16),
+        Column("Lead ID", owner=S, width=10),
+        Column("Field", owner=S, width=12),
+        Column("From", owner=S, width=14),
+        Column("To", owner=S, width=14),
+        Column("By", owner=S, width=10),
+        Column("Why", owner=S, width=50),
+    ),
+    "Append-only log of what the service changed and saw change.",
+    "the service",
+)
+
+PROBLEMS = TabSpec(
+    "Problems",
+    (
+        Column("At", Kind.DATETIME, S, width=16),
+        Column("Tab", owner=S, width=10),
+        Column("Cell", owner=S, width=12),
+        Column("Problem", owner=S, width=50),
+        Column("Hint", owner=S, width=50),
+    ),
+    "What is wrong and where, as of the last sync.",
+    "the service",
+)
+
+STATE = TabSpec(
+    "_sheetcrm",
+    (Column("Key", owner=S, width=20), Column("Value", owner=S, width=30)),
+    "The service's own bookkeeping (next Lead ID). Hidden.",
+    "the service",
+    hidden=True,
+)
+
+TABS: tuple[TabSpec, ...] = (
+    LEADS,
+    STAGES,
+    SCORING,
+    ROUTING,
+    TEAM,
+    SETTINGS,
+    HISTORY,
+    PROBLEMS,
+    STATE,
+)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS)
+
+
+def tab_spec(name: str) -> TabSpec | None:
+    from sheetcrm.table import norm_header
+
+    key = norm_header(name)
+    return next((t for t in TABS if norm_header(t.name) == key), None)
+
+
+def service_columns() -> list[str]:
+    return [c.header for c in LEADS.columns if c.owner is Owner.SERVICE]
+
+
+SERVICE_BY = "sheetcrm"  # the History "By" of everything the sync does

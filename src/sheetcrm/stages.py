@@ -1,0 +1,213 @@
+"""Stage transitions, the History they leave, and the flags on deals that slip.
+
+The last stage the service saw for a lead is the last Stage entry in History, so a change
+is noticed however long ago the sync last ran, and a stage never observed is never
+invented: a lead first seen in Won gets a "first seen" entry, not a made-up path to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.config import Stage
+from sheetcrm.rules import Frame, suggest
+from sheetcrm.table import Table, norm_header
+from sheetcrm.values import format_datetime
+
+Flags = list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
+
+
+@dataclass
+class StageEvent:
+    row: int
+    before: str
+    after: str
+    why: str
+
+
+@dataclass
+class StageResult:
+    changed_at: pd.Series
+    closed_at: pd.Series
+    first_touch_at: pd.Series
+    events: list[StageEvent] = field(default_factory=list)
+    problems: Flags = field(default_factory=list)
+    flags: Flags = field(default_factory=list)
+
+
+def last_seen_stages(history: Table) -> dict[str, str]:
+    """Lead ID -> the stage History last recorded for it."""
+    ids, fields, to = history.column("Lead ID"), history.column("Field"), history.column("To")
+    return {
+        i: t
+        for i, f, t in zip(ids, fields, to, strict=True)
+        if f.strip().casefold() == "stage" and i
+    }
+
+
+def track(
+    frame: Frame,
+    ids: Sequence[str],
+    arrived_now: np.ndarray,
+    stages: Sequence[Stage],
+    history: Table,
+    sla_hours: float,
+) -> StageResult:
+    now = frame.now
+    stamp = format_datetime(now)
+    n = len(frame)
+    by_key = {norm_header(s.name): s for s in stages}
+    first_open = next(s for s in stages if s.type == "open")
+    typed = frame.text("Stage")
+    keys = typed.map(norm_header).to_numpy(dtype=object)
+    known = np.array([k in by_key for k in keys])
+    blank = frame.blank("Stage")
+    result = StageResult(
+        frame.text("Stage changed at").copy(),
+        frame.text("Closed at").copy(),
+        frame.text("First touch at").copy(),
+    )
+
+    unknown = ~known & ~blank
+    if unknown.any():
+        names = [s.name for s in stages]
+        result.problems.append(
+            (
+                np.flatnonzero(unknown),
+                "Stage",
+                [f"unknown stage {t!r}" for t in typed[unknown]],
+                "; ".join(sorted({suggest(t, names) for t in typed[unknown]})),
+            )
+        )
+
+    seen = last_seen_stages(history)
+    for row in map(int, np.flatnonzero(known)):
+        stage = by_key[keys[row]]
+        before_text = seen.get(ids[row], "")
+        before = by_key.get(norm_header(before_text)) if before_text else None
+        if before is not None and before.name == stage.name:
+            continue
+        if before_text and before is None and norm_header(before_text) == keys[row]:
+            continue
+        if not before_text:
+            why = "new lead" if arrived_now[row] else "first seen in this stage"
+        else:
+            why = "stage changed in the sheet"
+        result.events.append(StageEvent(int(row), before_text, stage.name, why))
+        if before_text or arrived_now[row]:
+            result.changed_at.iat[row] = stamp
+            was_closed = before is not None and before.type != "open"
+            if stage.type != "open" and not was_closed and not result.closed_at.iat[row]:
+                result.closed_at.iat[row] = stamp
+            elif stage.type == "open" and was_closed:
+                result.closed_at.iat[row] = ""  # reopened
+            left_first = before is not None and before.name == first_open.name
+            if left_first and not result.first_touch_at.iat[row]:
+                result.first_touch_at.iat[row] = stamp
+
+    contact = frame.dates("Last contact")
+    untouched = (result.first_touch_at == "").to_numpy() & ~np.isnat(contact)
+    for row in map(int, np.flatnonzero(untouched)):
+        result.first_touch_at.iat[row] = format_datetime(pd.Timestamp(contact[row]).to_pydatetime())
+
+    is_open = np.array([k in by_key and by_key[k].type == "open" for k in keys]) | blank
+    _flag_stale(frame, result, keys, by_key, is_open)
+    _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours)
+    follow = frame.dates("Next action date")
+    late = is_open & (follow < np.datetime64(now.date()))
+    if late.any():
+        result.flags.append(
+            (
+                np.flatnonzero(late),
+                "Next action date",
+                [f"follow-up overdue since {str(d)[:10]}" for d in follow[late]],
+                "do the next action, then set a new date",
+            )
+        )
+    _check_required(frame, result, keys, by_key, known, n)
+    return result
+
+
+def _flag_stale(
+    frame: Frame,
+    result: StageResult,
+    keys: np.ndarray,
+    by_key: dict[str, Stage],
+    is_open: np.ndarray,
+) -> None:
+    since = _dates(result.changed_at, frame)
+    created = frame.dates("Created at")
+    since = np.where(np.isnat(since), created, since)
+    limit = np.array(
+        [
+            by_key[k].max_days if k in by_key and by_key[k].max_days is not None else np.nan
+            for k in keys
+        ],
+        dtype=float,
+    )
+    age = (np.datetime64(frame.now) - since).astype("timedelta64[s]").astype(float) / 86400
+    stale = is_open & ~np.isnan(limit) & (age > limit)
+    if stale.any():
+        rows = np.flatnonzero(stale)
+        messages = [
+            f"stale: in {by_key[keys[r]].name} since {str(since[r])[:10]} (max {limit[r]:g} days)"
+            for r in rows
+        ]
+        result.flags.append((rows, "Stage", messages, "move the deal on, or close it"))
+
+
+def _flag_first_touch(
+    frame: Frame,
+    result: StageResult,
+    keys: np.ndarray,
+    first: Stage,
+    is_open: np.ndarray,
+    sla_hours: float,
+) -> None:
+    start = frame.dates("Assigned at")
+    start = np.where(np.isnat(start), frame.dates("Created at"), start)
+    due = start + np.timedelta64(int(sla_hours * 3600), "s")
+    waiting = (keys == norm_header(first.name)) | frame.blank("Stage")
+    untouched = (result.first_touch_at == "").to_numpy()
+    late = is_open & waiting & untouched & ~np.isnat(due) & (due < np.datetime64(frame.now))
+    if late.any():
+        rows = np.flatnonzero(late)
+        messages = [
+            f"overdue: first touch was due {format_datetime(pd.Timestamp(due[r]).to_pydatetime())}"
+            for r in rows
+        ]
+        result.flags.append(
+            (rows, "Last contact", messages, "contact the lead, then fill Last contact")
+        )
+
+
+def _check_required(
+    frame: Frame,
+    result: StageResult,
+    keys: np.ndarray,
+    by_key: dict[str, Stage],
+    known: np.ndarray,
+    n: int,
+) -> None:
+    for stage in by_key.values():
+        at_stage = known & (keys == norm_header(stage.name))
+        for column in stage.required:
+            missing = at_stage & frame.blank(column)
+            if missing.any():
+                result.problems.append(
+                    (
+                        np.flatnonzero(missing),
+                        column,
+                        [f"required at stage {stage.name}"] * int(missing.sum()),
+                        f"fill {column} (Stages: Required fields)",
+                    )
+                )
+
+
+def _dates(texts: pd.Series, frame: Frame) -> np.ndarray:
+    sub = Frame(pd.DataFrame({"d": texts.to_numpy()}), frame.now, frame.dayfirst)
+    return sub.dates("d")

@@ -1,0 +1,379 @@
+"""``plan_sync(snapshot, now) -> Plan`` (pure) and ``apply(plan, backend)``: the only orchestrator.
+
+Steps: parse rule tabs; give new rows IDs; validate; find duplicates; score; route;
+track stages; write Status; diff every service-owned cell against what was read. Only
+cells whose value changes are planned, so a second sync with no edit plans nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.config import Config, Problem, parse_config
+from sheetcrm.errors import BackendError
+from sheetcrm.plan import (
+    ColumnWrites,
+    Plan,
+    Resolved,
+    RowKey,
+    person_columns,
+    person_fingerprint,
+    resolve,
+)
+from sheetcrm.routing import route
+from sheetcrm.rules import Frame
+from sheetcrm.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, STATE, service_columns
+from sheetcrm.scoring import lifecycle, score
+from sheetcrm.stages import track
+from sheetcrm.table import Snapshot, Table, a1, norm_header
+from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
+from sheetcrm.values import format_datetime, format_number
+
+ID_PATTERN = re.compile(r"^L-(\d+)$")
+NEXT_ID_KEY = "next lead id"
+MAX_ROW_PROBLEMS = 1000
+"""Row problems listed one per line on the Problems tab; the rest are counted in one line
+(each row's own Status cell always says what is wrong with it)."""
+
+RowProblems = list[tuple[np.ndarray, str, list[str], str]]
+
+
+def local_now(now: datetime, config: Config) -> datetime:
+    """``now`` in the sheet's time zone, naive, to the minute: what stamps are written as."""
+    if now.tzinfo is not None:
+        now = now.astimezone(config.settings.zone).replace(tzinfo=None)
+    return now.replace(second=0, microsecond=0)
+
+
+def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:
+    """Leads as a DataFrame of strings, columns named by their canonical header."""
+    names: list[str] = []
+    problems = []
+    for i, header in enumerate(leads.header):
+        spec = LEADS.column(header)
+        name = spec.header if spec else header.strip() or f"(column {i + 1})"
+        if name in names:
+            problems.append(
+                Problem(
+                    LEADS.name,
+                    a1(LEADS.name, 1, i),
+                    f"a second {name!r} column; only the first is used",
+                    "rename or delete one of them",
+                )
+            )
+            name = f"{name} ({i + 1})"
+        names.append(name)
+    rows = [row[: len(names)] for row in leads.rows]
+    return pd.DataFrame(rows, columns=names, dtype=object), problems
+
+
+def _ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], np.ndarray, int]:
+    """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
+    number. The counter lives in the hidden state tab and never goes back, so an ID is never
+    reused even after its row is deleted."""
+    ids = [v.strip() for v in data["Lead ID"].astype(str)]
+    counter = 1
+    for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
+        if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
+            counter = int(value)
+    for seen in (*ids, *history.column("Lead ID")):
+        m = ID_PATTERN.match(seen)
+        if m:
+            counter = max(counter, int(m.group(1)) + 1)
+    fresh = np.zeros(len(ids), dtype=bool)
+    taken: set[str] = set()
+    for i, lead_id in enumerate(ids):
+        if not lead_id or lead_id in taken:
+            ids[i] = f"L-{counter:05d}"
+            counter += 1
+            fresh[i] = True
+        taken.add(ids[i])
+    return ids, fresh, counter
+
+
+def _rank(ids: list[str]) -> np.ndarray:
+    numbers = [
+        int(m.group(1)) if (m := ID_PATTERN.match(i)) else 10**12 + k for k, i in enumerate(ids)
+    ]
+    return np.array(numbers, dtype=np.int64)
+
+
+@dataclass
+class _Work:
+    """The planning state shared by the steps of one sync."""
+
+    data: pd.DataFrame
+    now: datetime
+    config: Config
+    problems: RowProblems
+    flags: RowProblems
+
+
+def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Plan:
+    """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data."""
+    config = parse_config(snapshot)
+    plan = Plan(snapshot.version)
+    leads = snapshot.get(LEADS.name)
+    stamp_now = local_now(now, config)
+    stamp = format_datetime(stamp_now)
+    if leads is None:
+        plan.problems = [
+            *config.problems,
+            Problem(
+                LEADS.name, LEADS.name, "no Leads tab", "run `sheetcrm init` to see the template"
+            ),
+        ]
+        _problems_tab(plan, snapshot, stamp)
+        return plan
+    data, header_problems = leads_frame(leads)
+    service = service_columns()
+    plan.new_columns = [c for c in service if c not in data.columns]
+    for c in plan.new_columns:
+        data[c] = ""
+    data = data.fillna("")
+    # A row with nothing a person typed (and no ID) is a gap in the sheet, not a lead.
+    person = [c for c in data.columns if c not in service]
+    typed = (data[person].apply(lambda col: col.str.strip()) != "").any(axis=1)
+    positions = np.flatnonzero((typed | (data["Lead ID"].str.strip() != "")).to_numpy())
+    data = data.iloc[positions].reset_index(drop=True)
+    read = data[service].copy()
+    settings, frozen = config.settings, config.frozen
+    work = _Work(data, stamp_now, config, [], [])
+
+    ids, fresh, counter = _ids(data, snapshot.table(STATE.name), snapshot.table(HISTORY.name))
+    data["Lead ID"] = ids
+    arrived = (data["Created at"].str.strip() == "").to_numpy()
+    data.loc[arrived, "Created at"] = stamp
+
+    if "validation" not in frozen:
+        checked = check_rows(
+            data,
+            settings["Default phone region"],
+            settings.dayfirst,
+            settings["Required fields"],
+            memo,
+        )
+        work.problems += checked.problems
+        keys = {
+            "email": checked.email,
+            "phone": checked.phone,
+            "company domain": company_domains(checked.email, settings["Free-mail domains"]),
+        }
+        chosen = [keys[k].reset_index(drop=True) for k in settings["Dedupe keys"]]
+        earliest = find_duplicates(_rank(ids), chosen)
+        data["Duplicate of"] = [ids[e] if e >= 0 else "" for e in earliest]
+
+    stages = {norm_header(s.name): s for s in config.stages}
+    stage_keys = data["Stage"].map(norm_header)
+    is_open = stage_keys.map(lambda k: k not in stages or stages[k].type == "open").to_numpy()
+
+    frame = Frame(data, stamp_now, settings.dayfirst)
+    if "scoring" not in frozen:
+        scores = score(frame, config.scoring, settings)
+        data["Score"] = [format_number(v) for v in scores.score]
+        data["Score reasons"] = scores.reasons.to_numpy()
+        data["Grade"] = scores.grade.to_numpy()
+        first_open = next((s for s in config.stages if s.type == "open"), None)
+        rank = stage_keys.map(
+            lambda k: (
+                -1
+                if k not in stages
+                else 2
+                if stages[k].type == "won"
+                else -1
+                if stages[k].type == "lost"
+                else 0
+                if first_open and k == norm_header(first_open.name)
+                else 1
+            )
+        )
+        if not config.stages:
+            rank = pd.Series(0, index=data.index)
+        data["Lifecycle"] = lifecycle(
+            scores.score, data["Lifecycle"], rank.to_numpy(), settings
+        ).to_numpy()
+
+    if "routing" not in frozen and config.team:
+        unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
+        # oldest first, so a backlog is routed in arrival order (NaT, i.e. no date, sorts first)
+        created = frame.dates("Created at").astype("int64")
+        order = sorted(unowned, key=lambda r: (created[r], r))
+        assignments = route(
+            frame, order, config.routing, config.team, settings["Fallback owner"], is_open
+        )
+        owners = data["Owner"].to_numpy(dtype=object, copy=True)
+        assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
+        for a in assignments:
+            if a.owner:
+                owners[a.row], assigned_at[a.row] = a.owner, stamp
+                plan.history.append(
+                    (a.row, _history(stamp, ids[a.row], "Owner", "", a.owner, a.why))
+                )
+                plan.summary.routed += 1
+            else:
+                hint = "add people to the Team tab or set a Fallback owner"
+                work.problems.append((np.array([a.row]), "Owner", [a.why], hint))
+        data["Owner"], data["Assigned at"] = owners, assigned_at
+
+    if "stages" not in frozen and config.stages:
+        frame = Frame(data, stamp_now, settings.dayfirst)
+        result = track(
+            frame,
+            ids,
+            arrived,
+            config.stages,
+            snapshot.table(HISTORY.name),
+            settings["First-touch SLA hours"],
+        )
+        data["Stage changed at"] = result.changed_at.to_numpy()
+        data["Closed at"] = result.closed_at.to_numpy()
+        data["First touch at"] = result.first_touch_at.to_numpy()
+        work.problems += result.problems
+        work.flags += result.flags
+        for e in result.events:
+            plan.history.append(
+                (e.row, _history(stamp, ids[e.row], "Stage", e.before, e.after, e.why))
+            )
+        plan.summary.stage_changes = sum(1 for e in result.events if e.before)
+
+    row_problems, plan.summary.flagged = _status(work, positions, frozen)
+    person_cols = person_columns(leads)
+    plan.keys = [
+        RowKey("", int(p), person_fingerprint(leads.rows[p], person_cols))
+        if fresh[i]
+        else RowKey(ids[i], int(p))
+        for i, p in enumerate(positions)
+    ]
+    for column in service:
+        old = read[column].astype(str).to_numpy(dtype=object)
+        new = data[column].astype(str).to_numpy(dtype=object)
+        changed = np.flatnonzero(old != new)
+        if len(changed):
+            plan.writes.append(
+                ColumnWrites(column, changed, list(old[changed]), list(new[changed]))
+            )
+    # History rows in sheet order of their leads, stage entries after routing ones.
+    plan.history.sort(key=lambda item: item[0])
+    plan.problems = [*config.problems, *header_problems, *row_problems]
+    _problems_tab(plan, snapshot, stamp)
+    _state_tab(plan, snapshot, counter)
+    plan.summary.rows = len(data)
+    plan.summary.new_ids = int(fresh.sum())
+    plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
+    plan.summary.problems = len(plan.problems)
+    plan.summary.frozen = tuple(sorted(frozen))
+    return plan
+
+
+def _history(at: str, lead_id: str, field: str, before: str, after: str, why: str) -> list[str]:
+    return [at, lead_id, field, before, after, SERVICE_BY, why]
+
+
+def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[Problem], int]:
+    """Write each row's Status ("OK" or what is wrong) and list row problems for Problems."""
+    n = len(work.data)
+    notes: list[list[str]] = [[] for _ in range(n)]
+    problems = []
+    columns = {name: i for i, name in enumerate(work.data.columns)}
+    for rows, column, messages, hint in work.problems:
+        col = columns.get(column, 0)
+        for r, message in zip(rows, messages, strict=True):
+            notes[r].append(f"{column}: {message}")
+            problems.append(
+                Problem(
+                    LEADS.name,
+                    a1(LEADS.name, Table.sheet_row(int(positions[r])), col),
+                    f"{column}: {message}",
+                    hint,
+                    str(work.data["Lead ID"].iat[r]),
+                )
+            )
+    flagged = np.zeros(n, dtype=bool)
+    for rows, _column, messages, _hint in work.flags:
+        for r, message in zip(rows, messages, strict=True):
+            notes[r].append(message)
+            flagged[r] = True
+    if not frozen & {"validation", "stages"}:
+        work.data["Status"] = ["; ".join(n) if n else "OK" for n in notes]
+    return problems, int(flagged.sum())
+
+
+def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
+    """Rewrite Problems when what is wrong changed; a problem keeps the At it was first seen."""
+    current = snapshot.get(PROBLEMS.name)
+    seen = {}
+    if current is not None:
+        for rec in current.records():
+            seen[(rec.get("Tab", ""), rec.get("Cell", ""), rec.get("Problem", ""))] = rec.get("At")
+    rows = []
+    listed = plan.problems
+    lead_problems = [p for p in listed if p.lead_id]
+    if len(lead_problems) > MAX_ROW_PROBLEMS:
+        keep = set(map(id, lead_problems[:MAX_ROW_PROBLEMS]))
+        listed = [p for p in listed if not p.lead_id or id(p) in keep]
+        listed.append(
+            Problem(
+                LEADS.name,
+                LEADS.name,
+                f"... and {len(lead_problems) - MAX_ROW_PROBLEMS} more row problems",
+                "each row's Status cell says what is wrong",
+            )
+        )
+    for p in listed:
+        rows.append(
+            [seen.get((p.tab, p.cell, p.problem)) or stamp, p.tab, p.cell, p.problem, p.hint]
+        )
+    table = Table(PROBLEMS.headers, rows)
+    if current is None or current.rows != table.rows or current.header != table.header:
+        plan.replace[PROBLEMS.name] = table
+
+
+def _state_tab(plan: Plan, snapshot: Snapshot, counter: int) -> None:
+    current = snapshot.get(STATE.name)
+    table = Table(STATE.headers, [[NEXT_ID_KEY, str(counter)]])
+    if current is None or current.rows != table.rows:
+        plan.replace[STATE.name] = table
+
+
+@dataclass
+class ApplyReport:
+    cells: int = 0
+    appended: int = 0
+    conflicts: int = 0
+    attempts: int = 0
+    written: bool = False
+
+
+def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int = 3) -> ApplyReport:
+    """Write ``plan`` through ``backend``; re-resolve against a fresh read when the sheet
+    changed under us (a person's edit), up to ``attempts`` times."""
+    report = ApplyReport()
+    current = snapshot
+    for attempt in range(1, attempts + 1):
+        report.attempts = attempt
+        if backend.version() != current.version:
+            current = backend.read()
+        resolved: Resolved = resolve(plan, current)
+        if not resolved.changes:
+            report.conflicts = resolved.conflicts
+            return report
+        try:
+            backend.write(resolved.changes)
+        except StaleSnapshotError:
+            current = backend.read()
+            continue
+        report.cells = len(resolved.changes.cells)
+        report.appended = sum(len(r) for r in resolved.changes.appends.values())
+        report.conflicts = resolved.conflicts
+        report.written = True
+        return report
+    raise BackendError(
+        f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
+        "run the sync again in a moment",
+    )

@@ -1,0 +1,101 @@
+"""The plain data a backend reads and the engine plans on: tabs of raw strings.
+
+Cells are always strings here. Backends turn whatever they hold (numbers, dates,
+formulas' cached values) into the canonical text of :mod:`sheetcrm.values`, so the
+engine never depends on a library guessing types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=4096)
+def norm_header(text: str) -> str:
+    """The key a header is matched by: case, surrounding and repeated spaces ignored."""
+    return _SPACES.sub(" ", str(text)).strip().casefold()
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def a1(tab: str, row: int | None = None, col: int | None = None) -> str:
+    """A1 reference for humans: ``Leads!C7``; ``row`` is the 1-based sheet row, ``col`` 0-based."""
+    ref = column_letter(col) if col is not None else ""
+    ref += str(row) if row is not None else ""
+    return f"{tab}!{ref}" if ref else tab
+
+
+@dataclass
+class Table:
+    """One tab: a header row and the data rows under it, every cell a string."""
+
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        width = len(self.header)
+        for row in self.rows:
+            if len(row) < width:
+                row.extend([""] * (width - len(row)))
+
+    def col(self, name: str) -> int | None:
+        """Index of the column whose header matches ``name``, or None."""
+        key = norm_header(name)
+        for i, h in enumerate(self.header):
+            if norm_header(h) == key:
+                return i
+        return None
+
+    def column(self, name: str) -> list[str]:
+        i = self.col(name)
+        if i is None:
+            return [""] * len(self.rows)
+        return [row[i] if i < len(row) else "" for row in self.rows]
+
+    def records(self) -> list[dict[str, str]]:
+        """Rows as dicts keyed by the header text as written in the sheet."""
+        return [dict(zip(self.header, row, strict=False)) for row in self.rows]
+
+    @staticmethod
+    def sheet_row(index: int) -> int:
+        """The 1-based sheet row of data row ``index`` (the header is row 1)."""
+        return index + 2
+
+    def copy(self) -> Table:
+        return Table(list(self.header), [list(r) for r in self.rows])
+
+
+@dataclass
+class Snapshot:
+    """Every tab of a spreadsheet as read at one moment, plus the backend's version token."""
+
+    tabs: dict[str, Table]
+    version: str = ""
+
+    def get(self, name: str) -> Table | None:
+        key = norm_header(name)
+        for tab_name, table in self.tabs.items():
+            if norm_header(tab_name) == key:
+                return table
+        return None
+
+    def table(self, name: str) -> Table:
+        return self.get(name) or Table([])
+
+
+def table_from_records(header: Iterable[str], records: Iterable[Mapping[str, str]]) -> Table:
+    header = list(header)
+    return Table(header, [[str(rec.get(h, "")) for h in header] for rec in records])

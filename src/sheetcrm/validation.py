@@ -1,0 +1,319 @@
+"""Normalise and check lead rows; find duplicates. Bad rows are data, never exceptions.
+
+Every distinct email and phone text is parsed once and remembered in a :class:`Memo`, so a
+sync of an unchanged sheet does no per-row parsing again (the service keeps one Memo for
+its lifetime). The sync never rewrites a person's Email or Phone cell: the normalised
+forms are used for checks and duplicate detection, and written only on rows the service
+creates itself (import, web forms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from sheetcrm.schema import LEADS
+from sheetcrm.table import norm_header
+from sheetcrm.values import BLANKS, parse_date, parse_number
+
+FREE_MAIL = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "ymail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "mail.ru",
+        "yandex.ru",
+        "yandex.com",
+        "zoho.com",
+        "fastmail.com",
+        "hey.com",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "wanadoo.fr",
+        "sfr.fr",
+        "libero.it",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "rediffmail.com",
+        "tutanota.com",
+    ]
+)
+
+
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "u.k.": "GB",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "america": "US",
+    "united states of america": "US",
+    "russia": "RU",
+    "uae": "AE",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "vietnam": "VN",
+    "iran": "IR",
+    "syria": "SY",
+    "south korea": "KR",
+    "korea": "KR",
+    "taiwan": "TW",
+    "turkey": "TR",
+    "czechia": "CZ",
+    "ivory coast": "CI",
+    "laos": "LA",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "macedonia": "MK",
+    "palestine": "PS",
+    "hong kong": "HK",
+    "macau": "MO",
+}
+
+
+def country_region(country: str) -> str:
+    """The ISO region code of a country as people type it ("France", "FR", "UK"); "" if unknown."""
+    key = country.strip().casefold()
+    if not key or key in BLANKS:
+        return ""
+    if key in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[key]
+    try:
+        code = str(pycountry.countries.lookup(key).alpha_2)
+    except LookupError:
+        return ""
+    return code if code in phonenumbers.SUPPORTED_REGIONS else ""
+
+
+@dataclass
+class Memo:
+    """Parse results by input text, kept across syncs so unchanged rows cost nothing."""
+
+    emails: dict[str, tuple[str, str]] = field(default_factory=dict)
+    phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+
+def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
+    """(normalised address, problem): lower-cased domain, trimmed; no DNS lookup."""
+    if memo is not None and text in memo.emails:
+        return memo.emails[text]
+    s = text.strip().strip("<>").strip()
+    if s.casefold().startswith("mailto:"):
+        s = s[7:]
+    if not s or s.casefold() in BLANKS:
+        result = ("", "")
+    else:
+        try:
+            info = validate_email(s, check_deliverability=False)
+            local, _, domain = info.normalized.rpartition("@")
+            result = (f"{local.casefold()}@{domain.casefold()}", "")
+        except EmailNotValidError as exc:
+            result = ("", f"{text.strip()!r} is not a valid email: {exc}")
+    if memo is not None:
+        memo.emails[text] = result
+    return result
+
+
+def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[str, str]:
+    """(E.164 number, problem); numbers without + are read in ``region``."""
+    key = (text, region)
+    if memo is not None and key in memo.phones:
+        return memo.phones[key]
+    s = text.strip()
+    if not s or s.casefold() in BLANKS:
+        result = ("", "")
+    else:
+        try:
+            number = phonenumbers.parse(s, region)
+            if phonenumbers.is_valid_number(number):
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                result = (e164, "")
+            else:
+                result = (
+                    "",
+                    f"{s!r} is not a valid phone number"
+                    + ("" if s.startswith("+") else f" for {region}"),
+                )
+        except phonenumbers.NumberParseException as exc:
+            result = ("", f"{s!r} is not a phone number ({exc._msg.rstrip('.')})")
+    if memo is not None:
+        memo.phones[key] = result
+    return result
+
+
+@dataclass
+class Checked:
+    """Per row: normalised contacts and the problems found, by Leads column."""
+
+    email: pd.Series
+    phone: pd.Series
+    problems: list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
+
+
+def check_rows(
+    data: pd.DataFrame,
+    region: str,
+    dayfirst: bool,
+    required: Iterable[tuple[str, ...]],
+    memo: Memo | None = None,
+) -> Checked:
+    """Check every row of ``data`` (Leads, strings) and normalise its contacts."""
+    memo = memo if memo is not None else Memo()
+    problems: list[tuple[np.ndarray, str, list[str], str]] = []
+    index = data.index
+
+    # Settings' Required fields are typed by people: find them as headers are found, case,
+    # spacing and the schema's aliases ignored ("email or phone", "E-mail").
+    by_key = {norm_header(c): c for c in data.columns}
+
+    def resolve(name: str) -> str:
+        spec = LEADS.column(name)
+        return by_key.get(norm_header(spec.header if spec else name)) or name
+
+    def column(name: str) -> pd.Series:
+        name = resolve(name)
+        if name in data.columns:
+            return data[name].astype(object).fillna("").astype(str)
+        return pd.Series([""] * len(data), index=index, dtype=object)
+
+    countries = column("Country")
+    lookup = {c: country_region(c) or region for c in countries.unique()}
+    regions = countries.map(lookup)
+    email_results = column("Email").map(lambda t: normalise_email(t, memo))
+    email = email_results.str[0]
+    _collect(
+        problems,
+        email_results.str[1],
+        "Email",
+        "type an address like name@company.com, or leave the cell empty",
+    )
+    phone_results = pd.Series(
+        [normalise_phone(t, r, memo) for t, r in zip(column("Phone"), regions, strict=True)],
+        index=index,
+        dtype=object,
+    )
+    phone = phone_results.str[0]
+    _collect(
+        problems,
+        phone_results.str[1],
+        "Phone",
+        f"type it with the country code, like +44 20 7946 0958 ({region} is assumed without one)",
+    )
+
+    for name in ("Next action date", "Last contact", "Created at"):
+        text = column(name).str.strip()
+        lookup = {v: parse_date(v, dayfirst) is None for v in text.unique() if v}
+        bad = text.map(lambda v, lk=lookup: bool(v) and lk[v]).to_numpy(dtype=bool)
+        messages = [f"{t!r} is not a date" for t in text[bad]]
+        if bad.any():
+            problems.append((np.flatnonzero(bad), name, messages, "type a date like 2026-01-31"))
+    amount = column("Amount").str.strip()
+    lookup = {v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()}
+    bad = amount.map(lookup).to_numpy(dtype=bool)
+    if bad.any():
+        problems.append(
+            (
+                np.flatnonzero(bad),
+                "Amount",
+                [f"{t!r} is not an amount" for t in amount[bad]],
+                "type a number like 12500 or 12,500.00",
+            )
+        )
+
+    filled = {
+        name: ~column(name).str.strip().str.casefold().isin(BLANKS).to_numpy()
+        for name in {n for group in required for n in group}
+    }
+    for group in required:
+        missing = ~np.logical_or.reduce([filled[n] for n in group])
+        if missing.any():
+            need = " or ".join(resolve(n) for n in group)
+            problems.append(
+                (
+                    np.flatnonzero(missing),
+                    resolve(group[0]),
+                    [f"missing {need}"] * int(missing.sum()),
+                    f"every lead needs {need} (Settings: Required fields)",
+                )
+            )
+    return Checked(email, phone, problems)
+
+
+def _collect(
+    problems: list[tuple[np.ndarray, str, list[str], str]],
+    messages: pd.Series,
+    column: str,
+    hint: str,
+) -> None:
+    bad = (messages != "").to_numpy()
+    if bad.any():
+        problems.append((np.flatnonzero(bad), column, list(messages[bad]), hint))
+
+
+def company_domains(email: pd.Series, extra_free: Iterable[str] = ()) -> pd.Series:
+    """The email's domain when it names a company (not a free-mail provider), else ""."""
+    free = FREE_MAIL | frozenset(extra_free)
+    domain = email.str.rpartition("@")[2].fillna("")
+    return domain.where(~domain.isin(free), "")
+
+
+def find_duplicates(rank: np.ndarray, keys: list[pd.Series]) -> np.ndarray:
+    """For each row, the position of the earliest row it shares a key with, through any
+    chain of shared keys (a shares an email with b, b a phone with c); -1 for none.
+
+    ``rank`` orders rows (earliest first); empty key values never match.
+    """
+    n = len(rank)
+    order = np.argsort(rank, kind="stable")
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)  # position in time order
+    group = position.copy()
+    for _ in range(64):  # each pass follows one more link; real data settles in two or three
+        before = group.copy()
+        for key in keys:
+            values = key.to_numpy(dtype=object)
+            present = values != ""
+            if not present.any():
+                continue
+            frame = pd.DataFrame({"k": values[present], "g": group[present]})
+            group[present] = frame.groupby("k")["g"].transform("min").to_numpy()
+        if np.array_equal(before, group):
+            break
+    earliest = order[group]  # the row index of each group's earliest member
+    return np.where(earliest == np.arange(n), -1, earliest)

@@ -1,0 +1,172 @@
+"""Canonical text for cell values, and parsers for what people type into cells.
+
+Backends format what they read with these functions and the engine formats what it
+writes with the same ones, so a value read back compares equal to the value written:
+that is what makes a second sync write nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time
+
+import pandas as pd
+from dateutil import parser as dateutil_parser
+
+BLANKS = frozenset({"", "-", "--", "n/a", "na", "none", "null", "select", "nan"})
+"""What people and form tools put in a cell to mean "nothing" ('Select' is an unanswered
+dropdown in many marketing-automation exports)."""
+
+
+def is_blank(text: str) -> bool:
+    return text.strip().casefold() in BLANKS
+
+
+def format_number(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
+
+
+def format_datetime(value: datetime | date) -> str:
+    """``2026-01-31`` at midnight, else ``2026-01-31 09:00`` (seconds only when not zero)."""
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    # Microseconds are never shown, so they must not decide the form either: 09:00:00.5
+    # reads as "09:00", the same text that value is read back as.
+    value = value.replace(microsecond=0)
+    if value.time() == time(0, 0):
+        return value.date().isoformat()
+    if value.second == 0:
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_cell(value: object) -> str:
+    """Whatever a spreadsheet library hands back, as the canonical string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime | date):
+        return format_datetime(value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M") if value.second == 0 else value.isoformat()
+    if isinstance(value, int | float):
+        return format_number(float(value))
+    return str(value)
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+_NUMBER_JUNK = re.compile(r"[\s\u00a0\u202f'$€£¥₹]|(?i:usd|eur|gbp|chf|inr)")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
+
+
+def parse_number(text: str) -> float | None:
+    """``1,234.50``, ``1.234,50``, ``1 234,5``, ``$1,200``, ``(300)``, ``12%`` -> float.
+
+    None when the text is not a number. A lone comma followed by exactly three digits is a
+    thousands separator (``1,200`` is twelve hundred), otherwise a decimal comma.
+    """
+    s = text.strip()
+    if not s:
+        return None
+    negative = s.startswith("(") and s.endswith(")")
+    if negative:
+        s = s[1:-1]
+    percent = s.endswith("%")
+    if percent:
+        s = s[:-1]
+    s = _NUMBER_JUNK.sub("", s)
+    if "," in s and "." in s:
+        if s.rfind(",") > s.rfind("."):
+            s = s.replace(".", "").replace(",", ".")
+        else:
+            s = s.replace(",", "")
+    elif "," in s:
+        parts = s.split(",")
+        # ... and no thousands group starts with 0: "0,125" is a decimal comma.
+        if len(parts) > 2 or (
+            len(parts) == 2 and len(parts[1]) == 3 and parts[0].lstrip("+-") not in ("", "0")
+        ):
+            s = s.replace(",", "")
+        else:
+            s = s.replace(",", ".")
+    if not _PLAIN_NUMBER.match(s):
+        return None
+    value = float(s)
+    if math.isnan(value) or math.isinf(value):
+        return None
+    if negative:
+        value = -value
+    return value / 100 if percent else value
+
+
+# --- dates -------------------------------------------------------------------------------
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})(?:[ T](.*))?$")
+
+
+def parse_date(text: str, dayfirst: bool = True) -> datetime | None:
+    """A date or date-time as people type it, naive, in the sheet's time zone; None if not one.
+
+    ``dayfirst`` decides ``03/04/2026`` (Settings' Date order); ISO dates are always read as
+    ISO. A spreadsheet's serial day number (``46053``) is not guessed at: too many things
+    are plain numbers.
+    """
+    s = text.strip()
+    if not s:
+        return None
+    try:
+        if _ISO.match(s):
+            return datetime.fromisoformat(s.replace(" ", "T"))
+        m = _NUMERIC_DATE.match(s)
+        # ignoretz: a date stays naive in the sheet's zone. An offset or zone name ("Z",
+        # "+02:00", "EST") is dropped rather than returned as an aware datetime, which would
+        # turn every naive date of the same column into NaT in parse_dates and Frame.dates
+        # (and an unknown zone name makes dateutil warn, soon raise).
+        if m and len(m.group(1)) <= 2 and len(m.group(3)) not in (1, 3):
+            return dateutil_parser.parse(s, dayfirst=dayfirst, ignoretz=True)
+        if m or any(c.isalpha() for c in s):
+            if not re.search(r"\d", s):
+                return None
+            return dateutil_parser.parse(
+                s, dayfirst=dayfirst, default=datetime(1900, 1, 1), ignoretz=True
+            )
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+def parse_dates(values: Iterable[str], dayfirst: bool = True) -> pd.Series:
+    """Vectorised :func:`parse_date`: each distinct text is parsed once."""
+    series = pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype=object)
+    uniques = series.dropna().unique()
+    lookup = {v: parse_date(str(v), dayfirst) for v in uniques}
+    return pd.to_datetime(series.map(lookup), errors="coerce")
+
+
+def parse_numbers(values: Iterable[str]) -> pd.Series:
+    """Vectorised :func:`parse_number`: each distinct text is parsed once; NaN when not one."""
+    series = pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype=object)
+    lookup = {v: parse_number(str(v)) for v in series.dropna().unique()}
+    return pd.to_numeric(series.map(lookup), errors="coerce").astype(float)
+
+
+_TRUE = frozenset({"yes", "y", "true", "1", "x", "✓", "✔", "active", "on", "oui", "ja", "si", "sí"})
+_FALSE = frozenset({"no", "n", "false", "0", "", "inactive", "off", "non", "nein"})
+
+
+def parse_bool(text: str) -> bool | None:
+    s = text.strip().casefold()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    return None

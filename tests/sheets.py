@@ -1,0 +1,46 @@
+"""Test helpers shared by the suites: sheets from the template, backends, a person's edits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from sheetcrm.backends.base import Changes, SheetBackend
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.table import Snapshot, Table
+from sheetcrm.templates import load_template
+
+NOW = datetime(2026, 11, 23, 10, 0)  # the sheet's local time (America/New_York in the template)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def template(now: datetime = NOW) -> dict[str, Table]:
+    return load_template("b2b-en", now=now)
+
+
+def make_backend(kind: str, tmp_path: Path, tabs: dict[str, Table] | None = None) -> SheetBackend:
+    tabs = template() if tabs is None else tabs
+    if kind == "memory":
+        return MemoryBackend(tabs)
+    if kind == "workbook":
+        from sheetcrm.backends.workbook import WorkbookBackend
+
+        backend = WorkbookBackend(tmp_path / "crm.xlsx")
+        backend.provision(tabs)
+        return backend
+    raise ValueError(kind)
+
+
+def human_edit(backend: SheetBackend, tab: str, edit: Callable[[Table], None]) -> None:
+    """A person changes ``tab`` in the spreadsheet, between two of the service's requests."""
+    snapshot = backend.read()
+    table = snapshot.table(tab).copy()
+    edit(table)
+    backend.write(Changes(snapshot.version, replace={tab: table}))
+
+
+def cell(snapshot: Snapshot, tab: str, lead_id: str, column: str) -> str:
+    table = snapshot.table(tab)
+    ids = table.column("Lead ID")
+    return table.rows[ids.index(lead_id)][table.col(column)]

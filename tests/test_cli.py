@@ -1,0 +1,142 @@
+"""The commands a new user types, on real files."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from openpyxl import load_workbook
+
+from sheetcrm.cli import main
+
+
+@pytest.fixture
+def sheet(tmp_path):
+    path = tmp_path / "crm.xlsx"
+    assert main(["init", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    return path
+
+
+def test_init_provisions_every_tab(sheet, capsys):
+    wb = load_workbook(sheet)
+    assert wb.sheetnames[:8] == [
+        "Leads",
+        "Stages",
+        "Scoring",
+        "Routing",
+        "Team",
+        "Settings",
+        "History",
+        "Problems",
+    ]
+    leads = wb["Leads"]
+    assert leads.freeze_panes == "A2"
+    assert leads["A1"].font.b
+    assert leads.max_row == 51
+
+
+def test_init_refuses_to_overwrite(sheet, capsys):
+    assert main(["init", "--sheet", str(sheet)]) == 1
+    err = capsys.readouterr().err
+    assert "--force" in err
+    assert main(["init", "--sheet", str(sheet), "--force"]) == 0
+
+
+def test_sync_then_resync(sheet, capsys):
+    capsys.readouterr()
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "50 rows read, 50 new IDs" in out
+    assert "30 routed" in out
+    assert "Leads!E7" in out  # the invalid email, by cell
+    mtime = sheet.stat().st_mtime_ns
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    assert "Nothing to change" in capsys.readouterr().out
+    assert sheet.stat().st_mtime_ns == mtime
+
+
+def test_dry_run_writes_nothing(sheet, capsys):
+    mtime = sheet.stat().st_mtime_ns
+    assert main(["sync", "--sheet", str(sheet), "--dry-run", "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "Lead ID: '' → 'L-00001'" in out
+    assert "nothing written" in out
+    assert sheet.stat().st_mtime_ns == mtime
+
+
+def test_now_fixes_the_clock(sheet):
+    main(["sync", "--sheet", str(sheet), "--now", "2026-01-31T09:00"])
+    wb = load_workbook(sheet)
+    ws = wb["History"]
+    stamps = {ws.cell(r, 1).value for r in range(2, ws.max_row + 1)}
+    assert {str(s) for s in stamps} == {"2026-01-31 09:00:00"}
+
+
+def test_demo_tells_where_to_look(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "sheetcrm-demo.xlsx" in out and "Score reasons" in out
+    assert (tmp_path / "sheetcrm-demo.xlsx").exists()
+    assert main(["demo"]) == 0  # running it again just makes a fresh demo
+
+
+def test_import_maps_columns_and_reports_the_rest(sheet, tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    with export.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(["E-mail", "company ", "Tel", "Deal", "Favourite colour"])
+        w.writerow(["Ann.Lee@Acme.EXAMPLE ", "Acme", "+44 20 7946 0011", "1.234,50", "blue"])
+        w.writerow(["bob@", "Bob Co", "(415) 555-0199", "$2,000", "red"])
+    capsys.readouterr()
+    code = main(
+        [
+            "import",
+            str(export),
+            "--sheet",
+            str(sheet),
+            "--map",
+            "Tel=Phone",
+            "--map",
+            "Deal=Amount",
+            "--now",
+            "2026-11-23T10:00",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Not imported (no matching Leads column): Favourite colour" in out
+    assert "Appended 2 rows" in out
+    wb = load_workbook(sheet)
+    ws = wb["Leads"]
+    header = [c.value for c in ws[1]]
+    last = {h: c.value for h, c in zip(header, ws[ws.max_row], strict=False)}
+    first = {h: c.value for h, c in zip(header, ws[ws.max_row - 1], strict=False)}
+    assert first["Email"] == "ann.lee@acme.example"
+    assert first["Phone"] == "+442079460011"
+    assert first["Amount"] == 1234.5
+    assert first["Lead ID"] == "L-00051"
+    assert last["Email"] == "bob@"  # kept as typed, and flagged
+    assert "not a valid email" in last["Status"]
+
+
+def test_import_bad_map_is_a_clean_error(sheet, tmp_path, capsys):
+    export = tmp_path / "e.csv"
+    export.write_text("a,b\n1,2\n")
+    assert main(["import", str(export), "--sheet", str(sheet), "--map", "zzz=Email"]) == 1
+    err = capsys.readouterr().err
+    assert "the file has no column 'zzz'" in err and "a, b" in err
+
+
+def test_locked_workbook_is_not_clobbered(sheet, capsys):
+    lock = sheet.parent / f".~lock.{sheet.name}#"
+    lock.write_text("someone,at,their,desk")
+    before = sheet.read_bytes()
+    assert main(["sync", "--sheet", str(sheet)]) == 1
+    assert "hint:" in capsys.readouterr().err
+    assert sheet.read_bytes() == before
+
+
+def test_missing_workbook_says_how_to_create_one(tmp_path, capsys):
+    assert main(["sync", "--sheet", str(tmp_path / "nope.xlsx")]) == 1
+    assert "sheetcrm init" in capsys.readouterr().err

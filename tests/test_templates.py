@@ -1,0 +1,264 @@
+"""The shipped templates load, match the schema, and are internally consistent.
+
+Every consistency check runs over every template, so a new template gets them for free.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sheetcrm import schema
+from sheetcrm.errors import ConfigError
+from sheetcrm.table import Table, norm_header
+from sheetcrm.templates import (
+    TEMPLATES_DIR,
+    available_templates,
+    load_template,
+    render_tokens,
+)
+
+NOW = datetime(2026, 3, 10, 14, 30)
+
+# The managers' words for operators, spelled as the templates must spell them. Kept here
+# rather than imported from the operator registry so that the template is checked against
+# what the docs promise, not against whatever the registry happens to accept.
+OPERATORS = {
+    "equals",
+    "not equals",
+    "contains",
+    "not contains",
+    "starts with",
+    "ends with",
+    "in list",
+    "not in list",
+    "greater than",
+    "at least",
+    "less than",
+    "at most",
+    "between",
+    "is empty",
+    "is not empty",
+    "matches",
+    "before",
+    "after",
+    "within last N days",
+    "more than N days ago",
+    "email domain in list",
+}
+NO_VALUE = {"is empty", "is not empty"}
+FIELDS = {norm_header(h) for h in schema.LEADS.headers} | {norm_header("Email domain")}
+
+TEMPLATES = available_templates()
+
+
+def test_the_default_template_is_shipped() -> None:
+    assert "b2b-en" in TEMPLATES
+
+
+@pytest.fixture(params=TEMPLATES)
+def tabs(request: pytest.FixtureRequest) -> dict[str, Table]:
+    return load_template(request.param, now=NOW)
+
+
+def filled(table: Table, column: str) -> list[str]:
+    return [v.strip() for v in table.column(column) if v.strip()]
+
+
+# --- shape ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("spec", schema.TABS, ids=lambda s: s.name)
+def test_csv_header_is_the_schema_header(name: str, spec: schema.TabSpec) -> None:
+    # Read the file itself, not through the loader, so a loader bug cannot hide a bad file.
+    with (TEMPLATES_DIR / name / f"{spec.name}.csv").open(encoding="utf-8", newline="") as f:
+        assert next(csv.reader(f)) == spec.headers
+
+
+def test_tabs_come_in_schema_order_with_schema_headers(tabs: dict[str, Table]) -> None:
+    assert list(tabs) == [spec.name for spec in schema.TABS]
+    for spec in schema.TABS:
+        assert tabs[spec.name].header == spec.headers
+        assert all(len(row) == len(spec.headers) for row in tabs[spec.name].rows)
+
+
+def test_service_tabs_start_empty(tabs: dict[str, Table]) -> None:
+    for spec in (schema.HISTORY, schema.PROBLEMS, schema.STATE):
+        assert tabs[spec.name].rows == []
+
+
+def test_service_columns_of_leads_start_empty(tabs: dict[str, Table]) -> None:
+    # Owner is the exception: a person may assign a lead, and the sample does.
+    leads = tabs["Leads"]
+    for header in schema.service_columns():
+        if header not in ("Owner", "Created at"):
+            assert filled(leads, header) == [], header
+
+
+def test_no_token_is_left_unrendered(tabs: dict[str, Table]) -> None:
+    for table in tabs.values():
+        for row in table.rows:
+            assert not any(re.search(r"\{\s*(today|now)", c, re.IGNORECASE) for c in row)
+
+
+# --- consistency ---------------------------------------------------------------------------
+
+
+def test_every_lead_stage_is_a_stage(tabs: dict[str, Table]) -> None:
+    stages = {s.casefold() for s in filled(tabs["Stages"], "Stage")}
+    assert {s.casefold() for s in filled(tabs["Leads"], "Stage")} <= stages
+
+
+def test_stages_are_typed_with_probabilities(tabs: dict[str, Table]) -> None:
+    stages = tabs["Stages"]
+    assert set(filled(stages, "Type")) <= {"open", "won", "lost"}
+    assert all(0 <= float(p) <= 100 for p in filled(stages, "Probability"))
+    for required in filled(stages, "Required fields"):
+        assert all(norm_header(f) in FIELDS for f in required.split(","))
+
+
+@pytest.mark.parametrize("tab", ["Scoring", "Routing"])
+def test_rule_fields_and_operators_are_known(tabs: dict[str, Table], tab: str) -> None:
+    for record in tabs[tab].records():
+        if not (record["Field"] or record["Operator"]):
+            continue  # a rule with no condition matches every lead
+        assert norm_header(record["Field"]) in FIELDS, record
+        assert record["Operator"] in OPERATORS, record
+        assert bool(record["Value"].strip()) != (record["Operator"] in NO_VALUE), record
+
+
+def test_owners_and_assignees_are_on_the_team(tabs: dict[str, Table]) -> None:
+    team = tabs["Team"]
+    people = set(filled(team, "Name"))
+    assignable = people | set(filled(team, "Team"))
+    assert set(filled(tabs["Routing"], "Assign to")) <= assignable
+    assert set(filled(tabs["Leads"], "Owner")) <= people
+    settings = {r["Key"]: r["Value"] for r in tabs["Settings"].records()}
+    assert settings["Fallback owner"] in people
+
+
+def test_multi_row_scoring_rules_carry_points_once(tabs: dict[str, Table]) -> None:
+    seen: set[str] = set()
+    for record in tabs["Scoring"].records():
+        rule = record["Rule"].strip()
+        assert bool(record["Points"].strip()) == (rule not in seen), record
+        seen.add(rule)
+
+
+# --- the default template's content --------------------------------------------------------
+
+
+def test_default_template_has_a_sample_pipeline() -> None:
+    tabs = load_template(now=NOW)
+    leads = tabs["Leads"]
+    assert 45 <= len(leads.rows) <= 60
+    # Some rows are new (no Created at yet) and most have no owner, so a first sync has work.
+    assert 10 <= leads.column("Created at").count("") <= 25
+    assert leads.column("Owner").count("") > len(leads.rows) / 2
+    assert set(leads.column("Stage")) == set(tabs["Stages"].column("Stage"))
+
+
+def test_tokens_render_relative_to_now() -> None:
+    leads = load_template(now=NOW)["Leads"]
+    first = leads.records()[0]
+    assert first["Created at"] == "2026-03-10 12:30"  # {now-2h}
+    assert first["Next action date"] == "2026-03-11"  # {today+1}
+    team = load_template(now=NOW)["Team"]
+    assert "2026-03-13" in team.column("Away until")  # {today+3}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{today}", "2026-03-10"),
+        ("{today+3}", "2026-03-13"),
+        ("{today-12}", "2026-02-26"),
+        ("{ today - 1 }", "2026-03-09"),
+        ("{now}", "2026-03-10 14:30"),
+        ("{now-5h}", "2026-03-10 09:30"),
+        ("{now+10h}", "2026-03-11 00:30"),
+        ("{now-14h}", "2026-03-10 00:30"),
+        ("{now-870h}", "2026-02-02 08:30"),
+        ("Call back {today+1}", "Call back 2026-03-11"),
+        (r"^\d{3}-\d{4}$", r"^\d{3}-\d{4}$"),  # a regex's braces are not tokens
+        ("{tomorrow}", "{tomorrow}"),
+    ],
+)
+def test_render_tokens(text: str, expected: str) -> None:
+    assert render_tokens(text, NOW) == expected
+
+
+def test_now_is_truncated_to_the_minute() -> None:
+    assert load_template(now=NOW.replace(second=42))["Leads"].rows[0][1] == "2026-03-10 12:30"
+
+
+def test_a_datetime_on_midnight_reads_as_a_date() -> None:
+    # The canonical form of values.format_datetime: what a sheet reads back, so a sync of a
+    # fresh demo sheet sees no change to rewrite.
+    assert render_tokens("{now-14h}", datetime(2026, 3, 10, 14, 0)) == "2026-03-10"
+
+
+@pytest.mark.parametrize("token", ["{today+3h}", "{now-5}"])
+def test_a_token_in_the_wrong_unit_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match="counts"):
+        render_tokens(token, NOW)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_unknown_template_lists_the_available_ones() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_template("b2c-xx", now=NOW)
+    assert "b2b-en" in err.value.hint
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    shutil.copytree(TEMPLATES_DIR / "b2b-en", tmp_path / "mine")
+    return tmp_path / "mine"
+
+
+def test_a_wrong_header_is_refused_with_the_expected_one(copy: Path) -> None:
+    path = copy / "Team.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text(
+        "Name,E-mail,Team,Active,Weight,Daily capacity,Away until\n" + "".join(lines[1:])
+    )
+    with pytest.raises(ConfigError, match=r"Team\.csv") as err:
+        load_template("mine", now=NOW, root=copy.parent)
+    assert err.value.hint.endswith(", ".join(schema.TEAM.headers))
+
+
+def test_a_missing_tab_is_refused(copy: Path) -> None:
+    (copy / "Routing.csv").unlink()
+    with pytest.raises(ConfigError, match=r"Routing\.csv"):
+        load_template("mine", now=NOW, root=copy.parent)
+
+
+def test_a_file_for_no_tab_is_refused(copy: Path) -> None:
+    (copy / "Leads.csv").rename(copy / "Lead.csv")
+    with pytest.raises(ConfigError, match=r"Lead\.csv"):
+        load_template("mine", now=NOW, root=copy.parent)
+
+
+def test_a_bad_token_names_its_cell(copy: Path) -> None:
+    path = copy / "Team.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("{today+3}", "{today+3h}"))
+    with pytest.raises(ConfigError, match=r"Team!G3"):
+        load_template("mine", now=NOW, root=copy.parent)
+
+
+def test_cells_stay_text_and_a_bom_is_ignored(copy: Path) -> None:
+    path = copy / "Leads.csv"
+    path.write_text("\ufeff" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    leads = load_template("mine", now=NOW, root=copy.parent)["Leads"]
+    assert "06 12 34 56 78" in leads.column("Phone")
+    assert "+Plus Ltd" in leads.column("Company")
+    assert '=HYPERLINK("http://example.com")' in leads.column("Notes")

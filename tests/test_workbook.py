@@ -1,0 +1,377 @@
+"""The workbook backend on real .xlsx files: typed round trips, safety refusals, provisioning."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.utils import get_column_letter
+
+from sheetcrm.backends.base import CellUpdate, Changes, StaleSnapshotError
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.backends.workbook import WorkbookBackend, risky_content
+from sheetcrm.errors import BackendError, SheetLockedError, UnsafeWorkbookError
+from sheetcrm.schema import HISTORY, LEADS, STATE, TABS
+from sheetcrm.table import Table
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def make_xlsx(path: Path, tabs: dict[str, list[list[object]]]) -> Path:
+    """A workbook as a person's spreadsheet program would leave it (plain openpyxl values)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in tabs.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def rewrite_zip(path: Path, add: dict[str, bytes] = {}, edit: dict[str, tuple[str, str]] = {}):  # noqa: B006
+    """Add parts to the package, or replace text in its parts: content openpyxl cannot make."""
+    with zipfile.ZipFile(path) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    for name, (old, new) in edit.items():
+        assert old.encode() in parts[name], f"{old!r} not in {name}"
+        parts[name] = parts[name].replace(old.encode(), new.encode())
+    parts.update(add)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def with_chart(path: Path, tab: str) -> Path:
+    wb = Workbook()
+    wb.active.title = "Leads"
+    wb["Leads"].append(["Lead ID", "Amount"])
+    wb["Leads"].append(["L1", 10])
+    if tab != "Leads":
+        wb.create_sheet(tab).append(["Stage", "Leads"])
+    ws = wb[tab]
+    ws.append(["New", 3])
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=2), titles_from_data=True)
+    ws.add_chart(chart, "E2")
+    wb.save(path)
+    return path
+
+
+def template() -> dict[str, Table]:
+    tabs = {t.name: Table(list(t.headers)) for t in TABS}
+    tabs["Stages"].rows = [["New", "open", "10", "7", ""], ["Won", "won", "100", "", ""]]
+    tabs["Team"].rows = [["Ana", "ana@example.com", "Sales", "yes", "1", "", ""]]
+    return tabs
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> WorkbookBackend:
+    backend = WorkbookBackend(tmp_path / "crm.xlsx")
+    backend.provision(template())
+    return backend
+
+
+def leads_row(**values: str) -> list[str]:
+    return [values.get(h, "") for h in LEADS.headers]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_read_turns_every_cell_into_canonical_text(tmp_path: Path) -> None:
+    path = make_xlsx(
+        tmp_path / "people.xlsx",
+        {
+            "Leads": [
+                ["Name", "Amount", "When", "Active", None],
+                ["Ana", 3.0, datetime(2026, 1, 31, 9, 30), True, "beyond the header"],
+                ["Bo", 0.1, date(2026, 2, 1)],
+                [None, None, None, None, "ignored too"],
+                [None, "", None],
+            ],
+            "Empty": [],
+        },
+    )
+    snapshot = WorkbookBackend(path).read()
+    assert snapshot.tabs["Leads"] == Table(
+        ["Name", "Amount", "When", "Active"],
+        [
+            ["Ana", "3", "2026-01-31 09:30", "TRUE"],
+            ["Bo", "0.1", "2026-02-01", ""],
+        ],
+    )
+    assert snapshot.tabs["Empty"] == Table([])
+    assert snapshot.version == WorkbookBackend(path).version()
+
+
+def test_read_errors_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="no workbook at") as missing:
+        WorkbookBackend(tmp_path / "nope.xlsx").read()
+    assert "sheetcrm init --sheet" in missing.value.hint
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_text("not a zip")
+    with pytest.raises(BackendError, match=r"garbage\.xlsx is not a readable \.xlsx"):
+        WorkbookBackend(garbage).read()
+    with pytest.raises(BackendError, match=r"not an \.xlsx") as csv:
+        WorkbookBackend(tmp_path / "leads.csv")
+    assert "sheetcrm import" in csv.value.hint
+    with pytest.raises(BackendError) as xls:
+        WorkbookBackend(tmp_path / "old.xls")
+    assert "save it as .xlsx" in xls.value.hint
+
+
+def test_formula_shows_its_cached_value_and_survives_a_write(tmp_path: Path) -> None:
+    path = make_xlsx(
+        tmp_path / "f.xlsx",
+        {"Leads": [["Lead ID", "Amount", "Weighted"], ["L1", 100, "=B2*2"], ["L2", 5, "=B3*2"]]},
+    )
+    # openpyxl cannot compute; give the first formula the result Excel would have cached.
+    rewrite_zip(
+        path, edit={"xl/worksheets/sheet1.xml": ("<f>B2*2</f><v />", "<f>B2*2</f><v>200</v>")}
+    )
+    backend = WorkbookBackend(path)
+    snapshot = backend.read()
+    assert snapshot.tabs["Leads"].column("Weighted") == ["200", ""]
+    backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 1, "150")]))
+    ws = load_workbook(path)["Leads"]
+    assert (ws["B2"].value, ws["C2"].value, ws["C3"].value) == (150, "=B2*2", "=B3*2")
+
+
+# --- writing -----------------------------------------------------------------------------
+
+TYPED = {
+    "Lead ID": "L-00123",
+    "Created at": "2026-01-31 09:30",
+    "Phone": "0612345678",
+    "Company": "00123",
+    "Amount": "1250.5",
+    "Score": "42",
+    "Next action date": "2026-02-01",
+    "Last contact": "2026-02-01 14:05:09",
+    "Assigned at": "2026-01-31 00:00",  # not canonical (midnight is "2026-01-31"): stays text
+    "Closed at": "31/01/2026",
+    "Notes": "1e5",
+}
+
+
+def test_typed_cells_read_back_identical(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(**TYPED)]}))
+    assert book.read().tabs["Leads"].records() == [dict.fromkeys(LEADS.headers, "") | TYPED]
+    ws = load_workbook(book.path)["Leads"]
+    stored = {ws.cell(1, c).value: ws.cell(2, c) for c in range(1, ws.max_column + 1)}
+    assert stored["Amount"].value == 1250.5 and stored["Score"].value == 42
+    assert stored["Created at"].value == datetime(2026, 1, 31, 9, 30)
+    assert stored["Created at"].number_format == "yyyy-mm-dd hh:mm"
+    assert stored["Next action date"].number_format == "yyyy-mm-dd"
+    for text_column in ("Phone", "Company", "Assigned at", "Closed at", "Notes"):
+        assert stored[text_column].data_type == "s", text_column
+
+
+@pytest.mark.parametrize(
+    "text", ['=HYPERLINK("http://x")', "=1+1", "+33 6 12", "@SUM(A1)", "-1+2", "#N/A"]
+)
+@pytest.mark.parametrize("column", ["Notes", "Amount"])
+def test_text_that_looks_like_a_formula_stays_text(
+    book: WorkbookBackend, text: str, column: str
+) -> None:
+    snapshot = book.read()
+    col = LEADS.headers.index(column)
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(**{column: text})]}))
+    cell = load_workbook(book.path)["Leads"].cell(2, col + 1)
+    assert (cell.value, cell.data_type) == (text, "s")
+    assert book.read().tabs["Leads"].rows[0][col] == text
+
+
+def test_empty_changes_leave_the_file_alone(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    before = os.stat(book.path).st_mtime_ns
+    book.write(Changes(snapshot.version, appends={"Leads": []}, new_columns={"Leads": []}))
+    assert os.stat(book.path).st_mtime_ns == before
+
+
+def test_stale_snapshot_writes_nothing(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    wb = load_workbook(book.path)  # a person saves in the meantime
+    wb["Leads"]["A2"] = "typed by a person"
+    wb.save(book.path)
+    saved = book.path.read_bytes()
+    with pytest.raises(StaleSnapshotError):
+        book.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 0, "L1")]))
+    assert book.path.read_bytes() == saved
+
+
+@pytest.mark.parametrize("lock", ["~$crm.xlsx", ".~lock.crm.xlsx#"])
+def test_a_lock_file_stops_writes_and_provisioning(book: WorkbookBackend, lock: str) -> None:
+    snapshot = book.read()
+    saved = book.path.read_bytes()
+    (book.path.parent / lock).write_text("someone")
+    with pytest.raises(SheetLockedError, match=lock.replace("$", r"\$")) as refused:
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
+    assert "close it in Excel/LibreOffice, then run the sync again" in refused.value.hint
+    with pytest.raises(SheetLockedError):
+        book.provision(template(), force=True)
+    assert book.path.read_bytes() == saved
+
+
+def test_behaves_like_the_memory_backend(book: WorkbookBackend) -> None:
+    seed = book.read()
+    memory = MemoryBackend(seed.tabs)
+
+    def changes(version: str) -> Changes:
+        return Changes(
+            version,
+            new_columns={"Leads": ["Region"]},
+            cells=[CellUpdate("History", 0, 6, "fixed"), CellUpdate("Stages", 1, 2, "95")],
+            appends={
+                "Leads": [[*leads_row(**{"Lead ID": "L1", "Amount": "10"}), "EMEA"], ["L2"]],
+                "History": [["2026-01-31 09:00", "L1", "Stage", "", "New", "sheetcrm"]],
+            },
+            replace={
+                STATE.name: Table(["Key", "Value"], [["next_id", "3"]]),
+                "Funnel": Table(["Stage", "Leads", "Share"], [["New", "2", "0.5"]]),
+                "Team": Table(["Name"], [["Bo"]]),
+            },
+        )
+
+    with pytest.raises(BackendError, match="outside the table"):
+        book.write(changes(seed.version))  # History has no row 0 yet: positions are checked
+    memory.tabs["History"].rows.append(["2026-01-30", "L0", "Stage", "", "New", "sheetcrm", ""])
+    book.write(Changes(seed.version, appends={"History": [memory.tabs["History"].rows[0]]}))
+    ours = book.read()
+    book.write(changes(ours.version))
+    memory.write(changes(memory.version()))
+    assert book.read().tabs == memory.read().tabs
+    wb = load_workbook(book.path)
+    assert wb[STATE.name].sheet_state == "hidden"
+    assert wb["Funnel"]["B2"].value == 2  # numbers on metric tabs stay numbers, for charts
+
+
+def test_merged_cells_are_refused_with_a_hint(book: WorkbookBackend) -> None:
+    wb = load_workbook(book.path)
+    wb["Stages"].merge_cells("A2:B2")
+    wb.save(book.path)
+    snapshot = book.read()
+    with pytest.raises(BackendError, match=r"Stages!B2 is inside merged cells"):
+        book.write(Changes(snapshot.version, cells=[CellUpdate("Stages", 0, 1, "open")]))
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+
+
+def test_no_temporary_file_is_left_behind(book: WorkbookBackend) -> None:
+    for n in range(3):
+        snapshot = book.read()
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes=str(n))]}))
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+    assert book.read().tabs["Leads"].column("Notes") == ["0", "1", "2"]
+
+
+# --- what openpyxl would destroy ---------------------------------------------------------
+
+
+def test_a_chart_on_a_persons_tab_is_never_rewritten(tmp_path: Path) -> None:
+    backend = WorkbookBackend(with_chart(tmp_path / "chart.xlsx", "Leads"))
+    snapshot = backend.read()
+    saved = backend.path.read_bytes()
+    with pytest.raises(UnsafeWorkbookError, match="a chart on tab 'Leads'") as refused:
+        backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 1, "20")]))
+    assert "nothing was written" in refused.value.message
+    assert "another workbook" in refused.value.hint
+    assert backend.path.read_bytes() == saved
+
+
+def test_a_chart_on_a_metric_tab_is_ours_to_redraw(tmp_path: Path) -> None:
+    backend = WorkbookBackend(with_chart(tmp_path / "chart.xlsx", "Dashboard"))
+    snapshot = backend.read()
+    backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 1, "20")]))
+    assert backend.read().tabs["Leads"].rows == [["L1", "20"]]
+    assert "xl/charts/chart1.xml" in zipfile.ZipFile(backend.path).namelist()
+
+
+def test_a_picture_is_refused_even_on_a_metric_tab(tmp_path: Path) -> None:
+    path = with_chart(tmp_path / "picture.xlsx", "Dashboard")
+    image = '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="/xl/media/image1.png"/></Relationships>'  # noqa: E501
+    rewrite_zip(
+        path,
+        add={"xl/media/image1.png": b"\x89PNG\r\n\x1a\n"},
+        edit={"xl/drawings/_rels/drawing1.xml.rels": ("</Relationships>", image)},
+    )
+    assert risky_content(path) == ["a picture on tab 'Dashboard'"]
+
+
+@pytest.mark.parametrize(
+    ("part", "what"),
+    [
+        ("xl/vbaProject.bin", "macros (VBA)"),
+        ("xl/embeddings/oleObject1.bin", "an embedded object"),
+        ("xl/pivotCache/pivotCacheDefinition1.xml", "a pivot table's data cache"),
+        ("xl/pivotTables/pivotTable1.xml", "a pivot table"),
+        ("xl/slicers/slicer1.xml", "a slicer"),
+        ("xl/timelines/timeline1.xml", "a timeline"),
+    ],
+)
+def test_content_openpyxl_drops_is_refused(book: WorkbookBackend, part: str, what: str) -> None:
+    snapshot = book.read()
+    rewrite_zip(book.path, add={part: b"<x/>"})
+    snapshot.version = book.version()
+    saved = book.path.read_bytes()
+    with pytest.raises(UnsafeWorkbookError, match=re.escape(f"{what} in the workbook")):
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
+    assert book.path.read_bytes() == saved
+
+
+def test_what_openpyxl_warns_it_drops_is_refused(book: WorkbookBackend) -> None:
+    # Excel keeps a drop-down listing another tab in a worksheet extension openpyxl drops.
+    ext = '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}"/></extLst></worksheet>'
+    rewrite_zip(book.path, edit={"xl/worksheets/sheet1.xml": ("</worksheet>", ext)})
+    snapshot = book.read()  # reading loses nothing, and no warning leaks out
+    with pytest.raises(UnsafeWorkbookError, match="Data Validation extension") as refused:
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
+    assert "named range" in refused.value.hint
+
+
+# --- provisioning ------------------------------------------------------------------------
+
+
+def test_provision_builds_the_template(book: WorkbookBackend) -> None:
+    wb = load_workbook(book.path)
+    assert wb.sheetnames == [t.name for t in TABS]
+    leads = wb["Leads"]
+    assert leads.freeze_panes == "A2" and leads["A1"].font.b
+    assert leads.column_dimensions["A"].width == LEADS.columns[0].width
+    assert "Filled by sheetcrm" in leads["A1"].comment.text  # Lead ID: the service's
+    assert wb[STATE.name].sheet_state == "hidden"
+    assert wb[HISTORY.name].sheet_properties.tabColor.rgb.endswith("808080")
+    lists = {str(dv.sqref): dv for dv in leads.data_validations.dataValidation}
+    stage_col, owner_col = (
+        get_column_letter(LEADS.headers.index(h) + 1) for h in ("Stage", "Owner")
+    )
+    stage, owner = (
+        lists[f"{stage_col}2:{stage_col}1048576"],
+        lists[f"{owner_col}2:{owner_col}1048576"],
+    )
+    assert (stage.formula1, stage.errorStyle) == ("sheetcrm_stages", "warning")
+    assert (owner.formula1, owner.errorStyle) == ("sheetcrm_team", "warning")
+    assert wb.defined_names["sheetcrm_stages"].attr_text == "'Stages'!$A$2:$A$1000"
+    assert wb.defined_names["sheetcrm_team"].attr_text == "'Team'!$A$2:$A$1000"
+    assert book.read().tabs == template()
+
+
+def test_provision_never_overwrites_without_force(book: WorkbookBackend) -> None:
+    with pytest.raises(BackendError) as refused:
+        book.provision({"Leads": Table(["Lead ID"])})
+    assert "--force" in refused.value.hint
+    book.provision({"Leads": Table(["Lead ID"])}, force=True)
+    assert book.read().tabs == {"Leads": Table(["Lead ID"])}
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+
+
+def test_provision_into_a_missing_folder_fails_cleanly(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="cannot save"):
+        WorkbookBackend(tmp_path / "no" / "crm.xlsx").provision(template())
