@@ -75,6 +75,17 @@ def _pick(members: list[Member], strategy: str, load: _Load) -> Member:
     return members[0]  # round robin: the caller passes them in rotation order
 
 
+def first_match(frame: Frame, rules: Sequence[RoutingRule]) -> np.ndarray:
+    """Per row, the position of the first rule whose conditions all hold; -1 for none."""
+    if not rules:
+        return np.full(len(frame), -1)
+    masks = np.ones((len(rules), len(frame)), dtype=bool)
+    for j, rule in enumerate(rules):
+        for condition in rule.conditions:
+            masks[j] &= condition.mask(frame)
+    return np.where(masks.any(axis=0), masks.argmax(axis=0), -1)
+
+
 def route(
     frame: Frame,
     rows: Sequence[int],
@@ -87,12 +98,7 @@ def route(
     today = frame.now
     load = _load(frame, is_open, team, today)
     by_name = {norm_header(m.name): m for m in team}
-    masks = []
-    for rule in rules:
-        mask = np.ones(len(frame), dtype=bool)
-        for condition in rule.conditions:
-            mask &= condition.mask(frame)
-        masks.append(mask)
+    matched = first_match(frame, rules)
     listed = {
         id(c): matched_values(c, frame).to_numpy(dtype=object)
         for rule in rules
@@ -101,7 +107,7 @@ def route(
     }
     results = []
     for row in rows:
-        j = next((j for j, mask in enumerate(masks) if mask[row]), None)
+        j = int(matched[row]) if matched[row] >= 0 else None
         if j is None:
             reason = "no routing rule matched"
             candidates: list[Member] = []

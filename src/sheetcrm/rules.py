@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,14 @@ import pandas as pd
 
 from sheetcrm.schema import LEADS, Kind
 from sheetcrm.table import norm_header
-from sheetcrm.values import BLANKS, format_datetime, format_number, parse_date, parse_number
+from sheetcrm.values import (
+    BLANKS,
+    format_datetime,
+    format_number,
+    parse_date,
+    parse_number,
+    parse_number_array,
+)
 
 EMAIL_DOMAIN = "Email domain"
 """A derived field: the part of Email after the @, for rules like "Email domain is gmail.com"."""
@@ -41,6 +49,42 @@ class Arg(Enum):
     REGEX = "a regular expression"
 
 
+class Values:
+    """One column as its distinct texts plus, per row, which of them it holds.
+
+    Lead columns repeat themselves (a few countries, sources, stages), so every parse and
+    string test runs once per distinct text and is gathered back to the rows with ``take``.
+    """
+
+    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool) -> None:
+        self.codes = codes
+        self.text = text  # stripped text of each distinct value
+        self.dayfirst = dayfirst
+
+    def take(self, per_value: Any) -> np.ndarray:
+        return np.asarray(per_value)[self.codes]
+
+    @cached_property
+    def folded(self) -> pd.Series:
+        return pd.Series([t.casefold() for t in self.text], dtype=object)
+
+    @cached_property
+    def blank(self) -> np.ndarray:
+        return self.folded.isin(BLANKS).to_numpy(dtype=bool)
+
+    @cached_property
+    def numbers(self) -> np.ndarray:
+        return parse_number_array(self.text.astype(object))
+
+    @cached_property
+    def dates(self) -> np.ndarray:
+        parsed = [parse_date(v, self.dayfirst) for v in self.text]
+        return np.array(
+            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in parsed],
+            dtype="datetime64[ns]",
+        )
+
+
 class Frame:
     """The Leads rows as typed columns, each derived once and shared by every condition."""
 
@@ -48,118 +92,128 @@ class Frame:
         self.data = data
         self.now = now
         self.dayfirst = dayfirst
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._columns: dict[str, Values] = {}
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def _memo(self, kind: str, field: str, make: Callable[[], Any]) -> Any:
-        key = (kind, field)
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
+    def values(self, field: str) -> Values:
+        if field not in self._columns:
+            self._columns[field] = self._make(field)
+        return self._columns[field]
 
+    def _make(self, field: str) -> Values:
+        if field == EMAIL_DOMAIN:
+            email = self.values("Email")
+            # no @, no domain: "info.acme.com" must not read as the domain info.acme.com
+            domains = [e.rpartition("@")[2] if "@" in e else "" for e in email.folded]
+            codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
+            text = pd.Series(uniques, dtype=object)
+            return Values(codes[email.codes] if len(codes) else email.codes, text, self.dayfirst)
+        if field in self.data.columns:
+            raw = self.data[field].to_numpy(dtype=object)
+        else:
+            raw = np.full(len(self.data), "", dtype=object)
+        codes, uniques = pd.factorize(raw)
+        # plain object strings: pandas' string dtype is slower for these per-value maps
+        text = pd.Series([str(u).strip() if u == u else "" for u in uniques], dtype=object)
+        if (codes < 0).any():  # missing cells: give them an empty text of their own
+            codes = np.where(codes < 0, len(text), codes)
+            text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
+        return Values(codes, text, self.dayfirst)
+
+    # Row-level views, for the steps that work row by row.
     def text(self, field: str) -> pd.Series:
-        def make() -> pd.Series:
-            if field == EMAIL_DOMAIN:
-                email = self.folded("Email")
-                return email.str.rpartition("@")[2].where(email.str.contains("@"), "")
-            if field not in self.data.columns:
-                return pd.Series([""] * len(self.data), index=self.data.index, dtype=object)
-            return self.data[field].astype(object).fillna("").astype(str).str.strip()
-
-        return self._memo("text", field, make)
+        v = self.values(field)
+        return pd.Series(v.take(v.text.to_numpy(dtype=object)), index=self.data.index)
 
     def folded(self, field: str) -> pd.Series:
-        return self._memo("folded", field, lambda: self.text(field).str.casefold())
+        v = self.values(field)
+        return pd.Series(v.take(v.folded.to_numpy(dtype=object)), index=self.data.index)
 
     def blank(self, field: str) -> np.ndarray:
-        return self._memo("blank", field, lambda: self.folded(field).isin(BLANKS).to_numpy())
+        v = self.values(field)
+        return v.take(v.blank)
 
     def numbers(self, field: str) -> np.ndarray:
-        def make() -> np.ndarray:
-            text = self.text(field)
-            lookup = {v: parse_number(v) for v in text.unique()}
-            return pd.to_numeric(text.map(lookup), errors="coerce").to_numpy(dtype=float)
-
-        return self._memo("numbers", field, make)
+        v = self.values(field)
+        return v.take(v.numbers)
 
     def dates(self, field: str) -> np.ndarray:
-        def make() -> np.ndarray:
-            text = self.text(field)
-            lookup = {v: parse_date(v, self.dayfirst) for v in text.unique()}
-            return pd.to_datetime(text.map(lookup), errors="coerce").to_numpy(
-                dtype="datetime64[ns]"
-            )
-
-        return self._memo("dates", field, make)
+        v = self.values(field)
+        return v.take(v.dates)
 
 
 Mask = Callable[[Frame, str, Any], np.ndarray]
 
 
-def _isin(frame: Frame, field: str, items: tuple[str, ...]) -> np.ndarray:
-    return frame.folded(field).isin([i.casefold() for i in items]).to_numpy()
+def _per_value(test: Callable[[Values, Any], Any]) -> Mask:
+    """A mask computed once per distinct value of the column, then gathered to the rows."""
+
+    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+        v = frame.values(field)
+        with np.errstate(invalid="ignore"):
+            return v.take(np.asarray(test(v, value), dtype=bool))
+
+    return mask
+
+
+def _isin_values(v: Values, items: tuple[str, ...]) -> np.ndarray:
+    return v.folded.isin([i.casefold() for i in items]).to_numpy(dtype=bool)
 
 
 def _compare(op: Callable[[Any, Any], Any]) -> Mask:
-    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+    def test(v: Values, value: Any) -> Any:
         if isinstance(value, datetime):
-            with np.errstate(invalid="ignore"):
-                return np.asarray(op(frame.dates(field), np.datetime64(value)))
-        with np.errstate(invalid="ignore"):
-            return np.asarray(op(frame.numbers(field), value))
+            return op(v.dates, np.datetime64(value))
+        return op(v.numbers, value)
 
-    return mask
+    return _per_value(test)
 
 
 def _text(method: str) -> Mask:
-    def mask(frame: Frame, field: str, value: str) -> np.ndarray:
-        folded = frame.folded(field)
-        return getattr(folded.str, method)(value.casefold()).to_numpy(dtype=bool)
-
-    return mask
+    return _per_value(lambda v, value: [getattr(t, method)(value.casefold()) for t in v.folded])
 
 
-def _contains(frame: Frame, field: str, value: str) -> np.ndarray:
-    return frame.folded(field).str.contains(value.casefold(), regex=False).to_numpy(dtype=bool)
+def _contains(v: Values, value: str) -> Any:
+    needle = value.casefold()
+    return [needle in t for t in v.folded]
 
 
-def _equals(frame: Frame, field: str, value: Any) -> np.ndarray:
+def _equals(v: Values, value: Any) -> Any:
     if isinstance(value, float):
-        return frame.numbers(field) == value
+        return v.numbers == value
     if isinstance(value, datetime):
-        return frame.dates(field).astype("datetime64[D]") == np.datetime64(value.date())
-    return _isin(frame, field, (value,))
+        return v.dates.astype("datetime64[D]") == np.datetime64(value.date())
+    return _isin_values(v, (value,))
 
 
-def _between(frame: Frame, field: str, value: tuple[float, float]) -> np.ndarray:
-    numbers = frame.numbers(field)
-    return (numbers >= value[0]) & (numbers <= value[1])
+def _between(v: Values, value: tuple[float, float]) -> Any:
+    return (v.numbers >= value[0]) & (v.numbers <= value[1])
 
 
 def _within_days(frame: Frame, field: str, days: int) -> np.ndarray:
-    dates = frame.dates(field)
-    now = np.datetime64(frame.now)
-    return (dates >= np.datetime64(frame.now - timedelta(days=days))) & (dates <= now)
+    low, now = np.datetime64(frame.now - timedelta(days=days)), np.datetime64(frame.now)
+    return _per_value(lambda v, _: (v.dates >= low) & (v.dates <= now))(frame, field, days)
 
 
 def _older_than_days(frame: Frame, field: str, days: int) -> np.ndarray:
-    return frame.dates(field) < np.datetime64(frame.now - timedelta(days=days))
+    limit = np.datetime64(frame.now - timedelta(days=days))
+    return _per_value(lambda v, _: v.dates < limit)(frame, field, days)
 
 
-def _regex(frame: Frame, field: str, pattern: re.Pattern[str]) -> np.ndarray:
-    text = frame.text(field)
-    hits = {v: pattern.search(v) is not None for v in text.unique()}
-    return text.map(hits).to_numpy(dtype=bool)
+def _regex(v: Values, pattern: re.Pattern[str]) -> Any:
+    return [pattern.search(t) is not None for t in v.text]
 
 
 def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray:
-    domain = frame.text(EMAIL_DOMAIN) if field == "Email" else frame.folded(field)
-    hit = np.array(domain.isin([d.casefold() for d in domains]), dtype=bool)
-    for d in domains:  # subdomains too: mail.example.com is in example.com
-        hit |= domain.str.endswith("." + d.casefold()).to_numpy(dtype=bool)
-    return hit
+    exact = frozenset(d.casefold() for d in domains)
+    subdomain = tuple("." + d for d in exact)  # mail.example.com is in example.com
+
+    def test(v: Values, _: Any) -> Any:
+        return [t in exact or t.endswith(subdomain) for t in v.folded]
+
+    return _per_value(test)(frame, EMAIL_DOMAIN if field == "Email" else field, domains)
 
 
 @dataclass(frozen=True)
@@ -181,14 +235,14 @@ def _negate(op: Operator, name: str, phrase: str, aliases: tuple[str, ...]) -> O
 
 
 _EQUALS = Operator(
-    "equals", Arg.TEXT, "is", _equals, aliases=("is", "=", "==", "equal to", "equal")
+    "equals", Arg.TEXT, "is", _per_value(_equals), aliases=("is", "=", "==", "equal to", "equal")
 )
-_CONTAINS = Operator("contains", Arg.TEXT, "contains", _contains, aliases=("has",))
+_CONTAINS = Operator("contains", Arg.TEXT, "contains", _per_value(_contains), aliases=("has",))
 _IN = Operator(
     "in list",
     Arg.LIST,
     "is",
-    lambda f, c, v: _isin(f, c, v),
+    _per_value(_isin_values),
     aliases=("is one of", "in", "one of", "is in"),
 )
 
@@ -233,22 +287,24 @@ OPERATORS: tuple[Operator, ...] = (
         NUMERIC,
         ("<=", "less than or equal to", "max"),
     ),
-    Operator("between", Arg.RANGE, "is between", _between, NUMERIC, ("in range",)),
+    Operator("between", Arg.RANGE, "is between", _per_value(_between), NUMERIC, ("in range",)),
     Operator(
         "is empty",
         Arg.NONE,
         "is empty",
-        lambda f, c, v: f.blank(c),
+        _per_value(lambda v, _: v.blank),
         aliases=("empty", "is blank", "blank", "missing"),
     ),
     Operator(
         "is not empty",
         Arg.NONE,
         "is filled in",
-        lambda f, c, v: ~f.blank(c),
+        _per_value(lambda v, _: ~v.blank),
         aliases=("not empty", "is not blank", "not blank", "is filled", "present"),
     ),
-    Operator("matches", Arg.REGEX, "matches", _regex, aliases=("regex", "matches regex")),
+    Operator(
+        "matches", Arg.REGEX, "matches", _per_value(_regex), aliases=("regex", "matches regex")
+    ),
     Operator("before", Arg.DATE, "is before", _compare(np.less), TEMPORAL, ("is before",)),
     Operator("after", Arg.DATE, "is after", _compare(np.greater), TEMPORAL, ("is after",)),
     Operator(
@@ -482,4 +538,6 @@ def matched_values(condition: Condition, frame: Frame) -> pd.Series:
     spelled = {str(i).casefold(): str(i) for i in items}
     if isinstance(value, float):
         return pd.Series(format_number(value), index=frame.data.index)
-    return frame.folded(condition.field).map(spelled).fillna("")
+    v = frame.values(condition.field)
+    per_value = v.folded.map(spelled).fillna("").to_numpy(dtype=object)
+    return pd.Series(v.take(per_value), index=frame.data.index)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ def rule_masks(frame: Frame, rules: Sequence[ScoringRule]) -> np.ndarray:
     return matrix
 
 
+@lru_cache(maxsize=1024)
 def _points(value: float) -> str:
     sign = "+" if value >= 0 else "−"
     return f"{sign}{format_number(abs(value))}"
@@ -48,6 +50,22 @@ def score(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Sco
     if not rules:
         empty = pd.Series([NO_MATCH] * n, index=frame.data.index, dtype=object)
         return Scores(np.zeros(n), empty, grade(np.zeros(n), settings, frame.data.index))
+    result = points(frame, rules, settings)
+    reasons = explain(frame, rules, result, settings)
+    return Scores(result.total, reasons, grade(result.total, settings, frame.data.index))
+
+
+@dataclass
+class Points:
+    total: np.ndarray
+    matrix: np.ndarray  # rows x rules: which rules each row matched
+    capped_groups: dict[str, np.ndarray]
+    capped_total: np.ndarray
+
+
+def points(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Points:
+    """Every row's total: the points of the rules it matches, after group and total caps."""
+    n = len(frame)
     matrix = rule_masks(frame, rules)
     points = np.array([r.points for r in rules])
     # Group names match case-insensitively, as the "Group cap:" keys do: rules spelling a
@@ -74,54 +92,81 @@ def score(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Sco
         capped_total |= total < low
         total = np.maximum(total, low)
 
+    return Points(total, matrix, capped_groups, capped_total)
+
+
+def explain(
+    frame: Frame, rules: Sequence[ScoringRule], result: Points, settings: Settings
+) -> pd.Series:
+    """Each row's Score reasons, built once per distinct explanation."""
+    n, matrix = len(frame), result.matrix
+    capped_groups, capped_total = result.capped_groups, result.capped_total
     # One key per distinct explanation: which rules matched, with which listed values.
-    key_columns: dict[str, np.ndarray] = {"bits": _bits(matrix)}
+    key_columns: dict[str, np.ndarray] = {}
     for j, rule in enumerate(rules):
         for k, condition in enumerate(rule.conditions):
             if condition.lists_values:
                 values = matched_values(condition, frame).to_numpy(dtype=object)
                 key_columns[f"{j}.{k}"] = np.where(matrix[:, j], values, "")
-    for g, flags in capped_groups.items():
-        key_columns[f"cap {g}"] = flags
-    key_columns["cap"] = capped_total
-    keys = pd.DataFrame(key_columns)
-    codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys))
-    first_rows = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
-    texts = [
-        _explain(int(r), matrix, rules, keys, capped_groups, capped_total, settings)
+    parts = [*_bit_words(matrix), *key_columns.values(), *capped_groups.values(), capped_total]
+    codes = _combined_codes(parts, n)
+    first_rows = np.unique(codes, return_index=True)[1]
+    phrases: dict[tuple[int, tuple[str, ...]], str] = {}
+    texts = {
+        int(codes[r]): _explain(
+            int(r), matrix, rules, key_columns, capped_groups, capped_total, settings, phrases
+        )
         for r in first_rows
-    ]
-    reasons = pd.Series(np.asarray(texts, dtype=object)[codes], index=frame.data.index)
-    return Scores(total, reasons, grade(total, settings, frame.data.index))
+    }
+    lookup = np.empty(len(texts), dtype=object)
+    for code, text in texts.items():
+        lookup[code] = text
+    return pd.Series(lookup[codes], index=frame.data.index)
 
 
-def _bits(matrix: np.ndarray) -> np.ndarray:
+def _bit_words(matrix: np.ndarray) -> list[np.ndarray]:
+    """Which rules each row matched, packed into 64-bit words."""
     packed = np.packbits(matrix, axis=1)
-    return (
-        np.array([row.tobytes() for row in packed], dtype=object)
-        if packed.size
-        else np.zeros(len(matrix), dtype=object)
-    )
+    width = -(-packed.shape[1] // 8) * 8
+    padded = np.zeros((len(matrix), width), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    words = padded.view("<u8")
+    return [words[:, i] for i in range(words.shape[1])]
+
+
+def _combined_codes(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """Dense codes 0..k-1 for the distinct combinations of the columns' values, row by row."""
+    codes = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        part, uniques = pd.factorize(column)
+        codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
+    return codes
 
 
 def _explain(
     row: int,
     matrix: np.ndarray,
     rules: Sequence[ScoringRule],
-    keys: pd.DataFrame,
+    keys: dict[str, np.ndarray],
     capped_groups: dict[str, np.ndarray],
     capped_total: np.ndarray,
     settings: Settings,
+    phrases: dict[tuple[int, tuple[str, ...]], str],
 ) -> str:
     parts = []
-    for j, rule in enumerate(rules):
-        if not matrix[row, j]:
-            continue
-        said = [
-            c.describe(str(keys.at[row, f"{j}.{k}"]) if c.lists_values else "")
+    for j in map(int, np.flatnonzero(matrix[row])):
+        rule = rules[j]
+        matched = tuple(
+            str(keys[f"{j}.{k}"][row]) if c.lists_values else ""
             for k, c in enumerate(rule.conditions)
-        ]
-        parts.append(f"{_points(rule.points)} {' and '.join(said)}")
+        )
+        phrase = phrases.get((j, matched))
+        if phrase is None:
+            said = " and ".join(
+                c.describe(m) for c, m in zip(rule.conditions, matched, strict=True)
+            )
+            phrase = phrases[(j, matched)] = f"{_points(rule.points)} {said}"
+        parts.append(phrase)
     for g, flags in capped_groups.items():
         if flags[row]:
             parts.append(f"{g} capped at {format_number(settings.group_caps[g.casefold()])}")

@@ -233,19 +233,22 @@ def check_rows(
         problems,
         phone_results.str[1],
         "Phone",
-        f"type it with the country code, like +44 20 7946 0958 ({region} is assumed without one)",
+        "type it with the country code, like +44 20 7946 0958 (without one, the lead's "
+        f"Country is assumed, else Settings' Default phone region, {region})",
     )
 
     for name in ("Next action date", "Last contact", "Created at"):
         text = column(name).str.strip()
-        lookup = {v: parse_date(v, dayfirst) is None for v in text.unique() if v}
-        bad = text.map(lambda v, lk=lookup: bool(v) and lk[v]).to_numpy(dtype=bool)
+        undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
+        bad = text.map(undated).to_numpy(dtype=bool)
         messages = [f"{t!r} is not a date" for t in text[bad]]
         if bad.any():
             problems.append((np.flatnonzero(bad), name, messages, "type a date like 2026-01-31"))
     amount = column("Amount").str.strip()
-    lookup = {v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()}
-    bad = amount.map(lookup).to_numpy(dtype=bool)
+    unreadable = {
+        v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()
+    }
+    bad = amount.map(unreadable).to_numpy(dtype=bool)
     if bad.any():
         problems.append(
             (
@@ -289,6 +292,8 @@ def _collect(
 def company_domains(email: pd.Series, extra_free: Iterable[str] = ()) -> pd.Series:
     """The email's domain when it names a company (not a free-mail provider), else ""."""
     free = FREE_MAIL | frozenset(extra_free)
+    if email.empty:  # rpartition of no rows has no columns to take [2] from
+        return pd.Series([], index=email.index, dtype=object)
     domain = email.str.rpartition("@")[2].fillna("")
     return domain.where(~domain.isin(free), "")
 

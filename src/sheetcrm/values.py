@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
+import numpy as np
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
@@ -150,6 +151,28 @@ def parse_dates(values: Iterable[str], dayfirst: bool = True) -> pd.Series:
     uniques = series.dropna().unique()
     lookup = {v: parse_date(str(v), dayfirst) for v in uniques}
     return pd.to_datetime(series.map(lookup), errors="coerce")
+
+
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def parse_number_array(texts: pd.Series) -> np.ndarray:
+    """:func:`parse_number` over many texts: plain and ``1,234.5`` numbers at C speed, the
+    rest (currencies, decimal commas, percentages...) one by one."""
+    numbers = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=float, copy=True)
+    numbers[np.isinf(numbers)] = np.nan
+    todo = np.isnan(numbers) & (texts != "").to_numpy(dtype=bool)
+    if todo.any():
+        rest = texts[todo]
+        commas = np.array([_THOUSANDS.fullmatch(t) is not None for t in rest], dtype=bool)
+        cleaned = pd.to_numeric(rest[commas].str.replace(",", "", regex=False), errors="coerce")
+        values = np.full(len(rest), np.nan)
+        values[commas] = cleaned.to_numpy(dtype=float)
+        for i in np.flatnonzero(~commas):
+            parsed = parse_number(rest.iat[i])
+            values[i] = np.nan if parsed is None else parsed
+        numbers[todo] = values
+    return numbers
 
 
 def parse_numbers(values: Iterable[str]) -> pd.Series:
