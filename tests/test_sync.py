@@ -194,3 +194,11 @@ def test_random_human_edits_never_land_on_the_wrong_lead(seed):
             ]
     fresh = plan_sync(backend.read(), NOW)
     assert not fresh.writes, fresh.describe(5)
+
+
+def test_a_sheet_with_no_leads_syncs(tmp_path):
+    tabs = make_backend("memory", tmp_path).read().tabs
+    tabs[LEADS.name].rows.clear()
+    backend = MemoryBackend(tabs)
+    plan, _ = sync(backend)
+    assert plan.summary.rows == 0 and not plan.writes

@@ -466,8 +466,8 @@ def _setting_cell(table: Table | None, key: str) -> str:
     table = table or Table([])
     key_col, value_col = table.col("Key"), table.col("Value")
     if key_col is not None:
-        for i, row in enumerate(table.rows):
-            if norm_header(row[key_col]) == norm_header(key):
+        for i, key_text in enumerate(table.column("Key")):
+            if norm_header(key_text) == norm_header(key):
                 col = value_col if value_col is not None else key_col
                 return a1(SETTINGS.name, Table.sheet_row(i), col)
     return SETTINGS.name

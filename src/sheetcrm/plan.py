@@ -10,6 +10,7 @@ never has a value land on the wrong lead nor an edit overwritten.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Summary:
 @dataclass
 class Plan:
     version: str
-    keys: list[RowKey] = field(default_factory=list)
+    keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
     history: list[tuple[int, list[str]]] = field(default_factory=list)  # (key position, row)
@@ -114,7 +115,13 @@ def person_columns(table: Table) -> list[int]:
 
 
 def person_fingerprint(row: list[str], columns: list[int]) -> str:
-    return "\x1f".join(row[i] if i < len(row) else "" for i in columns)
+    if columns and columns[-1] >= len(row):
+        row = row + [""] * (columns[-1] + 1 - len(row))
+    return (
+        "\x1f".join(itemgetter(*columns)(row))
+        if len(columns) > 1
+        else "".join(row[i] for i in columns)
+    )
 
 
 @dataclass
@@ -177,10 +184,10 @@ def _tab_name(snapshot: Snapshot, name: str) -> str:
     return next((t for t in snapshot.tabs if norm_header(t) == key), name)
 
 
-def _locate(plan: Plan, leads: Table, same_version: bool) -> list[int]:
+def _locate(plan: Plan, leads: Table, same_version: bool) -> dict[int, int]:
     """Current row of each plan key; -1 when it cannot be found for sure."""
     if same_version:
-        return [k.row for k in plan.keys]
+        return {i: k.row for i, k in plan.keys.items()}
     id_col = find_column(leads, "Lead ID")
     ids: dict[str, int] = {}
     repeated: set[str] = set()
@@ -194,15 +201,15 @@ def _locate(plan: Plan, leads: Table, same_version: bool) -> list[int]:
             ids[lead_id] = r
         else:
             unnamed.setdefault(person_fingerprint(row, person), []).append(r)
-    where = []
-    for key in plan.keys:
+    where = {}
+    for i, key in plan.keys.items():
         if key.lead_id:
-            where.append(-1 if key.lead_id in repeated else ids.get(key.lead_id, -1))
+            where[i] = -1 if key.lead_id in repeated else ids.get(key.lead_id, -1)
             continue
         rows = unnamed.get(key.fingerprint, [])
         # an identical twin row would be ambiguous: prefer the same position, else the first
         found = key.row if key.row in rows else (rows[0] if rows else -1)
         if found >= 0:
             rows.remove(found)
-        where.append(found)
+        where[i] = found
     return where

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
+from sheetcrm.table import norm_header
+
 
 class Kind(StrEnum):
     TEXT = "text"
@@ -53,8 +55,6 @@ class TabSpec:
 
     @cached_property
     def _by_key(self) -> dict[str, Column]:
-        from sheetcrm.table import norm_header
-
         index: dict[str, Column] = {}
         for c in reversed(self.columns):  # a header wins over another column's alias
             for name in (*c.aliases, c.header):
@@ -63,8 +63,6 @@ class TabSpec:
 
     def column(self, header: str) -> Column | None:
         """The declared column a header means, by its text or an alias."""
-        from sheetcrm.table import norm_header
-
         return self._by_key.get(norm_header(header))
 
 
@@ -252,8 +250,6 @@ RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS)
 
 
 def tab_spec(name: str) -> TabSpec | None:
-    from sheetcrm.table import norm_header
-
     key = norm_header(name)
     return next((t for t in TABS if norm_header(t.name) == key), None)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from sheetcrm.config import ScoringRule
 from sheetcrm.rules import Frame, matched_values
 from sheetcrm.settings import Settings
-from sheetcrm.values import format_number
+from sheetcrm.values import format_number, stripped
 
 LIFECYCLE = ("Lead", "MQL", "SQL", "Customer")
 NO_MATCH = "no scoring rule matched"
@@ -199,6 +199,6 @@ def lifecycle(
         0,
     )
     ranks = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
-    now = current.astype(str).str.strip().str.casefold().map(ranks).fillna(-1).to_numpy()
+    now = np.array([ranks.get(t.casefold(), -1) for t in stripped(current)])
     best = np.maximum(computed, now).astype(int)
     return pd.Series(np.asarray(LIFECYCLE, dtype=object)[best], index=current.index)

@@ -29,7 +29,9 @@ class SettingError(ValueError):
 def _zone(text: str) -> ZoneInfo:
     try:
         return ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a folder of the zone database ("Europe", "US") is no zone, and opening
+        # it raises IsADirectoryError rather than ZoneInfoNotFoundError.
         import difflib
 
         close = difflib.get_close_matches(text.strip(), sorted(available_timezones()), n=1)

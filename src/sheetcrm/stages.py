@@ -64,7 +64,7 @@ def track(
     first_open = next(s for s in stages if s.type == "open")
     typed = frame.text("Stage")
     keys = typed.map(norm_header).to_numpy(dtype=object)
-    known = np.array([k in by_key for k in keys])
+    known = np.array([k in by_key for k in keys], dtype=bool)
     blank = frame.blank("Stage")
     result = StageResult(
         frame.text("Stage changed at").copy(),
@@ -114,7 +114,7 @@ def track(
     for row in map(int, np.flatnonzero(untouched)):
         result.first_touch_at.iat[row] = format_datetime(pd.Timestamp(contact[row]).to_pydatetime())
 
-    is_open = np.array([k in by_key and by_key[k].type == "open" for k in keys]) | blank
+    is_open = np.array([k in by_key and by_key[k].type == "open" for k in keys], dtype=bool) | blank
     _flag_stale(frame, result, keys, by_key, is_open)
     _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours)
     follow = frame.dates("Next action date")

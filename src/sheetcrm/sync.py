@@ -33,7 +33,7 @@ from sheetcrm.scoring import lifecycle, score
 from sheetcrm.stages import track
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
-from sheetcrm.values import format_datetime, format_number
+from sheetcrm.values import format_datetime, format_number, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 NEXT_ID_KEY = "next lead id"
@@ -69,22 +69,31 @@ def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:
             )
             name = f"{name} ({i + 1})"
         names.append(name)
-    rows = [row[: len(names)] for row in leads.rows]
+    width = len(names)
+    rows = leads.rows
+    if any(len(row) != width for row in rows):
+        rows = [(row + [""] * width)[:width] for row in rows]
     return pd.DataFrame(rows, columns=names, dtype=object), problems
+
+
+def _put(data: pd.DataFrame, column: str, values: object) -> None:
+    """Set a column as plain Python strings: pandas 3 would otherwise infer its own string
+    dtype, whose per-element access makes every later loop several times slower."""
+    data[column] = pd.Series(np.asarray(values, dtype=object), index=data.index, dtype=object)
 
 
 def _ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], np.ndarray, int]:
     """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
     number. The counter lives in the hidden state tab and never goes back, so an ID is never
     reused even after its row is deleted."""
-    ids = [v.strip() for v in data["Lead ID"].astype(str)]
+    ids = list(stripped(data["Lead ID"]))
     counter = 1
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
     for seen in (*ids, *history.column("Lead ID")):
-        m = ID_PATTERN.match(seen)
-        if m:
+        # startswith first: a regex per ID is the slow part of a big sheet's re-sync
+        if seen.startswith("L-") and (m := ID_PATTERN.match(seen)):
             counter = max(counter, int(m.group(1)) + 1)
     fresh = np.zeros(len(ids), dtype=bool)
     taken: set[str] = set()
@@ -135,20 +144,25 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     service = service_columns()
     plan.new_columns = [c for c in service if c not in data.columns]
     for c in plan.new_columns:
-        data[c] = ""
+        _put(data, c, [""] * len(data))
     data = data.fillna("")
     # A row with nothing a person typed (and no ID) is a gap in the sheet, not a lead.
     person = [c for c in data.columns if c not in service]
-    typed = (data[person].apply(lambda col: col.str.strip()) != "").any(axis=1)
-    positions = np.flatnonzero((typed | (data["Lead ID"].str.strip() != "")).to_numpy())
+    cells = data[[*person, "Lead ID"]].to_numpy(dtype=object)
+    typed = cells != ""
+    # a cell of only spaces is still empty; rare, so only rows that have one are looked at
+    for r in np.flatnonzero(typed.any(axis=1)):
+        if not any(str(v).strip() for v in cells[r][typed[r]]):
+            typed[r] = False
+    positions = np.flatnonzero(typed.any(axis=1))
     data = data.iloc[positions].reset_index(drop=True)
     read = data[service].copy()
     settings, frozen = config.settings, config.frozen
     work = _Work(data, stamp_now, config, [], [])
 
     ids, fresh, counter = _ids(data, snapshot.table(STATE.name), snapshot.table(HISTORY.name))
-    data["Lead ID"] = ids
-    arrived = (data["Created at"].str.strip() == "").to_numpy()
+    _put(data, "Lead ID", ids)
+    arrived = (stripped(data["Created at"]) == "").to_numpy()
     data.loc[arrived, "Created at"] = stamp
 
     if "validation" not in frozen:
@@ -167,7 +181,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         }
         chosen = [keys[k].reset_index(drop=True) for k in settings["Dedupe keys"]]
         earliest = find_duplicates(_rank(ids), chosen)
-        data["Duplicate of"] = [ids[e] if e >= 0 else "" for e in earliest]
+        _put(data, "Duplicate of", [ids[e] if e >= 0 else "" for e in earliest])
 
     stages = {norm_header(s.name): s for s in config.stages}
     stage_keys = data["Stage"].map(norm_header)
@@ -176,9 +190,9 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     frame = Frame(data, stamp_now, settings.dayfirst)
     if "scoring" not in frozen:
         scores = score(frame, config.scoring, settings)
-        data["Score"] = [format_number(v) for v in scores.score]
-        data["Score reasons"] = scores.reasons.to_numpy()
-        data["Grade"] = scores.grade.to_numpy()
+        _put(data, "Score", [format_number(v) for v in scores.score])
+        _put(data, "Score reasons", scores.reasons.to_numpy())
+        _put(data, "Grade", scores.grade.to_numpy())
         first_open = next((s for s in config.stages if s.type == "open"), None)
         rank = stage_keys.map(
             lambda k: (
@@ -195,9 +209,11 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         )
         if not config.stages:
             rank = pd.Series(0, index=data.index)
-        data["Lifecycle"] = lifecycle(
-            scores.score, data["Lifecycle"], rank.to_numpy(), settings
-        ).to_numpy()
+        _put(
+            data,
+            "Lifecycle",
+            lifecycle(scores.score, data["Lifecycle"], rank.to_numpy(), settings).to_numpy(),
+        )
 
     if "routing" not in frozen and config.team:
         unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
@@ -219,7 +235,8 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
             else:
                 hint = "add people to the Team tab or set a Fallback owner"
                 work.problems.append((np.array([a.row]), "Owner", [a.why], hint))
-        data["Owner"], data["Assigned at"] = owners, assigned_at
+        _put(data, "Owner", owners)
+        _put(data, "Assigned at", assigned_at)
 
     if "stages" not in frozen and config.stages:
         frame = Frame(data, stamp_now, settings.dayfirst)
@@ -231,9 +248,9 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
             snapshot.table(HISTORY.name),
             settings["First-touch SLA hours"],
         )
-        data["Stage changed at"] = result.changed_at.to_numpy()
-        data["Closed at"] = result.closed_at.to_numpy()
-        data["First touch at"] = result.first_touch_at.to_numpy()
+        _put(data, "Stage changed at", result.changed_at.to_numpy())
+        _put(data, "Closed at", result.closed_at.to_numpy())
+        _put(data, "First touch at", result.first_touch_at.to_numpy())
         work.problems += result.problems
         work.flags += result.flags
         for e in result.events:
@@ -243,21 +260,25 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         plan.summary.stage_changes = sum(1 for e in result.events if e.before)
 
     row_problems, plan.summary.flagged = _status(work, positions, frozen)
-    person_cols = person_columns(leads)
-    plan.keys = [
-        RowKey("", int(p), person_fingerprint(leads.rows[p], person_cols))
-        if fresh[i]
-        else RowKey(ids[i], int(p))
-        for i, p in enumerate(positions)
-    ]
     for column in service:
-        old = read[column].astype(str).to_numpy(dtype=object)
-        new = data[column].astype(str).to_numpy(dtype=object)
+        old = read[column].to_numpy(dtype=object)
+        new = data[column].to_numpy(dtype=object)
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(
                 ColumnWrites(column, changed, list(old[changed]), list(new[changed]))
             )
+    # How apply() finds each touched row again: by the ID it had, or, for a row this plan
+    # names, by its position and the person's cells.
+    person_cols = person_columns(leads)
+    touched = {int(i) for w in plan.writes for i in w.rows} | {i for i, _ in plan.history}
+    for i in sorted(touched):
+        p = int(positions[i])
+        plan.keys[i] = (
+            RowKey("", p, person_fingerprint(leads.rows[p], person_cols))
+            if fresh[i]
+            else RowKey(ids[i], p)
+        )
     # History rows in sheet order of their leads, stage entries after routing ones.
     plan.history.sort(key=lambda item: item[0])
     plan.problems = [*config.problems, *header_problems, *row_problems]
@@ -281,6 +302,7 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
     notes: list[list[str]] = [[] for _ in range(n)]
     problems = []
     columns = {name: i for i, name in enumerate(work.data.columns)}
+    ids = work.data["Lead ID"].to_numpy(dtype=object)
     for rows, column, messages, hint in work.problems:
         col = columns.get(column, 0)
         for r, message in zip(rows, messages, strict=True):
@@ -291,7 +313,7 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
                     a1(LEADS.name, Table.sheet_row(int(positions[r])), col),
                     f"{column}: {message}",
                     hint,
-                    str(work.data["Lead ID"].iat[r]),
+                    str(ids[r]),
                 )
             )
     flagged = np.zeros(n, dtype=bool)
@@ -300,7 +322,7 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
             notes[r].append(message)
             flagged[r] = True
     if not frozen & {"validation", "stages"}:
-        work.data["Status"] = ["; ".join(n) if n else "OK" for n in notes]
+        _put(work.data, "Status", ["; ".join(n) if n else "OK" for n in notes])
     return problems, int(flagged.sum())
 
 

@@ -9,6 +9,7 @@ creates itself (import, web forms).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -16,11 +17,11 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 import pycountry
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from sheetcrm.schema import LEADS
 from sheetcrm.table import norm_header
-from sheetcrm.values import BLANKS, parse_date, parse_number
+from sheetcrm.values import BLANKS, parse_date, parse_number, stripped
 
 FREE_MAIL = frozenset(
     [
@@ -129,6 +130,27 @@ class Memo:
     phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
+_PLAIN_EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)@"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,63}))"
+)
+
+
+def plain_email(text: str) -> bool:
+    """Whether ``text`` is an everyday ASCII address that email-validator certainly accepts,
+    unchanged but for case. Checking those directly is ten times faster; anything else
+    (unicode, quoting, IDNA, reserved names, odd lengths) goes to email-validator itself.
+    A property test checks the claim against email-validator."""
+    m = _PLAIN_EMAIL.fullmatch(text)
+    return bool(
+        m
+        and len(text) <= 254
+        and len(m["local"]) <= 64
+        and "--" not in m["domain"]
+        and m["tld"].lower() not in SPECIAL_USE_DOMAIN_NAMES
+    )
+
+
 def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
     """(normalised address, problem): lower-cased domain, trimmed; no DNS lookup."""
     if memo is not None and text in memo.emails:
@@ -138,6 +160,8 @@ def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
         s = s[7:]
     if not s or s.casefold() in BLANKS:
         result = ("", "")
+    elif plain_email(s):
+        result = (s.lower(), "")
     else:
         try:
             info = validate_email(s, check_deliverability=False)
@@ -158,6 +182,8 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
     s = text.strip()
     if not s or s.casefold() in BLANKS:
         result = ("", "")
+    elif plain_email(s):
+        result = (s.lower(), "")
     else:
         try:
             number = phonenumbers.parse(s, region)
@@ -238,13 +264,13 @@ def check_rows(
     )
 
     for name in ("Next action date", "Last contact", "Created at"):
-        text = column(name).str.strip()
+        text = stripped(column(name))
         undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
         bad = text.map(undated).to_numpy(dtype=bool)
         messages = [f"{t!r} is not a date" for t in text[bad]]
         if bad.any():
             problems.append((np.flatnonzero(bad), name, messages, "type a date like 2026-01-31"))
-    amount = column("Amount").str.strip()
+    amount = stripped(column("Amount"))
     unreadable = {
         v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()
     }
@@ -260,7 +286,7 @@ def check_rows(
         )
 
     filled = {
-        name: ~column(name).str.strip().str.casefold().isin(BLANKS).to_numpy()
+        name: np.array([t.casefold() not in BLANKS for t in stripped(column(name))], dtype=bool)
         for name in {n for group in required for n in group}
     }
     for group in required:
@@ -309,15 +335,19 @@ def find_duplicates(rank: np.ndarray, keys: list[pd.Series]) -> np.ndarray:
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)  # position in time order
     group = position.copy()
-    for _ in range(64):  # each pass follows one more link; real data settles in two or three
+    coded = []
+    for key in keys:
+        values = key.to_numpy(dtype=object)
+        present = np.flatnonzero(values != "")
+        if len(present):
+            codes, uniques = pd.factorize(values[present])
+            coded.append((present, codes, len(uniques)))
+    while True:  # each pass follows at least one more link; real data settles in two or three
         before = group.copy()
-        for key in keys:
-            values = key.to_numpy(dtype=object)
-            present = values != ""
-            if not present.any():
-                continue
-            frame = pd.DataFrame({"k": values[present], "g": group[present]})
-            group[present] = frame.groupby("k")["g"].transform("min").to_numpy()
+        for present, codes, size in coded:
+            smallest = np.full(size, n, dtype=np.int64)
+            np.minimum.at(smallest, codes, group[present])
+            group[present] = smallest[codes]
         if np.array_equal(before, group):
             break
     earliest = order[group]  # the row index of each group's earliest member

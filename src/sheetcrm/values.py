@@ -25,6 +25,16 @@ def is_blank(text: str) -> bool:
     return text.strip().casefold() in BLANKS
 
 
+def stripped(values: Iterable[object]) -> pd.Series:
+    """Cells with surrounding spaces removed, as an object Series (a plain loop over Python
+    strings is several times faster than pandas' ``.str`` accessor for this)."""
+    index = None
+    if isinstance(values, pd.Series):
+        index, values = values.index, values.to_numpy(dtype=object)  # iterating a str-dtype
+        # Series goes through pandas per element; its object array does not
+    return pd.Series([str(v).strip() if v == v else "" for v in values], index=index, dtype=object)
+
+
 def format_number(value: float) -> str:
     if math.isnan(value):
         return ""

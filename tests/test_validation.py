@@ -1,0 +1,328 @@
+"""Normalising and checking lead rows, and finding duplicates (sheetcrm.validation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sheetcrm.validation import (
+    Memo,
+    check_rows,
+    company_domains,
+    country_region,
+    find_duplicates,
+    normalise_email,
+    normalise_phone,
+)
+
+# --- email ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("jane@example.com", "jane@example.com"),
+        ("Jane@Example.COM", "jane@example.com"),
+        ("Jane.Doe@GMAIL.com", "jane.doe@gmail.com"),
+        ("  jane@example.com  ", "jane@example.com"),
+        (" Tom.Reyes@Brightpath.example ", "tom.reyes@brightpath.example"),
+        ("mailto:Jane@Example.com", "jane@example.com"),
+        ("MAILTO:x@y.com", "x@y.com"),
+        ("<jane@example.com>", "jane@example.com"),
+        ("jane+crm@example.co.uk", "jane+crm@example.co.uk"),
+    ],
+)
+def test_normalise_email(text: str, expected: str) -> None:
+    assert normalise_email(text) == (expected, "")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "Select", "n/a", "-", "mailto:"])
+def test_a_blank_email_is_no_email_and_no_problem(text: str) -> None:
+    assert normalise_email(text) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("jane@", "'jane@' is not a valid email: There must be something after the @-sign."),
+        (
+            "jane.example.com",
+            "'jane.example.com' is not a valid email: An email address must have an @-sign.",
+        ),
+        (
+            "a@b",
+            "'a@b' is not a valid email: The part after the @-sign is not valid. "
+            "It should have a period.",
+        ),
+        (" jane@exa mple.com ", "'jane@exa mple.com' is not a valid email"),
+        ("jane@@example.com", "'jane@@example.com' is not a valid email"),
+    ],
+)
+def test_an_invalid_email_says_why(text: str, message: str) -> None:
+    normalised, problem = normalise_email(text)
+    assert normalised == ""
+    assert problem.startswith(message)
+
+
+def test_the_memo_remembers_each_text() -> None:
+    memo = Memo()
+    assert normalise_email("A@B.com", memo) == ("a@b.com", "")
+    assert memo.emails == {"A@B.com": ("a@b.com", "")}
+    memo.emails["A@B.com"] = ("from the memo", "")
+    assert normalise_email("A@B.com", memo) == ("from the memo", "")
+    assert normalise_phone("+44 20 7946 0958", "US", memo) == ("+442079460958", "")
+    assert memo.phones == {("+44 20 7946 0958", "US"): ("+442079460958", "")}
+
+
+# --- phone ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        ("(415) 555-0132", "US", "+14155550132"),
+        ("415.555.0132", "US", "+14155550132"),
+        ("+1 (617) 555-0124", "US", "+16175550124"),
+        ("+1 (617) 555-0124", "GB", "+16175550124"),  # + wins over the region
+        ("06 12 34 56 78", "FR", "+33612345678"),  # French national format
+        ("+33 6 12 98 20 11", "US", "+33612982011"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("+44 20 7946 0958", "FR", "+442079460958"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        (" 0049 30 901820 ", "DE", "+4930901820"),
+    ],
+)
+def test_normalise_phone(text: str, region: str, expected: str) -> None:
+    assert normalise_phone(text, region) == (expected, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "problem"),
+    [
+        ("06 12 34 56 78", "US", "'06 12 34 56 78' is not a valid phone number for US"),
+        ("12345", "US", "'12345' is not a valid phone number for US"),
+        ("555-0132", "US", "'555-0132' is not a valid phone number for US"),
+        ("+1 555", "US", "'+1 555' is not a valid phone number"),
+        (
+            "abc",
+            "US",
+            "'abc' is not a phone number (The string supplied did not seem to be a phone number)",
+        ),
+        (
+            "+999 1234",
+            "US",
+            "'+999 1234' is not a phone number (Could not interpret numbers after plus-sign)",
+        ),
+    ],
+)
+def test_a_bad_phone_says_why(text: str, region: str, problem: str) -> None:
+    assert normalise_phone(text, region) == ("", problem)
+
+
+def test_a_number_with_plus_does_not_blame_the_region() -> None:
+    assert not normalise_phone("+1 555", "US")[1].endswith("for US")
+
+
+@pytest.mark.parametrize("text", ["", "  ", "Select", "N/A"])
+def test_a_blank_phone_is_no_phone_and_no_problem(text: str) -> None:
+    assert normalise_phone(text, "US") == ("", "")
+
+
+# --- countries -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("country", "region"),
+    [
+        ("France", "FR"),
+        (" france ", "FR"),
+        ("FR", "FR"),
+        ("fra", "FR"),
+        ("UK", "GB"),
+        ("United Kingdom", "GB"),
+        ("england", "GB"),
+        ("usa", "US"),
+        ("USA", "US"),
+        ("United States", "US"),
+        ("u.s.", "US"),
+        ("Germany", "DE"),
+        ("the Netherlands", "NL"),
+        ("South Korea", "KR"),
+        ("Select", ""),
+        ("", ""),
+        ("n/a", ""),
+        ("Atlantis", ""),
+        ("Deutschland", ""),  # endonyms are not looked up
+    ],
+)
+def test_country_region(country: str, region: str) -> None:
+    assert country_region(country) == region
+
+
+# --- check_rows ----------------------------------------------------------------------------
+
+ROWS = pd.DataFrame(
+    {
+        "Email": ["a@x.com", "bad@", "", "", "Select", "B@Y.com", ""],
+        "Phone": ["", "", "(415) 555-0132", "", "", "12345", "06 12 34 56 78"],
+        "Country": ["", "", "", "", "France", "UK", "France"],
+        "Next action date": ["2026-01-31", "soon", "", "", "", "", "31/12/2026"],
+        "Last contact": ["", "", "13/31/2026", "", "", "", ""],
+        "Created at": ["", "", "", "x", "", "", "2026-03-10 09:00"],
+        "Amount": ["12,500", "", "lots", "n/a", "$5", "-", "(300)"],
+        "Company": ["Acme", "", "", "Beta", "", "", "Gamma"],
+    }
+)
+
+
+def problems(
+    required: tuple[tuple[str, ...], ...] = (("Email", "Phone"),),
+    data: pd.DataFrame = ROWS,
+    dayfirst: bool = True,
+) -> list[tuple[list[int], str, list[str]]]:
+    checked = check_rows(data, "US", dayfirst, required)
+    return [(rows.tolist(), column, messages) for rows, column, messages, _ in checked.problems]
+
+
+def test_check_rows_normalises_contacts_in_each_rows_country() -> None:
+    checked = check_rows(ROWS, "US", True, (("Email", "Phone"),))
+    assert checked.email.tolist() == ["a@x.com", "", "", "", "", "b@y.com", ""]
+    # row 6 is in France: its 06 number is French; row 5 is in the UK: 12345 is not valid
+    assert checked.phone.tolist() == ["", "", "+14155550132", "", "", "", "+33612345678"]
+    assert checked.email.index.equals(ROWS.index)
+
+
+def test_check_rows_lists_every_problem_by_row_and_column() -> None:
+    assert problems() == [
+        (
+            [1],
+            "Email",
+            ["'bad@' is not a valid email: There must be something after the @-sign."],
+        ),
+        ([5], "Phone", ["'12345' is not a valid phone number for GB"]),
+        ([1], "Next action date", ["'soon' is not a date"]),
+        ([2], "Last contact", ["'13/31/2026' is not a date"]),
+        ([3], "Created at", ["'x' is not a date"]),
+        ([2], "Amount", ["'lots' is not an amount"]),
+        ([3, 4], "Email", ["missing Email or Phone", "missing Email or Phone"]),
+    ]
+
+
+def test_check_rows_hints() -> None:
+    checked = check_rows(ROWS, "US", True, (("Email", "Phone"),))
+    hints = {column: hint for _, column, _, hint in checked.problems}
+    assert hints["Amount"] == "type a number like 12500 or 12,500.00"
+    assert hints["Created at"] == "type a date like 2026-01-31"
+    assert hints["Phone"].startswith("type it with the country code, like +44 20 7946 0958")
+    assert "US" in hints["Phone"]  # the default region is named
+    assert hints["Email"] == "every lead needs Email or Phone (Settings: Required fields)"
+
+
+@pytest.mark.parametrize("dayfirst", [True, False])
+def test_unambiguous_dates_are_read_in_either_order(dayfirst: bool) -> None:
+    got = problems(dayfirst=dayfirst)
+    dated = [(rows, column) for rows, column, _ in got if column != "Email"]
+    # 31/12/2026 (row 6) is a date whatever the order; 13/31/2026 (row 2) never is
+    assert ([2], "Last contact") in dated
+    assert all(6 not in rows for rows, _ in dated)
+
+
+def test_required_groups_each_need_one_filled_column() -> None:
+    got = problems((("Email", "Phone"), ("Company",)))
+    assert got[-1] == ([1, 2, 4, 5], "Company", ["missing Company"] * 4)
+    assert got[-2] == ([3, 4], "Email", ["missing Email or Phone"] * 2)
+
+
+def test_required_fields_are_found_like_headers() -> None:
+    # Settings' Required fields are typed by people: case, spacing and aliases do not matter.
+    got = problems((("email", "PHONE  NUMBER"),))
+    assert got[-1] == ([3, 4], "Email", ["missing Email or Phone"] * 2)
+    assert problems((("company",),))[-1] == ([1, 2, 4, 5], "Company", ["missing Company"] * 4)
+
+
+def test_a_required_column_the_sheet_lacks_is_missing_everywhere() -> None:
+    got = problems((("Budget",),))
+    assert got[-1] == (list(range(7)), "Budget", ["missing Budget"] * 7)
+
+
+def test_no_required_fields_no_required_problems() -> None:
+    assert all("missing" not in m[0] for _, _, m in problems(()))
+
+
+def test_a_sheet_without_the_checked_columns_has_no_problems() -> None:
+    data = pd.DataFrame({"Notes": ["hello", ""]})
+    checked = check_rows(data, "US", True, ())
+    assert checked.problems == []
+    assert checked.email.tolist() == ["", ""]
+
+
+def test_check_rows_on_no_rows() -> None:
+    data = pd.DataFrame({c: pd.Series([], dtype=object) for c in ROWS.columns})
+    checked = check_rows(data, "US", True, (("Email", "Phone"),))
+    assert checked.problems == []
+    assert len(checked.email) == 0
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+
+def keys(*columns: list[str]) -> list[pd.Series]:
+    return [pd.Series(c, dtype=object) for c in columns]
+
+
+def test_duplicates_point_to_the_earliest_row_sharing_a_key() -> None:
+    email = ["a", "b", "a", "c", "a"]
+    assert find_duplicates(np.arange(5), keys(email)).tolist() == [-1, -1, 0, -1, 0]
+
+
+def test_duplicates_follow_chains_of_different_keys() -> None:
+    # 0 and 1 share an email, 1 and 2 a phone, 2 and 3 a company domain; 4 shares nothing
+    email = ["e1", "e1", "", "", ""]
+    phone = ["", "p1", "p1", "", ""]
+    domain = ["", "", "d", "d", ""]
+    assert find_duplicates(np.arange(5), keys(email, phone, domain)).tolist() == [
+        -1,
+        0,
+        0,
+        0,
+        -1,
+    ]
+
+
+def test_the_earliest_is_by_rank_not_by_position() -> None:
+    email = ["e1", "e1", "", "", ""]
+    phone = ["", "p1", "p1", "", ""]
+    domain = ["", "", "d", "d", ""]
+    rank = np.array([40, 30, 20, 10, 0])  # the last row is the oldest lead
+    assert find_duplicates(rank, keys(email, phone, domain)).tolist() == [3, 3, 3, -1, -1]
+
+
+def test_a_long_chain_is_followed_to_its_end() -> None:
+    n = 30
+    a = [f"k{i // 2}" for i in range(n)]  # 0-1, 2-3, ...
+    b = ["x"] + [f"j{(i + 1) // 2}" for i in range(1, n)]  # 1-2, 3-4, ...
+    assert find_duplicates(np.arange(n), keys(a, b)).tolist() == [-1] + [0] * (n - 1)
+
+
+def test_empty_keys_never_match() -> None:
+    assert find_duplicates(np.arange(4), keys(["", "", "", ""])).tolist() == [-1] * 4
+    assert find_duplicates(np.arange(3), keys(["", "a", ""], ["", "", ""])).tolist() == [
+        -1,
+        -1,
+        -1,
+    ]
+
+
+def test_no_rows_no_duplicates() -> None:
+    assert find_duplicates(np.arange(0), keys([])).tolist() == []
+
+
+def test_company_domains_skip_free_mail() -> None:
+    email = pd.Series(["a@acme.com", "b@gmail.com", "", "c@corp.io", "d@yahoo.co.uk", "bad"])
+    assert company_domains(email).tolist() == ["acme.com", "", "", "corp.io", "", "bad"]
+    assert company_domains(email, ["corp.io"]).tolist() == ["acme.com", "", "", "", "", "bad"]
+
+
+def test_company_domains_of_no_rows() -> None:
+    assert company_domains(pd.Series([], dtype=object)).tolist() == []
