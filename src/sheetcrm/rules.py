@@ -125,11 +125,12 @@ class Frame:
     # Row-level views, for the steps that work row by row.
     def text(self, field: str) -> pd.Series:
         v = self.values(field)
-        return pd.Series(v.take(v.text.to_numpy(dtype=object)), index=self.data.index)
+        return pd.Series(v.take(v.text.to_numpy(dtype=object)), index=self.data.index, dtype=object)
 
     def folded(self, field: str) -> pd.Series:
         v = self.values(field)
-        return pd.Series(v.take(v.folded.to_numpy(dtype=object)), index=self.data.index)
+        per_row = v.take(v.folded.to_numpy(dtype=object))
+        return pd.Series(per_row, index=self.data.index, dtype=object)
 
     def blank(self, field: str) -> np.ndarray:
         v = self.values(field)

@@ -142,13 +142,8 @@ def _flag_stale(
     since = _dates(result.changed_at, frame)
     created = frame.dates("Created at")
     since = np.where(np.isnat(since), created, since)
-    limit = np.array(
-        [
-            by_key[k].max_days if k in by_key and by_key[k].max_days is not None else np.nan
-            for k in keys
-        ],
-        dtype=float,
-    )
+    days = {k: s.max_days for k, s in by_key.items() if s.max_days is not None}
+    limit = pd.Series(keys, dtype=object).map(days).to_numpy(dtype=float)
     age = (np.datetime64(frame.now) - since).astype("timedelta64[s]").astype(float) / 86400
     stale = is_open & ~np.isnan(limit) & (age > limit)
     if stale.any():

@@ -91,10 +91,12 @@ def _ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], n
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
-    for seen in (*ids, *history.column("Lead ID")):
-        # startswith first: a regex per ID is the slow part of a big sheet's re-sync
-        if seen.startswith("L-") and (m := ID_PATTERN.match(seen)):
-            counter = max(counter, int(m.group(1)) + 1)
+    numbers = [
+        int(i[2:])
+        for i in (*ids, *history.column("Lead ID"))
+        if i.startswith("L-") and i[2:].isdigit()
+    ]  # ID_PATTERN, without a regex per ID
+    counter = max(counter, max(numbers, default=0) + 1)
     fresh = np.zeros(len(ids), dtype=bool)
     taken: set[str] = set()
     for i, lead_id in enumerate(ids):
@@ -299,14 +301,14 @@ def _history(at: str, lead_id: str, field: str, before: str, after: str, why: st
 def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[Problem], int]:
     """Write each row's Status ("OK" or what is wrong) and list row problems for Problems."""
     n = len(work.data)
-    notes: list[list[str]] = [[] for _ in range(n)]
+    notes: dict[int, list[str]] = {}  # only rows with something to say
     problems = []
     columns = {name: i for i, name in enumerate(work.data.columns)}
     ids = work.data["Lead ID"].to_numpy(dtype=object)
     for rows, column, messages, hint in work.problems:
         col = columns.get(column, 0)
         for r, message in zip(rows, messages, strict=True):
-            notes[r].append(f"{column}: {message}")
+            notes.setdefault(r, []).append(f"{column}: {message}")
             problems.append(
                 Problem(
                     LEADS.name,
@@ -319,10 +321,13 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
     flagged = np.zeros(n, dtype=bool)
     for rows, _column, messages, _hint in work.flags:
         for r, message in zip(rows, messages, strict=True):
-            notes[r].append(message)
+            notes.setdefault(r, []).append(message)
             flagged[r] = True
     if not frozen & {"validation", "stages"}:
-        _put(work.data, "Status", ["; ".join(n) if n else "OK" for n in notes])
+        status = np.full(n, "OK", dtype=object)
+        for r, said in notes.items():
+            status[r] = "; ".join(said)
+        _put(work.data, "Status", status)
     return problems, int(flagged.sum())
 
 

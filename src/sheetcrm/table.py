@@ -21,10 +21,11 @@ def norm_header(text: str) -> str:
     return _SPACES.sub(" ", str(text)).strip().casefold()
 
 
+@lru_cache(maxsize=1024)
 def column_letter(index: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
     letters = ""
-    index += 1
+    index = int(index) + 1
     while index:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters

@@ -21,7 +21,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from sheetcrm.schema import LEADS
 from sheetcrm.table import norm_header
-from sheetcrm.values import BLANKS, parse_date, parse_number, stripped
+from sheetcrm.values import BLANKS, blank_mask, parse_date, parse_number, stripped
 
 FREE_MAIL = frozenset(
     [
@@ -241,7 +241,11 @@ def check_rows(
     countries = column("Country")
     lookup = {c: country_region(c) or region for c in countries.unique()}
     regions = countries.map(lookup)
-    email_results = column("Email").map(lambda t: normalise_email(t, memo))
+    email_results = pd.Series(
+        [memo.emails.get(t) or normalise_email(t, memo) for t in column("Email")],
+        index=index,
+        dtype=object,
+    )
     email = email_results.str[0]
     _collect(
         problems,
@@ -250,7 +254,10 @@ def check_rows(
         "type an address like name@company.com, or leave the cell empty",
     )
     phone_results = pd.Series(
-        [normalise_phone(t, r, memo) for t, r in zip(column("Phone"), regions, strict=True)],
+        [
+            memo.phones.get((t, r)) or normalise_phone(t, r, memo)
+            for t, r in zip(column("Phone"), regions, strict=True)
+        ],
         index=index,
         dtype=object,
     )
@@ -285,10 +292,7 @@ def check_rows(
             )
         )
 
-    filled = {
-        name: np.array([t.casefold() not in BLANKS for t in stripped(column(name))], dtype=bool)
-        for name in {n for group in required for n in group}
-    }
+    filled = {name: ~blank_mask(column(name)) for name in {n for group in required for n in group}}
     for group in required:
         missing = ~np.logical_or.reduce([filled[n] for n in group])
         if missing.any():
@@ -318,10 +322,8 @@ def _collect(
 def company_domains(email: pd.Series, extra_free: Iterable[str] = ()) -> pd.Series:
     """The email's domain when it names a company (not a free-mail provider), else ""."""
     free = FREE_MAIL | frozenset(extra_free)
-    if email.empty:  # rpartition of no rows has no columns to take [2] from
-        return pd.Series([], index=email.index, dtype=object)
-    domain = email.str.rpartition("@")[2].fillna("")
-    return domain.where(~domain.isin(free), "")
+    domains = [e.rpartition("@")[2] if isinstance(e, str) else "" for e in email]
+    return pd.Series([d if d not in free else "" for d in domains], index=email.index, dtype=object)
 
 
 def find_duplicates(rank: np.ndarray, keys: list[pd.Series]) -> np.ndarray:

@@ -26,13 +26,25 @@ def is_blank(text: str) -> bool:
 
 
 def stripped(values: Iterable[object]) -> pd.Series:
-    """Cells with surrounding spaces removed, as an object Series (a plain loop over Python
-    strings is several times faster than pandas' ``.str`` accessor for this)."""
-    index = None
-    if isinstance(values, pd.Series):
-        index, values = values.index, values.to_numpy(dtype=object)  # iterating a str-dtype
-        # Series goes through pandas per element; its object array does not
-    return pd.Series([str(v).strip() if v == v else "" for v in values], index=index, dtype=object)
+    """Cells with surrounding spaces removed, as an object Series. Each distinct text is
+    stripped once: lead columns repeat themselves, and pandas' ``.str`` accessor is slower
+    than a plain loop over Python strings."""
+    index = values.index if isinstance(values, pd.Series) else None
+    array = (
+        values.to_numpy(dtype=object)
+        if isinstance(values, pd.Series)
+        else np.asarray(list(values), dtype=object)
+    )
+    codes, uniques = pd.factorize(array)
+    clean = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(clean[codes], index=index, dtype=object)  # code -1 (missing) -> ""
+
+
+def blank_mask(values: pd.Series) -> np.ndarray:
+    """Per cell, whether it means "nothing" (empty, spaces, or a placeholder like "Select")."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    blank = np.array([is_blank(str(u)) for u in uniques] + [True], dtype=bool)
+    return blank[codes]
 
 
 def format_number(value: float) -> str:
