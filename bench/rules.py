@@ -60,10 +60,11 @@ def row_by_row(records: list[dict[str, str]], scoring, routing, now: datetime, c
             when = parse_date(text, False)
             if when is None:
                 return False
+            today = now.date()
             if op == "within last N days":
-                return now - timedelta(days=value) <= when <= now
+                return today - timedelta(days=value) <= when.date() <= today
             if op == "more than N days ago":
-                return when < now - timedelta(days=value)
+                return when.date() < today - timedelta(days=value)
             return when < value if op == "before" else when > value
         number = parse_number(text)
         if number is None:

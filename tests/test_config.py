@@ -817,3 +817,23 @@ def test_parse_config_never_raises_on_what_people_type(
         assert p.tab in RULE_TABS
         assert p.cell.startswith(p.tab), p
         assert p.cell == p.tab or p.cell.startswith(f"{p.tab}!")
+
+
+def test_a_setting_typed_twice_is_a_problem_and_the_first_one_counts() -> None:
+    t = tabs()
+    t["Settings"].rows.append(["MQL score", "5", ""])
+    config = parse(t)
+    row = len(t["Settings"].rows) + 1
+    assert [p.cell for p in config.problems] == [f"Settings!A{row}"]
+    assert "set twice" in config.problems[0].problem
+    assert config.settings["MQL score"] == 40
+
+
+def test_required_fields_naming_no_column_freezes_validation() -> None:
+    t = tabs()
+    row = set_cell(t, "Settings", ("Key", "Required fields"), "Value", "Email or Phon")
+    config = parse(t)
+    assert [(p.cell, p.hint) for p in config.problems] == [
+        (f"Settings!B{row}", "did you mean 'Phone'?")
+    ]
+    assert config.frozen == {"validation"}

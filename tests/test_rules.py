@@ -192,10 +192,12 @@ def test_a_rule_value_is_read_in_the_given_date_order() -> None:
     )
 
 
-def test_within_days_is_relative_to_the_frames_now() -> None:
+def test_within_days_counts_calendar_days_from_the_frames_now() -> None:
     within = compile_("Created at", "within last N days", "1")
+    # yesterday 10:00 is within the last day all of today, whatever the hour
     assert within.mask(frame(now=datetime(2026, 3, 10, 9, 0))).tolist() == bits("T.....")
-    assert within.mask(frame(now=datetime(2026, 3, 10, 11, 0))).tolist() == bits("......")
+    assert within.mask(frame(now=datetime(2026, 3, 10, 23, 0))).tolist() == bits("T.....")
+    assert within.mask(frame(now=datetime(2026, 3, 11, 0, 1))).tolist() == bits(".....T")
     older = compile_("Created at", "more than N days ago", "0")
     assert older.mask(frame(now=datetime(2026, 3, 12))).tolist() == bits("TTT..T")
 
@@ -482,3 +484,9 @@ def test_frame_typed_views() -> None:
     dates = fr.dates("Created at")
     assert dates[0] == np.datetime64("2026-03-09T10:00")
     assert np.isnat(dates[3]) and np.isnat(dates[4])
+
+
+@pytest.mark.parametrize("text", ["10-50", "10 - 50", "$10-$50", "10,000-50,000"])
+def test_between_accepts_a_hyphenated_range(text: str) -> None:
+    low, high = compile_("Amount", "between", text).value
+    assert (low, high) in ((10.0, 50.0), (10000.0, 50000.0))

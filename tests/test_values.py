@@ -336,3 +336,16 @@ def test_parse_bool(text: str, expected: bool | None) -> None:
 )
 def test_is_blank(text: str, expected: bool) -> None:
     assert is_blank(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("−10", -10.0), ("1.234.567", 1234567.0), ("−1.234,5", -1234.5)],
+)
+def test_parse_number_reads_what_reasons_and_europe_write(text: str, expected: float) -> None:
+    assert parse_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Jan 5", "5pm", "31 Jan", "Tuesday 3"])
+def test_a_date_without_a_year_is_not_guessed(text: str) -> None:
+    assert parse_date(text) is None

@@ -14,7 +14,7 @@ from sheetcrm.rules import Condition, ConditionError, compile_condition, suggest
 from sheetcrm.schema import LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM, Kind, TabSpec
 from sheetcrm.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
 from sheetcrm.table import Snapshot, Table, a1, norm_header
-from sheetcrm.values import is_blank, parse_bool, parse_date, parse_number
+from sheetcrm.values import parse_bool, parse_date, parse_number
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,15 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
                 row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])
             )
             continue
+        if setting.key in settings.cells:
+            tab.problem(
+                row,
+                "Key",
+                f"{setting.key!r} is set twice; the first one is used",
+                "delete one of the two rows",
+            )
+            continue
+        settings.cells[setting.key] = a1(SETTINGS.name, row, tab.table.col("Value"))
         try:
             settings.values[setting.key] = setting.parse(text if text else setting.default)
         except SettingError as exc:
@@ -435,12 +444,26 @@ def parse_config(snapshot: Snapshot) -> Config:
         problems.append(
             Problem(
                 SETTINGS.name,
-                _setting_cell(snapshot.get(SETTINGS.name), "Fallback owner"),
+                settings.cells.get("Fallback owner", SETTINGS.name),
                 f"Fallback owner {fallback!r} is not on the Team tab",
                 suggest(fallback, [m.name for m in team]),
             )
         )
         frozen.add("routing")
+    known = {norm_header(f) for f in fields}
+    typed = "Required fields" in settings.cells  # the default is not the manager's typo
+    for group in settings["Required fields"] if typed else ():
+        for name in group:
+            if norm_header(name) not in known:
+                problems.append(
+                    Problem(
+                        SETTINGS.name,
+                        settings.cells.get("Required fields", SETTINGS.name),
+                        f"Required fields: Leads has no column {name!r}",
+                        suggest(name, list(fields)),
+                    )
+                )
+                frozen.add("validation")
     for tab, areas in (
         (stages_tab, {"stages", "validation"}),
         (scoring_tab, {"scoring"}),
@@ -459,19 +482,3 @@ def parse_config(snapshot: Snapshot) -> Config:
         frozen,
         problems,
     )
-
-
-def _setting_cell(table: Table | None, key: str) -> str:
-    """The A1 cell of ``key``'s value on the Settings tab (the tab alone if not found)."""
-    table = table or Table([])
-    key_col, value_col = table.col("Key"), table.col("Value")
-    if key_col is not None:
-        for i, key_text in enumerate(table.column("Key")):
-            if norm_header(key_text) == norm_header(key):
-                col = value_col if value_col is not None else key_col
-                return a1(SETTINGS.name, Table.sheet_row(i), col)
-    return SETTINGS.name
-
-
-def blank_or(text: str) -> str:
-    return "" if is_blank(text) else text.strip()

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from functools import cached_property
 from typing import Any
@@ -193,14 +193,21 @@ def _between(v: Values, value: tuple[float, float]) -> Any:
     return (v.numbers >= value[0]) & (v.numbers <= value[1])
 
 
+# Day counts are calendar days in the sheet's time zone, as people count them: a lead created
+# yesterday evening is "within the last 1 day" all of today, whatever the hour.
 def _within_days(frame: Frame, field: str, days: int) -> np.ndarray:
-    low, now = np.datetime64(frame.now - timedelta(days=days)), np.datetime64(frame.now)
-    return _per_value(lambda v, _: (v.dates >= low) & (v.dates <= now))(frame, field, days)
+    today = np.datetime64(frame.now.date())
+    low = today - np.timedelta64(days, "D")
+    return _per_value(
+        lambda v, _: (
+            (v.dates.astype("datetime64[D]") >= low) & (v.dates.astype("datetime64[D]") <= today)
+        )
+    )(frame, field, days)
 
 
 def _older_than_days(frame: Frame, field: str, days: int) -> np.ndarray:
-    limit = np.datetime64(frame.now - timedelta(days=days))
-    return _per_value(lambda v, _: v.dates < limit)(frame, field, days)
+    limit = np.datetime64(frame.now.date()) - np.timedelta64(days, "D")
+    return _per_value(lambda v, _: v.dates.astype("datetime64[D]") < limit)(frame, field, days)
 
 
 def _regex(v: Values, pattern: re.Pattern[str]) -> Any:
@@ -413,6 +420,7 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+_HYPHEN_RANGE = re.compile(r"(?P<low>-?[\d.,$€£ ]*\d)\s*-\s*(?P<high>-?[\d.,$€£ ]*\d)")
 _RANGE_SPLIT = re.compile(r"\s*(?:\band\b|\bto\b|,|;|–|—|\.\.)\s*", re.IGNORECASE)
 _RANGE_WORDS = re.compile(r"\s*(?:\band\b|\bto\b|;|–|—|\.\.)\s*", re.IGNORECASE)
 """Split on words first, so that "10,000 and 50,000" keeps its thousands separators; a
@@ -495,6 +503,8 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         parts = [p for p in _RANGE_WORDS.split(text) if p]
         if len(parts) != 2:
             parts = [p for p in _RANGE_SPLIT.split(text) if p]
+        if len(parts) != 2 and (m := _HYPHEN_RANGE.fullmatch(text)):
+            parts = [m["low"], m["high"]]  # 10-50, 10 000 - 50 000
         numbers = [parse_number(p) for p in parts]
         if len(numbers) != 2 or None in numbers:
             raise fail(f"{text!r} is not a range of two numbers")

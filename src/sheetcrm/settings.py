@@ -236,6 +236,7 @@ def find_setting(key: str) -> Setting | None:
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     group_caps: dict[str, float] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)  # setting key -> A1 cell of its value
 
     def __getitem__(self, key: str) -> Any:
         if key in self.values:

@@ -90,6 +90,9 @@ _NUMBER_JUNK = re.compile(r"[\s\u00a0\u202f'$€£¥₹]|(?i:usd|eur|gbp|chf|inr
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
 
 
+_DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3}){2,}")
+
+
 def parse_number(text: str) -> float | None:
     """``1,234.50``, ``1.234,50``, ``1 234,5``, ``$1,200``, ``(300)``, ``12%`` -> float.
 
@@ -105,7 +108,9 @@ def parse_number(text: str) -> float | None:
     percent = s.endswith("%")
     if percent:
         s = s[:-1]
-    s = _NUMBER_JUNK.sub("", s)
+    s = _NUMBER_JUNK.sub("", s).replace("\u2212", "-")  # the minus sign our reasons write
+    if "," not in s and _DOTTED_THOUSANDS.fullmatch(s):  # 1.234.567
+        s = s.replace(".", "")
     if "," in s and "." in s:
         if s.rfind(",") > s.rfind("."):
             s = s.replace(".", "").replace(",", ".")
@@ -159,9 +164,12 @@ def parse_date(text: str, dayfirst: bool = True) -> datetime | None:
         if m or any(c.isalpha() for c in s):
             if not re.search(r"\d", s):
                 return None
-            return dateutil_parser.parse(
-                s, dayfirst=dayfirst, default=datetime(1900, 1, 1), ignoretz=True
+            parsed = dateutil_parser.parse(
+                s, dayfirst=dayfirst, default=datetime(1, 1, 1), ignoretz=True
             )
+            # "Jan 5" or "5pm" names no year: guessing one would make a follow-up date
+            # overdue forever (or never), so it is not taken as a date
+            return None if parsed.year == 1 else parsed
     except (ValueError, OverflowError):
         return None
     return None

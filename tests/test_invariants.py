@@ -1,0 +1,83 @@
+"""Hypothesis over what people type: whatever lands in the person-owned cells of Leads and the
+rule tabs, a sync never raises, never changes a person's cell, and a second sync writes nothing."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.schema import LEADS, service_columns
+from sheetcrm.sync import apply, plan_sync
+from sheets import NOW, template
+
+SERVICE = set(service_columns())
+BASE = template()
+LEAD_HEADERS = BASE[LEADS.name].header
+PERSON_COLS = [i for i, h in enumerate(LEAD_HEADERS) if h not in SERVICE]
+
+# what people paste: unicode, formulas, numbers in every format, dates, blanks, placeholders
+cell_text = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "Select",
+            "n/a",
+            "=1+1",
+            "+33 6 12 34 56 78",
+            "@x",
+            "12,500",
+            "1.234,50",
+            "$48,000",
+            "31/01/2026",
+            "2026-13-45",
+            "Won",
+            "won ",
+            "Lost",
+            "Jordan Lee",
+            "nobody",
+            "L-00001",
+            "🙂",
+            "a@b",
+            "x" * 300,
+        ]
+    ),
+)
+edit = st.tuples(
+    st.integers(0, len(BASE[LEADS.name].rows) - 1), st.sampled_from(PERSON_COLS), cell_text
+)
+rule_edit = st.tuples(
+    st.sampled_from(["Scoring", "Routing", "Team", "Stages", "Settings"]),
+    st.integers(0, 30),
+    st.integers(0, 6),
+    cell_text,
+)
+
+
+def _sync(backend: MemoryBackend):
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, NOW)
+    apply(plan, backend, snapshot)
+    return plan
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(edit, max_size=12), st.lists(rule_edit, max_size=4))
+def test_any_typing_keeps_the_sync_safe_and_idempotent(edits, rule_edits):
+    tabs = {name: table.copy() for name, table in BASE.items()}
+    for row, col, text in edits:
+        tabs[LEADS.name].rows[row][col] = text
+    for tab, row, col, text in rule_edits:
+        table = tabs[tab]
+        if row < len(table.rows) and col < len(table.header):
+            table.rows[row][col] = text
+    backend = MemoryBackend(tabs)
+    before = [[r[i] for i in PERSON_COLS] for r in tabs[LEADS.name].rows]
+    _sync(backend)
+    after = [[r[i] for i in PERSON_COLS] for r in backend.tabs[LEADS.name].rows]
+    assert after == before
+    again = plan_sync(backend.read(), NOW)
+    assert not again.writes, again.describe(5)
+    assert not again.history
