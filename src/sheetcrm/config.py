@@ -118,6 +118,24 @@ class _Tab:
             if any(cells.values()):
                 yield i, cells
 
+    def number(
+        self,
+        row: int,
+        cells: dict[str, str],
+        header: str,
+        what: str,
+        hint: str,
+        default: float | None = None,
+    ) -> float | None:
+        """The cell as a number of at least 0; ``default`` when empty; a problem when not."""
+        text = cells[header]
+        if not text:
+            return default
+        value = parse_number(text)
+        if value is None or value < 0:
+            self.problem(row, header, f"{text!r} is not {what}", hint)
+        return value
+
     def problem(self, row: int | None, header: str | None, problem: str, hint: str = "") -> None:
         col = self.table.col(header) if header else None
         self.problems.append(Problem(self.spec.name, a1(self.spec.name, row, col), problem, hint))
@@ -224,14 +242,13 @@ def parse_stages(table: Table | None, fields: dict[str, Kind | None]) -> tuple[l
                 f"{cells['Probability']!r} is not a percentage",
                 "type a number from 0 to 100",
             )
-        max_days = parse_number(cells["Max days"]) if cells["Max days"] else None
-        if cells["Max days"] and (max_days is None or max_days < 0):
-            tab.problem(
-                row,
-                "Max days",
-                f"{cells['Max days']!r} is not a number of days",
-                "type a whole number, or leave it empty for no limit",
-            )
+        max_days = tab.number(
+            row,
+            cells,
+            "Max days",
+            "a number of days",
+            "type a whole number, or leave it empty for no limit",
+        )
         required = tuple(r.strip() for r in cells["Required fields"].split(",") if r.strip())
         known = {norm_header(f): f for f in fields}
         for r in required:
@@ -274,22 +291,16 @@ def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member]
         active = parse_bool(cells["Active"]) if cells["Active"] else True
         if active is None:
             tab.problem(row, "Active", f"{cells['Active']!r} is not yes or no", "type yes or no")
-        weight = parse_number(cells["Weight"]) if cells["Weight"] else 1.0
-        if weight is None or weight < 0:
-            tab.problem(
-                row,
-                "Weight",
-                f"{cells['Weight']!r} is not a weight",
-                "type a number, 1 for a normal share",
-            )
-        capacity = parse_number(cells["Daily capacity"]) if cells["Daily capacity"] else None
-        if cells["Daily capacity"] and (capacity is None or capacity < 0):
-            tab.problem(
-                row,
-                "Daily capacity",
-                f"{cells['Daily capacity']!r} is not a count",
-                "type how many new leads a day, or leave it empty for no limit",
-            )
+        weight = tab.number(
+            row, cells, "Weight", "a weight", "type a number, 1 for a normal share", default=1.0
+        )
+        capacity = tab.number(
+            row,
+            cells,
+            "Daily capacity",
+            "a count",
+            "type how many new leads a day, or leave it empty for no limit",
+        )
         away = parse_date(cells["Away until"], dayfirst) if cells["Away until"] else None
         if cells["Away until"] and away is None:
             tab.problem(
