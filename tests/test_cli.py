@@ -140,3 +140,49 @@ def test_locked_workbook_is_not_clobbered(sheet, capsys):
 def test_missing_workbook_says_how_to_create_one(tmp_path, capsys):
     assert main(["sync", "--sheet", str(tmp_path / "nope.xlsx")]) == 1
     assert "sheetcrm init" in capsys.readouterr().err
+
+
+def test_import_xlsx_keeps_text_and_reads_real_dates(sheet, tmp_path, capsys):
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    export = tmp_path / "export.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Email", "Phone", "Zip", "Created", "Deal value"])
+    ws.append(["zoe@zed.example", "0612345678", "00123", datetime(2026, 2, 3, 9, 30), 4200])
+    wb.save(export)
+    assert (
+        main(
+            [
+                "import",
+                str(export),
+                "--sheet",
+                str(sheet),
+                "--add-columns",
+                "--map",
+                "Created=Created at",
+                "--now",
+                "2026-11-23T10:00",
+            ]
+        )
+        == 0
+    )
+    leads = load_workbook(sheet)["Leads"]
+    header = [c.value for c in leads[1]]
+    row = {h: c.value for h, c in zip(header, leads[leads.max_row], strict=False)}
+    assert row["Zip"] == "00123"  # never a number
+    assert row["Phone"] == "0612345678"  # US default region cannot read it: kept, and flagged
+    assert str(row["Created at"]) == "2026-02-03 09:30:00"
+    assert row["Amount"] == 4200
+    assert "Phone:" in row["Status"]
+
+
+def test_an_impossible_path_is_a_clean_error(tmp_path, capsys):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a folder")
+    code = main(["init", "--sheet", str(not_a_folder / "crm.xlsx")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: ") and "notes.txt" in err

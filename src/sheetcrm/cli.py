@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
+    except OSError as exc:  # permissions, a full disk, a vanished folder: say which file
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print("hint: check the path and that you may write there", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
