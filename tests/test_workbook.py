@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import zipfile
@@ -12,10 +13,12 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.formula import ArrayFormula
 
 from sheetcrm.backends.base import CellUpdate, Changes, StaleSnapshotError
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.backends.workbook import WorkbookBackend, risky_content
+from sheetcrm.backends.workbook import METRIC_TABS, WorkbookBackend
+from sheetcrm.backends.xlsx_package import risky_content
 from sheetcrm.errors import BackendError, SheetLockedError, UnsafeWorkbookError
 from sheetcrm.schema import HISTORY, LEADS, STATE, TABS
 from sheetcrm.table import Table
@@ -40,8 +43,10 @@ def rewrite_zip(path: Path, add: dict[str, bytes] = {}, edit: dict[str, tuple[st
     with zipfile.ZipFile(path) as zf:
         parts = {name: zf.read(name) for name in zf.namelist()}
     for name, (old, new) in edit.items():
-        assert old.encode() in parts[name], f"{old!r} not in {name}"
-        parts[name] = parts[name].replace(old.encode(), new.encode())
+        # an empty value is "<v />" from the standard library's XML writer, "<v></v>" from lxml
+        pattern = re.escape(old).replace(re.escape("<v />"), r"<v(?:\s*/>|></v>)").encode()
+        parts[name], count = re.subn(pattern, lambda _, new=new: new.encode(), parts[name])
+        assert count, f"{old!r} not in {name}"
     parts.update(add)
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in parts.items():
@@ -130,18 +135,56 @@ def test_read_errors_say_what_to_do(tmp_path: Path) -> None:
 def test_formula_shows_its_cached_value_and_survives_a_write(tmp_path: Path) -> None:
     path = make_xlsx(
         tmp_path / "f.xlsx",
-        {"Leads": [["Lead ID", "Amount", "Weighted"], ["L1", 100, "=B2*2"], ["L2", 5, "=B3*2"]]},
+        {
+            "Leads": [
+                ["Lead ID", "Amount", "Weighted", "=2026", "Note"],
+                ["L1", 100, "=B2*2", None, "=typed, not a formula"],
+                ["L2", 5, "=B3*2"],
+            ]
+        },
     )
-    # openpyxl cannot compute; give the first formula the result Excel would have cached.
-    rewrite_zip(
-        path, edit={"xl/worksheets/sheet1.xml": ("<f>B2*2</f><v />", "<f>B2*2</f><v>200</v>")}
-    )
+    wb = load_workbook(path)
+    wb["Leads"]["D2"] = ArrayFormula("D2:D2", "=SUM(B2:B3)")
+    wb["Leads"]["E2"].data_type = "s"  # what a person typed as text, as sheetcrm writes it
+    wb.save(path)
+    # openpyxl cannot compute; give formulas the results Excel would have cached.
+    sheet = "xl/worksheets/sheet1.xml"
+    rewrite_zip(path, edit={sheet: ("<f>B2*2</f><v />", "<f>B2*2</f><v>200</v>")})
+    rewrite_zip(path, edit={sheet: ("<f>2026</f><v />", "<f>2026</f><v>2026</v>")})
     backend = WorkbookBackend(path)
     snapshot = backend.read()
-    assert snapshot.tabs["Leads"].column("Weighted") == ["200", ""]
+    leads = snapshot.tabs["Leads"]
+    assert leads.header == ["Lead ID", "Amount", "Weighted", "2026", "Note"]
+    assert leads.rows == [
+        ["L1", "100", "200", "", "=typed, not a formula"],
+        ["L2", "5", "", "", ""],
+    ]
     backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 1, "150")]))
+    # and through a fresh backend, which loads the workbook itself instead of reusing it
+    fresh = WorkbookBackend(path)
+    fresh.write(Changes(fresh.version(), cells=[CellUpdate("Leads", 1, 1, "6")]))
     ws = load_workbook(path)["Leads"]
-    assert (ws["B2"].value, ws["C2"].value, ws["C3"].value) == (150, "=B2*2", "=B3*2")
+    assert (ws["B2"].value, ws["C2"].value, ws["C3"].value, ws["D1"].value) == (
+        150,
+        "=B2*2",
+        "=B3*2",
+        "=2026",
+    )
+    assert (ws["B3"].value, ws["D2"].value.text, ws["E2"].data_type) == (6, "=SUM(B2:B3)", "s")
+
+
+def test_garbage_collection_is_paused_only_while_openpyxl_works(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    assert gc.isenabled()
+    with pytest.raises(StaleSnapshotError):
+        book.write(Changes("elsewhere", cells=[CellUpdate("Leads", 0, 0, "L1")]))
+    assert gc.isenabled()
+    gc.disable()  # the caller's choice stands
+    try:
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -302,7 +345,8 @@ def test_a_picture_is_refused_even_on_a_metric_tab(tmp_path: Path) -> None:
         add={"xl/media/image1.png": b"\x89PNG\r\n\x1a\n"},
         edit={"xl/drawings/_rels/drawing1.xml.rels": ("</Relationships>", image)},
     )
-    assert risky_content(path) == ["a picture on tab 'Dashboard'"]
+    assert risky_content(path, redrawn=METRIC_TABS) == ["a picture on tab 'Dashboard'"]
+    assert risky_content(path) == ["a chart on tab 'Dashboard'", "a picture on tab 'Dashboard'"]
 
 
 @pytest.mark.parametrize(

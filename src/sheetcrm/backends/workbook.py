@@ -1,38 +1,33 @@
 """A local ``.xlsx`` workbook as the sheet: the embedded, offline backend (openpyxl).
 
-openpyxl saves a workbook by rewriting the whole file from what it understood of it, so
-anything it does not model is gone after the first save. This backend therefore inspects
-the package before it writes and refuses, naming what and where, rather than lose a
-person's chart or pivot table. Saves go to a temporary file that replaces the workbook
-only once complete, and only if nobody saved the workbook in the meantime.
+Tabs are read as canonical text and written back as typed cells (numbers, dates, text that
+stays text), so a value read back compares equal to the value written. Everything about the
+file itself (opening it, refusing a save that would destroy content, replacing it in one
+step) is in :mod:`sheetcrm.backends.xlsx_package`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import posixpath
-import tempfile
-import warnings
-import zipfile
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.datetime import from_excel, to_excel
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sheetcrm.backends import xlsx_package as package
 from sheetcrm.backends.base import Changes, StaleSnapshotError
-from sheetcrm.errors import BackendError, SheetLockedError, UnsafeWorkbookError
+from sheetcrm.errors import BackendError
 from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.values import format_cell, format_datetime, format_number
@@ -45,29 +40,11 @@ _PERSON_FILL = "DDEBF7"  # light blue header: people type here
 _SERVICE_FILL = "BFBFBF"  # grey header, light grey column, grey tab: sheetcrm writes there
 _SERVICE_COLUMN_FILL = "F2F2F2"
 _SERVICE_TAB = "808080"
-_UNLOCK_HINT = "close it in Excel/LibreOffice, then run the sync again"
 _LAST_ROW = 1048576  # drop-downs cover the whole column, however many leads arrive
-
-# Parts of an .xlsx package that openpyxl drops or rebuilds lossily on save, found by part
-# name (checked against openpyxl 3.1 reader/excel.py and reader/drawings.py).
-_RISKY_PARTS = (
-    ("xl/vbaProject", "macros (VBA)"),  # dropped unless loaded with keep_vba
-    ("xl/media/", "a picture"),  # dropped without Pillow; even with it, crop and alt text go
-    ("xl/charts/chart", "a chart"),  # re-serialised from openpyxl's model: styles, extensions go
-    ("xl/diagrams/", "a SmartArt graphic"),  # not read at all
-    ("xl/pivotTables/", "a pivot table"),  # kept in openpyxl's model only; extensions go
-    ("xl/pivotCache/", "a pivot table's data cache"),
-    ("xl/slicers/", "a slicer"),  # workbook and sheet extensions: not read
-    ("xl/slicerCaches/", "a slicer"),
-    ("xl/timelines/", "a timeline"),
-    ("xl/timelineCaches/", "a timeline"),
-    ("xl/embeddings/", "an embedded object"),  # OLE objects: not read
-    ("xl/ctrlProps/", "a form control"),  # legacy drawings are dropped without VBA
-)
-_SHAPES = {"sp", "grpSp", "cxnSp", "contentPart"}  # drawing anchors openpyxl does not write back
-_REBUILT_BY_US = {"a chart", "a shape or text box"}  # fine on METRIC_TABS
 _DATE_FORMATS = {10: "yyyy-mm-dd", 16: "yyyy-mm-dd hh:mm", 19: "yyyy-mm-dd hh:mm:ss"}  # by length
-_BENIGN_WARNINGS = ("Workbook contains no",)  # openpyxl supplies default styles: nothing lost
+
+Extent = tuple[list[str], int]
+"""A tab's header texts and how many sheet rows its table spans, header included."""
 
 
 class WorkbookBackend:
@@ -86,49 +63,41 @@ class WorkbookBackend:
                 f"{self.location} is not an .xlsx workbook",
                 hints.get(suffix, "save it as .xlsx (Excel workbook)"),
             )
-        # The workbook loaded by the last read(), reused by write() while the file is unchanged.
-        self._loaded: tuple[str, Workbook, list[str]] | None = None
+        # What the last read() loaded, reused by write() while the file is unchanged:
+        # (version, workbook, what openpyxl warned it would drop, each tab's extent).
+        self._loaded: tuple[str, Workbook, list[str], dict[str, Extent]] | None = None
 
     def exists(self) -> bool:
         return self.path.is_file()
 
     def version(self) -> str:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            raise self._missing() from None
-        # The inode changes when Excel or LibreOffice saves (they replace the file), which
-        # catches a save within the filesystem's mtime granularity that kept the size.
-        return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
+        return package.version(self.path)
 
+    @package.gc_paused()
     def read(self) -> Snapshot:
         version = self.version()
-        wb, lost = self._load(data_only=False)
+        wb, lost = package.load(self.path)
         tabs: dict[str, Table] = {}
-        formulas: list[tuple[str, int, int]] = []
+        extents: dict[str, Extent] = {}
+        formulas: dict[str, list[tuple[int, int]]] = {}
         for ws in wb.worksheets:
             grid = _grid(ws)
-            texts = [[format_cell(c.value) for c in row] for row in grid]
-            formulas += [
-                (ws.title, r, c)
-                for r, row in enumerate(grid)
-                for c, cell in enumerate(row)
-                if cell.data_type == "f"
-            ]
-            tabs[ws.title] = Table(texts[0] if texts else [], texts[1:])
+            texts = [[format_cell(v) for v in row] for row in grid]
+            extents[ws.title] = (list(texts[0]), len(grid))
+            tabs[ws.title] = Table(texts[0], texts[1:])
+            if found := _formulas(ws, grid):
+                formulas[ws.title] = found
         if formulas:
             # The engine must see what a formula shows, not "=A1*2": Excel's cached result.
-            cached, _ = self._load(data_only=True)
-            for title, r, c in formulas:
+            for title, results in package.formula_results(self.path, formulas).items():
                 table = tabs[title]
-                text = format_cell(cached[title].cell(r + 1, c + 1).value)
-                if r == 0:
-                    table.header[c] = text
-                else:
-                    table.rows[r - 1][c] = text
-        self._loaded = (version, wb, lost)
+                for (r, c), value in results.items():
+                    row = table.header if r == 0 else table.rows[r - 1]
+                    row[c] = format_cell(value)
+        self._loaded = (version, wb, lost, extents)
         return Snapshot(tabs, version)
 
+    @package.gc_paused()
     def write(self, changes: Changes) -> None:
         version = self.version()
         if version != changes.base_version:
@@ -138,33 +107,24 @@ class WorkbookBackend:
             )
         if not changes:
             return
-        self._check_unlocked()
-        self._check_safe()
+        package.check_unlocked(self.path)
+        package.check_safe(self.path, redrawn=METRIC_TABS)
         if self._loaded is not None and self._loaded[0] == version:
-            _, wb, lost = self._loaded
+            _, wb, lost, extents = self._loaded
         else:
-            wb, lost = self._load(data_only=False)
+            (wb, lost), extents = package.load(self.path), {}
         self._loaded = None  # about to be modified: never reuse it
-        if lost:
-            raise UnsafeWorkbookError(
-                f"{self.location} holds content openpyxl cannot keep ({'; '.join(lost)}); "
-                "nothing was written",
-                "remove it, or keep it in a copy of the workbook that sheetcrm does not sync"
-                + (
-                    "; a drop-down listing another tab survives when it lists a named range"
-                    if any("Data Validation" in w for w in lost)
-                    else ""
-                ),
-            )
-        _apply(wb, changes)
-        self._save(wb, expect=version)
+        package.check_kept(self.path, lost)
+        _apply(wb, changes, extents)
+        package.save(wb, self.path, expect=version)
 
+    @package.gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.path.exists() and not force:
             raise BackendError(f"{self.location} already exists", "use --force to replace it")
         if not tabs:
             raise BackendError("no tabs to create")
-        self._check_unlocked()
+        package.check_unlocked(self.path)
         wb = Workbook()
         wb.remove(wb.active)
         for name, table in tabs.items():
@@ -172,120 +132,43 @@ class WorkbookBackend:
             _fill_tab(ws, table)
             _dress(ws)
         _add_dropdowns(wb, tabs)
-        self._save(wb, expect=None)
+        package.save(wb, self.path, expect=None)
         self._loaded = None
-
-    # --- file handling -------------------------------------------------------------------
-
-    def _missing(self) -> BackendError:
-        return BackendError(
-            f"no workbook at {self.location}",
-            f"run `sheetcrm init --sheet {self.location}` to create one",
-        )
-
-    def _load(self, *, data_only: bool) -> tuple[Workbook, list[str]]:
-        """The workbook, and what openpyxl warned it will not keep if saved."""
-        try:
-            # openpyxl warns exactly when it drops something it read; we keep that as a
-            # reason to refuse a later save rather than let it reach the user as noise.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                wb = load_workbook(self.path, data_only=data_only)
-        except FileNotFoundError:
-            raise self._missing() from None
-        except PermissionError as exc:
-            raise BackendError(f"cannot open {self.location}: permission denied") from exc
-        except (
-            zipfile.BadZipFile,
-            InvalidFileException,
-            KeyError,
-            ValueError,
-            OSError,
-            ET.ParseError,
-        ) as exc:
-            raise BackendError(
-                f"{self.location} is not a readable .xlsx workbook ({exc})",
-                "open it in Excel or LibreOffice and save it again as .xlsx",
-            ) from exc
-        lost = [str(w.message) for w in caught if not str(w.message).startswith(_BENIGN_WARNINGS)]
-        return wb, lost
-
-    def _check_unlocked(self) -> None:
-        for name in (f"~${self.path.name}", f".~lock.{self.path.name}#"):
-            lock = self.path.with_name(name)
-            if lock.exists():
-                raise SheetLockedError(
-                    f"{self.path.name} is open in a spreadsheet program (lock file {lock}); "
-                    "nothing was written",
-                    f"{_UNLOCK_HINT} (if no program has it open, delete the lock file)",
-                )
-
-    def _check_safe(self) -> None:
-        try:
-            found = risky_content(self.path)
-        except (zipfile.BadZipFile, KeyError, ET.ParseError) as exc:
-            raise BackendError(f"{self.location} is not a readable .xlsx workbook ({exc})") from exc
-        if found:
-            raise UnsafeWorkbookError(
-                f"{self.location} holds {', '.join(found)}, which saving with openpyxl would "
-                "destroy; nothing was written",
-                "move it to another workbook (or keep it in a copy that sheetcrm does not sync)",
-            )
-
-    def _save(self, wb: Workbook, *, expect: str | None) -> None:
-        """Replace the file with ``wb`` in one step, if it is still at version ``expect``."""
-        tmp: Path | None = None
-        try:
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else _new_file_mode()
-            with tempfile.NamedTemporaryFile(
-                dir=self.path.parent, prefix=".sheetcrm-", suffix=".xlsx", delete=False
-            ) as fh:
-                tmp = Path(fh.name)
-                wb.save(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)  # a temp file is private; the workbook keeps its own mode
-            if expect is not None and self.version() != expect:
-                raise StaleSnapshotError(
-                    f"{self.location} changed while sheetcrm was writing; nothing was written",
-                    "run the sync again",
-                )
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise BackendError(
-                f"cannot save {self.location}: {exc}",
-                "check that the folder exists and is writable and no program holds the file",
-            ) from exc
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)  # a no-op once it has replaced the workbook
-
-
-def _new_file_mode() -> int:
-    """What a plain ``open()`` would give a new file; reading the umask means setting it
-    (briefly), acceptable for a command that provisions once."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
-def _blank(cell: Cell | MergedCell) -> bool:
-    return cell.value is None or cell.value == ""
+def _blank(value: object) -> bool:
+    return value is None or value == ""
 
 
-def _grid(ws: Worksheet) -> list[list[Cell]]:
+def _grid(ws: Worksheet) -> list[tuple[object, ...]]:
     """The header row up to its last filled cell, and the rows under it up to the last one
     with content in those columns: the same extent for read() and for write()'s positions."""
-    header = next(ws.iter_rows(max_row=1))
-    width = max((i + 1 for i, c in enumerate(header) if not _blank(c)), default=0)
+    header = next(ws.iter_rows(max_row=1, values_only=True))
+    width = max((i + 1 for i, v in enumerate(header) if not _blank(v)), default=0)
     # iter_rows creates the cells it visits, so stay within the header's width.
-    rows = [list(row) for row in ws.iter_rows(max_col=width)] if width else [[]]
-    while len(rows) > 1 and all(_blank(c) for c in rows[-1]):
+    rows = list(ws.iter_rows(max_col=width, values_only=True)) if width else [()]
+    while len(rows) > 1 and all(_blank(v) for v in rows[-1]):
         rows.pop()
     return rows
+
+
+def _extent(ws: Worksheet) -> Extent:
+    grid = _grid(ws)
+    return [format_cell(v) for v in grid[0]], len(grid)
+
+
+def _formulas(ws: Worksheet, grid: list[tuple[object, ...]]) -> list[tuple[int, int]]:
+    """Where ``grid`` holds formulas, 0-based; text a person typed as "=..." is not one."""
+    return [
+        (r, c)
+        for r, row in enumerate(grid)
+        for c, value in enumerate(row)
+        if (isinstance(value, str) and value[:1] == "=" and ws.cell(r + 1, c + 1).data_type == "f")
+        or isinstance(value, ArrayFormula | DataTableFormula)
+    ]
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -356,22 +239,26 @@ def _sheet(wb: Workbook, tab: str) -> Worksheet:
     raise BackendError(f"no tab named {tab!r} in the workbook")
 
 
-def _apply(wb: Workbook, changes: Changes) -> None:
-    """Apply in the contract's order: new columns, cells, appends, replaced tabs."""
-    extent: dict[str, tuple[list[str], int]] = {}  # tab -> (header, sheet rows in use)
+def _apply(wb: Workbook, changes: Changes, extents: dict[str, Extent]) -> None:
+    """Apply in the contract's order: new columns, cells, appends, replaced tabs.
+
+    ``extents`` holds what read() found of each tab, by title; the others are measured here.
+    """
+    sheets: dict[str, Worksheet] = {}
 
     def shape(tab: str) -> tuple[Worksheet, list[str], int]:
-        ws = _sheet(wb, tab)
-        if tab not in extent:
-            grid = _grid(ws)
-            extent[tab] = ([format_cell(c.value) for c in grid[0]] if grid else [], len(grid))
-        return ws, *extent[tab]
+        if tab not in sheets:
+            sheets[tab] = _sheet(wb, tab)
+        ws = sheets[tab]
+        if ws.title not in extents:
+            extents[ws.title] = _extent(ws)
+        return ws, *extents[ws.title]
 
     for tab, headers in changes.new_columns.items():
         ws, header, height = shape(tab)
         for i, text in enumerate(headers, start=len(header) + 1):
             _put(ws.cell(1, i), text, Kind.TEXT)
-        extent[tab] = (header + list(headers), height)
+        extents[ws.title] = (header + list(headers), height)
     for update in changes.cells:
         ws, header, height = shape(update.tab)
         if not (0 <= update.row < height - 1 and 0 <= update.col < len(header)):
@@ -383,7 +270,7 @@ def _apply(wb: Workbook, changes: Changes) -> None:
         for r, row in enumerate(rows, start=height + 1):
             for c, text in enumerate(row):
                 _put(ws.cell(r, c + 1), text, _kind(ws.title, header[c] if c < len(header) else ""))
-        extent[tab] = (header, height + len(rows))
+        extents[ws.title] = (header, height + len(rows))
     for tab, table in changes.replace.items():
         try:
             ws = _sheet(wb, tab)
@@ -399,7 +286,7 @@ def _apply(wb: Workbook, changes: Changes) -> None:
         _fill_tab(ws, table)
         if new:
             _dress(ws)
-        extent.pop(tab, None)
+        extents.pop(ws.title, None)
 
 
 def _fill_tab(ws: Worksheet, table: Table) -> None:
@@ -476,65 +363,3 @@ def _add_dropdowns(wb: Workbook, tabs: dict[str, Table]) -> None:
         letter = get_column_letter(col + 1)
         dv.add(f"{letter}2:{letter}{_LAST_ROW}")
         wb[LEADS.name].add_data_validation(dv)
-
-
-# --- what a save would destroy -----------------------------------------------------------
-
-
-def _relations(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
-    """(Id, Type, target part) of ``part``'s internal relationships."""
-    folder, base = posixpath.split(part)
-    rels = posixpath.join(folder, "_rels", base + ".rels")
-    if rels not in zf.NameToInfo:
-        return []
-    found = []
-    for rel in ET.fromstring(zf.read(rels)):
-        target = rel.get("Target", "")
-        if rel.get("TargetMode") == "External":
-            continue
-        path = target[1:] if target.startswith("/") else posixpath.join(folder, target)
-        found.append((rel.get("Id", ""), rel.get("Type", ""), posixpath.normpath(path)))
-    return found
-
-
-def _sheet_owners(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Every part reachable from a tab (drawings, charts, pictures...) -> that tab's name."""
-    book = next(
-        (t for _, kind, t in _relations(zf, "") if kind.endswith("/officeDocument")),
-        "xl/workbook.xml",
-    )
-    targets = {rid: t for rid, _, t in _relations(zf, book)}
-    owners: dict[str, str] = {}
-    for sheet in ET.fromstring(zf.read(book)).iter():
-        if not sheet.tag.endswith("}sheet"):
-            continue
-        rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), "")
-        stack = [targets.get(rid, "")]
-        while stack:
-            part = stack.pop()
-            if part in zf.NameToInfo and part not in owners:
-                owners[part] = sheet.get("name", "")
-                stack += [t for _, _, t in _relations(zf, part)]
-    return owners
-
-
-def risky_content(path: str | os.PathLike[str]) -> list[str]:
-    """What in the workbook at ``path`` a save through openpyxl would destroy, with where it
-    is ("a chart on tab 'Leads'"); empty when the workbook is safe to write."""
-    found: list[str] = []
-    with zipfile.ZipFile(path) as zf:
-        owners = _sheet_owners(zf)
-        for name in zf.namelist():
-            if name.endswith(".rels"):
-                continue
-            what = next((w for prefix, w in _RISKY_PARTS if name.startswith(prefix)), None)
-            if what is None and name.startswith("xl/drawings/drawing"):
-                tags = {el.tag.rpartition("}")[2] for el in ET.fromstring(zf.read(name)).iter()}
-                what = "a shape or text box" if tags & _SHAPES else None
-            if what is None:
-                continue
-            tab = owners.get(name)
-            if tab in METRIC_TABS and what in _REBUILT_BY_US:
-                continue
-            found.append(f"{what} on tab {tab!r}" if tab else f"{what} in the workbook")
-    return sorted(set(found))
