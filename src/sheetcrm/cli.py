@@ -16,7 +16,7 @@ from sheetcrm.errors import SheetCRMError
 from sheetcrm.exports import read_table
 from sheetcrm.importer import map_columns, plan_import
 from sheetcrm.schema import LEADS, PROBLEMS
-from sheetcrm.sync import apply, local_now, plan_sync
+from sheetcrm.sync import apply, local_now, plan_sync, sync_once
 from sheetcrm.templates import available_templates, load_template
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
@@ -49,9 +49,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
-    snapshot = backend.read()
-    plan = plan_sync(snapshot, _now(args.now))
     if args.dry_run:
+        plan = plan_sync(backend.read(), _now(args.now))
         for line in plan.describe(args.limit):
             print(line)
         print(
@@ -59,7 +58,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "nothing written."
         )
         return 0
-    report = apply(plan, backend, snapshot)
+    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC))
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
     if report.conflicts:
@@ -103,9 +102,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"Appended {len(plan.appends)} rows to {LEADS.name} in {args.sheet}.")
     if args.no_sync:
         return 0
-    snapshot = backend.read()
-    sync_plan = plan_sync(snapshot, _now(args.now))
-    apply(sync_plan, backend, snapshot)
+    sync_plan, _ = sync_once(backend, _now(args.now), datetime.now(UTC))
     print(f"Synced: {sync_plan.summary.line()}.")
     _show_problems(sync_plan.problems)
     return 0
@@ -118,10 +115,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     now = _now(args.now)
     tabs = load_template("b2b-en", now=now.replace(tzinfo=None) if args.now else None)
     backend.provision(tabs, force=True)
-    snapshot = backend.read()
-    config = parse_config(snapshot)
-    plan = plan_sync(snapshot, now)
-    apply(plan, backend, snapshot)
+    plan, _ = sync_once(backend, now, datetime.now(UTC))
+    config = parse_config(backend.read())
     print(
         f"{'Replaced' if existed else 'Created'} {path} with 50 sample leads, and synced it "
         f"at {local_now(now, config):%Y-%m-%d %H:%M}."
@@ -145,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def sheet_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sheet", required=True, help="the workbook: a local .xlsx path")
+        p.add_argument(
+            "--sheet", required=True, help="a local .xlsx path, or a Google Sheets URL or ID"
+        )
 
     def now_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--now", help="fix the clock, in the sheet's time zone: 2026-01-31T09:00")

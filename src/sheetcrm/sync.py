@@ -404,3 +404,18 @@ def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int =
         f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
         "run the sync again in a moment",
     )
+
+
+def sync_once(
+    backend: SheetBackend,
+    now: datetime,
+    clock: datetime,
+    memo: Memo | None = None,
+    holder: str = "sheetcrm",
+) -> tuple[Plan, ApplyReport]:
+    """One whole sync: read, hold the lease, plan at ``now`` (the sheet's time), write.
+    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed."""
+    snapshot = backend.read()
+    with backend.lease(holder, clock):
+        plan = plan_sync(snapshot, now, memo)
+        return plan, apply(plan, backend, snapshot)

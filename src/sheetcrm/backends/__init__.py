@@ -6,7 +6,12 @@ __all__ = ["CellUpdate", "Changes", "SheetBackend", "StaleSnapshotError", "open_
 
 
 def open_backend(location: str) -> SheetBackend:
-    """The backend for a ``--sheet`` value: a local ``.xlsx`` path (the embedded default)."""
+    """The backend for a ``--sheet`` value: a Google Sheets URL or spreadsheet ID, else a local
+    ``.xlsx`` path (the embedded default)."""
+    from sheetcrm.backends.google import GoogleBackend, spreadsheet_id
+
+    if not location.casefold().endswith((".xlsx", ".xlsm")) and spreadsheet_id(location):
+        return GoogleBackend(location)
     from sheetcrm.backends.workbook import WorkbookBackend
 
     return WorkbookBackend(location)

@@ -8,7 +8,9 @@ a backend writes them only if the sheet is still at that version.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from sheetcrm.errors import BackendError
@@ -73,4 +75,11 @@ class SheetBackend(Protocol):
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         """Create the spreadsheet's tabs from a template (headers, styling, drop-downs)."""
+        ...
+
+    def lease(
+        self, holder: str, now: datetime, seconds: float = 300
+    ) -> AbstractContextManager[None]:
+        """Hold the right to sync this spreadsheet (one sync at a time), or raise
+        :class:`BackendError` naming who holds it. A no-op where writes are already exclusive."""
         ...

@@ -7,6 +7,8 @@ insert a row, type in a cell) and bumps the version, exactly as a concurrent edi
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 
 from sheetcrm.backends.base import Changes, StaleSnapshotError
 from sheetcrm.errors import BackendError
@@ -57,6 +59,12 @@ class MemoryBackend:
             self.tabs[tab] = table.copy()
         self.writes += 1
         self._version += 1
+
+    def lease(
+        self, holder: str, now: datetime, seconds: float = 300
+    ) -> AbstractContextManager[None]:
+        """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
+        return nullcontext()
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.tabs and not force:

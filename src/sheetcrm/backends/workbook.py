@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -117,6 +118,12 @@ class WorkbookBackend:
         package.check_kept(self.path, lost)
         _apply(wb, changes, extents)
         package.save(wb, self.path, expect=version)
+
+    def lease(
+        self, holder: str, now: datetime, seconds: float = 300
+    ) -> AbstractContextManager[None]:
+        """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
+        return nullcontext()
 
     @package.gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:

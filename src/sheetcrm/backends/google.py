@@ -1,0 +1,335 @@
+"""A Google Sheet as the backend: the only module that uses gspread.
+
+Reads every tab in one ``values:batchGet``; writes every cell change in one
+``values:batchUpdate`` and History in one ``values:append``, with valueInputOption RAW so that
+nothing a person or a web form typed is ever taken for a formula. Values are read as the
+sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from gspread.exceptions import APIError
+
+from sheetcrm.backends.base import Changes
+from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
+from sheetcrm.backends.sheets_look import provisioning_requests
+from sheetcrm.errors import BackendError
+from sheetcrm.schema import LEADS, STATE, TABS, Kind, service_columns, tab_spec
+from sheetcrm.table import Snapshot, Table, column_letter
+from sheetcrm.values import format_number, parse_number
+
+LEASE_TAB = "_sheetcrm_lease"
+"""A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
+
+_URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]{20,})")
+_BARE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
+
+
+def spreadsheet_id(location: str) -> str | None:
+    """The spreadsheet ID in a Google Sheets URL, or a bare ID; None for anything else."""
+    m = _URL_ID.search(location)
+    if m:
+        return m.group(1)
+    return location if _BARE_ID.fullmatch(location) else None
+
+
+def quote(tab: str) -> str:
+    return "'" + tab.replace("'", "''") + "'"
+
+
+def _json_value(tab: str, header: str, text: str) -> Any:
+    """What to send for a cell: numbers in number columns as numbers, the rest as text."""
+    spec = tab_spec(tab)
+    column = spec.column(header) if spec else None
+    if column is not None and column.kind in (Kind.NUMBER, Kind.MONEY) and text:
+        number = parse_number(text)
+        if number is not None and format_number(number) == text:
+            return int(number) if number.is_integer() else number
+    return text
+
+
+class GoogleBackend:
+    """A spreadsheet in Google Sheets, by URL or ID."""
+
+    def __init__(self, location: str, http: SheetsHTTP | None = None) -> None:
+        found = spreadsheet_id(location)
+        if found is None:
+            raise BackendError(
+                f"{location!r} is not a Google Sheets URL or ID",
+                "paste the sheet's address, https://docs.google.com/spreadsheets/d/...",
+            )
+        self.location, self.id = location, found
+        emulator = os.environ.get("SHEETS_EMULATOR_HOST") or None
+        creds = credentials(emulator) if http is None else http.auth
+        self.account = service_account(creds)
+        self.http = http or SheetsHTTP(creds, emulator_host=emulator)
+        self._shape: dict[str, tuple[list[str], int]] = {}  # tab -> (header, data rows)
+        self._sheet_ids: dict[str, int] = {}
+        self._lease: str | None = None  # our holder token while we hold the lease
+        self._lease_seen: list[str] = []  # the lease tab's A1:B1 at the last read
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.http, method)(self.id, *args, **kwargs)
+        except APIError as exc:
+            raise explain(exc, self.id, self.account) from exc
+
+    def _titles(self) -> list[str]:
+        meta = self._call("fetch_sheet_metadata", {"fields": "sheets.properties"})
+        self._sheet_ids = {
+            s["properties"]["title"]: s["properties"]["sheetId"] for s in meta.get("sheets", [])
+        }
+        return list(self._sheet_ids)
+
+    def exists(self) -> bool:
+        try:
+            self._titles()
+        except BackendError:
+            return False
+        return True
+
+    def read(self) -> Snapshot:
+        titles = list(self._sheet_ids) or [*(t.name for t in TABS), LEASE_TAB]
+        try:
+            ranges = self.http.values_batch_get(
+                self.id,
+                [quote(t) for t in titles],
+                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+        except APIError as exc:
+            if exc.code != 400:  # 400: a tab we expected is not there; ask which there are
+                raise explain(exc, self.id, self.account) from exc
+            titles = self._titles()
+            ranges = self._call(
+                "values_batch_get",
+                [quote(t) for t in titles],
+                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+        tabs: dict[str, Table] = {}
+        self._lease_seen = []
+        for title, value_range in zip(titles, ranges.get("valueRanges", []), strict=False):
+            rows = [[str(v) for v in row] for row in value_range.get("values", [])]
+            if title == LEASE_TAB:
+                self._lease_seen = rows[0] if rows else []
+                continue
+            header = rows[0] if rows else []
+            table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
+            tabs[title] = table
+            self._shape[title] = (list(table.header), len(table.rows))
+        return Snapshot(tabs, _token(tabs))
+
+    def version(self) -> str:
+        """Re-read the Lead ID and service columns (one request): enough to tell whether a
+        person sorted, inserted or deleted rows, or typed into a cell the plan would write."""
+        leads = self._shape.get(LEADS.name)
+        if leads is None:
+            return self.read().version
+        header = leads[0]
+        wanted = [
+            i
+            for i, h in enumerate(header)
+            if (spec := LEADS.column(h)) is not None and spec.header in service_columns()
+        ]
+        ranges = [f"{quote(LEADS.name)}!{column_letter(i)}:{column_letter(i)}" for i in wanted]
+        if STATE.name in self._shape:
+            ranges.append(quote(STATE.name))
+        if self._lease is not None:
+            ranges.append(f"{quote(LEASE_TAB)}!A1:B1")
+        got = self._call(
+            "values_batch_get",
+            ranges,
+            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+        )
+        value_ranges = got.get("valueRanges", [])
+        if self._lease is not None:
+            held = [c[0] if c else "" for c in value_ranges.pop().get("values", [])]
+            if not held or held[0] != self._lease:
+                self._lease = None
+                raise BackendError(
+                    "another sync took over this spreadsheet meanwhile",
+                    "nothing was written; run the sync again in a minute",
+                )
+        digest = hashlib.sha256()
+        for value_range in value_ranges:
+            for column in value_range.get("values", []):
+                digest.update("\x1f".join(map(str, column)).encode())
+                digest.update(b"\x1e")
+        return digest.hexdigest()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, changes: Changes) -> None:
+        if not changes:
+            return
+        data: list[dict[str, Any]] = []
+        new_tabs = [t for t in changes.replace if t not in self._shape]
+        if new_tabs:
+            self._ensure_tabs(new_tabs)
+        for tab, headers in changes.new_columns.items():
+            width = len(self._shape.get(tab, ([], 0))[0])
+            data.append(
+                {"range": f"{quote(tab)}!{column_letter(width)}1", "values": [list(headers)]}
+            )
+        data += _cell_ranges(changes, self._shape)
+        for tab, table in changes.replace.items():
+            old_header, old_rows = self._shape.get(tab, ([], 0))
+            width = max(len(table.header), len(old_header), 1)
+            rows = [table.header, *table.rows]
+            rows += [[] for _ in range(max(0, old_rows + 1 - len(rows)))]  # clear what was below
+            padded = [[*r, *[""] * (width - len(r))] for r in rows]
+            data.append(
+                {
+                    "range": f"{quote(tab)}!A1:{column_letter(width - 1)}{len(padded)}",
+                    "values": padded,
+                }
+            )
+        if self._lease is not None:  # let go of the lease in the same request
+            data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
+            self._lease = None
+        if data:
+            self._call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        for tab, rows in changes.appends.items():
+            if rows:
+                self._call(
+                    "values_append",
+                    f"{quote(tab)}!A1",
+                    {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                    {"values": rows},
+                )
+        self._shape.clear()  # positions are stale now: the next write follows a read
+
+    def _ensure_tabs(self, names: Iterable[str]) -> None:
+        existing = set(self._titles())
+        requests = [
+            {"addSheet": {"properties": {"title": n, "hidden": n in (STATE.name, LEASE_TAB)}}}
+            for n in names
+            if n not in existing
+        ]
+        if requests:
+            self._call("batch_update", {"requests": requests})
+            self._titles()
+
+    @contextmanager
+    def lease(self, holder: str, now: datetime, seconds: float = 300) -> Iterator[None]:
+        """Hold the spreadsheet's sync lease: two service instances, or a cron run overlapping
+        a manual one, never interleave. Taken after a read (which shows who holds it), given
+        back with the sync's own write, or on leaving when there was nothing to write."""
+        if len(self._lease_seen) > 1 and self._lease_seen[0] not in ("", holder):
+            other, until = self._lease_seen[0], self._lease_seen[1]
+            try:
+                expired = datetime.fromisoformat(until) <= now.astimezone(UTC)
+            except ValueError:
+                expired = True  # a damaged lease is no lease
+            if not expired:
+                raise BackendError(
+                    f"another sync ({other}) is running until {until}",
+                    "wait for it to finish; a lease left by a crash expires on its own",
+                )
+        if LEASE_TAB not in self._sheet_ids and not self._lease_seen:
+            self._ensure_tabs([LEASE_TAB])  # first sync ever: the tab may not exist yet
+        until = (now.astimezone(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        self._call(
+            "values_update",
+            f"{quote(LEASE_TAB)}!A1:B1",
+            {"valueInputOption": "RAW"},
+            {"values": [[holder, until]]},
+        )
+        self._lease = holder
+        try:
+            yield
+        finally:
+            if self._lease is not None:
+                self._lease = None
+                self._call(
+                    "values_update",
+                    f"{quote(LEASE_TAB)}!A1:B1",
+                    {"valueInputOption": "RAW"},
+                    {"values": [["", ""]]},
+                )
+
+    def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
+        """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are
+        added only where missing, formatting rules only where not already there."""
+        snapshot = self.read()
+        self._ensure_tabs(tabs)
+        data = []
+        for name, table in tabs.items():
+            current = snapshot.get(name)
+            if current is None or not current.header or force:
+                rows = [table.header, *table.rows]
+                data.append({"range": f"{quote(name)}!A1", "values": rows})
+        if data:
+            self._call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        meta = self._call(
+            "fetch_sheet_metadata",
+            {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
+        )
+        requests = provisioning_requests(tabs, meta)
+        if requests:
+            self._call("batch_update", {"requests": requests})
+        self._shape.clear()
+
+
+def _token(tabs: dict[str, Table]) -> str:
+    """The same digest :meth:`GoogleBackend.version` computes, from a full read."""
+    digest = hashlib.sha256()
+    leads = tabs.get(LEADS.name)
+    if leads is not None:
+        service = set(service_columns())
+        for i, h in enumerate(leads.header):
+            spec = LEADS.column(h)
+            if spec is not None and spec.header in service:
+                column = [h, *(r[i] if i < len(r) else "" for r in leads.rows)]
+                while column and column[-1] == "":
+                    column.pop()  # the API leaves trailing empty cells out
+                digest.update("\x1f".join(column).encode())
+                digest.update(b"\x1e")
+    state = tabs.get(STATE.name)
+    if state is not None:
+        width = max([len(state.header), *(len(r) for r in state.rows)], default=0)
+        full = [state.header, *state.rows]
+        for c in range(width):
+            column = [r[c] if c < len(r) else "" for r in full]
+            while column and column[-1] == "":
+                column.pop()
+            digest.update("\x1f".join(column).encode())
+            digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def _cell_ranges(changes: Changes, shape: dict[str, tuple[list[str], int]]) -> list[dict[str, Any]]:
+    """Cell updates as ranges: consecutive rows of one column go in one range."""
+    out: list[dict[str, Any]] = []
+    ordered = sorted(changes.cells, key=lambda c: (c.tab, c.col, c.row))
+    for (tab, col), group in groupby(ordered, key=lambda c: (c.tab, c.col)):
+        header = shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
+        name = header[col] if col < len(header) else ""
+        run: list[Any] = []
+        for cell in group:
+            if run and cell.row != run[-1].row + 1:
+                out.append(_range(tab, col, run, name))
+                run = []
+            run.append(cell)
+        if run:
+            out.append(_range(tab, col, run, name))
+    return out
+
+
+def _range(tab: str, col: int, run: list[Any], header: str) -> dict[str, Any]:
+    letter = column_letter(col)
+    first, last = Table.sheet_row(run[0].row), Table.sheet_row(run[-1].row)
+    return {
+        "range": f"{quote(tab)}!{letter}{first}:{letter}{last}",
+        "values": [[_json_value(tab, header, c.value)] for c in run],
+    }

@@ -1,0 +1,140 @@
+"""Talking to the Google Sheets API: credentials, a bounded retry, a timeout, clear errors.
+
+gspread's own BackOffHTTPClient retries forever; this client gives up after a bounded number
+of jittered, exponentially spaced attempts and says what went wrong. With the environment
+variable SHEETS_EMULATOR_HOST set (Google's convention for emulators), every request goes to
+that host instead, with anonymous credentials: the local stand-in in sheetcrm.emulator.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import google.auth
+import requests
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+
+from sheetcrm.errors import BackendError
+
+GOOGLE = "https://sheets.googleapis.com"
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def credentials(emulator_host: str | None) -> Credentials:
+    """Application Default Credentials (a service-account key in GOOGLE_APPLICATION_CREDENTIALS
+    locally, the attached service account on App Engine or Cloud Run); none for the emulator."""
+    if emulator_host:
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
+    try:
+        found, _project = google.auth.default(scopes=SCOPES)  # type: ignore[no-untyped-call]
+    except DefaultCredentialsError as exc:
+        raise BackendError(
+            "no Google credentials found",
+            "set GOOGLE_APPLICATION_CREDENTIALS to the path of a service-account key (JSON); "
+            "on App Engine or Cloud Run, attach a service account to the service",
+        ) from exc
+    return found  # type: ignore[no-any-return]
+
+
+def service_account(creds: Credentials) -> str:
+    return str(getattr(creds, "service_account_email", "") or "")
+
+
+class SheetsHTTP(HTTPClient):
+    """gspread's HTTP client with a timeout, a bounded jittered retry and request counts."""
+
+    def __init__(
+        self,
+        creds: Credentials,
+        emulator_host: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 16.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(creds)
+        self.emulator_host = emulator_host
+        self.set_timeout(timeout)
+        self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
+        self.sleep = sleep
+        self.counts: Counter[str] = Counter()  # "read" / "write", per request sent
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        params: Any = None,
+        data: Any = None,
+        json: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: Any = None,
+    ) -> requests.Response:
+        if self.emulator_host:
+            endpoint = endpoint.replace(GOOGLE, f"http://{self.emulator_host}")
+        kind = "read" if method.lower() == "get" else "write"
+        for attempt in range(1, self.attempts + 1):
+            self.counts[kind] += 1
+            try:
+                return super().request(method, endpoint, params, data, json, files, headers)
+            except APIError as exc:
+                if exc.code not in RETRIED or attempt == self.attempts:
+                    raise
+                wait = _retry_after(exc.response)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self.attempts:
+                    raise BackendError(
+                        f"Google Sheets did not answer after {attempt} tries ({exc})",
+                        "check the network; the sync can simply be run again",
+                    ) from exc
+                wait = None
+            except GoogleAuthError as exc:
+                raise BackendError(
+                    f"the Google credentials were refused: {exc}",
+                    "check that the service-account key is current and not revoked",
+                ) from exc
+            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            self.sleep(wait if wait is not None else delay * (0.5 + random.random() / 2))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return min(float(value), 60.0)
+    except ValueError:
+        return None
+
+
+def explain(exc: APIError, spreadsheet_id: str, account: str) -> BackendError:
+    """Google's error, in words that say what to do."""
+    if exc.code == 403:
+        who = account or "the service account (its email is in the key file, client_email)"
+        return BackendError(
+            f"no permission to open spreadsheet {spreadsheet_id}",
+            f"share the sheet with {who} as Editor",
+        )
+    if exc.code == 404:
+        return BackendError(
+            f"no spreadsheet with ID {spreadsheet_id}",
+            "copy the ID (or the whole URL) from the address bar: "
+            "https://docs.google.com/spreadsheets/d/<ID>/edit",
+        )
+    if exc.code == 429:
+        return BackendError(
+            "Google Sheets' request quota is used up, and retrying did not help",
+            "wait a minute (the quota is 60 requests a minute per user), then sync again",
+        )
+    message = exc.error.get("message", str(exc))
+    return BackendError(
+        f"Google Sheets answered {exc.code}: {message}",
+        "run the sync again; if it persists, check the sheet",
+    )
