@@ -262,3 +262,19 @@ def test_cells_stay_text_and_a_bom_is_ignored(copy: Path) -> None:
     assert "06 12 34 56 78" in leads.column("Phone")
     assert "+Plus Ltd" in leads.column("Company")
     assert '=HYPERLINK("http://example.com")' in leads.column("Notes")
+
+
+def test_the_apps_script_parses_and_offers_the_menu_and_the_forwarder() -> None:
+    import shutil
+    import subprocess
+
+    script = TEMPLATES_DIR / "sheetcrm.gs"
+    text = script.read_text(encoding="utf-8")
+    for name in ("function onOpen(", "function syncNow(", "function forwardFormSubmit("):
+        assert name in text
+    assert "'/tasks/sync'" in text and "'/hooks/google-forms'" in text
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the script's syntax is not checked here")
+    check = "new Function(require('fs').readFileSync(process.argv[1], 'utf8'))"
+    subprocess.run([node, "-e", check, str(script)], check=True, capture_output=True)
