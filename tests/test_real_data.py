@@ -54,7 +54,16 @@ def test_xeducation_leads_import_and_sync():
     assert plan.summary.problems > 1000
     problems = backend.tabs["Problems"]
     assert len(problems.rows) <= 1000 + 10  # capped; each row's Status still says it all
-    assert plan.summary.routed == 9240  # every lead has an owner (fallback at worst)
+    # routing stays within each person's daily capacity, the fallback owner's too; a lead
+    # nobody can take today is left unowned, and its Status says why
+    capacity = {m["Name"]: m["Daily capacity"] for m in backend.tabs["Team"].records()}
+    owners = leads.column("Owner")
+    for name, cap in capacity.items():
+        if cap:
+            assert owners.count(name) <= int(cap), name
+    assert plan.summary.routed == sum(1 for o in owners if o) > 0
+    unowned = [s for o, s in zip(owners, status, strict=True) if not o]
+    assert unowned and all("no fallback owner available" in s for s in unowned)
     again = plan_sync(backend.read(), NOW)
     assert not again.writes
 

@@ -64,6 +64,8 @@ class Member:
 
 
 STRATEGIES = ("round robin", "weighted", "least loaded")
+SCORED = frozenset({"Score", "Score reasons", "Grade", "Lifecycle", "Status"})
+"""What scoring writes (or what is written after it): a Scoring rule cannot test these."""
 
 
 @dataclass
@@ -157,10 +159,21 @@ def _conditions(
     rows: list[tuple[int, dict[str, str]]],
     fields: dict[str, Kind | None],
     dayfirst: bool,
+    computed: frozenset[str] = frozenset(),
 ) -> tuple[Condition, ...]:
     conditions = []
     for i, cells in rows:
         if not cells["Field"] and not cells["Operator"]:
+            continue
+        spec = LEADS.column(cells["Field"])
+        if spec is not None and spec.header in computed:
+            tab.problem(
+                Table.sheet_row(i),
+                "Field",
+                f"{tab.spec.name} rules cannot test {spec.header}: the sync computes it "
+                "from these very rules, so it would never settle",
+                "test the fields it is computed from instead",
+            )
             continue
         try:
             conditions.append(
@@ -358,7 +371,7 @@ def parse_scoring(
                 f"rule {name!r} has different points on its rows",
                 "put the points on the first row only",
             )
-        conditions = _conditions(tab, rows, fields, dayfirst)
+        conditions = _conditions(tab, rows, fields, dayfirst, SCORED)
         if not conditions and not any(c["Field"] for _, c in rows):
             tab.problem(
                 Table.sheet_row(rows[0][0]),
@@ -462,7 +475,8 @@ def parse_config(snapshot: Snapshot) -> Config:
         )
         frozen.add("routing")
     known = {norm_header(f) for f in fields}
-    typed = "Required fields" in settings.cells  # the default is not the manager's typo
+    # the default is not the manager's typo; with no Leads header there is nothing to check
+    typed = "Required fields" in settings.cells and bool(fields)
     for group in settings["Required fields"] if typed else ():
         for name in group:
             if norm_header(name) not in known:

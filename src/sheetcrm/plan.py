@@ -63,7 +63,8 @@ class Plan:
     keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
-    history: list[tuple[int, list[str]]] = field(default_factory=list)  # (key position, row)
+    # (key position, History row, the Leads column whose write it records, or "")
+    history: list[tuple[int, list[str], str]] = field(default_factory=list)
     appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
     problems: list[Problem] = field(default_factory=list)
@@ -86,7 +87,7 @@ class Plan:
                 key = self.keys[int(pos)]
                 who = key.lead_id or f"row {Table.sheet_row(key.row)} (new)"
                 lines.append(f"{LEADS.name} {who} · {w.column}: {old!r} → {new!r}")
-        lines += [f"{HISTORY.name} += {' | '.join(r)}" for _, r in self.history]
+        lines += [f"{HISTORY.name} += {' | '.join(r)}" for _, r, _ in self.history]
         lines += [f"{LEADS.name} += {' | '.join(v for v in r.values() if v)}" for r in self.appends]
         lines += [f"rewrite tab {name} ({len(t.rows)} rows)" for name, t in self.replace.items()]
         if len(lines) > limit:
@@ -124,6 +125,10 @@ def person_fingerprint(row: list[str], columns: list[int]) -> str:
     )
 
 
+LINKED = {"Assigned at": "Owner"}
+"""A write that only makes sense with another: Assigned at is stamped only with the Owner."""
+
+
 @dataclass
 class Resolved:
     changes: Changes
@@ -141,24 +146,28 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
             changes.new_columns[_tab_name(current, LEADS.name)] = added
         where = _locate(plan, leads, current.version == plan.version)
         tab = _tab_name(current, LEADS.name)
+        skipped: set[tuple[int, str]] = set()  # (plan position, column) not written
         for w in plan.writes:
             col = find_column(leads, w.column)
             if col is None:
                 col = len(leads.header) + added.index(w.column) if w.column in added else None
+            linked = LINKED.get(w.column)
             for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
                 row = where[int(pos)]
                 cur = (
                     ""
-                    if col is None or row < 0
+                    if col is None or row < 0 or col >= len(leads.header)
                     else leads.rows[row][col]
-                    if col < len(leads.header)
-                    else ""
                 )
-                if col is None or row < 0 or cur != old:
+                if col is None or row < 0 or cur != old or (int(pos), linked) in skipped:
                     conflicts += 1
+                    skipped.add((int(pos), w.column))
                     continue
                 changes.cells.append(CellUpdate(tab, row, col, new))
-        history = [r for pos, r in plan.history if where[pos] >= 0]
+        # a History row that records a write which did not happen would be a lie
+        history = [
+            r for pos, r, column in plan.history if where[pos] >= 0 and (pos, column) not in skipped
+        ]
         if history:
             changes.appends[_tab_name(current, HISTORY.name)] = history
         if plan.appends:

@@ -33,7 +33,9 @@ class _Load:
     last: dict[str, tuple[datetime, int]]  # member -> latest (Assigned at, row)
 
 
-def _load(frame: Frame, is_open: np.ndarray, team: Sequence[Member], today: datetime) -> _Load:
+def _load(
+    frame: Frame, is_open: np.ndarray, team: Sequence[Member], today: datetime, rank: np.ndarray
+) -> _Load:
     owner = frame.folded("Owner")
     assigned = frame.dates("Assigned at")
     names = {norm_header(m.name): m.name for m in team}
@@ -46,8 +48,9 @@ def _load(frame: Frame, is_open: np.ndarray, team: Sequence[Member], today: date
         load.open[names[str(key)]] = int(count)
     stamped = known & ~np.isnat(assigned)
     if stamped.any():
+        # who got a lead last: by Assigned at, then Lead ID, never by where rows are sorted
         latest = pd.DataFrame(
-            {"o": owner[stamped], "t": assigned[stamped.to_numpy()], "r": np.flatnonzero(stamped)}
+            {"o": owner[stamped], "t": assigned[stamped.to_numpy()], "r": rank[stamped.to_numpy()]}
         ).sort_values(["t", "r"])
         for key, t, r in latest.groupby("o").last().itertuples():
             load.last[names[str(key)]] = (pd.Timestamp(t).to_pydatetime(), int(r))
@@ -93,10 +96,13 @@ def route(
     team: Sequence[Member],
     fallback: str,
     is_open: np.ndarray,
+    rank: np.ndarray | None = None,
 ) -> list[Assignment]:
-    """Assign ``rows`` (positions in ``frame``, in arrival order) to owners."""
+    """Assign ``rows`` (positions in ``frame``, in arrival order) to owners. ``rank`` orders
+    leads that were assigned in the same minute (Lead ID order); row order by default."""
     today = frame.now
-    load = _load(frame, is_open, team, today)
+    rank = np.arange(len(frame)) if rank is None else rank
+    load = _load(frame, is_open, team, today, rank)
     by_name = {norm_header(m.name): m for m in team}
     matched = first_match(frame, rules)
     listed = {
@@ -133,29 +139,26 @@ def route(
                 why += f": {chosen.name}"
         else:
             busy = "; ".join(_why_unavailable(m, load, today) for m in candidates)
-            chosen_or_none = by_name.get(norm_header(fallback)) if fallback else None
-            if (
-                chosen_or_none is None
-                or not chosen_or_none.active
-                or (
-                    chosen_or_none.away_until is not None
-                    and chosen_or_none.away_until >= today.date()
-                )
-            ):
-                why = f"{reason}; {busy}; " if busy else f"{reason}; "
-                why += "no fallback owner available (Settings: Fallback owner)"
+            backup = by_name.get(norm_header(fallback)) if fallback else None
+            # the fallback is a person like any other: not when away, nor past capacity
+            unavailable = (
+                "no fallback owner (Settings: Fallback owner)"
+                if backup is None
+                else _why_unavailable(backup, load, today)
+            )
+            if unavailable:
+                extra = [unavailable] if backup and unavailable not in busy else []
+                why = "; ".join(p for p in (reason, busy, *extra) if p)
+                why += "; no fallback owner available (Settings: Fallback owner)"
                 results.append(Assignment(row, "", why))
                 continue
-            chosen = chosen_or_none
-            why = (
-                f"{reason}; {busy} → fallback owner {chosen.name}"
-                if busy
-                else f"{reason} → fallback owner {chosen.name}"
-            )
+            assert backup is not None
+            chosen = backup
+            why = "; ".join(p for p in (reason, busy) if p) + f" → fallback owner {chosen.name}"
         load.today[chosen.name] += 1
         if is_open[row]:
             load.open[chosen.name] += 1
-        load.last[chosen.name] = (today, row)
+        load.last[chosen.name] = (today, int(rank[row]))
         results.append(Assignment(row, chosen.name, why))
     return results
 

@@ -359,6 +359,8 @@ def suggest(word: str, choices: list[str]) -> str:
     if close:
         original = next(c for c in choices if c.casefold() == close[0])
         return f"did you mean '{original}'?"
+    if not choices:
+        return ""  # nothing to offer: the problem's own words must say what to do
     shown = ", ".join(choices[:24])
     return f"use one of: {shown}" + (", ..." if len(choices) > 24 else "")
 

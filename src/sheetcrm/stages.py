@@ -16,7 +16,7 @@ import pandas as pd
 from sheetcrm.config import Stage
 from sheetcrm.rules import Frame, suggest
 from sheetcrm.table import Table, norm_header
-from sheetcrm.values import format_datetime
+from sheetcrm.values import format_datetime, shown
 
 Flags = list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
 
@@ -27,6 +27,7 @@ class StageEvent:
     before: str
     after: str
     why: str
+    observed: bool  # a change seen happening, not a lead first seen in its stage
 
 
 @dataclass
@@ -79,35 +80,51 @@ def track(
             (
                 np.flatnonzero(unknown),
                 "Stage",
-                [f"unknown stage {t!r}" for t in typed[unknown]],
+                [f"unknown stage {shown(t)}" for t in typed[unknown]],
                 "; ".join(sorted({suggest(t, names) for t in typed[unknown]})),
             )
         )
 
     seen = last_seen_stages(history)
-    for row in map(int, np.flatnonzero(known)):
-        stage = by_key[keys[row]]
+    for row in map(int, np.flatnonzero(known | blank)):
+        stage = by_key[keys[row]] if known[row] else None
+        name = stage.name if stage else ""
+        first_sight = ids[row] not in seen
         before_text = seen.get(ids[row], "")
         before = by_key.get(norm_header(before_text)) if before_text else None
-        if before is not None and before.name == stage.name:
+        if not first_sight and norm_header(before_text) == norm_header(name):
             continue
-        if before_text and before is None and norm_header(before_text) == keys[row]:
-            continue
-        if not before_text:
+        if first_sight:  # recorded even without a stage, so a stage set later is a change
             why = "new lead" if arrived_now[row] else "first seen in this stage"
+            if stage is None:
+                why = "first seen without a stage"
         else:
-            why = "stage changed in the sheet"
-        result.events.append(StageEvent(int(row), before_text, stage.name, why))
-        if before_text or arrived_now[row]:
-            result.changed_at.iat[row] = stamp
-            was_closed = before is not None and before.type != "open"
-            if stage.type != "open" and not was_closed and not result.closed_at.iat[row]:
-                result.closed_at.iat[row] = stamp
-            elif stage.type == "open" and was_closed:
-                result.closed_at.iat[row] = ""  # reopened
-            left_first = before is not None and before.name == first_open.name
-            if left_first and not result.first_touch_at.iat[row]:
-                result.first_touch_at.iat[row] = stamp
+            why = (
+                "stage set in the sheet"
+                if not before_text
+                else "stage cleared in the sheet"
+                if stage is None
+                else "stage changed in the sheet"
+            )
+        observed = not first_sight
+        result.events.append(StageEvent(int(row), before_text, name, why, observed))
+        if stage is None or not (observed or arrived_now[row]):
+            continue
+        result.changed_at.iat[row] = stamp
+        was_closed = before is not None and before.type != "open"
+        if stage.type != "open" and not was_closed and not result.closed_at.iat[row]:
+            result.closed_at.iat[row] = stamp
+        elif stage.type == "open" and was_closed:
+            result.closed_at.iat[row] = ""  # reopened
+        # a blank Stage waits like the first one: leaving either is a first touch
+        waited = before is None or before.name == first_open.name
+        if (
+            observed
+            and waited
+            and stage.name != first_open.name
+            and not result.first_touch_at.iat[row]
+        ):
+            result.first_touch_at.iat[row] = stamp
 
     contact = frame.dates("Last contact")
     untouched = (result.first_touch_at == "").to_numpy() & ~np.isnat(contact)

@@ -22,6 +22,7 @@ from sheetcrm.plan import (
     Plan,
     Resolved,
     RowKey,
+    find_column,
     person_columns,
     person_fingerprint,
     resolve,
@@ -33,7 +34,7 @@ from sheetcrm.scoring import lifecycle, score
 from sheetcrm.stages import track
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
-from sheetcrm.values import format_datetime, format_number, stripped
+from sheetcrm.values import clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 NEXT_ID_KEY = "next lead id"
@@ -133,36 +134,40 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     leads = snapshot.get(LEADS.name)
     stamp_now = local_now(now, config)
     stamp = format_datetime(stamp_now)
-    if leads is None:
-        plan.problems = [
-            *config.problems,
-            Problem(
-                LEADS.name, LEADS.name, "no Leads tab", "run `sheetcrm init` to see the template"
-            ),
-        ]
+    history = snapshot.table(HISTORY.name)
+    state = snapshot.table(STATE.name)
+    stop = _cannot_sync(leads, config, state, history)
+    if stop is not None:
+        plan.problems = stop
         _problems_tab(plan, snapshot, stamp)
+        plan.summary.problems = len(plan.problems)
         return plan
+    assert leads is not None
     data, header_problems = leads_frame(leads)
     service = service_columns()
     plan.new_columns = [c for c in service if c not in data.columns]
-    for c in plan.new_columns:
-        _put(data, c, [""] * len(data))
+    frozen = set(config.frozen)
+    for spec in LEADS.columns:
+        if spec.header not in data.columns:  # a person deleted or renamed it
+            _put(data, spec.header, [""] * len(data))
+            if spec.header == "Stage":
+                frozen.add("stages")
+                header_problems.append(
+                    Problem(
+                        LEADS.name,
+                        a1(LEADS.name, 1),
+                        "the Leads tab has no Stage column",
+                        "add a column headed Stage",
+                    )
+                )
     data = data.fillna("")
-    # A row with nothing a person typed (and no ID) is a gap in the sheet, not a lead.
-    person = [c for c in data.columns if c not in service]
-    cells = data[[*person, "Lead ID"]].to_numpy(dtype=object)
-    typed = cells != ""
-    # a cell of only spaces is still empty; rare, so only rows that have one are looked at
-    for r in np.flatnonzero(typed.any(axis=1)):
-        if not any(str(v).strip() for v in cells[r][typed[r]]):
-            typed[r] = False
-    positions = np.flatnonzero(typed.any(axis=1))
+    positions = _lead_rows(data, service)
     data = data.iloc[positions].reset_index(drop=True)
     read = data[service].copy()
-    settings, frozen = config.settings, config.frozen
+    settings = config.settings
     work = _Work(data, stamp_now, config, [], [])
 
-    ids, fresh, counter = _ids(data, snapshot.table(STATE.name), snapshot.table(HISTORY.name))
+    ids, fresh, counter = _ids(data, state, history)
     _put(data, "Lead ID", ids)
     arrived = (stripped(data["Created at"]) == "").to_numpy()
     data.loc[arrived, "Created at"] = stamp
@@ -189,66 +194,18 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     stage_keys = data["Stage"].map(norm_header)
     is_open = stage_keys.map(lambda k: k not in stages or stages[k].type == "open").to_numpy()
 
-    frame = Frame(data, stamp_now, settings.dayfirst)
     if "scoring" not in frozen:
-        scores = score(frame, config.scoring, settings)
-        _put(data, "Score", [format_number(v) for v in scores.score])
-        _put(data, "Score reasons", scores.reasons.to_numpy())
-        _put(data, "Grade", scores.grade.to_numpy())
-        first_open = next((s for s in config.stages if s.type == "open"), None)
-        rank = stage_keys.map(
-            lambda k: (
-                -1
-                if k not in stages
-                else 2
-                if stages[k].type == "won"
-                else -1
-                if stages[k].type == "lost"
-                else 0
-                if first_open and k == norm_header(first_open.name)
-                else 1
-            )
-        )
-        if not config.stages:
-            rank = pd.Series(0, index=data.index)
-        _put(
-            data,
-            "Lifecycle",
-            lifecycle(scores.score, data["Lifecycle"], rank.to_numpy(), settings).to_numpy(),
-        )
+        _score(data, Frame(data, stamp_now, settings.dayfirst), config, stage_keys)
 
     if "routing" not in frozen and config.team:
-        unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
-        # oldest first, so a backlog is routed in arrival order (NaT, i.e. no date, sorts first)
-        created = frame.dates("Created at").astype("int64")
-        order = sorted(unowned, key=lambda r: (created[r], r))
-        assignments = route(
-            frame, order, config.routing, config.team, settings["Fallback owner"], is_open
-        )
-        owners = data["Owner"].to_numpy(dtype=object, copy=True)
-        assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
-        for a in assignments:
-            if a.owner:
-                owners[a.row], assigned_at[a.row] = a.owner, stamp
-                plan.history.append(
-                    (a.row, _history(stamp, ids[a.row], "Owner", "", a.owner, a.why))
-                )
-                plan.summary.routed += 1
-            else:
-                hint = "add people to the Team tab or set a Fallback owner"
-                work.problems.append((np.array([a.row]), "Owner", [a.why], hint))
-        _put(data, "Owner", owners)
-        _put(data, "Assigned at", assigned_at)
+        frame = Frame(data, stamp_now, settings.dayfirst)  # routing may test this sync's scores
+        _route(plan, work, frame, ids, is_open, stamp)
+        _unknown_owners(work, frame)
 
     if "stages" not in frozen and config.stages:
         frame = Frame(data, stamp_now, settings.dayfirst)
         result = track(
-            frame,
-            ids,
-            arrived,
-            config.stages,
-            snapshot.table(HISTORY.name),
-            settings["First-touch SLA hours"],
+            frame, ids, arrived, config.stages, history, settings["First-touch SLA hours"]
         )
         _put(data, "Stage changed at", result.changed_at.to_numpy())
         _put(data, "Closed at", result.closed_at.to_numpy())
@@ -256,15 +213,14 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         work.problems += result.problems
         work.flags += result.flags
         for e in result.events:
-            plan.history.append(
-                (e.row, _history(stamp, ids[e.row], "Stage", e.before, e.after, e.why))
-            )
-        plan.summary.stage_changes = sum(1 for e in result.events if e.before)
+            row = _history(stamp, ids[e.row], "Stage", e.before, e.after, e.why)
+            plan.history.append((e.row, row, "Stage changed at" if e.observed else ""))
+        plan.summary.stage_changes = sum(1 for e in result.events if e.observed)
 
     row_problems, plan.summary.flagged = _status(work, positions, frozen)
     for column in service:
         old = read[column].to_numpy(dtype=object)
-        new = data[column].to_numpy(dtype=object)
+        new = np.array([clamp(v) for v in data[column].to_numpy(dtype=object)], dtype=object)
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(
@@ -273,7 +229,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     # How apply() finds each touched row again: by the ID it had, or, for a row this plan
     # names, by its position and the person's cells.
     person_cols = person_columns(leads)
-    touched = {int(i) for w in plan.writes for i in w.rows} | {i for i, _ in plan.history}
+    touched = {int(i) for w in plan.writes for i in w.rows} | {i for i, _, _ in plan.history}
     for i in sorted(touched):
         p = int(positions[i])
         plan.keys[i] = (
@@ -292,6 +248,111 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     plan.summary.problems = len(plan.problems)
     plan.summary.frozen = tuple(sorted(frozen))
     return plan
+
+
+def _cannot_sync(
+    leads: Table | None, config: Config, state: Table, history: Table
+) -> list[Problem] | None:
+    """The problems that stop a sync from touching Leads at all, or None."""
+    if leads is None or not any(h.strip() for h in leads.header):
+        return [
+            Problem(
+                LEADS.name,
+                LEADS.name,
+                "no Leads tab, or no header row on it",
+                "run `sheetcrm init` on a new file to see the template's Leads tab",
+            ),
+            *[p for p in config.problems if p.tab in ("Settings", "Team")],
+        ]
+    issued = any(ID_PATTERN.match(i) for i in history.column("Lead ID")) or any(
+        k.strip().casefold() == NEXT_ID_KEY for k in state.column("Key")
+    )
+    if find_column(leads, "Lead ID") is None and issued:
+        # Giving every lead a new ID would cut it off from its History: stop and say so.
+        return [
+            Problem(
+                LEADS.name,
+                a1(LEADS.name, 1),
+                "the Leads tab has no Lead ID column, but leads were given IDs before",
+                "rename the column back to Lead ID (or undo its deletion); nothing was changed",
+            )
+        ]
+    return None
+
+
+def _lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
+    """Positions of the rows that are leads: a row with nothing a person typed (and no ID)
+    is a gap in the sheet, not a lead."""
+    person = [c for c in data.columns if c not in service]
+    cells = data[[*person, "Lead ID"]].to_numpy(dtype=object)
+    typed = cells != ""
+    for r in np.flatnonzero(typed.any(axis=1)):  # a cell of only spaces is still empty
+        if not any(str(v).strip() for v in cells[r][typed[r]]):
+            typed[r] = False
+    return np.flatnonzero(typed.any(axis=1))
+
+
+def _score(data: pd.DataFrame, frame: Frame, config: Config, stage_keys: pd.Series) -> None:
+    settings = config.settings
+    scores = score(frame, config.scoring, settings)
+    _put(data, "Score", [format_number(v) for v in scores.score])
+    _put(data, "Score reasons", scores.reasons.to_numpy())
+    _put(data, "Grade", scores.grade.to_numpy())
+    stages = {norm_header(s.name): s for s in config.stages}
+    first_open = next((s for s in config.stages if s.type == "open"), None)
+
+    def rank(key: str) -> int:
+        stage = stages.get(key)
+        if stage is None or stage.type == "lost":
+            return -1 if stages else 0
+        if stage.type == "won":
+            return 2
+        return 0 if first_open and stage.name == first_open.name else 1
+
+    ranks = stage_keys.map(rank).to_numpy()
+    _put(data, "Lifecycle", lifecycle(scores.score, data["Lifecycle"], ranks, settings).to_numpy())
+
+
+def _route(
+    plan: Plan, work: _Work, frame: Frame, ids: list[str], is_open: np.ndarray, stamp: str
+) -> None:
+    data, config = work.data, work.config
+    unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
+    # oldest first, then by Lead ID: arrival order, whatever order the rows are sorted in
+    created = frame.dates("Created at").astype("int64")
+    rank = _rank(ids)
+    order = sorted(unowned, key=lambda r: (created[r], rank[r]))
+    assignments = route(
+        frame, order, config.routing, config.team, config.settings["Fallback owner"], is_open, rank
+    )
+    owners = data["Owner"].to_numpy(dtype=object, copy=True)
+    assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
+    for a in assignments:
+        if a.owner:
+            owners[a.row], assigned_at[a.row] = a.owner, stamp
+            row = _history(stamp, ids[a.row], "Owner", "", a.owner, a.why)
+            plan.history.append((a.row, row, "Owner"))
+            plan.summary.routed += 1
+        else:
+            hint = "add people to the Team tab, raise a Daily capacity, or set a Fallback owner"
+            work.problems.append((np.array([a.row]), "Owner", [a.why], hint))
+    _put(data, "Owner", owners)
+    _put(data, "Assigned at", assigned_at)
+
+
+def _unknown_owners(work: _Work, frame: Frame) -> None:
+    team = {norm_header(m.name) for m in work.config.team}
+    owner = frame.text("Owner")
+    unknown = (~frame.blank("Owner")) & ~owner.map(norm_header).isin(team).to_numpy()
+    if unknown.any():
+        work.problems.append(
+            (
+                np.flatnonzero(unknown),
+                "Owner",
+                [f"{shown(o)} is not on the Team tab" for o in owner[unknown]],
+                "pick a name from the Team tab, or add the person there",
+            )
+        )
 
 
 def _history(at: str, lead_id: str, field: str, before: str, after: str, why: str) -> list[str]:

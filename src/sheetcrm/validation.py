@@ -21,7 +21,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from sheetcrm.schema import LEADS
 from sheetcrm.table import norm_header
-from sheetcrm.values import BLANKS, blank_mask, parse_date, parse_number, stripped
+from sheetcrm.values import BLANKS, blank_mask, parse_date, parse_number, shown, stripped
 
 FREE_MAIL = frozenset(
     [
@@ -168,7 +168,7 @@ def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
             local, _, domain = info.normalized.rpartition("@")
             result = (f"{local.casefold()}@{domain.casefold()}", "")
         except EmailNotValidError as exc:
-            result = ("", f"{text.strip()!r} is not a valid email: {exc}")
+            result = ("", f"{shown(text.strip())} is not a valid email: {exc}")
     if memo is not None:
         memo.emails[text] = result
     return result
@@ -182,8 +182,6 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
     s = text.strip()
     if not s or s.casefold() in BLANKS:
         result = ("", "")
-    elif plain_email(s):
-        result = (s.lower(), "")
     else:
         try:
             number = phonenumbers.parse(s, region)
@@ -193,11 +191,11 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
             else:
                 result = (
                     "",
-                    f"{s!r} is not a valid phone number"
+                    f"{shown(s)} is not a valid phone number"
                     + ("" if s.startswith("+") else f" for {region}"),
                 )
         except phonenumbers.NumberParseException as exc:
-            result = ("", f"{s!r} is not a phone number ({exc._msg.rstrip('.')})")
+            result = ("", f"{shown(s)} is not a phone number ({exc._msg.rstrip('.')})")
     if memo is not None:
         memo.phones[key] = result
     return result
@@ -274,7 +272,7 @@ def check_rows(
         text = stripped(column(name))
         undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
         bad = text.map(undated).to_numpy(dtype=bool)
-        messages = [f"{t!r} is not a date" for t in text[bad]]
+        messages = [f"{shown(t)} is not a date" for t in text[bad]]
         if bad.any():
             problems.append((np.flatnonzero(bad), name, messages, "type a date like 2026-01-31"))
     amount = stripped(column("Amount"))
@@ -287,7 +285,7 @@ def check_rows(
             (
                 np.flatnonzero(bad),
                 "Amount",
-                [f"{t!r} is not an amount" for t in amount[bad]],
+                [f"{shown(t)} is not an amount" for t in amount[bad]],
                 "type a number like 12500 or 12,500.00",
             )
         )

@@ -21,6 +21,20 @@ BLANKS = frozenset({"", "-", "--", "n/a", "na", "none", "null", "select", "nan"}
 dropdown in many marketing-automation exports)."""
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A cell's text quoted for a message, cut short: a Status cell must stay readable."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+MAX_CELL = 32_767
+"""The most characters a spreadsheet cell holds (Excel's limit; Google allows 50,000)."""
+
+
+def clamp(text: str) -> str:
+    """Text cut to what a cell can hold, so the value read back is the value written."""
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
 def is_blank(text: str) -> bool:
     return text.strip().casefold() in BLANKS
 
