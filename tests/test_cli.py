@@ -186,3 +186,23 @@ def test_an_impossible_path_is_a_clean_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: ") and "notes.txt" in err
+
+
+def test_demo_never_replaces_someone_elses_workbook(sheet, capsys):
+    before = sheet.read_bytes()
+    assert main(["demo", "--sheet", str(sheet)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert sheet.read_bytes() == before
+
+
+def test_template_dates_are_rendered_in_the_sheets_time_zone(tmp_path):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    path = tmp_path / "crm.xlsx"
+    assert main(["init", "--sheet", str(path)]) == 0
+    leads = load_workbook(path)["Leads"]
+    header = [c.value for c in leads[1]]
+    created = leads.cell(2, header.index("Created at") + 1).value  # {now-2h} in the template
+    local = datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).replace(tzinfo=None)
+    assert abs(local - timedelta(hours=2) - created) < timedelta(minutes=5)

@@ -837,3 +837,11 @@ def test_required_fields_naming_no_column_freezes_validation() -> None:
         (f"Settings!B{row}", "did you mean 'Phone'?")
     ]
     assert config.frozen == {"validation"}
+
+
+def test_a_missing_settings_tab_freezes_everything_it_governs() -> None:
+    t = tabs()
+    del t["Settings"]
+    config = parse(t)
+    assert config.frozen == ALL
+    assert config.problems[0].problem == "the Settings tab is missing"

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sheetcrm.backends import open_backend
-from sheetcrm.config import parse_config
+from sheetcrm.config import parse_config, parse_settings
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.exports import read_table
 from sheetcrm.importer import map_columns, plan_import
-from sheetcrm.schema import LEADS, PROBLEMS
+from sheetcrm.schema import LEADS, PROBLEMS, SETTINGS
 from sheetcrm.sync import apply, local_now, plan_sync, sync_once
+from sheetcrm.table import Table
 from sheetcrm.templates import available_templates, load_template
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
@@ -34,10 +35,19 @@ def _now(text: str | None) -> datetime:
         ) from exc
 
 
+def _template(name: str, fixed: str | None) -> dict[str, Table]:
+    """The template's tabs, its date tokens rendered in the template's own time zone (its
+    Settings), as the sync will stamp them: "{now-2h}" is two hours before this sync."""
+    if fixed:
+        return load_template(name, now=_now(fixed).replace(tzinfo=None))
+    zone = parse_settings(load_template(name).get(SETTINGS.name))[0].zone
+    local = datetime.now(UTC).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    return load_template(name, now=local)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
-    now = _now(args.now)
-    tabs = load_template(args.template, now=now.replace(tzinfo=None) if args.now else None)
+    tabs = _template(args.template, args.now)
     backend.provision(tabs, force=args.force)
     print(
         f"Created {args.sheet} from the {args.template} template: "
@@ -111,9 +121,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.sheet)
     existed = path.exists()
+    if existed and path.name != DEMO_FILE and not args.force:
+        raise SheetCRMError(
+            f"{path} already exists", "pick another file for the demo, or add --force to replace it"
+        )
     backend = open_backend(str(path))
     now = _now(args.now)
-    tabs = load_template("b2b-en", now=now.replace(tzinfo=None) if args.now else None)
+    tabs = _template("b2b-en", args.now)
     backend.provision(tabs, force=True)
     plan, _ = sync_once(backend, now, datetime.now(UTC))
     config = parse_config(backend.read())
@@ -181,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="create a sample sheet, sync it, and say where to look")
     p.add_argument("--sheet", default=DEMO_FILE, help=f"where to write it ({DEMO_FILE})")
+    p.add_argument("--force", action="store_true", help="replace that file if it exists")
     now_arg(p)
     p.set_defaults(run=cmd_demo)
     return parser

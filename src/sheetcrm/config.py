@@ -189,8 +189,9 @@ def _conditions(
 def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Problem]]:
     tab = _Tab(SETTINGS, table, ["Key", "Value"])
     settings, frozen = Settings(), set[str]()
-    if table is not None and not tab.ok:
-        # No Key or Value column: every setting would silently fall back to its default.
+    if not tab.ok:
+        # No tab, or no Key or Value column: every setting would silently fall back to its
+        # default (time zone, date order, fallback owner...), so nothing they govern runs.
         frozen |= ALL
     for i, cells in tab.rows():
         key, text, row = cells["Key"], cells["Value"], Table.sheet_row(i)
