@@ -44,10 +44,16 @@ def _rule(
     }
 
 
+def _plain(grid: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A range as Google echoes it: it leaves out ``sheetId`` when it is 0."""
+    return tuple(sorted((k, v) for k, v in grid.items() if not (k == "sheetId" and v == 0)))
+
+
 def _same_rule(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Rules compare by what they test and where; Google echoes colours with its own rounding."""
     cond = [a.get("booleanRule", {}).get("condition"), b.get("booleanRule", {}).get("condition")]
-    return cond[0] == cond[1] and a.get("ranges") == b.get("ranges")
+    ranges = [[_plain(r) for r in x.get("ranges", [])] for x in (a, b)]
+    return cond[0] == cond[1] and ranges[0] == ranges[1]
 
 
 def provisioning_requests(tabs: dict[str, Table], meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,7 +150,7 @@ def _leads_look(tabs: dict[str, Table], sheet: dict[str, Any]) -> list[dict[str,
         if declared is None or declared.owner is not Owner.SERVICE or h == "Owner":
             continue
         grid = _grid(sid, i, first_row=0)
-        if (tuple(sorted(grid.items())), PROTECTED) not in protected:
+        if (_plain(grid), PROTECTED) not in protected:
             requests.append(
                 {
                     "addProtectedRange": {

@@ -1,0 +1,98 @@
+"""spreadsheets.create, spreadsheets.get (with ``fields`` and ``ranges``), and developer
+metadata get and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sheetcrm.emulator.a1 import Span
+from sheetcrm.emulator.call import Call
+from sheetcrm.emulator.errors import bad_request, not_found
+from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
+from sheetcrm.emulator.griddata import grid_data
+from sheetcrm.emulator.metadata import Locator, search
+from sheetcrm.emulator.store import Spreadsheet, Store
+
+
+def create(store: Store, call: Call) -> dict[str, Any]:
+    """POST /v4/spreadsheets. The emulator also takes ``spreadsheetId`` from the body, so that
+    a test or a demo can choose it (Google ignores it and picks one)."""
+    body = call.body
+    props = body.get("properties", {})
+    chosen = body.get("spreadsheetId")
+    if chosen in store:
+        raise bad_request(f"A spreadsheet with ID {chosen} already exists.")
+    sheets = body.get("sheets") or [{"properties": {"title": "Sheet1"}}]
+    book = store.create(
+        props.get("title", "Untitled spreadsheet"), sheets=(), spreadsheet_id=chosen
+    )
+    for key in ("locale", "timeZone", "autoRecalc"):
+        if key in props:
+            book.props[key] = props[key]
+    for entry in sheets:
+        given = dict(entry.get("properties", {}))
+        grid = dict(given.pop("gridProperties", {}))
+        rows, cols = grid.pop("rowCount", 1000), grid.pop("columnCount", 26)
+        extra = {
+            k: v for k, v in given.items() if k not in ("title", "index", "sheetId", "sheetType")
+        }
+        if grid:
+            extra["gridProperties"] = grid
+        book.add_sheet(given.get("title"), rows, cols, sheet_id=given.get("sheetId"), extra=extra)
+    return dict(apply_mask(book.resource(), _mask(call)))
+
+
+def get(book: Spreadsheet, call: Call) -> dict[str, Any]:
+    resource = book.resource()
+    ranges = [book.resolve(text) for text in call.arg_list("ranges")]
+    if ranges:
+        wanted = {sheet.sheet_id for sheet, _ in ranges}
+        resource["sheets"] = [s for s in resource["sheets"] if s["properties"]["sheetId"] in wanted]
+    mask = _mask(call)
+    asks_data = mask is not None and "data" in (mask.get("sheets") or {})
+    if call.flag("includeGridData") or asks_data:
+        for entry in resource["sheets"]:
+            sheet = book.sheet_by_id(entry["properties"]["sheetId"])
+            assert sheet is not None
+            spans: list[Span | None] = [span for s, span in ranges if s is sheet]
+            entry["data"] = [grid_data(book, sheet, span) for span in spans or [None]]
+    masked = dict(apply_mask(resource, mask))
+    for entry in masked.get("sheets", []):
+        for data in entry.get("data", []):
+            _trim_grid(data)
+    return masked
+
+
+def _trim_grid(data: dict[str, Any]) -> None:
+    """After a field mask, cells and rows left empty at the end go, as on Google."""
+    rows = data.get("rowData", [])
+    for row in rows:
+        values = row.get("values", [])
+        while values and not values[-1]:
+            values.pop()
+        if "values" in row and not values:
+            del row["values"]
+    while rows and not rows[-1]:
+        rows.pop()
+    if "rowData" in data and not rows:
+        del data["rowData"]
+
+
+def _mask(call: Call) -> Mask | None:
+    try:
+        return parse_mask(call.arg("fields"))
+    except ValueError:
+        raise bad_request(f"Invalid field selection {call.arg('fields')}") from None
+
+
+def search_metadata(book: Spreadsheet, call: Call) -> dict[str, Any]:
+    found = search(book, call.body.get("dataFilters", []))
+    return {"matchedDeveloperMetadata": found} if found else {}
+
+
+def get_metadata(book: Spreadsheet, call: Call) -> dict[str, Any]:
+    meta = book.metadata.get(int(call.extra)) if call.extra.isdigit() else None
+    as_json = Locator(book).to_json(meta) if meta is not None else None
+    if as_json is None:
+        raise not_found()
+    return as_json
