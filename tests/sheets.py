@@ -23,6 +23,8 @@ def make_backend(kind: str, tmp_path: Path, tabs: dict[str, Table] | None = None
     tabs = template() if tabs is None else tabs
     if kind == "memory":
         return MemoryBackend(tabs)
+    if kind == "google":
+        return google_backend(tabs)
     if kind == "workbook":
         from sheetcrm.backends.workbook import WorkbookBackend
 
@@ -44,3 +46,33 @@ def cell(snapshot: Snapshot, tab: str, lead_id: str, column: str) -> str:
     table = snapshot.table(tab)
     ids = table.column("Lead ID")
     return table.rows[ids.index(lead_id)][table.col(column)]
+
+
+_EMULATOR = None
+
+
+def emulator():
+    """One local Sheets API stand-in for the whole test run, without quotas or faults."""
+    global _EMULATOR
+    if _EMULATOR is None:
+        from sheetcrm.emulator import Emulator
+
+        _EMULATOR = Emulator(quota_per_minute=None).start()
+    return _EMULATOR
+
+
+def google_backend(tabs: dict[str, Table] | None = None, provision: bool = True):
+    """A new spreadsheet on the stand-in, as a GoogleBackend (retries without sleeping)."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from sheetcrm.backends.google import GoogleBackend
+    from sheetcrm.backends.sheets_http import SheetsHTTP
+
+    emu = emulator()
+    book = emu.store.create("crm", sheets=("Sheet1",))
+    http = SheetsHTTP(AnonymousCredentials(), emulator_host=emu.host, sleep=lambda _: None)
+    url = f"https://docs.google.com/spreadsheets/d/{book.spreadsheet_id}/edit"
+    backend = GoogleBackend(url, http=http)
+    if provision:
+        backend.provision(template() if tabs is None else tabs)
+    return backend

@@ -13,7 +13,7 @@ from sheetcrm.sync import apply, plan_sync
 from sheetcrm.table import Table
 from sheets import NOW, cell, human_edit, make_backend
 
-BACKENDS = ["memory", "workbook"]
+BACKENDS = ["memory", "workbook", "google"]
 SERVICE = set(service_columns())
 
 

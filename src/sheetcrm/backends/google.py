@@ -76,6 +76,7 @@ class GoogleBackend:
         self._sheet_ids: dict[str, int] = {}
         self._lease: str | None = None  # our holder token while we hold the lease
         self._lease_seen: list[str] = []  # the lease tab's A1:B1 at the last read
+        self._lease_tab = False  # whether the last read found the lease tab
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -118,10 +119,12 @@ class GoogleBackend:
             )
         tabs: dict[str, Table] = {}
         self._lease_seen = []
+        self._lease_tab = False
         for title, value_range in zip(titles, ranges.get("valueRanges", []), strict=False):
             rows = [[str(v) for v in row] for row in value_range.get("values", [])]
             if title == LEASE_TAB:
                 self._lease_seen = rows[0] if rows else []
+                self._lease_tab = True
                 continue
             header = rows[0] if rows else []
             table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
@@ -236,7 +239,7 @@ class GoogleBackend:
                     f"another sync ({other}) is running until {until}",
                     "wait for it to finish; a lease left by a crash expires on its own",
                 )
-        if LEASE_TAB not in self._sheet_ids and not self._lease_seen:
+        if not self._lease_tab and LEASE_TAB not in self._sheet_ids:
             self._ensure_tabs([LEASE_TAB])  # first sync ever: the tab may not exist yet
         until = (now.astimezone(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
         self._call(
@@ -262,7 +265,7 @@ class GoogleBackend:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are
         added only where missing, formatting rules only where not already there."""
         snapshot = self.read()
-        self._ensure_tabs(tabs)
+        self._ensure_tabs([*tabs, LEASE_TAB])  # the lease tab too: the first sync costs no more
         data = []
         for name, table in tabs.items():
             current = snapshot.get(name)

