@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.writer.excel import ExcelWriter
 
+from sheetcrm.backends import xlsx_package as package
 from sheetcrm.backends.base import CellUpdate, Changes, StaleSnapshotError
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.backends.workbook import METRIC_TABS, WorkbookBackend
@@ -22,6 +29,7 @@ from sheetcrm.backends.xlsx_package import risky_content
 from sheetcrm.errors import BackendError, SheetLockedError, UnsafeWorkbookError
 from sheetcrm.schema import HISTORY, LEADS, STATE, TABS
 from sheetcrm.table import Table
+from sheetcrm.values import MAX_CELL, clamp
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -51,6 +59,20 @@ def rewrite_zip(path: Path, add: dict[str, bytes] = {}, edit: dict[str, tuple[st
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in parts.items():
             zf.writestr(name, data)
+
+
+def give_result(path: Path, tab: str, ref: str, kind: str, text: str) -> None:
+    """Give the formula at ``tab!ref`` the result Excel would have cached (type ``kind``):
+    openpyxl cannot compute, and saves formulas without one."""
+    part = f"xl/worksheets/sheet{load_workbook(path).sheetnames.index(tab) + 1}.xml"
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read(part).decode()
+    cell = re.search(rf'<c r="{ref}"([^>]*)>(<f>[^<]*</f>)<v(?:\s*/>|></v>)</c>', xml)
+    assert cell, f"no formula without a result at {tab}!{ref}"
+    typed = "" if kind == "n" else f' t="{kind}"'
+    rewrite_zip(
+        path, edit={part: (cell[0], f'<c r="{ref}"{cell[1]}{typed}>{cell[2]}<v>{text}</v></c>')}
+    )
 
 
 def with_chart(path: Path, tab: str) -> Path:
@@ -171,6 +193,86 @@ def test_formula_shows_its_cached_value_and_survives_a_write(tmp_path: Path) -> 
         "=2026",
     )
     assert (ws["B3"].value, ws["D2"].value.text, ws["E2"].data_type) == (6, "=SUM(B2:B3)", "s")
+
+
+def test_formulas_keep_what_they_show_after_sheetcrm_writes(book: WorkbookBackend) -> None:
+    industry = get_column_letter(LEADS.headers.index("Industry") + 1)
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Company="Acme")]}))
+    wb = load_workbook(book.path)
+    wb["Leads"][f"{industry}2"] = '=IF(1,"SaaS","")'
+    wb["Leads"]["ZZ1"] = "=1=1"  # outside the table: kept all the same
+    wb["Leads"]["ZZ2"] = "=NA()"
+    wb["Scoring"].append(["Big deals", "Amount", "at least", "=5000*2", "=10*2"])
+    wb.save(book.path)
+    give_result(book.path, "Leads", f"{industry}2", "str", "SaaS")
+    give_result(book.path, "Leads", "ZZ1", "b", "1")
+    give_result(book.path, "Leads", "ZZ2", "e", "#N/A")
+    give_result(book.path, "Scoring", "D2", "str", "10000")  # a formula may show text
+    give_result(book.path, "Scoring", "E2", "n", "20")
+    for n in range(2):  # the next write finds them again, and keeps them again
+        snapshot = book.read()
+        assert snapshot.tabs["Leads"].records()[0]["Industry"] == "SaaS"
+        assert snapshot.tabs["Scoring"].rows[-1][3:5] == ["10000", "20"]
+        book.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 0, f"L{n}")]))
+    # and through a fresh backend, which loads the workbook itself instead of reusing it
+    fresh = WorkbookBackend(book.path)
+    fresh.write(Changes(fresh.version(), cells=[CellUpdate("Leads", 0, 0, "L9")]))
+    shown = load_workbook(book.path, data_only=True)
+    assert shown["Leads"][f"{industry}2"].value == "SaaS"
+    assert (shown["Leads"]["ZZ1"].value, shown["Leads"]["ZZ2"].value) == (True, "#N/A")
+    assert (shown["Scoring"]["D2"].value, shown["Scoring"]["E2"].value) == ("10000", 20)
+    wb = load_workbook(book.path)
+    assert wb["Leads"][f"{industry}2"].value == '=IF(1,"SaaS","")'
+    assert wb["Leads"]["A2"].value == "L9"
+    assert wb.calculation.fullCalcOnLoad  # Excel and LibreOffice calculate them again
+
+
+def test_a_formula_overwritten_by_sheetcrm_loses_its_result(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Company="Acme")]}))
+    wb = load_workbook(book.path)
+    wb["Leads"]["A2"] = '="L"&1'
+    wb.save(book.path)
+    give_result(book.path, "Leads", "A2", "str", "L1")
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 0, "L-00001")]))
+    cell = load_workbook(book.path)["Leads"]["A2"]
+    assert (cell.value, cell.data_type) == ("L-00001", "s")
+
+
+def test_a_result_that_cannot_be_put_back_stops_the_write(
+    book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wb = load_workbook(book.path)
+    wb["Stages"]["C2"] = "=5*2"
+    wb.save(book.path)
+    give_result(book.path, "Stages", "C2", "n", "10")
+    snapshot = book.read()
+    saved = book.path.read_bytes()
+    # as if a new openpyxl wrote formulas in another form
+    monkeypatch.setattr(package, "_NO_RESULT", re.compile(rb"(?!)()()()"))
+    with pytest.raises(BackendError, match=r"formulas at Stages!C2 show; nothing was written"):
+        book.write(Changes(snapshot.version, cells=[CellUpdate("Stages", 1, 0, "Lost")]))
+    assert book.path.read_bytes() == saved
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+
+
+def test_a_symlinked_workbook_is_written_where_it_lives(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "crm.xlsx"
+    real.parent.mkdir()
+    WorkbookBackend(real).provision(template())
+    link = tmp_path / "crm.xlsx"
+    link.symlink_to(real)
+    backend = WorkbookBackend(link)
+    snapshot = backend.read()
+    backend.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="via the link")]}))
+    assert link.is_symlink() and link.resolve() == real
+    assert WorkbookBackend(real).read().tabs["Leads"].column("Notes") == ["via the link"]
+    (real.parent / "~$crm.xlsx").write_text("someone")  # Excel has the real file open
+    with pytest.raises(SheetLockedError):
+        backend.write(Changes(backend.version(), appends={"Leads": [leads_row(Notes="x")]}))
+    assert backend.location == str(link)  # messages name the path the user gave
 
 
 def test_garbage_collection_is_paused_only_while_openpyxl_works(book: WorkbookBackend) -> None:
@@ -315,6 +417,86 @@ def test_no_temporary_file_is_left_behind(book: WorkbookBackend) -> None:
     assert book.read().tabs["Leads"].column("Notes") == ["0", "1", "2"]
 
 
+def test_a_failed_save_leaves_the_workbook_untouched(
+    book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = book.read()
+    saved = book.path.read_bytes()
+    write_data = ExcelWriter.write_data
+
+    def half_then_fail(writer: ExcelWriter) -> None:
+        writer._write_worksheets()  # some parts are in the zip already
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ExcelWriter, "write_data", half_then_fail)
+    with pytest.raises(BackendError, match="No space left on device"):
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
+    assert book.path.read_bytes() == saved
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+    monkeypatch.setattr(ExcelWriter, "write_data", write_data)
+    book.write(Changes(book.read().version, appends={"Leads": [leads_row(Notes="x")]}))
+    assert book.read().tabs["Leads"].column("Notes") == ["x"]
+
+
+def test_a_save_by_a_person_while_sheetcrm_writes_wins(
+    book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = book.read()
+    theirs = book.path.with_name("theirs.xlsx")
+    wb = load_workbook(book.path)
+    wb["Leads"].append(leads_row(Notes="typed by a person"))
+    wb.save(theirs)
+    write_data = ExcelWriter.write_data
+
+    def person_saves_meanwhile(writer: ExcelWriter) -> None:
+        write_data(writer)
+        os.replace(theirs, book.path)  # as Excel saves: a new file in its place
+
+    monkeypatch.setattr(ExcelWriter, "write_data", person_saves_meanwhile)
+    with pytest.raises(StaleSnapshotError, match="changed while sheetcrm was writing"):
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="ours")]}))
+    assert book.read().tabs["Leads"].column("Notes") == ["typed by a person"]
+    assert os.listdir(book.path.parent) == ["crm.xlsx"]
+
+
+def test_cells_sheetcrm_writes_in_its_columns_are_grey(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    row = leads_row(**{"Lead ID": "L-00001", "Company": "Acme", "Score": "42"})
+    history = ["2026-01-31 09:00", "L-00001", "Stage", "", "New", "sheetcrm", "why"]
+    book.write(Changes(snapshot.version, appends={"Leads": [row], "History": [history]}))
+    snapshot = book.read()
+    score = LEADS.headers.index("Score")
+    book.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, score, "50")]))
+    wb = load_workbook(book.path)
+    leads = {h: wb["Leads"].cell(2, c) for c, h in enumerate(LEADS.headers, start=1)}
+    for header in ("Lead ID", "Score"):  # the service's columns
+        assert leads[header].fill.fgColor.rgb == "00F2F2F2", header
+    assert leads["Company"].fill.fill_type is None  # a person's column
+    assert all(c.fill.fgColor.rgb == "00F2F2F2" for c in wb["History"][2] if c.value)
+
+
+def test_text_over_the_cell_limit_is_cut_as_the_sync_cuts(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    long = "x" * 40_000
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes=long)]}))
+    notes = book.read().tabs["Leads"].column("Notes")[0]
+    assert notes == clamp(long) and len(notes) == MAX_CELL and notes.endswith("…")
+
+
+def test_appending_to_a_deleted_tab_creates_it(book: WorkbookBackend) -> None:
+    wb = load_workbook(book.path)
+    del wb[HISTORY.name]
+    wb.save(book.path)
+    snapshot = book.read()
+    row = ["2026-01-31 09:00", "L1", "Stage", "", "New", "sheetcrm", "first sync"]
+    book.write(Changes(snapshot.version, appends={HISTORY.name: [row]}))
+    assert book.read().tabs[HISTORY.name] == Table(HISTORY.headers, [row])
+    history = load_workbook(book.path)[HISTORY.name]
+    assert history.freeze_panes == "A2" and history["A1"].font.b  # dressed like a new tab
+    with pytest.raises(BackendError, match="no tab named 'Notes'"):  # no header to give it
+        book.write(Changes(book.version(), appends={"Notes": [["x"]]}))
+
+
 # --- what openpyxl would destroy ---------------------------------------------------------
 
 
@@ -345,8 +527,9 @@ def test_a_picture_is_refused_even_on_a_metric_tab(tmp_path: Path) -> None:
         add={"xl/media/image1.png": b"\x89PNG\r\n\x1a\n"},
         edit={"xl/drawings/_rels/drawing1.xml.rels": ("</Relationships>", image)},
     )
-    assert risky_content(path, redrawn=METRIC_TABS) == ["a picture on tab 'Dashboard'"]
-    assert risky_content(path) == ["a chart on tab 'Dashboard'", "a picture on tab 'Dashboard'"]
+    picture = "a picture on tab 'Dashboard' (xl/media/image1.png)"
+    assert risky_content(path, redrawn=METRIC_TABS) == [picture]
+    assert risky_content(path) == ["a chart on tab 'Dashboard' (xl/charts/chart1.xml)", picture]
 
 
 @pytest.mark.parametrize(
@@ -358,6 +541,15 @@ def test_a_picture_is_refused_even_on_a_metric_tab(tmp_path: Path) -> None:
         ("xl/pivotTables/pivotTable1.xml", "a pivot table"),
         ("xl/slicers/slicer1.xml", "a slicer"),
         ("xl/timelines/timeline1.xml", "a timeline"),
+        ("xl/threadedComments/threadedComment1.xml", "threaded comments"),
+        ("xl/persons/person.xml", "the people of threaded comments"),
+        ("xl/connections.xml", "a data connection"),
+        ("xl/queryTables/queryTable1.xml", "a query table"),
+        ("customXml/item1.xml", "custom XML data"),
+        ("xl/model/item.data", "a data model (Power Pivot)"),
+        ("xl/metadata.xml", "dynamic array formulas or data types"),
+        ("xl/richData/richValue.xml", "pictures in cells or data types"),
+        ("xl/something/new.xml", "content openpyxl does not keep"),  # whatever it is
     ],
 )
 def test_content_openpyxl_drops_is_refused(book: WorkbookBackend, part: str, what: str) -> None:
@@ -365,9 +557,46 @@ def test_content_openpyxl_drops_is_refused(book: WorkbookBackend, part: str, wha
     rewrite_zip(book.path, add={part: b"<x/>"})
     snapshot.version = book.version()
     saved = book.path.read_bytes()
-    with pytest.raises(UnsafeWorkbookError, match=re.escape(f"{what} in the workbook")):
+    with pytest.raises(UnsafeWorkbookError, match=re.escape(f"{what} in the workbook ({part})")):
         book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="x")]}))
     assert book.path.read_bytes() == saved
+
+
+def test_a_form_control_in_a_notes_drawing_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.xlsx"
+    wb = Workbook()
+    wb.active["A1"].comment = Comment("a note", "Ana")
+    wb.save(path)
+    assert risky_content(path) == []
+    with zipfile.ZipFile(path) as zf:
+        vml = next(n for n in zf.namelist() if n.endswith(".vml"))
+    rewrite_zip(path, edit={vml: ('ObjectType="Note"', 'ObjectType="Button"')})
+    assert risky_content(path) == [f"a form control on tab 'Sheet' ({vml})"]
+
+
+def test_what_a_person_does_with_openpyxl_is_accepted(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "plain.xlsx", {"Leads": [["Lead ID", "Amount", "Notes"]]})
+    wb = load_workbook(path)
+    ws = wb["Leads"]
+    ws.append(["L1", 10, "hello"])
+    ws["C2"].comment = Comment("a note", "Ana")
+    dv = DataValidation(type="list", formula1='"a,b"')
+    dv.add("C2:C100")
+    ws.add_data_validation(dv)
+    ws.conditional_formatting.add(
+        "B2:B100", CellIsRule(operator="greaterThan", formula=["5"], fill=PatternFill("solid"))
+    )
+    wb.defined_names["amounts"] = DefinedName("amounts", attr_text="Leads!$B$2:$B$100")
+    ws.freeze_panes = "A2"
+    ws.column_dimensions["B"].font = Font(bold=True)
+    ws.column_dimensions["C"].width = 40
+    wb.save(path)
+    assert risky_content(path) == []
+    backend = WorkbookBackend(path)
+    snapshot = backend.read()
+    backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 1, "20")]))
+    assert backend.read().tabs["Leads"].rows == [["L1", "20", "hello"]]
+    assert load_workbook(path)["Leads"]["C2"].comment.text == "a note"
 
 
 def test_what_openpyxl_warns_it_drops_is_refused(book: WorkbookBackend) -> None:

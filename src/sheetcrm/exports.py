@@ -12,6 +12,9 @@ from pathlib import Path
 from sheetcrm.errors import ImportFileError
 from sheetcrm.table import Table
 
+FIELD_LIMIT = 1 << 24
+"""The longest CSV field read (16 M characters); a cell holds 32,767, the import cuts it."""
+
 
 def read_table(path: str | Path) -> Table:
     """A CSV (any common delimiter and encoding) or the first sheet of an .xlsx, as strings."""
@@ -36,7 +39,17 @@ def read_table(path: str | Path) -> Table:
         )
     except csv.Error:
         dialect = csv.excel
-    rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    limit = csv.field_size_limit(FIELD_LIMIT)  # the default, 131,072, is a long note
+    try:
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"cannot read {path.name}, line {reader.line_num}: {exc}",
+            "check the quotes there: one left open swallows the rest of the file",
+        ) from exc
+    finally:
+        csv.field_size_limit(limit)
     if not rows:
         raise ImportFileError(f"{path.name} is empty", "export it again with a header row")
     return Table([h.strip() for h in rows[0]], rows[1:])

@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.datetime import from_excel, to_excel
 from openpyxl.workbook.defined_name import DefinedName
@@ -31,7 +32,7 @@ from sheetcrm.backends.base import Changes, StaleSnapshotError
 from sheetcrm.errors import BackendError
 from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
 from sheetcrm.table import Snapshot, Table, a1, norm_header
-from sheetcrm.values import format_cell, format_datetime, format_number
+from sheetcrm.values import clamp, format_cell, format_datetime, format_number
 
 METRIC_TABS = frozenset({"Dashboard", "Funnel", "By owner", "By source", "Forecast"})
 """Tabs sheetcrm rewrites and redraws itself: charts and drawings on them may be rebuilt."""
@@ -41,6 +42,7 @@ _PERSON_FILL = "DDEBF7"  # light blue header: people type here
 _SERVICE_FILL = "BFBFBF"  # grey header, light grey column, grey tab: sheetcrm writes there
 _SERVICE_COLUMN_FILL = "F2F2F2"
 _SERVICE_TAB = "808080"
+_SERVICE_CELL = PatternFill("solid", fgColor=_SERVICE_COLUMN_FILL)  # one, shared by every cell
 _LAST_ROW = 1048576  # drop-downs cover the whole column, however many leads arrive
 _DATE_FORMATS = {10: "yyyy-mm-dd", 16: "yyyy-mm-dd hh:mm", 19: "yyyy-mm-dd hh:mm:ss"}  # by length
 
@@ -50,8 +52,10 @@ Extent = tuple[list[str], int]
 
 class WorkbookBackend:
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.location = str(self.path)
+        # The file itself, not a link to it: a save replaces the file the link points at,
+        # and a spreadsheet program's lock file is beside that file.
+        self.path = Path(path).resolve()
+        self.location = str(path)
         suffix = self.path.suffix.lower()
         if suffix != ".xlsx":
             hints = {
@@ -117,7 +121,14 @@ class WorkbookBackend:
         self._loaded = None  # about to be modified: never reuse it
         package.check_kept(self.path, lost)
         _apply(wb, changes, extents)
-        package.save(wb, self.path, expect=version)
+        # openpyxl writes formulas without what they showed: put that back (sheetcrm writes
+        # no formula, so every one left is a person's, as read), and have Excel or LibreOffice
+        # calculate them again on opening.
+        formulas = _formula_cells(wb)
+        if formulas:
+            wb.calculation.fullCalcOnLoad = True
+        results = package.cached_results(self.path, formulas) if formulas else None
+        package.save(wb, self.path, expect=version, results=results)
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300
@@ -178,16 +189,30 @@ def _formulas(ws: Worksheet, grid: list[tuple[object, ...]]) -> list[tuple[int, 
     ]
 
 
+def _formula_cells(wb: Workbook) -> dict[str, set[tuple[int, int]]]:
+    """Every formula in the workbook, by tab: (row, column) from 1."""
+    found: dict[str, set[tuple[int, int]]] = {}
+    for ws in wb.worksheets:
+        # the cells openpyxl holds, without creating the empty ones a walk would
+        cells = {key for key, cell in ws._cells.items() if cell.data_type == "f"}
+        if cells:
+            found[ws.title] = cells
+    return found
+
+
 # --- writing ---------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1024)  # asked once per cell written; the schema never changes
-def _kind(tab: str, header: str) -> Kind:
+def _kind(tab: str, header: str) -> tuple[Kind, bool]:
+    """What a column holds, and whether sheetcrm owns it (its cells are then grey)."""
     if tab in METRIC_TABS:
-        return Kind.NUMBER  # charts need numbers; a canonical number reads back identical
+        return Kind.NUMBER, False  # charts need numbers; a canonical number reads back identical
     spec = tab_spec(tab)
     column = spec.column(header) if spec else None
-    return column.kind if column else Kind.TEXT
+    if column is None:
+        return Kind.TEXT, False
+    return column.kind, column.owner is Owner.SERVICE
 
 
 def _number(text: str) -> int | float | None:
@@ -212,7 +237,8 @@ def _datetime(text: str) -> datetime | None:
     return when
 
 
-def _put(cell: Cell | MergedCell, text: str, kind: Kind) -> None:
+def _put(cell: Cell | MergedCell, text: str, kind: Kind, fill: int = 0) -> None:
+    """Write ``text`` as a ``kind``; ``fill``: the workbook's index of a fill to give it."""
     if isinstance(cell, MergedCell):
         raise BackendError(
             f"{a1(cell.parent.title, cell.row, cell.column - 1)} is inside merged cells",
@@ -221,6 +247,10 @@ def _put(cell: Cell | MergedCell, text: str, kind: Kind) -> None:
     if text == "":
         cell.value = None
         return
+    if fill:  # what `cell.fill = ...` stores, without hashing a fill for every cell
+        if not cell._style:
+            cell._style = StyleArray()
+        cell._style.fillId = fill
     number = _number(text) if kind in (Kind.NUMBER, Kind.MONEY) else None
     when = _datetime(text) if kind in (Kind.DATE, Kind.DATETIME) else None
     if number is not None:
@@ -231,18 +261,33 @@ def _put(cell: Cell | MergedCell, text: str, kind: Kind) -> None:
         cell.value = when
         cell.number_format = _DATE_FORMATS[len(text)]
     else:
-        # Excel cannot hold control characters. Forcing the type keeps "=...", "+33 6..."
-        # and "#N/A" as the text a person typed, never a formula or an error.
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", text)
+        # Excel cannot hold control characters nor more than 32,767 characters: cut the way
+        # the sync cuts, so what is read back is what was written. Forcing the type keeps
+        # "=...", "+33 6..." and "#N/A" as the text a person typed, never a formula.
+        cell.value = clamp(ILLEGAL_CHARACTERS_RE.sub("", text))
         cell.data_type = "s"
 
 
-def _sheet(wb: Workbook, tab: str) -> Worksheet:
+def _grey(wb: Workbook) -> int:
+    """The index in ``wb`` of the light grey of service-owned columns, which cells sheetcrm
+    writes there wear too: the column's own fill shows only on cells without one."""
+    return int(wb._fills.add(_SERVICE_CELL))
+
+
+def _sheet(wb: Workbook, tab: str, create: bool = False) -> Worksheet:
+    """The tab named ``tab``; with ``create``, a new one if there is none and the schema
+    knows its header (a person deleted History: the next sync writes it again)."""
     if tab in wb.sheetnames:
         return wb[tab]
     for ws in wb.worksheets:
         if norm_header(ws.title) == norm_header(tab):
             return ws
+    spec = tab_spec(tab)
+    if create and spec is not None:
+        ws = wb.create_sheet(tab)
+        _fill_tab(ws, Table(spec.headers))
+        _dress(ws)
+        return ws
     raise BackendError(f"no tab named {tab!r} in the workbook")
 
 
@@ -252,10 +297,11 @@ def _apply(wb: Workbook, changes: Changes, extents: dict[str, Extent]) -> None:
     ``extents`` holds what read() found of each tab, by title; the others are measured here.
     """
     sheets: dict[str, Worksheet] = {}
+    grey = _grey(wb)
 
-    def shape(tab: str) -> tuple[Worksheet, list[str], int]:
+    def shape(tab: str, create: bool = False) -> tuple[Worksheet, list[str], int]:
         if tab not in sheets:
-            sheets[tab] = _sheet(wb, tab)
+            sheets[tab] = _sheet(wb, tab, create)
         ws = sheets[tab]
         if ws.title not in extents:
             extents[ws.title] = _extent(ws)
@@ -270,13 +316,16 @@ def _apply(wb: Workbook, changes: Changes, extents: dict[str, Extent]) -> None:
         ws, header, height = shape(update.tab)
         if not (0 <= update.row < height - 1 and 0 <= update.col < len(header)):
             raise BackendError(f"{a1(ws.title, update.row + 2, update.col)} is outside the table")
-        kind = _kind(ws.title, header[update.col])
-        _put(ws.cell(update.row + 2, update.col + 1), update.value, kind)
+        kind, service = _kind(ws.title, header[update.col])
+        _put(ws.cell(update.row + 2, update.col + 1), update.value, kind, grey if service else 0)
     for tab, rows in changes.appends.items():
-        ws, header, height = shape(tab)
+        if not rows:
+            continue
+        ws, header, height = shape(tab, create=True)
         for r, row in enumerate(rows, start=height + 1):
             for c, text in enumerate(row):
-                _put(ws.cell(r, c + 1), text, _kind(ws.title, header[c] if c < len(header) else ""))
+                kind, service = _kind(ws.title, header[c] if c < len(header) else "")
+                _put(ws.cell(r, c + 1), text, kind, grey if service else 0)
         extents[ws.title] = (header, height + len(rows))
     for tab, table in changes.replace.items():
         try:
@@ -297,11 +346,13 @@ def _apply(wb: Workbook, changes: Changes, extents: dict[str, Extent]) -> None:
 
 
 def _fill_tab(ws: Worksheet, table: Table) -> None:
+    grey = _grey(ws.parent)
     for c, text in enumerate(table.header, start=1):
         _put(ws.cell(1, c), text, Kind.TEXT)
     for r, row in enumerate(table.rows, start=2):
         for c, text in enumerate(row, start=1):
-            _put(ws.cell(r, c), text, _kind(ws.title, table.header[c - 1]))
+            kind, service = _kind(ws.title, table.header[c - 1])
+            _put(ws.cell(r, c), text, kind, grey if service else 0)
     if norm_header(ws.title) == norm_header(STATE.name):
         ws.sheet_state = "hidden"
 
@@ -330,7 +381,7 @@ def _dress(ws: Worksheet) -> None:
         if note:
             cell.comment = Comment(note, "sheetcrm")
         if service:
-            ws.column_dimensions[letter].fill = _solid(_SERVICE_COLUMN_FILL)
+            ws.column_dimensions[letter].fill = _SERVICE_CELL
     if ws.title in METRIC_TABS or (spec is not None and spec.edited_by == "the service"):
         ws.sheet_properties.tabColor = _SERVICE_TAB
 
