@@ -134,3 +134,39 @@ def test_a_huge_bad_cell_keeps_status_short_and_the_sync_idempotent():
     status = cell(backend.read(), LEADS.name, "L-00001", "Status")
     assert len(status) < 1000
     assert not plan_sync(backend.read(), NOW).writes
+
+
+def test_a_backlog_beyond_capacity_keeps_the_same_reason_every_sync():
+    tabs = template()
+    t = tabs[LEADS.name]
+    t.rows.clear()
+    # a later row (later Lead ID) that arrived earlier: assignment order is not ID order
+    for email, created in (
+        ("a@a.example", "2026-11-23 09:00"),
+        ("b@b.example", "2026-11-23 08:00"),
+        ("c@c.example", "2026-11-23 09:30"),
+    ):
+        row = [""] * len(t.header)
+        row[t.col("Email")], row[t.col("Country")] = email, "France"
+        row[t.col("Stage")], row[t.col("Created at")] = "Prospecting", created
+        t.rows.append(row)
+    team = tabs["Team"]
+    for r in team.rows:  # one lead a day each; the fallback owner takes none today
+        r[team.col("Daily capacity")] = "0" if r[0] == "Jordan Lee" else "1"
+        r[team.col("Away until")] = ""
+    backend = MemoryBackend(tabs)
+    _sync(backend)
+    status = cell(backend.read(), LEADS.name, "L-00003", "Status")
+    assert "Sofia Marin is at daily capacity (1); Lukas Becker is at daily capacity (1)" in status
+    again = plan_sync(backend.read(), NOW + timedelta(minutes=1))
+    assert not again.writes, again.describe(3)
+
+
+def test_history_is_recreated_when_a_person_deletes_it():
+    backend = MemoryBackend(template())
+    _sync(backend)
+    backend.human(lambda t: t.pop("History"))
+    backend.human(lambda t: t[LEADS.name].rows[0].__setitem__(t[LEADS.name].col("Stage"), "Won"))
+    _sync(backend, NOW + timedelta(hours=1))
+    first = [h for h in backend.tabs["History"].records() if h["Lead ID"] == "L-00001"]
+    assert [h["To"] for h in first] == ["Won"]

@@ -106,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"Not imported (no matching Leads column): {', '.join(mapping.unmapped)}")
         print('  map one with --map "column=Leads header", or add them all with --add-columns')
     if not plan.appends:
-        print("Nothing to import: the file has no rows.")
+        print(f"Nothing to import: {plan.empty_because}.")
         return 0
     apply(plan, backend, snapshot)
     print(f"Appended {len(plan.appends)} rows to {LEADS.name} in {args.sheet}.")

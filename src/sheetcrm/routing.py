@@ -48,11 +48,13 @@ def _load(
         load.open[names[str(key)]] = int(count)
     stamped = known & ~np.isnat(assigned)
     if stamped.any():
-        # who got a lead last: by Assigned at, then Lead ID, never by where rows are sorted
+        # the same order leads are assigned in: Created at, then Lead ID
+        picked = stamped.to_numpy()
+        created = frame.dates("Created at")[picked].astype("int64")
         latest = pd.DataFrame(
-            {"o": owner[stamped], "t": assigned[stamped.to_numpy()], "r": rank[stamped.to_numpy()]}
-        ).sort_values(["t", "r"])
-        for key, t, r in latest.groupby("o").last().itertuples():
+            {"o": owner[stamped], "t": assigned[picked], "c": created, "r": rank[picked]}
+        ).sort_values(["t", "c", "r"])
+        for key, t, _c, r in latest.groupby("o").last().itertuples():
             load.last[names[str(key)]] = (pd.Timestamp(t).to_pydatetime(), int(r))
     return load
 
@@ -138,7 +140,9 @@ def route(
             if target != chosen.name:
                 why += f": {chosen.name}"
         else:
-            busy = "; ".join(_why_unavailable(m, load, today) for m in candidates)
+            # in Team tab order, not rotation order: the same reason on every sync
+            in_team_order = sorted(candidates, key=lambda m: team.index(m))
+            busy = "; ".join(_why_unavailable(m, load, today) for m in in_team_order)
             backup = by_name.get(norm_header(fallback)) if fallback else None
             # the fallback is a person like any other: not when away, nor past capacity
             unavailable = (

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sheetcrm.backends.base import Changes, StaleSnapshotError
 from sheetcrm.errors import BackendError
+from sheetcrm.schema import tab_spec
 from sheetcrm.table import Snapshot, Table
 
 
@@ -53,6 +54,8 @@ class MemoryBackend:
         for cell in changes.cells:
             self._tab(cell.tab).rows[cell.row][cell.col] = cell.value
         for tab, rows in changes.appends.items():
+            if tab not in self.tabs and (spec := tab_spec(tab)) is not None:
+                self.tabs[tab] = Table(spec.headers)  # as the workbook does: recreate it
             table = self._tab(tab)
             table.rows.extend([list(r) + [""] * (len(table.header) - len(r)) for r in rows])
         for tab, table in changes.replace.items():
