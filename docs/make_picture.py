@@ -42,8 +42,8 @@ def render(rows: list[dict[str, str]]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT}">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="6" y="17" font-size="12" fill="#444">sheetcrm-demo.xlsx — Leads, after '
-        f"`sheetcrm sync` (grey columns are written by sheetcrm)</text>",
+        '<text x="6" y="17" font-size="12" fill="#444">sheetcrm-demo.xlsx — Leads, after '
+        "`sheetcrm sync` (grey columns are written by sheetcrm)</text>",
     ]
     y = 26
     x = 0
@@ -63,12 +63,6 @@ def render(rows: list[dict[str, str]]) -> str:
             value = row.get(name, "")
             fill = "#f1f3f4" if name in SERVICE else "#ffffff"
             color = "#202124"
-            if name == "Status" and value != "OK":
-                fill, color = "#fce8e6", "#a50e0e"
-            if name == "Grade":
-                fill = {"A": "#ceead6", "B": "#e6f4ea", "C": "#fef7e0", "D": "#fce8e6"}.get(
-                    value, fill
-                )
             out.append(
                 f'<rect x="{x}" y="{y}" width="{w}" height="{ROW_H}" fill="{fill}" '
                 'stroke="#dadce0"/>'

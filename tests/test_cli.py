@@ -206,3 +206,16 @@ def test_template_dates_are_rendered_in_the_sheets_time_zone(tmp_path):
     created = leads.cell(2, header.index("Created at") + 1).value  # {now-2h} in the template
     local = datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).replace(tzinfo=None)
     assert abs(local - timedelta(hours=2) - created) < timedelta(minutes=5)
+
+
+def test_the_cli_remembers_parsed_contacts_between_runs(sheet, capsys):
+    from sheetcrm.cli import _load_memo, _memo_file
+
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    first = capsys.readouterr().out
+    memo = _load_memo(str(sheet))
+    assert memo.emails["priya.shah@northwind.example"] == ("priya.shah@northwind.example", "")
+    assert any(k[0] == "(415) 555-0132" for k in memo.phones)
+    _memo_file(str(sheet)).write_text("{not json", encoding="utf-8")  # a damaged cache
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    assert "Nothing to change" in capsys.readouterr().out and "50 new IDs" in first

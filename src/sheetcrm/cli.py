@@ -6,11 +6,16 @@ Library errors become a clean message with a hint and exit status 1, never a tra
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sheetcrm import __version__
 from sheetcrm.backends import open_backend
+from sheetcrm.backends.google import spreadsheet_id
 from sheetcrm.config import parse_config, parse_settings
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.exports import read_table
@@ -19,6 +24,7 @@ from sheetcrm.schema import LEADS, PROBLEMS, SETTINGS
 from sheetcrm.sync import apply, local_now, plan_sync, sync_once
 from sheetcrm.table import Table
 from sheetcrm.templates import available_templates, load_template
+from sheetcrm.validation import Memo
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
 
@@ -45,6 +51,42 @@ def _template(name: str, fixed: str | None) -> dict[str, Table]:
     return load_template(name, now=local)
 
 
+def _memo_file(location: str) -> Path:
+    """Where the contact-parsing memo of a sheet is kept between runs (a cache: safe to delete)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sheetcrm"
+    where = location if spreadsheet_id(location) else str(Path(location).resolve())
+    key = hashlib.sha256(f"{__version__}|{where}".encode()).hexdigest()[:20]
+    return base / f"memo-{key}.json"
+
+
+def _load_memo(location: str) -> Memo:
+    try:
+        saved = json.loads(_memo_file(location).read_text(encoding="utf-8"))
+        return Memo(
+            emails={k: (v[0], v[1]) for k, v in saved["emails"].items()},
+            phones={
+                tuple(k.split("\x1f", 1)): (v[0], v[1])  # type: ignore[misc]
+                for k, v in saved["phones"].items()
+            },
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return Memo()  # no cache yet, or a damaged one: parse everything again
+
+
+def _save_memo(location: str, memo: Memo) -> None:
+    if len(memo.emails) + len(memo.phones) > 2_000_000:
+        return  # a cache that big costs more to load than it saves
+    path = _memo_file(location)
+    data = {"emails": memo.emails, "phones": {"\x1f".join(k): v for k, v in memo.phones.items()}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only a cache: the next sync parses again
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
     tabs = _template(args.template, args.now)
@@ -59,8 +101,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
+    memo = _load_memo(args.sheet)
     if args.dry_run:
-        plan = plan_sync(backend.read(), _now(args.now))
+        plan = plan_sync(backend.read(), _now(args.now), memo)
         for line in plan.describe(args.limit):
             print(line)
         print(
@@ -68,7 +111,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "nothing written."
         )
         return 0
-    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC))
+    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC), memo)
+    _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
     if report.conflicts:
