@@ -203,3 +203,25 @@ def test_transient_errors_are_retried_a_bounded_number_of_times():
     assert len(waits) == 3  # 4 tries, 3 pauses
     assert all(0 < w <= 16 for w in waits) and waits[0] < waits[-1]
     emu.limits.clear_injected()  # nothing left over for other tests
+
+
+def test_the_commands_work_on_a_google_sheet(monkeypatch, capsys, tmp_path):
+    from sheetcrm.cli import main
+
+    emu = emulator()
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", emu.host)  # Google's convention for emulators
+    book = emu.store.create("crm", sheets=("Sheet1",))
+    url = f"https://docs.google.com/spreadsheets/d/{book.spreadsheet_id}/edit"
+    assert main(["init", "--sheet", url, "--now", "2026-11-23T10:00"]) == 0
+    assert main(["sync", "--sheet", url, "--now", "2026-11-23T10:00"]) == 0
+    assert "50 rows read, 50 new IDs" in capsys.readouterr().out
+    export = tmp_path / "more.csv"
+    export.write_text("Email,Country\nnew.lead@fresh.example,France\n", encoding="utf-8")
+    assert (
+        main(["import", str(export), "--sheet", book.spreadsheet_id, "--now", "2026-11-23T10:05"])
+        == 0
+    )
+    assert main(["sync", "--sheet", url, "--now", "2026-11-23T10:05"]) == 0
+    assert "Nothing to change" in capsys.readouterr().out
+    leads = book.sheet(LEADS.name).values()
+    assert leads[-1][0] == "L-00051" and "new.lead@fresh.example" in leads[-1]
