@@ -121,18 +121,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "meanwhile (the next sync picks them up)"
         )
     print(written if report.written else "Nothing to change: the sheet is up to date.")
-    _show_problems(plan.problems)
+    _show_problems(plan.problems, plan.summary.problems)
     return 0
 
 
-def _show_problems(problems: list, limit: int = 8) -> None:
-    if not problems:
+def _show_problems(problems: list, total: int, limit: int = 8) -> None:
+    if not total:
         return
-    print(f"{len(problems)} problems (all of them are on the {PROBLEMS.name} tab):")
+    print(
+        f"{total} problems (the first {min(total, 1000)} are on the {PROBLEMS.name} tab, and "
+        "each row's Status says what is wrong with it):"
+    )
     for p in problems[:limit]:
         print(f"  {p.cell}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
-    if len(problems) > limit:
-        print(f"  ... and {len(problems) - limit} more")
+    if total > limit:
+        print(f"  ... and {total - limit} more")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -158,7 +161,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     sync_plan, _ = sync_once(backend, _now(args.now), datetime.now(UTC))
     print(f"Synced: {sync_plan.summary.line()}.")
-    _show_problems(sync_plan.problems)
+    _show_problems(sync_plan.problems, sync_plan.summary.problems)
     return 0
 
 

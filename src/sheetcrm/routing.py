@@ -114,8 +114,20 @@ def route(
         if c.lists_values
     }
     results = []
+    # Nobody's load changes until someone is assigned: until then, a row whose rule and
+    # listed values were already seen without anyone free is left unowned for the same
+    # reason. A backlog beyond everyone's capacity then costs a look-up a row.
+    nobody_free: dict[tuple[object, ...], str] = {}
     for row in rows:
         j = int(matched[row]) if matched[row] >= 0 else None
+        key = (
+            (j, *(listed[id(c)][row] for c in rules[j].conditions if c.lists_values))
+            if j is not None
+            else (None,)
+        )
+        if key in nobody_free:
+            results.append(Assignment(row, "", nobody_free[key]))
+            continue
         if j is None:
             reason = "no routing rule matched"
             candidates: list[Member] = []
@@ -154,6 +166,7 @@ def route(
                 extra = [unavailable] if backup and unavailable not in busy else []
                 why = "; ".join(p for p in (reason, busy, *extra) if p)
                 why += "; no fallback owner available (Settings: Fallback owner)"
+                nobody_free[key] = why
                 results.append(Assignment(row, "", why))
                 continue
             assert backup is not None
@@ -163,6 +176,7 @@ def route(
         if is_open[row]:
             load.open[chosen.name] += 1
         load.last[chosen.name] = (today, int(rank[row]))
+        nobody_free.clear()
         results.append(Assignment(row, chosen.name, why))
     return results
 

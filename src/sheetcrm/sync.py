@@ -38,6 +38,7 @@ from sheetcrm.values import clamp, format_datetime, format_number, shown, stripp
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 NEXT_ID_KEY = "next lead id"
+FREE_TEXT = ("Score reasons", "Status")
 MAX_ROW_PROBLEMS = 1000
 """Row problems listed one per line on the Problems tab; the rest are counted in one line
 (each row's own Status cell always says what is wrong with it)."""
@@ -217,10 +218,12 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
             plan.history.append((e.row, row, "Stage changed at" if e.observed else ""))
         plan.summary.stage_changes = sum(1 for e in result.events if e.observed)
 
-    row_problems, plan.summary.flagged = _status(work, positions, frozen)
+    row_problems, counted, plan.summary.flagged = _status(work, positions, frozen)
     for column in service:
         old = read[column].to_numpy(dtype=object)
-        new = np.array([clamp(v) for v in data[column].to_numpy(dtype=object)], dtype=object)
+        new = data[column].to_numpy(dtype=object)
+        if column in FREE_TEXT:  # only text we compose can outgrow a cell
+            new = np.array([clamp(v) for v in new], dtype=object)
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(
@@ -240,12 +243,12 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     # History rows in sheet order of their leads, stage entries after routing ones.
     plan.history.sort(key=lambda item: item[0])
     plan.problems = [*config.problems, *header_problems, *row_problems]
+    plan.summary.problems = len(config.problems) + len(header_problems) + counted
     _problems_tab(plan, snapshot, stamp)
     _state_tab(plan, snapshot, counter)
     plan.summary.rows = len(data)
     plan.summary.new_ids = int(fresh.sum())
     plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
-    plan.summary.problems = len(plan.problems)
     plan.summary.frozen = tuple(sorted(frozen))
     return plan
 
@@ -327,6 +330,8 @@ def _route(
     )
     owners = data["Owner"].to_numpy(dtype=object, copy=True)
     assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
+    unowned_rows: list[int] = []
+    unowned_why: list[str] = []
     for a in assignments:
         if a.owner:
             owners[a.row], assigned_at[a.row] = a.owner, stamp
@@ -334,8 +339,11 @@ def _route(
             plan.history.append((a.row, row, "Owner"))
             plan.summary.routed += 1
         else:
-            hint = "add people to the Team tab, raise a Daily capacity, or set a Fallback owner"
-            work.problems.append((np.array([a.row]), "Owner", [a.why], hint))
+            unowned_rows.append(a.row)
+            unowned_why.append(a.why)
+    if unowned_rows:
+        hint = "add people to the Team tab, raise a Daily capacity, or set a Fallback owner"
+        work.problems.append((np.array(unowned_rows), "Owner", unowned_why, hint))
     _put(data, "Owner", owners)
     _put(data, "Assigned at", assigned_at)
 
@@ -359,17 +367,22 @@ def _history(at: str, lead_id: str, field: str, before: str, after: str, why: st
     return [at, lead_id, field, before, after, SERVICE_BY, why]
 
 
-def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[Problem], int]:
-    """Write each row's Status ("OK" or what is wrong) and list row problems for Problems."""
+def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[Problem], int, int]:
+    """Write each row's Status ("OK" or what is wrong); list the first row problems for the
+    Problems tab (the rest are only counted). Returns them, their count, and flagged rows."""
     n = len(work.data)
     notes: dict[int, list[str]] = {}  # only rows with something to say
     problems = []
     columns = {name: i for i, name in enumerate(work.data.columns)}
     ids = work.data["Lead ID"].to_numpy(dtype=object)
+    counted = 0
     for rows, column, messages, hint in work.problems:
         col = columns.get(column, 0)
         for r, message in zip(rows, messages, strict=True):
             notes.setdefault(r, []).append(f"{column}: {message}")
+            counted += 1
+            if counted > MAX_ROW_PROBLEMS:
+                continue
             problems.append(
                 Problem(
                     LEADS.name,
@@ -389,7 +402,7 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
         for r, said in notes.items():
             status[r] = "; ".join(said)
         _put(work.data, "Status", status)
-    return problems, int(flagged.sum())
+    return problems, counted, int(flagged.sum())
 
 
 def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
@@ -400,16 +413,14 @@ def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
         for rec in current.records():
             seen[(rec.get("Tab", ""), rec.get("Cell", ""), rec.get("Problem", ""))] = rec.get("At")
     rows = []
-    listed = plan.problems
-    lead_problems = [p for p in listed if p.lead_id]
-    if len(lead_problems) > MAX_ROW_PROBLEMS:
-        keep = set(map(id, lead_problems[:MAX_ROW_PROBLEMS]))
-        listed = [p for p in listed if not p.lead_id or id(p) in keep]
+    listed = list(plan.problems)
+    more = plan.summary.problems - len(listed)
+    if more > 0:
         listed.append(
             Problem(
                 LEADS.name,
                 LEADS.name,
-                f"... and {len(lead_problems) - MAX_ROW_PROBLEMS} more row problems",
+                f"... and {more} more row problems",
                 "each row's Status cell says what is wrong",
             )
         )
