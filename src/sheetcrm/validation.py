@@ -233,7 +233,16 @@ def check_rows(
     def column(name: str) -> pd.Series:
         name = resolve(name)
         if name in data.columns:
-            return data[name].astype(object).fillna("").astype(str)
+            # plain Python strings: .astype(str) would give pandas' slower string dtype
+            values = data[name].to_numpy(dtype=object)
+            return pd.Series(
+                [
+                    v if isinstance(v, str) else "" if v is None or v != v else str(v)
+                    for v in values
+                ],
+                index=index,
+                dtype=object,
+            )
         return pd.Series([""] * len(data), index=index, dtype=object)
 
     countries = column("Country")
@@ -244,10 +253,10 @@ def check_rows(
         index=index,
         dtype=object,
     )
-    email = email_results.str[0]
+    email = pd.Series([r[0] for r in email_results], index=index, dtype=object)
     _collect(
         problems,
-        email_results.str[1],
+        pd.Series([r[1] for r in email_results], index=index, dtype=object),
         "Email",
         "type an address like name@company.com, or leave the cell empty",
     )
@@ -259,10 +268,10 @@ def check_rows(
         index=index,
         dtype=object,
     )
-    phone = phone_results.str[0]
+    phone = pd.Series([r[0] for r in phone_results], index=index, dtype=object)
     _collect(
         problems,
-        phone_results.str[1],
+        pd.Series([r[1] for r in phone_results], index=index, dtype=object),
         "Phone",
         "type it with the country code, like +44 20 7946 0958 (without one, the lead's "
         f"Country is assumed, else Settings' Default phone region, {region})",
