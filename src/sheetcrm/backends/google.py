@@ -23,7 +23,8 @@ from sheetcrm.backends.base import Changes
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.errors import BackendError
-from sheetcrm.schema import LEADS, STATE, TABS, Kind, service_columns, tab_spec
+from sheetcrm.schema import LEADS, PROBLEMS, STATE, TABS, Kind, service_columns, tab_spec
+from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
 from sheetcrm.values import format_number, parse_number
 
@@ -77,6 +78,7 @@ class GoogleBackend:
         self._lease: str | None = None  # our holder token while we hold the lease
         self._lease_seen: list[str] = []  # the lease tab's A1:B1 at the last read
         self._lease_tab = False  # whether the last read found the lease tab
+        self._grid: dict[str, tuple[int, int]] = {}  # tab -> (rows, columns) of its grid
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -122,6 +124,10 @@ class GoogleBackend:
         self._lease_tab = False
         for title, value_range in zip(titles, ranges.get("valueRanges", []), strict=False):
             rows = [[str(v) for v in row] for row in value_range.get("values", [])]
+            # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
+            end = _A1_START.match(value_range.get("range", "").rpartition(":")[2])
+            if end and end["row"]:
+                self._grid[title] = (int(end["row"]), _column_index(end["col"]) + 1)
             if title == LEASE_TAB:
                 self._lease_seen = rows[0] if rows else []
                 self._lease_tab = True
@@ -184,7 +190,6 @@ class GoogleBackend:
             data.append(
                 {"range": f"{quote(tab)}!{column_letter(width)}1", "values": [list(headers)]}
             )
-        data += _cell_ranges(changes, self._shape)
         for tab, table in changes.replace.items():
             old_header, old_rows = self._shape.get(tab, ([], 0))
             width = max(len(table.header), len(old_header), 1)
@@ -197,6 +202,8 @@ class GoogleBackend:
                     "values": padded,
                 }
             )
+        self._fit(data)  # rewritten tabs and new columns may outgrow a grid; cells read cannot
+        data += _cell_ranges(changes, self._shape)
         if self._lease is not None:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
             self._lease = None
@@ -211,6 +218,53 @@ class GoogleBackend:
                     {"values": rows},
                 )
         self._shape.clear()  # positions are stale now: the next write follows a read
+
+    def _fit(self, data: list[dict[str, Any]]) -> None:
+        """Grow grids a write would overflow: Google answers 400 past a tab's grid (new tabs
+        are 1000 x 26). Costs requests only when a write reaches beyond that default."""
+        needed: dict[str, tuple[int, int]] = {}
+        for item in data:
+            tab, _, cells = item["range"].rpartition("!")
+            first = _A1_START.match(cells)
+            row0 = int(first["row"] or 1) if first else 1
+            col0 = _column_index(first["col"]) if first else 0
+            width = max((len(r) for r in item["values"]), default=0)
+            rows, cols = needed.get(tab, (0, 0))
+            needed[tab] = (max(rows, row0 + len(item["values"]) - 1), max(cols, col0 + width))
+        self._grow(needed)
+
+    def _grow(self, needed: dict[str, tuple[int, int]]) -> None:
+        def fits(tab: str, rows: int, cols: int) -> bool:
+            have = self._grid.get(tab.strip("'").replace("''", "'"), (1000, 26))
+            return rows <= have[0] and cols <= have[1]
+
+        if all(fits(tab, r, c) for tab, (r, c) in needed.items()):
+            return
+        meta = self._call("fetch_sheet_metadata", {"fields": "sheets.properties"})
+        requests = []
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            title = props["title"]
+            want = needed.get(quote(title)) or needed.get(title)
+            if want is None:
+                continue
+            grid = props.get("gridProperties", {})
+            for dimension, have, need in (
+                ("ROWS", grid.get("rowCount", 1000), want[0]),
+                ("COLUMNS", grid.get("columnCount", 26), want[1]),
+            ):
+                if need > have:
+                    requests.append(
+                        {
+                            "appendDimension": {
+                                "sheetId": props["sheetId"],
+                                "dimension": dimension,
+                                "length": need - have,
+                            }
+                        }
+                    )
+        if requests:
+            self._call("batch_update", {"requests": requests})
 
     def _ensure_tabs(self, names: Iterable[str]) -> None:
         existing = set(self._titles())
@@ -273,7 +327,10 @@ class GoogleBackend:
                 rows = [table.header, *table.rows]
                 data.append({"range": f"{quote(name)}!A1", "values": rows})
         if data:
+            self._fit(data)
             self._call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        # room for the Problems tab at its longest, so no sync has to grow it
+        self._grow({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
         meta = self._call(
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
@@ -282,6 +339,16 @@ class GoogleBackend:
         if requests:
             self._call("batch_update", {"requests": requests})
         self._shape.clear()
+
+
+_A1_START = re.compile(r"(?P<col>[A-Z]+)(?P<row>\d+)?")
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - 64
+    return index - 1
 
 
 def _token(tabs: dict[str, Table]) -> str:
