@@ -5,7 +5,7 @@ side with the way common tools do the same job in the same run:
 - gspread-dataframe: read the sheet, compute, rewrite the whole Leads tab (set_with_dataframe);
 - a loop that updates cell by cell (worksheet.update_cell), one request per changed cell; it is
   timed on its first 50 cells and extrapolated (at 100 ms a request, the full loop takes hours).
-Run: .venv/bin/pip install gspread-dataframe && .venv/bin/python bench/sheets_api.py [--sizes 1000 10000]
+Run: .venv/bin/pip install -e ".[bench]" && .venv/bin/python bench/sheets_api.py [--sizes 1000]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import gspread
 import pandas as pd
 from google.auth.credentials import AnonymousCredentials
 from gspread_dataframe import set_with_dataframe
-from leads import NOW, machine, require_data, snapshot
 
+from leads import NOW, machine, require_data, snapshot
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
@@ -61,8 +61,13 @@ def ours(emu: Emulator, rows: int) -> dict[str, float]:
     start = time.perf_counter()
     sync_once(GoogleBackend(backend.id, http=backend.http), NOW, datetime.now(UTC))
     again = time.perf_counter() - start
-    return {"requests": requests, "cells": report.cells, "seconds": round(first, 2),
-            "resync_requests": emu.stats()["total"], "resync_seconds": round(again, 2)}
+    return {
+        "requests": requests,
+        "cells": report.cells,
+        "seconds": round(first, 2),
+        "resync_requests": emu.stats()["total"],
+        "resync_seconds": round(again, 2),
+    }
 
 
 def whole_sheet(emu: Emulator, rows: int) -> dict[str, float]:
@@ -82,11 +87,15 @@ def whole_sheet(emu: Emulator, rows: int) -> dict[str, float]:
     frame = pd.DataFrame(leads.rows, columns=leads.header)
     worksheet = client.open_by_key(backend.id).worksheet(LEADS.name)
     set_with_dataframe(worksheet, frame)
-    worksheet.spreadsheet.values_append("History!A1", {"valueInputOption": "RAW"},
-                                        {"values": [r for _, r, _ in plan.history]})
+    worksheet.spreadsheet.values_append(
+        "History!A1", {"valueInputOption": "RAW"}, {"values": [r for _, r, _ in plan.history]}
+    )
     seconds = time.perf_counter() - start
-    return {"requests": emu.stats()["total"], "cells": frame.size + len(frame.columns),
-            "seconds": round(seconds, 2)}
+    return {
+        "requests": emu.stats()["total"],
+        "cells": frame.size + len(frame.columns),
+        "seconds": round(seconds, 2),
+    }
 
 
 def cell_by_cell(emu: Emulator, rows: int) -> dict[str, float]:
@@ -96,15 +105,22 @@ def cell_by_cell(emu: Emulator, rows: int) -> dict[str, float]:
     read = backend.read()
     plan = plan_sync(read, NOW)
     leads = read.table(LEADS.name)
-    cells = [(plan.keys[int(pos)].row + 2, find_column(leads, w.column), new)
-             for w in plan.writes for pos, new in zip(w.rows, w.new, strict=True)]
+    cells = [
+        (plan.keys[int(pos)].row + 2, find_column(leads, w.column), new)
+        for w in plan.writes
+        for pos, new in zip(w.rows, w.new, strict=True)
+    ]
     worksheet = client.open_by_key(backend.id).worksheet(LEADS.name)
     start = time.perf_counter()
     for row, col, value in cells[:SAMPLE]:
         worksheet.update_cell(row, (col or 0) + 1, value)
     per_cell = (time.perf_counter() - start) / SAMPLE
-    return {"requests": len(cells), "cells": len(cells),
-            "seconds": round(per_cell * len(cells), 1), "extrapolated_from": SAMPLE}
+    return {
+        "requests": len(cells),
+        "cells": len(cells),
+        "seconds": round(per_cell * len(cells), 1),
+        "extrapolated_from": SAMPLE,
+    }
 
 
 def main() -> None:
@@ -121,16 +137,20 @@ def main() -> None:
             whole = whole_sheet(emu, rows)
             loop = cell_by_cell(emu, rows)
             figures["sizes"][str(rows)] = {  # type: ignore[index]
-                "sheetcrm": ours_, "gspread_dataframe": whole, "cell_by_cell": loop,
+                "sheetcrm": ours_,
+                "gspread_dataframe": whole,
+                "cell_by_cell": loop,
                 "ratio_time_vs_dataframe": round(whole["seconds"] / ours_["seconds"], 1),
                 "ratio_time_vs_cell_loop": round(loop["seconds"] / ours_["seconds"], 1),
                 "ratio_cells_vs_dataframe": round(whole["cells"] / max(ours_["cells"], 1), 1),
             }
-            print(f"{rows:,} leads: sheetcrm {ours_['requests']} requests, {ours_['cells']:,} "
-                  f"cells, {ours_['seconds']} s (re-sync {ours_['resync_requests']} requests, "
-                  f"{ours_['resync_seconds']} s) | gspread-dataframe {whole['requests']} requests,"
-                  f" {whole['cells']:,} cells, {whole['seconds']} s | cell by cell "
-                  f"{loop['requests']:,} requests, ~{loop['seconds']:,} s (extrapolated)")
+            print(
+                f"{rows:,} leads: sheetcrm {ours_['requests']} requests, {ours_['cells']:,} "
+                f"cells, {ours_['seconds']} s (re-sync {ours_['resync_requests']} requests, "
+                f"{ours_['resync_seconds']} s) | gspread-dataframe {whole['requests']} requests,"
+                f" {whole['cells']:,} cells, {whole['seconds']} s | cell by cell "
+                f"{loop['requests']:,} requests, ~{loop['seconds']:,} s (extrapolated)"
+            )
             emu.store.spreadsheets.clear()
     figures["machine"] = machine()
     print(json.dumps(figures))
