@@ -170,6 +170,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
 
     ids, fresh, counter = _ids(data, state, history)
     _put(data, "Lead ID", ids)
+    rank = _rank(ids)  # Lead ID order: who came first, for duplicates and routing
     arrived = (stripped(data["Created at"]) == "").to_numpy()
     data.loc[arrived, "Created at"] = stamp
 
@@ -188,7 +189,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
             "company domain": company_domains(checked.email, settings["Free-mail domains"]),
         }
         chosen = [keys[k].reset_index(drop=True) for k in settings["Dedupe keys"]]
-        earliest = find_duplicates(_rank(ids), chosen)
+        earliest = find_duplicates(rank, chosen)
         _put(data, "Duplicate of", [ids[e] if e >= 0 else "" for e in earliest])
 
     stages = {norm_header(s.name): s for s in config.stages}
@@ -200,7 +201,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
 
     if "routing" not in frozen and config.team:
         frame = Frame(data, stamp_now, settings.dayfirst)  # routing may test this sync's scores
-        _route(plan, work, frame, ids, is_open, stamp)
+        _route(plan, work, frame, ids, rank, is_open, stamp)
         _unknown_owners(work, frame)
 
     if "stages" not in frozen and config.stages:
@@ -317,13 +318,18 @@ def _score(data: pd.DataFrame, frame: Frame, config: Config, stage_keys: pd.Seri
 
 
 def _route(
-    plan: Plan, work: _Work, frame: Frame, ids: list[str], is_open: np.ndarray, stamp: str
+    plan: Plan,
+    work: _Work,
+    frame: Frame,
+    ids: list[str],
+    rank: np.ndarray,
+    is_open: np.ndarray,
+    stamp: str,
 ) -> None:
     data, config = work.data, work.config
     unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
     # oldest first, then by Lead ID: arrival order, whatever order the rows are sorted in
     created = frame.dates("Created at").astype("int64")
-    rank = _rank(ids)
     order = sorted(unowned, key=lambda r: (created[r], rank[r]))
     assignments = route(
         frame, order, config.routing, config.team, config.settings["Fallback owner"], is_open, rank

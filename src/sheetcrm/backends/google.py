@@ -249,6 +249,11 @@ class GoogleBackend:
             if want is None:
                 continue
             grid = props.get("gridProperties", {})
+            # what the grid will be: later writes in this process need not ask again
+            self._grid[title] = (
+                max(grid.get("rowCount", 1000), want[0]),
+                max(grid.get("columnCount", 26), want[1]),
+            )
             for dimension, have, need in (
                 ("ROWS", grid.get("rowCount", 1000), want[0]),
                 ("COLUMNS", grid.get("columnCount", 26), want[1]),
