@@ -1,7 +1,7 @@
 """A Google Sheet as the backend: the only module that uses gspread.
 
-Reads every tab in one ``values:batchGet``; writes every cell change in one
-``values:batchUpdate`` and History in one ``values:append``, with valueInputOption RAW so that
+Reads every tab in one ``values:batchGet``; writes every cell change and History rows in one
+``values:batchUpdate``, and new leads in one ``values:append``, with valueInputOption RAW so that
 nothing a person or a web form typed is ever taken for a formula. Values are read as the
 sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
 """
@@ -28,6 +28,7 @@ from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
 from sheetcrm.values import format_number, parse_number
 
+ROW_HEADROOM = 50_000  # a grid grows by its own size, up to this many rows at a time
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
 
@@ -202,22 +203,55 @@ class GoogleBackend:
                     "values": padded,
                 }
             )
-        self._fit(data)  # rewritten tabs and new columns may outgrow a grid; cells read cannot
+        leads_rows: tuple[str, list[list[str]]] | None = None
+        for tab, rows in changes.appends.items():
+            if not rows:
+                continue
+            if tab_spec(tab) is LEADS:
+                leads_rows = (tab, rows)
+            elif tab in self._shape:  # service-only tabs (History): at the rows below the last
+                known, count = self._shape[tab]
+                first = count + 2 if known else 1
+                width = max(len(r) for r in rows)
+                data.append(
+                    {
+                        "range": f"{quote(tab)}!A{first}:{column_letter(width - 1)}"
+                        f"{first + len(rows) - 1}",
+                        "values": rows,
+                    }
+                )
+            else:
+                raise BackendError(f"cannot add rows to {tab}: the tab was not read first")
+        if leads_rows is not None:
+            tab = leads_rows[0]
+            header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
+            self._fit([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
+            self._append_leads(tab, header, leads_rows[1])
+        else:
+            self._fit(data)  # rewritten tabs, new columns and History rows may outgrow a grid
         data += _cell_ranges(changes, self._shape)
         if self._lease is not None:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
             self._lease = None
         if data:
             self._call("values_batch_update", {"valueInputOption": "RAW", "data": data})
-        for tab, rows in changes.appends.items():
-            if rows:
-                self._call(
-                    "values_append",
-                    f"{quote(tab)}!A1",
-                    {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                    {"values": rows},
-                )
         self._shape.clear()  # positions are stale now: the next write follows a read
+
+    def _append_leads(self, tab: str, header: list[str], rows: list[list[str]]) -> None:
+        """New leads go under whatever is the last row *now*: a person may have typed a row
+        since the read. An append whose answer was lost may still have happened, so it is
+        never sent blindly again: the caller finds out from the sheet (web-form leads carry
+        their Submission ID) before trying again."""
+        values = [
+            [_json_value(tab, h, v) for h, v in zip(header, row, strict=False)] for row in rows
+        ]
+        with self.http.at_most_once():
+            self._call(
+                "values_append",
+                f"{quote(tab)}!A1",
+                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                {"values": values},
+            )
 
     def _fit(self, data: list[dict[str, Any]]) -> None:
         """Grow grids a write would overflow: Google answers 400 past a tab's grid (new tabs
@@ -249,15 +283,14 @@ class GoogleBackend:
             if want is None:
                 continue
             grid = props.get("gridProperties", {})
+            rows, cols = grid.get("rowCount", 1000), grid.get("columnCount", 26)
+            if want[0] > rows:
+                # room to spare, so that a log growing by a batch at a time (History) costs
+                # these two requests now and then, not at every write
+                want = (max(want[0], rows + min(rows, ROW_HEADROOM)), want[1])
             # what the grid will be: later writes in this process need not ask again
-            self._grid[title] = (
-                max(grid.get("rowCount", 1000), want[0]),
-                max(grid.get("columnCount", 26), want[1]),
-            )
-            for dimension, have, need in (
-                ("ROWS", grid.get("rowCount", 1000), want[0]),
-                ("COLUMNS", grid.get("columnCount", 26), want[1]),
-            ):
+            self._grid[title] = (max(rows, want[0]), max(cols, want[1]))
+            for dimension, have, need in (("ROWS", rows, want[0]), ("COLUMNS", cols, want[1])):
                 if need > have:
                     requests.append(
                         {

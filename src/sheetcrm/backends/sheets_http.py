@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import google.auth
@@ -26,6 +27,7 @@ from sheetcrm.errors import BackendError
 GOOGLE = "https://sheets.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+NOT_CARRIED_OUT = frozenset({408, 429})  # the request was refused before any work
 
 
 def credentials(emulator_host: str | None) -> Credentials:
@@ -67,6 +69,17 @@ class SheetsHTTP(HTTPClient):
         self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
         self.sleep = sleep
         self.counts: Counter[str] = Counter()  # "read" / "write", per request sent
+        self._once = False
+
+    @contextmanager
+    def at_most_once(self) -> Iterator[None]:
+        """For a request that must not happen twice (an append): retry only the answers
+        that say it was not carried out (429 quota, 408), never a 5xx or a lost answer."""
+        self._once = True
+        try:
+            yield
+        finally:
+            self._once = False
 
     def request(
         self,
@@ -88,8 +101,19 @@ class SheetsHTTP(HTTPClient):
             except APIError as exc:
                 if exc.code not in RETRIED or attempt == self.attempts:
                     raise
+                if self._once and exc.code not in NOT_CARRIED_OUT:
+                    raise BackendError(
+                        f"Google Sheets answered {exc.code} to an append, which may or may "
+                        "not have been carried out",
+                        "nothing is sent twice: the next try checks the sheet first",
+                    ) from exc
                 wait = _retry_after(exc.response)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if self._once:
+                    raise BackendError(
+                        f"the answer to an append was lost ({type(exc).__name__})",
+                        "nothing is sent twice: the next try checks the sheet first",
+                    ) from exc
                 if attempt == self.attempts:
                     raise BackendError(
                         f"Google Sheets did not answer after {attempt} tries ({exc})",
