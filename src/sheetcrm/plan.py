@@ -63,7 +63,8 @@ class Plan:
     keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
-    # (key position, History row, the Leads column whose write it records, or "")
+    # (key position, or -1 for a row appended by this plan; History row; the Leads column
+    # whose write it records, or "")
     history: list[tuple[int, list[str], str]] = field(default_factory=list)
     appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
@@ -166,7 +167,9 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
                 changes.cells.append(CellUpdate(tab, row, col, new))
         # a History row that records a write which did not happen would be a lie
         history = [
-            r for pos, r, column in plan.history if where[pos] >= 0 and (pos, column) not in skipped
+            r
+            for pos, r, column in plan.history
+            if pos < 0 or (where[pos] >= 0 and (pos, column) not in skipped)
         ]
         if history:
             changes.appends[_tab_name(current, HISTORY.name)] = history

@@ -1,0 +1,133 @@
+"""Plan the append of a batch of web-form leads: already cleaned records in, one Plan out.
+
+The batch is planned as a sync of the sheet with the new rows already under the last
+one, so that a web lead is validated, de-duplicated, scored, routed and stamped by exactly
+the rules a sync applies, and the sheet's own rows get their usual sync in the same write.
+The new rows then leave the plan's cell writes and become appends, complete with their
+service cells. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sheetcrm.config import parse_config
+from sheetcrm.plan import Plan, find_column
+from sheetcrm.schema import LEADS, service_columns
+from sheetcrm.sync import local_now, plan_sync
+from sheetcrm.table import Snapshot, Table, norm_header
+from sheetcrm.validation import Memo
+from sheetcrm.values import format_datetime
+
+KEY_COLUMN = "Submission ID"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    key: str  # the submission's idempotency key, kept in the Submission ID column
+    record: dict[str, str]  # Leads header -> value, as the form mapping made it
+    received: datetime  # when the service accepted it (aware): the lead's Created at
+
+
+@dataclass
+class IntakePlan:
+    plan: Plan
+    lead_ids: dict[str, str] = field(default_factory=dict)  # key -> Lead ID, appended now
+    already: dict[str, str] = field(default_factory=dict)  # key -> Lead ID, in the sheet before
+    blocked: str = ""  # why nothing can be appended now ("" when it can)
+
+
+def sheet_keys(leads: Table) -> dict[str, str]:
+    """Submission ID -> Lead ID for every row the sheet already has from a web form."""
+    key_col = find_column(leads, KEY_COLUMN)
+    if key_col is None:
+        return {}
+    id_col = find_column(leads, "Lead ID")
+    return {
+        row[key_col].strip(): row[id_col].strip() if id_col is not None else ""
+        for row in leads.rows
+        if row[key_col].strip()
+    }
+
+
+def plan_intake(
+    snapshot: Snapshot, arrivals: list[Arrival], now: datetime, memo: Memo | None = None
+) -> IntakePlan:
+    leads = snapshot.get(LEADS.name)
+    if leads is None:
+        return IntakePlan(
+            Plan(snapshot.version), blocked="the sheet has no Leads tab; run sheetcrm init"
+        )
+    found = sheet_keys(leads)
+    result = IntakePlan(Plan(snapshot.version))
+    fresh: list[Arrival] = []
+    for arrival in arrivals:
+        if arrival.key in found:
+            result.already[arrival.key] = found[arrival.key]
+        elif all(arrival.key != f.key for f in fresh):
+            fresh.append(arrival)
+    config = parse_config(snapshot)
+    header, added = _header(leads, fresh)
+    slots = [_slot(h) for h in header]
+    rows = [[*row, *[""] * len(added)] for row in leads.rows]
+    for arrival in fresh:
+        values = {_slot(k): v for k, v in arrival.record.items()}
+        values[_slot(KEY_COLUMN)] = arrival.key
+        values.setdefault(_slot("Created at"), format_datetime(local_now(arrival.received, config)))
+        rows.append([values.get(s, "") for s in slots])
+    tabs = {
+        name: (Table(header, rows) if table is leads else table)
+        for name, table in snapshot.tabs.items()
+    }
+    plan = plan_sync(Snapshot(tabs, snapshot.version), now, memo)
+    result.plan = plan
+    _move_new_rows(plan, first=len(leads.rows), header=header, rows=rows)
+    plan.new_columns = [*added, *(c for c in plan.new_columns if c not in added)]
+    for arrival, record in zip(fresh, plan.appends, strict=True):
+        result.lead_ids[arrival.key] = record.get("Lead ID", "")
+    return result
+
+
+def _canonical(header: str) -> str:
+    spec = LEADS.column(header)
+    return spec.header if spec else header.strip()
+
+
+def _slot(header: str) -> str:
+    return norm_header(_canonical(header))
+
+
+def _header(leads: Table, fresh: list[Arrival]) -> tuple[list[str], list[str]]:
+    """The Leads header, plus the columns that the sheet lacks and a new row needs."""
+    have = {_slot(h) for h in leads.header}
+    added: list[str] = []
+    for name in [KEY_COLUMN, *service_columns(), *(k for a in fresh for k in a.record)]:
+        if _slot(name) not in have:
+            have.add(_slot(name))
+            added.append(_canonical(name))
+    return [*leads.header, *added], added
+
+
+def _move_new_rows(plan: Plan, first: int, header: list[str], rows: list[list[str]]) -> None:
+    """Take the rows at and after ``first`` out of the plan's cell writes, into appends
+    (records by canonical header, as :func:`sheetcrm.plan.resolve` reads them)."""
+    new_at = {i: key.row - first for i, key in plan.keys.items() if key.row >= first}
+    columns = [_canonical(h) for h in header]
+    records = [dict(zip(columns, row, strict=True)) for row in rows[first:]]
+    for w in plan.writes:
+        keep = [n for n, pos in enumerate(w.rows) if int(pos) not in new_at]
+        for n, pos in enumerate(w.rows):
+            if int(pos) in new_at:
+                records[new_at[int(pos)]][w.column] = w.new[n]
+        w.rows = w.rows[keep]
+        w.old = [w.old[n] for n in keep]
+        w.new = [w.new[n] for n in keep]
+    plan.writes = [w for w in plan.writes if len(w.rows)]
+    # History of a new row is written with it: nothing in the sheet to check it against.
+    plan.history = [
+        (-1, row, "") if pos in new_at else (pos, row, c) for pos, row, c in plan.history
+    ]
+    for pos in new_at:
+        del plan.keys[pos]
+    plan.appends = records

@@ -1,0 +1,389 @@
+"""The durable outbox: a web-form submission waits here from the moment it is accepted until
+it is in the sheet.
+
+Written against SQLAlchemy Core so that the store is a URL: SQLite (WAL mode) by default, one
+file beside the service; ``postgresql+psycopg://...`` when several instances share the work.
+A submission is stored under its idempotency key, so a replayed webhook adds nothing; a
+flusher *claims* pending submissions for a while (``FOR UPDATE SKIP LOCKED`` where the
+database has it, a write lock on SQLite), and either marks them done, puts them back for a
+later try with a bounded, jittered backoff, or moves a poison one to the dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy import Table as SQLTable
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from sheetcrm.errors import ConfigError
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+STATES = (PENDING, DONE, DEAD)
+
+metadata = MetaData()
+submissions = SQLTable(
+    "submissions",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("source", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("received_at", Float, nullable=False),  # Unix time, UTC
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", Float, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", Float),
+    Column("last_error", Text),
+    Column("lead_id", String(40)),
+    Column("done_at", Float),
+)
+Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
+
+# The last syncs and flushes, shared by every worker and instance, for /status.
+runs = SQLTable(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),  # sync | flush
+    Column("at", Float, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
+    Column("error", Text),
+)
+KEEP_RUNS = 200
+
+
+@dataclass
+class _Put:
+    row: dict[str, Any]
+    finished: bool = False
+    stored: bool = False
+    error: BaseException | None = None
+
+    def outcome(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self.stored
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    source: str
+    body: str
+    state: str
+    received_at: float
+    attempts: int
+    next_try_at: float
+    last_error: str
+    lead_id: str
+
+
+def backoff(attempts: int, base: float = 5.0, cap: float = 300.0) -> float:
+    """Seconds before the next try: doubling from ``base``, never above ``cap``, with jitter
+    so that instances that failed together do not retry together."""
+    return min(cap, base * 2 ** max(0, attempts - 1)) * (0.5 + random.random() / 2)
+
+
+def default_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'sheetcrm-outbox.sqlite3'}"
+
+
+class Outbox:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        backend = make_url(url).get_backend_name()
+        dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
+        if dialect is None:
+            raise ConfigError(
+                f"the outbox cannot use {backend} databases",
+                "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
+            )
+        self.engine: Engine = _engine(url)
+        metadata.create_all(self.engine)
+        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union
+        self._insert_new = dialect(submissions).on_conflict_do_nothing(  # type: ignore[attr-defined]
+            index_elements=["key"]
+        )
+        self._turn = threading.Condition()
+        self._queue: list[_Put] = []
+        self._writing = False
+
+    def put(self, key: str, source: str, body: str, now: float) -> bool:
+        """Store a submission durably; False when its key is already stored (a replay).
+
+        Concurrent callers share one transaction (group commit): whoever finds no commit
+        under way writes everything queued so far, so that one disk flush serves many
+        requests and every caller still returns only once its row is on disk."""
+        mine = _Put({"key": key, "source": source, "body": body, "now": now})
+        with self._turn:
+            self._queue.append(mine)
+            while not mine.finished:
+                if not self._writing:
+                    self._writing = True
+                    batch, self._queue = self._queue, []
+                    break
+                self._turn.wait()
+            else:
+                return mine.outcome()
+        try:
+            stored = self._insert(batch)
+            for item, new in zip(batch, stored, strict=True):
+                item.stored = new
+        except Exception as exc:  # every caller of the batch hears of it
+            for item in batch:
+                item.error = exc
+        finally:
+            with self._turn:
+                for item in batch:
+                    item.finished = True
+                self._writing = False
+                self._turn.notify_all()
+        return mine.outcome()
+
+    def _insert(self, batch: list[_Put]) -> list[bool]:
+        stored = []
+        with self.engine.begin() as conn:
+            for item in batch:
+                row = item.row
+                query = self._insert_new.values(
+                    key=row["key"],
+                    source=row["source"],
+                    body=row["body"],
+                    state=PENDING,
+                    received_at=row["now"],
+                    attempts=0,
+                    next_try_at=row["now"],
+                )
+                stored.append(conn.execute(query).rowcount == 1)
+        return stored
+
+    def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
+        """Take up to ``limit`` due submissions, oldest first, for ``seconds``: another
+        flusher skips them until then, and takes them over if this one died."""
+        c = submissions.c
+        due = (c.state == PENDING) & (c.next_try_at <= now)
+        free = c.claimed_until.is_(None) | (c.claimed_until < now)
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(submissions)
+                .where(due & free)
+                .order_by(c.received_at, c.key)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            keys = [r.key for r in rows]
+            for chunk in _chunks(keys):
+                conn.execute(
+                    update(submissions)
+                    .where(c.key.in_(chunk))
+                    .values(claimed_by=worker, claimed_until=now + seconds)
+                )
+        return [_entry(r) for r in rows]
+
+    def done(self, lead_ids: dict[str, str], now: float) -> None:
+        """Mark submissions appended, each with the Lead ID it got."""
+        with self.engine.begin() as conn:
+            for key, lead_id in lead_ids.items():
+                conn.execute(
+                    update(submissions)
+                    .where(submissions.c.key == key)
+                    .values(
+                        state=DONE,
+                        lead_id=lead_id,
+                        done_at=now,
+                        claimed_by=None,
+                        claimed_until=None,
+                        last_error=None,
+                    )
+                )
+
+    def later(self, keys: Iterable[str], error: str, now: float) -> None:
+        """Give claimed submissions back, due again after a backoff that grows with each try."""
+        with self.engine.begin() as conn:
+            for key in keys:
+                attempts = conn.execute(
+                    select(submissions.c.attempts).where(submissions.c.key == key)
+                ).scalar_one()
+                conn.execute(
+                    update(submissions)
+                    .where(submissions.c.key == key)
+                    .values(
+                        attempts=attempts + 1,
+                        next_try_at=now + backoff(attempts + 1),
+                        claimed_by=None,
+                        claimed_until=None,
+                        last_error=error,
+                    )
+                )
+
+    def dead(self, key: str, error: str) -> None:
+        """Set aside a submission that can never be appended, with why, for a person to see."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(submissions)
+                .where(submissions.c.key == key)
+                .values(
+                    state=DEAD,
+                    attempts=submissions.c.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_error=error,
+                )
+            )
+
+    def retry(self, keys: Iterable[str] | None, now: float) -> int:
+        """Make dead submissions (all of them, or those named) pending again, due now."""
+        c = submissions.c
+        query = update(submissions).where(c.state == DEAD)
+        if keys is not None:
+            query = query.where(c.key.in_(list(keys)))
+        with self.engine.begin() as conn:
+            return conn.execute(
+                query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
+            ).rowcount
+
+    def entries(self, state: str | None = None, limit: int = 100) -> list[Entry]:
+        query = select(submissions).order_by(submissions.c.received_at).limit(limit)
+        if state is not None:
+            query = query.where(submissions.c.state == state)
+        with self.engine.connect() as conn:
+            return [_entry(r) for r in conn.execute(query)]
+
+    def stats(self, now: float) -> dict[str, Any]:
+        """Depth per state and the age of the oldest pending submission, for /status."""
+        c = submissions.c
+        with self.engine.connect() as conn:
+            counts: dict[str, int] = dict(
+                conn.execute(select(c.state, func.count()).group_by(c.state)).all()
+            )
+            oldest = conn.execute(
+                select(func.min(c.received_at)).where(c.state == PENDING)
+            ).scalar()
+        return {
+            "pending": int(counts.get(PENDING, 0)),
+            "done": int(counts.get(DONE, 0)),
+            "dead": int(counts.get(DEAD, 0)),
+            "oldest_pending_seconds": round(now - oldest, 3) if oldest is not None else None,
+        }
+
+    def record(
+        self, kind: str, at: float, seconds: float, summary: dict[str, Any], error: str = ""
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.insert().values(
+                    kind=kind,
+                    at=at,
+                    seconds=seconds,
+                    ok=int(not error),
+                    summary=json.dumps(summary, sort_keys=True),
+                    error=error or None,
+                )
+            )
+            newest = conn.execute(select(func.max(runs.c.id))).scalar() or 0
+            conn.execute(delete(runs).where(runs.c.id <= newest - KEEP_RUNS))
+
+    def last_runs(self, errors: int = 5) -> dict[str, Any]:
+        """The last sync and flush, and the last few errors, newest first."""
+        c = runs.c
+        with self.engine.connect() as conn:
+            last = {
+                kind: conn.execute(
+                    select(runs).where(c.kind == kind).order_by(c.id.desc()).limit(1)
+                ).first()
+                for kind in ("sync", "flush")
+            }
+            failed = conn.execute(
+                select(runs).where(c.ok == 0).order_by(c.id.desc()).limit(errors)
+            ).all()
+        return {
+            "last_sync": _run(last["sync"]),
+            "last_flush": _run(last["flush"]),
+            "last_errors": [_run(r) for r in failed],
+        }
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _run(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "kind": row.kind,
+        "at": datetime.fromtimestamp(row.at, UTC).isoformat(timespec="seconds"),
+        "seconds": round(row.seconds, 3),
+        "ok": bool(row.ok),
+        "summary": json.loads(row.summary),
+        "error": row.error or "",
+    }
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        row.key,
+        row.source,
+        row.body,
+        row.state,
+        row.received_at,
+        row.attempts,
+        row.next_try_at,
+        row.last_error or "",
+        row.lead_id or "",
+    )
+
+
+def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions begin explicitly (below), so that a claim takes the write lock at
+        # once instead of upgrading a read lock and failing as "database is locked".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # writers do not block readers
+        # FULL: a submission answered 202 survives a power cut, not only a killed process.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,143 @@
+"""The durable outbox on a real SQLite file: replays, claims, backoff, dead letters, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sheetcrm.errors import ConfigError
+from sheetcrm.outbox import DEAD, DONE, PENDING, Outbox, backoff
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    box = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    yield box
+    box.close()
+
+
+def test_a_replayed_key_is_stored_once(outbox: Outbox) -> None:
+    assert outbox.put("typeform:1", "typeform", "{}", 100.0) is True
+    assert outbox.put("typeform:1", "typeform", '{"other": 1}', 101.0) is False
+    [entry] = outbox.entries()
+    assert (entry.key, entry.body, entry.state, entry.received_at) == (
+        "typeform:1",
+        "{}",
+        PENDING,
+        100.0,
+    )
+
+
+def test_concurrent_puts_share_commits_and_lose_nothing(outbox: Outbox) -> None:
+    keys = [f"k{i}" for i in range(400)]
+    answers: list[tuple[str, bool]] = []
+
+    def post(part: list[str]) -> None:
+        for key in part:
+            answers.append((key, outbox.put(key, "generic", "{}", 1.0)))
+
+    # every key posted twice, from different threads, interleaved
+    threads = [threading.Thread(target=post, args=(keys[i::8],)) for i in range(8)]
+    threads += [threading.Thread(target=post, args=(keys[i::8][::-1],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 800
+    assert sorted(k for k, new in answers if new) == sorted(keys)  # each new exactly once
+    assert outbox.stats(1.0)["pending"] == 400
+
+
+def test_a_claim_hides_entries_until_it_expires(outbox: Outbox) -> None:
+    for i in range(5):
+        outbox.put(f"k{i}", "generic", "{}", float(i))
+    first = outbox.claim("a", now=10.0, limit=3, seconds=60)
+    assert [e.key for e in first] == ["k0", "k1", "k2"]  # oldest first
+    second = outbox.claim("b", now=20.0, limit=10, seconds=60)
+    assert [e.key for e in second] == ["k3", "k4"]
+    assert outbox.claim("c", now=30.0, limit=10) == []
+    # a flusher that died: its claim runs out and another takes the entries over
+    assert [e.key for e in outbox.claim("c", now=71.0, limit=10)] == ["k0", "k1", "k2"]
+
+
+def test_done_later_dead_and_retry(outbox: Outbox) -> None:
+    for i in range(3):
+        outbox.put(f"k{i}", "generic", "{}", 0.0)
+    outbox.claim("a", now=1.0, limit=3)
+    outbox.done({"k0": "L-00007"}, now=2.0)
+    outbox.later(["k1"], "Google Sheets' request quota is used up", now=2.0)
+    outbox.dead("k2", "the stored submission is not JSON")
+    by_key = {e.key: e for e in outbox.entries()}
+    assert (by_key["k0"].state, by_key["k0"].lead_id) == (DONE, "L-00007")
+    assert by_key["k1"].state == PENDING and by_key["k1"].attempts == 1
+    assert 2.0 + 2.5 <= by_key["k1"].next_try_at <= 2.0 + 5.0
+    assert by_key["k1"].last_error.startswith("Google Sheets'")
+    assert (by_key["k2"].state, by_key["k2"].last_error) == (
+        DEAD,
+        "the stored submission is not JSON",
+    )
+    assert outbox.claim("b", now=3.0, limit=10) == []  # k1 waits out its backoff; k2 is dead
+    assert outbox.stats(3.0) == {
+        "pending": 1,
+        "done": 1,
+        "dead": 1,
+        "oldest_pending_seconds": 3.0,
+    }
+    assert outbox.retry(["k2"], now=4.0) == 1
+    assert outbox.retry(None, now=4.0) == 0  # nothing else is dead
+    assert [e.key for e in outbox.claim("b", now=4.0, limit=10)] == ["k2"]
+
+
+def test_backoff_doubles_with_jitter_and_is_bounded() -> None:
+    for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 30: (150, 300)}.items():
+        waits = [backoff(attempts) for _ in range(200)]
+        assert low <= min(waits) and max(waits) <= high
+        assert len(set(waits)) > 1  # jittered
+
+
+def test_only_sqlite_and_postgresql_are_accepted(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SQLite"):
+        Outbox("mysql+pymysql://nobody@127.0.0.1/none")
+
+
+def test_an_accepted_submission_survives_sigkill(tmp_path: Path) -> None:
+    """What put() returned for is on disk, even when the process dies mid-stream."""
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    writer = textwrap.dedent(
+        f"""
+        import os, threading
+        from sheetcrm.outbox import Outbox
+        box = Outbox({url!r})
+        def post(t):
+            for i in range(100000):
+                box.put(f"t{{t}}-{{i}}", "generic", "x" * 500, 1.0)
+                os.write(1, f"t{{t}}-{{i}}\\n".encode())  # one write: lines never interleave
+        for t in range(4):
+            threading.Thread(target=post, args=(t,)).start()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    acknowledged = []
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 300 and time.monotonic() < deadline:
+        acknowledged.append(proc.stdout.readline().strip())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert len(acknowledged) == 300
+    box = Outbox(url)
+    stored = {e.key for e in box.entries(limit=1_000_000)}
+    box.close()
+    assert set(acknowledged) <= stored
