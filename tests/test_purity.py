@@ -31,6 +31,7 @@ CORE = [
     "intake.adapters",
     "intake.vendors",
     "intake.signatures",
+    "intake.fields",
 ]
 FORBIDDEN = ("gspread", "flask", "google", "openpyxl", "requests")
 
