@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheetcrm.config import Config, leads_fields, parse_config
+from sheetcrm.config import Config, FormMapping, form_key, leads_fields, parse_config
 from sheetcrm.schema import Kind
 from sheetcrm.settings import ALL
 from sheetcrm.table import Snapshot, Table
@@ -16,7 +16,7 @@ from sheetcrm.templates import load_template
 
 NOW = datetime(2026, 3, 10, 14, 30)
 TEMPLATE = load_template(now=NOW)
-RULE_TABS = ("Stages", "Scoring", "Routing", "Team", "Settings")
+RULE_TABS = ("Stages", "Scoring", "Routing", "Team", "Settings", "Forms")
 
 
 def tabs() -> dict[str, Table]:
@@ -465,6 +465,58 @@ BROKEN = [
         "did you mean 'Jordan Lee'?",
         {"routing"},
     ),
+    # A Forms row with a problem is left out (its answers go by the defaults or into
+    # Notes): nothing is frozen.
+    (
+        "Forms",
+        ("Form field", "Work email"),
+        "Leads column",
+        "Emial",
+        "B",
+        "no Leads column 'Emial'",
+        "did you mean 'Email'?",
+        set(),
+    ),
+    (
+        "Forms",
+        ("Form field", "Work email"),
+        "Leads column",
+        "",
+        "B",
+        "form field 'Work email' goes to no Leads column",
+        "type a Leads header",
+        set(),
+    ),
+    (
+        "Forms",
+        ("Form field", "Work email"),
+        "Leads column",
+        "score",
+        "B",
+        "Score is filled by sheetcrm, not by forms",
+        "a column people fill",
+        set(),
+    ),
+    (
+        "Forms",
+        ("Form field", "Work email"),
+        "Form field",
+        "",
+        "A",
+        "a row without a form field",
+        "or clear the row",
+        set(),
+    ),
+    (
+        "Forms",
+        ("Form field", "Estimated budget"),
+        "Form field",
+        "work  E-MAIL",
+        "A",
+        "form field 'work  E-MAIL' is mapped twice; the first row is used",
+        "delete one of the two rows",
+        set(),
+    ),
 ]
 
 
@@ -845,3 +897,92 @@ def test_a_missing_settings_tab_freezes_everything_it_governs() -> None:
     config = parse(t)
     assert config.frozen == ALL
     assert config.problems[0].problem == "the Settings tab is missing"
+
+
+# --- Forms ---------------------------------------------------------------------------------
+
+
+def test_the_template_forms_tab() -> None:
+    forms = parse(tabs()).forms
+    assert [(r.field, r.column, r.form, r.row) for r in forms.rules] == [
+        ("Work email", "Email", "", 2),
+        ("Estimated budget", "Amount", "", 3),
+        ("How did you hear about us?", "Source", "", 4),
+        ("Which company do you work for?", "Company", "typeform", 5),
+    ]
+
+
+def test_a_sheet_without_a_forms_tab_is_fine() -> None:
+    t = tabs()
+    del t["Forms"]
+    config = parse(t)
+    assert config.problems == []
+    assert config.forms == FormMapping()
+
+
+def test_a_forms_row_with_a_problem_is_left_out_and_the_others_kept() -> None:
+    t = tabs()
+    set_cell(t, "Forms", ("Form field", "Work email"), "Leads column", "Emial")
+    config = parse(t)
+    assert [r.field for r in config.forms.rules] == [
+        "Estimated budget",
+        "How did you hear about us?",
+        "Which company do you work for?",
+    ]
+    assert config.frozen == set()
+
+
+def test_forms_columns_are_leads_headers_aliases_or_added_columns() -> None:
+    t = tabs()
+    t["Leads"].header.append("Budget range")
+    t["Forms"].rows = [
+        ["Mail", "e-mail", ""],
+        ["Range", "budget RANGE", ""],
+        ["Rep", "Owner", ""],  # service-owned, but a person may set it
+        ["Sector", "Industry", "Google Forms"],
+    ]
+    config = parse(t)
+    assert config.problems == []
+    assert [(r.column, r.form) for r in config.forms.rules] == [
+        ("Email", ""),
+        ("Budget range", ""),
+        ("Owner", ""),
+        ("Industry", "Google Forms"),
+    ]
+    assert config.forms.rules[3].applies_to("google-forms", "Contact")
+    assert not config.forms.rules[3].applies_to("typeform", "Contact")
+
+
+def test_a_forms_tab_without_its_columns_is_reported_and_maps_nothing() -> None:
+    t = tabs()
+    t["Forms"] = Table(["Field", "Leads column"], [["Work email", "Email"]])
+    config = parse(t)
+    assert [(p.cell, p.problem) for p in config.problems] == [
+        ("Forms!1", "the Forms tab has no 'Form field' column")
+    ]
+    assert config.forms.rules == ()
+    assert config.frozen == set()
+
+
+def test_forms_problems_reach_the_problems_tab() -> None:
+    from sheetcrm.sync import plan_sync
+
+    t = tabs()
+    row = set_cell(t, "Forms", ("Form field", "Work email"), "Leads column", "Emial")
+    plan = plan_sync(Snapshot(t), NOW)
+    assert f"Forms!B{row}" in [p.cell for p in plan.problems]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Work e-mail", "workemail"),
+        ("work_email", "workemail"),
+        ("workEmail", "workemail"),
+        ("  Société ", "société"),
+        ("名前", "名前"),
+        ("--", ""),
+    ],
+)
+def test_form_key(text: str, key: str) -> None:
+    assert form_key(text) == key

@@ -143,6 +143,12 @@ def test_owners_and_assignees_are_on_the_team(tabs: dict[str, Table]) -> None:
     assert settings["Fallback owner"] in people
 
 
+def test_forms_rows_name_leads_columns(tabs: dict[str, Table]) -> None:
+    for record in tabs["Forms"].records():
+        assert record["Form field"].strip(), record
+        assert norm_header(record["Leads column"]) in FIELDS, record
+
+
 def test_multi_row_scoring_rules_carry_points_once(tabs: dict[str, Table]) -> None:
     seen: set[str] = set()
     for record in tabs["Scoring"].records():

@@ -31,3 +31,13 @@ class UnsafeWorkbookError(BackendError):
 
 class ImportFileError(SheetCRMError):
     """A file given to ``sheetcrm import`` cannot be read."""
+
+
+class IntakeError(SheetCRMError):
+    """A web-form post sheetcrm cannot take; ``status`` is the HTTP status to answer with
+    (400 malformed, 401 bad signature, 413 too large, 415 wrong content type, 422 not a
+    submission of that vendor)."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.status = status

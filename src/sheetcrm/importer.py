@@ -12,18 +12,11 @@ from dataclasses import dataclass, field
 
 from sheetcrm.errors import ImportFileError
 from sheetcrm.plan import Plan
-from sheetcrm.schema import LEADS, Kind
+from sheetcrm.schema import LEADS
 from sheetcrm.settings import Settings
 from sheetcrm.table import Snapshot, Table, norm_header
-from sheetcrm.validation import country_region, normalise_email, normalise_phone
-from sheetcrm.values import (
-    clamp,
-    format_datetime,
-    format_number,
-    is_blank,
-    parse_date,
-    parse_number,
-)
+from sheetcrm.validation import tidy
+from sheetcrm.values import clamp
 
 
 @dataclass
@@ -115,24 +108,6 @@ def _find(source: list[str], name: str) -> int | None:
     return None
 
 
-def _tidy(value: str, header: str, kind: Kind | None, country: str, settings: Settings) -> str:
-    value = value.strip()
-    if is_blank(value) and header != "Notes":
-        return ""  # "Select", "n/a"...: an unanswered field, not a value
-    if kind is Kind.EMAIL:
-        return normalise_email(value)[0] or value
-    if kind is Kind.PHONE:
-        region = country_region(country) or settings["Default phone region"]
-        return normalise_phone(value, region)[0] or value
-    if kind in (Kind.NUMBER, Kind.MONEY):
-        number = parse_number(value)
-        return format_number(number) if number is not None else value
-    if kind in (Kind.DATE, Kind.DATETIME):
-        parsed = parse_date(value, settings.dayfirst)
-        return format_datetime(parsed) if parsed is not None else value
-    return value
-
-
 @dataclass
 class ImportPlan(Plan):
     empty_because: str = ""
@@ -153,9 +128,7 @@ def plan_import(
     for row in source.rows:
         cells = row + [""] * (len(source.header) - len(row))  # a short CSV line
         region = cells[country] if country is not None else ""
-        record = {
-            dst: clamp(_tidy(cells[i], dst, kind, region, settings)) for i, dst, kind in kinds
-        }
+        record = {dst: clamp(tidy(cells[i], dst, kind, region, settings)) for i, dst, kind in kinds}
         if any(record.values()):
             plan.appends.append(record)
     if not source.rows:

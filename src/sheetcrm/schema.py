@@ -123,6 +123,12 @@ LEADS = TabSpec(
             help="Earliest lead with the same email, phone or company domain.",
             width=12,
         ),
+        Column(
+            "Submission ID",
+            owner=S,
+            help="The web-form submission this lead came from; how replays are recognised.",
+            width=16,
+        ),
     ),
     "One row per lead or deal.",
     "people and the service",
@@ -199,6 +205,27 @@ SETTINGS = TabSpec(
     "managers",
 )
 
+FORMS = TabSpec(
+    "Forms",
+    (
+        Column(
+            "Form field",
+            help="The question's label or key as the form sends it (case and spacing ignored).",
+            width=30,
+        ),
+        Column("Leads column", help="The Leads header its answer goes to.", width=16),
+        Column(
+            "Form",
+            help="Only for this source (typeform, tally, jotform, google forms, generic) "
+            "or form title; empty for every form.",
+            width=20,
+        ),
+    ),
+    "Which web-form answer goes to which Leads column. Without a row here, answers go by "
+    "their label (email, name, company, phone...), and the rest into Notes.",
+    "managers",
+)
+
 HISTORY = TabSpec(
     "History",
     (
@@ -242,11 +269,12 @@ TABS: tuple[TabSpec, ...] = (
     ROUTING,
     TEAM,
     SETTINGS,
+    FORMS,
     HISTORY,
     PROBLEMS,
     STATE,
 )
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS, FORMS)
 
 
 def tab_spec(name: str) -> TabSpec | None:

@@ -19,9 +19,20 @@ import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from sheetcrm.schema import LEADS
+from sheetcrm.schema import LEADS, Kind
+from sheetcrm.settings import Settings
 from sheetcrm.table import norm_header
-from sheetcrm.values import BLANKS, blank_mask, parse_date, parse_number, shown, stripped
+from sheetcrm.values import (
+    BLANKS,
+    blank_mask,
+    format_datetime,
+    format_number,
+    is_blank,
+    parse_date,
+    parse_number,
+    shown,
+    stripped,
+)
 
 FREE_MAIL = frozenset(
     [
@@ -199,6 +210,28 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
     if memo is not None:
         memo.phones[key] = result
     return result
+
+
+def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Settings) -> str:
+    """A value for a row the service creates itself (import, web forms), stored normalised:
+    email, E.164 phone (read in ``country``, else the default region), number, date. A value
+    that does not parse is kept as it is, for the sync to flag; a placeholder ("Select",
+    "n/a") is an unanswered field, except in Notes."""
+    value = value.strip()
+    if is_blank(value) and header != "Notes":
+        return ""
+    if kind is Kind.EMAIL:
+        return normalise_email(value)[0] or value
+    if kind is Kind.PHONE:
+        region = country_region(country) or settings["Default phone region"]
+        return normalise_phone(value, region)[0] or value
+    if kind in (Kind.NUMBER, Kind.MONEY):
+        number = parse_number(value)
+        return format_number(number) if number is not None else value
+    if kind in (Kind.DATE, Kind.DATETIME):
+        parsed = parse_date(value, settings.dayfirst)
+        return format_datetime(parsed) if parsed is not None else value
+    return value
 
 
 @dataclass

@@ -1,0 +1,152 @@
+"""Each form vendor's payload -> a :class:`Submission`: answers as text, in form order.
+
+``payload`` is the decoded JSON body, or for form-encoded and multipart posts a dict of the
+form's fields (multi-valued fields already joined with ", "). Whatever it holds, ``adapt``
+returns a Submission or raises IntakeError: a post of the wrong shape is the sender's
+mistake (422), never a crash. Unanswered questions (null, "", []) are left out.
+
+The formats, as the vendors document them:
+
+- **typeform**: ``{event_id, form_response: {token, submitted_at, definition: {title,
+  fields: [{id, ref, title}]}, answers: [{type, <type>: value, field: {id, ref}}],
+  hidden: {...}, variables: [...]}}``. The response ``token`` is the submission id.
+- **tally**: ``{eventId, data: {responseId, formName, createdAt, fields: [{key, label, type,
+  value, options?}]}}``; choice values are option ids, turned into the options' texts.
+- **jotform**: multipart fields ``submissionID, formID, formTitle, rawRequest`` where
+  rawRequest is a JSON string of ``{"q3_email": "...", "q4_name": {"first", "last"}, ...}``.
+  Jotform sends no question texts, only each field's unique name: the labels are those
+  names, un-camel-cased (``q4_workEmail`` -> "Work email").
+- **google-forms**: what ``forwardFormSubmit`` in sheet_templates/sheetcrm.gs posts:
+  ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``.
+- **generic**: a flat JSON object or form post (Zapier, Make, an HTML form), nested objects
+  flattened (``contact.email``), or a list of ``{name, value}``; the keys ``event_id`` /
+  ``submission_id``, ``form`` / ``form_name`` and ``submitted_at`` are read as such.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sheetcrm.errors import IntakeError
+from sheetcrm.intake.payload import DEPTH, answers, json_object, scalar, text
+from sheetcrm.intake.submission import Submission
+from sheetcrm.intake.vendors import jotform, tally, typeform
+
+SOURCES: tuple[str, ...] = ("generic", "typeform", "tally", "jotform", "google-forms")
+VENDORS = {
+    "generic": "Web form",
+    "typeform": "Typeform",
+    "tally": "Tally",
+    "jotform": "Jotform",
+    "google-forms": "Google Forms",
+}
+"""The name each source goes by in a Leads row's Source."""
+
+
+def adapt(source: str, payload: object) -> Submission:
+    adapter = _ADAPTERS.get(source)
+    if adapter is None:
+        raise IntakeError(
+            404, f"unknown form source {source!r}", "use one of: " + ", ".join(SOURCES)
+        )
+    submission = adapter(payload)
+    if not submission.answers:
+        raise IntakeError(
+            422,
+            f"the {VENDORS[source]} post has no answers",
+            "nothing to make a lead of: check that the form sends its fields",
+        )
+    return submission
+
+
+# --- Google Forms --------------------------------------------------------------------------
+
+
+def _google_forms(payload: object) -> Submission:
+    body = json_object(payload, "Google Forms")
+    named = body.get("namedValues")
+    if not isinstance(named, dict):
+        raise IntakeError(
+            422,
+            "a Google Forms post has namedValues (question -> answers)",
+            "forward the form with forwardFormSubmit from sheet_templates/sheetcrm.gs",
+        )
+    items: list[tuple[str, str, object]] = []
+    stamp = ""
+    for question, values in named.items():
+        if str(question).strip().casefold() == "timestamp":
+            stamp = text(values)  # the responses tab's own column, not a question
+            continue
+        items.append((str(question), str(question), values))
+    return Submission(
+        "google-forms",
+        scalar(body.get("submissionId")),
+        answers(items),
+        scalar(body.get("formTitle")) or scalar(body.get("form")),
+        scalar(body.get("submittedAt")) or stamp,
+    )
+
+
+# --- generic -------------------------------------------------------------------------------
+
+_COMPACT = re.compile(r"[^0-9a-z]")
+_EVENT_KEYS = {"eventid", "submissionid", "idempotencykey"}
+_FORM_KEYS = {"form", "formname", "formtitle"}
+_TIME_KEYS = {"submittedat", "createdat"}
+
+
+def _generic(payload: object) -> Submission:
+    items: list[tuple[str, str, object]] = []
+    meta: dict[str, str] = {}
+    if isinstance(payload, list):  # [{"name": "email", "value": "..."}], as jQuery posts
+        for entry in payload:
+            if isinstance(entry, dict):
+                name = next(
+                    (n for k in ("name", "key", "label") if (n := scalar(entry.get(k)))), ""
+                )
+                items.append((name, scalar(entry.get("label")) or name, entry.get("value")))
+    else:
+        body = json_object(payload, "web form")
+        for key, value in body.items():
+            compact = _COMPACT.sub("", str(key).casefold())
+            which = (
+                "event"
+                if compact in _EVENT_KEYS
+                else "form"
+                if compact in _FORM_KEYS
+                else "time"
+                if compact in _TIME_KEYS
+                else ""
+            )
+            if which and scalar(value) and which not in meta:
+                meta[which] = scalar(value)
+            else:
+                _flatten(str(key), str(key), value, items, 0)
+    return Submission(
+        "generic",
+        meta.get("event", ""),
+        answers(items),
+        meta.get("form", ""),
+        meta.get("time", ""),
+    )
+
+
+def _flatten(
+    key: str, label: str, value: object, out: list[tuple[str, str, object]], depth: int
+) -> None:
+    """``{"contact": {"email": x}}`` -> ("contact.email", "email", x)."""
+    if isinstance(value, dict) and depth < DEPTH:
+        for name, inner in value.items():
+            _flatten(f"{key}.{name}", str(name), inner, out, depth + 1)
+    else:
+        out.append((key, label, value))
+
+
+_ADAPTERS: dict[str, Callable[[object], Submission]] = {
+    "generic": _generic,
+    "typeform": typeform,
+    "tally": tally,
+    "jotform": jotform,
+    "google-forms": _google_forms,
+}

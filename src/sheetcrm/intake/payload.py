@@ -1,0 +1,67 @@
+"""Reading a decoded post, whatever it holds: JSON values as answer text, never a crash."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from sheetcrm.errors import IntakeError
+from sheetcrm.intake.submission import Answer
+from sheetcrm.values import format_number
+
+DEPTH = 8  # nesting deeper than this is not a form answer; its text is left out
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no spreadsheet cell takes these
+
+
+def text(value: object, depth: int = 0) -> str:
+    """A JSON value as answer text: lists joined with ", ", booleans Yes/No, numbers as
+    written (10, 2.5), None as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python prints
+            return ""
+    if isinstance(value, float):
+        return format_number(value) if math.isfinite(value) else ""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value).strip()
+    if depth >= DEPTH:
+        return ""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return ", ".join(t for v in items if (t := text(v, depth + 1)))
+
+
+def scalar(value: object) -> str:
+    """An id or a title: only a string or a number counts."""
+    return text(value) if isinstance(value, str | int | float) else ""
+
+
+def json_object(payload: object, vendor: str) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise IntakeError(
+            422,
+            f"a {vendor} post is a JSON object, not {kind_of(payload)}",
+            "post the vendor's webhook body unchanged",
+        )
+    return payload
+
+
+def kind_of(value: object) -> str:
+    if value is None:
+        return "nothing"
+    return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def answers(items: list[tuple[str, str, object]]) -> tuple[Answer, ...]:
+    """(key, label, value) -> answers, the unanswered left out."""
+    out = []
+    for key, label, value in items:
+        rendered = text(value)
+        if rendered:
+            out.append(Answer(_CONTROL.sub("", key), _CONTROL.sub("", label).strip(), rendered))
+    return tuple(out)

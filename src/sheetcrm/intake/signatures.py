@@ -1,0 +1,96 @@
+"""Is this post really from the form vendor? Checked when ``SHEETCRM_SECRET_<SOURCE>`` is set.
+
+- Typeform: ``Typeform-Signature: sha256=<base64 HMAC-SHA256(secret, body)>``.
+- Tally: ``Tally-Signature: <base64 HMAC-SHA256(secret, body)>``.
+- Every other source (generic, jotform, google-forms): ``X-Signature: sha256=<hex HMAC>``
+  (or the bare hex), or the secret itself as a shared token in ``Authorization: Bearer`` or
+  ``X-Sheetcrm-Token``. Jotform and plain HTML forms cannot set headers: the web layer may
+  pass a ``?token=`` query parameter on as ``X-Sheetcrm-Token``.
+
+Signatures are computed over the raw body, before any decoding, and compared in constant
+time. Pure: the web layer passes the secret, the body and the headers in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from sheetcrm.errors import IntakeError
+
+_HINTS = {
+    "typeform": "set the same secret on the Typeform webhook (Connect > Webhooks > Edit)",
+    "tally": "set the same signing secret on the Tally webhook (Integrations > Webhooks)",
+}
+_GENERIC_HINT = (
+    "send X-Signature: sha256=<hex HMAC-SHA256 of the body>, or the secret in "
+    "'Authorization: Bearer <secret>' or X-Sheetcrm-Token"
+)
+
+
+def secret_variable(source: str) -> str:
+    """The environment variable holding ``source``'s secret: google-forms ->
+    SHEETCRM_SECRET_GOOGLE_FORMS."""
+    return "SHEETCRM_SECRET_" + source.upper().replace("-", "_")
+
+
+def verify(source: str, secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """Raise IntakeError(401) unless ``headers`` carry a valid signature of ``body`` (or the
+    shared token) for ``secret``. Header names are matched whatever their case."""
+    if not secret:
+        # fail closed: an empty secret would let an empty token through
+        raise IntakeError(
+            401, f"{secret_variable(source)} is set but empty", "set it to the shared secret"
+        )
+    lower = {str(k).casefold(): str(v) for k, v in headers.items()}
+    key = secret.encode("utf-8")
+    digest = hmac.new(key, body, hashlib.sha256).digest()
+    if source in ("typeform", "tally"):
+        name = "Typeform-Signature" if source == "typeform" else "Tally-Signature"
+        sent = lower.get(name.casefold())
+        if sent is None:
+            raise IntakeError(401, f"no {name} header", _HINTS[source])
+        sent = sent.strip()
+        if source == "typeform":
+            scheme, _, sent = sent.partition("=")
+            if scheme.strip().casefold() != "sha256" or not sent:
+                raise IntakeError(
+                    401, f"{name} is not 'sha256=<signature>'", "only sha256 is supported"
+                )
+        if not _same(sent, base64.b64encode(digest).decode("ascii")):
+            raise IntakeError(401, f"{name} does not match the body", _HINTS[source])
+        return
+    _verify_generic(secret, digest.hex(), lower)
+
+
+def _verify_generic(secret: str, hex_digest: str, headers: dict[str, str]) -> None:
+    signature = headers.get("x-signature")
+    bearer = headers.get("authorization")
+    token = headers.get("x-sheetcrm-token")
+    if signature is None and bearer is None and token is None:
+        raise IntakeError(401, "no signature and no token", _GENERIC_HINT)
+    checks: list[bool] = []
+    if signature is not None:
+        sent = signature.strip()
+        scheme, equals, rest = sent.partition("=")
+        if equals:
+            if scheme.strip().casefold() != "sha256":
+                raise IntakeError(
+                    401, "X-Signature is not 'sha256=<hex>'", "only sha256 is supported"
+                )
+            sent = rest
+        checks.append(_same(sent.strip().lower(), hex_digest))
+    if bearer is not None:
+        scheme, _, credential = bearer.strip().partition(" ")
+        checks.append(scheme.casefold() == "bearer" and _same(credential.strip(), secret))
+    if token is not None:
+        checks.append(_same(token.strip(), secret))
+    if not any(checks):
+        raise IntakeError(401, "the signature or token does not match", _GENERIC_HINT)
+
+
+def _same(sent: str, expected: str) -> bool:
+    """Constant-time comparison; bytes, so that any text a client sends can be compared."""
+    return hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))

@@ -1,0 +1,84 @@
+"""A web-form submission, whatever the vendor: the answers as text, and what identifies it.
+
+Adapters (:mod:`sheetcrm.intake.adapters`) build one from a vendor's payload; the outbox
+stores it as JSON under :meth:`Submission.key`; :mod:`sheetcrm.intake.fields` turns it into
+a Leads row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: str  # the vendor's stable field id/ref/name ("email", "q3_email"); "" if none
+    label: str  # the question text the manager sees ("Work email"); "" if none
+    value: str  # as text: choices joined with ", ", booleans Yes/No, numbers as typed, ISO dates
+
+
+@dataclass(frozen=True)
+class Submission:
+    source: str  # one of adapters.SOURCES
+    event_id: str  # the vendor's submission id; "" when the vendor sent none
+    answers: tuple[Answer, ...]  # form order; hidden fields and UTM parameters included
+    form: str = ""  # the form's title or id when known
+    submitted_at: str = ""  # the vendor's timestamp as sent
+
+    def key(self) -> str:
+        """The idempotency key: ``source:event_id``, else ``source:sha256:<hex>`` of the
+        answers normalised (order ignored, keys compared without case or extra spaces) and
+        the form. The vendor's timestamp is left out: a tool that retries a post may stamp
+        it anew. Two different people's identical answers to one form share a key; a form
+        that must tell them apart has to send an id."""
+        if self.event_id:
+            return f"{self.source}:{self.event_id}"
+        pairs = sorted(
+            [_norm(a.key or a.label), _norm(a.label), a.value.strip()] for a in self.answers
+        )
+        text = json.dumps([_norm(self.form), pairs], ensure_ascii=False, separators=(",", ":"))
+        return f"{self.source}:sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "source": self.source,
+                "event_id": self.event_id,
+                "form": self.form,
+                "submitted_at": self.submitted_at,
+                "answers": [[a.key, a.label, a.value] for a in self.answers],
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Submission:
+        """The submission :meth:`to_json` wrote; ValueError if ``text`` is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a stored submission is a JSON object")
+        strings = ("source", "event_id", "form", "submitted_at")
+        if not all(isinstance(data.get(k, ""), str) for k in strings):
+            raise ValueError(f"a stored submission's {', '.join(strings)} are strings")
+        answers = data.get("answers")
+        if not isinstance(answers, list) or not all(
+            isinstance(a, list) and len(a) == 3 and all(isinstance(s, str) for s in a)
+            for a in answers
+        ):
+            raise ValueError("a stored submission's answers are [key, label, value] strings")
+        return cls(
+            data.get("source", ""),
+            data.get("event_id", ""),
+            tuple(Answer(*a) for a in answers),
+            data.get("form", ""),
+            data.get("submitted_at", ""),
+        )
+
+
+def _norm(text: str) -> str:
+    return _SPACES.sub(" ", text).strip().casefold()
