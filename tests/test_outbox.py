@@ -97,7 +97,7 @@ def test_done_later_dead_and_retry(outbox: Outbox) -> None:
 
 
 def test_backoff_doubles_with_jitter_and_is_bounded() -> None:
-    for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 30: (150, 300)}.items():
+    for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 30: (60, 120)}.items():
         waits = [backoff(attempts) for _ in range(200)]
         assert low <= min(waits) and max(waits) <= high
         assert len(set(waits)) > 1  # jittered

@@ -19,6 +19,7 @@ from sheetcrm.backends.google import spreadsheet_id
 from sheetcrm.config import parse_config, parse_settings
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.exports import read_table
+from sheetcrm.holders import new_holder
 from sheetcrm.importer import map_columns, plan_import
 from sheetcrm.schema import LEADS, PROBLEMS, SETTINGS
 from sheetcrm.sync import apply, local_now, plan_sync, sync_once
@@ -111,7 +112,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "nothing written."
         )
         return 0
-    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC), memo)
+    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC), memo, new_holder())
     _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
@@ -194,6 +195,74 @@ Open {path} in Excel or LibreOffice and look at:
     return 0
 
 
+def _outbox_url(args: argparse.Namespace) -> str:
+    from sheetcrm.service import default_outbox  # the service's modules load only for it
+
+    return (
+        args.outbox or os.environ.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(args.sheet)
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from sheetcrm.web import create_app
+
+    backend = open_backend(args.sheet)
+    if not backend.exists():
+        raise SheetCRMError(
+            f"there is no sheet at {args.sheet}",
+            f"create it first: sheetcrm init --sheet {args.sheet}",
+        )
+    env = {**os.environ, "SHEETCRM_SHEET": args.sheet, "SHEETCRM_OUTBOX": _outbox_url(args)}
+    app = create_app(env)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(
+        f"Serving {args.sheet} on http://{args.host}:{server.server_port}: "
+        "web forms POST to /hooks/<source>; Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.extensions["sheetcrm"].stop()
+    return 0
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from sheetcrm.flusher import describe
+    from sheetcrm.outbox import Outbox
+
+    outbox = Outbox(_outbox_url(args))
+    state = None if args.state == "all" else args.state
+    entries = outbox.entries(state, args.limit)
+    for entry in entries:
+        print(json.dumps(describe(entry), ensure_ascii=False))
+    stats = outbox.stats(datetime.now(UTC).timestamp())
+    print(
+        f"{stats['pending']} pending, {stats['dead']} dead, {stats['done']} done "
+        f"({len(entries)} listed)",
+        file=sys.stderr,
+    )
+    outbox.close()
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    if not args.keys and not args.all:
+        raise SheetCRMError("say which dead submissions to retry", "name their keys, or pass --all")
+    from sheetcrm.outbox import Outbox
+
+    outbox = Outbox(_outbox_url(args))
+    count = outbox.retry(None if args.all else args.keys, datetime.now(UTC).timestamp())
+    outbox.close()
+    print(f"{count} dead submissions are pending again; the next flush appends them.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sheetcrm", description=__doc__.splitlines()[0] if __doc__ else None
@@ -203,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     def sheet_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--sheet", required=True, help="a local .xlsx path, or a Google Sheets URL or ID"
+        )
+
+    def outbox_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--outbox",
+            help="the outbox database URL (SHEETCRM_OUTBOX; default: a SQLite file beside "
+            "the workbook)",
         )
 
     def now_arg(p: argparse.ArgumentParser) -> None:
@@ -245,6 +321,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace that file if it exists")
     now_arg(p)
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the web-form intake and scheduled syncs")
+    sheet_arg(p)
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)")
+    outbox_arg(p)
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("outbox", help="web-form submissions waiting, done or dead")
+    box = p.add_subparsers(dest="action", required=True)
+    q = box.add_parser("list", help="list submissions (no answers, only keys and states)")
+    sheet_arg(q)
+    outbox_arg(q)
+    q.add_argument("--state", choices=["pending", "dead", "done", "all"], default="all")
+    q.add_argument("--limit", type=int, default=100)
+    q.set_defaults(run=cmd_outbox_list)
+    q = box.add_parser("retry", help="make dead submissions pending again")
+    sheet_arg(q)
+    outbox_arg(q)
+    q.add_argument("keys", nargs="*", help="the keys to retry, as outbox list shows them")
+    q.add_argument("--all", action="store_true", help="every dead submission")
+    q.set_defaults(run=cmd_outbox_retry)
     return parser
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy import Table as SQLTable
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from sheetcrm.errors import ConfigError
 
@@ -106,7 +107,7 @@ class Entry:
     lead_id: str
 
 
-def backoff(attempts: int, base: float = 5.0, cap: float = 300.0) -> float:
+def backoff(attempts: int, base: float = 5.0, cap: float = 120.0) -> float:
     """Seconds before the next try: doubling from ``base``, never above ``cap``, with jitter
     so that instances that failed together do not retry together."""
     return min(cap, base * 2 ** max(0, attempts - 1)) * (0.5 + random.random() / 2)
@@ -127,7 +128,14 @@ class Outbox:
                 "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
             )
         self.engine: Engine = _engine(url)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise ConfigError(
+                f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
+                "check SHEETCRM_OUTBOX (or --outbox): its folder must exist and be writable",
+            ) from exc
         # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union
         self._insert_new = dialect(submissions).on_conflict_do_nothing(  # type: ignore[attr-defined]
             index_elements=["key"]
@@ -208,6 +216,23 @@ class Outbox:
                 )
         return [_entry(r) for r in rows]
 
+    def release(self, gone: Callable[[str], bool]) -> int:
+        """End the claims of holders for which ``gone(holder)`` is true (a process that was
+        killed): their submissions are due again now rather than when the claims expire."""
+        c = submissions.c
+        with self.engine.begin() as conn:
+            holders = conn.execute(
+                select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
+            ).scalars()
+            dead = [h for h in holders if gone(h)]
+            if not dead:
+                return 0
+            return conn.execute(
+                update(submissions)
+                .where(c.claimed_by.in_(dead))
+                .values(claimed_by=None, claimed_until=None)
+            ).rowcount
+
     def done(self, lead_ids: dict[str, str], now: float) -> None:
         """Mark submissions appended, each with the Lead ID it got."""
         with self.engine.begin() as conn:
@@ -225,19 +250,22 @@ class Outbox:
                     )
                 )
 
-    def later(self, keys: Iterable[str], error: str, now: float) -> None:
-        """Give claimed submissions back, due again after a backoff that grows with each try."""
+    def later(self, keys: Iterable[str], error: str, now: float, failed: bool = True) -> None:
+        """Give claimed submissions back, due again after a backoff that grows with each
+        failed try; ``failed=False`` (the sheet was busy with another sync) waits briefly
+        and does not count as a try."""
         with self.engine.begin() as conn:
             for key in keys:
                 attempts = conn.execute(
                     select(submissions.c.attempts).where(submissions.c.key == key)
-                ).scalar_one()
+                ).scalar_one() + int(failed)
+                wait = backoff(attempts) if failed else 1.0 + random.random() * 2
                 conn.execute(
                     update(submissions)
-                    .where(submissions.c.key == key)
+                    .where((submissions.c.key == key) & (submissions.c.state == PENDING))
                     .values(
-                        attempts=attempts + 1,
-                        next_try_at=now + backoff(attempts + 1),
+                        attempts=attempts,
+                        next_try_at=now + wait,
                         claimed_by=None,
                         claimed_until=None,
                         last_error=error,
@@ -249,7 +277,7 @@ class Outbox:
         with self.engine.begin() as conn:
             conn.execute(
                 update(submissions)
-                .where(submissions.c.key == key)
+                .where((submissions.c.key == key) & (submissions.c.state == PENDING))
                 .values(
                     state=DEAD,
                     attempts=submissions.c.attempts + 1,

@@ -21,6 +21,10 @@ class StaleSnapshotError(BackendError):
     """The sheet changed after the snapshot the changes were resolved against."""
 
 
+class LeaseHeldError(BackendError):
+    """Another sync or flush holds the spreadsheet's lease: try again in a moment."""
+
+
 @dataclass(frozen=True)
 class CellUpdate:
     tab: str

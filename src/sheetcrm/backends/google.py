@@ -19,10 +19,11 @@ from typing import Any
 
 from gspread.exceptions import APIError
 
-from sheetcrm.backends.base import Changes
+from sheetcrm.backends.base import Changes, LeaseHeldError
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.errors import BackendError
+from sheetcrm.holders import abandoned
 from sheetcrm.schema import LEADS, PROBLEMS, STATE, TABS, Kind, service_columns, tab_spec
 from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
@@ -326,8 +327,8 @@ class GoogleBackend:
                 expired = datetime.fromisoformat(until) <= now.astimezone(UTC)
             except ValueError:
                 expired = True  # a damaged lease is no lease
-            if not expired:
-                raise BackendError(
+            if not expired and not abandoned(other):  # a holder killed here frees it at once
+                raise LeaseHeldError(
                     f"another sync ({other}) is running until {until}",
                     "wait for it to finish; a lease left by a crash expires on its own",
                 )

@@ -1,0 +1,146 @@
+"""Move web-form submissions from the outbox into the sheet: claim, check, plan, append, mark.
+
+1. claim a batch of due submissions;
+2. read the sheet, and mark done every submission whose key its Submission ID column
+   already holds (a crash after the append but before the mark cannot make a duplicate);
+3. turn the rest into leads with the sheet's current form mapping, scoring and routing;
+4. append them, with the sheet's own sync, in one write;
+5. mark them done.
+While the sheet is unreachable or over quota, the batch goes back to wait (bounded,
+jittered backoff); a submission that can never become a row goes to the dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
+from sheetcrm.config import parse_config
+from sheetcrm.errors import BackendError
+from sheetcrm.intake.batch import Arrival, plan_intake
+from sheetcrm.intake.fields import lead_record
+from sheetcrm.intake.submission import Submission
+from sheetcrm.outbox import Entry, Outbox
+from sheetcrm.plan import resolve
+from sheetcrm.schema import LEADS
+from sheetcrm.validation import Memo
+
+
+@dataclass
+class FlushReport:
+    claimed: int = 0
+    appended: int = 0
+    already: int = 0  # found in the sheet already: a crash came between append and mark
+    waiting: int = 0  # put back for a later try
+    dead: int = 0
+    error: str = ""
+    lead_ids: dict[str, str] = field(default_factory=dict)
+
+    def as_log(self) -> dict[str, object]:
+        fields = asdict(self)
+        fields["lead_ids"] = sorted(self.lead_ids.values())  # IDs only: no personal data
+        return fields
+
+
+def flush(
+    outbox: Outbox,
+    backend: SheetBackend,
+    clock: Callable[[], datetime],
+    worker: str,
+    batch: int = 1000,
+    memo: Memo | None = None,
+    attempts: int = 3,
+) -> FlushReport:
+    """One round: at most ``batch`` submissions from the outbox into the sheet."""
+    report = FlushReport()
+    now = clock()
+    entries = outbox.claim(worker, now.timestamp(), batch)
+    report.claimed = len(entries)
+    if not entries:
+        return report
+    submissions: list[tuple[Entry, Submission]] = []
+    for entry in entries:
+        try:
+            submissions.append((entry, Submission.from_json(entry.body)))
+        except (ValueError, TypeError, KeyError) as exc:
+            outbox.dead(entry.key, f"the stored submission cannot be read: {exc}")
+            report.dead += 1
+    keys = [e.key for e, _ in submissions]
+    try:
+        done = _append(outbox, backend, submissions, now, clock, worker, memo, attempts, report)
+    except BackendError as exc:
+        outbox.later(keys, str(exc), clock().timestamp(), not isinstance(exc, LeaseHeldError))
+        report.waiting += len(keys)
+        report.error = str(exc)
+        return report
+    outbox.done(done, clock().timestamp())
+    return report
+
+
+def _append(
+    outbox: Outbox,
+    backend: SheetBackend,
+    submissions: list[tuple[Entry, Submission]],
+    now: datetime,
+    clock: Callable[[], datetime],
+    worker: str,
+    memo: Memo | None,
+    attempts: int,
+    report: FlushReport,
+) -> dict[str, str]:
+    """Append what the sheet lacks; key -> Lead ID of every submission now in the sheet."""
+    snapshot = backend.read()
+    with backend.lease(worker, clock()):
+        for _attempt in range(attempts):
+            config = parse_config(snapshot)
+            leads = snapshot.table(LEADS.name)
+            arrivals = []
+            for entry, submission in submissions:
+                try:
+                    record = lead_record(submission, config.forms, config.settings, leads.header)
+                except Exception as exc:  # one bad submission must not hold up the rest
+                    outbox.dead(entry.key, f"cannot turn it into a lead: {exc!r}")
+                    report.dead += 1
+                    continue
+                received = datetime.fromtimestamp(entry.received_at, UTC)
+                arrivals.append(Arrival(entry.key, record, received))
+            submissions = [(e, s) for e, s in submissions if any(a.key == e.key for a in arrivals)]
+            intake = plan_intake(snapshot, arrivals, now, memo)
+            if intake.blocked:
+                raise BackendError(f"cannot add web-form leads: {intake.blocked}")
+            if backend.version() != snapshot.version:  # a person edited: plan again
+                snapshot = backend.read()
+                continue
+            try:
+                backend.write(resolve(intake.plan, snapshot).changes)
+            except StaleSnapshotError:
+                snapshot = backend.read()
+                continue
+            report.appended = len(intake.lead_ids)
+            report.already = len(intake.already)
+            report.lead_ids = dict(intake.lead_ids)
+            return {**intake.already, **intake.lead_ids}
+    raise BackendError(
+        f"{backend.location} kept changing while web-form leads were being added",
+        "they wait in the outbox and are tried again shortly",
+    )
+
+
+def describe(entry: Entry) -> dict[str, object]:
+    """An outbox entry for ``sheetcrm outbox list``: no answers, only what identifies it."""
+    return {
+        "key": entry.key,
+        "source": entry.source,
+        "state": entry.state,
+        "received_at": datetime.fromtimestamp(entry.received_at, UTC).isoformat(timespec="seconds"),
+        "attempts": entry.attempts,
+        "lead_id": entry.lead_id,
+        "last_error": entry.last_error,
+    }
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,124 @@
+"""The service's endpoints as an OpenAPI 3 description, served at /openapi.json and fuzzed by
+the tests (every answer documented here, and never a 5xx for what a client sends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sheetcrm.intake.adapters import SOURCES
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_TASK_ERRORS = {
+    "401": _error("missing or wrong bearer token"),
+    "403": _error("task endpoints are off: SHEETCRM_TASK_TOKEN is not set"),
+}
+
+
+def openapi() -> dict[str, Any]:
+    accepted = {
+        "type": "object",
+        "required": ["status", "key"],
+        "properties": {
+            "status": {"type": "string", "enum": ["accepted", "duplicate"]},
+            "key": {"type": "string"},
+        },
+    }
+    anything = {"type": "object", "additionalProperties": True}
+    task: dict[str, Any] = {"security": [{"bearer": []}]}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "sheetcrm",
+            "version": "1",
+            "description": "Web-form intake into a lead spreadsheet, and its sync tasks.",
+        },
+        "paths": {
+            "/hooks/{source}": {
+                "post": {
+                    "summary": "Accept one web-form submission; it is stored before the answer.",
+                    "parameters": [
+                        {
+                            "name": "source",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(SOURCES)},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {}},
+                            "application/x-www-form-urlencoded": {"schema": anything},
+                            "multipart/form-data": {"schema": anything},
+                        },
+                    },
+                    "responses": {
+                        "202": _json("stored; it will be appended to Leads", accepted),
+                        "200": _json("already stored: a replay adds nothing", accepted),
+                        "400": _error("empty or malformed body"),
+                        "401": _error("the signature or token is missing or wrong"),
+                        "404": _error("no such source"),
+                        "413": _error("the body is over the size limit"),
+                        "415": _error("a content type the service does not take"),
+                        "422": _error("the body is not what this form vendor sends"),
+                        "503": _error("the submission could not be stored; send it again"),
+                    },
+                }
+            },
+            "/tasks/flush": {
+                method: {
+                    **task,
+                    "summary": "Append waiting submissions to the sheet.",
+                    "responses": {
+                        "200": _json("flushed", anything),
+                        "503": _json("the sheet could not be reached; they wait", anything),
+                        **_TASK_ERRORS,
+                    },
+                }
+                for method in ("get", "post")
+            },
+            "/tasks/sync": {
+                method: {
+                    **task,
+                    "summary": "Sync the sheet now.",
+                    "responses": {
+                        "200": _json("synced", anything),
+                        "503": _json("the sync failed; see error", anything),
+                        **_TASK_ERRORS,
+                    },
+                }
+                for method in ("get", "post")
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness.", "responses": {"200": _json("alive", anything)}}
+            },
+            "/status": {
+                "get": {
+                    **task,
+                    "summary": "Outbox depth, oldest pending age, last sync and flush, errors.",
+                    "responses": {"200": _json("status", anything), **_TASK_ERRORS},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}, "hint": {"type": "string"}},
+                }
+            },
+        },
+    }

@@ -1,0 +1,214 @@
+"""The running service: its settings, the outbox, and the flushes and syncs it runs.
+
+Settings come from ``SHEETCRM_*`` environment variables (secrets included: they never live
+in the sheet). A background thread flushes the outbox shortly after submissions arrive and
+syncs the sheet every "Sync every minutes" (Settings); ``/tasks/flush`` and ``/tasks/sync``
+do the same on demand, for cron. One flush or sync at a time per process; across processes
+and instances, the sheet's lease and the outbox's claims keep them apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sheetcrm import logs
+from sheetcrm.backends import open_backend
+from sheetcrm.backends.base import SheetBackend
+from sheetcrm.backends.google import spreadsheet_id
+from sheetcrm.config import parse_settings
+from sheetcrm.errors import ConfigError, SheetCRMError
+from sheetcrm.flusher import FlushReport, flush
+from sheetcrm.holders import abandoned, new_holder
+from sheetcrm.outbox import Outbox
+from sheetcrm.schema import SETTINGS
+from sheetcrm.sync import apply, plan_sync
+from sheetcrm.validation import Memo
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class ServiceConfig:
+    sheet: str
+    outbox_url: str
+    task_token: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)  # source -> secret
+    max_body: int = MAX_BODY_BYTES
+    background: bool = True
+    flush_every: float = 5.0  # seconds between flushes at most: 3 write requests each
+    batch: int = 1000
+    trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
+        sheet = env.get("SHEETCRM_SHEET", "").strip()
+        if not sheet:
+            raise ConfigError(
+                "SHEETCRM_SHEET is not set",
+                "set it to the sheet's URL or ID, or a workbook path: SHEETCRM_SHEET=crm.xlsx",
+            )
+        prefix = "SHEETCRM_SECRET_"
+        return cls(
+            sheet=sheet,
+            outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
+            task_token=env.get("SHEETCRM_TASK_TOKEN", ""),
+            secrets={
+                k[len(prefix) :].lower().replace("_", "-"): v
+                for k, v in env.items()
+                if k.startswith(prefix) and v
+            },
+            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
+            background=env.get("SHEETCRM_BACKGROUND", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
+            batch=_int(env, "SHEETCRM_FLUSH_BATCH", 1000),
+            trust_cron_header=bool(env.get("GAE_APPLICATION")),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} is not a whole number", f"write it like {default}")
+    return int(text)
+
+
+def default_outbox(sheet: str) -> str:
+    """Beside a workbook, ``crm.xlsx`` -> ``crm.outbox.sqlite3``; for a Google Sheet, in the
+    working folder. (On App Engine that folder is read-only: use PostgreSQL there.)"""
+    if spreadsheet_id(sheet):
+        return f"sqlite:///{Path('sheetcrm-outbox.sqlite3').resolve()}"
+    path = Path(sheet).resolve()
+    return f"sqlite:///{path.with_name(path.stem + '.outbox.sqlite3')}"
+
+
+class Service:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        opener: Callable[[str], SheetBackend] = open_backend,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.outbox = Outbox(config.outbox_url)
+        self.opener, self.clock = opener, clock
+        self.worker = new_holder()
+        self.outbox.release(abandoned)  # claims of a process killed on this machine
+        self.memo = Memo()
+        self._one_at_a_time = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backend: SheetBackend | None = None
+        self.sync_minutes = 15.0
+
+    def _open(self) -> SheetBackend:
+        """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
+        if self._backend is None:
+            self._backend = self.opener(self.config.sheet)
+        return self._backend
+
+    # -- work ------------------------------------------------------------------------------
+
+    def flush(self) -> FlushReport:
+        started = time.perf_counter()
+        with self._one_at_a_time:
+            try:
+                report = flush(
+                    self.outbox,
+                    self._open(),
+                    self.clock,
+                    self.worker,
+                    self.config.batch,
+                    self.memo,
+                )
+            except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
+                report = FlushReport(error=str(exc))
+            if report.error:
+                self._backend = None  # open it afresh next time
+        seconds = time.perf_counter() - started
+        if report.claimed or report.error:
+            self.outbox.record("flush", time.time(), seconds, report.as_log(), report.error)
+            level = logging.WARNING if report.error else logging.INFO
+            logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
+        return report
+
+    def sync(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        summary: dict[str, Any] = {}
+        error = ""
+        with self._one_at_a_time:
+            try:
+                backend = self._open()
+                snapshot = backend.read()
+                with backend.lease(self.worker, self.clock()):
+                    plan = plan_sync(snapshot, self.clock(), self.memo)
+                    applied = apply(plan, backend, snapshot)
+                summary = {
+                    **vars(plan.summary),
+                    "cells_written": applied.cells,
+                    "rows_appended": applied.appended,
+                    "conflicts": applied.conflicts,
+                }
+                settings, _, _ = parse_settings(snapshot.get(SETTINGS.name))
+                self.sync_minutes = float(settings["Sync every minutes"])
+            except SheetCRMError as exc:
+                error = str(exc)
+                self._backend = None
+        seconds = time.perf_counter() - started
+        self.outbox.record("sync", time.time(), seconds, summary, error)
+        level = logging.WARNING if error else logging.INFO
+        logs.event("sync", level, kind="sync", seconds=round(seconds, 3), error=error, **summary)
+        return {"ok": not error, "seconds": round(seconds, 3), "summary": summary, "error": error}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "outbox": self.outbox.stats(time.time()),
+            **self.outbox.last_runs(),
+            "sync_every_minutes": self.sync_minutes,
+            "background": self._thread is not None and self._thread.is_alive(),
+        }
+
+    # -- the background thread -------------------------------------------------------------
+
+    def arrived(self) -> None:
+        """A submission was stored: flush soon."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sheetcrm-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.outbox.close()
+
+    def _run(self) -> None:
+        next_sync = time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() >= next_sync:
+                self.sync()
+                next_sync = time.monotonic() + self.sync_minutes * 60
+            self._wake.clear()
+            report = self.flush()
+            if report.claimed >= self.config.batch and not report.error:
+                continue  # a backlog: the next batch at once
+            # At least flush_every between flushes (each costs a few write requests of the
+            # sheet's quota), which also gathers a burst into one batch; when idle, look
+            # again for retries that came due at least every 30 seconds.
+            self._stop.wait(self.config.flush_every)
+            self._wake.wait(timeout=max(0.0, min(30.0, next_sync - time.monotonic())))
