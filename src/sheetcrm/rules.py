@@ -102,6 +102,12 @@ class Frame:
             self._columns[field] = self._make(field)
         return self._columns[field]
 
+    def forget(self, field: str) -> None:
+        """Drop what was derived from ``field``: its column in ``data`` was just replaced."""
+        self._columns.pop(field, None)
+        if field == "Email":
+            self._columns.pop(EMAIL_DOMAIN, None)
+
     def _make(self, field: str) -> Values:
         if field == EMAIL_DOMAIN:
             email = self.values("Email")
