@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.schema import LEADS, ROUTING, service_columns
-from sheetcrm.sync import _lead_rows, apply, join_notes, plan_sync
+from sheetcrm.sync import _ids, _lead_rows, apply, join_notes, plan_sync
 from sheetcrm.table import Table
 from sheets import NOW, cell, template
 
@@ -97,3 +97,26 @@ def test_lead_rows_as_row_by_row(rows):
     service = service_columns()
     data = pd.DataFrame(rows or None, columns=["Lead ID", "Email", "Notes"], dtype=object)
     assert list(_lead_rows(data, service)) == _lead_rows_row_by_row(data, service)
+
+
+def _ids_row_by_row(ids: list[str], history: list[str], counter: int):
+    numbers = [int(i[2:]) for i in (*ids, *history) if i.startswith("L-") and i[2:].isdigit()]
+    counter = max(counter, max(numbers, default=0) + 1)
+    ids, fresh, taken = list(ids), [False] * len(ids), set()
+    for i, lead_id in enumerate(ids):
+        if not lead_id or lead_id in taken:
+            ids[i], fresh[i] = f"L-{counter:05d}", True
+            counter += 1
+        taken.add(ids[i])
+    return ids, fresh, counter
+
+
+SOME_IDS = st.sampled_from(["", "L-00001", "L-00002", "L-7", "L-\u0663", "X-1", "L-", "L-00100"])
+
+
+@given(st.lists(SOME_IDS), st.lists(SOME_IDS, max_size=3), st.integers(1, 120))
+def test_ids_as_row_by_row(ids, history, counter):
+    data = pd.DataFrame({"Lead ID": pd.Series(ids, dtype=object)})
+    state = Table(["Key", "Value"], [["Next lead ID", str(counter)]])
+    got, fresh, next_id = _ids(data, state, Table(["Lead ID"], [[h] for h in history]))
+    assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, counter)

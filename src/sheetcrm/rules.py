@@ -66,7 +66,7 @@ class Values:
 
     @cached_property
     def folded(self) -> pd.Series:
-        return pd.Series([t.casefold() for t in self.text], dtype=object)
+        return pd.Series(list(map(str.casefold, self.text)), dtype=object)
 
     @cached_property
     def blank(self) -> np.ndarray:
@@ -120,9 +120,9 @@ class Frame:
             raw = self.data[field].to_numpy(dtype=object)
         else:
             raw = np.full(len(self.data), "", dtype=object)
-        codes, uniques = pd.factorize(raw)
+        codes, uniques = pd.factorize(raw)  # missing cells (None, NaN) get code -1
         # plain object strings: pandas' string dtype is slower for these per-value maps
-        text = pd.Series([str(u).strip() if u == u else "" for u in uniques], dtype=object)
+        text = pd.Series(list(map(str.strip, map(str, uniques))), dtype=object)
         if (codes < 0).any():  # missing cells: give them an empty text of their own
             codes = np.where(codes < 0, len(text), codes)
             text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)

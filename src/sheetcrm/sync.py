@@ -38,6 +38,7 @@ from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicat
 from sheetcrm.values import clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
+ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
 NEXT_ID_KEY = "next lead id"
 FREE_TEXT = ("Score reasons", "Status")
 MAX_ROW_PROBLEMS = 1000
@@ -94,27 +95,22 @@ def _ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], n
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
-    numbers = [
-        int(i[2:])
-        for i in (*ids, *history.column("Lead ID"))
-        if i.startswith("L-") and i[2:].isdigit()
-    ]  # ID_PATTERN, without a regex per ID
-    counter = max(counter, max(numbers, default=0) + 1)
-    fresh = np.zeros(len(ids), dtype=bool)
-    taken: set[str] = set()
-    for i, lead_id in enumerate(ids):
-        if not lead_id or lead_id in taken:
-            ids[i] = f"L-{counter:05d}"
-            counter += 1
-            fresh[i] = True
-        taken.add(ids[i])
+    # each distinct ID once; map() makes no Python call per ID
+    issued = map(ISSUED_PATTERN.fullmatch, {*ids, *history.column("Lead ID")})
+    counter = max(counter, max((int(m[1]) for m in issued if m), default=0) + 1)
+    # New numbers are above every number issued, so a new ID is never one already in use.
+    fresh = (np.array(ids, dtype=object) == "") | pd.Series(
+        ids, dtype=object
+    ).duplicated().to_numpy()
+    for i in np.flatnonzero(fresh):
+        ids[i] = f"L-{counter:05d}"
+        counter += 1
     return ids, fresh, counter
 
 
 def _rank(ids: list[str]) -> np.ndarray:
-    numbers = [
-        int(m.group(1)) if (m := ID_PATTERN.match(i)) else 10**12 + k for k, i in enumerate(ids)
-    ]
+    matches = map(ID_PATTERN.match, ids)
+    numbers = [int(m[1]) if m else 10**12 + k for k, m in enumerate(matches)]
     return np.array(numbers, dtype=np.int64)
 
 
@@ -315,7 +311,8 @@ def _score(work: _Work, stage_keys: pd.Series) -> None:
     config, data = work.config, work.data
     settings = config.settings
     scores = score(work.frame, config.scoring, settings)
-    work.put("Score", [format_number(v) for v in scores.score])
+    codes, totals = pd.factorize(scores.score, use_na_sentinel=False)  # a few distinct scores
+    work.put("Score", np.array([format_number(v) for v in totals], dtype=object)[codes])
     work.put("Score reasons", scores.reasons.to_numpy())
     work.put("Grade", scores.grade.to_numpy())
     stages = {norm_header(s.name): s for s in config.stages}
