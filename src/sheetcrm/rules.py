@@ -69,6 +69,11 @@ class Values:
         return pd.Series(list(map(str.casefold, self.text)), dtype=object)
 
     @cached_property
+    def keys(self) -> list[str]:
+        """Each distinct text as it is matched against names (stages, people)."""
+        return [norm_header(t) for t in self.text]
+
+    @cached_property
     def blank(self) -> np.ndarray:
         return self.folded.isin(BLANKS).to_numpy(dtype=bool)
 
@@ -141,6 +146,15 @@ class Frame:
     def blank(self, field: str) -> np.ndarray:
         v = self.values(field)
         return v.take(v.blank)
+
+    def keys(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(np.array(v.keys, dtype=object))
+
+    def per_key(self, field: str, test: Callable[[str], Any], dtype: type = bool) -> np.ndarray:
+        """``test`` of each row's key, called once per distinct value."""
+        v = self.values(field)
+        return v.take(np.array([test(k) for k in v.keys], dtype=dtype))
 
     def numbers(self, field: str) -> np.ndarray:
         v = self.values(field)

@@ -198,11 +198,10 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         work.put("Duplicate of", [ids[e] if e >= 0 else "" for e in earliest])
 
     stages = {norm_header(s.name): s for s in config.stages}
-    stage_keys = data["Stage"].map(norm_header)
-    is_open = stage_keys.map(lambda k: k not in stages or stages[k].type == "open").to_numpy()
+    is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
 
     if "scoring" not in frozen:
-        _score(work, stage_keys)
+        _score(work)
 
     if "routing" not in frozen and config.team:
         _route(plan, work, ids, rank, is_open, stamp)
@@ -307,7 +306,7 @@ def _lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
     return np.flatnonzero(lead)
 
 
-def _score(work: _Work, stage_keys: pd.Series) -> None:
+def _score(work: _Work) -> None:
     config, data = work.config, work.data
     settings = config.settings
     scores = score(work.frame, config.scoring, settings)
@@ -326,7 +325,7 @@ def _score(work: _Work, stage_keys: pd.Series) -> None:
             return 2
         return 0 if first_open and stage.name == first_open.name else 1
 
-    ranks = stage_keys.map(rank).to_numpy()
+    ranks = work.frame.per_key("Stage", rank, int)
     work.put("Lifecycle", lifecycle(scores.score, data["Lifecycle"], ranks, settings).to_numpy())
 
 
@@ -370,7 +369,7 @@ def _unknown_owners(work: _Work) -> None:
     frame = work.frame
     team = {norm_header(m.name) for m in work.config.team}
     owner = frame.text("Owner")
-    unknown = (~frame.blank("Owner")) & ~owner.map(norm_header).isin(team).to_numpy()
+    unknown = (~frame.blank("Owner")) & ~frame.per_key("Owner", team.__contains__)
     if unknown.any():
         work.problems.append(
             (
