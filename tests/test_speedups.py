@@ -120,3 +120,25 @@ def test_ids_as_row_by_row(ids, history, counter):
     state = Table(["Key", "Value"], [["Next lead ID", str(counter)]])
     got, fresh, next_id = _ids(data, state, Table(["Lead ID"], [[h] for h in history]))
     assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, counter)
+
+
+def test_only_leads_whose_stage_really_changed_get_history():
+    backend = _sync(
+        template(),
+        *({"Email": f"{i}@acme.example", "Stage": "Proposal"} for i in range(4)),
+    )
+    retyped = ["  proposal ", "Won", "", "Proposal"]  # same, changed, cleared, untouched
+
+    def edit(tabs):
+        leads = tabs[LEADS.name]
+        for row, stage in zip(leads.rows, retyped, strict=True):
+            row[leads.col("Stage")] = stage
+
+    backend.human(edit)
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, NOW)
+    stage_rows = sorted((row[1], row[6]) for _, row, _ in plan.history if row[2] == "Stage")
+    assert stage_rows == [
+        ("L-00002", "stage changed in the sheet"),
+        ("L-00003", "stage cleared in the sheet"),
+    ]

@@ -35,7 +35,7 @@ from sheetcrm.scoring import lifecycle, score
 from sheetcrm.stages import track
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
-from sheetcrm.values import clamp, format_datetime, format_number, shown, stripped
+from sheetcrm.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
@@ -165,7 +165,8 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
                         "add a column headed Stage",
                     )
                 )
-    data = data.fillna("")
+    if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
+        data = data.fillna("")  # only when some cell is not text: fillna costs a copy
     positions = _lead_rows(data, service)
     data = data.iloc[positions].reset_index(drop=True)
     read = data[service].copy()
@@ -226,7 +227,11 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         old = read[column].to_numpy(dtype=object)
         new = data[column].to_numpy(dtype=object)
         if column in FREE_TEXT:  # only text we compose can outgrow a cell
-            new = np.array([clamp(v) for v in new], dtype=object)
+            long = np.flatnonzero(
+                np.fromiter(map(len, new), dtype=np.int64, count=len(new)) > MAX_CELL
+            )
+            new = new.copy()
+            new[long] = [clamp(v) for v in new[long]]
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(
