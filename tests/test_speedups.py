@@ -142,3 +142,17 @@ def test_only_leads_whose_stage_really_changed_get_history():
         ("L-00002", "stage changed in the sheet"),
         ("L-00003", "stage cleared in the sheet"),
     ]
+
+
+def test_plan_sync_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    snapshot = MemoryBackend(template()).read()
+    try:
+        plan_sync(snapshot, NOW)
+        assert gc.isenabled()
+        gc.disable()
+        plan_sync(snapshot, NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.bulk import gc_paused
 from sheetcrm.config import Config, Problem, parse_config
 from sheetcrm.errors import BackendError
 from sheetcrm.plan import (
@@ -132,6 +133,7 @@ class _Work:
         self.frame.forget(column)
 
 
+@gc_paused()
 def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Plan:
     """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data."""
     config = parse_config(snapshot)
