@@ -12,6 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sheetcrm"
 CORE = [
+    "bulk",
     "values",
     "table",
     "schema",

@@ -66,7 +66,12 @@ class Values:
 
     @cached_property
     def folded(self) -> pd.Series:
-        return pd.Series([t.casefold() for t in self.text], dtype=object)
+        return pd.Series(list(map(str.casefold, self.text)), dtype=object)
+
+    @cached_property
+    def keys(self) -> list[str]:
+        """Each distinct text as it is matched against names (stages, people)."""
+        return [norm_header(t) for t in self.text]
 
     @cached_property
     def blank(self) -> np.ndarray:
@@ -102,6 +107,12 @@ class Frame:
             self._columns[field] = self._make(field)
         return self._columns[field]
 
+    def forget(self, field: str) -> None:
+        """Drop what was derived from ``field``: its column in ``data`` was just replaced."""
+        self._columns.pop(field, None)
+        if field == "Email":
+            self._columns.pop(EMAIL_DOMAIN, None)
+
     def _make(self, field: str) -> Values:
         if field == EMAIL_DOMAIN:
             email = self.values("Email")
@@ -114,9 +125,9 @@ class Frame:
             raw = self.data[field].to_numpy(dtype=object)
         else:
             raw = np.full(len(self.data), "", dtype=object)
-        codes, uniques = pd.factorize(raw)
+        codes, uniques = pd.factorize(raw)  # missing cells (None, NaN) get code -1
         # plain object strings: pandas' string dtype is slower for these per-value maps
-        text = pd.Series([str(u).strip() if u == u else "" for u in uniques], dtype=object)
+        text = pd.Series(list(map(str.strip, map(str, uniques))), dtype=object)
         if (codes < 0).any():  # missing cells: give them an empty text of their own
             codes = np.where(codes < 0, len(text), codes)
             text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
@@ -135,6 +146,15 @@ class Frame:
     def blank(self, field: str) -> np.ndarray:
         v = self.values(field)
         return v.take(v.blank)
+
+    def keys(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(np.array(v.keys, dtype=object))
+
+    def per_key(self, field: str, test: Callable[[str], Any], dtype: type = bool) -> np.ndarray:
+        """``test`` of each row's key, called once per distinct value."""
+        v = self.values(field)
+        return v.take(np.array([test(k) for k in v.keys], dtype=dtype))
 
     def numbers(self, field: str) -> np.ndarray:
         v = self.values(field)

@@ -43,11 +43,8 @@ class StageResult:
 def last_seen_stages(history: Table) -> dict[str, str]:
     """Lead ID -> the stage History last recorded for it."""
     ids, fields, to = history.column("Lead ID"), history.column("Field"), history.column("To")
-    return {
-        i: t
-        for i, f, t in zip(ids, fields, to, strict=True)
-        if f.strip().casefold() == "stage" and i
-    }
+    stage = {f for f in set(fields) if f.strip().casefold() == "stage"}
+    return {i: t for i, f, t in zip(ids, fields, to, strict=True) if f in stage and i}
 
 
 def track(
@@ -64,8 +61,8 @@ def track(
     by_key = {norm_header(s.name): s for s in stages}
     first_open = next(s for s in stages if s.type == "open")
     typed = frame.text("Stage")
-    keys = typed.map(norm_header).to_numpy(dtype=object)
-    known = np.array([k in by_key for k in keys], dtype=bool)
+    keys = frame.keys("Stage")
+    known = frame.per_key("Stage", by_key.__contains__)
     blank = frame.blank("Stage")
     result = StageResult(
         frame.text("Stage changed at").copy(),
@@ -86,7 +83,12 @@ def track(
         )
 
     seen = last_seen_stages(history)
-    for row in map(int, np.flatnonzero(known | blank)):
+    # Rows whose stage is the one History last recorded have nothing to do: find them all
+    # at once, each distinct recorded stage normalised once.
+    recorded, stage_texts = pd.factorize(np.array(list(map(seen.get, ids)), dtype=object))
+    recorded_keys = np.array([*map(norm_header, stage_texts), None], dtype=object)[recorded]
+    settled = recorded_keys == np.where(known, keys, "")  # never for a lead History lacks
+    for row in map(int, np.flatnonzero((known | blank) & ~settled)):
         stage = by_key[keys[row]] if known[row] else None
         name = stage.name if stage else ""
         first_sight = ids[row] not in seen
@@ -131,7 +133,7 @@ def track(
     for row in map(int, np.flatnonzero(untouched)):
         result.first_touch_at.iat[row] = format_datetime(pd.Timestamp(contact[row]).to_pydatetime())
 
-    is_open = np.array([k in by_key and by_key[k].type == "open" for k in keys], dtype=bool) | blank
+    is_open = frame.per_key("Stage", lambda k: k in by_key and by_key[k].type == "open") | blank
     _flag_stale(frame, result, keys, by_key, is_open)
     _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours)
     follow = frame.dates("Next action date")
@@ -141,7 +143,7 @@ def track(
             (
                 np.flatnonzero(late),
                 "Next action date",
-                [f"follow-up overdue since {str(d)[:10]}" for d in follow[late]],
+                [f"follow-up overdue since {d}" for d in _days(follow[late])],
                 "do the next action, then set a new date",
             )
         )
@@ -165,9 +167,10 @@ def _flag_stale(
     stale = is_open & ~np.isnan(limit) & (age > limit)
     if stale.any():
         rows = np.flatnonzero(stale)
+        names = [by_key[k].name for k in keys[rows]]
         messages = [
-            f"stale: in {by_key[keys[r]].name} since {str(since[r])[:10]} (max {limit[r]:g} days)"
-            for r in rows
+            f"stale: in {name} since {day} (max {most:g} days)"
+            for name, day, most in zip(names, _days(since[rows]), limit[rows].tolist(), strict=True)
         ]
         result.flags.append((rows, "Stage", messages, "move the deal on, or close it"))
 
@@ -188,10 +191,12 @@ def _flag_first_touch(
     late = is_open & waiting & untouched & ~np.isnat(due) & (due < np.datetime64(frame.now))
     if late.any():
         rows = np.flatnonzero(late)
-        messages = [
-            f"overdue: first touch was due {format_datetime(pd.Timestamp(due[r]).to_pydatetime())}"
-            for r in rows
+        times, which = np.unique(due[rows], return_inverse=True)  # a few distinct due times
+        said = [
+            f"overdue: first touch was due {format_datetime(pd.Timestamp(t).to_pydatetime())}"
+            for t in times
         ]
+        messages = [said[i] for i in which.ravel()]
         result.flags.append(
             (rows, "Last contact", messages, "contact the lead, then fill Last contact")
         )
@@ -218,6 +223,11 @@ def _check_required(
                         f"fill {column} (Stages: Required fields)",
                     )
                 )
+
+
+def _days(dates: np.ndarray) -> list[str]:
+    """2026-01-31 for each date (none NaT)."""
+    return np.datetime_as_string(dates, unit="D").tolist()  # type: ignore[no-any-return]
 
 
 def _dates(texts: pd.Series, frame: Frame) -> np.ndarray:

@@ -8,6 +8,7 @@ cells whose value changes are planned, so a second sync with no edit plans nothi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.bulk import gc_paused
 from sheetcrm.config import Config, Problem, parse_config
 from sheetcrm.errors import BackendError
 from sheetcrm.plan import (
@@ -34,9 +36,10 @@ from sheetcrm.scoring import lifecycle, score
 from sheetcrm.stages import track
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
-from sheetcrm.values import clamp, format_datetime, format_number, shown, stripped
+from sheetcrm.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
+ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
 NEXT_ID_KEY = "next lead id"
 FREE_TEXT = ("Score reasons", "Status")
 MAX_ROW_PROBLEMS = 1000
@@ -93,27 +96,22 @@ def _ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], n
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
-    numbers = [
-        int(i[2:])
-        for i in (*ids, *history.column("Lead ID"))
-        if i.startswith("L-") and i[2:].isdigit()
-    ]  # ID_PATTERN, without a regex per ID
-    counter = max(counter, max(numbers, default=0) + 1)
-    fresh = np.zeros(len(ids), dtype=bool)
-    taken: set[str] = set()
-    for i, lead_id in enumerate(ids):
-        if not lead_id or lead_id in taken:
-            ids[i] = f"L-{counter:05d}"
-            counter += 1
-            fresh[i] = True
-        taken.add(ids[i])
+    # each distinct ID once; map() makes no Python call per ID
+    issued = map(ISSUED_PATTERN.fullmatch, {*ids, *history.column("Lead ID")})
+    counter = max(counter, max((int(m[1]) for m in issued if m), default=0) + 1)
+    # New numbers are above every number issued, so a new ID is never one already in use.
+    fresh = (np.array(ids, dtype=object) == "") | pd.Series(
+        ids, dtype=object
+    ).duplicated().to_numpy()
+    for i in np.flatnonzero(fresh):
+        ids[i] = f"L-{counter:05d}"
+        counter += 1
     return ids, fresh, counter
 
 
 def _rank(ids: list[str]) -> np.ndarray:
-    numbers = [
-        int(m.group(1)) if (m := ID_PATTERN.match(i)) else 10**12 + k for k, i in enumerate(ids)
-    ]
+    matches = map(ID_PATTERN.match, ids)
+    numbers = [int(m[1]) if m else 10**12 + k for k, m in enumerate(matches)]
     return np.array(numbers, dtype=np.int64)
 
 
@@ -122,12 +120,20 @@ class _Work:
     """The planning state shared by the steps of one sync."""
 
     data: pd.DataFrame
+    frame: Frame  # typed views of ``data``, each column derived once per sync
     now: datetime
     config: Config
     problems: RowProblems
     flags: RowProblems
 
+    def put(self, column: str, values: object) -> None:
+        """Replace a column; a later step that reads it (routing may test this sync's
+        scores, stages read Assigned at) then sees the new values."""
+        _put(self.data, column, values)
+        self.frame.forget(column)
 
+
+@gc_paused()
 def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Plan:
     """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data."""
     config = parse_config(snapshot)
@@ -161,18 +167,20 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
                         "add a column headed Stage",
                     )
                 )
-    data = data.fillna("")
+    if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
+        data = data.fillna("")  # only when some cell is not text: fillna costs a copy
     positions = _lead_rows(data, service)
     data = data.iloc[positions].reset_index(drop=True)
     read = data[service].copy()
     settings = config.settings
-    work = _Work(data, stamp_now, config, [], [])
+    frame = Frame(data, stamp_now, settings.dayfirst)
+    work = _Work(data, frame, stamp_now, config, [], [])
 
     ids, fresh, counter = _ids(data, state, history)
-    _put(data, "Lead ID", ids)
+    work.put("Lead ID", ids)
     rank = _rank(ids)  # Lead ID order: who came first, for duplicates and routing
     arrived = (stripped(data["Created at"]) == "").to_numpy()
-    data.loc[arrived, "Created at"] = stamp
+    work.put("Created at", np.where(arrived, stamp, data["Created at"].to_numpy(dtype=object)))
 
     if "validation" not in frozen:
         checked = check_rows(
@@ -190,28 +198,25 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         }
         chosen = [keys[k].reset_index(drop=True) for k in settings["Dedupe keys"]]
         earliest = find_duplicates(rank, chosen)
-        _put(data, "Duplicate of", [ids[e] if e >= 0 else "" for e in earliest])
+        work.put("Duplicate of", [ids[e] if e >= 0 else "" for e in earliest])
 
     stages = {norm_header(s.name): s for s in config.stages}
-    stage_keys = data["Stage"].map(norm_header)
-    is_open = stage_keys.map(lambda k: k not in stages or stages[k].type == "open").to_numpy()
+    is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
 
     if "scoring" not in frozen:
-        _score(data, Frame(data, stamp_now, settings.dayfirst), config, stage_keys)
+        _score(work)
 
     if "routing" not in frozen and config.team:
-        frame = Frame(data, stamp_now, settings.dayfirst)  # routing may test this sync's scores
-        _route(plan, work, frame, ids, rank, is_open, stamp)
-        _unknown_owners(work, frame)
+        _route(plan, work, ids, rank, is_open, stamp)
+        _unknown_owners(work)
 
     if "stages" not in frozen and config.stages:
-        frame = Frame(data, stamp_now, settings.dayfirst)
         result = track(
             frame, ids, arrived, config.stages, history, settings["First-touch SLA hours"]
         )
-        _put(data, "Stage changed at", result.changed_at.to_numpy())
-        _put(data, "Closed at", result.closed_at.to_numpy())
-        _put(data, "First touch at", result.first_touch_at.to_numpy())
+        work.put("Stage changed at", result.changed_at.to_numpy())
+        work.put("Closed at", result.closed_at.to_numpy())
+        work.put("First touch at", result.first_touch_at.to_numpy())
         work.problems += result.problems
         work.flags += result.flags
         for e in result.events:
@@ -224,7 +229,11 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         old = read[column].to_numpy(dtype=object)
         new = data[column].to_numpy(dtype=object)
         if column in FREE_TEXT:  # only text we compose can outgrow a cell
-            new = np.array([clamp(v) for v in new], dtype=object)
+            long = np.flatnonzero(
+                np.fromiter(map(len, new), dtype=np.int64, count=len(new)) > MAX_CELL
+            )
+            new = new.copy()
+            new[long] = [clamp(v) for v in new[long]]
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(
@@ -288,20 +297,30 @@ def _lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
     """Positions of the rows that are leads: a row with nothing a person typed (and no ID)
     is a gap in the sheet, not a lead."""
     person = [c for c in data.columns if c not in service]
-    cells = data[[*person, "Lead ID"]].to_numpy(dtype=object)
-    typed = cells != ""
-    for r in np.flatnonzero(typed.any(axis=1)):  # a cell of only spaces is still empty
-        if not any(str(v).strip() for v in cells[r][typed[r]]):
-            typed[r] = False
-    return np.flatnonzero(typed.any(axis=1))
+    lead = np.zeros(len(data), dtype=bool)
+    pending = np.arange(len(data))
+    # A column at a time, each only on the rows not yet known to be leads: nearly every row
+    # is settled by its Lead ID or its first person column.
+    for column in ["Lead ID", *person]:
+        cells = data[column].to_numpy(dtype=object)[pending]
+        typed = np.fromiter(  # a cell of only spaces is still empty
+            (v != "" and bool(str(v).strip()) for v in cells), dtype=bool, count=len(cells)
+        )
+        lead[pending[typed]] = True
+        pending = pending[~typed]
+        if not len(pending):
+            break
+    return np.flatnonzero(lead)
 
 
-def _score(data: pd.DataFrame, frame: Frame, config: Config, stage_keys: pd.Series) -> None:
+def _score(work: _Work) -> None:
+    config, data = work.config, work.data
     settings = config.settings
-    scores = score(frame, config.scoring, settings)
-    _put(data, "Score", [format_number(v) for v in scores.score])
-    _put(data, "Score reasons", scores.reasons.to_numpy())
-    _put(data, "Grade", scores.grade.to_numpy())
+    scores = score(work.frame, config.scoring, settings)
+    codes, totals = pd.factorize(scores.score, use_na_sentinel=False)  # a few distinct scores
+    work.put("Score", np.array([format_number(v) for v in totals], dtype=object)[codes])
+    work.put("Score reasons", scores.reasons.to_numpy())
+    work.put("Grade", scores.grade.to_numpy())
     stages = {norm_header(s.name): s for s in config.stages}
     first_open = next((s for s in config.stages if s.type == "open"), None)
 
@@ -313,20 +332,19 @@ def _score(data: pd.DataFrame, frame: Frame, config: Config, stage_keys: pd.Seri
             return 2
         return 0 if first_open and stage.name == first_open.name else 1
 
-    ranks = stage_keys.map(rank).to_numpy()
-    _put(data, "Lifecycle", lifecycle(scores.score, data["Lifecycle"], ranks, settings).to_numpy())
+    ranks = work.frame.per_key("Stage", rank, int)
+    work.put("Lifecycle", lifecycle(scores.score, data["Lifecycle"], ranks, settings).to_numpy())
 
 
 def _route(
     plan: Plan,
     work: _Work,
-    frame: Frame,
     ids: list[str],
     rank: np.ndarray,
     is_open: np.ndarray,
     stamp: str,
 ) -> None:
-    data, config = work.data, work.config
+    data, config, frame = work.data, work.config, work.frame
     unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
     # oldest first, then by Lead ID: arrival order, whatever order the rows are sorted in
     created = frame.dates("Created at").astype("int64")
@@ -350,14 +368,15 @@ def _route(
     if unowned_rows:
         hint = "add people to the Team tab, raise a Daily capacity, or set a Fallback owner"
         work.problems.append((np.array(unowned_rows), "Owner", unowned_why, hint))
-    _put(data, "Owner", owners)
-    _put(data, "Assigned at", assigned_at)
+    work.put("Owner", owners)
+    work.put("Assigned at", assigned_at)
 
 
-def _unknown_owners(work: _Work, frame: Frame) -> None:
+def _unknown_owners(work: _Work) -> None:
+    frame = work.frame
     team = {norm_header(m.name) for m in work.config.team}
     owner = frame.text("Owner")
-    unknown = (~frame.blank("Owner")) & ~owner.map(norm_header).isin(team).to_numpy()
+    unknown = (~frame.blank("Owner")) & ~frame.per_key("Owner", team.__contains__)
     if unknown.any():
         work.problems.append(
             (
@@ -377,38 +396,58 @@ def _status(work: _Work, positions: np.ndarray, frozen: set[str]) -> tuple[list[
     """Write each row's Status ("OK" or what is wrong); list the first row problems for the
     Problems tab (the rest are only counted). Returns them, their count, and flagged rows."""
     n = len(work.data)
-    notes: dict[int, list[str]] = {}  # only rows with something to say
-    problems = []
+    problems: list[Problem] = []
     columns = {name: i for i, name in enumerate(work.data.columns)}
     ids = work.data["Lead ID"].to_numpy(dtype=object)
-    counted = 0
+    notes: list[tuple[np.ndarray, np.ndarray]] = []
     for rows, column, messages, hint in work.problems:
+        said = _prefixed(column, messages)
+        notes.append((np.asarray(rows, dtype=np.int64), said))
         col = columns.get(column, 0)
-        for r, message in zip(rows, messages, strict=True):
-            notes.setdefault(r, []).append(f"{column}: {message}")
-            counted += 1
-            if counted > MAX_ROW_PROBLEMS:
-                continue
-            problems.append(
-                Problem(
-                    LEADS.name,
-                    a1(LEADS.name, Table.sheet_row(int(positions[r])), col),
-                    f"{column}: {message}",
-                    hint,
-                    str(ids[r]),
-                )
-            )
+        for r, text in zip(rows[: MAX_ROW_PROBLEMS - len(problems)], said, strict=False):
+            where = a1(LEADS.name, Table.sheet_row(int(positions[r])), col)
+            problems.append(Problem(LEADS.name, where, text, hint, str(ids[r])))
+    counted = sum(len(rows) for rows, _ in notes)
     flagged = np.zeros(n, dtype=bool)
     for rows, _column, messages, _hint in work.flags:
-        for r, message in zip(rows, messages, strict=True):
-            notes.setdefault(r, []).append(message)
-            flagged[r] = True
+        notes.append((np.asarray(rows, dtype=np.int64), np.asarray(messages, dtype=object)))
+        flagged[rows] = True
     if not frozen & {"validation", "stages"}:
-        status = np.full(n, "OK", dtype=object)
-        for r, said in notes.items():
-            status[r] = "; ".join(said)
-        _put(work.data, "Status", status)
+        joined, said = join_notes(n, notes)
+        work.put("Status", np.where(said, joined, "OK"))
     return problems, counted, int(flagged.sum())
+
+
+def _prefixed(column: str, messages: list[str]) -> np.ndarray:
+    """``"column: message"`` for each message, composed once per distinct message: a
+    capacity-bound backlog gives tens of thousands of rows the same routing reason."""
+    codes, uniques = pd.factorize(np.asarray(messages, dtype=object))
+    texts = np.array([f"{column}: {m}" for m in uniques], dtype=object)
+    return texts[codes] if len(codes) else np.array([], dtype=object)
+
+
+def join_notes(
+    n: int, notes: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``n``, the texts ``notes`` give it (rows, texts per step), joined with "; "
+    in the order given, and whether it got any. One vectorised pass per step, not per row."""
+    joined = np.full(n, "", dtype=object)
+    said = np.zeros(n, dtype=bool)
+    for rows, texts in notes:
+        if not len(rows):
+            continue
+        # a row named twice by one step gets both texts: one pass per repeat
+        repeat = np.zeros(len(rows), dtype=np.int64)
+        if np.bincount(rows, minlength=n).max() > 1:
+            order = np.argsort(rows, kind="stable")
+            run = np.r_[True, rows[order][1:] != rows[order][:-1]]
+            start = np.maximum.accumulate(np.where(run, np.arange(len(rows)), 0))
+            repeat[order] = np.arange(len(rows)) - start
+        for k in range(int(repeat.max()) + 1):
+            at, text = rows[repeat == k], texts[repeat == k]
+            joined[at] = np.where(said[at], joined[at] + "; " + text, text)
+            said[at] = True
+    return joined, said
 
 
 def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 _SPACES = re.compile(r"\s+")
 
@@ -64,6 +65,8 @@ class Table:
         i = self.col(name)
         if i is None:
             return [""] * len(self.rows)
+        if min(map(len, self.rows), default=0) > i:  # the usual case, without a loop in Python
+            return list(map(itemgetter(i), self.rows))
         return [row[i] if i < len(row) else "" for row in self.rows]
 
     def records(self) -> list[dict[str, str]]:

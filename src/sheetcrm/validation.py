@@ -263,24 +263,17 @@ def check_rows(
         spec = LEADS.column(name)
         return by_key.get(norm_header(spec.header if spec else name)) or name
 
+    columns: dict[str, pd.Series] = {}
+
     def column(name: str) -> pd.Series:
         name = resolve(name)
-        if name in data.columns:
-            # plain Python strings: .astype(str) would give pandas' slower string dtype
-            values = data[name].to_numpy(dtype=object)
-            return pd.Series(
-                [
-                    v if isinstance(v, str) else "" if v is None or v != v else str(v)
-                    for v in values
-                ],
-                index=index,
-                dtype=object,
-            )
-        return pd.Series([""] * len(data), index=index, dtype=object)
+        if name not in columns:
+            columns[name] = _texts(data[name] if name in data.columns else None, index)
+        return columns[name]
 
     countries = column("Country")
     lookup = {c: country_region(c) or region for c in countries.unique()}
-    regions = countries.map(lookup)
+    regions = [lookup[c] for c in countries]  # a list: pandas' map would infer its string dtype
     email_results = pd.Series(
         [memo.emails.get(t) or normalise_email(t, memo) for t in column("Email")],
         index=index,
@@ -346,6 +339,18 @@ def check_rows(
                 )
             )
     return Checked(email, phone, problems)
+
+
+def _texts(values: pd.Series | None, index: pd.Index) -> pd.Series:
+    """A column's cells as plain Python strings ("" for a missing cell or column): .astype(str)
+    would give pandas' slower string dtype."""
+    if values is None:
+        return pd.Series([""] * len(index), index=index, dtype=object)
+    cells = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # all str already
+        return pd.Series(cells, index=index, dtype=object)
+    texts = [v if isinstance(v, str) else "" if v is None or v != v else str(v) for v in cells]
+    return pd.Series(texts, index=index, dtype=object)
 
 
 def _collect(

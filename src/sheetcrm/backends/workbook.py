@@ -29,6 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sheetcrm.backends import xlsx_package as package
 from sheetcrm.backends.base import Changes, StaleSnapshotError
+from sheetcrm.bulk import gc_paused
 from sheetcrm.errors import BackendError
 from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
 from sheetcrm.table import Snapshot, Table, a1, norm_header
@@ -78,7 +79,7 @@ class WorkbookBackend:
     def version(self) -> str:
         return package.version(self.path)
 
-    @package.gc_paused()
+    @gc_paused()
     def read(self) -> Snapshot:
         version = self.version()
         wb, lost = package.load(self.path)
@@ -102,7 +103,7 @@ class WorkbookBackend:
         self._loaded = (version, wb, lost, extents)
         return Snapshot(tabs, version)
 
-    @package.gc_paused()
+    @gc_paused()
     def write(self, changes: Changes) -> None:
         version = self.version()
         if version != changes.base_version:
@@ -136,7 +137,7 @@ class WorkbookBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
-    @package.gc_paused()
+    @gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.path.exists() and not force:
             raise BackendError(f"{self.location} already exists", "use --force to replace it")

@@ -12,7 +12,6 @@ the meantime.
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import posixpath
@@ -20,8 +19,7 @@ import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -482,21 +480,3 @@ def _with_results(
     xml = _NO_RESULT.sub(put, xml)
     missed = [f"{get_column_letter(c)}{r}" for r, c in sorted(results) if (r, c) not in placed]
     return xml, missed
-
-
-# --- bulk work --------------------------------------------------------------------------
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while openpyxl builds, walks or writes hundreds of
-    thousands of cells: each pass would visit every one of them again, for a third of the
-    time of a read at 10,000 leads. The price: a workbook dropped earlier is freed only at
-    the next full collection after this, not during it. Usable as a decorator."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
