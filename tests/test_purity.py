@@ -25,6 +25,9 @@ CORE = [
     "plan",
     "sync",
     "importer",
+    "metric_data",
+    "metrics",
+    "metric_tabs",
 ]
 FORBIDDEN = ("gspread", "flask", "google", "openpyxl", "requests")
 

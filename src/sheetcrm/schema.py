@@ -249,6 +249,46 @@ TABS: tuple[TabSpec, ...] = (
 RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS)
 
 
+# --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------
+
+DASHBOARD = TabSpec(
+    "Dashboard",
+    (Column("Metric", owner=S, width=36), Column("This period", owner=S, width=16)),
+    "The headline numbers, this period and all time, with charts.",
+    "the service",
+)
+FUNNEL = TabSpec(
+    "Funnel",
+    (Column("Stage", owner=S, width=22),),
+    "Leads per stage, cohort conversion, days in stage, lead aging, score calibration.",
+    "the service",
+)
+BY_OWNER = TabSpec(
+    "By owner",
+    (Column("Owner", owner=S, width=22),),
+    "Open, overdue and stale deals; won, lost, win rate and won value per owner.",
+    "the service",
+)
+BY_SOURCE = TabSpec(
+    "By source",
+    (Column("Source", owner=S, width=22),),
+    "Leads, won, lost, win rate and won value per source, industry and country.",
+    "the service",
+)
+FORECAST = TabSpec(
+    "Forecast",
+    (Column("Stage", owner=S, width=22),),
+    "Open pipeline by stage and weighted forecast by expected close month.",
+    "the service",
+)
+METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST)
+"""Not part of the template: the first sync creates them, and each sync that changes a
+figure rewrites them whole (and redraws their charts)."""
+AS_OF = "As of"  # the title row of every metric tab: title, As of, <sync time>, Period, <window>
+NO_DATA = "no data"  # a ratio with nothing to divide by, an average of nothing
+NOT_COMPUTED = "Not computed this round"
+
+
 def tab_spec(name: str) -> TabSpec | None:
     key = norm_header(name)
     return next((t for t in TABS if norm_header(t.name) == key), None)

@@ -17,6 +17,7 @@ import pandas as pd
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.config import Config, Problem, parse_config
 from sheetcrm.errors import BackendError
+from sheetcrm.metric_tabs import digest, metric_tabs
 from sheetcrm.plan import (
     ColumnWrites,
     Plan,
@@ -38,6 +39,7 @@ from sheetcrm.values import clamp, format_datetime, format_number, shown, stripp
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 NEXT_ID_KEY = "next lead id"
+METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as of" time
 FREE_TEXT = ("Score reasons", "Status")
 MAX_ROW_PROBLEMS = 1000
 """Row problems listed one per line on the Problems tab; the rest are counted in one line
@@ -220,6 +222,13 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         plan.summary.stage_changes = sum(1 for e in result.events if e.observed)
 
     row_problems, counted, plan.summary.flagged = _status(work, positions, frozen)
+    # 7. Metrics: the metric tabs, rewritten only when a figure changes (metric_tabs.py).
+    metrics = metric_tabs(
+        snapshot, data, config, stamp_now, [r for _, r, _ in plan.history], work.flags, frozen
+    )
+    metrics_digest = digest(metrics)
+    if metrics_digest != _state(state, METRICS_KEY) or not all(map(snapshot.get, metrics)):
+        plan.replace.update(metrics)
     for column in service:
         old = read[column].to_numpy(dtype=object)
         new = data[column].to_numpy(dtype=object)
@@ -246,7 +255,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     plan.problems = [*config.problems, *header_problems, *row_problems]
     plan.summary.problems = len(config.problems) + len(header_problems) + counted
     _problems_tab(plan, snapshot, stamp)
-    _state_tab(plan, snapshot, counter)
+    _state_tab(plan, snapshot, counter, metrics_digest)
     plan.summary.rows = len(data)
     plan.summary.new_ids = int(fresh.sum())
     plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
@@ -439,9 +448,16 @@ def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
         plan.replace[PROBLEMS.name] = table
 
 
-def _state_tab(plan: Plan, snapshot: Snapshot, counter: int) -> None:
+def _state(state: Table, key: str) -> str:
+    """The value of ``key`` on the hidden state tab, or ""."""
+    values = zip(state.column("Key"), state.column("Value"), strict=True)
+    return next((v.strip() for k, v in values if k.strip().casefold() == key), "")
+
+
+def _state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str) -> None:
     current = snapshot.get(STATE.name)
-    table = Table(STATE.headers, [[NEXT_ID_KEY, str(counter)]])
+    rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest]]
+    table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
 
