@@ -20,9 +20,11 @@ from typing import Any
 from gspread.exceptions import APIError
 
 from sheetcrm.backends.base import Changes
+from sheetcrm.backends.sheets_charts import cell_values, chart_requests, format_requests
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.errors import BackendError
+from sheetcrm.metric_tabs import MetricTab
 from sheetcrm.schema import LEADS, PROBLEMS, STATE, TABS, Kind, service_columns, tab_spec
 from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
@@ -193,7 +195,9 @@ class GoogleBackend:
         for tab, table in changes.replace.items():
             old_header, old_rows = self._shape.get(tab, ([], 0))
             width = max(len(table.header), len(old_header), 1)
-            rows = [table.header, *table.rows]
+            rows = (
+                cell_values(table) if isinstance(table, MetricTab) else [table.header, *table.rows]
+            )
             rows += [[] for _ in range(max(0, old_rows + 1 - len(rows)))]  # clear what was below
             padded = [[*r, *[""] * (width - len(r))] for r in rows]
             data.append(
@@ -203,6 +207,9 @@ class GoogleBackend:
                 }
             )
         self._fit(data)  # rewritten tabs and new columns may outgrow a grid; cells read cannot
+        metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
+        if metric_tabs:
+            self._dress_metric_tabs(metric_tabs)
         data += _cell_ranges(changes, self._shape)
         if self._lease is not None:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
@@ -218,6 +225,21 @@ class GoogleBackend:
                     {"values": rows},
                 )
         self._shape.clear()  # positions are stale now: the next write follows a read
+
+    def _dress_metric_tabs(self, tabs: dict[str, MetricTab]) -> None:
+        """Number formats, and charts added once then only refreshed (sheets_charts.py)."""
+        meta = self._call(
+            "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
+        )
+        requests = []
+        for sheet in meta.get("sheets", []):
+            tab = tabs.get(sheet["properties"]["title"])
+            if tab is not None:
+                sheet_id = sheet["properties"].get("sheetId", 0)
+                requests += format_requests(tab, sheet_id)
+                requests += chart_requests(tab, sheet_id, sheet.get("charts", []))
+        if requests:
+            self._call("batch_update", {"requests": requests})
 
     def _fit(self, data: list[dict[str, Any]]) -> None:
         """Grow grids a write would overflow: Google answers 400 past a tab's grid (new tabs
