@@ -25,7 +25,16 @@ from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, serv
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.errors import BackendError
 from sheetcrm.metric_tabs import MetricTab
-from sheetcrm.schema import LEADS, PROBLEMS, STATE, TABS, Kind, service_columns, tab_spec
+from sheetcrm.schema import (
+    LEADS,
+    METRIC_TABS,
+    PROBLEMS,
+    STATE,
+    TABS,
+    Kind,
+    service_columns,
+    tab_spec,
+)
 from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
 from sheetcrm.values import format_number, parse_number
@@ -105,7 +114,7 @@ class GoogleBackend:
         return True
 
     def read(self) -> Snapshot:
-        titles = list(self._sheet_ids) or [*(t.name for t in TABS), LEASE_TAB]
+        titles = list(self._sheet_ids) or [*(t.name for t in (*TABS, *METRIC_TABS)), LEASE_TAB]
         try:
             ranges = self.http.values_batch_get(
                 self.id,
@@ -209,7 +218,7 @@ class GoogleBackend:
         self._fit(data)  # rewritten tabs and new columns may outgrow a grid; cells read cannot
         metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
         if metric_tabs:
-            self._dress_metric_tabs(metric_tabs)
+            self._dress_metric_tabs(metric_tabs, fresh=set(new_tabs))
         data += _cell_ranges(changes, self._shape)
         if self._lease is not None:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
@@ -226,11 +235,20 @@ class GoogleBackend:
                 )
         self._shape.clear()  # positions are stale now: the next write follows a read
 
-    def _dress_metric_tabs(self, tabs: dict[str, MetricTab]) -> None:
-        """Number formats, and charts added once then only refreshed (sheets_charts.py)."""
-        meta = self._call(
-            "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
-        )
+    def _dress_metric_tabs(self, tabs: dict[str, MetricTab], fresh: set[str]) -> None:
+        """Number formats, and charts added once then only refreshed (sheets_charts.py).
+        Tabs this write just created have no chart yet: no need to ask which they have."""
+        meta: dict[str, Any]
+        if set(tabs) <= fresh and set(tabs) <= set(self._sheet_ids):
+            meta = {
+                "sheets": [
+                    {"properties": {"title": t, "sheetId": self._sheet_ids[t]}} for t in tabs
+                ]
+            }
+        else:
+            meta = self._call(
+                "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
+            )
         requests = []
         for sheet in meta.get("sheets", []):
             tab = tabs.get(sheet["properties"]["title"])
@@ -346,7 +364,9 @@ class GoogleBackend:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are
         added only where missing, formatting rules only where not already there."""
         snapshot = self.read()
-        self._ensure_tabs([*tabs, LEASE_TAB])  # the lease tab too: the first sync costs no more
+        # the lease and metric tabs too: the first sync costs no more, and a new process's
+        # first read, which names every tab sheetcrm knows, finds them all
+        self._ensure_tabs([*tabs, *(t.name for t in METRIC_TABS), LEASE_TAB])
         data = []
         for name, table in tabs.items():
             current = snapshot.get(name)
