@@ -7,9 +7,10 @@ sync uses, so a date or an amount means the same here as in a rule.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,6 @@ from sheetcrm.values import blank_mask, parse_date, parse_number_array
 DAY = np.timedelta64(1, "D")
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
 """Headers of an optional Leads column the forecast dates open deals by."""
-_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?")
 
 
 def ratio(part: float, whole: float) -> float:
@@ -62,21 +62,33 @@ def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
     return np.asarray(uniques, dtype=object)[codes]
 
 
+CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+"""The forms the sync writes dates in (a stamp to the minute is the most common)."""
+
+
 def dates(values: Sequence[object] | pd.Series, dayfirst: bool = True) -> np.ndarray:
-    """Cells as datetime64[ns], NaT where not a date: canonical text vectorised, the rest
-    (what people type: 03/04/2026, 5 Jan 2026) by :func:`parse_date`."""
-    codes, uniques = _distinct(values)
-    series = pd.Series(uniques, dtype=object)
-    canonical = series.str.fullmatch(_CANONICAL).fillna(False).to_numpy(dtype=bool)
-    parsed = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if canonical.any():
-        found = pd.to_datetime(series[canonical], format="ISO8601", errors="coerce")
-        parsed[canonical] = found.to_numpy(dtype="datetime64[ns]")
-    for i in np.flatnonzero(~canonical & (series != "").to_numpy(dtype=bool)):
-        when = parse_date(uniques[i], dayfirst)
-        if when is not None:
-            parsed[i] = np.datetime64(when, "ns")
-    return parsed[codes]
+    """Cells as datetime64[ns], NaT where not a date: the canonical forms the sync writes
+    by exact format, in C; the rest (what people type: 03/04/2026, 5 Jan 2026) by
+    :func:`parse_date`, once per distinct text."""
+    cells = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    parsed = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = np.ones(len(cells), dtype=bool)
+    for form in CANONICAL_FORMATS:
+        found = pd.to_datetime(cells[todo], format=form, errors="coerce").to_numpy(
+            dtype="datetime64[ns]"
+        )
+        parsed[todo] = found
+        todo[todo] = np.isnat(found)
+        if not todo.any():
+            return parsed
+    codes, uniques = _distinct(cells[todo])
+    rest = [parse_date(u, dayfirst) if u else None for u in uniques]
+    lookup = np.array(
+        [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in rest],
+        dtype="datetime64[ns]",
+    )
+    parsed[todo] = lookup[codes]
+    return parsed
 
 
 def numbers(values: Sequence[object] | pd.Series) -> np.ndarray:
@@ -181,7 +193,8 @@ def read_deals(
 class StageLog:
     """History's Stage entries in the order they were logged."""
 
-    lead: np.ndarray
+    lead: np.ndarray  # per entry, a code into ``leads``
+    leads: list[str]  # the Lead IDs the entries name, each once
     stage: np.ndarray  # stage order on the Stages tab; -1 for a cleared or unknown stage
     at: np.ndarray
     observed: np.ndarray  # the entry saw the lead enter the stage (not "first seen ...")
@@ -190,18 +203,18 @@ class StageLog:
         """(deal, stage) -> whether History saw the deal enter the stage, or it is there now."""
         seen = np.zeros((len(deals), n_stages), dtype=bool)
         lookup = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
-        rows = pd.Series(self.lead, dtype=object).map(lookup).to_numpy(dtype=float)
-        ok = ~np.isnan(rows) & (self.stage >= 0)
-        seen[rows[ok].astype(int), self.stage[ok]] = True
+        where = np.array([lookup.get(lead, -1) for lead in self.leads], dtype=int)
+        rows = where[self.lead]
+        ok = (rows >= 0) & (self.stage >= 0)
+        seen[rows[ok], self.stage[ok]] = True
         now = deals.order >= 0
         seen[np.flatnonzero(now), deals.order[now]] = True
         return seen
 
     def days_in_stage(self, n_stages: int) -> dict[int, np.ndarray]:
         """Stage order -> days of each finished stay whose start History saw."""
-        codes, _ = pd.factorize(self.lead)
-        ordered = np.argsort(codes, kind="stable")
-        lead, stage, at = codes[ordered], self.stage[ordered], self.at[ordered]
+        ordered = np.argsort(self.lead, kind="stable")
+        lead, stage, at = self.lead[ordered], self.stage[ordered], self.at[ordered]
         observed = self.observed[ordered]
         following = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
         same = lead[1:] == lead[:-1]
@@ -219,22 +232,30 @@ def read_log(
 ) -> StageLog:
     """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
     column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them."""
-    columns = {name: history.column(name) for name in ("At", "Lead ID", "Field", "To", "Why")}
-    for row in extra:
-        for name, value in zip(("At", "Lead ID", "Field"), row[:3], strict=True):
-            columns[name].append(value)
-        columns["To"].append(row[4])
-        columns["Why"].append(row[6])
-    codes, uniques = _distinct(columns["Field"])
-    keep = np.array([u.casefold() == "stage" for u in uniques], dtype=bool)[codes]
+    rows: list[list[str]] = []
+    field = history.col("Field")
+    if field is not None:  # Stage entries only, picked before any other column is read
+        fields = np.array(list(map(itemgetter(field), history.rows)), dtype=object)
+        keep = fields == "Stage"  # as the sync writes it; then as a person might have
+        odd = {f for f in fields[~keep] if f.strip().casefold() == "stage"}
+        if odd:
+            keep |= np.isin(fields, list(odd))
+        rows = list(compress(history.rows, keep.tolist()))
+    columns: dict[str, list[str]] = {}
+    for name, default in (("At", 0), ("Lead ID", 1), ("To", 4), ("Why", 6)):
+        i = history.col(name)  # itemgetter over every row, in C: History grows without end
+        columns[name] = list(map(itemgetter(i), rows)) if i is not None else [""] * len(rows)
+        columns[name] += [r[default] for r in extra if r[2].strip().casefold() == "stage"]
     by_key = {norm_header(s.name): s.order for s in stages}
-    to_codes, to_uniques = _distinct(np.asarray(columns["To"], dtype=object)[keep])
+    to_codes, to_uniques = _distinct(columns["To"])
     order = np.array([by_key.get(norm_header(u), -1) for u in to_uniques], dtype=int)
-    why_codes, why_uniques = _distinct(np.asarray(columns["Why"], dtype=object)[keep])
+    why_codes, why_uniques = _distinct(columns["Why"])
     seen = np.array([not u.casefold().startswith("first seen") for u in why_uniques], dtype=bool)
+    lead_codes, leads = _distinct(columns["Lead ID"])
     return StageLog(
-        lead=texts(np.asarray(columns["Lead ID"], dtype=object)[keep]),
+        lead=lead_codes,
+        leads=leads,
         stage=order[to_codes],
-        at=dates(np.asarray(columns["At"], dtype=object)[keep], dayfirst),
+        at=dates(columns["At"], dayfirst),
         observed=seen[why_codes],
     )
