@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -240,3 +241,14 @@ def test_a_bad_metrics_period_has_a_hint():
     with pytest.raises(SettingError) as caught:
         setting.parse("fortnightly")
     assert "last 90 days" in caught.value.hint
+
+
+def test_every_figure_and_column_is_defined_in_the_docs():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    m = run(PIPELINE, LOG, target=1000)
+    names = {f.name for f in [*m.figures, *m.now]}
+    tables = [m.funnel, m.aging, m.grades, m.owners, *m.by.values(), m.pipeline, m.forecast]
+    labels = {"Type"}  # and each table's first column: what its rows are about
+    names |= {c.removesuffix(" (all time)") for t in tables for c in t.columns[1:]} - labels
+    missing = sorted(n for n in names if n not in docs)
+    assert not missing, f"docs/metrics.md does not define: {missing}"
