@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from sheetcrm.schema import AS_OF, LEADS, METRIC_TABS, NOT_COMPUTED, STAGES
-from sheetcrm.sync import apply, plan_sync, sync_once
+from sheetcrm.sync import sync_once
 from sheets import NOW, emulator, human_edit, make_backend
 
 BACKENDS = ["memory", "workbook", "google"]
@@ -18,9 +18,7 @@ TITLES = ["Funnel: leads per stage now", "Won value by month", "Pipeline by stag
 
 
 def sync(backend, now=NOW):
-    snapshot = backend.read()
-    plan = plan_sync(snapshot, now)
-    return plan, apply(plan, backend, snapshot)
+    return sync_once(backend, now, now)  # (plan, what was written)
 
 
 @pytest.fixture(params=BACKENDS)

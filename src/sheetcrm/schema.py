@@ -251,35 +251,31 @@ RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS)
 
 # --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------
 
-DASHBOARD = TabSpec(
-    "Dashboard",
-    (Column("Metric", owner=S, width=36), Column("This period", owner=S, width=16)),
-    "The headline numbers, this period and all time, with charts.",
-    "the service",
+
+def _metric_tab(name: str, first: str, help: str, width: int = 22) -> TabSpec:
+    return TabSpec(name, (Column(first, owner=S, width=width),), help, "the service")
+
+
+DASHBOARD = _metric_tab(
+    "Dashboard", "Metric", "The headline numbers, this period and all time, with charts.", 36
 )
-FUNNEL = TabSpec(
+FUNNEL = _metric_tab(
     "Funnel",
-    (Column("Stage", owner=S, width=22),),
+    "Stage",
     "Leads per stage, cohort conversion, days in stage, lead aging, score calibration.",
-    "the service",
 )
-BY_OWNER = TabSpec(
+BY_OWNER = _metric_tab(
     "By owner",
-    (Column("Owner", owner=S, width=22),),
+    "Owner",
     "Open, overdue and stale deals; won, lost, win rate and won value per owner.",
-    "the service",
 )
-BY_SOURCE = TabSpec(
+BY_SOURCE = _metric_tab(
     "By source",
-    (Column("Source", owner=S, width=22),),
+    "Source",
     "Leads, won, lost, win rate and won value per source, industry and country.",
-    "the service",
 )
-FORECAST = TabSpec(
-    "Forecast",
-    (Column("Stage", owner=S, width=22),),
-    "Open pipeline by stage and weighted forecast by expected close month.",
-    "the service",
+FORECAST = _metric_tab(
+    "Forecast", "Stage", "Open pipeline by stage and weighted forecast by expected close month."
 )
 METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST)
 """Not part of the template: the first sync creates them, and each sync that changes a
