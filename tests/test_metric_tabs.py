@@ -128,3 +128,13 @@ def test_google_leaves_a_persons_chart_alone():
     sync_once(backend, NOW, NOW)
     assert [c["spec"]["title"] for c in dash.charts] == ["My own chart", *TITLES]
     assert dash.charts[0] == mine
+
+
+def test_google_leaves_no_old_figure_beside_a_narrower_tab():
+    backend = make_backend("google", None)
+    sync_once(backend, NOW, NOW)
+    funnel = emulator().store[backend.id].sheet("Funnel")
+    assert len(funnel.values()[3]) == 12  # the funnel's header row, as wide as it is
+    human_edit(backend, STAGES.name, lambda t: t.rows[0].__setitem__(t.col("Type"), "opne"))
+    sync_once(backend, NOW, NOW)
+    assert all(len(row) <= 5 for row in funnel.values()), funnel.values()[:4]

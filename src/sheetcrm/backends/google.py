@@ -42,6 +42,7 @@ from sheetcrm.values import format_number, parse_number
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
 
+METRIC_WIDTH = 26  # columns cleared when a metric tab is rewritten (a new grid's width)
 _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]{20,})")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
 
@@ -204,9 +205,11 @@ class GoogleBackend:
         for tab, table in changes.replace.items():
             old_header, old_rows = self._shape.get(tab, ([], 0))
             width = max(len(table.header), len(old_header), 1)
-            rows = (
-                cell_values(table) if isinstance(table, MetricTab) else [table.header, *table.rows]
-            )
+            rows = [table.header, *table.rows]
+            if isinstance(table, MetricTab):
+                # a read sees a metric tab only as wide as its short title row: clear the
+                # width a grid starts with, so no figure of a wider layout is left behind
+                rows, width = cell_values(table), max(width, METRIC_WIDTH)
             rows += [[] for _ in range(max(0, old_rows + 1 - len(rows)))]  # clear what was below
             padded = [[*r, *[""] * (width - len(r))] for r in rows]
             data.append(
