@@ -138,3 +138,34 @@ def test_google_leaves_no_old_figure_beside_a_narrower_tab():
     human_edit(backend, STAGES.name, lambda t: t.rows[0].__setitem__(t.col("Type"), "opne"))
     sync_once(backend, NOW, NOW)
     assert all(len(row) <= 5 for row in funnel.values()), funnel.values()[:4]
+
+
+def _setting(key: str, value: str):
+    def edit(table) -> None:
+        for row in table.rows:
+            if row[table.col("Key")] == key:
+                row[table.col("Value")] = value
+
+    return edit
+
+
+def test_period_and_target_come_from_settings(tmp_path):
+    backend = make_backend("memory", tmp_path)
+    human_edit(backend, "Settings", _setting("Metrics period", "last 30 days"))
+    human_edit(backend, "Settings", _setting("Pipeline target", "2,000,000"))
+    sync(backend)
+    dash = rows(backend, "Dashboard")
+    assert dash["Dashboard"][3:5] == ["Period", "last 30 days, from 2026-10-24"]
+    pipeline = float(dash["Pipeline value"][1])
+    assert float(dash["Pipeline coverage"][1]) == pytest.approx(pipeline / 2_000_000, abs=1e-4)
+
+
+def test_a_bad_metrics_period_is_a_problem_and_the_tabs_say_so(tmp_path):
+    backend = make_backend("memory", tmp_path)
+    human_edit(backend, "Settings", _setting("Metrics period", "fortnight"))
+    plan, _ = sync(backend)
+    found = [p for p in plan.problems if p.tab == "Settings"]
+    assert [p.problem for p in found] == ["Metrics period: unknown metrics period 'fortnight'"]
+    assert "metrics" in plan.summary.frozen
+    funnel = backend.read().table("Funnel")
+    assert funnel.rows[1][0].startswith(NOT_COMPUTED)
