@@ -169,3 +169,12 @@ def test_a_bad_metrics_period_is_a_problem_and_the_tabs_say_so(tmp_path):
     assert "metrics" in plan.summary.frozen
     funnel = backend.read().table("Funnel")
     assert funnel.rows[1][0].startswith(NOT_COMPUTED)
+
+
+def test_workbook_charts_survive_a_write_that_leaves_the_metrics_alone(tmp_path):
+    backend = make_backend("workbook", tmp_path)
+    sync(backend)
+    human_edit(backend, LEADS.name, lambda t: t.rows[0].__setitem__(t.col("Email"), "nope"))
+    plan, report = sync(backend)
+    assert report.written and "Dashboard" not in plan.replace
+    assert len(load_workbook(tmp_path / "crm.xlsx")["Dashboard"]._charts) == 3
