@@ -16,7 +16,7 @@ from sheetcrm.emulator.faults import DROP_AFTER
 from sheetcrm.errors import BackendError
 from sheetcrm.schema import LEADS
 from sheetcrm.sync import sync_once
-from sheets import NOW, emulator, google_backend, template
+from sheets import NOW, emulator, google_backend, human_edit, template
 
 CLOCK = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -38,8 +38,19 @@ def test_sheet_locations():
     assert type(open_backend("crm.xlsx")).__name__ == "WorkbookBackend"
 
 
+SYNC_WITH_METRICS = {
+    # read, lease, re-read, one write of cells and History rows: four; writing the metric
+    # tabs adds two, to ask which charts they have and to set their number formats and charts
+    "values.batchGet": 2,
+    "values.update": 1,
+    "spreadsheets.get": 1,
+    "spreadsheets.batchUpdate": 1,
+    "values.batchUpdate": 1,
+}
+
+
 @pytest.mark.parametrize("extra_leads", [0, 1500])  # 1,500: past a new tab's 1000-row grid
-def test_a_sync_costs_four_requests_whatever_the_row_count(extra_leads):
+def test_a_sync_costs_a_fixed_number_of_requests_whatever_the_row_count(extra_leads):
     tabs = template()
     leads = tabs[LEADS.name]
     for i in range(extra_leads):
@@ -52,19 +63,23 @@ def test_a_sync_costs_four_requests_whatever_the_row_count(extra_leads):
     _, report = sync_once(backend, NOW, CLOCK)
     stats = emu.stats()
     assert report.cells > 100
-    # read, lease, re-read of the service columns, then one write with History inside;
     # 3,000 History rows overflow a new tab's 1000-row grid: it is grown first, with room
-    grown = {"spreadsheets.get": 1, "spreadsheets.batchUpdate": 1} if extra_leads else {}
+    grown = 1 if extra_leads else 0
     assert stats["byEndpoint"] == {
-        "values.batchGet": 2,
-        "values.update": 1,
-        "values.batchUpdate": 1,
-        **grown,
+        **SYNC_WITH_METRICS,
+        "spreadsheets.get": 1 + grown,
+        "spreadsheets.batchUpdate": 1 + grown,
     }
     emu.reset_stats()
     _, again = sync_once(_fresh(backend), NOW, CLOCK)
     assert again.cells == 0 and not again.written
-    assert emulator().stats()["byEndpoint"].get("values.batchUpdate", 0) == 0
+    assert emulator().stats()["byEndpoint"] == {"values.batchGet": 2, "values.update": 2}
+    # a day later only figures change: the five of a sync, plus formats and charts (2)
+    human_edit(backend, LEADS.name, lambda t: t.rows[0].__setitem__(t.col("Stage"), "Won"))
+    emu.reset_stats()
+    plan, later = sync_once(_fresh(backend), NOW.replace(day=24), CLOCK)
+    assert "Dashboard" in plan.replace and later.cells > 0
+    assert emulator().stats()["byEndpoint"] == SYNC_WITH_METRICS
 
 
 def test_every_write_is_raw_so_text_never_becomes_a_formula():

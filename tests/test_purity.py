@@ -33,6 +33,10 @@ CORE = [
     "intake.vendors",
     "intake.signatures",
     "intake.fields",
+    "intake.batch",
+    "metric_data",
+    "metrics",
+    "metric_tabs",
 ]
 FORBIDDEN = ("gspread", "flask", "google", "openpyxl", "requests")
 

@@ -277,6 +277,42 @@ TABS: tuple[TabSpec, ...] = (
 RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS, FORMS)
 
 
+# --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------
+
+
+def _metric_tab(name: str, first: str, help: str, width: int = 22) -> TabSpec:
+    return TabSpec(name, (Column(first, owner=S, width=width),), help, "the service")
+
+
+DASHBOARD = _metric_tab(
+    "Dashboard", "Metric", "The headline numbers, this period and all time, with charts.", 36
+)
+FUNNEL = _metric_tab(
+    "Funnel",
+    "Stage",
+    "Leads per stage, cohort conversion, days in stage, lead aging, score calibration.",
+)
+BY_OWNER = _metric_tab(
+    "By owner",
+    "Owner",
+    "Open, overdue and stale deals; won, lost, win rate and won value per owner.",
+)
+BY_SOURCE = _metric_tab(
+    "By source",
+    "Source",
+    "Leads, won, lost, win rate and won value per source, industry and country.",
+)
+FORECAST = _metric_tab(
+    "Forecast", "Stage", "Open pipeline by stage and weighted forecast by expected close month."
+)
+METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST)
+"""Not part of the template: the first sync creates them, and each sync that changes a
+figure rewrites them whole (and redraws their charts)."""
+AS_OF = "As of"  # the title row of every metric tab: title, As of, <sync time>, Period, <window>
+NO_DATA = "no data"  # a ratio with nothing to divide by, an average of nothing
+NOT_COMPUTED = "Not computed this round"
+
+
 def tab_spec(name: str) -> TabSpec | None:
     key = norm_header(name)
     return next((t for t in TABS if norm_header(t.name) == key), None)

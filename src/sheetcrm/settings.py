@@ -16,7 +16,7 @@ import phonenumbers
 
 from sheetcrm.values import parse_number
 
-ALL = frozenset({"validation", "scoring", "routing", "stages"})
+ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics"})
 
 
 class SettingError(ValueError):
@@ -80,6 +80,29 @@ def _words(text: str) -> tuple[str, ...]:
 DEDUPE_KEYS = ("email", "phone", "company domain")
 
 
+@dataclass(frozen=True)
+class MetricsPeriod:
+    """The window the metric tabs' "this period" figures cover: a calendar month or quarter
+    up to now, or the last ``days`` days."""
+
+    unit: str  # "month", "quarter" or "days"
+    days: int = 0
+
+
+def _period(text: str) -> MetricsPeriod:
+    words = " ".join(text.casefold().split())
+    if words in ("this month", "month", "monthly"):
+        return MetricsPeriod("month")
+    if words in ("this quarter", "quarter", "quarterly"):
+        return MetricsPeriod("quarter")
+    found = re.fullmatch(r"(?:last |rolling )?(\d+) ?(?:days?|d)", words)
+    if found and 1 <= int(found.group(1)) <= 3660:
+        return MetricsPeriod("days", int(found.group(1)))
+    raise SettingError(
+        f"unknown metrics period {text!r}", "use this month, this quarter, or last 90 days"
+    )
+
+
 def _dedupe(text: str) -> tuple[str, ...]:
     keys = tuple(k.casefold() for k in _words(text))
     bad = [k for k in keys if k not in DEDUPE_KEYS]
@@ -125,9 +148,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "Currency",
         "USD",
-        "Currency of Amount, for the metric tabs.",
-        lambda t: t.strip(),
+        "Currency of Amount, for the metric tabs: a code like USD or EUR.",
+        lambda t: t.strip().upper() or "USD",
         frozenset(),
+    ),
+    Setting(
+        "Metrics period",
+        "this month",
+        "The window of the metric tabs' 'this period' figures: this month, this quarter, "
+        "or last N days (a rolling window, e.g. last 90 days).",
+        _period,
+        frozenset({"metrics"}),
+    ),
+    Setting(
+        "Pipeline target",
+        "",
+        "The open pipeline value the team aims to hold; the Dashboard shows coverage "
+        "(pipeline value / target). Empty: no coverage figure.",
+        _optional_number,
+        frozenset({"metrics"}),
     ),
     Setting(
         "First-touch SLA hours",

@@ -19,6 +19,7 @@ from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.bulk import gc_paused
 from sheetcrm.config import Config, Problem, parse_config
 from sheetcrm.errors import BackendError
+from sheetcrm.metric_tabs import digest, metric_tabs
 from sheetcrm.plan import (
     ColumnWrites,
     Plan,
@@ -41,6 +42,7 @@ from sheetcrm.values import MAX_CELL, clamp, format_datetime, format_number, sho
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
 NEXT_ID_KEY = "next lead id"
+METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as of" time
 FREE_TEXT = ("Score reasons", "Status")
 MAX_ROW_PROBLEMS = 1000
 """Row problems listed one per line on the Problems tab; the rest are counted in one line
@@ -134,8 +136,12 @@ class _Work:
 
 
 @gc_paused()
-def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Plan:
-    """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data."""
+def plan_sync(
+    snapshot: Snapshot, now: datetime, memo: Memo | None = None, metrics: bool = True
+) -> Plan:
+    """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data.
+    ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
+    updates them, so that appending leads costs no chart or format requests)."""
     config = parse_config(snapshot)
     plan = Plan(snapshot.version)
     leads = snapshot.get(LEADS.name)
@@ -225,6 +231,15 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
         plan.summary.stage_changes = sum(1 for e in result.events if e.observed)
 
     row_problems, counted, plan.summary.flagged = _status(work, positions, frozen)
+    # 7. Metrics: the metric tabs, rewritten only when a figure changes (metric_tabs.py).
+    metrics_digest = _state(state, METRICS_KEY)
+    if metrics:
+        tabs = metric_tabs(
+            snapshot, data, config, stamp_now, [r for _, r, _ in plan.history], work.flags, frozen
+        )
+        if digest(tabs) != metrics_digest or not all(map(snapshot.get, tabs)):
+            plan.replace.update(tabs)
+        metrics_digest = digest(tabs)
     for column in service:
         old = read[column].to_numpy(dtype=object)
         new = data[column].to_numpy(dtype=object)
@@ -255,7 +270,7 @@ def plan_sync(snapshot: Snapshot, now: datetime, memo: Memo | None = None) -> Pl
     plan.problems = [*config.problems, *header_problems, *row_problems]
     plan.summary.problems = len(config.problems) + len(header_problems) + counted
     _problems_tab(plan, snapshot, stamp)
-    _state_tab(plan, snapshot, counter)
+    _state_tab(plan, snapshot, counter, metrics_digest)
     plan.summary.rows = len(data)
     plan.summary.new_ids = int(fresh.sum())
     plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
@@ -478,9 +493,16 @@ def _problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
         plan.replace[PROBLEMS.name] = table
 
 
-def _state_tab(plan: Plan, snapshot: Snapshot, counter: int) -> None:
+def _state(state: Table, key: str) -> str:
+    """The value of ``key`` on the hidden state tab, or ""."""
+    values = zip(state.column("Key"), state.column("Value"), strict=True)
+    return next((v.strip() for k, v in values if k.strip().casefold() == key), "")
+
+
+def _state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str) -> None:
     current = snapshot.get(STATE.name)
-    table = Table(STATE.headers, [[NEXT_ID_KEY, str(counter)]])
+    rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest]]
+    table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
 

@@ -20,11 +20,22 @@ from typing import Any
 from gspread.exceptions import APIError
 
 from sheetcrm.backends.base import Changes, LeaseHeldError
+from sheetcrm.backends.sheets_charts import cell_values, chart_requests, format_requests
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.errors import BackendError
 from sheetcrm.holders import abandoned
-from sheetcrm.schema import LEADS, PROBLEMS, STATE, TABS, Kind, service_columns, tab_spec
+from sheetcrm.metric_tabs import MetricTab
+from sheetcrm.schema import (
+    LEADS,
+    METRIC_TABS,
+    PROBLEMS,
+    STATE,
+    TABS,
+    Kind,
+    service_columns,
+    tab_spec,
+)
 from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
 from sheetcrm.values import format_number, parse_number
@@ -33,6 +44,7 @@ ROW_HEADROOM = 50_000  # a grid grows by its own size, up to this many rows at a
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
 
+METRIC_WIDTH = 26  # columns cleared when a metric tab is rewritten (a new grid's width)
 _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]{20,})")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
 
@@ -105,7 +117,7 @@ class GoogleBackend:
         return True
 
     def read(self) -> Snapshot:
-        titles = list(self._sheet_ids) or [*(t.name for t in TABS), LEASE_TAB]
+        titles = list(self._sheet_ids) or [*(t.name for t in (*TABS, *METRIC_TABS)), LEASE_TAB]
         try:
             ranges = self.http.values_batch_get(
                 self.id,
@@ -196,6 +208,10 @@ class GoogleBackend:
             old_header, old_rows = self._shape.get(tab, ([], 0))
             width = max(len(table.header), len(old_header), 1)
             rows = [table.header, *table.rows]
+            if isinstance(table, MetricTab):
+                # a read sees a metric tab only as wide as its short title row: clear the
+                # width a grid starts with, so no figure of a wider layout is left behind
+                rows, width = cell_values(table), max(width, METRIC_WIDTH)
             rows += [[] for _ in range(max(0, old_rows + 1 - len(rows)))]  # clear what was below
             padded = [[*r, *[""] * (width - len(r))] for r in rows]
             data.append(
@@ -230,6 +246,9 @@ class GoogleBackend:
             self._append_leads(tab, header, leads_rows[1])
         else:
             self._fit(data)  # rewritten tabs, new columns and History rows may outgrow a grid
+        metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
+        if metric_tabs:
+            self._dress_metric_tabs(metric_tabs, fresh=set(new_tabs))
         data += _cell_ranges(changes, self._shape)
         if self._lease is not None:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
@@ -253,6 +272,30 @@ class GoogleBackend:
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 {"values": values},
             )
+
+    def _dress_metric_tabs(self, tabs: dict[str, MetricTab], fresh: set[str]) -> None:
+        """Number formats, and charts added once then only refreshed (sheets_charts.py).
+        Tabs this write just created have no chart yet: no need to ask which they have."""
+        meta: dict[str, Any]
+        if set(tabs) <= fresh and set(tabs) <= set(self._sheet_ids):
+            meta = {
+                "sheets": [
+                    {"properties": {"title": t, "sheetId": self._sheet_ids[t]}} for t in tabs
+                ]
+            }
+        else:
+            meta = self._call(
+                "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
+            )
+        requests = []
+        for sheet in meta.get("sheets", []):
+            tab = tabs.get(sheet["properties"]["title"])
+            if tab is not None:
+                sheet_id = sheet["properties"].get("sheetId", 0)
+                requests += format_requests(tab, sheet_id)
+                requests += chart_requests(tab, sheet_id, sheet.get("charts", []))
+        if requests:
+            self._call("batch_update", {"requests": requests})
 
     def _fit(self, data: list[dict[str, Any]]) -> None:
         """Grow grids a write would overflow: Google answers 400 past a tab's grid (new tabs
@@ -358,7 +401,9 @@ class GoogleBackend:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are
         added only where missing, formatting rules only where not already there."""
         snapshot = self.read()
-        self._ensure_tabs([*tabs, LEASE_TAB])  # the lease tab too: the first sync costs no more
+        # the lease and metric tabs too: the first sync costs no more, and a new process's
+        # first read, which names every tab sheetcrm knows, finds them all
+        self._ensure_tabs([*tabs, *(t.name for t in METRIC_TABS), LEASE_TAB])
         data = []
         for name, table in tabs.items():
             current = snapshot.get(name)

@@ -27,15 +27,18 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sheetcrm import schema
 from sheetcrm.backends import xlsx_package as package
 from sheetcrm.backends.base import Changes, StaleSnapshotError
+from sheetcrm.backends.workbook_look import dress_metric_tab
 from sheetcrm.bulk import gc_paused
 from sheetcrm.errors import BackendError
+from sheetcrm.metric_tabs import MetricTab
 from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
 from sheetcrm.table import Snapshot, Table, a1, norm_header
 from sheetcrm.values import clamp, format_cell, format_datetime, format_number
 
-METRIC_TABS = frozenset({"Dashboard", "Funnel", "By owner", "By source", "Forecast"})
+METRIC_TABS = frozenset(t.name for t in schema.METRIC_TABS)
 """Tabs sheetcrm rewrites and redraws itself: charts and drawings on them may be rebuilt."""
 
 OVERWRITTEN = "Filled by sheetcrm — your edits here are overwritten."
@@ -343,6 +346,8 @@ def _apply(wb: Workbook, changes: Changes, extents: dict[str, Extent]) -> None:
         _fill_tab(ws, table)
         if new:
             _dress(ws)
+        if isinstance(table, MetricTab):
+            dress_metric_tab(ws, table)
         extents.pop(ws.title, None)
 
 

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from sheetcrm.emulator import formatting
+from sheetcrm.emulator import charts, formatting
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.defaults import clean
 from sheetcrm.emulator.errors import ApiError, bad_request
@@ -25,7 +25,7 @@ from sheetcrm.emulator.store import Spreadsheet
 Reply = dict[str, Any] | None
 # Accepted and logged, with no effect the values API could show:
 COSMETIC = frozenset(
-    {"autoResizeDimensions", "updateBorders", "addBanding", "updateDimensionProperties", "addChart"}
+    {"autoResizeDimensions", "updateBorders", "addBanding", "updateDimensionProperties"}
 )
 
 
@@ -240,6 +240,7 @@ HANDLERS: dict[str, Callable[[Spreadsheet, dict[str, Any]], Reply]] = {
     "appendDimension": append_dimension,
     "sortRange": sort_range,
     **formatting.HANDLERS,
+    **charts.HANDLERS,
     "createDeveloperMetadata": create_developer_metadata,
     "updateDeveloperMetadata": update_developer_metadata,
     "deleteDeveloperMetadata": delete_developer_metadata,

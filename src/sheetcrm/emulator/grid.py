@@ -26,6 +26,7 @@ RECORDED = (
     "merges",
     "basic_filter",
     "notes",
+    "charts",
 )
 
 
@@ -54,6 +55,7 @@ class Sheet:
         self.merges: list[dict[str, Any]] = []  # closed GridRanges
         self.basic_filter: dict[str, Any] | None = None
         self.notes: dict[tuple[int, int], str] = {}  # (row key, column key) -> note
+        self.charts: list[dict[str, Any]] = []  # embedded charts anchored here (charts.py)
 
     # -- properties -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from sheetcrm.emulator.a1 import (
     quote_title,
     split_range,
 )
+from sheetcrm.emulator.charts import echo
 from sheetcrm.emulator.defaults import echo_grid_range, spreadsheet_properties, with_color_styles
 from sheetcrm.emulator.errors import (
     ApiError,
@@ -206,6 +207,8 @@ class Spreadsheet:
                 entry["protectedRanges"] = [
                     {**p, "range": echo_grid_range(p["range"])} for p in sheet.protected_ranges
                 ]
+            if sheet.charts:
+                entry["charts"] = [echo(c) for c in sheet.charts]
             on_sheet = [
                 j for m, j in live if m.location_type == "SHEET" and m.sheet_id == sheet.sheet_id
             ]

@@ -80,7 +80,7 @@ def plan_intake(
         name: (Table(header, rows) if table is leads else table)
         for name, table in snapshot.tabs.items()
     }
-    plan = plan_sync(Snapshot(tabs, snapshot.version), now, memo)
+    plan = plan_sync(Snapshot(tabs, snapshot.version), now, memo, metrics=False)
     result.plan = plan
     _move_new_rows(plan, first=len(leads.rows), header=header, rows=rows)
     plan.new_columns = [*added, *(c for c in plan.new_columns if c not in added)]

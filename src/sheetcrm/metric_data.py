@@ -1,0 +1,261 @@
+"""The inputs of the metrics, typed once: the deals (Leads rows) and the stage log (History).
+
+Columns are parsed per distinct text (a pipeline repeats its stages, owners and dates), and
+canonical dates take a vectorised path; everything else goes through the same parsers the
+sync uses, so a date or an amount means the same here as in a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.config import Stage
+from sheetcrm.table import Table, norm_header
+from sheetcrm.values import blank_mask, parse_date, parse_number_array
+
+DAY = np.timedelta64(1, "D")
+EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
+"""Headers of an optional Leads column the forecast dates open deals by."""
+
+
+def ratio(part: float, whole: float) -> float:
+    """``part / whole``; NaN ("no data") when there is nothing to divide by."""
+    return float(part) / float(whole) if whole else float("nan")
+
+
+def median(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of time; an open end is unbounded. ``holds`` is False for a missing date."""
+
+    label: str
+    start: np.datetime64 | None = None
+    end: np.datetime64 | None = None
+
+    def holds(self, when: np.ndarray) -> np.ndarray:
+        inside = ~np.isnat(when)
+        if self.start is not None:
+            inside &= when >= self.start
+        if self.end is not None:
+            inside &= when <= self.end
+        return inside
+
+
+def _distinct(values: Sequence[object] | pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    texts = [str(u).strip() for u in uniques]
+    return np.where(codes < 0, len(texts), codes), [*texts, ""]
+
+
+def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
+    codes, uniques = _distinct(values)
+    return np.asarray(uniques, dtype=object)[codes]
+
+
+CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+"""The forms the sync writes dates in (a stamp to the minute is the most common)."""
+
+
+def dates(values: Sequence[object] | pd.Series, dayfirst: bool = True) -> np.ndarray:
+    """Cells as datetime64[ns], NaT where not a date: the canonical forms the sync writes
+    by exact format, in C; the rest (what people type: 03/04/2026, 5 Jan 2026) by
+    :func:`parse_date`, once per distinct text."""
+    cells = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    parsed = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = np.ones(len(cells), dtype=bool)
+    for form in CANONICAL_FORMATS:
+        found = pd.to_datetime(cells[todo], format=form, errors="coerce").to_numpy(
+            dtype="datetime64[ns]"
+        )
+        parsed[todo] = found
+        todo[todo] = np.isnat(found)
+        if not todo.any():
+            return parsed
+    codes, uniques = _distinct(cells[todo])
+    rest = [parse_date(u, dayfirst) if u else None for u in uniques]
+    lookup = np.array(
+        [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in rest],
+        dtype="datetime64[ns]",
+    )
+    parsed[todo] = lookup[codes]
+    return parsed
+
+
+def numbers(values: Sequence[object] | pd.Series) -> np.ndarray:
+    codes, uniques = _distinct(values)
+    return parse_number_array(pd.Series(uniques, dtype=object))[codes]
+
+
+@dataclass
+class Deals:
+    """One entry per Leads row. ``kind`` is the stage's type (open, won, lost), "open" for a
+    blank Stage (it waits like the first stage) and "unknown" for a stage not on the tab."""
+
+    ids: np.ndarray
+    order: np.ndarray  # position of the stage on the Stages tab; -1 blank or unknown
+    kind: np.ndarray
+    blank: np.ndarray
+    waiting: np.ndarray  # open in the first open stage, or without a stage: not touched yet
+    amount: np.ndarray
+    probability: np.ndarray  # 0..1
+    created: np.ndarray
+    closed: np.ndarray
+    first_touch: np.ndarray
+    started: np.ndarray  # Assigned at, else Created at: when the first-touch clock starts
+    expected: np.ndarray
+    owner: np.ndarray
+    source: np.ndarray
+    industry: np.ndarray
+    country: np.ndarray
+    grade: np.ndarray
+    stale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    overdue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def is_open(self) -> np.ndarray:
+        return np.asarray(self.kind == "open", dtype=bool)
+
+
+def read_deals(
+    data: pd.DataFrame,
+    stages: Sequence[Stage],
+    dayfirst: bool = True,
+    stale: np.ndarray | None = None,
+    overdue: np.ndarray | None = None,
+) -> Deals:
+    """``data``: the Leads rows as strings, columns named by their canonical header."""
+    n = len(data)
+
+    def column(name: str) -> pd.Series:
+        return data[name] if name in data.columns else pd.Series([""] * n, dtype=object)
+
+    by_key = {norm_header(s.name): s for s in stages}
+    first_open = next((s for s in stages if s.type == "open"), None)
+    codes, uniques = _distinct(column("Stage"))
+    found = [by_key.get(norm_header(u)) for u in uniques]
+    blank_u = blank_mask(pd.Series(uniques, dtype=object))
+    order_u = np.array([s.order if s else -1 for s in found], dtype=int)
+    kind_u = np.array(
+        [
+            s.type if s else ("open" if b else "unknown")
+            for s, b in zip(found, blank_u, strict=True)
+        ],
+        dtype=object,
+    )
+
+    def chance(stage: Stage | None, blank: bool) -> float:
+        stage = stage or (first_open if blank else None)
+        return np.nan if stage is None else (stage.probability or 0.0)
+
+    chance_u = np.array([chance(s, b) for s, b in zip(found, blank_u, strict=True)])
+    expected = next((c for c in data.columns if norm_header(c) in EXPECTED_CLOSE), None)
+    assigned = dates(column("Assigned at"), dayfirst)
+    created = dates(column("Created at"), dayfirst)
+    return Deals(
+        ids=texts(column("Lead ID")),
+        order=order_u[codes],
+        kind=kind_u[codes],
+        blank=blank_u[codes],
+        waiting=(order_u[codes] == (first_open.order if first_open else -2)) | blank_u[codes],
+        amount=numbers(column("Amount")),
+        probability=chance_u[codes] / 100,
+        created=created,
+        closed=dates(column("Closed at"), dayfirst),
+        first_touch=dates(column("First touch at"), dayfirst),
+        started=np.where(np.isnat(assigned), created, assigned),
+        expected=dates(column(expected), dayfirst)
+        if expected
+        else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+        owner=texts(column("Owner")),
+        source=texts(column("Source")),
+        industry=texts(column("Industry")),
+        country=texts(column("Country")),
+        grade=texts(column("Grade")),
+        stale=np.zeros(n, dtype=bool) if stale is None else stale,
+        overdue=np.zeros(n, dtype=bool) if overdue is None else overdue,
+    )
+
+
+@dataclass
+class StageLog:
+    """History's Stage entries in the order they were logged."""
+
+    lead: np.ndarray  # per entry, a code into ``leads``
+    leads: list[str]  # the Lead IDs the entries name, each once
+    stage: np.ndarray  # stage order on the Stages tab; -1 for a cleared or unknown stage
+    at: np.ndarray
+    observed: np.ndarray  # the entry saw the lead enter the stage (not "first seen ...")
+
+    def reached(self, deals: Deals, n_stages: int) -> np.ndarray:
+        """(deal, stage) -> whether History saw the deal enter the stage, or it is there now."""
+        seen = np.zeros((len(deals), n_stages), dtype=bool)
+        lookup = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
+        where = np.array([lookup.get(lead, -1) for lead in self.leads], dtype=int)
+        rows = where[self.lead]
+        ok = (rows >= 0) & (self.stage >= 0)
+        seen[rows[ok], self.stage[ok]] = True
+        now = deals.order >= 0
+        seen[np.flatnonzero(now), deals.order[now]] = True
+        return seen
+
+    def days_in_stage(self, n_stages: int) -> dict[int, np.ndarray]:
+        """Stage order -> days of each finished stay whose start History saw."""
+        ordered = np.argsort(self.lead, kind="stable")
+        lead, stage, at = self.lead[ordered], self.stage[ordered], self.at[ordered]
+        observed = self.observed[ordered]
+        following = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
+        same = lead[1:] == lead[:-1]
+        following[:-1] = np.where(same, at[1:], np.datetime64("NaT"))
+        days = (following - at) / DAY
+        finished = observed & (stage >= 0) & ~np.isnan(days)
+        return {k: days[finished & (stage == k)] for k in range(n_stages)}
+
+
+def read_log(
+    history: Table,
+    stages: Sequence[Stage],
+    extra: Sequence[Sequence[str]] = (),
+    dayfirst: bool = True,
+) -> StageLog:
+    """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
+    column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them."""
+    rows: list[list[str]] = []
+    field = history.col("Field")
+    if field is not None:  # Stage entries only, picked before any other column is read
+        fields = np.array(list(map(itemgetter(field), history.rows)), dtype=object)
+        keep = fields == "Stage"  # as the sync writes it; then as a person might have
+        odd = {f for f in fields[~keep] if f.strip().casefold() == "stage"}
+        if odd:
+            keep |= np.isin(fields, list(odd))
+        rows = list(compress(history.rows, keep.tolist()))
+    columns: dict[str, list[str]] = {}
+    for name, default in (("At", 0), ("Lead ID", 1), ("To", 4), ("Why", 6)):
+        i = history.col(name)  # itemgetter over every row, in C: History grows without end
+        columns[name] = list(map(itemgetter(i), rows)) if i is not None else [""] * len(rows)
+        columns[name] += [r[default] for r in extra if r[2].strip().casefold() == "stage"]
+    by_key = {norm_header(s.name): s.order for s in stages}
+    to_codes, to_uniques = _distinct(columns["To"])
+    order = np.array([by_key.get(norm_header(u), -1) for u in to_uniques], dtype=int)
+    why_codes, why_uniques = _distinct(columns["Why"])
+    seen = np.array([not u.casefold().startswith("first seen") for u in why_uniques], dtype=bool)
+    lead_codes, leads = _distinct(columns["Lead ID"])
+    return StageLog(
+        lead=lead_codes,
+        leads=leads,
+        stage=order[to_codes],
+        at=dates(columns["At"], dayfirst),
+        observed=seen[why_codes],
+    )

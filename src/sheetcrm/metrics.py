@@ -1,0 +1,336 @@
+"""Pipeline metrics from the Leads rows, History and the Stages config. Pure: ``now`` comes in.
+
+Every figure is computed for the period Settings names (this month, this quarter or the last
+N days, up to now) and for all time. A ratio with nothing to divide by is NaN, which the
+metric tabs show as "no data", never as 0 % nor as an error. What each metric means, with
+its formula, is in docs/metrics.md; the tables here are named by the headers they show.
+
+History is read honestly: a lead "reached" a stage when History saw it enter that stage or
+it is in that stage now. A lead imported straight into Won reached Won, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.config import Stage
+from sheetcrm.metric_data import DAY, Deals, StageLog, Window, median, ratio
+from sheetcrm.settings import MetricsPeriod
+
+AGING = ((0, 2, "0–1 days"), (2, 8, "2–7 days"), (8, 31, "8–30 days"), (31, None, "30+ days"))
+"""Open leads by whole days since Created at: [from, to) and the label shown."""
+NONE = "(none)"
+AT = " (all time)"
+
+
+def period_window(period: MetricsPeriod, now: datetime) -> Window:
+    """The period's window, from its first moment up to ``now``."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period.unit == "month":
+        start, label = midnight.replace(day=1), "this month"
+    elif period.unit == "quarter":
+        first = 3 * ((now.month - 1) // 3) + 1
+        start, label = midnight.replace(month=first, day=1), "this quarter"
+    else:
+        start, label = now - timedelta(days=period.days), f"last {period.days} days"
+    return Window(f"{label}, from {start:%Y-%m-%d}", np.datetime64(start, "ns"), np.datetime64(now))
+
+
+@dataclass
+class Figure:
+    name: str
+    period: float | None
+    all_time: float | None
+    format: str  # count, percent, money, days, hours, ratio
+
+
+@dataclass
+class Metrics:
+    window: Window
+    figures: list[Figure] = field(default_factory=list)  # this period and all time
+    now: list[Figure] = field(default_factory=list)  # one value: ``all_time``
+    funnel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aging: pd.DataFrame = field(default_factory=pd.DataFrame)
+    grades: pd.DataFrame = field(default_factory=pd.DataFrame)
+    owners: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by: dict[str, pd.DataFrame] = field(default_factory=dict)  # Source, Industry, Country
+    pipeline: pd.DataFrame = field(default_factory=pd.DataFrame)  # by stage
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # by expected close month
+    won_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def compute(
+    deals: Deals,
+    log: StageLog,
+    stages: Sequence[Stage],
+    window: Window,
+    now: datetime,
+    sla_hours: float,
+    target: float | None = None,
+) -> Metrics:
+    """Every metric of the tabs, for ``window`` and for all time."""
+    out = Metrics(window)
+    when = np.datetime64(now, "ns")
+    won, lost, is_open = deals.kind == "won", deals.kind == "lost", deals.is_open
+    closed_in = window.holds(deals.closed)
+    created_in = window.holds(deals.created)
+    cycle = (deals.closed - deals.created) / DAY
+    cycle[~won | np.isnan(cycle)] = np.nan
+    touch = np.clip((deals.first_touch - deals.started) / np.timedelta64(1, "h"), 0, None)
+    due = deals.started + np.timedelta64(int(sla_hours * 3600), "s")
+    touched = ~np.isnan(touch)
+    in_sla = touched & (touch <= sla_hours)
+    # a deal past the first stage was touched, at a time nobody recorded (an import): unknown
+    judged = touched | (deals.waiting & ~np.isnat(due) & (due <= when))
+
+    everything = np.ones(len(deals), dtype=bool)
+
+    def both(
+        name: str, fmt: str, measure: Callable[[np.ndarray], float], basis: np.ndarray = closed_in
+    ) -> tuple[float, float]:
+        figure = Figure(name, measure(basis), measure(everything), fmt)
+        out.figures.append(figure)
+        return measure(basis), measure(everything)
+
+    both("New leads", "count", lambda m: float(m.sum()), created_in)
+    both("Won deals", "count", lambda m: float((won & m).sum()))
+    both("Lost deals", "count", lambda m: float((lost & m).sum()))
+    rates = both("Win rate", "percent", lambda m: ratio((won & m).sum(), ((won | lost) & m).sum()))
+    both("Won value", "money", lambda m: float(np.nansum(deals.amount[won & m])))
+    sizes = both("Average won deal", "money", lambda m: _mean(deals.amount[won & m]))
+    both("Sales cycle, median", "days", lambda m: median(cycle[m]))
+    cycles = both("Sales cycle, mean", "days", lambda m: _mean(cycle[m]))
+    both("Speed to first touch, median", "hours", lambda m: median(touch[m]), created_in)
+    both(
+        "First-touch SLA met",
+        "percent",
+        lambda m: ratio((in_sla & m).sum(), (judged & m).sum()),
+        created_in,
+    )
+    open_count = float(is_open.sum())
+    velocity = [
+        _velocity(open_count, rate, size, days)
+        for rate, size, days in zip(rates, sizes, cycles, strict=True)
+    ]
+    out.figures.append(Figure("Sales velocity, per day", velocity[0], velocity[1], "money"))
+
+    value = float(np.nansum(deals.amount[is_open]))
+    weighted = deals.amount * deals.probability
+    out.now = [
+        Figure("Open deals", None, open_count, "count"),
+        Figure("Pipeline value", None, value, "money"),
+        Figure("Weighted forecast", None, float(np.nansum(weighted[is_open])), "money"),
+        Figure("Pipeline target", None, target, "money"),
+        Figure("Pipeline coverage", None, ratio(value, target or 0), "ratio"),
+        Figure("Stale deals", None, float((deals.stale & is_open).sum()), "count"),
+        Figure("Overdue follow-ups and first touches", None, float(deals.overdue.sum()), "count"),
+    ]
+    out.aging = aging(deals, when)
+    out.funnel = funnel(deals, log, stages, created_in)
+    out.grades = _grouped(deals, deals.grade, "Grade", created_in, closed_in, sort=False)
+    out.owners = owners(deals, closed_in)
+    out.by = {
+        name: _grouped(deals, column, name, created_in, closed_in)
+        for name, column in (
+            ("Source", deals.source),
+            ("Industry", deals.industry),
+            ("Country", deals.country),
+        )
+    }
+    out.pipeline = pipeline(deals, stages)
+    out.forecast = forecast(deals, when, median(cycle))
+    out.won_by_month = won_by_month(deals, when)
+    return out
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def _velocity(open_count: float, rate: float, size: float, days: float) -> float:
+    """Open deals x win rate x average won deal / average cycle days (NaN when unknown)."""
+    if np.isnan(rate) or np.isnan(size) or np.isnan(days) or days <= 0:
+        return float("nan")
+    return open_count * rate * size / days
+
+
+def aging(deals: Deals, now: np.datetime64) -> pd.DataFrame:
+    days = np.floor((deals.created - now) / -DAY)
+    is_open = deals.is_open
+    rows = []
+    for low, high, label in AGING:
+        hit = is_open & (days >= low) & (days < high if high is not None else True)
+        rows.append([label, int(hit.sum())])
+    unknown = is_open & np.isnan(days)
+    if unknown.any():
+        rows.append(["no Created at", int(unknown.sum())])
+    return pd.DataFrame(rows, columns=["Age", "Open leads"])
+
+
+def funnel(
+    deals: Deals, log: StageLog, stages: Sequence[Stage], cohort: np.ndarray
+) -> pd.DataFrame:
+    """Per stage: leads in it now; of the cohort that reached it, how many moved further
+    along the path (open stages in order, then won); and the days spent in it."""
+    reached = log.reached(deals, len(stages))
+    path = [s for s in stages if s.type == "open"] + [s for s in stages if s.type == "won"]
+    place = np.full(len(stages), -1)
+    for i, s in enumerate(path):
+        place[s.order] = i
+    furthest = np.where(reached, place[None, :], -1).max(axis=1, initial=-1)
+    days = log.days_in_stage(len(stages))
+    rows = []
+    for s in stages:
+        here = reached[:, s.order]
+        on = here & (furthest > place[s.order]) if s.type == "open" else None
+        row: list[object] = [s.name, s.type, int((deals.order == s.order).sum())]
+        for basis in (cohort, np.ones(len(cohort), dtype=bool)):
+            n = int((here & basis).sum())
+            moved = None if on is None else int((on & basis).sum())
+            row += [n, moved, None if moved is None else ratio(moved, n)]
+        stays = days.get(s.order, np.array([]))
+        row += [_mean(stays), median(stays), len(stays)]
+        rows.append(row)
+    for label, mask in (("(no stage)", deals.blank), ("(unknown stage)", deals.kind == "unknown")):
+        if mask.any():
+            rows.append([label, "", int(mask.sum()), *[None] * 6, None, None, 0])
+    columns = ["Stage", "Type", "Leads now", "Reached", "Moved on", "Conversion"]
+    columns += [f"{c}{AT}" for c in columns[3:]]
+    columns += ["Mean days in stage", "Median days in stage", "Stays measured"]
+    return pd.DataFrame(rows, columns=columns, dtype=object)  # None: does not apply
+
+
+def _counts(codes: np.ndarray, n: int, mask: np.ndarray, weights: np.ndarray | None = None):
+    if weights is None:
+        return np.bincount(codes[mask], minlength=n)
+    return np.bincount(codes[mask], weights=np.nan_to_num(weights[mask]), minlength=n)
+
+
+def _rates(won: np.ndarray, lost: np.ndarray) -> list[float]:
+    return [ratio(w, w + x) for w, x in zip(won, lost, strict=True)]
+
+
+def _grouped(
+    deals: Deals,
+    key: np.ndarray,
+    name: str,
+    created_in: np.ndarray,
+    closed_in: np.ndarray,
+    sort: bool = True,
+) -> pd.DataFrame:
+    """Leads, won, lost, win rate and won value per value of ``key``, period and all time."""
+    codes, names = pd.factorize(np.where(key == "", NONE, key))
+    n, everything = len(names), np.ones(len(key), dtype=bool)
+    won, lost = deals.kind == "won", deals.kind == "lost"
+    table = pd.DataFrame({name: names})
+    for suffix, leads_in, closes_in in (("", created_in, closed_in), (AT, everything, everything)):
+        w, x = _counts(codes, n, won & closes_in), _counts(codes, n, lost & closes_in)
+        table[f"Leads{suffix}"] = _counts(codes, n, leads_in)
+        table[f"Won{suffix}"] = w
+        table[f"Lost{suffix}"] = x
+        table[f"Win rate{suffix}"] = _rates(w, x)
+        table[f"Won value{suffix}"] = _counts(codes, n, won & closes_in, deals.amount)
+    if sort:
+        table = table.sort_values([f"Leads{AT}", name], ascending=[False, True], kind="stable")
+    else:
+        table = table.sort_values(name, key=lambda s: s.map(lambda v: (v == NONE, v)))
+    return table.reset_index(drop=True)
+
+
+def owners(deals: Deals, closed_in: np.ndarray) -> pd.DataFrame:
+    """Open, overdue, stale, then won, lost, win rate and won value: period and all time."""
+    codes, names = pd.factorize(np.where(deals.owner == "", NONE, deals.owner))
+    n, everything = len(names), np.ones(len(codes), dtype=bool)
+    won, lost, is_open = deals.kind == "won", deals.kind == "lost", deals.is_open
+    table = pd.DataFrame({"Owner": names})
+    table["Open"] = _counts(codes, n, is_open)
+    table["Overdue"] = _counts(codes, n, deals.overdue)
+    table["Stale"] = _counts(codes, n, deals.stale & is_open)
+    for suffix, closes_in in (("", closed_in), (AT, everything)):
+        w, x = _counts(codes, n, won & closes_in), _counts(codes, n, lost & closes_in)
+        table[f"Won{suffix}"] = w
+        table[f"Lost{suffix}"] = x
+        table[f"Win rate{suffix}"] = _rates(w, x)
+        table[f"Won value{suffix}"] = _counts(codes, n, won & closes_in, deals.amount)
+    table = table.sort_values("Owner", key=lambda s: s.map(lambda v: (v == NONE, v)))
+    return table.reset_index(drop=True)
+
+
+def pipeline(deals: Deals, stages: Sequence[Stage]) -> pd.DataFrame:
+    """Open deals per open stage: how many, their value, and value x stage probability."""
+    rows = []
+    for s in stages:
+        if s.type != "open":
+            continue
+        here = deals.is_open & (deals.order == s.order)
+        amounts = deals.amount[here]
+        value = float(np.nansum(amounts))
+        chance = (s.probability or 0.0) / 100
+        rows.append([s.name, chance, int(here.sum()), value, value * chance])
+    waiting = deals.is_open & deals.blank
+    if waiting.any():
+        value = float(np.nansum(deals.amount[waiting]))
+        weighted = float(np.nansum(deals.amount[waiting] * deals.probability[waiting]))
+        rows.append(["(no stage)", None, int(waiting.sum()), value, weighted])
+    columns = ["Stage", "Probability", "Open deals", "Pipeline value", "Weighted forecast"]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def forecast(deals: Deals, now: np.datetime64, typical_cycle: float) -> pd.DataFrame:
+    """Open deals by expected close month, weighted by their stage's probability. A deal
+    without an Expected close date is dated Created at + the median won cycle (or now, if
+    that is past); one with neither is counted as undated. Lost deals never count."""
+    is_open = deals.is_open
+    expected = deals.expected.copy()
+    estimated = np.isnat(expected)
+    if not np.isnan(typical_cycle):
+        guess = deals.created + np.timedelta64(round(typical_cycle * 86400), "s")
+        guess = np.where(~np.isnat(guess) & (guess < now), now, guess)
+        expected = np.where(estimated, guess, expected)
+    this_month = now.astype("datetime64[M]")
+    month = expected.astype("datetime64[M]")
+    labels = np.where(
+        np.isnat(month),
+        "undated",
+        np.where(month < this_month, "overdue", month.astype(str)),
+    )
+    weighted = np.nan_to_num(deals.amount * deals.probability)
+    frame = pd.DataFrame(
+        {
+            "Month": labels[is_open],
+            "Open deals": 1,
+            "Pipeline value": np.nan_to_num(deals.amount[is_open]),
+            "Weighted forecast": weighted[is_open],
+            "Dates estimated": estimated[is_open].astype(int),
+        }
+    )
+    table = frame.groupby("Month", sort=True).sum().reset_index()
+    order = table["Month"].map(lambda m: (m != "overdue", m == "undated", m))
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def won_by_month(deals: Deals, now: np.datetime64, months: int = 12) -> pd.DataFrame:
+    """Won value by the month deals closed in: the last ``months`` months up to this one,
+    or, when nothing was won in them, up to the month of the latest win."""
+    won = (deals.kind == "won") & ~np.isnat(deals.closed)
+    closed = deals.closed[won].astype("datetime64[M]")
+    end = now.astype("datetime64[M]")
+    if len(closed) and not (closed > end - months).any():
+        end = closed.max()
+    first = end - months + 1
+    offset = (closed - first).astype(int)
+    inside = (offset >= 0) & (offset < months)
+    amounts = np.nan_to_num(deals.amount[won])
+    return pd.DataFrame(
+        {
+            "Month": np.arange(first, end + 1).astype(str),
+            "Won value": np.bincount(offset[inside], amounts[inside], minlength=months),
+            "Won deals": np.bincount(offset[inside], minlength=months),
+        }
+    )
