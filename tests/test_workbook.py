@@ -648,3 +648,44 @@ def test_provision_never_overwrites_without_force(book: WorkbookBackend) -> None
 def test_provision_into_a_missing_folder_fails_cleanly(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="cannot save"):
         WorkbookBackend(tmp_path / "no" / "crm.xlsx").provision(template())
+
+
+def test_two_writers_that_read_the_same_version_never_both_replace(tmp_path, monkeypatch):
+    """Both checked the version before either replaced the file: without one lock around
+    check and replace, the second replace would silently drop the first writer's change."""
+    import threading
+    import time
+
+    path = tmp_path / "crm.xlsx"
+    tabs = template()
+    leads = tabs["Leads"]
+    leads.rows = [[f"L-0000{i}", *[""] * (len(leads.header) - 1)] for i in (1, 2)]
+    WorkbookBackend(path).provision(tabs)
+    writers = [WorkbookBackend(path), WorkbookBackend(path)]
+    snapshots = [w.read() for w in writers]
+    col = snapshots[0].table("Leads").col("Notes")
+    real_replace = os.replace
+
+    def slow_replace(src, dst):  # widen the window between the check and the replace
+        time.sleep(0.3)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(package.os, "replace", slow_replace)
+    outcomes: list[str] = []
+
+    def write(i: int) -> None:
+        change = Changes(snapshots[i].version, cells=[CellUpdate("Leads", i, col, f"note {i}")])
+        try:
+            writers[i].write(change)
+            outcomes.append("written")
+        except StaleSnapshotError:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["stale", "written"]
+    notes = WorkbookBackend(path).read().table("Leads").column("Notes")
+    assert sum(n.startswith("note ") for n in notes[:2]) == 1

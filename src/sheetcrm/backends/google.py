@@ -40,7 +40,7 @@ from sheetcrm.sync import MAX_ROW_PROBLEMS
 from sheetcrm.table import Snapshot, Table, column_letter
 from sheetcrm.values import format_number, parse_number
 
-ROW_HEADROOM = 50_000  # a grid grows by its own size, up to this many rows at a time
+ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140k cells
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
 
@@ -250,11 +250,13 @@ class GoogleBackend:
         if metric_tabs:
             self._dress_metric_tabs(metric_tabs, fresh=set(new_tabs))
         data += _cell_ranges(changes, self._shape)
-        if self._lease is not None:  # let go of the lease in the same request
+        releasing = self._lease is not None
+        if releasing:  # let go of the lease in the same request
             data.append({"range": f"{quote(LEASE_TAB)}!A1:B1", "values": [["", ""]]})
-            self._lease = None
         if data:
             self._call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        if releasing:  # only now: had the write failed, leaving the lease would still free it
+            self._lease = None
         self._shape.clear()  # positions are stale now: the next write follows a read
 
     def _append_leads(self, tab: str, header: list[str], rows: list[list[str]]) -> None:
@@ -331,7 +333,7 @@ class GoogleBackend:
             if want[0] > rows:
                 # room to spare, so that a log growing by a batch at a time (History) costs
                 # these two requests now and then, not at every write
-                want = (max(want[0], rows + min(rows, ROW_HEADROOM)), want[1])
+                want = (max(want[0], rows + ROW_HEADROOM), want[1])
             # what the grid will be: later writes in this process need not ask again
             self._grid[title] = (max(rows, want[0]), max(cols, want[1]))
             for dimension, have, need in (("ROWS", rows, want[0]), ("COLUMNS", cols, want[1])):

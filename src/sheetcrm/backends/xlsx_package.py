@@ -16,10 +16,12 @@ import io
 import os
 import posixpath
 import re
+import sys
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -354,12 +356,13 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)  # a temp file is private; the workbook keeps its own mode
-        if expect is not None and version(path) != expect:
-            raise StaleSnapshotError(
-                f"{path} changed while sheetcrm was writing; nothing was written",
-                "run the sync again",
-            )
-        os.replace(tmp, path)
+        with _one_writer(path):  # compare and replace as one step, between any two writers
+            if expect is not None and version(path) != expect:
+                raise StaleSnapshotError(
+                    f"{path} changed while sheetcrm was writing; nothing was written",
+                    "run the sync again",
+                )
+            os.replace(tmp, path)
     except OSError as exc:
         raise BackendError(
             f"cannot save {path}: {exc}",
@@ -368,6 +371,37 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)  # a no-op once it has replaced the workbook
+
+
+@contextmanager
+def _one_writer(path: Path) -> Iterator[None]:
+    """An exclusive lock held across the version check and the replace: two syncs or
+    flushes (threads or processes) that both checked the old version would otherwise both
+    replace the file, and the first one's rows would be lost. The lock is on the workbook
+    file itself, so nothing is left beside it: every writer that expects the current
+    version locks the current file; one that locked a file already replaced finds a newer
+    version and writes nothing."""
+    if not path.exists():  # a first save: nothing to compare with
+        yield
+        return
+    with open(path, "rb") as held:
+        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            msvcrt.locking(held.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                held.seek(0)
+                msvcrt.locking(held.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(held.fileno(), fcntl.LOCK_UN)
 
 
 def _write(wb: Workbook, out: IO[bytes]) -> None:
