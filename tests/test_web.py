@@ -323,3 +323,15 @@ def test_logs_are_json_lines_without_personal_data(
         assert personal not in text
     assert all(line["severity"] in {"INFO", "WARNING"} for line in lines)
     assert logging.getLogger("sheetcrm").propagate is False
+
+
+def test_a_form_that_cannot_set_headers_sends_its_token_in_the_url(sheet: Path) -> None:
+    app = make_app(sheet, SHEETCRM_SECRET_JOTFORM="jot-token")
+    client = app.test_client()
+    raw = json.dumps({"q3_email": "jo@example.org", "q4_name": {"first": "Jo", "last": "Li"}})
+    form = {"submissionID": "5501", "formTitle": "Contact", "rawRequest": raw}
+    assert client.post("/hooks/jotform", data=form).status_code == 401
+    assert client.post("/hooks/jotform?token=wrong", data=form).status_code == 401
+    answer = client.post("/hooks/jotform?token=jot-token", data=form)
+    assert (answer.status_code, answer.json["key"]) == (202, "jotform:5501")
+    service(app).stop()

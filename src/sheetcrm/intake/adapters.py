@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 
 from sheetcrm.errors import IntakeError
-from sheetcrm.intake.payload import DEPTH, answers, json_object, scalar, text
+from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
 from sheetcrm.intake.submission import Submission
 from sheetcrm.intake.vendors import jotform, tally, typeform
 
@@ -65,13 +65,12 @@ def adapt(source: str, payload: object) -> Submission:
 
 def _google_forms(payload: object) -> Submission:
     body = json_object(payload, "Google Forms")
-    named = body.get("namedValues")
-    if not isinstance(named, dict):
-        raise IntakeError(
-            422,
-            "a Google Forms post has namedValues (question -> answers)",
-            "forward the form with forwardFormSubmit from sheet_templates/sheetcrm.gs",
-        )
+    named = member(
+        body,
+        "namedValues",
+        "a Google Forms post has namedValues (question -> answers)",
+        "forward the form with forwardFormSubmit from sheet_templates/sheetcrm.gs",
+    )
     items: list[tuple[str, str, object]] = []
     stamp = ""
     for question, values in named.items():

@@ -51,6 +51,14 @@ def json_object(payload: object, vendor: str) -> dict[str, Any]:
     return payload
 
 
+def member(body: dict[str, Any], name: str, message: str, hint: str) -> dict[str, Any]:
+    """``body[name]``, which the vendor always sends as an object; a 422 when it is not."""
+    value = body.get(name)
+    if not isinstance(value, dict):
+        raise IntakeError(422, message, hint)
+    return value
+
+
 def kind_of(value: object) -> str:
     if value is None:
         return "nothing"

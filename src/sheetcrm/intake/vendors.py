@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from sheetcrm.errors import IntakeError
-from sheetcrm.intake.payload import DEPTH, answers, json_object, scalar, text
+from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
 from sheetcrm.intake.submission import Submission
 
 # --- Typeform ------------------------------------------------------------------------------
@@ -15,13 +15,12 @@ from sheetcrm.intake.submission import Submission
 
 def typeform(payload: object) -> Submission:
     body = json_object(payload, "Typeform")
-    response = body.get("form_response")
-    if not isinstance(response, dict):
-        raise IntakeError(
-            422,
-            "a Typeform post has a form_response object",
-            "point a Typeform webhook (Connect > Webhooks) at this address",
-        )
+    response = member(
+        body,
+        "form_response",
+        "a Typeform post has a form_response object",
+        "point a Typeform webhook (Connect > Webhooks) at this address",
+    )
     definition = response.get("definition")
     definition = definition if isinstance(definition, dict) else {}
     fields: dict[str, dict[str, Any]] = {}
