@@ -250,3 +250,38 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
         assert str(answer.status_code) in paths[path][method.lower()]["responses"]
         assert answer.json["error"] and answer.headers["Retry-After"]
     svc.stop()
+
+
+# --- claims that run out during a long flush: two flushers, one row -------------------------
+
+
+def test_a_claim_that_runs_out_mid_flush_adds_no_second_row(sheet: Path, tmp_path: Path) -> None:
+    """Flusher A is slow: its claim runs out before it writes, flusher B takes the same
+    submission over and appends it. A's write then finds the sheet changed, reads it again,
+    finds the key, and only marks the submission done."""
+    from sheetcrm.flusher import flush
+
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    lead = adapt("generic", {"event_id": "evt-1", "email": "ann@acme.io"})
+    outbox.put(lead.key(), "generic", lead.to_json(), time.time())
+    start = datetime.now(UTC)
+    later = datetime.fromtimestamp(start.timestamp() + 600, UTC)  # A's claim has run out
+
+    class Slow(WorkbookBackend):
+        overtaken = False
+
+        def write(self, changes):  # type: ignore[no-untyped-def]
+            if not Slow.overtaken:
+                Slow.overtaken = True
+                b = flush(outbox, WorkbookBackend(sheet), lambda: later, "B")
+                assert (b.claimed, b.appended) == (1, 1)
+            return super().write(changes)
+
+    rows_before = len(WorkbookBackend(sheet).read().table("Leads").records())
+    a = flush(outbox, Slow(sheet), lambda: start, "A")
+    assert (a.claimed, a.appended, a.already, a.error) == (1, 0, 1, "")
+    rows = WorkbookBackend(sheet).read().table("Leads").records()
+    assert len(rows) == rows_before + 1
+    [entry] = outbox.entries()
+    assert entry.state == DONE and entry.lead_id == rows[-1]["Lead ID"]
+    outbox.close()
