@@ -23,6 +23,8 @@ _TASK_ERRORS = {
     "401": _error("missing or wrong bearer token"),
     "403": _error("task endpoints are off: SHEETCRM_TASK_TOKEN is not set"),
 }
+_RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}
+_UNAVAILABLE = {**_error("the outbox's database cannot be reached"), "headers": _RETRY_AFTER}
 
 
 def openapi() -> dict[str, Any]:
@@ -41,7 +43,9 @@ def openapi() -> dict[str, Any]:
         "info": {
             "title": "sheetcrm",
             "version": "1",
-            "description": "Web-form intake into a lead spreadsheet, and its sync tasks.",
+            "description": "Web-form intake into a lead spreadsheet, and its sync tasks. "
+            "A method a path does not list here is answered 405, with an Allow header "
+            "naming those it takes and an Error body.",
         },
         "paths": {
             "/hooks/{source}": {
@@ -72,7 +76,10 @@ def openapi() -> dict[str, Any]:
                         "413": _error("the body is over the size limit"),
                         "415": _error("a content type the service does not take"),
                         "422": _error("the body is not what this form vendor sends"),
-                        "503": _error("the submission could not be stored; send it again"),
+                        "503": {
+                            **_error("the submission could not be stored; send it again"),
+                            "headers": _RETRY_AFTER,
+                        },
                     },
                 }
             },
@@ -107,12 +114,34 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     **task,
                     "summary": "Outbox depth, oldest pending age, last sync and flush, errors.",
-                    "responses": {"200": _json("status", anything), **_TASK_ERRORS},
+                    "responses": {
+                        "200": _json("status", anything),
+                        **_TASK_ERRORS,
+                        "503": _UNAVAILABLE,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This description.",
+                    "responses": {"200": _json("an OpenAPI 3 description", anything)},
                 }
             },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "MethodNotAllowed": {
+                    **_error("a method this path does not take"),
+                    "headers": {
+                        "Allow": {
+                            "description": "the methods it takes",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    },
+                }
+            },
             "schemas": {
                 "Error": {
                     "type": "object",

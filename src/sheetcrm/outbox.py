@@ -89,8 +89,12 @@ class _Put:
     error: BaseException | None = None
 
     def outcome(self) -> bool:
-        if self.error is not None:
+        if isinstance(self.error, Exception):
             raise self.error
+        if self.error is not None:  # the writer's thread was stopped (SystemExit...)
+            raise SQLAlchemyError(
+                f"the shared commit was cut short ({type(self.error).__name__}): not stored"
+            )
         return self.stored
 
 
@@ -165,9 +169,11 @@ class Outbox:
             stored = self._insert(batch)
             for item, new in zip(batch, stored, strict=True):
                 item.stored = new
-        except Exception as exc:  # every caller of the batch hears of it
+        except BaseException as exc:  # every caller of the batch hears of it, never "stored"
             for item in batch:
                 item.error = exc
+            if not isinstance(exc, Exception):
+                raise  # a gunicorn timeout's SystemExit: this thread's own to raise
         finally:
             with self._turn:
                 for item in batch:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from traceback import extract_tb
 from typing import Any
 
 from sheetcrm import logs
@@ -26,6 +27,8 @@ from sheetcrm.config import parse_settings
 from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.flusher import FlushReport, flush
 from sheetcrm.holders import abandoned, new_holder
+from sheetcrm.intake.adapters import SOURCES
+from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.outbox import Outbox
 from sheetcrm.schema import SETTINGS
 from sheetcrm.sync import apply, plan_sync
@@ -54,16 +57,11 @@ class ServiceConfig:
                 "SHEETCRM_SHEET is not set",
                 "set it to the sheet's URL or ID, or a workbook path: SHEETCRM_SHEET=crm.xlsx",
             )
-        prefix = "SHEETCRM_SECRET_"
         return cls(
             sheet=sheet,
             outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
             task_token=env.get("SHEETCRM_TASK_TOKEN", ""),
-            secrets={
-                k[len(prefix) :].lower().replace("_", "-"): v
-                for k, v in env.items()
-                if k.startswith(prefix) and v
-            },
+            secrets=_secrets(env),
             max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
             background=env.get("SHEETCRM_BACKGROUND", "1").strip().lower()
             not in ("0", "false", "no", "off"),
@@ -71,6 +69,23 @@ class ServiceConfig:
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", 2000),
             trust_cron_header=bool(env.get("GAE_APPLICATION")),
         )
+
+
+def _secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """source -> secret. A variable that is set always counts, even empty (verification
+    then refuses every post: it fails closed), and one that names no source is an error:
+    a typo must not leave the real source unsigned."""
+    prefix = "SHEETCRM_SECRET_"
+    secrets = {}
+    for name, value in env.items():
+        if not name.startswith(prefix):
+            continue
+        source = name[len(prefix) :].lower().replace("_", "-")
+        if source not in SOURCES:
+            known = ", ".join(secret_variable(s) for s in SOURCES)
+            raise ConfigError(f"{name} names no form source", f"use one of: {known}")
+        secrets[source] = value
+    return secrets
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -200,13 +215,27 @@ class Service:
     def _run(self) -> None:
         next_sync = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_sync:
-                self.sync()
-                next_sync = time.monotonic() + self.sync_minutes * 60
-            self._wake.clear()
-            report = self.flush()
-            if report.claimed >= self.config.batch and not report.error:
-                continue  # a backlog: the next batch at once
+            try:
+                if time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
+                    self.sync()
+                    next_sync = time.monotonic() + self.sync_minutes * 60
+                self._wake.clear()
+                report = self.flush()
+                if report.claimed >= self.config.batch and not report.error:
+                    continue  # a backlog: the next batch at once
+            except Exception as exc:  # anything unforeseen: this thread must not die of it
+                self._backend = None
+                logs.event(
+                    "background work failed",
+                    logging.ERROR,
+                    kind="error",
+                    error=type(exc).__name__,
+                    # where, not what: an exception's message may quote a lead's data
+                    where=[
+                        f"{f.filename}:{f.lineno} {f.name}" for f in extract_tb(exc.__traceback__)
+                    ],
+                )
             # At least flush_every between flushes (each costs a few write requests of the
             # sheet's quota), which also gathers a burst into one batch; when idle, look
             # again for retries that came due at least every 30 seconds.

@@ -53,7 +53,7 @@ def hook(source: str) -> tuple[Response, int]:
     svc = service()
     body = request.get_data(cache=True, parse_form_data=False)  # 413 past the size limit
     secret = svc.config.secrets.get(source)
-    if secret:
+    if secret is not None:  # an empty one refuses every post: verification fails closed
         headers = dict(request.headers)
         if "token" in request.args:  # Jotform and plain HTML forms cannot set a header
             headers["X-Sheetcrm-Token"] = request.args["token"]
@@ -167,11 +167,18 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         hints = {
-            404: "the endpoints are /hooks/<source>, /tasks/sync, /tasks/flush, /healthz, /status",
+            404: "the endpoints are /hooks/<source>, /tasks/sync, /tasks/flush, /healthz, /status, "
+            "/openapi.json",
             405: "see /openapi.json for the methods each endpoint takes",
             413: f"the limit is {config.max_body} bytes (SHEETCRM_MAX_BODY_BYTES)",
         }
-        return _error(exc.code or 500, exc.description or exc.name, hints.get(exc.code or 0, ""))
+        response, status = _error(
+            exc.code or 500, exc.description or exc.name, hints.get(exc.code or 0, "")
+        )
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110 requires it)
+            if name.casefold() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(SQLAlchemyError)
     def outbox_down(exc: SQLAlchemyError) -> tuple[Response, int]:

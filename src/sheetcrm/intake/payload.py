@@ -11,7 +11,9 @@ from sheetcrm.intake.submission import Answer
 from sheetcrm.values import format_number
 
 DEPTH = 8  # nesting deeper than this is not a form answer; its text is left out
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no spreadsheet cell takes these
+# No spreadsheet cell takes control characters; nor can UTF-8 (a database, a sheet, a hash)
+# take the lone surrogates that JSON's "\ud800" escapes decode to.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def text(value: object, depth: int = 0) -> str:

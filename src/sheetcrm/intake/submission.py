@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 _SPACES = re.compile(r"\s+")
+KEY_LIMIT = 255  # characters: the outbox's key column, String(255)
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,15 @@ class Submission:
         answers normalised (order ignored, keys compared without case or extra spaces) and
         the form. The vendor's timestamp is left out: a tool that retries a post may stamp
         it anew. Two different people's identical answers to one form share a key; a form
-        that must tell them apart has to send an id."""
+        that must tell them apart has to send an id. An id too long for the outbox
+        (over ``KEY_LIMIT`` with its source) is replaced by its hash."""
         if self.event_id:
-            return f"{self.source}:{self.event_id}"
+            key = f"{self.source}:{self.event_id}"
+            if len(key) <= KEY_LIMIT:
+                return key
+            # too long for the outbox's key column: the id's hash, still one key per event
+            digest = hashlib.sha256(self.event_id.encode("utf-8")).hexdigest()
+            return f"{self.source}:id-sha256:{digest}"
         pairs = sorted(
             [_norm(a.key or a.label), _norm(a.label), a.value.strip()] for a in self.answers
         )
