@@ -176,3 +176,24 @@ def test_a_submission_the_mapping_cannot_handle_goes_dead_alone(outbox: Outbox) 
     assert in_sheet(backend) == Counter(keys)
     [dead] = [e for e in outbox.entries() if e.key == "generic:x"]
     assert dead.state == "dead" and dead.last_error
+
+
+def test_a_batch_that_keeps_breaking_our_code_is_set_aside(outbox: Outbox, tmp_path: Path) -> None:
+    """A snapshot the planner cannot handle (here: a Leads tab whose header row is a list of
+    numbers, which no sheet read produces) stands for a bug: the batch waits, is retried, and
+    after GIVE_UP_AFTER failures goes to the dead letters, where a person can see it."""
+    from sheetcrm.backends.memory import MemoryBackend
+    from sheetcrm.flusher import GIVE_UP_AFTER
+
+    tabs = template()
+    tabs[LEADS.name].header = [1, 2, 3]  # type: ignore[list-item]
+    backend = MemoryBackend(tabs)
+    post(outbox, 2)
+    now = CLOCK
+    for attempt in range(1, GIVE_UP_AFTER + 1):
+        report = flush(outbox, backend, lambda: now, "w1")
+        assert report.error.startswith("unexpected ")
+        expected = (0, 2) if attempt == GIVE_UP_AFTER else (2, 0)
+        assert (report.waiting, report.dead) == expected
+        now = datetime.fromtimestamp(max(e.next_try_at for e in outbox.entries()) + 1, UTC)
+    assert {e.state for e in outbox.entries()} == {"dead"}

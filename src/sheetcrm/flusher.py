@@ -28,6 +28,11 @@ from sheetcrm.plan import resolve
 from sheetcrm.schema import LEADS
 from sheetcrm.validation import Memo
 
+GIVE_UP_AFTER = 5
+"""Failures of our own code (not the sheet's) after which a batch goes to the dead letters:
+visible in ``sheetcrm outbox list`` and replayable once fixed. The sheet being unreachable
+never counts: those submissions wait for as long as it takes."""
+
 
 @dataclass
 class FlushReport:
@@ -75,6 +80,16 @@ def flush(
         outbox.later(keys, str(exc), clock().timestamp(), not isinstance(exc, LeaseHeldError))
         report.waiting += len(keys)
         report.error = str(exc)
+        return report
+    except Exception as exc:  # a bug, not the sheet: the batch waits, and is set aside at last
+        report.error = f"unexpected {type(exc).__name__} while adding web-form leads"
+        outbox.later(keys, report.error, clock().timestamp())
+        for entry, _ in submissions:
+            if entry.attempts + 1 >= GIVE_UP_AFTER:
+                outbox.dead(entry.key, f"{report.error}, {GIVE_UP_AFTER} times")
+                report.dead += 1
+            else:
+                report.waiting += 1
         return report
     outbox.done(done, clock().timestamp())
     return report

@@ -60,7 +60,7 @@ class ServiceConfig:
         return cls(
             sheet=sheet,
             outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
-            task_token=env.get("SHEETCRM_TASK_TOKEN", ""),
+            task_token=env.get("SHEETCRM_TASK_TOKEN", "").strip(),
             secrets=_secrets(env),
             max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
             background=env.get("SHEETCRM_BACKGROUND", "1").strip().lower()
