@@ -191,7 +191,7 @@ def test_a_batch_that_keeps_breaking_our_code_is_set_aside(outbox: Outbox, tmp_p
     post(outbox, 2)
     now = CLOCK
     for attempt in range(1, GIVE_UP_AFTER + 1):
-        report = flush(outbox, backend, lambda: now, "w1")
+        report = flush(outbox, backend, lambda at=now: at, "w1")
         assert report.error.startswith("unexpected ")
         expected = (0, 2) if attempt == GIVE_UP_AFTER else (2, 0)
         assert (report.waiting, report.dead) == expected
