@@ -97,6 +97,13 @@ LEADS = TabSpec(
         Column("Source", help="Where the lead came from.", width=14, aliases=("lead source",)),
         Column("Stage", Kind.CHOICE, help="One of the Stages tab.", width=13),
         Column("Amount", Kind.MONEY, help="Deal value.", width=10, aliases=("deal value", "value")),
+        Column(
+            "Expected close",
+            Kind.DATE,
+            help="When the deal should close: its month in the Forecast.",
+            width=13,
+            aliases=("expected close date", "close date"),
+        ),
         Column("Owner", Kind.PERSON, S, "Routed when empty; a person may set it.", 14),
         Column("Next action date", Kind.DATE, help="Flagged when in the past.", width=14),
         Column("Last contact", Kind.DATE, help="Date of the last touch.", width=13),
