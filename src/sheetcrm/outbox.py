@@ -12,9 +12,11 @@ later try with a bounded, jittered backoff, or moves a poison one to the dead le
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -29,12 +32,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
     make_url,
     select,
+    text,
     update,
 )
 from sqlalchemy import Table as SQLTable
@@ -44,6 +49,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sheetcrm.errors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own locking alone
+    fcntl = None  # type: ignore[assignment]
+
+FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
 STATES = (PENDING, DONE, DEAD)
 
@@ -141,12 +152,33 @@ class Outbox:
                 "check SHEETCRM_OUTBOX (or --outbox): its folder must exist and be writable",
             ) from exc
         # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union
-        self._insert_new = dialect(submissions).on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=["key"]
+        self._insert_new = (
+            dialect(submissions)
+            .on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
+            .returning(submissions.c.key)
         )
         self._turn = threading.Condition()
         self._queue: list[_Put] = []
         self._writing = False
+        self._lock_file = _lock_file(url)
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction. On a SQLite file, writers of every process first queue on a
+        file lock beside it: the kernel hands it on the moment it is released, whereas
+        SQLite's own busy handler polls with sleeps of up to 100 ms, so that under load
+        one gunicorn worker's commits could starve another's for hundreds of ms."""
+        if self._lock_file is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            os.close(fd)  # closing lets go of the lock
 
     def put(self, key: str, source: str, body: str, now: float) -> bool:
         """Store a submission durably; False when its key is already stored (a replay).
@@ -183,20 +215,26 @@ class Outbox:
         return mine.outcome()
 
     def _insert(self, batch: list[_Put]) -> list[bool]:
+        """One statement for the whole batch; the keys it returns are the rows it stored (a
+        key stored already, or twice in one batch, is stored for its first occurrence only)."""
+        rows = [
+            {
+                "key": item.row["key"],
+                "source": item.row["source"],
+                "body": item.row["body"],
+                "state": PENDING,
+                "received_at": item.row["now"],
+                "attempts": 0,
+                "next_try_at": item.row["now"],
+            }
+            for item in batch
+        ]
+        with self._begin() as conn:
+            new = set(conn.execute(self._insert_new, rows).scalars())
         stored = []
-        with self.engine.begin() as conn:
-            for item in batch:
-                row = item.row
-                query = self._insert_new.values(
-                    key=row["key"],
-                    source=row["source"],
-                    body=row["body"],
-                    state=PENDING,
-                    received_at=row["now"],
-                    attempts=0,
-                    next_try_at=row["now"],
-                )
-                stored.append(conn.execute(query).rowcount == 1)
+        for row in rows:
+            stored.append(row["key"] in new)
+            new.discard(row["key"])
         return stored
 
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
@@ -205,7 +243,7 @@ class Outbox:
         c = submissions.c
         due = (c.state == PENDING) & (c.next_try_at <= now)
         free = c.claimed_until.is_(None) | (c.claimed_until < now)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rows = conn.execute(
                 select(submissions)
                 .where(due & free)
@@ -226,7 +264,7 @@ class Outbox:
         """End the claims of holders for which ``gone(holder)`` is true (a process that was
         killed): their submissions are due again now rather than when the claims expire."""
         c = submissions.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             holders = conn.execute(
                 select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
             ).scalars()
@@ -240,27 +278,34 @@ class Outbox:
             ).rowcount
 
     def done(self, lead_ids: dict[str, str], now: float) -> None:
-        """Mark submissions appended, each with the Lead ID it got."""
-        with self.engine.begin() as conn:
-            for key, lead_id in lead_ids.items():
-                conn.execute(
-                    update(submissions)
-                    .where(submissions.c.key == key)
-                    .values(
-                        state=DONE,
-                        lead_id=lead_id,
-                        done_at=now,
-                        claimed_by=None,
-                        claimed_until=None,
-                        last_error=None,
-                    )
-                )
+        """Mark submissions appended, each with the Lead ID it got (one statement executed
+        for all of them: the write lock is held briefly even for a batch of thousands)."""
+        if not lead_ids:
+            return
+        c = submissions.c
+        query = (
+            update(submissions)
+            .where(c.key == bindparam("done_key"))
+            .values(
+                state=DONE,
+                lead_id=bindparam("done_lead_id"),
+                done_at=now,
+                claimed_by=None,
+                claimed_until=None,
+                last_error=None,
+            )
+        )
+        with self._begin() as conn:
+            conn.execute(
+                query,
+                [{"done_key": k, "done_lead_id": v} for k, v in lead_ids.items()],
+            )
 
     def later(self, keys: Iterable[str], error: str, now: float, failed: bool = True) -> None:
         """Give claimed submissions back, due again after a backoff that grows with each
         failed try; ``failed=False`` (the sheet was busy with another sync) waits briefly
         and does not count as a try."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for key in keys:
                 attempts = conn.execute(
                     select(submissions.c.attempts).where(submissions.c.key == key)
@@ -280,7 +325,7 @@ class Outbox:
 
     def dead(self, key: str, error: str) -> None:
         """Set aside a submission that can never be appended, with why, for a person to see."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 update(submissions)
                 .where((submissions.c.key == key) & (submissions.c.state == PENDING))
@@ -299,7 +344,7 @@ class Outbox:
         query = update(submissions).where(c.state == DEAD)
         if keys is not None:
             query = query.where(c.key.in_(list(keys)))
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return conn.execute(
                 query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
             ).rowcount
@@ -331,7 +376,7 @@ class Outbox:
     def record(
         self, kind: str, at: float, seconds: float, summary: dict[str, Any], error: str = ""
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 runs.insert().values(
                     kind=kind,
@@ -363,6 +408,39 @@ class Outbox:
             "last_flush": _run(last["flush"]),
             "last_errors": [_run(r) for r in failed],
         }
+
+    @contextmanager
+    def flush_turn(self) -> Iterator[bool]:
+        """Whether this process may flush now: one flusher at a time per outbox. The others
+        skip their round instead of each reading the whole sheet only to find its lease
+        taken: under load, those wasted reads cost the CPU that answers webhooks."""
+        if self._lock_file is not None:
+            fd = os.open(
+                self._lock_file.replace("-writer.lock", "-flush.lock"),
+                os.O_RDWR | os.O_CREAT,
+                0o600,
+            )
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            finally:
+                os.close(fd)
+        elif self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": FLUSH_LOCK}
+                ).scalar()
+                try:
+                    yield bool(got)
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLUSH_LOCK})
+        else:
+            yield True
 
     def close(self) -> None:
         self.engine.dispose()
@@ -398,6 +476,17 @@ def _entry(row: Any) -> Entry:
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(keys), size):
         yield keys[start : start + size]
+
+
+def _lock_file(url: str) -> str | None:
+    """``<database>-writer.lock`` for a SQLite file where file locks exist; else None."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if fcntl is None or parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename: leave locking to SQLite
+    return f"{database}-writer.lock"
 
 
 def _engine(url: str) -> Engine:
