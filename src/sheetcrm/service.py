@@ -225,15 +225,16 @@ class Service:
     def _run(self) -> None:
         next_sync = time.monotonic()
         while not self._stop.is_set():
+            spent = 0.0
             try:
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
                     next_sync = time.monotonic() + self.sync_minutes * 60
                 self._wake.clear()
-                report = self.flush()
-                if report.claimed >= self.config.batch and not report.error:
-                    continue  # a backlog: the next batch at once
+                started = time.monotonic()
+                self.flush()
+                spent = time.monotonic() - started
             except Exception as exc:  # anything unforeseen: this thread must not die of it
                 self._backend = None
                 logs.event(
@@ -247,7 +248,9 @@ class Service:
                     ],
                 )
             # At least flush_every between flushes (each costs a few write requests of the
-            # sheet's quota), which also gathers a burst into one batch; when idle, look
-            # again for retries that came due at least every 30 seconds.
-            self._stop.wait(self.config.flush_every)
+            # sheet's quota), and three times as long as the last one took: a flush reads
+            # and plans the whole sheet, and under a burst of webhooks it must leave most of
+            # the CPU to answering them; the backlog waits safely in the outbox. When idle,
+            # look again for retries that came due at least every 30 seconds.
+            self._stop.wait(max(self.config.flush_every, 3 * spent))
             self._wake.wait(timeout=max(0.0, min(30.0, next_sync - time.monotonic())))
