@@ -1,4 +1,5 @@
-"""The durable outbox on a real SQLite file: replays, claims, backoff, dead letters, crashes."""
+"""The durable outbox on a real SQLite file and a real PostgreSQL (a throwaway local cluster,
+see conftest.py): replays, claims, backoff, dead letters, crashes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,16 @@ from sheetcrm.errors import ConfigError
 from sheetcrm.outbox import DEAD, DONE, PENDING, Outbox, backoff
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    box = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+def outbox(url: str) -> Iterator[Outbox]:
+    box = Outbox(url)
     yield box
     box.close()
 
@@ -96,6 +105,15 @@ def test_done_later_dead_and_retry(outbox: Outbox) -> None:
     assert [e.key for e in outbox.claim("b", now=4.0, limit=10)] == ["k2"]
 
 
+def test_release_frees_only_the_claims_of_gone_holders(outbox: Outbox) -> None:
+    for i in range(3):
+        outbox.put(f"k{i}", "generic", "{}", float(i))
+    outbox.claim("killed:1", now=10.0, limit=2)
+    outbox.claim("alive:2", now=10.0, limit=1)
+    assert outbox.release(lambda holder: holder.startswith("killed")) == 2
+    assert [e.key for e in outbox.claim("b", now=11.0, limit=10)] == ["k0", "k1"]
+
+
 def test_backoff_doubles_with_jitter_and_is_bounded() -> None:
     for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 30: (60, 120)}.items():
         waits = [backoff(attempts) for _ in range(200)]
@@ -108,9 +126,9 @@ def test_only_sqlite_and_postgresql_are_accepted(tmp_path: Path) -> None:
         Outbox("mysql+pymysql://nobody@127.0.0.1/none")
 
 
-def test_an_accepted_submission_survives_sigkill(tmp_path: Path) -> None:
-    """What put() returned for is on disk, even when the process dies mid-stream."""
-    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+def test_an_accepted_submission_survives_sigkill(url: str) -> None:
+    """What put() returned for is on disk, even when the process dies mid-stream: on SQLite,
+    WAL and synchronous=FULL; on PostgreSQL, put() returns only after the commit."""
     writer = textwrap.dedent(
         f"""
         import os, threading

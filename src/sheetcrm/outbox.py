@@ -136,9 +136,12 @@ class Outbox:
                 f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
                 "check SHEETCRM_OUTBOX (or --outbox): its folder must exist and be writable",
             ) from exc
-        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union
-        self._insert_new = dialect(submissions).on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=["key"]
+        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
+        # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
+        self._insert_new = (
+            dialect(submissions)
+            .on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
+            .returning(submissions.c.key)
         )
         self._turn = threading.Condition()
         self._queue: list[_Put] = []
@@ -190,7 +193,7 @@ class Outbox:
                     attempts=0,
                     next_try_at=row["now"],
                 )
-                stored.append(conn.execute(query).rowcount == 1)
+                stored.append(conn.execute(query).first() is not None)
         return stored
 
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
