@@ -56,7 +56,9 @@ def cluster(bin_dir: Path) -> Iterator[str]:
     settings = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} "
         # a test cluster: nothing needs to survive a power cut, and this saves seconds
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        # a deadlock (a bug a test looks for) is reported after 50 ms, not a second
+        "-c deadlock_timeout=50ms"
     )
     try:
         _run(as_user, bin_dir / "initdb", "-D", data, *INITDB_OPTIONS)

@@ -1,5 +1,5 @@
 """The durable outbox on a real SQLite file and a real PostgreSQL (a throwaway local cluster,
-see conftest.py): replays, claims, backoff, dead letters, crashes."""
+see conftest.py): replays, claims, backoff, dead letters, crashes, two instances at once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,15 @@ def outbox(url: str) -> Iterator[Outbox]:
     box = Outbox(url)
     yield box
     box.close()
+
+
+@pytest.fixture
+def instances(url: str) -> Iterator[tuple[Outbox, Outbox]]:
+    """Two service instances' outboxes on one store."""
+    first, second = Outbox(url), Outbox(url)
+    yield first, second
+    first.close()
+    second.close()
 
 
 def test_a_replayed_key_is_stored_once(outbox: Outbox) -> None:
@@ -159,3 +168,99 @@ def test_an_accepted_submission_survives_sigkill(url: str) -> None:
     stored = {e.key for e in box.entries(limit=1_000_000)}
     box.close()
     assert set(acknowledged) <= stored
+
+
+def test_two_instances_never_claim_the_same_submission(
+    instances: tuple[Outbox, Outbox],
+) -> None:
+    """Two service instances, each with its own Outbox and flusher threads, claim from one
+    table at once (FOR UPDATE SKIP LOCKED on PostgreSQL): every submission once, none twice."""
+    first, second = instances
+    keys = {f"k{i:04}" for i in range(600)}
+    for key in keys:
+        first.put(key, "generic", "{}", 0.0)
+    claimed: list[str] = []
+    start = threading.Barrier(6)
+
+    def flusher(box: Outbox, worker: str) -> None:
+        start.wait()
+        while batch := box.claim(worker, now=1.0, limit=7, seconds=600):
+            claimed.extend(e.key for e in batch)
+
+    threads = [
+        threading.Thread(target=flusher, args=(box, f"{name}-{i}"))
+        for name, box in (("a", first), ("b", second))
+        for i in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(keys)  # each claimed exactly once
+
+
+def test_two_instances_store_overlapping_keys_once(instances: tuple[Outbox, Outbox]) -> None:
+    """Replays racing across two instances: each key stored once and answered new once, and
+    no deadlock where one instance's batch holds k1 then k2 and the other's k2 then k1."""
+    first, second = instances
+    rounds = [[f"r{r:02}-k{i}" for i in range(10)] for r in range(30)]
+    orders: list[Callable[[list[str]], list[str]]] = [
+        lambda keys: keys,
+        lambda keys: keys[::-1],
+        lambda keys: keys[1::2] + keys[::2],
+        lambda keys: keys[::-2] + keys[-2::-2],
+    ]
+    answers: list[tuple[str, bool]] = []
+    errors: list[Exception] = []
+    together = threading.Barrier(8)
+
+    def post(box: Outbox, order: Callable[[list[str]], list[str]]) -> None:
+        try:
+            for keys in rounds:
+                together.wait()  # all threads on the same few keys at once, round after round
+                for key in order(keys):
+                    answers.append((key, box.put(key, "generic", "{}", 1.0)))
+        except threading.BrokenBarrierError:
+            return  # another thread failed
+        except Exception as exc:
+            errors.append(exc)
+            together.abort()  # the others stop too, rather than wait for this one
+
+    # every key posted eight times: in four orders on each instance
+    threads = [
+        threading.Thread(target=post, args=(box, order))
+        for box in (first, second)
+        for order in orders
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    keys = sorted(key for keys in rounds for key in keys)
+    assert len(answers) == 8 * len(keys)
+    assert sorted(k for k, new in answers if new) == keys
+    assert sorted(e.key for e in first.entries(limit=1000)) == keys
+
+
+def test_instances_starting_together_on_an_empty_store_all_open_it(url: str) -> None:
+    """The first deployment: each instance creates the tables if they are missing, at once."""
+    opened: list[Outbox] = []
+    errors: list[Exception] = []
+    together = threading.Barrier(4)
+
+    def start() -> None:
+        together.wait()
+        try:
+            opened.append(Outbox(url))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for box in opened:
+        box.close()
+    assert errors == []

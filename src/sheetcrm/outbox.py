@@ -79,6 +79,7 @@ runs = SQLTable(
     Column("error", Text),
 )
 KEEP_RUNS = 200
+SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
 
 
 @dataclass
@@ -129,7 +130,12 @@ class Outbox:
             )
         self.engine: Engine = _engine(url)
         try:
-            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                if backend == "postgresql":
+                    # instances starting together on an empty database: one creates the
+                    # tables, the others wait and find them (SQLite: BEGIN IMMEDIATE does it)
+                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                metadata.create_all(conn)
         except SQLAlchemyError as exc:
             shown = make_url(url).render_as_string(hide_password=True)
             raise ConfigError(
@@ -165,6 +171,9 @@ class Outbox:
             else:
                 return mine.outcome()
         try:
+            # in key order: two instances' batches then lock their keys in the same order
+            # and cannot deadlock (on PostgreSQL, k1 then k2 against k2 then k1)
+            batch.sort(key=lambda item: item.row["key"])
             stored = self._insert(batch)
             for item, new in zip(batch, stored, strict=True):
                 item.stored = new
