@@ -1,10 +1,43 @@
-"""Shared test set-up: nothing a test run does lands in the user's own cache folder."""
+"""Shared test set-up: nothing a test run does lands in the user's own cache folder; a
+throwaway PostgreSQL cluster for the tests that need one."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import pytest
+from sqlalchemy import create_engine, make_url, text
+
+import pgcluster
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A local PostgreSQL cluster for the session, on 127.0.0.1: its SQLAlchemy URL.
+    Skips the tests that use it when no PostgreSQL server is installed."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+    bin_dir = pgcluster.server_bin()
+    if bin_dir is None:
+        pytest.skip(pgcluster.INSTALL_HINT)
+    with pgcluster.cluster(bin_dir) as url:
+        yield url
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty database on the session's cluster, for one test."""
+    name = f"test_{next(_databases)}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return make_url(postgres_server).set(database=name).render_as_string(hide_password=False)

@@ -162,7 +162,7 @@ def run(
     def bursts() -> None:
         """Every few seconds, a second or two in which every request is answered 429
         RESOURCE_EXHAUSTED, as when the per-minute quota runs out."""
-        while not stop_bursts.wait(rng.uniform(3.0, 8.0)):
+        while not stop_bursts.wait(rng.uniform(1.5, 5.0)):
             emulator.limits.read_quota = emulator.limits.write_quota = 0
             stop_bursts.wait(rng.uniform(0.5, 2.0))
             emulator.limits.read_quota = emulator.limits.write_quota = None

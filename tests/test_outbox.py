@@ -1,4 +1,5 @@
-"""The durable outbox on a real SQLite file: replays, claims, backoff, dead letters, crashes."""
+"""The durable outbox on a real SQLite file and a real PostgreSQL (a throwaway local cluster,
+see conftest.py): replays, claims, backoff, dead letters, crashes, two instances at once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,27 @@ from sheetcrm.errors import ConfigError
 from sheetcrm.outbox import DEAD, DONE, PENDING, Outbox, backoff
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    box = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+def outbox(url: str) -> Iterator[Outbox]:
+    box = Outbox(url)
     yield box
     box.close()
+
+
+@pytest.fixture
+def instances(url: str) -> Iterator[tuple[Outbox, Outbox]]:
+    """Two service instances' outboxes on one store."""
+    first, second = Outbox(url), Outbox(url)
+    yield first, second
+    first.close()
+    second.close()
 
 
 def test_a_replayed_key_is_stored_once(outbox: Outbox) -> None:
@@ -96,6 +114,15 @@ def test_done_later_dead_and_retry(outbox: Outbox) -> None:
     assert [e.key for e in outbox.claim("b", now=4.0, limit=10)] == ["k2"]
 
 
+def test_release_frees_only_the_claims_of_gone_holders(outbox: Outbox) -> None:
+    for i in range(3):
+        outbox.put(f"k{i}", "generic", "{}", float(i))
+    outbox.claim("killed:1", now=10.0, limit=2)
+    outbox.claim("alive:2", now=10.0, limit=1)
+    assert outbox.release(lambda holder: holder.startswith("killed")) == 2
+    assert [e.key for e in outbox.claim("b", now=11.0, limit=10)] == ["k0", "k1"]
+
+
 def test_backoff_doubles_with_jitter_and_is_bounded() -> None:
     for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 30: (60, 120)}.items():
         waits = [backoff(attempts) for _ in range(200)]
@@ -108,9 +135,9 @@ def test_only_sqlite_and_postgresql_are_accepted(tmp_path: Path) -> None:
         Outbox("mysql+pymysql://nobody@127.0.0.1/none")
 
 
-def test_an_accepted_submission_survives_sigkill(tmp_path: Path) -> None:
-    """What put() returned for is on disk, even when the process dies mid-stream."""
-    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+def test_an_accepted_submission_survives_sigkill(url: str) -> None:
+    """What put() returned for is on disk, even when the process dies mid-stream: on SQLite,
+    WAL and synchronous=FULL; on PostgreSQL, put() returns only after the commit."""
     writer = textwrap.dedent(
         f"""
         import os, threading
@@ -197,16 +224,110 @@ def test_no_lock_file_where_sqlite_is_not_a_plain_file() -> None:
     assert _lock_file("sqlite:////srv/outbox.sqlite3") == "/srv/outbox.sqlite3-writer.lock"
 
 
-def test_one_flusher_at_a_time_per_outbox(tmp_path: Path) -> None:
-    """Two service processes (two Outbox objects on one file): while one flushes, the
-    other's turn is refused at once, rather than reading the whole sheet for nothing."""
-    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    first, second = Outbox(url), Outbox(url)
+def test_one_flusher_at_a_time_per_outbox(instances: tuple[Outbox, Outbox]) -> None:
+    """Two service processes on one outbox: while one flushes, the other's turn is refused
+    at once, rather than reading the whole sheet for nothing (a file lock beside a SQLite
+    outbox, an advisory lock on PostgreSQL)."""
+    first, second = instances
     with first.flush_turn() as mine:
         assert mine is True
         with second.flush_turn() as theirs:
             assert theirs is False
     with second.flush_turn() as theirs:
         assert theirs is True
-    first.close()
-    second.close()
+
+
+def test_two_instances_never_claim_the_same_submission(
+    instances: tuple[Outbox, Outbox],
+) -> None:
+    """Two service instances, each with its own Outbox and flusher threads, claim from one
+    table at once (FOR UPDATE SKIP LOCKED on PostgreSQL): every submission once, none twice."""
+    first, second = instances
+    keys = {f"k{i:04}" for i in range(600)}
+    for key in keys:
+        first.put(key, "generic", "{}", 0.0)
+    claimed: list[str] = []
+    start = threading.Barrier(6)
+
+    def flusher(box: Outbox, worker: str) -> None:
+        start.wait()
+        while batch := box.claim(worker, now=1.0, limit=7, seconds=600):
+            claimed.extend(e.key for e in batch)
+
+    threads = [
+        threading.Thread(target=flusher, args=(box, f"{name}-{i}"))
+        for name, box in (("a", first), ("b", second))
+        for i in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(keys)  # each claimed exactly once
+
+
+def test_two_instances_store_overlapping_keys_once(instances: tuple[Outbox, Outbox]) -> None:
+    """Replays racing across two instances: each key stored once and answered new once, and
+    no deadlock where one instance's batch holds k1 then k2 and the other's k2 then k1."""
+    first, second = instances
+    rounds = [[f"r{r:02}-k{i}" for i in range(10)] for r in range(30)]
+    orders: list[Callable[[list[str]], list[str]]] = [
+        lambda keys: keys,
+        lambda keys: keys[::-1],
+        lambda keys: keys[1::2] + keys[::2],
+        lambda keys: keys[::-2] + keys[-2::-2],
+    ]
+    answers: list[tuple[str, bool]] = []
+    errors: list[Exception] = []
+    together = threading.Barrier(8)
+
+    def post(box: Outbox, order: Callable[[list[str]], list[str]]) -> None:
+        try:
+            for keys in rounds:
+                together.wait()  # all threads on the same few keys at once, round after round
+                for key in order(keys):
+                    answers.append((key, box.put(key, "generic", "{}", 1.0)))
+        except threading.BrokenBarrierError:
+            return  # another thread failed
+        except Exception as exc:
+            errors.append(exc)
+            together.abort()  # the others stop too, rather than wait for this one
+
+    # every key posted eight times: in four orders on each instance
+    threads = [
+        threading.Thread(target=post, args=(box, order))
+        for box in (first, second)
+        for order in orders
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    keys = sorted(key for keys in rounds for key in keys)
+    assert len(answers) == 8 * len(keys)
+    assert sorted(k for k, new in answers if new) == keys
+    assert sorted(e.key for e in first.entries(limit=1000)) == keys
+
+
+def test_instances_starting_together_on_an_empty_store_all_open_it(url: str) -> None:
+    """The first deployment: each instance creates the tables if they are missing, at once."""
+    opened: list[Outbox] = []
+    errors: list[Exception] = []
+    together = threading.Barrier(4)
+
+    def start() -> None:
+        together.wait()
+        try:
+            opened.append(Outbox(url))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for box in opened:
+        box.close()
+    assert errors == []

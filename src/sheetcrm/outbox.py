@@ -90,6 +90,7 @@ runs = SQLTable(
     Column("error", Text),
 )
 KEEP_RUNS = 200
+SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
 
 
 @dataclass
@@ -144,14 +145,20 @@ class Outbox:
             )
         self.engine: Engine = _engine(url)
         try:
-            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                if backend == "postgresql":
+                    # instances starting together on an empty database: one creates the
+                    # tables, the others wait and find them (SQLite: BEGIN IMMEDIATE does it)
+                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                metadata.create_all(conn)
         except SQLAlchemyError as exc:
             shown = make_url(url).render_as_string(hide_password=True)
             raise ConfigError(
                 f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
                 "check SHEETCRM_OUTBOX (or --outbox): its folder must exist and be writable",
             ) from exc
-        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union
+        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
+        # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
         self._insert_new = (
             dialect(submissions)
             .on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
@@ -198,6 +205,9 @@ class Outbox:
             else:
                 return mine.outcome()
         try:
+            # in key order: two instances' batches then lock their keys in the same order
+            # and cannot deadlock (on PostgreSQL, k1 then k2 against k2 then k1)
+            batch.sort(key=lambda item: item.row["key"])
             stored = self._insert(batch)
             for item, new in zip(batch, stored, strict=True):
                 item.stored = new
@@ -229,8 +239,11 @@ class Outbox:
             }
             for item in batch
         ]
+        # In key order: two instances' batches then lock shared keys in the same order, and
+        # PostgreSQL never has to break a deadlock between them by failing both.
+        in_order = sorted(rows, key=lambda row: row["key"])
         with self._begin() as conn:
-            new = set(conn.execute(self._insert_new, rows).scalars())
+            new = set(conn.execute(self._insert_new, in_order).scalars())
         stored = []
         for row in rows:
             stored.append(row["key"] in new)
