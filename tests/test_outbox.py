@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -331,3 +332,18 @@ def test_instances_starting_together_on_an_empty_store_all_open_it(url: str) -> 
     for box in opened:
         box.close()
     assert errors == []
+
+
+def test_an_unreachable_postgresql_is_a_clear_error_within_seconds() -> None:
+    """Nothing listens on the port: the service stops at start-up with what to check,
+    instead of waiting for the operating system's connect timeout."""
+    pytest.importorskip("psycopg")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and closed again: nobody listens there
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="cannot open the outbox") as caught:
+        Outbox(f"postgresql+psycopg://sheetcrm:secret@127.0.0.1:{port}/none")
+    assert time.monotonic() - started < 15
+    assert "PostgreSQL server must be reachable" in caught.value.hint
+    assert "secret" not in caught.value.message  # the password is never shown

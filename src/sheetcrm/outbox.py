@@ -155,7 +155,8 @@ class Outbox:
             shown = make_url(url).render_as_string(hide_password=True)
             raise ConfigError(
                 f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
-                "check SHEETCRM_OUTBOX (or --outbox): its folder must exist and be writable",
+                "check SHEETCRM_OUTBOX (or --outbox): a SQLite file's folder must exist and "
+                "be writable; a PostgreSQL server must be reachable, with that database and user",
             ) from exc
         # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
         # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
@@ -504,7 +505,14 @@ def _lock_file(url: str) -> str | None:
 
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # A database that hangs must not hang every webhook with it: give up after seconds,
+        # and the webhook is answered 503, which vendors retry.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
+        )
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
