@@ -12,7 +12,6 @@ jittered backoff); a submission that can never become a row goes to the dead let
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -122,7 +121,8 @@ def _append(
                     continue
                 received = datetime.fromtimestamp(entry.received_at, UTC)
                 arrivals.append(Arrival(entry.key, record, received))
-            submissions = [(e, s) for e, s in submissions if any(a.key == e.key for a in arrivals)]
+            mapped = {a.key for a in arrivals}
+            submissions = [(e, s) for e, s in submissions if e.key in mapped]
             intake = plan_intake(snapshot, arrivals, now, memo)
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
@@ -155,7 +155,3 @@ def describe(entry: Entry) -> dict[str, object]:
         "lead_id": entry.lead_id,
         "last_error": entry.last_error,
     }
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

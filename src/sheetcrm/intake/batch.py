@@ -61,12 +61,13 @@ def plan_intake(
         )
     found = sheet_keys(leads)
     result = IntakePlan(Plan(snapshot.version))
-    fresh: list[Arrival] = []
+    unique: dict[str, Arrival] = {}  # a key twice in the batch is appended once
     for arrival in arrivals:
         if arrival.key in found:
             result.already[arrival.key] = found[arrival.key]
-        elif all(arrival.key != f.key for f in fresh):
-            fresh.append(arrival)
+        else:
+            unique.setdefault(arrival.key, arrival)
+    fresh = list(unique.values())
     config = parse_config(snapshot)
     header, added = _header(leads, fresh)
     slots = [_slot(h) for h in header]
