@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sheets import free_port
 
 INSTALL_HINT = (
     "PostgreSQL's server is not installed (no initdb, pg_ctl, postgres on PATH or in "
@@ -51,7 +52,7 @@ def cluster(bin_dir: Path) -> Iterator[str]:
     as_user = _unprivileged_user()
     if as_user:
         os.chown(folder, as_user["user"], as_user["group"])
-    port = _free_port()
+    port = free_port()
     log = folder / "server.log"
     settings = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} "
@@ -87,12 +88,6 @@ def _unprivileged_user() -> dict[str, Any]:
             continue
         return {"user": found.pw_uid, "group": found.pw_gid, "extra_groups": []}
     raise RuntimeError("running as root, and there is no postgres or nobody user to run as")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run(as_user: dict[str, Any], *command: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,13 @@ def cell(snapshot: Snapshot, tab: str, lead_id: str, column: str) -> str:
     table = snapshot.table(tab)
     ids = table.column("Lead ID")
     return table.rows[ids.index(lead_id)][table.col(column)]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (a server started next may take it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 _EMULATOR = None

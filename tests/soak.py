@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
 from sheetcrm.schema import LEADS
 from sheetcrm.templates import load_template
+from sheets import free_port
 
 TOKEN = "soak-token"
 
@@ -70,12 +70,6 @@ class Result:
             "duplicated": len(self.duplicated),
             "sheets_api": self.faults,
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Service:
@@ -176,7 +170,7 @@ def run(
     burster = threading.Thread(target=bursts, daemon=True)
     burster.start()
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),

@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import requests
 
 from sheetcrm.backends.workbook import WorkbookBackend
-from sheets import template
+from sheets import free_port, template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,9 +58,7 @@ def test_requirements_txt_is_pyproject_plus_the_postgres_driver() -> None:
 def test_the_app_yaml_entrypoint_serves(tmp_path: Path) -> None:
     sheet = tmp_path / "crm.xlsx"
     WorkbookBackend(sheet).provision(template())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = shlex.split(
         entrypoint().replace("$PORT", f"127.0.0.1:{port}").replace("--bind :", "--bind ")
     )

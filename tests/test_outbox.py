@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import pytest
 
 from sheetcrm.errors import ConfigError
 from sheetcrm.outbox import DEAD, DONE, PENDING, Outbox, backoff
+from sheets import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -338,9 +338,7 @@ def test_an_unreachable_postgresql_is_a_clear_error_within_seconds() -> None:
     """Nothing listens on the port: the service stops at start-up with what to check,
     instead of waiting for the operating system's connect timeout."""
     pytest.importorskip("psycopg")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # free, and closed again: nobody listens there
+    port = free_port()  # nobody listens there
     started = time.monotonic()
     with pytest.raises(ConfigError, match="cannot open the outbox") as caught:
         Outbox(f"postgresql+psycopg://sheetcrm:secret@127.0.0.1:{port}/none")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ import requests
 
 from sheetcrm.backends import open_backend
 from sheetcrm.schema import LEADS
-from sheets import emulator, google_backend, template
+from sheets import emulator, free_port, google_backend, template
 
 TOKEN = "serve-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(location: str, folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
