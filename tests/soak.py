@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from sheetcrm.emulator import Emulator
 from sheetcrm.schema import LEADS
 from sheetcrm.templates import load_template
 from sheets import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TOKEN = "soak-token"
 
@@ -72,6 +75,25 @@ class Result:
         }
 
 
+def app_yaml_command(port: int) -> list[str]:
+    """app.yaml's entrypoint on a loopback port (--pythonpath dropped: the package is
+    installed): gunicorn.conf.py's background process included."""
+    line = next(
+        x for x in (ROOT / "app.yaml").read_text().splitlines() if x.startswith("entrypoint:")
+    )
+    words = shlex.split(line.split(":", 1)[1])
+    out, pairs = [], iter(words)
+    for word in pairs:
+        if word == "--pythonpath":
+            next(pairs)
+        elif word == "--bind":
+            out += [word, f"127.0.0.1:{port}"]
+            next(pairs)
+        else:
+            out.append(word)
+    return out
+
+
 class Service:
     """gunicorn in its own process group, so that SIGKILL takes master and workers at once."""
 
@@ -80,23 +102,10 @@ class Service:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-            "--worker-class",
-            "gthread",
-            "sheetcrm.web:create_app()",
-        ]
+        command = [sys.executable, "-m", *app_yaml_command(self.port)]
         with self.log.open("a") as out:
             self.proc = subprocess.Popen(
-                command, env=self.env, stdout=out, stderr=out, start_new_session=True
+                command, cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

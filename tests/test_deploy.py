@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 import requests
 
 from sheetcrm.backends.workbook import WorkbookBackend
+from sheetcrm.outbox import DONE, Outbox
+from sheetcrm.schema import LEADS
 from sheets import free_port, template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,7 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
     sheet = tmp_path / "crm.xlsx"
     WorkbookBackend(sheet).provision(template())
     port = free_port()
+    log = (tmp_path / "gunicorn.log").open("w")
     command = shlex.split(
         entrypoint().replace("$PORT", f"127.0.0.1:{port}").replace("--bind :", "--bind ")
     )
@@ -78,8 +81,7 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
             **env,
         },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log,
         start_new_session=True,
     )
     try:
@@ -92,9 +94,10 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
                 time.sleep(0.2)
         yield proc, port
     finally:
-        if proc.poll() is None:
+        with suppress(ProcessLookupError):  # the master may be gone, its children not
             os.killpg(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        log.close()
 
 
 def test_the_app_yaml_entrypoint_serves(tmp_path: Path) -> None:
@@ -106,7 +109,16 @@ def test_the_app_yaml_entrypoint_serves(tmp_path: Path) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    """Its child processes: each listed under the thread that started it."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _workers(master: int) -> list[int]:
+    return [pid for pid in _children(master) if pid not in _background(master)]
 
 
 def _listening(pid: int, port: int) -> set[int]:
@@ -136,8 +148,86 @@ def test_each_worker_listens_on_its_own_socket(tmp_path: Path) -> None:
     two)."""
     with running_entrypoint(tmp_path) as (proc, port):
         deadline = time.monotonic() + 30
-        while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        while len(workers := _workers(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         sockets = [_listening(pid, port) for pid in workers]
         assert len(workers) == 2 and all(len(s) == 1 for s in sockets), sockets
         assert sockets[0] != sockets[1]
+
+
+def _background(master: int) -> list[int]:
+    """The master's ``sheetcrm background`` children."""
+    return [
+        pid
+        for pid in _children(master)
+        if b"background" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    ]
+
+
+def _until(found: Callable[[], object], seconds: float = 30) -> object:
+    deadline = time.monotonic() + seconds
+    while not (result := found()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert result, f"not within {seconds} s"
+    return result
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
+def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path) -> None:
+    """gunicorn.conf.py: the flushes and syncs run in one process of their own, not in the
+    workers that answer webhooks; it is started again if it dies, and does not outlive a
+    master killed with SIGKILL."""
+    outbox = Outbox(f"sqlite:///{tmp_path / 'crm.outbox.sqlite3'}")
+    env = {
+        "SHEETCRM_BACKGROUND": "1",
+        "SHEETCRM_FLUSH_SECONDS": "1",
+        "SHEETCRM_TASK_TOKEN": "t0ken",
+    }
+
+    def post(email: str) -> str:
+        answer = requests.post(f"http://127.0.0.1:{port}/hooks/generic", json={"email": email})
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["key"])
+
+    def in_sheet(key: str) -> bool:
+        return any(e.key == key for e in outbox.entries(DONE))
+
+    with running_entrypoint(tmp_path, **env) as (proc, port):
+        first = _until(lambda: _background(proc.pid))
+        assert isinstance(first, list) and len(first) == 1
+        status = requests.get(
+            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
+        ).json()
+        assert status["background"] is False  # the worker that answered runs none itself
+        key = post("ada@deploy.example")
+        _until(lambda: in_sheet(key))
+
+        os.kill(first[0], signal.SIGKILL)
+        second = _until(lambda: [p for p in _background(proc.pid) if p != first[0]])
+        assert isinstance(second, list) and len(second) == 1
+        key = post("grace@deploy.example")
+        _until(lambda: in_sheet(key))
+        leads = WorkbookBackend(tmp_path / "crm.xlsx").read().table(LEADS.name)
+        assert sum(1 for k in leads.column("Submission ID") if k.startswith("generic:")) == 2
+
+        os.kill(proc.pid, signal.SIGKILL)  # the master alone
+        _until(lambda: not _alive(second[0]), seconds=15)
+    outbox.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
+def test_stopping_gunicorn_stops_its_background_process(tmp_path: Path) -> None:
+    with running_entrypoint(tmp_path, SHEETCRM_BACKGROUND="1") as (proc, _port):
+        (pid,) = _until(lambda: _background(proc.pid))  # type: ignore[misc]
+        _until(lambda: "background work started" in (tmp_path / "gunicorn.log").read_text())
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert not _alive(pid)
+    assert "background work stopped" in (tmp_path / "gunicorn.log").read_text()

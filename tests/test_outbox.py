@@ -87,6 +87,19 @@ def test_a_claim_hides_entries_until_it_expires(outbox: Outbox) -> None:
     assert [e.key for e in outbox.claim("c", now=71.0, limit=10)] == ["k0", "k1", "k2"]
 
 
+def test_has_due_says_whether_a_claim_would_take_anything(outbox: Outbox) -> None:
+    assert not outbox.has_due(0.0)
+    outbox.put("k0", "generic", "{}", 10.0)
+    assert not outbox.has_due(9.0) and outbox.has_due(10.0)
+    outbox.claim("a", now=10.0, limit=10, seconds=60)
+    assert not outbox.has_due(20.0)  # claimed by a live flusher
+    assert outbox.has_due(71.0)  # its claim ran out: a flusher that died
+    outbox.later(["k0"], "over quota", now=20.0)
+    assert not outbox.has_due(21.0) and outbox.has_due(20.0 + 5.0)
+    outbox.done({"k0": "L-00001"}, now=30.0)
+    assert not outbox.has_due(1000.0)
+
+
 def test_done_later_dead_and_retry(outbox: Outbox) -> None:
     for i in range(3):
         outbox.put(f"k{i}", "generic", "{}", 0.0)

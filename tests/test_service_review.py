@@ -213,7 +213,6 @@ def test_the_background_worker_survives_an_unexpected_error(sheet: Path, tmp_pat
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not svc.outbox.entries(DONE):
-            svc.arrived()
             time.sleep(0.05)
         assert svc.status()["background"] is True
         assert [e.key for e in svc.outbox.entries(DONE)] == ["generic:evt-1"]

@@ -232,6 +232,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_background(args: argparse.Namespace) -> int:
+    from sheetcrm import background
+
+    env = dict(os.environ)
+    if args.sheet:
+        env["SHEETCRM_SHEET"] = args.sheet
+    if args.outbox:
+        env["SHEETCRM_OUTBOX"] = args.outbox
+    background.run(env, exit_with=args.exit_with, niceness=args.nice)
+    return 0
+
+
 def cmd_outbox_list(args: argparse.Namespace) -> int:
     from sheetcrm.flusher import describe
     from sheetcrm.outbox import Outbox
@@ -328,6 +340,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)")
     outbox_arg(p)
     p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser(
+        "background",
+        help="flush web-form submissions and run the scheduled syncs, without serving HTTP",
+        description="What `serve` does in a background thread, as a process of its own: "
+        "gunicorn.conf.py keeps one running beside gunicorn's workers. Settings come from "
+        "the SHEETCRM_* environment variables, as for the web service. SIGTERM stops it.",
+    )
+    p.add_argument(
+        "--sheet", help="a local .xlsx path, or a Google Sheets URL or ID (SHEETCRM_SHEET)"
+    )
+    outbox_arg(p)
+    p.add_argument("--exit-with", type=int, metavar="PID", help="stop when process PID has gone")
+    p.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
+    p.set_defaults(run=cmd_background)
 
     p = sub.add_parser("outbox", help="web-form submissions waiting, done or dead")
     box = p.add_subparsers(dest="action", required=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Float,
@@ -251,16 +252,23 @@ class Outbox:
             new.discard(row["key"])
         return stored
 
+    def has_due(self, now: float) -> bool:
+        """Whether a flush would claim anything now. A read: it neither takes the write
+        lock nor waits for it, so a flusher can ask every second without slowing intake."""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(submissions.c.key).where(_due(now)).limit(1)).first()
+                is not None
+            )
+
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
         """Take up to ``limit`` due submissions, oldest first, for ``seconds``: another
         flusher skips them until then, and takes them over if this one died."""
         c = submissions.c
-        due = (c.state == PENDING) & (c.next_try_at <= now)
-        free = c.claimed_until.is_(None) | (c.claimed_until < now)
         with self._begin() as conn:
             rows = conn.execute(
                 select(submissions)
-                .where(due & free)
+                .where(_due(now))
                 .order_by(c.received_at, c.key)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -458,6 +466,13 @@ class Outbox:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _due(now: float) -> ColumnElement[bool]:
+    """Pending, its next try come, and not claimed by a live flusher."""
+    c = submissions.c
+    free = c.claimed_until.is_(None) | (c.claimed_until < now)
+    return (c.state == PENDING) & (c.next_try_at <= now) & free
 
 
 def _run(row: Any) -> dict[str, Any] | None:

@@ -1,10 +1,12 @@
 """The running service: its settings, the outbox, and the flushes and syncs it runs.
 
 Settings come from ``SHEETCRM_*`` environment variables (secrets included: they never live
-in the sheet). A background thread flushes the outbox shortly after submissions arrive and
-syncs the sheet every "Sync every minutes" (Settings); ``/tasks/flush`` and ``/tasks/sync``
-do the same on demand, for cron. One flush or sync at a time per process; across processes
-and instances, the sheet's lease and the outbox's claims keep them apart.
+in the sheet). The background work flushes the outbox within a second or so of submissions
+arriving and syncs the sheet every "Sync every minutes" (Settings): in a thread under
+``sheetcrm serve``, in a process of its own under gunicorn (:mod:`sheetcrm.background`).
+``/tasks/flush`` and ``/tasks/sync`` do the same on demand, for cron. One flush or sync at
+a time per process; across processes and instances, the sheet's lease and the outbox's
+claims keep them apart.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from traceback import extract_tb
 from typing import Any
 
-from sheetcrm import logs
+from sheetcrm import background, logs
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.base import SheetBackend
 from sheetcrm.backends.google import spreadsheet_id
@@ -43,6 +45,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # leads of bench/intake.py). At 1,000 it was 3 writes per 1,000, over issue 4's target once
 # grid growth was counted, and the quota capped the drain at ~20,000 leads a minute.
 FLUSH_BATCH = 4000
+POLL_SECONDS = 1.0  # how often the background work looks for due submissions
 
 
 @dataclass
@@ -71,8 +74,7 @@ class ServiceConfig:
             task_token=env.get("SHEETCRM_TASK_TOKEN", "").strip(),
             secrets=_secrets(env),
             max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
-            background=env.get("SHEETCRM_BACKGROUND", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+            background=background.wanted(env),
             flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
             trust_cron_header=bool(env.get("GAE_APPLICATION")),
@@ -128,7 +130,6 @@ class Service:
         self.outbox.release(abandoned)  # claims of a process killed on this machine
         self.memo = Memo()
         self._one_at_a_time = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._backend: SheetBackend | None = None
@@ -203,40 +204,53 @@ class Service:
             "background": self._thread is not None and self._thread.is_alive(),
         }
 
-    # -- the background thread -------------------------------------------------------------
-
-    def arrived(self) -> None:
-        """A submission was stored: flush soon."""
-        self._wake.set()
+    # -- the background work ---------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the background work in a thread of this process (``sheetcrm serve``); under
+        gunicorn it runs in a process of its own instead (:mod:`sheetcrm.background`)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sheetcrm-worker", daemon=True)
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self.run, args=(self._stop,), name="sheetcrm-background", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()
-        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
         self.outbox.close()
 
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """Sync every "Sync every minutes", and flush whenever submissions are due, until
+        ``stop`` is set. The outbox is asked every second (a cheap read), so that this works
+        the same in a process that answers no webhooks itself."""
         next_sync = time.monotonic()
-        while not self._stop.is_set():
-            spent = 0.0
+        next_flush = time.monotonic()
+        while not stop.is_set():
+            pause = POLL_SECONDS
             try:
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
                     next_sync = time.monotonic() + self.sync_minutes * 60
-                self._wake.clear()
-                started = time.monotonic()
-                self.flush()
-                spent = time.monotonic() - started
-            except Exception as exc:  # anything unforeseen: this thread must not die of it
+                if time.monotonic() >= next_flush and self.outbox.has_due(time.time()):
+                    started = time.monotonic()
+                    next_flush = started + self.config.flush_every  # should the flush raise
+                    self.flush()
+                    # At least flush_every between flushes (each costs a few write requests
+                    # of the sheet's quota), and three times as long as the last one took:
+                    # a flush reads and plans the whole sheet, and under a burst of webhooks
+                    # it must leave most of the CPU to answering them; the backlog waits
+                    # safely in the outbox.
+                    next_flush = started + max(
+                        self.config.flush_every, 3 * (time.monotonic() - started)
+                    )
+            except Exception as exc:  # anything unforeseen: the background work must go on
                 self._backend = None
+                pause = self.config.flush_every  # and not fill the log every second
                 logs.event(
                     "background work failed",
                     logging.ERROR,
@@ -247,10 +261,4 @@ class Service:
                         f"{f.filename}:{f.lineno} {f.name}" for f in extract_tb(exc.__traceback__)
                     ],
                 )
-            # At least flush_every between flushes (each costs a few write requests of the
-            # sheet's quota), and three times as long as the last one took: a flush reads
-            # and plans the whole sheet, and under a burst of webhooks it must leave most of
-            # the CPU to answering them; the backlog waits safely in the outbox. When idle,
-            # look again for retries that came due at least every 30 seconds.
-            self._stop.wait(max(self.config.flush_every, 3 * spent))
-            self._wake.wait(timeout=max(0.0, min(30.0, next_sync - time.monotonic())))
+            stop.wait(pause)

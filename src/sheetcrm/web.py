@@ -66,7 +66,6 @@ def hook(source: str) -> tuple[Response, int]:
     stored = svc.outbox.put(key, source, submission.to_json(), time.time())
     if not stored:
         return jsonify(status="duplicate", key=key), 200
-    svc.arrived()
     return jsonify(status="accepted", key=key), 202
 
 

@@ -1,0 +1,138 @@
+"""The background work in a process of its own: ``sheetcrm background``, kept running by
+gunicorn's master (gunicorn.conf.py) beside the workers that answer webhooks.
+
+Why a process and not a thread in each worker: a flush reads and plans the whole sheet,
+seconds of CPU. In a request worker it holds the GIL that the worker's request threads
+need, and webhooks waited hundreds of ms behind it (bench/intake.py). In a process of its
+own, at a lower CPU priority, the kernel gives the webhooks the CPU first; submissions
+wait safely in the outbox meanwhile.
+
+This module is imported by gunicorn's master: the standard library only, here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from pathlib import Path
+
+NICENESS = 10  # the background process's CPU priority below the request workers'
+
+
+def wanted(env: Mapping[str, str]) -> bool:
+    """SHEETCRM_BACKGROUND: on unless 0, false, no or off (then cron's task calls do it)."""
+    return env.get("SHEETCRM_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def run(env: Mapping[str, str], exit_with: int | None = None, niceness: int = 0) -> None:
+    """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
+    gunicorn master that started this one: killed, it cannot stop us itself)."""
+    from sheetcrm import logs
+    from sheetcrm.service import Service, ServiceConfig
+
+    if niceness:
+        os.nice(niceness)
+    logs.setup()
+    service = Service(ServiceConfig.from_env(env))
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    worker = threading.Thread(target=service.run, args=(stop,), name="sheetcrm-background")
+    worker.start()
+    logs.event("background work started", kind="background", pid=os.getpid())
+    try:
+        while not stop.wait(1.0):
+            if exit_with is not None and os.getppid() != exit_with:
+                stop.set()
+    finally:
+        stop.set()
+        worker.join()
+        service.outbox.close()
+        logs.event("background work stopped", kind="background", pid=os.getpid())
+
+
+class Supervisor:
+    """Keeps one ``sheetcrm background`` process running, started again (after a pause that
+    doubles up to a minute) whenever it ends, until :meth:`stop`.
+
+    It runs in a thread of gunicorn's master, which forks workers from its main thread at
+    any moment. So it starts the process with ``posix_spawn``, not ``subprocess.Popen``: a
+    worker forked while Popen waited on its exec pipe inherited the pipe's write end, and
+    Popen then waited forever (seen 4 times in 12 starts)."""
+
+    def __init__(
+        self, env: Mapping[str, str], log: Callable[[str], object] = print, grace: float = 30
+    ) -> None:
+        package_root = str(Path(__file__).resolve().parents[1])
+        path = [package_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        self.env = {**env, "PYTHONPATH": os.pathsep.join(path)}
+        self.command = [
+            sys.executable,
+            "-m",
+            "sheetcrm",
+            "background",
+            "--exit-with",
+            str(os.getpid()),
+            "--nice",
+            str(NICENESS),
+        ]
+        self.log, self.grace = log, grace
+        self.pid: int | None = None
+        self.starts = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._keep, name="sheetcrm-supervisor", daemon=True)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        pause = 1.0
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                pid = self.pid = os.posix_spawn(self.command[0], self.command, self.env)
+                self.starts += 1
+            started = time.monotonic()
+            code = _wait(pid)
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > 60:
+                pause = 1.0  # it ran a while: not a crash loop
+            self.log(
+                f"sheetcrm background process {pid} ended (exit {code}); "
+                f"starting it again in {pause:g} s"
+            )
+            self._stopping.wait(pause)
+            pause = min(60.0, pause * 2)
+
+    def stop(self) -> None:
+        """Ask the process to finish what it is doing (a flush: up to ``grace`` seconds),
+        and stop starting it again."""
+        with self._lock:
+            self._stopping.set()
+            pid = self.pid
+        if pid is None or self._thread is None:
+            return
+        for number in (signal.SIGTERM, signal.SIGKILL):
+            with suppress(ProcessLookupError):
+                os.kill(pid, number)
+            self._thread.join(self.grace)
+            if not self._thread.is_alive():
+                return
+
+
+def _wait(pid: int) -> int | str:
+    """Its exit code, once it has ended."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # gunicorn's master reaped it first: the code is lost
+        return "unknown"
+    return os.waitstatus_to_exitcode(status)
