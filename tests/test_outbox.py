@@ -100,6 +100,28 @@ def test_has_due_says_whether_a_claim_would_take_anything(outbox: Outbox) -> Non
     assert not outbox.has_due(1000.0)
 
 
+def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
+    """Each webhook's commit waits while a writer holds the lock: claiming, marking done and
+    putting back a big batch write WRITE_CHUNK rows per transaction, never all at once."""
+    from sqlalchemy import event
+
+    from sheetcrm.outbox import WRITE_CHUNK, _Put
+
+    n = 4 * WRITE_CHUNK + 1
+    outbox._insert(
+        [_Put({"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0}) for i in range(n)]
+    )
+    commits: list[int] = []
+    event.listen(outbox.engine, "commit", lambda conn: commits.append(1))
+    claimed = outbox.claim("a", now=2.0, limit=n)
+    assert [e.key for e in claimed] == [f"k{i:05d}" for i in range(n)]  # oldest first, all
+    assert len(commits) == 5
+    outbox.done({e.key: "L-1" for e in claimed[: 2 * WRITE_CHUNK]}, now=3.0)
+    outbox.later([e.key for e in claimed[2 * WRITE_CHUNK :]], "over quota", now=3.0)
+    assert len(commits) == 5 + 2 + 3
+    assert outbox.stats(3.0)["done"] == 2 * WRITE_CHUNK
+
+
 def test_done_later_dead_and_retry(outbox: Outbox) -> None:
     for i in range(3):
         outbox.put(f"k{i}", "generic", "{}", 0.0)
