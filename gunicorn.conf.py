@@ -1,9 +1,9 @@
 """gunicorn's hooks for sheetcrm (app.yaml's entrypoint passes ``-c gunicorn.conf.py``).
 
 When SHEETCRM_BACKGROUND is on (the default), the master keeps one ``sheetcrm background``
-process running beside the workers: it flushes the outbox and runs the scheduled syncs,
-at a lower CPU priority, so that a flush never holds up a worker's webhooks. The workers
-themselves then leave that work alone. See src/sheetcrm/background.py.
+process running beside the workers: it flushes the outbox and runs the scheduled syncs, so
+that reading and planning the sheet never holds the GIL a worker's webhooks need. The
+workers themselves then leave that work alone. See src/sheetcrm/background.py.
 """
 
 import os

@@ -1,11 +1,16 @@
 """The background work in a process of its own: ``sheetcrm background``, kept running by
 gunicorn's master (gunicorn.conf.py) beside the workers that answer webhooks.
 
-Why a process and not a thread in each worker: a flush reads and plans the whole sheet,
-seconds of CPU. In a request worker it holds the GIL that the worker's request threads
-need, and webhooks waited hundreds of ms behind it (bench/intake.py). In a process of its
-own, at a lower CPU priority, the kernel gives the webhooks the CPU first; submissions
-wait safely in the outbox meanwhile.
+Why a process and not a thread in each worker: a flush or a sync reads and plans the whole
+sheet, seconds of CPU on a large one, and in a request worker it holds the GIL that the
+worker's request threads need. In a process of its own it shares only the cores. Each
+instance then also has one sync schedule and one flusher, not one per worker.
+Measured side by side (bench/intake.py --threaded-too; docs/benchmarks.md), it answers
+webhooks as fast as a thread in each worker, within this machine's noise; what it saves is
+work: one sync every "Sync every minutes" per instance instead of one per
+worker, each a whole-sheet read from the quota. Not niced: at a lower priority it holds the
+outbox's write lock while claiming and marking a batch, and the workers' commits then wait
+for it (a niced run on a 20,000-lead sheet: 0.80x the accepted/s of its threaded twin).
 
 This module is imported by gunicorn's master: the standard library only, here.
 """
@@ -21,22 +26,18 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 
-NICENESS = 10  # the background process's CPU priority below the request workers'
-
 
 def wanted(env: Mapping[str, str]) -> bool:
     """SHEETCRM_BACKGROUND: on unless 0, false, no or off (then cron's task calls do it)."""
     return env.get("SHEETCRM_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def run(env: Mapping[str, str], exit_with: int | None = None, niceness: int = 0) -> None:
+def run(env: Mapping[str, str], exit_with: int | None = None) -> None:
     """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
     gunicorn master that started this one: killed, it cannot stop us itself)."""
     from sheetcrm import logs
     from sheetcrm.service import Service, ServiceConfig
 
-    if niceness:
-        os.nice(niceness)
     logs.setup()
     service = Service(ServiceConfig.from_env(env))
     stop = threading.Event()
@@ -78,8 +79,6 @@ class Supervisor:
             "background",
             "--exit-with",
             str(os.getpid()),
-            "--nice",
-            str(NICENESS),
         ]
         self.log, self.grace = log, grace
         self.pid: int | None = None

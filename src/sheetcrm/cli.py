@@ -240,7 +240,7 @@ def cmd_background(args: argparse.Namespace) -> int:
         env["SHEETCRM_SHEET"] = args.sheet
     if args.outbox:
         env["SHEETCRM_OUTBOX"] = args.outbox
-    background.run(env, exit_with=args.exit_with, niceness=args.nice)
+    background.run(env, exit_with=args.exit_with)
     return 0
 
 
@@ -353,7 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outbox_arg(p)
     p.add_argument("--exit-with", type=int, metavar="PID", help="stop when process PID has gone")
-    p.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
     p.set_defaults(run=cmd_background)
 
     p = sub.add_parser("outbox", help="web-form submissions waiting, done or dead")
