@@ -20,8 +20,9 @@ from sheetcrm.cli import main
 from sheetcrm.errors import ConfigError
 from sheetcrm.outbox import DEAD, PENDING, submissions
 from sheetcrm.service import Service
+from sheetcrm.table import Table
 from sheetcrm.web import create_app
-from sheets import template
+from sheets import human_edit, template
 
 TOKEN = "task-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -258,6 +259,16 @@ def test_sync_task_and_status(client: FlaskClient) -> None:
     assert status["last_sync"]["ok"] and status["last_sync"]["summary"]["rows"] > 0
     assert status["sync_every_minutes"] == 15
     assert status["last_errors"] == []
+
+
+def test_the_sync_schedule_follows_the_settings_tab(client: FlaskClient, sheet: Path) -> None:
+    def every_five(table: Table) -> None:
+        row = next(r for r in table.rows if r[0] == "Sync every minutes")
+        row[1] = "5"
+
+    human_edit(WorkbookBackend(sheet), "Settings", every_five)
+    assert client.post("/tasks/sync", headers=AUTH).json["ok"]
+    assert client.get("/status", headers=AUTH).json["sync_every_minutes"] == 5
 
 
 def test_an_unreachable_sheet_keeps_submissions_waiting(tmp_path: Path, sheet: Path) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from sheetcrm.backends.base import CellUpdate, Changes
 from sheetcrm.config import Problem
 from sheetcrm.schema import HISTORY, LEADS
+from sheetcrm.settings import Settings
 from sheetcrm.table import Snapshot, Table, norm_header
 
 
@@ -70,6 +71,7 @@ class Plan:
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
     problems: list[Problem] = field(default_factory=list)
     summary: Summary = field(default_factory=Summary)
+    settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
 
     @property
     def cell_count(self) -> int:

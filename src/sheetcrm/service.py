@@ -25,15 +25,13 @@ from sheetcrm import background, logs
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.base import SheetBackend
 from sheetcrm.backends.google import spreadsheet_id
-from sheetcrm.config import parse_settings
 from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.flusher import FlushReport, flush
 from sheetcrm.holders import abandoned, new_holder
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.outbox import Outbox
-from sheetcrm.schema import SETTINGS
-from sheetcrm.sync import apply, plan_sync
+from sheetcrm.sync import sync_once
 from sheetcrm.validation import Memo
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -174,19 +172,15 @@ class Service:
         error = ""
         with self._one_at_a_time:
             try:
-                backend = self._open()
-                snapshot = backend.read()
-                with backend.lease(self.worker, self.clock()):
-                    plan = plan_sync(snapshot, self.clock(), self.memo)
-                    applied = apply(plan, backend, snapshot)
+                now = self.clock()
+                plan, applied = sync_once(self._open(), now, now, self.memo, self.worker)
                 summary = {
                     **vars(plan.summary),
                     "cells_written": applied.cells,
                     "rows_appended": applied.appended,
                     "conflicts": applied.conflicts,
                 }
-                settings, _, _ = parse_settings(snapshot.get(SETTINGS.name))
-                self.sync_minutes = float(settings["Sync every minutes"])
+                self.sync_minutes = float(plan.settings["Sync every minutes"])
             except SheetCRMError as exc:
                 error = str(exc)
                 self._backend = None

@@ -143,7 +143,7 @@ def plan_sync(
     ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
     updates them, so that appending leads costs no chart or format requests)."""
     config = parse_config(snapshot)
-    plan = Plan(snapshot.version)
+    plan = Plan(snapshot.version, settings=config.settings)
     leads = snapshot.get(LEADS.name)
     stamp_now = local_now(now, config)
     stamp = format_datetime(stamp_now)
