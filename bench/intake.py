@@ -1,8 +1,9 @@
 """Issue 4's benchmark: the web-form intake under gunicorn, against the local Sheets stand-in.
 
 1. Throughput and latency: gunicorn started as app.yaml starts it (gthread, --reuse-port,
-   gunicorn.conf.py's background process flushing as in production), driven by wrk with a NEW submission per request (bench/intake.lua: its own
-   event_id each) for a fixed time after a short warm-up; accepted/s counts 202s only. Then
+   gunicorn.conf.py's background process flushing as in production), driven by wrk with a
+   NEW submission per request (bench/intake.lua: its own event_id each) for a fixed time
+   after a short warm-up; accepted/s counts 202s only. Then
    the outbox must hold exactly the accepted submissions.
 2. Sheets write requests per 1,000 leads: the flusher drains the outbox into the stand-in's
    sheet; its write requests are counted, and every accepted submission must be in the Leads
@@ -37,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import GOOGLE, SheetsHTTP
 from sheetcrm.emulator import Emulator
 from sheetcrm.schema import LEADS
+from sheetcrm.sync import sync_once
 from sheetcrm.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,11 +81,21 @@ def machine() -> dict[str, Any]:
 # -- the sheet and the service ------------------------------------------------------------
 
 
-def new_sheet(emulator: Emulator, name: str) -> tuple[str, SheetsHTTP]:
+def new_sheet(emulator: Emulator, name: str, leads: int = 0) -> tuple[str, SheetsHTTP]:
+    """The b2b-en template; or with ``leads`` > 0, that many real leads (bench/leads.py: the
+    X Education export replicated) with their rule tabs, synced once, as a team's sheet that
+    has been in use for a while would be."""
     book = emulator.store.create(name, sheets=("Sheet1",))
     url = f"https://docs.google.com/spreadsheets/d/{book.spreadsheet_id}/edit"
     http = SheetsHTTP(AnonymousCredentials(), emulator_host=emulator.host, sleep=lambda _: None)
-    GoogleBackend(url, http=http).provision(load_template("b2b-en"))
+    backend = GoogleBackend(url, http=http)
+    if leads:
+        from leads import NOW, snapshot  # bench/leads.py
+
+        backend.provision(snapshot(leads).tabs)
+        sync_once(backend, NOW, datetime.now(UTC))
+    else:
+        backend.provision(load_template("b2b-en"))
     return url, http
 
 
@@ -97,15 +110,17 @@ def app_yaml_config() -> str:
     return f"{words[words.index('--workers') + 1]}x{words[words.index('--threads') + 1]}"
 
 
-def app_yaml_command(port: int, workers: int, threads: int) -> list[str]:
+def app_yaml_command(port: int, workers: int, threads: int, threaded: bool = False) -> list[str]:
     """app.yaml's entrypoint, bound to ``port`` on loopback, with these workers and threads.
-    (--pythonpath src is left out: the editable install already finds the package.)"""
+    (--pythonpath src is left out: the editable install already finds the package.)
+    ``threaded``: without gunicorn.conf.py, so that each worker runs the background work in a
+    thread of its own, as before it had a process of its own (the comparison)."""
     words = _entrypoint()
     out: list[str] = []
     given = {"--bind": f"127.0.0.1:{port}", "--workers": str(workers), "--threads": str(threads)}
     pairs = iter(words)
     for word in pairs:
-        if word == "--pythonpath":
+        if word == "--pythonpath" or (threaded and word == "-c"):
             next(pairs)
         elif word in given:
             out += [word, given[word]]
@@ -118,12 +133,25 @@ def app_yaml_command(port: int, workers: int, threads: int) -> list[str]:
 class Gunicorn:
     """The service as app.yaml runs it, in its own process group."""
 
-    def __init__(self, workers: int, threads: int, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, workers: int, threads: int, env: dict[str, str], log: Path, threaded: bool = False
+    ) -> None:
         self.port = _free_port()
-        self.command = [sys.executable, "-m", *app_yaml_command(self.port, workers, threads)]
+        self.command = [
+            sys.executable,
+            "-m",
+            *app_yaml_command(self.port, workers, threads, threaded),
+        ]
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+                self.command,
+                # gunicorn reads ./gunicorn.conf.py when no -c is given: the threaded variant
+                # runs elsewhere, so that it truly has no background process
+                cwd=log.parent if threaded else ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -136,6 +164,18 @@ class Gunicorn:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"gunicorn did not start; see {log}")
+
+    def background_processes(self) -> int:
+        """How many ``sheetcrm background`` processes its master runs (Linux's /proc)."""
+        try:
+            tasks = list(Path(f"/proc/{self.proc.pid}/task").iterdir())
+            children = [c for t in tasks for c in (t / "children").read_text().split()]
+            return sum(
+                b"background" in Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")
+                for c in children
+            )
+        except OSError:
+            return -1  # not Linux, or it ended meanwhile
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -276,7 +316,7 @@ def load(
 
 def acknowledged(keys: Path) -> set[str]:
     """The key of every submission the load generator was answered 202 for."""
-    return {k for f in keys.glob("keys-*") for k in f.read_text().split()}
+    return {k for f in keys.glob("keys-*") for k in f.read_text().splitlines() if k}
 
 
 # -- the outbox and the sheet -------------------------------------------------------------
@@ -301,10 +341,12 @@ def drain(path: Path, timeout: float) -> tuple[Counter[str], float]:
         time.sleep(0.25)
 
 
-def ours(emulator: Emulator, workers: int, threads: int, args: argparse.Namespace) -> dict:
+def ours(
+    emulator: Emulator, workers: int, threads: int, args: argparse.Namespace, threaded: bool
+) -> dict:
     """Parts 1 and 2 for one gunicorn setting."""
-    name = f"{workers}x{threads}"
-    url, http = new_sheet(emulator, f"intake-{name}")
+    name = f"{workers}x{threads}" + ("-threaded" if threaded else "")
+    url, http = new_sheet(emulator, f"intake-{name}", args.sheet_leads)
     folder = Path(tempfile.mkdtemp(prefix="sheetcrm-intake-"))
     outbox = folder / "outbox.sqlite3"
     env = {
@@ -317,12 +359,13 @@ def ours(emulator: Emulator, workers: int, threads: int, args: argparse.Namespac
         "SHEETCRM_FLUSH_SECONDS": "5",  # as app.yaml
     }
     emulator.reset_stats()
-    service = Gunicorn(workers, threads, env, folder / "gunicorn.log")
+    service = Gunicorn(workers, threads, env, folder / "gunicorn.log", threaded)
     try:
         warm = load(service.port, args.warmup, args, f"{name}-warm", folder)
         load_before = Path("/proc/loadavg").read_text().split()[0]
         run = load(service.port, args.seconds, args, f"{name}-run", folder)
         load_after = Path("/proc/loadavg").read_text().split()[0]
+        background_processes = service.background_processes()
         time.sleep(2)  # requests wrk sent but stopped waiting for, still being answered
         acked = acknowledged(folder)
         stored = outbox_keys(outbox)
@@ -337,6 +380,7 @@ def ours(emulator: Emulator, workers: int, threads: int, args: argparse.Namespac
     return {
         "config": name,
         "app_yaml": name == app_yaml_config(),
+        "background_processes": background_processes,
         "accepted_per_s": round(run["accepted"] / seconds, 1),
         "requests": run["requests"],
         "accepted": run["accepted"],
@@ -454,6 +498,19 @@ def main() -> None:
         "--no-background", dest="background", action="store_false", help="diagnosis only"
     )
     parser.add_argument("--loader", choices=["wrk", "python"], default=None)
+    parser.add_argument(
+        "--sheet-leads",
+        type=int,
+        default=0,
+        help="start from a sheet of this many real leads (../shared data) instead of the "
+        "template's 50: every flush and sync then reads and plans them all",
+    )
+    parser.add_argument(
+        "--threaded-too",
+        action="store_true",
+        help="run each setting again with the background work in a thread of each worker "
+        "(no gunicorn.conf.py), as it was before it had a process of its own",
+    )
     parser.add_argument("--window", type=float, default=6.0, help="the scaled quota minute")
     parser.add_argument("--windows", type=int, default=3)
     args = parser.parse_args()
@@ -463,12 +520,16 @@ def main() -> None:
             print("wrk not found (apt-get install wrk): using the Python load generator")
     emulator = Emulator(quota_per_minute=None).start()
     results = []
-    for config in args.configs:
+    runs = [(c, False) for c in args.configs]
+    if args.threaded_too:  # the background work in each worker's thread, right after each
+        runs = [(c, t) for c in args.configs for t in (False, True)]
+    for config, threaded in runs:
         workers, threads = (int(x) for x in config.split("x"))
-        result = ours(emulator, workers, threads, args)
+        result = ours(emulator, workers, threads, args, threaded)
         results.append(result)
         print(
-            f"{config}: {result['accepted_per_s']:,} accepted/s, p50 {result['p50_ms']} ms, "
+            f"{result['config']}: {result['accepted_per_s']:,} accepted/s, "
+            f"p50 {result['p50_ms']} ms, "
             f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms, non-2xx "
             f"{result['non_2xx']}; {result['leads_in_sheet']:,} leads in the sheet "
             f"(once each: {result['in_sheet_once']}), {result['sheet_writes']} writes = "
@@ -487,8 +548,13 @@ def main() -> None:
     ours_ = next((r for r in results if r["app_yaml"]), results[0])
     per_1000 = ours_["writes_per_1000_leads"]
     quota_leads = round(60 * 1000 / per_1000) if per_1000 else None
+    twin = next((r for r in results if r["config"] == ours_["config"] + "-threaded"), None)
     ratios = {
         "config": ours_["config"],
+        "accepted_per_s_vs_threaded": round(ours_["accepted_per_s"] / twin["accepted_per_s"], 2)
+        if twin
+        else None,
+        "p99_threaded_vs_process": round(twin["p99_ms"] / ours_["p99_ms"], 1) if twin else None,
         "writes_per_1000_leads": round(common["writes_per_1000_leads"] / per_1000, 1)
         if per_1000
         else None,
@@ -508,6 +574,7 @@ def main() -> None:
                 "bench": "intake",
                 "loader": args.loader,
                 "connections": args.connections,
+                "sheet_leads_at_start": args.sheet_leads,
                 "machine": machine(),
                 "configs": results,
                 "append_row": common,
