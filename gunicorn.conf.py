@@ -9,20 +9,25 @@ workers themselves then leave that work alone. See src/sheetcrm/background.py.
 import os
 from typing import Any
 
-_supervisor: Any = None
-
 
 def when_ready(server: Any) -> None:
-    """The master has bound its sockets; its workers are forked next."""
-    global _supervisor
+    """The master has bound its sockets; its workers are forked next. (Not called again on
+    a reload, SIGHUP: the process and its supervisor go on.)"""
     from sheetcrm import background
 
     if background.wanted(os.environ):
-        _supervisor = background.Supervisor(os.environ, log=server.log.warning)
-        _supervisor.start()
-    os.environ["SHEETCRM_BACKGROUND"] = "0"  # read by the workers, forked after this
+        # kept on the master, not in this module: a reload runs this file afresh
+        server.sheetcrm_supervisor = background.Supervisor(os.environ, log=server.log.warning)
+        server.sheetcrm_supervisor.start()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker, before it loads the app: no background thread of its own. Set
+    here rather than in the master's environment, which a USR2 re-exec hands on."""
+    os.environ["SHEETCRM_BACKGROUND"] = "0"
 
 
 def on_exit(server: Any) -> None:
-    if _supervisor is not None:
-        _supervisor.stop()
+    supervisor = getattr(server, "sheetcrm_supervisor", None)
+    if supervisor is not None:
+        supervisor.stop()

@@ -231,3 +231,25 @@ def test_stopping_gunicorn_stops_its_background_process(tmp_path: Path) -> None:
         proc.wait(timeout=30)
         assert not _alive(pid)
     assert "background work stopped" in (tmp_path / "gunicorn.log").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
+def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
+    """SIGHUP: gunicorn reads gunicorn.conf.py afresh and replaces its workers; the
+    background process goes on, alone, and the new workers start no thread of their own."""
+    env = {"SHEETCRM_BACKGROUND": "1", "SHEETCRM_TASK_TOKEN": "t0ken"}
+    with running_entrypoint(tmp_path, **env) as (proc, port):
+        (first,) = _until(lambda: _background(proc.pid))  # type: ignore[misc]
+        old = set(_workers(proc.pid))
+        os.kill(proc.pid, signal.SIGHUP)
+        _until(lambda: len(set(_workers(proc.pid)) - old) == 2)
+        _until(lambda: not set(_workers(proc.pid)) & old)
+        status = requests.get(
+            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
+        ).json()
+        assert status["background"] is False
+        assert _background(proc.pid) == [first]
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert not _alive(first)
+    assert "background work stopped" in (tmp_path / "gunicorn.log").read_text()
