@@ -93,16 +93,23 @@ class Supervisor:
             with self._lock:
                 if self._stopping.is_set():
                     return
-                pid = self.pid = os.posix_spawn(self.command[0], self.command, self.env)
-                self.starts += 1
+                try:
+                    pid = self.pid = _spawn(self.command, self.env)
+                except OSError as exc:  # out of processes or memory: try again later
+                    pid, code = None, f"not started: {exc}"
+                else:
+                    self.starts += 1
             started = time.monotonic()
-            code = _wait(pid)
+            if pid is not None:
+                code = _wait(pid)
+                with self._lock:
+                    self.pid = None  # reaped: its number may go to another process
             if self._stopping.is_set():
                 return
             if time.monotonic() - started > 60:
                 pause = 1.0  # it ran a while: not a crash loop
             self.log(
-                f"sheetcrm background process {pid} ended (exit {code}); "
+                f"sheetcrm background process {pid} ended ({code}); "
                 f"starting it again in {pause:g} s"
             )
             self._stopping.wait(pause)
@@ -124,10 +131,25 @@ class Supervisor:
                 return
 
 
-def _wait(pid: int) -> int | str:
-    """Its exit code, once it has ended."""
+def _spawn(command: list[str], env: dict[str, str]) -> int:
+    """Start ``command`` without the descriptors this process would hand on, above all
+    gunicorn's listening sockets: a child still holding them would keep the port, with no
+    one accepting, after the master was killed."""
+    folder = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    inherited = []
+    for name in os.listdir(folder):
+        fd = int(name)
+        with suppress(OSError):  # the listing's own descriptor, closed by now
+            if fd > 2 and os.get_inheritable(fd):
+                inherited.append(fd)
+    actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited]
+    return os.posix_spawn(command[0], command, env, file_actions=actions)
+
+
+def _wait(pid: int) -> str:
+    """How it ended."""
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:  # gunicorn's master reaped it first: the code is lost
-        return "unknown"
-    return os.waitstatus_to_exitcode(status)
+        return "exit code unknown"
+    return f"exit {os.waitstatus_to_exitcode(status)}"
