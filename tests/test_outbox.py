@@ -100,41 +100,6 @@ def test_has_due_says_whether_a_claim_would_take_anything(outbox: Outbox) -> Non
     assert not outbox.has_due(1000.0)
 
 
-def test_reads_take_no_write_lock(tmp_path: Path) -> None:
-    """On SQLite only writes begin IMMEDIATE (the write lock, at once): the flusher's once-a-
-    second has_due, and the candidates and bodies of a claim, must not hold up webhooks."""
-    import sqlite3
-
-    from sqlalchemy import event
-
-    path = tmp_path / "outbox.sqlite3"
-    outbox = Outbox(f"sqlite:///{path}")
-    outbox.put("k0", "generic", "{}", 1.0)
-    begun: list[str] = []
-    event.listen(
-        outbox.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *rest: (
-            begun.append(statement) if statement.startswith("BEGIN") else None
-        ),
-    )
-    assert outbox.has_due(2.0) and outbox.stats(2.0)["pending"] == 1
-    assert begun == ["BEGIN", "BEGIN"]
-    # and a writer elsewhere is not kept waiting by an open read
-    with outbox.engine.connect() as reading:
-        reading.exec_driver_sql("SELECT count(*) FROM submissions").all()
-        other = sqlite3.connect(path, timeout=0)
-        other.execute(
-            "INSERT INTO runs (kind, at, seconds, ok, summary) VALUES ('x', 0, 0, 1, '{}')"
-        )
-        other.commit()
-        other.close()
-    begun.clear()
-    outbox.put("k1", "generic", "{}", 1.0)
-    assert begun == ["BEGIN IMMEDIATE"]
-    outbox.close()
-
-
 def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
     """Each webhook's commit waits while a writer holds the lock: claiming, marking done and
     putting back a big batch write WRITE_CHUNK rows per transaction, never all at once."""

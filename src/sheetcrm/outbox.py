@@ -92,7 +92,6 @@ runs = SQLTable(
 )
 KEEP_RUNS = 200
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
-WRITE_OPTION = "sheetcrm_write"  # execution option of the connections that write
 SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
 
 
@@ -182,13 +181,13 @@ class Outbox:
         SQLite's own busy handler polls with sleeps of up to 100 ms, so that under load
         one gunicorn worker's commits could starve another's for hundreds of ms."""
         if self._lock_file is None:
-            with _writing(self.engine) as conn:
+            with self.engine.begin() as conn:
                 yield conn
             return
         fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with _writing(self.engine) as conn:
+            with self.engine.begin() as conn:
                 yield conn
         finally:
             os.close(fd)  # closing lets go of the lock
@@ -542,14 +541,6 @@ def _lock_file(url: str) -> str | None:
     return f"{database}-writer.lock"
 
 
-@contextmanager
-def _writing(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
-
-
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         # A database that hangs must not hang every webhook with it: give up after seconds,
@@ -575,9 +566,6 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # a write takes SQLite's write lock at once; a read (has_due, the candidates and
-        # bodies of a claim, stats) takes none, and never holds up a webhook's commit
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
