@@ -210,9 +210,6 @@ class Outbox:
             else:
                 return mine.outcome()
         try:
-            # in key order: two instances' batches then lock their keys in the same order
-            # and cannot deadlock (on PostgreSQL, k1 then k2 against k2 then k1)
-            batch.sort(key=lambda item: item.row["key"])
             stored = self._insert(batch)
             for item, new in zip(batch, stored, strict=True):
                 item.stored = new
