@@ -1,11 +1,17 @@
-"""Test helpers shared by the suites: sheets from the template, backends, a person's edits."""
+"""Test helpers shared by the suites: sheets from the template, backends, a person's edits,
+and app.yaml's own gunicorn command."""
 
 from __future__ import annotations
 
+import shlex
 import socket
+import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+
+import requests
 
 from sheetcrm.backends.base import Changes, SheetBackend
 from sheetcrm.backends.memory import MemoryBackend
@@ -14,6 +20,7 @@ from sheetcrm.templates import load_template
 
 NOW = datetime(2026, 11, 23, 10, 0)  # the sheet's local time (America/New_York in the template)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]  # the repository: app.yaml, gunicorn.conf.py
 
 
 def template(now: datetime = NOW) -> dict[str, Table]:
@@ -54,6 +61,33 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def entrypoint() -> str:
+    """app.yaml's entrypoint, as written there."""
+    line = next(
+        x for x in (ROOT / "app.yaml").read_text().splitlines() if x.startswith("entrypoint:")
+    )
+    return line.split(":", 1)[1].strip()
+
+
+def app_yaml_command(port: int) -> list[str]:
+    """app.yaml's entrypoint bound to ``port`` on loopback, for ``cwd=ROOT``: its
+    gunicorn.conf.py, and so its background process, included."""
+    command = entrypoint().replace("--bind :$PORT", f"--bind 127.0.0.1:{port}")
+    return [sys.executable, "-m", *shlex.split(command)]
+
+
+def serving(port: int, seconds: float = 30) -> bool:
+    """Whether the service on ``port`` answers /healthz within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return True
+        except requests.RequestException:
+            time.sleep(0.1)
+    return False
 
 
 _EMULATOR = None

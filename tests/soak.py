@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import random
-import shlex
 import signal
 import subprocess
 import sys
@@ -32,9 +31,7 @@ from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
 from sheetcrm.schema import LEADS
 from sheetcrm.templates import load_template
-from sheets import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
+from sheets import ROOT, app_yaml_command, free_port, serving
 
 TOKEN = "soak-token"
 
@@ -75,25 +72,6 @@ class Result:
         }
 
 
-def app_yaml_command(port: int) -> list[str]:
-    """app.yaml's entrypoint on a loopback port (--pythonpath dropped: the package is
-    installed): gunicorn.conf.py's background process included."""
-    line = next(
-        x for x in (ROOT / "app.yaml").read_text().splitlines() if x.startswith("entrypoint:")
-    )
-    words = shlex.split(line.split(":", 1)[1])
-    out, pairs = [], iter(words)
-    for word in pairs:
-        if word == "--pythonpath":
-            next(pairs)
-        elif word == "--bind":
-            out += [word, f"127.0.0.1:{port}"]
-            next(pairs)
-        else:
-            out.append(word)
-    return out
-
-
 class Service:
     """gunicorn in its own process group, so that SIGKILL takes master and workers at once."""
 
@@ -102,19 +80,17 @@ class Service:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", *app_yaml_command(self.port)]
         with self.log.open("a") as out:
             self.proc = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True
+                app_yaml_command(self.port),
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"the service did not start; see {self.log}")
+        if not serving(self.port):
+            raise RuntimeError(f"the service did not start; see {self.log}")
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -21,16 +20,7 @@ import requests
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.outbox import DONE, Outbox
 from sheetcrm.schema import LEADS
-from sheets import free_port, template
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def entrypoint() -> str:
-    line = next(
-        x for x in (ROOT / "app.yaml").read_text().splitlines() if x.startswith("entrypoint:")
-    )
-    return line.split(":", 1)[1].strip()
+from sheets import ROOT, app_yaml_command, entrypoint, free_port, serving, template
 
 
 def test_app_yaml_runs_gunicorn_on_python3_and_keeps_secrets_out() -> None:
@@ -67,11 +57,8 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
     WorkbookBackend(sheet).provision(template())
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("w")
-    command = shlex.split(
-        entrypoint().replace("$PORT", f"127.0.0.1:{port}").replace("--bind :", "--bind ")
-    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", *command],
+        app_yaml_command(port),
         cwd=ROOT,
         env={
             **os.environ,
@@ -85,13 +72,7 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        assert serving(port), (tmp_path / "gunicorn.log").read_text()
         yield proc, port
     finally:
         with suppress(ProcessLookupError):  # the master may be gone, its children not
