@@ -3,7 +3,7 @@
 When SHEETCRM_BACKGROUND is on (the default), the master keeps one ``sheetcrm background``
 process running beside the workers: it flushes the outbox and runs the scheduled syncs, so
 that reading and planning the sheet never holds the GIL a worker's webhooks need. The
-workers themselves then leave that work alone. See src/sheetcrm/background.py.
+workers themselves then leave that work alone. See src/sheetcrm/service/background.py.
 """
 
 import os
@@ -13,7 +13,7 @@ from typing import Any
 def when_ready(server: Any) -> None:
     """The master has bound its sockets; its workers are forked next. (Not called again on
     a reload, SIGHUP: the process and its supervisor go on.)"""
-    from sheetcrm import background
+    from sheetcrm.service import background
 
     if background.wanted(os.environ):
         # kept on the master, not in this module: a reload runs this file afresh

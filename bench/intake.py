@@ -46,12 +46,12 @@ import gspread
 from google.auth.credentials import AnonymousCredentials
 from gspread.http_client import HTTPClient
 
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import GOOGLE, SheetsHTTP
 from sheetcrm.emulator import Emulator
-from sheetcrm.schema import LEADS
-from sheetcrm.sync import sync_once
-from sheetcrm.templates import load_template
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.files.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "intake.lua"

@@ -8,10 +8,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from sheetcrm.exports import read_table
-from sheetcrm.schema import LEADS, ROUTING, SCORING
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.templates import load_template
+from sheetcrm.engine.schema import LEADS, ROUTING, SCORING
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.files.exports import read_table
+from sheetcrm.files.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -24,13 +24,13 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import parse_config
-from sheetcrm.metric_data import read_deals, read_log
-from sheetcrm.metric_tabs import render
-from sheetcrm.metrics import compute, period_window
-from sheetcrm.schema import HISTORY
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.templates import load_template
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_tabs import render
+from sheetcrm.engine.metrics import compute, period_window
+from sheetcrm.engine.schema import HISTORY
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.files.templates import load_template
 
 NOW = datetime(2026, 11, 23, 10, 0)
 OWNERS = [f"Owner {i:02d}" for i in range(30)]

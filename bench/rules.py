@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from leads import NOW, machine, require_data, snapshot
-from sheetcrm.config import parse_config
-from sheetcrm.routing import first_match
-from sheetcrm.rules import Frame
-from sheetcrm.scoring import explain, grade, points
-from sheetcrm.sync import leads_frame
-from sheetcrm.values import BLANKS, parse_date, parse_number
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.routing import first_match
+from sheetcrm.engine.rules import Frame
+from sheetcrm.engine.scoring import explain, grade, points
+from sheetcrm.engine.sync import leads_frame
+from sheetcrm.engine.values import BLANKS, parse_date, parse_number
 
 
 def row_by_row(records: list[dict[str, str]], scoring, routing, now: datetime, cap: float):

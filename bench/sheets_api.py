@@ -21,12 +21,13 @@ from google.auth.credentials import AnonymousCredentials
 from gspread_dataframe import set_with_dataframe
 
 from leads import NOW, machine, require_data, snapshot
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
-from sheetcrm.plan import find_column
-from sheetcrm.schema import LEADS
-from sheetcrm.sync import plan_sync, sync_once
+from sheetcrm.engine.plan import find_column
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.sync import plan_sync
 
 LATENCY_MS = 100
 SAMPLE = 50

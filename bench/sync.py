@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from leads import NOW, machine, require_data, snapshot
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.backends.workbook import WorkbookBackend
-from sheetcrm.sync import apply, plan_sync
-from sheetcrm.validation import Memo
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.validation import Memo
 
 
 def timed(fn):

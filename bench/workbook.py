@@ -19,7 +19,8 @@ from pathlib import Path
 
 from leads import NOW, machine, require_data, snapshot
 from sheetcrm.backends.workbook import WorkbookBackend
-from sheetcrm.sync import plan_sync, resolve
+from sheetcrm.engine.plan import resolve
+from sheetcrm.engine.sync import plan_sync
 
 
 def timed(fn, profile: bool = False):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import requests
 
-from sheetcrm.backends.base import Changes, SheetBackend
+from sheetcrm.backends.base import SheetBackend
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.templates import load_template
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.files.templates import load_template
 
 NOW = datetime(2026, 11, 23, 10, 0)  # the sheet's local time (America/New_York in the template)
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -29,8 +29,8 @@ from google.auth.credentials import AnonymousCredentials
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
-from sheetcrm.schema import LEADS
-from sheetcrm.templates import load_template
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.files.templates import load_template
 from sheets import ROOT, app_yaml_command, free_port, serving
 
 TOKEN = "soak-token"

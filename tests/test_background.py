@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sheetcrm.background import _spawn, _wait
+from sheetcrm.service.background import _spawn, _wait
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_spawn"), reason="POSIX only")

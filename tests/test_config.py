@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheetcrm.config import Config, FormMapping, form_key, leads_fields, parse_config
-from sheetcrm.schema import Kind
-from sheetcrm.settings import ALL
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.templates import load_template
+from sheetcrm.engine.config import Config, FormMapping, form_key, leads_fields, parse_config
+from sheetcrm.engine.schema import Kind
+from sheetcrm.engine.settings import ALL
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.files.templates import load_template
 
 NOW = datetime(2026, 3, 10, 14, 30)
 TEMPLATE = load_template(now=NOW)
@@ -965,7 +965,7 @@ def test_a_forms_tab_without_its_columns_is_reported_and_maps_nothing() -> None:
 
 
 def test_forms_problems_reach_the_problems_tab() -> None:
-    from sheetcrm.sync import plan_sync
+    from sheetcrm.engine.sync import plan_sync
 
     t = tabs()
     row = set_cell(t, "Forms", ("Form field", "Work email"), "Leads column", "Emial")

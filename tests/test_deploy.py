@@ -18,15 +18,18 @@ import pytest
 import requests
 
 from sheetcrm.backends.workbook import WorkbookBackend
-from sheetcrm.outbox import DONE, Outbox
-from sheetcrm.schema import LEADS
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.intake.outbox import DONE, Outbox
 from sheets import ROOT, app_yaml_command, entrypoint, free_port, serving, template
 
 
 def test_app_yaml_runs_gunicorn_on_python3_and_keeps_secrets_out() -> None:
     text = (ROOT / "app.yaml").read_text()
     assert re.search(r"^runtime: python3\d+$", text, re.M)
-    assert entrypoint().startswith("gunicorn ") and "'sheetcrm.web:create_app()'" in entrypoint()
+    assert (
+        entrypoint().startswith("gunicorn ")
+        and "'sheetcrm.service.web:create_app()'" in entrypoint()
+    )
     assert not re.search(r"^\s+SHEETCRM_(TASK_TOKEN|SECRET_\w+|OUTBOX):", text, re.M)
     assert re.search(r"^includes:\n\s+- secret.yaml$", text, re.M)
     assert "/secret.yaml" in (ROOT / ".gitignore").read_text().splitlines()

@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheetcrm.validation import _PLAIN_EMAIL, normalise_email, plain_email
+from sheetcrm.engine.validation import _PLAIN_EMAIL, normalise_email, plain_email
 
 LABEL = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?", fullmatch=True)
 

@@ -16,10 +16,10 @@ import pytest
 
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.emulator.faults import DROP_AFTER
-from sheetcrm.flusher import flush
+from sheetcrm.engine.schema import HISTORY, LEADS
 from sheetcrm.intake.adapters import adapt
-from sheetcrm.outbox import DONE, PENDING, Outbox
-from sheetcrm.schema import HISTORY, LEADS
+from sheetcrm.intake.flusher import flush
+from sheetcrm.intake.outbox import DONE, PENDING, Outbox
 from sheets import emulator, google_backend, template
 
 CLOCK = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -183,7 +183,7 @@ def test_a_batch_that_keeps_breaking_our_code_is_set_aside(outbox: Outbox, tmp_p
     numbers, which no sheet read produces) stands for a bug: the batch waits, is retried, and
     after GIVE_UP_AFTER failures goes to the dead letters, where a person can see it."""
     from sheetcrm.backends.memory import MemoryBackend
-    from sheetcrm.flusher import GIVE_UP_AFTER
+    from sheetcrm.intake.flusher import GIVE_UP_AFTER
 
     tabs = template()
     tabs[LEADS.name].header = [1, 2, 3]  # type: ignore[list-item]

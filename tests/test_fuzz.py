@@ -42,9 +42,9 @@ from werkzeug.test import encode_multipart
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.signatures import secret_variable
-from sheetcrm.openapi import openapi
-from sheetcrm.service import Service
-from sheetcrm.web import create_app
+from sheetcrm.service.openapi import openapi
+from sheetcrm.service.tasks import Service
+from sheetcrm.service.web import create_app
 from sheets import template
 
 TOKEN = "fuzz-task-token"

@@ -9,13 +9,13 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from sheetcrm.backends import open_backend
-from sheetcrm.backends.base import Changes
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import LEASE_TAB, GoogleBackend, spreadsheet_id
 from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator.faults import DROP_AFTER
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.schema import LEADS
 from sheetcrm.errors import BackendError
-from sheetcrm.schema import LEADS
-from sheetcrm.sync import sync_once
 from sheets import NOW, emulator, google_backend, human_edit, template
 
 CLOCK = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm import exports
+from sheetcrm.engine.importer import map_columns, plan_import
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.values import MAX_CELL, clamp
 from sheetcrm.errors import ImportFileError
-from sheetcrm.exports import read_table
-from sheetcrm.importer import map_columns, plan_import
-from sheetcrm.schema import LEADS
-from sheetcrm.settings import Settings
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.values import MAX_CELL, clamp
+from sheetcrm.files import exports
+from sheetcrm.files.exports import read_table
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:

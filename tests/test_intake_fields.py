@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm.config import FormMapping, FormRule, parse_config
+from sheetcrm.engine.config import FormMapping, FormRule, parse_config
+from sheetcrm.engine.schema import LEADS, service_columns
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import Snapshot
+from sheetcrm.engine.values import MAX_CELL
+from sheetcrm.files.templates import load_template
 from sheetcrm.intake import Answer, Submission, adapt
 from sheetcrm.intake.fields import lead_record, split_name
-from sheetcrm.schema import LEADS, service_columns
-from sheetcrm.settings import Settings
-from sheetcrm.table import Snapshot
-from sheetcrm.templates import load_template
-from sheetcrm.values import MAX_CELL
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ref" / "webhook-samples"
 HEADER = LEADS.headers
@@ -169,8 +169,9 @@ def test_notes_are_cut_to_what_a_cell_holds() -> None:
 def test_formula_like_answers_stay_text_all_the_way_to_the_sheet(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
-    from sheetcrm.plan import Plan
-    from sheetcrm.sync import apply, plan_sync
+    from sheetcrm.backends.apply import apply
+    from sheetcrm.engine.plan import Plan
+    from sheetcrm.engine.sync import plan_sync
     from sheets import make_backend
 
     evil = '=HYPERLINK("http://evil.example","click")'

@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.schema import LEADS, service_columns
-from sheetcrm.sync import apply, plan_sync
+from sheetcrm.engine.schema import LEADS, service_columns
+from sheetcrm.engine.sync import plan_sync
 from sheets import NOW, template
 
 SERVICE = set(service_columns())

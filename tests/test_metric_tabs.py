@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from sheetcrm.schema import AS_OF, LEADS, METRIC_TABS, NOT_COMPUTED, STAGES
-from sheetcrm.sync import sync_once
+from sheetcrm.backends.apply import sync_once
+from sheetcrm.engine.schema import AS_OF, LEADS, METRIC_TABS, NOT_COMPUTED, STAGES
 from sheets import NOW, emulator, human_edit, make_backend
 
 BACKENDS = ["memory", "workbook", "google"]

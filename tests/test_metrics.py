@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sheetcrm.config import Stage
-from sheetcrm.metric_data import read_deals, read_log
-from sheetcrm.metric_tabs import render
-from sheetcrm.metrics import compute, period_window
-from sheetcrm.schema import HISTORY, NO_DATA
-from sheetcrm.settings import MetricsPeriod, SettingError, find_setting
-from sheetcrm.table import Table
+from sheetcrm.engine.config import Stage
+from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_tabs import render
+from sheetcrm.engine.metrics import compute, period_window
+from sheetcrm.engine.schema import HISTORY, NO_DATA
+from sheetcrm.engine.settings import MetricsPeriod, SettingError, find_setting
+from sheetcrm.engine.table import Table
 
 NOW = datetime(2026, 11, 23, 10, 0)
 STAGES = [

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sheetcrm.errors import ConfigError
-from sheetcrm.outbox import DEAD, DONE, PENDING, Outbox, backoff
+from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff
 from sheets import free_port
 
 
@@ -105,7 +105,7 @@ def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
     putting back a big batch write WRITE_CHUNK rows per transaction, never all at once."""
     from sqlalchemy import event
 
-    from sheetcrm.outbox import WRITE_CHUNK, _Put
+    from sheetcrm.intake.outbox import WRITE_CHUNK, _Put
 
     n = 4 * WRITE_CHUNK + 1
     outbox._insert(
@@ -177,7 +177,7 @@ def test_an_accepted_submission_survives_sigkill(url: str) -> None:
     writer = textwrap.dedent(
         f"""
         import os, threading
-        from sheetcrm.outbox import Outbox
+        from sheetcrm.intake.outbox import Outbox
         box = Outbox({url!r})
         def post(t):
             for i in range(100000):
@@ -209,7 +209,7 @@ def test_an_accepted_submission_survives_sigkill(url: str) -> None:
 def test_a_batch_stores_each_new_key_once_and_says_which(outbox: Outbox) -> None:
     """One INSERT for a whole group commit: a key already stored, or twice in the batch,
     is answered False, and only its first new occurrence True."""
-    from sheetcrm.outbox import _Put
+    from sheetcrm.intake.outbox import _Put
 
     assert outbox.put("generic:old", "generic", "{}", 1.0)
     batch = [
@@ -229,7 +229,7 @@ def test_writers_of_several_processes_queue_on_a_file_lock(tmp_path: Path) -> No
     script = textwrap.dedent(
         f"""
         import sys, threading
-        from sheetcrm.outbox import Outbox
+        from sheetcrm.intake.outbox import Outbox
         box = Outbox({url!r})
         tag = sys.argv[1]
         def post(t):
@@ -252,7 +252,7 @@ def test_writers_of_several_processes_queue_on_a_file_lock(tmp_path: Path) -> No
 
 
 def test_no_lock_file_where_sqlite_is_not_a_plain_file() -> None:
-    from sheetcrm.outbox import _lock_file
+    from sheetcrm.intake.outbox import _lock_file
 
     assert _lock_file("sqlite:///:memory:") is None
     assert _lock_file("sqlite://") is None

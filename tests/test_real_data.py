@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.config import parse_config
-from sheetcrm.exports import read_table
-from sheetcrm.importer import map_columns, plan_import
-from sheetcrm.schema import LEADS
-from sheetcrm.sync import apply, plan_sync
-from sheetcrm.templates import load_template
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.importer import map_columns, plan_import
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.files.exports import read_table
+from sheetcrm.files.templates import load_template
 from sheets import NOW, SHARED
 
 XED = SHARED / "data" / "xeducation-leads" / "Leads.csv"

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
-from sheetcrm.table import Table
-from sheetcrm.values import format_cell
+from sheetcrm.engine.table import Table
+from sheetcrm.engine.values import format_cell
 from sheets import SHARED, human_edit
 
 MAVEN = SHARED / "data" / "maven-crm" / "sales_pipeline.csv"

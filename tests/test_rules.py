@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sheetcrm.rules import (
+from sheetcrm.engine.rules import (
     EMAIL_DOMAIN,
     OPERATORS,
     Condition,
@@ -22,7 +22,7 @@ from sheetcrm.rules import (
     split_list,
     suggest,
 )
-from sheetcrm.schema import LEADS, Kind
+from sheetcrm.engine.schema import LEADS, Kind
 
 NOW = datetime(2026, 3, 10, 12, 0)
 

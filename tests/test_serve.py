@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sheetcrm.backends import open_backend
-from sheetcrm.schema import LEADS
+from sheetcrm.engine.schema import LEADS
 from sheets import emulator, free_port, google_backend, template
 
 TOKEN = "serve-token"

@@ -23,10 +23,10 @@ from sheetcrm.backends.base import SheetBackend
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.adapters import SOURCES, adapt
+from sheetcrm.intake.outbox import DONE, Outbox
 from sheetcrm.intake.submission import Answer, Submission
-from sheetcrm.outbox import DONE, Outbox
-from sheetcrm.service import Service, ServiceConfig
-from sheetcrm.web import create_app
+from sheetcrm.service.tasks import Service, ServiceConfig
+from sheetcrm.service.web import create_app
 from sheets import template
 
 
@@ -226,7 +226,7 @@ def test_the_background_worker_survives_an_unexpected_error(sheet: Path, tmp_pat
 def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from sheetcrm.openapi import openapi
+    from sheetcrm.service.openapi import openapi
 
     app = create_app(
         {"SHEETCRM_SHEET": str(sheet), "SHEETCRM_BACKGROUND": "0", "SHEETCRM_TASK_TOKEN": "t"}
@@ -258,7 +258,7 @@ def test_a_claim_that_runs_out_mid_flush_adds_no_second_row(sheet: Path, tmp_pat
     """Flusher A is slow: its claim runs out before it writes, flusher B takes the same
     submission over and appends it. A's write then finds the sheet changed, reads it again,
     finds the key, and only marks the submission done."""
-    from sheetcrm.flusher import flush
+    from sheetcrm.intake.flusher import flush
 
     outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
     lead = adapt("generic", {"event_id": "evt-1", "email": "ann@acme.io"})

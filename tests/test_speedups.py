@@ -8,10 +8,11 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.schema import LEADS, ROUTING, service_columns
-from sheetcrm.sync import _ids, _lead_rows, apply, join_notes, plan_sync
-from sheetcrm.table import Table
+from sheetcrm.engine.schema import LEADS, ROUTING, service_columns
+from sheetcrm.engine.sync import _ids, _lead_rows, join_notes, plan_sync
+from sheetcrm.engine.table import Table
 from sheets import NOW, cell, template
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.schema import LEADS
-from sheetcrm.sync import apply, plan_sync
-from sheetcrm.table import Table
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.table import Table
 from sheets import NOW, cell, template
 
 

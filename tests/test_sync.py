@@ -7,10 +7,11 @@ import random
 
 import pytest
 
+from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.schema import LEADS, service_columns
-from sheetcrm.sync import apply, plan_sync
-from sheetcrm.table import Table
+from sheetcrm.engine.schema import LEADS, service_columns
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.table import Table
 from sheets import NOW, cell, human_edit, make_backend
 
 BACKENDS = ["memory", "workbook", "google"]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm import schema
+from sheetcrm.engine import schema
+from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.errors import ConfigError
-from sheetcrm.table import Table, norm_header
-from sheetcrm.templates import (
+from sheetcrm.files.templates import (
     TEMPLATES_DIR,
     available_templates,
     load_template,

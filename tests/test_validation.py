@@ -1,4 +1,4 @@
-"""Normalising and checking lead rows, and finding duplicates (sheetcrm.validation)."""
+"""Normalising and checking lead rows, and finding duplicates (sheetcrm.engine.validation)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sheetcrm.validation import (
+from sheetcrm.engine.validation import (
     Memo,
     check_rows,
     company_domains,

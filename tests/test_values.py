@@ -1,4 +1,4 @@
-"""Canonical cell text and the parsers for what people type (sheetcrm.values)."""
+"""Canonical cell text and the parsers for what people type (sheetcrm.engine.values)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sheetcrm.values import (
+from sheetcrm.engine.values import (
     format_cell,
     format_datetime,
     format_number,

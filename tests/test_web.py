@@ -14,14 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from sheetcrm import logs
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
+from sheetcrm.engine.table import Table
 from sheetcrm.errors import ConfigError
-from sheetcrm.outbox import DEAD, PENDING, submissions
-from sheetcrm.service import Service
-from sheetcrm.table import Table
-from sheetcrm.web import create_app
+from sheetcrm.intake.outbox import DEAD, PENDING, submissions
+from sheetcrm.service import logs
+from sheetcrm.service.tasks import Service
+from sheetcrm.service.web import create_app
 from sheets import human_edit, template
 
 TOKEN = "task-token-for-tests"

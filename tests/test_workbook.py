@@ -22,14 +22,15 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.writer.excel import ExcelWriter
 
 from sheetcrm.backends import xlsx_package as package
-from sheetcrm.backends.base import CellUpdate, Changes, StaleSnapshotError
+from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.backends.workbook import METRIC_TABS, WorkbookBackend
 from sheetcrm.backends.xlsx_package import risky_content
+from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.schema import HISTORY, LEADS, STATE, TABS
+from sheetcrm.engine.table import Table
+from sheetcrm.engine.values import MAX_CELL, clamp
 from sheetcrm.errors import BackendError, SheetLockedError, UnsafeWorkbookError
-from sheetcrm.schema import HISTORY, LEADS, STATE, TABS
-from sheetcrm.table import Table
-from sheetcrm.values import MAX_CELL, clamp
 
 # --- helpers -----------------------------------------------------------------------------
 

@@ -15,17 +15,18 @@ from pathlib import Path
 
 from sheetcrm import __version__
 from sheetcrm.backends import open_backend
+from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.google import spreadsheet_id
-from sheetcrm.config import parse_config, parse_settings
+from sheetcrm.backends.holders import new_holder
+from sheetcrm.engine.config import parse_config, parse_settings
+from sheetcrm.engine.importer import map_columns, plan_import
+from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
+from sheetcrm.engine.sync import local_now, plan_sync
+from sheetcrm.engine.table import Table
+from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import SheetCRMError
-from sheetcrm.exports import read_table
-from sheetcrm.holders import new_holder
-from sheetcrm.importer import map_columns, plan_import
-from sheetcrm.schema import LEADS, PROBLEMS, SETTINGS
-from sheetcrm.sync import apply, local_now, plan_sync, sync_once
-from sheetcrm.table import Table
-from sheetcrm.templates import available_templates, load_template
-from sheetcrm.validation import Memo
+from sheetcrm.files.exports import read_table
+from sheetcrm.files.templates import available_templates, load_template
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
 
@@ -196,7 +197,7 @@ Open {path} in Excel or LibreOffice and look at:
 
 
 def _outbox_url(args: argparse.Namespace) -> str:
-    from sheetcrm.service import default_outbox  # the service's modules load only for it
+    from sheetcrm.service.tasks import default_outbox  # the service's modules load only for it
 
     return (
         args.outbox or os.environ.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(args.sheet)
@@ -206,7 +207,7 @@ def _outbox_url(args: argparse.Namespace) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from sheetcrm.web import create_app
+    from sheetcrm.service.web import create_app
 
     backend = open_backend(args.sheet)
     if not backend.exists():
@@ -233,20 +234,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_background(args: argparse.Namespace) -> int:
-    from sheetcrm import background
+    from sheetcrm.service.tasks import run_background
 
     env = dict(os.environ)
     if args.sheet:
         env["SHEETCRM_SHEET"] = args.sheet
     if args.outbox:
         env["SHEETCRM_OUTBOX"] = args.outbox
-    background.run(env, exit_with=args.exit_with)
+    run_background(env, exit_with=args.exit_with)
     return 0
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from sheetcrm.flusher import describe
-    from sheetcrm.outbox import Outbox
+    from sheetcrm.intake.flusher import describe
+    from sheetcrm.intake.outbox import Outbox
 
     outbox = Outbox(_outbox_url(args))
     state = None if args.state == "all" else args.state
@@ -266,7 +267,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
     if not args.keys and not args.all:
         raise SheetCRMError("say which dead submissions to retry", "name their keys, or pass --all")
-    from sheetcrm.outbox import Outbox
+    from sheetcrm.intake.outbox import Outbox
 
     outbox = Outbox(_outbox_url(args))
     count = outbox.retry(None if args.all else args.keys, datetime.now(UTC).timestamp())

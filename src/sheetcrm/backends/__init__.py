@@ -1,8 +1,8 @@
 """Where a spreadsheet lives. Every backend implements :class:`SheetBackend`."""
 
-from sheetcrm.backends.base import CellUpdate, Changes, SheetBackend, StaleSnapshotError
+from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 
-__all__ = ["CellUpdate", "Changes", "SheetBackend", "StaleSnapshotError", "open_backend"]
+__all__ = ["SheetBackend", "StaleSnapshotError", "open_backend"]
 
 
 def open_backend(location: str) -> SheetBackend:

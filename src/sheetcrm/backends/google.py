@@ -19,15 +19,16 @@ from typing import Any
 
 from gspread.exceptions import APIError
 
-from sheetcrm.backends.base import Changes, LeaseHeldError
+from sheetcrm.backends.base import LeaseHeldError
+from sheetcrm.backends.holders import abandoned
 from sheetcrm.backends.sheets_charts import cell_values, chart_requests, format_requests
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_look import provisioning_requests
-from sheetcrm.errors import BackendError
-from sheetcrm.holders import abandoned
-from sheetcrm.metric_tabs import MetricTab
-from sheetcrm.schema import (
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.schema import (
     LEADS,
+    MAX_ROW_PROBLEMS,
     METRIC_TABS,
     PROBLEMS,
     STATE,
@@ -36,9 +37,9 @@ from sheetcrm.schema import (
     service_columns,
     tab_spec,
 )
-from sheetcrm.sync import MAX_ROW_PROBLEMS
-from sheetcrm.table import Snapshot, Table, column_letter
-from sheetcrm.values import format_number, parse_number
+from sheetcrm.engine.table import Snapshot, Table, column_letter
+from sheetcrm.engine.values import format_number, parse_number
+from sheetcrm.errors import BackendError
 
 ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140k cells
 LEASE_TAB = "_sheetcrm_lease"

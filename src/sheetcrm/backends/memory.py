@@ -10,10 +10,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
-from sheetcrm.backends.base import Changes, StaleSnapshotError
+from sheetcrm.backends.base import StaleSnapshotError
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.schema import tab_spec
+from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
-from sheetcrm.schema import tab_spec
-from sheetcrm.table import Snapshot, Table
 
 
 class MemoryBackend:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetcrm.metric_tabs import Chart, MetricTab, pattern
-from sheetcrm.values import parse_number
+from sheetcrm.engine.metric_tabs import Chart, MetricTab, pattern
+from sheetcrm.engine.values import parse_number
 
 NUMBER_TYPES = {
     "percent": "PERCENT",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Owner, tab_spec
-from sheetcrm.table import Table, column_letter
+from sheetcrm.engine.schema import LEADS, STAGES, STATE, TEAM, Owner, tab_spec
+from sheetcrm.engine.table import Table, column_letter
 
 PROTECTED = "sheetcrm: filled by the sync; your edits here are overwritten"
 GREY = {"red": 0.93, "green": 0.93, "blue": 0.93}

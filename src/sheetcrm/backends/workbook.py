@@ -27,16 +27,17 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetcrm import schema
 from sheetcrm.backends import xlsx_package as package
-from sheetcrm.backends.base import Changes, StaleSnapshotError
+from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook_look import dress_metric_tab
-from sheetcrm.bulk import gc_paused
+from sheetcrm.engine import schema
+from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
+from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
+from sheetcrm.engine.values import clamp, format_cell, format_datetime, format_number
 from sheetcrm.errors import BackendError
-from sheetcrm.metric_tabs import MetricTab
-from sheetcrm.schema import LEADS, STAGES, STATE, TEAM, Kind, Owner, tab_spec
-from sheetcrm.table import Snapshot, Table, a1, norm_header
-from sheetcrm.values import clamp, format_cell, format_datetime, format_number
 
 METRIC_TABS = frozenset(t.name for t in schema.METRIC_TABS)
 """Tabs sheetcrm rewrites and redraws itself: charts and drawings on them may be rebuilt."""

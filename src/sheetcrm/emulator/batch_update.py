@@ -19,7 +19,8 @@ from sheetcrm.emulator.defaults import clean
 from sheetcrm.emulator.errors import ApiError, bad_request
 from sheetcrm.emulator.fields import get_path, parse_mask, set_path, update_paths
 from sheetcrm.emulator.grid import Sheet
-from sheetcrm.emulator.metadata import Locator, new_metadata, search
+from sheetcrm.emulator.located import Locator
+from sheetcrm.emulator.metadata import new_metadata, search
 from sheetcrm.emulator.store import Spreadsheet
 
 Reply = dict[str, Any] | None

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sheetcrm.emulator.defaults import echo_grid_range
+from sheetcrm.emulator.defaults import echo_chart
 from sheetcrm.emulator.errors import bad_request
-
-if TYPE_CHECKING:  # the store echoes charts: import it for types only
-    from sheetcrm.emulator.grid import Sheet
-    from sheetcrm.emulator.store import Spreadsheet
+from sheetcrm.emulator.grid import Sheet
+from sheetcrm.emulator.store import Spreadsheet
 
 Reply = dict[str, Any] | None
 CHART_KINDS = (
@@ -57,31 +55,6 @@ def _check_spec(book: Spreadsheet, spec: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(spec)
 
 
-def _echo_spec(spec: Any) -> Any:
-    """A spec as Google answers it: the GridRanges of its sources without a zero sheetId."""
-    if isinstance(spec, dict):
-        out: dict[str, Any] = {}
-        for key, value in spec.items():
-            if key == "sources" and isinstance(value, list):
-                out[key] = [echo_grid_range(g) for g in value]
-            else:
-                out[key] = _echo_spec(value)
-        return out
-    if isinstance(spec, list):
-        return [_echo_spec(v) for v in spec]
-    return spec
-
-
-def echo(chart: dict[str, Any]) -> dict[str, Any]:
-    out = {"chartId": chart["chartId"], "spec": _echo_spec(chart["spec"])}
-    position = copy.deepcopy(chart["position"])
-    anchor = position.get("overlayPosition", {}).get("anchorCell")
-    if anchor is not None and not anchor.get("sheetId"):
-        anchor.pop("sheetId", None)
-    out["position"] = position
-    return out
-
-
 def add_chart(book: Spreadsheet, params: dict[str, Any]) -> Reply:
     given = params["chart"]
     chart_id = given.get("chartId") or book.store.new_id()
@@ -100,7 +73,7 @@ def add_chart(book: Spreadsheet, params: dict[str, Any]) -> Reply:
         "position": copy.deepcopy(position),
     }
     sheet.charts.append(chart)
-    return {"chart": echo(chart)}
+    return {"chart": echo_chart(chart)}
 
 
 def update_chart_spec(book: Spreadsheet, params: dict[str, Any]) -> Reply:

@@ -3,6 +3,7 @@ spreadsheets.get answer in the gspread cassettes), and how it echoes ranges and 
 
 from __future__ import annotations
 
+import copy
 import struct
 from typing import Any
 
@@ -107,3 +108,28 @@ def _float32_text(number: float) -> float | int:
         if struct.unpack("f", struct.pack("f", shown))[0] == single:
             break
     return int(shown) if shown.is_integer() else shown
+
+
+def _echo_spec(spec: Any) -> Any:
+    """A spec as Google answers it: the GridRanges of its sources without a zero sheetId."""
+    if isinstance(spec, dict):
+        out: dict[str, Any] = {}
+        for key, value in spec.items():
+            if key == "sources" and isinstance(value, list):
+                out[key] = [echo_grid_range(g) for g in value]
+            else:
+                out[key] = _echo_spec(value)
+        return out
+    if isinstance(spec, list):
+        return [_echo_spec(v) for v in spec]
+    return spec
+
+
+def echo_chart(chart: dict[str, Any]) -> dict[str, Any]:
+    out = {"chartId": chart["chartId"], "spec": _echo_spec(chart["spec"])}
+    position = copy.deepcopy(chart["position"])
+    anchor = position.get("overlayPosition", {}).get("anchorCell")
+    if anchor is not None and not anchor.get("sheetId"):
+        anchor.pop("sheetId", None)
+    out["position"] = position
+    return out

@@ -10,7 +10,8 @@ from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.errors import bad_request, not_found
 from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
 from sheetcrm.emulator.griddata import grid_data
-from sheetcrm.emulator.metadata import Locator, search
+from sheetcrm.emulator.located import Locator
+from sheetcrm.emulator.metadata import search
 from sheetcrm.emulator.store import Spreadsheet, Store
 
 

@@ -24,8 +24,12 @@ from sheetcrm.emulator.a1 import (
     quote_title,
     split_range,
 )
-from sheetcrm.emulator.charts import echo
-from sheetcrm.emulator.defaults import echo_grid_range, spreadsheet_properties, with_color_styles
+from sheetcrm.emulator.defaults import (
+    echo_chart,
+    echo_grid_range,
+    spreadsheet_properties,
+    with_color_styles,
+)
 from sheetcrm.emulator.errors import (
     ApiError,
     bad_request,
@@ -34,7 +38,7 @@ from sheetcrm.emulator.errors import (
     unparsable_range,
 )
 from sheetcrm.emulator.grid import DEFAULT_COLS, DEFAULT_ROWS, Sheet
-from sheetcrm.emulator.metadata import DeveloperMetadata, Locator
+from sheetcrm.emulator.located import DeveloperMetadata, Locator
 
 MAX_CELLS = 10_000_000
 _ID_CHARS = string.ascii_letters + string.digits + "-_"
@@ -208,7 +212,7 @@ class Spreadsheet:
                     {**p, "range": echo_grid_range(p["range"])} for p in sheet.protected_ranges
                 ]
             if sheet.charts:
-                entry["charts"] = [echo(c) for c in sheet.charts]
+                entry["charts"] = [echo_chart(c) for c in sheet.charts]
             on_sheet = [
                 j for m, j in live if m.location_type == "SHEET" and m.sheet_id == sheet.sheet_id
             ]

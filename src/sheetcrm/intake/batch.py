@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sheetcrm.config import parse_config
-from sheetcrm.plan import Plan, find_column
-from sheetcrm.schema import LEADS, service_columns
-from sheetcrm.sync import local_now, plan_sync
-from sheetcrm.table import Snapshot, Table, norm_header
-from sheetcrm.validation import Memo
-from sheetcrm.values import format_datetime
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.plan import Plan, find_column
+from sheetcrm.engine.schema import LEADS, service_columns
+from sheetcrm.engine.sync import local_now, plan_sync
+from sheetcrm.engine.table import Snapshot, Table, norm_header
+from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.values import format_datetime
 
 KEY_COLUMN = "Submission ID"
 
@@ -112,7 +112,7 @@ def _header(leads: Table, fresh: list[Arrival]) -> tuple[list[str], list[str]]:
 
 def _move_new_rows(plan: Plan, first: int, header: list[str], rows: list[list[str]]) -> None:
     """Take the rows at and after ``first`` out of the plan's cell writes, into appends
-    (records by canonical header, as :func:`sheetcrm.plan.resolve` reads them)."""
+    (records by canonical header, as :func:`sheetcrm.engine.plan.resolve` reads them)."""
     new_at = {i: key.row - first for i, key in plan.keys.items() if key.row >= first}
     columns = [_canonical(h) for h in header]
     records = [dict(zip(columns, row, strict=True)) for row in rows[first:]]

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import re
 
-from sheetcrm.config import FormMapping, form_key
+from sheetcrm.engine.config import FormMapping, form_key
+from sheetcrm.engine.schema import LEADS, Owner
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.validation import normalise_email, normalise_phone, tidy
+from sheetcrm.engine.values import clamp, is_blank
 from sheetcrm.intake.adapters import VENDORS
 from sheetcrm.intake.submission import Answer, Submission
-from sheetcrm.schema import LEADS, Owner
-from sheetcrm.settings import Settings
-from sheetcrm.table import norm_header
-from sheetcrm.validation import normalise_email, normalise_phone, tidy
-from sheetcrm.values import clamp, is_blank
 
 FULL_NAME = "full name"  # not a column: split into First name and Last name
 UTM_SOURCE = "utm_source"  # not a column: Source, when nothing else sets it

@@ -6,9 +6,9 @@ import math
 import re
 from typing import Any
 
+from sheetcrm.engine.values import format_number
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.submission import Answer
-from sheetcrm.values import format_number
 
 DEPTH = 8  # nesting deeper than this is not a form answer; its text is left out
 # No spreadsheet cell takes control characters; nor can UTF-8 (a database, a sheet, a hash)

@@ -9,8 +9,8 @@ import csv
 import io
 from pathlib import Path
 
+from sheetcrm.engine.table import Table
 from sheetcrm.errors import ImportFileError
-from sheetcrm.table import Table
 
 FIELD_LIMIT = 1 << 24
 """The longest CSV field read (16 M characters); a cell holds 32,767, the import cuts it."""
@@ -58,7 +58,7 @@ def read_table(path: str | Path) -> Table:
 def _read_xlsx(path: Path) -> Table:
     from openpyxl import load_workbook
 
-    from sheetcrm.values import format_cell
+    from sheetcrm.engine.values import format_cell
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)

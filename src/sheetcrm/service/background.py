@@ -28,31 +28,6 @@ def wanted(env: Mapping[str, str]) -> bool:
     return env.get("SHEETCRM_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def run(env: Mapping[str, str], exit_with: int | None = None) -> None:
-    """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
-    gunicorn master that started this one: killed, it cannot stop us itself)."""
-    from sheetcrm import logs
-    from sheetcrm.service import Service, ServiceConfig
-
-    logs.setup()
-    service = Service(ServiceConfig.from_env(env))
-    stop = threading.Event()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: stop.set())
-    worker = threading.Thread(target=service.run, args=(stop,), name="sheetcrm-background")
-    worker.start()
-    logs.event("background work started", kind="background", pid=os.getpid())
-    try:
-        while not stop.wait(1.0):
-            if exit_with is not None and os.getppid() != exit_with:
-                stop.set()
-    finally:
-        stop.set()
-        worker.join()
-        service.outbox.close()
-        logs.event("background work stopped", kind="background", pid=os.getpid())
-
-
 class Supervisor:
     """Keeps one ``sheetcrm background`` process running, started again (after a pause that
     doubles up to a minute) whenever it ends, until :meth:`stop`.
@@ -65,7 +40,7 @@ class Supervisor:
     def __init__(
         self, env: Mapping[str, str], log: Callable[[str], object] = print, grace: float = 30
     ) -> None:
-        package_root = str(Path(__file__).resolve().parents[1])
+        package_root = str(Path(__file__).resolve().parents[2])  # src/, above sheetcrm/
         path = [package_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         self.env = {**env, "PYTHONPATH": os.pathsep.join(path)}
         self.command = [

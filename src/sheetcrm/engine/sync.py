@@ -1,4 +1,4 @@
-"""``plan_sync(snapshot, now) -> Plan`` (pure) and ``apply(plan, backend)``: the only orchestrator.
+"""``plan_sync(snapshot, now) -> Plan``: what one sync changes, planned without I/O.
 
 Steps: parse rule tabs; give new rows IDs; validate; find duplicates; score; route;
 track stages; write Status; diff every service-owned cell against what was read. Only
@@ -15,38 +15,39 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
-from sheetcrm.bulk import gc_paused
-from sheetcrm.config import Config, Problem, parse_config
-from sheetcrm.errors import BackendError
-from sheetcrm.metric_tabs import digest, metric_tabs
-from sheetcrm.plan import (
+from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.config import Config, Problem, parse_config
+from sheetcrm.engine.metric_tabs import digest, metric_tabs
+from sheetcrm.engine.plan import (
     ColumnWrites,
     Plan,
-    Resolved,
     RowKey,
     find_column,
     person_columns,
     person_fingerprint,
-    resolve,
 )
-from sheetcrm.routing import route
-from sheetcrm.rules import Frame
-from sheetcrm.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, STATE, service_columns
-from sheetcrm.scoring import lifecycle, score
-from sheetcrm.stages import track
-from sheetcrm.table import Snapshot, Table, a1, norm_header
-from sheetcrm.validation import Memo, check_rows, company_domains, find_duplicates
-from sheetcrm.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
+from sheetcrm.engine.routing import route
+from sheetcrm.engine.rules import Frame
+from sheetcrm.engine.schema import (
+    HISTORY,
+    LEADS,
+    MAX_ROW_PROBLEMS,
+    PROBLEMS,
+    SERVICE_BY,
+    STATE,
+    service_columns,
+)
+from sheetcrm.engine.scoring import lifecycle, score
+from sheetcrm.engine.stages import track
+from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
+from sheetcrm.engine.validation import Memo, check_rows, company_domains, find_duplicates
+from sheetcrm.engine.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
 NEXT_ID_KEY = "next lead id"
 METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as of" time
 FREE_TEXT = ("Score reasons", "Status")
-MAX_ROW_PROBLEMS = 1000
-"""Row problems listed one per line on the Problems tab; the rest are counted in one line
-(each row's own Status cell always says what is wrong with it)."""
 
 RowProblems = list[tuple[np.ndarray, str, list[str], str]]
 
@@ -505,56 +506,3 @@ def _state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str
     table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
-
-
-@dataclass
-class ApplyReport:
-    cells: int = 0
-    appended: int = 0
-    conflicts: int = 0
-    attempts: int = 0
-    written: bool = False
-
-
-def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int = 3) -> ApplyReport:
-    """Write ``plan`` through ``backend``; re-resolve against a fresh read when the sheet
-    changed under us (a person's edit), up to ``attempts`` times."""
-    report = ApplyReport()
-    current = snapshot
-    for attempt in range(1, attempts + 1):
-        report.attempts = attempt
-        if backend.version() != current.version:
-            current = backend.read()
-        resolved: Resolved = resolve(plan, current)
-        if not resolved.changes:
-            report.conflicts = resolved.conflicts
-            return report
-        try:
-            backend.write(resolved.changes)
-        except StaleSnapshotError:
-            current = backend.read()
-            continue
-        report.cells = len(resolved.changes.cells)
-        report.appended = sum(len(r) for r in resolved.changes.appends.values())
-        report.conflicts = resolved.conflicts
-        report.written = True
-        return report
-    raise BackendError(
-        f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
-        "run the sync again in a moment",
-    )
-
-
-def sync_once(
-    backend: SheetBackend,
-    now: datetime,
-    clock: datetime,
-    memo: Memo | None = None,
-    holder: str = "sheetcrm",
-) -> tuple[Plan, ApplyReport]:
-    """One whole sync: read, hold the lease, plan at ``now`` (the sheet's time), write.
-    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed."""
-    snapshot = backend.read()
-    with backend.lease(holder, clock):
-        plan = plan_sync(snapshot, now, memo)
-        return plan, apply(plan, backend, snapshot)

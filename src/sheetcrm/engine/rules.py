@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheetcrm.schema import LEADS, Kind
-from sheetcrm.table import norm_header
-from sheetcrm.values import (
+from sheetcrm.engine.schema import LEADS, Kind
+from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.values import (
     BLANKS,
     format_datetime,
     format_number,

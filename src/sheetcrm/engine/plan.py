@@ -14,11 +14,11 @@ from operator import itemgetter
 
 import numpy as np
 
-from sheetcrm.backends.base import CellUpdate, Changes
-from sheetcrm.config import Problem
-from sheetcrm.schema import HISTORY, LEADS
-from sheetcrm.settings import Settings
-from sheetcrm.table import Snapshot, Table, norm_header
+from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.config import Problem
+from sheetcrm.engine.schema import HISTORY, LEADS
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 
 @dataclass(frozen=True)

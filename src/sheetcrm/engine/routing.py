@@ -14,9 +14,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import Member, RoutingRule
-from sheetcrm.rules import Frame, matched_values
-from sheetcrm.table import norm_header
+from sheetcrm.engine.config import Member, RoutingRule
+from sheetcrm.engine.rules import Frame, matched_values
+from sheetcrm.engine.table import norm_header
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
-from sheetcrm.table import norm_header
+from sheetcrm.engine.table import norm_header
 
 
 class Kind(StrEnum):
@@ -260,6 +260,9 @@ PROBLEMS = TabSpec(
     "What is wrong and where, as of the last sync.",
     "the service",
 )
+MAX_ROW_PROBLEMS = 1000
+"""Row problems listed one per line on the Problems tab; the rest are counted in one line
+(each row's own Status cell always says what is wrong with it)."""
 
 STATE = TabSpec(
     "_sheetcrm",

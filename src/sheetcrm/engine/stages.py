@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import Stage
-from sheetcrm.rules import Frame, suggest
-from sheetcrm.table import Table, norm_header
-from sheetcrm.values import format_datetime, shown
+from sheetcrm.engine.config import Stage
+from sheetcrm.engine.rules import Frame, suggest
+from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.values import format_datetime, shown
 
 Flags = list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
 

@@ -13,10 +13,10 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sheetcrm.engine.schema import TABS
+from sheetcrm.engine.table import Table, a1
+from sheetcrm.engine.values import format_datetime
 from sheetcrm.errors import ConfigError
-from sheetcrm.schema import TABS
-from sheetcrm.table import Table, a1
-from sheetcrm.values import format_datetime
 
 DEFAULT_TEMPLATE = "b2b-en"
 
@@ -24,10 +24,11 @@ DEFAULT_TEMPLATE = "b2b-en"
 def _templates_dir() -> Path:
     # A wheel ships the templates inside the package (pyproject's force-include); a source
     # checkout keeps them at the repository root, next to src/.
-    packaged = Path(__file__).parent / "sheet_templates"
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "sheet_templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "sheet_templates"
+    return package.parents[1] / "sheet_templates"
 
 
 TEMPLATES_DIR = _templates_dir()

@@ -1,7 +1,7 @@
 """The plain data a backend reads and the engine plans on: tabs of raw strings.
 
 Cells are always strings here. Backends turn whatever they hold (numbers, dates,
-formulas' cached values) into the canonical text of :mod:`sheetcrm.values`, so the
+formulas' cached values) into the canonical text of :mod:`sheetcrm.engine.values`, so the
 engine never depends on a library guessing types.
 """
 

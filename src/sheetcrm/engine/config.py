@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sheetcrm.rules import Condition, ConditionError, compile_condition, suggest
-from sheetcrm.schema import (
+from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, suggest
+from sheetcrm.engine.schema import (
     FORMS,
     LEADS,
     ROUTING,
@@ -23,9 +23,9 @@ from sheetcrm.schema import (
     Owner,
     TabSpec,
 )
-from sheetcrm.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
-from sheetcrm.table import Snapshot, Table, a1, norm_header
-from sheetcrm.values import parse_bool, parse_date, parse_number
+from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
+from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
+from sheetcrm.engine.values import parse_bool, parse_date, parse_number
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
             continue
         setting = find_setting(key)
         if setting is None:
-            from sheetcrm.settings import SETTINGS as DECLARED
+            from sheetcrm.engine.settings import SETTINGS as DECLARED
 
             tab.problem(
                 row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import Snapshot, Table, norm_header
+from sheetcrm.engine.validation import tidy
+from sheetcrm.engine.values import clamp
 from sheetcrm.errors import ImportFileError
-from sheetcrm.plan import Plan
-from sheetcrm.schema import LEADS
-from sheetcrm.settings import Settings
-from sheetcrm.table import Snapshot, Table, norm_header
-from sheetcrm.validation import tidy
-from sheetcrm.values import clamp
 
 
 @dataclass

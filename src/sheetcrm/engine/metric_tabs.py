@@ -21,10 +21,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import Config
-from sheetcrm.metric_data import Deals, read_deals, read_log
-from sheetcrm.metrics import AT, Figure, Metrics, compute, period_window
-from sheetcrm.schema import (
+from sheetcrm.engine.config import Config
+from sheetcrm.engine.metric_data import Deals, read_deals, read_log
+from sheetcrm.engine.metrics import AT, Figure, Metrics, compute, period_window
+from sheetcrm.engine.schema import (
     AS_OF,
     BY_OWNER,
     BY_SOURCE,
@@ -35,8 +35,8 @@ from sheetcrm.schema import (
     NO_DATA,
     NOT_COMPUTED,
 )
-from sheetcrm.table import Snapshot, Table
-from sheetcrm.values import format_datetime, format_number
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.values import format_datetime, format_number
 
 FORMATS = {
     "Win rate": "percent",

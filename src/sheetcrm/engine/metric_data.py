@@ -15,9 +15,9 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import Stage
-from sheetcrm.table import Table, norm_header
-from sheetcrm.values import blank_mask, parse_date, parse_number_array
+from sheetcrm.engine.config import Stage
+from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.values import blank_mask, parse_date, parse_number_array
 
 DAY = np.timedelta64(1, "D")
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")

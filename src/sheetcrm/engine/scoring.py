@@ -14,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from sheetcrm.config import ScoringRule
-from sheetcrm.rules import Frame, matched_values
-from sheetcrm.settings import Settings
-from sheetcrm.values import format_number, stripped
+from sheetcrm.engine.config import ScoringRule
+from sheetcrm.engine.rules import Frame, matched_values
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.values import format_number, stripped
 
 LIFECYCLE = ("Lead", "MQL", "SQL", "Customer")
 NO_MATCH = "no scoring rule matched"

@@ -3,7 +3,7 @@
 Settings come from ``SHEETCRM_*`` environment variables (secrets included: they never live
 in the sheet). The background work flushes the outbox within a second or so of submissions
 arriving and syncs the sheet every "Sync every minutes" (Settings): in a thread under
-``sheetcrm serve``, in a process of its own under gunicorn (:mod:`sheetcrm.background`).
+``sheetcrm serve``, in a process of its own under gunicorn (:mod:`sheetcrm.service.background`).
 ``/tasks/flush`` and ``/tasks/sync`` do the same on demand, for cron. One flush or sync at
 a time per process; across processes and instances, the sheet's lease and the outbox's
 claims keep them apart.
@@ -12,6 +12,8 @@ claims keep them apart.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,18 +23,18 @@ from pathlib import Path
 from traceback import extract_tb
 from typing import Any
 
-from sheetcrm import background, logs
 from sheetcrm.backends import open_backend
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.base import SheetBackend
 from sheetcrm.backends.google import spreadsheet_id
+from sheetcrm.backends.holders import abandoned, new_holder
+from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import ConfigError, SheetCRMError
-from sheetcrm.flusher import FlushReport, flush
-from sheetcrm.holders import abandoned, new_holder
 from sheetcrm.intake.adapters import SOURCES
+from sheetcrm.intake.flusher import FlushReport, flush
+from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.signatures import secret_variable
-from sheetcrm.outbox import Outbox
-from sheetcrm.sync import sync_once
-from sheetcrm.validation import Memo
+from sheetcrm.service import background, logs
 
 MAX_BODY_BYTES = 1024 * 1024
 # Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
@@ -202,7 +204,7 @@ class Service:
 
     def start(self) -> None:
         """Run the background work in a thread of this process (``sheetcrm serve``); under
-        gunicorn it runs in a process of its own instead (:mod:`sheetcrm.background`)."""
+        gunicorn it runs in a process of its own instead (:mod:`sheetcrm.service.background`)."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -256,3 +258,25 @@ class Service:
                     ],
                 )
             stop.wait(pause)
+
+
+def run_background(env: Mapping[str, str], exit_with: int | None = None) -> None:
+    """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
+    gunicorn master that started this one: killed, it cannot stop us itself)."""
+    logs.setup()
+    service = Service(ServiceConfig.from_env(env))
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    worker = threading.Thread(target=service.run, args=(stop,), name="sheetcrm-background")
+    worker.start()
+    logs.event("background work started", kind="background", pid=os.getpid())
+    try:
+        while not stop.wait(1.0):
+            if exit_with is not None and os.getppid() != exit_with:
+                stop.set()
+    finally:
+        stop.set()
+        worker.join()
+        service.outbox.close()
+        logs.event("background work stopped", kind="background", pid=os.getpid())

@@ -19,10 +19,10 @@ import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from sheetcrm.schema import LEADS, Kind
-from sheetcrm.settings import Settings
-from sheetcrm.table import norm_header
-from sheetcrm.values import (
+from sheetcrm.engine.schema import LEADS, Kind
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.values import (
     BLANKS,
     blank_mask,
     format_datetime,

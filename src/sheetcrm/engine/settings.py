@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 
-from sheetcrm.values import parse_number
+from sheetcrm.engine.values import parse_number
 
 ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics"})
 

@@ -17,15 +17,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
-from sheetcrm.config import parse_config
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.plan import resolve
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
+from sheetcrm.intake.outbox import Entry, Outbox
 from sheetcrm.intake.submission import Submission
-from sheetcrm.outbox import Entry, Outbox
-from sheetcrm.plan import resolve
-from sheetcrm.schema import LEADS
-from sheetcrm.validation import Memo
 
 GIVE_UP_AFTER = 5
 """Failures of our own code (not the sheet's) after which a batch goes to the dead letters:

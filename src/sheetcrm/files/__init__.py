@@ -1,0 +1,1 @@
+"""Files people hand sheetcrm: CRM exports to import, and the sheet templates."""

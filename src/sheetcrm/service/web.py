@@ -1,0 +1,210 @@
+"""The Flask application: web-form webhooks in, task endpoints for cron, health and status.
+
+``create_app(test_config=None)`` reads ``SHEETCRM_*`` settings from the environment, or
+from ``test_config`` (the same names) in tests. Nothing is read at import time. Every
+error, ours or the framework's, is answered as JSON with a message and a hint.
+Run it with ``sheetcrm serve`` locally, or ``gunicorn 'sheetcrm.service.web:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from sheetcrm.errors import IntakeError
+from sheetcrm.intake.adapters import SOURCES, adapt
+from sheetcrm.intake.signatures import verify
+from sheetcrm.service.openapi import openapi
+from sheetcrm.service.tasks import Service, ServiceConfig, logs
+
+bp = Blueprint("sheetcrm", __name__)
+JSON_TYPES = ("application/json",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def service() -> Service:
+    svc: Service = current_app.extensions["sheetcrm"]
+    return svc
+
+
+class Refused(Exception):
+    """A request we answer with a 4xx: what is wrong, and what to do instead."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint = status, message, hint
+
+
+@bp.post("/hooks/<source>")
+def hook(source: str) -> tuple[Response, int]:
+    source = source.lower()
+    g.source = source
+    if source not in SOURCES:
+        raise Refused(404, f"no webhook for {source!r}", f"use one of: {', '.join(SOURCES)}")
+    svc = service()
+    body = request.get_data(cache=True, parse_form_data=False)  # 413 past the size limit
+    secret = svc.config.secrets.get(source)
+    if secret is not None:  # an empty one refuses every post: verification fails closed
+        headers = dict(request.headers)
+        if "token" in request.args:  # Jotform and plain HTML forms cannot set a header
+            headers["X-Sheetcrm-Token"] = request.args["token"]
+        verify(source, secret, body, headers)
+    if not body.strip():
+        raise Refused(400, "the request has no body", "send the form's answers as JSON")
+    submission = adapt(source, _payload(body))
+    key = submission.key()
+    g.key = key
+    stored = svc.outbox.put(key, source, submission.to_json(), time.time())
+    if not stored:
+        return jsonify(status="duplicate", key=key), 200
+    return jsonify(status="accepted", key=key), 202
+
+
+def _payload(body: bytes) -> object:
+    kind = (request.mimetype or "").lower()
+    if kind in JSON_TYPES or kind.endswith("+json"):
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 too
+            raise Refused(
+                400, f"the body is not valid JSON ({exc})", "check the payload's syntax"
+            ) from exc
+    if kind in FORM_TYPES:
+        form = request.form
+        return {k: ", ".join(v for v in form.getlist(k)) for k in form}
+    raise Refused(
+        415,
+        f"content type {kind or 'none'!r} is not accepted",
+        "send application/json, application/x-www-form-urlencoded or multipart/form-data",
+    )
+
+
+def _authorised() -> None:
+    """Task endpoints: a bearer token, or App Engine's cron header where it can be trusted."""
+    config = service().config
+    if config.trust_cron_header and request.headers.get("X-Appengine-Cron") == "true":
+        return
+    if not config.task_token:
+        raise Refused(
+            403,
+            "task endpoints are turned off",
+            "set SHEETCRM_TASK_TOKEN and send it as 'Authorization: Bearer <token>'",
+        )
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not (
+        scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), config.task_token.encode())
+    ):
+        raise Refused(401, "missing or wrong bearer token", "send 'Authorization: Bearer <token>'")
+
+
+@bp.route("/tasks/flush", methods=["GET", "POST"])  # App Engine cron sends GET
+def task_flush() -> tuple[Response, int]:
+    _authorised()
+    report = service().flush()
+    return jsonify(ok=not report.error, **report.as_log()), 200 if not report.error else 503
+
+
+@bp.route("/tasks/sync", methods=["GET", "POST"])
+def task_sync() -> tuple[Response, int]:
+    _authorised()
+    result = service().sync()
+    return jsonify(result), 200 if result["ok"] else 503
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(ok=True)
+
+
+@bp.get("/status")
+def status() -> Response:
+    _authorised()
+    return jsonify(service().status())
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi())
+
+
+def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
+    body: dict[str, Any] = {"error": message}
+    if hint:
+        body["hint"] = hint
+    return jsonify(body), status
+
+
+def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
+    app = Flask(__name__)
+    settings = os.environ if test_config is None else test_config
+    config = ServiceConfig.from_env(settings)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body
+    app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
+    svc = Service(config)
+    app.extensions["sheetcrm"] = svc
+    app.register_blueprint(bp)
+    logs.setup()
+
+    @app.errorhandler(Refused)
+    def refused(exc: Refused) -> tuple[Response, int]:
+        return _error(exc.status, exc.message, exc.hint)
+
+    @app.errorhandler(IntakeError)
+    def intake_error(exc: IntakeError) -> tuple[Response, int]:
+        return _error(exc.status, exc.message, exc.hint)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        hints = {
+            404: "the endpoints are /hooks/<source>, /tasks/sync, /tasks/flush, /healthz, /status, "
+            "/openapi.json",
+            405: "see /openapi.json for the methods each endpoint takes",
+            413: f"the limit is {config.max_body} bytes (SHEETCRM_MAX_BODY_BYTES)",
+        }
+        response, status = _error(
+            exc.code or 500, exc.description or exc.name, hints.get(exc.code or 0, "")
+        )
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110 requires it)
+            if name.casefold() != "content-type":
+                response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(SQLAlchemyError)
+    def outbox_down(exc: SQLAlchemyError) -> tuple[Response, int]:
+        logs.event("outbox unavailable", 40, kind="error", error=type(exc).__name__)
+        response, status = _error(
+            503, "the submission could not be stored", "send it again; nothing was kept"
+        )
+        response.headers["Retry-After"] = "5"
+        return response, status
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        logs.event(
+            "request",
+            kind="request",
+            method=request.method,
+            path=request.path,  # never the query string: some vendors put tokens there
+            status=response.status_code,
+            ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            source=g.get("source", ""),
+            key=g.get("key", ""),
+        )
+        return response
+
+    if config.background:
+        svc.start()
+    return app
