@@ -22,7 +22,7 @@ from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.routing import first_match
 from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.scoring import explain, grade, points
-from sheetcrm.engine.sync import leads_frame
+from sheetcrm.engine.sync.begin import leads_frame
 from sheetcrm.engine.values import BLANKS, parse_date, parse_number
 
 

@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.schema import LEADS, ROUTING, service_columns
-from sheetcrm.engine.sync import _ids, _lead_rows, join_notes, plan_sync
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.sync.begin import lead_rows
+from sheetcrm.engine.sync.ids import next_ids
+from sheetcrm.engine.sync.status import join_notes
 from sheetcrm.engine.table import Table
 from sheets import NOW, cell, template
 
@@ -97,7 +100,7 @@ def _lead_rows_row_by_row(data: pd.DataFrame, service: list[str]) -> list[int]:
 def test_lead_rows_as_row_by_row(rows):
     service = service_columns()
     data = pd.DataFrame(rows or None, columns=["Lead ID", "Email", "Notes"], dtype=object)
-    assert list(_lead_rows(data, service)) == _lead_rows_row_by_row(data, service)
+    assert list(lead_rows(data, service)) == _lead_rows_row_by_row(data, service)
 
 
 def _ids_row_by_row(ids: list[str], history: list[str], counter: int):
@@ -119,7 +122,7 @@ SOME_IDS = st.sampled_from(["", "L-00001", "L-00002", "L-7", "L-\u0663", "X-1", 
 def test_ids_as_row_by_row(ids, history, counter):
     data = pd.DataFrame({"Lead ID": pd.Series(ids, dtype=object)})
     state = Table(["Key", "Value"], [["Next lead ID", str(counter)]])
-    got, fresh, next_id = _ids(data, state, Table(["Lead ID"], [[h] for h in history]))
+    got, fresh, next_id = next_ids(data, state, Table(["Lead ID"], [[h] for h in history]))
     assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, counter)
 
 

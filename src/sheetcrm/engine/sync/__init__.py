@@ -1,0 +1,81 @@
+"""``plan_sync(snapshot, now) -> Plan``: what one sync changes, planned without I/O.
+
+A sync is an ordered list of named steps, each a function that takes the planning state
+(:class:`~sheetcrm.engine.sync.state.SyncState`) and returns it: adding a step is adding
+one entry to ``STEPS`` and one module, and a benchmark can time each step by its name.
+``begin`` parses the rule tabs and lays out the leads; ``finish`` fills in the Problems and
+state tabs and the summary. Only cells whose value changes are planned, so a second sync
+with no edit plans nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.sync.begin import begin
+from sheetcrm.engine.sync.diff import diff
+from sheetcrm.engine.sync.ids import assign_ids
+from sheetcrm.engine.sync.metrics import plan_metrics
+from sheetcrm.engine.sync.route import route_leads
+from sheetcrm.engine.sync.score import score_leads
+from sheetcrm.engine.sync.stages import track_stages
+from sheetcrm.engine.sync.state import SyncState, local_now
+from sheetcrm.engine.sync.status import write_status
+from sheetcrm.engine.sync.tabs import problems_tab, state_tab
+from sheetcrm.engine.sync.validate import mark_duplicates, validate
+from sheetcrm.engine.table import Snapshot
+from sheetcrm.engine.validation import Memo
+
+Step = Callable[[SyncState], SyncState]
+
+STEPS: list[tuple[str, Step]] = [
+    ("ids", assign_ids),
+    ("validate", validate),
+    ("duplicates", mark_duplicates),
+    ("score", score_leads),
+    ("route", route_leads),
+    ("stages", track_stages),
+    ("status", write_status),
+    ("metrics", plan_metrics),
+    ("diff", diff),
+]
+
+__all__ = ["STEPS", "Step", "SyncState", "begin", "finish", "local_now", "plan_sync"]
+
+
+@gc_paused()
+def plan_sync(
+    snapshot: Snapshot, now: datetime, memo: Memo | None = None, metrics: bool = True
+) -> Plan:
+    """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data.
+    ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
+    updates them, so that appending leads costs no chart or format requests)."""
+    state = begin(snapshot, now, memo, metrics)
+    if not state.stopped:
+        for _name, step in STEPS:
+            state = step(state)
+    return finish(state)
+
+
+def finish(state: SyncState) -> Plan:
+    """The plan, with the Problems tab, the hidden state tab and the summary filled in."""
+    plan = state.plan
+    if state.stopped:
+        plan.summary.problems = len(plan.problems)
+        problems_tab(plan, state.snapshot, state.stamp)
+        return plan
+    # History rows in sheet order of their leads, stage entries after routing ones.
+    plan.history.sort(key=lambda item: item[0])
+    config_problems = state.config.problems
+    plan.problems = [*config_problems, *state.header_problems, *state.row_problems]
+    plan.summary.problems = len(config_problems) + len(state.header_problems) + state.counted
+    problems_tab(plan, state.snapshot, state.stamp)
+    state_tab(plan, state.snapshot, state.counter, state.metrics_digest)
+    plan.summary.rows = len(state.data)
+    plan.summary.new_ids = int(state.fresh.sum())
+    plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
+    plan.summary.frozen = tuple(sorted(state.frozen))
+    return plan

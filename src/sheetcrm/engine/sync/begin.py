@@ -1,0 +1,139 @@
+"""The first move of a sync: parse the rule tabs and lay the lead rows out as a frame."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.config import Config, Problem, parse_config
+from sheetcrm.engine.plan import Plan, find_column
+from sheetcrm.engine.rules import Frame
+from sheetcrm.engine.schema import HISTORY, LEADS, STATE, service_columns
+from sheetcrm.engine.sync.ids import ID_PATTERN, NEXT_ID_KEY
+from sheetcrm.engine.sync.state import SyncState, local_now, put_column
+from sheetcrm.engine.table import Snapshot, Table, a1
+from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.values import format_datetime
+
+
+def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bool) -> SyncState:
+    """The state the steps start from; ``stopped`` when the Leads tab cannot be synced."""
+    config = parse_config(snapshot)
+    stamp_now = local_now(now, config)
+    state = SyncState(
+        snapshot=snapshot,
+        config=config,
+        plan=Plan(snapshot.version, settings=config.settings),
+        now=stamp_now,
+        stamp=format_datetime(stamp_now),
+        memo=memo,
+        with_metrics=with_metrics,
+        frozen=set(config.frozen),
+    )
+    leads = snapshot.get(LEADS.name)
+    stop = _cannot_sync(leads, config, snapshot.table(STATE.name), snapshot.table(HISTORY.name))
+    if stop is not None or leads is None:
+        state.plan.problems = stop or []
+        state.stopped = True
+        return state
+    data, state.header_problems = leads_frame(leads)
+    service = service_columns()
+    state.plan.new_columns = [c for c in service if c not in data.columns]
+    for spec in LEADS.columns:
+        if spec.header not in data.columns:  # a person deleted or renamed it
+            put_column(data, spec.header, [""] * len(data))
+            if spec.header == "Stage":
+                state.frozen.add("stages")
+                state.header_problems.append(
+                    Problem(
+                        LEADS.name,
+                        a1(LEADS.name, 1),
+                        "the Leads tab has no Stage column",
+                        "add a column headed Stage",
+                    )
+                )
+    if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
+        data = data.fillna("")  # only when some cell is not text: fillna costs a copy
+    state.positions = lead_rows(data, service)
+    state.data = data.iloc[state.positions].reset_index(drop=True)
+    state.read = state.data[service].copy()
+    state.leads = leads
+    state.frame = Frame(state.data, stamp_now, config.settings.dayfirst)
+    return state
+
+
+def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:
+    """Leads as a DataFrame of strings, columns named by their canonical header."""
+    names: list[str] = []
+    problems = []
+    for i, header in enumerate(leads.header):
+        spec = LEADS.column(header)
+        name = spec.header if spec else header.strip() or f"(column {i + 1})"
+        if name in names:
+            problems.append(
+                Problem(
+                    LEADS.name,
+                    a1(LEADS.name, 1, i),
+                    f"a second {name!r} column; only the first is used",
+                    "rename or delete one of them",
+                )
+            )
+            name = f"{name} ({i + 1})"
+        names.append(name)
+    width = len(names)
+    rows = leads.rows
+    if any(len(row) != width for row in rows):
+        rows = [(row + [""] * width)[:width] for row in rows]
+    return pd.DataFrame(rows, columns=names, dtype=object), problems
+
+
+def _cannot_sync(
+    leads: Table | None, config: Config, state: Table, history: Table
+) -> list[Problem] | None:
+    """The problems that stop a sync from touching Leads at all, or None."""
+    if leads is None or not any(h.strip() for h in leads.header):
+        return [
+            Problem(
+                LEADS.name,
+                LEADS.name,
+                "no Leads tab, or no header row on it",
+                "run `sheetcrm init` on a new file to see the template's Leads tab",
+            ),
+            *[p for p in config.problems if p.tab in ("Settings", "Team")],
+        ]
+    issued = any(ID_PATTERN.match(i) for i in history.column("Lead ID")) or any(
+        k.strip().casefold() == NEXT_ID_KEY for k in state.column("Key")
+    )
+    if find_column(leads, "Lead ID") is None and issued:
+        # Giving every lead a new ID would cut it off from its History: stop and say so.
+        return [
+            Problem(
+                LEADS.name,
+                a1(LEADS.name, 1),
+                "the Leads tab has no Lead ID column, but leads were given IDs before",
+                "rename the column back to Lead ID (or undo its deletion); nothing was changed",
+            )
+        ]
+    return None
+
+
+def lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
+    """Positions of the rows that are leads: a row with nothing a person typed (and no ID)
+    is a gap in the sheet, not a lead."""
+    person = [c for c in data.columns if c not in service]
+    lead = np.zeros(len(data), dtype=bool)
+    pending = np.arange(len(data))
+    # A column at a time, each only on the rows not yet known to be leads: nearly every row
+    # is settled by its Lead ID or its first person column.
+    for column in ["Lead ID", *person]:
+        cells = data[column].to_numpy(dtype=object)[pending]
+        typed = np.fromiter(  # a cell of only spaces is still empty
+            (v != "" and bool(str(v).strip()) for v in cells), dtype=bool, count=len(cells)
+        )
+        lead[pending[typed]] = True
+        pending = pending[~typed]
+        if not len(pending):
+            break
+    return np.flatnonzero(lead)

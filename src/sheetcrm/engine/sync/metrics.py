@@ -1,0 +1,29 @@
+"""Step ``metrics``: the metric tabs, rewritten only when a figure changes (metric_tabs.py)."""
+
+from __future__ import annotations
+
+from sheetcrm.engine.metric_tabs import digest, metric_tabs
+from sheetcrm.engine.schema import STATE
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.sync.tabs import METRICS_KEY, state_value
+
+
+def plan_metrics(state: SyncState) -> SyncState:
+    snapshot = state.snapshot
+    shown = state_value(snapshot.table(STATE.name), METRICS_KEY)
+    state.metrics_digest = shown
+    if not state.with_metrics:  # web-form intake: the next sync updates them
+        return state
+    tabs = metric_tabs(
+        snapshot,
+        state.data,
+        state.config,
+        state.now,
+        [row for _, row, _ in state.plan.history],
+        state.flags,
+        state.frozen,
+    )
+    state.metrics_digest = digest(tabs)
+    if state.metrics_digest != shown or not all(map(snapshot.get, tabs)):
+        state.plan.replace.update(tabs)
+    return state

@@ -1,0 +1,96 @@
+"""The planning state that every step of a sync takes and returns, and what they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.config import Config, Problem
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.rules import Frame
+from sheetcrm.engine.schema import SERVICE_BY
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.validation import Memo
+
+RowProblems = list[tuple[np.ndarray, str, list[str], str]]
+"""(rows, column, one message per row, hint): what a step found wrong, or flags, per row."""
+
+
+@dataclass
+class SyncState:
+    """What one sync has read and decided so far. Steps read it and add to it.
+
+    ``data`` holds the lead rows only (gaps in the sheet left out), as strings, one column
+    per canonical header; ``positions[i]`` is lead ``i``'s data row in the sheet.
+    """
+
+    snapshot: Snapshot
+    config: Config
+    plan: Plan
+    now: datetime  # the sheet's local time, naive, to the minute
+    stamp: str  # ``now`` as written into cells
+    memo: Memo | None
+    with_metrics: bool
+    frozen: set[str]  # rule tabs (and what they govern) not applied this round
+    stopped: bool = False  # the sheet cannot be synced at all; plan.problems says why
+    leads: Table = field(default_factory=lambda: Table([], []))
+    data: pd.DataFrame = field(default_factory=pd.DataFrame)
+    frame: Frame | None = None  # typed views of ``data``, each column derived once per sync
+    positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    read: pd.DataFrame = field(default_factory=pd.DataFrame)  # service columns as read
+    header_problems: list[Problem] = field(default_factory=list)
+    problems: RowProblems = field(default_factory=list)
+    flags: RowProblems = field(default_factory=list)
+    # set by the ids step
+    ids: list[str] = field(default_factory=list)
+    fresh: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    arrived: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    counter: int = 1
+    # set by the validate step, read by the duplicates step
+    contacts: dict[str, pd.Series] = field(default_factory=dict)
+    # set by the status step
+    row_problems: list[Problem] = field(default_factory=list)
+    counted: int = 0
+    metrics_digest: str = ""
+
+    @property
+    def view(self) -> Frame:
+        assert self.frame is not None, "the sync has no lead rows to look at"
+        return self.frame
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    def put(self, column: str, values: object) -> None:
+        """Replace a column; a later step that reads it (routing may test this sync's
+        scores, stages read Assigned at) then sees the new values."""
+        put_column(self.data, column, values)
+        if self.frame is not None:
+            self.frame.forget(column)
+
+    def history(
+        self, row: int, field_name: str, before: str, after: str, why: str, stamp_column: str
+    ) -> None:
+        """Append a History row about lead ``row``; ``stamp_column`` is the service cell that
+        must land with it ("" for none)."""
+        entry = [self.stamp, self.ids[row], field_name, before, after, SERVICE_BY, why]
+        self.plan.history.append((row, entry, stamp_column))
+
+
+def put_column(data: pd.DataFrame, column: str, values: object) -> None:
+    """Set a column as plain Python strings: pandas 3 would otherwise infer its own string
+    dtype, whose per-element access makes every later loop several times slower."""
+    data[column] = pd.Series(np.asarray(values, dtype=object), index=data.index, dtype=object)
+
+
+def local_now(now: datetime, config: Config) -> datetime:
+    """``now`` in the sheet's time zone, naive, to the minute: what stamps are written as."""
+    if now.tzinfo is not None:
+        now = now.astimezone(config.settings.zone).replace(tzinfo=None)
+    return now.replace(second=0, microsecond=0)

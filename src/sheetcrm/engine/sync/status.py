@@ -1,0 +1,74 @@
+"""Step ``status``: each lead's Status cell says "OK" or what is wrong with it, and the first
+row problems are listed for the Problems tab."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.config import Problem
+from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.table import Table, a1
+
+
+def write_status(state: SyncState) -> SyncState:
+    """Write each row's Status ("OK" or what is wrong); list the first row problems for the
+    Problems tab (the rest are only counted), and count the flagged rows."""
+    n = len(state.data)
+    problems: list[Problem] = []
+    columns = {name: i for i, name in enumerate(state.data.columns)}
+    ids = state.data["Lead ID"].to_numpy(dtype=object)
+    notes: list[tuple[np.ndarray, np.ndarray]] = []
+    for rows, column, messages, hint in state.problems:
+        said = _prefixed(column, messages)
+        notes.append((np.asarray(rows, dtype=np.int64), said))
+        col = columns.get(column, 0)
+        for r, text in zip(rows[: MAX_ROW_PROBLEMS - len(problems)], said, strict=False):
+            where = a1(LEADS.name, Table.sheet_row(int(state.positions[r])), col)
+            problems.append(Problem(LEADS.name, where, text, hint, str(ids[r])))
+    counted = sum(len(rows) for rows, _ in notes)
+    flagged = np.zeros(n, dtype=bool)
+    for rows, _column, messages, _hint in state.flags:
+        notes.append((np.asarray(rows, dtype=np.int64), np.asarray(messages, dtype=object)))
+        flagged[rows] = True
+    if not state.frozen & {"validation", "stages"}:
+        joined, said = join_notes(n, notes)
+        state.put("Status", np.where(said, joined, "OK"))
+    state.row_problems, state.counted = problems, counted
+    state.plan.summary.flagged = int(flagged.sum())
+    return state
+
+
+def _prefixed(column: str, messages: list[str]) -> np.ndarray:
+    """``"column: message"`` for each message, composed once per distinct message: a
+    capacity-bound backlog gives tens of thousands of rows the same routing reason."""
+    codes, uniques = pd.factorize(np.asarray(messages, dtype=object))
+    texts = np.array([f"{column}: {m}" for m in uniques], dtype=object)
+    return texts[codes] if len(codes) else np.array([], dtype=object)
+
+
+def join_notes(
+    n: int, notes: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``n``, the texts ``notes`` give it (rows, texts per step), joined with "; "
+    in the order given, and whether it got any. One vectorised pass per step, not per row."""
+    joined = np.full(n, "", dtype=object)
+    said = np.zeros(n, dtype=bool)
+    for rows, texts in notes:
+        if not len(rows):
+            continue
+        # a row named twice by one step gets both texts: one pass per repeat
+        repeat = np.zeros(len(rows), dtype=np.int64)
+        if np.bincount(rows, minlength=n).max() > 1:
+            order = np.argsort(rows, kind="stable")
+            run = np.r_[True, rows[order][1:] != rows[order][:-1]]
+            start = np.maximum.accumulate(np.where(run, np.arange(len(rows)), 0))
+            repeat[order] = np.arange(len(rows)) - start
+        for k in range(int(repeat.max()) + 1):
+            at, text = rows[repeat == k], texts[repeat == k]
+            joined[at] = np.where(said[at], joined[at] + "; " + text, text)
+            said[at] = True
+    return joined, said

@@ -1,0 +1,54 @@
+"""The tabs a sync rewrites whole: Problems, and the hidden state tab (next Lead ID, what the
+metric tabs show)."""
+
+from __future__ import annotations
+
+from sheetcrm.engine.config import Problem
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.schema import LEADS, PROBLEMS, STATE
+from sheetcrm.engine.sync.ids import NEXT_ID_KEY
+from sheetcrm.engine.table import Snapshot, Table
+
+METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as of" time
+
+
+def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
+    """Rewrite Problems when what is wrong changed; a problem keeps the At it was first seen."""
+    current = snapshot.get(PROBLEMS.name)
+    seen = {}
+    if current is not None:
+        for rec in current.records():
+            seen[(rec.get("Tab", ""), rec.get("Cell", ""), rec.get("Problem", ""))] = rec.get("At")
+    rows = []
+    listed = list(plan.problems)
+    more = plan.summary.problems - len(listed)
+    if more > 0:
+        listed.append(
+            Problem(
+                LEADS.name,
+                LEADS.name,
+                f"... and {more} more row problems",
+                "each row's Status cell says what is wrong",
+            )
+        )
+    for p in listed:
+        rows.append(
+            [seen.get((p.tab, p.cell, p.problem)) or stamp, p.tab, p.cell, p.problem, p.hint]
+        )
+    table = Table(PROBLEMS.headers, rows)
+    if current is None or current.rows != table.rows or current.header != table.header:
+        plan.replace[PROBLEMS.name] = table
+
+
+def state_value(state: Table, key: str) -> str:
+    """The value of ``key`` on the hidden state tab, or ""."""
+    values = zip(state.column("Key"), state.column("Value"), strict=True)
+    return next((v.strip() for k, v in values if k.strip().casefold() == key), "")
+
+
+def state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str) -> None:
+    current = snapshot.get(STATE.name)
+    rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest]]
+    table = Table(STATE.headers, rows)
+    if current is None or current.rows != table.rows:
+        plan.replace[STATE.name] = table
