@@ -40,7 +40,6 @@ OVERSIZED = {
     "sheetcrm.backends.google",
     "sheetcrm.backends.workbook",
     "sheetcrm.backends.xlsx_package",
-    "sheetcrm.engine.config",
     "sheetcrm.engine.rules",
     "sheetcrm.engine.sync",
     "sheetcrm.engine.validation",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.bulk import gc_paused
-from sheetcrm.engine.config import Config, Problem, parse_config
+from sheetcrm.engine.config import Config, parse_config
 from sheetcrm.engine.metric_tabs import digest, metric_tabs
 from sheetcrm.engine.plan import (
     ColumnWrites,
@@ -26,6 +26,7 @@ from sheetcrm.engine.plan import (
     person_columns,
     person_fingerprint,
 )
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import (
