@@ -42,7 +42,6 @@ OVERSIZED = {
     "sheetcrm.backends.xlsx_package",
     "sheetcrm.engine.rules",
     "sheetcrm.engine.sync",
-    "sheetcrm.engine.validation",
     "sheetcrm.intake.outbox",
 }
 

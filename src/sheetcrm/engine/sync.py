@@ -17,6 +17,7 @@ import pandas as pd
 
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.config import Config, parse_config
+from sheetcrm.engine.duplicates import company_domains, find_duplicates
 from sheetcrm.engine.metric_tabs import digest, metric_tabs
 from sheetcrm.engine.plan import (
     ColumnWrites,
@@ -41,7 +42,7 @@ from sheetcrm.engine.schema import (
 from sheetcrm.engine.scoring import lifecycle, score
 from sheetcrm.engine.stages import track
 from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
-from sheetcrm.engine.validation import Memo, check_rows, company_domains, find_duplicates
+from sheetcrm.engine.validation import Memo, check_rows
 from sheetcrm.engine.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
