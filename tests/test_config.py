@@ -8,7 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheetcrm.engine.config import Config, FormMapping, form_key, leads_fields, parse_config
+from sheetcrm.engine.config import Config, parse_config
+from sheetcrm.engine.forms_tab import FormMapping, form_key
+from sheetcrm.engine.rule_tab import leads_fields
 from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.settings import ALL
 from sheetcrm.engine.table import Snapshot, Table

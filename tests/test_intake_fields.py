@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm.engine.config import FormMapping, FormRule, parse_config
+from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.forms_tab import FormMapping, FormRule
 from sheetcrm.engine.schema import LEADS, service_columns
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot

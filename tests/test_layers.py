@@ -40,9 +40,7 @@ OVERSIZED = {
     "sheetcrm.backends.google",
     "sheetcrm.backends.workbook",
     "sheetcrm.backends.xlsx_package",
-    "sheetcrm.engine.config",
     "sheetcrm.engine.rules",
-    "sheetcrm.engine.validation",
     "sheetcrm.intake.outbox",
 }
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sheetcrm.engine.config import Stage
 from sheetcrm.engine.metric_data import read_deals, read_log
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import compute, period_window
 from sheetcrm.engine.schema import HISTORY, NO_DATA
 from sheetcrm.engine.settings import MetricsPeriod, SettingError, find_setting
+from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table
 
 NOW = datetime(2026, 11, 23, 10, 0)

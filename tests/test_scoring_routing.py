@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sheetcrm.engine.config import Member, RoutingRule, ScoringRule, parse_config
+from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.routing import Assignment, route
+from sheetcrm.engine.routing_tab import RoutingRule
 from sheetcrm.engine.rules import Condition, Frame, compile_condition
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.scoring import NO_MATCH, grade, lifecycle, score
+from sheetcrm.engine.scoring_tab import ScoringRule
 from sheetcrm.engine.settings import SETTINGS, Settings
 from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.team_tab import Member
 
 NOW = datetime(2026, 3, 10, 12, 0)
 TODAY = "2026-03-10 09:00"

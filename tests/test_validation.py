@@ -1,4 +1,5 @@
-"""Normalising and checking lead rows, and finding duplicates (sheetcrm.engine.validation)."""
+"""Normalising and checking lead rows (sheetcrm.engine.validation), and finding duplicates
+(sheetcrm.engine.duplicates)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sheetcrm.engine.duplicates import company_domains, find_duplicates
 from sheetcrm.engine.validation import (
     Memo,
     check_rows,
-    company_domains,
     country_region,
-    find_duplicates,
     normalise_email,
     normalise_phone,
 )

@@ -18,9 +18,10 @@ from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.google import spreadsheet_id
 from sheetcrm.backends.holders import new_holder
-from sheetcrm.engine.config import parse_config, parse_settings
+from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
+from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import Memo

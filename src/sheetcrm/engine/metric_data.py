@@ -15,7 +15,7 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.config import Stage
+from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import blank_mask, parse_date, parse_number_array
 

@@ -15,7 +15,7 @@ from operator import itemgetter
 import numpy as np
 
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.config import Problem
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import HISTORY, LEADS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header

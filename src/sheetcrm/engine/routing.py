@@ -14,9 +14,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.config import Member, RoutingRule
+from sheetcrm.engine.routing_tab import RoutingRule
 from sheetcrm.engine.rules import Frame, matched_values
 from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.team_tab import Member
 
 
 @dataclass(frozen=True)

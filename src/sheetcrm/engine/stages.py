@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.config import Stage
 from sheetcrm.engine.rules import Frame, suggest
+from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown
 

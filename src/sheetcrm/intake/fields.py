@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from sheetcrm.engine.config import FormMapping, form_key
+from sheetcrm.engine.forms_tab import FormMapping, form_key
 from sheetcrm.engine.schema import LEADS, Owner
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header

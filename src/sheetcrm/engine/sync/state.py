@@ -8,8 +8,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.config import Config, Problem
+from sheetcrm.engine.config import Config
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import SERVICE_BY
 from sheetcrm.engine.settings import Settings

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.config import Problem
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, a1

@@ -3,8 +3,8 @@ metric tabs show)."""
 
 from __future__ import annotations
 
-from sheetcrm.engine.config import Problem
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS, PROBLEMS, STATE
 from sheetcrm.engine.sync.ids import NEXT_ID_KEY
 from sheetcrm.engine.table import Snapshot, Table

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from sheetcrm.engine.duplicates import company_domains, find_duplicates
 from sheetcrm.engine.sync.state import SyncState
-from sheetcrm.engine.validation import check_rows, company_domains, find_duplicates
+from sheetcrm.engine.validation import check_rows
 
 
 def validate(state: SyncState) -> SyncState:

@@ -1,0 +1,15 @@
+"""A Problem: what is wrong, in which cell, and a hint to fix it. Rule tabs and lead rows
+report them alike; the sync writes them to the Problems tab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    tab: str
+    cell: str  # A1 reference, "Leads!E12", or the tab alone
+    problem: str
+    hint: str = ""
+    lead_id: str = ""

@@ -1,0 +1,115 @@
+"""Reading a rule tab by its headers, with every problem tied to its cell; and the
+Field / Operator / Value rows that Scoring and Routing share, type-checked against Leads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sheetcrm.engine.problems import Problem
+from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, suggest
+from sheetcrm.engine.schema import LEADS, Kind, TabSpec
+from sheetcrm.engine.table import Table, a1
+from sheetcrm.engine.values import parse_number
+
+
+class RuleTab:
+    """Reads one rule tab by header and collects its problems with cell references."""
+
+    def __init__(self, spec: TabSpec, table: Table | None, required: Iterable[str]) -> None:
+        self.spec, self.table = spec, table or Table([])
+        self.problems: list[Problem] = []
+        if table is None:
+            self.problem(
+                None,
+                None,
+                f"the {spec.name} tab is missing",
+                f"add a tab named {spec.name} with headers: {', '.join(spec.headers)}",
+            )
+        for header in required if table is not None else ():
+            if self.table.col(header) is None:
+                self.problem(
+                    1,
+                    None,
+                    f"the {spec.name} tab has no {header!r} column",
+                    suggest(header, self.table.header)
+                    if self.table.header
+                    else f"put the headers in row 1: {', '.join(spec.headers)}",
+                )
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def rows(self) -> Iterable[tuple[int, dict[str, str]]]:
+        if not self.ok:
+            return
+        cols = {h: self.table.col(h) for h in self.spec.headers}
+        for i, row in enumerate(self.table.rows):
+            cells = {h: (row[c].strip() if c is not None else "") for h, c in cols.items()}
+            if any(cells.values()):
+                yield i, cells
+
+    def number(
+        self,
+        row: int,
+        cells: dict[str, str],
+        header: str,
+        what: str,
+        hint: str,
+        default: float | None = None,
+    ) -> float | None:
+        """The cell as a number of at least 0; ``default`` when empty; a problem when not."""
+        text = cells[header]
+        if not text:
+            return default
+        value = parse_number(text)
+        if value is None or value < 0:
+            self.problem(row, header, f"{text!r} is not {what}", hint)
+        return value
+
+    def problem(self, row: int | None, header: str | None, problem: str, hint: str = "") -> None:
+        col = self.table.col(header) if header else None
+        self.problems.append(Problem(self.spec.name, a1(self.spec.name, row, col), problem, hint))
+
+
+def leads_fields(leads: Table) -> dict[str, Kind | None]:
+    """Each Leads column with its schema kind (None for extra columns), named as the sync's
+    Leads frame names it: by its canonical header ("E-mail" is Email), extras as written."""
+    fields: dict[str, Kind | None] = {}
+    for header in leads.header:
+        if header.strip():
+            column = LEADS.column(header)
+            fields[column.header if column else header.strip()] = column.kind if column else None
+    return fields
+
+
+def read_conditions(
+    tab: RuleTab,
+    rows: list[tuple[int, dict[str, str]]],
+    fields: dict[str, Kind | None],
+    dayfirst: bool,
+    computed: frozenset[str] = frozenset(),
+) -> tuple[Condition, ...]:
+    conditions = []
+    for i, cells in rows:
+        if not cells["Field"] and not cells["Operator"]:
+            continue
+        spec = LEADS.column(cells["Field"])
+        if spec is not None and spec.header in computed:
+            tab.problem(
+                Table.sheet_row(i),
+                "Field",
+                f"{tab.spec.name} rules cannot test {spec.header}: the sync computes it "
+                "from these very rules, so it would never settle",
+                "test the fields it is computed from instead",
+            )
+            continue
+        try:
+            conditions.append(
+                compile_condition(
+                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst
+                )
+            )
+        except ConditionError as exc:
+            tab.problem(Table.sheet_row(i), exc.column, exc.problem, exc.hint)
+    return tuple(conditions)

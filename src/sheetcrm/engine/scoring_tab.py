@@ -1,0 +1,77 @@
+"""The Scoring tab -> scoring rules: rows sharing a Rule name are one rule, all of whose
+conditions must hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sheetcrm.engine.rule_tab import RuleTab, read_conditions
+from sheetcrm.engine.rules import Condition
+from sheetcrm.engine.schema import SCORING, Kind
+from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.values import parse_number
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    name: str
+    conditions: tuple[Condition, ...]
+    points: float
+    group: str
+
+
+SCORED = frozenset({"Score", "Score reasons", "Grade", "Lifecycle", "Status"})
+"""What scoring writes (or what is written after it): a Scoring rule cannot test these."""
+
+
+def parse_scoring(
+    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool
+) -> tuple[list[ScoringRule], RuleTab]:
+    tab = RuleTab(SCORING, table, ["Rule", "Field", "Operator", "Value", "Points"])
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for i, cells in tab.rows():
+        name = cells["Rule"] or f"Row {Table.sheet_row(i)}"
+        groups.setdefault(norm_header(name), []).append((i, cells))
+    rules = []
+    for rows in groups.values():
+        name = rows[0][1]["Rule"] or f"Row {Table.sheet_row(rows[0][0])}"
+        points_cells = [(i, c["Points"]) for i, c in rows if c["Points"]]
+        values = {parse_number(p) for _, p in points_cells}
+        for i, text in points_cells:
+            if parse_number(text) is None:
+                tab.problem(
+                    Table.sheet_row(i),
+                    "Points",
+                    f"{text!r} is not a number of points",
+                    "type a whole number; negative points are allowed, like -10",
+                )
+        if not points_cells:
+            tab.problem(
+                Table.sheet_row(rows[0][0]),
+                "Points",
+                f"rule {name!r} has no points",
+                "type its points on the rule's first row",
+            )
+        elif len(values) > 1:
+            tab.problem(
+                Table.sheet_row(points_cells[1][0]),
+                "Points",
+                f"rule {name!r} has different points on its rows",
+                "put the points on the first row only",
+            )
+        conditions = read_conditions(tab, rows, fields, dayfirst, SCORED)
+        if not conditions and not any(c["Field"] for _, c in rows):
+            tab.problem(
+                Table.sheet_row(rows[0][0]),
+                "Field",
+                f"rule {name!r} has no condition",
+                "fill Field, Operator and Value",
+            )
+        groups_named = {c["Group"] for _, c in rows if c["Group"]}
+        if tab.ok:
+            rules.append(
+                ScoringRule(
+                    name, conditions, float(next(iter(values)) or 0), next(iter(groups_named), "")
+                )
+            )
+    return rules, tab

@@ -1,0 +1,52 @@
+"""The Settings tab -> Settings, and the areas a bad setting freezes."""
+
+from __future__ import annotations
+
+from sheetcrm.engine.problems import Problem
+from sheetcrm.engine.rule_tab import RuleTab
+from sheetcrm.engine.rules import suggest
+from sheetcrm.engine.schema import SETTINGS
+from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
+from sheetcrm.engine.settings import SETTINGS as DECLARED
+from sheetcrm.engine.table import Table, a1
+from sheetcrm.engine.values import parse_number
+
+
+def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Problem]]:
+    tab = RuleTab(SETTINGS, table, ["Key", "Value"])
+    settings, frozen = Settings(), set[str]()
+    if not tab.ok:
+        # No tab, or no Key or Value column: every setting would silently fall back to its
+        # default (time zone, date order, fallback owner...), so nothing they govern runs.
+        frozen |= ALL
+    for i, cells in tab.rows():
+        key, text, row = cells["Key"], cells["Value"], Table.sheet_row(i)
+        if key.casefold().startswith(GROUP_CAP_PREFIX):
+            cap = parse_number(text)
+            if cap is None:
+                tab.problem(row, "Value", f"{text!r} is not a number", "type the most points")
+                frozen.add("scoring")
+            else:
+                settings.group_caps[key.split(":", 1)[1].strip().casefold()] = cap
+            continue
+        setting = find_setting(key)
+        if setting is None:
+            tab.problem(
+                row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])
+            )
+            continue
+        if setting.key in settings.cells:
+            tab.problem(
+                row,
+                "Key",
+                f"{setting.key!r} is set twice; the first one is used",
+                "delete one of the two rows",
+            )
+            continue
+        settings.cells[setting.key] = a1(SETTINGS.name, row, tab.table.col("Value"))
+        try:
+            settings.values[setting.key] = setting.parse(text if text else setting.default)
+        except SettingError as exc:
+            tab.problem(row, "Value", f"{setting.key}: {exc.problem}", exc.hint)
+            frozen |= setting.governs
+    return settings, frozen, tab.problems

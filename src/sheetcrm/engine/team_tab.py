@@ -1,0 +1,67 @@
+"""The Team tab -> the members leads are routed to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sheetcrm.engine.rule_tab import RuleTab
+from sheetcrm.engine.schema import TEAM
+from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.values import parse_bool, parse_date
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    email: str
+    team: str
+    active: bool
+    weight: float
+    capacity: float | None
+    away_until: date | None
+
+
+def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member], RuleTab]:
+    tab = RuleTab(TEAM, table, ["Name"])
+    members: list[Member] = []
+    for i, cells in tab.rows():
+        row = Table.sheet_row(i)
+        if not cells["Name"]:
+            tab.problem(row, "Name", "a team member without a name", "type the person's name")
+            continue
+        if any(norm_header(m.name) == norm_header(cells["Name"]) for m in members):
+            tab.problem(row, "Name", f"{cells['Name']!r} is listed twice", "keep one row each")
+        active = parse_bool(cells["Active"]) if cells["Active"] else True
+        if active is None:
+            tab.problem(row, "Active", f"{cells['Active']!r} is not yes or no", "type yes or no")
+        weight = tab.number(
+            row, cells, "Weight", "a weight", "type a number, 1 for a normal share", default=1.0
+        )
+        capacity = tab.number(
+            row,
+            cells,
+            "Daily capacity",
+            "a count",
+            "type how many new leads a day, or leave it empty for no limit",
+        )
+        away = parse_date(cells["Away until"], dayfirst) if cells["Away until"] else None
+        if cells["Away until"] and away is None:
+            tab.problem(
+                row,
+                "Away until",
+                f"{cells['Away until']!r} is not a date",
+                "type a date like 2026-01-31, or leave it empty",
+            )
+        members.append(
+            Member(
+                cells["Name"],
+                cells["Email"],
+                cells["Team"],
+                bool(active),
+                weight or 0.0,
+                capacity,
+                away.date() if away else None,
+            )
+        )
+    return members, tab
