@@ -1,0 +1,129 @@
+"""plan_sync of this tree against another revision's, in the same run: issue 11's check that
+restructuring the sync costs no speed (target: no slower than 5 %), and the time of each named
+step of this tree's sync.
+
+Each revision runs in its own fresh process with its own bench/leads.py, alternately, ``--rounds``
+times; the figure is the median per revision, and the ratio is this tree's over the other's.
+Run: .venv/bin/python bench/against.py --rev 02b4009 [--rows 100000 --rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+from leads import NOW, SHARED, machine, require_data, snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs inside either tree: the imports are the only thing that moved.
+PROBE = """
+import json, sys, time
+from leads import NOW, snapshot
+from sheetcrm.backends.memory import MemoryBackend
+try:
+    from sheetcrm.engine.sync import plan_sync
+    from sheetcrm.engine.validation import Memo
+    from sheetcrm.backends.apply import apply
+except ImportError:
+    from sheetcrm.sync import apply, plan_sync
+    from sheetcrm.validation import Memo
+backend = MemoryBackend(snapshot(int(sys.argv[1])).tabs)
+memo = Memo()
+first = backend.read()
+start = time.perf_counter()
+plan = plan_sync(first, NOW, memo)
+first_s = time.perf_counter() - start
+apply(plan, backend, first)
+again = backend.read()
+start = time.perf_counter()
+plan_sync(again, NOW, memo)
+print(json.dumps({"first_s": first_s, "resync_s": time.perf_counter() - start}))
+"""
+
+
+def export(rev: str, folder: Path) -> Path:
+    """The files of ``rev`` (src, bench, templates) in a folder of their own, with the shared
+    datasets beside it as they are beside this repository."""
+    into = folder / "tree"
+    (folder / "shared").symlink_to(SHARED)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "src", "bench", "sheet_templates"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def probe(tree: Path, rows: int) -> dict[str, float]:
+    env = {"PYTHONPATH": f"{tree / 'src'}:{tree / 'bench'}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tree,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def steps(rows: int) -> dict[str, float]:
+    """This tree's sync, timed step by step (first sync, no memo)."""
+    from sheetcrm.engine.sync import STEPS, begin, finish
+
+    snap = snapshot(rows)
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    state = begin(snap, NOW, None, True)
+    times["begin"] = time.perf_counter() - start
+    for name, step in STEPS:
+        start = time.perf_counter()
+        state = step(state)
+        times[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    finish(state)
+    times["finish"] = time.perf_counter() - start
+    return {k: round(v, 3) for k, v in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rev", required=True, help="the revision to compare against")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    require_data()
+    results: dict[str, list[dict[str, float]]] = {"this": [], args.rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                results[name].append(probe(tree, args.rows))
+    figures: dict[str, object] = {"bench": "against", "rows": args.rows, "rounds": args.rounds}
+    for what in ("first_s", "resync_s"):
+        medians = {n: statistics.median(r[what] for r in runs) for n, runs in results.items()}
+        figures[what] = {n: round(v, 3) for n, v in medians.items()}
+        figures[what + "_ratio"] = round(medians["this"] / medians[args.rev], 3)
+        print(
+            f"{what}: this tree {medians['this']:.3f} s, {args.rev} {medians[args.rev]:.3f} s "
+            f"(median of {args.rounds}; ratio {figures[what + '_ratio']})"
+        )
+    figures["steps_s"] = steps(args.rows)
+    print("steps:", ", ".join(f"{k} {v:.3f} s" for k, v in figures["steps_s"].items()))
+    figures["machine"] = machine()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
