@@ -526,19 +526,22 @@ def test_row_metadata_moves_with_its_row(emulator, book):
         "locationType": "ROW",
         "dimensionRange": {"dimension": "ROWS", "startIndex": 1, "endIndex": 2},
     }
-    leads.sort_rows("Name")  # a person sorts the tab by name
-    assert _rows_of(emulator, book) == {"L-2": 1, "L-3": 2, "L-1": 3}
-    leads.insert_rows(1)  # ... inserts a row at the top
-    assert _rows_of(emulator, book) == {"L-2": 2, "L-3": 3, "L-1": 4}
-    leads.delete_rows(3)  # ... and deletes Bo's row: its metadata goes with it
-    assert _rows_of(emulator, book) == {"L-2": 2, "L-1": 3}
+    # a person sorts the tab by name: values move, metadata stays where it was (Google
+    # documents nothing of sorts and row metadata, so the stand-in promises nothing)
+    leads.sort_rows("Name")
+    assert _rows_of(emulator, book) == {"L-1": 1, "L-2": 2, "L-3": 3}
+    assert [r[0] for r in leads.values()[1:4]] == ["L-2", "L-3", "L-1"]
+    leads.insert_rows(1)  # ... inserts a row at the top: metadata follows its row
+    assert _rows_of(emulator, book) == {"L-1": 2, "L-2": 3, "L-3": 4}
+    leads.delete_rows(3)  # ... and deletes the second row: its metadata goes with it
+    assert _rows_of(emulator, book) == {"L-1": 2, "L-3": 3}
     lookup = {"developerMetadataLookup": {"metadataKey": "lead", "metadataValue": "L-1"}}
     write = {
         "valueInputOption": "RAW",
         "data": [{"dataFilter": lookup, "values": [["L-1", "Cy", "A"]]}],
     }
     written = api(emulator, book).call("POST", "/values:batchUpdateByDataFilter", json=write).json()
-    assert written["responses"][0]["updatedRange"] == "Leads!A4:C4"
+    assert written["responses"][0]["updatedRange"] == "Leads!A3:C3"
     read = (
         api(emulator, book)
         .call("POST", "/values:batchGetByDataFilter", json={"dataFilters": [lookup]})

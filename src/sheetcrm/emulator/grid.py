@@ -1,7 +1,8 @@
 """One sheet (tab): its grid of cells, its properties, and what formatting requests recorded.
 
 Rows are objects with a stable ``key`` so that what is attached to a row (developer
-metadata) moves with it when rows are sorted, inserted or deleted; columns have keys too.
+metadata) moves with it when rows are inserted, deleted or moved, as Google documents; a sort
+moves values and leaves the keys where they are. Columns have keys too.
 The methods used by the API handlers double as the "human edit" helpers for tests:
 ``sheet.sort_rows("Stage")``, ``sheet.insert_rows(3)``, ``sheet.set_values("B2", [["x"]])``.
 """
@@ -215,14 +216,20 @@ class Sheet:
 
     def sort(self, span: Span, specs: list[tuple[int, bool]]) -> None:
         """Sort the rows of a closed span by (column, descending) specs; empty cells last.
-        Spanning every column, whole rows move (with their metadata); else only the cells."""
+
+        A sort moves values, not rows: what is attached to a row (developer metadata) stays
+        at its position. Google documents that row metadata follows rows that are inserted,
+        deleted or moved (moveDimension) and says nothing of sorts, so the stand-in gives no
+        guarantee that sheetcrm could come to rely on."""
         assert span.row1 is not None and span.col1 is not None
         if span.col0 == 0 and span.col1 >= self.col_count:
-            compare = _comparer(specs)
-            by_cells = cmp_to_key(compare)
-            self.rows[span.row0 : span.row1] = sorted(
-                self.rows[span.row0 : span.row1], key=lambda row: by_cells(row.cells)
-            )
+            by_cells = cmp_to_key(_comparer(specs))
+            rows = self.rows[span.row0 : span.row1]
+            keys = [row.key for row in rows]
+            rows.sort(key=lambda row: by_cells(row.cells))
+            for row, key in zip(rows, keys, strict=True):
+                row.key = key
+            self.rows[span.row0 : span.row1] = rows
             return
         block = [
             [r.cells[c] if c < len(r.cells) else None for c in range(span.col0, span.col1)]

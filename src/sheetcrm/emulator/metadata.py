@@ -1,9 +1,9 @@
 """Developer metadata: key/value pairs on the spreadsheet, a sheet, or rows and columns.
 
 Metadata on rows (or columns) is attached to the rows themselves, by their keys, so it
-moves with them when a person sorts the tab or inserts and deletes rows above, and goes
-away with them when they are deleted: the property sheetcrm can use to find "its" row
-again after a human edit. Data filters (``developerMetadataLookup``, ``a1Range``,
+moves with them when a person inserts or deletes rows above, and goes away with them when
+they are deleted, as Google documents. A sort moves values, not rows, and the metadata stays
+put (grid.py says why): it cannot tell sheetcrm which lead a row holds. Data filters (``developerMetadataLookup``, ``a1Range``,
 ``gridRange``) resolve to metadata (search) or to cell ranges (values ...ByDataFilter).
 """
 
