@@ -3,7 +3,7 @@
 Tabs are read as canonical text and written back as typed cells (numbers, dates, text that
 stays text), so a value read back compares equal to the value written. Everything about the
 file itself (opening it, refusing a save that would destroy content, replacing it in one
-step) is in :mod:`sheetcrm.backends.xlsx_package`.
+step) is in the xlsx_* modules.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetcrm.backends import xlsx_package as package
+from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook_look import dress_metric_tab
 from sheetcrm.engine import schema
@@ -81,12 +81,12 @@ class WorkbookBackend:
         return self.path.is_file()
 
     def version(self) -> str:
-        return package.version(self.path)
+        return xlsx_package.version(self.path)
 
     @gc_paused()
     def read(self) -> Snapshot:
         version = self.version()
-        wb, lost = package.load(self.path)
+        wb, lost = xlsx_package.load(self.path)
         tabs: dict[str, Table] = {}
         extents: dict[str, Extent] = {}
         formulas: dict[str, list[tuple[int, int]]] = {}
@@ -99,7 +99,7 @@ class WorkbookBackend:
                 formulas[ws.title] = found
         if formulas:
             # The engine must see what a formula shows, not "=A1*2": Excel's cached result.
-            for title, results in package.formula_results(self.path, formulas).items():
+            for title, results in xlsx_formulas.formula_results(self.path, formulas).items():
                 table = tabs[title]
                 for (r, c), value in results.items():
                     row = table.header if r == 0 else table.rows[r - 1]
@@ -117,14 +117,14 @@ class WorkbookBackend:
             )
         if not changes:
             return
-        package.check_unlocked(self.path)
-        package.check_safe(self.path, redrawn=METRIC_TABS)
+        xlsx_safety.check_unlocked(self.path)
+        xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
         if self._loaded is not None and self._loaded[0] == version:
             _, wb, lost, extents = self._loaded
         else:
-            (wb, lost), extents = package.load(self.path), {}
+            (wb, lost), extents = xlsx_package.load(self.path), {}
         self._loaded = None  # about to be modified: never reuse it
-        package.check_kept(self.path, lost)
+        xlsx_safety.check_kept(self.path, lost)
         _apply(wb, changes, extents)
         # openpyxl writes formulas without what they showed: put that back (sheetcrm writes
         # no formula, so every one left is a person's, as read), and have Excel or LibreOffice
@@ -132,8 +132,8 @@ class WorkbookBackend:
         formulas = _formula_cells(wb)
         if formulas:
             wb.calculation.fullCalcOnLoad = True
-        results = package.cached_results(self.path, formulas) if formulas else None
-        package.save(wb, self.path, expect=version, results=results)
+        results = xlsx_formulas.cached_results(self.path, formulas) if formulas else None
+        xlsx_save.save(wb, self.path, expect=version, results=results)
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300
@@ -147,7 +147,7 @@ class WorkbookBackend:
             raise BackendError(f"{self.location} already exists", "use --force to replace it")
         if not tabs:
             raise BackendError("no tabs to create")
-        package.check_unlocked(self.path)
+        xlsx_safety.check_unlocked(self.path)
         wb = Workbook()
         wb.remove(wb.active)
         for name, table in tabs.items():
@@ -155,7 +155,7 @@ class WorkbookBackend:
             _fill_tab(ws, table)
             _dress(ws)
         _add_dropdowns(wb, tabs)
-        package.save(wb, self.path, expect=None)
+        xlsx_save.save(wb, self.path, expect=None)
         self._loaded = None
 
 

@@ -2,7 +2,7 @@
 
 A metric tab is rewritten whole, so its charts are drawn again on each write that rewrites it:
 the ones there are dropped first (openpyxl loaded them from the file), so charts never pile
-up. :mod:`sheetcrm.backends.xlsx_package` allows charts on these tabs only.
+up. :mod:`sheetcrm.backends.xlsx_safety` allows charts on these tabs only.
 """
 
 from __future__ import annotations
