@@ -29,7 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
-from sheetcrm.backends.workbook_look import dress_metric_tab
+from sheetcrm.backends.workbook_charts import dress_metric_tab
 from sheetcrm.engine import schema
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
