@@ -24,7 +24,8 @@ from openpyxl.writer.excel import ExcelWriter
 from sheetcrm.backends import xlsx_formulas, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.backends.workbook import METRIC_TABS, WorkbookBackend
+from sheetcrm.backends.workbook import WorkbookBackend
+from sheetcrm.backends.workbook_cells import METRIC_TABS
 from sheetcrm.backends.xlsx_safety import risky_content
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.schema import HISTORY, LEADS, STATE, TABS
