@@ -10,8 +10,10 @@ from google.auth.credentials import AnonymousCredentials
 
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import sync_once
-from sheetcrm.backends.google import LEASE_TAB, GoogleBackend, spreadsheet_id
+from sheetcrm.backends.google import GoogleBackend
+from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.backends.sheets_http import SheetsHTTP
+from sheetcrm.backends.sheets_lease import LEASE_TAB
 from sheetcrm.emulator.faults import DROP_AFTER
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.schema import LEADS

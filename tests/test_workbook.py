@@ -21,11 +21,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.writer.excel import ExcelWriter
 
-from sheetcrm.backends import xlsx_package as package
+from sheetcrm.backends import xlsx_formulas, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.backends.workbook import METRIC_TABS, WorkbookBackend
-from sheetcrm.backends.xlsx_package import risky_content
+from sheetcrm.backends.workbook import WorkbookBackend
+from sheetcrm.backends.workbook_cells import METRIC_TABS
+from sheetcrm.backends.xlsx_safety import risky_content
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.schema import HISTORY, LEADS, STATE, TABS
 from sheetcrm.engine.table import Table
@@ -252,7 +253,7 @@ def test_a_result_that_cannot_be_put_back_stops_the_write(
     snapshot = book.read()
     saved = book.path.read_bytes()
     # as if a new openpyxl wrote formulas in another form
-    monkeypatch.setattr(package, "_NO_RESULT", re.compile(rb"(?!)()()()"))
+    monkeypatch.setattr(xlsx_formulas, "_NO_RESULT", re.compile(rb"(?!)()()()"))
     with pytest.raises(BackendError, match=r"formulas at Stages!C2 show; nothing was written"):
         book.write(Changes(snapshot.version, cells=[CellUpdate("Stages", 1, 0, "Lost")]))
     assert book.path.read_bytes() == saved
@@ -671,7 +672,7 @@ def test_two_writers_that_read_the_same_version_never_both_replace(tmp_path, mon
         time.sleep(0.3)
         real_replace(src, dst)
 
-    monkeypatch.setattr(package.os, "replace", slow_replace)
+    monkeypatch.setattr(xlsx_save.os, "replace", slow_replace)
     outcomes: list[str] = []
 
     def write(i: int) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from sheetcrm import __version__
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import apply, sync_once
-from sheetcrm.backends.google import spreadsheet_id
 from sheetcrm.backends.holders import new_holder
+from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS

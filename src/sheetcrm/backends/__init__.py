@@ -8,9 +8,11 @@ __all__ = ["SheetBackend", "StaleSnapshotError", "open_backend"]
 def open_backend(location: str) -> SheetBackend:
     """The backend for a ``--sheet`` value: a Google Sheets URL or spreadsheet ID, else a local
     ``.xlsx`` path (the embedded default)."""
-    from sheetcrm.backends.google import GoogleBackend, spreadsheet_id
+    from sheetcrm.backends.sheets_address import spreadsheet_id
 
     if not location.casefold().endswith((".xlsx", ".xlsm")) and spreadsheet_id(location):
+        from sheetcrm.backends.google import GoogleBackend
+
         return GoogleBackend(location)
     from sheetcrm.backends.workbook import WorkbookBackend
 

@@ -3,8 +3,9 @@
 Metadata on rows (or columns) is attached to the rows themselves, by their keys, so it
 moves with them when a person inserts or deletes rows above, and goes away with them when
 they are deleted, as Google documents. A sort moves values, not rows, and the metadata stays
-put (grid.py says why): it cannot tell sheetcrm which lead a row holds. Data filters (``developerMetadataLookup``, ``a1Range``,
-``gridRange``) resolve to metadata (search) or to cell ranges (values ...ByDataFilter).
+put (grid.py says why): it cannot tell sheetcrm which lead a row holds. Data filters
+(``developerMetadataLookup``, ``a1Range``, ``gridRange``) resolve to metadata (search) or
+to cell ranges (values ...ByDataFilter).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from typing import Any
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.base import SheetBackend
-from sheetcrm.backends.google import spreadsheet_id
 from sheetcrm.backends.holders import abandoned, new_holder
+from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.intake.adapters import SOURCES

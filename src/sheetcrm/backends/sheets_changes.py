@@ -1,0 +1,110 @@
+"""A sync's :class:`Changes` as the value ranges of one ``values:batchUpdate``.
+
+Pure: from the changes and the shape of each tab at the last read, the ranges to send. Every
+value goes RAW; numbers in number columns go as JSON numbers, everything else as text, so
+nothing a person or a web form typed is ever taken for a formula.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from sheetcrm.backends.sheets_address import quote
+from sheetcrm.backends.sheets_charts import cell_values
+from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.schema import LEADS, Kind, tab_spec
+from sheetcrm.engine.table import Table, column_letter
+from sheetcrm.engine.values import format_number, parse_number
+from sheetcrm.errors import BackendError
+
+METRIC_WIDTH = 26  # columns cleared when a metric tab is rewritten (a new grid's width)
+
+Shape = dict[str, tuple[list[str], int]]
+"""Each tab's header and number of data rows, at the last read."""
+
+
+def json_value(tab: str, header: str, text: str) -> Any:
+    """What to send for a cell: numbers in number columns as numbers, the rest as text."""
+    spec = tab_spec(tab)
+    column = spec.column(header) if spec else None
+    if column is not None and column.kind in (Kind.NUMBER, Kind.MONEY) and text:
+        number = parse_number(text)
+        if number is not None and format_number(number) == text:
+            return int(number) if number.is_integer() else number
+    return text
+
+
+def tab_ranges(
+    changes: Changes, shape: Shape
+) -> tuple[list[dict[str, Any]], tuple[str, list[list[str]]] | None]:
+    """The ranges of new headers, rewritten tabs and rows added to service-only tabs
+    (History); and apart, the tab and rows of new leads, which are appended instead."""
+    data: list[dict[str, Any]] = []
+    for tab, headers in changes.new_columns.items():
+        width = len(shape.get(tab, ([], 0))[0])
+        data.append({"range": f"{quote(tab)}!{column_letter(width)}1", "values": [list(headers)]})
+    for tab, table in changes.replace.items():
+        old_header, old_rows = shape.get(tab, ([], 0))
+        width = max(len(table.header), len(old_header), 1)
+        rows = [table.header, *table.rows]
+        if isinstance(table, MetricTab):
+            # a read sees a metric tab only as wide as its short title row: clear the
+            # width a grid starts with, so no figure of a wider layout is left behind
+            rows, width = cell_values(table), max(width, METRIC_WIDTH)
+        rows += [[] for _ in range(max(0, old_rows + 1 - len(rows)))]  # clear what was below
+        padded = [[*r, *[""] * (width - len(r))] for r in rows]
+        data.append(
+            {
+                "range": f"{quote(tab)}!A1:{column_letter(width - 1)}{len(padded)}",
+                "values": padded,
+            }
+        )
+    leads_rows: tuple[str, list[list[str]]] | None = None
+    for tab, rows in changes.appends.items():
+        if not rows:
+            continue
+        if tab_spec(tab) is LEADS:
+            leads_rows = (tab, rows)
+        elif tab in shape:  # service-only tabs (History): at the rows below the last
+            known, count = shape[tab]
+            first = count + 2 if known else 1
+            width = max(len(r) for r in rows)
+            data.append(
+                {
+                    "range": f"{quote(tab)}!A{first}:{column_letter(width - 1)}"
+                    f"{first + len(rows) - 1}",
+                    "values": rows,
+                }
+            )
+        else:
+            raise BackendError(f"cannot add rows to {tab}: the tab was not read first")
+    return data, leads_rows
+
+
+def cell_ranges(changes: Changes, shape: Shape) -> list[dict[str, Any]]:
+    """Cell updates as ranges: consecutive rows of one column go in one range."""
+    out: list[dict[str, Any]] = []
+    ordered = sorted(changes.cells, key=lambda c: (c.tab, c.col, c.row))
+    for (tab, col), group in groupby(ordered, key=lambda c: (c.tab, c.col)):
+        header = shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
+        name = header[col] if col < len(header) else ""
+        run: list[CellUpdate] = []
+        for cell in group:
+            if run and cell.row != run[-1].row + 1:
+                out.append(_range(tab, col, run, name))
+                run = []
+            run.append(cell)
+        if run:
+            out.append(_range(tab, col, run, name))
+    return out
+
+
+def _range(tab: str, col: int, run: list[CellUpdate], header: str) -> dict[str, Any]:
+    letter = column_letter(col)
+    first, last = Table.sheet_row(run[0].row), Table.sheet_row(run[-1].row)
+    return {
+        "range": f"{quote(tab)}!{letter}{first}:{letter}{last}",
+        "values": [[json_value(tab, header, c.value)] for c in run],
+    }

@@ -1,0 +1,77 @@
+"""The spreadsheet's sync lease: two service instances, or a cron run overlapping a manual
+one, never interleave their writes.
+
+A hidden tab holds it, A1 who syncs and B1 until when. It is taken after a read (which shows
+who holds it), checked by every :meth:`GoogleBackend.version`, and given back with the sync's
+own write, or on leaving when there was nothing to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sheetcrm.backends.base import LeaseHeldError
+from sheetcrm.backends.holders import abandoned
+from sheetcrm.backends.sheets_address import quote
+from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
+from sheetcrm.errors import BackendError
+
+LEASE_TAB = "_sheetcrm_lease"
+"""A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
+LEASE_RANGE = f"{quote(LEASE_TAB)}!A1:B1"
+
+
+class Lease:
+    def __init__(self, sheet: Spreadsheet) -> None:
+        self.sheet = sheet
+        self.holder: str | None = None  # our holder token while we hold the lease
+        self.seen: list[str] = []  # the lease tab's A1:B1 at the last read
+        self.found = False  # whether the last read found the lease tab
+
+    def read_from(self, rows: list[list[str]] | None) -> None:
+        """What a read found in the lease tab: its rows, or None when it is not there."""
+        self.seen = rows[0] if rows else []
+        self.found = rows is not None
+
+    @contextmanager
+    def hold(self, holder: str, now: datetime, seconds: float) -> Iterator[None]:
+        if len(self.seen) > 1 and self.seen[0] not in ("", holder):
+            other, until = self.seen[0], self.seen[1]
+            try:
+                expired = datetime.fromisoformat(until) <= now.astimezone(UTC)
+            except ValueError:
+                expired = True  # a damaged lease is no lease
+            if not expired and not abandoned(other):  # a holder killed here frees it at once
+                raise LeaseHeldError(
+                    f"another sync ({other}) is running until {until}",
+                    "wait for it to finish; a lease left by a crash expires on its own",
+                )
+        if not self.found and LEASE_TAB not in self.sheet.sheet_ids:
+            self.sheet.ensure_tabs([LEASE_TAB])  # first sync ever: the tab may not exist yet
+        until = (now.astimezone(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        self._put(holder, until)
+        self.holder = holder
+        try:
+            yield
+        finally:
+            if self.holder is not None:
+                self.holder = None
+                self._put("", "")
+
+    def confirm(self, value_range: dict[str, Any]) -> None:
+        """Raise unless the lease tab, read by columns into ``value_range``, still names us."""
+        held = [c[0] if c else "" for c in value_range.get("values", [])]
+        if not held or held[0] != self.holder:
+            self.holder = None
+            raise BackendError(
+                "another sync took over this spreadsheet meanwhile",
+                "nothing was written; run the sync again in a minute",
+            )
+
+    def _put(self, holder: str, until: str) -> None:
+        self.sheet.call(
+            "values_update", LEASE_RANGE, {"valueInputOption": "RAW"}, {"values": [[holder, until]]}
+        )

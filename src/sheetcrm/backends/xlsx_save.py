@@ -1,0 +1,111 @@
+"""Saving a workbook: the file is replaced in one step, and only if nobody saved it since.
+
+Saves go to a temporary file that replaces the workbook only once complete, and only if it is
+still at the version that was read; formulas' results are put back into the saved tabs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
+
+from sheetcrm.backends.base import StaleSnapshotError
+from sheetcrm.backends.xlsx_formulas import Results, put_results
+from sheetcrm.backends.xlsx_package import version
+from sheetcrm.errors import BackendError
+
+
+def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | None = None) -> None:
+    """Replace the file with ``wb`` in one step, if it is still at version ``expect``.
+
+    ``results``: what formulas showed (see :func:`~sheetcrm.backends.xlsx_formulas.cached_results`),
+    put back into the saved tabs, which openpyxl writes without them."""
+    tmp: Path | None = None
+    try:
+        mode = path.stat().st_mode & 0o777 if path.exists() else _new_file_mode()
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=".sheetcrm-", suffix=".xlsx", delete=False
+        ) as fh:
+            tmp = Path(fh.name)
+            if results:
+                saved = io.BytesIO()
+                _write(wb, saved)
+                put_results(saved, fh, results, path)
+            else:
+                _write(wb, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)  # a temp file is private; the workbook keeps its own mode
+        with _one_writer(path):  # compare and replace as one step, between any two writers
+            if expect is not None and version(path) != expect:
+                raise StaleSnapshotError(
+                    f"{path} changed while sheetcrm was writing; nothing was written",
+                    "run the sync again",
+                )
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise BackendError(
+            f"cannot save {path}: {exc}",
+            "check that the folder exists and is writable and no program holds the file",
+        ) from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # a no-op once it has replaced the workbook
+
+
+@contextmanager
+def _one_writer(path: Path) -> Iterator[None]:
+    """An exclusive lock held across the version check and the replace: two syncs or
+    flushes (threads or processes) that both checked the old version would otherwise both
+    replace the file, and the first one's rows would be lost. The lock is on the workbook
+    file itself, so nothing is left beside it: every writer that expects the current
+    version locks the current file; one that locked a file already replaced finds a newer
+    version and writes nothing."""
+    if not path.exists():  # a first save: nothing to compare with
+        yield
+        return
+    with open(path, "rb") as held:
+        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            msvcrt.locking(held.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                held.seek(0)
+                msvcrt.locking(held.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+
+
+def _write(wb: Workbook, out: IO[bytes]) -> None:
+    """``wb.save(out)``, but the zip is closed even when openpyxl fails half-way (a full
+    disk): left open, it would try to finish itself into a deleted file, much later."""
+    wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).write_data()
+
+
+def _new_file_mode() -> int:
+    """What a plain ``open()`` would give a new file; reading the umask means setting it
+    (briefly), acceptable for a command that provisions once."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
