@@ -41,7 +41,6 @@ OVERSIZED = {
     "sheetcrm.backends.workbook",
     "sheetcrm.backends.xlsx_package",
     "sheetcrm.engine.config",
-    "sheetcrm.engine.rules",
     "sheetcrm.engine.sync",
     "sheetcrm.engine.validation",
     "sheetcrm.intake.outbox",

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from sheetcrm.engine.config import Member, RoutingRule, ScoringRule, parse_config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.routing import Assignment, route
-from sheetcrm.engine.rules import Condition, Frame, compile_condition
+from sheetcrm.engine.rules import Condition, compile_condition
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.scoring import NO_MATCH, grade, lifecycle, score
 from sheetcrm.engine.settings import SETTINGS, Settings

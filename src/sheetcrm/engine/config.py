@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, suggest
+from sheetcrm.engine.hints import suggest
+from sheetcrm.engine.rules import Condition, ConditionError, compile_condition
 from sheetcrm.engine.schema import (
     FORMS,
     LEADS,

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.config import ScoringRule
-from sheetcrm.engine.rules import Frame, matched_values
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.rules import matched_values
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.values import format_number, stripped
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.config import Config, Problem, parse_config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.metric_tabs import digest, metric_tabs
 from sheetcrm.engine.plan import (
     ColumnWrites,
@@ -27,7 +28,6 @@ from sheetcrm.engine.plan import (
     person_fingerprint,
 )
 from sheetcrm.engine.routing import route
-from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import (
     HISTORY,
     LEADS,
