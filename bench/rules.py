@@ -19,8 +19,8 @@ import pandas as pd
 
 from leads import NOW, machine, require_data, snapshot
 from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.routing import first_match
-from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.scoring import explain, grade, points
 from sheetcrm.engine.sync.begin import leads_frame
 from sheetcrm.engine.values import BLANKS, parse_date, parse_number

@@ -9,18 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
+from sheetcrm.engine.hints import suggest
+from sheetcrm.engine.operators import OPERATORS, Operator, find_operator
 from sheetcrm.engine.rules import (
-    EMAIL_DOMAIN,
-    OPERATORS,
     Condition,
     ConditionError,
-    Frame,
-    Operator,
     compile_condition,
-    find_operator,
     matched_values,
     split_list,
-    suggest,
 )
 from sheetcrm.engine.schema import LEADS, Kind
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.routing import Assignment, route
 from sheetcrm.engine.routing_tab import RoutingRule
-from sheetcrm.engine.rules import Condition, Frame, compile_condition
+from sheetcrm.engine.rules import Condition, compile_condition
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.scoring import NO_MATCH, grade, lifecycle, score
 from sheetcrm.engine.scoring_tab import ScoringRule

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.forms_tab import FormMapping, parse_forms
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.routing_tab import RoutingRule, parse_routing
 from sheetcrm.engine.rule_tab import leads_fields
-from sheetcrm.engine.rules import suggest
 from sheetcrm.engine.schema import FORMS, LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
-from sheetcrm.engine.rules import suggest
 from sheetcrm.engine.schema import FORMS, LEADS, Kind, Owner
 from sheetcrm.engine.table import Table, norm_header
 

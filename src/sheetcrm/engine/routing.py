@@ -14,8 +14,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.routing_tab import RoutingRule
-from sheetcrm.engine.rules import Frame, matched_values
+from sheetcrm.engine.rules import matched_values
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.team_tab import Member
 

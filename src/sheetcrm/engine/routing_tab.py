@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
-from sheetcrm.engine.rules import Condition, suggest
+from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.schema import ROUTING, Kind
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.team_tab import Member

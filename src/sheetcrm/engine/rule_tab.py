@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, suggest
+from sheetcrm.engine.rules import Condition, ConditionError, compile_condition
 from sheetcrm.engine.schema import LEADS, Kind, TabSpec
 from sheetcrm.engine.table import Table, a1
 from sheetcrm.engine.values import parse_number

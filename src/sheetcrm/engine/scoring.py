@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.rules import Frame, matched_values
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.rules import matched_values
 from sheetcrm.engine.scoring_tab import ScoringRule
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.values import format_number, stripped

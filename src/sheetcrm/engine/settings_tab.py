@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
-from sheetcrm.engine.rules import suggest
 from sheetcrm.engine.schema import SETTINGS
 from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
 from sheetcrm.engine.settings import SETTINGS as DECLARED

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.rules import Frame, suggest
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab
-from sheetcrm.engine.rules import suggest
 from sheetcrm.engine.schema import STAGES, Kind
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import parse_number

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.config import Config, parse_config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import HISTORY, LEADS, STATE, service_columns
 from sheetcrm.engine.sync.ids import ID_PATTERN, NEXT_ID_KEY
 from sheetcrm.engine.sync.state import SyncState, local_now, put_column

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.config import Config
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import SERVICE_BY
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table

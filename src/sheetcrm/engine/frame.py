@@ -1,0 +1,134 @@
+"""The Leads rows as typed columns, each derived once per sync and shared by every condition
+and every step that reads the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.values import BLANKS, parse_date, parse_number_array
+
+EMAIL_DOMAIN = "Email domain"
+"""A derived field: the part of Email after the @, for rules like "Email domain is gmail.com"."""
+
+
+class Values:
+    """One column as its distinct texts plus, per row, which of them it holds.
+
+    Lead columns repeat themselves (a few countries, sources, stages), so every parse and
+    string test runs once per distinct text and is gathered back to the rows with ``take``.
+    """
+
+    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool) -> None:
+        self.codes = codes
+        self.text = text  # stripped text of each distinct value
+        self.dayfirst = dayfirst
+
+    def take(self, per_value: Any) -> np.ndarray:
+        return np.asarray(per_value)[self.codes]
+
+    @cached_property
+    def folded(self) -> pd.Series:
+        return pd.Series(list(map(str.casefold, self.text)), dtype=object)
+
+    @cached_property
+    def keys(self) -> list[str]:
+        """Each distinct text as it is matched against names (stages, people)."""
+        return [norm_header(t) for t in self.text]
+
+    @cached_property
+    def blank(self) -> np.ndarray:
+        return self.folded.isin(BLANKS).to_numpy(dtype=bool)
+
+    @cached_property
+    def numbers(self) -> np.ndarray:
+        return parse_number_array(self.text.astype(object))
+
+    @cached_property
+    def dates(self) -> np.ndarray:
+        parsed = [parse_date(v, self.dayfirst) for v in self.text]
+        return np.array(
+            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in parsed],
+            dtype="datetime64[ns]",
+        )
+
+
+class Frame:
+    """The Leads rows as typed columns, each derived once and shared by every condition."""
+
+    def __init__(self, data: pd.DataFrame, now: datetime, dayfirst: bool = True) -> None:
+        self.data = data
+        self.now = now
+        self.dayfirst = dayfirst
+        self._columns: dict[str, Values] = {}
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def values(self, field: str) -> Values:
+        if field not in self._columns:
+            self._columns[field] = self._make(field)
+        return self._columns[field]
+
+    def forget(self, field: str) -> None:
+        """Drop what was derived from ``field``: its column in ``data`` was just replaced."""
+        self._columns.pop(field, None)
+        if field == "Email":
+            self._columns.pop(EMAIL_DOMAIN, None)
+
+    def _make(self, field: str) -> Values:
+        if field == EMAIL_DOMAIN:
+            email = self.values("Email")
+            # no @, no domain: "info.acme.com" must not read as the domain info.acme.com
+            domains = [e.rpartition("@")[2] if "@" in e else "" for e in email.folded]
+            codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
+            text = pd.Series(uniques, dtype=object)
+            return Values(codes[email.codes] if len(codes) else email.codes, text, self.dayfirst)
+        if field in self.data.columns:
+            raw = self.data[field].to_numpy(dtype=object)
+        else:
+            raw = np.full(len(self.data), "", dtype=object)
+        codes, uniques = pd.factorize(raw)  # missing cells (None, NaN) get code -1
+        # plain object strings: pandas' string dtype is slower for these per-value maps
+        text = pd.Series(list(map(str.strip, map(str, uniques))), dtype=object)
+        if (codes < 0).any():  # missing cells: give them an empty text of their own
+            codes = np.where(codes < 0, len(text), codes)
+            text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
+        return Values(codes, text, self.dayfirst)
+
+    # Row-level views, for the steps that work row by row.
+    def text(self, field: str) -> pd.Series:
+        v = self.values(field)
+        return pd.Series(v.take(v.text.to_numpy(dtype=object)), index=self.data.index, dtype=object)
+
+    def folded(self, field: str) -> pd.Series:
+        v = self.values(field)
+        per_row = v.take(v.folded.to_numpy(dtype=object))
+        return pd.Series(per_row, index=self.data.index, dtype=object)
+
+    def blank(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(v.blank)
+
+    def keys(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(np.array(v.keys, dtype=object))
+
+    def per_key(self, field: str, test: Callable[[str], Any], dtype: type = bool) -> np.ndarray:
+        """``test`` of each row's key, called once per distinct value."""
+        v = self.values(field)
+        return v.take(np.array([test(k) for k in v.keys], dtype=dtype))
+
+    def numbers(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(v.numbers)
+
+    def dates(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(v.dates)

@@ -1,0 +1,19 @@
+"""The "did you mean" hint that ends a problem about a name someone typed."""
+
+from __future__ import annotations
+
+import difflib
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """A "did you mean" hint, or a list of what is allowed when nothing is close."""
+    close = difflib.get_close_matches(
+        word.casefold(), [c.casefold() for c in choices], n=1, cutoff=0.6
+    )
+    if close:
+        original = next(c for c in choices if c.casefold() == close[0])
+        return f"did you mean '{original}'?"
+    if not choices:
+        return ""  # nothing to offer: the problem's own words must say what to do
+    shown = ", ".join(choices[:24])
+    return f"use one of: {shown}" + (", ..." if len(choices) > 24 else "")

@@ -1,0 +1,238 @@
+"""The operator registry, as data: each operator with its plain words and aliases, the value
+it takes, the phrase a match reads as ("Industry is SaaS"), and its vectorised mask.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame, Values
+from sheetcrm.engine.schema import Kind
+from sheetcrm.engine.table import norm_header
+
+NUMERIC = frozenset({Kind.NUMBER, Kind.MONEY})
+TEMPORAL = frozenset({Kind.DATE, Kind.DATETIME})
+
+
+class Arg(Enum):
+    NONE = "nothing"
+    TEXT = "a text"
+    LIST = "a comma-separated list"
+    NUMBER = "a number"
+    RANGE = "two numbers, like '10 and 50'"
+    DATE = "a date, like 2026-01-31"
+    DAYS = "a whole number of days"
+    REGEX = "a regular expression"
+
+
+Mask = Callable[[Frame, str, Any], np.ndarray]
+
+
+def _per_value(test: Callable[[Values, Any], Any]) -> Mask:
+    """A mask computed once per distinct value of the column, then gathered to the rows."""
+
+    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+        v = frame.values(field)
+        with np.errstate(invalid="ignore"):
+            return v.take(np.asarray(test(v, value), dtype=bool))
+
+    return mask
+
+
+def _isin_values(v: Values, items: tuple[str, ...]) -> np.ndarray:
+    return v.folded.isin([i.casefold() for i in items]).to_numpy(dtype=bool)
+
+
+def _compare(op: Callable[[Any, Any], Any]) -> Mask:
+    def test(v: Values, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return op(v.dates, np.datetime64(value))
+        return op(v.numbers, value)
+
+    return _per_value(test)
+
+
+def _text(method: str) -> Mask:
+    return _per_value(lambda v, value: [getattr(t, method)(value.casefold()) for t in v.folded])
+
+
+def _contains(v: Values, value: str) -> Any:
+    needle = value.casefold()
+    return [needle in t for t in v.folded]
+
+
+def _equals(v: Values, value: Any) -> Any:
+    if isinstance(value, float):
+        return v.numbers == value
+    if isinstance(value, datetime):
+        return v.dates.astype("datetime64[D]") == np.datetime64(value.date())
+    return _isin_values(v, (value,))
+
+
+def _between(v: Values, value: tuple[float, float]) -> Any:
+    return (v.numbers >= value[0]) & (v.numbers <= value[1])
+
+
+# Day counts are calendar days in the sheet's time zone, as people count them: a lead created
+# yesterday evening is "within the last 1 day" all of today, whatever the hour.
+def _within_days(frame: Frame, field: str, days: int) -> np.ndarray:
+    today = np.datetime64(frame.now.date())
+    low = today - np.timedelta64(days, "D")
+    return _per_value(
+        lambda v, _: (
+            (v.dates.astype("datetime64[D]") >= low) & (v.dates.astype("datetime64[D]") <= today)
+        )
+    )(frame, field, days)
+
+
+def _older_than_days(frame: Frame, field: str, days: int) -> np.ndarray:
+    limit = np.datetime64(frame.now.date()) - np.timedelta64(days, "D")
+    return _per_value(lambda v, _: v.dates.astype("datetime64[D]") < limit)(frame, field, days)
+
+
+def _regex(v: Values, pattern: re.Pattern[str]) -> Any:
+    return [pattern.search(t) is not None for t in v.text]
+
+
+def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray:
+    exact = frozenset(d.casefold() for d in domains)
+    subdomain = tuple("." + d for d in exact)  # mail.example.com is in example.com
+
+    def test(v: Values, _: Any) -> Any:
+        return [t in exact or t.endswith(subdomain) for t in v.folded]
+
+    return _per_value(test)(frame, EMAIL_DOMAIN if field == "Email" else field, domains)
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    arg: Arg
+    phrase: str  # how a match reads: "{field} {phrase} {value}"
+    mask: Mask
+    kinds: frozenset[Kind] | None = None  # column kinds it works on; None = any
+    aliases: tuple[str, ...] = ()
+    negated: bool = False  # blank cells match ("not SaaS" includes "no industry")
+
+
+def _negate(op: Operator, name: str, phrase: str, aliases: tuple[str, ...]) -> Operator:
+    def mask(frame: Frame, field: str, value: Any) -> np.ndarray:
+        return ~op.mask(frame, field, value)
+
+    return Operator(name, op.arg, phrase, mask, op.kinds, aliases, negated=True)
+
+
+_EQUALS = Operator(
+    "equals", Arg.TEXT, "is", _per_value(_equals), aliases=("is", "=", "==", "equal to", "equal")
+)
+_CONTAINS = Operator("contains", Arg.TEXT, "contains", _per_value(_contains), aliases=("has",))
+_IN = Operator(
+    "in list",
+    Arg.LIST,
+    "is",
+    _per_value(_isin_values),
+    aliases=("is one of", "in", "one of", "is in"),
+)
+
+OPERATORS: tuple[Operator, ...] = (
+    _EQUALS,
+    _negate(_EQUALS, "not equals", "is not", ("is not", "!=", "<>", "does not equal", "not")),
+    _CONTAINS,
+    _negate(_CONTAINS, "not contains", "does not contain", ("does not contain",)),
+    Operator("starts with", Arg.TEXT, "starts with", _text("startswith"), aliases=("begins with",)),
+    Operator("ends with", Arg.TEXT, "ends with", _text("endswith")),
+    _IN,
+    _negate(_IN, "not in list", "is not one of", ("is not one of", "not in", "not one of")),
+    Operator(
+        "greater than",
+        Arg.NUMBER,
+        "is over",
+        _compare(np.greater),
+        NUMERIC,
+        (">", "more than", "over", "above"),
+    ),
+    Operator(
+        "at least",
+        Arg.NUMBER,
+        "is at least",
+        _compare(np.greater_equal),
+        NUMERIC,
+        (">=", "greater than or equal to", "min"),
+    ),
+    Operator(
+        "less than",
+        Arg.NUMBER,
+        "is under",
+        _compare(np.less),
+        NUMERIC,
+        ("<", "fewer than", "under", "below"),
+    ),
+    Operator(
+        "at most",
+        Arg.NUMBER,
+        "is at most",
+        _compare(np.less_equal),
+        NUMERIC,
+        ("<=", "less than or equal to", "max"),
+    ),
+    Operator("between", Arg.RANGE, "is between", _per_value(_between), NUMERIC, ("in range",)),
+    Operator(
+        "is empty",
+        Arg.NONE,
+        "is empty",
+        _per_value(lambda v, _: v.blank),
+        aliases=("empty", "is blank", "blank", "missing"),
+    ),
+    Operator(
+        "is not empty",
+        Arg.NONE,
+        "is filled in",
+        _per_value(lambda v, _: ~v.blank),
+        aliases=("not empty", "is not blank", "not blank", "is filled", "present"),
+    ),
+    Operator(
+        "matches", Arg.REGEX, "matches", _per_value(_regex), aliases=("regex", "matches regex")
+    ),
+    Operator("before", Arg.DATE, "is before", _compare(np.less), TEMPORAL, ("is before",)),
+    Operator("after", Arg.DATE, "is after", _compare(np.greater), TEMPORAL, ("is after",)),
+    Operator(
+        "within last N days",
+        Arg.DAYS,
+        "is within the last",
+        _within_days,
+        TEMPORAL,
+        ("within last", "in the last n days", "within the last n days", "within days"),
+    ),
+    Operator(
+        "more than N days ago",
+        Arg.DAYS,
+        "is more than",
+        _older_than_days,
+        TEMPORAL,
+        ("older than n days", "more than n days", "older than"),
+    ),
+    Operator(
+        "email domain in list",
+        Arg.LIST,
+        "domain is",
+        _domain_in,
+        frozenset({Kind.EMAIL, Kind.TEXT}),
+        ("domain in list", "email domain is"),
+    ),
+)
+
+_BY_WORDS: dict[str, Operator] = {}
+for _op in OPERATORS:
+    for _word in (_op.name, *_op.aliases):
+        _BY_WORDS[norm_header(_word)] = _op
+
+
+def find_operator(text: str) -> Operator | None:
+    return _BY_WORDS.get(norm_header(text))
