@@ -28,8 +28,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,14 +52,12 @@ from sheetcrm.engine.schema import LEADS
 from sheetcrm.files.templates import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
+# gunicorn as app.yaml starts it, and as the soak test and test_deploy.py start it too
+sys.path.append(str(ROOT / "tests"))
+from sheets import Gunicorn, background, entrypoint  # noqa: E402
+
 LUA = ROOT / "bench" / "intake.lua"
 TOKEN = "bench-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def machine() -> dict[str, Any]:
@@ -99,92 +95,10 @@ def new_sheet(emulator: Emulator, name: str, leads: int = 0) -> tuple[str, Sheet
     return url, http
 
 
-def _entrypoint() -> list[str]:
-    lines = (ROOT / "app.yaml").read_text().splitlines()
-    return shlex.split(next(x for x in lines if x.startswith("entrypoint:")).split(":", 1)[1])
-
-
 def app_yaml_config() -> str:
     """app.yaml's ``--workers W --threads T`` as ``WxT``."""
-    words = _entrypoint()
+    words = shlex.split(entrypoint())
     return f"{words[words.index('--workers') + 1]}x{words[words.index('--threads') + 1]}"
-
-
-def app_yaml_command(port: int, workers: int, threads: int, threaded: bool = False) -> list[str]:
-    """app.yaml's entrypoint, bound to ``port`` on loopback, with these workers and threads.
-    (--pythonpath src is left out: the editable install already finds the package.)
-    ``threaded``: without gunicorn.conf.py, so that each worker runs the background work in a
-    thread of its own, as before it had a process of its own (the comparison)."""
-    words = _entrypoint()
-    out: list[str] = []
-    given = {"--bind": f"127.0.0.1:{port}", "--workers": str(workers), "--threads": str(threads)}
-    pairs = iter(words)
-    for word in pairs:
-        if word == "--pythonpath" or (threaded and word == "-c"):
-            next(pairs)
-        elif word in given:
-            out += [word, given[word]]
-            next(pairs)
-        else:
-            out.append(word)
-    return out
-
-
-class Gunicorn:
-    """The service as app.yaml runs it, in its own process group."""
-
-    def __init__(
-        self, workers: int, threads: int, env: dict[str, str], log: Path, threaded: bool = False
-    ) -> None:
-        self.port = _free_port()
-        self.command = [
-            sys.executable,
-            "-m",
-            *app_yaml_command(self.port, workers, threads, threaded),
-        ]
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.command,
-                # gunicorn reads ./gunicorn.conf.py when no -c is given: the threaded variant
-                # runs elsewhere, so that it truly has no background process
-                cwd=log.parent if threaded else ROOT,
-                env=env,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start; see {log}")
-
-    def background_processes(self) -> int:
-        """How many ``sheetcrm background`` processes its master runs (Linux's /proc)."""
-        try:
-            tasks = list(Path(f"/proc/{self.proc.pid}/task").iterdir())
-            children = [c for t in tasks for c in (t / "children").read_text().split()]
-            return sum(
-                b"background" in Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")
-                for c in children
-            )
-        except OSError:
-            return -1  # not Linux, or it ended meanwhile
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
 
 
 # -- load -----------------------------------------------------------------------------------
@@ -359,19 +273,19 @@ def ours(
         "SHEETCRM_FLUSH_SECONDS": "5",  # as app.yaml
     }
     emulator.reset_stats()
-    service = Gunicorn(workers, threads, env, folder / "gunicorn.log", threaded)
-    try:
+    with Gunicorn(env, folder / "gunicorn.log", workers, threads, conf=not threaded) as service:
         warm = load(service.port, args.warmup, args, f"{name}-warm", folder)
         load_before = Path("/proc/loadavg").read_text().split()[0]
         run = load(service.port, args.seconds, args, f"{name}-run", folder)
         load_after = Path("/proc/loadavg").read_text().split()[0]
-        background_processes = service.background_processes()
+        try:
+            background_processes = len(background(service.pid))
+        except OSError:
+            background_processes = -1  # not Linux, or it ended meanwhile
         time.sleep(2)  # requests wrk sent but stopped waiting for, still being answered
         acked = acknowledged(folder)
         stored = outbox_keys(outbox)
         counts, drain_s = drain(outbox, args.drain_timeout)
-    finally:
-        service.stop()
     stats = emulator.stats()
     leads = GoogleBackend(url, http=http).read().table(LEADS.name)
     in_sheet = Counter(k for k in leads.column("Submission ID") if k)

@@ -1,13 +1,17 @@
 """Test helpers shared by the suites: sheets from the template, backends, a person's edits,
-and app.yaml's own gunicorn command."""
+and the service under gunicorn as app.yaml starts it (bench/intake.py uses that too)."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -72,11 +76,30 @@ def entrypoint() -> str:
     return line.split(":", 1)[1].strip()
 
 
-def app_yaml_command(port: int) -> list[str]:
-    """app.yaml's entrypoint bound to ``port`` on loopback, for ``cwd=ROOT``: its
-    gunicorn.conf.py, and so its background process, included."""
-    command = entrypoint().replace("--bind :$PORT", f"--bind 127.0.0.1:{port}")
-    return [sys.executable, "-m", *shlex.split(command)]
+def app_yaml_command(
+    port: int, workers: int | None = None, threads: int | None = None, conf: bool = True
+) -> list[str]:
+    """app.yaml's entrypoint bound to ``port`` on loopback, serving this checkout's src/ from
+    any folder; ``workers`` and ``threads`` in place of app.yaml's when given. ``conf=False``
+    leaves out gunicorn.conf.py, and so its background process: each worker then runs the
+    background work in a thread of its own (run it outside ROOT, or gunicorn reads
+    ./gunicorn.conf.py all the same)."""
+    given = {"--bind": f"127.0.0.1:{port}", "--pythonpath": str(ROOT / "src")}
+    if workers is not None:
+        given["--workers"] = str(workers)
+    if threads is not None:
+        given["--threads"] = str(threads)
+    command = [sys.executable, "-m"]
+    words = iter(shlex.split(entrypoint()))
+    for word in words:
+        if word == "-c" and not conf:
+            next(words)
+        elif word in given:
+            command += [word, given[word]]
+            next(words)
+        else:
+            command.append(word)
+    return command
 
 
 def serving(port: int, seconds: float = 30) -> bool:
@@ -89,6 +112,91 @@ def serving(port: int, seconds: float = 30) -> bool:
         except requests.RequestException:
             time.sleep(0.1)
     return False
+
+
+class Gunicorn:
+    """The service as app.yaml runs it, on a free port, in a process group of its own: one
+    signal reaches the master, its workers and its background process at once, even when
+    the master is gone already."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        workers: int | None = None,
+        threads: int | None = None,
+        conf: bool = True,
+    ) -> None:
+        self.port = free_port()
+        self.command = app_yaml_command(self.port, workers, threads, conf)
+        self.env, self.log = env, log
+        self.cwd = ROOT if conf else log.parent  # see app_yaml_command
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gunicorn:
+        """Starts it (again after kill(), on the same port) and waits until it serves."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        if not serving(self.port):
+            self.stop()
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"gunicorn did not start; the end of {self.log}:\n{tail}")
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The master's process id, which is also its process group's."""
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL to all of it, as when the instance dies."""
+        assert self.proc is not None, "not started"
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it is not gone within 30 s (gunicorn's graceful timeout)."""
+        if self.proc is None:
+            return
+        with suppress(ProcessLookupError):  # the master may be gone, its children not
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def children(pid: int) -> list[int]:
+    """Its child processes (Linux's /proc): each listed under the thread that started it."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def background(master: int) -> list[int]:
+    """The gunicorn master's ``sheetcrm background`` children."""
+    return [
+        pid
+        for pid in children(master)
+        if b"background" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    ]
 
 
 _EMULATOR = None

@@ -13,8 +13,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +29,7 @@ from sheetcrm.backends.sheets_http import SheetsHTTP
 from sheetcrm.emulator import Emulator
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.files.templates import load_template
-from sheets import ROOT, app_yaml_command, free_port, serving
+from sheets import Gunicorn
 
 TOKEN = "soak-token"
 
@@ -70,41 +68,6 @@ class Result:
             "duplicated": len(self.duplicated),
             "sheets_api": self.faults,
         }
-
-
-class Service:
-    """gunicorn in its own process group, so that SIGKILL takes master and workers at once."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                app_yaml_command(self.port),
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        if not serving(self.port):
-            raise RuntimeError(f"the service did not start; see {self.log}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
 
 
 def _payloads(count: int, rng: random.Random) -> list[tuple[str, dict]]:
@@ -155,7 +118,6 @@ def run(
     burster = threading.Thread(target=bursts, daemon=True)
     burster.start()
 
-    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
@@ -166,8 +128,8 @@ def run(
         "SHEETCRM_FLUSH_SECONDS": "1",
         "SHEETCRM_BACKGROUND": "1",
     }
-    service = Service(env, port, folder / "service.log")
-    service.start()
+    service = Gunicorn(env, folder / "service.log").start()
+    port = service.port
 
     payloads = _payloads(submissions, rng)
     sends = payloads + rng.sample(payloads, int(len(payloads) * duplicates))

@@ -11,7 +11,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ import requests
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.intake.outbox import DONE, Outbox
-from sheets import ROOT, app_yaml_command, entrypoint, free_port, serving, template
+from sheets import ROOT, Gunicorn, background, children, entrypoint, template
 
 
 def test_app_yaml_runs_gunicorn_on_python3_and_keeps_secrets_out() -> None:
@@ -58,30 +58,16 @@ def running_entrypoint(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.
     """app.yaml's entrypoint on a free loopback port, serving a fresh workbook."""
     sheet = tmp_path / "crm.xlsx"
     WorkbookBackend(sheet).provision(template())
-    port = free_port()
-    log = (tmp_path / "gunicorn.log").open("w")
-    proc = subprocess.Popen(
-        app_yaml_command(port),
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "SHEETCRM_SHEET": str(sheet),
-            "SHEETCRM_BACKGROUND": "0",
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            **env,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=True,
-    )
-    try:
-        assert serving(port), (tmp_path / "gunicorn.log").read_text()
-        yield proc, port
-    finally:
-        with suppress(ProcessLookupError):  # the master may be gone, its children not
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+    environment = {
+        **os.environ,
+        "SHEETCRM_SHEET": str(sheet),
+        "SHEETCRM_BACKGROUND": "0",
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        **env,
+    }
+    with Gunicorn(environment, tmp_path / "gunicorn.log") as service:
+        assert service.proc is not None
+        yield service.proc, service.port
 
 
 def test_the_app_yaml_entrypoint_serves(tmp_path: Path) -> None:
@@ -92,17 +78,8 @@ def test_the_app_yaml_entrypoint_serves(tmp_path: Path) -> None:
         assert answer.status_code == 202, answer.text
 
 
-def _children(pid: int) -> list[int]:
-    """Its child processes: each listed under the thread that started it."""
-    return [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-
-
 def _workers(master: int) -> list[int]:
-    return [pid for pid in _children(master) if pid not in _background(master)]
+    return [pid for pid in children(master) if pid not in background(master)]
 
 
 def _listening(pid: int, port: int) -> set[int]:
@@ -137,15 +114,6 @@ def test_each_worker_listens_on_its_own_socket(tmp_path: Path) -> None:
         sockets = [_listening(pid, port) for pid in workers]
         assert len(workers) == 2 and all(len(s) == 1 for s in sockets), sockets
         assert sockets[0] != sockets[1]
-
-
-def _background(master: int) -> list[int]:
-    """The master's ``sheetcrm background`` children."""
-    return [
-        pid
-        for pid in _children(master)
-        if b"background" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    ]
 
 
 def _until(found: Callable[[], object], seconds: float = 30) -> object:
@@ -184,7 +152,7 @@ def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path
         return any(e.key == key for e in outbox.entries(DONE))
 
     with running_entrypoint(tmp_path, **env) as (proc, port):
-        first = _until(lambda: _background(proc.pid))
+        first = _until(lambda: background(proc.pid))
         assert isinstance(first, list) and len(first) == 1
         status = requests.get(
             f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
@@ -194,7 +162,7 @@ def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path
         _until(lambda: in_sheet(key))
 
         os.kill(first[0], signal.SIGKILL)
-        second = _until(lambda: [p for p in _background(proc.pid) if p != first[0]])
+        second = _until(lambda: [p for p in background(proc.pid) if p != first[0]])
         assert isinstance(second, list) and len(second) == 1
         key = post("grace@deploy.example")
         _until(lambda: in_sheet(key))
@@ -209,7 +177,7 @@ def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
 def test_stopping_gunicorn_stops_its_background_process(tmp_path: Path) -> None:
     with running_entrypoint(tmp_path, SHEETCRM_BACKGROUND="1") as (proc, _port):
-        (pid,) = _until(lambda: _background(proc.pid))  # type: ignore[misc]
+        (pid,) = _until(lambda: background(proc.pid))  # type: ignore[misc]
         _until(lambda: "background work started" in (tmp_path / "gunicorn.log").read_text())
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -223,7 +191,7 @@ def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
     background process goes on, alone, and the new workers start no thread of their own."""
     env = {"SHEETCRM_BACKGROUND": "1", "SHEETCRM_TASK_TOKEN": "t0ken"}
     with running_entrypoint(tmp_path, **env) as (proc, port):
-        (first,) = _until(lambda: _background(proc.pid))  # type: ignore[misc]
+        (first,) = _until(lambda: background(proc.pid))  # type: ignore[misc]
         old = set(_workers(proc.pid))
         os.kill(proc.pid, signal.SIGHUP)
         _until(lambda: len(set(_workers(proc.pid)) - old) == 2)
@@ -232,7 +200,7 @@ def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
         ).json()
         assert status["background"] is False
-        assert _background(proc.pid) == [first]
+        assert background(proc.pid) == [first]
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         assert not _alive(first)
