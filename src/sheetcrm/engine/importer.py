@@ -1,9 +1,12 @@
 """``sheetcrm import``: map an export's columns onto Leads and append its rows, tidied.
 
 Columns map by header: the user's ``--map`` pairs first, then an exact match, then a case-
-and spacing-insensitive one (including the schema's aliases, "E-mail" -> Email). Rows the
+and spacing-insensitive one (including the schema's aliases, "E-mail" -> Email, and the
+names HubSpot, Salesforce, Pipedrive and Zoho exports use). A whole-name column ("Name",
+"Person - Name") fills First name and Last name when the file has neither. Rows the
 service creates itself are normalised on the way in (email, E.164 phone, numbers, dates);
-the sync then gives them IDs, scores and owners.
+the sync then gives them IDs, scores and owners. Lines of the file that do not line up
+with its header are not imported, but said, and kept on History.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.engine.config import Problem
+from sheetcrm.engine.names import WHOLE_NAME, split_name
 from sheetcrm.engine.plan import Plan
-from sheetcrm.engine.schema import HISTORY, LEADS, MAX_ROW_PROBLEMS, SERVICE_BY
+from sheetcrm.engine.schema import HISTORY, LEADS, MAX_ROW_PROBLEMS, SERVICE_BY, Kind
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import tidy
 from sheetcrm.engine.values import clamp, format_datetime
 from sheetcrm.errors import ImportFileError
+
+SPLIT = "First name + Last name"  # where a whole-name column goes
+_WHOLE_NAME = frozenset(map(norm_header, WHOLE_NAME))
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,15 @@ class Mapping:
     columns: list[tuple[int, str]] = field(default_factory=list)  # (position in it, Leads header)
     unmapped: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)  # source columns added to Leads as they are
+    whole_name: int | None = None  # the position of a name split into First and Last name
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
         """(source column, Leads header) for each column imported."""
-        return [(self.source[i], dst) for i, dst in self.columns]
+        pairs = [(self.source[i], dst) for i, dst in self.columns]
+        if self.whole_name is not None:
+            pairs.append((self.source[self.whole_name], SPLIT))
+        return pairs
 
 
 def map_columns(
@@ -104,9 +115,14 @@ def map_columns(
             if not exact or source[i] in headers:
                 found[i] = target
                 taken.add(target)
+    if not taken & {"First name", "Last name"}:
+        whole = (i for i in rest if i not in found and norm_header(source[i]) in _WHOLE_NAME)
+        mapping.whole_name = next(whole, None)
     added: set[str] = set()
     for i in rest:
         name = source[i].strip()
+        if i == mapping.whole_name:
+            continue
         if i in found:
             mapping.columns.append((i, found[i]))
         elif add_columns and name and norm_header(name) not in {*targets, *added}:
@@ -157,9 +173,15 @@ def plan_import(
     kinds = [
         (i, dst, spec.kind if (spec := LEADS.column(dst)) else None) for i, dst in mapping.columns
     ]
+    whole = mapping.whole_name
     for cells in source.rows:
         region = cells[country] if country is not None else ""
         record = {dst: clamp(tidy(cells[i], dst, kind, region, settings)) for i, dst, kind in kinds}
+        if whole is not None:
+            for dst, name in zip(
+                ("First name", "Last name"), split_name(cells[whole]), strict=True
+            ):
+                record[dst] = clamp(tidy(name, dst, Kind.TEXT, region, settings))
         if any(record.values()):
             plan.appends.append(record)
     _refuse(plan, source, format_datetime(at))
@@ -167,7 +189,7 @@ def plan_import(
         plan.empty_because = "no line of the file has one value per column of its header"
     elif not source.rows:
         plan.empty_because = "the file has no rows under its header"
-    elif not mapping.columns:
+    elif not mapping.pairs:
         plan.empty_because = "no column of the file matches a Leads column"
     elif not plan.appends:
         plan.empty_because = "its rows are empty in every column that matches Leads"
