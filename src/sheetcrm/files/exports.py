@@ -62,7 +62,8 @@ def _decode(name: str, raw: bytes) -> str:
             break
         except UnicodeDecodeError:
             continue
-    if "\x00" in text[:SAMPLE]:
+    sample = text[:SAMPLE]
+    if sample.count("\x00") > len(sample) // 4:  # every other byte of ASCII text in UTF-16
         raise ImportFileError(
             f"{name} looks like UTF-16 text without the mark that says so",
             "save it as CSV UTF-8 (or as Excel's Unicode text, which carries the mark)",
