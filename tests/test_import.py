@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm.engine.importer import map_columns, plan_import
+from sheetcrm.engine.importer import Export, map_columns, plan_import
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table
@@ -15,6 +15,7 @@ from sheetcrm.engine.values import MAX_CELL, clamp
 from sheetcrm.errors import ImportFileError
 from sheetcrm.files import exports
 from sheetcrm.files.exports import read_table
+from sheets import NOW
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -23,11 +24,11 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def imported(source: Table, maps: tuple[str, ...] = (), add_columns: bool = False):
+def imported(source: Export, maps: tuple[str, ...] = (), add_columns: bool = False):
     """What the import would append to an empty Leads tab, and the mapping it used."""
     snapshot = Snapshot({LEADS.name: Table(list(LEADS.headers))}, "v1")
     mapping = map_columns(source.header, list(LEADS.headers), list(maps), add_columns)
-    return plan_import(snapshot, source, mapping, Settings()), mapping
+    return plan_import(snapshot, source, mapping, Settings(), NOW), mapping
 
 
 # --- reading the file ----------------------------------------------------------------------
@@ -61,7 +62,7 @@ def test_a_field_beyond_the_limit_is_a_clean_error(
 
 
 def test_duplicate_headers_import_the_first_column(tmp_path: Path) -> None:
-    source = Table(["Email", "Company", "Email"], [["first@example.com", "Acme", "second@x.com"]])
+    source = Export(["Email", "Company", "Email"], [["first@example.com", "Acme", "second@x.com"]])
     plan, mapping = imported(source)
     assert plan.appends[0]["Email"] == "first@example.com"
     assert mapping.pairs == [("Email", "Email"), ("Company", "Company")]
@@ -69,7 +70,7 @@ def test_duplicate_headers_import_the_first_column(tmp_path: Path) -> None:
 
 
 def test_a_header_added_as_a_column_is_added_once() -> None:
-    source = Table(["Colour", "Colour"], [["blue", "red"]])
+    source = Export(["Colour", "Colour"], [["blue", "red"]])
     plan, mapping = imported(source, add_columns=True)
     assert (mapping.added, mapping.unmapped) == (["Colour"], ["Colour (column 2)"])
     assert plan.new_columns == ["Colour"] and plan.appends == [{"Colour": "blue"}]
@@ -84,7 +85,7 @@ def test_a_header_added_as_a_column_is_added_once() -> None:
     ],
 )
 def test_an_exact_header_match_comes_first(header: list[str], winner: str) -> None:
-    source = Table(header, [[f"{h}@example.com" for h in ("a", "b")]])
+    source = Export(header, [[f"{h}@example.com" for h in ("a", "b")]])
     plan, mapping = imported(source)
     assert [src for src, _ in mapping.pairs] == [winner]
     assert mapping.unmapped == [h for h in header if h != winner]
@@ -93,14 +94,14 @@ def test_an_exact_header_match_comes_first(header: list[str], winner: str) -> No
 
 
 def test_a_map_wins_over_an_exact_header() -> None:
-    source = Table(["Email", "Work email"], [["home@example.com", "work@example.com"]])
+    source = Export(["Email", "Work email"], [["home@example.com", "work@example.com"]])
     plan, mapping = imported(source, ("Work email=Email",))
     assert mapping.pairs == [("Work email", "Email")]
     assert plan.appends[0]["Email"] == "work@example.com"
 
 
 def test_two_maps_filling_one_column_are_refused() -> None:
-    source = Table(["Work email", "Home email"], [["w@example.com", "h@example.com"]])
+    source = Export(["Work email", "Home email"], [["w@example.com", "h@example.com"]])
     with pytest.raises(ImportFileError) as refused:
         imported(source, ("Work email=Email", "Home email=email"))
     assert refused.value.message == (
@@ -115,18 +116,18 @@ def test_two_maps_filling_one_column_are_refused() -> None:
 @pytest.mark.parametrize(
     ("source", "because"),
     [
-        (Table(["Email"]), "the file has no rows under its header"),
-        (Table(["Colour"], [["blue"]]), "no column of the file matches a Leads column"),
-        (Table(["Email", "Colour"], [["", "blue"]]), "its rows are empty in every column"),
+        (Export(["Email"]), "the file has no rows under its header"),
+        (Export(["Colour"], [["blue"]]), "no column of the file matches a Leads column"),
+        (Export(["Email", "Colour"], [["", "blue"]]), "its rows are empty in every column"),
     ],
 )
-def test_the_plan_says_why_it_imports_nothing(source: Table, because: str) -> None:
+def test_the_plan_says_why_it_imports_nothing(source: Export, because: str) -> None:
     plan, _ = imported(source)
     assert not plan.appends
     assert plan.empty_because.startswith(because)
 
 
 def test_a_plan_that_imports_says_nothing_about_it() -> None:
-    plan, _ = imported(Table(["Email", "Company"], [["a@example.com"]]))  # a short CSV line
+    plan, _ = imported(Export(["Email", "Company"], [["a@example.com", ""]]))
     assert plan.appends == [{"Email": "a@example.com", "Company": ""}]
     assert plan.empty_because == ""

@@ -10,13 +10,14 @@ import pytest
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.forms_tab import FormMapping, FormRule
+from sheetcrm.engine.names import split_name
 from sheetcrm.engine.schema import LEADS, service_columns
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.values import MAX_CELL
 from sheetcrm.files.templates import load_template
 from sheetcrm.intake import Answer, Submission, adapt
-from sheetcrm.intake.fields import lead_record, split_name
+from sheetcrm.intake.fields import lead_record
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ref" / "webhook-samples"
 HEADER = LEADS.headers

@@ -29,7 +29,7 @@ def _import(path, maps, add_columns=False):
     snapshot = backend.read()
     source = read_table(path)
     mapping = map_columns(source.header, tabs[LEADS.name].header, maps, add_columns)
-    plan = plan_import(snapshot, source, mapping, parse_config(snapshot).settings)
+    plan = plan_import(snapshot, source, mapping, parse_config(snapshot).settings, NOW)
     apply(plan, backend, snapshot)
     snapshot = backend.read()
     sync_plan = plan_sync(snapshot, NOW)

@@ -128,12 +128,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_problems(problems: list, total: int, limit: int = 8) -> None:
+def _show_problems(problems: list, total: int, limit: int = 8, heading: str = "") -> None:
     if not total:
         return
     print(
-        f"{total} problems (the first {min(total, 1000)} are on the {PROBLEMS.name} tab, and "
-        "each row's Status says what is wrong with it):"
+        heading
+        or f"{total} problems (the first {min(total, 1000)} are on the {PROBLEMS.name} tab, "
+        "and each row's Status says what is wrong with it):"
     )
     for p in problems[:limit]:
         print(f"  {p.cell}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
@@ -149,16 +150,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     mapping = map_columns(
         source.header, snapshot.table(LEADS.name).header, args.map or [], args.add_columns
     )
-    plan = plan_import(snapshot, source, mapping, config.settings)
+    plan = plan_import(
+        snapshot, source, mapping, config.settings, local_now(_now(args.now), config)
+    )
     for src, dst in mapping.pairs:
         print(f"  {src} -> {dst}" + (" (new column)" if src.strip() in mapping.added else ""))
     if mapping.unmapped:
         print(f"Not imported (no matching Leads column): {', '.join(mapping.unmapped)}")
         print('  map one with --map "column=Leads header", or add them all with --add-columns')
+    _show_problems(plan.refused, len(plan.refused), heading=plan.refusal)
+    if plan.appends or plan.history:
+        apply(plan, backend, snapshot)
     if not plan.appends:
         print(f"Nothing to import: {plan.empty_because}.")
         return 0
-    apply(plan, backend, snapshot)
     print(f"Appended {len(plan.appends)} rows to {LEADS.name} in {args.sheet}.")
     if args.no_sync:
         return 0

@@ -39,6 +39,13 @@ class Column:
     help: str = ""
     width: int = 14
     aliases: tuple[str, ...] = ()
+    """Other names of the column, in a sheet or in the exports of the CRMs people leave
+    (HubSpot, Salesforce, Pipedrive, Zoho), which ``sheetcrm import`` maps by."""
+
+
+def aka(names: str) -> tuple[str, ...]:
+    """ "e-mail, email address" -> the aliases ("e-mail", "email address")."""
+    return tuple(n.strip() for n in names.split(","))
 
 
 @dataclass(frozen=True)
@@ -74,40 +81,84 @@ LEADS = TabSpec(
         Column(
             "Lead ID", owner=S, help="Stable, unique, never reused; given by the sync.", width=10
         ),
-        Column("Created at", Kind.DATETIME, S, "When the lead arrived; stamped if empty.", 16),
-        Column("First name", help="", width=12, aliases=("firstname", "given name")),
-        Column("Last name", help="", width=12, aliases=("lastname", "surname", "family name")),
+        Column(
+            "Created at",
+            Kind.DATETIME,
+            S,
+            "When the lead arrived; stamped if empty.",
+            16,
+            aka("create date, created date, created time, deal - deal created"),
+        ),
+        Column("First name", width=12, aliases=aka("firstname, given name, person - first name")),
+        Column(
+            "Last name",
+            width=12,
+            aliases=aka("lastname, surname, family name, person - last name"),
+        ),
         Column(
             "Email",
             Kind.EMAIL,
             help="Checked for syntax (no DNS lookup).",
             width=24,
-            aliases=("e-mail", "email address", "e-mail address"),
+            aliases=aka(
+                "e-mail, email address, e-mail address, person - email, person - email - work"
+            ),
         ),
         Column(
             "Phone",
             Kind.PHONE,
             help="Read in the default region of Settings.",
             width=16,
-            aliases=("phone number", "telephone", "mobile"),
+            aliases=aka(
+                "phone number, telephone, mobile, mobile phone, mobile phone number, "
+                "person - phone, person - phone - work, person - phone - mobile"
+            ),
         ),
-        Column("Company", width=18, aliases=("organisation", "organization", "account")),
-        Column("Country", width=12),
+        Column(
+            "Company",
+            width=18,
+            aliases=aka(
+                "organisation, organization, account, company name, account name, "
+                "company / account, organization name, organization - name, "
+                "person - organization, deal - organization"
+            ),
+        ),
+        Column("Country", width=12, aliases=aka("country/region")),
         Column("Industry", width=14),
-        Column("Source", help="Where the lead came from.", width=14, aliases=("lead source",)),
-        Column("Stage", Kind.CHOICE, help="One of the Stages tab.", width=13),
-        Column("Amount", Kind.MONEY, help="Deal value.", width=10, aliases=("deal value", "value")),
+        Column(
+            "Source",
+            help="Where the lead came from.",
+            width=14,
+            aliases=aka("lead source, original source"),
+        ),
+        Column(
+            "Stage", Kind.CHOICE, P, "One of the Stages tab.", 13, aka("deal stage, deal - stage")
+        ),
+        Column("Amount", Kind.MONEY, P, "Deal value.", 10, aka("deal value, value, deal - value")),
         Column(
             "Expected close",
             Kind.DATE,
             help="When the deal should close: its month in the Forecast.",
             width=13,
-            aliases=("expected close date", "close date"),
+            aliases=aka("expected close date, close date, deal - expected close date"),
         ),
-        Column("Owner", Kind.PERSON, S, "Routed when empty; a person may set it.", 14),
-        Column("Next action date", Kind.DATE, help="Flagged when in the past.", width=14),
-        Column("Last contact", Kind.DATE, help="Date of the last touch.", width=13),
-        Column("Notes", width=24),
+        Column(
+            "Owner",
+            Kind.PERSON,
+            S,
+            "Routed when empty; a person may set it.",
+            14,
+            aka("lead owner, contact owner, deal owner, deal - owner, person - owner"),
+        ),
+        Column(
+            "Next action date",
+            Kind.DATE,
+            help="Flagged when in the past.",
+            width=14,
+            aliases=aka("next activity date, deal - next activity date"),
+        ),
+        Column("Last contact", Kind.DATE, P, "Date of the last touch.", 13, aka("last contacted")),
+        Column("Notes", width=24, aliases=aka("description")),
         Column("Score", Kind.NUMBER, S, "Sum of the Scoring rules that match.", 7),
         Column("Score reasons", owner=S, help="Each rule's contribution.", width=30),
         Column("Grade", owner=S, help="A-D from the Settings thresholds.", width=7),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from sheetcrm.engine.forms_tab import FormMapping, form_key
+from sheetcrm.engine.names import WHOLE_NAME, split_name
 from sheetcrm.engine.schema import LEADS, Owner
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
@@ -39,7 +40,7 @@ _LABELS = {
     "tel, telephone, work phone, your phone",
     "First name": "first name, firstname, first, given name, forename, fname",
     "Last name": "last name, lastname, last, surname, family name, lname",
-    FULL_NAME: "name, full name, fullname, your name, contact name",
+    FULL_NAME: ", ".join((*WHOLE_NAME, "your name")),
     "Company": "company, company name, organisation, organization, organisation name, "
     "organization name, business, business name, employer, your company",
     "Country": "country, country name, your country",
@@ -129,16 +130,6 @@ def lead_record(
         row[by_name.get("notes", "Notes")] = clamp("\n".join(lines))
     row[by_name.get(norm_header("Submission ID"), "Submission ID")] = clamp(submission.key())
     return row
-
-
-def split_name(full: str) -> tuple[str, str]:
-    """ "Jane van der Berg" -> (Jane, van der Berg); "Doe, Jane" -> (Jane, Doe); "Cher" ->
-    (Cher, "")."""
-    if "," in full:
-        last, _, first = full.partition(",")
-        return first.strip(), last.strip()
-    first, _, last = full.strip().partition(" ")
-    return first, last.strip()
 
 
 def _keys(answer: Answer) -> list[str]:
