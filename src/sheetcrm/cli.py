@@ -18,6 +18,7 @@ from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.sheets_address import spreadsheet_id
+from sheetcrm.cli_service import cmd_background, cmd_outbox_list, cmd_outbox_retry, cmd_serve
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
@@ -118,11 +119,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
-    if report.conflicts:
+    if report.conflicts > report.moved:
         written += (
-            f"; {report.conflicts} cells left alone because someone edited them "
+            f"; {report.conflicts - report.moved} cells left alone because someone edited them "
             "meanwhile (the next sync picks them up)"
         )
+    if report.moved:
+        written += (
+            f"; {report.moved} cells landed on another lead while the sheet changed (a sort, "
+            "or rows inserted or deleted) and were put back on their leads (see History)"
+        )
+    if report.unrepaired:
+        written += f"; could not put right: {', '.join(report.unrepaired[:5])}; sync again"
     print(written if report.written else "Nothing to change: the sheet is up to date.")
     _show_problems(plan.problems, plan.summary.problems)
     return 0
@@ -199,86 +207,6 @@ Open {path} in Excel or LibreOffice and look at:
   Problems  what is wrong and where (tab, cell, hint)
   Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
     sheetcrm sync --sheet {path}""")
-    return 0
-
-
-def _outbox_url(args: argparse.Namespace) -> str:
-    from sheetcrm.service.tasks import default_outbox  # the service's modules load only for it
-
-    return (
-        args.outbox or os.environ.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(args.sheet)
-    )
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
-    from sheetcrm.service.web import create_app
-
-    backend = open_backend(args.sheet)
-    if not backend.exists():
-        raise SheetCRMError(
-            f"there is no sheet at {args.sheet}",
-            f"create it first: sheetcrm init --sheet {args.sheet}",
-        )
-    env = {**os.environ, "SHEETCRM_SHEET": args.sheet, "SHEETCRM_OUTBOX": _outbox_url(args)}
-    app = create_app(env)
-    server = make_server(args.host, args.port, app, threaded=True)
-    print(
-        f"Serving {args.sheet} on http://{args.host}:{server.server_port}: "
-        "web forms POST to /hooks/<source>; Ctrl-C stops.",
-        flush=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        app.extensions["sheetcrm"].stop()
-    return 0
-
-
-def cmd_background(args: argparse.Namespace) -> int:
-    from sheetcrm.service.tasks import run_background
-
-    env = dict(os.environ)
-    if args.sheet:
-        env["SHEETCRM_SHEET"] = args.sheet
-    if args.outbox:
-        env["SHEETCRM_OUTBOX"] = args.outbox
-    run_background(env, exit_with=args.exit_with)
-    return 0
-
-
-def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from sheetcrm.intake.flusher import describe
-    from sheetcrm.intake.outbox import Outbox
-
-    outbox = Outbox(_outbox_url(args))
-    state = None if args.state == "all" else args.state
-    entries = outbox.entries(state, args.limit)
-    for entry in entries:
-        print(json.dumps(describe(entry), ensure_ascii=False))
-    stats = outbox.stats(datetime.now(UTC).timestamp())
-    print(
-        f"{stats['pending']} pending, {stats['dead']} dead, {stats['done']} done "
-        f"({len(entries)} listed)",
-        file=sys.stderr,
-    )
-    outbox.close()
-    return 0
-
-
-def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    if not args.keys and not args.all:
-        raise SheetCRMError("say which dead submissions to retry", "name their keys, or pass --all")
-    from sheetcrm.intake.outbox import Outbox
-
-    outbox = Outbox(_outbox_url(args))
-    count = outbox.retry(None if args.all else args.keys, datetime.now(UTC).timestamp())
-    outbox.close()
-    print(f"{count} dead submissions are pending again; the next flush appends them.")
     return 0
 
 

@@ -3,10 +3,12 @@ write under the spreadsheet's lease)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.plan import Plan, Resolved, resolve
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
@@ -21,6 +23,11 @@ class ApplyReport:
     conflicts: int = 0
     attempts: int = 0
     written: bool = False
+    moved: int = 0  # cells that landed on another lead while the sheet changed; put back
+    unrepaired: list[str] = field(default_factory=list)  # leads that could not be put right
+
+
+REPAIR_ROUNDS = 3
 
 
 def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int = 3) -> ApplyReport:
@@ -45,11 +52,43 @@ def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int =
         report.appended = sum(len(r) for r in resolved.changes.appends.values())
         report.conflicts = resolved.conflicts
         report.written = True
+        checked = verify(backend, current, resolved.changes, plan.stamp)
+        report.conflicts += checked.moved
+        report.moved, report.unrepaired = checked.moved, checked.unrepaired
         return report
     raise BackendError(
         f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
         "run the sync again in a moment",
     )
+
+
+@dataclass
+class Checked:
+    moved: int = 0  # cells that landed on another lead while the sheet changed; put back
+    unrepaired: list[str] = field(default_factory=list)  # leads that could not be put right
+
+
+def verify(backend: SheetBackend, before: Snapshot, written: Changes, stamp: str) -> Checked:
+    """After a write that was not atomic: read the sheet back, put every cell that landed on
+    another lead where it belongs, and check the repair the same way, up to REPAIR_ROUNDS
+    times (engine/landing.py). ``before`` is the read ``written`` was resolved against."""
+    checked = Checked()
+    if backend.atomic or not written.cells:
+        return checked
+    for _ in range(REPAIR_ROUNDS):
+        after = backend.read()
+        landing = check_landing(before, written, after, stamp)
+        checked.moved += landing.misplaced
+        checked.unrepaired = landing.unrepaired
+        if not landing.repair:
+            return checked
+        try:
+            backend.write(landing.repair)
+        except StaleSnapshotError:
+            continue  # the sheet moved again: read it, and check what is there now
+        before, written = after, landing.repair
+    checked.unrepaired = checked.unrepaired or ["(the sheet kept changing)"]
+    return checked
 
 
 def sync_once(

@@ -27,6 +27,10 @@ class LeaseHeldError(BackendError):
 
 class SheetBackend(Protocol):
     location: str
+    atomic: bool
+    """Whether a write lands whole or not at all against the version it names. Where it
+    takes several requests a person's edit can fall between (Google Sheets), apply() reads
+    the sheet back and repairs what landed on another lead (engine/landing.py)."""
 
     def exists(self) -> bool:
         """Whether there is a spreadsheet at ``location`` at all."""

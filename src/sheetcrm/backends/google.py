@@ -33,6 +33,8 @@ from sheetcrm.errors import BackendError
 class GoogleBackend:
     """A spreadsheet in Google Sheets, by URL or ID."""
 
+    atomic = False  # a write is several requests, with no transaction around them
+
     def __init__(self, location: str, http: SheetsHTTP | None = None) -> None:
         found = spreadsheet_id(location)
         if found is None:

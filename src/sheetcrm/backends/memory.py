@@ -18,6 +18,8 @@ from sheetcrm.errors import BackendError
 
 
 class MemoryBackend:
+    atomic = True  # a write checks the version and lands whole
+
     def __init__(self, tabs: dict[str, Table] | None = None, location: str = "memory:") -> None:
         self.location = location
         self.tabs: dict[str, Table] = {k: v.copy() for k, v in (tabs or {}).items()}

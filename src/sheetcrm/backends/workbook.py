@@ -31,6 +31,8 @@ from sheetcrm.errors import BackendError
 
 
 class WorkbookBackend:
+    atomic = True  # saved whole, under the file's lock, only at the version it names
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         # The file itself, not a link to it: a save replaces the file the link points at,
         # and a spreadsheet program's lock file is beside that file.

@@ -72,6 +72,7 @@ class Plan:
     problems: list[Problem] = field(default_factory=list)
     summary: Summary = field(default_factory=Summary)
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
+    stamp: str = ""  # the sync's time, as written in cells and History
 
     @property
     def cell_count(self) -> int:

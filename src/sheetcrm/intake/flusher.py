@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from sheetcrm.backends.apply import verify
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
@@ -40,6 +41,7 @@ class FlushReport:
     already: int = 0  # found in the sheet already: a crash came between append and mark
     waiting: int = 0  # put back for a later try
     dead: int = 0
+    moved: int = 0  # cells a person's sort put on another lead mid-write; put back
     error: str = ""
     lead_ids: dict[str, str] = field(default_factory=dict)
 
@@ -129,11 +131,13 @@ def _append(
             if backend.version() != snapshot.version:  # a person edited: plan again
                 snapshot = backend.read()
                 continue
+            changes = resolve(intake.plan, snapshot).changes
             try:
-                backend.write(resolve(intake.plan, snapshot).changes)
+                backend.write(changes)
             except StaleSnapshotError:
                 snapshot = backend.read()
                 continue
+            report.moved = verify(backend, snapshot, changes, intake.plan.stamp).moved
             report.appended = len(intake.lead_ids)
             report.already = len(intake.already)
             report.lead_ids = dict(intake.lead_ids)

@@ -181,6 +181,7 @@ class Service:
                     "cells_written": applied.cells,
                     "rows_appended": applied.appended,
                     "conflicts": applied.conflicts,
+                    "moved": applied.moved,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
             except SheetCRMError as exc:

@@ -26,7 +26,7 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
     state = SyncState(
         snapshot=snapshot,
         config=config,
-        plan=Plan(snapshot.version, settings=config.settings),
+        plan=Plan(snapshot.version, settings=config.settings, stamp=format_datetime(stamp_now)),
         now=stamp_now,
         stamp=format_datetime(stamp_now),
         memo=memo,

@@ -1,0 +1,155 @@
+"""After a write that took several requests: did every cell land on the lead it was meant for?
+
+The Sheets API has no transactions and no conditional writes, and Changes address cells by
+position. A person who sorts, inserts or deletes rows between the read and the request that
+carries the cells moves leads under those positions, and nothing checked *before* the write
+can close that window. So the write is read back: each written row must still hold the lead
+it was resolved for (the same Lead ID, or for a row that had none, the same person cells),
+under the same header. A cell that landed on another lead is counted, written again at its
+lead's row now, and the other lead gets back what it had (or what this sync planned for it),
+each compare-and-set like every write, each logged in History. Repairs are checked the same
+way, up to a bound (backends/apply.py).
+
+Why not row metadata: Google documents that it follows rows inserted, deleted or moved, and
+says nothing of sorts, which move values, not rows. Why not a check before the write: the
+window between any check and the last request stays open whatever its width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.plan import find_column, person_columns
+from sheetcrm.engine.schema import HISTORY, LEADS, SERVICE_BY, tab_spec
+from sheetcrm.engine.table import Snapshot, Table, norm_header
+
+MOVED = "the sheet changed while sheetcrm wrote (a sort, or rows inserted or deleted)"
+
+
+@dataclass
+class Landing:
+    repair: Changes  # cells to write again, and History rows saying why
+    misplaced: int = 0  # cells that had landed on another lead
+    unrepaired: list[str] = field(default_factory=list)  # leads whose cells could not be fixed
+
+
+class _Rows:
+    """One read of the Leads tab, with each row's identity: its Lead ID and person cells."""
+
+    def __init__(self, table: Table, person: list[str]) -> None:
+        self.table = table
+        self.id_col = find_column(table, "Lead ID")
+        cols = [table.header.index(h) if h in table.header else -1 for h in person]
+        self.prints = [
+            "\x1f".join(row[c] if 0 <= c < len(row) else "" for c in cols) for row in table.rows
+        ]
+        self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
+        self.by_id: dict[str, list[int]] = {}
+        self.by_print: dict[str, list[int]] = {}
+        for r, (lead_id, fp) in enumerate(zip(self.ids, self.prints, strict=True)):
+            if lead_id:
+                self.by_id.setdefault(lead_id, []).append(r)
+            self.by_print.setdefault(fp, []).append(r)
+        # an ID on two rows (a copied row) names neither: those rows are known by their cells
+        self.unique = {i for i, rows in self.by_id.items() if len(rows) == 1}
+
+    def cell(self, row: int, col: int | None) -> str:
+        if col is None or row >= len(self.table.rows) or col >= len(self.table.rows[row]):
+            return ""
+        return self.table.rows[row][col]
+
+    def find(self, lead_id: str, fp: str) -> int:
+        """The one row holding this lead, or -1: by ID, else by person cells."""
+        hits = self.by_id[lead_id] if lead_id in self.unique else self.by_print.get(fp, [])
+        return hits[0] if len(hits) == 1 else -1
+
+
+def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: str) -> Landing:
+    """Where the Leads cells of ``written`` (resolved against ``before``) are in ``after``,
+    and the repair for those that landed on another lead."""
+    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    landing = Landing(Changes(after.version))
+    cells = [c for c in written.cells if c.tab == tab]
+    if tab is None or not cells or after.get(tab) is None:
+        return landing
+    old_t, new_t = before.table(tab), after.table(tab)
+    header_before = [*old_t.header, *written.new_columns.get(tab, [])]
+    person = [old_t.header[c] for c in person_columns(old_t)]
+    old, new = _Rows(old_t, person), _Rows(new_t, person)
+    planned = {(c.row, c.col): c.value for c in cells}
+    fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
+    fixes: dict[tuple[int, int], str] = {}
+    why: dict[str, set[str]] = {}
+
+    def column_now(col: int) -> int:
+        """Where the column written at ``col`` is now; -1 when it is gone."""
+        name = norm_header(header_before[col])
+        if col < len(new_t.header) and norm_header(new_t.header[col]) == name:
+            return col
+        return next((i for i, h in enumerate(new_t.header) if norm_header(h) == name), col)
+
+    def column_before(col: int) -> int:
+        """Which column, as read, is at ``col`` now; -1 when none is."""
+        if col >= len(new_t.header):
+            return -1
+        name = norm_header(new_t.header[col])
+        return next((i for i, h in enumerate(header_before) if norm_header(h) == name), -1)
+
+    def known_id(row: int) -> str:
+        """The ID a row was read with, when it names that lead alone and this write kept it."""
+        lead_id = old.ids[row]
+        return lead_id if lead_id in old.unique and (row, old.id_col) not in planned else ""
+
+    def same_lead(row: int) -> bool:
+        """Whether the row at this position now is the lead the write was meant for; rows
+        alike in every person cell are the same lead as far as anyone can tell."""
+        if row >= len(new_t.rows):
+            return False
+        lead_id = known_id(row)
+        return new.ids[row] == lead_id if lead_id else new.prints[row] == old.prints[row]
+
+    def lead_now(row: int) -> int:
+        return new.find(known_id(row), old.prints[row])
+
+    def lead_before(row: int) -> int:
+        lead_id = new.ids[row]
+        return old.find("" if lead_id in fresh else lead_id, new.prints[row])
+
+    for c in cells:
+        col = column_now(c.col)
+        if same_lead(c.row) and col == c.col:
+            continue
+        landing.misplaced += 1
+        name = header_before[c.col]
+        lead_id = planned.get((c.row, old.id_col), "") if old.id_col is not None else ""
+        lead_id = lead_id or old.ids[c.row]
+        # the value goes to its lead, wherever that row is now
+        here = lead_now(c.row)
+        if here < 0:
+            landing.unrepaired.append(lead_id or old.prints[c.row][:40])
+        else:
+            now = new.cell(here, col)
+            if now != c.value and now == old.cell(c.row, c.col):
+                fixes[(here, col)] = c.value
+                why.setdefault(lead_id, set()).add(name)
+        # and the lead it landed on gets back what it had, or what this sync planned for it
+        if new.cell(c.row, c.col) != c.value:
+            continue  # nothing of ours is there (rows moved again), or a person typed over it
+        other, other_col = lead_before(c.row), column_before(c.col)
+        if other < 0 or other_col < 0:
+            landing.unrepaired.append(new.ids[c.row] or new.prints[c.row][:40])
+            continue
+        value = planned.get((other, other_col), old.cell(other, other_col))
+        if value != c.value:
+            fixes[(c.row, c.col)] = value
+            other_id = planned.get((other, old.id_col), "") if old.id_col is not None else ""
+            why.setdefault(other_id or old.ids[other], set()).add(header_before[other_col])
+    landing.repair.cells = [CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())]
+    history = next((t for t in after.tabs if tab_spec(t) is HISTORY), HISTORY.name)
+    if why:
+        landing.repair.appends[history] = [
+            [stamp, lead_id, ", ".join(sorted(names)), "", "", SERVICE_BY, f"put back: {MOVED}"]
+            for lead_id, names in sorted(why.items())
+        ]
+    return landing
