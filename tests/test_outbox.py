@@ -112,7 +112,7 @@ def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
         [_Put({"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0}) for i in range(n)]
     )
     commits: list[int] = []
-    event.listen(outbox.engine, "commit", lambda conn: commits.append(1))
+    event.listen(outbox.db.engine, "commit", lambda conn: commits.append(1))
     claimed = outbox.claim("a", now=2.0, limit=n)
     assert [e.key for e in claimed] == [f"k{i:05d}" for i in range(n)]  # oldest first, all
     assert len(commits) == 5
@@ -252,7 +252,7 @@ def test_writers_of_several_processes_queue_on_a_file_lock(tmp_path: Path) -> No
 
 
 def test_no_lock_file_where_sqlite_is_not_a_plain_file() -> None:
-    from sheetcrm.intake.outbox import _lock_file
+    from sheetcrm.intake.outbox_db import _lock_file
 
     assert _lock_file("sqlite:///:memory:") is None
     assert _lock_file("sqlite://") is None

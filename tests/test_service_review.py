@@ -232,8 +232,8 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
         {"SHEETCRM_SHEET": str(sheet), "SHEETCRM_BACKGROUND": "0", "SHEETCRM_TASK_TOKEN": "t"}
     )
     svc = app.extensions["sheetcrm"]
-    svc.outbox.engine.dispose()
-    svc.outbox.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'outbox.sqlite3'}")
+    svc.outbox.db.engine.dispose()
+    svc.outbox.db.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'outbox.sqlite3'}")
     client = app.test_client()
     paths = openapi()["paths"]
     for method, url, path in [

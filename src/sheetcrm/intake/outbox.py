@@ -1,98 +1,34 @@
 """The durable outbox: a web-form submission waits here from the moment it is accepted until
 it is in the sheet.
 
-Written against SQLAlchemy Core so that the store is a URL: SQLite (WAL mode) by default, one
-file beside the service; ``postgresql+psycopg://...`` when several instances share the work.
 A submission is stored under its idempotency key, so a replayed webhook adds nothing; a
 flusher *claims* pending submissions for a while (``FOR UPDATE SKIP LOCKED`` where the
 database has it, a write lock on SQLite), and either marks them done, puts them back for a
 later try with a bounded, jittered backoff, or moves a poison one to the dead letters.
+The database itself, SQLite or PostgreSQL, is :mod:`sheetcrm.intake.outbox_db`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Connection,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    make_url,
-    select,
-    text,
-    update,
-)
-from sqlalchemy import Table as SQLTable
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from sheetcrm.errors import ConfigError
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite's own locking alone
-    fcntl = None  # type: ignore[assignment]
+from sheetcrm.intake.outbox_db import OutboxDB, runs, submissions
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
 STATES = (PENDING, DONE, DEAD)
-
-metadata = MetaData()
-submissions = SQLTable(
-    "submissions",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("source", String(40), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("state", String(10), nullable=False),
-    Column("received_at", Float, nullable=False),  # Unix time, UTC
-    Column("attempts", Integer, nullable=False),
-    Column("next_try_at", Float, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("claimed_until", Float),
-    Column("last_error", Text),
-    Column("lead_id", String(40)),
-    Column("done_at", Float),
-)
-Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
-
-# The last syncs and flushes, shared by every worker and instance, for /status.
-runs = SQLTable(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(10), nullable=False),  # sync | flush
-    Column("at", Float, nullable=False),
-    Column("seconds", Float, nullable=False),
-    Column("ok", Integer, nullable=False),
-    Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
-    Column("error", Text),
-)
 KEEP_RUNS = 200
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
-SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
 
 
 @dataclass
@@ -131,66 +67,13 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 120.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * (0.5 + random.random() / 2)
 
 
-def default_url(folder: Path) -> str:
-    return f"sqlite:///{folder / 'sheetcrm-outbox.sqlite3'}"
-
-
 class Outbox:
     def __init__(self, url: str) -> None:
-        self.url = url
-        backend = make_url(url).get_backend_name()
-        dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
-        if dialect is None:
-            raise ConfigError(
-                f"the outbox cannot use {backend} databases",
-                "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
-            )
-        self.engine: Engine = _engine(url)
-        self._lock_file = _lock_file(url)
-        try:
-            # Instances starting together on an empty database: one creates the tables, the
-            # others wait and find them. On a SQLite file they queue on the writers' file
-            # lock: the first connection also switches the file to WAL, and two at once
-            # could fail "database is locked" without waiting (1 start in 20 in a test).
-            with self._begin() as conn:
-                if backend == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-                metadata.create_all(conn)
-        except (SQLAlchemyError, OSError) as exc:  # OSError: the lock file's folder
-            shown = make_url(url).render_as_string(hide_password=True)
-            raise ConfigError(
-                f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
-                "check SHEETCRM_OUTBOX (or --outbox): a SQLite file's folder must exist and "
-                "be writable; a PostgreSQL server must be reachable, with that database and user",
-            ) from exc
-        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
-        # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
-        self._insert_new = (
-            dialect(submissions)
-            .on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
-            .returning(submissions.c.key)
-        )
+        self.db = OutboxDB(url)
+        self._insert_new = self.db.insert_new(submissions)
         self._turn = threading.Condition()
         self._queue: list[_Put] = []
         self._writing = False
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        """A write transaction. On a SQLite file, writers of every process first queue on a
-        file lock beside it: the kernel hands it on the moment it is released, whereas
-        SQLite's own busy handler polls with sleeps of up to 100 ms, so that under load
-        one gunicorn worker's commits could starve another's for hundreds of ms."""
-        if self._lock_file is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with self.engine.begin() as conn:
-                yield conn
-        finally:
-            os.close(fd)  # closing lets go of the lock
 
     def put(self, key: str, source: str, body: str, now: float) -> bool:
         """Store a submission durably; False when its key is already stored (a replay).
@@ -244,7 +127,7 @@ class Outbox:
         # In key order: two instances' batches then lock shared keys in the same order, and
         # PostgreSQL never has to break a deadlock between them by failing both.
         in_order = sorted(rows, key=lambda row: row["key"])
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             new = set(conn.execute(self._insert_new, in_order).scalars())
         stored = []
         for row in rows:
@@ -256,7 +139,7 @@ class Outbox:
         """Whether a flush would claim anything now: one indexed query, short enough for a
         flusher to ask every second. (On SQLite it still begins IMMEDIATE, as every
         transaction here does: deferring reads was measured slower, docs/benchmarks.md.)"""
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return (
                 conn.execute(select(submissions.c.key).where(_due(now)).limit(1)).first()
                 is not None
@@ -271,7 +154,7 @@ class Outbox:
         Every webhook's commit waits while another transaction holds the lock, and one
         that read and claimed 4,000 submissions held it for 70-85 ms: the intake's p99."""
         c = submissions.c
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             candidates = list(
                 conn.execute(
                     select(c.key).where(_due(now)).order_by(c.received_at, c.key).limit(limit)
@@ -284,7 +167,7 @@ class Outbox:
             free = (
                 select(c.key).where(c.key.in_(chunk) & _due(now)).with_for_update(skip_locked=True)
             )
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 claimed += conn.execute(
                     update(submissions)
                     .where(c.key.in_(free))
@@ -292,7 +175,7 @@ class Outbox:
                     .returning(c.key)
                 ).scalars()
         rows: list[Any] = []
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             for chunk in _chunks(claimed):
                 rows += conn.execute(select(submissions).where(c.key.in_(chunk))).all()
         rows.sort(key=lambda r: (r.received_at, r.key))
@@ -302,7 +185,7 @@ class Outbox:
         """End the claims of holders for which ``gone(holder)`` is true (a process that was
         killed): their submissions are due again now rather than when the claims expire."""
         c = submissions.c
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             holders = conn.execute(
                 select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
             ).scalars()
@@ -337,7 +220,7 @@ class Outbox:
         )
         pairs = [{"done_key": k, "done_lead_id": v} for k, v in lead_ids.items()]
         for start in range(0, len(pairs), WRITE_CHUNK):
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(query, pairs[start : start + WRITE_CHUNK])
 
     def later(self, keys: Iterable[str], error: str, now: float, failed: bool = True) -> None:
@@ -348,7 +231,7 @@ class Outbox:
             self._later(chunk, error, now, failed)
 
     def _later(self, keys: list[str], error: str, now: float, failed: bool) -> None:
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             for key in keys:
                 attempts = conn.execute(
                     select(submissions.c.attempts).where(submissions.c.key == key)
@@ -368,7 +251,7 @@ class Outbox:
 
     def dead(self, key: str, error: str) -> None:
         """Set aside a submission that can never be appended, with why, for a person to see."""
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 update(submissions)
                 .where((submissions.c.key == key) & (submissions.c.state == PENDING))
@@ -387,7 +270,7 @@ class Outbox:
         query = update(submissions).where(c.state == DEAD)
         if keys is not None:
             query = query.where(c.key.in_(list(keys)))
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             return conn.execute(
                 query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
             ).rowcount
@@ -396,13 +279,13 @@ class Outbox:
         query = select(submissions).order_by(submissions.c.received_at).limit(limit)
         if state is not None:
             query = query.where(submissions.c.state == state)
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(query)]
 
     def stats(self, now: float) -> dict[str, Any]:
         """Depth per state and the age of the oldest pending submission, for /status."""
         c = submissions.c
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             counts: dict[str, int] = dict(
                 conn.execute(select(c.state, func.count()).group_by(c.state)).all()
             )
@@ -419,7 +302,7 @@ class Outbox:
     def record(
         self, kind: str, at: float, seconds: float, summary: dict[str, Any], error: str = ""
     ) -> None:
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 runs.insert().values(
                     kind=kind,
@@ -436,7 +319,7 @@ class Outbox:
     def last_runs(self, errors: int = 5) -> dict[str, Any]:
         """The last sync and flush, and the last few errors, newest first."""
         c = runs.c
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             last = {
                 kind: conn.execute(
                     select(runs).where(c.kind == kind).order_by(c.id.desc()).limit(1)
@@ -452,41 +335,14 @@ class Outbox:
             "last_errors": [_run(r) for r in failed],
         }
 
-    @contextmanager
-    def flush_turn(self) -> Iterator[bool]:
+    def flush_turn(self) -> AbstractContextManager[bool]:
         """Whether this process may flush now: one flusher at a time per outbox. The others
         skip their round instead of each reading the whole sheet only to find its lease
         taken: under load, those wasted reads cost the CPU that answers webhooks."""
-        if self._lock_file is not None:
-            fd = os.open(
-                self._lock_file.replace("-writer.lock", "-flush.lock"),
-                os.O_RDWR | os.O_CREAT,
-                0o600,
-            )
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    yield False
-                    return
-                yield True
-            finally:
-                os.close(fd)
-        elif self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as conn:
-                got = conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": FLUSH_LOCK}
-                ).scalar()
-                try:
-                    yield bool(got)
-                finally:
-                    if got:
-                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLUSH_LOCK})
-        else:
-            yield True
+        return self.db.turn("flush", FLUSH_LOCK)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
 
 def _due(now: float) -> ColumnElement[bool]:
@@ -526,44 +382,3 @@ def _entry(row: Any) -> Entry:
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(keys), size):
         yield keys[start : start + size]
-
-
-def _lock_file(url: str) -> str | None:
-    """``<database>-writer.lock`` for a SQLite file where file locks exist; else None."""
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if fcntl is None or parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return None
-    if database.startswith("file:"):
-        return None  # a URI filename: leave locking to SQLite
-    return f"{database}-writer.lock"
-
-
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        # A database that hangs must not hang every webhook with it: give up after seconds,
-        # and the webhook is answered 503, which vendors retry.
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_timeout=10,
-            connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
-        )
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # Transactions begin explicitly (below), so that a claim takes the write lock at
-        # once instead of upgrading a read lock and failing as "database is locked".
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # writers do not block readers
-        # FULL: a submission answered 202 survives a power cut, not only a killed process.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
