@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
+from sheetcrm.intake.group_commit import GroupCommit
 from sheetcrm.intake.outbox_db import OutboxDB, runs, submissions
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
@@ -29,23 +28,6 @@ PENDING, DONE, DEAD = "pending", "done", "dead"
 STATES = (PENDING, DONE, DEAD)
 KEEP_RUNS = 200
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
-
-
-@dataclass
-class _Put:
-    row: dict[str, Any]
-    finished: bool = False
-    stored: bool = False
-    error: BaseException | None = None
-
-    def outcome(self) -> bool:
-        if isinstance(self.error, Exception):
-            raise self.error
-        if self.error is not None:  # the writer's thread was stopped (SystemExit...)
-            raise SQLAlchemyError(
-                f"the shared commit was cut short ({type(self.error).__name__}): not stored"
-            )
-        return self.stored
 
 
 @dataclass(frozen=True)
@@ -71,56 +53,25 @@ class Outbox:
     def __init__(self, url: str) -> None:
         self.db = OutboxDB(url)
         self._insert_new = self.db.insert_new(submissions)
-        self._turn = threading.Condition()
-        self._queue: list[_Put] = []
-        self._writing = False
+        self._group = GroupCommit(self._insert)
 
     def put(self, key: str, source: str, body: str, now: float) -> bool:
         """Store a submission durably; False when its key is already stored (a replay).
+        Concurrent callers share one transaction: see :mod:`sheetcrm.intake.group_commit`."""
+        return self._group.put({"key": key, "source": source, "body": body, "now": now})
 
-        Concurrent callers share one transaction (group commit): whoever finds no commit
-        under way writes everything queued so far, so that one disk flush serves many
-        requests and every caller still returns only once its row is on disk."""
-        mine = _Put({"key": key, "source": source, "body": body, "now": now})
-        with self._turn:
-            self._queue.append(mine)
-            while not mine.finished:
-                if not self._writing:
-                    self._writing = True
-                    batch, self._queue = self._queue, []
-                    break
-                self._turn.wait()
-            else:
-                return mine.outcome()
-        try:
-            stored = self._insert(batch)
-            for item, new in zip(batch, stored, strict=True):
-                item.stored = new
-        except BaseException as exc:  # every caller of the batch hears of it, never "stored"
-            for item in batch:
-                item.error = exc
-            if not isinstance(exc, Exception):
-                raise  # a gunicorn timeout's SystemExit: this thread's own to raise
-        finally:
-            with self._turn:
-                for item in batch:
-                    item.finished = True
-                self._writing = False
-                self._turn.notify_all()
-        return mine.outcome()
-
-    def _insert(self, batch: list[_Put]) -> list[bool]:
+    def _insert(self, batch: list[dict[str, Any]]) -> list[bool]:
         """One statement for the whole batch; the keys it returns are the rows it stored (a
         key stored already, or twice in one batch, is stored for its first occurrence only)."""
         rows = [
             {
-                "key": item.row["key"],
-                "source": item.row["source"],
-                "body": item.row["body"],
+                "key": item["key"],
+                "source": item["source"],
+                "body": item["body"],
                 "state": PENDING,
-                "received_at": item.row["now"],
+                "received_at": item["now"],
                 "attempts": 0,
-                "next_try_at": item.row["now"],
+                "next_try_at": item["now"],
             }
             for item in batch
         ]
