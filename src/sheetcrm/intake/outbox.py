@@ -10,23 +10,20 @@ The database itself, SQLite or PostgreSQL, is :mod:`sheetcrm.intake.outbox_db`.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 
 from sheetcrm.intake.group_commit import GroupCommit
-from sheetcrm.intake.outbox_db import OutboxDB, runs, submissions
+from sheetcrm.intake.outbox_db import OutboxDB, submissions
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
 STATES = (PENDING, DONE, DEAD)
-KEEP_RUNS = 200
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
 
 
@@ -250,42 +247,6 @@ class Outbox:
             "oldest_pending_seconds": round(now - oldest, 3) if oldest is not None else None,
         }
 
-    def record(
-        self, kind: str, at: float, seconds: float, summary: dict[str, Any], error: str = ""
-    ) -> None:
-        with self.db.begin() as conn:
-            conn.execute(
-                runs.insert().values(
-                    kind=kind,
-                    at=at,
-                    seconds=seconds,
-                    ok=int(not error),
-                    summary=json.dumps(summary, sort_keys=True),
-                    error=error or None,
-                )
-            )
-            newest = conn.execute(select(func.max(runs.c.id))).scalar() or 0
-            conn.execute(delete(runs).where(runs.c.id <= newest - KEEP_RUNS))
-
-    def last_runs(self, errors: int = 5) -> dict[str, Any]:
-        """The last sync and flush, and the last few errors, newest first."""
-        c = runs.c
-        with self.db.engine.connect() as conn:
-            last = {
-                kind: conn.execute(
-                    select(runs).where(c.kind == kind).order_by(c.id.desc()).limit(1)
-                ).first()
-                for kind in ("sync", "flush")
-            }
-            failed = conn.execute(
-                select(runs).where(c.ok == 0).order_by(c.id.desc()).limit(errors)
-            ).all()
-        return {
-            "last_sync": _run(last["sync"]),
-            "last_flush": _run(last["flush"]),
-            "last_errors": [_run(r) for r in failed],
-        }
-
     def flush_turn(self) -> AbstractContextManager[bool]:
         """Whether this process may flush now: one flusher at a time per outbox. The others
         skip their round instead of each reading the whole sheet only to find its lease
@@ -301,19 +262,6 @@ def _due(now: float) -> ColumnElement[bool]:
     c = submissions.c
     free = c.claimed_until.is_(None) | (c.claimed_until < now)
     return (c.state == PENDING) & (c.next_try_at <= now) & free
-
-
-def _run(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "kind": row.kind,
-        "at": datetime.fromtimestamp(row.at, UTC).isoformat(timespec="seconds"),
-        "seconds": round(row.seconds, 3),
-        "ok": bool(row.ok),
-        "summary": json.loads(row.summary),
-        "error": row.error or "",
-    }
 
 
 def _entry(row: Any) -> Entry:

@@ -2,9 +2,9 @@
 
 Written against SQLAlchemy Core so that the store is a URL: SQLite (WAL mode) by default, one
 file beside the service; ``postgresql+psycopg://...`` when several instances share the work.
-The web leads of :mod:`sheetcrm.intake.outbox` and the runs shown on /status read and write
-through an :class:`OutboxDB`: write transactions that queue fairly across processes, an
-INSERT that skips what is stored already, and turns that one process at a time may take.
+What waits in it (:mod:`sheetcrm.intake.outbox`, :mod:`sheetcrm.intake.run_log`) reads and
+writes through an :class:`OutboxDB`: write transactions that queue fairly across processes,
+an INSERT that skips what is stored already, and turns that one process at a time may take.
 """
 
 from __future__ import annotations
