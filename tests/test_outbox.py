@@ -105,14 +105,14 @@ def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
     putting back a big batch write WRITE_CHUNK rows per transaction, never all at once."""
     from sqlalchemy import event
 
-    from sheetcrm.intake.outbox import WRITE_CHUNK, _Put
+    from sheetcrm.intake.outbox import WRITE_CHUNK
 
     n = 4 * WRITE_CHUNK + 1
     outbox._insert(
-        [_Put({"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0}) for i in range(n)]
+        [{"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0} for i in range(n)]
     )
     commits: list[int] = []
-    event.listen(outbox.engine, "commit", lambda conn: commits.append(1))
+    event.listen(outbox.db.engine, "commit", lambda conn: commits.append(1))
     claimed = outbox.claim("a", now=2.0, limit=n)
     assert [e.key for e in claimed] == [f"k{i:05d}" for i in range(n)]  # oldest first, all
     assert len(commits) == 5
@@ -209,11 +209,9 @@ def test_an_accepted_submission_survives_sigkill(url: str) -> None:
 def test_a_batch_stores_each_new_key_once_and_says_which(outbox: Outbox) -> None:
     """One INSERT for a whole group commit: a key already stored, or twice in the batch,
     is answered False, and only its first new occurrence True."""
-    from sheetcrm.intake.outbox import _Put
-
     assert outbox.put("generic:old", "generic", "{}", 1.0)
     batch = [
-        _Put({"key": k, "source": "generic", "body": f'{{"n": {n}}}', "now": 2.0})
+        {"key": k, "source": "generic", "body": f'{{"n": {n}}}', "now": 2.0}
         for n, k in enumerate(["generic:a", "generic:old", "generic:b", "generic:a"])
     ]
     assert outbox._insert(batch) == [True, False, True, False]
@@ -252,7 +250,7 @@ def test_writers_of_several_processes_queue_on_a_file_lock(tmp_path: Path) -> No
 
 
 def test_no_lock_file_where_sqlite_is_not_a_plain_file() -> None:
-    from sheetcrm.intake.outbox import _lock_file
+    from sheetcrm.intake.outbox_db import _lock_file
 
     assert _lock_file("sqlite:///:memory:") is None
     assert _lock_file("sqlite://") is None

@@ -139,7 +139,8 @@ def test_a_shared_commit_cut_short_is_never_answered_as_a_replay(tmp_path: Path)
     """A gunicorn worker timeout raises SystemExit wherever the thread is. If that thread
     was writing a batch for others, they must hear of a failure, never "already stored"."""
     outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
-    real_insert = outbox._insert
+    group = outbox._group
+    real_insert = group._write
     calls = 0
 
     def insert(batch: list) -> list[bool]:
@@ -147,12 +148,12 @@ def test_a_shared_commit_cut_short_is_never_answered_as_a_replay(tmp_path: Path)
         calls += 1
         if calls == 1:  # hold the first commit until two more callers wait behind it
             deadline = time.monotonic() + 5
-            while len(outbox._queue) < 2 and time.monotonic() < deadline:
+            while len(group._queue) < 2 and time.monotonic() < deadline:
                 time.sleep(0.005)
             return real_insert(batch)
         raise SystemExit(1)  # the second commit, for both waiters, is cut short
 
-    outbox._insert = insert  # type: ignore[method-assign]
+    group._write = insert
     answers: dict[str, object] = {}
 
     def post(key: str) -> None:
@@ -232,8 +233,8 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
         {"SHEETCRM_SHEET": str(sheet), "SHEETCRM_BACKGROUND": "0", "SHEETCRM_TASK_TOKEN": "t"}
     )
     svc = app.extensions["sheetcrm"]
-    svc.outbox.engine.dispose()
-    svc.outbox.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'outbox.sqlite3'}")
+    svc.outbox.db.engine.dispose()
+    svc.outbox.db.engine = create_engine(f"sqlite:///{tmp_path / 'gone' / 'outbox.sqlite3'}")
     client = app.test_client()
     paths = openapi()["paths"]
     for method, url, path in [

@@ -18,7 +18,8 @@ from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.table import Table
 from sheetcrm.errors import ConfigError
-from sheetcrm.intake.outbox import DEAD, PENDING, submissions
+from sheetcrm.intake.outbox import DEAD, PENDING
+from sheetcrm.intake.outbox_db import submissions
 from sheetcrm.service import logs
 from sheetcrm.service.tasks import Service
 from sheetcrm.service.web import create_app
@@ -122,7 +123,7 @@ def test_a_crash_between_append_and_mark_does_not_duplicate(
     client.post("/tasks/flush", headers=AUTH)
     before = len(leads(sheet))
     # as if the process died after the sheet's append, before the outbox heard of it
-    with service(app).outbox.engine.begin() as conn:
+    with service(app).outbox.db.engine.begin() as conn:
         conn.execute(update(submissions).values(state=PENDING, lead_id=None))
     again = client.post("/tasks/flush", headers=AUTH).json
     assert (again["appended"], again["already"]) == (0, 1)
@@ -299,7 +300,7 @@ def test_a_poison_submission_is_dead_listed_and_retried(
     [dead] = outbox.entries(DEAD)
     assert dead.key == "generic:broken" and "cannot be read" in dead.last_error
 
-    url = outbox.url
+    url = outbox.db.url
     assert main(["outbox", "list", "--sheet", str(sheet), "--outbox", url, "--state", "dead"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["key"] for e in listed] == ["generic:broken"]

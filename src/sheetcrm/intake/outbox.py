@@ -1,115 +1,30 @@
 """The durable outbox: a web-form submission waits here from the moment it is accepted until
 it is in the sheet.
 
-Written against SQLAlchemy Core so that the store is a URL: SQLite (WAL mode) by default, one
-file beside the service; ``postgresql+psycopg://...`` when several instances share the work.
 A submission is stored under its idempotency key, so a replayed webhook adds nothing; a
 flusher *claims* pending submissions for a while (``FOR UPDATE SKIP LOCKED`` where the
 database has it, a write lock on SQLite), and either marks them done, puts them back for a
 later try with a bounded, jittered backoff, or moves a poison one to the dead letters.
+The database itself, SQLite or PostgreSQL, is :mod:`sheetcrm.intake.outbox_db`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Connection,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    make_url,
-    select,
-    text,
-    update,
-)
-from sqlalchemy import Table as SQLTable
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 
-from sheetcrm.errors import ConfigError
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite's own locking alone
-    fcntl = None  # type: ignore[assignment]
+from sheetcrm.intake.group_commit import GroupCommit
+from sheetcrm.intake.outbox_db import OutboxDB, submissions
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
 STATES = (PENDING, DONE, DEAD)
-
-metadata = MetaData()
-submissions = SQLTable(
-    "submissions",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("source", String(40), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("state", String(10), nullable=False),
-    Column("received_at", Float, nullable=False),  # Unix time, UTC
-    Column("attempts", Integer, nullable=False),
-    Column("next_try_at", Float, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("claimed_until", Float),
-    Column("last_error", Text),
-    Column("lead_id", String(40)),
-    Column("done_at", Float),
-)
-Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
-
-# The last syncs and flushes, shared by every worker and instance, for /status.
-runs = SQLTable(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(10), nullable=False),  # sync | flush
-    Column("at", Float, nullable=False),
-    Column("seconds", Float, nullable=False),
-    Column("ok", Integer, nullable=False),
-    Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
-    Column("error", Text),
-)
-KEEP_RUNS = 200
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
-SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
-
-
-@dataclass
-class _Put:
-    row: dict[str, Any]
-    finished: bool = False
-    stored: bool = False
-    error: BaseException | None = None
-
-    def outcome(self) -> bool:
-        if isinstance(self.error, Exception):
-            raise self.error
-        if self.error is not None:  # the writer's thread was stopped (SystemExit...)
-            raise SQLAlchemyError(
-                f"the shared commit was cut short ({type(self.error).__name__}): not stored"
-            )
-        return self.stored
 
 
 @dataclass(frozen=True)
@@ -131,120 +46,36 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 120.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * (0.5 + random.random() / 2)
 
 
-def default_url(folder: Path) -> str:
-    return f"sqlite:///{folder / 'sheetcrm-outbox.sqlite3'}"
-
-
 class Outbox:
     def __init__(self, url: str) -> None:
-        self.url = url
-        backend = make_url(url).get_backend_name()
-        dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
-        if dialect is None:
-            raise ConfigError(
-                f"the outbox cannot use {backend} databases",
-                "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
-            )
-        self.engine: Engine = _engine(url)
-        self._lock_file = _lock_file(url)
-        try:
-            # Instances starting together on an empty database: one creates the tables, the
-            # others wait and find them. On a SQLite file they queue on the writers' file
-            # lock: the first connection also switches the file to WAL, and two at once
-            # could fail "database is locked" without waiting (1 start in 20 in a test).
-            with self._begin() as conn:
-                if backend == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-                metadata.create_all(conn)
-        except (SQLAlchemyError, OSError) as exc:  # OSError: the lock file's folder
-            shown = make_url(url).render_as_string(hide_password=True)
-            raise ConfigError(
-                f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
-                "check SHEETCRM_OUTBOX (or --outbox): a SQLite file's folder must exist and "
-                "be writable; a PostgreSQL server must be reachable, with that database and user",
-            ) from exc
-        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
-        # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
-        self._insert_new = (
-            dialect(submissions)
-            .on_conflict_do_nothing(index_elements=["key"])  # type: ignore[attr-defined]
-            .returning(submissions.c.key)
-        )
-        self._turn = threading.Condition()
-        self._queue: list[_Put] = []
-        self._writing = False
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        """A write transaction. On a SQLite file, writers of every process first queue on a
-        file lock beside it: the kernel hands it on the moment it is released, whereas
-        SQLite's own busy handler polls with sleeps of up to 100 ms, so that under load
-        one gunicorn worker's commits could starve another's for hundreds of ms."""
-        if self._lock_file is None:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with self.engine.begin() as conn:
-                yield conn
-        finally:
-            os.close(fd)  # closing lets go of the lock
+        self.db = OutboxDB(url)
+        self._insert_new = self.db.insert_new(submissions)
+        self._group = GroupCommit(self._insert)
 
     def put(self, key: str, source: str, body: str, now: float) -> bool:
         """Store a submission durably; False when its key is already stored (a replay).
+        Concurrent callers share one transaction: see :mod:`sheetcrm.intake.group_commit`."""
+        return self._group.put({"key": key, "source": source, "body": body, "now": now})
 
-        Concurrent callers share one transaction (group commit): whoever finds no commit
-        under way writes everything queued so far, so that one disk flush serves many
-        requests and every caller still returns only once its row is on disk."""
-        mine = _Put({"key": key, "source": source, "body": body, "now": now})
-        with self._turn:
-            self._queue.append(mine)
-            while not mine.finished:
-                if not self._writing:
-                    self._writing = True
-                    batch, self._queue = self._queue, []
-                    break
-                self._turn.wait()
-            else:
-                return mine.outcome()
-        try:
-            stored = self._insert(batch)
-            for item, new in zip(batch, stored, strict=True):
-                item.stored = new
-        except BaseException as exc:  # every caller of the batch hears of it, never "stored"
-            for item in batch:
-                item.error = exc
-            if not isinstance(exc, Exception):
-                raise  # a gunicorn timeout's SystemExit: this thread's own to raise
-        finally:
-            with self._turn:
-                for item in batch:
-                    item.finished = True
-                self._writing = False
-                self._turn.notify_all()
-        return mine.outcome()
-
-    def _insert(self, batch: list[_Put]) -> list[bool]:
+    def _insert(self, batch: list[dict[str, Any]]) -> list[bool]:
         """One statement for the whole batch; the keys it returns are the rows it stored (a
         key stored already, or twice in one batch, is stored for its first occurrence only)."""
         rows = [
             {
-                "key": item.row["key"],
-                "source": item.row["source"],
-                "body": item.row["body"],
+                "key": item["key"],
+                "source": item["source"],
+                "body": item["body"],
                 "state": PENDING,
-                "received_at": item.row["now"],
+                "received_at": item["now"],
                 "attempts": 0,
-                "next_try_at": item.row["now"],
+                "next_try_at": item["now"],
             }
             for item in batch
         ]
         # In key order: two instances' batches then lock shared keys in the same order, and
         # PostgreSQL never has to break a deadlock between them by failing both.
         in_order = sorted(rows, key=lambda row: row["key"])
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             new = set(conn.execute(self._insert_new, in_order).scalars())
         stored = []
         for row in rows:
@@ -256,7 +87,7 @@ class Outbox:
         """Whether a flush would claim anything now: one indexed query, short enough for a
         flusher to ask every second. (On SQLite it still begins IMMEDIATE, as every
         transaction here does: deferring reads was measured slower, docs/benchmarks.md.)"""
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return (
                 conn.execute(select(submissions.c.key).where(_due(now)).limit(1)).first()
                 is not None
@@ -271,7 +102,7 @@ class Outbox:
         Every webhook's commit waits while another transaction holds the lock, and one
         that read and claimed 4,000 submissions held it for 70-85 ms: the intake's p99."""
         c = submissions.c
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             candidates = list(
                 conn.execute(
                     select(c.key).where(_due(now)).order_by(c.received_at, c.key).limit(limit)
@@ -284,7 +115,7 @@ class Outbox:
             free = (
                 select(c.key).where(c.key.in_(chunk) & _due(now)).with_for_update(skip_locked=True)
             )
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 claimed += conn.execute(
                     update(submissions)
                     .where(c.key.in_(free))
@@ -292,7 +123,7 @@ class Outbox:
                     .returning(c.key)
                 ).scalars()
         rows: list[Any] = []
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             for chunk in _chunks(claimed):
                 rows += conn.execute(select(submissions).where(c.key.in_(chunk))).all()
         rows.sort(key=lambda r: (r.received_at, r.key))
@@ -302,7 +133,7 @@ class Outbox:
         """End the claims of holders for which ``gone(holder)`` is true (a process that was
         killed): their submissions are due again now rather than when the claims expire."""
         c = submissions.c
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             holders = conn.execute(
                 select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
             ).scalars()
@@ -337,7 +168,7 @@ class Outbox:
         )
         pairs = [{"done_key": k, "done_lead_id": v} for k, v in lead_ids.items()]
         for start in range(0, len(pairs), WRITE_CHUNK):
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(query, pairs[start : start + WRITE_CHUNK])
 
     def later(self, keys: Iterable[str], error: str, now: float, failed: bool = True) -> None:
@@ -348,7 +179,7 @@ class Outbox:
             self._later(chunk, error, now, failed)
 
     def _later(self, keys: list[str], error: str, now: float, failed: bool) -> None:
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             for key in keys:
                 attempts = conn.execute(
                     select(submissions.c.attempts).where(submissions.c.key == key)
@@ -368,7 +199,7 @@ class Outbox:
 
     def dead(self, key: str, error: str) -> None:
         """Set aside a submission that can never be appended, with why, for a person to see."""
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 update(submissions)
                 .where((submissions.c.key == key) & (submissions.c.state == PENDING))
@@ -387,7 +218,7 @@ class Outbox:
         query = update(submissions).where(c.state == DEAD)
         if keys is not None:
             query = query.where(c.key.in_(list(keys)))
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             return conn.execute(
                 query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
             ).rowcount
@@ -396,13 +227,13 @@ class Outbox:
         query = select(submissions).order_by(submissions.c.received_at).limit(limit)
         if state is not None:
             query = query.where(submissions.c.state == state)
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(query)]
 
     def stats(self, now: float) -> dict[str, Any]:
         """Depth per state and the age of the oldest pending submission, for /status."""
         c = submissions.c
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             counts: dict[str, int] = dict(
                 conn.execute(select(c.state, func.count()).group_by(c.state)).all()
             )
@@ -416,77 +247,14 @@ class Outbox:
             "oldest_pending_seconds": round(now - oldest, 3) if oldest is not None else None,
         }
 
-    def record(
-        self, kind: str, at: float, seconds: float, summary: dict[str, Any], error: str = ""
-    ) -> None:
-        with self._begin() as conn:
-            conn.execute(
-                runs.insert().values(
-                    kind=kind,
-                    at=at,
-                    seconds=seconds,
-                    ok=int(not error),
-                    summary=json.dumps(summary, sort_keys=True),
-                    error=error or None,
-                )
-            )
-            newest = conn.execute(select(func.max(runs.c.id))).scalar() or 0
-            conn.execute(delete(runs).where(runs.c.id <= newest - KEEP_RUNS))
-
-    def last_runs(self, errors: int = 5) -> dict[str, Any]:
-        """The last sync and flush, and the last few errors, newest first."""
-        c = runs.c
-        with self.engine.connect() as conn:
-            last = {
-                kind: conn.execute(
-                    select(runs).where(c.kind == kind).order_by(c.id.desc()).limit(1)
-                ).first()
-                for kind in ("sync", "flush")
-            }
-            failed = conn.execute(
-                select(runs).where(c.ok == 0).order_by(c.id.desc()).limit(errors)
-            ).all()
-        return {
-            "last_sync": _run(last["sync"]),
-            "last_flush": _run(last["flush"]),
-            "last_errors": [_run(r) for r in failed],
-        }
-
-    @contextmanager
-    def flush_turn(self) -> Iterator[bool]:
+    def flush_turn(self) -> AbstractContextManager[bool]:
         """Whether this process may flush now: one flusher at a time per outbox. The others
         skip their round instead of each reading the whole sheet only to find its lease
         taken: under load, those wasted reads cost the CPU that answers webhooks."""
-        if self._lock_file is not None:
-            fd = os.open(
-                self._lock_file.replace("-writer.lock", "-flush.lock"),
-                os.O_RDWR | os.O_CREAT,
-                0o600,
-            )
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    yield False
-                    return
-                yield True
-            finally:
-                os.close(fd)
-        elif self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as conn:
-                got = conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": FLUSH_LOCK}
-                ).scalar()
-                try:
-                    yield bool(got)
-                finally:
-                    if got:
-                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLUSH_LOCK})
-        else:
-            yield True
+        return self.db.turn("flush", FLUSH_LOCK)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
 
 def _due(now: float) -> ColumnElement[bool]:
@@ -494,19 +262,6 @@ def _due(now: float) -> ColumnElement[bool]:
     c = submissions.c
     free = c.claimed_until.is_(None) | (c.claimed_until < now)
     return (c.state == PENDING) & (c.next_try_at <= now) & free
-
-
-def _run(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "kind": row.kind,
-        "at": datetime.fromtimestamp(row.at, UTC).isoformat(timespec="seconds"),
-        "seconds": round(row.seconds, 3),
-        "ok": bool(row.ok),
-        "summary": json.loads(row.summary),
-        "error": row.error or "",
-    }
 
 
 def _entry(row: Any) -> Entry:
@@ -526,44 +281,3 @@ def _entry(row: Any) -> Entry:
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(keys), size):
         yield keys[start : start + size]
-
-
-def _lock_file(url: str) -> str | None:
-    """``<database>-writer.lock`` for a SQLite file where file locks exist; else None."""
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if fcntl is None or parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return None
-    if database.startswith("file:"):
-        return None  # a URI filename: leave locking to SQLite
-    return f"{database}-writer.lock"
-
-
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        # A database that hangs must not hang every webhook with it: give up after seconds,
-        # and the webhook is answered 503, which vendors retry.
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_timeout=10,
-            connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
-        )
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # Transactions begin explicitly (below), so that a claim takes the write lock at
-        # once instead of upgrading a read lock and failing as "database is locked".
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # writers do not block readers
-        # FULL: a submission answered 202 survives a power cut, not only a killed process.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine

@@ -33,6 +33,7 @@ from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.flusher import FlushReport, flush
 from sheetcrm.intake.outbox import Outbox
+from sheetcrm.intake.run_log import RunLog
 from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.service import background, logs
 
@@ -125,6 +126,7 @@ class Service:
     ) -> None:
         self.config = config
         self.outbox = Outbox(config.outbox_url)
+        self.runs = RunLog(self.outbox.db)
         self.opener, self.clock = opener, clock
         self.worker = new_holder()
         self.outbox.release(abandoned)  # claims of a process killed on this machine
@@ -163,7 +165,7 @@ class Service:
                 self._backend = None  # open it afresh next time
         seconds = time.perf_counter() - started
         if report.claimed or report.error:
-            self.outbox.record("flush", time.time(), seconds, report.as_log(), report.error)
+            self.runs.record("flush", time.time(), seconds, report.as_log(), report.error)
             level = logging.WARNING if report.error else logging.INFO
             logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
         return report
@@ -188,7 +190,7 @@ class Service:
                 error = str(exc)
                 self._backend = None
         seconds = time.perf_counter() - started
-        self.outbox.record("sync", time.time(), seconds, summary, error)
+        self.runs.record("sync", time.time(), seconds, summary, error)
         level = logging.WARNING if error else logging.INFO
         logs.event("sync", level, kind="sync", seconds=round(seconds, 3), error=error, **summary)
         return {"ok": not error, "seconds": round(seconds, 3), "summary": summary, "error": error}
@@ -196,7 +198,7 @@ class Service:
     def status(self) -> dict[str, Any]:
         return {
             "outbox": self.outbox.stats(time.time()),
-            **self.outbox.last_runs(),
+            **self.runs.latest(),
             "sync_every_minutes": self.sync_minutes,
             "background": self._thread is not None and self._thread.is_alive(),
         }

@@ -1,0 +1,220 @@
+"""The outbox's database: its tables, its engine, and the locks that keep writers in order.
+
+Written against SQLAlchemy Core so that the store is a URL: SQLite (WAL mode) by default, one
+file beside the service; ``postgresql+psycopg://...`` when several instances share the work.
+What waits in it (:mod:`sheetcrm.intake.outbox`, :mod:`sheetcrm.intake.run_log`) reads and
+writes through an :class:`OutboxDB`: write transactions that queue fairly across processes,
+an INSERT that skips what is stored already, and turns that one process at a time may take.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy import Table as SQLTable
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
+
+from sheetcrm.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own locking alone
+    fcntl = None  # type: ignore[assignment]
+
+SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
+
+metadata = MetaData()
+submissions = SQLTable(
+    "submissions",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("source", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("received_at", Float, nullable=False),  # Unix time, UTC
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", Float, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", Float),
+    Column("last_error", Text),
+    Column("lead_id", String(40)),
+    Column("done_at", Float),
+)
+Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
+
+# The last syncs and flushes, shared by every worker and instance, for /status.
+runs = SQLTable(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),  # sync | flush
+    Column("at", Float, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
+    Column("error", Text),
+)
+
+
+def default_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'sheetcrm-outbox.sqlite3'}"
+
+
+class OutboxDB:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        backend = make_url(url).get_backend_name()
+        dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
+        if dialect is None:
+            raise ConfigError(
+                f"the outbox cannot use {backend} databases",
+                "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
+            )
+        self._dialect_insert = dialect
+        self.engine: Engine = _engine(url)
+        self._lock_file = _lock_file(url)
+        try:
+            # Instances starting together on an empty database: one creates the tables, the
+            # others wait and find them. On a SQLite file they queue on the writers' file
+            # lock: the first connection also switches the file to WAL, and two at once
+            # could fail "database is locked" without waiting (1 start in 20 in a test).
+            with self.begin() as conn:
+                if backend == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                metadata.create_all(conn)
+        except (SQLAlchemyError, OSError) as exc:  # OSError: the lock file's folder
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise ConfigError(
+                f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
+                "check SHEETCRM_OUTBOX (or --outbox): a SQLite file's folder must exist and "
+                "be writable; a PostgreSQL server must be reachable, with that database and user",
+            ) from exc
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction. On a SQLite file, writers of every process first queue on a
+        file lock beside it: the kernel hands it on the moment it is released, whereas
+        SQLite's own busy handler polls with sleeps of up to 100 ms, so that under load
+        one gunicorn worker's commits could starve another's for hundreds of ms."""
+        if self._lock_file is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            os.close(fd)  # closing lets go of the lock
+
+    def insert_new(self, table: SQLTable) -> Executable:
+        """An INSERT that skips a row whose primary key is stored already and returns the
+        keys of the rows it stored."""
+        keys = list(table.primary_key.columns)
+        # both dialects' insert() has on_conflict_do_nothing; mypy sees only their union.
+        # RETURNING tells whether the row is new: psycopg's rowcount here is -1, not 0 or 1.
+        return (
+            self._dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=keys)  # type: ignore[attr-defined]
+            .returning(*keys)
+        )
+
+    @contextmanager
+    def turn(self, name: str, key: int) -> Iterator[bool]:
+        """Whether this process has the turn ``name`` now, refused at once while another
+        process holds it: a file lock ``<database>-<name>.lock`` beside a SQLite file,
+        PostgreSQL's advisory lock ``key``; always granted to a SQLite without a file."""
+        if self._lock_file is not None:
+            fd = os.open(
+                self._lock_file.replace("-writer.lock", f"-{name}.lock"),
+                os.O_RDWR | os.O_CREAT,
+                0o600,
+            )
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            finally:
+                os.close(fd)
+        elif self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                try:
+                    yield bool(got)
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        else:
+            yield True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _lock_file(url: str) -> str | None:
+    """``<database>-writer.lock`` for a SQLite file where file locks exist; else None."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if fcntl is None or parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename: leave locking to SQLite
+    return f"{database}-writer.lock"
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        # A database that hangs must not hang every webhook with it: give up after seconds,
+        # and the webhook is answered 503, which vendors retry.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
+        )
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions begin explicitly (below), so that a claim takes the write lock at
+        # once instead of upgrading a read lock and failing as "database is locked".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # writers do not block readers
+        # FULL: a submission answered 202 survives a power cut, not only a killed process.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
