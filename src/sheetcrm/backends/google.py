@@ -45,6 +45,7 @@ ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
 
+CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
 METRIC_WIDTH = 26  # columns cleared when a metric tab is rewritten (a new grid's width)
 _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]{20,})")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
@@ -151,7 +152,7 @@ class GoogleBackend:
             table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
             tabs[title] = table
             self._shape[title] = (list(table.header), len(table.rows))
-        return Snapshot(tabs, _token(tabs))
+        return Snapshot(tabs, _token(tabs), cell_limit=CELL_LIMIT)
 
     def version(self) -> str:
         """Re-read the Lead ID and service columns (one request): enough to tell whether a

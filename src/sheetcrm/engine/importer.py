@@ -128,7 +128,10 @@ def plan_import(
     for row in source.rows:
         cells = row + [""] * (len(source.header) - len(row))  # a short CSV line
         region = cells[country] if country is not None else ""
-        record = {dst: clamp(tidy(cells[i], dst, kind, region, settings)) for i, dst, kind in kinds}
+        record = {
+            dst: clamp(tidy(cells[i], dst, kind, region, settings), snapshot.cell_limit)
+            for i, dst, kind in kinds
+        }
         if any(record.values()):
             plan.appends.append(record)
     if not source.rows:

@@ -16,6 +16,7 @@ from datetime import datetime
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.sync.begin import begin
+from sheetcrm.engine.sync.cut import report_cut_text
 from sheetcrm.engine.sync.diff import diff
 from sheetcrm.engine.sync.ids import assign_ids
 from sheetcrm.engine.sync.metrics import plan_metrics
@@ -35,6 +36,7 @@ STEPS: list[tuple[str, Step]] = [
     ("ids", assign_ids),
     ("validate", validate),
     ("duplicates", mark_duplicates),
+    ("cut", report_cut_text),
     ("score", score_leads),
     ("route", route_leads),
     ("stages", track_stages),

@@ -1,0 +1,112 @@
+"""Issue 22, "Integrity": nothing is cut, moved or reassigned without the sheet saying so.
+
+Text too long for a cell is cut to the backend's own limit and reported; a problem names its
+lead, not only a cell a sort will move; an owner a person changed is on History and restarts
+the first-touch clock; and the small ones (Expected close checked as a date, invisible
+characters in web-form contacts, a sync report that says what it rewrote)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sheetcrm.backends.apply import apply
+from sheetcrm.engine.importer import map_columns, plan_import
+from sheetcrm.engine.schema import LEADS, PROBLEMS
+from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.values import MAX_CELL, clamp, cut_from
+from sheetcrm.intake.batch import Arrival, plan_intake
+from sheets import NOW, cell, make_backend, template
+
+GOOGLE_CELL = 50_000
+LONG = "word " * 12_000  # 60,000 characters: more than any cell holds
+
+
+def _lead(table: Table, **values: str) -> None:
+    row = [""] * len(table.header)
+    for header, value in values.items():
+        row[table.col(header.replace("_", " "))] = value
+    table.rows.append(row)
+
+
+def _tabs(*leads: dict[str, str]) -> dict[str, Table]:
+    tabs = template()
+    tabs[LEADS.name].rows.clear()
+    for values in leads:
+        _lead(tabs[LEADS.name], **values)
+    return tabs
+
+
+def _sync(backend, now: datetime = NOW):
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, now)
+    return plan, apply(plan, backend, snapshot)
+
+
+def _problems(backend) -> list[dict[str, str]]:
+    return backend.read().table(PROBLEMS.name).records()
+
+
+# --- 6: text too long for a cell -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [MAX_CELL + 1, MAX_CELL + 9_999, 10**6, 10**7 + 1])
+@pytest.mark.parametrize("limit", [MAX_CELL, GOOGLE_CELL])
+def test_cut_text_says_how_much_was_cut(length: int, limit: int) -> None:
+    text = "y" * length
+    cut = clamp(text, limit)
+    if length <= limit:
+        assert cut == text and cut_from(cut) == 0
+        return
+    kept = cut.partition("…")[0]
+    assert len(cut) == limit and text.startswith(kept)
+    assert cut_from(cut) == length - len(kept)
+    assert cut_from(kept) == 0 and clamp(cut, limit) == cut
+
+
+@pytest.mark.parametrize(("kind", "limit"), [("workbook", MAX_CELL), ("google", GOOGLE_CELL)])
+def test_an_imported_note_is_cut_to_the_backends_cell_and_reported(
+    kind: str, limit: int, tmp_path: Path
+) -> None:
+    backend = make_backend(kind, tmp_path, _tabs())
+    source = Table(["Email", "Notes"], [["long@acme.example", LONG]])
+    snapshot = backend.read()
+    mapping = map_columns(source.header, snapshot.table(LEADS.name).header, [])
+    plan = plan_import(snapshot, source, mapping, Settings())
+    apply(plan, backend, snapshot)
+    _sync(backend)
+    read = backend.read()
+    notes = cell(read, LEADS.name, "L-00001", "Notes")
+    assert len(notes) == limit  # as much as the cell holds, not Excel's limit on Google
+    cut = len(LONG.strip()) - len(notes.partition("…")[0])
+    assert notes.endswith(f"… [{cut:,} characters cut]")
+    status = cell(read, LEADS.name, "L-00001", "Status")
+    assert status == f"Notes: the full text did not fit in one cell: {cut:,} characters were cut"
+    [problem] = [p for p in _problems(backend) if "did not fit" in p["Problem"]]
+    assert problem["Cell"] == f"Leads!{_letter(read, 'Notes')}2"
+    assert "keep long notes in a document and link it" in problem["Hint"]
+    plan, _ = _sync(backend)  # and the report is stable: nothing to rewrite
+    assert not plan, plan.describe(10)
+
+
+def test_a_web_form_note_is_cut_to_the_cell_the_sheet_has_and_reported() -> None:
+    tabs = _tabs()
+    for limit in (MAX_CELL, GOOGLE_CELL):
+        snapshot = Snapshot(dict(tabs), "v1", cell_limit=limit)
+        record = {"Email": "form@acme.example", "Notes": LONG, "Source": "Web"}
+        received = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+        intake = plan_intake(snapshot, [Arrival("k1", record, received)], NOW)
+        [row] = intake.plan.appends
+        assert len(row["Notes"]) == limit
+        cut = len(LONG) - len(row["Notes"].partition("…")[0])
+        assert row["Status"] == (
+            f"Notes: the full text did not fit in one cell: {cut:,} characters were cut"
+        )
+
+
+def _letter(snapshot: Snapshot, column: str) -> str:
+    return chr(ord("A") + snapshot.table(LEADS.name).col(column))
