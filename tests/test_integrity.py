@@ -7,12 +7,13 @@ characters in web-form contacts, a sync report that says what it rewrote)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sheetcrm.backends.apply import apply
+from sheetcrm.cli import main
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS
 from sheetcrm.engine.settings import Settings
@@ -20,7 +21,7 @@ from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import MAX_CELL, clamp, cut_from
 from sheetcrm.intake.batch import Arrival, plan_intake
-from sheets import NOW, cell, make_backend, template
+from sheets import NOW, cell, human_edit, make_backend, template
 
 GOOGLE_CELL = 50_000
 LONG = "word " * 12_000  # 60,000 characters: more than any cell holds
@@ -87,6 +88,7 @@ def test_an_imported_note_is_cut_to_the_backends_cell_and_reported(
     status = cell(read, LEADS.name, "L-00001", "Status")
     assert status == f"Notes: the full text did not fit in one cell: {cut:,} characters were cut"
     [problem] = [p for p in _problems(backend) if "did not fit" in p["Problem"]]
+    assert problem["Lead"] == "L-00001"
     assert problem["Cell"] == f"Leads!{_letter(read, 'Notes')}2"
     assert "keep long notes in a document and link it" in problem["Hint"]
     plan, _ = _sync(backend)  # and the report is stable: nothing to rewrite
@@ -110,3 +112,37 @@ def test_a_web_form_note_is_cut_to_the_cell_the_sheet_has_and_reported() -> None
 
 def _letter(snapshot: Snapshot, column: str) -> str:
     return chr(ord("A") + snapshot.table(LEADS.name).col(column))
+
+
+# --- 7: a problem names its lead -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["memory", "workbook", "google"])
+def test_the_problems_tab_names_the_lead_and_an_old_tab_is_rewritten(
+    kind: str, tmp_path: Path
+) -> None:
+    tabs = _tabs(
+        {"Email": "fine@acme.example", "Company": "Acme"},
+        {"Email": "not-an-address", "Company": "Bolt"},
+    )
+    tabs[PROBLEMS.name] = Table(["At", "Tab", "Cell", "Problem", "Hint"])  # before issue 22
+    backend = make_backend(kind, tmp_path, tabs)
+    _sync(backend)
+    problems = backend.read().table(PROBLEMS.name)
+    assert problems.header == ["At", "Tab", "Cell", "Lead", "Problem", "Hint"]
+    [bad] = [p for p in problems.records() if "not a valid email" in p["Problem"]]
+    assert bad["Lead"] == "L-00002" and bad["Cell"] == "Leads!E3"
+    # a person sorts: the Lead still names the right one, and the problem keeps its At
+    human_edit(backend, LEADS.name, lambda t: t.rows.reverse())
+    _sync(backend, NOW + timedelta(hours=1))
+    [moved] = [p for p in _problems(backend) if "not a valid email" in p["Problem"]]
+    assert moved["Lead"] == "L-00002" and moved["Cell"] == "Leads!E2"
+    assert moved["At"] == bad["At"]
+
+
+def test_the_template_and_the_cli_name_the_lead(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "crm.xlsx"
+    assert main(["init", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "Leads!E7 (L-00006):" in out

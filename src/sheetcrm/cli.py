@@ -136,7 +136,8 @@ def _show_problems(problems: list, total: int, limit: int = 8) -> None:
         "each row's Status says what is wrong with it):"
     )
     for p in problems[:limit]:
-        print(f"  {p.cell}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
+        lead = f" ({p.lead})" if p.lead else ""
+        print(f"  {p.cell}{lead}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
     if total > limit:
         print(f"  ... and {total - limit} more")
 

@@ -254,6 +254,12 @@ PROBLEMS = TabSpec(
         Column("At", Kind.DATETIME, S, width=16),
         Column("Tab", owner=S, width=10),
         Column("Cell", owner=S, width=12),
+        Column(
+            "Lead",
+            owner=S,
+            help="The lead it is about: its Lead ID, still right after a sort moves the Cell.",
+            width=10,
+        ),
         Column("Problem", owner=S, width=50),
         Column("Hint", owner=S, width=50),
     ),
