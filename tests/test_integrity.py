@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from sheetcrm.backends.apply import apply
+from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.importer import map_columns, plan_import
-from sheetcrm.engine.schema import LEADS, PROBLEMS
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
@@ -146,3 +147,55 @@ def test_the_template_and_the_cli_name_the_lead(tmp_path: Path, capsys) -> None:
     assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
     out = capsys.readouterr().out
     assert "Leads!E7 (L-00006):" in out
+
+
+# --- 8: an owner a person changed ------------------------------------------------------------
+
+
+def test_an_owner_changed_in_the_sheet_is_logged_and_restarts_the_first_touch_clock() -> None:
+    backend = MemoryBackend(_tabs({"Email": "a@acme.example", "Company": "Acme", "Stage": ""}))
+    _sync(backend)
+    before = backend.read()
+    first = cell(before, LEADS.name, "L-00001", "Owner")
+    assert first and cell(before, LEADS.name, "L-00001", "Assigned at") == "2026-11-23 10:00"
+    other = "Avery Chen" if first != "Avery Chen" else "Maya Patel"
+
+    def reassign(tabs: dict[str, Table]) -> None:
+        leads = tabs[LEADS.name]
+        leads.rows[0][leads.col("Owner")] = other
+
+    backend.human(reassign)
+    later = NOW + timedelta(hours=20)  # the SLA (24 h) from the routing is not over yet
+    _sync(backend, later)
+    after = backend.read()
+    assert cell(after, LEADS.name, "L-00001", "Owner") == other  # the person's choice is kept
+    assert cell(after, LEADS.name, "L-00001", "Assigned at") == "2026-11-24 06:00"
+    history = after.table(HISTORY.name).records()
+    owners = [h for h in history if h["Field"] == "Owner"]
+    assert [(h["From"], h["To"], h["By"]) for h in owners] == [
+        ("", first, "sheetcrm"),
+        (first, other, "sheet"),
+    ]
+    assert owners[-1]["At"] == "2026-11-24 06:00" and owners[-1]["Lead ID"] == "L-00001"
+    # 30 h after routing, 10 h after the reassignment: not overdue, the clock restarted
+    _sync(backend, NOW + timedelta(hours=30))
+    assert cell(backend.read(), LEADS.name, "L-00001", "Status") == "OK"
+    _sync(backend, later + timedelta(hours=25))
+    status = cell(backend.read(), LEADS.name, "L-00001", "Status")
+    assert status == "overdue: first touch was due 2026-11-25 06:00"
+    # logged once: nothing more to say while the owner stays
+    assert len([h for h in backend.read().table(HISTORY.name).records() if h["By"] == "sheet"]) == 1
+
+
+def test_retyping_the_same_owner_differently_is_no_reassignment() -> None:
+    backend = MemoryBackend(_tabs({"Email": "a@acme.example", "Company": "Acme"}))
+    _sync(backend)
+    owner = cell(backend.read(), LEADS.name, "L-00001", "Owner")
+
+    def retype(tabs: dict[str, Table]) -> None:
+        leads = tabs[LEADS.name]
+        leads.rows[0][leads.col("Owner")] = f" {owner.upper()} "
+
+    backend.human(retype)
+    plan, _ = _sync(backend, NOW + timedelta(hours=1))
+    assert not [h for _, h, _ in plan.history if h[2] == "Owner"]

@@ -339,3 +339,4 @@ def service_columns() -> list[str]:
 
 
 SERVICE_BY = "sheetcrm"  # the History "By" of everything the sync does
+SHEET_BY = "sheet"  # the History "By" of what a person did in the sheet and the sync saw
