@@ -187,6 +187,23 @@ def test_an_owner_changed_in_the_sheet_is_logged_and_restarts_the_first_touch_cl
     assert len([h for h in backend.read().table(HISTORY.name).records() if h["By"] == "sheet"]) == 1
 
 
+def test_a_stage_a_person_moved_is_by_the_sheet_too() -> None:
+    backend = MemoryBackend(_tabs({"Email": "a@acme.example", "Stage": "Prospecting"}))
+    _sync(backend)
+
+    def move(tabs: dict[str, Table]) -> None:
+        leads = tabs[LEADS.name]
+        leads.rows[0][leads.col("Stage")] = "Qualified"
+
+    backend.human(move)
+    _sync(backend, NOW + timedelta(hours=1))
+    stages = [h for h in backend.read().table(HISTORY.name).records() if h["Field"] == "Stage"]
+    assert [(h["To"], h["By"]) for h in stages] == [
+        ("Prospecting", "sheetcrm"),
+        ("Qualified", "sheet"),
+    ]
+
+
 def test_retyping_the_same_owner_differently_is_no_reassignment() -> None:
     backend = MemoryBackend(_tabs({"Email": "a@acme.example", "Company": "Acme"}))
     _sync(backend)
