@@ -22,7 +22,7 @@ from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import MAX_CELL, clamp, cut_from
 from sheetcrm.intake.batch import Arrival, plan_intake
-from sheets import NOW, cell, human_edit, make_backend, template
+from sheets import NOW, cell, google_backend, human_edit, make_backend, template
 
 GOOGLE_CELL = 50_000
 LONG = "word " * 12_000  # 60,000 characters: more than any cell holds
@@ -109,6 +109,11 @@ def test_a_web_form_note_is_cut_to_the_cell_the_sheet_has_and_reported() -> None
         assert row["Status"] == (
             f"Notes: the full text did not fit in one cell: {cut:,} characters were cut"
         )
+
+
+def test_google_snapshot_knows_its_cell() -> None:
+    assert google_backend(_tabs()).read().cell_limit == GOOGLE_CELL
+    assert MemoryBackend(_tabs()).read().cell_limit == MAX_CELL
 
 
 def _letter(snapshot: Snapshot, column: str) -> str:
@@ -216,3 +221,15 @@ def test_retyping_the_same_owner_differently_is_no_reassignment() -> None:
     backend.human(retype)
     plan, _ = _sync(backend, NOW + timedelta(hours=1))
     assert not [h for _, h, _ in plan.history if h[2] == "Owner"]
+
+
+# --- 10: the small ones ----------------------------------------------------------------------
+
+
+def test_expected_close_is_checked_as_a_date() -> None:
+    backend = MemoryBackend(
+        _tabs({"Email": "a@acme.example", "Company": "Acme", "Expected close": "next quarter"})
+    )
+    _sync(backend)
+    status = cell(backend.read(), LEADS.name, "L-00001", "Status")
+    assert "Expected close: 'next quarter' is not a date" in status

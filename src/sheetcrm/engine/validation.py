@@ -86,6 +86,11 @@ def country_region(country: str) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
+TYPED_DATES = (*(c.header for c in LEADS.columns if c.kind is Kind.DATE), "Created at")
+"""The date columns people type in, checked as dates: every date the schema declares, and
+Created at, which the sync stamps only when it is empty."""
+
+
 @dataclass
 class Memo:
     """Parse results by input text, kept across syncs so unchanged rows cost nothing."""
@@ -256,7 +261,7 @@ def check_rows(
         f"Country is assumed, else Settings' Default phone region, {region})",
     )
 
-    for name in ("Next action date", "Last contact", "Created at"):
+    for name in TYPED_DATES:
         text = stripped(column(name))
         undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
         bad = text.map(undated).to_numpy(dtype=bool)
