@@ -21,6 +21,7 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import MAX_CELL, clamp, cut_from
+from sheetcrm.intake import adapt
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheets import NOW, cell, google_backend, human_edit, make_backend, template
 
@@ -233,3 +234,21 @@ def test_expected_close_is_checked_as_a_date() -> None:
     _sync(backend)
     status = cell(backend.read(), LEADS.name, "L-00001", "Status")
     assert "Expected close: 'next quarter' is not a date" in status
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_invisible_characters_in_a_web_form_contact_are_dropped(invisible: str) -> None:
+    from sheetcrm.engine.forms_tab import FormMapping
+    from sheetcrm.intake.fields import lead_record
+
+    submission = adapt(
+        "generic",
+        {
+            "event_id": "e1",
+            "email": f"{invisible}Jane.Doe@acme{invisible}.example",
+            "phone": f"+1 415 555 01{invisible}32",
+        },
+    )
+    row = lead_record(submission, FormMapping(), Settings(), LEADS.headers)
+    assert row["Email"] == "jane.doe@acme.example"
+    assert row["Phone"] == "+14155550132"
