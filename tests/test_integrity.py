@@ -23,6 +23,8 @@ from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import MAX_CELL, clamp, cut_from
 from sheetcrm.intake import adapt
 from sheetcrm.intake.batch import Arrival, plan_intake
+from sheetcrm.intake.flusher import flush
+from sheetcrm.intake.outbox import Outbox
 from sheets import NOW, cell, google_backend, human_edit, make_backend, template
 
 GOOGLE_CELL = 50_000
@@ -252,3 +254,44 @@ def test_invisible_characters_in_a_web_form_contact_are_dropped(invisible: str) 
     row = lead_record(submission, FormMapping(), Settings(), LEADS.headers)
     assert row["Email"] == "jane.doe@acme.example"
     assert row["Phone"] == "+14155550132"
+
+
+def test_a_sync_after_a_flush_says_which_tabs_it_rewrote(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "crm.xlsx"
+    assert main(["init", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    submission = adapt("generic", {"event_id": "e1", "email": "new@lead.example"})
+    clock = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    outbox.put(submission.key(), "generic", submission.to_json(), clock.timestamp())
+    from sheetcrm.backends.workbook import WorkbookBackend
+
+    assert flush(outbox, WorkbookBackend(path), lambda: clock, "w1").appended == 1
+    outbox.close()
+    capsys.readouterr()
+    assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T15:00"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        "0 cells written, 0 rows appended, "
+        "5 tabs rewritten (Dashboard, Funnel, By owner, By source, Forecast)"
+    )
+
+
+def test_the_service_sync_says_which_tabs_it_rewrote(tmp_path: Path) -> None:
+    from sheetcrm.backends.workbook import WorkbookBackend
+    from sheetcrm.service.web import create_app
+
+    path = tmp_path / "crm.xlsx"
+    WorkbookBackend(path).provision(template())
+    env = {"SHEETCRM_SHEET": str(path), "SHEETCRM_TASK_TOKEN": "t", "SHEETCRM_BACKGROUND": "0"}
+    app = create_app(env)
+    client, auth = app.test_client(), {"Authorization": "Bearer t"}
+    try:
+        assert client.post("/tasks/sync", headers=auth).json["ok"]
+        lead = {"event_id": "e1", "email": "new@lead.example"}
+        assert client.post("/hooks/generic", json=lead).status_code == 202
+        assert client.post("/tasks/flush", headers=auth).json["appended"] == 1
+        summary = client.post("/tasks/sync", headers=auth).json["summary"]
+        assert "Dashboard" in summary["tabs_rewritten"]
+    finally:
+        app.extensions["sheetcrm"].stop()

@@ -118,6 +118,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
+    if report.replaced:
+        tabs = "1 tab" if len(report.replaced) == 1 else f"{len(report.replaced)} tabs"
+        written += f", {tabs} rewritten ({', '.join(report.replaced)})"
     if report.conflicts:
         written += (
             f"; {report.conflicts} cells left alone because someone edited them "

@@ -3,11 +3,12 @@ write under the spreadsheet's lease)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.engine.plan import Plan, Resolved, resolve
+from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
@@ -21,6 +22,9 @@ class ApplyReport:
     conflicts: int = 0
     attempts: int = 0
     written: bool = False
+    # tabs rewritten whole (Problems, the metric tabs), the hidden state tab left unsaid:
+    # a sync after a web-form flush may write no cell and still rewrite every metric tab
+    replaced: list[str] = field(default_factory=list)
 
 
 def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int = 3) -> ApplyReport:
@@ -44,12 +48,18 @@ def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int =
         report.cells = len(resolved.changes.cells)
         report.appended = sum(len(r) for r in resolved.changes.appends.values())
         report.conflicts = resolved.conflicts
+        report.replaced = [t for t in resolved.changes.replace if not _hidden(t)]
         report.written = True
         return report
     raise BackendError(
         f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
         "run the sync again in a moment",
     )
+
+
+def _hidden(tab: str) -> bool:
+    spec = tab_spec(tab)
+    return spec is not None and spec.hidden
 
 
 def sync_once(

@@ -180,6 +180,7 @@ class Service:
                     **vars(plan.summary),
                     "cells_written": applied.cells,
                     "rows_appended": applied.appended,
+                    "tabs_rewritten": applied.replaced,
                     "conflicts": applied.conflicts,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
