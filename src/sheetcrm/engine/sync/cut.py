@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sheetcrm.engine.schema import service_columns
+from sheetcrm.engine.schema import LEADS, Kind, Owner
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.values import MAX_CELL, cut_from
 
@@ -13,9 +13,12 @@ HINT = "keep long notes in a document and link it"
 
 
 def report_cut_text(state: SyncState) -> SyncState:
-    service = set(service_columns())  # text the service composes is its own to shorten
     for column in state.data.columns:
-        if column in service:
+        spec = LEADS.column(column)
+        # free text only: the service's own text is its to shorten, and a typed value (an
+        # e-mail, a date) that long is reported as not being one; a column a person added
+        # is free text
+        if spec is not None and (spec.owner is Owner.SERVICE or spec.kind is not Kind.TEXT):
             continue
         cells = state.data[column].to_numpy(dtype=object)
         # a cut cell is at least as long as the smallest cell: most columns end here, at
