@@ -194,8 +194,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 Open {path} in Excel or LibreOffice and look at:
   Leads     Score and Score reasons (why each lead scored what it did), Grade, Lifecycle,
             Owner (routed by the Routing tab), Status (problems and stale deals), Duplicate of
-  History   every owner assignment and stage change, with the reason
-  Problems  what is wrong and where (tab, cell, hint)
+  History   every owner assignment and stage change, with the reason and who made it
+  Problems  what is wrong and where (tab, cell, lead, hint)
   Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
     sheetcrm sync --sheet {path}""")
     return 0
