@@ -17,13 +17,14 @@ def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
     found by its lead (a sort moves its cell) or, for the rest, by its cell. A tab with an
     older header is rewritten whole, in the new one."""
     current = snapshot.get(PROBLEMS.name)
-    seen: dict[tuple[str, str, str], str] = {}
+    by_cell: dict[tuple[str, str, str], str] = {}  # (tab, cell, problem) -> At
+    by_lead: dict[tuple[str, str, str], str] = {}  # (tab, lead, problem) -> At
     if current is not None:
         for rec in current.records():
             at, tab, problem = rec.get("At", ""), rec.get("Tab", ""), rec.get("Problem", "")
-            seen.setdefault((tab, rec.get("Cell", ""), problem), at)
+            by_cell.setdefault((tab, rec.get("Cell", ""), problem), at)
             if rec.get("Lead"):
-                seen[(tab, "lead " + rec["Lead"], problem)] = at
+                by_lead[(tab, rec["Lead"], problem)] = at
     rows = []
     listed = list(plan.problems)
     more = plan.summary.problems - len(listed)
@@ -38,8 +39,8 @@ def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
         )
     for p in listed:
         at = (
-            (p.lead and seen.get((p.tab, "lead " + p.lead, p.problem)))
-            or seen.get((p.tab, p.cell, p.problem))
+            (p.lead and by_lead.get((p.tab, p.lead, p.problem)))
+            or by_cell.get((p.tab, p.cell, p.problem))
             or stamp
         )
         rows.append([at, p.tab, p.cell, p.lead, p.problem, p.hint])
