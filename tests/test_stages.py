@@ -113,7 +113,7 @@ def test_a_past_next_action_date_is_flagged_on_open_deals_only():
 def test_an_unknown_stage_is_a_problem_with_a_suggestion():
     backend = _backend({"Email": "f@acme.example", "Stage": "Negociation"})
     plan = _sync(backend, NOW)
-    problem = next(p for p in plan.problems if p.lead_id == "L-00001")
+    problem = next(p for p in plan.problems if p.lead == "L-00001")
     assert (problem.cell, problem.problem) == ("Leads!K2", "Stage: unknown stage 'Negociation'")
     assert problem.hint == "did you mean 'Negotiation'?"
     assert not [h for h in backend.read().table("History").records() if h["Field"] == "Stage"]

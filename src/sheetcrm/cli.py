@@ -119,6 +119,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     written = f"{report.cells} cells written, {report.appended} rows appended"
+    if report.replaced:
+        tabs = "1 tab" if len(report.replaced) == 1 else f"{len(report.replaced)} tabs"
+        written += f", {tabs} rewritten ({', '.join(report.replaced)})"
     if report.conflicts > report.moved:
         written += (
             f"; {report.conflicts - report.moved} cells left alone because someone edited them "
@@ -145,7 +148,8 @@ def _show_problems(problems: list, total: int, limit: int = 8, heading: str = ""
         "and each row's Status says what is wrong with it):"
     )
     for p in problems[:limit]:
-        print(f"  {p.cell}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
+        lead = f" ({p.lead})" if p.lead else ""
+        print(f"  {p.cell}{lead}: {p.problem}" + (f" — {p.hint}" if p.hint else ""))
     if total > limit:
         print(f"  ... and {total - limit} more")
 
@@ -203,8 +207,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 Open {path} in Excel or LibreOffice and look at:
   Leads     Score and Score reasons (why each lead scored what it did), Grade, Lifecycle,
             Owner (routed by the Routing tab), Status (problems and stale deals), Duplicate of
-  History   every owner assignment and stage change, with the reason
-  Problems  what is wrong and where (tab, cell, hint)
+  History   every owner assignment and stage change, with the reason and who made it
+  Problems  what is wrong and where (tab, cell, lead, hint)
   Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
     sheetcrm sync --sheet {path}""")
     return 0

@@ -10,6 +10,7 @@ from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.plan import Plan, Resolved, resolve
+from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
@@ -23,6 +24,10 @@ class ApplyReport:
     conflicts: int = 0
     attempts: int = 0
     written: bool = False
+    # tabs rewritten whole (Problems, the metric tabs), the hidden state tab left unsaid:
+    # a sync after a web-form flush may write no cell and still rewrite every metric tab
+    replaced: list[str] = field(default_factory=list)
+
     moved: int = 0  # cells that landed on another lead while the sheet changed; put back
     unrepaired: list[str] = field(default_factory=list)  # leads that could not be put right
 
@@ -51,6 +56,7 @@ def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int =
         report.cells = len(resolved.changes.cells)
         report.appended = sum(len(r) for r in resolved.changes.appends.values())
         report.conflicts = resolved.conflicts
+        report.replaced = [t for t in resolved.changes.replace if not _hidden(t)]
         report.written = True
         checked = verify(backend, current, resolved.changes, plan.stamp)
         report.conflicts += checked.moved
@@ -89,6 +95,11 @@ def verify(backend: SheetBackend, before: Snapshot, written: Changes, stamp: str
         before, written = after, landing.repair
     checked.unrepaired = checked.unrepaired or ["(the sheet kept changing)"]
     return checked
+
+
+def _hidden(tab: str) -> bool:
+    spec = tab_spec(tab)
+    return spec is not None and spec.hidden
 
 
 def sync_once(

@@ -29,6 +29,8 @@ from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEM
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
 
+CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
+
 
 class GoogleBackend:
     """A spreadsheet in Google Sheets, by URL or ID."""
@@ -95,7 +97,7 @@ class GoogleBackend:
             table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
             tabs[title] = table
             self._shape[title] = (list(table.header), len(table.rows))
-        return Snapshot(tabs, token(tabs))
+        return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
 
     def version(self) -> str:
         """Re-read the Lead ID and service columns (one request): enough to tell whether a

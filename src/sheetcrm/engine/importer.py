@@ -176,12 +176,17 @@ def plan_import(
     whole = mapping.whole_name
     for cells in source.rows:
         region = cells[country] if country is not None else ""
-        record = {dst: clamp(tidy(cells[i], dst, kind, region, settings)) for i, dst, kind in kinds}
+        record = {
+            dst: clamp(tidy(cells[i], dst, kind, region, settings), snapshot.cell_limit)
+            for i, dst, kind in kinds
+        }
         if whole is not None:
             for dst, name in zip(
                 ("First name", "Last name"), split_name(cells[whole]), strict=True
             ):
-                record[dst] = clamp(tidy(name, dst, Kind.TEXT, region, settings))
+                record[dst] = clamp(
+                    tidy(name, dst, Kind.TEXT, region, settings), snapshot.cell_limit
+                )
         if any(record.values()):
             plan.appends.append(record)
     _refuse(plan, source, format_datetime(at))

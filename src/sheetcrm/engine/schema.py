@@ -305,6 +305,12 @@ PROBLEMS = TabSpec(
         Column("At", Kind.DATETIME, S, width=16),
         Column("Tab", owner=S, width=10),
         Column("Cell", owner=S, width=12),
+        Column(
+            "Lead",
+            owner=S,
+            help="The lead it is about: its Lead ID, still right after a sort moves the Cell.",
+            width=10,
+        ),
         Column("Problem", owner=S, width=50),
         Column("Hint", owner=S, width=50),
     ),
@@ -384,3 +390,4 @@ def service_columns() -> list[str]:
 
 
 SERVICE_BY = "sheetcrm"  # the History "By" of everything the sync does
+SHEET_BY = "sheet"  # the History "By" of what a person did in the sheet and the sync saw

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
+from sheetcrm.engine.history import last_recorded
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown
@@ -39,13 +40,6 @@ class StageResult:
     events: list[StageEvent] = field(default_factory=list)
     problems: Flags = field(default_factory=list)
     flags: Flags = field(default_factory=list)
-
-
-def last_seen_stages(history: Table) -> dict[str, str]:
-    """Lead ID -> the stage History last recorded for it."""
-    ids, fields, to = history.column("Lead ID"), history.column("Field"), history.column("To")
-    stage = {f for f in set(fields) if f.strip().casefold() == "stage"}
-    return {i: t for i, f, t in zip(ids, fields, to, strict=True) if f in stage and i}
 
 
 def track(
@@ -83,7 +77,7 @@ def track(
             )
         )
 
-    seen = last_seen_stages(history)
+    seen = last_recorded(history, "Stage")
     # Rows whose stage is the one History last recorded have nothing to do: find them all
     # at once, each distinct recorded stage normalised once.
     recorded, stage_texts = pd.factorize(np.array(list(map(seen.get, ids)), dtype=object))

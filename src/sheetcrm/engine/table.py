@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 
+from sheetcrm.engine.values import MAX_CELL
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -84,10 +86,16 @@ class Table:
 
 @dataclass
 class Snapshot:
-    """Every tab of a spreadsheet as read at one moment, plus the backend's version token."""
+    """Every tab of a spreadsheet as read at one moment, plus the backend's version token.
+
+    ``cell_limit`` is the most characters a cell of this sheet holds. The engine must cut
+    text it adds to a sheet to that, but never asks which backend the sheet lives in: the
+    backend that read the snapshot says, and a snapshot from anywhere else gets the
+    smallest limit of all, which is safe everywhere."""
 
     tabs: dict[str, Table]
     version: str = ""
+    cell_limit: int = MAX_CELL
 
     def get(self, name: str) -> Table | None:
         key = norm_header(name)

@@ -86,6 +86,11 @@ def country_region(country: str) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
+TYPED_DATES = (*(c.header for c in LEADS.columns if c.kind is Kind.DATE), "Created at")
+"""The date columns people type in, checked as dates: every date the schema declares, and
+Created at, which the sync stamps only when it is empty."""
+
+
 @dataclass
 class Memo:
     """Parse results by input text, kept across syncs so unchanged rows cost nothing."""
@@ -165,11 +170,19 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
     return result
 
 
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+"""Zero-width characters, which copying from a web page or a PDF leaves in an address or a
+number: unseen, they make it invalid and hide it from the duplicate check. Only typed values
+lose them: in text, the joiners are part of how some languages and emoji are spelled."""
+
+
 def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Settings) -> str:
     """A value for a row the service creates itself (import, web forms), stored normalised:
-    email, E.164 phone (read in ``country``, else the default region), number, date. A value
-    that does not parse is kept as it is, for the sync to flag; a placeholder ("Select",
-    "n/a") is an unanswered field, except in Notes."""
+    email, E.164 phone (read in ``country``, else the default region), number, date, without
+    zero-width characters. A value that does not parse is kept as it is, for the sync to
+    flag; a placeholder ("Select", "n/a") is an unanswered field, except in Notes."""
+    if kind not in (None, Kind.TEXT):
+        value = value.translate(INVISIBLE)
     value = value.strip()
     if is_blank(value) and header != "Notes":
         return ""
@@ -256,7 +269,7 @@ def check_rows(
         f"Country is assumed, else Settings' Default phone region, {region})",
     )
 
-    for name in ("Next action date", "Last contact", "Created at"):
+    for name in TYPED_DATES:
         text = stripped(column(name))
         undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
         bad = text.map(undated).to_numpy(dtype=bool)

@@ -27,12 +27,30 @@ def shown(text: str, limit: int = 60) -> str:
 
 
 MAX_CELL = 32_767
-"""The most characters a spreadsheet cell holds (Excel's limit; Google allows 50,000)."""
+"""The most characters a cell holds in the smallest backend (Excel's limit; Google allows
+50,000): what text is cut to when the sheet's own limit is not known."""
+_CUT = re.compile(r"… \[([\d,]+) characters cut\]\Z")
 
 
-def clamp(text: str) -> str:
-    """Text cut to what a cell can hold, so the value read back is the value written."""
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+def clamp(text: str, limit: int = MAX_CELL) -> str:
+    """Text cut to what a cell of ``limit`` characters holds, its end saying how much was
+    cut: the cell itself keeps the fact (each sync reports it again, see :func:`cut_from`),
+    and the value read back is the value written."""
+    if len(text) <= limit:
+        return text
+    marker = ""
+    while True:  # the marker's own length decides how much is cut, so how long it is
+        kept = limit - len(marker)
+        longer = f"… [{len(text) - kept:,} characters cut]"
+        if longer == marker:
+            return text[:kept] + marker
+        marker = longer
+
+
+def cut_from(text: str) -> int:
+    """How many characters :func:`clamp` cut from ``text``; 0 when it is whole."""
+    found = _CUT.search(text) if len(text) >= MAX_CELL else None
+    return int(found[1].replace(",", "")) if found else 0
 
 
 def is_blank(text: str) -> bool:

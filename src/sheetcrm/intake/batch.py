@@ -9,7 +9,7 @@ service cells. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sheetcrm.engine.config import parse_config
@@ -18,7 +18,7 @@ from sheetcrm.engine.schema import LEADS, service_columns
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import Memo
-from sheetcrm.engine.values import format_datetime
+from sheetcrm.engine.values import clamp, format_datetime
 
 KEY_COLUMN = "Submission ID"
 
@@ -73,7 +73,8 @@ def plan_intake(
     slots = [_slot(h) for h in header]
     rows = [[*row, *[""] * len(added)] for row in leads.rows]
     for arrival in fresh:
-        values = {_slot(k): v for k, v in arrival.record.items()}
+        # cut here, where the sheet's own cell is known: the sync below then reports the cut
+        values = {_slot(k): clamp(v, snapshot.cell_limit) for k, v in arrival.record.items()}
         values[_slot(KEY_COLUMN)] = arrival.key
         values.setdefault(_slot("Created at"), format_datetime(local_now(arrival.received, config)))
         rows.append([values.get(s, "") for s in slots])
@@ -81,7 +82,7 @@ def plan_intake(
         name: (Table(header, rows) if table is leads else table)
         for name, table in snapshot.tabs.items()
     }
-    plan = plan_sync(Snapshot(tabs, snapshot.version), now, memo, metrics=False)
+    plan = plan_sync(replace(snapshot, tabs=tabs), now, memo, metrics=False)
     result.plan = plan
     _move_new_rows(plan, first=len(leads.rows), header=header, rows=rows)
     plan.new_columns = [*added, *(c for c in plan.new_columns if c not in added)]

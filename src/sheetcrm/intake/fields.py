@@ -12,8 +12,9 @@ A full name fills First name and Last name. ``utm_source`` sets Source when noth
 does; otherwise Source is the vendor and form ("Typeform: Contact us"). Nothing is lost:
 an answer that fills no column (or whose column is already filled) becomes a
 "Label: value" line of Notes, after the answers mapped to Notes. Values are stored
-normalised, like an import's (email, E.164 phone, numbers, dates), and cut to what a cell
-holds; backends write them as text, never as formulas. The row carries the submission's
+normalised, like an import's (email, E.164 phone, numbers, dates), and cut to what a cell of
+the sheet holds when the batch is planned (intake/batch.py); backends write them as text,
+never as formulas. The row carries the submission's
 key in Submission ID, which is how a replay is recognised.
 """
 
@@ -27,7 +28,7 @@ from sheetcrm.engine.schema import LEADS, Owner
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.validation import normalise_email, normalise_phone, tidy
-from sheetcrm.engine.values import clamp, is_blank
+from sheetcrm.engine.values import is_blank
 from sheetcrm.intake.adapters import VENDORS
 from sheetcrm.intake.submission import Answer, Submission
 
@@ -124,11 +125,11 @@ def lead_record(
         spec = LEADS.column(column)
         cleaned = tidy(value, column, spec.kind if spec else None, country, settings)
         if cleaned:
-            row[by_name.get(norm_header(column), column)] = clamp(cleaned)
+            row[by_name.get(norm_header(column), column)] = cleaned
     lines = [*notes, *(f"{a.label or a.key}: {a.value}" for a in rest)]
     if lines:
-        row[by_name.get("notes", "Notes")] = clamp("\n".join(lines))
-    row[by_name.get(norm_header("Submission ID"), "Submission ID")] = clamp(submission.key())
+        row[by_name.get("notes", "Notes")] = "\n".join(lines)
+    row[by_name.get(norm_header("Submission ID"), "Submission ID")] = submission.key()
     return row
 
 

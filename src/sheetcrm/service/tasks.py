@@ -182,6 +182,7 @@ class Service:
                     **vars(plan.summary),
                     "cells_written": applied.cells,
                     "rows_appended": applied.appended,
+                    "tabs_rewritten": applied.replaced,
                     "conflicts": applied.conflicts,
                     "moved": applied.moved,
                 }

@@ -16,9 +16,11 @@ from datetime import datetime
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.sync.begin import begin
+from sheetcrm.engine.sync.cut import report_cut_text
 from sheetcrm.engine.sync.diff import diff
 from sheetcrm.engine.sync.ids import assign_ids
 from sheetcrm.engine.sync.metrics import plan_metrics
+from sheetcrm.engine.sync.reassigned import note_reassignments
 from sheetcrm.engine.sync.route import route_leads
 from sheetcrm.engine.sync.score import score_leads
 from sheetcrm.engine.sync.stages import track_stages
@@ -35,7 +37,9 @@ STEPS: list[tuple[str, Step]] = [
     ("ids", assign_ids),
     ("validate", validate),
     ("duplicates", mark_duplicates),
+    ("cut", report_cut_text),
     ("score", score_leads),
+    ("reassigned", note_reassignments),
     ("route", route_leads),
     ("stages", track_stages),
     ("status", write_status),

@@ -9,22 +9,23 @@ import numpy as np
 from sheetcrm.engine.plan import ColumnWrites, RowKey, person_columns, person_fingerprint
 from sheetcrm.engine.schema import service_columns
 from sheetcrm.engine.sync.state import SyncState
-from sheetcrm.engine.values import MAX_CELL, clamp
+from sheetcrm.engine.values import clamp
 
 FREE_TEXT = ("Score reasons", "Status")
 
 
 def diff(state: SyncState) -> SyncState:
     plan = state.plan
+    limit = state.snapshot.cell_limit
     for column in service_columns():
         old = state.read[column].to_numpy(dtype=object)
         new = state.data[column].to_numpy(dtype=object)
         if column in FREE_TEXT:  # only text we compose can outgrow a cell
             long = np.flatnonzero(
-                np.fromiter(map(len, new), dtype=np.int64, count=len(new)) > MAX_CELL
+                np.fromiter(map(len, new), dtype=np.int64, count=len(new)) > limit
             )
             new = new.copy()
-            new[long] = [clamp(v) for v in new[long]]
+            new[long] = [clamp(v, limit) for v in new[long]]
         changed = np.flatnonzero(old != new)
         if len(changed):
             plan.writes.append(

@@ -3,7 +3,7 @@ overdue next actions flagged (engine/stages.py does the tracking)."""
 
 from __future__ import annotations
 
-from sheetcrm.engine.schema import HISTORY
+from sheetcrm.engine.schema import HISTORY, SERVICE_BY, SHEET_BY
 from sheetcrm.engine.stages import track
 from sheetcrm.engine.sync.state import SyncState
 
@@ -26,8 +26,8 @@ def track_stages(state: SyncState) -> SyncState:
     state.problems += result.problems
     state.flags += result.flags
     for e in result.events:
-        state.history(
-            e.row, "Stage", e.before, e.after, e.why, "Stage changed at" if e.observed else ""
-        )
+        # a change seen happening is a person's, in the sheet; a lead first seen is ours to log
+        stamp, by = ("Stage changed at", SHEET_BY) if e.observed else ("", SERVICE_BY)
+        state.history(e.row, "Stage", e.before, e.after, e.why, stamp, by)
     state.plan.summary.stage_changes = sum(1 for e in result.events if e.observed)
     return state

@@ -76,11 +76,18 @@ class SyncState:
             self.frame.forget(column)
 
     def history(
-        self, row: int, field_name: str, before: str, after: str, why: str, stamp_column: str
+        self,
+        row: int,
+        field_name: str,
+        before: str,
+        after: str,
+        why: str,
+        stamp_column: str,
+        by: str = SERVICE_BY,
     ) -> None:
         """Append a History row about lead ``row``; ``stamp_column`` is the service cell that
-        must land with it ("" for none)."""
-        entry = [self.stamp, self.ids[row], field_name, before, after, SERVICE_BY, why]
+        must land with it ("" for none); ``by`` who made the change."""
+        entry = [self.stamp, self.ids[row], field_name, before, after, by, why]
         self.plan.history.append((row, entry, stamp_column))
 
 

@@ -21,6 +21,7 @@ def write_status(state: SyncState) -> SyncState:
     problems: list[Problem] = []
     columns = {name: i for i, name in enumerate(state.data.columns)}
     ids = state.data["Lead ID"].to_numpy(dtype=object)
+    emails = state.data["Email"].to_numpy(dtype=object)
     notes: list[tuple[np.ndarray, np.ndarray]] = []
     for rows, column, messages, hint in state.problems:
         said = _prefixed(column, messages)
@@ -28,7 +29,8 @@ def write_status(state: SyncState) -> SyncState:
         col = columns.get(column, 0)
         for r, text in zip(rows[: MAX_ROW_PROBLEMS - len(problems)], said, strict=False):
             where = a1(LEADS.name, Table.sheet_row(int(state.positions[r])), col)
-            problems.append(Problem(LEADS.name, where, text, hint, str(ids[r])))
+            lead = str(ids[r]) or str(emails[r]).strip()  # a lead is found by either
+            problems.append(Problem(LEADS.name, where, text, hint, lead))
     counted = sum(len(rows) for rows, _ in notes)
     flagged = np.zeros(n, dtype=bool)
     for rows, _column, messages, _hint in state.flags:

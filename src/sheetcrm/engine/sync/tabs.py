@@ -13,12 +13,18 @@ METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as o
 
 
 def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
-    """Rewrite Problems when what is wrong changed; a problem keeps the At it was first seen."""
+    """Rewrite Problems when what is wrong changed; a problem keeps the At it was first seen,
+    found by its lead (a sort moves its cell) or, for the rest, by its cell. A tab with an
+    older header is rewritten whole, in the new one."""
     current = snapshot.get(PROBLEMS.name)
-    seen = {}
+    by_cell: dict[tuple[str, str, str], str] = {}  # (tab, cell, problem) -> At
+    by_lead: dict[tuple[str, str, str], str] = {}  # (tab, lead, problem) -> At
     if current is not None:
         for rec in current.records():
-            seen[(rec.get("Tab", ""), rec.get("Cell", ""), rec.get("Problem", ""))] = rec.get("At")
+            at, tab, problem = rec.get("At", ""), rec.get("Tab", ""), rec.get("Problem", "")
+            by_cell.setdefault((tab, rec.get("Cell", ""), problem), at)
+            if rec.get("Lead"):
+                by_lead[(tab, rec["Lead"], problem)] = at
     rows = []
     listed = list(plan.problems)
     more = plan.summary.problems - len(listed)
@@ -32,9 +38,12 @@ def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
             )
         )
     for p in listed:
-        rows.append(
-            [seen.get((p.tab, p.cell, p.problem)) or stamp, p.tab, p.cell, p.problem, p.hint]
+        at = (
+            (p.lead and by_lead.get((p.tab, p.lead, p.problem)))
+            or by_cell.get((p.tab, p.cell, p.problem))
+            or stamp
         )
+        rows.append([at, p.tab, p.cell, p.lead, p.problem, p.hint])
     table = Table(PROBLEMS.headers, rows)
     if current is None or current.rows != table.rows or current.header != table.header:
         plan.replace[PROBLEMS.name] = table

@@ -1,0 +1,36 @@
+"""Step ``cut``: text that was cut to fit one cell (an import, a web form) is reported on the
+lead's Status and the Problems tab, every sync, for as long as the cell says it was cut."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sheetcrm.engine.schema import LEADS, Kind, Owner
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.values import MAX_CELL, cut_from
+
+HINT = "keep long notes in a document and link it"
+
+
+def report_cut_text(state: SyncState) -> SyncState:
+    for column in state.data.columns:
+        spec = LEADS.column(column)
+        # free text only: the service's own text is its to shorten, and a typed value (an
+        # e-mail, a date) that long is reported as not being one; a column a person added
+        # is free text
+        if spec is not None and (spec.owner is Owner.SERVICE or spec.kind is not Kind.TEXT):
+            continue
+        cells = state.data[column].to_numpy(dtype=object)
+        # a cut cell is at least as long as the smallest cell: most columns end here, at
+        # the cost of one len() per cell, not a pattern search
+        if not len(cells) or max(map(len, cells)) < MAX_CELL:
+            continue
+        cut = np.fromiter(map(cut_from, cells), dtype=np.int64, count=len(cells))
+        rows = np.flatnonzero(cut)
+        if len(rows):
+            said = [
+                f"the full text did not fit in one cell: {n:,} characters were cut"
+                for n in cut[rows]
+            ]
+            state.problems.append((rows, column, said, HINT))
+    return state
