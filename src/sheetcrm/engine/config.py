@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, tzinfo
 
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, suggest
 from sheetcrm.engine.schema import (
     FORMS,
@@ -25,7 +26,7 @@ from sheetcrm.engine.schema import (
 )
 from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
 from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
-from sheetcrm.engine.values import parse_bool, parse_date, parse_number
+from sheetcrm.engine.values import parse_bool, parse_number
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def _conditions(
     rows: list[tuple[int, dict[str, str]]],
     fields: dict[str, Kind | None],
     dayfirst: bool,
+    zone: tzinfo,
     computed: frozenset[str] = frozenset(),
 ) -> tuple[Condition, ...]:
     conditions = []
@@ -219,7 +221,7 @@ def _conditions(
         try:
             conditions.append(
                 compile_condition(
-                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst
+                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst, zone
                 )
             )
         except ConditionError as exc:
@@ -333,7 +335,9 @@ def _percent(text: str) -> float | None:
     return value
 
 
-def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member], _Tab]:
+def parse_team(
+    table: Table | None, dayfirst: bool = True, zone: tzinfo = UTC
+) -> tuple[list[Member], _Tab]:
     tab = _Tab(TEAM, table, ["Name"])
     members: list[Member] = []
     for i, cells in tab.rows():
@@ -356,7 +360,7 @@ def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member]
             "a count",
             "type how many new leads a day, or leave it empty for no limit",
         )
-        away = parse_date(cells["Away until"], dayfirst) if cells["Away until"] else None
+        away = parse_date(cells["Away until"], dayfirst, zone) if cells["Away until"] else None
         if cells["Away until"] and away is None:
             tab.problem(
                 row,
@@ -379,7 +383,7 @@ def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member]
 
 
 def parse_scoring(
-    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool
+    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool, zone: tzinfo
 ) -> tuple[list[ScoringRule], _Tab]:
     tab = _Tab(SCORING, table, ["Rule", "Field", "Operator", "Value", "Points"])
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
@@ -413,7 +417,7 @@ def parse_scoring(
                 f"rule {name!r} has different points on its rows",
                 "put the points on the first row only",
             )
-        conditions = _conditions(tab, rows, fields, dayfirst, SCORED)
+        conditions = _conditions(tab, rows, fields, dayfirst, zone, SCORED)
         if not conditions and not any(c["Field"] for _, c in rows):
             tab.problem(
                 Table.sheet_row(rows[0][0]),
@@ -432,7 +436,11 @@ def parse_scoring(
 
 
 def parse_routing(
-    table: Table | None, fields: dict[str, Kind | None], team: list[Member], dayfirst: bool
+    table: Table | None,
+    fields: dict[str, Kind | None],
+    team: list[Member],
+    dayfirst: bool,
+    zone: tzinfo,
 ) -> tuple[list[RoutingRule], _Tab]:
     tab = _Tab(ROUTING, table, ["Order", "Field", "Operator", "Value", "Assign to"])
     groups: dict[float, list[tuple[int, dict[str, str]]]] = {}
@@ -485,7 +493,7 @@ def parse_routing(
                 if people
                 else "add the people leads go to on the Team tab",
             )
-        conditions = _conditions(tab, rows, fields, dayfirst)
+        conditions = _conditions(tab, rows, fields, dayfirst, zone)
         if tab.ok:
             rules.append(RoutingRule(label, conditions, target, strategy))
     return rules, tab
@@ -553,11 +561,10 @@ def parse_config(snapshot: Snapshot) -> Config:
     settings, frozen, problems = parse_settings(snapshot.get(SETTINGS.name))
     fields = leads_fields(snapshot.table(LEADS.name))
     stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)
-    team, team_tab = parse_team(snapshot.get(TEAM.name), settings.dayfirst)
-    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, settings.dayfirst)
-    routing, routing_tab = parse_routing(
-        snapshot.get(ROUTING.name), fields, team, settings.dayfirst
-    )
+    dayfirst, zone = settings.dayfirst, settings.zone
+    team, team_tab = parse_team(snapshot.get(TEAM.name), dayfirst, zone)
+    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, dayfirst, zone)
+    routing, routing_tab = parse_routing(snapshot.get(ROUTING.name), fields, team, dayfirst, zone)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
     fallback = settings["Fallback owner"]
     if (

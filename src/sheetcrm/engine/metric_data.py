@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from itertools import compress
 from operator import itemgetter
 
@@ -16,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.config import Stage
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.table import Table, norm_header
-from sheetcrm.engine.values import blank_mask, parse_date, parse_number_array
+from sheetcrm.engine.values import blank_mask, parse_number_array
 
 DAY = np.timedelta64(1, "D")
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
@@ -66,7 +68,9 @@ CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
 """The forms the sync writes dates in (a stamp to the minute is the most common)."""
 
 
-def dates(values: Sequence[object] | pd.Series, dayfirst: bool = True) -> np.ndarray:
+def dates(
+    values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
+) -> np.ndarray:
     """Cells as datetime64[ns], NaT where not a date: the canonical forms the sync writes
     by exact format, in C; the rest (what people type: 03/04/2026, 5 Jan 2026) by
     :func:`parse_date`, once per distinct text."""
@@ -82,7 +86,7 @@ def dates(values: Sequence[object] | pd.Series, dayfirst: bool = True) -> np.nda
         if not todo.any():
             return parsed
     codes, uniques = _distinct(cells[todo])
-    rest = [parse_date(u, dayfirst) if u else None for u in uniques]
+    rest = [parse_date(u, dayfirst, zone) if u else None for u in uniques]
     lookup = np.array(
         [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in rest],
         dtype="datetime64[ns]",
@@ -133,6 +137,7 @@ def read_deals(
     data: pd.DataFrame,
     stages: Sequence[Stage],
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
     stale: np.ndarray | None = None,
     overdue: np.ndarray | None = None,
 ) -> Deals:
@@ -162,8 +167,8 @@ def read_deals(
 
     chance_u = np.array([chance(s, b) for s, b in zip(found, blank_u, strict=True)])
     expected = next((c for c in data.columns if norm_header(c) in EXPECTED_CLOSE), None)
-    assigned = dates(column("Assigned at"), dayfirst)
-    created = dates(column("Created at"), dayfirst)
+    assigned = dates(column("Assigned at"), dayfirst, zone)
+    created = dates(column("Created at"), dayfirst, zone)
     return Deals(
         ids=texts(column("Lead ID")),
         order=order_u[codes],
@@ -173,10 +178,10 @@ def read_deals(
         amount=numbers(column("Amount")),
         probability=chance_u[codes] / 100,
         created=created,
-        closed=dates(column("Closed at"), dayfirst),
-        first_touch=dates(column("First touch at"), dayfirst),
+        closed=dates(column("Closed at"), dayfirst, zone),
+        first_touch=dates(column("First touch at"), dayfirst, zone),
         started=np.where(np.isnat(assigned), created, assigned),
-        expected=dates(column(expected), dayfirst)
+        expected=dates(column(expected), dayfirst, zone)
         if expected
         else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
         owner=texts(column("Owner")),
@@ -229,6 +234,7 @@ def read_log(
     stages: Sequence[Stage],
     extra: Sequence[Sequence[str]] = (),
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
 ) -> StageLog:
     """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
     column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them."""
@@ -256,6 +262,6 @@ def read_log(
         lead=lead_codes,
         leads=leads,
         stage=order[to_codes],
-        at=dates(columns["At"], dayfirst),
+        at=dates(columns["At"], dayfirst, zone),
         observed=seen[why_codes],
     )

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from functools import cached_property
 from typing import Any
@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import (
     BLANKS,
     format_datetime,
     format_number,
-    parse_date,
     parse_number,
     parse_number_array,
 )
@@ -56,10 +56,11 @@ class Values:
     string test runs once per distinct text and is gathered back to the rows with ``take``.
     """
 
-    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool) -> None:
+    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool, zone: tzinfo) -> None:
         self.codes = codes
         self.text = text  # stripped text of each distinct value
         self.dayfirst = dayfirst
+        self.zone = zone
 
     def take(self, per_value: Any) -> np.ndarray:
         return np.asarray(per_value)[self.codes]
@@ -83,7 +84,7 @@ class Values:
 
     @cached_property
     def dates(self) -> np.ndarray:
-        parsed = [parse_date(v, self.dayfirst) for v in self.text]
+        parsed = [parse_date(v, self.dayfirst, self.zone) for v in self.text]
         return np.array(
             [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in parsed],
             dtype="datetime64[ns]",
@@ -94,8 +95,11 @@ class Frame:
     """The Leads rows as typed columns, each derived once and shared by every condition."""
 
     def __init__(self, data: pd.DataFrame, now: datetime, dayfirst: bool = True) -> None:
+        """``now``: the sync's time, aware in the sheet's time zone (naive: UTC)."""
         self.data = data
-        self.now = now
+        self.zone = now.tzinfo or UTC
+        self.now = now.replace(tzinfo=None)  # the wall time, like every date read from cells
+        self.clock = now.replace(tzinfo=self.zone)
         self.dayfirst = dayfirst
         self._columns: dict[str, Values] = {}
 
@@ -120,7 +124,8 @@ class Frame:
             domains = [e.rpartition("@")[2] if "@" in e else "" for e in email.folded]
             codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
             text = pd.Series(uniques, dtype=object)
-            return Values(codes[email.codes] if len(codes) else email.codes, text, self.dayfirst)
+            codes = codes[email.codes] if len(codes) else email.codes
+            return Values(codes, text, self.dayfirst, self.zone)
         if field in self.data.columns:
             raw = self.data[field].to_numpy(dtype=object)
         else:
@@ -131,7 +136,7 @@ class Frame:
         if (codes < 0).any():  # missing cells: give them an empty text of their own
             codes = np.where(codes < 0, len(text), codes)
             text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
-        return Values(codes, text, self.dayfirst)
+        return Values(codes, text, self.dayfirst, self.zone)
 
     # Row-level views, for the steps that work row by row.
     def text(self, field: str) -> pd.Series:
@@ -470,6 +475,7 @@ def compile_condition(
     value_text: str,
     fields: dict[str, Kind | None],
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
 ) -> Condition:
     """Parse and type-check one condition; raise :class:`ConditionError` naming the bad cell.
 
@@ -497,11 +503,11 @@ def compile_condition(
             f"'{op.name}' compares {what}, but {field} holds {kind.value}",
             _KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT]),
         )
-    value = _parse_value(op, value_text.strip(), kind, dayfirst)
+    value = _parse_value(op, value_text.strip(), kind, dayfirst, zone)
     return Condition(field, op, value, value_text.strip())
 
 
-def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> Any:
+def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zone: tzinfo) -> Any:
     def fail(problem: str) -> ConditionError:
         return ConditionError("Value", problem, f"'{op.name}' needs {op.arg.value}")
 
@@ -513,7 +519,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         return split_list(text)
     if op.arg is Arg.NUMBER:
         if kind in TEMPORAL:
-            parsed = parse_date(text, dayfirst)
+            parsed = parse_date(text, dayfirst, zone)
             if parsed is None:
                 raise fail(f"{text!r} is not a date")
             return parsed
@@ -533,7 +539,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         low, high = sorted(float(n) for n in numbers if n is not None)
         return (low, high)
     if op.arg is Arg.DATE:
-        parsed = parse_date(text, dayfirst)
+        parsed = parse_date(text, dayfirst, zone)
         if parsed is None:
             raise fail(f"{text!r} is not a date")
         return parsed
@@ -556,7 +562,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         if number is not None:
             return number
     if kind in TEMPORAL and op.name in ("equals", "not equals"):
-        parsed = parse_date(text, dayfirst)
+        parsed = parse_date(text, dayfirst, zone)
         if parsed is not None:
             return parsed
     return text

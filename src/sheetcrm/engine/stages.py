@@ -231,5 +231,5 @@ def _days(dates: np.ndarray) -> list[str]:
 
 
 def _dates(texts: pd.Series, frame: Frame) -> np.ndarray:
-    sub = Frame(pd.DataFrame({"d": texts.to_numpy()}), frame.now, frame.dayfirst)
+    sub = Frame(pd.DataFrame({"d": texts.to_numpy()}), frame.clock, frame.dayfirst)
     return sub.dates("d")

@@ -53,9 +53,11 @@ RowProblems = list[tuple[np.ndarray, str, list[str], str]]
 
 
 def local_now(now: datetime, config: Config) -> datetime:
-    """``now`` in the sheet's time zone, naive, to the minute: what stamps are written as."""
-    if now.tzinfo is not None:
-        now = now.astimezone(config.settings.zone).replace(tzinfo=None)
+    """``now`` in the sheet's time zone, to the minute: what stamps are written as. Aware, so
+    that what reads dates (the rules' Frame) knows the zone to convert an offset to; a naive
+    ``now`` (``--now``) is already the sheet's wall time."""
+    zone = config.settings.zone
+    now = now.astimezone(zone) if now.tzinfo is not None else now.replace(tzinfo=zone)
     return now.replace(second=0, microsecond=0)
 
 
