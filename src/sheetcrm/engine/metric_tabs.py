@@ -273,7 +273,7 @@ def metric_tabs(
         log,
         stages,
         window,
-        now.replace(tzinfo=None),
+        now,
         settings["First-touch SLA hours"],
         settings["Pipeline target"],
     )

@@ -30,6 +30,7 @@ from sheetcrm.engine.values import (
     parse_number,
     parse_number_array,
 )
+from sheetcrm.engine.wallclock import to_utc
 
 EMAIL_DOMAIN = "Email domain"
 """A derived field: the part of Email after the @, for rules like "Email domain is gmail.com"."""
@@ -83,12 +84,22 @@ class Values:
         return parse_number_array(self.text.astype(object))
 
     @cached_property
+    def parsed(self) -> list[datetime | None]:
+        return [parse_date(v, self.dayfirst, self.zone) for v in self.text]
+
+    @cached_property
     def dates(self) -> np.ndarray:
-        parsed = [parse_date(v, self.dayfirst, self.zone) for v in self.text]
+        """Wall times of the sheet's zone: what calendar days and months are counted on."""
         return np.array(
-            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in parsed],
+            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in self.parsed],
             dtype="datetime64[ns]",
         )
+
+    @cached_property
+    def instants(self) -> np.ndarray:
+        """The real instants (UTC) the dates stand for: what elapsed time is counted on."""
+        folds = np.fromiter((bool(d and d.fold) for d in self.parsed), bool, len(self.parsed))
+        return to_utc(self.dates, folds, self.zone)
 
 
 class Frame:
@@ -168,6 +179,10 @@ class Frame:
     def dates(self, field: str) -> np.ndarray:
         v = self.values(field)
         return v.take(v.dates)
+
+    def instants(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(v.instants)
 
 
 Mask = Callable[[Frame, str, Any], np.ndarray]

@@ -42,6 +42,7 @@ from sheetcrm.engine.stages import track
 from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
 from sheetcrm.engine.validation import Memo, check_rows, company_domains, find_duplicates
 from sheetcrm.engine.values import MAX_CELL, clamp, format_datetime, format_number, shown, stripped
+from sheetcrm.engine.wallclock import on_the_clock
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
 ISSUED_PATTERN = re.compile(r"L-(\d+)")  # fullmatch: \d is exactly the digits int() reads
@@ -54,11 +55,13 @@ RowProblems = list[tuple[np.ndarray, str, list[str], str]]
 
 def local_now(now: datetime, config: Config) -> datetime:
     """``now`` in the sheet's time zone, to the minute: what stamps are written as. Aware, so
-    that what reads dates (the rules' Frame) knows the zone to convert an offset to; a naive
-    ``now`` (``--now``) is already the sheet's wall time."""
+    that the fold of the hour clocks go back survives (a stamp there carries its offset). A
+    naive ``now`` (``--now``) is already the sheet's wall time, and must be one its clocks
+    show: a skipped time raises SheetCRMError."""
     zone = config.settings.zone
-    now = now.astimezone(zone) if now.tzinfo is not None else now.replace(tzinfo=zone)
-    return now.replace(second=0, microsecond=0)
+    if now.tzinfo is None:
+        now = on_the_clock(now, zone)
+    return now.astimezone(zone).replace(second=0, microsecond=0)
 
 
 def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:

@@ -230,7 +230,8 @@ def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Set
         return format_number(number) if number is not None else value
     if kind in (Kind.DATE, Kind.DATETIME):
         parsed = parse_date(value, settings.dayfirst, settings.zone)
-        return format_datetime(parsed) if parsed is not None else value
+        # aware, so that a time in the hour clocks go back keeps its offset (and its fold)
+        return format_datetime(parsed.replace(tzinfo=settings.zone)) if parsed else value
     return value
 
 

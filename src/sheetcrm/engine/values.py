@@ -15,6 +15,8 @@ from datetime import date, datetime, time
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.wallclock import ambiguous, offset_text
+
 BLANKS = frozenset({"", "-", "--", "n/a", "na", "none", "null", "select", "nan"})
 """What people and form tools put in a cell to mean "nothing" ('Select' is an unanswered
 dropdown in many marketing-automation exports)."""
@@ -72,12 +74,23 @@ def format_number(value: float) -> str:
 
 
 def format_datetime(value: datetime | date) -> str:
-    """``2026-01-31`` at midnight, else ``2026-01-31 09:00`` (seconds only when not zero)."""
+    """``2026-01-31`` at midnight, else ``2026-01-31 09:00`` (seconds only when not zero): the
+    wall time, in ``value``'s own zone when it is aware.
+
+    In the hour clocks go back, the wall time is shown twice; there its UTC offset is written
+    too (``2026-10-25 02:15+01:00``), so that the second pass reads back as the second and
+    stamps never seem to go backwards. Only there: every other stamp stays as people read and
+    type them (stamps in UTC, or all with an offset, would be noise to them the year round),
+    and a sheet written before reads back unchanged, so a sync still writes nothing new.
+    """
     if not isinstance(value, datetime):
         return value.isoformat()
     # Microseconds are never shown, so they must not decide the form either: 09:00:00.5
     # reads as "09:00", the same text that value is read back as.
     value = value.replace(microsecond=0)
+    if value.tzinfo is not None and ambiguous(value):
+        form = "%Y-%m-%d %H:%M" if value.second == 0 else "%Y-%m-%d %H:%M:%S"
+        return value.strftime(form) + offset_text(value)
     if value.time() == time(0, 0):
         return value.date().isoformat()
     if value.second == 0:
