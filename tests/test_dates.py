@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.engine import metric_data
 from sheetcrm.engine.dates import parse_date, unreadable_zone
+from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import LEADS, SETTINGS
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Table
@@ -219,3 +222,15 @@ def test_a_zone_word_is_reported_on_the_row_and_on_problems() -> None:
     assert "offset" in problem.hint
     first_touch = [w.new[0] for w in plan.writes if w.column == "First touch at"]
     assert first_touch in ([], [""])  # not guessed from a time it cannot place
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "31/12/9999", "1500-01-01", "2262-04-12 10:00"])
+def test_a_year_beyond_what_date_columns_hold_does_not_wrap_around(text: str) -> None:
+    # datetime64[ns] spans 1677-2262: 9999 wrapped around to 1816 and made a follow-up
+    # "overdue since 1816-03-29". Such a date stays a date (Away until 9999-12-31: away for
+    # good), but no column places it.
+    assert parse_date(text) is not None
+    frame = Frame(pd.DataFrame({"Next action date": [text]}, dtype=object), datetime(2026, 3, 1))
+    assert np.isnat(frame.dates("Next action date")).all()
+    assert np.isnat(frame.instants("Next action date")).all()
+    assert np.isnat(metric_data.dates([text])).all()

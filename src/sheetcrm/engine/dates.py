@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+import numpy as np
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
@@ -162,4 +163,19 @@ def date_problem(text: str, dayfirst: bool = True) -> tuple[str, str]:
         f"{shown(text)} names the time zone {word}, which cannot be converted",
         "write its UTC offset instead, like 2026-01-31 09:00-05:00, or no zone at all for the "
         "sheet's own (Settings: Time zone)",
+    )
+
+
+DATE_RANGE = (datetime(1678, 1, 1), datetime(2262, 1, 1))
+"""What a date column (datetime64[ns]) holds, with a day to spare for offsets."""
+_NAT = np.datetime64("NaT", "ns")
+
+
+def date_array(parsed: Iterable[datetime | None]) -> np.ndarray:
+    """Parsed dates as a column (datetime64[ns]), NaT for None and for a year the column
+    cannot hold: numpy would wrap 9999 around to 1816 without a word."""
+    low, high = DATE_RANGE
+    return np.array(
+        [np.datetime64(d, "ns") if d and low <= d < high else _NAT for d in parsed],
+        dtype="datetime64[ns]",
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.config import Stage
-from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.dates import DATE_RANGE, date_array, parse_date
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import blank_mask, parse_number_array
 from sheetcrm.engine.wallclock import to_utc
@@ -81,20 +81,16 @@ def _wall_times(
     folds = np.zeros(len(cells), dtype=bool)
     todo = np.ones(len(cells), dtype=bool)
     for form in CANONICAL_FORMATS:
-        found = pd.to_datetime(cells[todo], format=form, errors="coerce").to_numpy(
-            dtype="datetime64[ns]"
-        )
+        read = pd.to_datetime(cells[todo], format=form, errors="coerce")
+        held = read.between(*DATE_RANGE, inclusive="left")  # pandas 3 reads 9999 too
+        found = read.where(held).to_numpy(dtype="datetime64[ns]")
         parsed[todo] = found
         todo[todo] = np.isnat(found)
         if not todo.any():
             return parsed, folds
     codes, uniques = _distinct(cells[todo])
     rest = [parse_date(u, dayfirst, zone) if u else None for u in uniques]
-    lookup = np.array(
-        [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in rest],
-        dtype="datetime64[ns]",
-    )
-    parsed[todo] = lookup[codes]
+    parsed[todo] = date_array(rest)[codes]
     folds[todo] = np.array([bool(d and d.fold) for d in rest], dtype=bool)[codes]
     return parsed, folds
 

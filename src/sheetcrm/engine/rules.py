@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.dates import date_array, parse_date
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import (
@@ -90,10 +90,7 @@ class Values:
     @cached_property
     def dates(self) -> np.ndarray:
         """Wall times of the sheet's zone: what calendar days and months are counted on."""
-        return np.array(
-            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in self.parsed],
-            dtype="datetime64[ns]",
-        )
+        return date_array(self.parsed)
 
     @cached_property
     def instants(self) -> np.ndarray:
