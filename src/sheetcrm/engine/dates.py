@@ -97,20 +97,15 @@ def _parse(text: str, dayfirst: bool, zone: tzinfo) -> datetime | None:
     # A year written first is always followed by the month (2026-03-02 is 2 March), whatever
     # the Date order: dateutil would otherwise read it year-day-month under day-first.
     dayfirst = dayfirst and not _YEAR_LEADS.match(s)
-    m = _NUMERIC_DATE.match(s)
-    if m and len(m.group(1)) <= 2 and len(m.group(3)) not in (1, 3):
-        parsed = dateutil_parser.parse(s, dayfirst=dayfirst, tzinfos=_zone_of)
-    elif m or any(c.isalpha() for c in s):
-        if not re.search(r"\d", s):
-            return None
-        parsed = dateutil_parser.parse(
-            s, dayfirst=dayfirst, default=datetime(1, 1, 1), tzinfos=_zone_of
-        )
-        # "Jan 5" or "5pm" names no year: guessing one would make a follow-up date
-        # overdue forever (or never), so it is not taken as a date
-        if parsed.year == 1:
-            return None
-    else:
+    if not (_NUMERIC_DATE.match(s) or any(c.isalpha() for c in s)) or not re.search(r"\d", s):
+        return None
+    # The default fills what the text leaves out without reading the clock (dateutil's is
+    # today), and "Jan 5" or "5pm", which name no year, come back in year 1: guessing one
+    # would make a follow-up date overdue forever (or never), so they are not dates.
+    parsed = dateutil_parser.parse(
+        s, dayfirst=dayfirst, default=datetime(1, 1, 1), tzinfos=_zone_of
+    )
+    if parsed.year == 1:
         return None
     if parsed.tzinfo is None:
         return parsed
