@@ -19,11 +19,12 @@ import pandas as pd
 
 from leads import NOW, machine, require_data, snapshot
 from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.routing import first_match
 from sheetcrm.engine.scoring import explain, grade, points
 from sheetcrm.engine.sync.begin import leads_frame
-from sheetcrm.engine.values import BLANKS, parse_date, parse_number
+from sheetcrm.engine.values import BLANKS, parse_number
 
 
 def row_by_row(records: list[dict[str, str]], scoring, routing, now: datetime, cap: float):

@@ -233,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     def now_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--now", help="fix the clock, in the sheet's time zone: 2026-01-31T09:00")
+        p.add_argument(
+            "--now",
+            help="fix the clock, in the sheet's time zone: 2026-01-31T09:00 (a time its clocks "
+            "skip is refused; an offset, +01:00, picks one pass of the hour they repeat)",
+        )
 
     p = sub.add_parser("init", help="create a new sheet from a template")
     sheet_arg(p)

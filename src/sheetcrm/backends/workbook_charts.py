@@ -30,7 +30,9 @@ def dress_metric_tab(ws: Worksheet, tab: MetricTab) -> None:
         cell = ws.cell(r + 1, c + 1)
         if kind == "datetime" and isinstance(cell.value, str):
             with suppress(ValueError):  # the sync time as a date-time; reads back the same
-                cell.value = datetime.fromisoformat(cell.value)
+                when = datetime.fromisoformat(cell.value)
+                if when.tzinfo is None:  # one with an offset (the repeated hour) stays text:
+                    cell.value = when  # an Excel date has no offset
         cell.number_format = pattern(kind, tab.currency)
     for col, width in WIDTHS.items():
         ws.column_dimensions[get_column_letter(col)].width = width

@@ -43,11 +43,10 @@ def parse_config(snapshot: Snapshot) -> Config:
     settings, frozen, problems = parse_settings(snapshot.get(SETTINGS.name))
     fields = leads_fields(snapshot.table(LEADS.name))
     stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)
-    team, team_tab = parse_team(snapshot.get(TEAM.name), settings.dayfirst)
-    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, settings.dayfirst)
-    routing, routing_tab = parse_routing(
-        snapshot.get(ROUTING.name), fields, team, settings.dayfirst
-    )
+    dayfirst, zone = settings.dayfirst, settings.zone
+    team, team_tab = parse_team(snapshot.get(TEAM.name), dayfirst, zone)
+    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, dayfirst, zone)
+    routing, routing_tab = parse_routing(snapshot.get(ROUTING.name), fields, team, dayfirst, zone)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
     fallback = settings["Fallback owner"]
     if (

@@ -4,15 +4,17 @@ and every step that reads the rows."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.dates import date_array, parse_date
 from sheetcrm.engine.table import norm_header
-from sheetcrm.engine.values import BLANKS, parse_date, parse_number_array
+from sheetcrm.engine.values import BLANKS, parse_number_array
+from sheetcrm.engine.wallclock import to_utc
 
 EMAIL_DOMAIN = "Email domain"
 """A derived field: the part of Email after the @, for rules like "Email domain is gmail.com"."""
@@ -25,10 +27,11 @@ class Values:
     string test runs once per distinct text and is gathered back to the rows with ``take``.
     """
 
-    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool) -> None:
+    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool, zone: tzinfo) -> None:
         self.codes = codes
         self.text = text  # stripped text of each distinct value
         self.dayfirst = dayfirst
+        self.zone = zone
 
     def take(self, per_value: Any) -> np.ndarray:
         return np.asarray(per_value)[self.codes]
@@ -51,20 +54,30 @@ class Values:
         return parse_number_array(self.text.astype(object))
 
     @cached_property
+    def parsed(self) -> list[datetime | None]:
+        return [parse_date(v, self.dayfirst, self.zone) for v in self.text]
+
+    @cached_property
     def dates(self) -> np.ndarray:
-        parsed = [parse_date(v, self.dayfirst) for v in self.text]
-        return np.array(
-            [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in parsed],
-            dtype="datetime64[ns]",
-        )
+        """Wall times of the sheet's zone: what calendar days and months are counted on."""
+        return date_array(self.parsed)
+
+    @cached_property
+    def instants(self) -> np.ndarray:
+        """The real instants (UTC) the dates stand for: what elapsed time is counted on."""
+        folds = np.fromiter((bool(d and d.fold) for d in self.parsed), bool, len(self.parsed))
+        return to_utc(self.dates, folds, self.zone)
 
 
 class Frame:
     """The Leads rows as typed columns, each derived once and shared by every condition."""
 
     def __init__(self, data: pd.DataFrame, now: datetime, dayfirst: bool = True) -> None:
+        """``now``: the sync's time, aware in the sheet's time zone (naive: UTC)."""
         self.data = data
-        self.now = now
+        self.zone = now.tzinfo or UTC
+        self.now = now.replace(tzinfo=None)  # the wall time, like every date read from cells
+        self.clock = now.replace(tzinfo=self.zone)
         self.dayfirst = dayfirst
         self._columns: dict[str, Values] = {}
 
@@ -89,7 +102,8 @@ class Frame:
             domains = [e.rpartition("@")[2] if "@" in e else "" for e in email.folded]
             codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
             text = pd.Series(uniques, dtype=object)
-            return Values(codes[email.codes] if len(codes) else email.codes, text, self.dayfirst)
+            codes = codes[email.codes] if len(codes) else email.codes
+            return Values(codes, text, self.dayfirst, self.zone)
         if field in self.data.columns:
             raw = self.data[field].to_numpy(dtype=object)
         else:
@@ -100,7 +114,7 @@ class Frame:
         if (codes < 0).any():  # missing cells: give them an empty text of their own
             codes = np.where(codes < 0, len(text), codes)
             text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
-        return Values(codes, text, self.dayfirst)
+        return Values(codes, text, self.dayfirst, self.zone)
 
     # Row-level views, for the steps that work row by row.
     def text(self, field: str) -> pd.Series:
@@ -132,3 +146,7 @@ class Frame:
     def dates(self, field: str) -> np.ndarray:
         v = self.values(field)
         return v.take(v.dates)
+
+    def instants(self, field: str) -> np.ndarray:
+        v = self.values(field)
+        return v.take(v.instants)

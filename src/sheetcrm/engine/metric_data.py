@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from itertools import compress
 from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.dates import DATE_RANGE, date_array, parse_date
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
-from sheetcrm.engine.values import blank_mask, parse_date, parse_number_array
+from sheetcrm.engine.values import blank_mask, parse_number_array
+from sheetcrm.engine.wallclock import to_utc
 
 DAY = np.timedelta64(1, "D")
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
@@ -66,29 +69,44 @@ CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
 """The forms the sync writes dates in (a stamp to the minute is the most common)."""
 
 
-def dates(values: Sequence[object] | pd.Series, dayfirst: bool = True) -> np.ndarray:
-    """Cells as datetime64[ns], NaT where not a date: the canonical forms the sync writes
-    by exact format, in C; the rest (what people type: 03/04/2026, 5 Jan 2026) by
-    :func:`parse_date`, once per distinct text."""
+def _wall_times(
+    values: Sequence[object] | pd.Series, dayfirst: bool, zone: tzinfo
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as wall times of ``zone`` (datetime64[ns], NaT where not a date) and their folds:
+    the canonical forms the sync writes by exact format, in C; the rest (what people type:
+    03/04/2026, 5 Jan 2026, a stamp with its offset) by :func:`parse_date`, once per
+    distinct text."""
     cells = pd.Series(np.asarray(values, dtype=object), dtype=object)
     parsed = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    folds = np.zeros(len(cells), dtype=bool)
     todo = np.ones(len(cells), dtype=bool)
     for form in CANONICAL_FORMATS:
-        found = pd.to_datetime(cells[todo], format=form, errors="coerce").to_numpy(
-            dtype="datetime64[ns]"
-        )
+        read = pd.to_datetime(cells[todo], format=form, errors="coerce")
+        held = read.between(*DATE_RANGE, inclusive="left")  # pandas 3 reads 9999 too
+        found = read.where(held).to_numpy(dtype="datetime64[ns]")
         parsed[todo] = found
         todo[todo] = np.isnat(found)
         if not todo.any():
-            return parsed
+            return parsed, folds
     codes, uniques = _distinct(cells[todo])
-    rest = [parse_date(u, dayfirst) if u else None for u in uniques]
-    lookup = np.array(
-        [np.datetime64(d, "ns") if d else np.datetime64("NaT", "ns") for d in rest],
-        dtype="datetime64[ns]",
-    )
-    parsed[todo] = lookup[codes]
-    return parsed
+    rest = [parse_date(u, dayfirst, zone) if u else None for u in uniques]
+    parsed[todo] = date_array(rest)[codes]
+    folds[todo] = np.array([bool(d and d.fold) for d in rest], dtype=bool)[codes]
+    return parsed, folds
+
+
+def dates(
+    values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
+) -> np.ndarray:
+    """Cells as wall times of the sheet's zone: what periods, months and days are counted on."""
+    return _wall_times(values, dayfirst, zone)[0]
+
+
+def instants(
+    values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
+) -> np.ndarray:
+    """Cells as the real instants (UTC) they stand for: what elapsed hours are counted on."""
+    return to_utc(*_wall_times(values, dayfirst, zone), zone)
 
 
 def numbers(values: Sequence[object] | pd.Series) -> np.ndarray:
@@ -110,7 +128,7 @@ class Deals:
     probability: np.ndarray  # 0..1
     created: np.ndarray
     closed: np.ndarray
-    first_touch: np.ndarray
+    first_touch: np.ndarray  # an instant (UTC), like ``started``: hours between are real
     started: np.ndarray  # Assigned at, else Created at: when the first-touch clock starts
     expected: np.ndarray
     owner: np.ndarray
@@ -133,6 +151,7 @@ def read_deals(
     data: pd.DataFrame,
     stages: Sequence[Stage],
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
     stale: np.ndarray | None = None,
     overdue: np.ndarray | None = None,
 ) -> Deals:
@@ -162,8 +181,9 @@ def read_deals(
 
     chance_u = np.array([chance(s, b) for s, b in zip(found, blank_u, strict=True)])
     expected = next((c for c in data.columns if norm_header(c) in EXPECTED_CLOSE), None)
-    assigned = dates(column("Assigned at"), dayfirst)
-    created = dates(column("Created at"), dayfirst)
+    created = dates(column("Created at"), dayfirst, zone)
+    assigned_at = instants(column("Assigned at"), dayfirst, zone)
+    created_at = instants(column("Created at"), dayfirst, zone)
     return Deals(
         ids=texts(column("Lead ID")),
         order=order_u[codes],
@@ -173,10 +193,10 @@ def read_deals(
         amount=numbers(column("Amount")),
         probability=chance_u[codes] / 100,
         created=created,
-        closed=dates(column("Closed at"), dayfirst),
-        first_touch=dates(column("First touch at"), dayfirst),
-        started=np.where(np.isnat(assigned), created, assigned),
-        expected=dates(column(expected), dayfirst)
+        closed=dates(column("Closed at"), dayfirst, zone),
+        first_touch=instants(column("First touch at"), dayfirst, zone),
+        started=np.where(np.isnat(assigned_at), created_at, assigned_at),
+        expected=dates(column(expected), dayfirst, zone)
         if expected
         else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
         owner=texts(column("Owner")),
@@ -229,6 +249,7 @@ def read_log(
     stages: Sequence[Stage],
     extra: Sequence[Sequence[str]] = (),
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
 ) -> StageLog:
     """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
     column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them."""
@@ -256,6 +277,6 @@ def read_log(
         lead=lead_codes,
         leads=leads,
         stage=order[to_codes],
-        at=dates(columns["At"], dayfirst),
+        at=dates(columns["At"], dayfirst, zone),
         observed=seen[why_codes],
     )

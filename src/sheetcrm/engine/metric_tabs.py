@@ -250,7 +250,8 @@ def metric_tabs(
     frozen: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, MetricTab]:
     """Step 7 of a sync: the metric tabs for the Leads rows ``data`` (as this sync leaves
-    them) and History with ``new_history`` appended. ``now``: the sheet's local time."""
+    them) and History with ``new_history`` appended. ``now``: the sheet's local time, aware
+    (its zone the sheet's) or naive."""
     stamp = format_datetime(now)
     if "stages" in frozen or not config.stages:
         return not_computed(stamp, "the Stages tab has a problem (see Problems)")
@@ -261,11 +262,12 @@ def metric_tabs(
         data,
         stages,
         settings.dayfirst,
+        settings.zone,
         stale=_flagged(len(data), flags or [], STALE_COLUMNS),
         overdue=_flagged(len(data), flags or [], OVERDUE_COLUMNS),
     )
-    log = read_log(snapshot.table("History"), stages, new_history, settings.dayfirst)
-    window = period_window(settings["Metrics period"], now)
+    log = read_log(snapshot.table("History"), stages, new_history, settings.dayfirst, settings.zone)
+    window = period_window(settings["Metrics period"], now.replace(tzinfo=None))
     metrics = compute(
         deals,
         log,

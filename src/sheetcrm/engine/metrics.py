@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -73,9 +73,11 @@ def compute(
     sla_hours: float,
     target: float | None = None,
 ) -> Metrics:
-    """Every metric of the tabs, for ``window`` and for all time."""
+    """Every metric of the tabs, for ``window`` and for all time. ``now``: the sheet's wall
+    time, aware in its zone (naive: UTC)."""
     out = Metrics(window)
-    when = np.datetime64(now, "ns")
+    when = np.datetime64(now.replace(tzinfo=None), "ns")  # days and months: on the wall
+    instant = np.datetime64(now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now, "ns")
     won, lost, is_open = deals.kind == "won", deals.kind == "lost", deals.is_open
     closed_in = window.holds(deals.closed)
     created_in = window.holds(deals.created)
@@ -86,7 +88,7 @@ def compute(
     touched = ~np.isnan(touch)
     in_sla = touched & (touch <= sla_hours)
     # a deal past the first stage was touched, at a time nobody recorded (an import): unknown
-    judged = touched | (deals.waiting & ~np.isnat(due) & (due <= when))
+    judged = touched | (deals.waiting & ~np.isnat(due) & (due <= instant))
 
     everything = np.ones(len(deals), dtype=bool)
 

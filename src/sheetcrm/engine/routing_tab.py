@@ -4,6 +4,7 @@ whose conditions must hold; it assigns to a member, or to a team by a strategy."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
@@ -26,7 +27,11 @@ STRATEGIES = ("round robin", "weighted", "least loaded")
 
 
 def parse_routing(
-    table: Table | None, fields: dict[str, Kind | None], team: list[Member], dayfirst: bool
+    table: Table | None,
+    fields: dict[str, Kind | None],
+    team: list[Member],
+    dayfirst: bool,
+    zone: tzinfo,
 ) -> tuple[list[RoutingRule], RuleTab]:
     tab = RuleTab(ROUTING, table, ["Order", "Field", "Operator", "Value", "Assign to"])
     groups: dict[float, list[tuple[int, dict[str, str]]]] = {}
@@ -79,7 +84,7 @@ def parse_routing(
                 if people
                 else "add the people leads go to on the Team tab",
             )
-        conditions = read_conditions(tab, rows, fields, dayfirst)
+        conditions = read_conditions(tab, rows, fields, dayfirst, zone)
         if tab.ok:
             rules.append(RoutingRule(label, conditions, target, strategy))
     return rules, tab

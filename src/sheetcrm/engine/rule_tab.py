@@ -4,6 +4,7 @@ Field / Operator / Value rows that Scoring and Routing share, type-checked again
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import tzinfo
 
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
@@ -89,6 +90,7 @@ def read_conditions(
     rows: list[tuple[int, dict[str, str]]],
     fields: dict[str, Kind | None],
     dayfirst: bool,
+    zone: tzinfo,
     computed: frozenset[str] = frozenset(),
 ) -> tuple[Condition, ...]:
     conditions = []
@@ -108,7 +110,7 @@ def read_conditions(
         try:
             conditions.append(
                 compile_condition(
-                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst
+                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst, zone
                 )
             )
         except ConditionError as exc:

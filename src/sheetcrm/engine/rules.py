@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.operators import NUMERIC, OPERATORS, TEMPORAL, Arg, Operator, find_operator
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
-from sheetcrm.engine.values import format_datetime, format_number, parse_date, parse_number
+from sheetcrm.engine.values import format_datetime, format_number, parse_number
 
 
 class ConditionError(ValueError):
@@ -108,6 +109,7 @@ def compile_condition(
     value_text: str,
     fields: dict[str, Kind | None],
     dayfirst: bool = True,
+    zone: tzinfo = UTC,
 ) -> Condition:
     """Parse and type-check one condition; raise :class:`ConditionError` naming the bad cell.
 
@@ -135,11 +137,11 @@ def compile_condition(
             f"'{op.name}' compares {what}, but {field} holds {kind.value}",
             _KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT]),
         )
-    value = _parse_value(op, value_text.strip(), kind, dayfirst)
+    value = _parse_value(op, value_text.strip(), kind, dayfirst, zone)
     return Condition(field, op, value, value_text.strip())
 
 
-def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> Any:
+def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zone: tzinfo) -> Any:
     def fail(problem: str) -> ConditionError:
         return ConditionError("Value", problem, f"'{op.name}' needs {op.arg.value}")
 
@@ -151,7 +153,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         return split_list(text)
     if op.arg is Arg.NUMBER:
         if kind in TEMPORAL:
-            parsed = parse_date(text, dayfirst)
+            parsed = parse_date(text, dayfirst, zone)
             if parsed is None:
                 raise fail(f"{text!r} is not a date")
             return parsed
@@ -171,7 +173,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         low, high = sorted(float(n) for n in numbers if n is not None)
         return (low, high)
     if op.arg is Arg.DATE:
-        parsed = parse_date(text, dayfirst)
+        parsed = parse_date(text, dayfirst, zone)
         if parsed is None:
             raise fail(f"{text!r} is not a date")
         return parsed
@@ -194,7 +196,7 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool) -> 
         if number is not None:
             return number
     if kind in TEMPORAL and op.name in ("equals", "not equals"):
-        parsed = parse_date(text, dayfirst)
+        parsed = parse_date(text, dayfirst, zone)
         if parsed is not None:
             return parsed
     return text

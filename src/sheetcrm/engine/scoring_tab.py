@@ -4,6 +4,7 @@ conditions must hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
@@ -25,7 +26,7 @@ SCORED = frozenset({"Score", "Score reasons", "Grade", "Lifecycle", "Status"})
 
 
 def parse_scoring(
-    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool
+    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool, zone: tzinfo
 ) -> tuple[list[ScoringRule], RuleTab]:
     tab = RuleTab(SCORING, table, ["Rule", "Field", "Operator", "Value", "Points"])
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
@@ -59,7 +60,7 @@ def parse_scoring(
                 f"rule {name!r} has different points on its rows",
                 "put the points on the first row only",
             )
-        conditions = read_conditions(tab, rows, fields, dayfirst, SCORED)
+        conditions = read_conditions(tab, rows, fields, dayfirst, zone, SCORED)
         if not conditions and not any(c["Field"] for _, c in rows):
             tab.problem(
                 Table.sheet_row(rows[0][0]),

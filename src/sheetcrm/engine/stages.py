@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from sheetcrm.engine.history import last_recorded
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown
+from sheetcrm.engine.wallclock import from_utc
 
 Flags = list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
 
@@ -51,7 +53,7 @@ def track(
     sla_hours: float,
 ) -> StageResult:
     now = frame.now
-    stamp = format_datetime(now)
+    stamp = format_datetime(frame.clock)  # aware: in the repeated hour, with its offset
     n = len(frame)
     by_key = {norm_header(s.name): s for s in stages}
     first_open = next(s for s in stages if s.type == "open")
@@ -123,10 +125,11 @@ def track(
         ):
             result.first_touch_at.iat[row] = stamp
 
-    contact = frame.dates("Last contact")
+    # from the instant, so that a contact in the hour clocks go back keeps which pass it was
+    contact = frame.instants("Last contact")
     untouched = (result.first_touch_at == "").to_numpy() & ~np.isnat(contact)
     for row in map(int, np.flatnonzero(untouched)):
-        result.first_touch_at.iat[row] = format_datetime(pd.Timestamp(contact[row]).to_pydatetime())
+        result.first_touch_at.iat[row] = format_datetime(from_utc(contact[row], frame.zone))
 
     is_open = frame.per_key("Stage", lambda k: k in by_key and by_key[k].type == "open") | blank
     _flag_stale(frame, result, keys, by_key, is_open)
@@ -178,17 +181,19 @@ def _flag_first_touch(
     is_open: np.ndarray,
     sla_hours: float,
 ) -> None:
-    start = frame.dates("Assigned at")
-    start = np.where(np.isnat(start), frame.dates("Created at"), start)
+    # Real hours, not the wall clock's: a night when clocks change lasts 23 or 25 hours.
+    start = frame.instants("Assigned at")
+    start = np.where(np.isnat(start), frame.instants("Created at"), start)
     due = start + np.timedelta64(int(sla_hours * 3600), "s")
+    now = np.datetime64(frame.clock.astimezone(UTC).replace(tzinfo=None), "ns")
     waiting = (keys == norm_header(first.name)) | frame.blank("Stage")
     untouched = (result.first_touch_at == "").to_numpy()
-    late = is_open & waiting & untouched & ~np.isnat(due) & (due < np.datetime64(frame.now))
+    late = is_open & waiting & untouched & ~np.isnat(due) & (due < now)
     if late.any():
         rows = np.flatnonzero(late)
         times, which = np.unique(due[rows], return_inverse=True)  # a few distinct due times
         said = [
-            f"overdue: first touch was due {format_datetime(pd.Timestamp(t).to_pydatetime())}"
+            f"overdue: first touch was due {format_datetime(from_utc(t, frame.zone))}"
             for t in times
         ]
         messages = [said[i] for i in which.ravel()]
@@ -226,5 +231,5 @@ def _days(dates: np.ndarray) -> list[str]:
 
 
 def _dates(texts: pd.Series, frame: Frame) -> np.ndarray:
-    sub = Frame(pd.DataFrame({"d": texts.to_numpy()}), frame.now, frame.dayfirst)
+    sub = Frame(pd.DataFrame({"d": texts.to_numpy()}), frame.clock, frame.dayfirst)
     return sub.dates("d")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 
+from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.rule_tab import RuleTab
 from sheetcrm.engine.schema import TEAM
 from sheetcrm.engine.table import Table, norm_header
-from sheetcrm.engine.values import parse_bool, parse_date
+from sheetcrm.engine.values import parse_bool
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,9 @@ class Member:
     away_until: date | None
 
 
-def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member], RuleTab]:
+def parse_team(
+    table: Table | None, dayfirst: bool = True, zone: tzinfo = UTC
+) -> tuple[list[Member], RuleTab]:
     tab = RuleTab(TEAM, table, ["Name"])
     members: list[Member] = []
     for i, cells in tab.rows():
@@ -45,7 +48,7 @@ def parse_team(table: Table | None, dayfirst: bool = True) -> tuple[list[Member]
             "a count",
             "type how many new leads a day, or leave it empty for no limit",
         )
-        away = parse_date(cells["Away until"], dayfirst) if cells["Away until"] else None
+        away = parse_date(cells["Away until"], dayfirst, zone) if cells["Away until"] else None
         if cells["Away until"] and away is None:
             tab.problem(
                 row,

@@ -19,6 +19,7 @@ import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from sheetcrm.engine.dates import date_problem, parse_date
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
@@ -28,7 +29,6 @@ from sheetcrm.engine.values import (
     format_datetime,
     format_number,
     is_blank,
-    parse_date,
     parse_number,
     shown,
     stripped,
@@ -195,8 +195,9 @@ def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Set
         number = parse_number(value)
         return format_number(number) if number is not None else value
     if kind in (Kind.DATE, Kind.DATETIME):
-        parsed = parse_date(value, settings.dayfirst)
-        return format_datetime(parsed) if parsed is not None else value
+        parsed = parse_date(value, settings.dayfirst, settings.zone)
+        # aware, so that a time in the hour clocks go back keeps its offset (and its fold)
+        return format_datetime(parsed.replace(tzinfo=settings.zone)) if parsed else value
     return value
 
 
@@ -273,9 +274,14 @@ def check_rows(
         text = stripped(column(name))
         undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
         bad = text.map(undated).to_numpy(dtype=bool)
-        messages = [f"{shown(t)} is not a date" for t in text[bad]]
-        if bad.any():
-            problems.append((np.flatnonzero(bad), name, messages, "type a date like 2026-01-31"))
+        if bad.any():  # grouped by hint: a zone word has its own
+            said = {v: date_problem(v, dayfirst) for v in text[bad].unique()}
+            rows, texts = np.flatnonzero(bad), text[bad].tolist()
+            hints = np.array([said[t][1] for t in texts], dtype=object)
+            for hint in dict.fromkeys(hints):
+                pick = hints == hint
+                messages = [said[t][0] for t, p in zip(texts, pick, strict=True) if p]
+                problems.append((rows[pick], name, messages, hint))
     amount = stripped(column("Amount"))
     unreadable = {
         v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()

@@ -14,7 +14,8 @@ from datetime import date, datetime, time
 
 import numpy as np
 import pandas as pd
-from dateutil import parser as dateutil_parser
+
+from sheetcrm.engine.wallclock import ambiguous, offset_text
 
 BLANKS = frozenset({"", "-", "--", "n/a", "na", "none", "null", "select", "nan"})
 """What people and form tools put in a cell to mean "nothing" ('Select' is an unanswered
@@ -91,12 +92,23 @@ def format_number(value: float) -> str:
 
 
 def format_datetime(value: datetime | date) -> str:
-    """``2026-01-31`` at midnight, else ``2026-01-31 09:00`` (seconds only when not zero)."""
+    """``2026-01-31`` at midnight, else ``2026-01-31 09:00`` (seconds only when not zero): the
+    wall time, in ``value``'s own zone when it is aware.
+
+    In the hour clocks go back, the wall time is shown twice; there its UTC offset is written
+    too (``2026-10-25 02:15+01:00``), so that the second pass reads back as the second and
+    stamps never seem to go backwards. Only there: every other stamp stays as people read and
+    type them (stamps in UTC, or all with an offset, would be noise to them the year round),
+    and a sheet written before reads back unchanged, so a sync still writes nothing new.
+    """
     if not isinstance(value, datetime):
         return value.isoformat()
     # Microseconds are never shown, so they must not decide the form either: 09:00:00.5
     # reads as "09:00", the same text that value is read back as.
     value = value.replace(microsecond=0)
+    if value.tzinfo is not None and ambiguous(value):
+        form = "%Y-%m-%d %H:%M" if value.second == 0 else "%Y-%m-%d %H:%M:%S"
+        return value.strftime(form) + offset_text(value)
     if value.time() == time(0, 0):
         return value.date().isoformat()
     if value.second == 0:
@@ -168,54 +180,6 @@ def parse_number(text: str) -> float | None:
     if negative:
         value = -value
     return value / 100 if percent else value
-
-
-# --- dates -------------------------------------------------------------------------------
-
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-_NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})(?:[ T](.*))?$")
-
-
-def parse_date(text: str, dayfirst: bool = True) -> datetime | None:
-    """A date or date-time as people type it, naive, in the sheet's time zone; None if not one.
-
-    ``dayfirst`` decides ``03/04/2026`` (Settings' Date order); ISO dates are always read as
-    ISO. A spreadsheet's serial day number (``46053``) is not guessed at: too many things
-    are plain numbers.
-    """
-    s = text.strip()
-    if not s:
-        return None
-    try:
-        if _ISO.match(s):
-            return datetime.fromisoformat(s.replace(" ", "T"))
-        m = _NUMERIC_DATE.match(s)
-        # ignoretz: a date stays naive in the sheet's zone. An offset or zone name ("Z",
-        # "+02:00", "EST") is dropped rather than returned as an aware datetime, which would
-        # turn every naive date of the same column into NaT in parse_dates and Frame.dates
-        # (and an unknown zone name makes dateutil warn, soon raise).
-        if m and len(m.group(1)) <= 2 and len(m.group(3)) not in (1, 3):
-            return dateutil_parser.parse(s, dayfirst=dayfirst, ignoretz=True)
-        if m or any(c.isalpha() for c in s):
-            if not re.search(r"\d", s):
-                return None
-            parsed = dateutil_parser.parse(
-                s, dayfirst=dayfirst, default=datetime(1, 1, 1), ignoretz=True
-            )
-            # "Jan 5" or "5pm" names no year: guessing one would make a follow-up date
-            # overdue forever (or never), so it is not taken as a date
-            return None if parsed.year == 1 else parsed
-    except (ValueError, OverflowError):
-        return None
-    return None
-
-
-def parse_dates(values: Iterable[str], dayfirst: bool = True) -> pd.Series:
-    """Vectorised :func:`parse_date`: each distinct text is parsed once."""
-    series = pd.Series(list(values) if not isinstance(values, pd.Series) else values, dtype=object)
-    uniques = series.dropna().unique()
-    lookup = {v: parse_date(str(v), dayfirst) for v in uniques}
-    return pd.to_datetime(series.map(lookup), errors="coerce")
 
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")

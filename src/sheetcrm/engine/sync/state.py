@@ -16,6 +16,7 @@ from sheetcrm.engine.schema import SERVICE_BY
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.wallclock import on_the_clock
 
 RowProblems = list[tuple[np.ndarray, str, list[str], str]]
 """(rows, column, one message per row, hint): what a step found wrong, or flags, per row."""
@@ -32,7 +33,7 @@ class SyncState:
     snapshot: Snapshot
     config: Config
     plan: Plan
-    now: datetime  # the sheet's local time, naive, to the minute
+    now: datetime  # the sheet's local time, aware, to the minute
     stamp: str  # ``now`` as written into cells
     memo: Memo | None
     with_metrics: bool
@@ -98,7 +99,11 @@ def put_column(data: pd.DataFrame, column: str, values: object) -> None:
 
 
 def local_now(now: datetime, config: Config) -> datetime:
-    """``now`` in the sheet's time zone, naive, to the minute: what stamps are written as."""
-    if now.tzinfo is not None:
-        now = now.astimezone(config.settings.zone).replace(tzinfo=None)
-    return now.replace(second=0, microsecond=0)
+    """``now`` in the sheet's time zone, to the minute: what stamps are written as. Aware, so
+    that the fold of the hour clocks go back survives (a stamp there carries its offset). A
+    naive ``now`` (``--now``) is already the sheet's wall time, and must be one its clocks
+    show: a skipped time raises SheetCRMError."""
+    zone = config.settings.zone
+    if now.tzinfo is None:
+        now = on_the_clock(now, zone)
+    return now.astimezone(zone).replace(second=0, microsecond=0)
