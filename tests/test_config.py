@@ -988,3 +988,16 @@ def test_forms_problems_reach_the_problems_tab() -> None:
 )
 def test_form_key(text: str, key: str) -> None:
     assert form_key(text) == key
+
+
+@pytest.mark.parametrize("name", ["Select", "N/A", "none"])
+def test_a_team_member_named_like_an_empty_cell_is_refused(name):
+    """Found by Hypothesis (test_invariants): an Owner "SELECT" reads as empty, so the lead
+    was routed again at every sync and a second sync was never a no-op."""
+    tabs = dict(TEMPLATE)
+    tabs["Team"] = Table(["Name", "Team"], [[name, "EMEA"], ["Sofia Marin", "EMEA"]])
+    config = parse_config(Snapshot(tabs, "v"))
+    assert "routing" in config.frozen  # a Team tab with a mistake routes nobody this round
+    assert any(
+        p.cell == "Team!A2" and "reads as an empty cell" in p.problem for p in config.problems
+    )

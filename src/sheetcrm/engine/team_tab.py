@@ -9,7 +9,7 @@ from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.rule_tab import RuleTab
 from sheetcrm.engine.schema import TEAM
 from sheetcrm.engine.table import Table, norm_header
-from sheetcrm.engine.values import parse_bool
+from sheetcrm.engine.values import is_blank, parse_bool
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ def parse_team(
         row = Table.sheet_row(i)
         if not cells["Name"]:
             tab.problem(row, "Name", "a team member without a name", "type the person's name")
+            continue
+        if is_blank(cells["Name"]):
+            # an Owner cell holding it reads as empty, so its leads would be routed again
+            # at every sync: refuse the name rather than let the sheet churn
+            tab.problem(
+                row,
+                "Name",
+                f"{cells['Name']!r} reads as an empty cell, not as a person",
+                "type the person's name",
+            )
             continue
         if any(norm_header(m.name) == norm_header(cells["Name"]) for m in members):
             tab.problem(row, "Name", f"{cells['Name']!r} is listed twice", "keep one row each")
