@@ -23,7 +23,8 @@ from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.emulator.grid import Sheet
-from sheetcrm.engine.schema import HISTORY, LEADS, SCORING, service_columns
+from sheetcrm.engine.landing import MOVED
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SCORING, service_columns
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.flusher import flush
@@ -210,12 +211,15 @@ def test_a_person_edit_at_every_request_boundary(start, kind, edit, tmp_path):
 
         hook = emulator().before_request(person, once=False)
         try:
-            moved += _run(kind, backend, tmp_path / f"run-{k}")
+            this = _run(kind, backend, tmp_path / f"run-{k}")
+            moved += this
         finally:
             emulator().app.hooks.remove(hook)
         after = backend.read()
         where = f"{kind}: {edit} before request {k}"
         _check(after, before, clean_before, clean_after, deleted, where)
+        said = [p for p in after.table(PROBLEMS.name).column("Problem") if MOVED in p]
+        assert bool(said) == bool(this), f"{where}: {this} cells put back, Problems says {said}"
         emails = after.table(LEADS.name).column("Email")
         if kind == "flush":
             for email, _ in WEB_LEADS:

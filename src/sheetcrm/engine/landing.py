@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.plan import find_column, person_columns
-from sheetcrm.engine.schema import HISTORY, LEADS, SERVICE_BY, tab_spec
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 MOVED = "the sheet changed while sheetcrm wrote (a sort, or rows inserted or deleted)"
@@ -119,32 +119,41 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     for c in cells:
         col = column_now(c.col)
         if same_lead(c.row) and col == c.col:
-            continue
-        landing.misplaced += 1
+            continue  # on its lead; or a person moved it there after the write: fine too
         name = header_before[c.col]
         lead_id = planned.get((c.row, old.id_col), "") if old.id_col is not None else ""
         lead_id = lead_id or old.ids[c.row]
-        # the value goes to its lead, wherever that row is now
+        wrong = False
+        # the row the value landed on gets back what it had, or what this sync planned for it
+        if c.row < len(new_t.rows) and new.cell(c.row, c.col) == c.value:
+            other, other_col = lead_before(c.row), column_before(c.col)
+            value: str | None = None
+            other_id = ""
+            if other >= 0 and other_col >= 0:
+                value = planned.get((other, other_col), old.cell(other, other_col))
+                other_id = planned.get((other, old.id_col), "") if old.id_col is not None else ""
+                other_id = other_id or old.ids[other]
+            elif other < 0 and (not new.ids[c.row] or new.ids[c.row] in fresh):
+                value = ""  # a row a person inserted after the read: nothing of ours was there
+            if value is None:
+                landing.unrepaired.append(new.ids[c.row] or f"row {Table.sheet_row(c.row)}")
+                wrong = True
+            elif value != c.value:
+                fixes[(c.row, c.col)] = value
+                if other_id:
+                    why.setdefault(other_id, set()).add(header_before[other_col])
+                wrong = True
+        # and the value goes to its lead, wherever that row is now
         here = lead_now(c.row)
-        if here < 0:
-            landing.unrepaired.append(lead_id or old.prints[c.row][:40])
-        else:
+        if here >= 0:
             now = new.cell(here, col)
             if now != c.value and now == old.cell(c.row, c.col):
                 fixes[(here, col)] = c.value
                 why.setdefault(lead_id, set()).add(name)
-        # and the lead it landed on gets back what it had, or what this sync planned for it
-        if new.cell(c.row, c.col) != c.value:
-            continue  # nothing of ours is there (rows moved again), or a person typed over it
-        other, other_col = lead_before(c.row), column_before(c.col)
-        if other < 0 or other_col < 0:
-            landing.unrepaired.append(new.ids[c.row] or new.prints[c.row][:40])
-            continue
-        value = planned.get((other, other_col), old.cell(other, other_col))
-        if value != c.value:
-            fixes[(c.row, c.col)] = value
-            other_id = planned.get((other, old.id_col), "") if old.id_col is not None else ""
-            why.setdefault(other_id or old.ids[other], set()).add(header_before[other_col])
+                wrong = True
+        elif wrong:
+            landing.unrepaired.append(lead_id or f"row {Table.sheet_row(c.row)}")
+        landing.misplaced += wrong
     landing.repair.cells = [CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())]
     history = next((t for t in after.tabs if tab_spec(t) is HISTORY), HISTORY.name)
     if why:
@@ -152,4 +161,44 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             [stamp, lead_id, ", ".join(sorted(names)), "", "", SERVICE_BY, f"put back: {MOVED}"]
             for lead_id, names in sorted(why.items())
         ]
+    landing.unrepaired = list(dict.fromkeys(landing.unrepaired))
+    _report(landing, after, tab, stamp, why)
     return landing
+
+
+def _report(
+    landing: Landing, after: Snapshot, leads: str, stamp: str, why: dict[str, set[str]]
+) -> None:
+    """Say it on the Problems tab too, where a manager looks (the next sync rewrites it)."""
+    found = [
+        (
+            lead,
+            f"{', '.join(sorted(names))} had landed on another lead: {MOVED}",
+            "put back by this sync; the History tab shows what moved",
+        )
+        for lead, names in sorted(why.items())
+    ] + [
+        (
+            lead,
+            f"a value meant for this lead landed elsewhere: {MOVED}",
+            "it could not be put "
+            "back: check this lead's Owner and Lifecycle; the next sync recomputes the rest",
+        )
+        for lead in landing.unrepaired
+    ]
+    if not found:
+        return
+    tab = next((t for t in after.tabs if tab_spec(t) is PROBLEMS), None)
+    header = after.table(tab).header if tab else []
+    if not tab or not header:
+        return  # no Problems tab to add to: History and the sync's output still say it
+    rows = []
+    for lead, problem, hint in found:
+        cells = {"At": stamp, "Tab": leads, "Lead": lead, "Problem": problem, "Hint": hint}
+        rows.append([cells.get(_canonical(h), "") for h in header])
+    landing.repair.appends[tab] = rows
+
+
+def _canonical(header: str) -> str:
+    spec = PROBLEMS.column(header)
+    return spec.header if spec else header
