@@ -168,3 +168,18 @@ def test_pure_intake_list_is_current():
     io = {"outbox", "outbox_db", "group_commit", "run_log", "flusher"}
     intake = {m.rpartition(".")[2] for m in modules() if layer(m) == "intake"} - {"intake"}
     assert intake == set(PURE_INTAKE) | io
+
+
+def test_architecture_doc_names_every_step_and_layer():
+    """docs/architecture.md is where a newcomer learns the layers and the steps: keep it true."""
+    from sheetcrm.engine.sync import STEPS
+
+    doc = (SRC.parent / "docs" / "architecture.md").read_text()
+    missing = [name for name, _ in STEPS if f"| `{name}` |" not in doc]
+    missing += [
+        f"{p}/"
+        for p in ALLOWED
+        if p in ("engine", "backends", "files", "intake", "service", "emulator")
+        and f"`{p}/`" not in doc
+    ]
+    assert not missing, f"docs/architecture.md does not describe {missing}"
