@@ -83,7 +83,8 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     why: dict[str, set[str]] = {}
 
     def column_now(col: int) -> int:
-        """Where the column written at ``col`` is now; -1 when it is gone."""
+        """Where the column written at ``col`` is now: found by its header, else still at
+        ``col`` (a renamed header names the same column)."""
         name = norm_header(header_before[col])
         if col < len(new_t.header) and norm_header(new_t.header[col]) == name:
             return col
@@ -173,16 +174,16 @@ def _report(
     found = [
         (
             lead,
-            f"{', '.join(sorted(names))} had landed on another lead: {MOVED}",
-            "put back by this sync; the History tab shows what moved",
+            f"{', '.join(sorted(names))} put right on this lead: {MOVED}",
+            "nothing to do: this sync put them back; the History tab shows what moved",
         )
         for lead, names in sorted(why.items())
     ] + [
         (
             lead,
             f"a value meant for this lead landed elsewhere: {MOVED}",
-            "it could not be put "
-            "back: check this lead's Owner and Lifecycle; the next sync recomputes the rest",
+            "it could not be put back: check this lead's Owner and Lifecycle; the next sync "
+            "recomputes the rest",
         )
         for lead in landing.unrepaired
     ]
