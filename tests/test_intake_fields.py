@@ -155,7 +155,7 @@ def test_every_answer_no_column_takes_is_a_notes_line_after_the_message() -> Non
 
 
 def test_every_answer_ends_up_somewhere() -> None:
-    s = adapt("tally", json.loads((SAMPLES / "tally.json").read_text()))
+    s = adapt("tally", _sample("tally.json"))
     row = lead_record(s, NONE, US, HEADER)
     text = "\n".join(row.values())
     for answer in s.answers:
