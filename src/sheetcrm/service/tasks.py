@@ -38,6 +38,9 @@ from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.service import background, logs
 
 MAX_BODY_BYTES = 1024 * 1024
+# The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
+# each of a worker's threads may hold a body of that size in memory.
+MAX_BODY_LIMIT = 32 * 1024 * 1024
 # Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
 # lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
 # size, and reads and re-plans the whole sheet: 4,000 makes that 0.75 writes per 1,000 leads
@@ -74,7 +77,7 @@ class ServiceConfig:
             outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
             task_token=env.get("SHEETCRM_TASK_TOKEN", "").strip(),
             secrets=_secrets(env),
-            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
+            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES, MAX_BODY_LIMIT),
             background=background.wanted(env),
             flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
@@ -99,12 +102,14 @@ def _secrets(env: Mapping[str, str]) -> dict[str, str]:
     return secrets
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, most: int | None = None) -> int:
     text = env.get(name, "").strip()
     if not text:
         return default
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"{name}={text!r} is not a whole number", f"write it like {default}")
+    if most is not None and int(text) > most:
+        raise ConfigError(f"{name}={text} is more than it may be ({most})", f"write {most} or less")
     return int(text)
 
 
