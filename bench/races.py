@@ -92,7 +92,9 @@ def draw_edit(name: str, rng: random.Random, rows: int) -> Edit:
     if name == "insert":
         at, count = rng.randrange(1, rows + 1), rng.randint(1, 3)
         return Edit(
-            name, f"insert {count} rows at row {at + 1}", lambda s: s.insert_rows(at, count)
+            name,
+            f"insert {count} row{'s' if count > 1 else ''} at row {at + 1}",
+            lambda s: s.insert_rows(at, count),
         )
     if name == "delete":
         at = rng.randrange(1, rows)
@@ -204,7 +206,7 @@ def web_leads_checked(after: Snapshot, expected: Expected, where: str) -> None:
 
 @dataclass
 class Played:
-    """One round's figures, and what failed in it: (check, assertion text, where in the code)."""
+    """One round's figures, and what failed in it: (check, assertion text, file:line)."""
 
     moved: int = 0
     unrepaired: int = 0
@@ -216,7 +218,8 @@ class Played:
             yield
         except Exception as exc:  # a failed check, or the run itself raising: both are findings
             text = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
-            self.failed.append((check, text, traceback.format_exc(limit=-2)))
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            self.failed.append((check, text, f"{Path(frame.filename).name}:{frame.lineno}"))
 
 
 class Bench:
@@ -315,9 +318,9 @@ def main() -> int:
                     "edit": plan.describe(),
                     "check": check,
                     "assertion": text,
-                    "at": trace.strip().splitlines()[-3:-1] if trace else [],
+                    "raised_at": at,
                 }
-                for check, text, trace in played.failed
+                for check, text, at in played.failed
             ]
             failed = "; ".join(f"{c}: {t}" for c, t, _ in played.failed)
             print(
