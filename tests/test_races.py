@@ -321,3 +321,18 @@ def _check(after: Snapshot, expected: Expected, where: str) -> None:
                 f"{where}: History says {rec['Lead ID']} is {last}'s, the sheet says "
                 f"{owner_by_id[rec['Lead ID']]}"
             )
+
+
+def test_web_leads_go_below_the_last_row_not_into_a_gap(tmp_path):
+    """Found by bench/races.py: appended from A1, Google puts rows after the first empty row,
+    so web leads landed in a gap mid-sheet and every row below moved under the flush's
+    position-addressed cells (a web lead then kept another lead's Score)."""
+    tabs = _start()
+    leads = tabs[LEADS.name]
+    leads.rows.insert(10, [""] * len(leads.header))  # a person left an empty row
+    backend = google_backend(tabs)
+    moved = _run("flush", backend, tmp_path)
+    assert moved == 0
+    emails = [e.strip() for e in backend.read().table(LEADS.name).column("Email")]
+    assert emails[-len(WEB_LEADS) :] == [email for email, _ in WEB_LEADS]
+    assert emails[10] == ""  # the person's empty row is where they left it

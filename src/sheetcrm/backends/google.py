@@ -131,7 +131,7 @@ class GoogleBackend:
             tab = leads_rows[0]
             header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
             self.sheet.fit([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
-            self._append_leads(tab, header, leads_rows[1])
+            self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
         else:
             self.sheet.fit(data)  # rewritten tabs, new columns and History rows may outgrow a grid
         metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
@@ -147,18 +147,21 @@ class GoogleBackend:
             self._lease.holder = None
         self._shape.clear()  # positions are stale now: the next write follows a read
 
-    def _append_leads(self, tab: str, header: list[str], rows: list[list[str]]) -> None:
-        """New leads go under whatever is the last row *now*: a person may have typed a row
-        since the read. An append whose answer was lost may still have happened, so it is
-        never sent blindly again: the caller finds out from the sheet (web-form leads carry
-        their Submission ID) before trying again."""
+    def _append_leads(self, tab: str, header: list[str], rows: list[list[str]], below: int) -> None:
+        """New leads go under the last row read (sheet row ``below`` on), or under rows a
+        person typed there since. Not from A1: Google appends after the table it finds from
+        the range's start, which ends at the first empty row, and inserting leads into such a
+        gap would move every row below it under the cells this write addresses by position.
+        An append whose answer was lost may still have happened, so it is never sent blindly
+        again: the caller finds out from the sheet (web-form leads carry their Submission
+        ID) before trying again."""
         values = [
             [json_value(tab, h, v) for h, v in zip(header, row, strict=False)] for row in rows
         ]
         with self.http.at_most_once():
             self.sheet.call(
                 "values_append",
-                f"{quote(tab)}!A1",
+                f"{quote(tab)}!A{below}",
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 {"values": values},
             )
