@@ -113,6 +113,11 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     def lead_now(row: int) -> int:
         return new.find(known_id(row), old.prints[row])
 
+    def gone(row: int) -> bool:
+        """Whether the lead read at ``row`` is no longer in the sheet: a person deleted it."""
+        lead_id = known_id(row)
+        return lead_id not in new.by_id if lead_id else old.prints[row] not in new.by_print
+
     def lead_before(row: int) -> int:
         lead_id = new.ids[row]
         return old.find("" if lead_id in fresh else lead_id, new.prints[row])
@@ -152,7 +157,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
                 fixes[(here, col)] = c.value
                 log[(lead_id, name)] = (now, c.value)
                 wrong = True
-        elif wrong:
+        elif wrong and not gone(c.row):
             landing.unrepaired.append(lead_id or f"row {Table.sheet_row(c.row)}")
         landing.misplaced += wrong
     landing.repair.cells = [CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())]
