@@ -259,7 +259,10 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
         ("POST", "/tasks/sync", "/tasks/sync"),
     ]:
         answer = client.open(
-            url, method=method, json={"email": "ann@acme.io"}, headers={"Authorization": f"Bearer {TOKEN}"}
+            url,
+            method=method,
+            json={"email": "ann@acme.io"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert answer.status_code == 503, (url, answer.status_code, answer.get_data(as_text=True))
         assert str(answer.status_code) in paths[path][method.lower()]["responses"]

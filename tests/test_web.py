@@ -346,4 +346,16 @@ def test_a_form_that_cannot_set_headers_sends_its_token_in_the_url(sheet: Path) 
     assert client.post("/hooks/jotform?token=wrong", data=form).status_code == 401
     answer = client.post("/hooks/jotform?token=jot-token", data=form)
     assert (answer.status_code, answer.json["key"]) == (202, "jotform:5501")
+    # any wrong credential refuses, whichever good one comes with it, in either form
+    for headers in [{"Authorization": "Bearer jot-token"}, {"X-Sheetcrm-Token": "jot-token"}]:
+        assert (
+            client.post("/hooks/jotform?token=wrong", data=form, headers=headers).status_code == 401
+        )
+    for headers in [{"Authorization": "Bearer wrong"}, {"X-Sheetcrm-Token": "wrong"}]:
+        assert (
+            client.post("/hooks/jotform?token=jot-token", data=form, headers=headers).status_code
+            == 401
+        )
+    good = {"X-Sheetcrm-Token": "jot-token"}
+    assert client.post("/hooks/jotform?token=jot-token", data=form, headers=good).status_code == 200
     service(app).stop()

@@ -53,10 +53,8 @@ def hook(source: str) -> tuple[Response, int]:
     body = request.get_data(cache=True, parse_form_data=False)  # 413 past the size limit
     secret = svc.config.secrets.get(source)
     if secret is not None:  # an empty one refuses every post: verification fails closed
-        headers = dict(request.headers)
-        if "token" in request.args:  # Jotform and plain HTML forms cannot set a header
-            headers["X-Sheetcrm-Token"] = request.args["token"]
-        verify(source, secret, body, headers)
+        # Jotform and plain HTML forms cannot set a header: ?token= instead
+        verify(source, secret, body, dict(request.headers), request.args.get("token"))
     if not body.strip():
         raise Refused(400, "the request has no body", "send the form's answers as JSON")
     submission = adapt(source, _payload(body))
