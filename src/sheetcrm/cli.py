@@ -318,7 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+        return status
+    except BrokenPipeError:
+        # `sheetcrm sync | head`: the reader has what it wanted. Python's documented way:
+        # point stdout at devnull so the flush at exit does not fail again, and stop.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except SheetCRMError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
