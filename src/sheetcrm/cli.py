@@ -135,6 +135,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if report.unrepaired:
         written += f"; could not put right: {', '.join(report.unrepaired[:5])}; sync again"
     print(written if report.written else "Nothing to change: the sheet is up to date.")
+    if report.leftovers:
+        copies = "copy" if len(report.leftovers) == 1 else "copies"
+        print(
+            f"Removed {len(report.leftovers)} temporary {copies} of the workbook left by saves "
+            f"that were interrupted: {', '.join(report.leftovers)}"
+        )
     _show_problems(plan.problems, plan.summary.problems)
     return 0
 

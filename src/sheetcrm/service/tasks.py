@@ -202,6 +202,7 @@ class Service:
                     "tabs_rewritten": applied.replaced,
                     "conflicts": applied.conflicts,
                     "moved": applied.moved,
+                    "leftovers_removed": applied.leftovers,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
             except SheetCRMError as exc:
