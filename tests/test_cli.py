@@ -240,3 +240,31 @@ def test_output_cut_short_by_a_closed_pipe_exits_quietly(tmp_path):
     proc.wait(timeout=60)
     assert stderr == ""
     assert (tmp_path / "crm.xlsx").exists()  # the work itself was done
+
+
+def test_a_sync_that_ran_beside_another_does_not_blame_a_person(sheet, capsys, monkeypatch):
+    """Two syncs at once on a workbook: the second finds the first's cells where it read
+    empty ones. Nothing in the workbook says who wrote a cell, so the line names both."""
+    from datetime import UTC, datetime
+
+    from sheetcrm.backends.apply import sync_once
+    from sheetcrm.backends.workbook import WorkbookBackend
+
+    read = WorkbookBackend.read
+    others = []
+
+    def read_then_another_sync_runs(self):
+        snapshot = read(self)
+        if not others:
+            others.append("the other sync")  # once: its own read comes back here
+            now = datetime(2026, 11, 23, 10, 0)
+            sync_once(WorkbookBackend(self.path), now, datetime.now(UTC))
+        return snapshot
+
+    capsys.readouterr()
+    monkeypatch.setattr(WorkbookBackend, "read", read_then_another_sync_runs)
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert others and "cells left alone" in out
+    assert "someone edited them" not in out
+    assert "another sync" in out

@@ -123,9 +123,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         tabs = "1 tab" if len(report.replaced) == 1 else f"{len(report.replaced)} tabs"
         written += f", {tabs} rewritten ({', '.join(report.replaced)})"
     if report.conflicts > report.moved:
+        # Who changed them cannot be told: the sheet keeps no author per cell, and another
+        # sync's write and a person's edit can fall in the same moments.
         written += (
-            f"; {report.conflicts - report.moved} cells left alone because someone edited them "
-            "meanwhile (the next sync picks them up)"
+            f"; {report.conflicts - report.moved} cells left alone because they changed since "
+            "this sync read them (a person's edit or another sync's write; the next sync "
+            "picks them up)"
         )
     if report.moved:
         written += (
