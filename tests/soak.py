@@ -31,7 +31,7 @@ from sheetcrm.engine.schema import LEADS
 from sheetcrm.files.templates import load_template
 from sheets import Gunicorn
 
-TOKEN = "soak-token"
+TOKEN = "soak-task-token-16"
 
 
 @dataclass

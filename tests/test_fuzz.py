@@ -49,7 +49,7 @@ from sheetcrm.service.tasks import Service
 from sheetcrm.service.web import create_app
 from sheets import template
 
-TOKEN = "fuzz-task-token"
+TOKEN = "fuzz-task-token-16"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SECRETS = {source: f"secret-for-{source}" for source in SOURCES}
 

@@ -17,7 +17,7 @@ from sheetcrm.backends import open_backend
 from sheetcrm.engine.schema import LEADS
 from sheets import emulator, free_port, google_backend, template
 
-TOKEN = "serve-token"
+TOKEN = "serve-task-token-16"
 
 
 def serve(location: str, folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:

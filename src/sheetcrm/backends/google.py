@@ -193,6 +193,9 @@ class GoogleBackend:
         """Hold the spreadsheet's sync lease (sheets_lease.py)."""
         return self._lease.hold(holder, now, seconds)
 
+    def remove_leftovers(self, clock: datetime) -> list[str]:
+        return []  # writes leave nothing behind here
+
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are
         added only where missing, formatting rules only where not already there."""

@@ -75,7 +75,7 @@ class ServiceConfig:
         return cls(
             sheet=sheet,
             outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
-            task_token=env.get("SHEETCRM_TASK_TOKEN", "").strip(),
+            task_token=_task_token(env),
             secrets=_secrets(env),
             max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES, MAX_BODY_LIMIT),
             background=background.wanted(env),
@@ -83,6 +83,23 @@ class ServiceConfig:
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
             trust_cron_header=bool(env.get("GAE_APPLICATION")),
         )
+
+
+MIN_TOKEN_CHARS = 16
+PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
+
+
+def _task_token(env: Mapping[str, str]) -> str:
+    """Empty turns the task endpoints off; anything else must be hard to guess: the token
+    lets a caller flush, sync and read /status, and the example file's placeholder is public."""
+    token = env.get("SHEETCRM_TASK_TOKEN", "").strip()
+    if token and (token == PLACEHOLDER_TOKEN or len(token) < MIN_TOKEN_CHARS):
+        what = "is the example's placeholder" if token == PLACEHOLDER_TOKEN else "is too short"
+        raise ConfigError(
+            f"SHEETCRM_TASK_TOKEN {what} (at least {MIN_TOKEN_CHARS} characters)",
+            'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"',
+        )
+    return token
 
 
 def _secrets(env: Mapping[str, str]) -> dict[str, str]:
@@ -190,6 +207,7 @@ class Service:
                     "tabs_rewritten": applied.replaced,
                     "conflicts": applied.conflicts,
                     "moved": applied.moved,
+                    "leftovers_removed": applied.leftovers,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
             except SheetCRMError as exc:

@@ -9,6 +9,7 @@ Run it with ``sheetcrm serve`` locally, or ``gunicorn 'sheetcrm.service.web:crea
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import os
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from sheetcrm.errors import IntakeError
@@ -53,10 +55,8 @@ def hook(source: str) -> tuple[Response, int]:
     body = _body(svc.config.max_body)
     secret = svc.config.secrets.get(source)
     if secret is not None:  # an empty one refuses every post: verification fails closed
-        headers = dict(request.headers)
-        if "token" in request.args:  # Jotform and plain HTML forms cannot set a header
-            headers["X-Sheetcrm-Token"] = request.args["token"]
-        verify(source, secret, body, headers)
+        # Jotform and plain HTML forms cannot set a header: ?token= instead
+        verify(source, secret, body, dict(request.headers), request.args.get("token"))
     if not body.strip():
         raise Refused(400, "the request has no body", "send the form's answers as JSON")
     submission = adapt(source, _payload(body))
@@ -89,13 +89,30 @@ def _payload(body: bytes) -> object:
                 400, f"the body is not valid JSON ({exc})", "check the payload's syntax"
             ) from exc
     if kind in FORM_TYPES:
-        form = request.form
+        form = _form(body, kind)
         return {k: ", ".join(v for v in form.getlist(k)) for k in form}
     raise Refused(
         415,
         f"content type {kind or 'none'!r} is not accepted",
         "send application/json, application/x-www-form-urlencoded or multipart/form-data",
     )
+
+
+def _form(body: bytes, kind: str) -> MultiDict[str, str]:
+    """The form's fields. ``request.form`` makes a broken multipart body (cut short, no
+    boundary) an empty form, which would be answered "the post has no answers"."""
+    parser = request.make_form_data_parser()
+    parser.silent = False
+    try:
+        _, form, _ = parser.parse(io.BytesIO(body), kind, len(body), request.mimetype_params)
+    except ValueError as exc:
+        raise Refused(
+            400,
+            f"the {kind} body is malformed ({exc})",
+            "send every part between boundaries named in the Content-Type, ending with "
+            "the closing boundary, or send JSON",
+        ) from exc
+    return form
 
 
 def _authorised() -> None:
