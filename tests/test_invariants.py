@@ -3,6 +3,8 @@ rule tabs, a sync never raises, never changes a person's cell, and a second sync
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +84,47 @@ def test_any_typing_keeps_the_sync_safe_and_idempotent(edits, rule_edits):
     again = plan_sync(backend.read(), NOW)
     assert not again.writes, again.describe(5)
     assert not again.history
+
+
+# Patterns that take a backtracking engine exponential time on a run of letters that fails at
+# its end, and the texts that trigger them, as a form user could send (issue 15). The runs stay
+# short enough that a backtracking engine takes seconds, not hours, so that a failure shows.
+nested_pattern = st.builds(
+    "({}{}){}{}".format,
+    st.sampled_from(["a", "a|aa", r"\w", "[a-z]", ".", r"a\s?"]),
+    st.sampled_from(["+", "*", "{1,}"]),
+    st.sampled_from(["+", "*", "{2,}"]),
+    st.sampled_from(["$", "!", "b", "", "@x"]),
+)
+hostile_text = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(["", "x", "Hello "]),
+    st.integers(20, 26).map(lambda n: "a" * n),
+    st.sampled_from(["!", "", "@", " 1", "\u00e9"]),
+)
+TYPED_BY_FORMS = ["Notes", "Company", "First name", "Email"]
+SYNC_SECONDS = 2.0  # a sync of the template takes about 0.1 s
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.sampled_from(TYPED_BY_FORMS), nested_pattern), min_size=1, max_size=3),
+    st.lists(
+        st.tuples(st.integers(0, len(BASE[LEADS.name].rows) - 1), hostile_text),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_no_pattern_and_no_text_slow_a_sync_down(rules, texts):
+    tabs = {name: table.copy() for name, table in BASE.items()}
+    for field, pattern in rules:
+        tabs["Scoring"].rows.append(["Fuzz", field, "matches", pattern, "5", ""])
+    leads = tabs[LEADS.name]
+    for i, (row, text) in enumerate(texts):
+        leads.rows[row][LEAD_HEADERS.index(TYPED_BY_FORMS[i % len(TYPED_BY_FORMS)])] = text
+    backend = MemoryBackend(tabs)
+    for _ in range(2):
+        started = time.perf_counter()
+        plan = _sync(backend)
+        assert time.perf_counter() - started < SYNC_SECONDS, (rules, texts)
+    assert not plan.writes, plan.describe(5)
