@@ -154,6 +154,18 @@ def test_form_posts_are_accepted(client: FlaskClient, sheet: Path) -> None:
         ("/hooks/generic", {"data": "", "content_type": "application/json"}, 400, "no body"),
         ("/hooks/generic", {"json": []}, 422, ""),
         ("/hooks/generic", {"json": 7}, 422, ""),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": 1e999}', "content_type": "application/json"},
+            422,
+            "1e999",
+        ),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": NaN}', "content_type": "application/json"},
+            422,
+            "NaN",
+        ),
         ("/hooks/typeform", {"json": {"x": 1}}, 401, ""),  # a secret is set: unsigned
         (
             "/hooks/generic",
