@@ -146,9 +146,9 @@ otherwise join into one large amount."""
 def parse_number(text: str) -> float | None:
     """``1,234.50``, ``1.234,50``, ``1 234,5``, ``$1,200``, ``(300)``, ``12%`` -> float.
 
-    None when the text is not a number, nor finite, nor one when it reads as a phone number
-    (a leading + and groups of digits apart). A lone comma followed by exactly three digits is a
-    thousands separator (``1,200`` is twelve hundred), otherwise a decimal comma.
+    None when the text is not a finite number, or reads as a phone number (a leading + and
+    groups of digits apart). A lone comma followed by exactly three digits is a thousands
+    separator (``1,200`` is twelve hundred), otherwise a decimal comma.
     """
     s = text.strip()
     if not s or _DIALLED.fullmatch(s):

@@ -36,8 +36,18 @@ from sheetcrm.intake.submission import Answer, Submission
 FULL_NAME = "full name"  # not a column: split into First name and Last name
 UTM_SOURCE = "utm_source"  # not a column: Source, when nothing else sets it
 INTAKE = frozenset(
-    {"First name", "Last name", "Email", "Phone", "Company", "Country", "Industry"}
-    | {"Source", "Notes", "Amount"}
+    {
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Company",
+        "Country",
+        "Industry",
+        "Source",
+        "Notes",
+        "Amount",
+    }
 )
 """The Leads columns a form fills without a Forms row: what the person filling it tells about
 themselves. Stage, Owner, dates and service columns steer the pipeline and the metrics, so
