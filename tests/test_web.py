@@ -184,6 +184,18 @@ def test_a_whole_multipart_post_is_accepted(client: FlaskClient) -> None:
         ("/hooks/generic", {"data": "", "content_type": "application/json"}, 400, "no body"),
         ("/hooks/generic", {"json": []}, 422, ""),
         ("/hooks/generic", {"json": 7}, 422, ""),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": 1e999}', "content_type": "application/json"},
+            422,
+            "1e999",
+        ),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": NaN}', "content_type": "application/json"},
+            422,
+            "NaN",
+        ),
         ("/hooks/typeform", {"json": {"x": 1}}, 401, ""),  # a secret is set: unsigned
         (
             "/hooks/generic",

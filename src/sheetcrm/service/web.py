@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import SOURCES, adapt
+from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
 from sheetcrm.service.openapi import openapi
 from sheetcrm.service.tasks import Service, ServiceConfig, logs
@@ -83,7 +83,7 @@ def _payload(body: bytes) -> object:
     kind = (request.mimetype or "").lower()
     if kind in JSON_TYPES or kind.endswith("+json"):
         try:
-            return json.loads(body)
+            return loads(body)
         except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 too
             raise Refused(
                 400, f"the body is not valid JSON ({exc})", "check the payload's syntax"
