@@ -40,6 +40,16 @@ def python_files() -> list[Path]:
     return [*sorted(SRC.rglob("*.py")), ROOT / "gunicorn.conf.py"]
 
 
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    logs.setup()
+    handler = next(h for h in logs.logger.handlers if isinstance(h.formatter, logs.JSONLines))
+    buffer = io.StringIO()
+    stream = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(stream)
+
+
 # --- one declaration, one reference page, one way to read ------------------------------------
 
 
@@ -107,19 +117,18 @@ def test_secret_example_yaml_lists_every_secret() -> None:
     assert {v.name for v in environment.ENVIRONMENT if v.secret} <= listed
 
 
-def test_a_sheetcrm_name_that_is_not_declared_stops_the_start() -> None:
+def test_a_sheetcrm_name_that_is_not_declared_is_warned_about(log_lines: io.StringIO) -> None:
     env = {"SHEETCRM_SHEET": "crm.xlsx", "SHEETCRM_FLUSH_SECOND": "WRONGVALUE"}
-    with pytest.raises(ConfigError, match="SHEETCRM_FLUSH_SECOND is not") as caught:
-        ServiceConfig.from_env(env)
-    assert caught.value.hint == "did you mean SHEETCRM_FLUSH_SECONDS?"
-    assert "WRONGVALUE" not in str(caught.value)
+    ServiceConfig.from_env(env).announce(serves=False)
+    (said,) = _lines(log_lines.getvalue())
+    assert said["severity"] == "WARNING" and said["variable"] == "SHEETCRM_FLUSH_SECOND"
+    assert said["message"].endswith("ignored — did you mean SHEETCRM_FLUSH_SECONDS?")
+    assert "WRONGVALUE" not in log_lines.getvalue()
 
 
 @pytest.mark.parametrize(
     ("name", "text", "said"),
     [
-        ("SHEETCRM_FLUSH_SECONDS", "five", "is not a whole number"),
-        ("SHEETCRM_MAX_BODY_BYTES", str(40 * 1024 * 1024), "is more than it may be"),
         ("SHEETCRM_BACKGROUND", "sometimes", "is neither on nor off"),
         ("SHEETCRM_ALLOW_SQLITE_OUTBOX", "maybe", "is neither on nor off"),
     ],
@@ -210,7 +219,9 @@ def test_the_trial_override_warns_at_every_start_and_says_what_is_open(tmp_path:
     assert TYPEFORM_SECRET not in text and TOKEN not in text
     lines = _lines(text)
     outbox = [x for x in lines if x.get("outbox") == "sqlite"]
-    assert len(outbox) == 3 and {x["severity"] for x in outbox} == {"WARNING"}  # 2 workers + 1
+    # each of the 2 workers and the background process (once more if it was started again
+    # while the group's SIGTERM stopped everything)
+    assert len(outbox) >= 3 and {x["severity"] for x in outbox} == {"WARNING"}
     doors = {(x["source"], x["protection"], x["severity"]) for x in lines if "protection" in x}
     assert doors == {
         ("generic", "open", "WARNING"),
@@ -288,16 +299,6 @@ def test_a_lease_taken_over_meanwhile_is_a_lease_held() -> None:
         pytest.raises(LeaseHeldError, match="took over"),
     ):
         first.version()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    logs.setup()
-    handler = next(h for h in logs.logger.handlers if isinstance(h.formatter, logs.JSONLines))
-    buffer = io.StringIO()
-    stream = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(stream)
 
 
 def test_finding_the_sheet_taken_by_another_instance_is_logged_as_info(

@@ -4,9 +4,9 @@ settings (:func:`read`), the gunicorn hooks (:func:`value`), the CLI's service c
 docs/environment.md (:func:`reference`; ``python -m sheetcrm.service.environment`` prints it,
 and a test fails when the file is out of date). Adding a variable is adding one entry.
 
-A ``SHEETCRM_*`` name that is not declared stops the service at start-up: a typo
-(``SHEETCRM_SECRET_TYPEFROM``, ``SHEETCRM_FLUSH_SECOND``) must not leave a setting unset
-without a word.
+A ``SHEETCRM_*`` name that is not declared is a typo until shown otherwise
+(``SHEETCRM_FLUSH_SECOND``): the service warns about it as it starts, and one that looks like
+a form's secret (``SHEETCRM_SECRET_TYPEFROM``) stops it, as it would leave the form open.
 
 Imported by gunicorn's master through background.py: the standard library only, here.
 """
@@ -228,14 +228,23 @@ def value(env: Mapping[str, str], name: str) -> Any:
 
 
 def read(env: Mapping[str, str]) -> dict[str, Any]:
-    """Every declared variable, parsed; a ``SHEETCRM_*`` name that is not declared is an
-    error (named, never its value, which may be a secret)."""
-    for name in env:
+    """Every declared variable, parsed. An undeclared ``SHEETCRM_SECRET_*`` name is an
+    error (named, never its value): the form it was meant for would take anyone's posts."""
+    for name, hint in undeclared(env):
+        if name.startswith(PREFIX + "SECRET_"):
+            raise ConfigError(f"{name} is not a sheetcrm setting", hint)
+    return {name: value(env, name) for name in _BY_NAME}
+
+
+def undeclared(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The ``SHEETCRM_*`` names in ``env`` that are not declared, each with a hint."""
+    found = []
+    for name in sorted(env):
         if name.startswith(PREFIX) and name not in _BY_NAME:
             close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
-            raise ConfigError(f"{name} is not a sheetcrm setting", hint)
-    return {name: value(env, name) for name in _BY_NAME}
+            found.append((name, hint))
+    return found
 
 
 def platform(env: Mapping[str, str]) -> str:
@@ -256,8 +265,9 @@ def reference() -> str:
         "this page and the code disagree.",
         "",
         "The service (`sheetcrm serve`, gunicorn as app.yaml runs it, `sheetcrm background`)",
-        "reads these as it starts, and a `SHEETCRM_*` name not listed here stops it: a typo",
-        "never goes unnoticed. Its first lines say which form sources anyone may post to. The",
+        "reads these as it starts. A `SHEETCRM_*` name not listed here is a typo until shown",
+        "otherwise: it is logged as a warning, and one that looks like a form's secret stops",
+        "the start. Its first lines say which form sources anyone may post to. The",
         "sheet commands (`init`, `sync`, `import`) take `--sheet` and read none of these.",
         "Secrets belong in `secret.yaml` (App Engine) or Secret Manager, never in the sheet",
         "or a committed file.",

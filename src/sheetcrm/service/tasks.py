@@ -53,6 +53,7 @@ class ServiceConfig:
     batch: int = FLUSH_BATCH
     trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
     platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # undeclared names, hints
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -85,11 +86,19 @@ class ServiceConfig:
             batch=values["SHEETCRM_FLUSH_BATCH"],
             trust_cron_header=where == "App Engine",
             platform=where,
+            ignored=environment.undeclared(env),
         )
 
     def announce(self, serves: bool) -> None:
         """What a process says as it starts: an outbox that will not survive the instance,
         and, where webhooks are answered, which form sources anyone may post to."""
+        for name, hint in self.ignored:
+            logs.event(
+                f"{name} is not a sheetcrm setting; ignored — {hint}",
+                logging.WARNING,
+                kind="config",
+                variable=name,
+            )
         if self.platform and self.outbox_url.startswith("sqlite"):
             logs.event(
                 f"the outbox is SQLite on {self.platform} (SHEETCRM_ALLOW_SQLITE_OUTBOX): "
