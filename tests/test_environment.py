@@ -262,6 +262,8 @@ def test_a_placeholder_sheet_address_is_named_not_taken_for_a_file(tmp_path: Pat
     assert "without a spreadsheet ID (YOUR-SHEET-ID is the placeholder" in answer.stderr
     bare = _cli("sync", "--sheet", "YOUR-SHEET-ID")
     assert "is neither a Google Sheet nor a workbook" in bare.stderr
+    listed = _cli("outbox", "list", "--sheet", shipped.group(1))
+    assert listed.returncode == 1 and "without a spreadsheet ID" in listed.stderr
 
 
 def test_a_postgresql_outbox_without_its_driver_names_the_extra(tmp_path: Path) -> None:

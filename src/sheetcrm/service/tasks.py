@@ -124,7 +124,8 @@ class ServiceConfig:
 
 def default_outbox(sheet: str) -> str:
     """Beside a workbook, ``crm.xlsx`` -> ``crm.outbox.sqlite3``; for a Google Sheet, in the
-    working folder. (On App Engine that folder is read-only: use PostgreSQL there.)"""
+    working folder. (On App Engine and Cloud Run, from_env refuses it: use PostgreSQL.)"""
+    check_location(sheet)  # else a web address would make folders named https: and so on
     if spreadsheet_id(sheet):
         return f"sqlite:///{Path('sheetcrm-outbox.sqlite3').resolve()}"
     path = Path(sheet).resolve()
