@@ -153,6 +153,14 @@ def healthz() -> Response:
     return jsonify(ok=True)
 
 
+@bp.get("/_ah/warmup")
+def warmup() -> Response:
+    """App Engine's warmup request, sent to a new instance before its first real one: open
+    the outbox's first connection (Cloud SQL's takes a while) before a webhook waits on it."""
+    service().outbox.has_due(time.time())
+    return jsonify(ok=True)
+
+
 @bp.get("/status")
 def status() -> Response:
     _authorised()
