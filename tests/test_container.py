@@ -205,3 +205,18 @@ def test_app_engine_serves_https_only_and_warms_new_instances_up() -> None:
     )
     assert re.search(r"^\s+min_instances: [1-9]", text, re.M)  # what warmups are for
     assert re.search(r"^inbound_services:\n\s+- warmup$", text, re.M)
+
+
+def test_the_connection_sum_in_docs_deploy_is_app_yamls() -> None:
+    """docs/deploy.md tells how many Cloud SQL connections the deployment opens, from the
+    entrypoint's workers and threads and the number of instances: it must follow them."""
+    words = entrypoint().split()
+    workers, threads = (int(words[words.index(flag) + 1]) for flag in ("--workers", "--threads"))
+    most = re.search(r"^\s+max_instances: (\d+)", (ROOT / "app.yaml").read_text(), re.M)
+    assert most
+    instances = int(most[1])
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    each = workers * threads + 1
+    assert f"= {workers} × {threads} + 1 = {each}" in guide
+    assert re.search(rf"max instances \({instances} in app.yaml\)\s+= {each * instances}\n", guide)
+    assert f"--max-instances={instances}" in guide
