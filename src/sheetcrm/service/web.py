@@ -24,6 +24,7 @@ from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import SOURCES, adapt
 from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
+from sheetcrm.service import secret_manager
 from sheetcrm.service.openapi import openapi
 from sheetcrm.service.tasks import Service, ServiceConfig, logs
 
@@ -181,7 +182,8 @@ def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
-    settings = os.environ if test_config is None else test_config
+    given = os.environ if test_config is None else test_config
+    settings = {**given, **secret_manager.resolve(given)}
     config = ServiceConfig.from_env(settings)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body + 1  # see _body
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
