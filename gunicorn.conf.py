@@ -7,6 +7,7 @@ workers themselves then leave that work alone. See src/sheetcrm/service/backgrou
 """
 
 import os
+import sys
 from typing import Any
 
 # gunicorn's own lines as JSON lines, like the app's (sheetcrm.service.logs, which takes out
@@ -30,6 +31,19 @@ logconfig_dict = {
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
 }
+
+
+def on_starting(server: Any) -> None:
+    """Before anything is started: settings that name Secret Manager secrets get their values,
+    here once, for the workers and the background process to inherit."""
+    from sheetcrm.errors import ConfigError
+    from sheetcrm.service import secret_manager
+
+    try:
+        os.environ.update(secret_manager.resolve(os.environ))
+    except ConfigError as exc:
+        server.log.error("cannot start: %s", exc)
+        sys.exit(1)
 
 
 def when_ready(server: Any) -> None:

@@ -1,5 +1,6 @@
 """The deployment files: app.yaml's own entrypoint starts the service, no secret is in a
-committed file, cron calls the task endpoints, and App Engine installs what pyproject says."""
+committed file, and cron calls the task endpoints. (What is installed: test_locks.py; the
+container: test_container.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,17 +41,6 @@ def test_app_yaml_runs_gunicorn_on_python3_and_keeps_secrets_out() -> None:
 def test_cron_calls_both_tasks() -> None:
     text = (ROOT / "cron.yaml").read_text()
     assert re.findall(r"url: (\S+)", text) == ["/tasks/flush", "/tasks/sync"]
-
-
-def test_requirements_txt_is_pyproject_plus_the_postgres_driver() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
-    lines = [
-        x.strip()
-        for x in (ROOT / "requirements.txt").read_text().splitlines()
-        if x.strip() and not x.startswith("#")
-    ]
-    assert sorted(lines) == sorted(re.sub(r"\s*#.*", "", w).strip() for w in wanted)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import SOURCES, adapt
 from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
-from sheetcrm.service import background
+from sheetcrm.service import background, secret_manager
 from sheetcrm.service.openapi import openapi
 from sheetcrm.service.tasks import Service, logs, starting
 
@@ -155,6 +155,14 @@ def healthz() -> Response:
     return jsonify(ok=True)
 
 
+@bp.get("/_ah/warmup")
+def warmup() -> Response:
+    """App Engine's warmup request, sent to a new instance before its first real one: open
+    the outbox's first connection (Cloud SQL's takes a while) before a webhook waits on it."""
+    service().outbox.has_due(time.time())
+    return jsonify(ok=True)
+
+
 @bp.get("/status")
 def status() -> Response:
     _authorised()
@@ -176,7 +184,8 @@ def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
-    settings = os.environ if test_config is None else test_config
+    given = os.environ if test_config is None else test_config
+    settings = {**given, **secret_manager.resolve(given)}
     config = starting(settings, serves=True)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body + 1  # see _body
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
