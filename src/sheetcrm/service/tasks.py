@@ -33,6 +33,7 @@ from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.flusher import FlushReport, flush
 from sheetcrm.intake.outbox import Outbox
+from sheetcrm.intake.retention import DAY, RETENTION_DAYS, purge
 from sheetcrm.intake.run_log import RunLog
 from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.service import background, logs
@@ -50,6 +51,9 @@ MAX_BODY_LIMIT = 32 * 1024 * 1024
 # grid growth was counted, and the quota capped the drain at ~20,000 leads a minute.
 FLUSH_BATCH = 4000
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
+# How often the retention is applied: erasing a day's answers an hour late changes nothing,
+# and an hourly query on a partial index costs what it erases.
+PURGE_SECONDS = 3600.0
 
 
 @dataclass
@@ -63,6 +67,7 @@ class ServiceConfig:
     flush_every: float = 5.0  # seconds between flushes at most: 3 write requests each
     batch: int = FLUSH_BATCH
     trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
+    retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -82,6 +87,7 @@ class ServiceConfig:
             flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
             trust_cron_header=bool(env.get("GAE_APPLICATION")),
+            retention_days=retention_days(env),
         )
 
 
@@ -130,6 +136,11 @@ def _int(env: Mapping[str, str], name: str, default: int, most: int | None = Non
     return int(text)
 
 
+def retention_days(env: Mapping[str, str]) -> int:
+    """SHEETCRM_OUTBOX_RETENTION_DAYS: days a done submission keeps its answers."""
+    return _int(env, "SHEETCRM_OUTBOX_RETENTION_DAYS", RETENTION_DAYS)
+
+
 def default_outbox(sheet: str) -> str:
     """Beside a workbook, ``crm.xlsx`` -> ``crm.outbox.sqlite3``; for a Google Sheet, in the
     working folder. (On App Engine that folder is read-only: use PostgreSQL there.)"""
@@ -158,6 +169,7 @@ class Service:
         self._thread: threading.Thread | None = None
         self._backend: SheetBackend | None = None
         self.sync_minutes = 15.0
+        self._next_purge = 0.0  # time.monotonic() of the next retention
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
@@ -191,6 +203,18 @@ class Service:
             level = logging.WARNING if report.error else logging.INFO
             logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
         return report
+
+    def keep_retention(self) -> int:
+        """Erase the answers of submissions done more than the retention ago, at most once
+        an hour per process (the background loop and /tasks/flush both ask); how many."""
+        if time.monotonic() < self._next_purge:
+            return 0
+        self._next_purge = time.monotonic() + PURGE_SECONDS
+        days = self.config.retention_days
+        erased = purge(self.outbox, time.time() - days * DAY)
+        if erased:
+            logs.event("outbox retention", kind="retention", erased=erased, days=days)
+        return erased
 
     def sync(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -255,6 +279,7 @@ class Service:
         while not stop.is_set():
             pause = POLL_SECONDS
             try:
+                self.keep_retention()
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
