@@ -143,7 +143,9 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     dead = outbox.retry(keys, now) if (args.keys or args.all) else 0
     hurried = outbox.retry_now(keys, now) if args.now else 0
     outbox.close()
-    said = [f"{dead} dead submissions are pending again"]
+    said = []
+    if args.keys or args.all:
+        said.append(f"{dead} dead submissions are pending again")
     if args.now:
         said.append(f"{hurried} pending ones waiting out a backoff are due now")
     print(f"{'; '.join(said)}; the next flush appends them.")
