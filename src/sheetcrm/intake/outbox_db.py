@@ -66,12 +66,17 @@ submissions = SQLTable(
     Column("done_at", Float),
 )
 Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
-# Done submissions whose body is still kept: what the retention erases, oldest first. Partial,
-# so that an hourly purge costs what it erases, not the whole history of erased ones (their
-# rows stay, holding the key that recognises a vendor's late retry as a duplicate).
-KEPT = text("state = 'done' AND body <> ''")
+# Submissions whose answers are still kept, by state and when done: what the retention
+# erases, oldest first. Partial, so that an hourly purge costs what it erases, not the whole
+# history of erased ones (their rows stay, holding the key that recognises a vendor's late
+# retry as a duplicate). The state leads so that SQLite prefers it to submissions_due.
+KEPT = text("body <> ''")
 kept_index = Index(
-    "submissions_kept", submissions.c.done_at, sqlite_where=KEPT, postgresql_where=KEPT
+    "submissions_kept",
+    submissions.c.state,
+    submissions.c.done_at,
+    sqlite_where=KEPT,
+    postgresql_where=KEPT,
 )
 
 # The last syncs and flushes, shared by every worker and instance, for /status.

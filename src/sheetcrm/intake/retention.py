@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.intake.outbox import DONE, ERASED, WRITE_CHUNK, Outbox
@@ -36,7 +36,7 @@ def purge(outbox: Outbox, before: float, dry_run: bool = False) -> int:
     """Erase the bodies of the submissions done before ``before`` (Unix time); how many
     (would be) erased. A chunk per transaction: webhooks' commits get the lock in between."""
     c = submissions.c
-    old = select(c.key).where(KEPT, c.done_at < before)
+    old = expired(before)
     if dry_run:
         with outbox.db.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(old.subquery())).scalar_one()
@@ -53,6 +53,13 @@ def purge(outbox: Outbox, before: float, dry_run: bool = False) -> int:
         erased += len(keys)
         if len(keys) < WRITE_CHUNK:
             return erased
+
+
+def expired(before: float) -> Select[tuple[str]]:
+    """The keys of the done submissions whose answers are kept, done before ``before``:
+    on the partial index submissions_kept, so that what was erased before is not read."""
+    c = submissions.c
+    return select(c.key).where(c.state == DONE, KEPT, c.done_at < before)
 
 
 @dataclass(frozen=True)
