@@ -87,13 +87,20 @@ LEADS = TabSpec(
             S,
             "When the lead arrived; stamped if empty.",
             16,
-            aka("create date, created date, created time, deal - deal created"),
+            aka(
+                "create date, created date, created time, deal - deal created, "
+                "date de création, créé le"
+            ),
         ),
-        Column("First name", width=12, aliases=aka("firstname, given name, person - first name")),
+        Column(
+            "First name",
+            width=12,
+            aliases=aka("firstname, given name, person - first name, prénom, prenom"),
+        ),
         Column(
             "Last name",
             width=12,
-            aliases=aka("lastname, surname, family name, person - last name"),
+            aliases=aka("lastname, surname, family name, person - last name, nom, nom de famille"),
         ),
         Column(
             "Email",
@@ -101,7 +108,8 @@ LEADS = TabSpec(
             help="Checked for syntax (no DNS lookup).",
             width=24,
             aliases=aka(
-                "e-mail, email address, e-mail address, person - email, person - email - work"
+                "e-mail, email address, e-mail address, person - email, person - email - work, "
+                "mail, courriel, adresse e-mail, adresse mail"
             ),
         ),
         Column(
@@ -111,7 +119,8 @@ LEADS = TabSpec(
             width=16,
             aliases=aka(
                 "phone number, telephone, mobile, mobile phone, mobile phone number, "
-                "person - phone, person - phone - work, person - phone - mobile"
+                "person - phone, person - phone - work, person - phone - mobile, "
+                "téléphone, tél, tel, tél., portable, numéro de téléphone"
             ),
         ),
         Column(
@@ -120,27 +129,43 @@ LEADS = TabSpec(
             aliases=aka(
                 "organisation, organization, account, company name, account name, "
                 "company / account, organization name, organization - name, "
-                "person - organization, deal - organization"
+                "person - organization, deal - organization, "
+                "société, societe, entreprise, raison sociale"
             ),
         ),
-        Column("Country", width=12, aliases=aka("country/region")),
-        Column("Industry", width=14),
+        Column("Country", width=12, aliases=aka("country/region, pays")),
+        Column("Industry", width=14, aliases=aka("secteur, secteur d'activité, sector")),
         Column(
             "Source",
             help="Where the lead came from.",
             width=14,
-            aliases=aka("lead source, original source"),
+            aliases=aka("lead source, original source, origine, provenance"),
         ),
         Column(
-            "Stage", Kind.CHOICE, P, "One of the Stages tab.", 13, aka("deal stage, deal - stage")
+            "Stage",
+            Kind.CHOICE,
+            P,
+            "One of the Stages tab.",
+            13,
+            aka("deal stage, deal - stage, étape, etape, pipeline stage"),
         ),
-        Column("Amount", Kind.MONEY, P, "Deal value.", 10, aka("deal value, value, deal - value")),
+        Column(
+            "Amount",
+            Kind.MONEY,
+            P,
+            "Deal value.",
+            10,
+            aka("deal value, value, deal - value, montant, valeur"),
+        ),
         Column(
             "Expected close",
             Kind.DATE,
             help="When the deal should close: its month in the Forecast.",
             width=13,
-            aliases=aka("expected close date, close date, deal - expected close date"),
+            aliases=aka(
+                "expected close date, close date, deal - expected close date, "
+                "date de clôture prévue, clôture prévue"
+            ),
         ),
         Column(
             "Owner",
@@ -148,17 +173,27 @@ LEADS = TabSpec(
             S,
             "Routed when empty; a person may set it.",
             14,
-            aka("lead owner, contact owner, deal owner, deal - owner, person - owner"),
+            aka(
+                "lead owner, contact owner, deal owner, deal - owner, person - owner, "
+                "responsable, commercial, assigned to"
+            ),
         ),
         Column(
             "Next action date",
             Kind.DATE,
             help="Flagged when in the past.",
             width=14,
-            aliases=aka("next activity date, deal - next activity date"),
+            aliases=aka("next activity date, deal - next activity date, prochaine action, relance"),
         ),
-        Column("Last contact", Kind.DATE, P, "Date of the last touch.", 13, aka("last contacted")),
-        Column("Notes", width=24, aliases=aka("description")),
+        Column(
+            "Last contact",
+            Kind.DATE,
+            P,
+            "Date of the last touch.",
+            13,
+            aka("last contacted, dernier contact"),
+        ),
+        Column("Notes", width=24, aliases=aka("description, comments, remarques, commentaires")),
         Column("Score", Kind.NUMBER, S, "Sum of the Scoring rules that match.", 7),
         Column("Score reasons", owner=S, help="Each rule's contribution.", width=30),
         Column("Grade", owner=S, help="A-D from the Settings thresholds.", width=7),
@@ -383,6 +418,12 @@ NOT_COMPUTED = "Not computed this round"
 def tab_spec(name: str) -> TabSpec | None:
     key = norm_header(name)
     return next((t for t in TABS if norm_header(t.name) == key), None)
+
+
+def canonical_header(header: str) -> str:
+    """The Leads column a header is read as ("E-mail" is Email), else the header itself."""
+    spec = LEADS.column(header)
+    return spec.header if spec else header
 
 
 def service_columns() -> list[str]:
