@@ -16,7 +16,6 @@ from openpyxl import Workbook, load_workbook
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.backends.setup import set_up
-from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.sync import plan_sync
@@ -32,9 +31,9 @@ FRENCH = ["Nom", "Prénom", "E-mail", "Téléphone", "Société", "Statut", "Not
 
 def _team_rows(n: int = 20) -> list[list[str]]:
     return [
-        [f"Person {i}", f"person{i}@acme{i}.example", f"Acme {i}", f"+1 415 555 01{i:02d}"]
-        + ["contacted" if i % 3 else "new", f"met at fair {i}"]
+        [f"Person {i}", f"person{i}@acme{i}.example", f"Acme {i}", f"+1 415 555 01{i:02d}", s, n]
         for i in range(n)
+        for s, n in [("contacted" if i % 3 else "new", f"met at fair {i}")]
     ]
 
 
@@ -205,8 +204,7 @@ def test_on_the_google_stand_in(monkeypatch, capsys):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", emu.host)
     book = emu.store.create("equipe", sheets=("Sheet1", "Notes"))
     rows = [FRENCH] + [
-        [f"Nom{i}", f"Prénom{i}", f"p{i}@exemple{i}.fr", f"06 12 34 56 {i:02d}"]
-        + [f"Société {i}", "nouveau", "0012"]
+        [f"N{i}", f"P{i}", f"p{i}@ex{i}.fr", f"06 12 34 56 {i:02d}", f"Sté {i}", "nouveau", "0012"]
         for i in range(12)
     ]
     book.sheet("Sheet1").set_values("A1", rows)

@@ -6,10 +6,11 @@ derived from these declarations. Columns are found by header text, never by posi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 
+from sheetcrm.engine.header_aliases import LEADS_ALIASES
 from sheetcrm.engine.table import norm_header
 
 
@@ -39,8 +40,8 @@ class Column:
     help: str = ""
     width: int = 14
     aliases: tuple[str, ...] = ()
-    """Other names of the column, in a sheet or in the exports of the CRMs people leave
-    (HubSpot, Salesforce, Pipedrive, Zoho), which ``sheetcrm import`` maps by."""
+    """Other names of the column (header_aliases.py), which ``sheetcrm import`` maps by and
+    the sync reads a header by."""
 
 
 def aka(names: str) -> tuple[str, ...]:
@@ -73,6 +74,14 @@ class TabSpec:
         return self._by_key.get(norm_header(header))
 
 
+def with_aliases(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """``columns`` with their other names from header_aliases.py."""
+    return tuple(
+        replace(c, aliases=aka(LEADS_ALIASES[c.header])) if c.header in LEADS_ALIASES else c
+        for c in columns
+    )
+
+
 P, S = Owner.PERSON, Owner.SERVICE
 
 LEADS = TabSpec(
@@ -87,85 +96,42 @@ LEADS = TabSpec(
             S,
             "When the lead arrived; stamped if empty.",
             16,
-            aka(
-                "create date, created date, created time, deal - deal created, "
-                "date de création, créé le"
-            ),
         ),
-        Column(
-            "First name",
-            width=12,
-            aliases=aka("firstname, given name, person - first name, prénom, prenom"),
-        ),
+        Column("First name", width=12),
         Column(
             "Last name",
             width=12,
-            aliases=aka("lastname, surname, family name, person - last name, nom, nom de famille"),
         ),
         Column(
             "Email",
             Kind.EMAIL,
             help="Checked for syntax (no DNS lookup).",
             width=24,
-            aliases=aka(
-                "e-mail, email address, e-mail address, person - email, person - email - work, "
-                "mail, courriel, adresse e-mail, adresse mail"
-            ),
         ),
         Column(
             "Phone",
             Kind.PHONE,
             help="Read in the default region of Settings.",
             width=16,
-            aliases=aka(
-                "phone number, telephone, mobile, mobile phone, mobile phone number, "
-                "person - phone, person - phone - work, person - phone - mobile, "
-                "téléphone, tél, tel, tél., portable, numéro de téléphone"
-            ),
         ),
         Column(
             "Company",
             width=18,
-            aliases=aka(
-                "organisation, organization, account, company name, account name, "
-                "company / account, organization name, organization - name, "
-                "person - organization, deal - organization, "
-                "société, societe, entreprise, raison sociale"
-            ),
         ),
-        Column("Country", width=12, aliases=aka("country/region, pays")),
-        Column("Industry", width=14, aliases=aka("secteur, secteur d'activité, sector")),
+        Column("Country", width=12),
+        Column("Industry", width=14),
         Column(
             "Source",
             help="Where the lead came from.",
             width=14,
-            aliases=aka("lead source, original source, origine, provenance"),
         ),
-        Column(
-            "Stage",
-            Kind.CHOICE,
-            P,
-            "One of the Stages tab.",
-            13,
-            aka("deal stage, deal - stage, étape, etape, pipeline stage"),
-        ),
-        Column(
-            "Amount",
-            Kind.MONEY,
-            P,
-            "Deal value.",
-            10,
-            aka("deal value, value, deal - value, montant, valeur"),
-        ),
+        Column("Stage", Kind.CHOICE, P, "One of the Stages tab.", 13),
+        Column("Amount", Kind.MONEY, P, "Deal value.", 10),
         Column(
             "Expected close",
             Kind.DATE,
             help="When the deal should close: its month in the Forecast.",
             width=13,
-            aliases=aka(
-                "expected close date, close date, deal - expected close date, "
-                "date de clôture prévue, clôture prévue"
-            ),
         ),
         Column(
             "Owner",
@@ -173,27 +139,15 @@ LEADS = TabSpec(
             S,
             "Routed when empty; a person may set it.",
             14,
-            aka(
-                "lead owner, contact owner, deal owner, deal - owner, person - owner, "
-                "responsable, commercial, assigned to"
-            ),
         ),
         Column(
             "Next action date",
             Kind.DATE,
             help="Flagged when in the past.",
             width=14,
-            aliases=aka("next activity date, deal - next activity date, prochaine action, relance"),
         ),
-        Column(
-            "Last contact",
-            Kind.DATE,
-            P,
-            "Date of the last touch.",
-            13,
-            aka("last contacted, dernier contact"),
-        ),
-        Column("Notes", width=24, aliases=aka("description, comments, remarques, commentaires")),
+        Column("Last contact", Kind.DATE, P, "Date of the last touch.", 13),
+        Column("Notes", width=24),
         Column("Score", Kind.NUMBER, S, "Sum of the Scoring rules that match.", 7),
         Column("Score reasons", owner=S, help="Each rule's contribution.", width=30),
         Column("Grade", owner=S, help="A-D from the Settings thresholds.", width=7),
@@ -226,6 +180,7 @@ LEADS = TabSpec(
     "One row per lead or deal.",
     "people and the service",
 )
+LEADS = replace(LEADS, columns=with_aliases(LEADS.columns))
 
 STAGES = TabSpec(
     "Stages",
