@@ -98,18 +98,23 @@ def test_the_issue_s_team_workbook_is_adopted_and_its_20_leads_stay(tmp_path, ca
 
 def test_a_french_sheet1_is_found_read_by_its_own_headers_and_kept(tmp_path, capsys):
     rows = [
-        ["Martin", "Léa", "lea.martin@exemple.fr", "06 12 34 56 78", "Dupont SA", "à relancer", ""],
-        ["Bernard", "Hugo", "pas-un-email", "", "Durand", "nouveau", "salon"],
-        ["Petit", "Chloé", "", "+33 1 23 45 67 89", "", "client", "00123"],
+        ["Martin", "Léa", "lea.martin@exemple.fr", "06 12 34 56 78", "Dupont SA", "à relancer"],
+        ["Bernard", "Hugo", "pas-un-email", "", "Durand", "nouveau"],
+        ["Petit", "Chloé", "", "+33 1 23 45 67 89", "", "client"],
     ]
-    path = _workbook(tmp_path / "equipe.xlsx", "Sheet1", FRENCH, rows)
+    notes = ["", "salon", "00123"]
+    contact = ["25/03/2026", "02/04/2026", ""]  # typed as text, the French way
+    rows = [[*r, n, c] for r, n, c in zip(rows, notes, contact, strict=True)]
+    header = [*FRENCH, "Dernier contact"]
+    path = _workbook(tmp_path / "equipe.xlsx", "Sheet1", header, rows)
     wb = load_workbook(path)
     wb.create_sheet("Résumé")["A1"] = "=COUNTA(Sheet1!A2:A100)"  # a person's own formula
     wb.save(path)
     before = _grid(path, "Sheet1")
     assert main(["init", "--sheet", str(path), "--now", AT]) == 0
     out = capsys.readouterr().out
-    assert "the tab 'Sheet1' (found by its headers: 6 of 7 are lead fields), 3 leads" in out
+    assert "the tab 'Sheet1' (found by its headers: 7 of 8 are lead fields), 3 leads" in out
+    assert "Settings: Date order DMY, as the dates on 'Sheet1' are" in out
     assert "Nom = Last name" in out and "Société = Company" in out
     assert "Statut" in out.split("kept as they are")[1]
     assert main(["sync", "--sheet", str(path), "--now", AT]) == 0
@@ -123,6 +128,9 @@ def test_a_french_sheet1_is_found_read_by_its_own_headers_and_kept(tmp_path, cap
     assert "not a valid email" in status[1]  # "E-mail" is read as Email, and checked
     problems = _grid(path, "Problems")
     assert any(r[2] == "Leads!C3" and "not a valid email" in r[4] for r in problems)
+    assert not any(str(r[2]).startswith("Leads!H") for r in problems)  # 25/03 is a date
+    settings = {r[0]: r[1] for r in load_workbook(path)["Settings"].iter_rows(values_only=True)}
+    assert settings["Date order"] == "DMY"
     assert header.count("Email") == 0 and header.count("Phone") == 0  # no second column
 
 

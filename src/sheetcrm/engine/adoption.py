@@ -16,12 +16,13 @@ blank template (stages, example scoring rules, an empty Team and Routing).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.engine.importer import SPLIT, map_columns
 from sheetcrm.engine.not_leads import why_not_a_lead
-from sheetcrm.engine.schema import LEADS, METRIC_TABS, TABS
+from sheetcrm.engine.schema import LEADS, METRIC_TABS, SETTINGS, TABS
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table, a1, column_letter, norm_header
 
@@ -47,6 +48,7 @@ class Adoption:
     existing_tabs: list[str] = field(default_factory=list)  # sheetcrm tabs already there
     not_leads: list[str] = field(default_factory=list)  # rows left alone, and why
     unnamed: list[str] = field(default_factory=list)  # columns with data and no header
+    settings_note: str = ""  # a setting adoption chose from the sheet's own data
 
     @property
     def leads_header(self) -> list[str]:
@@ -94,6 +96,16 @@ class Adoption:
         for name, table in self.new_tabs.items():
             rows = f"{len(table.rows)} rows" if table.rows else "empty"
             lines.append(f"add the tab {name} ({rows})")
+        if SETTINGS.name in self.new_tabs:
+            said = {
+                norm_header(r[0]): r[1] for r in self.new_tabs[SETTINGS.name].rows if len(r) > 1
+            }
+            lines.append(
+                f"  {self.settings_note + '; ' if self.settings_note else ''}check Time zone "
+                f"({said.get('time zone', '')}), Date order ({said.get('date order', '')}), "
+                f"Default phone region ({said.get('default phone region', '')}) and Currency "
+                f"({said.get('currency', '')}) on Settings before the first sync"
+            )
         if self.existing_tabs:
             lines.append(f"tabs already there, left as they are: {', '.join(self.existing_tabs)}")
         if not self:
@@ -161,6 +173,10 @@ def plan_adoption(snapshot: Snapshot, blank: dict[str, Table], now: datetime) ->
     if adoption.renamed:  # the sync's own columns of those names are now missing
         renamed = [adoption.renamed.get(i, h) for i, h in enumerate(table.header)]
         adoption.new_columns = _missing(renamed, has_whole_name)
+    order = date_order(table)
+    settings = adoption.new_tabs.get(SETTINGS.name)
+    if order and settings is not None and _set(settings, "Date order", order):
+        adoption.settings_note = f"Settings: Date order {order}, as the dates on {tab!r} are"
     rows = [r for r in table.rows if any(c.strip() for c in r)]
     adoption.leads = len(rows)
     for number, row in enumerate(table.rows, start=2):
@@ -169,6 +185,34 @@ def plan_adoption(snapshot: Snapshot, blank: dict[str, Table], now: datetime) ->
             adoption.not_leads.append(f"{a1(LEADS.name, number, 0)}: {why}")
             adoption.leads -= 1
     return adoption
+
+
+_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def date_order(table: Table) -> str:
+    """DMY or MDY when the tab's dates say so without doubt (a 25/03 and no 03/25), else ""."""
+    day_first = month_first = False
+    for row in table.rows:
+        for cell in row:
+            if (m := _DATE.match(cell)) is not None:
+                first, second = int(m[1]), int(m[2])
+                day_first |= first > 12 >= second
+                month_first |= second > 12 >= first
+    if day_first != month_first:
+        return "DMY" if day_first else "MDY"
+    return ""
+
+
+def _set(settings: Table, key: str, value: str) -> bool:
+    """Set ``key`` on a Settings table; whether it changed."""
+    k, v = settings.col("Key"), settings.col("Value")
+    for row in settings.rows:
+        if k is not None and v is not None and norm_header(row[k]) == norm_header(key):
+            changed = row[v] != value
+            row[v] = value
+            return changed
+    return False
 
 
 def _missing(header: list[str], has_whole_name: bool) -> list[str]:
