@@ -232,3 +232,11 @@ def test_on_the_google_stand_in(monkeypatch, capsys):
     assert book.sheet("Notes").values() == [["our own notes"]]
     assert main(["init", "--sheet", sheet, "--now", AT]) == 0  # again: nothing to add
     assert "Nothing to add" in capsys.readouterr().out
+
+
+def test_an_empty_workbook_made_by_excel_is_set_up(tmp_path, capsys):
+    path = tmp_path / "new.xlsx"
+    Workbook().save(path)  # one empty "Sheet", as a spreadsheet program makes it
+    assert main(["init", "--sheet", str(path), "--blank", "--now", AT]) == 0
+    assert "Created" in capsys.readouterr().out
+    assert load_workbook(path).sheetnames[0] == "Leads"

@@ -198,6 +198,10 @@ def test_demo_never_replaces_someone_elses_workbook(sheet, capsys):
     assert main(["demo", "--sheet", str(sheet)]) == 1
     assert "--force" in capsys.readouterr().err
     assert sheet.read_bytes() == before
+    assert main(["demo", "--sheet", str(sheet), "--force"]) == 0
+    assert "Kept a copy of" in capsys.readouterr().out
+    (copy,) = sheet.parent.glob("crm.before-init-*.xlsx")
+    assert copy.read_bytes() == before
 
 
 def test_template_dates_are_rendered_in_the_sheets_time_zone(tmp_path):

@@ -207,9 +207,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     existed = path.exists()
     if existed and path.name != DEMO_FILE and not args.force:
         raise SheetCRMError(
-            f"{path} already exists", "pick another file for the demo, or add --force to replace it"
+            f"{path} already exists",
+            "pick another file for the demo, or add --force to replace it (after a copy)",
         )
     backend = open_backend(str(path))
+    if existed and path.name != DEMO_FILE:  # --force: a file of the person's, kept first
+        print(f"Kept a copy of {path} as it was: {backend.keep_copy(datetime.now(UTC), 0)}")
     now = _now(args.now)
     tabs = _template("b2b-en", args.now)
     backend.provision(tabs, force=True)

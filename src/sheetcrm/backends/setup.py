@@ -50,7 +50,8 @@ def set_up(
     names = ", ".join(t for t in tabs if not t.startswith("_"))
     if dry_run:
         return [f"Would create {backend.location} with the tabs {names}.", "Dry run."]
-    backend.provision(tabs, force=force)
+    # an empty spreadsheet (as Excel or Google makes a new one) has nothing to lose
+    backend.provision(tabs, force=force or snapshot is not None)
     rows = len(tabs["Leads"].rows) if "Leads" in tabs else 0
     leads_said = f"{rows} sample leads" if rows else "no leads yet"
     return [*lines, f"Created {backend.location}: {names} ({leads_said})."]

@@ -173,7 +173,10 @@ class WorkbookBackend:
     @gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.path.exists() and not force:
-            raise BackendError(f"{self.location} already exists", "use --force to replace it")
+            raise BackendError(
+                f"{self.location} already exists",
+                "`sheetcrm init` adopts it, keeping every cell; with --force, after a copy",
+            )
         if not tabs:
             raise BackendError("no tabs to create")
         xlsx_safety.check_unlocked(self.path)
