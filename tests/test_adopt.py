@@ -211,9 +211,9 @@ def test_on_the_google_stand_in(monkeypatch, capsys):
     emu = emulator()
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", emu.host)
     book = emu.store.create("equipe", sheets=("Sheet1", "Notes"))
-    rows = [FRENCH] + [
-        [f"N{i}", f"P{i}", f"p{i}@ex{i}.fr", f"06 12 34 56 {i:02d}", f"Sté {i}", "nouveau", "0012"]
-        for i in range(12)
+    rows = [[*FRENCH, "Status"]] + [
+        [f"N{i}", f"P{i}", f"p{i}@ex{i}.fr", f"+33 6 12 34 56 {i:02d}", f"Sté {i}", "x", "0", h]
+        for i, h in zip(range(12), ["cold", "hot"] * 6, strict=True)
     ]
     book.sheet("Sheet1").set_values("A1", rows)
     book.sheet("Notes").set_values("A1", [["our own notes"]])
@@ -227,8 +227,11 @@ def test_on_the_google_stand_in(monkeypatch, capsys):
     assert book.find("Sheet1") is None
     after = book.sheet(LEADS.name).values()
     assert len(after) == len(rows)
-    assert [r[: len(FRENCH)] for r in after] == rows
-    assert after[0][len(FRENCH)] == "Lead ID" and after[1][len(FRENCH)] == "L-00001"
+    header = after[0]
+    assert header[len(FRENCH)] == "Lead status"  # the sync's Status would overwrite it
+    assert header.count("Status") == 1 and after[1][header.index("Status")] == "OK"
+    assert header[len(rows[0])] == "Lead ID" and after[1][len(rows[0])] == "L-00001"
+    assert [r[: len(rows[0])] for r in after[1:]] == rows[1:]
     assert book.sheet("Notes").values() == [["our own notes"]]
     assert main(["init", "--sheet", sheet, "--now", AT]) == 0  # again: nothing to add
     assert "Nothing to add" in capsys.readouterr().out

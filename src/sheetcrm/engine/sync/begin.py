@@ -101,7 +101,8 @@ def _cannot_sync(
                 LEADS.name,
                 LEADS.name,
                 "no Leads tab, or no header row on it",
-                "run `sheetcrm init` on a new file to see the template's Leads tab",
+                "run `sheetcrm init` on this sheet: it finds the tab holding your leads (or "
+                "adds an empty Leads tab) and changes no cell",
             ),
             *[p for p in config.problems if p.tab in ("Settings", "Team")],
         ]
