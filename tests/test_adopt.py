@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
-from sheetcrm.backends.setup import set_up
 from sheetcrm.cli import main
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.sync import plan_sync
@@ -49,8 +47,11 @@ def _workbook(path: Path, title: str, header: list[str], rows: list[list[object]
 
 
 def _grid(path: Path, title: str) -> list[list[object]]:
-    wb = load_workbook(path)
-    return [list(r) for r in wb[title].iter_rows(values_only=True)]
+    wb = load_workbook(path, read_only=True)
+    try:
+        return [list(r) for r in wb[title].iter_rows(values_only=True)]
+    finally:
+        wb.close()
 
 
 def _kept(before: list[list[object]], after: list[list[object]], renamed: dict = {}) -> None:  # noqa: B006
@@ -176,22 +177,22 @@ def test_a_row_of_column_names_under_a_group_header_is_not_a_lead():
 
 
 @pytest.mark.skipif(not XED.exists(), reason="../shared/data/xeducation-leads is not there")
-def test_the_x_education_leads_as_a_9240_row_sheet():
+def test_the_x_education_leads_as_a_9240_row_workbook(tmp_path, capsys):
     with XED.open(encoding="utf-8", newline="") as f:
         lines = list(csv.reader(f))
-    backend = MemoryBackend({"Leads": Table(lines[0], [list(r) for r in lines[1:]])})
-    before = backend.read().table("Leads").copy()
-    lines = set_up(backend, template(), blank(template()), NOW, NOW)
-    assert lines[0] == "Leads: the tab 'Leads' (by its name), 9240 leads."
-    assert any("Lead Source = Source" in line for line in lines)
-    assert any("Lead Quality" in line for line in lines if "kept as they are" in line)
-    plan, _ = sync_once(backend, NOW, NOW)
-    assert plan.summary.rows == 9240 and plan.summary.new_ids == 9240
-    after = backend.tabs["Leads"]
-    assert len(after.rows) == 9240
-    width = len(before.header)
-    assert after.header[:width] == before.header
-    assert [r[:width] for r in after.rows] == before.rows
+    path = _workbook(tmp_path / "xed.xlsx", "Leads", lines[0], lines[1:])
+    before = _grid(path, "Leads")
+    assert main(["init", "--sheet", str(path), "--now", AT]) == 0
+    out = capsys.readouterr().out
+    assert "Leads: the tab 'Leads' (by its name), 9240 leads." in out
+    assert "Lead Source = Source" in out and "Lead Quality" in out.split("kept as they are")[1]
+    assert main(["sync", "--sheet", str(path), "--now", AT]) == 0
+    assert "9240 rows read, 9240 new IDs" in capsys.readouterr().out
+    after = _grid(path, "Leads")
+    assert len(after) == len(before) == 9241
+    width = len(before[0])
+    assert [r[:width] for r in after] == before
+    assert after[0][width] == "Lead ID" and after[-1][width] == "L-09240"
 
 
 def test_init_blank_is_an_empty_crm_that_says_what_to_fill(tmp_path, capsys):

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sheetcrm.engine.importer import SPLIT, map_columns
 from sheetcrm.engine.not_leads import why_not_a_lead
+from sheetcrm.engine.plan import find_column
 from sheetcrm.engine.schema import LEADS, METRIC_TABS, SETTINGS, TABS
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table, a1, column_letter, norm_header
@@ -179,9 +180,10 @@ def plan_adoption(snapshot: Snapshot, blank: dict[str, Table], now: datetime) ->
         adoption.settings_note = f"Settings: Date order {order}, as the dates on {tab!r} are"
     rows = [r for r in table.rows if any(c.strip() for c in r)]
     adoption.leads = len(rows)
+    id_col = find_column(table, "Lead ID")
     for number, row in enumerate(table.rows, start=2):
-        why = why_not_a_lead(row)
-        if why:
+        why = "" if id_col is not None and row[id_col].strip() else why_not_a_lead(row)
+        if why:  # as the sync tells them: a row with a Lead ID is a lead
             adoption.not_leads.append(f"{a1(LEADS.name, number, 0)}: {why}")
             adoption.leads -= 1
     return adoption
