@@ -69,7 +69,8 @@ class Adoption:
         if not self.tab:
             lines = [f"No tab holds leads ({self.found}): add an empty {LEADS.name} tab."]
         else:
-            lines = [f"Leads: the tab {self.tab!r} ({self.found}), {self.leads} leads."]
+            leads = f"{self.leads} lead" + ("" if self.leads == 1 else "s")
+            lines = [f"Leads: the tab {self.tab!r} ({self.found}), {leads}."]
             if self.rename_tab:
                 lines.append(f"  rename the tab {self.tab!r} to {LEADS.name!r}")
         if self.mapped:
