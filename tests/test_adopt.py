@@ -87,8 +87,11 @@ def test_the_issue_s_team_workbook_is_adopted_and_its_20_leads_stay(tmp_path, ca
     assert [row[4] for row in after[1:]] == [row[4] for row in before[1:]]
     problems = _grid(path, "Problems")
     assert any("nobody on the Team tab yet" in str(r[4]) for r in problems)
-    team = load_workbook(path)["Team"]
-    assert team.max_row == 1  # nobody fictional
+    wb = load_workbook(path)
+    assert wb["Team"].max_row == 1  # nobody fictional
+    lists = {str(v.sqref): v.formula1 for v in wb["Leads"].data_validations.dataValidation}
+    stage = chr(ord("A") + header.index("Stage"))
+    assert lists[f"{stage}2:{stage}1048576"] == "sheetcrm_stages"  # the Stage drop-down
     # --force keeps a whole copy first, and says where
     assert main(["init", "--sheet", str(path), "--force", "--now", AT]) == 0
     said = capsys.readouterr().out
@@ -234,6 +237,7 @@ def test_on_the_google_stand_in(monkeypatch, capsys):
     assert header[len(rows[0])] == "Lead ID" and after[1][len(rows[0])] == "L-00001"
     assert [r[: len(rows[0])] for r in after[1:]] == rows[1:]
     assert book.sheet("Notes").values() == [["our own notes"]]
+    assert len(book.sheet(LEADS.name).conditional_formats) == 5  # grades, Status not OK
     assert main(["init", "--sheet", sheet, "--now", AT]) == 0  # again: nothing to add
     assert "Nothing to add" in capsys.readouterr().out
 
