@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, matched_values
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.scoring import lifecycle, score
@@ -22,6 +23,7 @@ from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.validation import amount_problem, tidy
 from sheetcrm.engine.values import match_key, parse_number
 
 NOW = datetime(2026, 3, 10, 12, 0)
@@ -320,3 +322,12 @@ def test_scoring_tab_points_read_in_the_number_format() -> None:
     )
     rules, tab = parse_scoring(table, FIELDS, True, Settings().zone, ",")
     assert tab.problems == [] and [r.points for r in rules] == [2.5, 1000.0]
+
+
+def test_lead_amounts_are_read_in_the_number_format_everywhere() -> None:
+    settings, _, _ = parse_settings(Table(["Key", "Value"], [["Number format", "1.234,56"]]))
+    assert tidy("12.500", "Amount", Kind.MONEY, "", settings) == "12500"
+    said = amount_problem("12.500", 1000, settings.decimal)
+    assert said.endswith("over the largest amount, 1000")
+    deals = read_deals(pd.DataFrame({"Amount": ["12.500", "1.234,5", "7"]}), [], decimal=",")
+    assert deals.amount.tolist() == [12500.0, 1234.5, 7.0]
