@@ -13,6 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sheetcrm.backends.apply import apply
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.metric_data import read_deals
@@ -22,9 +25,12 @@ from sheetcrm.engine.scoring import lifecycle, score
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
+from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import amount_problem, tidy
 from sheetcrm.engine.values import match_key, parse_number
+from sheets import NOW as SHEET_NOW
+from sheets import template
 
 NOW = datetime(2026, 3, 10, 12, 0)
 FIELDS: dict[str, Kind | None] = {c.header: c.kind for c in LEADS.columns}
@@ -331,3 +337,43 @@ def test_lead_amounts_are_read_in_the_number_format_everywhere() -> None:
     assert said.endswith("over the largest amount, 1000")
     deals = read_deals(pd.DataFrame({"Amount": ["12.500", "1.234,5", "7"]}), [], decimal=",")
     assert deals.amount.tolist() == [12500.0, 1234.5, 7.0]
+
+
+# --- end to end: what the sheet shows ----------------------------------------------------------
+
+
+def test_a_sync_matches_a_decomposed_name_and_reports_an_ambiguous_number_at_its_cell() -> None:
+    backend = MemoryBackend(template())
+    first = backend.read()
+    apply(plan_sync(first, SHEET_NOW), backend, first)
+
+    def edit(snapshot: Snapshot) -> None:
+        leads, scoring = snapshot.table("Leads").copy(), snapshot.table("Scoring").copy()
+        leads.rows[0][leads.col("Company")] = unicodedata.normalize("NFD", "Société  Générale")
+        scoring.rows.append(
+            ["SG", "Company", "in list", '"Societe Generale, Paris", Société Générale', "7", ""]
+        )
+        backend.write(Changes(snapshot.version, replace={"Leads": leads, "Scoring": scoring}))
+
+    edit(backend.read())
+    snapshot = backend.read()
+    apply(plan_sync(snapshot, SHEET_NOW), backend, snapshot)
+    after = backend.read()
+    leads = after.table("Leads")
+    assert "+7 Company is Société Générale" in leads.rows[0][leads.col("Score reasons")]
+
+    scoring = after.table("Scoring").copy()
+    row = next(i for i, r in enumerate(scoring.rows) if r[0] == "Budget 10k+")
+    scoring.rows[row][scoring.col("Value")] = "12.500"
+    backend.write(Changes(after.version, replace={"Scoring": scoring}))
+    snapshot = backend.read()
+    apply(plan_sync(snapshot, SHEET_NOW), backend, snapshot)
+    problems = backend.read().table("Problems")
+    said = [dict(zip(problems.header, r, strict=False)) for r in problems.rows]
+    cell = f"Scoring!D{row + 2}"
+    found = [p for p in said if p["Cell"] == cell]
+    assert found and "could be 12.5 or 12500" in found[0]["Problem"], said
+    assert "Number format" in found[0]["Hint"]
+    # the tab keeps working on its last valid version: the lead keeps its points
+    leads = backend.read().table("Leads")
+    assert "+7 Company is Société Générale" in leads.rows[0][leads.col("Score reasons")]
