@@ -129,6 +129,7 @@ def test_auto_reports_a_number_it_would_only_guess_at(op: str, value: str) -> No
     # what auto reads without a guess, it reads as lead amounts are read
     assert cond("Amount", "at least", "12,500").value == 12500.0
     assert cond("Amount", "at least", "0.125").value == 0.125  # a leading 0: a decimal
+    assert cond("Amount", "at least", "1234.500").value == 1234.5  # no thousands group
 
 
 def test_lead_amounts_and_rule_values_are_read_alike() -> None:
@@ -262,7 +263,10 @@ def test_a_quote_that_does_not_close_is_a_problem_at_the_value() -> None:
     with pytest.raises(ConditionError) as err:
         cond("Company", "in list", '"Acme, Inc., Globex')
     assert err.value.column == "Value"
-    assert "does not close" in err.value.problem and '"Acme, Inc."' in err.value.hint
+    assert (
+        err.value.problem == """the quoted item '"Acme, Inc., Globex' does not end with its quote"""
+    )
+    assert '"Acme, Inc."' in err.value.hint
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from sheetcrm.engine.values import (
     format_number,
     match_key,
     parse_number,
+    shown,
 )
 
 
@@ -114,8 +115,7 @@ def split_list(text: str) -> tuple[str, ...]:
     while at < len(text):
         found = _ITEM.match(text, at)
         if found is None:
-            rest = text[at:].strip()
-            raise ListError(rest.split(",")[0] if rest else text)
+            raise ListError(text[at:].strip())
         if found["quoted"] is not None:
             item = found["quoted"].replace('""', '"')
         else:
@@ -213,7 +213,7 @@ def _parse_value(
         except ListError as exc:
             raise ConditionError(
                 "Value",
-                f"the quote before {exc} does not close",
+                f"the quoted item {shown(str(exc), 40)} does not end with its quote",
                 'put an item that holds a comma in double quotes, like "Acme, Inc.", Globex',
             ) from exc
         if op.name == "email domain in list":  # "@gmail.com", as people write a domain

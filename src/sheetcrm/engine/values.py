@@ -161,7 +161,7 @@ otherwise join into one large amount."""
 
 _SWAP_SEPARATORS = str.maketrans(".,", ",.")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-_DOT_THREE = re.compile(r"[+-]?\d+\.\d{3}")
+_DOT_THREE = re.compile(r"[+-]?\d{1,3}\.\d{3}")
 
 
 def ambiguous_number(text: str) -> bool:
