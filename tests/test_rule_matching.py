@@ -144,6 +144,7 @@ def test_a_rule_percentage_is_the_number_a_cell_showing_a_percentage_holds() -> 
     cells = ["12%", "0,12", "8%", "12", "12,5%"]
     assert hits("Budget share", "at least", "10%", cells, ",") == "TT.TT"
     assert hits("Budget share", "at least", "10", cells, ",") == "...T."
+    assert cond("Budget share", "at least", "10%").describe() == "Budget share is at least 10%"
 
 
 def sheet(scoring: list[list[str]], settings: list[list[str]]) -> Snapshot:

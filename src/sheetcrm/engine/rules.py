@@ -69,6 +69,8 @@ class Condition:
         if op.arg is Arg.DAYS:
             tail = " days" if op.name.startswith("within") else " days ago"
             return f"{self.field} {op.phrase} {self.value}{tail}"
+        if self.value_text.endswith("%"):  # "at least 10%", not "at least 0.10"
+            return f"{self.field} {op.phrase} {self.value_text}"
         return f"{self.field} {op.phrase} {_show(self.value)}"
 
 
