@@ -45,8 +45,13 @@ def parse_config(snapshot: Snapshot) -> Config:
     stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)
     dayfirst, zone = settings.dayfirst, settings.zone
     team, team_tab = parse_team(snapshot.get(TEAM.name), dayfirst, zone)
-    scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, dayfirst, zone)
-    routing, routing_tab = parse_routing(snapshot.get(ROUTING.name), fields, team, dayfirst, zone)
+    decimal = settings.decimal
+    scoring, scoring_tab = parse_scoring(
+        snapshot.get(SCORING.name), fields, dayfirst, zone, decimal
+    )
+    routing, routing_tab = parse_routing(
+        snapshot.get(ROUTING.name), fields, team, dayfirst, zone, decimal
+    )
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner

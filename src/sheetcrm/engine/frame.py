@@ -13,7 +13,7 @@ import pandas as pd
 
 from sheetcrm.engine.dates import date_array, parse_date
 from sheetcrm.engine.table import norm_header
-from sheetcrm.engine.values import BLANKS, parse_number_array
+from sheetcrm.engine.values import BLANKS, match_key, parse_number_array
 from sheetcrm.engine.wallclock import to_utc
 
 EMAIL_DOMAIN = "Email domain"
@@ -27,11 +27,19 @@ class Values:
     string test runs once per distinct text and is gathered back to the rows with ``take``.
     """
 
-    def __init__(self, codes: np.ndarray, text: pd.Series, dayfirst: bool, zone: tzinfo) -> None:
+    def __init__(
+        self,
+        codes: np.ndarray,
+        text: pd.Series,
+        dayfirst: bool,
+        zone: tzinfo,
+        decimal: str | None = None,
+    ) -> None:
         self.codes = codes
         self.text = text  # stripped text of each distinct value
         self.dayfirst = dayfirst
         self.zone = zone
+        self.decimal = decimal  # the sheet's decimal mark (Settings: Number format)
 
     def take(self, per_value: Any) -> np.ndarray:
         return np.asarray(per_value)[self.codes]
@@ -39,6 +47,11 @@ class Values:
     @cached_property
     def folded(self) -> pd.Series:
         return pd.Series(list(map(str.casefold, self.text)), dtype=object)
+
+    @cached_property
+    def loose(self) -> pd.Series:
+        """Each distinct text as the text operators match it (:func:`match_key`)."""
+        return pd.Series(list(map(match_key, self.text)), dtype=object)
 
     @cached_property
     def keys(self) -> list[str]:
@@ -51,7 +64,7 @@ class Values:
 
     @cached_property
     def numbers(self) -> np.ndarray:
-        return parse_number_array(self.text.astype(object))
+        return parse_number_array(self.text.astype(object), self.decimal)
 
     @cached_property
     def parsed(self) -> list[datetime | None]:
@@ -72,13 +85,21 @@ class Values:
 class Frame:
     """The Leads rows as typed columns, each derived once and shared by every condition."""
 
-    def __init__(self, data: pd.DataFrame, now: datetime, dayfirst: bool = True) -> None:
-        """``now``: the sync's time, aware in the sheet's time zone (naive: UTC)."""
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        now: datetime,
+        dayfirst: bool = True,
+        decimal: str | None = None,
+    ) -> None:
+        """``now``: the sync's time, aware in the sheet's time zone (naive: UTC); ``decimal``:
+        the decimal mark amounts are read with, None to guess it per cell."""
         self.data = data
         self.zone = now.tzinfo or UTC
         self.now = now.replace(tzinfo=None)  # the wall time, like every date read from cells
         self.clock = now.replace(tzinfo=self.zone)
         self.dayfirst = dayfirst
+        self.decimal = decimal
         self._columns: dict[str, Values] = {}
 
     def __len__(self) -> int:
@@ -103,7 +124,7 @@ class Frame:
             codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
             text = pd.Series(uniques, dtype=object)
             codes = codes[email.codes] if len(codes) else email.codes
-            return Values(codes, text, self.dayfirst, self.zone)
+            return Values(codes, text, self.dayfirst, self.zone, self.decimal)
         if field in self.data.columns:
             raw = self.data[field].to_numpy(dtype=object)
         else:
@@ -114,7 +135,7 @@ class Frame:
         if (codes < 0).any():  # missing cells: give them an empty text of their own
             codes = np.where(codes < 0, len(text), codes)
             text = pd.concat([text, pd.Series([""], dtype=object)], ignore_index=True)
-        return Values(codes, text, self.dayfirst, self.zone)
+        return Values(codes, text, self.dayfirst, self.zone, self.decimal)
 
     # Row-level views, for the steps that work row by row.
     def text(self, field: str) -> pd.Series:

@@ -109,9 +109,9 @@ def instants(
     return to_utc(*_wall_times(values, dayfirst, zone), zone)
 
 
-def numbers(values: Sequence[object] | pd.Series) -> np.ndarray:
+def numbers(values: Sequence[object] | pd.Series, decimal: str | None = None) -> np.ndarray:
     codes, uniques = _distinct(values)
-    return parse_number_array(pd.Series(uniques, dtype=object))[codes]
+    return parse_number_array(pd.Series(uniques, dtype=object), decimal)[codes]
 
 
 @dataclass
@@ -154,6 +154,7 @@ def read_deals(
     zone: tzinfo = UTC,
     stale: np.ndarray | None = None,
     overdue: np.ndarray | None = None,
+    decimal: str | None = None,
 ) -> Deals:
     """``data``: the Leads rows as strings, columns named by their canonical header."""
     n = len(data)
@@ -190,7 +191,7 @@ def read_deals(
         kind=kind_u[codes],
         blank=blank_u[codes],
         waiting=(order_u[codes] == (first_open.order if first_open else -2)) | blank_u[codes],
-        amount=numbers(column("Amount")),
+        amount=numbers(column("Amount"), decimal),
         probability=chance_u[codes] / 100,
         created=created,
         closed=dates(column("Closed at"), dayfirst, zone),

@@ -273,6 +273,7 @@ def metric_tabs(
         settings.zone,
         stale=_flagged(len(data), flags or [], STALE_COLUMNS),
         overdue=_flagged(len(data), flags or [], OVERDUE_COLUMNS),
+        decimal=settings.decimal,
     )
     log = read_log(snapshot.table("History"), stages, new_history, settings.dayfirst, settings.zone)
     window = period_window(settings["Metrics period"], now.replace(tzinfo=None))

@@ -1,5 +1,9 @@
 """The operator registry, as data: each operator with its plain words and aliases, the value
 it takes, the phrase a match reads as ("Industry is SaaS"), and its vectorised mask.
+
+Text operators compare :func:`match_key` of both sides: case, accents and white space set
+aside, so "Etude", "Étude" and a decomposed "Étude" pasted from a Mac are one value. Each
+distinct cell text is keyed once (``Values.loose``), not each row.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame, Values
 from sheetcrm.engine.patterns import Pattern
 from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.values import match_key
 
 NUMERIC = frozenset({Kind.NUMBER, Kind.MONEY})
 TEMPORAL = frozenset({Kind.DATE, Kind.DATETIME})
@@ -47,7 +52,7 @@ def _per_value(test: Callable[[Values, Any], Any]) -> Mask:
 
 
 def _isin_values(v: Values, items: tuple[str, ...]) -> np.ndarray:
-    return v.folded.isin([i.casefold() for i in items]).to_numpy(dtype=bool)
+    return v.loose.isin([match_key(i) for i in items]).to_numpy(dtype=bool)
 
 
 def _compare(op: Callable[[Any, Any], Any]) -> Mask:
@@ -60,12 +65,16 @@ def _compare(op: Callable[[Any, Any], Any]) -> Mask:
 
 
 def _text(method: str) -> Mask:
-    return _per_value(lambda v, value: [getattr(t, method)(value.casefold()) for t in v.folded])
+    def test(v: Values, value: str) -> Any:
+        needle = match_key(value)
+        return [getattr(t, method)(needle) for t in v.loose]
+
+    return _per_value(test)
 
 
 def _contains(v: Values, value: str) -> Any:
-    needle = value.casefold()
-    return [needle in t for t in v.folded]
+    needle = match_key(value)
+    return [needle in t for t in v.loose]
 
 
 def _equals(v: Values, value: Any) -> Any:
@@ -102,11 +111,11 @@ def _regex(v: Values, pattern: Pattern) -> Any:
 
 
 def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray:
-    exact = frozenset(d.casefold() for d in domains)
+    exact = frozenset(match_key(d).removeprefix("@") for d in domains)
     subdomain = tuple("." + d for d in exact)  # mail.example.com is in example.com
 
     def test(v: Values, _: Any) -> Any:
-        return [t in exact or t.endswith(subdomain) for t in v.folded]
+        return [t in exact or t.endswith(subdomain) for t in v.loose]
 
     return _per_value(test)(frame, EMAIL_DOMAIN if field == "Email" else field, domains)
 

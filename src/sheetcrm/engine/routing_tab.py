@@ -32,6 +32,7 @@ def parse_routing(
     team: list[Member],
     dayfirst: bool,
     zone: tzinfo,
+    decimal: str | None = None,
 ) -> tuple[list[RoutingRule], RuleTab]:
     tab = RuleTab(ROUTING, table, ["Order", "Field", "Operator", "Value", "Assign to"])
     groups: dict[float, list[tuple[int, dict[str, str]]]] = {}
@@ -84,7 +85,7 @@ def parse_routing(
                 if people
                 else "add the people leads go to on the Team tab",
             )
-        conditions = read_conditions(tab, rows, fields, dayfirst, zone)
+        conditions = read_conditions(tab, rows, fields, dayfirst, zone, decimal=decimal)
         if tab.ok:
             rules.append(RoutingRule(label, conditions, target, strategy))
     return rules, tab

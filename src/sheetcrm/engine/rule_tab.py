@@ -93,6 +93,7 @@ def read_conditions(
     dayfirst: bool,
     zone: tzinfo,
     computed: frozenset[str] = frozenset(),
+    decimal: str | None = None,
 ) -> tuple[Condition, ...]:
     conditions = []
     for i, cells in rows:
@@ -111,7 +112,13 @@ def read_conditions(
         try:
             conditions.append(
                 compile_condition(
-                    cells["Field"], cells["Operator"], cells["Value"], fields, dayfirst, zone
+                    cells["Field"],
+                    cells["Operator"],
+                    cells["Value"],
+                    fields,
+                    dayfirst,
+                    zone,
+                    decimal,
                 )
             )
         except ConditionError as exc:

@@ -8,6 +8,7 @@ match ("Industry is SaaS"), so every score and routing decision can explain itse
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -22,7 +23,14 @@ from sheetcrm.engine.operators import NUMERIC, OPERATORS, TEMPORAL, Arg, Operato
 from sheetcrm.engine.patterns import Pattern, PatternError
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
-from sheetcrm.engine.values import format_datetime, format_number, parse_number
+from sheetcrm.engine.values import (
+    ambiguous_number,
+    format_datetime,
+    format_number,
+    match_key,
+    parse_number,
+    shown,
+)
 
 
 class ConditionError(ValueError):
@@ -61,6 +69,8 @@ class Condition:
         if op.arg is Arg.DAYS:
             tail = " days" if op.name.startswith("within") else " days ago"
             return f"{self.field} {op.phrase} {self.value}{tail}"
+        if self.value_text.endswith("%"):  # "at least 10%", not "at least 0.10"
+            return f"{self.field} {op.phrase} {self.value_text}"
         return f"{self.field} {op.phrase} {_show(self.value)}"
 
 
@@ -89,8 +99,53 @@ _RANGE_WORDS = re.compile(r"\s*(?:\band\b|\bto\b|;|–|—|\.\.)\s*", re.IGNOREC
 comma separates the two numbers only when nothing else does ("10, 50")."""
 
 
+_ITEM = re.compile(
+    r'\s*(?:"(?P<quoted>(?:[^"]|"")*)"|[“„«](?P<curly>[^”“»]*)[”“»]|(?P<plain>[^,;\n"“„«][^,;\n]*)?)'
+    r"\s*(?P<end>[,;\n]|\Z)"
+)
+
+
+class ListError(ValueError):
+    """A list whose quotes do not close: which item, for the cell's problem."""
+
+
 def split_list(text: str) -> tuple[str, ...]:
-    return tuple(i.strip() for i in re.split(r"[,;\n]", text) if i.strip())
+    """``"Acme, Inc.", Globex; Initech`` -> ("Acme, Inc.", "Globex", "Initech"): items apart
+    at commas, semicolons or line breaks; an item in double quotes ("" for a quote inside)
+    may hold them. Raises :class:`ListError` on a quote that does not close."""
+    items, at = [], 0
+    while at < len(text):
+        found = _ITEM.match(text, at)
+        if found is None:
+            raise ListError(text[at:].strip())
+        if found["quoted"] is not None:
+            item = found["quoted"].replace('""', '"')
+        else:
+            item = found["curly"] if found["curly"] is not None else found["plain"] or ""
+        if item.strip():
+            items.append(item.strip())
+        at = found.end()
+        if not found["end"]:
+            break
+    return tuple(items)
+
+
+def _number(text: str, decimal: str | None, fail: Callable[[str], ConditionError]) -> float:
+    """A rule's number, read in the sheet's Number format; one that format leaves to a guess
+    (``12.500`` under auto) is refused rather than read as either."""
+    if decimal is None and ambiguous_number(text):
+        whole = parse_number(text.replace(".", ""))
+        raise ConditionError(
+            "Value",
+            f"{text!r} could be {format_number(parse_number(text) or 0)} or "
+            f"{format_number(whole or 0)}",
+            "write it without a thousands separator, like 12500 or 12.5, or set Settings: "
+            "Number format (1,234.56 or 1.234,56)",
+        )
+    number = parse_number(text, decimal)
+    if number is None:
+        raise fail(f"{text!r} is not a number")
+    return number
 
 
 _KIND_HINTS = {
@@ -111,11 +166,13 @@ def compile_condition(
     fields: dict[str, Kind | None],
     dayfirst: bool = True,
     zone: tzinfo = UTC,
+    decimal: str | None = None,
 ) -> Condition:
     """Parse and type-check one condition; raise :class:`ConditionError` naming the bad cell.
 
     ``fields`` maps each usable Leads header (as written) to its kind, None for columns the
     schema does not know (imported extras), which are compared as text or coerced to numbers.
+    ``decimal``: the sheet's decimal mark (Settings: Number format), None for auto.
     """
     by_key = {norm_header(h): h for h in fields}
     by_key.setdefault(norm_header(EMAIL_DOMAIN), EMAIL_DOMAIN)
@@ -138,11 +195,13 @@ def compile_condition(
             f"'{op.name}' compares {what}, but {field} holds {kind.value}",
             _KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT]),
         )
-    value = _parse_value(op, value_text.strip(), kind, dayfirst, zone)
+    value = _parse_value(op, value_text.strip(), kind, dayfirst, zone, decimal)
     return Condition(field, op, value, value_text.strip())
 
 
-def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zone: tzinfo) -> Any:
+def _parse_value(
+    op: Operator, text: str, kind: Kind | None, dayfirst: bool, zone: tzinfo, decimal: str | None
+) -> Any:
     def fail(problem: str) -> ConditionError:
         return ConditionError("Value", problem, f"'{op.name}' needs {op.arg.value}")
 
@@ -151,27 +210,33 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zon
     if not text:
         raise fail(f"'{op.name}' needs a value")
     if op.arg is Arg.LIST:
-        return split_list(text)
+        try:
+            items = split_list(text)
+        except ListError as exc:
+            raise ConditionError(
+                "Value",
+                f"the quoted item {shown(str(exc), 40)} does not end with its quote",
+                'put an item that holds a comma in double quotes, like "Acme, Inc.", Globex',
+            ) from exc
+        if op.name == "email domain in list":  # "@gmail.com", as people write a domain
+            items = tuple(i.removeprefix("@").strip() for i in items)
+        return items
     if op.arg is Arg.NUMBER:
         if kind in TEMPORAL:
             parsed = parse_date(text, dayfirst, zone)
             if parsed is None:
                 raise fail(f"{text!r} is not a date")
             return parsed
-        number = parse_number(text)
-        if number is None:
-            raise fail(f"{text!r} is not a number")
-        return number
+        return _number(text, decimal, fail)
     if op.arg is Arg.RANGE:
         parts = [p for p in _RANGE_WORDS.split(text) if p]
         if len(parts) != 2:
             parts = [p for p in _RANGE_SPLIT.split(text) if p]
         if len(parts) != 2 and (m := _HYPHEN_RANGE.fullmatch(text)):
             parts = [m["low"], m["high"]]  # 10-50, 10 000 - 50 000
-        numbers = [parse_number(p) for p in parts]
-        if len(numbers) != 2 or None in numbers:
+        if len(parts) != 2 or None in [parse_number(p, decimal) for p in parts]:
             raise fail(f"{text!r} is not a range of two numbers")
-        low, high = sorted(float(n) for n in numbers if n is not None)
+        low, high = sorted(_number(p, decimal, fail) for p in parts)
         return (low, high)
     if op.arg is Arg.DATE:
         parsed = parse_date(text, dayfirst, zone)
@@ -188,11 +253,10 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zon
             return Pattern(text)
         except PatternError as exc:
             raise ConditionError("Value", exc.problem, exc.hint) from exc
-    if kind in NUMERIC and op.name in ("equals", "not equals"):
-        number = parse_number(text)
-        if number is not None:
-            return number
-    if kind in TEMPORAL and op.name in ("equals", "not equals"):
+    equals = op.name in ("equals", "not equals")
+    if kind in NUMERIC and equals and parse_number(text, decimal) is not None:
+        return _number(text, decimal, fail)
+    if kind in TEMPORAL and equals:
         parsed = parse_date(text, dayfirst, zone)
         if parsed is not None:
             return parsed
@@ -205,9 +269,9 @@ def matched_values(condition: Condition, frame: Frame) -> pd.Series:
         return frame.text(EMAIL_DOMAIN)
     value = condition.value
     items = value if isinstance(value, tuple) else (value,)
-    spelled = {str(i).casefold(): str(i) for i in items}
+    spelled = {match_key(str(i)): str(i) for i in items}
     if isinstance(value, float):
         return pd.Series(format_number(value), index=frame.data.index)
     v = frame.values(condition.field)
-    per_value = v.folded.map(spelled).fillna("").to_numpy(dtype=object)
+    per_value = v.loose.map(spelled).fillna("").to_numpy(dtype=object)
     return pd.Series(v.take(per_value), index=frame.data.index)

@@ -82,8 +82,12 @@ def points(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Po
         members = np.array([r.group.casefold() == key for r in rules])
         raw = matrix[:, members] @ points[members]
         cap = settings.group_caps[g.casefold()]
-        capped_groups[g] = raw > cap
-        total = total + np.minimum(raw, cap)
+        # A cap bounds the group in its own direction: 15 is the most a group adds, -20 the
+        # most it takes off; a lead that matched none of it keeps its 0 either way.
+        bounded = np.maximum(raw, cap) if cap < 0 else np.minimum(raw, cap)
+        capped_groups[g] = bounded != raw
+        total = total + bounded
+    total = shown_precision(total)
     high, low = settings["Max score"], settings["Min score"]
     capped_total = np.zeros(n, dtype=bool)
     if high is not None:
@@ -94,6 +98,15 @@ def points(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Po
         total = np.maximum(total, low)
 
     return Points(total, matrix, capped_groups, capped_total)
+
+
+def shown_precision(total: np.ndarray) -> np.ndarray:
+    """Totals as the Score column shows them: 0.3 + 31.9 + 7.8 adds up to 39.999999999999996
+    in binary, which shows as 40 and must grade and qualify as 40. Rounded once per distinct
+    total."""
+    uniques, codes = np.unique(total, return_inverse=True)
+    rounded = np.array([float(format_number(u) or "nan") for u in uniques], dtype=float)
+    return rounded[codes.reshape(total.shape)]
 
 
 def explain(

@@ -10,7 +10,7 @@ from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.schema import SCORING, Kind
 from sheetcrm.engine.table import Table, norm_header
-from sheetcrm.engine.values import parse_number
+from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,11 @@ SCORED = frozenset({"Score", "Score reasons", "Grade", "Lifecycle", "Status"})
 
 
 def parse_scoring(
-    table: Table | None, fields: dict[str, Kind | None], dayfirst: bool, zone: tzinfo
+    table: Table | None,
+    fields: dict[str, Kind | None],
+    dayfirst: bool,
+    zone: tzinfo,
+    decimal: str | None = None,
 ) -> tuple[list[ScoringRule], RuleTab]:
     tab = RuleTab(SCORING, table, ["Rule", "Field", "Operator", "Value", "Points"])
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
@@ -37,9 +41,18 @@ def parse_scoring(
     for rows in groups.values():
         name = rows[0][1]["Rule"] or f"Row {Table.sheet_row(rows[0][0])}"
         points_cells = [(i, c["Points"]) for i, c in rows if c["Points"]]
-        values = {parse_number(p) for _, p in points_cells}
+        values = {parse_number(p, decimal) for _, p in points_cells}
         for i, text in points_cells:
-            if parse_number(text) is None:
+            if decimal is None and ambiguous_number(text):
+                tab.problem(
+                    Table.sheet_row(i),
+                    "Points",
+                    f"{text!r} could be {format_number(parse_number(text) or 0)} or "
+                    f"{format_number(parse_number(text.replace('.', '')) or 0)} points",
+                    "write it without a thousands separator, like 1000 or 1, or set "
+                    "Settings: Number format (1,234.56 or 1.234,56)",
+                )
+            elif parse_number(text, decimal) is None:
                 tab.problem(
                     Table.sheet_row(i),
                     "Points",
@@ -60,7 +73,7 @@ def parse_scoring(
                 f"rule {name!r} has different points on its rows",
                 "put the points on the first row only",
             )
-        conditions = read_conditions(tab, rows, fields, dayfirst, zone, SCORED)
+        conditions = read_conditions(tab, rows, fields, dayfirst, zone, SCORED, decimal)
         if not conditions and not any(c["Field"] for _, c in rows):
             tab.problem(
                 Table.sheet_row(rows[0][0]),

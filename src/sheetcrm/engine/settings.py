@@ -48,6 +48,32 @@ def _date_order(text: str) -> bool:
     raise SettingError(f"unknown date order {text!r}", "use DMY (31/01/2026) or MDY (01/31/2026)")
 
 
+_DECIMAL_MARKS = {
+    "1,234.56": ".",
+    "1.234,56": ",",
+    "1 234,56": ",",
+    "1 234.56": ".",
+    "decimal point": ".",
+    "point": ".",
+    ".": ".",
+    "decimal comma": ",",
+    "comma": ",",
+    ",": ",",
+    "auto": None,
+}
+
+
+def _number_format(text: str) -> str | None:
+    """The sheet's decimal mark, "." or ","; None (auto) to guess it per cell."""
+    words = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").casefold().split())
+    if words not in _DECIMAL_MARKS:
+        raise SettingError(
+            f"unknown number format {text!r}",
+            "use 1,234.56 (decimal point), 1.234,56 or 1 234,56 (decimal comma), or auto",
+        )
+    return _DECIMAL_MARKS[words]
+
+
 def _region(text: str) -> str:
     region = text.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -136,6 +162,16 @@ SETTINGS: tuple[Setting, ...] = (
         "DMY",
         "How to read 03/04/2026: DMY (3 April) or MDY (March 4).",
         _date_order,
+        ALL,
+    ),
+    Setting(
+        "Number format",
+        "auto",
+        "How numbers are written in the sheet, lead amounts and rule values alike: "
+        "1,234.56 (decimal point) or 1.234,56 / 1 234,56 (decimal comma). auto reads "
+        "1,200 as twelve hundred and 1,5 as one and a half, and reports a rule value such "
+        "as 12.500 that it would only be guessing at.",
+        _number_format,
         ALL,
     ),
     Setting(
@@ -295,6 +331,12 @@ class Settings:
     def zone(self) -> ZoneInfo:
         zone: ZoneInfo = self["Time zone"]
         return zone
+
+    @property
+    def decimal(self) -> str | None:
+        """The decimal mark numbers are read with; None: guessed per cell."""
+        mark: str | None = self["Number format"]
+        return mark
 
     @property
     def dayfirst(self) -> bool:

@@ -9,7 +9,7 @@ from sheetcrm.engine.schema import SETTINGS
 from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
 from sheetcrm.engine.settings import SETTINGS as DECLARED
 from sheetcrm.engine.table import Table, a1
-from sheetcrm.engine.values import parse_number
+from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
 
 def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Problem]]:
@@ -19,15 +19,11 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
         # No tab, or no Key or Value column: every setting would silently fall back to its
         # default (time zone, date order, fallback owner...), so nothing they govern runs.
         frozen |= ALL
+    caps: list[tuple[int, str, str]] = []
     for i, cells in tab.rows():
         key, text, row = cells["Key"], cells["Value"], Table.sheet_row(i)
         if key.casefold().startswith(GROUP_CAP_PREFIX):
-            cap = parse_number(text)
-            if cap is None:
-                tab.problem(row, "Value", f"{text!r} is not a number", "type the most points")
-                frozen.add("scoring")
-            else:
-                settings.group_caps[key.split(":", 1)[1].strip().casefold()] = cap
+            caps.append((row, key, text))  # read once Number format is known
             continue
         setting = find_setting(key)
         if setting is None:
@@ -49,4 +45,26 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
         except SettingError as exc:
             tab.problem(row, "Value", f"{setting.key}: {exc.problem}", exc.hint)
             frozen |= setting.governs
+    for row, key, text in caps:
+        cap = parse_number(text, settings.decimal)
+        if settings.decimal is None and ambiguous_number(text):
+            tab.problem(
+                row,
+                "Value",
+                f"{text!r} could be {format_number(cap or 0)} or "
+                f"{format_number(parse_number(text.replace('.', '')) or 0)}",
+                "write it without a thousands separator, or set Number format",
+            )
+            frozen.add("scoring")
+        elif cap is None:
+            tab.problem(
+                row,
+                "Value",
+                f"{text!r} is not a number",
+                "type the most points (or, below 0, "
+                "the most a group of negative rules may take off)",
+            )
+            frozen.add("scoring")
+        else:
+            settings.group_caps[key.split(":", 1)[1].strip().casefold()] = cap
     return settings, frozen, tab.problems

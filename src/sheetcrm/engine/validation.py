@@ -193,7 +193,7 @@ def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Set
         region = country_region(country) or settings["Default phone region"]
         return normalise_phone(value, region)[0] or value
     if kind in (Kind.NUMBER, Kind.MONEY):
-        number = parse_number(value)
+        number = parse_number(value, settings.decimal)
         return format_number(number) if number is not None else value
     if kind in (Kind.DATE, Kind.DATETIME):
         parsed = parse_date(value, settings.dayfirst, settings.zone)
@@ -218,6 +218,7 @@ def check_rows(
     required: Iterable[tuple[str, ...]],
     memo: Memo | None = None,
     largest_amount: float = math.inf,
+    decimal: str | None = None,
 ) -> Checked:
     """Check every row of ``data`` (Leads, strings) and normalise its contacts."""
     memo = memo if memo is not None else Memo()
@@ -285,7 +286,7 @@ def check_rows(
                 messages = [said[t][0] for t, p in zip(texts, pick, strict=True) if p]
                 problems.append((rows[pick], name, messages, hint))
     amount = stripped(column("Amount"))
-    amount_said = {v: amount_problem(v, largest_amount) for v in amount.unique()}
+    amount_said = {v: amount_problem(v, largest_amount, decimal) for v in amount.unique()}
     _collect(
         problems,
         amount.map(amount_said),
@@ -311,12 +312,12 @@ def check_rows(
     return Checked(email, phone, problems)
 
 
-def amount_problem(text: str, largest: float) -> str:
+def amount_problem(text: str, largest: float, decimal: str | None = None) -> str:
     """What is wrong with an Amount cell's text; "" when nothing is. A deal's value is never
     negative, and one past ``largest`` is a typo or a post meant to swamp the metric tabs."""
     if text.casefold() in BLANKS:
         return ""
-    value = parse_number(text)
+    value = parse_number(text, decimal)
     if value is None:
         return f"{shown(text)} is not an amount"
     if value < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
@@ -56,6 +57,21 @@ def cut_from(text: str) -> int:
 
 def is_blank(text: str) -> bool:
     return text.strip().casefold() in BLANKS
+
+
+_UNSEEN = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def match_key(text: str) -> str:
+    """Text as the text operators compare it: case, accents and the kind and number of
+    spaces set aside, so that what looks the same matches. "Société  Générale" typed with
+    a no-break space, pasted decomposed (NFD, as macOS and some web forms send it) or typed
+    without accents ("Societe Generale") all give one key."""
+    if text.isascii():
+        return " ".join(text.casefold().split())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNSEEN))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.split())
 
 
 def stripped(values: Iterable[object]) -> pd.Series:
@@ -143,11 +159,27 @@ _DIALLED = re.compile(r"\+\s*\d+(?:[\s\u00a0\u202f]+\d+)+")
 otherwise join into one large amount."""
 
 
-def parse_number(text: str) -> float | None:
+_SWAP_SEPARATORS = str.maketrans(".,", ",.")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_DOT_THREE = re.compile(r"[+-]?\d{1,3}\.\d{3}")
+
+
+def ambiguous_number(text: str) -> bool:
+    """Whether ``text`` reads differently under the two conventions and :func:`parse_number`
+    only guesses: a lone dot before exactly three digits (``12.500``: 12.5, or 12,500 where
+    the dot groups thousands). A lone comma before three digits is read as thousands, as
+    lead amounts are; a leading 0 (``0.125``) is a decimal in both."""
+    s = _NUMBER_JUNK.sub("", text.strip().strip("()").removesuffix("%"))
+    return _DOT_THREE.fullmatch(s) is not None and s.lstrip("+-")[0] != "0"
+
+
+def parse_number(text: str, decimal: str | None = None) -> float | None:
     """``1,234.50``, ``1.234,50``, ``1 234,5``, ``$1,200``, ``(300)``, ``12%`` -> float.
 
     None when the text is not a finite number, or reads as a phone number (a leading + and
-    groups of digits apart). A lone comma followed by exactly three digits is a thousands
+    groups of digits apart). ``decimal`` is the sheet's decimal mark (Settings: Number
+    format), "." or ","; the other mark then groups thousands (``12.500`` is 12500 under
+    ","). Without one, a lone comma followed by exactly three digits is a thousands
     separator (``1,200`` is twelve hundred), otherwise a decimal comma.
     """
     s = text.strip()
@@ -160,9 +192,11 @@ def parse_number(text: str) -> float | None:
     if percent:
         s = s[:-1]
     s = _NUMBER_JUNK.sub("", s).replace("\u2212", "-")  # the minus sign our reasons write
-    if "," not in s and _DOTTED_THOUSANDS.fullmatch(s):  # 1.234.567
+    if decimal is not None:
+        s = _declared(s.translate(_SWAP_SEPARATORS) if decimal == "," else s)
+    elif "," not in s and _DOTTED_THOUSANDS.fullmatch(s):  # 1.234.567
         s = s.replace(".", "")
-    if "," in s and "." in s:
+    elif "," in s and "." in s:
         if s.rfind(",") > s.rfind("."):
             s = s.replace(".", "").replace(",", ".")
         else:
@@ -186,23 +220,37 @@ def parse_number(text: str) -> float | None:
     return value / 100 if percent else value
 
 
+def _declared(s: str) -> str:
+    """``s`` with "." as its decimal mark: commas that group thousands are dropped; a lone
+    comma that groups nothing (``1,5``) is read as the decimal mark people meant."""
+    if "," not in s:
+        return s
+    if _GROUPED.fullmatch(s):
+        return s.replace(",", "")
+    return s.replace(",", ".") if s.count(",") == 1 and "." not in s else ""
+
+
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
-def parse_number_array(texts: pd.Series) -> np.ndarray:
+def parse_number_array(texts: pd.Series, decimal: str | None = None) -> np.ndarray:
     """:func:`parse_number` over many texts: plain and ``1,234.5`` numbers at C speed, the
     rest (currencies, decimal commas, percentages...) one by one."""
     numbers = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=float, copy=True)
     numbers[np.isinf(numbers)] = np.nan
+    if decimal == ",":  # 12.500 is twelve thousand five hundred, not what C reads
+        numbers[np.array(["." in t for t in texts], dtype=bool)] = np.nan
     todo = np.isnan(numbers) & (texts != "").to_numpy(dtype=bool)
     if todo.any():
         rest = texts[todo]
-        commas = np.array([_THOUSANDS.fullmatch(t) is not None for t in rest], dtype=bool)
+        commas = np.array(
+            [decimal != "," and _THOUSANDS.fullmatch(t) is not None for t in rest], dtype=bool
+        )
         cleaned = pd.to_numeric(rest[commas].str.replace(",", "", regex=False), errors="coerce")
         values = np.full(len(rest), np.nan)
         values[commas] = cleaned.to_numpy(dtype=float)
         for i in np.flatnonzero(~commas):
-            parsed = parse_number(rest.iat[i])
+            parsed = parse_number(rest.iat[i], decimal)
             values[i] = np.nan if parsed is None else parsed
         numbers[todo] = values
     return numbers

@@ -62,7 +62,7 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
     state.data = data.iloc[state.positions].reset_index(drop=True)
     state.read = state.data[service].copy()
     state.leads = leads
-    state.frame = Frame(state.data, stamp_now, config.settings.dayfirst)
+    state.frame = Frame(state.data, stamp_now, config.settings.dayfirst, config.settings.decimal)
     return state
 
 

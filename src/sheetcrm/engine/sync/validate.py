@@ -19,6 +19,7 @@ def validate(state: SyncState) -> SyncState:
         settings["Required fields"],
         state.memo,
         settings["Largest amount"],
+        settings.decimal,
     )
     state.problems += checked.problems
     state.contacts = {
