@@ -22,7 +22,7 @@ from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_sav
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, table_grid
 from sheetcrm.backends.workbook_changes import apply_changes, fill_tab
-from sheetcrm.backends.workbook_look import add_dropdowns, dress
+from sheetcrm.backends.workbook_look import dress, keep_look
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.table import Snapshot, Table
@@ -103,6 +103,7 @@ class WorkbookBackend:
         self._loaded = None  # about to be modified: never reuse it
         xlsx_safety.check_kept(self.path, lost)
         apply_changes(wb, changes, extents)
+        keep_look(wb)  # columns added or moved, a workbook from before the look: put it right
         # openpyxl writes formulas without what they showed: put that back (sheetcrm writes
         # no formula, so every one left is a person's, as read), and have Excel or LibreOffice
         # calculate them again on opening.
@@ -135,7 +136,7 @@ class WorkbookBackend:
             ws = wb.create_sheet(name)
             fill_tab(ws, table)
             dress(ws)
-        add_dropdowns(wb, tabs)
+        keep_look(wb)
         xlsx_save.save(wb, self.path, expect=None)
         self._loaded = None
 
