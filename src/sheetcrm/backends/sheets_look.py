@@ -92,9 +92,10 @@ def provisioning_requests(tabs: dict[str, Table], meta: dict[str, Any]) -> list[
 
 
 def colour(hex_rgb: str) -> dict[str, float]:
-    """RRGGBB as the Sheets API's Color."""
+    """RRGGBB as the Sheets API's Color: exact 8-bit levels, which Google keeps as they are
+    (it cuts a level to 8 bits, so a rounded 0.9882 would come back one shade darker)."""
     parts = (int(hex_rgb[i : i + 2], 16) / 255 for i in (0, 2, 4))
-    return dict(zip(("red", "green", "blue"), (round(p, 4) for p in parts), strict=True))
+    return dict(zip(("red", "green", "blue"), parts, strict=True))
 
 
 def dropdown_requests(look: Look, sheet_id: int) -> list[dict[str, Any]]:

@@ -103,7 +103,8 @@ class WorkbookBackend:
         self._loaded = None  # about to be modified: never reuse it
         xlsx_safety.check_kept(self.path, lost)
         apply_changes(wb, changes, extents)
-        keep_look(wb)  # columns added or moved, a workbook from before the look: put it right
+        # columns added or moved, a workbook from before the look: put it right
+        keep_look(wb, {title: header for title, (header, _) in extents.items()})
         # openpyxl writes formulas without what they showed: put that back (sheetcrm writes
         # no formula, so every one left is a person's, as read), and have Excel or LibreOffice
         # calculate them again on opening.
@@ -136,7 +137,7 @@ class WorkbookBackend:
             ws = wb.create_sheet(name)
             fill_tab(ws, table)
             dress(ws)
-        keep_look(wb)
+        keep_look(wb, {name: table.header for name, table in tabs.items()})
         xlsx_save.save(wb, self.path, expect=None)
         self._loaded = None
 

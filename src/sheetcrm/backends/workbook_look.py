@@ -4,6 +4,8 @@ for Google and the workbook alike (kept up to date at each write)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import Rule
@@ -60,22 +62,27 @@ def dress(ws: Worksheet) -> None:
         ws.sheet_properties.tabColor = _SERVICE_TAB
 
 
-def keep_look(wb: Workbook) -> bool:
+def keep_look(wb: Workbook, known: Mapping[str, Sequence[str]] | None = None) -> bool:
     """Give Leads the drop-downs and highlighting engine/look.py declares, at the columns
     where they are now (the same rules Google gets); whether anything had to change.
 
     Rules sheetcrm made are found by what they are, wherever they sit, and replaced together
     when one is missing or misplaced; a person's own rules are left as they are.
+    ``known``: tabs' headers already at hand, by title (measuring a tab walks all its cells).
     """
     sheets = {norm_header(ws.title): ws for ws in wb.worksheets}
     leads = sheets.get(norm_header(LEADS.name))
     if leads is None:
         return False
-    headers = {
-        ws.title: [format_cell(v) for v in next(ws.iter_rows(max_row=1, values_only=True), ())]
-        for key, ws in sheets.items()
-        if key in {norm_header(t) for t in (LEADS.name, STAGES.name, TEAM.name)}
-    }
+    headers: dict[str, Sequence[str]] = {}
+    for tab in (LEADS.name, STAGES.name, TEAM.name):
+        ws = sheets.get(norm_header(tab))
+        if ws is None:
+            continue
+        header = (known or {}).get(ws.title)
+        if header is None:
+            header = [format_cell(v) for v in next(ws.iter_rows(max_row=1, values_only=True))]
+        headers[ws.title] = header
     look = place(headers)
     changed = _keep_dropdowns(wb, leads, look)
     return _keep_highlights(leads, look) or changed
