@@ -17,6 +17,8 @@ NUMBER_TYPES = {
     "percent": "PERCENT",
     "money": "CURRENCY",
     "count": "NUMBER",
+    "leads": "NUMBER",
+    "deals": "NUMBER",
     "days": "NUMBER",
     "hours": "NUMBER",
     "ratio": "NUMBER",

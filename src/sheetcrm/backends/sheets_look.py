@@ -1,7 +1,8 @@
 """The look of a provisioned Google Sheet, as spreadsheets.batchUpdate requests.
 
 Pure: from the template's tabs and the sheet's current metadata, the requests that are still
-missing. Frozen bold headers and drop-downs are set the same way every time (setting them
+missing. The drop-downs and highlighting are engine/look.py's, which the workbook gets too.
+Frozen bold headers and drop-downs are set the same way every time (setting them
 again changes nothing); conditional formats and protected ranges are added only when one like
 it is not there yet, so running ``sheetcrm init`` twice adds no duplicate rules.
 """
@@ -10,18 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetcrm.engine.schema import LEADS, STAGES, STATE, TEAM, Owner, tab_spec
-from sheetcrm.engine.table import Table, column_letter
+from sheetcrm.engine.look import FIRST_ROW, Look, PlacedHighlight, place
+from sheetcrm.engine.schema import LEADS, STATE, Owner, tab_spec
+from sheetcrm.engine.table import Table
 
 PROTECTED = "sheetcrm: filled by the sync; your edits here are overwritten"
-GREY = {"red": 0.93, "green": 0.93, "blue": 0.93}
-GRADES = {
-    "A": {"red": 0.81, "green": 0.92, "blue": 0.84},
-    "B": {"red": 0.90, "green": 0.96, "blue": 0.92},
-    "C": {"red": 1.0, "green": 0.97, "blue": 0.88},
-    "D": {"red": 0.99, "green": 0.91, "blue": 0.90},
-}
-PROBLEM = {"red": 0.99, "green": 0.91, "blue": 0.90}
 
 
 def _grid(
@@ -97,45 +91,48 @@ def provisioning_requests(tabs: dict[str, Table], meta: dict[str, Any]) -> list[
     return requests
 
 
+def colour(hex_rgb: str) -> dict[str, float]:
+    """RRGGBB as the Sheets API's Color: exact 8-bit levels, which Google keeps as they are
+    (it cuts a level to 8 bits, so a rounded 0.9882 would come back one shade darker)."""
+    parts = (int(hex_rgb[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return dict(zip(("red", "green", "blue"), parts, strict=True))
+
+
+def dropdown_requests(look: Look, sheet_id: int) -> list[dict[str, Any]]:
+    """The Leads drop-downs, down the whole column: setting one again replaces it."""
+    return [
+        {
+            "setDataValidation": {
+                "range": _grid(sheet_id, d.col, first_row=FIRST_ROW - 1),
+                "rule": {
+                    "condition": {
+                        "type": "ONE_OF_RANGE",
+                        "values": [{"userEnteredValue": f"={d.source}"}],
+                    },
+                    "strict": False,
+                    "showCustomUi": True,
+                },
+            }
+        }
+        for d in look.dropdowns
+    ]
+
+
+def highlight_rule(placed: PlacedHighlight, sheet_id: int) -> dict[str, Any]:
+    if placed.spec.equals is not None:
+        condition = {"type": "TEXT_EQ", "values": [{"userEnteredValue": placed.spec.equals}]}
+    else:
+        formula = [{"userEnteredValue": f"={placed.formula}"}]
+        condition = {"type": "CUSTOM_FORMULA", "values": formula}
+    return _rule(sheet_id, placed.col, condition, colour(placed.spec.colour))
+
+
 def _leads_look(tabs: dict[str, Table], sheet: dict[str, Any]) -> list[dict[str, Any]]:
     header = tabs[LEADS.name].header
     sid = sheet["properties"]["sheetId"]
-    col = {h: i for i, h in enumerate(header)}
-    requests: list[dict[str, Any]] = []
-    for column, tab, source in (("Stage", STAGES.name, "Stage"), ("Owner", TEAM.name, "Name")):
-        source_col = tabs[tab].header.index(source) if tab in tabs else 0
-        letter = column_letter(source_col)
-        requests.append(
-            {
-                "setDataValidation": {
-                    "range": _grid(sid, col[column], rows=4999),
-                    "rule": {
-                        "condition": {
-                            "type": "ONE_OF_RANGE",
-                            "values": [{"userEnteredValue": f"='{tab}'!${letter}$2:${letter}$500"}],
-                        },
-                        "strict": False,
-                        "showCustomUi": True,
-                    },
-                }
-            }
-        )
-    wanted = [
-        _rule(sid, col["Grade"], {"type": "TEXT_EQ", "values": [{"userEnteredValue": g}]}, colour)
-        for g, colour in GRADES.items()
-    ]
-    status = column_letter(col["Status"])
-    wanted.append(
-        _rule(
-            sid,
-            col["Status"],
-            {
-                "type": "CUSTOM_FORMULA",
-                "values": [{"userEnteredValue": f'=AND(LEN(${status}2)>0,${status}2<>"OK")'}],
-            },
-            PROBLEM,
-        )
-    )
+    look = place({name: table.header for name, table in tabs.items()})
+    requests = dropdown_requests(look, sid)
+    wanted = [highlight_rule(h, sid) for h in look.highlights]
     existing = sheet.get("conditionalFormats", [])
     for rule in wanted:
         if not any(_same_rule(rule, have) for have in existing):

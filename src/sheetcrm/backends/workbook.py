@@ -25,11 +25,11 @@ from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_sav
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, put, table_grid
 from sheetcrm.backends.workbook_changes import apply_changes, fill_tab
-from sheetcrm.backends.workbook_look import add_dropdowns, dress
+from sheetcrm.backends.workbook_look import dress, keep_look
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.schema import LEADS, Kind, canonical_header
+from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import format_cell
 from sheetcrm.errors import BackendError
@@ -108,6 +108,8 @@ class WorkbookBackend:
         self._loaded = None  # about to be modified: never reuse it
         xlsx_safety.check_kept(self.path, lost)
         apply_changes(wb, changes, extents)
+        # columns added or moved, a workbook from before the look: put it right
+        keep_look(wb, {title: header for title, (header, _) in extents.items()})
         # openpyxl writes formulas without what they showed: put that back (sheetcrm writes
         # no formula, so every one left is a person's, as read), and have Excel or LibreOffice
         # calculate them again on opening.
@@ -161,11 +163,7 @@ class WorkbookBackend:
             ws = wb.create_sheet(name)
             fill_tab(ws, table)
             dress(ws)
-        tabs = {ws.title: Table([format_cell(c.value) for c in ws[1]]) for ws in wb.worksheets}
-        tabs.update(adoption.new_tabs)
-        if LEADS.name in tabs:  # the drop-downs go by the columns' meaning: "Étape" is Stage
-            tabs[LEADS.name] = Table([canonical_header(h) for h in tabs[LEADS.name].header])
-        add_dropdowns(wb, tabs)
+        keep_look(wb)
         if formulas:
             wb.calculation.fullCalcOnLoad = True
         xlsx_save.save(wb, self.path, expect=base_version, results=results or None)
@@ -186,7 +184,7 @@ class WorkbookBackend:
             ws = wb.create_sheet(name)
             fill_tab(ws, table)
             dress(ws)
-        add_dropdowns(wb, tabs)
+        keep_look(wb, {name: table.header for name, table in tabs.items()})
         xlsx_save.save(wb, self.path, expect=None)
         self._loaded = None
 

@@ -1,25 +1,39 @@
-"""The look of a provisioned workbook: bold frozen headers, the columns sheetcrm fills set
-apart in grey with a note saying so, and the Stage and Owner drop-downs on Leads."""
+"""The look of a workbook: bold frozen headers, the columns sheetcrm fills set apart in grey
+with a note saying so, and on Leads the drop-downs and highlighting engine/look.py declares
+for Google and the workbook alike (kept up to date at each write)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from openpyxl import Workbook
 from openpyxl.comments import Comment
+from openpyxl.formatting.rule import Rule
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheetcrm.backends.workbook_cells import METRIC_TABS, SERVICE_CELL
+from sheetcrm.engine.look import (
+    DROPDOWNS,
+    FIRST_ROW,
+    HIGHLIGHTS,
+    Look,
+    PlacedHighlight,
+    place,
+)
 from sheetcrm.engine.schema import LEADS, STAGES, TEAM, Owner, tab_spec
-from sheetcrm.engine.table import Table
+from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.values import format_cell
 
 OVERWRITTEN = "Filled by sheetcrm — your edits here are overwritten."
 _PERSON_FILL = "DDEBF7"  # light blue header: people type here
 _SERVICE_FILL = "BFBFBF"  # grey header, light grey column, grey tab: sheetcrm writes there
 _SERVICE_TAB = "808080"
-_LAST_ROW = 1048576  # drop-downs cover the whole column, however many leads arrive
+_LAST_ROW = 1048576  # the look covers the whole column, however many leads arrive
 
 
 def _solid(colour: str) -> PatternFill:
@@ -51,38 +65,116 @@ def dress(ws: Worksheet, first: int = 1) -> None:
         ws.sheet_properties.tabColor = _SERVICE_TAB
 
 
-def add_dropdowns(wb: Workbook, tabs: dict[str, Table]) -> None:
-    """Stage and Owner drop-downs on Leads, listing the Stages and Team tabs.
+def keep_look(wb: Workbook, known: Mapping[str, Sequence[str]] | None = None) -> bool:
+    """Give Leads the drop-downs and highlighting engine/look.py declares, at the columns
+    where they are now (the same rules Google gets); whether anything had to change.
 
-    The lists go through a defined name: Excel stores a list that points straight at another
-    tab in a worksheet extension, which openpyxl drops on the next save.
+    Rules sheetcrm made are found by what they are, wherever they sit, and replaced together
+    when one is missing or misplaced; a person's own rules are left as they are.
+    ``known``: tabs' headers already at hand, by title (measuring a tab walks all its cells).
     """
-    leads = tabs.get(LEADS.name)
+    sheets = {norm_header(ws.title): ws for ws in wb.worksheets}
+    leads = sheets.get(norm_header(LEADS.name))
     if leads is None:
-        return
-    for target, source_tab, source_header, name in (
-        ("Stage", STAGES.name, "Stage", "sheetcrm_stages"),
-        ("Owner", TEAM.name, "Name", "sheetcrm_team"),
-    ):
-        col = leads.col(target)
-        source = tabs.get(source_tab)
-        src = source.col(source_header) if source else None
-        if col is None or src is None:
+        return False
+    headers: dict[str, Sequence[str]] = {}
+    for tab in (LEADS.name, STAGES.name, TEAM.name):
+        ws = sheets.get(norm_header(tab))
+        if ws is None:
             continue
-        letter = get_column_letter(src + 1)
-        wb.defined_names[name] = DefinedName(
-            name, attr_text=f"{quote_sheetname(source_tab)}!${letter}$2:${letter}$1000"
-        )
+        header = (known or {}).get(ws.title)
+        if header is None:
+            header = [format_cell(v) for v in next(ws.iter_rows(max_row=1, values_only=True))]
+        headers[ws.title] = header
+    look = place(headers)
+    changed = _keep_dropdowns(wb, leads, look)
+    return _keep_highlights(leads, look) or changed
+
+
+def _column(col: int) -> str:
+    letter = get_column_letter(col + 1)
+    return f"{letter}{FIRST_ROW}:{letter}{_LAST_ROW}"
+
+
+def _keep_dropdowns(wb: Workbook, ws: Worksheet, look: Look) -> bool:
+    """Each list goes through a defined name: Excel stores a list that points straight at
+    another tab in a worksheet extension, which openpyxl drops on the next save."""
+    names = {d.name for d in DROPDOWNS}
+    wanted = {(d.spec.name, _column(d.col), d.source) for d in look.dropdowns}
+    ours = [dv for dv in ws.data_validations.dataValidation if dv.formula1 in names]
+    have = {
+        (dv.formula1, str(dv.sqref), getattr(wb.defined_names.get(dv.formula1), "attr_text", ""))
+        for dv in ours
+    }
+    if have == wanted and len(ours) == len(wanted):
+        return False
+    ws.data_validations.dataValidation = [
+        dv for dv in ws.data_validations.dataValidation if dv.formula1 not in names
+    ]
+    for name in names & set(wb.defined_names):
+        del wb.defined_names[name]
+    for d in look.dropdowns:
+        spec = d.spec
+        wb.defined_names[spec.name] = DefinedName(spec.name, attr_text=d.source)
         # A warning, not a stop: the sync flags an unknown stage or owner with a hint anyway.
         dv = DataValidation(
             type="list",
-            formula1=name,
+            formula1=spec.name,
             allow_blank=True,
             showErrorMessage=True,
             errorStyle="warning",
-            errorTitle=f"Not in the {source_tab} tab",
-            error=f"{target} is usually one of the {source_tab} tab's {source_header} column.",
+            errorTitle=f"Not in the {spec.source_tab} tab",
+            error=f"{spec.column} is usually one of the {spec.source_tab} tab's "
+            f"{spec.source_header} column.",
         )
-        letter = get_column_letter(col + 1)
-        dv.add(f"{letter}2:{letter}{_LAST_ROW}")
-        wb[LEADS.name].add_data_validation(dv)
+        dv.add(_column(d.col))
+        ws.add_data_validation(dv)
+    return True
+
+
+Signature = tuple[str, str, str | None, tuple[str, ...]]
+"""A highlighting rule as compared: its cells, type, operator and formulas (colours aside,
+as on Google: a person may recolour one)."""
+
+
+def _signature(placed: PlacedHighlight) -> Signature:
+    if placed.spec.equals is not None:
+        return _column(placed.col), "cellIs", "equal", (f'"{placed.spec.equals}"',)
+    return _column(placed.col), "expression", None, (placed.formula,)
+
+
+def _rule(placed: PlacedHighlight) -> Rule:
+    _, kind, operator, formula = _signature(placed)
+    colour = placed.spec.colour
+    rule = Rule(type=kind, operator=operator, formula=list(formula))
+    rule.dxf = DifferentialStyle(fill=PatternFill("solid", start_color=colour, end_color=colour))
+    return rule
+
+
+def _ours(sqref: str, rule: Rule) -> bool:
+    """Whether ``rule`` on ``sqref`` is one of the declared highlights, on any column."""
+    bounds = range_boundaries(sqref) if " " not in sqref else None
+    if bounds is None or bounds[0] != bounds[2] or bounds[1:4:2] != (FIRST_ROW, _LAST_ROW):
+        return False
+    found = (sqref, rule.type, rule.operator, tuple(rule.formula))
+    return any(_signature(PlacedHighlight(h, bounds[0] - 1)) == found for h in HIGHLIGHTS)
+
+
+def _keep_highlights(ws: Worksheet, look: Look) -> bool:
+    rules = ws.conditional_formatting._cf_rules
+    have = [
+        (str(cf.sqref), r.type, r.operator, tuple(r.formula))
+        for cf, kept in rules.items()
+        for r in kept
+        if _ours(str(cf.sqref), r)
+    ]
+    wanted = [_signature(h) for h in look.highlights]
+    if sorted(have, key=repr) == sorted(wanted, key=repr):
+        return False
+    for cf in list(rules):
+        rules[cf] = [r for r in rules[cf] if not _ours(str(cf.sqref), r)]
+        if not rules[cf]:
+            del rules[cf]
+    for placed in look.highlights:
+        ws.conditional_formatting.add(_column(placed.col), _rule(placed))
+    return True

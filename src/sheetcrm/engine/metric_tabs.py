@@ -47,23 +47,38 @@ FORMATS = {
     "Weighted forecast": "money",
     "Mean days in stage": "days",
     "Median days in stage": "days",
+    "Leads now": "leads",
+    "Open deals": "deals",
+    "Won deals": "deals",
 }
 """Number format of a table column, by header (the "(all time)" twin shares it); other
-number columns are counts."""
-PRECISION = {"percent": 6, "money": 2, "days": 2, "hours": 2, "ratio": 4, "count": 0}
+number columns are counts, which their header names."""
+PRECISION = {
+    "percent": 6,
+    "money": 2,
+    "days": 2,
+    "hours": 2,
+    "ratio": 4,
+    "count": 0,
+    "leads": 0,
+    "deals": 0,
+}
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
 CHART_COLUMN = 5  # charts sit right of the Dashboard's figures, from column F
 
 
 def pattern(kind: str, currency: str = "USD") -> str:
-    """The spreadsheet number format of a kind of figure (Excel and Google read the same)."""
+    """The spreadsheet number format of a kind of figure (Excel and Google read the same).
+    Every kind a figure on its own can have shows its unit: "451.9 hours", "1 lead"."""
     if kind == "money":
         symbol = SYMBOLS.get(currency.upper())
         return f'"{symbol}"#,##0' if symbol else f'#,##0 "{currency}"'
+    if kind in ("leads", "deals"):
+        return f'[=1]0" {kind[:-1]}";#,##0" {kind}"'
     return {
         "percent": "0.00%",
-        "days": "0.0",
-        "hours": "0.0",
+        "days": '0.0" days"',
+        "hours": '0.0" hours"',
         "ratio": '0.00"×"',
         "count": "#,##0",
         "datetime": "yyyy-mm-dd hh:mm",
@@ -164,7 +179,7 @@ def render(metrics: Metrics, stamp: str, currency: str) -> dict[str, MetricTab]:
     dash.line("Now", "Value")
     _figures(dash, metrics.now)
     for age, count in metrics.aging.itertuples(index=False):
-        dash.line(f"Open leads aged {age}", count, kinds=("", "count"))
+        dash.line(f"Open leads aged {age}", count, kinds=("", "leads"))
     funnel = metrics.funnel[["Stage", "Leads now"]]
     f_head, f_last = dash.block("Leads per stage now", funnel)
     m_head, m_last = dash.block("Won value by month", metrics.won_by_month[["Month", "Won value"]])

@@ -46,7 +46,7 @@ class Figure:
     name: str
     period: float | None
     all_time: float | None
-    format: str  # count, percent, money, days, hours, ratio
+    format: str  # leads, deals (counts of), percent, money, days, hours, ratio
 
 
 @dataclass
@@ -99,9 +99,9 @@ def compute(
         out.figures.append(figure)
         return measure(basis), measure(everything)
 
-    both("New leads", "count", lambda m: float(m.sum()), created_in)
-    both("Won deals", "count", lambda m: float((won & m).sum()))
-    both("Lost deals", "count", lambda m: float((lost & m).sum()))
+    both("New leads", "leads", lambda m: float(m.sum()), created_in)
+    both("Won deals", "deals", lambda m: float((won & m).sum()))
+    both("Lost deals", "deals", lambda m: float((lost & m).sum()))
     rates = both("Win rate", "percent", lambda m: ratio((won & m).sum(), ((won | lost) & m).sum()))
     both("Won value", "money", lambda m: float(np.nansum(deals.amount[won & m])))
     sizes = both("Average won deal", "money", lambda m: _mean(deals.amount[won & m]))
@@ -124,13 +124,13 @@ def compute(
     value = float(np.nansum(deals.amount[is_open]))
     weighted = deals.amount * deals.probability
     out.now = [
-        Figure("Open deals", None, open_count, "count"),
+        Figure("Open deals", None, open_count, "deals"),
         Figure("Pipeline value", None, value, "money"),
         Figure("Weighted forecast", None, float(np.nansum(weighted[is_open])), "money"),
         Figure("Pipeline target", None, target, "money"),
         Figure("Pipeline coverage", None, ratio(value, target or 0), "ratio"),
-        Figure("Stale deals", None, float((deals.stale & is_open).sum()), "count"),
-        Figure("Overdue follow-ups and first touches", None, float(deals.overdue.sum()), "count"),
+        Figure("Stale deals", None, float((deals.stale & is_open).sum()), "deals"),
+        Figure("Overdue follow-ups and first touches", None, float(deals.overdue.sum()), "leads"),
     ]
     out.aging = aging(deals, when)
     out.funnel = funnel(deals, log, stages, created_in)

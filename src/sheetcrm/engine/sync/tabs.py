@@ -1,8 +1,9 @@
 """The tabs a sync rewrites whole: Problems, and the hidden state tab (next Lead ID, what the
-metric tabs show)."""
+metric tabs show, where the drop-downs and highlighting go)."""
 
 from __future__ import annotations
 
+from sheetcrm.engine.look import planned_look
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS, PROBLEMS, STATE
@@ -10,6 +11,9 @@ from sheetcrm.engine.sync.ids import NEXT_ID_KEY
 from sheetcrm.engine.table import Snapshot, Table
 
 METRICS_KEY = "metrics digest"  # what the metric tabs show, but for their "as of" time
+# Where the look's columns are (engine/look.py): when one moves or is added, the changed key
+# makes this sync write, and a backend that keeps the look up to date at writes redoes it.
+LOOK_KEY = "look"
 
 
 def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
@@ -57,7 +61,8 @@ def state_value(state: Table, key: str) -> str:
 
 def state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str) -> None:
     current = snapshot.get(STATE.name)
-    rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest]]
+    look = planned_look(snapshot, plan.new_columns).key()
+    rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest], [LOOK_KEY, look]]
     table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
