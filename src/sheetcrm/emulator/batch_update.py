@@ -19,6 +19,7 @@ from sheetcrm.emulator.defaults import clean
 from sheetcrm.emulator.errors import ApiError, bad_request
 from sheetcrm.emulator.fields import get_path, parse_mask, set_path, update_paths
 from sheetcrm.emulator.grid import Sheet
+from sheetcrm.emulator.griddata import with_grid
 from sheetcrm.emulator.located import Locator
 from sheetcrm.emulator.metadata import new_metadata, search
 from sheetcrm.emulator.store import Spreadsheet
@@ -44,7 +45,9 @@ def batch_update(book: Spreadsheet, call: Call) -> dict[str, Any]:
         raise
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id, "replies": replies}
     if call.body.get("includeSpreadsheetInResponse"):
-        out["updatedSpreadsheet"] = book.resource()
+        body = call.body
+        ranges, include = body.get("responseRanges") or [], body.get("responseIncludeGridData")
+        out["updatedSpreadsheet"] = with_grid(book, ranges, bool(include))
     return out
 
 
