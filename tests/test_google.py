@@ -41,22 +41,24 @@ def test_sheet_locations():
 
 
 SYNC_WITH_METRICS = {
-    # read, lease, re-read, one write of cells and History rows, and a read back to check
-    # that every cell landed on its lead (engine/landing.py): five; writing the metric tabs
-    # adds two, to ask which charts they have and to set their number formats and charts
-    "values.batchGet": 3,
+    # the read (values, and what a write needs of the sheet: tab IDs, grids, charts); the
+    # lease; one batchUpdate that grows grids, sets formats and charts, and answers with the
+    # service columns and the lease, to plan again if a person sorted meanwhile; one write
+    # of cells, History rows and the lease's release; and a read back to check that every
+    # cell landed on its lead (engine/landing.py)
+    "spreadsheets.get": 2,
     "values.update": 1,
-    "spreadsheets.get": 1,
     "spreadsheets.batchUpdate": 1,
     "values.batchUpdate": 1,
 }
 
 
-@pytest.mark.parametrize("extra_leads", [0, 1500])  # 1,500: past a new tab's 1000-row grid
-def test_a_sync_costs_a_fixed_number_of_requests_whatever_the_row_count(extra_leads):
+@pytest.mark.parametrize("new_rows", [50, 3000])  # 3,000: History outgrows a 1000-row grid
+def test_a_sync_costs_at_most_five_requests_whatever_changes(new_rows):
     tabs = template()
     leads = tabs[LEADS.name]
-    for i in range(extra_leads):
+    assert not any(leads.column("Lead ID")) and len(leads.rows) == 50
+    for i in range(new_rows - len(leads.rows)):
         row = [""] * len(leads.header)
         row[leads.col("Email")] = f"lead{i}@firm{i}.example"
         leads.rows.append(row)
@@ -65,24 +67,26 @@ def test_a_sync_costs_a_fixed_number_of_requests_whatever_the_row_count(extra_le
     emu.reset_stats()
     _, report = sync_once(backend, NOW, CLOCK)
     stats = emu.stats()
-    assert report.cells > 100
-    # 3,000 History rows overflow a new tab's 1000-row grid: it is grown first, with room
-    grown = 1 if extra_leads else 0
-    assert stats["byEndpoint"] == {
-        **SYNC_WITH_METRICS,
-        "spreadsheets.get": 1 + grown,
-        "spreadsheets.batchUpdate": 1 + grown,
-    }
+    assert report.cells > 100 and report.replaced
+    assert stats["byEndpoint"] == SYNC_WITH_METRICS and stats["total"] == 5
     emu.reset_stats()
     _, again = sync_once(_fresh(backend), NOW, CLOCK)
     assert again.cells == 0 and not again.written
-    assert emulator().stats()["byEndpoint"] == {"values.batchGet": 2, "values.update": 2}
-    # a day later only figures change: the five of a sync, plus formats and charts (2)
+    assert emulator().stats()["byEndpoint"] == {"spreadsheets.get": 1, "values.update": 2}
+    # a day later only figures change, and the metric tabs are rewritten
     human_edit(backend, LEADS.name, lambda t: t.rows[0].__setitem__(t.col("Stage"), "Won"))
     emu.reset_stats()
     plan, later = sync_once(_fresh(backend), NOW.replace(day=24), CLOCK)
     assert "Dashboard" in plan.replace and later.cells > 0
     assert emulator().stats()["byEndpoint"] == SYNC_WITH_METRICS
+    # a person deleted a metric tab: it is added back in the same batchUpdate
+    book = _book(backend)
+    book.delete_sheet(book.sheet("Dashboard").sheet_id)
+    human_edit(backend, LEADS.name, lambda t: t.rows[1].__setitem__(t.col("Stage"), "Won"))
+    emu.reset_stats()
+    sync_once(_fresh(backend), NOW.replace(day=25), CLOCK)
+    assert emulator().stats()["byEndpoint"] == SYNC_WITH_METRICS
+    assert book.sheet("Dashboard").charts
 
 
 def test_every_write_is_raw_so_text_never_becomes_a_formula():
@@ -169,19 +173,19 @@ def test_one_sync_at_a_time():
 def test_a_sync_taken_over_mid_way_writes_nothing():
     backend = google_backend()
     sheet = _book(backend).sheet(LEASE_TAB)
-    batch_gets = []
+    updates = []
 
-    def second_read(info) -> bool:  # the re-read just before writing, after the lease
-        if info.endpoint == "values.batchGet":
-            batch_gets.append(info)
-        return len(batch_gets) == 2
+    def last_check(info) -> bool:  # the batchUpdate just before the cells, after the lease
+        if info.endpoint == "spreadsheets.batchUpdate":
+            updates.append(info)
+        return len(updates) == 1
 
     emulator().before_request(
         lambda store: sheet.set_values("A1", [["other", "2099-01-01T00:00:00+00:00"]]),
-        when=second_read,
+        when=last_check,
     )
     before = backend.read().table(LEADS.name)
-    batch_gets.clear()
+    updates.clear()
     with pytest.raises(BackendError, match="took over"):
         sync_once(_fresh(backend), NOW, CLOCK)
     assert backend.read().table(LEADS.name) == before
@@ -249,6 +253,14 @@ def test_the_commands_work_on_a_google_sheet(monkeypatch, capsys, tmp_path):
     assert leads[-1][0] == "L-00051" and "new.lead@fresh.example" in leads[-1]
 
 
+def before_append(fault) -> None:
+    """Fail the append with ``fault``: the write's last look at the sheet comes just before."""
+    emulator().before_request(
+        lambda _store: emulator().inject(fault),
+        when=lambda info: info.endpoint == "values.batchGet",
+    )
+
+
 @pytest.mark.parametrize("fault", [DROP_AFTER, 503])
 def test_an_append_whose_answer_is_lost_is_never_sent_again(fault):
     """A dropped answer may hide an append that happened: sending it again could add the
@@ -260,14 +272,14 @@ def test_an_append_whose_answer_is_lost_is_never_sent_again(fault):
     row = [""] * len(leads.header)
     row[leads.col("Email")] = "new@lead.example"
     row[leads.col("Amount")] = "1200"
-    emulator().inject(fault)
+    before_append(fault)
     with pytest.raises(BackendError, match="append"):
         backend.write(Changes(snapshot.version, appends={LEADS.name: [row]}))
     after = backend.read().table(LEADS.name)
     expected = 1 if fault == DROP_AFTER else 0  # carried out once, or not at all
     assert after.column("Email").count("new@lead.example") == expected
     # a 429 says the request was refused before any work: that one is retried
-    emulator().inject(429)
+    before_append(429)
     backend.write(Changes(backend.read().version, appends={LEADS.name: [row]}))
     final = backend.read().table(LEADS.name)
     assert final.column("Email").count("new@lead.example") == expected + 1

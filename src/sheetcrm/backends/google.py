@@ -1,9 +1,10 @@
 """A Google Sheet as the backend; only this module and its sheets_* helpers use gspread.
 
-Reads every tab in one ``values:batchGet``; writes every cell change and History rows in one
-``values:batchUpdate``, and new leads in one ``values:append``, with valueInputOption RAW so that
-nothing a person or a web form typed is ever taken for a formula. Values are read as the
-sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
+Reads every tab, and what a write needs to know of the sheet, in one ``spreadsheets.get``;
+writes every cell change and History rows in one ``values:batchUpdate``, and new leads in one
+``values:append``, with valueInputOption RAW so that nothing a person or a web form typed is
+ever taken for a formula. Values are read as the sheet shows them (formattedValue): never
+numericised, so "00123" stays "00123".
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from gspread.exceptions import APIError
-
-from sheetcrm.backends.sheets_address import grid_size, quote, spreadsheet_id
+from sheetcrm.backends.base import StaleSnapshotError
+from sheetcrm.backends.sheets_address import quote, spreadsheet_id
 from sheetcrm.backends.sheets_changes import Shape, cell_ranges, json_value, tab_ranges
 from sheetcrm.backends.sheets_charts import chart_requests, format_requests
-from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
+from sheetcrm.backends.sheets_grid import READ_FIELDS, grid_rows
+from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import digest, token, version_ranges
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_tabs import MetricTab
-from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEMS, STATE, TABS
+from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEMS, STATE
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
 
@@ -52,6 +53,7 @@ class GoogleBackend:
         self.sheet = Spreadsheet(self.id, self.http, self.account, (STATE.name, LEASE_TAB))
         self._lease = Lease(self.sheet)
         self._shape: Shape = {}  # tab -> (header, data rows)
+        self._written = True  # since the last read: positions it found may have moved
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -63,39 +65,22 @@ class GoogleBackend:
         return True
 
     def read(self) -> Snapshot:
-        titles = list(self.sheet.sheet_ids) or [
-            *(t.name for t in (*TABS, *METRIC_TABS)),
-            LEASE_TAB,
-        ]
-        try:
-            ranges = self.http.values_batch_get(
-                self.id,
-                [quote(t) for t in titles],
-                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-            )
-        except APIError as exc:
-            if exc.code != 400:  # 400: a tab we expected is not there; ask which there are
-                raise explain(exc, self.id, self.account) from exc
-            titles = self.sheet.titles()
-            ranges = self.sheet.call(
-                "values_batch_get",
-                [quote(t) for t in titles],
-                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-            )
+        """Every tab's values and what a write needs to know of the sheet (tab IDs, grids,
+        charts, protected ranges, locale and time zone), in one spreadsheets.get."""
+        # every tab, not those sheetcrm expects: naming one a person deleted would cost a 400
+        # and a second read
+        got = self.sheet.call("fetch_sheet_metadata", {"fields": READ_FIELDS})
+        self.sheet.learn(got, every_tab=True)
+        self._shape.clear()
+        self._written = False
         tabs: dict[str, Table] = {}
         self._lease.read_from(None)
-        for title, value_range in zip(titles, ranges.get("valueRanges", []), strict=False):
-            rows = [[str(v) for v in row] for row in value_range.get("values", [])]
-            # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
-            grid = grid_size(value_range.get("range", ""))
-            if grid is not None:
-                self.sheet.grid[title] = grid
+        for sheet in got.get("sheets", []):
+            title, rows = sheet["properties"]["title"], grid_rows(sheet)
             if title == LEASE_TAB:
                 self._lease.read_from(rows)
                 continue
-            header = rows[0] if rows else []
-            table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
-            tabs[title] = table
+            tabs[title] = table = _table(rows)
             self._shape[title] = (list(table.header), len(table.rows))
         return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
 
@@ -103,7 +88,7 @@ class GoogleBackend:
         """Re-read the Lead ID and service columns (one request): enough to tell whether a
         person sorted, inserted or deleted rows, or typed into a cell the plan would write."""
         leads = self._shape.get(LEADS.name)
-        if leads is None:
+        if leads is None or self._written:
             return self.read().version
         ranges = version_ranges(leads[0], STATE.name in self._shape)
         if self._lease.holder is not None:
@@ -121,22 +106,30 @@ class GoogleBackend:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, changes: Changes) -> None:
+        """At most one spreadsheets.batchUpdate (new tabs, grids grown, the metric tabs'
+        formats and charts), the append of new leads, then one values.batchUpdate (every
+        cell, History rows, and the lease given back)."""
         if not changes:
             return
-        new_tabs = [t for t in changes.replace if t not in self._shape]
-        if new_tabs:
-            self.sheet.ensure_tabs(new_tabs)
+        if self._written:  # resolved against a read this backend has written over since
+            raise StaleSnapshotError("the sheet was written since it was read")
+        requests = self.sheet.add_tabs(t for t in changes.replace if t not in self.sheet.sheet_ids)
         data, leads_rows = tab_ranges(changes, self._shape)
         if leads_rows is not None:
             tab = leads_rows[0]
             header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
-            self.sheet.fit([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
-            self._append_leads(tab, header, leads_rows[1])
+            requests += self.sheet.room([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
         else:
-            self.sheet.fit(data)  # rewritten tabs, new columns and History rows may outgrow a grid
-        metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
-        if metric_tabs:
-            self._dress_metric_tabs(metric_tabs, fresh=set(new_tabs))
+            requests += self.sheet.room(data)  # rewritten tabs, new columns, History rows
+        for title, table in changes.replace.items():
+            if isinstance(table, MetricTab):
+                sheet_id = self.sheet.sheet_ids[title]
+                requests += format_requests(table, sheet_id)
+                requests += chart_requests(table, sheet_id, self.sheet.charts.get(title, []))
+        if self._version(requests) != changes.base_version:
+            raise StaleSnapshotError("the sheet changed since it was read")
+        if leads_rows is not None:
+            self._append_leads(leads_rows[0], header, leads_rows[1])
         data += cell_ranges(changes, self._shape)
         releasing = self._lease.holder is not None
         if releasing:  # let go of the lease in the same request
@@ -145,7 +138,49 @@ class GoogleBackend:
             self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         if releasing:  # only now: had the write failed, leaving the lease would still free it
             self._lease.holder = None
-        self._shape.clear()  # positions are stale now: the next write follows a read
+        self._written = True  # positions are stale now: the next write follows a read
+
+    def _version(self, requests: list[dict[str, Any]]) -> str:
+        """Send ``requests`` (new tabs, grids, formats, charts) in one spreadsheets.batchUpdate
+        whose answer carries what :meth:`version` reads, and the lease; without requests,
+        :meth:`version` itself. Either way one request, just before the cells are written:
+        a sort or a typed cell since the read is planned against, not repaired after."""
+        if not requests or self._shape.get(LEADS.name) is None:
+            self.sheet.update(requests)
+            return self.version()
+        holding = self._lease.holder is not None
+        ranges = version_ranges(self._shape[LEADS.name][0], STATE.name in self._shape)
+        got = self.sheet.call(
+            "batch_update",
+            {
+                "requests": requests,
+                "includeSpreadsheetInResponse": True,
+                "responseRanges": [*ranges, LEASE_RANGE] if holding else ranges,
+                "responseIncludeGridData": True,
+            },
+        )
+        blocks = {
+            (sheet["properties"]["title"], data.get("startColumn", 0)): grid_rows({"data": [data]})
+            for sheet in got.get("updatedSpreadsheet", {}).get("sheets", [])
+            for data in sheet.get("data", [])
+        }
+        if holding:
+            held = blocks.get((LEASE_TAB, 0)) or [[]]
+            self._lease.confirm({"values": [[v] for v in held[0]]})
+        service = [r for (tab, _), r in sorted(blocks.items()) if tab == LEADS.name]
+        header = [rows[0][0] if rows and rows[0] else "" for rows in service]
+        height = max((len(rows) for rows in service), default=1)
+        leads = Table(
+            header,
+            [
+                [rows[i][0] if i < len(rows) and rows[i] else "" for rows in service]
+                for i in range(1, height)
+            ],
+        )
+        tabs = {LEADS.name: leads}
+        if STATE.name in self._shape:
+            tabs[STATE.name] = _table(blocks.get((STATE.name, 0), []))
+        return token(tabs)
 
     def _append_leads(self, tab: str, header: list[str], rows: list[list[str]]) -> None:
         """New leads go under whatever is the last row *now*: a person may have typed a row
@@ -162,27 +197,6 @@ class GoogleBackend:
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 {"values": values},
             )
-
-    def _dress_metric_tabs(self, tabs: dict[str, MetricTab], fresh: set[str]) -> None:
-        """Number formats, and charts added once then only refreshed (sheets_charts.py).
-        Tabs this write just created have no chart yet: no need to ask which they have."""
-        sheet_ids = self.sheet.sheet_ids
-        meta: dict[str, Any]
-        if set(tabs) <= fresh and set(tabs) <= set(sheet_ids):
-            meta = {"sheets": [{"properties": {"title": t, "sheetId": sheet_ids[t]}} for t in tabs]}
-        else:
-            meta = self.sheet.call(
-                "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
-            )
-        requests = []
-        for sheet in meta.get("sheets", []):
-            tab = tabs.get(sheet["properties"]["title"])
-            if tab is not None:
-                sheet_id = sheet["properties"].get("sheetId", 0)
-                requests += format_requests(tab, sheet_id)
-                requests += chart_requests(tab, sheet_id, sheet.get("charts", []))
-        if requests:
-            self.sheet.call("batch_update", {"requests": requests})
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300
@@ -203,16 +217,22 @@ class GoogleBackend:
             if current is None or not current.header or force:
                 rows = [table.header, *table.rows]
                 data.append({"range": f"{quote(name)}!A1", "values": rows})
-        if data:
-            self.sheet.fit(data)
-            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         # room for the Problems tab at its longest, so no sync has to grow it
-        self.sheet.grow({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        self.sheet.update(
+            self.sheet.room(data)
+            + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        )
+        if data:
+            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         meta = self.sheet.call(
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
         )
-        requests = provisioning_requests(tabs, meta)
-        if requests:
-            self.sheet.call("batch_update", {"requests": requests})
-        self._shape.clear()
+        self.sheet.update(provisioning_requests(tabs, meta))
+        self._written = True
+
+
+def _table(rows: list[list[str]]) -> Table:
+    """A tab as read: its first row the header, no row wider than it."""
+    header = rows[0] if rows else []
+    return Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])

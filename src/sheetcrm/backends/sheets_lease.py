@@ -2,8 +2,8 @@
 one, never interleave their writes.
 
 A hidden tab holds it, A1 who syncs and B1 until when. It is taken after a read (which shows
-who holds it), checked by every :meth:`GoogleBackend.version`, and given back with the sync's
-own write, or on leaving when there was nothing to write.
+who holds it), checked just before the cells are written (``GoogleBackend._version``), and
+given back with the sync's own write, or on leaving when there was nothing to write.
 """
 
 from __future__ import annotations
