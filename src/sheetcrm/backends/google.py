@@ -18,7 +18,7 @@ from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.sheets_address import quote, spreadsheet_id
 from sheetcrm.backends.sheets_changes import Shape, cell_ranges, json_value, tab_ranges
 from sheetcrm.backends.sheets_charts import chart_requests, format_requests
-from sheetcrm.backends.sheets_grid import READ_FIELDS, grid_rows
+from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
@@ -151,13 +151,14 @@ class GoogleBackend:
         holding = self._lease.holder is not None
         ranges = version_ranges(self._shape[LEADS.name][0], STATE.name in self._shape)
         got = self.sheet.call(
-            "batch_update",
+            "batch_update_fields",
             {
                 "requests": requests,
                 "includeSpreadsheetInResponse": True,
                 "responseRanges": [*ranges, LEASE_RANGE] if holding else ranges,
                 "responseIncludeGridData": True,
             },
+            CHECK_FIELDS,
         )
         blocks = {
             (sheet["properties"]["title"], data.get("startColumn", 0)): grid_rows({"data": [data]})

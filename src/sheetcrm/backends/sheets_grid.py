@@ -16,6 +16,12 @@ READ_FIELDS = (
     "protectedRanges,data(startRow,startColumn,rowData(values(formattedValue))))"
 )
 
+CHECK_FIELDS = (
+    "updatedSpreadsheet.sheets(properties.title,data(startRow,startColumn,"
+    "rowData.values.formattedValue))"
+)
+"""What the write's spreadsheets.batchUpdate answers: the cells of its responseRanges."""
+
 
 def grid_rows(sheet: dict[str, Any]) -> list[list[str]]:
     """A tab's cells as the text the sheet shows, shaped as a values read answers: trailing

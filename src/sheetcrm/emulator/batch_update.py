@@ -17,7 +17,7 @@ from sheetcrm.emulator import charts, formatting
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.defaults import clean
 from sheetcrm.emulator.errors import ApiError, bad_request
-from sheetcrm.emulator.fields import get_path, parse_mask, set_path, update_paths
+from sheetcrm.emulator.fields import apply_mask, get_path, parse_mask, set_path, update_paths
 from sheetcrm.emulator.grid import Sheet
 from sheetcrm.emulator.griddata import with_grid
 from sheetcrm.emulator.located import Locator
@@ -48,7 +48,11 @@ def batch_update(book: Spreadsheet, call: Call) -> dict[str, Any]:
         body = call.body
         ranges, include = body.get("responseRanges") or [], body.get("responseIncludeGridData")
         out["updatedSpreadsheet"] = with_grid(book, ranges, bool(include))
-    return out
+    try:
+        mask = parse_mask(call.arg("fields"))
+    except ValueError:
+        raise bad_request(f"Invalid field selection {call.arg('fields')}") from None
+    return dict(apply_mask(out, mask))
 
 
 def _apply(book: Spreadsheet, i: int, request: dict[str, Any]) -> dict[str, Any]:
