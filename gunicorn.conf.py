@@ -9,6 +9,28 @@ workers themselves then leave that work alone. See src/sheetcrm/service/backgrou
 import os
 from typing import Any
 
+# gunicorn's own lines as JSON lines, like the app's (sheetcrm.service.logs, which takes out
+# query strings and bearer tokens: gunicorn quotes a request line it cannot parse). No access
+# log: the app logs each request itself, by its path alone, and gunicorn's access line would
+# carry the query string, where Jotform puts its token.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "sheetcrm.service.logs.JSONLines"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "propagate": False},  # level: --log-level
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
+
 
 def when_ready(server: Any) -> None:
     """The master has bound its sockets; its workers are forked next. (Not called again on

@@ -57,7 +57,7 @@ sys.path.append(str(ROOT / "tests"))
 from sheets import Gunicorn, background, entrypoint  # noqa: E402
 
 LUA = ROOT / "bench" / "intake.lua"
-TOKEN = "bench-token"
+TOKEN = "bench-task-token-16"
 
 
 def machine() -> dict[str, Any]:

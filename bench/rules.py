@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import resource
 import time
 from datetime import datetime, timedelta
@@ -53,7 +52,7 @@ def row_by_row(records: list[dict[str, str]], scoring, routing, now: datetime, c
         if op == "is not empty":
             return folded not in BLANKS
         if op == "matches":
-            return re.search(value.pattern, text, re.IGNORECASE) is not None
+            return bool(value.search(text))
         if op == "email domain in list":
             domain = folded.rpartition("@")[2] if "@" in folded else ""
             return any(domain == d or domain.endswith("." + d) for d in value)

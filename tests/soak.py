@@ -31,7 +31,7 @@ from sheetcrm.engine.schema import LEADS
 from sheetcrm.files.templates import load_template
 from sheets import Gunicorn
 
-TOKEN = "soak-token"
+TOKEN = "soak-task-token-16"
 
 
 @dataclass
@@ -106,6 +106,9 @@ def run(
         RESOURCE_EXHAUSTED, as when the per-minute quota runs out."""
         while not stop_bursts.wait(rng.uniform(1.5, 5.0)):
             emulator.limits.read_quota = emulator.limits.write_quota = 0
+            # and the next request answers 429 even if none falls inside the window: on a
+            # loaded machine a run of ~40 Sheets requests could miss every window
+            emulator.inject(429)
             stop_bursts.wait(rng.uniform(0.5, 2.0))
             emulator.limits.read_quota = emulator.limits.write_quota = None
 

@@ -220,3 +220,51 @@ def test_the_cli_remembers_parsed_contacts_between_runs(sheet, capsys):
     _memo_file(str(sheet)).write_text("{not json", encoding="utf-8")  # a damaged cache
     assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
     assert "Nothing to change" in capsys.readouterr().out and "50 new IDs" in first
+
+
+def test_output_cut_short_by_a_closed_pipe_exits_quietly(tmp_path):
+    """``sheetcrm sync ... | head``: once head has its lines and closes the pipe, the command
+    stops without "error: Broken pipe" or a traceback on stderr."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    command = [sys.executable, "-m", "sheetcrm", "init", "--sheet", str(tmp_path / "crm.xlsx")]
+    env = {"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # head, done reading before anything was written
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert stderr == ""
+    assert (tmp_path / "crm.xlsx").exists()  # the work itself was done
+
+
+def test_a_sync_that_ran_beside_another_does_not_blame_a_person(sheet, capsys, monkeypatch):
+    """Two syncs at once on a workbook: the second finds the first's cells where it read
+    empty ones. Nothing in the workbook says who wrote a cell, so the line names both."""
+    from datetime import UTC, datetime
+
+    from sheetcrm.backends.apply import sync_once
+    from sheetcrm.backends.workbook import WorkbookBackend
+
+    read = WorkbookBackend.read
+    others = []
+
+    def read_then_another_sync_runs(self):
+        snapshot = read(self)
+        if not others:
+            others.append("the other sync")  # once: its own read comes back here
+            now = datetime(2026, 11, 23, 10, 0)
+            sync_once(WorkbookBackend(self.path), now, datetime.now(UTC))
+        return snapshot
+
+    capsys.readouterr()
+    monkeypatch.setattr(WorkbookBackend, "read", read_then_another_sync_runs)
+    assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert others and "cells left alone" in out
+    assert "someone edited them" not in out
+    assert "another sync" in out

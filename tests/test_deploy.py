@@ -140,7 +140,7 @@ def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path
     env = {
         "SHEETCRM_BACKGROUND": "1",
         "SHEETCRM_FLUSH_SECONDS": "1",
-        "SHEETCRM_TASK_TOKEN": "t0ken",
+        "SHEETCRM_TASK_TOKEN": "deploy-task-t0ken",
     }
 
     def post(email: str) -> str:
@@ -155,7 +155,7 @@ def test_gunicorn_keeps_one_background_process_beside_its_workers(tmp_path: Path
         first = _until(lambda: background(proc.pid))
         assert isinstance(first, list) and len(first) == 1
         status = requests.get(
-            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
+            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer deploy-task-t0ken"}
         ).json()
         assert status["background"] is False  # the worker that answered runs none itself
         key = post("ada@deploy.example")
@@ -189,7 +189,7 @@ def test_stopping_gunicorn_stops_its_background_process(tmp_path: Path) -> None:
 def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
     """SIGHUP: gunicorn reads gunicorn.conf.py afresh and replaces its workers; the
     background process goes on, alone, and the new workers start no thread of their own."""
-    env = {"SHEETCRM_BACKGROUND": "1", "SHEETCRM_TASK_TOKEN": "t0ken"}
+    env = {"SHEETCRM_BACKGROUND": "1", "SHEETCRM_TASK_TOKEN": "deploy-task-t0ken"}
     with running_entrypoint(tmp_path, **env) as (proc, port):
         (first,) = _until(lambda: background(proc.pid))  # type: ignore[misc]
         old = set(_workers(proc.pid))
@@ -197,7 +197,7 @@ def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
         _until(lambda: len(set(_workers(proc.pid)) - old) == 2)
         _until(lambda: not set(_workers(proc.pid)) & old)
         status = requests.get(
-            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0ken"}
+            f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer deploy-task-t0ken"}
         ).json()
         assert status["background"] is False
         assert background(proc.pid) == [first]

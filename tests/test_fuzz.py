@@ -9,7 +9,8 @@ Two parts, both in-process on a real workbook and a real SQLite outbox:
 - **Hypothesis** posts what the description cannot express to every /hooks/<source>:
   arbitrary bytes, arbitrary JSON, arbitrary form fields, under arbitrary content types,
   signed, wrongly signed or unsigned, with and without a configured secret. A 4xx is
-  always a JSON body with "error", and the outbox grows only on a 2xx.
+  always a JSON body with "error", and the outbox grows only on a 2xx. The same posts,
+  with a Content-Length or chunked, against a small SHEETCRM_MAX_BODY_BYTES: 413 over it.
 
 schemathesis' pytest plugin (``schema.parametrize()``) does not run under pytest 9.2 (it
 sets ``request.node._nodeid``, which pytest no longer has), so the tests draw cases from
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import shutil
 import urllib.parse
@@ -47,7 +49,7 @@ from sheetcrm.service.tasks import Service
 from sheetcrm.service.web import create_app
 from sheets import template
 
-TOKEN = "fuzz-task-token"
+TOKEN = "fuzz-task-token-16"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SECRETS = {source: f"secret-for-{source}" for source in SOURCES}
 
@@ -307,6 +309,48 @@ def test_whatever_is_posted_to_a_hook_is_answered_cleanly(
                 assert answer.json["key"].startswith(source.lower() + ":")
                 if secrets:
                     assert source.lower() in SECRETS  # only a signed post gets this far
+
+        run()
+    finally:
+        service(app).stop()
+
+
+SMALL_LIMIT = 96  # SHEETCRM_MAX_BODY_BYTES for the next test: about half the posts go over it
+
+
+def test_a_body_over_the_limit_is_413_however_it_is_framed(
+    blank_sheet: Path, tmp_path: Path
+) -> None:
+    """The same posts, with a Content-Length or chunked (no length: the WSGI server ends the
+    stream, as gunicorn and werkzeug's server do), against a small limit: over it, 413 and
+    nothing stored; at or under it, never 413. A chunked body over the limit used to be cut
+    at the limit and taken (issue 15)."""
+    app = start(blank_sheet, tmp_path, SHEETCRM_MAX_BODY_BYTES=str(SMALL_LIMIT))
+    client = app.test_client()
+    try:
+
+        @fuzz(150)
+        @given(post=posts(), chunked=st.booleans())
+        def run(post: tuple[str, bytes, dict[str, str]], chunked: bool) -> None:
+            source, body, headers = post
+            before = _stored(app)
+            if chunked:
+                answer = client.post(
+                    f"/hooks/{source}",
+                    input_stream=io.BytesIO(body),
+                    headers={**headers, "Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True},
+                )
+            else:
+                answer = client.post(f"/hooks/{source}", data=body, headers=headers)
+            status = answer.status_code
+            assert status < 500 and answer.is_json, answer.get_data(as_text=True)[:500]
+            if source.lower() in SOURCES and len(body) > SMALL_LIMIT:
+                assert status == 413, (len(body), chunked, status, answer.json)
+                assert str(SMALL_LIMIT) in answer.json["hint"]
+            else:
+                assert status != 413, (len(body), chunked, answer.json)
+            assert _stored(app) - before == (1 if status == 202 else 0)
 
         run()
     finally:

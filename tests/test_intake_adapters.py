@@ -515,7 +515,7 @@ GOOD = [
     ("generic", {"x-signature": hexsig(SECRET, BODY).upper()}),  # bare hex
     ("jotform", {"X-Sheetcrm-Token": SECRET}),
     ("google-forms", {"Authorization": f"Bearer {SECRET}"}),
-    ("generic", {"authorization": f"bearer {SECRET}", "X-Signature": "sha256=00"}),
+    ("generic", {"authorization": f"bearer {SECRET}", "X-Sheetcrm-Token": SECRET}),
 ]
 
 
@@ -553,6 +553,43 @@ def test_a_missing_or_wrong_signature_is_a_401(
     assert err.value.status == 401
     assert words in err.value.message
     assert err.value.hint
+
+
+# Every credential form the shared-secret sources accept, each as (headers, ?token=).
+CREDENTIALS = {
+    "signature": lambda good: (
+        {"X-Signature": f"sha256={hexsig(SECRET if good else 'x', BODY)}"},
+        None,
+    ),
+    "bearer": lambda good: ({"Authorization": f"Bearer {SECRET if good else 'wrong'}"}, None),
+    "header token": lambda good: ({"X-Sheetcrm-Token": SECRET if good else "wrong"}, None),
+    "query token": lambda good: ({}, SECRET if good else "wrong"),
+}
+PAIRS = [(a, b) for a in CREDENTIALS for b in CREDENTIALS if a != b]
+
+
+@pytest.mark.parametrize("source", ["generic", "jotform", "google-forms"])
+@pytest.mark.parametrize(("good", "wrong"), PAIRS, ids=[f"good {a}, wrong {b}" for a, b in PAIRS])
+def test_one_wrong_credential_refuses_whatever_good_one_comes_with(
+    source: str, good: str, wrong: str
+) -> None:
+    """One rule: every credential presented must be right. A good bearer token once let a
+    wrong ?token= through while a good header token beside the same ?token= was refused."""
+    headers, query = CREDENTIALS[good](True)
+    more, query_too = CREDENTIALS[wrong](False)
+    with pytest.raises(IntakeError) as err:
+        verify(source, SECRET, BODY, {**headers, **more}, query or query_too)
+    assert err.value.status == 401
+    assert "does not match" in err.value.message
+    assert wrong.split()[-1].casefold() in err.value.message.casefold()
+
+
+@pytest.mark.parametrize("source", ["generic", "jotform", "google-forms"])
+@pytest.mark.parametrize(("one", "other"), PAIRS, ids=[f"{a} and {b}" for a, b in PAIRS])
+def test_two_good_credentials_pass(source: str, one: str, other: str) -> None:
+    headers, query = CREDENTIALS[one](True)
+    more, query_too = CREDENTIALS[other](True)
+    verify(source, SECRET, BODY, {**headers, **more}, query or query_too)
 
 
 def test_an_empty_secret_lets_nothing_through() -> None:

@@ -55,7 +55,8 @@ def record(*answers: tuple[str, str], mapping: FormMapping = NONE, **kw: str) ->
         ("Message", "Call me", "Notes", "Call me"),
         ("comments", "Call me", "Notes", "Call me"),
         ("Deal value", "12,500", "Amount", "12500"),  # a Leads alias, tidied as money
-        ("Next action date", "2026-03-04", "Next action date", "2026-03-04"),
+        ("Next action date", "2026-03-04", "Notes", "Next action date: 2026-03-04"),
+        ("Stage", "Won", "Notes", "Stage: Won"),
         ("lead source", "Referral", "Source", "Referral"),
         ("What is your work email address?", "ana@example.com", "Email", "ana@example.com"),
         ("Your company's name", "Acme", "Company", "Acme"),
@@ -279,7 +280,9 @@ def test_a_value_that_does_not_parse_is_kept_for_the_sync_to_flag() -> None:
 
 
 def test_dates_are_canonical() -> None:
-    assert record(("Next action date", "2026-03-04T00:00:00"))["Next action date"] == "2026-03-04"
+    mapping = FormMapping((FormRule("callback", "Next action date"),))  # a date: mapped only
+    row = record(("callback", "2026-03-04T00:00:00"), mapping=mapping)
+    assert row["Next action date"] == "2026-03-04"
 
 
 def test_the_submission_key_is_recorded() -> None:

@@ -283,9 +283,13 @@ def test_the_service_sync_says_which_tabs_it_rewrote(tmp_path: Path) -> None:
 
     path = tmp_path / "crm.xlsx"
     WorkbookBackend(path).provision(template())
-    env = {"SHEETCRM_SHEET": str(path), "SHEETCRM_TASK_TOKEN": "t", "SHEETCRM_BACKGROUND": "0"}
+    env = {
+        "SHEETCRM_SHEET": str(path),
+        "SHEETCRM_TASK_TOKEN": "integrity-task-token",
+        "SHEETCRM_BACKGROUND": "0",
+    }
     app = create_app(env)
-    client, auth = app.test_client(), {"Authorization": "Bearer t"}
+    client, auth = app.test_client(), {"Authorization": "Bearer integrity-task-token"}
     try:
         assert client.post("/tasks/sync", headers=auth).json["ok"]
         lead = {"event_id": "e1", "email": "new@lead.example"}

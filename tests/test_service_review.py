@@ -29,6 +29,8 @@ from sheetcrm.service.tasks import Service, ServiceConfig
 from sheetcrm.service.web import create_app
 from sheets import template
 
+TOKEN = "review-task-token-16"
+
 
 @pytest.fixture(scope="module")
 def blank_sheet(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -123,6 +125,19 @@ def test_an_empty_secret_refuses_posts_instead_of_accepting_them(sheet: Path) ->
         assert answer.status_code == 401 and "SHEETCRM_SECRET_TALLY" in answer.json["error"]
     finally:
         app.extensions["sheetcrm"].stop()
+
+
+@pytest.mark.parametrize("token", ["change-me", "short-token-15c", "  change-me  "])
+def test_a_placeholder_or_short_task_token_is_refused_at_start_up(token: str) -> None:
+    with pytest.raises(ConfigError, match="SHEETCRM_TASK_TOKEN") as caught:
+        ServiceConfig.from_env({"SHEETCRM_SHEET": "crm.xlsx", "SHEETCRM_TASK_TOKEN": token})
+    assert "token_urlsafe" in caught.value.hint
+
+
+def test_a_task_token_of_16_characters_or_none_at_all_is_accepted() -> None:
+    for token in ["", "sixteen-chars-ok"]:
+        env = {"SHEETCRM_SHEET": "crm.xlsx", "SHEETCRM_TASK_TOKEN": token}
+        assert ServiceConfig.from_env(env).task_token == token
 
 
 def test_a_secret_for_no_known_source_is_a_config_error(sheet: Path) -> None:
@@ -230,7 +245,7 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
     from sheetcrm.service.openapi import openapi
 
     app = create_app(
-        {"SHEETCRM_SHEET": str(sheet), "SHEETCRM_BACKGROUND": "0", "SHEETCRM_TASK_TOKEN": "t"}
+        {"SHEETCRM_SHEET": str(sheet), "SHEETCRM_BACKGROUND": "0", "SHEETCRM_TASK_TOKEN": TOKEN}
     )
     svc = app.extensions["sheetcrm"]
     svc.outbox.db.engine.dispose()
@@ -244,7 +259,10 @@ def test_an_unreachable_outbox_is_a_documented_503(sheet: Path, tmp_path: Path) 
         ("POST", "/tasks/sync", "/tasks/sync"),
     ]:
         answer = client.open(
-            url, method=method, json={"email": "ann@acme.io"}, headers={"Authorization": "Bearer t"}
+            url,
+            method=method,
+            json={"email": "ann@acme.io"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert answer.status_code == 503, (url, answer.status_code, answer.get_data(as_text=True))
         assert str(answer.status_code) in paths[path][method.lower()]["responses"]

@@ -204,7 +204,7 @@ def test_check_rows_lists_every_problem_by_row_and_column() -> None:
         ([1], "Next action date", ["'soon' is not a date"]),
         ([2], "Last contact", ["'13/31/2026' is not a date"]),
         ([3], "Created at", ["'x' is not a date"]),
-        ([2], "Amount", ["'lots' is not an amount"]),
+        ([2, 6], "Amount", ["'lots' is not an amount", "'(300)' is a negative amount"]),
         ([3, 4], "Email", ["missing Email or Phone", "missing Email or Phone"]),
     ]
 
@@ -212,7 +212,10 @@ def test_check_rows_lists_every_problem_by_row_and_column() -> None:
 def test_check_rows_hints() -> None:
     checked = check_rows(ROWS, "US", True, (("Email", "Phone"),))
     hints = {column: hint for _, column, _, hint in checked.problems}
-    assert hints["Amount"] == "type a number like 12500 or 12,500.00"
+    assert hints["Amount"] == (
+        "type the deal's value, a number from 0 up to Settings' Largest amount, "
+        "like 12500 or 12,500.00"
+    )
     assert hints["Created at"] == "type a date like 2026-01-31"
     assert hints["Phone"].startswith("type it with the country code, like +44 20 7946 0958")
     assert "US" in hints["Phone"]  # the default region is named
@@ -222,7 +225,7 @@ def test_check_rows_hints() -> None:
 @pytest.mark.parametrize("dayfirst", [True, False])
 def test_unambiguous_dates_are_read_in_either_order(dayfirst: bool) -> None:
     got = problems(dayfirst=dayfirst)
-    dated = [(rows, column) for rows, column, _ in got if column != "Email"]
+    dated = [(rows, column) for rows, column, _ in got if column not in ("Email", "Amount")]
     # 31/12/2026 (row 6) is a date whatever the order; 13/31/2026 (row 2) never is
     assert ([2], "Last contact") in dated
     assert all(6 not in rows for rows, _ in dated)

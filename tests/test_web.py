@@ -144,6 +144,36 @@ def test_form_posts_are_accepted(client: FlaskClient, sheet: Path) -> None:
     assert "CRM, Billing" in row["Notes"]
 
 
+MULTIPART = "multipart/form-data; boundary=xyz"
+BROKEN_MULTIPART = [
+    b"email=bo@example.org",  # no boundary anywhere: a urlencoded body sent as multipart
+    b'--xyz\r\nContent-Disposition: form-data; name="email"\r\n\r\nbo@example.org',  # no end
+    b"--xyz\r\nno headers\r\n--xyz--\r\n",
+]
+
+
+@pytest.mark.parametrize("body", BROKEN_MULTIPART)
+def test_a_broken_multipart_post_is_called_malformed(client: FlaskClient, body: bytes) -> None:
+    """Not "the post has no answers": the answers may well be there, in a body cut short or
+    mislabelled, and the sender should look at how it encodes them."""
+    answer = client.post("/hooks/generic", data=body, content_type=MULTIPART)
+    assert answer.status_code == 400, answer.json
+    assert "malformed" in answer.json["error"], answer.json
+    assert "multipart" in answer.json["error"] + answer.json["hint"]
+
+
+def test_a_multipart_post_without_a_boundary_is_called_malformed(client: FlaskClient) -> None:
+    body = b'--xyz\r\nContent-Disposition: form-data; name="email"\r\n\r\nbo@x.org\r\n--xyz--\r\n'
+    answer = client.post("/hooks/generic", data=body, content_type="multipart/form-data")
+    assert answer.status_code == 400 and "malformed" in answer.json["error"], answer.json
+
+
+def test_a_whole_multipart_post_is_accepted(client: FlaskClient) -> None:
+    body = b'--xyz\r\nContent-Disposition: form-data; name="email"\r\n\r\nbo@x.org\r\n--xyz--\r\n'
+    answer = client.post("/hooks/generic", data=body, content_type=MULTIPART)
+    assert answer.status_code == 202, answer.json
+
+
 @pytest.mark.parametrize(
     ("path", "kwargs", "status", "says"),
     [
@@ -154,6 +184,18 @@ def test_form_posts_are_accepted(client: FlaskClient, sheet: Path) -> None:
         ("/hooks/generic", {"data": "", "content_type": "application/json"}, 400, "no body"),
         ("/hooks/generic", {"json": []}, 422, ""),
         ("/hooks/generic", {"json": 7}, 422, ""),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": 1e999}', "content_type": "application/json"},
+            422,
+            "1e999",
+        ),
+        (
+            "/hooks/generic",
+            {"data": '{"Amount": NaN}', "content_type": "application/json"},
+            422,
+            "NaN",
+        ),
         ("/hooks/typeform", {"json": {"x": 1}}, 401, ""),  # a secret is set: unsigned
         (
             "/hooks/generic",
@@ -346,4 +388,16 @@ def test_a_form_that_cannot_set_headers_sends_its_token_in_the_url(sheet: Path) 
     assert client.post("/hooks/jotform?token=wrong", data=form).status_code == 401
     answer = client.post("/hooks/jotform?token=jot-token", data=form)
     assert (answer.status_code, answer.json["key"]) == (202, "jotform:5501")
+    # any wrong credential refuses, whichever good one comes with it, in either form
+    for headers in [{"Authorization": "Bearer jot-token"}, {"X-Sheetcrm-Token": "jot-token"}]:
+        assert (
+            client.post("/hooks/jotform?token=wrong", data=form, headers=headers).status_code == 401
+        )
+    for headers in [{"Authorization": "Bearer wrong"}, {"X-Sheetcrm-Token": "wrong"}]:
+        assert (
+            client.post("/hooks/jotform?token=jot-token", data=form, headers=headers).status_code
+            == 401
+        )
+    good = {"X-Sheetcrm-Token": "jot-token"}
+    assert client.post("/hooks/jotform?token=jot-token", data=form, headers=good).status_code == 200
     service(app).stop()

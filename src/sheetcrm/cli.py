@@ -123,9 +123,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         tabs = "1 tab" if len(report.replaced) == 1 else f"{len(report.replaced)} tabs"
         written += f", {tabs} rewritten ({', '.join(report.replaced)})"
     if report.conflicts > report.moved:
+        # Who changed them cannot be told: the sheet keeps no author per cell, and another
+        # sync's write and a person's edit can fall in the same moments.
         written += (
-            f"; {report.conflicts - report.moved} cells left alone because someone edited them "
-            "meanwhile (the next sync picks them up)"
+            f"; {report.conflicts - report.moved} cells left alone because they changed since "
+            "this sync read them (a person's edit or another sync's write; the next sync "
+            "picks them up)"
         )
     if report.moved:
         written += (
@@ -135,6 +138,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if report.unrepaired:
         written += f"; could not put right: {', '.join(report.unrepaired[:5])}; sync again"
     print(written if report.written else "Nothing to change: the sheet is up to date.")
+    if report.leftovers:
+        copies = "copy" if len(report.leftovers) == 1 else "copies"
+        print(
+            f"Removed {len(report.leftovers)} temporary {copies} of the workbook left by saves "
+            f"that were interrupted: {', '.join(report.leftovers)}"
+        )
     _show_problems(plan.problems, plan.summary.problems)
     return 0
 
@@ -318,7 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+        return status
+    except BrokenPipeError:
+        # `sheetcrm sync | head`: the reader has what it wanted. Python's documented way:
+        # point stdout at devnull so the flush at exit does not fail again, and stop.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except SheetCRMError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

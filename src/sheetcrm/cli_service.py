@@ -25,8 +25,7 @@ def _outbox_url(args: argparse.Namespace) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
+    from sheetcrm.service import dev_server, logs
     from sheetcrm.service.web import create_app
 
     backend = open_backend(args.sheet)
@@ -37,11 +36,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     env = {**os.environ, "SHEETCRM_SHEET": args.sheet, "SHEETCRM_OUTBOX": _outbox_url(args)}
     app = create_app(env)
-    server = make_server(args.host, args.port, app, threaded=True)
-    print(
+    server = dev_server.make(args.host, args.port, app)
+    logs.event(
         f"Serving {args.sheet} on http://{args.host}:{server.server_port}: "
         "web forms POST to /hooks/<source>; Ctrl-C stops.",
-        flush=True,
+        kind="serve",
+        port=server.server_port,
     )
     try:
         server.serve_forever()

@@ -30,6 +30,7 @@ class ApplyReport:
 
     moved: int = 0  # cells that landed on another lead while the sheet changed; put back
     unrepaired: list[str] = field(default_factory=list)  # leads that could not be put right
+    leftovers: list[str] = field(default_factory=list)  # files of killed writes, removed
 
 
 REPAIR_ROUNDS = 3
@@ -109,9 +110,13 @@ def sync_once(
     memo: Memo | None = None,
     holder: str = "sheetcrm",
 ) -> tuple[Plan, ApplyReport]:
-    """One whole sync: read, hold the lease, plan at ``now`` (the sheet's time), write.
+    """One whole sync: read, hold the lease, clear what killed writes left, plan at ``now``
+    (the sheet's time), write.
     ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed."""
     snapshot = backend.read()
     with backend.lease(holder, clock):
+        leftovers = backend.remove_leftovers(clock)
         plan = plan_sync(snapshot, now, memo)
-        return plan, apply(plan, backend, snapshot)
+        report = apply(plan, backend, snapshot)
+        report.leftovers = leftovers
+        return plan, report

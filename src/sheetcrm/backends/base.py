@@ -59,3 +59,8 @@ class SheetBackend(Protocol):
         """Hold the right to sync this spreadsheet (one sync at a time), or raise
         :class:`BackendError` naming who holds it. A no-op where writes are already exclusive."""
         ...
+
+    def remove_leftovers(self, clock: datetime) -> list[str]:
+        """Remove what writes killed half-way left behind (as of ``clock``, the real time)
+        and say what: the workbook's temporary copies. Nothing elsewhere."""
+        ...

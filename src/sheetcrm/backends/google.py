@@ -129,7 +129,8 @@ class GoogleBackend:
         if self._version(requests) != changes.base_version:
             raise StaleSnapshotError("the sheet changed since it was read")
         if leads_rows is not None:
-            self._append_leads(leads_rows[0], header, leads_rows[1])
+            tab = leads_rows[0]
+            self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
         data += cell_ranges(changes, self._shape)
         releasing = self._lease.holder is not None
         if releasing:  # let go of the lease in the same request
@@ -183,18 +184,21 @@ class GoogleBackend:
             tabs[STATE.name] = _table(blocks.get((STATE.name, 0), []))
         return token(tabs)
 
-    def _append_leads(self, tab: str, header: list[str], rows: list[list[str]]) -> None:
-        """New leads go under whatever is the last row *now*: a person may have typed a row
-        since the read. An append whose answer was lost may still have happened, so it is
-        never sent blindly again: the caller finds out from the sheet (web-form leads carry
-        their Submission ID) before trying again."""
+    def _append_leads(self, tab: str, header: list[str], rows: list[list[str]], below: int) -> None:
+        """New leads go under the last row read (sheet row ``below`` on), or under rows a
+        person typed there since. Not from A1: Google appends after the table it finds from
+        the range's start, which ends at the first empty row, and inserting leads into such a
+        gap would move every row below it under the cells this write addresses by position.
+        An append whose answer was lost may still have happened, so it is never sent blindly
+        again: the caller finds out from the sheet (web-form leads carry their Submission
+        ID) before trying again."""
         values = [
             [json_value(tab, h, v) for h, v in zip(header, row, strict=False)] for row in rows
         ]
         with self.http.at_most_once():
             self.sheet.call(
                 "values_append",
-                f"{quote(tab)}!A1",
+                f"{quote(tab)}!A{below}",
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 {"values": values},
             )
@@ -204,6 +208,9 @@ class GoogleBackend:
     ) -> AbstractContextManager[None]:
         """Hold the spreadsheet's sync lease (sheets_lease.py)."""
         return self._lease.hold(holder, now, seconds)
+
+    def remove_leftovers(self, clock: datetime) -> list[str]:
+        return []  # writes leave nothing behind here
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are

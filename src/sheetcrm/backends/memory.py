@@ -72,6 +72,9 @@ class MemoryBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
+    def remove_leftovers(self, clock: datetime) -> list[str]:
+        return []  # writes leave nothing behind here
+
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.tabs and not force:
             raise BackendError(f"{self.location} already has tabs", "use --force to replace them")

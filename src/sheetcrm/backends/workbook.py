@@ -118,6 +118,10 @@ class WorkbookBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
+    def remove_leftovers(self, clock: datetime) -> list[str]:
+        """The temporary copies of saves killed half-way (xlsx_save.py)."""
+        return xlsx_save.remove_leftovers(self.path, clock.timestamp())
+
     @gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.path.exists() and not force:

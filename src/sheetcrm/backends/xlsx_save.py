@@ -1,13 +1,16 @@
 """Saving a workbook: the file is replaced in one step, and only if nobody saved it since.
 
 Saves go to a temporary file that replaces the workbook only once complete, and only if it is
-still at the version that was read; formulas' results are put back into the saved tabs.
+still at the version that was read; formulas' results are put back into the saved tabs. A save
+killed half-way leaves that temporary file, a copy of every lead: :func:`remove_leftovers`
+takes away the ones no save is writing any more.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import tempfile
 import zipfile
@@ -35,9 +38,10 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
     try:
         mode = path.stat().st_mode & 0o777 if path.exists() else _new_file_mode()
         with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=".sheetcrm-", suffix=".xlsx", delete=False
+            dir=path.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, delete=False
         ) as fh:
             tmp = Path(fh.name)
+            _mark_live(fh)
             if results:
                 saved = io.BytesIO()
                 _write(wb, saved)
@@ -62,6 +66,64 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)  # a no-op once it has replaced the workbook
+
+
+TEMP_PREFIX, TEMP_SUFFIX = ".sheetcrm-", ".xlsx"
+# Exactly what tempfile.NamedTemporaryFile names them: never a file sheetcrm did not make.
+_TEMP_NAME = re.compile(r"\.sheetcrm-[a-z0-9_]{8}\.xlsx")
+LEFTOVER_SECONDS = 3600.0
+"""How old (last written) a temporary file must be before it counts as left over. The lock
+a live save holds on its temporary file is what keeps it safe; the age covers the moments
+the lock is not held (between creating the file and locking it, and between closing it and
+replacing the workbook) and file systems without locks. An hour: far longer than any save,
+and a leftover costs only disk space meanwhile."""
+
+
+def remove_leftovers(path: Path, now: float) -> list[str]:
+    """Remove the temporary files of saves that were killed half-way beside workbook
+    ``path``: sheetcrm's by name, last written more than :data:`LEFTOVER_SECONDS` before
+    ``now`` (a Unix time), and not locked by a save still writing. Their names, for saying so."""
+    removed = []
+    try:
+        candidates = sorted(path.parent.iterdir())
+    except OSError:
+        return []  # the save itself says what is wrong with the folder
+    for leftover in candidates:
+        if not _TEMP_NAME.fullmatch(leftover.name):
+            continue
+        try:
+            with open(leftover, "rb") as held:
+                if now - os.fstat(held.fileno()).st_mtime < LEFTOVER_SECONDS:
+                    continue
+                if not _free(held):
+                    continue  # a save is writing it right now, however long it takes
+                leftover.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove: leave it
+        removed.append(leftover.name)
+    return removed
+
+
+def _mark_live(fh: IO[bytes]) -> None:
+    """Lock the temporary file while it is written, so that :func:`remove_leftovers` in
+    another process leaves it alone; closing it lets go, and so does the process dying."""
+    if sys.platform != "win32":  # Windows keeps an open file from being removed anyway
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+
+
+def _free(held: IO[bytes]) -> bool:
+    """Whether no save holds ``held``'s lock (taken and kept until ``held`` is closed)."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextmanager

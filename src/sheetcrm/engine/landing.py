@@ -29,7 +29,7 @@ MOVED = "the sheet changed while sheetcrm wrote (a sort, or rows inserted or del
 
 @dataclass
 class Landing:
-    repair: Changes  # cells to write again, and History rows saying why
+    repair: Changes  # cells to write again, History rows saying what, Problems rows why
     misplaced: int = 0  # cells that had landed on another lead
     unrepaired: list[str] = field(default_factory=list)  # leads whose cells could not be fixed
 
@@ -80,7 +80,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     planned = {(c.row, c.col): c.value for c in cells}
     fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
-    why: dict[str, set[str]] = {}
+    log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)
 
     def column_now(col: int) -> int:
         """Where the column written at ``col`` is now: found by its header, else still at
@@ -113,6 +113,11 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     def lead_now(row: int) -> int:
         return new.find(known_id(row), old.prints[row])
 
+    def gone(row: int) -> bool:
+        """Whether the lead read at ``row`` is no longer in the sheet: a person deleted it."""
+        lead_id = known_id(row)
+        return lead_id not in new.by_id if lead_id else old.prints[row] not in new.by_print
+
     def lead_before(row: int) -> int:
         lead_id = new.ids[row]
         return old.find("" if lead_id in fresh else lead_id, new.prints[row])
@@ -142,7 +147,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             elif value != c.value:
                 fixes[(c.row, c.col)] = value
                 if other_id:
-                    why.setdefault(other_id, set()).add(header_before[other_col])
+                    log[(other_id, header_before[other_col])] = (c.value, value)
                 wrong = True
         # and the value goes to its lead, wherever that row is now
         here = lead_now(c.row)
@@ -150,19 +155,24 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             now = new.cell(here, col)
             if now != c.value and now == old.cell(c.row, c.col):
                 fixes[(here, col)] = c.value
-                why.setdefault(lead_id, set()).add(name)
+                log[(lead_id, name)] = (now, c.value)
                 wrong = True
-        elif wrong:
+        elif wrong and not gone(c.row):
             landing.unrepaired.append(lead_id or f"row {Table.sheet_row(c.row)}")
         landing.misplaced += wrong
     landing.repair.cells = [CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())]
     history = next((t for t in after.tabs if tab_spec(t) is HISTORY), HISTORY.name)
-    if why:
+    # one History row per cell put right, From what was there To what is now: a later sync
+    # reads the last Owner a lead's History recorded (engine/history.py), so To must be true
+    if log:
         landing.repair.appends[history] = [
-            [stamp, lead_id, ", ".join(sorted(names)), "", "", SERVICE_BY, f"put back: {MOVED}"]
-            for lead_id, names in sorted(why.items())
+            [stamp, lead_id, column, found, written, SERVICE_BY, f"put back: {MOVED}"]
+            for (lead_id, column), (found, written) in sorted(log.items())
         ]
     landing.unrepaired = list(dict.fromkeys(landing.unrepaired))
+    why: dict[str, set[str]] = {}
+    for lead_id, column in log:
+        why.setdefault(lead_id, set()).add(column)
     _report(landing, after, tab, stamp, why)
     return landing
 

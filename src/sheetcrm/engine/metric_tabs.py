@@ -102,7 +102,7 @@ class _Grid:
         for col, value in enumerate(cells):
             kind = kinds[col] if col < len(kinds) else ""
             texts.append(_text(value, kind))
-            if kind and texts[-1] not in ("", NO_DATA):
+            if kind and texts[-1] not in ("", NO_DATA, OUT_OF_RANGE):
                 self.formats[(row, col)] = kind
         self.rows.append(texts)
         return row
@@ -131,14 +131,22 @@ def _kind(column: str, values: pd.Series) -> str:
     return "count" if numbers and all(numbers) else ""
 
 
+OUT_OF_RANGE = "out of range"
+"""A figure past what a float holds (amounts near 1e308 summed): said, never shown as inf."""
+
+
 def _text(value: object, kind: str) -> str:
     if value is None:
         return ""
-    if isinstance(value, float | int | np.integer | np.floating) and kind:
+    if isinstance(value, float | int | np.integer | np.floating):
+        # The one edge every figure passes: whatever the amounts, no cell says inf or nan.
         number = float(value)
         if np.isnan(number):
             return NO_DATA
-        return format_number(round(number, PRECISION.get(kind, 6)) + 0.0)
+        if np.isinf(number):
+            return OUT_OF_RANGE
+        if kind:
+            return format_number(round(number, PRECISION.get(kind, 6)) + 0.0)
     return str(value)
 
 
@@ -268,13 +276,16 @@ def metric_tabs(
     )
     log = read_log(snapshot.table("History"), stages, new_history, settings.dayfirst, settings.zone)
     window = period_window(settings["Metrics period"], now.replace(tzinfo=None))
-    metrics = compute(
-        deals,
-        log,
-        stages,
-        window,
-        now,
-        settings["First-touch SLA hours"],
-        settings["Pipeline target"],
-    )
+    # Amounts near the float limit (flagged on their cells, but a person's to fix) may sum
+    # past it: the figure is then inf or nan, which render says as OUT_OF_RANGE or NO_DATA.
+    with np.errstate(over="ignore", invalid="ignore"):
+        metrics = compute(
+            deals,
+            log,
+            stages,
+            window,
+            now,
+            settings["First-touch SLA hours"],
+            settings["Pipeline target"],
+        )
     return render(metrics, stamp, settings["Currency"])

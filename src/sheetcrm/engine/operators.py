@@ -4,7 +4,6 @@ it takes, the phrase a match reads as ("Industry is SaaS"), and its vectorised m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame, Values
+from sheetcrm.engine.patterns import Pattern
 from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.table import norm_header
 
@@ -97,8 +97,8 @@ def _older_than_days(frame: Frame, field: str, days: int) -> np.ndarray:
     return _per_value(lambda v, _: v.dates.astype("datetime64[D]") < limit)(frame, field, days)
 
 
-def _regex(v: Values, pattern: re.Pattern[str]) -> Any:
-    return [pattern.search(t) is not None for t in v.text]
+def _regex(v: Values, pattern: Pattern) -> Any:
+    return [pattern.search(t) for t in v.text]
 
 
 def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray:

@@ -19,6 +19,7 @@ from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.operators import NUMERIC, OPERATORS, TEMPORAL, Arg, Operator, find_operator
+from sheetcrm.engine.patterns import Pattern, PatternError
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import format_datetime, format_number, parse_number
@@ -72,8 +73,8 @@ def _show(value: Any) -> str:
         return _num(value)
     if isinstance(value, datetime):
         return format_datetime(value)
-    if isinstance(value, re.Pattern):
-        return value.pattern
+    if isinstance(value, Pattern):
+        return value.text
     return str(value)
 
 
@@ -184,13 +185,9 @@ def _parse_value(op: Operator, text: str, kind: Kind | None, dayfirst: bool, zon
         return int(number)
     if op.arg is Arg.REGEX:
         try:
-            return re.compile(text, re.IGNORECASE)
-        except re.error as exc:
-            raise ConditionError(
-                "Value",
-                f"bad regular expression {text!r}: {exc}",
-                "check brackets and escape special characters with \\",
-            ) from exc
+            return Pattern(text)
+        except PatternError as exc:
+            raise ConditionError("Value", exc.problem, exc.hint) from exc
     if kind in NUMERIC and op.name in ("equals", "not equals"):
         number = parse_number(text)
         if number is not None:

@@ -153,6 +153,14 @@ SETTINGS: tuple[Setting, ...] = (
         frozenset(),
     ),
     Setting(
+        "Largest amount",
+        "1000000000000",
+        "The largest Amount a lead may hold; a larger one, or a negative one, is a problem "
+        "on its cell (a typo, or a form post meant to skew the metric tabs).",
+        _number(0),
+        frozenset({"validation"}),
+    ),
+    Setting(
         "Metrics period",
         "this month",
         "The window of the metric tabs' 'this period' figures: this month, this quarter, "

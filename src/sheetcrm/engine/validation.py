@@ -9,6 +9,7 @@ creates itself (import, web forms).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ def check_rows(
     dayfirst: bool,
     required: Iterable[tuple[str, ...]],
     memo: Memo | None = None,
+    largest_amount: float = math.inf,
 ) -> Checked:
     """Check every row of ``data`` (Leads, strings) and normalise its contacts."""
     memo = memo if memo is not None else Memo()
@@ -283,19 +285,15 @@ def check_rows(
                 messages = [said[t][0] for t, p in zip(texts, pick, strict=True) if p]
                 problems.append((rows[pick], name, messages, hint))
     amount = stripped(column("Amount"))
-    unreadable = {
-        v: parse_number(v) is None and v.casefold() not in BLANKS for v in amount.unique()
-    }
-    bad = amount.map(unreadable).to_numpy(dtype=bool)
-    if bad.any():
-        problems.append(
-            (
-                np.flatnonzero(bad),
-                "Amount",
-                [f"{shown(t)} is not an amount" for t in amount[bad]],
-                "type a number like 12500 or 12,500.00",
-            )
-        )
+    amount_said = {v: amount_problem(v, largest_amount) for v in amount.unique()}
+    _collect(
+        problems,
+        amount.map(amount_said),
+        "Amount",
+        "type the deal's value, a number from 0 up to Settings' Largest amount"
+        + (f" ({format_number(largest_amount)})" if math.isfinite(largest_amount) else "")
+        + ", like 12500 or 12,500.00",
+    )
 
     filled = {name: ~blank_mask(column(name)) for name in {n for group in required for n in group}}
     for group in required:
@@ -311,6 +309,21 @@ def check_rows(
                 )
             )
     return Checked(email, phone, problems)
+
+
+def amount_problem(text: str, largest: float) -> str:
+    """What is wrong with an Amount cell's text; "" when nothing is. A deal's value is never
+    negative, and one past ``largest`` is a typo or a post meant to swamp the metric tabs."""
+    if text.casefold() in BLANKS:
+        return ""
+    value = parse_number(text)
+    if value is None:
+        return f"{shown(text)} is not an amount"
+    if value < 0:
+        return f"{shown(text)} is a negative amount"
+    if value > largest:
+        return f"{shown(text)} is over the largest amount, {format_number(largest)}"
+    return ""
 
 
 def _texts(values: pd.Series | None, index: pd.Index) -> pd.Series:

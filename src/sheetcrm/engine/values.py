@@ -138,16 +138,20 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECAS
 
 
 _DOTTED_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3}){2,}")
+_DIALLED = re.compile(r"\+\s*\d+(?:[\s\u00a0\u202f]+\d+)+")
+"""``+33 6 12 34 56 78``: a phone number, whose groups the space-stripping below would
+otherwise join into one large amount."""
 
 
 def parse_number(text: str) -> float | None:
     """``1,234.50``, ``1.234,50``, ``1 234,5``, ``$1,200``, ``(300)``, ``12%`` -> float.
 
-    None when the text is not a number. A lone comma followed by exactly three digits is a
-    thousands separator (``1,200`` is twelve hundred), otherwise a decimal comma.
+    None when the text is not a finite number, or reads as a phone number (a leading + and
+    groups of digits apart). A lone comma followed by exactly three digits is a thousands
+    separator (``1,200`` is twelve hundred), otherwise a decimal comma.
     """
     s = text.strip()
-    if not s:
+    if not s or _DIALLED.fullmatch(s):
         return None
     negative = s.startswith("(") and s.endswith(")")
     if negative:

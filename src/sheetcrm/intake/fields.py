@@ -3,7 +3,8 @@
 Each answer goes to at most one column, first come first served:
 
 1. a Forms tab row naming the answer's label or key (rows for its source or form first);
-2. by name: a Leads header or alias ("E-mail", "Company"), a Leads column the person added,
+2. by name: the header or alias of an intake column (``INTAKE``: "E-mail", "Company"; never
+   Stage, Owner, a date or a service column), a Leads column the people added,
    or a common form label ("Work email", "Mobile", "Full name", "Organization", "Message");
 3. by the words of a long question ("What is your work email address?") when the answer
    reads as what the words say (an address, a phone number).
@@ -24,7 +25,7 @@ import re
 
 from sheetcrm.engine.forms_tab import FormMapping, form_key
 from sheetcrm.engine.names import WHOLE_NAME, split_name
-from sheetcrm.engine.schema import LEADS, Owner
+from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.validation import normalise_email, normalise_phone, tidy
@@ -34,6 +35,23 @@ from sheetcrm.intake.submission import Answer, Submission
 
 FULL_NAME = "full name"  # not a column: split into First name and Last name
 UTM_SOURCE = "utm_source"  # not a column: Source, when nothing else sets it
+INTAKE = frozenset(
+    {
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Company",
+        "Country",
+        "Industry",
+        "Source",
+        "Notes",
+        "Amount",
+    }
+)
+"""The Leads columns a form fills without a Forms row: what the person filling it tells about
+themselves. Stage, Owner, dates and service columns steer the pipeline and the metrics, so
+an anonymous post never sets them; only a Forms row (the manager's choice) maps to them."""
 
 _LABELS = {
     "Email": "email, e-mail, email address, work email, business email, your email",
@@ -155,7 +173,7 @@ def _default(answer: Answer, by_name: dict[str, str], settings: Settings) -> str
             return DEFAULTS[key]
         for spec in LEADS.columns:
             names = (spec.header, *spec.aliases)
-            if spec.owner is Owner.PERSON and key in {form_key(n) for n in names}:
+            if spec.header in INTAKE and key in {form_key(n) for n in names}:
                 return spec.header
         for header in by_name.values():
             if LEADS.column(header) is None and form_key(header) == key:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -14,6 +15,32 @@ DEPTH = 8  # nesting deeper than this is not a form answer; its text is left out
 # No spreadsheet cell takes control characters; nor can UTF-8 (a database, a sheet, a hash)
 # take the lone surrogates that JSON's "\ud800" escapes decode to.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def loads(body: str | bytes) -> Any:
+    """A post's JSON. A number no cell can hold (``1e999``, or the ``NaN`` and ``Infinity``
+    that JSON does not even allow) is refused with a 422 that names it, never left to
+    become an empty answer unseen."""
+    return json.loads(body, parse_float=_finite, parse_constant=_not_a_number)
+
+
+def _finite(written: str) -> float:
+    value = float(written)
+    if not math.isfinite(value):
+        raise IntakeError(
+            422,
+            f"the post holds the number {written[:40]}, too large for any cell",
+            "send the answer as a number within range, or as text",
+        )
+    return value
+
+
+def _not_a_number(written: str) -> float:
+    raise IntakeError(
+        422,
+        f"the post holds {written}, which is not a number JSON allows",
+        "send a number, or leave the answer out",
+    )
 
 
 def text(value: object, depth: int = 0) -> str:

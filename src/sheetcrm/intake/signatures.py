@@ -4,8 +4,9 @@
 - Tally: ``Tally-Signature: <base64 HMAC-SHA256(secret, body)>``.
 - Every other source (generic, jotform, google-forms): ``X-Signature: sha256=<hex HMAC>``
   (or the bare hex), or the secret itself as a shared token in ``Authorization: Bearer`` or
-  ``X-Sheetcrm-Token``. Jotform and plain HTML forms cannot set headers: the web layer may
-  pass a ``?token=`` query parameter on as ``X-Sheetcrm-Token``.
+  ``X-Sheetcrm-Token``. Jotform and plain HTML forms cannot set headers: the web layer
+  passes a ``?token=`` query parameter on as ``query_token``. Every credential presented
+  must be right: a wrong one refuses the post whatever good one comes with it.
 
 Signatures are computed over the raw body, before any decoding, and compared in constant
 time. Pure: the web layer passes the secret, the body and the headers in.
@@ -36,9 +37,16 @@ def secret_variable(source: str) -> str:
     return "SHEETCRM_SECRET_" + source.upper().replace("-", "_")
 
 
-def verify(source: str, secret: str, body: bytes, headers: Mapping[str, str]) -> None:
-    """Raise IntakeError(401) unless ``headers`` carry a valid signature of ``body`` (or the
-    shared token) for ``secret``. Header names are matched whatever their case."""
+def verify(
+    source: str,
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    query_token: str | None = None,
+) -> None:
+    """Raise IntakeError(401) unless ``headers`` (or ``query_token``, the ``?token=``) carry
+    a valid signature of ``body`` or the shared token for ``secret``, and nothing wrong
+    beside it. Header names are matched whatever their case."""
     if not secret:
         # fail closed: an empty secret would let an empty token through
         raise IntakeError(
@@ -62,16 +70,19 @@ def verify(source: str, secret: str, body: bytes, headers: Mapping[str, str]) ->
         if not _same(sent, base64.b64encode(digest).decode("ascii")):
             raise IntakeError(401, f"{name} does not match the body", _HINTS[source])
         return
-    _verify_generic(secret, digest.hex(), lower)
+    _verify_generic(secret, digest.hex(), lower, query_token)
 
 
-def _verify_generic(secret: str, hex_digest: str, headers: dict[str, str]) -> None:
+def _verify_generic(
+    secret: str, hex_digest: str, headers: dict[str, str], query_token: str | None
+) -> None:
     signature = headers.get("x-signature")
     bearer = headers.get("authorization")
     token = headers.get("x-sheetcrm-token")
-    if signature is None and bearer is None and token is None:
+    if signature is None and bearer is None and token is None and query_token is None:
         raise IntakeError(401, "no signature and no token", _GENERIC_HINT)
-    checks: list[bool] = []
+    # One rule for every form: a wrong credential is someone guessing, whatever else is sent.
+    checks: dict[str, bool] = {}
     if signature is not None:
         sent = signature.strip()
         scheme, equals, rest = sent.partition("=")
@@ -81,14 +92,18 @@ def _verify_generic(secret: str, hex_digest: str, headers: dict[str, str]) -> No
                     401, "X-Signature is not 'sha256=<hex>'", "only sha256 is supported"
                 )
             sent = rest
-        checks.append(_same(sent.strip().lower(), hex_digest))
+        checks["X-Signature"] = _same(sent.strip().lower(), hex_digest)
     if bearer is not None:
         scheme, _, credential = bearer.strip().partition(" ")
-        checks.append(scheme.casefold() == "bearer" and _same(credential.strip(), secret))
+        checks["the Authorization bearer token"] = scheme.casefold() == "bearer" and _same(
+            credential.strip(), secret
+        )
     if token is not None:
-        checks.append(_same(token.strip(), secret))
-    if not any(checks):
-        raise IntakeError(401, "the signature or token does not match", _GENERIC_HINT)
+        checks["the X-Sheetcrm-Token header"] = _same(token.strip(), secret)
+    if query_token is not None:
+        checks["the ?token= in the URL"] = _same(query_token.strip(), secret)
+    if wrong := [name for name, ok in checks.items() if not ok]:
+        raise IntakeError(401, f"{' and '.join(wrong)} does not match", _GENERIC_HINT)
 
 
 def _same(sent: str, expected: str) -> bool:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from sheetcrm.errors import IntakeError
-from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
+from sheetcrm.intake.payload import DEPTH, answers, json_object, loads, member, scalar, text
 from sheetcrm.intake.submission import Submission
 
 # --- Typeform ------------------------------------------------------------------------------
@@ -155,7 +154,7 @@ def jotform(payload: object) -> Submission:
     raw = body.get("rawRequest")
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = loads(raw)
         except (ValueError, RecursionError):
             raw = None
     if not isinstance(raw, dict):

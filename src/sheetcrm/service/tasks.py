@@ -38,6 +38,9 @@ from sheetcrm.intake.signatures import secret_variable
 from sheetcrm.service import background, logs
 
 MAX_BODY_BYTES = 1024 * 1024
+# The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
+# each of a worker's threads may hold a body of that size in memory.
+MAX_BODY_LIMIT = 32 * 1024 * 1024
 # Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
 # lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
 # size, and reads and re-plans the whole sheet: 4,000 makes that 0.75 writes per 1,000 leads
@@ -72,14 +75,31 @@ class ServiceConfig:
         return cls(
             sheet=sheet,
             outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
-            task_token=env.get("SHEETCRM_TASK_TOKEN", "").strip(),
+            task_token=_task_token(env),
             secrets=_secrets(env),
-            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES),
+            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES, MAX_BODY_LIMIT),
             background=background.wanted(env),
             flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
             batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
             trust_cron_header=bool(env.get("GAE_APPLICATION")),
         )
+
+
+MIN_TOKEN_CHARS = 16
+PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
+
+
+def _task_token(env: Mapping[str, str]) -> str:
+    """Empty turns the task endpoints off; anything else must be hard to guess: the token
+    lets a caller flush, sync and read /status, and the example file's placeholder is public."""
+    token = env.get("SHEETCRM_TASK_TOKEN", "").strip()
+    if token and (token == PLACEHOLDER_TOKEN or len(token) < MIN_TOKEN_CHARS):
+        what = "is the example's placeholder" if token == PLACEHOLDER_TOKEN else "is too short"
+        raise ConfigError(
+            f"SHEETCRM_TASK_TOKEN {what} (at least {MIN_TOKEN_CHARS} characters)",
+            'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"',
+        )
+    return token
 
 
 def _secrets(env: Mapping[str, str]) -> dict[str, str]:
@@ -99,12 +119,14 @@ def _secrets(env: Mapping[str, str]) -> dict[str, str]:
     return secrets
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, most: int | None = None) -> int:
     text = env.get(name, "").strip()
     if not text:
         return default
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"{name}={text!r} is not a whole number", f"write it like {default}")
+    if most is not None and int(text) > most:
+        raise ConfigError(f"{name}={text} is more than it may be ({most})", f"write {most} or less")
     return int(text)
 
 
@@ -185,6 +207,7 @@ class Service:
                     "tabs_rewritten": applied.replaced,
                     "conflicts": applied.conflicts,
                     "moved": applied.moved,
+                    "leftovers_removed": applied.leftovers,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
             except SheetCRMError as exc:

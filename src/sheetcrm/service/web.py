@@ -9,7 +9,7 @@ Run it with ``sheetcrm serve`` locally, or ``gunicorn 'sheetcrm.service.web:crea
 from __future__ import annotations
 
 import hmac
-import json
+import io
 import os
 import time
 from collections.abc import Mapping
@@ -17,10 +17,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import SOURCES, adapt
+from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
 from sheetcrm.service.openapi import openapi
 from sheetcrm.service.tasks import Service, ServiceConfig, logs
@@ -50,13 +52,11 @@ def hook(source: str) -> tuple[Response, int]:
     if source not in SOURCES:
         raise Refused(404, f"no webhook for {source!r}", f"use one of: {', '.join(SOURCES)}")
     svc = service()
-    body = request.get_data(cache=True, parse_form_data=False)  # 413 past the size limit
+    body = _body(svc.config.max_body)
     secret = svc.config.secrets.get(source)
     if secret is not None:  # an empty one refuses every post: verification fails closed
-        headers = dict(request.headers)
-        if "token" in request.args:  # Jotform and plain HTML forms cannot set a header
-            headers["X-Sheetcrm-Token"] = request.args["token"]
-        verify(source, secret, body, headers)
+        # Jotform and plain HTML forms cannot set a header: ?token= instead
+        verify(source, secret, body, dict(request.headers), request.args.get("token"))
     if not body.strip():
         raise Refused(400, "the request has no body", "send the form's answers as JSON")
     submission = adapt(source, _payload(body))
@@ -68,23 +68,51 @@ def hook(source: str) -> tuple[Response, int]:
     return jsonify(status="accepted", key=key), 202
 
 
+def _body(limit: int) -> bytes:
+    """The request's body, refused (413) past ``limit`` bytes. Werkzeug refuses a longer
+    Content-Length itself, but reads a chunked body (no Content-Length) only up to its limit
+    and hands on that much as if it were all of it: the limit it is given is one byte more
+    than ours (create_app), so that a body over ours shows itself here."""
+    body = request.get_data(cache=True, parse_form_data=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
 def _payload(body: bytes) -> object:
     kind = (request.mimetype or "").lower()
     if kind in JSON_TYPES or kind.endswith("+json"):
         try:
-            return json.loads(body)
+            return loads(body)
         except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 too
             raise Refused(
                 400, f"the body is not valid JSON ({exc})", "check the payload's syntax"
             ) from exc
     if kind in FORM_TYPES:
-        form = request.form
+        form = _form(body, kind)
         return {k: ", ".join(v for v in form.getlist(k)) for k in form}
     raise Refused(
         415,
         f"content type {kind or 'none'!r} is not accepted",
         "send application/json, application/x-www-form-urlencoded or multipart/form-data",
     )
+
+
+def _form(body: bytes, kind: str) -> MultiDict[str, str]:
+    """The form's fields. ``request.form`` makes a broken multipart body (cut short, no
+    boundary) an empty form, which would be answered "the post has no answers"."""
+    parser = request.make_form_data_parser()
+    parser.silent = False
+    try:
+        _, form, _ = parser.parse(io.BytesIO(body), kind, len(body), request.mimetype_params)
+    except ValueError as exc:
+        raise Refused(
+            400,
+            f"the {kind} body is malformed ({exc})",
+            "send every part between boundaries named in the Content-Type, ending with "
+            "the closing boundary, or send JSON",
+        ) from exc
+    return form
 
 
 def _authorised() -> None:
@@ -147,7 +175,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     settings = os.environ if test_config is None else test_config
     config = ServiceConfig.from_env(settings)
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body + 1  # see _body
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
     svc = Service(config)
     app.extensions["sheetcrm"] = svc

@@ -18,6 +18,7 @@ def validate(state: SyncState) -> SyncState:
         settings.dayfirst,
         settings["Required fields"],
         state.memo,
+        settings["Largest amount"],
     )
     state.problems += checked.problems
     state.contacts = {
