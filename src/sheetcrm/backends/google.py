@@ -1,10 +1,10 @@
 """A Google Sheet as the backend; only this module and its sheets_* helpers use gspread.
 
-Reads every tab, and what a write needs to know of the sheet, in one ``spreadsheets.get``;
-writes every cell change and History rows in one ``values:batchUpdate``, and new leads in one
-``values:append``, with valueInputOption RAW so that nothing a person or a web form typed is
-ever taken for a formula. Values are read as the sheet shows them (formattedValue): never
-numericised, so "00123" stays "00123".
+Reads every tab in one ``values:batchGet``; what a write needs to know of the sheet comes
+with the lease (sheets_lease.py). Writes every cell change and History rows in one
+``values:batchUpdate``, and new leads in one ``values:append``, with valueInputOption RAW so
+that nothing a person or a web form typed is ever taken for a formula. Values are read as
+the sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+from gspread.exceptions import APIError
+
 from sheetcrm.backends.base import StaleSnapshotError
-from sheetcrm.backends.sheets_address import quote, spreadsheet_id
+from sheetcrm.backends.sheets_address import grid_size, quote, spreadsheet_id
 from sheetcrm.backends.sheets_changes import Shape, cell_ranges, json_value, tab_ranges
 from sheetcrm.backends.sheets_charts import chart_requests, format_requests
 from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
-from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, service_account
+from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import digest, token, version_ranges
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_tabs import MetricTab
-from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEMS, STATE
+from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEMS, STATE, TABS
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
 
@@ -65,21 +67,37 @@ class GoogleBackend:
         return True
 
     def read(self) -> Snapshot:
-        """Every tab's values and what a write needs to know of the sheet (tab IDs, grids,
-        charts, protected ranges, locale and time zone), in one spreadsheets.get."""
-        # every tab, not those sheetcrm expects: naming one a person deleted would cost a 400
-        # and a second read
-        got = self.sheet.call("fetch_sheet_metadata", {"fields": READ_FIELDS})
-        self.sheet.learn(got, every_tab=True)
+        titles = list(self.sheet.sheet_ids) or [
+            *(t.name for t in (*TABS, *METRIC_TABS)),
+            LEASE_TAB,
+        ]
+        found: dict[str, list[list[str]]] = {}
+        try:
+            got = self.http.values_batch_get(
+                self.id,
+                [quote(t) for t in titles],
+                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+        except APIError as exc:
+            if exc.code != 400:  # 400: a tab it names is not there (deleted, or never made)
+                raise explain(exc, self.id, self.account) from exc
+            # one spreadsheets.get has them all, and what the write needs: the lease's
+            # answer brings nothing new, and the sync costs what it would have
+            meta = self.sheet.call("fetch_sheet_metadata", {"fields": READ_FIELDS})
+            self.sheet.learn(meta, every_tab=True)
+            found = {s["properties"]["title"]: grid_rows(s) for s in meta.get("sheets", [])}
+        else:
+            for title, value_range in zip(titles, got.get("valueRanges", []), strict=False):
+                found[title] = [[str(v) for v in row] for row in value_range.get("values", [])]
+                # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
+                grid = grid_size(value_range.get("range", ""))
+                if grid is not None:
+                    self.sheet.grid[title] = grid
         self._shape.clear()
         self._written = False
         tabs: dict[str, Table] = {}
-        self._lease.read_from(None)
-        for sheet in got.get("sheets", []):
-            title, rows = sheet["properties"]["title"], grid_rows(sheet)
-            if title == LEASE_TAB:
-                self._lease.read_from(rows)
-                continue
+        self._lease.read_from(found.pop(LEASE_TAB, None))
+        for title, rows in found.items():
             tabs[title] = table = _table(rows)
             self._shape[title] = (list(table.header), len(table.rows))
         return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
@@ -113,6 +131,8 @@ class GoogleBackend:
             return
         if self._written:  # resolved against a read this backend has written over since
             raise StaleSnapshotError("the sheet was written since it was read")
+        if changes.replace:  # tab IDs and charts; known already when the sync holds the lease
+            self.sheet.look()
         requests = self.sheet.add_tabs(t for t in changes.replace if t not in self.sheet.sheet_ids)
         data, leads_rows = tab_ranges(changes, self._shape)
         if leads_rows is not None:

@@ -1,20 +1,26 @@
-"""A sync's first read as one ``spreadsheets.get``: the fields to ask for, and each tab's
-rows from the grid data that comes back.
+"""What sheetcrm asks ``spreadsheets.get`` and ``spreadsheets.batchUpdate`` to answer (field
+masks), and a tab's rows from the grid data that comes back.
 
-One request instead of a ``values:batchGet`` and the ``spreadsheets.get`` a write needs (tab
-IDs, grids, charts): each cell comes wrapped, ``{"formattedValue": "..."}``, a few bytes more a
-cell than a values read, for one round trip less per sync.
+A sync reads values with ``values:batchGet``: a grid-data read wraps every cell,
+``{"formattedValue": "..."}``, and took a 10,000-lead sync 1.7 times as long. What a write
+needs to know of the sheet (:data:`META_FIELDS`) comes back in the answer to the lease's
+``spreadsheets.batchUpdate``, at no extra request (sheets_lease.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-READ_FIELDS = (
+META_FIELDS = (
     "properties(locale,timeZone),"
     "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),charts,"
-    "protectedRanges,data(startRow,startColumn,rowData(values(formattedValue))))"
+    "protectedRanges,developerMetadata)"
 )
+"""What a write needs to know of the sheet: tab IDs, grids, charts, protected ranges,
+locale, time zone."""
+
+READ_FIELDS = f"{META_FIELDS[:-1]},data(startRow,startColumn,rowData(values(formattedValue))))"
+"""And every tab's values: the read once a ``values:batchGet`` named a tab that is not there."""
 
 CHECK_FIELDS = (
     "updatedSpreadsheet.sheets(properties.title,data(startRow,startColumn,"

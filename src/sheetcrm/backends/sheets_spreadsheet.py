@@ -11,6 +11,7 @@ from typing import Any
 from gspread.exceptions import APIError
 
 from sheetcrm.backends.sheets_address import range_start
+from sheetcrm.backends.sheets_grid import META_FIELDS
 from sheetcrm.backends.sheets_http import SheetsHTTP, explain
 
 ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140k cells
@@ -29,6 +30,7 @@ class Spreadsheet:
         self.grid: dict[str, tuple[int, int]] = {}  # tab -> (rows, columns) of its grid
         self.charts: dict[str, list[dict[str, Any]]] = {}  # tab -> its charts, at the last look
         self.properties: dict[str, Any] = {}  # locale and time zone, at the last look
+        self.known = False  # the last look named every tab, and nothing changed them since
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -41,6 +43,7 @@ class Spreadsheet:
         named them all, so a tab it leaves out is not there."""
         if every_tab:
             self.sheet_ids, self.grid, self.charts = {}, {}, {}
+            self.known = True
         self.properties = meta.get("properties", self.properties)
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
@@ -51,9 +54,13 @@ class Spreadsheet:
             self.charts[title] = sheet.get("charts", [])
 
     def titles(self) -> list[str]:
-        meta = self.call("fetch_sheet_metadata", {"fields": "sheets.properties"})
-        self.learn(meta, every_tab=True)
+        self.learn(self.call("fetch_sheet_metadata", {"fields": META_FIELDS}), every_tab=True)
         return list(self.sheet_ids)
+
+    def look(self) -> None:
+        """Ask what a write needs to know of the sheet, unless the last look still holds."""
+        if not self.known:
+            self.titles()
 
     def ensure_tabs(self, names: Iterable[str]) -> None:
         existing = set(self.titles())
@@ -64,7 +71,7 @@ class Spreadsheet:
         in the same spreadsheets.batchUpdate can name the tab without asking Google first."""
         requests = []
         for name in names:
-            sheet_id = zlib.crc32(name.encode()) & 0x7FFFFFFF
+            sheet_id = new_sheet_id(name)
             while sheet_id in self.sheet_ids.values():
                 sheet_id = (sheet_id + 1) & 0x7FFFFFFF
             self.sheet_ids[name], self.grid[name], self.charts[name] = sheet_id, NEW_GRID, []
@@ -76,6 +83,7 @@ class Spreadsheet:
         """One spreadsheets.batchUpdate, when there is anything to send."""
         if requests:
             self.call("batch_update", {"requests": requests})
+            self.known = False  # charts it added have IDs only Google knows
 
     def room(self, data: list[dict[str, Any]]) -> list[Request]:
         """Requests to grow grids a write of ``data`` would overflow: Google answers 400 past
@@ -95,6 +103,11 @@ class Spreadsheet:
         requests = []
         for quoted, want in needed.items():
             title = quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
+            rows, cols = self.grid.get(title, NEW_GRID)
+            if want[0] <= rows and want[1] <= cols:
+                continue
+            if title not in self.sheet_ids:
+                self.look()  # a read found the grid, not the tab's ID
             if title not in self.sheet_ids:
                 continue  # not there: the write's own error says so
             rows, cols = self.grid.get(title, NEW_GRID)
@@ -115,3 +128,9 @@ class Spreadsheet:
                         }
                     )
         return requests
+
+
+def new_sheet_id(title: str) -> int:
+    """The sheetId sheetcrm gives a tab it adds, from its title: a guess at the ID of one of
+    its own tabs that usually holds, before anything was asked."""
+    return zlib.crc32(title.encode()) & 0x7FFFFFFF

@@ -9,7 +9,7 @@ from typing import Any
 from sheetcrm.emulator.a1 import Span
 from sheetcrm.emulator.cells import Cell, Plain, formatted
 from sheetcrm.emulator.defaults import with_color_styles
-from sheetcrm.emulator.fields import apply_mask, parse_mask
+from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
 from sheetcrm.emulator.grid import Sheet
 from sheetcrm.emulator.store import Spreadsheet
 
@@ -33,6 +33,35 @@ def with_grid(
             spans: list[Span | None] = [span for s, span in ranges if s is sheet]
             entry["data"] = [grid_data(book, sheet, s, values_only) for s in spans or [None]]
     return resource
+
+
+VALUE_FIELDS = {"formattedValue", "userEnteredValue", "effectiveValue"}
+
+
+def values_only(mask: Mask | None) -> bool:
+    """Whether ``mask`` (of a Spreadsheet resource) keeps nothing of a cell but its values."""
+    for key in ("sheets", "data", "rowData", "values"):
+        if mask is None:
+            return False
+        mask = mask.get(key)
+    return mask is not None and set(mask) <= VALUE_FIELDS
+
+
+def trim_grids(resource: dict[str, Any]) -> None:
+    """After a field mask, cells and rows left empty at the end go, as on Google."""
+    for entry in resource.get("sheets", []):
+        for data in entry.get("data", []):
+            rows = data.get("rowData", [])
+            for row in rows:
+                values = row.get("values", [])
+                while values and not values[-1]:
+                    values.pop()
+                if "values" in row and not values:
+                    del row["values"]
+            while rows and not rows[-1]:
+                rows.pop()
+            if "rowData" in data and not rows:
+                del data["rowData"]
 
 
 def grid_data(

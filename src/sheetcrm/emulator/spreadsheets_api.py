@@ -8,7 +8,7 @@ from typing import Any
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.errors import bad_request, not_found
 from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
-from sheetcrm.emulator.griddata import with_grid
+from sheetcrm.emulator.griddata import trim_grids, values_only, with_grid
 from sheetcrm.emulator.located import Locator
 from sheetcrm.emulator.metadata import search
 from sheetcrm.emulator.store import Spreadsheet, Store
@@ -45,42 +45,11 @@ def create(store: Store, call: Call) -> dict[str, Any]:
 def get(book: Spreadsheet, call: Call) -> dict[str, Any]:
     mask = _mask(call)
     asks_data = mask is not None and "data" in (mask.get("sheets") or {})
-    cell_mask = _cell_mask(mask)
-    values_only = cell_mask is not None and set(cell_mask) <= VALUE_FIELDS
     include = call.flag("includeGridData") or asks_data
-    resource = with_grid(book, call.arg_list("ranges"), include, values_only)
+    resource = with_grid(book, call.arg_list("ranges"), include, values_only(mask))
     masked = dict(apply_mask(resource, mask))
-    for entry in masked.get("sheets", []):
-        for data in entry.get("data", []):
-            _trim_grid(data)
+    trim_grids(masked)
     return masked
-
-
-VALUE_FIELDS = {"formattedValue", "userEnteredValue", "effectiveValue"}
-
-
-def _cell_mask(mask: Mask | None) -> Mask | None:
-    """What the mask keeps of each cell (sheets.data.rowData.values); None: all of it."""
-    for key in ("sheets", "data", "rowData", "values"):
-        if mask is None:
-            return None
-        mask = mask.get(key)
-    return mask
-
-
-def _trim_grid(data: dict[str, Any]) -> None:
-    """After a field mask, cells and rows left empty at the end go, as on Google."""
-    rows = data.get("rowData", [])
-    for row in rows:
-        values = row.get("values", [])
-        while values and not values[-1]:
-            values.pop()
-        if "values" in row and not values:
-            del row["values"]
-    while rows and not rows[-1]:
-        rows.pop()
-    if "rowData" in data and not rows:
-        del data["rowData"]
 
 
 def _mask(call: Call) -> Mask | None:
