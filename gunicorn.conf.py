@@ -7,6 +7,7 @@ workers themselves then leave that work alone. See src/sheetcrm/service/backgrou
 """
 
 import os
+import sys
 from typing import Any
 
 # gunicorn's own lines as JSON lines, like the app's (sheetcrm.service.logs, which takes out
@@ -32,21 +33,42 @@ logconfig_dict = {
 }
 
 
+def on_starting(server: Any) -> None:
+    """Before anything is started: settings that name Secret Manager secrets get their values,
+    here once, for the workers and the background process to inherit."""
+    from sheetcrm.errors import ConfigError
+    from sheetcrm.service import secret_manager
+
+    try:
+        os.environ.update(secret_manager.resolve(os.environ))
+    except ConfigError as exc:
+        server.log.error("cannot start: %s", exc)
+        sys.exit(1)
+
+
 def when_ready(server: Any) -> None:
     """The master has bound its sockets; its workers are forked next. (Not called again on
     a reload, SIGHUP: the process and its supervisor go on.)"""
+    from sheetcrm.errors import ConfigError
     from sheetcrm.service import background
 
-    if background.wanted(os.environ):
+    try:
+        wanted = background.wanted(os.environ)
+    except ConfigError as exc:  # said as a JSON line, not as the master's traceback
+        server.log.critical(f"sheetcrm cannot start: {exc}")
+        raise SystemExit(1) from exc
+    if wanted:
         # kept on the master, not in this module: a reload runs this file afresh
         server.sheetcrm_supervisor = background.Supervisor(os.environ, log=server.log.warning)
         server.sheetcrm_supervisor.start()
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker, before it loads the app: no background thread of its own. Set
-    here rather than in the master's environment, which a USR2 re-exec hands on."""
-    os.environ["SHEETCRM_BACKGROUND"] = "0"
+    """In each new worker, before it loads the app: no background thread of its own; its
+    /status asks whether the master's background process runs."""
+    from sheetcrm.service import background
+
+    background.beside(server.pid)
 
 
 def on_exit(server: Any) -> None:

@@ -21,7 +21,10 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def postgres_server() -> Iterator[str]:
     """A local PostgreSQL cluster for the session, on 127.0.0.1: its SQLAlchemy URL.
     Skips the tests that use it when no PostgreSQL server is installed."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+    pytest.importorskip(
+        "psycopg",
+        reason="psycopg is not installed: pip install --require-hashes -r requirements-test.txt",
+    )
     bin_dir = pgcluster.server_bin()
     if bin_dir is None:
         pytest.skip(pgcluster.INSTALL_HINT)

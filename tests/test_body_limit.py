@@ -21,7 +21,8 @@ from flask import Flask
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.outbox import Outbox
-from sheetcrm.service.tasks import MAX_BODY_LIMIT, ServiceConfig
+from sheetcrm.service.environment import MAX_BODY_LIMIT
+from sheetcrm.service.tasks import ServiceConfig
 from sheetcrm.service.web import create_app
 from sheets import Gunicorn, free_port, serving, template
 

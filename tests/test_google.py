@@ -255,10 +255,40 @@ def test_not_shared_and_wrong_id_say_what_to_do():
 
 def test_missing_credentials_say_what_to_do(monkeypatch, tmp_path):
     monkeypatch.delenv("SHEETS_EMULATOR_HOST", raising=False)
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    missing = tmp_path / "no-such-key.json"
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(missing))
     with pytest.raises(BackendError) as caught:
         GoogleBackend("1" + "y" * 43)
-    assert "GOOGLE_APPLICATION_CREDENTIALS" in caught.value.hint
+    # a path set but wrong is named, not taken for no credentials at all
+    assert caught.value.message == (
+        f"GOOGLE_APPLICATION_CREDENTIALS names {missing}, which does not exist"
+    )
+    assert "service account" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("not json at all", "is not a valid json file"),
+        ('{"type": "nothing-google-knows"}', "does not have a valid type"),
+        ('{"type": "service_account", "client_email": "a@b.c", "private_key": "PRIVATEKEY"}', ""),
+        (None, "which is a folder, not a key file"),
+    ],
+)
+def test_credentials_that_are_not_a_key_are_named(monkeypatch, tmp_path, content, said):
+    monkeypatch.delenv("SHEETS_EMULATOR_HOST", raising=False)
+    key = tmp_path / "key.json"
+    if content is None:
+        key.mkdir()
+    else:
+        key.write_text(content)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    with pytest.raises(BackendError) as caught:
+        GoogleBackend("1" + "y" * 43)
+    assert f"GOOGLE_APPLICATION_CREDENTIALS names {key}, which " in caught.value.message
+    assert said in caught.value.message and "PRIVATEKEY" not in str(caught.value)
+    if content is not None:
+        assert "is not a service-account key" in caught.value.message
 
 
 def test_transient_errors_are_retried_a_bounded_number_of_times():

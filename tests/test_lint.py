@@ -17,7 +17,9 @@ def _tool(name: str) -> str:
     path = BIN / name
     found = str(path) if path.exists() else shutil.which(name)
     if not found:
-        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
+        pytest.fail(
+            f"{name} is not installed: pip install --require-hashes -r requirements-test.txt"
+        )
     return found
 
 

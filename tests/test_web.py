@@ -289,7 +289,9 @@ def test_task_endpoints_need_the_token(sheet: Path) -> None:
     off = make_app(sheet, SHEETCRM_TASK_TOKEN="")
     assert off.test_client().post("/tasks/sync").status_code == 403
     service(off).stop()
-    gae = make_app(sheet, SHEETCRM_TASK_TOKEN="", GAE_APPLICATION="s~crm")
+    gae = make_app(  # a SQLite outbox on App Engine only as a trial (test_environment.py)
+        sheet, SHEETCRM_TASK_TOKEN="", GAE_APPLICATION="s~crm", SHEETCRM_ALLOW_SQLITE_OUTBOX="1"
+    )
     assert gae.test_client().get("/tasks/flush", headers={"X-Appengine-Cron": "true"}).json["ok"]
     service(gae).stop()
 

@@ -17,10 +17,13 @@ from sheetcrm.errors import SheetCRMError
 
 
 def _outbox_url(args: argparse.Namespace) -> str:
+    from sheetcrm.service import environment
     from sheetcrm.service.tasks import default_outbox  # the service's modules load only for it
 
     return (
-        args.outbox or os.environ.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(args.sheet)
+        args.outbox
+        or environment.value(os.environ, "SHEETCRM_OUTBOX")
+        or default_outbox(args.sheet)
     )
 
 
@@ -61,8 +64,7 @@ def cmd_background(args: argparse.Namespace) -> int:
         env["SHEETCRM_SHEET"] = args.sheet
     if args.outbox:
         env["SHEETCRM_OUTBOX"] = args.outbox
-    run_background(env, exit_with=args.exit_with)
-    return 0
+    return run_background(env, exit_with=args.exit_with)
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:

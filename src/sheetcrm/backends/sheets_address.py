@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 
+from sheetcrm.errors import ConfigError
+
 _URL_ID = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]{20,})")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
+_WEB = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 _A1_START = re.compile(r"(?P<col>[A-Z]+)(?P<row>\d+)?")
 
 
@@ -19,6 +22,31 @@ def spreadsheet_id(location: str) -> str | None:
     if m:
         return m.group(1)
     return location if _BARE_ID.fullmatch(location) else None
+
+
+def check_location(location: str, named: str = "--sheet") -> None:
+    """Refuse a sheet location that is a web address without a spreadsheet ID in it, such as
+    app.yaml's shipped ``.../d/YOUR-SHEET-ID/edit``, or a bare word that is neither an ID nor
+    a file: taken for a workbook path, it would fail later and far from the mistake (the
+    outbox beside it, in a folder named https:)."""
+    if spreadsheet_id(location):
+        return
+    text = location.strip()
+    shipped = "YOUR-SHEET-ID" in text
+    placeholder = " (YOUR-SHEET-ID is the placeholder app.yaml ships with)" if shipped else ""
+    if _WEB.match(text) or "docs.google.com" in text:
+        raise ConfigError(
+            f"{named} {text!r} is a web address without a spreadsheet ID{placeholder}",
+            "copy the sheet's address from the browser: "
+            "https://docs.google.com/spreadsheets/d/<ID>/edit, where <ID> is the long "
+            "run of letters, digits, - and _ after /d/",
+        )
+    if "." not in text.rpartition("/")[2]:
+        raise ConfigError(
+            f"{named} {text!r} is neither a Google Sheet nor a workbook{placeholder}",
+            "give the sheet's address, https://docs.google.com/spreadsheets/d/<ID>/edit, "
+            "its ID, or the path of an .xlsx workbook",
+        )
 
 
 def quote(tab: str) -> str:

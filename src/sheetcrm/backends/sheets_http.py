@@ -8,11 +8,13 @@ that host instead, with anonymous credentials: the local stand-in in sheetcrm.em
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import google.auth
@@ -36,15 +38,47 @@ def credentials(emulator_host: str | None) -> Credentials:
     locally, the attached service account on App Engine or Cloud Run); none for the emulator."""
     if emulator_host:
         return AnonymousCredentials()  # type: ignore[no-untyped-call]
+    key = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    if key:
+        _check_key_path(key)
     try:
         found, _project = google.auth.default(scopes=SCOPES)  # type: ignore[no-untyped-call]
     except DefaultCredentialsError as exc:
+        if key:  # google-auth's reason: names the file and what is wrong, never its content
+            reason = str(exc.args[0]) if exc.args else type(exc).__name__
+            raise BackendError(
+                f"GOOGLE_APPLICATION_CREDENTIALS names {key}, which is not a service-account "
+                f"key: {reason}",
+                _KEY_HINT,
+            ) from exc
         raise BackendError(
             "no Google credentials found",
             "set GOOGLE_APPLICATION_CREDENTIALS to the path of a service-account key (JSON); "
             "on App Engine or Cloud Run, attach a service account to the service",
         ) from exc
     return found  # type: ignore[no-any-return]
+
+
+_KEY_HINT = (
+    "point it at the JSON key of a service account (Cloud console > IAM > Service accounts > "
+    "Keys > Add key > JSON); on App Engine or Cloud Run, leave it unset: the service's own "
+    "service account is used"
+)
+
+
+def _check_key_path(key: str) -> None:
+    """A path that is not there would otherwise read "no Google credentials found", as if
+    the variable were not set at all."""
+    path = Path(key).expanduser()
+    if not path.exists():
+        raise BackendError(
+            f"GOOGLE_APPLICATION_CREDENTIALS names {key}, which does not exist", _KEY_HINT
+        )
+    if not path.is_file():
+        raise BackendError(
+            f"GOOGLE_APPLICATION_CREDENTIALS names {key}, which is a folder, not a key file",
+            _KEY_HINT,
+        )
 
 
 def service_account(creds: Credentials) -> str:

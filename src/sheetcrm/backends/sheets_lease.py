@@ -28,7 +28,6 @@ from sheetcrm.backends.sheets_address import quote
 from sheetcrm.backends.sheets_grid import META_FIELDS
 from sheetcrm.backends.sheets_http import explain
 from sheetcrm.backends.sheets_spreadsheet import Request, Spreadsheet, new_sheet_id
-from sheetcrm.errors import BackendError
 
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
@@ -75,7 +74,7 @@ class Lease:
         held = [c[0] if c else "" for c in value_range.get("values", [])]
         if not held or held[0] != self.holder:
             self.holder = None
-            raise BackendError(
+            raise LeaseHeldError(
                 "another sync took over this spreadsheet meanwhile",
                 "nothing was written; run the sync again in a minute",
             )

@@ -43,6 +43,7 @@ class FlushReport:
     dead: int = 0
     moved: int = 0  # cells a person's sort put on another lead mid-write; put back
     error: str = ""
+    busy: bool = False  # the error is the sheet held by another sync: they wait their turn
     lead_ids: dict[str, str] = field(default_factory=dict)
 
     def as_log(self) -> dict[str, object]:
@@ -81,6 +82,7 @@ def flush(
         outbox.later(keys, str(exc), clock().timestamp(), not isinstance(exc, LeaseHeldError))
         report.waiting += len(keys)
         report.error = str(exc)
+        report.busy = isinstance(exc, LeaseHeldError)
         return report
     except Exception as exc:  # a bug, not the sheet: the batch waits, and is set aside at last
         report.error = f"unexpected {type(exc).__name__} while adding web-form leads"

@@ -95,7 +95,16 @@ class OutboxDB:
                 "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
             )
         self._dialect_insert = dialect
-        self.engine: Engine = _engine(url)
+        try:
+            self.engine: Engine = _engine(url)
+        except ImportError as exc:  # SQLAlchemy loads the driver as the engine is made
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise ConfigError(
+                f"the outbox {shown} needs the database driver {exc.name or exc}, which is "
+                "not installed",
+                "pip install 'sheetcrm[postgres]' (psycopg), and write the URL as "
+                "postgresql+psycopg://...",
+            ) from exc
         self._lock_file = _lock_file(url)
         try:
             # Instances starting together on an empty database: one creates the tables, the

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sheetcrm.errors import IntakeError
 
@@ -29,6 +30,32 @@ _GENERIC_HINT = (
     "send X-Signature: sha256=<hex HMAC-SHA256 of the body>, or the secret in "
     "'Authorization: Bearer <secret>' or X-Sheetcrm-Token"
 )
+
+
+@dataclass(frozen=True)
+class Door:
+    """How a form source takes posts: ``kind`` is signed, token (a shared token or a
+    signature), open (anyone) or closed (its secret is set but empty); ``says`` in words."""
+
+    kind: str
+    says: str
+
+
+def protection(source: str, secret: str | None) -> Door:
+    """How ``/hooks/<source>`` is guarded with ``secret`` (None: not set)."""
+    variable = secret_variable(source)
+    if secret is None:
+        return Door("open", f"open: anyone can post a lead; set {variable} to check posts")
+    if not secret:
+        return Door("closed", f"closed: {variable} is set but empty, every post is refused")
+    if source in _HINTS:
+        header = "Typeform-Signature" if source == "typeform" else "Tally-Signature"
+        return Door("signed", f"signed: each post's {header} is checked ({variable})")
+    return Door(
+        "token",
+        "token-protected: each post needs the shared token (bearer, X-Sheetcrm-Token or "
+        f"?token=) or an X-Signature of its body ({variable})",
+    )
 
 
 def secret_variable(source: str) -> str:

@@ -8,7 +8,8 @@ sync schedule and one flusher instead of one per worker. Side by side (bench/int
 --threaded-too, docs/benchmarks.md): 1,605 accepted/s with p99 37 ms, against 1,045/s with
 p99 155 ms for a thread in each worker.
 
-This module is imported by gunicorn's master: the standard library only, here.
+This module is imported by gunicorn's master: the standard library (and the declaration of
+the environment, which uses nothing else) only, here.
 """
 
 from __future__ import annotations
@@ -16,16 +17,69 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 
+from sheetcrm.service import environment
+
+try:
+    import fcntl
+except ImportError:  # Windows, where gunicorn does not run: no process beside the workers
+    fcntl = None  # type: ignore[assignment]
+
+_master: int | None = None  # in a gunicorn worker: the master, whose supervisor keeps ours
+
 
 def wanted(env: Mapping[str, str]) -> bool:
-    """SHEETCRM_BACKGROUND: on unless 0, false, no or off (then cron's task calls do it)."""
-    return env.get("SHEETCRM_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
+    """SHEETCRM_BACKGROUND: whether the background work runs (else cron's task calls do it)."""
+    return bool(environment.value(env, "SHEETCRM_BACKGROUND"))
+
+
+def beside(master: int) -> None:
+    """Called in each gunicorn worker (gunicorn.conf.py's post_fork): the background work is
+    the business of the process ``master`` keeps beside this one, not of a thread here.
+    Kept in this process alone, not in the environment, which a USR2 re-exec hands on."""
+    global _master
+    _master = master
+
+
+def elsewhere() -> bool:
+    """Whether this process leaves the background work to a process beside it."""
+    return _master is not None
+
+
+def running_beside() -> bool:
+    """Whether the background process beside this worker is running now: it holds a lock
+    named after the master for as long as it lives (:func:`hold`), and the kernel lets go of
+    it the moment the process ends, however it ends."""
+    if _master is None or fcntl is None:
+        return False
+    fd = os.open(_lock_path(_master), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing lets go of a shared lock we took
+    return False
+
+
+def hold(master: int) -> int | None:
+    """In the background process that ``master`` keeps: take the lock that says it runs, for
+    as long as the returned descriptor stays open."""
+    if fcntl is None:
+        return None
+    fd = os.open(_lock_path(master), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a worker's check holds it only for an instant
+    return fd
+
+
+def _lock_path(master: int) -> str:
+    return str(Path(tempfile.gettempdir()) / f"sheetcrm-background-{master}.lock")
 
 
 class Supervisor:
@@ -43,13 +97,14 @@ class Supervisor:
         package_root = str(Path(__file__).resolve().parents[2])  # src/, above sheetcrm/
         path = [package_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
         self.env = {**env, "PYTHONPATH": os.pathsep.join(path)}
+        self.master = os.getpid()
         self.command = [
             sys.executable,
             "-m",
             "sheetcrm",
             "background",
             "--exit-with",
-            str(os.getpid()),
+            str(self.master),
         ]
         self.log, self.grace = log, grace
         self.pid: int | None = None
@@ -96,14 +151,15 @@ class Supervisor:
         with self._lock:
             self._stopping.set()
             pid = self.pid
-        if pid is None or self._thread is None:
-            return
-        for number in (signal.SIGTERM, signal.SIGKILL):
-            with suppress(ProcessLookupError):
-                os.kill(pid, number)
-            self._thread.join(self.grace)
-            if not self._thread.is_alive():
-                return
+        if pid is not None and self._thread is not None:
+            for number in (signal.SIGTERM, signal.SIGKILL):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, number)
+                self._thread.join(self.grace)
+                if not self._thread.is_alive():
+                    break
+        with suppress(OSError):
+            os.unlink(_lock_path(self.master))
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> int:

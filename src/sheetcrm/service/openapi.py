@@ -110,6 +110,12 @@ def openapi() -> dict[str, Any]:
             "/healthz": {
                 "get": {"summary": "Liveness.", "responses": {"200": _json("alive", anything)}}
             },
+            "/_ah/warmup": {
+                "get": {
+                    "summary": "App Engine's warmup: opens the outbox connection.",
+                    "responses": {"200": _json("ready", anything), "503": _UNAVAILABLE},
+                }
+            },
             "/status": {
                 "get": {
                     **task,

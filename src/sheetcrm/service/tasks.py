@@ -25,30 +25,19 @@ from typing import Any
 
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import sync_once
-from sheetcrm.backends.base import SheetBackend
+from sheetcrm.backends.base import LeaseHeldError, SheetBackend
 from sheetcrm.backends.holders import abandoned, new_holder
-from sheetcrm.backends.sheets_address import spreadsheet_id
+from sheetcrm.backends.sheets_address import check_location, spreadsheet_id
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.flusher import FlushReport, flush
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.run_log import RunLog
-from sheetcrm.intake.signatures import secret_variable
-from sheetcrm.service import background, logs
+from sheetcrm.intake.signatures import protection, secret_variable
+from sheetcrm.service import background, environment, logs
+from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
 
-MAX_BODY_BYTES = 1024 * 1024
-# The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
-# each of a worker's threads may hold a body of that size in memory.
-MAX_BODY_LIMIT = 32 * 1024 * 1024
-# Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
-# lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
-# size, and reads and re-plans the whole sheet: 4,000 makes that 0.75 writes per 1,000 leads
-# and lets the 60 writes a minute carry ~80,000 leads a minute, while each request stays
-# under Google's recommended 2 MB (about 1.45 MB of leads and 1 MB of History at 4,000 web
-# leads of bench/intake.py). At 1,000 it was 3 writes per 1,000, over issue 4's target once
-# grid growth was counted, and the quota capped the drain at ~20,000 leads a minute.
-FLUSH_BATCH = 4000
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
 
 
@@ -63,76 +52,80 @@ class ServiceConfig:
     flush_every: float = 5.0  # seconds between flushes at most: 3 write requests each
     batch: int = FLUSH_BATCH
     trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
+    platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # undeclared names, hints
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
-        sheet = env.get("SHEETCRM_SHEET", "").strip()
-        if not sheet:
+        """The service's settings from ``env``, read through the declaration
+        (:mod:`sheetcrm.service.environment`); a setting that would lose data or that
+        cannot work stops the start here, not at the first webhook."""
+        values = environment.read(env)
+        sheet = values["SHEETCRM_SHEET"]
+        check_location(sheet, "SHEETCRM_SHEET")
+        outbox_url = values["SHEETCRM_OUTBOX"] or default_outbox(sheet)
+        where = environment.platform(env)
+        allowed = values["SHEETCRM_ALLOW_SQLITE_OUTBOX"]
+        if where and outbox_url.startswith("sqlite") and not allowed:
             raise ConfigError(
-                "SHEETCRM_SHEET is not set",
-                "set it to the sheet's URL or ID, or a workbook path: SHEETCRM_SHEET=crm.xlsx",
+                f"a SQLite outbox on {where} loses web-form submissions: its disk goes with "
+                "the instance, and with it every submission already answered 202",
+                "point SHEETCRM_OUTBOX at Cloud SQL for PostgreSQL, "
+                f"{environment.CLOUD_SQL_URL} (see docs/environment.md); for a "
+                "single-instance trial only, SHEETCRM_ALLOW_SQLITE_OUTBOX=1",
             )
+        secrets = {s: values[secret_variable(s)] for s in SOURCES}
         return cls(
             sheet=sheet,
-            outbox_url=env.get("SHEETCRM_OUTBOX", "").strip() or default_outbox(sheet),
-            task_token=_task_token(env),
-            secrets=_secrets(env),
-            max_body=_int(env, "SHEETCRM_MAX_BODY_BYTES", MAX_BODY_BYTES, MAX_BODY_LIMIT),
-            background=background.wanted(env),
-            flush_every=float(_int(env, "SHEETCRM_FLUSH_SECONDS", 5)),
-            batch=_int(env, "SHEETCRM_FLUSH_BATCH", FLUSH_BATCH),
-            trust_cron_header=bool(env.get("GAE_APPLICATION")),
+            outbox_url=outbox_url,
+            task_token=values["SHEETCRM_TASK_TOKEN"],
+            secrets={s: secret for s, secret in secrets.items() if secret is not None},
+            max_body=values["SHEETCRM_MAX_BODY_BYTES"],
+            background=values["SHEETCRM_BACKGROUND"],
+            flush_every=float(values["SHEETCRM_FLUSH_SECONDS"]),
+            batch=values["SHEETCRM_FLUSH_BATCH"],
+            trust_cron_header=where == "App Engine",
+            platform=where,
+            ignored=environment.undeclared(env),
         )
 
-
-MIN_TOKEN_CHARS = 16
-PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
-
-
-def _task_token(env: Mapping[str, str]) -> str:
-    """Empty turns the task endpoints off; anything else must be hard to guess: the token
-    lets a caller flush, sync and read /status, and the example file's placeholder is public."""
-    token = env.get("SHEETCRM_TASK_TOKEN", "").strip()
-    if token and (token == PLACEHOLDER_TOKEN or len(token) < MIN_TOKEN_CHARS):
-        what = "is the example's placeholder" if token == PLACEHOLDER_TOKEN else "is too short"
-        raise ConfigError(
-            f"SHEETCRM_TASK_TOKEN {what} (at least {MIN_TOKEN_CHARS} characters)",
-            'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"',
-        )
-    return token
-
-
-def _secrets(env: Mapping[str, str]) -> dict[str, str]:
-    """source -> secret. A variable that is set always counts, even empty (verification
-    then refuses every post: it fails closed), and one that names no source is an error:
-    a typo must not leave the real source unsigned."""
-    prefix = "SHEETCRM_SECRET_"
-    secrets = {}
-    for name, value in env.items():
-        if not name.startswith(prefix):
-            continue
-        source = name[len(prefix) :].lower().replace("_", "-")
-        if source not in SOURCES:
-            known = ", ".join(secret_variable(s) for s in SOURCES)
-            raise ConfigError(f"{name} names no form source", f"use one of: {known}")
-        secrets[source] = value
-    return secrets
-
-
-def _int(env: Mapping[str, str], name: str, default: int, most: int | None = None) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{name}={text!r} is not a whole number", f"write it like {default}")
-    if most is not None and int(text) > most:
-        raise ConfigError(f"{name}={text} is more than it may be ({most})", f"write {most} or less")
-    return int(text)
+    def announce(self, serves: bool) -> None:
+        """What a process says as it starts: an outbox that will not survive the instance,
+        and, where webhooks are answered, which form sources anyone may post to."""
+        for name, hint in self.ignored:
+            logs.event(
+                f"{name} is not a sheetcrm setting; ignored — {hint}",
+                logging.WARNING,
+                kind="config",
+                variable=name,
+            )
+        if self.platform and self.outbox_url.startswith("sqlite"):
+            logs.event(
+                f"the outbox is SQLite on {self.platform} (SHEETCRM_ALLOW_SQLITE_OUTBOX): "
+                "submissions already answered 202 are lost when the instance is recycled; "
+                "for a single-instance trial only",
+                logging.WARNING,
+                kind="config",
+                outbox="sqlite",
+                platform=self.platform,
+            )
+        if not serves:
+            return
+        for source in SOURCES:
+            door = protection(source, self.secrets.get(source))
+            logs.event(
+                f"/hooks/{source}: {door.says}",
+                logging.INFO if door.kind in ("signed", "token") else logging.WARNING,
+                kind="config",
+                source=source,
+                protection=door.kind,
+            )
 
 
 def default_outbox(sheet: str) -> str:
     """Beside a workbook, ``crm.xlsx`` -> ``crm.outbox.sqlite3``; for a Google Sheet, in the
-    working folder. (On App Engine that folder is read-only: use PostgreSQL there.)"""
+    working folder. (On App Engine and Cloud Run, from_env refuses it: use PostgreSQL.)"""
+    check_location(sheet)  # else a web address would make folders named https: and so on
     if spreadsheet_id(sheet):
         return f"sqlite:///{Path('sheetcrm-outbox.sqlite3').resolve()}"
     path = Path(sheet).resolve()
@@ -188,14 +181,15 @@ class Service:
         seconds = time.perf_counter() - started
         if report.claimed or report.error:
             self.runs.record("flush", time.time(), seconds, report.as_log(), report.error)
-            level = logging.WARNING if report.error else logging.INFO
+            # the sheet busy with another instance's sync is how instances take turns
+            level = logging.WARNING if report.error and not report.busy else logging.INFO
             logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
         return report
 
     def sync(self) -> dict[str, Any]:
         started = time.perf_counter()
         summary: dict[str, Any] = {}
-        error = ""
+        error, busy = "", False
         with self._one_at_a_time:
             try:
                 now = self.clock()
@@ -210,13 +204,28 @@ class Service:
                     "leftovers_removed": applied.leftovers,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
+            except LeaseHeldError as exc:
+                # Instances starting together all sync at once, and all but one find the
+                # sheet taken: that is how they take turns, not a failure. The hint (run the
+                # sync again) is for a person at the command line; here the next one is due.
+                error, busy = exc.message, True
             except SheetCRMError as exc:
                 error = str(exc)
                 self._backend = None
         seconds = time.perf_counter() - started
         self.runs.record("sync", time.time(), seconds, summary, error)
-        level = logging.WARNING if error else logging.INFO
-        logs.event("sync", level, kind="sync", seconds=round(seconds, 3), error=error, **summary)
+        if error and busy:
+            logs.event(
+                "sync skipped: another instance is syncing this sheet",
+                kind="sync",
+                seconds=round(seconds, 3),
+                busy=error,
+            )
+        else:
+            level = logging.WARNING if error else logging.INFO
+            logs.event(
+                "sync", level, kind="sync", seconds=round(seconds, 3), error=error, **summary
+            )
         return {"ok": not error, "seconds": round(seconds, 3), "summary": summary, "error": error}
 
     def status(self) -> dict[str, Any]:
@@ -224,7 +233,9 @@ class Service:
             "outbox": self.outbox.stats(time.time()),
             **self.runs.latest(),
             "sync_every_minutes": self.sync_minutes,
-            "background": self._thread is not None and self._thread.is_alive(),
+            # here in a thread, or beside gunicorn's workers in a process of its own
+            "background": (self._thread is not None and self._thread.is_alive())
+            or background.running_beside(),
         }
 
     # -- the background work ---------------------------------------------------------------
@@ -238,6 +249,7 @@ class Service:
                 target=self.run, args=(self._stop,), name="sheetcrm-background", daemon=True
             )
             self._thread.start()
+            logs.event("background work started", kind="background", pid=os.getpid())
 
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()
@@ -287,11 +299,31 @@ class Service:
             stop.wait(pause)
 
 
-def run_background(env: Mapping[str, str], exit_with: int | None = None) -> None:
-    """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
-    gunicorn master that started this one: killed, it cannot stop us itself)."""
+def starting(env: Mapping[str, str], serves: bool) -> ServiceConfig:
+    """The settings of a process that starts, and what it says as it starts. A setting that
+    stops it is said as a JSON line too (gunicorn's own report of it is a traceback)."""
     logs.setup()
-    service = Service(ServiceConfig.from_env(env))
+    try:
+        config = ServiceConfig.from_env(env)
+    except SheetCRMError as exc:
+        logs.event(
+            f"sheetcrm cannot start: {exc.message}", logging.CRITICAL, kind="config", hint=exc.hint
+        )
+        raise
+    config.announce(serves)
+    return config
+
+
+def run_background(env: Mapping[str, str], exit_with: int | None = None) -> int:
+    """Flush and sync until SIGTERM or SIGINT, or until process ``exit_with`` is gone (the
+    gunicorn master that started this one: killed, it cannot stop us itself). 1 when the
+    settings stop it (said in the log), else 0."""
+    try:
+        config = starting(env, serves=False)
+    except SheetCRMError:
+        return 1
+    service = Service(config)
+    running = background.hold(exit_with) if exit_with is not None else None
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
@@ -306,4 +338,7 @@ def run_background(env: Mapping[str, str], exit_with: int | None = None) -> None
         stop.set()
         worker.join()
         service.outbox.close()
+        if running is not None:
+            os.close(running)
         logs.event("background work stopped", kind="background", pid=os.getpid())
+    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import SOURCES, adapt
 from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
+from sheetcrm.service import background, secret_manager
 from sheetcrm.service.openapi import openapi
-from sheetcrm.service.tasks import Service, ServiceConfig, logs
+from sheetcrm.service.tasks import Service, logs, starting
 
 bp = Blueprint("sheetcrm", __name__)
 JSON_TYPES = ("application/json",)
@@ -153,6 +155,14 @@ def healthz() -> Response:
     return jsonify(ok=True)
 
 
+@bp.get("/_ah/warmup")
+def warmup() -> Response:
+    """App Engine's warmup request, sent to a new instance before its first real one: open
+    the outbox's first connection (Cloud SQL's takes a while) before a webhook waits on it."""
+    service().outbox.has_due(time.time())
+    return jsonify(ok=True)
+
+
 @bp.get("/status")
 def status() -> Response:
     _authorised()
@@ -165,6 +175,7 @@ def openapi_json() -> Response:
 
 
 def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
+    g.refused = message  # for the request's log line: our own words, never what was sent
     body: dict[str, Any] = {"error": message}
     if hint:
         body["hint"] = hint
@@ -173,14 +184,14 @@ def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
-    settings = os.environ if test_config is None else test_config
-    config = ServiceConfig.from_env(settings)
+    given = os.environ if test_config is None else test_config
+    settings = {**given, **secret_manager.resolve(given)}
+    config = starting(settings, serves=True)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body + 1  # see _body
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
     svc = Service(config)
     app.extensions["sheetcrm"] = svc
     app.register_blueprint(bp)
-    logs.setup()
 
     @app.errorhandler(Refused)
     def refused(exc: Refused) -> tuple[Response, int]:
@@ -221,18 +232,25 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
 
     @app.after_request
     def log_request(response: Response) -> Response:
+        status = response.status_code
+        # A refused credential is a vendor or a scheduler set up with the wrong secret (or
+        # someone guessing): the operator must see it among the requests, and why.
+        level = logging.WARNING if status in (401, 403) else logging.INFO
+        reason = {"refused": g.refused} if status >= 400 and "refused" in g else {}
         logs.event(
             "request",
+            level,
             kind="request",
             method=request.method,
             path=request.path,  # never the query string: some vendors put tokens there
-            status=response.status_code,
+            status=status,
             ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
             source=g.get("source", ""),
             key=g.get("key", ""),
+            **reason,
         )
         return response
 
-    if config.background:
+    if config.background and not background.elsewhere():
         svc.start()
     return app

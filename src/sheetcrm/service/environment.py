@@ -1,0 +1,287 @@
+"""The environment variables sheetcrm reads, each declared once, here: its default, how its
+value is read and what it is for. Everything else is derived from this list: the service's
+settings (:func:`read`), the gunicorn hooks (:func:`value`), the CLI's service commands, and
+docs/environment.md (:func:`reference`; ``python -m sheetcrm.service.environment`` prints it,
+and a test fails when the file is out of date). Adding a variable is adding one entry.
+
+A ``SHEETCRM_*`` name that is not declared is a typo until shown otherwise
+(``SHEETCRM_FLUSH_SECOND``): the service warns about it as it starts, and one that looks like
+a form's secret (``SHEETCRM_SECRET_TYPEFROM``) stops it, as it would leave the form open.
+
+Imported by gunicorn's master through background.py: the standard library only, here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sheetcrm.errors import ConfigError
+
+PREFIX = "SHEETCRM_"
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
+
+MAX_BODY_BYTES = 1024 * 1024
+# The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
+# each of a worker's threads may hold a body of that size in memory.
+MAX_BODY_LIMIT = 32 * 1024 * 1024
+# Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
+# lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
+# size, and reads and re-plans the whole sheet: 4,000 makes that 0.75 writes per 1,000 leads
+# and lets the 60 writes a minute carry ~80,000 leads a minute, while each request stays
+# under Google's recommended 2 MB (about 1.45 MB of leads and 1 MB of History at 4,000 web
+# leads of bench/intake.py). At 1,000 it was 3 writes per 1,000, over issue 4's target once
+# grid growth was counted, and the quota capped the drain at ~20,000 leads a minute.
+FLUSH_BATCH = 4000
+MIN_TOKEN_CHARS = 16
+PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
+CLOUD_SQL_URL = (
+    "postgresql+psycopg://USER:PASSWORD@/DATABASE?host=/cloudsql/PROJECT:REGION:INSTANCE"
+)
+
+Parse = Callable[[str, str], Any]
+"""(name, text) -> the value; text is the variable's value stripped, or its default."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str  # as it would be written; "" when unset means nothing
+    parse: Parse
+    help: str
+    secret: bool = False  # never logged, never shown in an error
+    # Set but empty is a value of its own, not the default: a form's secret set empty
+    # refuses every post (it fails closed). Unset, such a variable reads as None.
+    empty_counts: bool = False
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+def _whole(most: int | None = None) -> Parse:
+    def parse(name: str, text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{name}={text!r} is not a whole number", "write one like 5")
+        if most is not None and int(text) > most:
+            raise ConfigError(
+                f"{name}={text} is more than it may be ({most})", f"write {most} or less"
+            )
+        return int(text)
+
+    return parse
+
+
+def _switch(name: str, text: str) -> bool:
+    word = text.casefold()
+    if word not in (*SWITCH_ON, *SWITCH_OFF):
+        raise ConfigError(f"{name}={text!r} is neither on nor off", "write 1 (on) or 0 (off)")
+    return word in SWITCH_ON
+
+
+def _sheet(name: str, text: str) -> str:
+    if not text:
+        raise ConfigError(
+            f"{name} is not set",
+            f"set it to the sheet's URL or ID, or a workbook path: {name}=crm.xlsx",
+        )
+    return text
+
+
+def _task_token(name: str, text: str) -> str:
+    """Empty turns the task endpoints off; anything else must be hard to guess: the token
+    lets a caller flush, sync and read /status, and the example file's placeholder is public."""
+    if text and (text == PLACEHOLDER_TOKEN or len(text) < MIN_TOKEN_CHARS):
+        what = "is the example's placeholder" if text == PLACEHOLDER_TOKEN else "is too short"
+        raise ConfigError(
+            f"{name} {what} (at least {MIN_TOKEN_CHARS} characters)",
+            'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"',
+        )
+    return text
+
+
+def _form_secret(source: str, checks: str) -> Variable:
+    name = PREFIX + "SECRET_" + source.upper().replace("-", "_")
+    return Variable(
+        name,
+        "",
+        _text,
+        f"The secret of the `{source}` webhook: {checks}. Unset, `/hooks/{source}` takes "
+        "posts from anyone (the start-up log says so); set but empty, it refuses every post.",
+        secret=True,
+        empty_counts=True,
+    )
+
+
+_SHARED = (
+    "`X-Signature: sha256=<hex HMAC-SHA256 of the body>`, or the secret itself as "
+    "`Authorization: Bearer`, `X-Sheetcrm-Token` or `?token=`"
+)
+
+WHERE: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_SHEET",
+        "",
+        _sheet,
+        "The sheet: its Google Sheets URL or ID, or a workbook path (`crm.xlsx`). Required by "
+        "the service; the commands take `--sheet` instead.",
+    ),
+    Variable(
+        "SHEETCRM_OUTBOX",
+        "",
+        _text,
+        "Where web-form submissions wait until they are in the sheet: a SQLAlchemy URL. Unset, "
+        "a SQLite file beside the workbook (`crm.outbox.sqlite3`), or `sheetcrm-outbox.sqlite3` "
+        "in the working folder for a Google Sheet. On App Engine and Cloud Run the disk goes "
+        "with the instance, so a SQLite outbox is refused there: use Cloud SQL for PostgreSQL, "
+        f"`{CLOUD_SQL_URL}` (the password URL-encoded), with `pip install 'sheetcrm[postgres]'`. "
+        "`sheetcrm outbox` reads it too, unless given `--outbox`.",
+    ),
+    Variable(
+        "SHEETCRM_ALLOW_SQLITE_OUTBOX",
+        "0",
+        _switch,
+        "1: a SQLite outbox may run on App Engine or Cloud Run, for a single-instance trial: "
+        "submissions already answered 202 are lost when the instance is recycled. Every start "
+        "logs a warning while it is on.",
+    ),
+)
+
+SECRETS: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_TASK_TOKEN",
+        "",
+        _task_token,
+        "The bearer token of `/tasks/sync`, `/tasks/flush` and `/status` (and the Apps "
+        f"Script's `SHEETCRM_TOKEN`), at least {MIN_TOKEN_CHARS} characters. Unset, those "
+        "endpoints are off (App Engine's cron still reaches the tasks).",
+        secret=True,
+    ),
+    _form_secret("generic", _SHARED),
+    _form_secret("typeform", "checks `Typeform-Signature`"),
+    _form_secret("tally", "checks `Tally-Signature`"),
+    _form_secret("jotform", _SHARED + " (Jotform can only send `?token=`)"),
+    _form_secret("google-forms", _SHARED + " (the Apps Script sends its `SHEETCRM_TOKEN`)"),
+)
+
+TUNING: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_BACKGROUND",
+        "1",
+        _switch,
+        "1: flush submissions within seconds and sync every `Sync every minutes` (Settings), in "
+        "a thread under `sheetcrm serve`, in a process beside gunicorn's workers "
+        "(gunicorn.conf.py). 0: only when `/tasks/flush` and `/tasks/sync` are called (cron).",
+    ),
+    Variable(
+        "SHEETCRM_FLUSH_SECONDS",
+        "5",
+        _whole(),
+        "The least time between two flushes: each costs 3 write requests of the sheet's quota.",
+    ),
+    Variable(
+        "SHEETCRM_FLUSH_BATCH",
+        str(FLUSH_BATCH),
+        _whole(),
+        "The most submissions one flush appends.",
+    ),
+    Variable(
+        "SHEETCRM_MAX_BODY_BYTES",
+        str(MAX_BODY_BYTES),
+        _whole(MAX_BODY_LIMIT),
+        f"The largest webhook body taken (413 past it), at most {MAX_BODY_LIMIT} (32 MB).",
+    ),
+)
+
+ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING)
+_BY_NAME = {v.name: v for v in ENVIRONMENT}
+
+# Set by the platform, read to know where the service runs; documented beside ours.
+PLATFORMS: dict[str, tuple[str, ...]] = {
+    "App Engine": ("GAE_ENV", "GAE_APPLICATION"),
+    "Cloud Run": ("K_SERVICE",),
+}
+OTHERS: dict[str, str] = {
+    "GAE_ENV, GAE_APPLICATION": "Set by App Engine: the service is on App Engine (a SQLite "
+    "outbox is refused; the cron header is trusted).",
+    "K_SERVICE": "Set by Cloud Run: the service is on Cloud Run (a SQLite outbox is refused).",
+    "PORT": "Set by App Engine and Cloud Run: app.yaml's entrypoint binds gunicorn to it.",
+    "GOOGLE_APPLICATION_CREDENTIALS": "The path of a service-account key (JSON) for a Google "
+    "Sheet, read by google-auth. Unset on App Engine and Cloud Run: the service's attached "
+    "service account is used.",
+    "SHEETS_EMULATOR_HOST": "Tests and benchmarks only: send every Sheets API request to the "
+    "local stand-in (`python -m sheetcrm.emulator`) at this host:port.",
+}
+
+
+def value(env: Mapping[str, str], name: str) -> Any:
+    """The declared variable ``name`` as ``env`` sets it, parsed; its default when unset or
+    empty (None when unset, for one whose empty value counts)."""
+    variable = _BY_NAME[name]
+    raw = env.get(name)
+    if variable.empty_counts:
+        return None if raw is None else variable.parse(name, raw.strip())
+    return variable.parse(name, (raw or "").strip() or variable.default)
+
+
+def read(env: Mapping[str, str]) -> dict[str, Any]:
+    """Every declared variable, parsed. An undeclared ``SHEETCRM_SECRET_*`` name is an
+    error (named, never its value): the form it was meant for would take anyone's posts."""
+    for name, hint in undeclared(env):
+        if name.startswith(PREFIX + "SECRET_"):
+            raise ConfigError(f"{name} is not a sheetcrm setting", hint)
+    return {name: value(env, name) for name in _BY_NAME}
+
+
+def undeclared(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The ``SHEETCRM_*`` names in ``env`` that are not declared, each with a hint."""
+    found = []
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in _BY_NAME:
+            close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
+            found.append((name, hint))
+    return found
+
+
+def platform(env: Mapping[str, str]) -> str:
+    """ "App Engine", "Cloud Run", or "" elsewhere, as the platform's own variables say."""
+    for name, variables in PLATFORMS.items():
+        if any(env.get(v, "").strip() for v in variables):
+            return name
+    return ""
+
+
+def reference() -> str:
+    """docs/environment.md, from the declarations above."""
+    lines = [
+        "# Environment variables",
+        "",
+        "Generated from `src/sheetcrm/service/environment.py` by",
+        "`python -m sheetcrm.service.environment > docs/environment.md`; a test fails when",
+        "this page and the code disagree.",
+        "",
+        "The service (`sheetcrm serve`, gunicorn as app.yaml runs it, `sheetcrm background`)",
+        "reads these as it starts. A `SHEETCRM_*` name not listed here is a typo until shown",
+        "otherwise: it is logged as a warning, and one that looks like a form's secret stops",
+        "the start. Its first lines say which form sources anyone may post to. The",
+        "sheet commands (`init`, `sync`, `import`) take `--sheet` and read none of these.",
+        "Secrets belong in `secret.yaml` (App Engine) or Secret Manager, never in the sheet",
+        "or a committed file.",
+    ]
+    sections = (("Where", WHERE), ("Secrets", SECRETS), ("Tuning", TUNING))
+    for title, variables in sections:
+        lines += ["", f"## {title}", "", "| variable | default | what |", "| --- | --- | --- |"]
+        for v in variables:
+            default = f"`{v.default}`" if v.default else "unset"
+            lines.append(f"| `{v.name}` | {default} | {v.help} |")
+    lines += ["", "## Set by others", "", "| variable | what |", "| --- | --- |"]
+    lines += [f"| `{name}` | {what} |" for name, what in OTHERS.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
