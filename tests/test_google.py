@@ -239,6 +239,33 @@ def test_a_sync_taken_over_mid_way_writes_nothing():
     assert backend.read().table(LEADS.name) == before
 
 
+def test_a_write_planned_again_adds_each_chart_once():
+    """The write's batchUpdate adds charts, then finds that a person typed in a service
+    column meanwhile: the sync reads and writes again, and asks which charts there are now
+    instead of adding them a second time."""
+    backend = google_backend()
+    book = _book(backend)
+    leads = book.sheet(LEADS.name)
+    updates = []
+
+    def layout(info) -> bool:  # the batchUpdate with formats and charts, after the lease's
+        if info.endpoint == "spreadsheets.batchUpdate":
+            updates.append(info)
+        return len(updates) == 2
+
+    owner = leads.values()[0].index("Owner")
+    emulator().before_request(
+        lambda _store: leads.set_values(f"{chr(65 + owner)}2", [["Someone"]]), when=layout
+    )
+    _, report = sync_once(_fresh(backend), NOW, CLOCK)
+    assert report.attempts == 2  # the check failed, and the write was planned again
+    assert book.sheet("Dashboard").charts
+    for sheet in book.sheets:
+        titles = [c["spec"]["title"] for c in sheet.charts]
+        assert len(titles) == len(set(titles)), (sheet.title, titles)
+    assert backend.read().table(LEADS.name).rows[0][owner] == "Someone"
+
+
 def test_not_shared_and_wrong_id_say_what_to_do():
     backend = google_backend(provision=False)
     _book(backend).shared = False

@@ -181,6 +181,8 @@ class GoogleBackend:
             },
             CHECK_FIELDS,
         )
+        # charts it added have IDs only Google knows: a write planned again asks first
+        self.sheet.known = False
         blocks = {
             (sheet["properties"]["title"], data.get("startColumn", 0)): grid_rows({"data": [data]})
             for sheet in got.get("updatedSpreadsheet", {}).get("sheets", [])
