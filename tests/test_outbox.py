@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -139,12 +140,19 @@ def test_done_later_dead_and_retry(outbox: Outbox) -> None:
         "the stored submission is not JSON",
     )
     assert outbox.claim("b", now=3.0, limit=10) == []  # k1 waits out its backoff; k2 is dead
-    assert outbox.stats(3.0) == {
+    stats = outbox.stats(3.0)
+    assert stats == {
         "pending": 1,
         "done": 1,
         "dead": 1,
+        "erased": 0,
         "oldest_pending_seconds": 3.0,
+        "in_backoff": 1,  # k1, until its next try
+        "next_try_at": stats["next_try_at"],
+        "next_try_in_seconds": round(by_key["k1"].next_try_at - 3.0, 3),
     }
+    when = datetime.fromtimestamp(by_key["k1"].next_try_at, UTC)
+    assert stats["next_try_at"] == when.isoformat(timespec="seconds")
     assert outbox.retry(["k2"], now=4.0) == 1
     assert outbox.retry(None, now=4.0) == 0  # nothing else is dead
     assert [e.key for e in outbox.claim("b", now=4.0, limit=10)] == ["k2"]

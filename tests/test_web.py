@@ -111,7 +111,11 @@ def test_a_submission_is_stored_then_appended_once(client: FlaskClient, sheet: P
         "pending": 0,
         "done": 1,
         "dead": 0,
+        "erased": 0,
         "oldest_pending_seconds": None,
+        "in_backoff": 0,
+        "next_try_at": None,
+        "next_try_in_seconds": None,
     }
     assert status["last_flush"]["ok"] is True
 

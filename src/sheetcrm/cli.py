@@ -18,7 +18,7 @@ from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.sheets_address import spreadsheet_id
-from sheetcrm.cli_service import cmd_background, cmd_outbox_list, cmd_outbox_retry, cmd_serve
+from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
@@ -307,20 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-with", type=int, metavar="PID", help="stop when process PID has gone")
     p.set_defaults(run=cmd_background)
 
-    p = sub.add_parser("outbox", help="web-form submissions waiting, done or dead")
-    box = p.add_subparsers(dest="action", required=True)
-    q = box.add_parser("list", help="list submissions (no answers, only keys and states)")
-    sheet_arg(q)
-    outbox_arg(q)
-    q.add_argument("--state", choices=["pending", "dead", "done", "all"], default="all")
-    q.add_argument("--limit", type=int, default=100)
-    q.set_defaults(run=cmd_outbox_list)
-    q = box.add_parser("retry", help="make dead submissions pending again")
-    sheet_arg(q)
-    outbox_arg(q)
-    q.add_argument("keys", nargs="*", help="the keys to retry, as outbox list shows them")
-    q.add_argument("--all", action="store_true", help="every dead submission")
-    q.set_defaults(run=cmd_outbox_retry)
+    add_outbox_commands(sub, sheet_arg, outbox_arg)
     return parser
 
 

@@ -25,7 +25,7 @@ from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
-from sheetcrm.intake.outbox import Entry, Outbox
+from sheetcrm.intake.outbox import PENDING, Entry, Outbox
 from sheetcrm.intake.submission import Submission
 
 GIVE_UP_AFTER = 5
@@ -155,6 +155,13 @@ def describe(entry: Entry) -> dict[str, object]:
         "state": entry.state,
         "received_at": datetime.fromtimestamp(entry.received_at, UTC).isoformat(timespec="seconds"),
         "attempts": entry.attempts,
+        # when a pending one is tried next: the time of its backoff, or already past
+        "next_try_at": (
+            datetime.fromtimestamp(entry.next_try_at, UTC).isoformat(timespec="seconds")
+            if entry.state == PENDING
+            else None
+        ),
         "lead_id": entry.lead_id,
         "last_error": entry.last_error,
+        "answers_erased": not entry.body,  # by the retention, or at the person's request
     }

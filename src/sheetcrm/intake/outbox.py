@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select, update
@@ -23,7 +24,9 @@ from sheetcrm.intake.outbox_db import OutboxDB, submissions
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
-STATES = (PENDING, DONE, DEAD)
+# never appended: erased at the person's request while it waited (sheetcrm.intake.retention)
+ERASED = "erased"
+STATES = (PENDING, DONE, DEAD, ERASED)
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
 
 
@@ -47,8 +50,9 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 120.0) -> float:
 
 
 class Outbox:
-    def __init__(self, url: str) -> None:
-        self.db = OutboxDB(url)
+    def __init__(self, url: str, create: bool = True) -> None:
+        """``create=False``: refuse an outbox that does not exist yet (NoOutboxError)."""
+        self.db = OutboxDB(url, create)
         self._insert_new = self.db.insert_new(submissions)
         self._group = GroupCommit(self._insert)
 
@@ -223,6 +227,16 @@ class Outbox:
                 query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
             ).rowcount
 
+    def retry_now(self, keys: Iterable[str] | None, now: float) -> int:
+        """Make pending submissions that wait out a backoff (all of them, or those named)
+        due now. Their count of tries stays: should they fail again, they wait longer."""
+        c = submissions.c
+        query = update(submissions).where((c.state == PENDING) & (c.next_try_at > now))
+        if keys is not None:
+            query = query.where(c.key.in_(list(keys)))
+        with self.db.begin() as conn:
+            return conn.execute(query.values(next_try_at=now)).rowcount
+
     def entries(self, state: str | None = None, limit: int = 100) -> list[Entry]:
         query = select(submissions).order_by(submissions.c.received_at).limit(limit)
         if state is not None:
@@ -231,7 +245,8 @@ class Outbox:
             return [_entry(r) for r in conn.execute(query)]
 
     def stats(self, now: float) -> dict[str, Any]:
-        """Depth per state and the age of the oldest pending submission, for /status."""
+        """Depth per state, the age of the oldest pending submission, and how many pending
+        ones wait out a backoff with when the first of them is tried again, for /status."""
         c = submissions.c
         with self.db.engine.connect() as conn:
             counts: dict[str, int] = dict(
@@ -240,11 +255,20 @@ class Outbox:
             oldest = conn.execute(
                 select(func.min(c.received_at)).where(c.state == PENDING)
             ).scalar()
+            backing_off, next_try = conn.execute(
+                select(func.count(), func.min(c.next_try_at)).where(
+                    (c.state == PENDING) & (c.next_try_at > now)
+                )
+            ).one()
         return {
             "pending": int(counts.get(PENDING, 0)),
             "done": int(counts.get(DONE, 0)),
             "dead": int(counts.get(DEAD, 0)),
+            "erased": int(counts.get(ERASED, 0)),
             "oldest_pending_seconds": round(now - oldest, 3) if oldest is not None else None,
+            "in_backoff": int(backing_off),
+            "next_try_at": _iso(next_try),
+            "next_try_in_seconds": round(next_try - now, 3) if next_try is not None else None,
         }
 
     def flush_turn(self) -> AbstractContextManager[bool]:
@@ -262,6 +286,10 @@ def _due(now: float) -> ColumnElement[bool]:
     c = submissions.c
     free = c.claimed_until.is_(None) | (c.claimed_until < now)
     return (c.state == PENDING) & (c.next_try_at <= now) & free
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 def _entry(row: Any) -> Entry:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     make_url,
     select,
     text,
@@ -65,6 +66,18 @@ submissions = SQLTable(
     Column("done_at", Float),
 )
 Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
+# Submissions whose answers are still kept, by state and when done: what the retention
+# erases, oldest first. Partial, so that an hourly purge costs what it erases, not the whole
+# history of erased ones (their rows stay, holding the key that recognises a vendor's late
+# retry as a duplicate). The state leads so that SQLite prefers it to submissions_due.
+KEPT = text("body <> ''")
+kept_index = Index(
+    "submissions_kept",
+    submissions.c.state,
+    submissions.c.done_at,
+    sqlite_where=KEPT,
+    postgresql_where=KEPT,
+)
 
 # The last syncs and flushes, shared by every worker and instance, for /status.
 runs = SQLTable(
@@ -84,8 +97,15 @@ def default_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'sheetcrm-outbox.sqlite3'}"
 
 
+class NoOutboxError(ConfigError):
+    """An outbox asked for to read or to work on, that does not exist: opening it would make
+    a new, empty one, and answer "0 pending" while the real one holds the work."""
+
+
 class OutboxDB:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
+        """Open the outbox at ``url``, creating its tables; with ``create=False``, refuse
+        (:class:`NoOutboxError`) where there is none yet, and create nothing."""
         self.url = url
         backend = make_url(url).get_backend_name()
         dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
@@ -95,10 +115,13 @@ class OutboxDB:
                 "use SQLite (the default) or PostgreSQL: postgresql+psycopg://...",
             )
         self._dialect_insert = dialect
+        shown = make_url(url).render_as_string(hide_password=True)
+        missing = _missing_file(url)
+        if missing is not None and not create:
+            raise NoOutboxError(f"there is no outbox at {missing}")
         try:
             self.engine: Engine = _engine(url)
         except ImportError as exc:  # SQLAlchemy loads the driver as the engine is made
-            shown = make_url(url).render_as_string(hide_password=True)
             raise ConfigError(
                 f"the outbox {shown} needs the database driver {exc.name or exc}, which is "
                 "not installed",
@@ -107,21 +130,37 @@ class OutboxDB:
             ) from exc
         self._lock_file = _lock_file(url)
         try:
-            # Instances starting together on an empty database: one creates the tables, the
-            # others wait and find them. On a SQLite file they queue on the writers' file
-            # lock: the first connection also switches the file to WAL, and two at once
-            # could fail "database is locked" without waiting (1 start in 20 in a test).
-            with self.begin() as conn:
-                if backend == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-                metadata.create_all(conn)
+            if create:
+                self._create(backend)
+            elif not self._exists():
+                raise NoOutboxError(f"{shown} holds no outbox (no table {submissions.name})")
         except (SQLAlchemyError, OSError) as exc:  # OSError: the lock file's folder
-            shown = make_url(url).render_as_string(hide_password=True)
+            self.engine.dispose()
             raise ConfigError(
                 f"cannot open the outbox {shown}: {getattr(exc, 'orig', exc)}",
                 "check SHEETCRM_OUTBOX (or --outbox): a SQLite file's folder must exist and "
                 "be writable; a PostgreSQL server must be reachable, with that database and user",
             ) from exc
+        except NoOutboxError:
+            self.engine.dispose()
+            raise
+
+    def _create(self, backend: str) -> None:
+        # Instances starting together on an empty database: one creates the tables, the
+        # others wait and find them. On a SQLite file they queue on the writers' file
+        # lock: the first connection also switches the file to WAL, and two at once
+        # could fail "database is locked" without waiting (1 start in 20 in a test).
+        with self.begin() as conn:
+            if backend == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+            metadata.create_all(conn)
+            # an outbox made before this index existed gets it now: create_all leaves the
+            # indexes of a table it finds alone
+            kept_index.create(conn, checkfirst=True)
+
+    def _exists(self) -> bool:
+        with self.engine.connect() as conn:
+            return inspect(conn).has_table(submissions.name)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -186,6 +225,17 @@ class OutboxDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _missing_file(url: str) -> str | None:
+    """The path of a SQLite outbox's file when that file does not exist (or is in memory)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database.startswith("file:"):
+        return None
+    if database in ("", ":memory:"):
+        return ":memory:"
+    return None if Path(database).exists() else str(Path(database).resolve())
 
 
 def _lock_file(url: str) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetcrm.errors import ConfigError
+from sheetcrm.intake.retention import RETENTION_DAYS
 
 PREFIX = "SHEETCRM_"
 SWITCH_ON = ("1", "true", "yes", "on")
@@ -193,6 +194,13 @@ TUNING: tuple[Variable, ...] = (
         str(MAX_BODY_BYTES),
         _whole(MAX_BODY_LIMIT),
         f"The largest webhook body taken (413 past it), at most {MAX_BODY_LIMIT} (32 MB).",
+    ),
+    Variable(
+        "SHEETCRM_OUTBOX_RETENTION_DAYS",
+        str(RETENTION_DAYS),
+        _whole(),
+        "Days a submission that reached the sheet keeps its answers; then only its key, "
+        "source, dates and Lead ID stay (a vendor's retry is still known). See docs/outbox.md.",
     ),
 )
 

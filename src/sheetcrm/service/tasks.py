@@ -33,12 +33,16 @@ from sheetcrm.errors import ConfigError, SheetCRMError
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.flusher import FlushReport, flush
 from sheetcrm.intake.outbox import Outbox
+from sheetcrm.intake.retention import DAY, RETENTION_DAYS, purge
 from sheetcrm.intake.run_log import RunLog
 from sheetcrm.intake.signatures import protection, secret_variable
 from sheetcrm.service import background, environment, logs
 from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
+# How often the retention is applied: erasing a day's answers an hour late changes nothing,
+# and an hourly query on a partial index costs what it erases.
+PURGE_SECONDS = 3600.0
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ServiceConfig:
     trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
     platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # undeclared names, hints
+    retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -87,6 +92,7 @@ class ServiceConfig:
             trust_cron_header=where == "App Engine",
             platform=where,
             ignored=environment.undeclared(env),
+            retention_days=values["SHEETCRM_OUTBOX_RETENTION_DAYS"],
         )
 
     def announce(self, serves: bool) -> None:
@@ -151,6 +157,7 @@ class Service:
         self._thread: threading.Thread | None = None
         self._backend: SheetBackend | None = None
         self.sync_minutes = 15.0
+        self._next_purge = 0.0  # time.monotonic() of the next retention
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
@@ -185,6 +192,18 @@ class Service:
             level = logging.WARNING if report.error and not report.busy else logging.INFO
             logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
         return report
+
+    def keep_retention(self) -> int:
+        """Erase the answers of submissions done more than the retention ago, at most once
+        an hour per process (the background loop and /tasks/flush both ask); how many."""
+        if time.monotonic() < self._next_purge:
+            return 0
+        self._next_purge = time.monotonic() + PURGE_SECONDS
+        days = self.config.retention_days
+        erased = purge(self.outbox, time.time() - days * DAY)
+        if erased:
+            logs.event("outbox retention", kind="retention", erased=erased, days=days)
+        return erased
 
     def sync(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -267,6 +286,7 @@ class Service:
         while not stop.is_set():
             pause = POLL_SECONDS
             try:
+                self.keep_retention()
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()

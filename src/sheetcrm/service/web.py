@@ -139,8 +139,19 @@ def _authorised() -> None:
 @bp.route("/tasks/flush", methods=["GET", "POST"])  # App Engine cron sends GET
 def task_flush() -> tuple[Response, int]:
     _authorised()
-    report = service().flush()
-    return jsonify(ok=not report.error, **report.as_log()), 200 if not report.error else 503
+    svc = service()
+    report = svc.flush()
+    svc.keep_retention()
+    outbox = svc.outbox.stats(time.time())
+    answer: dict[str, Any] = {"ok": not report.error, **report.as_log(), "outbox": outbox}
+    if outbox["in_backoff"]:
+        # "claimed 0" alone reads as "nothing to do" while submissions wait
+        answer["note"] = (
+            f"{outbox['in_backoff']} pending submissions wait out a backoff; the next try is "
+            f"at {outbox['next_try_at']} (in {outbox['next_try_in_seconds']:.0f} s); "
+            "`sheetcrm outbox retry --now` makes them due at once"
+        )
+    return jsonify(answer), 200 if not report.error else 503
 
 
 @bp.route("/tasks/sync", methods=["GET", "POST"])
