@@ -36,11 +36,15 @@ def test_init_provisions_every_tab(sheet, capsys):
     assert leads.max_row == 51
 
 
-def test_init_refuses_to_overwrite(sheet, capsys):
-    assert main(["init", "--sheet", str(sheet)]) == 1
-    err = capsys.readouterr().err
-    assert "--force" in err
+def test_init_never_overwrites(sheet, capsys):
+    saved = sheet.read_bytes()
+    assert main(["init", "--sheet", str(sheet)]) == 0
+    assert "Nothing to add: the spreadsheet is set up already." in capsys.readouterr().out
+    assert sheet.read_bytes() == saved
     assert main(["init", "--sheet", str(sheet), "--force"]) == 0
+    assert "Kept a copy of" in capsys.readouterr().out
+    (copy,) = sheet.parent.glob("crm.before-init-*.xlsx")
+    assert copy.read_bytes() == saved
 
 
 def test_sync_then_resync(sheet, capsys):
@@ -194,6 +198,10 @@ def test_demo_never_replaces_someone_elses_workbook(sheet, capsys):
     assert main(["demo", "--sheet", str(sheet)]) == 1
     assert "--force" in capsys.readouterr().err
     assert sheet.read_bytes() == before
+    assert main(["demo", "--sheet", str(sheet), "--force"]) == 0
+    assert "Kept a copy of" in capsys.readouterr().out
+    (copy,) = sheet.parent.glob("crm.before-init-*.xlsx")
+    assert copy.read_bytes() == before
 
 
 def test_template_dates_are_rendered_in_the_sheets_time_zone(tmp_path):

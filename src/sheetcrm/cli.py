@@ -17,6 +17,7 @@ from sheetcrm import __version__
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.holders import new_holder
+from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve
 from sheetcrm.engine.config import parse_config
@@ -28,7 +29,7 @@ from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.files.exports import read_table
-from sheetcrm.files.templates import available_templates, load_template
+from sheetcrm.files.templates import available_templates, blank, load_template
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
 
@@ -93,13 +94,20 @@ def _save_memo(location: str, memo: Memo) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
-    tabs = _template(args.template, args.now)
-    backend.provision(tabs, force=args.force)
-    print(
-        f"Created {args.sheet} from the {args.template} template: "
-        f"{', '.join(t for t in tabs if not t.startswith('_'))}."
-    )
-    print(f"Next: sheetcrm sync --sheet {args.sheet}")
+    template = _template(args.template, args.now)
+    tabs = blank(template) if args.blank else template
+    for line in set_up(
+        backend,
+        tabs,
+        blank(template),
+        _now(args.now),
+        datetime.now(UTC),
+        force=args.force,
+        dry_run=args.dry_run,
+    ):
+        print(line)
+    if not args.dry_run:
+        print(f"Next: sheetcrm sync --sheet {args.sheet}")
     return 0
 
 
@@ -199,9 +207,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     existed = path.exists()
     if existed and path.name != DEMO_FILE and not args.force:
         raise SheetCRMError(
-            f"{path} already exists", "pick another file for the demo, or add --force to replace it"
+            f"{path} already exists",
+            "pick another file for the demo, or add --force to replace it (after a copy)",
         )
     backend = open_backend(str(path))
+    if existed and path.name != DEMO_FILE:  # --force: a file of the person's, kept first
+        print(f"Kept a copy of {path} as it was: {backend.keep_copy(datetime.now(UTC), 0)}")
     now = _now(args.now)
     tabs = _template("b2b-en", args.now)
     backend.provision(tabs, force=True)
@@ -248,10 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
             "skip is refused; an offset, +01:00, picks one pass of the hour they repeat)",
         )
 
-    p = sub.add_parser("init", help="create a new sheet from a template")
+    p = sub.add_parser(
+        "init",
+        help="set a sheet up: a new one from a template, or adopt one that holds leads",
+        description="On a new or empty sheet: the template's tabs. On a sheet that holds "
+        "data: adopt it (find the leads tab, read its headers, add the missing columns at the "
+        "right and the missing tabs); nothing a person typed is moved, rewritten or deleted.",
+    )
     sheet_arg(p)
     p.add_argument("--template", default="b2b-en", choices=available_templates())
-    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.add_argument(
+        "--blank",
+        action="store_true",
+        help="no sample leads, team or fallback owner: a real, empty CRM (`demo` has samples)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be added; write nothing")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start a workbook over from the template, after keeping a copy of it (refused on "
+        "a Google Sheet that holds data)",
+    )
     now_arg(p)
     p.set_defaults(run=cmd_init)
 

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
@@ -51,6 +52,18 @@ class SheetBackend(Protocol):
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         """Create the spreadsheet's tabs from a template (headers, styling, drop-downs)."""
+        ...
+
+    def adopt(self, adoption: Adoption, base_version: str) -> None:
+        """Add what ``adoption`` says (engine/adoption.py) to the spreadsheet read at
+        ``base_version``: rename the leads tab and the headers it names, add columns at the
+        right of Leads and whole tabs, with their look. No cell a person typed is written."""
+        ...
+
+    def keep_copy(self, clock: datetime, leads: int) -> str:
+        """Keep a whole copy of the spreadsheet before ``init --force`` starts it over, and
+        say where; or raise :class:`BackendError` where no copy can be kept (``leads``: how
+        many the spreadsheet holds, for the message)."""
         ...
 
     def lease(

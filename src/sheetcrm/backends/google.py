@@ -26,10 +26,19 @@ from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import digest, token, version_ranges
+from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_tabs import MetricTab
-from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, METRIC_TABS, PROBLEMS, STATE, TABS
-from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.schema import (
+    LEADS,
+    MAX_ROW_PROBLEMS,
+    METRIC_TABS,
+    PROBLEMS,
+    STATE,
+    TABS,
+    canonical_header,
+)
+from sheetcrm.engine.table import Snapshot, Table, column_letter
 from sheetcrm.errors import BackendError
 
 CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
@@ -56,6 +65,7 @@ class GoogleBackend:
         self._lease = Lease(self.sheet)
         self._shape: Shape = {}  # tab -> (header, data rows)
         self._written = True  # since the last read: positions it found may have moved
+        self._widest: dict[str, int] = {}  # tab -> its widest row as read, header or not
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -98,6 +108,7 @@ class GoogleBackend:
         tabs: dict[str, Table] = {}
         self._lease.read_from(found.pop(LEASE_TAB, None))
         for title, rows in found.items():
+            self._widest[title] = max(map(len, rows), default=0)
             tabs[title] = table = _table(rows)
             self._shape[title] = (list(table.header), len(table.rows))
         return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
@@ -233,6 +244,56 @@ class GoogleBackend:
 
     def remove_leftovers(self, clock: datetime) -> list[str]:
         return []  # writes leave nothing behind here
+
+    def adopt(self, adoption: Adoption, base_version: str) -> None:
+        """Add what ``adoption`` says to the sheet (engine/adoption.py): Google renames the
+        references to a renamed tab in formulas itself. ``base_version`` is not checked: a
+        person adopts their sheet once, by hand, and no cell they typed is written."""
+        self.sheet.titles()
+        if adoption.rename_tab:
+            sheet_id = self.sheet.sheet_ids[adoption.tab]
+            rename = {"properties": {"sheetId": sheet_id, "title": LEADS.name}, "fields": "title"}
+            self.sheet.call("batch_update", {"requests": [{"updateSheetProperties": rename}]})
+        self.sheet.ensure_tabs([*adoption.new_tabs, *(t.name for t in METRIC_TABS), LEASE_TAB])
+        data: list[dict[str, Any]] = []
+        look = dict(adoption.new_tabs)
+        if adoption.tab:
+            leads = quote(LEADS.name)
+            for col, text in adoption.renamed.items():
+                data.append({"range": f"{leads}!{column_letter(col)}1", "values": [[text]]})
+            # after the last column holding anything: never a header over a person's values
+            start = max(len(adoption.header), self._widest.get(adoption.tab, 0))
+            if adoption.new_columns:
+                where = f"{leads}!{column_letter(start)}1"
+                data.append({"range": where, "values": [adoption.new_columns]})
+            header = adoption.leads_header[: len(adoption.header)]
+            header += [""] * (start - len(header)) + adoption.new_columns
+            look[LEADS.name] = Table([canonical_header(h) for h in header])
+        data += [
+            {"range": f"{quote(name)}!A1", "values": [table.header, *table.rows]}
+            for name, table in adoption.new_tabs.items()
+        ]
+        self.sheet.update(
+            self.sheet.room(data)
+            + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        )
+        if data:
+            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        meta = self.sheet.call(
+            "fetch_sheet_metadata",
+            {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
+        )
+        self.sheet.update(provisioning_requests(look, meta))
+        self._written = True
+
+    def keep_copy(self, clock: datetime, leads: int) -> str:
+        """Refused: the service account cannot copy a spreadsheet into its owner's Drive, and
+        starting over in place would write over the tabs people typed in."""
+        raise BackendError(
+            f"the sheet holds data ({leads} leads): --force would write over it",
+            "run init without --force: it adds what is missing and keeps every cell; to start "
+            "over, make a new spreadsheet (File > Make a copy keeps this one)",
+        )
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         """Set the sheet up from a template. Idempotent: tabs, headers and sample rows are

@@ -11,8 +11,9 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from sheetcrm.backends.base import StaleSnapshotError
+from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.schema import tab_spec
+from sheetcrm.engine.schema import LEADS, tab_spec
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
 
@@ -26,6 +27,7 @@ class MemoryBackend:
         self._version = 0
         self.writes = 0
         self.before_write: Callable[[MemoryBackend], None] | None = None
+        self.copies: list[dict[str, Table]] = []  # kept by keep_copy()
 
     def exists(self) -> bool:
         return bool(self.tabs)
@@ -74,6 +76,23 @@ class MemoryBackend:
 
     def remove_leftovers(self, clock: datetime) -> list[str]:
         return []  # writes leave nothing behind here
+
+    def adopt(self, adoption: Adoption, base_version: str) -> None:
+        if base_version != str(self._version):
+            raise StaleSnapshotError("the sheet changed since it was read")
+        if adoption.tab:
+            table = self.tabs.pop(adoption.tab)
+            for col, text in adoption.renamed.items():
+                table.header[col] = text
+            table.header.extend(adoption.new_columns)
+            table.__post_init__()
+            self.tabs[LEADS.name] = table
+        self.tabs.update({k: v.copy() for k, v in adoption.new_tabs.items()})
+        self._version += 1
+
+    def keep_copy(self, clock: datetime, leads: int) -> str:
+        self.copies.append({k: v.copy() for k, v in self.tabs.items()})
+        return f"{self.location} copy {len(self.copies)}"
 
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.tabs and not force:

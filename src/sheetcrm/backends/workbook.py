@@ -10,21 +10,26 @@ replacing it in one step) is in the xlsx_* modules.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.utils import quote_sheetname
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
-from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, table_grid
+from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, put, table_grid
 from sheetcrm.backends.workbook_changes import apply_changes, fill_tab
 from sheetcrm.backends.workbook_look import add_dropdowns, dress
+from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.schema import LEADS, Kind, canonical_header
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import format_cell
 from sheetcrm.errors import BackendError
@@ -122,10 +127,56 @@ class WorkbookBackend:
         """The temporary copies of saves killed half-way (xlsx_save.py)."""
         return xlsx_save.remove_leftovers(self.path, clock.timestamp())
 
+    def keep_copy(self, clock: datetime, leads: int) -> str:
+        """A copy of the file beside it, named after the moment: nothing is overwritten."""
+        copy = self.path.with_name(f"{self.path.stem}.before-init-{clock:%Y%m%d-%H%M%S}.xlsx")
+        shutil.copy2(self.path, copy)
+        return str(copy)
+
+    @gc_paused()
+    def adopt(self, adoption: Adoption, base_version: str) -> None:
+        """Add what ``adoption`` says to the workbook as it was read at ``base_version``,
+        touching no cell a person typed (engine/adoption.py)."""
+        xlsx_safety.check_unlocked(self.path)
+        xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
+        wb, lost = xlsx_package.load(self.path)
+        xlsx_safety.check_kept(self.path, lost)
+        self._loaded = None
+        formulas = _formula_cells(wb)
+        results = xlsx_formulas.cached_results(self.path, formulas) if formulas else {}
+        if adoption.tab:
+            ws = wb[adoption.tab]
+            if adoption.rename_tab:
+                results = {LEADS.name if t == ws.title else t: r for t, r in results.items()}
+                _rename_tab(wb, ws, LEADS.name)
+            for col, text in adoption.renamed.items():
+                put(ws.cell(1, col + 1), text, Kind.TEXT)
+            # after the last column holding anything: a column a person filled without a
+            # header must not get one of ours over its values
+            start = max(len(adoption.header), _used_width(ws)) + 1
+            for i, text in enumerate(adoption.new_columns, start=start):
+                put(ws.cell(1, i), text, Kind.TEXT)
+            dress(ws, first=start)
+        for name, table in adoption.new_tabs.items():
+            ws = wb.create_sheet(name)
+            fill_tab(ws, table)
+            dress(ws)
+        tabs = {ws.title: Table([format_cell(c.value) for c in ws[1]]) for ws in wb.worksheets}
+        tabs.update(adoption.new_tabs)
+        if LEADS.name in tabs:  # the drop-downs go by the columns' meaning: "Étape" is Stage
+            tabs[LEADS.name] = Table([canonical_header(h) for h in tabs[LEADS.name].header])
+        add_dropdowns(wb, tabs)
+        if formulas:
+            wb.calculation.fullCalcOnLoad = True
+        xlsx_save.save(wb, self.path, expect=base_version, results=results or None)
+
     @gc_paused()
     def provision(self, tabs: dict[str, Table], *, force: bool = False) -> None:
         if self.path.exists() and not force:
-            raise BackendError(f"{self.location} already exists", "use --force to replace it")
+            raise BackendError(
+                f"{self.location} already exists",
+                "`sheetcrm init` adopts it, keeping every cell; with --force, after a copy",
+            )
         if not tabs:
             raise BackendError("no tabs to create")
         xlsx_safety.check_unlocked(self.path)
@@ -160,3 +211,30 @@ def _formula_cells(wb: Workbook) -> dict[str, set[tuple[int, int]]]:
         if cells:
             found[ws.title] = cells
     return found
+
+
+def _used_width(ws: Worksheet) -> int:
+    """The last column holding a value in any row (a merged range counts as its first cell)."""
+    return max((c for (_, c), cell in ws._cells.items() if cell.value is not None), default=0)
+
+
+_REFERENCE = r"(?<![\w.'])({name}|'{quoted}')!"
+
+
+def _rename_tab(wb: Workbook, ws: Worksheet, title: str) -> None:
+    """Rename a tab and the references to it in formulas and defined names, as Excel does
+    when a person renames one (openpyxl renames the tab only)."""
+    old = ws.title
+    pattern = re.compile(
+        _REFERENCE.format(name=re.escape(old), quoted=re.escape(old.replace("'", "''"))),
+        re.IGNORECASE,
+    )
+    new = (title if re.fullmatch(r"[A-Za-z_]\w*", title) else quote_sheetname(title)) + "!"
+    ws.title = title
+    for sheet in wb.worksheets:
+        for cell in sheet._cells.values():
+            if cell.data_type == "f" and isinstance(cell.value, str):
+                cell.value = pattern.sub(new, cell.value)
+    for defined in wb.defined_names.values():
+        if defined.attr_text:
+            defined.attr_text = pattern.sub(new, defined.attr_text)

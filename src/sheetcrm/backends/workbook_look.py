@@ -26,11 +26,14 @@ def _solid(colour: str) -> PatternFill:
     return PatternFill("solid", fgColor=colour)
 
 
-def dress(ws: Worksheet) -> None:
-    """Bold frozen header; service-owned columns set apart so people know not to type there."""
+def dress(ws: Worksheet, first: int = 1) -> None:
+    """Bold frozen header; service-owned columns set apart so people know not to type there.
+    ``first``: the first column to dress (a tab sheetcrm adopted keeps the look of the
+    person's own columns, and its frozen rows if it has some)."""
     spec = tab_spec(ws.title)
-    ws.freeze_panes = "A2"
-    for cell in ws[1]:
+    if first == 1 or ws.freeze_panes is None:
+        ws.freeze_panes = "A2"
+    for cell in ws[1][first - 1 :]:
         column = spec.column(str(cell.value)) if spec and cell.value else None
         letter = get_column_letter(cell.column)
         service = column is not None and column.owner is Owner.SERVICE

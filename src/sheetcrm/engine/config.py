@@ -18,7 +18,7 @@ from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.stages_tab import Stage, parse_stages
-from sheetcrm.engine.table import Snapshot, norm_header
+from sheetcrm.engine.table import Snapshot, a1, norm_header
 from sheetcrm.engine.team_tab import Member, parse_team
 
 
@@ -48,6 +48,17 @@ def parse_config(snapshot: Snapshot) -> Config:
     scoring, scoring_tab = parse_scoring(snapshot.get(SCORING.name), fields, dayfirst, zone)
     routing, routing_tab = parse_routing(snapshot.get(ROUTING.name), fields, team, dayfirst, zone)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
+    if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
+        # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner
+        problems.append(
+            Problem(
+                TEAM.name,
+                a1(TEAM.name, 2, 0),
+                "nobody on the Team tab yet, so new leads get no owner",
+                "add your people (Name, Email, Active: yes), then a Routing rule or "
+                "Settings: Fallback owner",
+            )
+        )
     fallback = settings["Fallback owner"]
     if (
         fallback

@@ -10,6 +10,9 @@ WHOLE_NAME = (
     "contact name",
     "person - name",  # Pipedrive
     "deal - contact person",  # Pipedrive's deals
+    "nom complet",
+    "nom et prénom",
+    "prénom et nom",
 )
 """Headers and labels that hold a person's whole name; not a column of Leads."""
 

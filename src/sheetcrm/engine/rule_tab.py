@@ -25,7 +25,8 @@ class RuleTab:
                 None,
                 None,
                 f"the {spec.name} tab is missing",
-                f"add a tab named {spec.name} with headers: {', '.join(spec.headers)}",
+                f"add a tab named {spec.name} with headers: {', '.join(spec.headers)}; or run "
+                "`sheetcrm init` on this sheet: it adds every tab missing and changes no cell",
             )
         for header in required if table is not None else ():
             if self.table.col(header) is None:

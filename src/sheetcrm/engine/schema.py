@@ -6,10 +6,11 @@ derived from these declarations. Columns are found by header text, never by posi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 
+from sheetcrm.engine.header_aliases import LEADS_ALIASES
 from sheetcrm.engine.table import norm_header
 
 
@@ -39,8 +40,8 @@ class Column:
     help: str = ""
     width: int = 14
     aliases: tuple[str, ...] = ()
-    """Other names of the column, in a sheet or in the exports of the CRMs people leave
-    (HubSpot, Salesforce, Pipedrive, Zoho), which ``sheetcrm import`` maps by."""
+    """Other names of the column (header_aliases.py), which ``sheetcrm import`` maps by and
+    the sync reads a header by."""
 
 
 def aka(names: str) -> tuple[str, ...]:
@@ -73,6 +74,14 @@ class TabSpec:
         return self._by_key.get(norm_header(header))
 
 
+def with_aliases(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """``columns`` with their other names from header_aliases.py."""
+    return tuple(
+        replace(c, aliases=aka(LEADS_ALIASES[c.header])) if c.header in LEADS_ALIASES else c
+        for c in columns
+    )
+
+
 P, S = Owner.PERSON, Owner.SERVICE
 
 LEADS = TabSpec(
@@ -87,60 +96,42 @@ LEADS = TabSpec(
             S,
             "When the lead arrived; stamped if empty.",
             16,
-            aka("create date, created date, created time, deal - deal created"),
         ),
-        Column("First name", width=12, aliases=aka("firstname, given name, person - first name")),
+        Column("First name", width=12),
         Column(
             "Last name",
             width=12,
-            aliases=aka("lastname, surname, family name, person - last name"),
         ),
         Column(
             "Email",
             Kind.EMAIL,
             help="Checked for syntax (no DNS lookup).",
             width=24,
-            aliases=aka(
-                "e-mail, email address, e-mail address, person - email, person - email - work"
-            ),
         ),
         Column(
             "Phone",
             Kind.PHONE,
             help="Read in the default region of Settings.",
             width=16,
-            aliases=aka(
-                "phone number, telephone, mobile, mobile phone, mobile phone number, "
-                "person - phone, person - phone - work, person - phone - mobile"
-            ),
         ),
         Column(
             "Company",
             width=18,
-            aliases=aka(
-                "organisation, organization, account, company name, account name, "
-                "company / account, organization name, organization - name, "
-                "person - organization, deal - organization"
-            ),
         ),
-        Column("Country", width=12, aliases=aka("country/region")),
+        Column("Country", width=12),
         Column("Industry", width=14),
         Column(
             "Source",
             help="Where the lead came from.",
             width=14,
-            aliases=aka("lead source, original source"),
         ),
-        Column(
-            "Stage", Kind.CHOICE, P, "One of the Stages tab.", 13, aka("deal stage, deal - stage")
-        ),
-        Column("Amount", Kind.MONEY, P, "Deal value.", 10, aka("deal value, value, deal - value")),
+        Column("Stage", Kind.CHOICE, P, "One of the Stages tab.", 13),
+        Column("Amount", Kind.MONEY, P, "Deal value.", 10),
         Column(
             "Expected close",
             Kind.DATE,
             help="When the deal should close: its month in the Forecast.",
             width=13,
-            aliases=aka("expected close date, close date, deal - expected close date"),
         ),
         Column(
             "Owner",
@@ -148,17 +139,15 @@ LEADS = TabSpec(
             S,
             "Routed when empty; a person may set it.",
             14,
-            aka("lead owner, contact owner, deal owner, deal - owner, person - owner"),
         ),
         Column(
             "Next action date",
             Kind.DATE,
             help="Flagged when in the past.",
             width=14,
-            aliases=aka("next activity date, deal - next activity date"),
         ),
-        Column("Last contact", Kind.DATE, P, "Date of the last touch.", 13, aka("last contacted")),
-        Column("Notes", width=24, aliases=aka("description")),
+        Column("Last contact", Kind.DATE, P, "Date of the last touch.", 13),
+        Column("Notes", width=24),
         Column("Score", Kind.NUMBER, S, "Sum of the Scoring rules that match.", 7),
         Column("Score reasons", owner=S, help="Each rule's contribution.", width=30),
         Column("Grade", owner=S, help="A-D from the Settings thresholds.", width=7),
@@ -191,6 +180,7 @@ LEADS = TabSpec(
     "One row per lead or deal.",
     "people and the service",
 )
+LEADS = replace(LEADS, columns=with_aliases(LEADS.columns))
 
 STAGES = TabSpec(
     "Stages",
@@ -383,6 +373,12 @@ NOT_COMPUTED = "Not computed this round"
 def tab_spec(name: str) -> TabSpec | None:
     key = norm_header(name)
     return next((t for t in TABS if norm_header(t.name) == key), None)
+
+
+def canonical_header(header: str) -> str:
+    """The Leads column a header is read as ("E-mail" is Email), else the header itself."""
+    spec = LEADS.column(header)
+    return spec.header if spec else header
 
 
 def service_columns() -> list[str]:

@@ -137,3 +137,25 @@ def _render_row(row: list[str], now: datetime, tab: str, number: int) -> list[st
         except ValueError as exc:
             raise ConfigError(f"{a1(tab, number, col)}: {exc}", _TOKEN_HINT) from None
     return cells
+
+
+BLANK_KEPT = ("Stages", "Scoring", "Settings", "Forms")
+"""The tabs a blank CRM takes from its template: the pipeline, example scoring rules and
+form mappings name nobody. Leads, Team and Routing start empty (the template's are
+fictional people), and so does the Fallback owner."""
+
+
+def blank(tabs: dict[str, Table]) -> dict[str, Table]:
+    """``tabs`` without their sample leads, people and the routing rules naming them: a real,
+    empty CRM (``sheetcrm init --blank``, and the tabs ``init`` adds to a sheet it adopts)."""
+    empty = {name: Table(list(t.header)) for name, t in tabs.items()}
+    for name in BLANK_KEPT:
+        if name in tabs:
+            empty[name] = tabs[name].copy()
+    settings = empty.get("Settings")
+    if settings is not None and (key := settings.col("Key")) is not None:
+        value = settings.col("Value")
+        for row in settings.rows:
+            if row[key].strip().casefold() == "fallback owner" and value is not None:
+                row[value] = ""
+    return empty

@@ -9,6 +9,7 @@ import pandas as pd
 
 from sheetcrm.engine.config import Config, parse_config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.not_leads import opens, why_not_a_lead
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import HISTORY, LEADS, STATE, service_columns
@@ -100,7 +101,8 @@ def _cannot_sync(
                 LEADS.name,
                 LEADS.name,
                 "no Leads tab, or no header row on it",
-                "run `sheetcrm init` on a new file to see the template's Leads tab",
+                "run `sheetcrm init` on this sheet: it finds the tab holding your leads (or "
+                "adds an empty Leads tab) and changes no cell",
             ),
             *[p for p in config.problems if p.tab in ("Settings", "Team")],
         ]
@@ -122,10 +124,11 @@ def _cannot_sync(
 
 def lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
     """Positions of the rows that are leads: a row with nothing a person typed (and no ID)
-    is a gap in the sheet, not a lead."""
+    is a gap in the sheet, not a lead; nor is a totals row or a row of column names."""
     person = [c for c in data.columns if c not in service]
     lead = np.zeros(len(data), dtype=bool)
     pending = np.arange(len(data))
+    suspect: list[int] = []  # rows that open with a total word or a column name
     # A column at a time, each only on the rows not yet known to be leads: nearly every row
     # is settled by its Lead ID or its first person column.
     for column in ["Lead ID", *person]:
@@ -133,8 +136,16 @@ def lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
         typed = np.fromiter(  # a cell of only spaces is still empty
             (v != "" and bool(str(v).strip()) for v in cells), dtype=bool, count=len(cells)
         )
+        if column != "Lead ID":
+            suspect += [
+                int(r) for r, v in zip(pending[typed], cells[typed], strict=True) if opens(v)
+            ]
         lead[pending[typed]] = True
         pending = pending[~typed]
         if not len(pending):
             break
+    values = data.to_numpy(dtype=object) if suspect else None
+    for r in suspect:
+        if why_not_a_lead([str(v) for v in values[r]]):  # type: ignore[index]
+            lead[r] = False
     return np.flatnonzero(lead)
