@@ -1,10 +1,11 @@
 """plan_sync of this tree against another revision's, in the same run: issue 11's check that
 restructuring the sync costs no speed (target: no slower than 5 %), and the time of each named
-step of this tree's sync.
+step of this tree's sync. With ``--google``, a whole sync on the Sheets API stand-in instead
+(bench/sheets_api.py's, 100 ms a request), and the requests it made.
 
 Each revision runs in its own fresh process with its own bench/leads.py, alternately, ``--rounds``
 times; the figure is the median per revision, and the ratio is this tree's over the other's.
-Run: .venv/bin/python bench/against.py --rev 02b4009 [--rows 100000 --rounds 5]
+Run: .venv/bin/python bench/against.py --rev 02b4009 [--rows 100000 --rounds 5] [--google]
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ plan_sync(again, NOW, memo)
 print(json.dumps({"first_s": first_s, "resync_s": time.perf_counter() - start}))
 """
 
+GOOGLE_PROBE = """
+import json, sys
+import sheets_api
+from sheetcrm.emulator import Emulator
+with Emulator(latency_ms=sheets_api.LATENCY_MS, quota_per_minute=None) as emu:
+    sheets_api.HOST = emu.host
+    got = sheets_api.ours(emu, int(sys.argv[1]))
+print(json.dumps({
+    "first_s": got["seconds"], "resync_s": got["resync_seconds"],
+    "requests": got["requests"], "resync_requests": got["resync_requests"],
+}))
+"""
+
 
 def export(rev: str, folder: Path) -> Path:
     """The files of ``rev`` (src, bench, templates) in a folder of their own, with the shared
@@ -65,10 +79,10 @@ def export(rev: str, folder: Path) -> Path:
     return into
 
 
-def probe(tree: Path, rows: int) -> dict[str, float]:
+def probe(tree: Path, rows: int, code: str = PROBE) -> dict[str, float]:
     env = {"PYTHONPATH": f"{tree / 'src'}:{tree / 'bench'}", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(rows)],
+        [sys.executable, "-c", code, str(rows)],
         capture_output=True,
         text=True,
         check=True,
@@ -102,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rev", required=True, help="the revision to compare against")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--google", action="store_true", help="a whole sync on the stand-in")
     args = parser.parse_args()
     require_data()
     results: dict[str, list[dict[str, float]]] = {"this": [], args.rev: []}
@@ -109,8 +124,9 @@ def main() -> None:
         trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
         for _ in range(args.rounds):
             for name, tree in trees.items():
-                results[name].append(probe(tree, args.rows))
-    figures: dict[str, object] = {"bench": "against", "rows": args.rows, "rounds": args.rounds}
+                results[name].append(probe(tree, args.rows, GOOGLE_PROBE if args.google else PROBE))
+    bench = "against-google" if args.google else "against"
+    figures: dict[str, object] = {"bench": bench, "rows": args.rows, "rounds": args.rounds}
     for what in ("first_s", "resync_s"):
         medians = {n: statistics.median(r[what] for r in runs) for n, runs in results.items()}
         figures[what] = {n: round(v, 3) for n, v in medians.items()}
@@ -119,8 +135,13 @@ def main() -> None:
             f"{what}: this tree {medians['this']:.3f} s, {args.rev} {medians[args.rev]:.3f} s "
             f"(median of {args.rounds}; ratio {figures[what + '_ratio']})"
         )
-    figures["steps_s"] = steps(args.rows)
-    print("steps:", ", ".join(f"{k} {v:.3f} s" for k, v in figures["steps_s"].items()))
+    if args.google:
+        for what in ("requests", "resync_requests"):
+            figures[what] = {n: runs[0][what] for n, runs in results.items()}
+            print(f"{what}: " + ", ".join(f"{n} {v}" for n, v in figures[what].items()))
+    else:
+        figures["steps_s"] = steps(args.rows)
+        print("steps:", ", ".join(f"{k} {v:.3f} s" for k, v in figures["steps_s"].items()))
     figures["machine"] = machine()
     print(json.dumps(figures))
 

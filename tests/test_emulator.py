@@ -395,6 +395,56 @@ def test_batch_update_keeps_what_each_request_set(emulator, book):
     assert [next(iter(r)) for r in book.log].count("addConditionalFormatRule") == 2
 
 
+def test_batch_update_answers_with_the_spreadsheet_its_field_mask_keeps(emulator, book):
+    """What the lease's and the write's batchUpdate ask back (backends/sheets_grid.py): under
+    a field mask, grid data comes when the mask names it, whatever responseIncludeGridData
+    says (Google ignores it then), limited to responseRanges, trailing empties left out."""
+    http = api(emulator, book)
+    leads = book.sheet("Leads")
+    leads.set_values("A1", [["Lead ID", "Email"], ["L-1", "a@b.example"], ["L-2", ""]])
+    update = {
+        "start": {"sheetId": leads.sheet_id},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": "held"}}]}],
+        "fields": "userEnteredValue",
+    }
+    body = {
+        "requests": [{"updateCells": update}],
+        "includeSpreadsheetInResponse": True,
+        "responseIncludeGridData": False,
+    }
+    meta = "updatedSpreadsheet(properties(locale,timeZone),sheets(properties(sheetId,title)))"
+    got = http.call("POST", ":batchUpdate", params={"fields": meta}, json=body).json()
+    assert got == {
+        "updatedSpreadsheet": {
+            "properties": {"locale": "en_US", "timeZone": "Etc/GMT"},
+            "sheets": [
+                {"properties": {"sheetId": s.sheet_id, "title": s.title}} for s in book.sheets
+            ],
+        }
+    }
+    assert leads.values()[0] == ["held", "Email"]
+    cells = (
+        "updatedSpreadsheet.sheets(properties.title,"
+        "data(startColumn,rowData.values.formattedValue))"
+    )
+    body["responseRanges"] = ["Leads!B:B"]
+    got = http.call("POST", ":batchUpdate", params={"fields": cells}, json=body).json()
+    assert got["updatedSpreadsheet"]["sheets"] == [
+        {
+            "properties": {"title": "Leads"},
+            "data": [
+                {
+                    "startColumn": 1,
+                    "rowData": [
+                        {"values": [{"formattedValue": "Email"}]},
+                        {"values": [{"formattedValue": "a@b.example"}]},
+                    ],
+                }
+            ],
+        }
+    ]
+
+
 def test_batch_update_is_all_or_nothing(emulator, book):
     http = api(emulator, book)
     failed = http.batch(

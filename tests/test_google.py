@@ -41,48 +41,99 @@ def test_sheet_locations():
 
 
 SYNC_WITH_METRICS = {
-    # read, lease, re-read, one write of cells and History rows, and a read back to check
-    # that every cell landed on its lead (engine/landing.py): five; writing the metric tabs
-    # adds two, to ask which charts they have and to set their number formats and charts
-    "values.batchGet": 3,
-    "values.update": 1,
-    "spreadsheets.get": 1,
-    "spreadsheets.batchUpdate": 1,
+    # the read (values); the lease, whose batchUpdate answers with what a write needs of the
+    # sheet (tab IDs, grids, charts); one batchUpdate that grows grids, sets formats and
+    # charts, and answers with the service columns and the lease, to plan again if a person
+    # sorted meanwhile; one write of cells, History rows and the lease's release; and a read
+    # back to check that every cell landed on its lead (engine/landing.py)
+    "values.batchGet": 2,
+    "spreadsheets.batchUpdate": 2,
     "values.batchUpdate": 1,
 }
+NOTHING_TO_WRITE = {"values.batchGet": 1, "spreadsheets.batchUpdate": 1, "values.update": 1}
 
 
-@pytest.mark.parametrize("extra_leads", [0, 1500])  # 1,500: past a new tab's 1000-row grid
-def test_a_sync_costs_a_fixed_number_of_requests_whatever_the_row_count(extra_leads):
+def _with_leads(count: int) -> dict:
     tabs = template()
     leads = tabs[LEADS.name]
-    for i in range(extra_leads):
+    assert not any(leads.column("Lead ID")) and len(leads.rows) == 50
+    for i in range(count - len(leads.rows)):
         row = [""] * len(leads.header)
         row[leads.col("Email")] = f"lead{i}@firm{i}.example"
         leads.rows.append(row)
-    backend = _fresh(google_backend(tabs))
-    emu = emulator()
-    emu.reset_stats()
-    _, report = sync_once(backend, NOW, CLOCK)
-    stats = emu.stats()
-    assert report.cells > 100
-    # 3,000 History rows overflow a new tab's 1000-row grid: it is grown first, with room
-    grown = 1 if extra_leads else 0
-    assert stats["byEndpoint"] == {
-        **SYNC_WITH_METRICS,
-        "spreadsheets.get": 1 + grown,
-        "spreadsheets.batchUpdate": 1 + grown,
-    }
-    emu.reset_stats()
-    _, again = sync_once(_fresh(backend), NOW, CLOCK)
+    return tabs
+
+
+def _costs(backend: GoogleBackend, day: int = 23) -> tuple[dict[str, int], object]:
+    """Requests of one sync by a new process, by endpoint, and what it wrote."""
+    emulator().reset_stats()
+    plan, report = sync_once(_fresh(backend), NOW.replace(day=day), CLOCK)
+    assert emulator().stats()["total"] <= 5
+    return emulator().stats()["byEndpoint"], (plan, report)
+
+
+@pytest.mark.parametrize("new_rows", [50, 3000])  # 3,000: History outgrows a 1000-row grid
+def test_a_sync_costs_at_most_five_requests_whatever_changes(new_rows):
+    backend = google_backend(_with_leads(new_rows))
+    cost, (_, report) = _costs(backend)
+    assert report.cells > 100 and report.replaced
+    assert cost == SYNC_WITH_METRICS
+    cost, (_, again) = _costs(backend)
     assert again.cells == 0 and not again.written
-    assert emulator().stats()["byEndpoint"] == {"values.batchGet": 2, "values.update": 2}
-    # a day later only figures change: the five of a sync, plus formats and charts (2)
+    assert cost == NOTHING_TO_WRITE
+    # a day later only figures change, and the metric tabs are rewritten
     human_edit(backend, LEADS.name, lambda t: t.rows[0].__setitem__(t.col("Stage"), "Won"))
-    emu.reset_stats()
-    plan, later = sync_once(_fresh(backend), NOW.replace(day=24), CLOCK)
+    cost, (plan, later) = _costs(backend, day=24)
     assert "Dashboard" in plan.replace and later.cells > 0
-    assert emulator().stats()["byEndpoint"] == SYNC_WITH_METRICS
+    assert cost == SYNC_WITH_METRICS
+    # a person deleted a chart: it is added back in the same batchUpdate
+    book = _book(backend)
+    book.sheet("Dashboard").charts.clear()
+    human_edit(backend, LEADS.name, lambda t: t.rows[1].__setitem__(t.col("Stage"), "Won"))
+    cost, _ = _costs(backend, day=25)
+    assert cost == SYNC_WITH_METRICS
+    assert book.sheet("Dashboard").charts
+
+
+def test_a_sync_that_adds_a_tab_costs_at_most_five_requests():
+    """The read names a tab that is gone: Google answers 400, and one spreadsheets.get
+    brings every tab's values and what the write needs; the tab is added back with its
+    formats and charts in the write's one batchUpdate."""
+    backend = google_backend(_with_leads(50))
+    sync_once(_fresh(backend), NOW, CLOCK)
+    book = _book(backend)
+    book.delete_sheet(book.sheet("Dashboard").sheet_id)
+    cost, (plan, report) = _costs(backend)
+    assert "Dashboard" in plan.replace and report.cells == 0
+    assert cost == {
+        "values.batchGet": 1,
+        "spreadsheets.get": 1,
+        "spreadsheets.batchUpdate": 2,
+        "values.batchUpdate": 1,
+    }
+    assert book.sheet("Dashboard").charts and book.sheet("Dashboard").row_count > 1
+
+
+def test_the_lease_tab_is_found_by_its_noted_id_and_never_confused_with_another_tab():
+    """The lease is written by sheetId (sheets_lease.py). A tab made elsewhere has an ID
+    sheetcrm cannot guess: the first sync looks it up once (one request more) and notes it
+    in C1; an ID that names another tab writes nothing there."""
+    backend = google_backend(_with_leads(50))
+    book = _book(backend)
+    book.delete_sheet(book.sheet(LEASE_TAB).sheet_id)
+    book.add_sheet(LEASE_TAB, 1000, 26, None, 424242, {"hidden": True})
+    emulator().reset_stats()
+    sync_once(_fresh(backend), NOW, CLOCK)
+    assert emulator().stats()["total"] == 7  # the guess refused (400), a look, the lease again
+    assert book.sheet(LEASE_TAB).values()[0] == ["", "", "424242"]
+    cost, _ = _costs(backend)
+    assert cost == NOTHING_TO_WRITE
+    leads_id = book.sheet(LEADS.name).sheet_id
+    book.sheet(LEASE_TAB).set_values("C1", [[str(leads_id)]])
+    header = book.sheet(LEADS.name).values()[0]
+    sync_once(_fresh(backend), NOW, CLOCK)
+    assert book.sheet(LEADS.name).values()[0] == header
+    assert book.sheet(LEASE_TAB).values()[0] == ["", "", "424242"]
 
 
 def test_every_write_is_raw_so_text_never_becomes_a_formula():
@@ -163,28 +214,56 @@ def test_one_sync_at_a_time():
         sync_once(_fresh(backend), NOW, CLOCK)
     # a lease left by a crash expires on its own
     sync_once(_fresh(backend), NOW, CLOCK + timedelta(minutes=6))
-    assert _book(backend).sheet(LEASE_TAB).values() in ([], [["", ""]], [[]])
+    held = _book(backend).sheet(LEASE_TAB).values()
+    assert held[0][:2] == ["", ""]  # given back; C1 keeps the tab's own ID
 
 
 def test_a_sync_taken_over_mid_way_writes_nothing():
     backend = google_backend()
     sheet = _book(backend).sheet(LEASE_TAB)
-    batch_gets = []
+    updates = []
 
-    def second_read(info) -> bool:  # the re-read just before writing, after the lease
-        if info.endpoint == "values.batchGet":
-            batch_gets.append(info)
-        return len(batch_gets) == 2
+    def last_check(info) -> bool:  # the batchUpdate just before the cells, after the lease's
+        if info.endpoint == "spreadsheets.batchUpdate":
+            updates.append(info)
+        return len(updates) == 2
 
     emulator().before_request(
         lambda store: sheet.set_values("A1", [["other", "2099-01-01T00:00:00+00:00"]]),
-        when=second_read,
+        when=last_check,
     )
     before = backend.read().table(LEADS.name)
-    batch_gets.clear()
+    updates.clear()
     with pytest.raises(BackendError, match="took over"):
         sync_once(_fresh(backend), NOW, CLOCK)
     assert backend.read().table(LEADS.name) == before
+
+
+def test_a_write_planned_again_adds_each_chart_once():
+    """The write's batchUpdate adds charts, then finds that a person typed in a service
+    column meanwhile: the sync reads and writes again, and asks which charts there are now
+    instead of adding them a second time."""
+    backend = google_backend()
+    book = _book(backend)
+    leads = book.sheet(LEADS.name)
+    updates = []
+
+    def layout(info) -> bool:  # the batchUpdate with formats and charts, after the lease's
+        if info.endpoint == "spreadsheets.batchUpdate":
+            updates.append(info)
+        return len(updates) == 2
+
+    owner = leads.values()[0].index("Owner")
+    emulator().before_request(
+        lambda _store: leads.set_values(f"{chr(65 + owner)}2", [["Someone"]]), when=layout
+    )
+    _, report = sync_once(_fresh(backend), NOW, CLOCK)
+    assert report.attempts == 2  # the check failed, and the write was planned again
+    assert book.sheet("Dashboard").charts
+    for sheet in book.sheets:
+        titles = [c["spec"]["title"] for c in sheet.charts]
+        assert len(titles) == len(set(titles)), (sheet.title, titles)
+    assert backend.read().table(LEADS.name).rows[0][owner] == "Someone"
 
 
 def test_not_shared_and_wrong_id_say_what_to_do():
@@ -279,6 +358,14 @@ def test_the_commands_work_on_a_google_sheet(monkeypatch, capsys, tmp_path):
     assert leads[-1][0] == "L-00051" and "new.lead@fresh.example" in leads[-1]
 
 
+def before_append(fault) -> None:
+    """Fail the append with ``fault``: the write's last look at the sheet comes just before."""
+    emulator().before_request(
+        lambda _store: emulator().inject(fault),
+        when=lambda info: info.endpoint == "values.batchGet",
+    )
+
+
 @pytest.mark.parametrize("fault", [DROP_AFTER, 503])
 def test_an_append_whose_answer_is_lost_is_never_sent_again(fault):
     """A dropped answer may hide an append that happened: sending it again could add the
@@ -290,14 +377,14 @@ def test_an_append_whose_answer_is_lost_is_never_sent_again(fault):
     row = [""] * len(leads.header)
     row[leads.col("Email")] = "new@lead.example"
     row[leads.col("Amount")] = "1200"
-    emulator().inject(fault)
+    before_append(fault)
     with pytest.raises(BackendError, match="append"):
         backend.write(Changes(snapshot.version, appends={LEADS.name: [row]}))
     after = backend.read().table(LEADS.name)
     expected = 1 if fault == DROP_AFTER else 0  # carried out once, or not at all
     assert after.column("Email").count("new@lead.example") == expected
     # a 429 says the request was refused before any work: that one is retried
-    emulator().inject(429)
+    before_append(429)
     backend.write(Changes(backend.read().version, appends={LEADS.name: [row]}))
     final = backend.read().table(LEADS.name)
     assert final.column("Email").count("new@lead.example") == expected + 1

@@ -38,13 +38,13 @@ REPAIR_ROUNDS = 3
 
 def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int = 3) -> ApplyReport:
     """Write ``plan`` through ``backend``; re-resolve against a fresh read when the sheet
-    changed under us (a person's edit), up to ``attempts`` times."""
+    changed under us (a person's edit), up to ``attempts`` times. No check before writing:
+    an atomic backend refuses a stale write itself, and what a person moved under a write
+    that is not atomic is found by reading it back (:func:`verify`)."""
     report = ApplyReport()
     current = snapshot
     for attempt in range(1, attempts + 1):
         report.attempts = attempt
-        if backend.version() != current.version:
-            current = backend.read()
         resolved: Resolved = resolve(plan, current)
         if not resolved.changes:
             report.conflicts = resolved.conflicts

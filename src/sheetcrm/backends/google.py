@@ -1,9 +1,10 @@
 """A Google Sheet as the backend; only this module and its sheets_* helpers use gspread.
 
-Reads every tab in one ``values:batchGet``; writes every cell change and History rows in one
-``values:batchUpdate``, and new leads in one ``values:append``, with valueInputOption RAW so that
-nothing a person or a web form typed is ever taken for a formula. Values are read as the
-sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
+Reads every tab in one ``values:batchGet``; what a write needs to know of the sheet comes
+with the lease (sheets_lease.py). Writes every cell change and History rows in one
+``values:batchUpdate``, and new leads in one ``values:append``, with valueInputOption RAW so
+that nothing a person or a web form typed is ever taken for a formula. Values are read as
+the sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "00123".
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from gspread.exceptions import APIError
 
+from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.sheets_address import grid_size, quote, spreadsheet_id
 from sheetcrm.backends.sheets_changes import Shape, cell_ranges, json_value, tab_ranges
 from sheetcrm.backends.sheets_charts import chart_requests, format_requests
+from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
@@ -61,6 +64,7 @@ class GoogleBackend:
         self.sheet = Spreadsheet(self.id, self.http, self.account, (STATE.name, LEASE_TAB))
         self._lease = Lease(self.sheet)
         self._shape: Shape = {}  # tab -> (header, data rows)
+        self._written = True  # since the last read: positions it found may have moved
         self._widest: dict[str, int] = {}  # tab -> its widest row as read, header or not
 
     # -- reading ---------------------------------------------------------------------------
@@ -77,36 +81,35 @@ class GoogleBackend:
             *(t.name for t in (*TABS, *METRIC_TABS)),
             LEASE_TAB,
         ]
+        found: dict[str, list[list[str]]] = {}
         try:
-            ranges = self.http.values_batch_get(
+            got = self.http.values_batch_get(
                 self.id,
                 [quote(t) for t in titles],
                 {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
             )
         except APIError as exc:
-            if exc.code != 400:  # 400: a tab we expected is not there; ask which there are
+            if exc.code != 400:  # 400: a tab it names is not there (deleted, or never made)
                 raise explain(exc, self.id, self.account) from exc
-            titles = self.sheet.titles()
-            ranges = self.sheet.call(
-                "values_batch_get",
-                [quote(t) for t in titles],
-                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
-            )
+            # one spreadsheets.get has them all, and what the write needs: the lease's
+            # answer brings nothing new, and the sync costs what it would have
+            meta = self.sheet.call("fetch_sheet_metadata", {"fields": READ_FIELDS})
+            self.sheet.learn(meta, every_tab=True)
+            found = {s["properties"]["title"]: grid_rows(s) for s in meta.get("sheets", [])}
+        else:
+            for title, value_range in zip(titles, got.get("valueRanges", []), strict=False):
+                found[title] = [[str(v) for v in row] for row in value_range.get("values", [])]
+                # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
+                grid = grid_size(value_range.get("range", ""))
+                if grid is not None:
+                    self.sheet.grid[title] = grid
+        self._shape.clear()
+        self._written = False
         tabs: dict[str, Table] = {}
-        self._lease.read_from(None)
-        for title, value_range in zip(titles, ranges.get("valueRanges", []), strict=False):
-            rows = [[str(v) for v in row] for row in value_range.get("values", [])]
-            # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
-            grid = grid_size(value_range.get("range", ""))
-            if grid is not None:
-                self.sheet.grid[title] = grid
-            if title == LEASE_TAB:
-                self._lease.read_from(rows)
-                continue
-            header = rows[0] if rows else []
+        self._lease.read_from(found.pop(LEASE_TAB, None))
+        for title, rows in found.items():
             self._widest[title] = max(map(len, rows), default=0)
-            table = Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
-            tabs[title] = table
+            tabs[title] = table = _table(rows)
             self._shape[title] = (list(table.header), len(table.rows))
         return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
 
@@ -114,7 +117,7 @@ class GoogleBackend:
         """Re-read the Lead ID and service columns (one request): enough to tell whether a
         person sorted, inserted or deleted rows, or typed into a cell the plan would write."""
         leads = self._shape.get(LEADS.name)
-        if leads is None:
+        if leads is None or self._written:
             return self.read().version
         ranges = version_ranges(leads[0], STATE.name in self._shape)
         if self._lease.holder is not None:
@@ -132,22 +135,33 @@ class GoogleBackend:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, changes: Changes) -> None:
+        """At most one spreadsheets.batchUpdate (new tabs, grids grown, the metric tabs'
+        formats and charts), the append of new leads, then one values.batchUpdate (every
+        cell, History rows, and the lease given back)."""
         if not changes:
             return
-        new_tabs = [t for t in changes.replace if t not in self._shape]
-        if new_tabs:
-            self.sheet.ensure_tabs(new_tabs)
+        if self._written:  # resolved against a read this backend has written over since
+            raise StaleSnapshotError("the sheet was written since it was read")
+        if changes.replace:  # tab IDs and charts; known already when the sync holds the lease
+            self.sheet.look()
+        requests = self.sheet.add_tabs(t for t in changes.replace if t not in self.sheet.sheet_ids)
         data, leads_rows = tab_ranges(changes, self._shape)
         if leads_rows is not None:
             tab = leads_rows[0]
             header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
-            self.sheet.fit([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
-            self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
+            requests += self.sheet.room([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
         else:
-            self.sheet.fit(data)  # rewritten tabs, new columns and History rows may outgrow a grid
-        metric_tabs = {t: m for t, m in changes.replace.items() if isinstance(m, MetricTab)}
-        if metric_tabs:
-            self._dress_metric_tabs(metric_tabs, fresh=set(new_tabs))
+            requests += self.sheet.room(data)  # rewritten tabs, new columns, History rows
+        for title, table in changes.replace.items():
+            if isinstance(table, MetricTab):
+                sheet_id = self.sheet.sheet_ids[title]
+                requests += format_requests(table, sheet_id)
+                requests += chart_requests(table, sheet_id, self.sheet.charts.get(title, []))
+        if self._version(requests) != changes.base_version:
+            raise StaleSnapshotError("the sheet changed since it was read")
+        if leads_rows is not None:
+            tab = leads_rows[0]
+            self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
         data += cell_ranges(changes, self._shape)
         releasing = self._lease.holder is not None
         if releasing:  # let go of the lease in the same request
@@ -156,7 +170,52 @@ class GoogleBackend:
             self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         if releasing:  # only now: had the write failed, leaving the lease would still free it
             self._lease.holder = None
-        self._shape.clear()  # positions are stale now: the next write follows a read
+        self._written = True  # positions are stale now: the next write follows a read
+
+    def _version(self, requests: list[dict[str, Any]]) -> str:
+        """Send ``requests`` (new tabs, grids, formats, charts) in one spreadsheets.batchUpdate
+        whose answer carries what :meth:`version` reads, and the lease; without requests,
+        :meth:`version` itself. Either way one request, just before the cells are written:
+        a sort or a typed cell since the read is planned against, not repaired after."""
+        if not requests or self._shape.get(LEADS.name) is None:
+            self.sheet.update(requests)
+            return self.version()
+        holding = self._lease.holder is not None
+        ranges = version_ranges(self._shape[LEADS.name][0], STATE.name in self._shape)
+        got = self.sheet.call(
+            "batch_update_fields",
+            {
+                "requests": requests,
+                "includeSpreadsheetInResponse": True,
+                "responseRanges": [*ranges, LEASE_RANGE] if holding else ranges,
+                "responseIncludeGridData": True,
+            },
+            CHECK_FIELDS,
+        )
+        # charts it added have IDs only Google knows: a write planned again asks first
+        self.sheet.known = False
+        blocks = {
+            (sheet["properties"]["title"], data.get("startColumn", 0)): grid_rows({"data": [data]})
+            for sheet in got.get("updatedSpreadsheet", {}).get("sheets", [])
+            for data in sheet.get("data", [])
+        }
+        if holding:
+            held = blocks.get((LEASE_TAB, 0)) or [[]]
+            self._lease.confirm({"values": [[v] for v in held[0]]})
+        service = [r for (tab, _), r in sorted(blocks.items()) if tab == LEADS.name]
+        header = [rows[0][0] if rows and rows[0] else "" for rows in service]
+        height = max((len(rows) for rows in service), default=1)
+        leads = Table(
+            header,
+            [
+                [rows[i][0] if i < len(rows) and rows[i] else "" for rows in service]
+                for i in range(1, height)
+            ],
+        )
+        tabs = {LEADS.name: leads}
+        if STATE.name in self._shape:
+            tabs[STATE.name] = _table(blocks.get((STATE.name, 0), []))
+        return token(tabs)
 
     def _append_leads(self, tab: str, header: list[str], rows: list[list[str]], below: int) -> None:
         """New leads go under the last row read (sheet row ``below`` on), or under rows a
@@ -176,27 +235,6 @@ class GoogleBackend:
                 {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                 {"values": values},
             )
-
-    def _dress_metric_tabs(self, tabs: dict[str, MetricTab], fresh: set[str]) -> None:
-        """Number formats, and charts added once then only refreshed (sheets_charts.py).
-        Tabs this write just created have no chart yet: no need to ask which they have."""
-        sheet_ids = self.sheet.sheet_ids
-        meta: dict[str, Any]
-        if set(tabs) <= fresh and set(tabs) <= set(sheet_ids):
-            meta = {"sheets": [{"properties": {"title": t, "sheetId": sheet_ids[t]}} for t in tabs]}
-        else:
-            meta = self.sheet.call(
-                "fetch_sheet_metadata", {"fields": "sheets(properties(sheetId,title),charts)"}
-            )
-        requests = []
-        for sheet in meta.get("sheets", []):
-            tab = tabs.get(sheet["properties"]["title"])
-            if tab is not None:
-                sheet_id = sheet["properties"].get("sheetId", 0)
-                requests += format_requests(tab, sheet_id)
-                requests += chart_requests(tab, sheet_id, sheet.get("charts", []))
-        if requests:
-            self.sheet.call("batch_update", {"requests": requests})
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300
@@ -235,18 +273,18 @@ class GoogleBackend:
             {"range": f"{quote(name)}!A1", "values": [table.header, *table.rows]}
             for name, table in adoption.new_tabs.items()
         ]
+        self.sheet.update(
+            self.sheet.room(data)
+            + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        )
         if data:
-            self.sheet.fit(data)
             self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
-        self.sheet.grow({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
         meta = self.sheet.call(
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
         )
-        requests = provisioning_requests(look, meta)
-        if requests:
-            self.sheet.call("batch_update", {"requests": requests})
-        self._shape.clear()
+        self.sheet.update(provisioning_requests(look, meta))
+        self._written = True
 
     def keep_copy(self, clock: datetime, leads: int) -> str:
         """Refused: the service account cannot copy a spreadsheet into its owner's Drive, and
@@ -270,16 +308,22 @@ class GoogleBackend:
             if current is None or not current.header or force:
                 rows = [table.header, *table.rows]
                 data.append({"range": f"{quote(name)}!A1", "values": rows})
-        if data:
-            self.sheet.fit(data)
-            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         # room for the Problems tab at its longest, so no sync has to grow it
-        self.sheet.grow({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        self.sheet.update(
+            self.sheet.room(data)
+            + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
+        )
+        if data:
+            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
         meta = self.sheet.call(
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
         )
-        requests = provisioning_requests(tabs, meta)
-        if requests:
-            self.sheet.call("batch_update", {"requests": requests})
-        self._shape.clear()
+        self.sheet.update(provisioning_requests(tabs, meta))
+        self._written = True
+
+
+def _table(rows: list[list[str]]) -> Table:
+    """A tab as read: its first row the header, no row wider than it."""
+    header = rows[0] if rows else []
+    return Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])

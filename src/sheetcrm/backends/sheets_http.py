@@ -23,6 +23,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheetcrm.errors import BackendError
 
@@ -114,6 +115,12 @@ class SheetsHTTP(HTTPClient):
             yield
         finally:
             self._once = False
+
+    def batch_update_fields(self, id: str, body: Mapping[str, Any], fields: str) -> Any:
+        """spreadsheets.batchUpdate with a field mask on its answer: with the spreadsheet in
+        the answer, Google would otherwise send every format of every cell it names."""
+        url = SPREADSHEET_BATCH_UPDATE_URL % id
+        return self.request("post", url, params={"fields": fields}, json=body).json()
 
     def request(
         self,

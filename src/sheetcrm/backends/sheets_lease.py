@@ -2,8 +2,15 @@
 one, never interleave their writes.
 
 A hidden tab holds it, A1 who syncs and B1 until when. It is taken after a read (which shows
-who holds it), checked by every :meth:`GoogleBackend.version`, and given back with the sync's
-own write, or on leaving when there was nothing to write.
+who holds it), checked just before the cells are written (``GoogleBackend._version``), and
+given back with the sync's own write, or on leaving when there was nothing to write.
+
+Taking it is a ``spreadsheets.batchUpdate`` whose answer is what the write needs to know of
+the sheet (tab IDs, grids, charts, protected ranges, locale, time zone): no request of its
+own. That request names the lease tab by its sheetId, which C1 keeps for the next process;
+a guard renames the tab to its own title first, which Google refuses, with the whole batch,
+when the ID names another tab (a tab with that title exists already), so a wrong ID costs
+one request more and never a person's cell.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gspread.exceptions import APIError
+
 from sheetcrm.backends.base import LeaseHeldError
 from sheetcrm.backends.holders import abandoned
 from sheetcrm.backends.sheets_address import quote
-from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
+from sheetcrm.backends.sheets_grid import META_FIELDS
+from sheetcrm.backends.sheets_http import explain
+from sheetcrm.backends.sheets_spreadsheet import Request, Spreadsheet, new_sheet_id
 
 LEASE_TAB = "_sheetcrm_lease"
 """A1 holds who syncs, B1 until when (UTC, ISO): one sync at a time per spreadsheet."""
@@ -48,10 +59,8 @@ class Lease:
                     f"another sync ({other}) is running until {until}",
                     "wait for it to finish; a lease left by a crash expires on its own",
                 )
-        if not self.found and LEASE_TAB not in self.sheet.sheet_ids:
-            self.sheet.ensure_tabs([LEASE_TAB])  # first sync ever: the tab may not exist yet
         until = (now.astimezone(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
-        self._put(holder, until)
+        self._take(holder, until)
         self.holder = holder
         try:
             yield
@@ -69,6 +78,50 @@ class Lease:
                 "another sync took over this spreadsheet meanwhile",
                 "nothing was written; run the sync again in a minute",
             )
+
+    def _take(self, holder: str, until: str) -> None:
+        try:
+            got = self.sheet.http.batch_update_fields(
+                self.sheet.id, self._taking(holder, until), f"updatedSpreadsheet({META_FIELDS})"
+            )
+        except APIError as exc:
+            if exc.code != 400:
+                raise explain(exc, self.sheet.id, self.sheet.account) from exc
+            self.sheet.titles()  # the lease tab's ID was a guess, or the tab is gone: look
+            got = self.sheet.call(
+                "batch_update_fields",
+                self._taking(holder, until),
+                f"updatedSpreadsheet({META_FIELDS})",
+            )
+        self.sheet.learn(got.get("updatedSpreadsheet", {}), every_tab=True)
+
+    def _taking(self, holder: str, until: str) -> dict[str, Any]:
+        """The batchUpdate that writes the lease, answering with what a write needs to know."""
+        requests: list[Request] = []
+        sheet_id = self.sheet.sheet_ids.get(LEASE_TAB)
+        if sheet_id is None and (self.sheet.known or not self.found):
+            requests += self.sheet.add_tabs([LEASE_TAB])  # first sync ever
+            sheet_id = self.sheet.sheet_ids[LEASE_TAB]
+        elif sheet_id is None:
+            noted = self.seen[2] if len(self.seen) > 2 else ""
+            sheet_id = int(noted) if noted.isdigit() else new_sheet_id(LEASE_TAB)
+            guard = {"properties": {"sheetId": sheet_id, "title": LEASE_TAB}, "fields": "title"}
+            requests.append({"updateSheetProperties": guard})
+        cells = [{"userEnteredValue": {"stringValue": v}} for v in (holder, until, str(sheet_id))]
+        requests.append(
+            {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+                    "rows": [{"values": cells}],
+                    "fields": "userEnteredValue",
+                }
+            }
+        )
+        return {
+            "requests": requests,
+            "includeSpreadsheetInResponse": True,
+            "responseIncludeGridData": False,
+        }
 
     def _put(self, holder: str, until: str) -> None:
         self.sheet.call(

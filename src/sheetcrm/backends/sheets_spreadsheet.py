@@ -1,17 +1,23 @@
-"""One spreadsheet in the Google Sheets API: requests with Google's errors explained, its tabs
-by title, and grids grown before a write would overflow them."""
+"""One spreadsheet in the Google Sheets API: requests with Google's errors explained, what the
+last look found of its tabs (IDs, grids, charts), and grids grown before a write would
+overflow them."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from gspread.exceptions import APIError
 
-from sheetcrm.backends.sheets_address import quote, range_start
+from sheetcrm.backends.sheets_address import range_start
+from sheetcrm.backends.sheets_grid import META_FIELDS
 from sheetcrm.backends.sheets_http import SheetsHTTP, explain
 
 ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140k cells
+NEW_GRID = (1000, 26)  # rows and columns of a tab added without gridProperties
+
+Request = dict[str, Any]
 
 
 class Spreadsheet:
@@ -22,6 +28,9 @@ class Spreadsheet:
         self.hidden = hidden  # tabs added hidden: sheetcrm's own, nobody types there
         self.sheet_ids: dict[str, int] = {}  # title -> sheetId, at the last look
         self.grid: dict[str, tuple[int, int]] = {}  # tab -> (rows, columns) of its grid
+        self.charts: dict[str, list[dict[str, Any]]] = {}  # tab -> its charts, at the last look
+        self.properties: dict[str, Any] = {}  # locale and time zone, at the last look
+        self.known = False  # the last look named every tab, and nothing changed them since
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -29,27 +38,56 @@ class Spreadsheet:
         except APIError as exc:
             raise explain(exc, self.id, self.account) from exc
 
+    def learn(self, meta: dict[str, Any], *, every_tab: bool) -> None:
+        """Keep what a spreadsheets.get answer says of the tabs it names; ``every_tab``: it
+        named them all, so a tab it leaves out is not there."""
+        if every_tab:
+            self.sheet_ids, self.grid, self.charts = {}, {}, {}
+            self.known = True
+        self.properties = meta.get("properties", self.properties)
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            title = props["title"]
+            self.sheet_ids[title] = props.get("sheetId", 0)
+            grid = props.get("gridProperties", {})
+            self.grid[title] = (grid.get("rowCount", NEW_GRID[0]), grid.get("columnCount", 26))
+            self.charts[title] = sheet.get("charts", [])
+
     def titles(self) -> list[str]:
-        meta = self.call("fetch_sheet_metadata", {"fields": "sheets.properties"})
-        self.sheet_ids = {
-            s["properties"]["title"]: s["properties"]["sheetId"] for s in meta.get("sheets", [])
-        }
+        self.learn(self.call("fetch_sheet_metadata", {"fields": META_FIELDS}), every_tab=True)
         return list(self.sheet_ids)
+
+    def look(self) -> None:
+        """Ask what a write needs to know of the sheet, unless the last look still holds."""
+        if not self.known:
+            self.titles()
 
     def ensure_tabs(self, names: Iterable[str]) -> None:
         existing = set(self.titles())
-        requests = [
-            {"addSheet": {"properties": {"title": n, "hidden": n in self.hidden}}}
-            for n in names
-            if n not in existing
-        ]
+        self.update(self.add_tabs([n for n in names if n not in existing]))
+
+    def add_tabs(self, names: Iterable[str]) -> list[Request]:
+        """addSheet requests, each with a sheetId chosen here, so that formats and charts
+        in the same spreadsheets.batchUpdate can name the tab without asking Google first."""
+        requests = []
+        for name in names:
+            sheet_id = new_sheet_id(name)
+            while sheet_id in self.sheet_ids.values():
+                sheet_id = (sheet_id + 1) & 0x7FFFFFFF
+            self.sheet_ids[name], self.grid[name], self.charts[name] = sheet_id, NEW_GRID, []
+            properties = {"sheetId": sheet_id, "title": name, "hidden": name in self.hidden}
+            requests.append({"addSheet": {"properties": properties}})
+        return requests
+
+    def update(self, requests: list[Request]) -> None:
+        """One spreadsheets.batchUpdate, when there is anything to send."""
         if requests:
             self.call("batch_update", {"requests": requests})
-            self.titles()
+            self.known = False  # charts it added have IDs only Google knows
 
-    def fit(self, data: list[dict[str, Any]]) -> None:
-        """Grow grids a write would overflow: Google answers 400 past a tab's grid (new tabs
-        are 1000 x 26). Costs requests only when a write reaches beyond that default."""
+    def room(self, data: list[dict[str, Any]]) -> list[Request]:
+        """Requests to grow grids a write of ``data`` would overflow: Google answers 400 past
+        a tab's grid (new tabs are 1000 x 26). None when the write fits."""
         needed: dict[str, tuple[int, int]] = {}
         for item in data:
             tab, _, cells = item["range"].rpartition("!")
@@ -57,41 +95,42 @@ class Spreadsheet:
             width = max((len(r) for r in item["values"]), default=0)
             rows, cols = needed.get(tab, (0, 0))
             needed[tab] = (max(rows, row0 + len(item["values"]) - 1), max(cols, col0 + width))
-        self.grow(needed)
+        return self.growth(needed)
 
-    def grow(self, needed: dict[str, tuple[int, int]]) -> None:
-        def fits(tab: str, rows: int, cols: int) -> bool:
-            have = self.grid.get(tab.strip("'").replace("''", "'"), (1000, 26))
-            return rows <= have[0] and cols <= have[1]
-
-        if all(fits(tab, r, c) for tab, (r, c) in needed.items()):
-            return
-        meta = self.call("fetch_sheet_metadata", {"fields": "sheets.properties"})
+    def growth(self, needed: dict[str, tuple[int, int]]) -> list[Request]:
+        """appendDimension requests for ``needed`` (quoted tab -> rows, columns), from the
+        grids the last look found, which they then update."""
         requests = []
-        for sheet in meta.get("sheets", []):
-            props = sheet["properties"]
-            title = props["title"]
-            want = needed.get(quote(title)) or needed.get(title)
-            if want is None:
+        for quoted, want in needed.items():
+            title = quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
+            rows, cols = self.grid.get(title, NEW_GRID)
+            if want[0] <= rows and want[1] <= cols:
                 continue
-            grid = props.get("gridProperties", {})
-            rows, cols = grid.get("rowCount", 1000), grid.get("columnCount", 26)
+            if title not in self.sheet_ids:
+                self.look()  # a read found the grid, not the tab's ID
+            if title not in self.sheet_ids:
+                continue  # not there: the write's own error says so
+            rows, cols = self.grid.get(title, NEW_GRID)
             if want[0] > rows:
                 # room to spare, so that a log growing by a batch at a time (History) costs
-                # these two requests now and then, not at every write
+                # a request now and then, not at every write
                 want = (max(want[0], rows + ROW_HEADROOM), want[1])
-            # what the grid will be: later writes in this process need not ask again
             self.grid[title] = (max(rows, want[0]), max(cols, want[1]))
             for dimension, have, need in (("ROWS", rows, want[0]), ("COLUMNS", cols, want[1])):
                 if need > have:
                     requests.append(
                         {
                             "appendDimension": {
-                                "sheetId": props["sheetId"],
+                                "sheetId": self.sheet_ids[title],
                                 "dimension": dimension,
                                 "length": need - have,
                             }
                         }
                     )
-        if requests:
-            self.call("batch_update", {"requests": requests})
+        return requests
+
+
+def new_sheet_id(title: str) -> int:
+    """The sheetId sheetcrm gives a tab it adds, from its title: a guess at the ID of one of
+    its own tabs that usually holds, before anything was asked."""
+    return zlib.crc32(title.encode()) & 0x7FFFFFFF

@@ -17,8 +17,9 @@ from sheetcrm.emulator import charts, formatting
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.defaults import clean
 from sheetcrm.emulator.errors import ApiError, bad_request
-from sheetcrm.emulator.fields import get_path, parse_mask, set_path, update_paths
+from sheetcrm.emulator.fields import apply_mask, get_path, parse_mask, set_path, update_paths
 from sheetcrm.emulator.grid import Sheet
+from sheetcrm.emulator.griddata import trim_grids, values_only, with_grid
 from sheetcrm.emulator.located import Locator
 from sheetcrm.emulator.metadata import new_metadata, search
 from sheetcrm.emulator.store import Spreadsheet
@@ -43,9 +44,20 @@ def batch_update(book: Spreadsheet, call: Call) -> dict[str, Any]:
         book.restore(backup)
         raise
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id, "replies": replies}
+    try:
+        mask = parse_mask(call.arg("fields"))
+    except ValueError:
+        raise bad_request(f"Invalid field selection {call.arg('fields')}") from None
     if call.body.get("includeSpreadsheetInResponse"):
-        out["updatedSpreadsheet"] = book.resource()
-    return out
+        body = call.body
+        ranges, include = body.get("responseRanges") or [], body.get("responseIncludeGridData")
+        answer = (mask or {}).get("updatedSpreadsheet")
+        if answer is not None:  # Google: responseIncludeGridData is ignored under a mask
+            include = "data" in (answer.get("sheets") or {})
+        out["updatedSpreadsheet"] = with_grid(book, ranges, bool(include), values_only(answer))
+    masked = dict(apply_mask(out, mask))
+    trim_grids(masked.get("updatedSpreadsheet", {}))
+    return masked
 
 
 def _apply(book: Spreadsheet, i: int, request: dict[str, Any]) -> dict[str, Any]:

@@ -9,19 +9,75 @@ from typing import Any
 from sheetcrm.emulator.a1 import Span
 from sheetcrm.emulator.cells import Cell, Plain, formatted
 from sheetcrm.emulator.defaults import with_color_styles
-from sheetcrm.emulator.fields import apply_mask, parse_mask
+from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
 from sheetcrm.emulator.grid import Sheet
 from sheetcrm.emulator.store import Spreadsheet
 
 _ERRORS = {"#NAME?": "NAME", "#DIV/0!": "DIVIDE_BY_ZERO"}  # the errors cells.py computes
 
 
-def grid_data(book: Spreadsheet, sheet: Sheet, span: Span | None) -> dict[str, Any]:
+def with_grid(
+    book: Spreadsheet, range_texts: list[str], include: bool, values_only: bool = False
+) -> dict[str, Any]:
+    """The Spreadsheet resource, limited to the sheets ``range_texts`` name when there are
+    any, with the grid data of those ranges (or whole sheets) when ``include``."""
+    resource = book.resource()
+    ranges = [book.resolve(text) for text in range_texts]
+    if ranges:
+        wanted = {sheet.sheet_id for sheet, _ in ranges}
+        resource["sheets"] = [s for s in resource["sheets"] if s["properties"]["sheetId"] in wanted]
+    if include:
+        for entry in resource["sheets"]:
+            sheet = book.sheet_by_id(entry["properties"]["sheetId"])
+            assert sheet is not None
+            spans: list[Span | None] = [span for s, span in ranges if s is sheet]
+            entry["data"] = [grid_data(book, sheet, s, values_only) for s in spans or [None]]
+    return resource
+
+
+VALUE_FIELDS = {"formattedValue", "userEnteredValue", "effectiveValue"}
+
+
+def values_only(mask: Mask | None) -> bool:
+    """Whether ``mask`` (of a Spreadsheet resource) keeps nothing of a cell but its values."""
+    for key in ("sheets", "data", "rowData", "values"):
+        if mask is None:
+            return False
+        mask = mask.get(key)
+    return mask is not None and set(mask) <= VALUE_FIELDS
+
+
+def trim_grids(resource: dict[str, Any]) -> None:
+    """After a field mask, cells and rows left empty at the end go, as on Google."""
+    for entry in resource.get("sheets", []):
+        for data in entry.get("data", []):
+            rows = data.get("rowData", [])
+            for row in rows:
+                values = row.get("values", [])
+                while values and not values[-1]:
+                    values.pop()
+                if "values" in row and not values:
+                    del row["values"]
+            while rows and not rows[-1]:
+                rows.pop()
+            if "rowData" in data and not rows:
+                del data["rowData"]
+
+
+def grid_data(
+    book: Spreadsheet, sheet: Sheet, span: Span | None, values_only: bool = False
+) -> dict[str, Any]:
+    """``values_only``: the field mask keeps nothing of a cell but its values, so formats,
+    notes and validations need not be worked out (a whole-sheet read stays fast)."""
     closed = book.within_grid(sheet, span or Span())
     assert closed.row1 is not None and closed.col1 is not None
     rows = []
     for r in range(closed.row0, closed.row1):
-        values = [_cell_data(sheet, r, c) for c in range(closed.col0, closed.col1)]
+        if values_only:
+            stored = sheet.rows[r].cells[closed.col0 : closed.col1]
+            values = [_value_data(v) if v is not None else {} for v in stored]
+        else:
+            values = [_cell_data(sheet, r, c) for c in range(closed.col0, closed.col1)]
         while values and not values[-1]:
             values.pop()
         rows.append({"values": values} if values else {})
@@ -36,17 +92,22 @@ def grid_data(book: Spreadsheet, sheet: Sheet, span: Span | None) -> dict[str, A
     return out
 
 
+def _value_data(value: Cell | Plain) -> dict[str, Any]:
+    effective = value.value if isinstance(value, Cell) else value
+    if isinstance(value, Cell) and value.formula is not None:
+        entered = {"formulaValue": value.formula}
+    else:
+        entered = _extended(effective)
+    return {
+        "userEnteredValue": entered,
+        "effectiveValue": _extended(effective),
+        "formattedValue": formatted(value),
+    }
+
+
 def _cell_data(sheet: Sheet, row: int, col: int) -> dict[str, Any]:
-    data: dict[str, Any] = {}
     value = sheet.cell(row, col)
-    if value is not None:
-        effective = value.value if isinstance(value, Cell) else value
-        if isinstance(value, Cell) and value.formula is not None:
-            data["userEnteredValue"] = {"formulaValue": value.formula}
-        else:
-            data["userEnteredValue"] = _extended(effective)
-        data["effectiveValue"] = _extended(effective)
-        data["formattedValue"] = formatted(value)
+    data: dict[str, Any] = _value_data(value) if value is not None else {}
     user_format: dict[str, Any] = {}
     for entry in sheet.formats:
         if _covers(entry["range"], row, col):

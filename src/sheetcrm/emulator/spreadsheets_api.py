@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetcrm.emulator.a1 import Span
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.errors import bad_request, not_found
 from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
-from sheetcrm.emulator.griddata import grid_data
+from sheetcrm.emulator.griddata import trim_grids, values_only, with_grid
 from sheetcrm.emulator.located import Locator
 from sheetcrm.emulator.metadata import search
 from sheetcrm.emulator.store import Spreadsheet, Store
@@ -44,39 +43,13 @@ def create(store: Store, call: Call) -> dict[str, Any]:
 
 
 def get(book: Spreadsheet, call: Call) -> dict[str, Any]:
-    resource = book.resource()
-    ranges = [book.resolve(text) for text in call.arg_list("ranges")]
-    if ranges:
-        wanted = {sheet.sheet_id for sheet, _ in ranges}
-        resource["sheets"] = [s for s in resource["sheets"] if s["properties"]["sheetId"] in wanted]
     mask = _mask(call)
     asks_data = mask is not None and "data" in (mask.get("sheets") or {})
-    if call.flag("includeGridData") or asks_data:
-        for entry in resource["sheets"]:
-            sheet = book.sheet_by_id(entry["properties"]["sheetId"])
-            assert sheet is not None
-            spans: list[Span | None] = [span for s, span in ranges if s is sheet]
-            entry["data"] = [grid_data(book, sheet, span) for span in spans or [None]]
+    include = call.flag("includeGridData") or asks_data
+    resource = with_grid(book, call.arg_list("ranges"), include, values_only(mask))
     masked = dict(apply_mask(resource, mask))
-    for entry in masked.get("sheets", []):
-        for data in entry.get("data", []):
-            _trim_grid(data)
+    trim_grids(masked)
     return masked
-
-
-def _trim_grid(data: dict[str, Any]) -> None:
-    """After a field mask, cells and rows left empty at the end go, as on Google."""
-    rows = data.get("rowData", [])
-    for row in rows:
-        values = row.get("values", [])
-        while values and not values[-1]:
-            values.pop()
-        if "values" in row and not values:
-            del row["values"]
-    while rows and not rows[-1]:
-        rows.pop()
-    if "rowData" in data and not rows:
-        del data["rowData"]
 
 
 def _mask(call: Call) -> Mask | None:

@@ -130,13 +130,10 @@ def _append(
             intake = plan_intake(snapshot, arrivals, now, memo)
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
-            if backend.version() != snapshot.version:  # a person edited: plan again
-                snapshot = backend.read()
-                continue
             changes = resolve(intake.plan, snapshot).changes
             try:
                 backend.write(changes)
-            except StaleSnapshotError:
+            except StaleSnapshotError:  # a person edited since the read: plan again
                 snapshot = backend.read()
                 continue
             report.moved = verify(backend, snapshot, changes, intake.plan.stamp).moved
