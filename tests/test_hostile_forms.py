@@ -4,6 +4,7 @@ finite and bounded, JSON's non-numbers are refused aloud, and the metric tabs st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -188,18 +189,51 @@ def _metric_texts(backend: MemoryBackend) -> list[str]:
     ]
 
 
-def test_metric_tabs_stay_finite_when_typed_amounts_overflow() -> None:
-    def win_big(table: Table) -> None:
-        for row in table.rows[:3]:
-            row[table.col("Stage")] = "Won"
-            row[table.col("Amount")] = "1.7e308"
+def _set(name: str, value: str) -> Callable[[Table], None]:
+    def edit(table: Table) -> None:
+        [row] = [r for r in table.rows if r[0] == name]
+        row[1] = value
 
+    return edit
+
+
+def _win(amounts: list[str]) -> Callable[[Table], None]:
+    def edit(table: Table) -> None:
+        for row, amount in zip(table.rows, amounts, strict=False):
+            row[table.col("Stage")] = "Won"
+            row[table.col("Closed at")] = "2026-11-20"
+            row[table.col("Amount")] = amount
+
+    return edit
+
+
+def _dashboard(backend: MemoryBackend) -> dict[str, str]:
+    dash = backend.read().table("Dashboard")
+    return {row[0]: row[1] for row in dash.rows if len(row) > 1}
+
+
+def test_metric_tabs_stay_finite_when_typed_amounts_overflow() -> None:
+    # a manager may raise Largest amount that far; the sums then overflow a float
     backend = MemoryBackend(template())
-    human_edit(backend, LEADS.name, win_big)
+    human_edit(backend, "Settings", _set("Largest amount", "1.7e308"))
+    human_edit(backend, LEADS.name, _win(["1.7e308"] * 3))
     sync_once(backend, NOW, NOW)
     texts = _metric_texts(backend)
     assert not [t for t in texts if t.casefold() in ("inf", "-inf", "nan")]
     assert OUT_OF_RANGE in texts  # the won value: three of them overflow a float
+
+
+def test_an_amount_flagged_on_its_cell_is_left_out_of_the_metrics() -> None:
+    """One typo, or one form post of 1e308, must not become the quarter's won value."""
+    plain, flagged = MemoryBackend(template()), MemoryBackend(template())
+    human_edit(plain, LEADS.name, _win(["1000", "2000", ""]))
+    human_edit(flagged, LEADS.name, _win(["1000", "2000", "1e308"]))
+    for backend in (plain, flagged):
+        sync_once(backend, NOW, NOW)
+    leads = flagged.read().table(LEADS.name)
+    assert "over the largest amount" in leads.rows[2][leads.col("Status")]
+    assert _dashboard(flagged) == _dashboard(plain)
+    assert not [t for t in _metric_texts(flagged) if "e+" in t or len(t) > 60]
 
 
 # --- the web-form path, end to end -----------------------------------------------------------

@@ -114,6 +114,11 @@ def numbers(values: Sequence[object] | pd.Series, decimal: str | None = None) ->
     return parse_number_array(pd.Series(uniques, dtype=object), decimal)[codes]
 
 
+def _bounded(amounts: np.ndarray, largest: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where((amounts >= 0) & (amounts <= largest), amounts, np.nan)
+
+
 @dataclass
 class Deals:
     """One entry per Leads row. ``kind`` is the stage's type (open, won, lost), "open" for a
@@ -155,8 +160,11 @@ def read_deals(
     stale: np.ndarray | None = None,
     overdue: np.ndarray | None = None,
     decimal: str | None = None,
+    largest: float = np.inf,
 ) -> Deals:
-    """``data``: the Leads rows as strings, columns named by their canonical header."""
+    """``data``: the Leads rows as strings, columns named by their canonical header. An
+    amount below 0 or over ``largest`` is a problem on its cell and counts as no amount:
+    one typo or one hostile form post must not set the forecast."""
     n = len(data)
 
     def column(name: str) -> pd.Series:
@@ -191,7 +199,7 @@ def read_deals(
         kind=kind_u[codes],
         blank=blank_u[codes],
         waiting=(order_u[codes] == (first_open.order if first_open else -2)) | blank_u[codes],
-        amount=numbers(column("Amount"), decimal),
+        amount=_bounded(numbers(column("Amount"), decimal), largest),
         probability=chance_u[codes] / 100,
         created=created,
         closed=dates(column("Closed at"), dayfirst, zone),

@@ -289,10 +289,11 @@ def metric_tabs(
         stale=_flagged(len(data), flags or [], STALE_COLUMNS),
         overdue=_flagged(len(data), flags or [], OVERDUE_COLUMNS),
         decimal=settings.decimal,
+        largest=settings["Largest amount"],
     )
     log = read_log(snapshot.table("History"), stages, new_history, settings.dayfirst, settings.zone)
     window = period_window(settings["Metrics period"], now.replace(tzinfo=None))
-    # Amounts near the float limit (flagged on their cells, but a person's to fix) may sum
+    # Amounts near the float limit (a Largest amount set that high lets them in) may sum
     # past it: the figure is then inf or nan, which render says as OUT_OF_RANGE or NO_DATA.
     with np.errstate(over="ignore", invalid="ignore"):
         metrics = compute(
