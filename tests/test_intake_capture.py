@@ -426,15 +426,22 @@ def test_netlify_metadata_goes_to_form_details(tmp_path: Path, wrapped: bool) ->
 
 
 def test_a_plain_posts_ip_and_user_agent_are_details_not_notes(tmp_path: Path) -> None:
+    # a Zapier-like post naming its form and site: not taken for a Netlify notification
     post = {
         "email": "x@firm.example",
         "ip": "198.51.100.7",
         "user_agent": "curl/8",
         "Budget?": "5k",
+        "form_name": "Pricing",
+        "site_url": "https://firm.example",
     }
     row = land(tmp_path, "generic", post)
-    assert row["Notes"] == "Budget?: 5k"
-    assert row["Form details"] == "IP: 198.51.100.7\nUser agent: curl/8"
+    assert (row["Notes"], row["Source"]) == ("Budget?: 5k", "Web form: Pricing")
+    assert row["Form details"].splitlines() == [
+        "IP: 198.51.100.7",
+        "User agent: curl/8",
+        "Site: https://firm.example",
+    ]
 
 
 # --- the outbox keeps what the vendor said -----------------------------------------------------

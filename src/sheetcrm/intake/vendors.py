@@ -53,7 +53,7 @@ def typeform(payload: object) -> Submission:
         field = field if isinstance(field, dict) else {}
         spec = fields.get(scalar(field.get("id")), {})
         key = scalar(field.get("ref")) or scalar(spec.get("ref")) or scalar(field.get("id"))
-        kind = kind_of_field(answer.get("type")) or kind_of_field(field.get("type"))
+        kind = next((k for t in (answer, field, spec) if (k := kind_of_field(t.get("type")))), "")
         items.append((key, scalar(spec.get("title")), _typeform_value(answer), kind))
     hidden = response.get("hidden")
     for name, value in hidden.items() if isinstance(hidden, dict) else ():
@@ -225,7 +225,7 @@ def webflow(body: dict[str, Any]) -> Submission | None:
     )
 
 
-_NETLIFY_KEYS = {"ordered_human_fields", "human_fields", "form_name", "site_url"}
+_NETLIFY_KEYS = {"form_name", "site_url", "form_id"}
 
 
 def netlify(body: dict[str, Any]) -> Submission | None:
@@ -236,9 +236,13 @@ def netlify(body: dict[str, Any]) -> Submission | None:
     is not one. The answers come from ordered_human_fields (with their titles) or data;
     summary, body and human_fields repeat them, and are left out."""
     inner = body.get("payload") if isinstance(body.get("payload"), dict) else body
-    if not isinstance(inner, dict) or len(_NETLIFY_KEYS & inner.keys()) < 2:
+    if not isinstance(inner, dict):
         return None
     data = inner.get("data")
+    # a Zapier post may well say form_name and site_url: only Netlify adds its field lists
+    netlify_lists = {"ordered_human_fields", "human_fields"} & inner.keys()
+    if not netlify_lists and not (isinstance(data, dict) and inner.keys() >= _NETLIFY_KEYS):
+        return None
     data = data if isinstance(data, dict) else {}
     ordered = inner.get("ordered_human_fields")
     fields = [f for f in (ordered if isinstance(ordered, list) else []) if isinstance(f, dict)]
