@@ -148,7 +148,7 @@ def lead_record(
                 record["First name"] = first
                 if last:
                     record["Last name"] = last
-        elif not column or column in (UTM_SOURCE, LOCATION) or column in record:
+        elif not column or column == UTM_SOURCE or column in record:
             rest.append(answer)
         else:
             record[column] = answer.value
