@@ -57,6 +57,8 @@ def test_typeform_sample() -> None:
     assert answers["readable_ref_calendly"].value.startswith("https://calendly.com/")
     assert answers["user_id"] == Answer("user_id", "user_id", "abc123456")  # hidden field
     assert answers["score"] == Answer("score", "score (calculated)", "4")  # variables
+    assert answers["calculated.score"].value == "9"  # form_response.calculated: kept too
+    assert answers["readable_ref_email"].kind == "email"  # the type Typeform gives
     assert [a.key for a in s.answers][:3] == [
         "readable_ref_long_text",
         "readable_ref_email",
@@ -192,8 +194,8 @@ def test_generic_json() -> None:
     assert [(a.key, a.label, a.value) for a in s.answers] == [
         ("email", "email", "ana@example.com"),
         ("name", "name", "Ana Lima"),
-        ("company.name", "name", "Acme"),
-        ("company.size", "size", "40"),
+        ("company.name", "company.name", "Acme"),
+        ("company.size", "company.size", "40"),
         ("newsletter", "newsletter", "Yes"),
         ("interests", "interests", "a, b"),
         ("utm_source", "utm_source", "google"),
@@ -237,11 +239,13 @@ def test_google_forms_as_forwarded_by_the_apps_script() -> None:
     )
     assert s.key() == "google-forms:4034124084959907503:7"
     assert s.submitted_at == "2026-03-10T14:41:08.000Z"
-    assert by_label(s) == {
-        "Email Address": "li@example.com",
-        "Which products?": "Scoring, Routing",
-        "Two values": "a, b",
-    }
+    assert [(a.key, a.label, a.value) for a in s.answers] == [
+        ("Email Address", "Email Address", "li@example.com"),
+        ("Which products?", "Which products?", "Scoring, Routing"),
+        # two questions titled alike: two answers, never one joined
+        ("Two values", "Two values", "a"),
+        ("Two values (2)", "Two values", "b"),
+    ]
 
 
 def test_typeform_answer_types_beyond_the_sample() -> None:
@@ -282,6 +286,7 @@ def test_typeform_answer_types_beyond_the_sample() -> None:
         "utm_campaign": "spring",
         "score": "4",
         "name": "typeform",
+        "calculated.score": "9",  # the sample's own form_response.calculated
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sheetcrm.engine.hints import suggest
@@ -11,10 +12,18 @@ from sheetcrm.engine.schema import FORMS, LEADS, Kind, Owner
 from sheetcrm.engine.table import Table, norm_header
 
 
+def fold(text: str) -> str:
+    """``text`` without case or accents, as French users type both ("Téléphone", "telephone";
+    a decomposed é pasted from macOS too)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def form_key(text: str) -> str:
     """How form fields, sources and form titles are matched: letters and digits only,
-    without case ("Work e-mail", "work_email" and "workEmail" are one field)."""
-    return "".join(c for c in text.casefold() if c.isalnum())
+    without case or accents ("Work e-mail", "work_email" and "workEmail" are one field,
+    "Téléphone" and "Telephone" another)."""
+    return "".join(c for c in fold(text) if c.isalnum())
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,8 @@ FORMS = TabSpec(
     (
         Column(
             "Form field",
-            help="The question's label or key as the form sends it (case and spacing ignored).",
+            help="The question's label or key as the form sends it, or a phrase a longer "
+            "question contains, like a synonym (case, accents and spacing ignored).",
             width=30,
         ),
         Column("Leads column", help="The Leads header its answer goes to.", width=16),

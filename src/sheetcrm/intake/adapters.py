@@ -19,19 +19,27 @@ The formats, as the vendors document them:
 - **google-forms**: what ``forwardFormSubmit`` in sheet_templates/sheetcrm.gs posts:
   ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``.
 - **generic**: a flat JSON object or form post (Zapier, Make, an HTML form), nested objects
-  flattened (``contact.email``), or a list of ``{name, value}``; the keys ``event_id`` /
-  ``submission_id``, ``form`` / ``form_name`` and ``submitted_at`` are read as such.
+  flattened (``company.name``), or a list of ``{name, value}``; the keys ``event_id`` /
+  ``submission_id``, ``form`` / ``form_name`` and ``submitted_at`` are read as such, and
+  ``ip``, ``user_agent``, ``referrer``, ``page_url``, ``site_url``, ``form_id`` are details
+  of the post, not answers. A nested answer is named by its whole path (``company.name`` is
+  the company's name, not the person's); only under a container that stands for the person
+  or the form (``data``, ``contact``, ``fields``...) does its own name count alone. Webflow's
+  ``form_submission`` and Netlify's form notifications are recognised by their shape
+  (vendors.webflow, vendors.netlify).
+
+A question asked twice under one title (Google Forms sends both answers under it) gives two
+answers, never one joined: two names are two people, two e-mails two addresses.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
 from sheetcrm.intake.submission import Submission
-from sheetcrm.intake.vendors import jotform, tally, typeform
+from sheetcrm.intake.vendors import compact, details, jotform, netlify, tally, typeform, webflow
 
 SOURCES: tuple[str, ...] = ("generic", "typeform", "tally", "jotform", "google-forms")
 VENDORS = {
@@ -77,7 +85,12 @@ def _google_forms(payload: object) -> Submission:
         if str(question).strip().casefold() == "timestamp":
             stamp = text(values)  # the responses tab's own column, not a question
             continue
-        items.append((str(question), str(question), values))
+        # one answer per question: Apps Script lists the answers of same-titled questions
+        # under one title, each already a whole answer (a checkbox's choices joined)
+        each = values if isinstance(values, list) and len(values) > 1 else [values]
+        for n, value in enumerate(each):
+            key = f"{question} ({n + 1})" if n else str(question)
+            items.append((key, str(question), value))
     return Submission(
         "google-forms",
         scalar(body.get("submissionId")),
@@ -89,15 +102,38 @@ def _google_forms(payload: object) -> Submission:
 
 # --- generic -------------------------------------------------------------------------------
 
-_COMPACT = re.compile(r"[^0-9a-z]")
 _EVENT_KEYS = {"eventid", "submissionid", "idempotencykey"}
 _FORM_KEYS = {"form", "formname", "formtitle"}
 _TIME_KEYS = {"submittedat", "createdat"}
+_DETAIL_KEYS = {
+    *("ip", "ipaddress", "useragent", "referrer", "referer", "pageurl", "siteurl", "formid"),
+}
+# Wrappers that stand for the person or the form as a whole: under them a field's own name
+# says what it is (``contact.email``, ``data.name``); under anything else the path does.
+_CONTAINERS = {
+    "data",
+    "fields",
+    "contact",
+    "lead",
+    "person",
+    "customer",
+    "user",
+    "submission",
+    "answers",
+    "values",
+    "formdata",
+    "body",
+}
 
 
 def _generic(payload: object) -> Submission:
+    if isinstance(payload, dict):
+        known = webflow(payload) or netlify(payload)
+        if known is not None:
+            return known
     items: list[tuple[str, str, object]] = []
     meta: dict[str, str] = {}
+    extra: dict[str, object] = {}
     if isinstance(payload, list):  # [{"name": "email", "value": "..."}], as jQuery posts
         for entry in payload:
             if isinstance(entry, dict):
@@ -108,18 +144,20 @@ def _generic(payload: object) -> Submission:
     else:
         body = json_object(payload, "web form")
         for key, value in body.items():
-            compact = _COMPACT.sub("", str(key).casefold())
+            name = compact(key)
             which = (
                 "event"
-                if compact in _EVENT_KEYS
+                if name in _EVENT_KEYS
                 else "form"
-                if compact in _FORM_KEYS
+                if name in _FORM_KEYS
                 else "time"
-                if compact in _TIME_KEYS
+                if name in _TIME_KEYS
                 else ""
             )
             if which and scalar(value) and which not in meta:
                 meta[which] = scalar(value)
+            elif name in _DETAIL_KEYS and scalar(value):
+                extra[str(key)] = value
             else:
                 _flatten(str(key), str(key), value, items, 0)
     return Submission(
@@ -128,16 +166,20 @@ def _generic(payload: object) -> Submission:
         answers(items),
         meta.get("form", ""),
         meta.get("time", ""),
+        details(extra),
     )
 
 
 def _flatten(
     key: str, label: str, value: object, out: list[tuple[str, str, object]], depth: int
 ) -> None:
-    """``{"contact": {"email": x}}`` -> ("contact.email", "email", x)."""
+    """``{"contact": {"email": x}}`` -> ("contact.email", "email", x); ``{"company":
+    {"name": x}}`` -> ("company.name", "company.name", x): named by its path."""
     if isinstance(value, dict) and depth < DEPTH:
         for name, inner in value.items():
-            _flatten(f"{key}.{name}", str(name), inner, out, depth + 1)
+            path = f"{key}.{name}"
+            container = compact(label) in _CONTAINERS
+            _flatten(path, str(name) if container else path, inner, out, depth + 1)
     else:
         out.append((key, label, value))
 

@@ -3,16 +3,31 @@
 Each answer goes to at most one column, first come first served:
 
 1. a Forms tab row naming the answer's label or key (rows for its source or form first);
-2. by name: the header or alias of an intake column (``INTAKE``: "E-mail", "Company"; never
+2. the vendor's field type: an answer Typeform, Tally or Webflow call an email or a phone
+   number goes to Email or Phone whatever its question says ("Where should we send your
+   quote?");
+3. by name: the header or alias of an intake column (``INTAKE``: "E-mail", "Company"; never
    Stage, Owner, a date or a service column), a Leads column the people added,
-   or a common form label ("Work email", "Mobile", "Full name", "Organization", "Message");
-3. by the words of a long question ("What is your work email address?") when the answer
-   reads as what the words say (an address, a phone number).
+   or a common form label ("Work email", "Mobile", "Full name", "Organization", "Message",
+   and the French "Prénom", "Nom", "Société", "Téléphone", "Pays");
+4. by the words of a long question, when the answer reads as what the words say (an
+   address, a phone number, a country): first the Forms tab's rows, each a phrase a question
+   may contain ("secteur d'activité" -> Industry: the synonyms a sheet adds), then the
+   built-in ones ("What is your work email address?", "Which industry is your company in?",
+   "Where are you located?").
+
+Labels, keys and phrases are compared without case, accents or punctuation (``fold``).
+A nested answer of a generic post is known by its whole path (``company.name``; see
+adapters), and a question asked twice gives two answers: the second, finding its column
+filled, goes to Notes.
 
 A full name fills First name and Last name. ``utm_source`` sets Source when nothing else
 does; otherwise Source is the vendor and form ("Typeform: Contact us"). Nothing is lost:
 an answer that fills no column (or whose column is already filled) becomes a
-"Label: value" line of Notes, after the answers mapped to Notes. Values are stored
+"Label: value" line of Notes, after the answers mapped to Notes, the later lines of a
+multi-line answer indented under its label. What the vendor says about the post (IP, user
+agent, form id, site: ``Submission.details``) goes to the Form details column, added at the
+right of Leads when the sheet lacks it, never to Notes. Values are stored
 normalised, like an import's (email, E.164 phone, numbers, dates), and cut to what a cell of
 the sheet holds when the batch is planned (intake/batch.py); backends write them as text,
 never as formulas. The row carries the submission's
@@ -23,18 +38,23 @@ from __future__ import annotations
 
 import re
 
-from sheetcrm.engine.forms_tab import FormMapping, form_key
+from sheetcrm.engine.forms_tab import FormMapping, FormRule, fold, form_key
 from sheetcrm.engine.names import WHOLE_NAME, split_name
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
-from sheetcrm.engine.validation import normalise_email, normalise_phone, tidy
+from sheetcrm.engine.validation import country_region, normalise_email, normalise_phone, tidy
 from sheetcrm.engine.values import is_blank
 from sheetcrm.intake.adapters import VENDORS
-from sheetcrm.intake.submission import Answer, Submission
+from sheetcrm.intake.submission import EMAIL, PHONE, Answer, Submission
 
 FULL_NAME = "full name"  # not a column: split into First name and Last name
 UTM_SOURCE = "utm_source"  # not a column: Source, when nothing else sets it
+LOCATION = "location"  # not a column: Country, when the answer names one
+DETAILS_COLUMN = "Form details"
+"""Where a submission's details go: a column of its own, off to the right, so that Notes
+hold what the person wrote and a Scoring or Routing rule can still read the details."""
+_TYPED = {EMAIL: "Email", PHONE: "Phone"}
 INTAKE = frozenset(
     {
         "First name",
@@ -54,18 +74,24 @@ themselves. Stage, Owner, dates and service columns steer the pipeline and the m
 an anonymous post never sets them; only a Forms row (the manager's choice) maps to them."""
 
 _LABELS = {
-    "Email": "email, e-mail, email address, work email, business email, your email",
+    "Email": "email, e-mail, email address, work email, business email, your email, "
+    "courriel, adresse email, adresse e-mail, adresse mail, votre email, votre e-mail",
     "Phone": "phone, phone number, mobile, mobile phone, mobile number, cell, cell phone, "
-    "tel, telephone, work phone, your phone",
-    "First name": "first name, firstname, first, given name, forename, fname",
-    "Last name": "last name, lastname, last, surname, family name, lname",
-    FULL_NAME: ", ".join((*WHOLE_NAME, "your name")),
+    "tel, telephone, work phone, your phone, téléphone, numéro de téléphone, portable, "
+    "votre téléphone",
+    "First name": "first name, firstname, first, given name, forename, fname, prénom, votre prénom",
+    "Last name": "last name, lastname, last, surname, family name, lname, nom, "
+    "nom de famille, votre nom de famille",
+    FULL_NAME: ", ".join((*WHOLE_NAME, "your name", "nom complet", "nom et prénom")),
     "Company": "company, company name, organisation, organization, organisation name, "
-    "organization name, business, business name, employer, your company",
-    "Country": "country, country name, your country",
-    "Industry": "industry, sector",
+    "organization name, business, business name, employer, your company, société, "
+    "entreprise, raison sociale, nom de l'entreprise, nom de la société, votre société, "
+    "votre entreprise",
+    "Country": "country, country name, your country, pays, votre pays",
+    "Industry": "industry, sector, vertical, secteur, secteur d'activité, industrie",
     "Notes": "message, your message, comments, comment, notes, note, questions, question, "
-    "details, inquiry, enquiry, how can we help, how can we help you",
+    "details, inquiry, enquiry, how can we help, how can we help you, votre message, "
+    "commentaire, commentaires, remarques",
     UTM_SOURCE: "utm_source, utm source",
 }
 DEFAULTS: dict[str, str] = {
@@ -75,9 +101,12 @@ DEFAULTS: dict[str, str] = {
 }
 """Common form labels -> Leads column, matched like every form field (form_key)."""
 
-# The words of a longer question, most specific first; email and phone only when the
-# answer reads as one, so that "Can we email you?" -> "Yes" stays out of Email.
+# The words of a longer question (folded: no case, no accents), most specific first; email,
+# phone and a location only when the answer reads as one, so that "Can we email you?" ->
+# "Yes" stays out of Email. Industry comes before Company: "Which industry is your company
+# in?" asks for an industry.
 _WORDS = (
+    ("Industry", re.compile(r"\b(industry|industries|sector|vertical|secteur|industrie)\b")),
     (
         "Company",
         re.compile(
@@ -86,11 +115,13 @@ _WORDS = (
             r"(?!( s)? (size|website|url|domain|revenue|type|industry|address))"
         ),
     ),
-    ("Email", re.compile(r"\be-?mail\b")),
-    ("Phone", re.compile(r"\b(phone|mobile|telephone)\b")),
-    ("First name", re.compile(r"\b(first|given) name\b")),
-    ("Last name", re.compile(r"\b(last|family) name\b|\bsurname\b")),
-    ("Country", re.compile(r"\bcountry\b")),
+    ("Company", re.compile(r"\b(societe|entreprise)\b")),
+    ("Email", re.compile(r"\b(e ?mail|courriel)\b")),
+    ("Phone", re.compile(r"\b(phone|mobile|telephone|portable)\b")),
+    ("First name", re.compile(r"\b(first|given) name\b|\bprenom\b")),
+    ("Last name", re.compile(r"\b(last|family) name\b|\bsurname\b|\bnom de famille\b")),
+    ("Country", re.compile(r"\b(country|pays)\b")),
+    (LOCATION, re.compile(r"\b(located|location|based|where do you live|ou etes vous)\b")),
     (FULL_NAME, re.compile(r"\b(your|full) name\b")),
 )
 
@@ -125,11 +156,9 @@ def lead_record(
     for answer in submission.answers:
         if is_blank(answer.value):
             continue  # "Select", "n/a": unanswered
-        keys = _keys(answer)
-        rule = next((r for r in rules if form_key(r.field) in keys), None)
-        put(rule.column if rule else _default(answer, by_name, settings), answer)
+        put(_column(answer, rules, by_name, settings), answer)
 
-    utm = next((a for a in rest if _default(a, by_name, settings) == UTM_SOURCE), None)
+    utm = next((a for a in rest if _default(a, [], by_name, settings) == UTM_SOURCE), None)
     if "Source" not in record and utm is not None:
         record["Source"] = utm.value
         rest.remove(utm)
@@ -144,11 +173,34 @@ def lead_record(
         cleaned = tidy(value, column, spec.kind if spec else None, country, settings)
         if cleaned:
             row[by_name.get(norm_header(column), column)] = cleaned
-    lines = [*notes, *(f"{a.label or a.key}: {a.value}" for a in rest)]
+    lines = [*notes, *(_labelled(a) for a in rest)]
     if lines:
         row[by_name.get("notes", "Notes")] = "\n".join(lines)
+    if submission.details:
+        column = by_name.get(norm_header(DETAILS_COLUMN), DETAILS_COLUMN)
+        row[column] = "\n".join(_labelled(a) for a in submission.details)
     row[by_name.get(norm_header("Submission ID"), "Submission ID")] = submission.key()
     return row
+
+
+def _labelled(answer: Answer) -> str:
+    """ "Label: value", a multi-line value's later lines indented under the label, so that
+    each line of Notes still says which question it answers."""
+    first, *more = answer.value.splitlines() or [""]
+    return "\n".join([f"{answer.label or answer.key}: {first}", *(f"    {m}" for m in more)])
+
+
+def _column(
+    answer: Answer, rules: list[FormRule], by_name: dict[str, str], settings: Settings
+) -> str:
+    """The column an answer goes to, by the Forms tab, its type, then its words."""
+    keys = _keys(answer)
+    rule = next((r for r in rules if form_key(r.field) in keys), None)
+    if rule is not None:
+        return rule.column
+    if answer.kind in _TYPED:
+        return _TYPED[answer.kind]
+    return _default(answer, rules, by_name, settings)
 
 
 def _keys(answer: Answer) -> list[str]:
@@ -166,8 +218,11 @@ def _by_name(leads_header: list[str]) -> dict[str, str]:
     return names
 
 
-def _default(answer: Answer, by_name: dict[str, str], settings: Settings) -> str:
-    """The column an answer goes to without a Forms row; "" for none (Notes)."""
+def _default(
+    answer: Answer, rules: list[FormRule], by_name: dict[str, str], settings: Settings
+) -> str:
+    """The column an answer goes to without a Forms row naming it or a type saying it;
+    "" for none (Notes)."""
     for key in _keys(answer):
         if key in DEFAULTS:
             return DEFAULTS[key]
@@ -176,13 +231,26 @@ def _default(answer: Answer, by_name: dict[str, str], settings: Settings) -> str
             if spec.header in INTAKE and key in {form_key(n) for n in names}:
                 return spec.header
         for header in by_name.values():
-            if LEADS.column(header) is None and form_key(header) == key:
+            if LEADS.column(header) is None and form_key(header) == key != _DETAILS_KEY:
                 return header  # a column the people of this sheet added
-    words = " ".join(re.sub(r"[_\W]+", " ", t).casefold() for t in (answer.label, answer.key))
+    words = f" {_words(answer.label)} {_words(answer.key)} "
+    # a Forms row as a phrase inside a longer question: the longest phrase first
+    for rule in sorted(rules, key=lambda r: -len(_words(r.field))):
+        phrase = _words(rule.field)
+        if phrase and f" {phrase} " in words and _reads_as(rule.column, answer.value, settings):
+            return rule.column
     for column, pattern in _WORDS:
         if pattern.search(words) and _reads_as(column, answer.value, settings):
-            return column
+            return "Country" if column == LOCATION else column
     return ""
+
+
+_DETAILS_KEY = form_key(DETAILS_COLUMN)
+
+
+def _words(text: str) -> str:
+    """ "Votre secteur d'activité ?" -> "votre secteur d activite"."""
+    return re.sub(r"[_\W]+", " ", fold(text)).strip()
 
 
 def _reads_as(column: str, value: str, settings: Settings) -> bool:
@@ -190,4 +258,6 @@ def _reads_as(column: str, value: str, settings: Settings) -> bool:
         return "@" in value and bool(normalise_email(value)[0])
     if column == "Phone":
         return bool(normalise_phone(value, settings["Default phone region"])[0])
+    if column == LOCATION:
+        return bool(country_region(value))
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sheetcrm.engine.values import format_number
@@ -94,11 +95,14 @@ def kind_of(value: object) -> str:
     return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
-def answers(items: list[tuple[str, str, object]]) -> tuple[Answer, ...]:
-    """(key, label, value) -> answers, the unanswered left out."""
+def answers(
+    items: Sequence[tuple[str, str, object] | tuple[str, str, object, str]],
+) -> tuple[Answer, ...]:
+    """(key, label, value[, kind]) -> answers, the unanswered left out."""
     out = []
-    for key, label, value in items:
+    for key, label, value, *kind in items:
         rendered = text(value)
         if rendered:
-            out.append(Answer(_CONTROL.sub("", key), _CONTROL.sub("", label).strip(), rendered))
+            clean = _CONTROL.sub("", label).strip()
+            out.append(Answer(_CONTROL.sub("", key), clean, rendered, *kind))
     return tuple(out)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 _SPACES = re.compile(r"\s+")
 KEY_LIMIT = 255  # characters: the outbox's key column, String(255)
@@ -21,6 +22,10 @@ class Answer:
     key: str  # the vendor's stable field id/ref/name ("email", "q3_email"); "" if none
     label: str  # the question text the manager sees ("Work email"); "" if none
     value: str  # as text: choices joined with ", ", booleans Yes/No, numbers as typed, ISO dates
+    kind: str = ""  # what the vendor says the answer is: EMAIL, PHONE, or "" (only its words say)
+
+
+EMAIL, PHONE = "email", "phone"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class Submission:
     answers: tuple[Answer, ...]  # form order; hidden fields and UTM parameters included
     form: str = ""  # the form's title or id when known
     submitted_at: str = ""  # the vendor's timestamp as sent
+    # what the vendor says about the post, not the person (IP, user agent, form id, site):
+    # kept out of Notes and out of the key, which a retry with a new IP must not change
+    details: tuple[Answer, ...] = ()
 
     def key(self) -> str:
         """The idempotency key: ``source:event_id``, else ``source:sha256:<hex>`` of the
@@ -58,7 +66,8 @@ class Submission:
                 "event_id": self.event_id,
                 "form": self.form,
                 "submitted_at": self.submitted_at,
-                "answers": [[a.key, a.label, a.value] for a in self.answers],
+                "answers": [_row(a) for a in self.answers],
+                **({"details": [_row(a) for a in self.details]} if self.details else {}),
             },
             ensure_ascii=False,
         )
@@ -72,19 +81,33 @@ class Submission:
         strings = ("source", "event_id", "form", "submitted_at")
         if not all(isinstance(data.get(k, ""), str) for k in strings):
             raise ValueError(f"a stored submission's {', '.join(strings)} are strings")
-        answers = data.get("answers")
-        if not isinstance(answers, list) or not all(
-            isinstance(a, list) and len(a) == 3 and all(isinstance(s, str) for s in a)
-            for a in answers
-        ):
-            raise ValueError("a stored submission's answers are [key, label, value] strings")
+        answers, details = data.get("answers"), data.get("details", [])
+        if not _rows(answers) or not _rows(details):
+            raise ValueError(
+                "a stored submission's answers are [key, label, value] or "
+                "[key, label, value, kind] strings"
+            )
         return cls(
             data.get("source", ""),
             data.get("event_id", ""),
             tuple(Answer(*a) for a in answers),
             data.get("form", ""),
             data.get("submitted_at", ""),
+            tuple(Answer(*a) for a in details),
         )
+
+
+def _row(answer: Answer) -> list[str]:
+    # three strings when the vendor said no kind: what the outbox held before kinds existed
+    row = [answer.key, answer.label, answer.value]
+    return [*row, answer.kind] if answer.kind else row
+
+
+def _rows(stored: object) -> TypeGuard[list[list[str]]]:
+    return isinstance(stored, list) and all(
+        isinstance(a, list) and len(a) in (3, 4) and all(isinstance(s, str) for s in a)
+        for a in stored
+    )
 
 
 def _norm(text: str) -> str:
