@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,11 @@ def test_gunicorn_writes_json_lines_without_secrets(tmp_path: Path) -> None:
     log = tmp_path / "gunicorn.log"  # the helper sends stdout and stderr there
     with Gunicorn(_environment(tmp_path, SHEETCRM_BACKGROUND="1"), log) as server:
         _post_secrets(server.port)
+        # the background process starts beside the workers, in its own time: stopping the
+        # server before it has said so would test the race, not the log lines
+        deadline = time.monotonic() + 30
+        while "background work started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
     _check(log.read_text())
     text = log.read_text()
     assert "background work started" in text and '"status": 202' in text
