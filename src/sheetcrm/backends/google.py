@@ -273,18 +273,7 @@ class GoogleBackend:
             {"range": f"{quote(name)}!A1", "values": [table.header, *table.rows]}
             for name, table in adoption.new_tabs.items()
         ]
-        self.sheet.update(
-            self.sheet.room(data)
-            + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
-        )
-        if data:
-            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
-        meta = self.sheet.call(
-            "fetch_sheet_metadata",
-            {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
-        )
-        self.sheet.update(provisioning_requests(look, meta))
-        self._written = True
+        self._set_up(data, look)
 
     def keep_copy(self, clock: datetime, leads: int) -> str:
         """Refused: the service account cannot copy a spreadsheet into its owner's Drive, and
@@ -308,7 +297,12 @@ class GoogleBackend:
             if current is None or not current.header or force:
                 rows = [table.header, *table.rows]
                 data.append({"range": f"{quote(name)}!A1", "values": rows})
-        # room for the Problems tab at its longest, so no sync has to grow it
+        self._set_up(data, tabs)
+
+    def _set_up(self, data: list[dict[str, Any]], look: dict[str, Table]) -> None:
+        """Write ``data`` (whole ranges), then the drop-downs, formats and highlighting for
+        tabs with the headers of ``look``. Room for the Problems tab at its longest, so no
+        sync has to grow it."""
         self.sheet.update(
             self.sheet.room(data)
             + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
@@ -319,7 +313,7 @@ class GoogleBackend:
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},
         )
-        self.sheet.update(provisioning_requests(tabs, meta))
+        self.sheet.update(provisioning_requests(look, meta))
         self._written = True
 
 
