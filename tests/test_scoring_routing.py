@@ -316,6 +316,26 @@ def test_round_robin_starts_after_the_rotations_latest_turn() -> None:
     assert owners(run(leads(Country=["France"], Owner=["Ann"]), [TO_SALES], SALES)) == ["Ann"]
 
 
+def test_a_rotations_turns_are_its_own_past_and_recent() -> None:
+    def turn(at: str, name: str, why: str, field: str = "Owner", by: str = "sheetcrm") -> list:
+        return [at, "L-1", field, "", name, by, f"Routing rule 1 (every lead) → {why}: {name}"]
+
+    history = [
+        turn("2026-03-09 09:00", "Ann", "Sales by weighted"),
+        turn("2026-02-01 09:00", "Bob", "Sales by weighted"),  # before the last 30 days
+        turn("2062-03-09 09:00", "Cat", "Sales by weighted"),  # in the future
+        turn("2026-03-09 10:00", "Cat", "Sales by weighted", by="sheet"),
+        turn("2026-03-09 10:00", "Cat", "Sales by weighted", field="Stage"),
+        turn("2026-03-09 11:00", "Bob", "Sales by round robin"),  # another rotation
+        ["2026-03-09 12:00", "L-2", "Owner", "", "Cat", "sheetcrm", "Routing rule 2 → Cat"],
+    ]
+    turns = read_turns(Table(HISTORY.headers, history), NOW, True, UTC)
+    assert set(turns) == {("sales", "weighted"), ("sales", "round robin")}
+    weighted = turns["sales", "weighted"]
+    assert (weighted.latest, dict(weighted.counts)) == ("ann", {"ann": 1})
+    assert turns["sales", "round robin"].latest == "bob"
+
+
 def test_round_robin_skips_inactive_and_away_people() -> None:
     team = [
         member("Ann"),

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.dates import date_array, parse_date
 from sheetcrm.engine.schema import SERVICE_BY
 from sheetcrm.engine.table import Table, norm_header
 
@@ -57,54 +59,63 @@ class Turns:
 def read_turns(
     history: Table, now: datetime, dayfirst: bool, zone: tzinfo
 ) -> dict[tuple[str, str], Turns]:
-    """Every rotation's turns in ``history``, as of ``now`` (the sheet's wall time, naive)."""
+    """Every rotation's turns in ``history``, as of ``now`` (the sheet's wall time, naive).
+
+    History grows by every sync: each distinct why, stamp and name is parsed once, and only
+    the turns of a rotation's last stamp have their Lead ID read."""
     if not history.rows:
         return {}
-    why = np.asarray(history.column("Why"), dtype=object)
-    codes, uniques = pd.factorize(why)
+    why, field, by, stamp, to = _columns(history, "Why", "Field", "By", "At", "To")
+    codes, whys = pd.factorize(why)
     # a why is "<rule> (<conditions>) → <target>...": its rotation, once per distinct text
     code_of: dict[tuple[str, str], int] = {}
-    per_why = np.full(len(uniques) + 1, -1, dtype=np.int64)
-    for j, text in enumerate(uniques):
+    per_why = np.full(len(whys) + 1, -1, dtype=np.int64)
+    for j, text in enumerate(whys):
         if m := _TAIL.match(text.rpartition("→")[2]):
             per_why[j] = code_of.setdefault(key(m[1], m[2]), len(code_of))
     rotations = list(code_of)
-    rotation = per_why[codes]
-    picked = np.flatnonzero(rotation >= 0)
+    is_owner = _per_value(field, lambda f: f.strip().casefold() == "owner")
+    by_sync = _per_value(by, lambda b: b.strip() == SERVICE_BY)
+    picked = np.flatnonzero((per_why[codes] >= 0) & is_owner & by_sync)
     if not len(picked):
         return {}
-    fields, by = history.column("Field"), history.column("By")
-    picked = np.array(
-        [
-            i
-            for i in picked
-            if fields[i].strip().casefold() == "owner" and by[i].strip() == SERVICE_BY
-        ],
-        dtype=np.int64,
-    )
-    stamps = np.asarray(history.column("At"), dtype=object)[picked]
-    at_codes, at_uniques = pd.factorize(stamps)
-    parsed = [parse_date(t, dayfirst, zone) for t in at_uniques]
-    at = np.array([p if p is not None and p <= now else pd.NaT for p in parsed] + [pd.NaT])
-    to, ids = history.column("To"), history.column("Lead ID")
-    taken = pd.DataFrame(
-        {
-            "rotation": rotation[picked],
-            "name": [norm_header(to[i]) for i in picked],
-            "at": pd.to_datetime(at[at_codes]),
-            # one sync stamps its turns alike: they were taken in Lead ID order
-            "number": [int(m[1]) if (m := _NUMBER.search(ids[i])) else -1 for i in picked],
-            "position": picked,
-        }
-    )
-    taken = taken[taken["at"].notna() & (taken["name"] != "")]
-    last = taken.sort_values(["at", "number", "position"]).drop_duplicates("rotation", keep="last")
-    result = {
-        rotations[code]: Turns(latest=name)
-        for code, name in zip(last["rotation"].tolist(), last["name"].tolist(), strict=True)
-    }
-    recent = taken[taken["at"] > now - timedelta(days=WINDOW_DAYS)]
-    pairs = zip(recent["rotation"].tolist(), recent["name"].tolist(), strict=True)
-    for (code, name), count in Counter(pairs).items():
-        result[rotations[code]].counts[name] = count
+    rotation = per_why[codes][picked]
+    id_col = history.col("Lead ID")
+    at_codes, stamps = pd.factorize(stamp[picked])
+    parsed = [parse_date(t, dayfirst, zone) for t in stamps]
+    at = date_array([p if p is not None and p <= now else None for p in parsed] + [None])
+    at = at[at_codes]
+    name_codes, names = pd.factorize(to[picked])
+    keys = np.array([norm_header(n) for n in names] + [""], dtype=object)[name_codes]
+    valid = ~np.isnat(at) & (keys != "")
+    result: dict[tuple[str, str], Turns] = {}
+    recent = valid & (at > np.datetime64(now - timedelta(days=WINDOW_DAYS)))
+    for code, rot in enumerate(rotations):
+        mine = valid & (rotation == code)
+        if not mine.any():
+            continue
+        # one sync stamps its turns alike: they were taken in Lead ID order
+        last = np.flatnonzero(mine & (at == at[mine].max()))
+        number = [_number(history.rows[picked[k]], id_col) for k in last]
+        latest = max(zip(number, picked[last].tolist(), last.tolist(), strict=True))[2]
+        result[rot] = Turns(str(keys[latest]), Counter(keys[recent & (rotation == code)].tolist()))
     return result
+
+
+def _columns(table: Table, *names: str) -> list[np.ndarray]:
+    """Several columns of a long tab, each as an object array, the rows' widths checked once."""
+    cols = [table.col(n) for n in names]
+    if None in cols or min(map(len, table.rows)) <= max(c for c in cols if c is not None):
+        return [np.asarray(table.column(n), dtype=object) for n in names]
+    return [np.array(list(map(itemgetter(c), table.rows)), dtype=object) for c in cols]
+
+
+def _per_value(values: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
+    """``test`` of each value, run once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    return np.array([test(u) for u in uniques] + [False], dtype=bool)[codes]
+
+
+def _number(row: list[str], col: int | None) -> int:
+    found = _NUMBER.search(row[col]) if col is not None and col < len(row) else None
+    return int(found[1]) if found else -1
