@@ -232,6 +232,19 @@ def test_a_time_zone_moved_back_does_not_freeze_the_rotation() -> None:
     )
 
 
+def test_a_future_stamp_is_told_by_real_time_in_the_hour_shown_twice() -> None:
+    """Paris, the night clocks go back: at 02:15 of the second pass, 02:45 of the first pass
+    is half an hour ago, and 02:30 of the second pass a quarter of an hour ahead."""
+    sheet = Sheet(SALES, EVERY_LEAD_TO_SALES, time_zone="Europe/Paris")
+    sheet.arrive(1, Owner="Ann", **{"Assigned at": "2026-10-25 02:45"})
+    sheet.arrive(1, Owner="Bob", **{"Assigned at": "2026-10-25 02:30+01:00"})
+    sheet.sync(datetime(2026, 10, 25, 1, 15, tzinfo=UTC))
+    assert [r["Status"] for r in sheet.leads()] == [
+        "OK",
+        "Assigned at: '2026-10-25 02:30+01:00' is in the future",
+    ]
+
+
 # --- 4. a duplicate goes to its original's owner ------------------------------------------------
 
 
@@ -253,6 +266,18 @@ def test_duplicates_in_one_sync_follow_their_original() -> None:
     sheet.arrive(3, Email="jo@acme.example")
     sheet.sync(START)
     assert [sheet.owner(n) for n in ("P1", "P2", "P3", "P4")] == ["Ann", "Bob", "Bob", "Bob"]
+
+
+def test_a_duplicate_that_arrived_first_waits_for_its_original() -> None:
+    """Imported leads: the original (the lower Lead ID) was created after its duplicate. It is
+    routed first all the same, so the duplicate follows it in this sync, not in the next."""
+    team = [["Ann", "", "Sales", "yes", "1", "1", ""]]
+    sheet = Sheet(team, EVERY_LEAD_TO_SALES)
+    sheet.arrive(1, Email="jo@acme.example", **{"Lead ID": "L-00001", "Created at": "2026-03-02"})
+    sheet.arrive(1, Email="jo@acme.example", **{"Lead ID": "L-00002", "Created at": "2026-03-01"})
+    sheet.sync(START)
+    assert [sheet.owner(n) for n in ("P1", "P2")] == ["Ann", "Ann"]
+    assert not sheet.sync(START + timedelta(minutes=15))
 
 
 def test_duplicates_are_routed_like_any_lead_when_the_setting_says_no() -> None:

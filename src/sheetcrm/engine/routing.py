@@ -45,8 +45,9 @@ def _load(
 ) -> _Load:
     owner = frame.keys("Owner")
     names = {norm_header(m.name): m.name for m in team}
-    load = _Load({m.name: 0 for m in team}, {m.name: 0 for m in team}, {})
-    load.turns = {k: Turns(t.latest, t.counts.copy()) for k, t in turns.items()}
+    # copied: this call's turns are added as it goes
+    past = {k: Turns(t.latest, t.counts.copy()) for k, t in turns.items()}
+    load = _Load({m.name: 0 for m in team}, {m.name: 0 for m in team}, past)
     known = np.isin(owner, list(names))
     assigned, created = frame.dates("Assigned at"), frame.dates("Created at")
     # a lead that came with its owner (typed by a person, imported, mapped from a form) was
@@ -145,11 +146,12 @@ def route(
         if c.lists_values
     }
     results = []
-    # Nobody's load changes until someone is assigned: until then, a row whose rule and
-    # listed values were already seen without anyone free is left unowned for the same
-    # reason. A backlog beyond everyone's capacity then costs a look-up a row.
+    # An assignment only adds to someone's load, and nobody comes back within one call: a
+    # row whose rule and listed values were already seen without anyone free is left
+    # unowned for the same reason. A backlog beyond everyone's capacity then costs a
+    # look-up a row.
     nobody_free: dict[tuple[object, ...], str] = {}
-    for row in rows:
+    for row in _originals_first(rows, originals):
         before = ""  # what the why says ahead of the rule: the original's owner is away
         if originals is not None and originals[row] >= 0:
             assert owners is not None and ids is not None
@@ -159,7 +161,7 @@ def route(
             away = _why_unavailable(holder, load, now, capacity=False) if holder else ""
             if holder is not None and not away:
                 why = f"duplicate of {ids[original]} → {holder.name}, who owns {ids[original]}"
-                results.append(_assign(row, holder, why, load, is_open, given, nobody_free))
+                results.append(_assign(row, holder, why, load, is_open, given))
                 continue
             if holder is not None:
                 before = f"duplicate of {ids[original]}, whose owner {away}; "
@@ -224,7 +226,7 @@ def route(
             assert backup is not None
             chosen = backup
             why = "; ".join(p for p in (reason, busy) if p) + f" → fallback owner {chosen.name}"
-        results.append(_assign(row, chosen, why, load, is_open, given, nobody_free))
+        results.append(_assign(row, chosen, why, load, is_open, given))
     return results
 
 
@@ -235,14 +237,32 @@ def _assign(
     load: _Load,
     is_open: np.ndarray,
     given: dict[int, Member],
-    nobody_free: dict[tuple[object, ...], str],
 ) -> Assignment:
     load.today[chosen.name] += 1
     if is_open[row]:
         load.open[chosen.name] += 1
     given[row] = chosen
-    nobody_free.clear()
     return Assignment(row, chosen.name, why)
+
+
+def _originals_first(rows: Sequence[int], originals: np.ndarray | None) -> list[int]:
+    """``rows`` in their order, but a duplicate whose original comes later among them right
+    after it: the original's owner is then known, in this sync as in the next one."""
+    if originals is None:
+        return list(rows)
+    pending = set(rows)
+    order: list[int] = []
+    waiting: dict[int, list[int]] = {}
+    for row in rows:
+        original = int(originals[row])
+        if original in pending:  # not routed yet; Duplicate of names the first of a chain
+            waiting.setdefault(original, []).append(row)
+            continue
+        pending.discard(row)
+        order += [row, *waiting.pop(row, [])]
+    # a Duplicate of typed in by hand may go round in a circle: those keep their order
+    left = {r for stuck in waiting.values() for r in stuck}
+    return order + [r for r in rows if r in left]
 
 
 def _candidates(

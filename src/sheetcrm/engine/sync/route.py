@@ -3,6 +3,8 @@ owners who are not on the Team tab, and Assigned at stamps in the future, are re
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 
 from sheetcrm.engine.rotations import ROTATING, read_turns
@@ -96,8 +98,9 @@ def _future_stamps(state: SyncState) -> None:
     """An Assigned at after now is a typo (2062 for 2026) or was written on another clock
     (the Time zone setting changed since): it is said, and counts toward no day."""
     frame = state.view
-    assigned = frame.dates("Assigned at")
-    future = np.flatnonzero(assigned > np.datetime64(frame.now))
+    # instants, not wall times: in the hour clocks go back, 02:45 may come before 02:15
+    now = np.datetime64(frame.clock.astimezone(UTC).replace(tzinfo=None), "ns")
+    future = np.flatnonzero(frame.instants("Assigned at") > now)
     if len(future):
         text = frame.text("Assigned at").to_numpy(dtype=object)
         state.problems.append(
