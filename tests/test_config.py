@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,7 +101,7 @@ def test_template_rules_are_typed() -> None:
     assert len(config.routing[1].conditions) == 2  # two rows share Order 2
     lukas = config.team[1]
     assert (lukas.team, lukas.active, lukas.weight, lukas.capacity) == ("EMEA", True, 1.0, 15.0)
-    assert lukas.away_until == date(2026, 3, 13)  # {today+3}
+    assert lukas.away_until == datetime(2026, 3, 13)  # {today+3}
     assert config.team[4].capacity is None
 
 
@@ -582,9 +582,9 @@ def test_every_problem_of_a_tab_is_listed() -> None:
 def test_team_away_until_is_read_in_the_settings_date_order() -> None:
     t = tabs()  # the template's Date order is MDY
     set_cell(t, "Team", ("Name", "Maya Patel"), "Away until", "03/04/2026")
-    assert parse(t).team[3].away_until == date(2026, 3, 4)
+    assert parse(t).team[3].away_until == datetime(2026, 3, 4)
     set_cell(t, "Settings", ("Key", "Date order"), "Value", "DMY")
-    assert parse(t).team[3].away_until == date(2026, 4, 3)
+    assert parse(t).team[3].away_until == datetime(2026, 4, 3)
 
 
 def test_percentages_read_as_typed() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -11,10 +11,11 @@ import pytest
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.rotations import read_turns
 from sheetcrm.engine.routing import Assignment, route
 from sheetcrm.engine.routing_tab import RoutingRule
 from sheetcrm.engine.rules import Condition, compile_condition
-from sheetcrm.engine.schema import LEADS, Kind
+from sheetcrm.engine.schema import HISTORY, LEADS, Kind
 from sheetcrm.engine.scoring import NO_MATCH, grade, lifecycle, score
 from sheetcrm.engine.scoring_tab import ScoringRule
 from sheetcrm.engine.settings import SETTINGS, Settings
@@ -222,7 +223,7 @@ def member(
     active: bool = True,
     weight: float = 1.0,
     capacity: float | None = None,
-    away: date | None = None,
+    away: datetime | None = None,
 ) -> Member:
     return Member(name, f"{name.lower()}@example.com", team, active, weight, capacity, away)
 
@@ -238,9 +239,20 @@ def run(
     team: list[Member],
     fallback: str = "",
     rows: list[int] | None = None,
+    history: list[list[str]] | None = None,
 ) -> list[Assignment]:
+    """Route ``rows`` of ``data``; ``history``: History rows (At, Lead ID, Field, From, To,
+    By, Why) that the rotations read their turns from."""
     rows = list(range(len(data))) if rows is None else rows
-    return route(Frame(data, NOW), rows, rules, team, fallback, np.ones(len(data), dtype=bool))
+    turns = read_turns(Table(HISTORY.headers, history or []), NOW, True, UTC)
+    return route(
+        Frame(data, NOW), rows, rules, team, fallback, np.ones(len(data), dtype=bool), turns
+    )
+
+
+def logged(at: str, assignments: list[Assignment]) -> list[list[str]]:
+    """The History rows a sync at ``at`` writes for ``assignments``."""
+    return [[at, f"L-{a.row + 1}", "Owner", "", a.owner, "sheetcrm", a.why] for a in assignments]
 
 
 def owners(assignments: list[Assignment]) -> list[str]:
@@ -275,32 +287,61 @@ def test_round_robin_rotates_within_a_call() -> None:
     assert owners(got) == ["Ann", "Bob", "Cat", "Ann", "Bob"]
 
 
-def test_round_robin_continues_across_calls_from_the_sheet_itself() -> None:
+def test_round_robin_continues_across_calls_from_history() -> None:
     data = leads(Country=["France"] * 6)
     seen: list[str] = []
+    history: list[list[str]] = []
     for start in range(0, 6, 2):  # three syncs, two new leads each
-        for a in run(data, [TO_SALES], SALES, rows=[start, start + 1]):
+        got = run(data, [TO_SALES], SALES, rows=[start, start + 1], history=history)
+        history += logged(f"2026-03-10 0{start}:00", got)
+        for a in got:
             data.loc[a.row, "Owner"] = a.owner
             data.loc[a.row, "Assigned at"] = TODAY
             seen.append(a.owner)
     assert seen == ["Ann", "Bob", "Cat", "Ann", "Bob", "Cat"]
 
 
-def test_round_robin_starts_after_the_latest_assignment() -> None:
-    data = leads(
-        Country=["France"] * 3,
-        Owner=["Bob", "ann", ""],  # an owner typed in another case still counts
-        **{"Assigned at": ["2026-03-10 10:00", "2026-03-10 09:00", ""]},
-    )
-    assert owners(run(data, [TO_SALES], SALES, rows=[2])) == ["Cat"]
+def test_round_robin_starts_after_the_rotations_latest_turn() -> None:
+    why = "Routing rule 2 (every lead) → sales by round robin: {}"
+    history = [
+        ["2026-03-10 10:00", "L-7", "Owner", "", "Bob", "sheetcrm", why.format("Bob")],
+        # a name typed in another case still counts; one sync's turns go in Lead ID order
+        ["2026-03-10 09:00", "L-5", "Owner", "", "ann", "sheetcrm", why.format("ann")],
+        ["2026-03-10 09:00", "L-4", "Owner", "", "Cat", "sheetcrm", why.format("Cat")],
+    ]
+    data = leads(Country=["France"])
+    assert owners(run(data, [TO_SALES], SALES, history=history)) == ["Cat"]
+    assert owners(run(data, [TO_SALES], SALES, history=history[1:])) == ["Bob"]
+    # the Leads tab's owners are nobody's turn
+    assert owners(run(leads(Country=["France"], Owner=["Ann"]), [TO_SALES], SALES)) == ["Ann"]
+
+
+def test_a_rotations_turns_are_its_own_past_and_recent() -> None:
+    def turn(at: str, name: str, why: str, field: str = "Owner", by: str = "sheetcrm") -> list:
+        return [at, "L-1", field, "", name, by, f"Routing rule 1 (every lead) → {why}: {name}"]
+
+    history = [
+        turn("2026-03-09 09:00", "Ann", "Sales by weighted"),
+        turn("2026-02-01 09:00", "Bob", "Sales by weighted"),  # before the last 30 days
+        turn("2062-03-09 09:00", "Cat", "Sales by weighted"),  # in the future
+        turn("2026-03-09 10:00", "Cat", "Sales by weighted", by="sheet"),
+        turn("2026-03-09 10:00", "Cat", "Sales by weighted", field="Stage"),
+        turn("2026-03-09 11:00", "Bob", "Sales by round robin"),  # another rotation
+        ["2026-03-09 12:00", "L-2", "Owner", "", "Cat", "sheetcrm", "Routing rule 2 → Cat"],
+    ]
+    turns = read_turns(Table(HISTORY.headers, history), NOW, True, UTC)
+    assert set(turns) == {("sales", "weighted"), ("sales", "round robin")}
+    weighted = turns["sales", "weighted"]
+    assert (weighted.latest, dict(weighted.counts)) == ("ann", {"ann": 1})
+    assert turns["sales", "round robin"].latest == "bob"
 
 
 def test_round_robin_skips_inactive_and_away_people() -> None:
     team = [
         member("Ann"),
         member("Bob", active=False),
-        member("Cat", away=date(2026, 3, 10)),  # away up to and including today
-        member("Eve", away=date(2026, 3, 9)),  # back today
+        member("Cat", away=datetime(2026, 3, 10)),  # away up to and including today
+        member("Eve", away=datetime(2026, 3, 9)),  # back today
     ]
     assert owners(run(leads(Country=["France"] * 4), [TO_SALES], team)) == [
         "Ann",
@@ -321,12 +362,14 @@ def test_weighted_respects_weights_over_many_leads() -> None:
         assert Counter(owners(got[:k]))["Ann"] == 3 * k // 4
 
 
-def test_weighted_counts_what_people_already_got_today() -> None:
+def test_weighted_counts_the_rotations_turns_in_history() -> None:
     team = [member("Ann", weight=1), member("Bob", weight=1)]
     data = leads(Country=["France"] * 4, Owner=["Ann", "Ann", "", ""])
     data["Assigned at"] = [TODAY, TODAY, "", ""]
     rule = RoutingRule("Routing rule 1", (), "Sales", "weighted")
-    assert owners(run(data, [rule], team, rows=[2, 3])) == ["Bob", "Bob"]
+    why = "Routing rule 1 (every lead) → Sales by weighted: Ann"
+    history = [[day, "L-1", "Owner", "", "Ann", "sheetcrm", why] for day in ("2026-03-01",) * 2]
+    assert owners(run(data, [rule], team, rows=[2, 3], history=history)) == ["Bob", "Bob"]
 
 
 def test_least_loaded_goes_to_fewest_open_leads() -> None:
@@ -363,10 +406,12 @@ def test_daily_capacity_falls_back_to_the_fallback_owner() -> None:
 
 def test_leads_assigned_earlier_today_count_toward_capacity() -> None:
     team = [member("Ann", capacity=2), member("Bob", capacity=5)]
-    data = leads(Country=["France"] * 4, Owner=["Ann", "Ann", "", ""])
-    data["Assigned at"] = ["2026-03-10 08:00", "2026-03-09 17:00", "", ""]  # one today
-    got = run(data, [RoutingRule("Routing rule 1", (), "Sales", "round robin")], team, rows=[2, 3])
-    assert owners(got) == ["Bob", "Ann"]  # Bob is next after Ann; Ann has room for one more
+    data = leads(Country=["France"] * 5, Owner=["Ann", "Ann", "", "", ""])
+    data["Assigned at"] = ["2026-03-10 08:00", "2026-03-09 17:00", "", "", ""]  # one today
+    rule = RoutingRule("Routing rule 1", (), "Sales", "round robin")
+    got = run(data, [rule], team, rows=[2, 3, 4])
+    assert owners(got) == ["Ann", "Bob", "Bob"]  # Ann had room for one more
+    assert got[2].why.endswith(": Bob (skipped: Ann is at daily capacity (2))")
 
 
 def test_no_fallback_leaves_the_lead_unowned_and_says_why() -> None:
@@ -386,7 +431,7 @@ def test_no_fallback_leaves_the_lead_unowned_and_says_why() -> None:
     "fallback",
     [
         member("Zed", team="", active=False),
-        member("Zed", team="", away=date(2026, 3, 12)),
+        member("Zed", team="", away=datetime(2026, 3, 12)),
     ],
 )
 def test_an_unavailable_fallback_owner_gets_nothing(fallback: Member) -> None:
@@ -409,7 +454,7 @@ def test_a_lead_no_rule_matches_goes_to_the_fallback_owner() -> None:
 
 
 def test_a_direct_owner_away_falls_back() -> None:
-    team = [member("Dan", team="Solo", away=date(2026, 3, 20)), member("Zed", team="")]
+    team = [member("Dan", team="Solo", away=datetime(2026, 3, 20)), member("Zed", team="")]
     got = run(leads(Country=["Germany"]), [TO_DAN], team, fallback="Zed")
     assert got[0] == Assignment(
         0,

@@ -41,7 +41,8 @@ def test_routing_tests_the_scores_of_the_same_sync():
     backend = _sync(
         tabs,
         {"Email": "a@acme.example", "Company": "Acme", "Industry": "SaaS"},
-        {"Email": "b@acme.example", "Company": "Acme", "Industry": "Retail"},
+        # another company: a duplicate would go to its original's owner
+        {"Email": "b@globex.example", "Company": "Globex", "Industry": "Retail"},
     )
     snap = backend.read()
     assert cell(snap, LEADS.name, "L-00001", "Owner") == "Avery Chen"

@@ -1,24 +1,26 @@
 """Who gets each new lead: ordered rules, team strategies, capacity, a fallback.
 
-Stateless: who is next in a rotation and how many leads someone got today are derived
-from the Leads tab itself (Owner and Assigned at), so any two runs on the same sheet agree
-and no routing state can be lost with a server.
+Stateless: how many leads someone got today is derived from the Leads tab itself (Owner,
+Assigned at, Created at), and what each team's rotation did before from History
+(:mod:`sheetcrm.engine.rotations`), so any two runs on the same sheet agree and no routing
+state can be lost with a server. docs/routing.md tells managers the rules in plain words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.rotations import ROTATING, Turns, key, said
 from sheetcrm.engine.routing_tab import RoutingRule
 from sheetcrm.engine.rules import matched_values
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.team_tab import Member
+from sheetcrm.engine.values import format_datetime
 
 
 @dataclass(frozen=True)
@@ -32,54 +34,75 @@ class Assignment:
 class _Load:
     today: dict[str, int]
     open: dict[str, int]
-    last: dict[str, tuple[datetime, int]]  # member -> latest (Assigned at, row)
+    turns: dict[tuple[str, str], Turns]
 
 
 def _load(
-    frame: Frame, is_open: np.ndarray, team: Sequence[Member], today: datetime, rank: np.ndarray
+    frame: Frame,
+    is_open: np.ndarray,
+    team: Sequence[Member],
+    turns: Mapping[tuple[str, str], Turns],
 ) -> _Load:
-    owner = frame.folded("Owner")
-    assigned = frame.dates("Assigned at")
+    owner = frame.keys("Owner")
     names = {norm_header(m.name): m.name for m in team}
-    load = _Load({m.name: 0 for m in team}, {m.name: 0 for m in team}, {})
-    known = owner.isin(names)
-    is_today = assigned.astype("datetime64[D]") == np.datetime64(today.date())
-    for key, count in owner[known & is_today].value_counts().items():
-        load.today[names[str(key)]] = int(count)
-    for key, count in owner[known & is_open].value_counts().items():
-        load.open[names[str(key)]] = int(count)
-    stamped = known & ~np.isnat(assigned)
-    if stamped.any():
-        # the same order leads are assigned in: Created at, then Lead ID
-        picked = stamped.to_numpy()
-        created = frame.dates("Created at")[picked].astype("int64")
-        latest = pd.DataFrame(
-            {"o": owner[stamped], "t": assigned[picked], "c": created, "r": rank[picked]}
-        ).sort_values(["t", "c", "r"])
-        for key, t, _c, r in latest.groupby("o").last().itertuples():
-            load.last[names[str(key)]] = (pd.Timestamp(t).to_pydatetime(), int(r))
+    # copied: this call's turns are added as it goes
+    past = {k: Turns(t.latest, t.counts.copy()) for k, t in turns.items()}
+    load = _Load({m.name: 0 for m in team}, {m.name: 0 for m in team}, past)
+    known = np.isin(owner, list(names))
+    assigned, created = frame.dates("Assigned at"), frame.dates("Created at")
+    # a lead that came with its owner (typed by a person, imported, mapped from a form) was
+    # never stamped Assigned at: it counts toward the day it arrived
+    day = np.where(np.isnat(assigned), created, assigned).astype("datetime64[D]")
+    is_today = day == np.datetime64(frame.now.date())
+    for counts, mask in ((load.today, known & is_today), (load.open, known & is_open)):
+        keys, n = np.unique(owner[mask], return_counts=True)
+        for k, count in zip(keys, n, strict=True):
+            counts[names[str(k)]] = int(count)
     return load
 
 
-def _why_unavailable(m: Member, load: _Load, today: datetime) -> str:
+def _why_unavailable(m: Member, load: _Load, now: datetime, capacity: bool = True) -> str:
     if not m.active:
         return f"{m.name} is inactive"
-    if m.away_until is not None and m.away_until >= today.date():
-        return f"{m.name} is away until {m.away_until.isoformat()}"
-    if m.capacity is not None and load.today[m.name] >= m.capacity:
+    back = m.back_at()
+    if back is not None and now < back:
+        assert m.away_until is not None
+        return f"{m.name} is away until {format_datetime(m.away_until)}"
+    if capacity and m.capacity is not None and load.today[m.name] >= m.capacity:
         return f"{m.name} is at daily capacity ({m.capacity:g})"
     return ""
 
 
-def _pick(members: list[Member], strategy: str, load: _Load) -> Member:
+def _ranked(members: list[Member], rule: RoutingRule, load: _Load) -> list[Member]:
+    """The candidates in the order the rule's strategy would take them were all free."""
+    strategy = rule.strategy
+    if strategy == "least loaded":
+        return sorted(members, key=lambda m: (load.open[m.name], load.today[m.name]))
+    if strategy not in ROTATING:
+        return members
+    turns = load.turns.get(key(rule.assign_to, strategy), Turns())
     if strategy == "weighted":
         weighted = [m for m in members if m.weight > 0] or members
-        return min(
-            weighted, key=lambda m: (load.today[m.name] / max(m.weight, 1e-9), members.index(m))
+        # Sainte-Laguë: the one whose share would stay furthest below their weight; a tie
+        # goes to the higher weight, then Team tab order (a stable sort)
+        return sorted(
+            weighted,
+            key=lambda m: (
+                (turns.counts[norm_header(m.name)] + 0.5) / max(m.weight, 1e-9),
+                -m.weight,
+            ),
         )
-    if strategy == "least loaded":
-        return min(members, key=lambda m: (load.open[m.name], load.today[m.name], members.index(m)))
-    return members[0]  # round robin: the caller passes them in rotation order
+    # round robin: the member after the one who got the rotation's latest lead comes first
+    keys = [norm_header(m.name) for m in members]
+    start = keys.index(turns.latest) + 1 if turns.latest in keys else 0
+    return members[start:] + members[:start]
+
+
+def _took_turn(load: _Load, rule: RoutingRule, chosen: Member) -> None:
+    if rule.strategy in ROTATING:
+        turns = load.turns.setdefault(key(rule.assign_to, rule.strategy), Turns())
+        turns.latest = norm_header(chosen.name)
+        turns.counts[turns.latest] += 1
 
 
 def first_match(frame: Frame, rules: Sequence[RoutingRule]) -> np.ndarray:
@@ -100,14 +123,21 @@ def route(
     team: Sequence[Member],
     fallback: str,
     is_open: np.ndarray,
-    rank: np.ndarray | None = None,
+    turns: Mapping[tuple[str, str], Turns] | None = None,
+    originals: np.ndarray | None = None,
 ) -> list[Assignment]:
-    """Assign ``rows`` (positions in ``frame``, in arrival order) to owners. ``rank`` orders
-    leads that were assigned in the same minute (Lead ID order); row order by default."""
-    today = frame.now
-    rank = np.arange(len(frame)) if rank is None else rank
-    load = _load(frame, is_open, team, today, rank)
+    """Assign ``rows`` (positions in ``frame``, in arrival order) to owners.
+
+    ``turns``: what each rotation did before (:func:`sheetcrm.engine.rotations.read_turns`).
+    ``originals``: per row, the row of the lead it duplicates (-1 for none); a duplicate goes
+    to its original's owner unless that person is inactive or away. None: no such rule.
+    """
+    now = frame.now
+    load = _load(frame, is_open, team, turns or {})
     by_name = {norm_header(m.name): m for m in team}
+    owners = frame.keys("Owner") if originals is not None else None
+    ids = frame.text("Lead ID").to_numpy(dtype=object) if originals is not None else None
+    given: dict[int, Member] = {}  # row -> who got it in this call
     matched = first_match(frame, rules)
     listed = {
         id(c): matched_values(c, frame).to_numpy(dtype=object)
@@ -116,87 +146,129 @@ def route(
         if c.lists_values
     }
     results = []
-    # Nobody's load changes until someone is assigned: until then, a row whose rule and
-    # listed values were already seen without anyone free is left unowned for the same
-    # reason. A backlog beyond everyone's capacity then costs a look-up a row.
+    # An assignment only adds to someone's load, and nobody comes back within one call: a
+    # row whose rule and listed values were already seen without anyone free is left
+    # unowned for the same reason. A backlog beyond everyone's capacity then costs a
+    # look-up a row.
     nobody_free: dict[tuple[object, ...], str] = {}
-    for row in rows:
+    for row in _originals_first(rows, originals):
+        before = ""  # what the why says ahead of the rule: the original's owner is away
+        if originals is not None and originals[row] >= 0:
+            assert owners is not None and ids is not None
+            original = int(originals[row])
+            holder = given.get(original) or by_name.get(owners[original])
+            # the owner knows the person already: their daily capacity does not turn it away
+            away = _why_unavailable(holder, load, now, capacity=False) if holder else ""
+            if holder is not None and not away:
+                why = f"duplicate of {ids[original]} → {holder.name}, who owns {ids[original]}"
+                results.append(_assign(row, holder, why, load, is_open, given))
+                continue
+            if holder is not None:
+                before = f"duplicate of {ids[original]}, whose owner {away}; "
         j = int(matched[row]) if matched[row] >= 0 else None
-        key = (
+        cache = (
             (j, *(listed[id(c)][row] for c in rules[j].conditions if c.lists_values))
             if j is not None
             else (None,)
         )
-        if key in nobody_free:
-            results.append(Assignment(row, "", nobody_free[key]))
+        if cache in nobody_free and not before:
+            results.append(Assignment(row, "", nobody_free[cache]))
             continue
         if j is None:
-            reason = "no routing rule matched"
-            candidates: list[Member] = []
+            reason = before + "no routing rule matched"
+            ranked: list[Member] = []
         else:
             rule = rules[j]
-            said = (
+            conditions = (
                 " and ".join(
                     c.describe(str(listed[id(c)][row]) if c.lists_values else "")
                     for c in rule.conditions
                 )
                 or "every lead"
             )
-            reason = f"{rule.label} ({said})"
-            candidates = _candidates(rule, team, by_name, load)
-        available = [m for m in candidates if not _why_unavailable(m, load, today)]
-        if available:
-            strategy = rules[j].strategy if j is not None else "direct"
-            chosen = _pick(available, strategy, load)
-            how = "" if strategy == "direct" else f" by {strategy}"
-            target = rules[j].assign_to if j is not None else chosen.name
-            why = f"{reason} → {target}{how}" if target != chosen.name else f"{reason} → {target}"
-            if target != chosen.name:
-                why += f": {chosen.name}"
+            reason = f"{before}{rule.label} ({conditions})"
+            ranked = _ranked(_candidates(rule, team, by_name), rule, load)
+        chosen = next((m for m in ranked if not _why_unavailable(m, load, now)), None)
+        if chosen is not None:
+            assert j is not None
+            rule = rules[j]
+            if rule.strategy == "direct":
+                why = f"{reason} → {chosen.name}"
+            else:
+                why = f"{reason} {said(rule.assign_to, rule.strategy, chosen.name)}"
+                # who would have been next, had they been free (an inactive person is out
+                # of the team rather than passed over)
+                passed = [m for m in ranked[: ranked.index(chosen)] if m.active]
+                if passed:
+                    why += (
+                        f" (skipped: {'; '.join(_why_unavailable(m, load, now) for m in passed)})"
+                    )
+                _took_turn(load, rule, chosen)
         else:
             # in Team tab order, not rotation order: the same reason on every sync
-            in_team_order = sorted(candidates, key=lambda m: team.index(m))
-            busy = "; ".join(_why_unavailable(m, load, today) for m in in_team_order)
+            in_team_order = sorted(ranked, key=lambda m: team.index(m))
+            busy = "; ".join(_why_unavailable(m, load, now) for m in in_team_order)
             backup = by_name.get(norm_header(fallback)) if fallback else None
             # the fallback is a person like any other: not when away, nor past capacity
             unavailable = (
                 "no fallback owner (Settings: Fallback owner)"
                 if backup is None
-                else _why_unavailable(backup, load, today)
+                else _why_unavailable(backup, load, now)
             )
             if unavailable:
                 extra = [unavailable] if backup and unavailable not in busy else []
                 why = "; ".join(p for p in (reason, busy, *extra) if p)
                 why += "; no fallback owner available (Settings: Fallback owner)"
-                nobody_free[key] = why
+                if not before:
+                    nobody_free[cache] = why
                 results.append(Assignment(row, "", why))
                 continue
             assert backup is not None
             chosen = backup
             why = "; ".join(p for p in (reason, busy) if p) + f" → fallback owner {chosen.name}"
-        load.today[chosen.name] += 1
-        if is_open[row]:
-            load.open[chosen.name] += 1
-        load.last[chosen.name] = (today, int(rank[row]))
-        nobody_free.clear()
-        results.append(Assignment(row, chosen.name, why))
+        results.append(_assign(row, chosen, why, load, is_open, given))
     return results
 
 
+def _assign(
+    row: int,
+    chosen: Member,
+    why: str,
+    load: _Load,
+    is_open: np.ndarray,
+    given: dict[int, Member],
+) -> Assignment:
+    load.today[chosen.name] += 1
+    if is_open[row]:
+        load.open[chosen.name] += 1
+    given[row] = chosen
+    return Assignment(row, chosen.name, why)
+
+
+def _originals_first(rows: Sequence[int], originals: np.ndarray | None) -> list[int]:
+    """``rows`` in their order, but a duplicate whose original comes later among them right
+    after it: the original's owner is then known, in this sync as in the next one."""
+    if originals is None:
+        return list(rows)
+    pending = set(rows)
+    order: list[int] = []
+    waiting: dict[int, list[int]] = {}
+    for row in rows:
+        original = int(originals[row])
+        if original in pending:  # not routed yet; Duplicate of names the first of a chain
+            waiting.setdefault(original, []).append(row)
+            continue
+        pending.discard(row)
+        order += [row, *waiting.pop(row, [])]
+    # a Duplicate of typed in by hand may go round in a circle: those keep their order
+    left = {r for stuck in waiting.values() for r in stuck}
+    return order + [r for r in rows if r in left]
+
+
 def _candidates(
-    rule: RoutingRule, team: Sequence[Member], by_name: dict[str, Member], load: _Load
+    rule: RoutingRule, team: Sequence[Member], by_name: dict[str, Member]
 ) -> list[Member]:
     if rule.strategy == "direct":
         member = by_name.get(norm_header(rule.assign_to))
         return [member] if member else []
-    members = [m for m in team if norm_header(m.team) == norm_header(rule.assign_to)]
-    if rule.strategy != "round robin" or not members:
-        return members
-    # Rotate so the member after the one who got the team's latest lead comes first.
-    latest = (
-        max((load.last[m.name] + (i,), i) for i, m in enumerate(members) if m.name in load.last)
-        if any(m.name in load.last for m in members)
-        else None
-    )
-    start = (latest[1] + 1) % len(members) if latest else 0
-    return members[start:] + members[:start]
+    return [m for m in team if norm_header(m.team) == norm_header(rule.assign_to)]

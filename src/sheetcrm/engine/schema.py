@@ -239,7 +239,10 @@ TEAM = TabSpec(
             "Daily capacity", Kind.NUMBER, help="Most new leads a day; empty = no limit.", width=13
         ),
         Column(
-            "Away until", Kind.DATE, help="Gets no leads up to and including this date.", width=11
+            "Away until",
+            Kind.DATE,
+            help="Gets no leads until this time; a date alone: up to and including that day.",
+            width=11,
         ),
     ),
     "The people leads are routed to.",

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 
-from sheetcrm.engine.values import parse_number
+from sheetcrm.engine.values import parse_bool, parse_number
 
 ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics"})
 
@@ -97,6 +97,13 @@ def _number(minimum: float | None = None) -> Callable[[str], float]:
 
 def _optional_number(text: str) -> float | None:
     return None if not text.strip() else _number()(text)
+
+
+def _yes_no(text: str) -> bool:
+    value = parse_bool(text)
+    if value is None:
+        raise SettingError(f"{text!r} is not yes or no", "type yes or no")
+    return value
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -273,6 +280,14 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Who gets a lead no routing rule or team can take.",
         lambda t: t.strip(),
+        frozenset({"routing"}),
+    ),
+    Setting(
+        "Duplicates to original owner",
+        "yes",
+        "yes: a duplicate lead goes to the owner of the lead it duplicates (Duplicate of), "
+        "unless that person is inactive or away; no: duplicates are routed like any lead.",
+        _yes_no,
         frozenset({"routing"}),
     ),
     Setting(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.rule_tab import RuleTab
@@ -20,7 +20,16 @@ class Member:
     active: bool
     weight: float
     capacity: float | None
-    away_until: date | None
+    away_until: datetime | None  # as typed, the sheet's wall time; midnight: the whole day
+
+    def back_at(self) -> datetime | None:
+        """When the person takes leads again: the time typed, or the day after a date alone
+        (a date is away up to and including that day)."""
+        if self.away_until is None:
+            return None
+        if self.away_until.time() == datetime.min.time():
+            return self.away_until + timedelta(days=1)
+        return self.away_until
 
 
 def parse_team(
@@ -64,7 +73,8 @@ def parse_team(
                 row,
                 "Away until",
                 f"{cells['Away until']!r} is not a date",
-                "type a date like 2026-01-31, or leave it empty",
+                "type a date like 2026-01-31, or a date and time like 2026-01-31 13:00, "
+                "or leave it empty",
             )
         members.append(
             Member(
@@ -74,7 +84,7 @@ def parse_team(
                 bool(active),
                 weight or 0.0,
                 capacity,
-                away.date() if away else None,
+                away,
             )
         )
     return members, tab

@@ -1,18 +1,25 @@
 """Step ``route``: leads without an owner get one from the Routing tab, with a why in History;
-owners who are not on the Team tab are reported."""
+owners who are not on the Team tab, and Assigned at stamps in the future, are reported."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 
+from sheetcrm.engine.rotations import ROTATING, read_turns
 from sheetcrm.engine.routing import route
+from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import shown
 
 
 def route_leads(state: SyncState) -> SyncState:
-    if "routing" in state.frozen or not state.config.team:
+    if "routing" in state.frozen:
+        return state
+    _future_stamps(state)
+    if not state.config.team:
         return state
     _assign(state)
     _unknown_owners(state)
@@ -27,8 +34,23 @@ def _assign(state: SyncState) -> None:
     # oldest first, then by Lead ID: arrival order, whatever order the rows are sorted in
     created = frame.dates("Created at").astype("int64")
     order = sorted(unowned, key=lambda r: (created[r], rank[r]))
+    settings = config.settings
+    rotating = bool(order) and any(r.strategy in ROTATING for r in config.routing)
+    turns = (
+        read_turns(state.snapshot.table(HISTORY.name), frame.now, settings.dayfirst, frame.zone)
+        if rotating
+        else {}
+    )
+    originals = _originals(state) if order and settings["Duplicates to original owner"] else None
     assignments = route(
-        frame, order, config.routing, config.team, config.settings["Fallback owner"], is_open, rank
+        frame,
+        order,
+        config.routing,
+        config.team,
+        settings["Fallback owner"],
+        is_open,
+        turns,
+        originals,
     )
     owners = data["Owner"].to_numpy(dtype=object, copy=True)
     assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
@@ -61,5 +83,32 @@ def _unknown_owners(state: SyncState) -> None:
                 "Owner",
                 [f"{shown(o)} is not on the Team tab" for o in owner[unknown]],
                 "pick a name from the Team tab, or add the person there",
+            )
+        )
+
+
+def _originals(state: SyncState) -> np.ndarray:
+    """Per lead, the row of the lead its Duplicate of names; -1 for none."""
+    row_of = {lead_id: row for row, lead_id in enumerate(state.ids)}
+    duplicate_of = state.view.text("Duplicate of").to_numpy(dtype=object)
+    return np.array([row_of.get(d, -1) if d else -1 for d in duplicate_of], dtype=np.int64)
+
+
+def _future_stamps(state: SyncState) -> None:
+    """An Assigned at after now is a typo (2062 for 2026) or was written on another clock
+    (the Time zone setting changed since): it is said, and counts toward no day."""
+    frame = state.view
+    # instants, not wall times: in the hour clocks go back, 02:45 may come before 02:15
+    now = np.datetime64(frame.clock.astimezone(UTC).replace(tzinfo=None), "ns")
+    future = np.flatnonzero(frame.instants("Assigned at") > now)
+    if len(future):
+        text = frame.text("Assigned at").to_numpy(dtype=object)
+        state.problems.append(
+            (
+                future,
+                "Assigned at",
+                [f"{shown(t)} is in the future" for t in text[future]],
+                "type when the lead was assigned, or empty the cell; if the Time zone "
+                "setting changed, stamps written before are read on the new clock",
             )
         )
