@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
@@ -78,13 +79,22 @@ def _google_forms(payload: object) -> Submission:
             stamp = text(values)  # the responses tab's own column, not a question
             continue
         items.append((str(question), str(question), values))
-    return Submission(
+    submission = Submission(
         "google-forms",
         scalar(body.get("submissionId")),
         answers(items),
         scalar(body.get("formTitle")) or scalar(body.get("form")),
         scalar(body.get("submittedAt")) or stamp,
     )
+    if _ROW_KEY.fullmatch(submission.event_id):
+        # An older sheetcrm.gs keyed a response by its trigger and row number, which the next
+        # response takes once a row is deleted: the key is the response's own instead.
+        derived = f"sheet:{stamp}:sha256:{submission.digest()}" if stamp else ""
+        submission = replace(submission, event_id=derived)
+    return submission
+
+
+_ROW_KEY = re.compile(r"\d+:\d*")  # triggerUid:row, as sheetcrm.gs sent it before
 
 
 # --- generic -------------------------------------------------------------------------------
