@@ -10,7 +10,8 @@
  *
  * For Google Forms: link the form to this spreadsheet, then in Apps Script > Triggers add a
  * trigger: function "forwardFormSubmit", event source "From spreadsheet", event type
- * "On form submit".
+ * "On form submit". (Or paste this file into the form's own Apps Script, with event source
+ * "From form": each submission is then keyed by the form response's id.)
  */
 
 function onOpen() {

@@ -235,13 +235,31 @@ def test_google_forms_as_forwarded_by_the_apps_script() -> None:
             "submittedAt": "2026-03-10T14:41:08.000Z",
         },
     )
-    assert s.key() == "google-forms:4034124084959907503:7"
+    # the trigger's id and the row are no key: the response's Timestamp and answers are
+    assert s.key() == f"google-forms:sheet:3/10/2026 9:41:07:sha256:{s.digest()}"
     assert s.submitted_at == "2026-03-10T14:41:08.000Z"
     assert by_label(s) == {
         "Email Address": "li@example.com",
         "Which products?": "Scoring, Routing",
         "Two values": "a, b",
     }
+
+
+def test_google_forms_responses_under_one_old_row_key_keep_keys_of_their_own() -> None:
+    """An older sheetcrm.gs sent ``triggerUid:row``; once a response row is deleted the
+    next response has that row's number again, so the key is made from the response."""
+
+    def post(stamp: str, email: str, submission_id: str) -> Submission:
+        named = {"Timestamp": [stamp], "Email Address": [email]}
+        return adapt("google-forms", {"namedValues": named, "submissionId": submission_id})
+
+    li = post("3/10/2026 9:41:07", "li@example.com", "4034124084959907503:7")
+    bo = post("3/11/2026 8:02:55", "bo@example.com", "4034124084959907503:7")
+    assert li.key() != bo.key()
+    assert li.key() == post("3/10/2026 9:41:07", "li@example.com", "4034124084959907503:7").key()
+    # what sheetcrm.gs sends now is kept as sent
+    now = post("3/10/2026 9:41:07", "li@example.com", "response:2_ABaOnud1")
+    assert now.key() == "google-forms:response:2_ABaOnud1"
 
 
 def test_typeform_answer_types_beyond_the_sample() -> None:

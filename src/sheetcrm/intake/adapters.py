@@ -17,7 +17,9 @@ The formats, as the vendors document them:
   Jotform sends no question texts, only each field's unique name: the labels are those
   names, un-camel-cased (``q4_workEmail`` -> "Work email").
 - **google-forms**: what ``forwardFormSubmit`` in sheet_templates/sheetcrm.gs posts:
-  ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``.
+  ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``; submissionId is
+  ``response:<id>`` or ``sheet:<Timestamp cell>:sha256:<answers>``. An older script's
+  ``<triggerUid>:<row>`` is replaced by the Timestamp and the answers' digest.
 - **generic**: a flat JSON object or form post (Zapier, Make, an HTML form), nested objects
   flattened (``contact.email``), or a list of ``{name, value}``; the keys ``event_id`` /
   ``submission_id``, ``form`` / ``form_name`` and ``submitted_at`` are read as such.
