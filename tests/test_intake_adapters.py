@@ -137,7 +137,7 @@ def test_jotform_multipart_post() -> None:
     )
     assert [(a.key, a.label, a.value) for a in s.answers] == [
         ("q3_name", "Name", "Zoé Müller"),
-        ("q4_email", "Email", "zoe@example.com"),
+        ("q4_email", "E-mail", "zoe@example.com"),  # the question, from pretty
         ("q5_phoneNumber", "Phone number", "(415) 555-0132"),
         ("q6_workEmail", "Work email", "zoe@acme.example"),
         ("q7_companySize", "Company size", "11-50"),

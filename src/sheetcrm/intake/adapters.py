@@ -12,10 +12,12 @@ The formats, as the vendors document them:
   hidden: {...}, variables: [...]}}``. The response ``token`` is the submission id.
 - **tally**: ``{eventId, data: {responseId, formName, createdAt, fields: [{key, label, type,
   value, options?}]}}``; choice values are option ids, turned into the options' texts.
-- **jotform**: multipart fields ``submissionID, formID, formTitle, rawRequest`` where
-  rawRequest is a JSON string of ``{"q3_email": "...", "q4_name": {"first", "last"}, ...}``.
-  Jotform sends no question texts, only each field's unique name: the labels are those
-  names, un-camel-cased (``q4_workEmail`` -> "Work email").
+- **jotform**: multipart fields ``submissionID, formID, formTitle, rawRequest, pretty``
+  where rawRequest is a JSON string of ``{"q3_email": "...", "q4_name": {"first", "last"},
+  "q5_address": {"addr_line1", ..., "country"}, ...}`` under each field's unique name,
+  shortened from the question ("q6_howDid"), and pretty holds the questions in full
+  ("How did you hear about us?:Referral, ..."): the labels are pretty's questions, else the
+  unique names un-camel-cased (``q4_workEmail`` -> "Work email").
 - **google-forms**: what ``forwardFormSubmit`` in sheet_templates/sheetcrm.gs posts:
   ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``; submissionId is
   ``response:<id>`` or ``sheet:<Timestamp cell>:sha256:<answers>``. An older script's

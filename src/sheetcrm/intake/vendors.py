@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+import unicodedata
 from typing import Any
 
 from sheetcrm.errors import IntakeError
@@ -143,10 +145,14 @@ def _tally_matrix(value: dict[str, Any], rows: object, columns: object) -> str:
     return "; ".join(parts)
 
 
-# --- Jotform -------------------------------------------------------------------------------
+# --- Jotform ---------------------------------------------------------------------------------
 
 _JOTFORM_FIELD = re.compile(r"q(\d+)_(.+)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Past these, pretty is no form a person filled in, and the labels are not looked for in it:
+# its length, and its length times the number of fields.
+PRETTY_CHARS, PRETTY_WORK = 100_000, 4_000_000
+_ADDRESS = ("addr_line1", "addr_line2", "city", "state", "postal")
 
 
 def jotform(payload: object) -> Submission:
@@ -163,11 +169,22 @@ def jotform(payload: object) -> Submission:
             "a Jotform post has a rawRequest field holding the answers as a JSON object",
             "point a Jotform webhook (Settings > Integrations > WebHooks) at this address",
         )
-    items: list[tuple[str, str, object]] = []
+    fields = []
     for key, value in raw.items():
         match = _JOTFORM_FIELD.fullmatch(str(key))
-        if match:
-            items.append((str(key), _humanise(match[2]), _jotform_value(value)))
+        if match and text(value):
+            fields.append((str(key), match[2], value))
+    labels = _pretty_labels(text(body.get("pretty")), fields)
+    items: list[tuple[str, str, object]] = []
+    for key, name, value in fields:
+        label = labels.get(key) or _humanise(name)
+        if _is_address(value):
+            # the country too, as an answer of its own: it can fill the Country column
+            parts = {k: text(v) for k, v in value.items()}
+            items.append((key, label, [parts.get(k, "") for k in _ADDRESS]))
+            items.append((f"{key}[country]", f"{label} (Country)", parts.get("country")))
+        else:
+            items.append((key, label, _jotform_value(value)))
     return Submission(
         "jotform",
         scalar(body.get("submissionID")) or scalar(raw.get("event_id")),
@@ -175,6 +192,84 @@ def jotform(payload: object) -> Submission:
         scalar(body.get("formTitle")) or scalar(body.get("formID")),
         scalar(raw.get("submitDate")),
     )
+
+
+def _pretty_labels(pretty: str, fields: list[tuple[str, str, object]]) -> dict[str, str]:
+    """Field key -> its question as the form shows it, read from ``pretty``.
+
+    rawRequest names a field by a unique name Jotform makes from the question's first words
+    ("How did you hear about us?" is ``q6_howDid``); ``pretty`` has the whole question, as
+    ``Question:answer`` entries joined by ", ", in form order, which questions and answers
+    may themselves contain. So a field's question is the entry, after the previous one's,
+    that starts with its name's words and whose ":" is followed by its answer."""
+    if len(pretty) > PRETTY_CHARS or len(pretty) * len(fields) > PRETTY_WORK:
+        return {}  # the unique names will do
+    starts = [0, *(m.end() for m in re.finditer(", ", pretty))]
+    heads = [_squash(pretty[p : p + 200]) for p in starts]  # a question's first words
+    colons = [m.start() for m in re.finditer(":", pretty)]
+    labels: dict[str, str] = {}
+    cursor = 0
+    for key, name, value in fields:
+        words, lead = _squash(_CAMEL.sub(" ", name)), _lead(value)
+        named = [p for p, head in zip(starts, heads, strict=True) if head.startswith(words)]
+        found = (
+            _entry(pretty, named, colons, cursor, lead)
+            or _entry(pretty, named, colons, cursor, "")
+            # a unique name its owner renamed: the next entry, if it holds this answer
+            or (_entry(pretty, starts, colons, cursor, lead, nearest=False) if lead else None)
+        )
+        if found is None:
+            continue  # not in pretty: the unique name, un-camel-cased
+        start, colon = found
+        labels[key] = pretty[start:colon].strip()
+        cursor = colon + 1 + len(lead)
+    return labels
+
+
+def _entry(
+    pretty: str,
+    starts: list[int],
+    colons: list[int],
+    cursor: int,
+    lead: str,
+    nearest: bool = True,
+) -> tuple[int, int] | None:
+    """(start, colon) of the first entry from ``cursor`` that begins at one of ``starts``
+    and whose answer (after the colon) begins with ``lead``: of the starts before that
+    colon, the nearest, or with ``nearest=False`` the first."""
+    first = bisect.bisect_left(starts, cursor)
+    if first == len(starts):
+        return None
+    for colon in colons[bisect.bisect_right(colons, starts[first]) :]:
+        answer = colon + 1
+        while pretty.startswith(" ", answer):
+            answer += 1
+        if not pretty.startswith(lead, answer):
+            continue
+        if nearest:
+            return starts[bisect.bisect_left(starts, colon) - 1], colon
+        return starts[first], colon
+    return None
+
+
+def _squash(words: str) -> str:
+    """Letters and digits only, without case or accents: how a unique name meets its question."""
+    bare = unicodedata.normalize("NFKD", words.casefold())
+    return "".join(c for c in bare if c.isalnum() and not unicodedata.combining(c))
+
+
+def _lead(value: object) -> str:
+    """How the answer's text in ``pretty`` begins, where that is known ("" where not: an
+    address or a date is shown with sub-labels of its own, "Street Address: ...")."""
+    if isinstance(value, dict):
+        return text(value.get("full") or value.get("first"))
+    if isinstance(value, list):
+        return text(value[0]) if value else ""
+    return text(value)
+
+
+def _is_address(value: object) -> bool:
+    return isinstance(value, dict) and "addr_line1" in value and "country" in value
 
 
 def _humanise(name: str) -> str:
