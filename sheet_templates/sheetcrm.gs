@@ -10,7 +10,8 @@
  *
  * For Google Forms: link the form to this spreadsheet, then in Apps Script > Triggers add a
  * trigger: function "forwardFormSubmit", event source "From spreadsheet", event type
- * "On form submit".
+ * "On form submit". (Or paste this file into the form's own Apps Script, with event source
+ * "From form": each submission is then keyed by the form response's id.)
  */
 
 function onOpen() {
@@ -46,17 +47,21 @@ function syncNow() {
 }
 
 /**
- * Installable "On form submit" trigger: posts the answers (e.namedValues, question title ->
- * list of answers) to the service's Google Forms webhook. The response row's position and
- * the trigger's id make the submission's idempotency key, so a retried post adds no row twice.
+ * Installable "On form submit" trigger: posts the answers (question title -> list of
+ * answers) to the service's Google Forms webhook. Installed on the spreadsheet, the event
+ * holds e.namedValues; installed on the form itself (a script bound to the form), it holds
+ * e.response. The submission's idempotency key is built from the response itself, never from
+ * its row: a retried post adds no row twice, and a response row deleted by hand cannot give
+ * the next person's answers the key of an earlier one (see submissionId_).
  */
 function forwardFormSubmit(e) {
   var s = settings_();
+  var named = e.namedValues || namedValuesOf_(e.response);
   var payload = {
-    namedValues: e.namedValues,
-    submissionId: e.triggerUid + ':' + (e.range ? e.range.getRow() : ''),
-    spreadsheetId: SpreadsheetApp.getActive().getId(),
-    submittedAt: new Date().toISOString(),
+    namedValues: named,
+    submissionId: submissionId_(e, named),
+    spreadsheetId: spreadsheetId_(),
+    submittedAt: e.response ? e.response.getTimestamp().toISOString() : new Date().toISOString(),
   };
   var options = {
     method: 'post',
@@ -73,4 +78,45 @@ function forwardFormSubmit(e) {
     Utilities.sleep(1000 * Math.pow(2, attempt));
   }
   console.error('sheetcrm did not accept the form answer; it stays in the responses tab.');
+}
+
+/**
+ * The submission's key: the form response's own id when the trigger gives it (a trigger on
+ * the form), else the responses tab's Timestamp cell and a SHA-256 of the answers. The
+ * trigger's id and the row number are no key: after a row is deleted, the next response
+ * takes its number.
+ */
+function submissionId_(e, named) {
+  if (e.response && e.response.getId) return 'response:' + e.response.getId();
+  var stamp = e.values ? e.values[0] : (named.Timestamp || [''])[0];
+  var answers = Object.keys(named).sort().map(function (question) {
+    return [question, named[question]];
+  });
+  var digest = Utilities.computeDigest(
+    Utilities.DigestAlgorithm.SHA_256,
+    JSON.stringify(answers),
+    Utilities.Charset.UTF_8
+  );
+  var hex = digest.map(function (b) {
+    return ('0' + ((b + 256) % 256).toString(16)).slice(-2);
+  }).join('');
+  return 'sheet:' + stamp + ':sha256:' + hex;
+}
+
+/** A form response's answers as a spreadsheet trigger gives them: title -> [answer]. */
+function namedValuesOf_(response) {
+  var named = {};
+  response.getItemResponses().forEach(function (item) {
+    var title = item.getItem().getTitle();
+    var answer = item.getResponse();
+    var text = Array.isArray(answer) ? answer.join(', ') : String(answer);
+    (named[title] = named[title] || []).push(text);
+  });
+  return named;
+}
+
+/** The spreadsheet's id; none when the script is bound to the form alone. */
+function spreadsheetId_() {
+  var active = SpreadsheetApp.getActive();
+  return active ? active.getId() : '';
 }

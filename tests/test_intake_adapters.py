@@ -139,7 +139,7 @@ def test_jotform_multipart_post() -> None:
     )
     assert [(a.key, a.label, a.value) for a in s.answers] == [
         ("q3_name", "Name", "Zoé Müller"),
-        ("q4_email", "Email", "zoe@example.com"),
+        ("q4_email", "E-mail", "zoe@example.com"),  # the question, from pretty
         ("q5_phoneNumber", "Phone number", "(415) 555-0132"),
         ("q6_workEmail", "Work email", "zoe@acme.example"),
         ("q7_companySize", "Company size", "11-50"),
@@ -237,7 +237,8 @@ def test_google_forms_as_forwarded_by_the_apps_script() -> None:
             "submittedAt": "2026-03-10T14:41:08.000Z",
         },
     )
-    assert s.key() == "google-forms:4034124084959907503:7"
+    # the trigger's id and the row are no key: the response's Timestamp and answers are
+    assert s.key() == f"google-forms:sheet:3/10/2026 9:41:07:sha256:{s.digest()}"
     assert s.submitted_at == "2026-03-10T14:41:08.000Z"
     assert [(a.key, a.label, a.value) for a in s.answers] == [
         ("Email Address", "Email Address", "li@example.com"),
@@ -246,6 +247,23 @@ def test_google_forms_as_forwarded_by_the_apps_script() -> None:
         ("Two values", "Two values", "a"),
         ("Two values (2)", "Two values", "b"),
     ]
+
+
+def test_google_forms_responses_under_one_old_row_key_keep_keys_of_their_own() -> None:
+    """An older sheetcrm.gs sent ``triggerUid:row``; once a response row is deleted the
+    next response has that row's number again, so the key is made from the response."""
+
+    def post(stamp: str, email: str, submission_id: str) -> Submission:
+        named = {"Timestamp": [stamp], "Email Address": [email]}
+        return adapt("google-forms", {"namedValues": named, "submissionId": submission_id})
+
+    li = post("3/10/2026 9:41:07", "li@example.com", "4034124084959907503:7")
+    bo = post("3/11/2026 8:02:55", "bo@example.com", "4034124084959907503:7")
+    assert li.key() != bo.key()
+    assert li.key() == post("3/10/2026 9:41:07", "li@example.com", "4034124084959907503:7").key()
+    # what sheetcrm.gs sends now is kept as sent
+    now = post("3/10/2026 9:41:07", "li@example.com", "response:2_ABaOnud1")
+    assert now.key() == "google-forms:response:2_ABaOnud1"
 
 
 def test_typeform_answer_types_beyond_the_sample() -> None:

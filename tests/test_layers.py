@@ -33,7 +33,16 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
     "__init__": set(),  # the package root: its version only, importable by every layer
 }
-PURE_INTAKE = ["submission", "payload", "adapters", "vendors", "signatures", "fields", "batch"]
+PURE_INTAKE = [
+    "submission",
+    "payload",
+    "adapters",
+    "vendors",
+    "jotform",
+    "signatures",
+    "fields",
+    "batch",
+]
 FORBIDDEN = ("gspread", "flask", "google", "openpyxl", "requests", "sqlalchemy", "werkzeug")
 MAX_LINES = 400
 

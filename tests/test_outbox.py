@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sheetcrm.errors import ConfigError
-from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff
+from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff, digest
 from sheets import free_port
 
 
@@ -45,8 +45,8 @@ def instances(url: str) -> Iterator[tuple[Outbox, Outbox]]:
 
 
 def test_a_replayed_key_is_stored_once(outbox: Outbox) -> None:
-    assert outbox.put("typeform:1", "typeform", "{}", 100.0) is True
-    assert outbox.put("typeform:1", "typeform", '{"other": 1}', 101.0) is False
+    assert outbox.put("typeform:1", "typeform", "{}", 100.0) == "typeform:1"
+    assert outbox.put("typeform:1", "typeform", "{}", 101.0) is None
     [entry] = outbox.entries()
     assert (entry.key, entry.body, entry.state, entry.received_at) == (
         "typeform:1",
@@ -110,7 +110,10 @@ def test_a_flusher_writes_in_short_transactions(outbox: Outbox) -> None:
 
     n = 4 * WRITE_CHUNK + 1
     outbox._insert(
-        [{"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0} for i in range(n)]
+        [
+            {"key": f"k{i:05d}", "source": "g", "body": "{}", "now": 1.0, "digest": ""}
+            for i in range(n)
+        ]
     )
     commits: list[int] = []
     event.listen(outbox.db.engine, "commit", lambda conn: commits.append(1))
@@ -215,16 +218,40 @@ def test_an_accepted_submission_survives_sigkill(url: str) -> None:
 
 
 def test_a_batch_stores_each_new_key_once_and_says_which(outbox: Outbox) -> None:
-    """One INSERT for a whole group commit: a key already stored, or twice in the batch,
-    is answered False, and only its first new occurrence True."""
-    assert outbox.put("generic:old", "generic", "{}", 1.0)
-    batch = [
-        {"key": k, "source": "generic", "body": f'{{"n": {n}}}', "now": 2.0}
-        for n, k in enumerate(["generic:a", "generic:old", "generic:b", "generic:a"])
+    """One INSERT for a whole group commit: a key already stored, or twice in the batch, is
+    a replay (None) when its body is the same; another body under it is stored under a
+    derived key, never dropped."""
+    assert outbox.put("generic:old", "generic", "{}", 1.0) == "generic:old"
+    bodies = [
+        ("generic:a", '{"n": 0}'),
+        ("generic:old", "{}"),
+        ("generic:b", '{"n": 2}'),
+        ("generic:a", '{"n": 0}'),
+        ("generic:old", '{"n": 4}'),
+        ("generic:a", '{"n": 5}'),
+        ("generic:a", '{"n": 5}'),
     ]
-    assert outbox._insert(batch) == [True, False, True, False]
+    batch = [
+        {"key": k, "source": "generic", "body": b, "now": 2.0, "digest": digest(b)}
+        for k, b in bodies
+    ]
+    assert outbox._insert(batch) == [
+        "generic:a",
+        None,
+        "generic:b",
+        None,
+        "generic:old#2",
+        "generic:a#2",
+        None,
+    ]
     stored = {e.key: e.body for e in outbox.entries()}
-    assert stored == {"generic:old": "{}", "generic:a": '{"n": 0}', "generic:b": '{"n": 2}'}
+    assert stored == {
+        "generic:old": "{}",
+        "generic:a": '{"n": 0}',
+        "generic:b": '{"n": 2}',
+        "generic:old#2": '{"n": 4}',
+        "generic:a#2": '{"n": 5}',
+    }
 
 
 def test_writers_of_several_processes_queue_on_a_file_lock(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def test_purge_keeps_key_and_outcome_and_a_late_replay_is_a_duplicate(outbox: Ou
     assert purge(outbox, before) == 0  # once erased, not counted again
 
     # a vendor retries the old submission: recognised, not stored or appended again
-    assert outbox.put("old", "typeform", json.dumps({"email": "old@acme.io"}), 50 * DAY) is False
+    assert outbox.put("old", "typeform", json.dumps({"email": "old@acme.io"}), 50 * DAY) is None
     assert by_key(outbox)["old"].body == ""
     assert [e.key for e in outbox.claim("w", 50 * DAY, 10)] == ["waiting"]
 

@@ -6,6 +6,8 @@ Every consistency check runs over every template, so a new template gets them fo
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 import shutil
 from datetime import datetime
@@ -284,3 +286,109 @@ def test_the_apps_script_parses_and_offers_the_menu_and_the_forwarder() -> None:
         pytest.skip("node is not installed: the script's syntax is not checked here")
     check = "new Function(require('fs').readFileSync(process.argv[1], 'utf8'))"
     subprocess.run([node, "-e", check, str(script)], check=True, capture_output=True)
+
+
+# Runs sheetcrm.gs in node with Apps Script's services stood in for: what it would post.
+_APPS_SCRIPT = r"""
+const fs = require('fs'), crypto = require('crypto'), vm = require('vm');
+const posted = [];
+const sandbox = {
+  console,
+  PropertiesService: {getScriptProperties: () => ({
+    getProperty: (k) => ({SHEETCRM_URL: 'https://crm.example/', SHEETCRM_TOKEN: 't'})[k],
+  })},
+  SpreadsheetApp: {getActive: () => ({getId: () => '1AbC'})},
+  UrlFetchApp: {fetch: (url, options) => {
+    posted.push({url, payload: JSON.parse(options.payload)});
+    return {getResponseCode: () => 202};
+  }},
+  Utilities: {
+    DigestAlgorithm: {SHA_256: 'SHA_256'}, Charset: {UTF_8: 'UTF_8'}, sleep: () => {},
+    // Apps Script's bytes are signed, -128..127
+    computeDigest: (algorithm, text, charset) => Array.from(
+      crypto.createHash('sha256').update(text, 'utf8').digest()).map((b) => b > 127 ? b - 256 : b),
+  },
+};
+vm.createContext(sandbox);
+vm.runInContext(fs.readFileSync(process.argv[1], 'utf8'), sandbox);
+for (const e of JSON.parse(process.argv[2])) {
+  if (e.range) { const row = e.range; e.range = {getRow: () => row}; }
+  if (e.response) {
+    const r = e.response;
+    e.response = {
+      getId: () => r.id,
+      getTimestamp: () => new Date(r.timestamp),
+      getItemResponses: () => r.items.map(([title, answer]) => ({
+        getItem: () => ({getTitle: () => title}), getResponse: () => answer,
+      })),
+    };
+  }
+  sandbox.forwardFormSubmit(e);
+}
+console.log(JSON.stringify(posted));
+"""
+
+
+def _run_apps_script(events: list[dict[str, object]]) -> list[dict[str, object]]:
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Apps Script is not run here")
+    script = TEMPLATES_DIR / "sheetcrm.gs"
+    done = subprocess.run(
+        [node, "-e", _APPS_SCRIPT, str(script), json.dumps(events)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    posted: list[dict[str, object]] = json.loads(done.stdout)
+    return posted
+
+
+def _sheet_event(row: int, stamp: str, email: str) -> dict[str, object]:
+    """A spreadsheet's installable form-submit trigger: e.values, e.namedValues, e.range."""
+    named = {"Timestamp": [stamp], "Email Address": [email], "Topics": ["Scoring, Routing"]}
+    return {
+        "triggerUid": "4034124084959907503",
+        "range": row,
+        "values": [stamp, email, "Scoring, Routing"],
+        "namedValues": named,
+    }
+
+
+def test_the_apps_script_keys_a_response_by_its_content_not_its_row() -> None:
+    """After response row 7 is deleted, the next response is row 7 again: the trigger's id
+    and the row made it the same key, and the service dropped it as a duplicate."""
+    li = _sheet_event(7, "3/10/2026 9:41:07", "li@example.com")
+    bo = _sheet_event(7, "3/11/2026 8:02:55", "bo@example.com")
+    posted = _run_apps_script([li, bo, li])
+    assert [p["url"] for p in posted] == ["https://crm.example/hooks/google-forms"] * 3
+    keys = [p["payload"]["submissionId"] for p in posted]  # type: ignore[index]
+    assert keys[0] != keys[1]  # two responses, two keys
+    assert keys[0] == keys[2]  # the same response sent again: the same key
+    answers = sorted(li["namedValues"].items())  # type: ignore[attr-defined]
+    digest = hashlib.sha256(
+        json.dumps(answers, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
+    assert keys[0] == f"sheet:3/10/2026 9:41:07:sha256:{digest}"
+
+
+def test_the_apps_script_on_the_form_itself_sends_the_response_id() -> None:
+    event = {
+        "triggerUid": "1",
+        "response": {
+            "id": "2_ABaOnud1",
+            "timestamp": "2026-03-10T14:41:07Z",
+            "items": [["Email", "li@example.com"], ["Topics", ["Scoring", "Routing"]]],
+        },
+    }
+    [posted] = _run_apps_script([event])
+    payload = posted["payload"]
+    assert payload == {  # type: ignore[comparison-overlap]
+        "namedValues": {"Email": ["li@example.com"], "Topics": ["Scoring, Routing"]},
+        "submissionId": "response:2_ABaOnud1",
+        "spreadsheetId": "1AbC",
+        "submittedAt": "2026-03-10T14:41:07.000Z",
+    }

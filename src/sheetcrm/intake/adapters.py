@@ -12,12 +12,16 @@ The formats, as the vendors document them:
   hidden: {...}, variables: [...]}}``. The response ``token`` is the submission id.
 - **tally**: ``{eventId, data: {responseId, formName, createdAt, fields: [{key, label, type,
   value, options?}]}}``; choice values are option ids, turned into the options' texts.
-- **jotform**: multipart fields ``submissionID, formID, formTitle, rawRequest`` where
-  rawRequest is a JSON string of ``{"q3_email": "...", "q4_name": {"first", "last"}, ...}``.
-  Jotform sends no question texts, only each field's unique name: the labels are those
-  names, un-camel-cased (``q4_workEmail`` -> "Work email").
+- **jotform**: multipart fields ``submissionID, formID, formTitle, rawRequest, pretty``
+  where rawRequest is a JSON string of ``{"q3_email": "...", "q4_name": {"first", "last"},
+  "q5_address": {"addr_line1", ..., "country"}, ...}`` under each field's unique name,
+  shortened from the question ("q6_howDid"), and pretty holds the questions in full
+  ("How did you hear about us?:Referral, ..."): the labels are pretty's questions, else the
+  unique names un-camel-cased (``q4_workEmail`` -> "Work email").
 - **google-forms**: what ``forwardFormSubmit`` in sheet_templates/sheetcrm.gs posts:
-  ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``.
+  ``{namedValues: {question: [answer, ...]}, submissionId, submittedAt}``; submissionId is
+  ``response:<id>`` or ``sheet:<Timestamp cell>:sha256:<answers>``. An older script's
+  ``<triggerUid>:<row>`` is replaced by the Timestamp and the answers' digest.
 - **generic**: a flat JSON object or form post (Zapier, Make, an HTML form), nested objects
   flattened (``company.name``), or a list of ``{name, value}``; the keys ``event_id`` /
   ``submission_id``, ``form`` / ``form_name`` and ``submitted_at`` are read as such, and
@@ -34,12 +38,15 @@ answers, never one joined: two names are two people, two e-mails two addresses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from sheetcrm.errors import IntakeError
+from sheetcrm.intake.jotform import jotform
 from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
 from sheetcrm.intake.submission import Submission
-from sheetcrm.intake.vendors import compact, details, jotform, netlify, tally, typeform, webflow
+from sheetcrm.intake.vendors import compact, details, netlify, tally, typeform, webflow
 
 SOURCES: tuple[str, ...] = ("generic", "typeform", "tally", "jotform", "google-forms")
 VENDORS = {
@@ -91,13 +98,22 @@ def _google_forms(payload: object) -> Submission:
         for n, value in enumerate(each):
             key = f"{question} ({n + 1})" if n else str(question)
             items.append((key, str(question), value))
-    return Submission(
+    submission = Submission(
         "google-forms",
         scalar(body.get("submissionId")),
         answers(items),
         scalar(body.get("formTitle")) or scalar(body.get("form")),
         scalar(body.get("submittedAt")) or stamp,
     )
+    if _ROW_KEY.fullmatch(submission.event_id):
+        # An older sheetcrm.gs keyed a response by its trigger and row number, which the next
+        # response takes once a row is deleted: the key is the response's own instead.
+        derived = f"sheet:{stamp}:sha256:{submission.digest()}" if stamp else ""
+        submission = replace(submission, event_id=derived)
+    return submission
+
+
+_ROW_KEY = re.compile(r"\d+:\d*")  # triggerUid:row, as sheetcrm.gs sent it before
 
 
 # --- generic -------------------------------------------------------------------------------

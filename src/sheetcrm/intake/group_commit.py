@@ -11,16 +11,17 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 @dataclass
-class _Waiting(Generic[Item]):
+class _Waiting(Generic[Item, Result]):
     item: Item
     finished: bool = False
-    stored: bool = False
+    stored: Result | None = None
     error: BaseException | None = None
 
-    def outcome(self) -> bool:
+    def outcome(self) -> Result | None:
         if isinstance(self.error, Exception):
             raise self.error
         if self.error is not None:  # the writer's thread was stopped (SystemExit...)
@@ -30,20 +31,20 @@ class _Waiting(Generic[Item]):
         return self.stored
 
 
-class GroupCommit(Generic[Item]):
-    """``write(batch)`` stores a batch in one transaction and says, item by item, whether
-    it stored it; :meth:`put` is called by many threads at once, each with one item."""
+class GroupCommit(Generic[Item, Result]):
+    """``write(batch)`` stores a batch in one transaction and says, item by item, how it
+    stored it; :meth:`put` is called by many threads at once, each with one item."""
 
-    def __init__(self, write: Callable[[list[Item]], list[bool]]) -> None:
+    def __init__(self, write: Callable[[list[Item]], list[Result | None]]) -> None:
         self._write = write
         self._turn = threading.Condition()
-        self._queue: list[_Waiting[Item]] = []
+        self._queue: list[_Waiting[Item, Result]] = []
         self._writing = False
 
-    def put(self, item: Item) -> bool:
+    def put(self, item: Item) -> Result | None:
         """Whoever finds no commit under way writes everything queued so far; the others
         wait for the commit that carries their item, and hear of its failure too."""
-        mine = _Waiting(item)
+        mine: _Waiting[Item, Result] = _Waiting(item)
         with self._turn:
             self._queue.append(mine)
             while not mine.finished:

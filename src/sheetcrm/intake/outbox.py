@@ -10,6 +10,7 @@ The database itself, SQLite or PostgreSQL, is :mod:`sheetcrm.intake.outbox_db`.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select, update
 
+from sheetcrm.engine.sync.keys import reused_key
+from sheetcrm.errors import IntakeError
 from sheetcrm.intake.group_commit import GroupCommit
 from sheetcrm.intake.outbox_db import OutboxDB, submissions
+from sheetcrm.intake.submission import KEY_LIMIT, Submission
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
@@ -28,6 +32,7 @@ PENDING, DONE, DEAD = "pending", "done", "dead"
 ERASED = "erased"
 STATES = (PENDING, DONE, DEAD, ERASED)
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
+MAX_REUSES = 1000  # different submissions under one key: past that, the sender is broken
 
 
 @dataclass(frozen=True)
@@ -54,21 +59,27 @@ class Outbox:
         """``create=False``: refuse an outbox that does not exist yet (NoOutboxError)."""
         self.db = OutboxDB(url, create)
         self._insert_new = self.db.insert_new(submissions)
-        self._group = GroupCommit(self._insert)
+        self._group: GroupCommit[dict[str, Any], str] = GroupCommit(self._insert)
 
-    def put(self, key: str, source: str, body: str, now: float) -> bool:
-        """Store a submission durably; False when its key is already stored (a replay).
-        Concurrent callers share one transaction: see :mod:`sheetcrm.intake.group_commit`."""
-        return self._group.put({"key": key, "source": source, "body": body, "now": now})
+    def put(self, key: str, source: str, body: str, now: float) -> str | None:
+        """Store a submission durably: the key it is stored under, or None when the same
+        answers are stored under ``key`` already (a replay). Other answers under a known key
+        are another submission whose sender reused a key (a Google Forms response row number
+        after a row was deleted): stored under ``key#2`` (then #3...), never dropped, and the
+        sync flags its lead (:mod:`sheetcrm.engine.sync.keys`). Concurrent callers share one
+        transaction: see :mod:`sheetcrm.intake.group_commit`."""
+        item = {"key": key, "source": source, "body": body, "now": now, "digest": digest(body)}
+        return self._group.put(item)
 
-    def _insert(self, batch: list[dict[str, Any]]) -> list[bool]:
-        """One statement for the whole batch; the keys it returns are the rows it stored (a
-        key stored already, or twice in one batch, is stored for its first occurrence only)."""
+    def _insert(self, batch: list[dict[str, Any]]) -> list[str | None]:
+        """One statement for the whole batch; the keys it returns are the rows it stored. A
+        key stored already, or twice in one batch, is then told apart by its answers."""
         rows = [
             {
                 "key": item["key"],
                 "source": item["source"],
                 "body": item["body"],
+                "digest": item["digest"],
                 "state": PENDING,
                 "received_at": item["now"],
                 "attempts": 0,
@@ -79,13 +90,36 @@ class Outbox:
         # In key order: two instances' batches then lock shared keys in the same order, and
         # PostgreSQL never has to break a deadlock between them by failing both.
         in_order = sorted(rows, key=lambda row: row["key"])
+        stored: list[str | None] = []
         with self.db.begin() as conn:
             new = set(conn.execute(self._insert_new, in_order).scalars())
-        stored = []
-        for row in rows:
-            stored.append(row["key"] in new)
-            new.discard(row["key"])
+            for row in rows:
+                if row["key"] in new:
+                    stored.append(row["key"])
+                    new.discard(row["key"])
+                else:
+                    stored.append(self._known(conn, row))
         return stored
+
+    def _known(self, conn: Connection, row: dict[str, Any]) -> str | None:
+        """A submission whose key is stored: None when its answers are those stored under
+        the key or one derived from it; else stored under the first free derived key."""
+        c = submissions.c
+        for n in range(1, MAX_REUSES + 1):
+            key = row["key"] if n == 1 else reused_key(row["key"], n, KEY_LIMIT)
+            if n > 1 and conn.execute(self._insert_new, [{**row, "key": key}]).first():
+                return key
+            found = conn.execute(select(c.digest, c.body).where(c.key == key)).first()
+            if found is None:  # gone between the insert and this read: try the key again
+                continue
+            stored = found.digest or (digest(found.body) if found.body else None)
+            if stored is None or stored == row["digest"]:
+                return None  # the same answers, or answers erased: a replay
+        raise IntakeError(
+            409,
+            f"{MAX_REUSES} different submissions came under the key {row['key']!r}",
+            "the form sends the same id for every response: fix its webhook",
+        )
 
     def has_due(self, now: float) -> bool:
         """Whether a flush would claim anything now: one indexed query, short enough for a
@@ -286,6 +320,15 @@ def _due(now: float) -> ColumnElement[bool]:
     c = submissions.c
     free = c.claimed_until.is_(None) | (c.claimed_until < now)
     return (c.state == PENDING) & (c.next_try_at <= now) & free
+
+
+def digest(body: str) -> str:
+    """What tells two submissions under one key apart: :meth:`Submission.digest` of a
+    stored submission (so that a retry stamped anew is the same one), else of the body."""
+    try:
+        return Submission.from_json(body).digest()
+    except (ValueError, TypeError):
+        return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _iso(at: float | None) -> str | None:

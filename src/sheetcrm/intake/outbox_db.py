@@ -64,6 +64,9 @@ submissions = SQLTable(
     Column("last_error", Text),
     Column("lead_id", String(40)),
     Column("done_at", Float),
+    # Submission.digest() of the answers: a known key with another digest is another
+    # submission (stored under a derived key), not a replay. NULL in rows stored before.
+    Column("digest", String(64)),
 )
 Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
 # Submissions whose answers are still kept, by state and when done: what the retention
@@ -154,8 +157,9 @@ class OutboxDB:
             if backend == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
             metadata.create_all(conn)
-            # an outbox made before this index existed gets it now: create_all leaves the
-            # indexes of a table it finds alone
+            # an outbox made before this column or index existed gets it now: create_all
+            # leaves the columns and indexes of a table it finds alone
+            _add_missing_columns(conn, submissions)
             kept_index.create(conn, checkfirst=True)
 
     def _exists(self) -> bool:
@@ -225,6 +229,16 @@ class OutboxDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _add_missing_columns(conn: Connection, table: SQLTable) -> None:
+    """ALTER TABLE ... ADD COLUMN for each nullable column the stored table lacks (run under
+    the schema lock: instances opening one outbox at once add it once)."""
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in have and column.nullable:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _missing_file(url: str) -> str | None:

@@ -101,6 +101,7 @@ def erase(outbox: Outbox, address: str, dry_run: bool = False) -> Erasure:
                         .values(
                             state=state,
                             body=ERASED_BODY,
+                            digest=None,  # a fingerprint of the answers goes with them
                             last_error=None,
                             claimed_by=None,
                             claimed_until=None,

@@ -53,11 +53,17 @@ class Submission:
             # too long for the outbox's key column: the id's hash, still one key per event
             digest = hashlib.sha256(self.event_id.encode("utf-8")).hexdigest()
             return f"{self.source}:id-sha256:{digest}"
+        return f"{self.source}:sha256:{self.digest()}"
+
+    def digest(self) -> str:
+        """The SHA-256 (hex) of what was answered: the answers normalised as :meth:`key`
+        says, and the form; neither the id nor the timestamp, which a retry may send anew.
+        Two posts under one key with different digests are two different submissions."""
         pairs = sorted(
             [_norm(a.key or a.label), _norm(a.label), a.value.strip()] for a in self.answers
         )
         text = json.dumps([_norm(self.form), pairs], ensure_ascii=False, separators=(",", ":"))
-        return f"{self.source}:sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def to_json(self) -> str:
         return json.dumps(

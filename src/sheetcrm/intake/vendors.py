@@ -1,5 +1,5 @@
-"""The vendors with a format of their own: Typeform, Tally, Jotform, and the Webflow and
-Netlify posts that arrive at the generic hook (see adapters)."""
+"""The vendors with a format of their own: Typeform, Tally, and the Webflow and Netlify
+posts that arrive at the generic hook (see adapters). Jotform has a module of its own."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from sheetcrm.errors import IntakeError
-from sheetcrm.intake.payload import DEPTH, answers, json_object, loads, member, scalar, text
+from sheetcrm.intake.payload import DEPTH, answers, json_object, member, scalar, text
 from sheetcrm.intake.submission import EMAIL, PHONE, Answer, Submission
 
 # Each vendor's name for a field that holds an e-mail address or a phone number: the type
@@ -263,69 +263,3 @@ def netlify(body: dict[str, Any]) -> Submission | None:
         scalar(inner.get("created_at")),
         details(meta),
     )
-
-
-# --- Jotform -------------------------------------------------------------------------------
-
-_JOTFORM_FIELD = re.compile(r"q(\d+)_(.+)")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def jotform(payload: object) -> Submission:
-    body = json_object(payload, "Jotform")
-    raw = body.get("rawRequest")
-    if isinstance(raw, str):
-        try:
-            raw = loads(raw)
-        except (ValueError, RecursionError):
-            raw = None
-    if not isinstance(raw, dict):
-        raise IntakeError(
-            422,
-            "a Jotform post has a rawRequest field holding the answers as a JSON object",
-            "point a Jotform webhook (Settings > Integrations > WebHooks) at this address",
-        )
-    items: list[tuple[str, str, object]] = []
-    for key, value in raw.items():
-        match = _JOTFORM_FIELD.fullmatch(str(key))
-        if match:
-            items.append((str(key), _humanise(match[2]), _jotform_value(value)))
-    return Submission(
-        "jotform",
-        scalar(body.get("submissionID")) or scalar(raw.get("event_id")),
-        answers(items),
-        scalar(body.get("formTitle")) or scalar(body.get("formID")),
-        scalar(raw.get("submitDate")),
-    )
-
-
-def _humanise(name: str) -> str:
-    """A Jotform unique name as a label: workEmail -> Work email."""
-    words = _CAMEL.sub(" ", name).strip()
-    if "_" in words:
-        return words
-    return words[:1].upper() + words[1:].lower()
-
-
-def _jotform_value(value: object) -> object:
-    if not isinstance(value, dict):
-        return value
-    parts = {str(k): text(v) for k, v in value.items()}
-    if "full" in parts:  # phone
-        return parts["full"]
-    if "first" in parts or "last" in parts:  # name
-        order = ("prefix", "first", "middle", "last", "suffix")
-        return " ".join(parts[k] for k in order if parts.get(k))
-    if {"year", "month", "day"} <= parts.keys():
-        date = _iso_date(parts["year"], parts["month"], parts["day"])
-        clock = ":".join(parts[k] for k in ("hour", "min") if parts.get(k))
-        return " ".join(p for p in (date, clock, parts.get("ampm", "")) if p)
-    if "area" in parts and "phone" in parts:
-        return f"({parts['area']}) {parts['phone']}" if parts["area"] else parts["phone"]
-    return value
-
-
-def _iso_date(year: str, month: str, day: str) -> str:
-    if year.isdigit() and month.isdigit() and day.isdigit():
-        return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
-    return " ".join(p for p in (year, month, day) if p)

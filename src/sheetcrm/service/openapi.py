@@ -34,6 +34,11 @@ def openapi() -> dict[str, Any]:
         "properties": {
             "status": {"type": "string", "enum": ["accepted", "duplicate"]},
             "key": {"type": "string"},
+            "reused_key": {
+                "type": "string",
+                "description": "the key the post came with, when an earlier, different "
+                "submission holds it: this one is stored under ``key`` and its lead flagged",
+            },
         },
     }
     anything = {"type": "object", "additionalProperties": True}

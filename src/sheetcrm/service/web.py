@@ -65,8 +65,20 @@ def hook(source: str) -> tuple[Response, int]:
     key = submission.key()
     g.key = key
     stored = svc.outbox.put(key, source, submission.to_json(), time.time())
-    if not stored:
+    if stored is None:
         return jsonify(status="duplicate", key=key), 200
+    if stored != key:
+        g.key = stored
+        logs.event(
+            "a submission reused the key of an earlier, different one: stored under a new "
+            "key, its lead flagged",
+            logging.WARNING,
+            kind="reused-key",
+            source=source,
+            key=key,
+            stored_as=stored,
+        )
+        return jsonify(status="accepted", key=stored, reused_key=key), 202
     return jsonify(status="accepted", key=key), 202
 
 

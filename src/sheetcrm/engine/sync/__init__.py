@@ -19,6 +19,7 @@ from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
 from sheetcrm.engine.sync.diff import diff
 from sheetcrm.engine.sync.ids import assign_ids
+from sheetcrm.engine.sync.keys import report_reused_keys
 from sheetcrm.engine.sync.metrics import plan_metrics
 from sheetcrm.engine.sync.reassigned import note_reassignments
 from sheetcrm.engine.sync.route import route_leads
@@ -38,6 +39,7 @@ STEPS: list[tuple[str, Step]] = [
     ("validate", validate),
     ("duplicates", mark_duplicates),
     ("cut", report_cut_text),
+    ("keys", report_reused_keys),
     ("score", score_leads),
     ("reassigned", note_reassignments),
     ("route", route_leads),
