@@ -1,7 +1,7 @@
 """Every tab and header of the default spreadsheet, declared once, as data.
 
-Validation, ``sheetcrm init``, the templates' own test and the README's tables are all
-derived from these declarations. Columns are found by header text, never by position.
+Validation, ``sheetcrm init``, the templates' own test and the README's tables all derive
+from these declarations. Columns are found by header text, never by position.
 """
 
 from __future__ import annotations
@@ -249,6 +249,14 @@ TEAM = TabSpec(
     "managers",
 )
 
+_ALERT_HEADERS = ("When", "Stage", "Field", "Operator", "Value", "Send to", "Channel", "Message")
+ALERTS = TabSpec(
+    "Alerts",
+    tuple(Column(h, width=30 if h == "Message" else 16) for h in _ALERT_HEADERS),
+    "Who is told when something happens to a lead, one rule per row (docs/alerts.md).",
+    "managers",
+)
+
 SETTINGS = TabSpec(
     "Settings",
     (Column("Key", width=26), Column("Value", width=26), Column("What it does", width=60)),
@@ -323,19 +331,8 @@ STATE = TabSpec(
     hidden=True,
 )
 
-TABS: tuple[TabSpec, ...] = (
-    LEADS,
-    STAGES,
-    SCORING,
-    ROUTING,
-    TEAM,
-    SETTINGS,
-    FORMS,
-    HISTORY,
-    PROBLEMS,
-    STATE,
-)
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS, FORMS)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
+TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, PROBLEMS, STATE)
 
 
 # --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------
