@@ -11,10 +11,10 @@ from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import Plan
-from sheetcrm.engine.schema import ALERTS, LEADS
+from sheetcrm.engine.schema import ALERTS, LEADS, TEAM
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
-from sheets import NOW, template
+from sheets import NOW, cell, template
 
 EVERY_EVENT = [
     ["lead assigned", "", "", "", "", "owner", "", ""],
@@ -24,7 +24,7 @@ EVERY_EVENT = [
     ["deal won", "", "Amount", "at least", "1000", "", "sales-wins", "Big win"],
     ["deal lost", "", "", "", "", "boss@quillstack.example", "e-mail", ""],
     ["follow-up overdue", "", "", "", "", "owner", "", ""],
-    ["deal stale", "", "", "", "", "owner", "", ""],
+    ["deal stale", "", "", "", "", "the owner's manager", "", ""],
     ["first-touch SLA missed", "", "", "", "", "owner", "chat", ""],
 ]
 
@@ -32,6 +32,8 @@ EVERY_EVENT = [
 def _tabs(rules: list[list[str]], *leads: dict[str, str]) -> dict[str, Table]:
     tabs = template()
     tabs[ALERTS.name] = Table(list(ALERTS.headers), [list(r) for r in rules])
+    team = tabs[TEAM.name]
+    team.rows[0][team.col("Manager")] = "Avery Chen"  # Sofia Marin's
     table = tabs[LEADS.name]
     table.rows.clear()
     for values in leads:
@@ -80,6 +82,16 @@ def test_a_bad_row_is_a_problem_at_its_cell_and_the_others_still_alert():
     team = config.alerts[0]
     assert team.recipients == ("sofia.marin@quillstack.example", "lukas.becker@quillstack.example")
     assert not config.frozen  # a bad alert stops no other part of the sync
+
+
+def test_a_manager_not_on_the_team_tab_is_a_problem_that_stops_no_routing():
+    tabs = _tabs([])
+    team = tabs[TEAM.name]
+    team.rows[1][team.col("Manager")] = "Sofia Marn"
+    config = parse_config(Snapshot(tabs))
+    [problem] = [p for p in config.problems if p.tab == TEAM.name]
+    assert (problem.cell, problem.hint) == ("Team!H3", "did you mean 'Sofia Marin'?")
+    assert "routing" not in config.frozen
 
 
 def test_a_sheet_without_the_alerts_tab_has_no_rules_and_no_problem():
@@ -144,7 +156,11 @@ def test_each_event_is_planned_once_by_the_sync_that_makes_it_happen():
     assert (lost.channel, lost.recipient) == ("email", "boss@quillstack.example")
 
     stale_at = later + timedelta(days=15)  # Meeting: at most 14 days
-    assert _planned(_sync(backend, stale_at)) == Counter([("deal stale", "L-00003")])
+    stale = _sync(backend, stale_at)
+    assert _planned(stale) == Counter([("deal stale", "L-00003")])
+    owner = cell(backend.read(), LEADS.name, "L-00003", "Owner")
+    assert owner == "Sofia Marin"
+    assert stale.notifications[0].recipient == "avery.chen@quillstack.example"  # her manager
     assert not _sync(backend, stale_at + timedelta(hours=1)).notifications
 
 

@@ -27,8 +27,10 @@ EVENTS = (
     "first-touch SLA missed",
 )
 OWNER = "owner"
+MANAGER = "manager"  # the owner's manager, from the Team tab's Manager column
 EMAIL = "email"
 _OWNER_WORDS = {"owner", "the owner", "lead owner", "the lead's owner", "lead's owner"}
+_MANAGER_WORDS = {"manager", "owner's manager", "the owner's manager", "the manager"}
 _EMAIL_WORDS = {"email", "e-mail", "mail"}
 
 
@@ -38,7 +40,9 @@ class AlertRule:
     event: str  # one of EVENTS
     stage: str  # for "stage entered": the stage's name, "" for any
     conditions: tuple[Condition, ...]
-    send_to: str  # OWNER, an e-mail address, a Team person's or team's name, or "" (channel)
+    send_to: (
+        str  # OWNER, MANAGER, an e-mail address, a Team person's or team's name, or "" (channel)
+    )
     recipients: tuple[str, ...]  # e-mail addresses a Team name stands for
     channel: str  # EMAIL or a chat channel's name
     message: str
@@ -119,6 +123,8 @@ def _recipient(
     key = norm_header(text)
     if key in _OWNER_WORDS:
         return OWNER, ()
+    if key in _MANAGER_WORDS:
+        return MANAGER, ()
     if "@" in text and " " not in text:
         return text, (text,)
     person = [m for m in team if norm_header(m.name) == key]
@@ -129,10 +135,15 @@ def _recipient(
         row,
         "Send to",
         f"{text!r} is not on the Team tab",
-        suggest(text, sorted({"owner", *(m.name for m in team), *(m.team for m in team)} - {""}))
+        suggest(
+            text,
+            sorted({"owner", "manager", *(m.name for m in team), *(m.team for m in team)} - {""}),
+        )
         or _SEND_HINT,
     )
     return "", ()
 
 
-_SEND_HINT = "write owner, a Name or Team from the Team tab, or an e-mail address"
+_SEND_HINT = (
+    "write owner, manager (the owner's), a Name or Team from the Team tab, or an e-mail address"
+)

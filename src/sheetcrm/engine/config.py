@@ -20,7 +20,7 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.stages_tab import Stage, parse_stages
 from sheetcrm.engine.table import Snapshot, a1, norm_header
-from sheetcrm.engine.team_tab import Member, parse_team
+from sheetcrm.engine.team_tab import Member, check_managers, parse_team
 
 
 @dataclass
@@ -64,6 +64,8 @@ def parse_config(snapshot: Snapshot) -> Config:
         decimal,
     )
     problems += alerts_tab.problems  # a bad row is left out; the others still alert
+    if team_tab.ok:
+        problems += check_managers(snapshot.get(TEAM.name), team)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner

@@ -244,6 +244,7 @@ TEAM = TabSpec(
             help="Gets no leads until this time; a date alone: up to and including that day.",
             width=11,
         ),
+        Column("Manager", help="Their manager's Name on this tab (for alerts).", width=14),
     ),
     "The people leads are routed to.",
     "managers",

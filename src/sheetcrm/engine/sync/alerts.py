@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sheetcrm.engine.alerts_tab import OWNER, AlertRule
+from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
 from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
@@ -30,7 +30,9 @@ def plan_alerts(state: SyncState) -> SyncState:
         return state  # the common case costs nothing per lead
     events = _events(state)
     owners = state.data["Owner"].to_numpy(dtype=object) if "Owner" in state.data else None
-    emails = {norm_header(m.name): m.email for m in state.config.team}
+    team = state.config.team
+    emails = {norm_header(m.name): m.email for m in team}
+    managers = {norm_header(m.name): m.manager for m in team if m.manager}
     for rule in rules:
         happened = events.get(rule.event, [])
         if rule.stage:
@@ -44,6 +46,8 @@ def plan_alerts(state: SyncState) -> SyncState:
             if not holds[row]:
                 continue
             owner = str(owners[row]).strip() if owners is not None else ""
+            if rule.send_to == MANAGER:
+                owner = managers.get(norm_header(owner), "")  # no manager: nobody to tell
             for recipient in _recipients(rule, owner, emails):
                 state.plan.notifications.append(
                     Notification(
@@ -60,7 +64,7 @@ def plan_alerts(state: SyncState) -> SyncState:
 
 
 def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str]:
-    if rule.send_to != OWNER:
+    if rule.send_to not in (OWNER, MANAGER):
         return list(rule.recipients) if rule.recipients else [rule.send_to]
     if not owner:
         return []  # nobody to tell: the lead has no owner
