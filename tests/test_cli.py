@@ -19,13 +19,12 @@ def sheet(tmp_path):
 
 def test_init_provisions_every_tab(sheet, capsys):
     wb = load_workbook(sheet)
-    assert wb.sheetnames[:10] == [
+    assert wb.sheetnames[:9] == [
         "Leads",
         "Stages",
         "Scoring",
         "Routing",
         "Team",
-        "Alerts",
         "Settings",
         "Forms",
         "History",
