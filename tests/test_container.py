@@ -131,8 +131,12 @@ def test_the_image_command_serves_warms_up_and_stops_on_sigterm(tmp_path: Path) 
         answer = requests.post(f"{url}/hooks/generic", json={"email": "ada@image.example"})
         assert answer.status_code == 202, answer.text
         assert b"gunicorn" in Path(f"/proc/{proc.pid}/cmdline").read_bytes()  # bash is gone
-        spawned = children(proc.pid)
-        assert len(spawned) == 3  # two workers and the background process
+        # two workers and the background process; the master starts the background process
+        # once it is ready, which may be just after the first worker answers
+        deadline = time.monotonic() + 30
+        while len(spawned := children(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(spawned) == 3, spawned
         proc.send_signal(signal.SIGTERM)  # to process 1 alone, as Cloud Run stops it
         assert proc.wait(timeout=30) == 0, log.read_text()
         deadline = time.monotonic() + 10

