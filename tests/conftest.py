@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
 import pgcluster
+from sheetcrm.intake.outbox import Outbox
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +46,19 @@ def postgres_url(postgres_server: str) -> str:
         conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     return make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An outbox URL on each store the service supports: a SQLite file, and a new PostgreSQL
+    database (skipped where no PostgreSQL server can be started)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def outbox(url: str) -> Iterator[Outbox]:
+    box = Outbox(url)
+    yield box
+    box.close()

@@ -21,20 +21,6 @@ from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff, digest
 from sheets import free_port
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url)
-    yield box
-    box.close()
-
-
 @pytest.fixture
 def instances(url: str) -> Iterator[tuple[Outbox, Outbox]]:
     """Two service instances' outboxes on one store."""

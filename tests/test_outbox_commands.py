@@ -33,13 +33,6 @@ def _no_outbox_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHEETCRM_OUTBOX_RETENTION_DAYS", raising=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    return request.getfixturevalue("postgres_url")
-
-
 def store(url: str, posts: dict[str, str], now: float) -> Outbox:
     """An outbox holding ``posts`` (key -> the person's address), all pending."""
     box = Outbox(url)

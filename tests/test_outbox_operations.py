@@ -5,7 +5,6 @@ answers of done submissions, and erasing one person's submissions by e-mail addr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,20 +53,6 @@ OTHERS = {  # near misses: another person each, never erased
     "generic:sub": {"email": "ann.lee@acme.io.example", "submission_id": "o-2"},
     "generic:plain": {"email": "bo@acme.io", "submission_id": "o-3"},
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def outbox(url: str) -> Iterator[Outbox]:
-    box = Outbox(url)
-    yield box
-    box.close()
 
 
 def by_key(outbox: Outbox) -> dict[str, object]:
