@@ -79,10 +79,12 @@ def export(rev: str, folder: Path) -> Path:
     return into
 
 
-def probe(tree: Path, rows: int, code: str = PROBE) -> dict[str, float]:
+def probe(tree: Path, code: str, *args: object) -> dict[str, float]:
+    """Run ``code`` on ``tree``'s sources, in a fresh interpreter, with ``args``: the figures
+    it prints as JSON on its last line."""
     env = {"PYTHONPATH": f"{tree / 'src'}:{tree / 'bench'}", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-c", code, str(rows)],
+        [sys.executable, "-c", code, *map(str, args)],
         capture_output=True,
         text=True,
         check=True,
@@ -124,7 +126,7 @@ def main() -> None:
         trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
         for _ in range(args.rounds):
             for name, tree in trees.items():
-                results[name].append(probe(tree, args.rows, GOOGLE_PROBE if args.google else PROBE))
+                results[name].append(probe(tree, GOOGLE_PROBE if args.google else PROBE, args.rows))
     bench = "against-google" if args.google else "against"
     figures: dict[str, object] = {"bench": bench, "rows": args.rows, "rounds": args.rounds}
     for what in ("first_s", "resync_s"):

@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from against import ROOT, export
+from against import ROOT, export, probe
 from leads import machine, require_data
 
 PROBE = """
@@ -55,19 +53,6 @@ print(json.dumps({"route_s": route_s, "routed": state.plan.summary.routed}))
 """
 
 
-def probe(tree: Path, rows: int, turns: int) -> dict[str, float]:
-    env = {"PYTHONPATH": f"{tree / 'src'}:{tree / 'bench'}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(rows), str(turns)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-        cwd=tree,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rev", required=True, help="the revision to compare against")
@@ -81,7 +66,7 @@ def main() -> None:
         trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
         for _ in range(args.rounds):
             for name, tree in trees.items():
-                results[name].append(probe(tree, args.rows, args.turns))
+                results[name].append(probe(tree, PROBE, args.rows, args.turns))
     figures: dict[str, object] = {
         "bench": "routing",
         "rows": args.rows,
