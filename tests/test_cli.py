@@ -19,12 +19,13 @@ def sheet(tmp_path):
 
 def test_init_provisions_every_tab(sheet, capsys):
     wb = load_workbook(sheet)
-    assert wb.sheetnames[:9] == [
+    assert wb.sheetnames[:10] == [
         "Leads",
         "Stages",
         "Scoring",
         "Routing",
         "Team",
+        "Alerts",
         "Settings",
         "Forms",
         "History",

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sheetcrm.engine.alerts_tab import AlertRule, parse_alerts
 from sheetcrm.engine.forms_tab import FormMapping, parse_forms
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.routing_tab import RoutingRule, parse_routing
 from sheetcrm.engine.rule_tab import leads_fields
-from sheetcrm.engine.schema import FORMS, LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM
+from sheetcrm.engine.schema import ALERTS, FORMS, LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.stages_tab import Stage, parse_stages
 from sheetcrm.engine.table import Snapshot, a1, norm_header
-from sheetcrm.engine.team_tab import Member, parse_team
+from sheetcrm.engine.team_tab import Member, check_managers, parse_team
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Config:
     frozen: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
     forms: FormMapping = field(default_factory=FormMapping)
+    alerts: list[AlertRule] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -52,6 +54,18 @@ def parse_config(snapshot: Snapshot) -> Config:
     routing, routing_tab = parse_routing(
         snapshot.get(ROUTING.name), fields, team, dayfirst, zone, decimal
     )
+    alerts, alerts_tab = parse_alerts(
+        snapshot.get(ALERTS.name),
+        fields,
+        stages if stages_tab.ok else None,
+        team,
+        dayfirst,
+        zone,
+        decimal,
+    )
+    problems += alerts_tab.problems  # a bad row is left out; the others still alert
+    if team_tab.ok:
+        problems += check_managers(snapshot.get(TEAM.name), team)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner
@@ -112,4 +126,5 @@ def parse_config(snapshot: Snapshot) -> Config:
         frozen,
         problems + forms_problems,
         forms,
+        alerts,
     )

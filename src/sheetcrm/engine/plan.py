@@ -15,6 +15,7 @@ from operator import itemgetter
 import numpy as np
 
 from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import HISTORY, LEADS
 from sheetcrm.engine.settings import Settings
@@ -73,6 +74,7 @@ class Plan:
     summary: Summary = field(default_factory=Summary)
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
     stamp: str = ""  # the sync's time, as written in cells and History
+    notifications: list[Notification] = field(default_factory=list)  # planned, not sent
 
     @property
     def cell_count(self) -> int:
@@ -86,6 +88,7 @@ class Plan:
     def describe(self, limit: int = 200) -> list[str]:
         """Human-readable lines for ``sync --dry-run``."""
         lines = [f"add column {LEADS.name}!{c}" for c in self.new_columns]
+        lines += [n.describe() for n in self.notifications]
         for w in self.writes:
             for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
                 key = self.keys[int(pos)]

@@ -1,7 +1,7 @@
 """Every tab and header of the default spreadsheet, declared once, as data.
 
-Validation, ``sheetcrm init``, the templates' own test and the README's tables are all
-derived from these declarations. Columns are found by header text, never by position.
+Validation, ``sheetcrm init``, the templates' own test and the README's tables all derive
+from these declarations. Columns are found by header text, never by position.
 """
 
 from __future__ import annotations
@@ -244,8 +244,17 @@ TEAM = TabSpec(
             help="Gets no leads until this time; a date alone: up to and including that day.",
             width=11,
         ),
+        Column("Manager", help="Their manager's Name on this tab (for alerts).", width=14),
     ),
     "The people leads are routed to.",
+    "managers",
+)
+
+_ALERT_HEADERS = ("When", "Stage", "Field", "Operator", "Value", "Send to", "Channel", "Message")
+ALERTS = TabSpec(
+    "Alerts",
+    tuple(Column(h, width=30 if h == "Message" else 16) for h in _ALERT_HEADERS),
+    "Who is told when something happens to a lead, one rule per row (docs/alerts.md).",
     "managers",
 )
 
@@ -323,19 +332,8 @@ STATE = TabSpec(
     hidden=True,
 )
 
-TABS: tuple[TabSpec, ...] = (
-    LEADS,
-    STAGES,
-    SCORING,
-    ROUTING,
-    TEAM,
-    SETTINGS,
-    FORMS,
-    HISTORY,
-    PROBLEMS,
-    STATE,
-)
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, SETTINGS, FORMS)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
+TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, PROBLEMS, STATE)
 
 
 # --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.hints import suggest
+from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
 from sheetcrm.engine.schema import TEAM
 from sheetcrm.engine.table import Table, norm_header
@@ -21,6 +23,7 @@ class Member:
     weight: float
     capacity: float | None
     away_until: datetime | None  # as typed, the sheet's wall time; midnight: the whole day
+    manager: str = ""  # the Name of the person's manager on the Team tab
 
     def back_at(self) -> datetime | None:
         """When the person takes leads again: the time typed, or the day after a date alone
@@ -85,6 +88,25 @@ def parse_team(
                 weight or 0.0,
                 capacity,
                 away,
+                cells["Manager"],
             )
         )
     return members, tab
+
+
+def check_managers(table: Table | None, members: list[Member]) -> list[Problem]:
+    """A Manager naming nobody on the tab: alerts to "manager" would reach nobody. Reported
+    at its cell, but routing goes on: it is no reason to leave leads without an owner."""
+    tab = RuleTab(TEAM, table or Table([]), [])
+    names = [m.name for m in members]
+    known = {norm_header(n) for n in names}
+    for i, cells in tab.rows() if table is not None else ():
+        manager = cells["Manager"]
+        if manager and norm_header(manager) not in known:
+            tab.problem(
+                Table.sheet_row(i),
+                "Manager",
+                f"{manager!r} is not on the Team tab",
+                suggest(manager, names),
+            )
+    return tab.problems

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.sync.alerts import plan_alerts
 from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
 from sheetcrm.engine.sync.diff import diff
@@ -44,6 +45,7 @@ STEPS: list[tuple[str, Step]] = [
     ("reassigned", note_reassignments),
     ("route", route_leads),
     ("stages", track_stages),
+    ("alerts", plan_alerts),
     ("status", write_status),
     ("metrics", plan_metrics),
     ("diff", diff),

@@ -1,0 +1,119 @@
+"""Step ``alerts``: the notifications the Alerts rules ask for, from what this very sync
+changed: owners it assigned, stage changes and lifecycle steps it stamped, and flags (follow-up
+overdue, stale, first touch missed) the Status did not show before. Nothing is sent here;
+an event of an earlier sync is not seen again, so a re-sync with nothing new plans nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
+from sheetcrm.engine.notifications import Notification
+from sheetcrm.engine.scoring import LIFECYCLE
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.table import Table, norm_header
+
+# event -> (lead row, when, what happened, stage name or "")
+Events = dict[str, list[tuple[int, str, str, str]]]
+
+_FLAGS = (  # (Leads column the flag is on, how its message starts, event)
+    ("Next action date", "follow-up overdue", "follow-up overdue"),
+    ("Stage", "stale", "deal stale"),
+    ("Last contact", "overdue: first touch", "first-touch SLA missed"),
+)
+
+
+def plan_alerts(state: SyncState) -> SyncState:
+    rules = state.config.alerts
+    if not rules:
+        return state  # the common case costs nothing per lead
+    events = _events(state)
+    owners = state.data["Owner"].to_numpy(dtype=object) if "Owner" in state.data else None
+    team = state.config.team
+    emails = {norm_header(m.name): m.email for m in team}
+    managers = {norm_header(m.name): m.manager for m in team if m.manager}
+    for rule in rules:
+        happened = events.get(rule.event, [])
+        if rule.stage:
+            happened = [e for e in happened if norm_header(e[3]) == norm_header(rule.stage)]
+        if not happened:
+            continue
+        holds = np.ones(len(state.data), dtype=bool)
+        for condition in rule.conditions:
+            holds &= condition.mask(state.view)
+        for row, when, what, _stage in happened:
+            if not holds[row]:
+                continue
+            owner = str(owners[row]).strip() if owners is not None else ""
+            if rule.send_to == MANAGER:
+                owner = managers.get(norm_header(owner), "")  # no manager: nobody to tell
+            for recipient in _recipients(rule, owner, emails):
+                state.plan.notifications.append(
+                    Notification(
+                        rule.row,
+                        state.ids[row],
+                        rule.event,
+                        when,
+                        recipient,
+                        rule.channel,
+                        _text(state, rule, row, what),
+                    )
+                )
+    return state
+
+
+def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str]:
+    if rule.send_to not in (OWNER, MANAGER):
+        return list(rule.recipients) if rule.recipients else [rule.send_to]
+    if not owner:
+        return []  # nobody to tell: the lead has no owner
+    if rule.channel == "email":
+        return [emails.get(norm_header(owner)) or owner]
+    return [owner]  # named in the chat channel
+
+
+def _text(state: SyncState, rule: AlertRule, row: int, what: str) -> str:
+    leads_row = Table.sheet_row(int(state.positions[row]))
+    text = f"{what} (lead {state.ids[row]}, Leads row {leads_row}; Alerts row {rule.row})"
+    return f"{text}. {rule.message}" if rule.message else text
+
+
+def _events(state: SyncState) -> Events:
+    events: Events = {}
+    stamp = state.stamp
+    for row, entry, stamp_column in state.plan.history:
+        field, after = entry[2], entry[4]
+        if field == "Owner" and after:
+            events.setdefault("lead assigned", []).append((row, stamp, f"assigned to {after}", ""))
+        elif field == "Stage" and after and stamp_column == "Stage changed at":
+            what = f"stage {entry[3] or '(none)'} → {after}"
+            events.setdefault("stage entered", []).append((row, stamp, what, after))
+            stage = state.config.stage(after)
+            if stage is not None and stage.type in ("won", "lost"):
+                event = f"deal {stage.type}"
+                events.setdefault(event, []).append((row, stamp, f"{event}: {after}", after))
+    if "Lifecycle" in state.read:
+        rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
+
+        def ranks(values: object) -> np.ndarray:
+            texts = np.asarray(values, dtype=object)
+            return np.array([rank.get(str(t).strip().casefold(), -1) for t in texts])
+
+        was, now = ranks(state.read["Lifecycle"]), ranks(state.data["Lifecycle"])
+        for level in ("MQL", "SQL"):
+            at = LIFECYCLE.index(level)
+            reached = np.flatnonzero((was < at) & (now >= at))
+            events[f"lifecycle reaches {level}"] = [
+                (int(r), stamp, f"lifecycle reached {level}", "") for r in reached
+            ]
+    shown = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
+    for rows, column, messages, _hint in state.flags:
+        for flag_column, start, event in _FLAGS:
+            if column != flag_column:
+                continue
+            for r, message in zip(rows.tolist(), messages, strict=True):
+                if message.startswith(start) and (shown is None or message not in shown[r]):
+                    # the message names the date it is about: the event's time
+                    events.setdefault(event, []).append((int(r), message, message, ""))
+    return events
