@@ -17,6 +17,10 @@ class Notification:
     recipient: str  # an e-mail address, a person's name (chat), or "" for the channel itself
     channel: str  # "email" or a chat channel's name
     text: str
+    subject: str = ""  # one line, for an e-mail's subject or a chat message's title
+    leads_row: int = 0  # the lead's row on Leads as the sheet numbers it (for a link), 0: none
+    not_before: str = ""  # ISO UTC: quiet hours hold it until then; "" = send at once
+    cap: int = 0  # most messages a recipient gets per hour (Settings); 0 = no cap
 
     @property
     def key(self) -> str:

@@ -1,0 +1,27 @@
+"""What a channel sends, and how a send fails: the one interface between the notification
+outbox (which decides when and how often) and the channels (which know SMTP and webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Message:
+    key: str  # the notification's idempotency key: also the e-mail's Message-ID
+    channel: str  # "email" or a chat channel's name (its URL is in the environment)
+    recipient: str  # an e-mail address; for chat, a person's name or "" for the channel
+    subject: str
+    text: str
+    link: str = ""  # to the lead's row: a URL (Google), or "" (the text names the row)
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. ``permanent``: trying again cannot help (a refused
+    address, an unknown channel, a 4xx from a webhook), so the outbox sets it aside at once
+    with the reason; otherwise (down, slow, 4xx from SMTP, 5xx) it is tried again later."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
