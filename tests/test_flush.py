@@ -198,3 +198,32 @@ def test_a_batch_that_keeps_breaking_our_code_is_set_aside(outbox: Outbox, tmp_p
         assert (report.waiting, report.dead) == expected
         now = datetime.fromtimestamp(max(e.next_try_at for e in outbox.entries()) + 1, UTC)
     assert {e.state for e in outbox.entries()} == {"dead"}
+
+
+def test_after_a_long_outage_every_submission_is_tried_soon_after_the_sheet_is_back(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    """A sheet that fails (quota, 5xx) is the sheet's failure, not each submission's: the
+    wait grows with the flusher's run of failures, up to SHEET_BACKOFF's most, whatever
+    number of tries a submission has behind it (per-submission doubling reached two minutes
+    and made the Google soak's drain tail outlast ten)."""
+    from sheetcrm.intake.flusher import SHEET_BACKOFF
+
+    path = tmp_path / "crm.xlsx"
+    path.write_bytes(b"not a workbook")  # every read fails as a broken sheet would
+    backend = WorkbookBackend(path)
+    post(outbox, 3)
+    now = CLOCK.timestamp()
+    waits = []
+    for failures in range(12):
+        report = flush(
+            outbox, backend, lambda: datetime.fromtimestamp(now, UTC), "w1", sheet_failures=failures
+        )
+        assert report.error and report.waiting == 3
+        entries = outbox.entries()
+        waits.append(max(e.next_try_at for e in entries) - now)
+        now = max(e.next_try_at for e in entries) + 0.01
+    assert {e.attempts for e in outbox.entries()} == {12}  # each try still counted and shown
+    assert waits[0] <= SHEET_BACKOFF[0]
+    assert max(waits) <= SHEET_BACKOFF[1]
+    assert waits[-1] >= SHEET_BACKOFF[1] / 2  # it does back off

@@ -25,9 +25,10 @@ from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
-from sheetcrm.intake.outbox import PENDING, Entry, Outbox
+from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
 from sheetcrm.intake.submission import Submission
 
+SHEET_BACKOFF = (2.0, 30.0)  # seconds: the first wait after the sheet failed, and the most
 GIVE_UP_AFTER = 5
 """Failures of our own code (not the sheet's) after which a batch goes to the dead letters:
 visible in ``sheetcrm outbox list`` and replayable once fixed. The sheet being unreachable
@@ -60,8 +61,12 @@ def flush(
     batch: int = 1000,
     memo: Memo | None = None,
     attempts: int = 3,
+    sheet_failures: int = 0,
 ) -> FlushReport:
-    """One round: at most ``batch`` submissions from the outbox into the sheet."""
+    """One round: at most ``batch`` submissions from the outbox into the sheet.
+    ``sheet_failures``: how many flushes in a row the sheet failed before this one; when it
+    fails again, the batch waits a backoff that grows with that count (the sheet's, not each
+    submission's own tries), so that every waiting submission is tried soon after it is back."""
     report = FlushReport()
     now = clock()
     entries = outbox.claim(worker, now.timestamp(), batch)
@@ -79,7 +84,9 @@ def flush(
     try:
         done = _append(outbox, backend, submissions, now, clock, worker, memo, attempts, report)
     except BackendError as exc:
-        outbox.later(keys, str(exc), clock().timestamp(), not isinstance(exc, LeaseHeldError))
+        busy = isinstance(exc, LeaseHeldError)
+        wait = None if busy else backoff(sheet_failures + 1, *SHEET_BACKOFF)
+        outbox.later(keys, str(exc), clock().timestamp(), not busy, wait)
         report.waiting += len(keys)
         report.error = str(exc)
         report.busy = isinstance(exc, LeaseHeldError)

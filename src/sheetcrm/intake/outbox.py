@@ -209,26 +209,40 @@ class Outbox:
             with self.db.begin() as conn:
                 conn.execute(query, pairs[start : start + WRITE_CHUNK])
 
-    def later(self, keys: Iterable[str], error: str, now: float, failed: bool = True) -> None:
+    def later(
+        self,
+        keys: Iterable[str],
+        error: str,
+        now: float,
+        failed: bool = True,
+        wait: float | None = None,
+    ) -> None:
         """Give claimed submissions back, due again after a backoff that grows with each
         failed try; ``failed=False`` (the sheet was busy with another sync) waits briefly
-        and does not count as a try. A chunk per transaction, as in :meth:`done`."""
+        and does not count as a try. ``wait``: the sheet itself failed (quota, 5xx), so
+        every submission waits what the flusher says, however often it was tried before:
+        a backoff per submission would have those of a long outage wait minutes after the
+        sheet is back. A chunk per transaction, as in :meth:`done`."""
         for chunk in _chunks(list(keys), WRITE_CHUNK):
-            self._later(chunk, error, now, failed)
+            self._later(chunk, error, now, failed, wait)
 
-    def _later(self, keys: list[str], error: str, now: float, failed: bool) -> None:
+    def _later(
+        self, keys: list[str], error: str, now: float, failed: bool, wait: float | None
+    ) -> None:
         with self.db.begin() as conn:
             for key in keys:
                 attempts = conn.execute(
                     select(submissions.c.attempts).where(submissions.c.key == key)
                 ).scalar_one() + int(failed)
-                wait = backoff(attempts) if failed else 1.0 + random.random() * 2
+                pause = wait
+                if pause is None:
+                    pause = backoff(attempts) if failed else 1.0 + random.random() * 2
                 conn.execute(
                     update(submissions)
                     .where((submissions.c.key == key) & (submissions.c.state == PENDING))
                     .values(
                         attempts=attempts,
-                        next_try_at=now + wait,
+                        next_try_at=now + pause,
                         claimed_by=None,
                         claimed_until=None,
                         last_error=error,

@@ -158,6 +158,7 @@ class Service:
         self._backend: SheetBackend | None = None
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
+        self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
@@ -180,11 +181,14 @@ class Service:
                     self.worker,
                     self.config.batch,
                     self.memo,
+                    sheet_failures=self._sheet_failures,
                 )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
             if report.error:
                 self._backend = None  # open it afresh next time
+            failed = bool(report.error) and not report.busy
+            self._sheet_failures = self._sheet_failures + 1 if failed else 0
         seconds = time.perf_counter() - started
         if report.claimed or report.error:
             self.runs.record("flush", time.time(), seconds, report.as_log(), report.error)
