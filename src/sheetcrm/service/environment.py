@@ -14,8 +14,10 @@ Imported by gunicorn's master through background.py: the standard library only, 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from sheetcrm.errors import ConfigError
@@ -81,6 +83,53 @@ def _switch(name: str, text: str) -> bool:
     if word not in (*SWITCH_ON, *SWITCH_OFF):
         raise ConfigError(f"{name}={text!r} is neither on nor off", "write 1 (on) or 0 (off)")
     return word in SWITCH_ON
+
+
+def _seconds(most: float) -> Parse:
+    def parse(name: str, text: str) -> float:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = 0.0
+        if not 0 < seconds <= most:
+            raise ConfigError(
+                f"{name}={text!r} is not a number of seconds from 0 to {most:g}",
+                "write one like 10 or 2.5",
+            )
+        return seconds
+
+    return parse
+
+
+def _choice(*words: str) -> Parse:
+    def parse(name: str, text: str) -> str:
+        if text.casefold() not in words:
+            raise ConfigError(
+                f"{name}={text!r} is not one of {', '.join(words)}", f"write {words[0]}"
+            )
+        return text.casefold()
+
+    return parse
+
+
+def _port(name: str, text: str) -> int:
+    """0 when unset: the usual port of the security chosen."""
+    if not text:
+        return 0
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name}={text!r} is not a port", "write one like 587")
+    return int(text)
+
+
+def _address(name: str, text: str) -> str:
+    """An e-mail address, with a display name or without: ``Sheet CRM <crm@example.com>``."""
+    _shown, address = parseaddr(text)
+    if text and ("@" not in address or any(c in text for c in "\r\n")):
+        raise ConfigError(
+            f"{name}={text!r} is not an e-mail address",
+            "write crm@example.com or: Sheet CRM <crm@example.com>",
+        )
+    return text
 
 
 def _sheet(name: str, text: str) -> str:
@@ -204,7 +253,89 @@ TUNING: tuple[Variable, ...] = (
     ),
 )
 
-ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING)
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+NOTIFY: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_SMTP_HOST",
+        "",
+        _text,
+        "The SMTP server that sends the Alerts tab's e-mails (`smtp.example.com`). Unset, "
+        "there is no e-mail channel: an e-mail notification is set aside with the reason. "
+        "See docs/alerts.md.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_PORT",
+        "",
+        _port,
+        "Its port. Unset: 587 for `starttls`, 465 for `ssl`, 25 for `none`.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_SECURITY",
+        "starttls",
+        _choice(*SMTP_SECURITY),
+        "`starttls` (the connection is made secure before logging in), `ssl` (TLS from the "
+        "first byte, usually port 465), or `none` (a relay on a private network only: the "
+        "password would travel in clear).",
+    ),
+    Variable("SHEETCRM_SMTP_USER", "", _text, "The SMTP login. Unset: no login."),
+    Variable(
+        "SHEETCRM_SMTP_PASSWORD",
+        "",
+        _text,
+        "The SMTP password (or app password), with `SHEETCRM_SMTP_USER`.",
+        secret=True,
+    ),
+    Variable(
+        "SHEETCRM_SMTP_FROM",
+        "",
+        _address,
+        "Who the e-mails are from: `crm@example.com` or `Sheet CRM <crm@example.com>`. "
+        "Required with `SHEETCRM_SMTP_HOST`.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_TIMEOUT",
+        "10",
+        _seconds(120),
+        "Seconds the SMTP server may take to answer each step before the send is given up "
+        "and tried again later.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Variables named after something the sheet names, one each: a chat channel's URL.
+    Any name of the form ``prefix + NAME + suffix`` is declared."""
+
+    prefix: str
+    suffix: str
+    example: str
+    help: str
+    secret: bool = False
+
+    def holds(self, name: str) -> bool:
+        return (
+            name.startswith(self.prefix)
+            and name.endswith(self.suffix)
+            and len(name) > len(self.prefix) + len(self.suffix)
+        )
+
+
+CHANNEL_URL = Family(
+    PREFIX + "CHANNEL_",
+    "_URL",
+    PREFIX + "CHANNEL_SALES_WINS_URL",
+    "The URL of the chat channel an Alerts row names (`sales-wins`: "
+    "`SHEETCRM_CHANNEL_SALES_WINS_URL`; letters, digits, and `_` for anything else): an "
+    "apprise URL, `slack://…`, `gchat://…`, `workflows://…` (Teams), `json://host/path` or "
+    "`jsons://…`, or the webhook's own `https://` URL from Slack, Google Chat or Teams. "
+    "It holds the webhook's token: keep it in `secret.yaml` or Secret Manager.",
+    secret=True,
+)
+FAMILIES: tuple[Family, ...] = (CHANNEL_URL,)
+
+ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING, *NOTIFY)
 _BY_NAME = {v.name: v for v in ENVIRONMENT}
 
 # Set by the platform, read to know where the service runs; documented beside ours.
@@ -244,15 +375,39 @@ def read(env: Mapping[str, str]) -> dict[str, Any]:
     return {name: value(env, name) for name in _BY_NAME}
 
 
+def declared(name: str) -> bool:
+    return name in _BY_NAME or any(family.holds(name) for family in FAMILIES)
+
+
 def undeclared(env: Mapping[str, str]) -> list[tuple[str, str]]:
     """The ``SHEETCRM_*`` names in ``env`` that are not declared, each with a hint."""
     found = []
     for name in sorted(env):
-        if name.startswith(PREFIX) and name not in _BY_NAME:
+        if name.startswith(PREFIX) and not declared(name):
             close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
+            family = next((f for f in FAMILIES if name.startswith(f.prefix)), None)
+            if family:
+                hint = f"did you mean {family.prefix}<NAME>{family.suffix}?"
+            else:
+                hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
             found.append((name, hint))
     return found
+
+
+def channel_variable(channel: str) -> str:
+    """The variable that holds the URL of the chat channel named ``channel`` on the Alerts
+    tab: ``sales-wins``, ``Sales Wins`` and ``SALES_WINS`` all name the same one."""
+    name = re.sub(r"[^A-Z0-9]+", "_", channel.upper()).strip("_")
+    return CHANNEL_URL.prefix + name + CHANNEL_URL.suffix
+
+
+def channel_urls(env: Mapping[str, str]) -> dict[str, str]:
+    """variable -> URL, for every chat channel ``env`` sets (not empty)."""
+    return {
+        name: text.strip()
+        for name, text in sorted(env.items())
+        if CHANNEL_URL.holds(name) and text.strip()
+    }
 
 
 def platform(env: Mapping[str, str]) -> str:
@@ -280,12 +435,20 @@ def reference() -> str:
         "Secrets belong in `secret.yaml` (App Engine) or Secret Manager, never in the sheet",
         "or a committed file.",
     ]
-    sections = (("Where", WHERE), ("Secrets", SECRETS), ("Tuning", TUNING))
+    sections = (
+        ("Where", WHERE),
+        ("Secrets", SECRETS),
+        ("Tuning", TUNING),
+        ("Notifications (docs/alerts.md)", NOTIFY),
+    )
     for title, variables in sections:
         lines += ["", f"## {title}", "", "| variable | default | what |", "| --- | --- | --- |"]
         for v in variables:
             default = f"`{v.default}`" if v.default else "unset"
             lines.append(f"| `{v.name}` | {default} | {v.help} |")
+        if variables is NOTIFY:
+            for f in FAMILIES:
+                lines.append(f"| `{f.prefix}<NAME>{f.suffix}` | unset | {f.help} |")
     lines += ["", "## Set by others", "", "| variable | what |", "| --- | --- |"]
     lines += [f"| `{name}` | {what} |" for name, what in OTHERS.items()]
     return "\n".join(lines) + "\n"
