@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parseaddr
+from collections.abc import Mapping
 from typing import Any
 
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.retention import RETENTION_DAYS
+from sheetcrm.service.variables import (
+    Family,
+    Variable,
+    address,
+    as_text,
+    choice,
+    port,
+    seconds,
+    switch,
+    whole,
+)
 
 PREFIX = "SHEETCRM_"
-SWITCH_ON = ("1", "true", "yes", "on")
-SWITCH_OFF = ("0", "false", "no", "off")
 
 MAX_BODY_BYTES = 1024 * 1024
 # The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
@@ -44,92 +51,6 @@ PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
 CLOUD_SQL_URL = (
     "postgresql+psycopg://USER:PASSWORD@/DATABASE?host=/cloudsql/PROJECT:REGION:INSTANCE"
 )
-
-Parse = Callable[[str, str], Any]
-"""(name, text) -> the value; text is the variable's value stripped, or its default."""
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    default: str  # as it would be written; "" when unset means nothing
-    parse: Parse
-    help: str
-    secret: bool = False  # never logged, never shown in an error
-    # Set but empty is a value of its own, not the default: a form's secret set empty
-    # refuses every post (it fails closed). Unset, such a variable reads as None.
-    empty_counts: bool = False
-
-
-def _text(name: str, text: str) -> str:
-    return text
-
-
-def _whole(most: int | None = None) -> Parse:
-    def parse(name: str, text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
-            raise ConfigError(f"{name}={text!r} is not a whole number", "write one like 5")
-        if most is not None and int(text) > most:
-            raise ConfigError(
-                f"{name}={text} is more than it may be ({most})", f"write {most} or less"
-            )
-        return int(text)
-
-    return parse
-
-
-def _switch(name: str, text: str) -> bool:
-    word = text.casefold()
-    if word not in (*SWITCH_ON, *SWITCH_OFF):
-        raise ConfigError(f"{name}={text!r} is neither on nor off", "write 1 (on) or 0 (off)")
-    return word in SWITCH_ON
-
-
-def _seconds(most: float) -> Parse:
-    def parse(name: str, text: str) -> float:
-        try:
-            seconds = float(text)
-        except ValueError:
-            seconds = 0.0
-        if not 0 < seconds <= most:
-            raise ConfigError(
-                f"{name}={text!r} is not a number of seconds from 0 to {most:g}",
-                "write one like 10 or 2.5",
-            )
-        return seconds
-
-    return parse
-
-
-def _choice(*words: str) -> Parse:
-    def parse(name: str, text: str) -> str:
-        if text.casefold() not in words:
-            raise ConfigError(
-                f"{name}={text!r} is not one of {', '.join(words)}", f"write {words[0]}"
-            )
-        return text.casefold()
-
-    return parse
-
-
-def _port(name: str, text: str) -> int:
-    """0 when unset: the usual port of the security chosen."""
-    if not text:
-        return 0
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ConfigError(f"{name}={text!r} is not a port", "write one like 587")
-    return int(text)
-
-
-def _address(name: str, text: str) -> str:
-    """An e-mail address, with a display name or without: ``Sheet CRM <crm@example.com>``."""
-    _shown, address = parseaddr(text)
-    if text and ("@" not in address or any(c in text for c in "\r\n")):
-        raise ConfigError(
-            f"{name}={text!r} is not an e-mail address",
-            "write crm@example.com or: Sheet CRM <crm@example.com>",
-        )
-    return text
 
 
 def _sheet(name: str, text: str) -> str:
@@ -158,7 +79,7 @@ def _form_secret(source: str, checks: str) -> Variable:
     return Variable(
         name,
         "",
-        _text,
+        as_text,
         f"The secret of the `{source}` webhook: {checks}. Unset, `/hooks/{source}` takes "
         "posts from anyone (the start-up log says so); set but empty, it refuses every post.",
         secret=True,
@@ -182,7 +103,7 @@ WHERE: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_OUTBOX",
         "",
-        _text,
+        as_text,
         "Where web-form submissions wait until they are in the sheet: a SQLAlchemy URL. Unset, "
         "a SQLite file beside the workbook (`crm.outbox.sqlite3`), or `sheetcrm-outbox.sqlite3` "
         "in the working folder for a Google Sheet. On App Engine and Cloud Run the disk goes "
@@ -193,7 +114,7 @@ WHERE: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_ALLOW_SQLITE_OUTBOX",
         "0",
-        _switch,
+        switch,
         "1: a SQLite outbox may run on App Engine or Cloud Run, for a single-instance trial: "
         "submissions already answered 202 are lost when the instance is recycled. Every start "
         "logs a warning while it is on.",
@@ -221,7 +142,7 @@ TUNING: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_BACKGROUND",
         "1",
-        _switch,
+        switch,
         "1: flush submissions within seconds and sync every `Sync every minutes` (Settings), in "
         "a thread under `sheetcrm serve`, in a process beside gunicorn's workers "
         "(gunicorn.conf.py). 0: only when `/tasks/flush` and `/tasks/sync` are called (cron).",
@@ -229,25 +150,25 @@ TUNING: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_FLUSH_SECONDS",
         "5",
-        _whole(),
+        whole(),
         "The least time between two flushes: each costs 3 write requests of the sheet's quota.",
     ),
     Variable(
         "SHEETCRM_FLUSH_BATCH",
         str(FLUSH_BATCH),
-        _whole(),
+        whole(),
         "The most submissions one flush appends.",
     ),
     Variable(
         "SHEETCRM_MAX_BODY_BYTES",
         str(MAX_BODY_BYTES),
-        _whole(MAX_BODY_LIMIT),
+        whole(MAX_BODY_LIMIT),
         f"The largest webhook body taken (413 past it), at most {MAX_BODY_LIMIT} (32 MB).",
     ),
     Variable(
         "SHEETCRM_OUTBOX_RETENTION_DAYS",
         str(RETENTION_DAYS),
-        _whole(),
+        whole(),
         "Days a submission that reached the sheet keeps its answers; then only its key, "
         "source, dates and Lead ID stay (a vendor's retry is still known). See docs/outbox.md.",
     ),
@@ -259,7 +180,7 @@ NOTIFY: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_SMTP_HOST",
         "",
-        _text,
+        as_text,
         "The SMTP server that sends the Alerts tab's e-mails (`smtp.example.com`). Unset, "
         "there is no e-mail channel: an e-mail notification is set aside with the reason. "
         "See docs/alerts.md.",
@@ -267,59 +188,40 @@ NOTIFY: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_SMTP_PORT",
         "",
-        _port,
+        port,
         "Its port. Unset: 587 for `starttls`, 465 for `ssl`, 25 for `none`.",
     ),
     Variable(
         "SHEETCRM_SMTP_SECURITY",
         "starttls",
-        _choice(*SMTP_SECURITY),
+        choice(*SMTP_SECURITY),
         "`starttls` (the connection is made secure before logging in), `ssl` (TLS from the "
         "first byte, usually port 465), or `none` (a relay on a private network only: the "
         "password would travel in clear).",
     ),
-    Variable("SHEETCRM_SMTP_USER", "", _text, "The SMTP login. Unset: no login."),
+    Variable("SHEETCRM_SMTP_USER", "", as_text, "The SMTP login. Unset: no login."),
     Variable(
         "SHEETCRM_SMTP_PASSWORD",
         "",
-        _text,
+        as_text,
         "The SMTP password (or app password), with `SHEETCRM_SMTP_USER`.",
         secret=True,
     ),
     Variable(
         "SHEETCRM_SMTP_FROM",
         "",
-        _address,
+        address,
         "Who the e-mails are from: `crm@example.com` or `Sheet CRM <crm@example.com>`. "
         "Required with `SHEETCRM_SMTP_HOST`.",
     ),
     Variable(
         "SHEETCRM_SMTP_TIMEOUT",
         "10",
-        _seconds(120),
+        seconds(120),
         "Seconds the SMTP server may take to answer each step before the send is given up "
         "and tried again later.",
     ),
 )
-
-
-@dataclass(frozen=True)
-class Family:
-    """Variables named after something the sheet names, one each: a chat channel's URL.
-    Any name of the form ``prefix + NAME + suffix`` is declared."""
-
-    prefix: str
-    suffix: str
-    example: str
-    help: str
-    secret: bool = False
-
-    def holds(self, name: str) -> bool:
-        return (
-            name.startswith(self.prefix)
-            and name.endswith(self.suffix)
-            and len(name) > len(self.prefix) + len(self.suffix)
-        )
 
 
 CHANNEL_URL = Family(
