@@ -10,11 +10,13 @@ import email
 import ipaddress
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message as Mail
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -321,7 +323,8 @@ class Receiver(BaseHTTPRequestHandler):
         self.posts.append((self.path, json.loads(body)))
         if self.path.startswith("/slow"):
             time.sleep(1)
-        status = int(self.path.split("/")[2]) if self.path.startswith("/answer/") else 200
+        answer = re.search(r"answer/?(\d{3})", self.path)
+        status = int(answer[1]) if answer else 200
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -330,17 +333,29 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[list[tuple[str, dict[str, Any]]], int]]:
-    posts: list[tuple[str, dict[str, Any]]] = []
+Posts = list[tuple[str, dict[str, Any]]]
+
+
+@contextmanager
+def serving(tls: ssl.SSLContext | None = None) -> Iterator[tuple[Posts, int]]:
+    posts: Posts = []
     handler = type("Handler", (Receiver,), {"posts": posts})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield posts, server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield posts, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Posts, int]]:
+    with serving() as served:
+        yield served
 
 
 def chat_to(channel: str, recipient: str = "") -> Message:
@@ -353,7 +368,7 @@ def json_env(port: int, path: str) -> dict[str, str]:
 
 
 def test_a_chat_message_names_its_person_and_ends_with_the_link(
-    receiver: tuple[list[tuple[str, dict[str, Any]]], int],
+    receiver: tuple[Posts, int],
 ) -> None:
     posts, port = receiver
     channels = Channels.from_env(json_env(port, "/answer/200"))
@@ -383,7 +398,7 @@ def test_a_chat_message_names_its_person_and_ends_with_the_link(
     ],
 )
 def test_what_the_webhook_answers_says_whether_to_try_again(
-    receiver: tuple[list[tuple[str, dict[str, Any]]], int], path: str, permanent: bool, said: str
+    receiver: tuple[Posts, int], path: str, permanent: bool, said: str
 ) -> None:
     _posts, port = receiver
     channels = Channels.from_env(json_env(port, path))
@@ -413,6 +428,31 @@ def test_an_unknown_channel_is_set_aside_and_names_the_variable_to_set() -> None
     assert not channels.known("email") and not channels.known("team-leads")
     (line,) = channels.describe()
     assert line.startswith("no notification channel is set up")
+
+
+def test_teams_workflows_can_be_pointed_at_any_host_so_it_is_sent_to_here(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teams' Workflows URLs name their host; the other services' hosts are fixed in apprise.
+    Workflows is HTTPS only: requests is told to trust our certificate."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    with serving(server_context(certificate)) as (posts, port):
+
+        def to(workflow: str) -> Channels:
+            url = f"workflows://127.0.0.1:{port}/{workflow}/S{TOKEN}?rto={SHORT}"
+            return Channels.from_env({"SHEETCRM_CHANNEL_MANAGERS_URL": url})
+
+        to("wf0a1b").send(chat_to("managers", recipient="Sofia Marin"))
+        with pytest.raises(DeliveryError, match="answered 404 Not Found") as gone:
+            to("answer404").send(chat_to("managers"))
+        with pytest.raises(DeliveryError, match="answered 503") as busy:
+            to("answer503").send(chat_to("managers"))
+    assert gone.value.permanent and not busy.value.permanent
+    path, card = posts[0]
+    assert path.startswith("/workflows/wf0a1b/triggers/manual/paths/invoke?")
+    texts = [block.get("text", "") for block in card["attachments"][0]["content"]["body"]]
+    assert "Deal won" in texts and any(t.startswith("@Sofia Marin: Acme Corp") for t in texts)
+    assert TOKEN not in gone.value.reason + busy.value.reason
 
 
 SLACK = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/" + "x" * 8 + TOKEN
@@ -456,7 +496,7 @@ def test_a_url_apprise_does_not_know_stops_the_start_without_showing_it() -> Non
 
 
 def test_apprise_writes_nothing_to_the_logs(
-    receiver: tuple[list[tuple[str, dict[str, Any]]], int],
+    receiver: tuple[Posts, int],
 ) -> None:
     """Not through our JSON lines, nor any handler of the root logger, at any level: its
     DEBUG lines hold whole URLs and its warnings name the webhook's host."""
