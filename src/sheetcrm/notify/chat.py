@@ -40,6 +40,9 @@ URL_FORMS = (
 )
 
 
+_LOCK = threading.Lock()  # two senders setting apprise's logger up at once add one handler
+
+
 class _Records(logging.Handler):
     """apprise's records for the sends under way, per thread; the others are dropped."""
 
@@ -73,9 +76,6 @@ def quiet_apprise() -> _Records:
         logger.propagate = False  # never to the root's handlers, nor Python's last resort
         logger.setLevel(logging.INFO)  # its DEBUG lines are the ones with whole URLs
         return found
-
-
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
