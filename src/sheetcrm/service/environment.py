@@ -14,16 +14,25 @@ Imported by gunicorn's master through background.py: the standard library only, 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.retention import RETENTION_DAYS
+from sheetcrm.service.variables import (
+    Family,
+    Variable,
+    address,
+    as_text,
+    choice,
+    port,
+    seconds,
+    switch,
+    whole,
+)
 
 PREFIX = "SHEETCRM_"
-SWITCH_ON = ("1", "true", "yes", "on")
-SWITCH_OFF = ("0", "false", "no", "off")
 
 MAX_BODY_BYTES = 1024 * 1024
 # The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
@@ -42,45 +51,6 @@ PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
 CLOUD_SQL_URL = (
     "postgresql+psycopg://USER:PASSWORD@/DATABASE?host=/cloudsql/PROJECT:REGION:INSTANCE"
 )
-
-Parse = Callable[[str, str], Any]
-"""(name, text) -> the value; text is the variable's value stripped, or its default."""
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    default: str  # as it would be written; "" when unset means nothing
-    parse: Parse
-    help: str
-    secret: bool = False  # never logged, never shown in an error
-    # Set but empty is a value of its own, not the default: a form's secret set empty
-    # refuses every post (it fails closed). Unset, such a variable reads as None.
-    empty_counts: bool = False
-
-
-def _text(name: str, text: str) -> str:
-    return text
-
-
-def _whole(most: int | None = None) -> Parse:
-    def parse(name: str, text: str) -> int:
-        if not text.isdigit() or int(text) < 1:
-            raise ConfigError(f"{name}={text!r} is not a whole number", "write one like 5")
-        if most is not None and int(text) > most:
-            raise ConfigError(
-                f"{name}={text} is more than it may be ({most})", f"write {most} or less"
-            )
-        return int(text)
-
-    return parse
-
-
-def _switch(name: str, text: str) -> bool:
-    word = text.casefold()
-    if word not in (*SWITCH_ON, *SWITCH_OFF):
-        raise ConfigError(f"{name}={text!r} is neither on nor off", "write 1 (on) or 0 (off)")
-    return word in SWITCH_ON
 
 
 def _sheet(name: str, text: str) -> str:
@@ -109,7 +79,7 @@ def _form_secret(source: str, checks: str) -> Variable:
     return Variable(
         name,
         "",
-        _text,
+        as_text,
         f"The secret of the `{source}` webhook: {checks}. Unset, `/hooks/{source}` takes "
         "posts from anyone (the start-up log says so); set but empty, it refuses every post.",
         secret=True,
@@ -133,7 +103,7 @@ WHERE: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_OUTBOX",
         "",
-        _text,
+        as_text,
         "Where web-form submissions wait until they are in the sheet: a SQLAlchemy URL. Unset, "
         "a SQLite file beside the workbook (`crm.outbox.sqlite3`), or `sheetcrm-outbox.sqlite3` "
         "in the working folder for a Google Sheet. On App Engine and Cloud Run the disk goes "
@@ -144,7 +114,7 @@ WHERE: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_ALLOW_SQLITE_OUTBOX",
         "0",
-        _switch,
+        switch,
         "1: a SQLite outbox may run on App Engine or Cloud Run, for a single-instance trial: "
         "submissions already answered 202 are lost when the instance is recycled. Every start "
         "logs a warning while it is on.",
@@ -172,7 +142,7 @@ TUNING: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_BACKGROUND",
         "1",
-        _switch,
+        switch,
         "1: flush submissions within seconds and sync every `Sync every minutes` (Settings), in "
         "a thread under `sheetcrm serve`, in a process beside gunicorn's workers "
         "(gunicorn.conf.py). 0: only when `/tasks/flush` and `/tasks/sync` are called (cron).",
@@ -180,31 +150,94 @@ TUNING: tuple[Variable, ...] = (
     Variable(
         "SHEETCRM_FLUSH_SECONDS",
         "5",
-        _whole(),
+        whole(),
         "The least time between two flushes: each costs 3 write requests of the sheet's quota.",
     ),
     Variable(
         "SHEETCRM_FLUSH_BATCH",
         str(FLUSH_BATCH),
-        _whole(),
+        whole(),
         "The most submissions one flush appends.",
     ),
     Variable(
         "SHEETCRM_MAX_BODY_BYTES",
         str(MAX_BODY_BYTES),
-        _whole(MAX_BODY_LIMIT),
+        whole(MAX_BODY_LIMIT),
         f"The largest webhook body taken (413 past it), at most {MAX_BODY_LIMIT} (32 MB).",
     ),
     Variable(
         "SHEETCRM_OUTBOX_RETENTION_DAYS",
         str(RETENTION_DAYS),
-        _whole(),
+        whole(),
         "Days a submission that reached the sheet keeps its answers; then only its key, "
         "source, dates and Lead ID stay (a vendor's retry is still known). See docs/outbox.md.",
     ),
 )
 
-ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING)
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+NOTIFY: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_SMTP_HOST",
+        "",
+        as_text,
+        "The SMTP server that sends the Alerts tab's e-mails (`smtp.example.com`). Unset, "
+        "there is no e-mail channel: an e-mail notification is set aside with the reason. "
+        "See docs/alerts.md.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_PORT",
+        "",
+        port,
+        "Its port. Unset: 587 for `starttls`, 465 for `ssl`, 25 for `none`.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_SECURITY",
+        "starttls",
+        choice(*SMTP_SECURITY),
+        "`starttls` (the connection is made secure before logging in), `ssl` (TLS from the "
+        "first byte, usually port 465), or `none` (a relay on a private network only: the "
+        "password would travel in clear).",
+    ),
+    Variable("SHEETCRM_SMTP_USER", "", as_text, "The SMTP login. Unset: no login."),
+    Variable(
+        "SHEETCRM_SMTP_PASSWORD",
+        "",
+        as_text,
+        "The SMTP password (or app password), with `SHEETCRM_SMTP_USER`.",
+        secret=True,
+    ),
+    Variable(
+        "SHEETCRM_SMTP_FROM",
+        "",
+        address,
+        "Who the e-mails are from: `crm@example.com` or `Sheet CRM <crm@example.com>`. "
+        "Required with `SHEETCRM_SMTP_HOST`.",
+    ),
+    Variable(
+        "SHEETCRM_SMTP_TIMEOUT",
+        "10",
+        seconds(120),
+        "Seconds the SMTP server may take to answer each step before the send is given up "
+        "and tried again later.",
+    ),
+)
+
+
+CHANNEL_URL = Family(
+    PREFIX + "CHANNEL_",
+    "_URL",
+    PREFIX + "CHANNEL_SALES_WINS_URL",
+    "The URL of the chat channel an Alerts row names (`sales-wins`: "
+    "`SHEETCRM_CHANNEL_SALES_WINS_URL`; letters, digits, and `_` for anything else): an "
+    "apprise URL, `slack://…`, `gchat://…`, `workflows://…` (Teams), `json://host/path` or "
+    "`jsons://…`, or the webhook's own `https://` URL from Slack, Google Chat or Teams. "
+    "It holds the webhook's token: keep it in `secret.yaml` or Secret Manager.",
+    secret=True,
+)
+FAMILIES: tuple[Family, ...] = (CHANNEL_URL,)
+
+ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING, *NOTIFY)
 _BY_NAME = {v.name: v for v in ENVIRONMENT}
 
 # Set by the platform, read to know where the service runs; documented beside ours.
@@ -244,15 +277,39 @@ def read(env: Mapping[str, str]) -> dict[str, Any]:
     return {name: value(env, name) for name in _BY_NAME}
 
 
+def declared(name: str) -> bool:
+    return name in _BY_NAME or any(family.holds(name) for family in FAMILIES)
+
+
 def undeclared(env: Mapping[str, str]) -> list[tuple[str, str]]:
     """The ``SHEETCRM_*`` names in ``env`` that are not declared, each with a hint."""
     found = []
     for name in sorted(env):
-        if name.startswith(PREFIX) and name not in _BY_NAME:
+        if name.startswith(PREFIX) and not declared(name):
             close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
+            family = next((f for f in FAMILIES if name.startswith(f.prefix)), None)
+            if family:
+                hint = f"did you mean {family.prefix}<NAME>{family.suffix}?"
+            else:
+                hint = f"did you mean {close[0]}?" if close else "docs/environment.md lists them"
             found.append((name, hint))
     return found
+
+
+def channel_variable(channel: str) -> str:
+    """The variable that holds the URL of the chat channel named ``channel`` on the Alerts
+    tab: ``sales-wins``, ``Sales Wins`` and ``SALES_WINS`` all name the same one."""
+    name = re.sub(r"[^A-Z0-9]+", "_", channel.upper()).strip("_")
+    return CHANNEL_URL.prefix + name + CHANNEL_URL.suffix
+
+
+def channel_urls(env: Mapping[str, str]) -> dict[str, str]:
+    """variable -> URL, for every chat channel ``env`` sets (not empty)."""
+    return {
+        name: text.strip()
+        for name, text in sorted(env.items())
+        if CHANNEL_URL.holds(name) and text.strip()
+    }
 
 
 def platform(env: Mapping[str, str]) -> str:
@@ -280,12 +337,20 @@ def reference() -> str:
         "Secrets belong in `secret.yaml` (App Engine) or Secret Manager, never in the sheet",
         "or a committed file.",
     ]
-    sections = (("Where", WHERE), ("Secrets", SECRETS), ("Tuning", TUNING))
+    sections = (
+        ("Where", WHERE),
+        ("Secrets", SECRETS),
+        ("Tuning", TUNING),
+        ("Notifications (docs/alerts.md)", NOTIFY),
+    )
     for title, variables in sections:
         lines += ["", f"## {title}", "", "| variable | default | what |", "| --- | --- | --- |"]
         for v in variables:
             default = f"`{v.default}`" if v.default else "unset"
             lines.append(f"| `{v.name}` | {default} | {v.help} |")
+        if variables is NOTIFY:
+            for f in FAMILIES:
+                lines.append(f"| `{f.prefix}<NAME>{f.suffix}` | unset | {f.help} |")
     lines += ["", "## Set by others", "", "| variable | what |", "| --- | --- |"]
     lines += [f"| `{name}` | {what} |" for name, what in OTHERS.items()]
     return "\n".join(lines) + "\n"
