@@ -217,7 +217,11 @@ def test_after_a_long_outage_every_submission_is_tried_soon_after_the_sheet_is_b
     waits = []
     for failures in range(12):
         report = flush(
-            outbox, backend, lambda: datetime.fromtimestamp(now, UTC), "w1", sheet_failures=failures
+            outbox,
+            backend,
+            lambda at=now: datetime.fromtimestamp(at, UTC),
+            "w1",
+            sheet_failures=failures,
         )
         assert report.error and report.waiting == 3
         entries = outbox.entries()
