@@ -26,9 +26,19 @@ ALLOWED: dict[str, set[str]] = {
     "backends": {"errors", "engine"},
     "files": {"errors", "engine"},
     "intake": {"errors", "engine", "backends"},
-    "service": {"errors", "engine", "backends", "files", "intake"},
-    "cli": {"errors", "engine", "backends", "files", "intake", "service", "cli_service"},
-    "cli_service": {"errors", "engine", "backends", "files", "intake", "service"},
+    "notify": {"errors", "engine", "backends", "intake"},
+    "service": {"errors", "engine", "backends", "files", "intake", "notify"},
+    "cli": {
+        "errors",
+        "engine",
+        "backends",
+        "files",
+        "intake",
+        "notify",
+        "service",
+        "cli_service",
+    },
+    "cli_service": {"errors", "engine", "backends", "files", "intake", "notify", "service"},
     "web": {"service"},  # the old entry point, kept for deployments that name it
     "__main__": {"cli"},
     "__init__": set(),  # the package root: its version only, importable by every layer

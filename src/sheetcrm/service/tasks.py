@@ -36,6 +36,8 @@ from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.retention import DAY, RETENTION_DAYS, purge
 from sheetcrm.intake.run_log import RunLog
 from sheetcrm.intake.signatures import protection, secret_variable
+from sheetcrm.notify.outbox import NotificationOutbox
+from sheetcrm.notify.sender import Send, Sender, SendReport, channels_send, no_channels
 from sheetcrm.service import background, environment, logs
 from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
 
@@ -59,6 +61,7 @@ class ServiceConfig:
     platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # undeclared names, hints
     retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
+    send: Send = no_channels  # how notifications go out: the channels of the environment
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -93,6 +96,7 @@ class ServiceConfig:
             platform=where,
             ignored=environment.undeclared(env),
             retention_days=values["SHEETCRM_OUTBOX_RETENTION_DAYS"],
+            send=channels_send(env),
         )
 
     def announce(self, serves: bool) -> None:
@@ -151,6 +155,8 @@ class Service:
         self.opener, self.clock = opener, clock
         self.worker = new_holder()
         self.outbox.release(abandoned)  # claims of a process killed on this machine
+        self.notices = NotificationOutbox(self.outbox.db)
+        self.sender = Sender(self.outbox.db, config.send, self.worker, self._row_link)
         self.memo = Memo()
         self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
@@ -180,6 +186,7 @@ class Service:
                     self.worker,
                     self.config.batch,
                     self.memo,
+                    notices=self.notices,
                 )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
@@ -212,7 +219,9 @@ class Service:
         with self._one_at_a_time:
             try:
                 now = self.clock()
-                plan, applied = sync_once(self._open(), now, now, self.memo, self.worker)
+                plan, applied = sync_once(
+                    self._open(), now, now, self.memo, self.worker, self.notices
+                )
                 summary = {
                     **vars(plan.summary),
                     "cells_written": applied.cells,
@@ -247,9 +256,27 @@ class Service:
             )
         return {"ok": not error, "seconds": round(seconds, 3), "summary": summary, "error": error}
 
+    def notify(self) -> SendReport:
+        """One round of sending the due notifications (sheetcrm.notify.sender)."""
+        started = time.perf_counter()
+        report = self.sender.run_once()
+        if report.claimed:
+            level = logging.WARNING if report.dead else logging.INFO
+            seconds = round(time.perf_counter() - started, 3)
+            logs.event("notify", level, kind="notify", seconds=seconds, **report.as_log())
+        return report
+
+    def _row_link(self, row: int) -> str:
+        try:
+            return self._open().row_link(row)
+        except SheetCRMError:  # the sheet cannot be opened now: the message names the row
+            return ""
+
     def status(self) -> dict[str, Any]:
+        now = time.time()
         return {
-            "outbox": self.outbox.stats(time.time()),
+            "outbox": self.outbox.stats(now),
+            "notifications": self.notices.stats(now),
             **self.runs.latest(),
             "sync_every_minutes": self.sync_minutes,
             # here in a thread, or beside gunicorn's workers in a process of its own
@@ -278,9 +305,9 @@ class Service:
         self.outbox.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Sync every "Sync every minutes", and flush whenever submissions are due, until
-        ``stop`` is set. The outbox is asked every second (a cheap read), so that this works
-        the same in a process that answers no webhooks itself."""
+        """Sync every "Sync every minutes", flush whenever submissions are due, and send the
+        notifications that are due, until ``stop`` is set. The outbox is asked every second
+        (a cheap read), so that this works the same in a process that answers no webhooks."""
         next_sync = time.monotonic()
         next_flush = time.monotonic()
         while not stop.is_set():
@@ -303,6 +330,8 @@ class Service:
                     next_flush = started + max(
                         self.config.flush_every, 3 * (time.monotonic() - started)
                     )
+                if self.sender.has_due(time.time()):
+                    self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
                 self._backend = None
                 pause = self.config.flush_every  # and not fill the log every second
