@@ -19,7 +19,7 @@ from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.schema import ALERTS, LEADS, STATE
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.sync.tabs import state_value
-from sheetcrm.engine.table import Table
+from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.flusher import flush
@@ -311,3 +311,15 @@ def test_the_log_tab_reads_what_was_sent_once(db):
     assert sorted(r.state for r in records) == [DEAD, SENT]
     assert box.mark_logged(r.key for r in records) == 2
     assert box.unlogged() == []
+
+
+def test_a_lead_whose_append_landed_is_released_though_the_write_after_it_was_lost(db):
+    """Google: the append of web leads and the values write (History, the state tab) are two
+    requests. A crash between leaves the new lead's row, with its owner, in the sheet: no
+    later sync tells of that assignment again, so its notification is the one to send."""
+    box = NotificationOutbox(db)
+    plan = Plan("v", stamp="2026-11-23 10:00", notifications=[_note("L-9"), _note("L-3")])
+    box.hold(plan, new_leads={"L-9"})
+    leads = Table(["Lead ID", "Email"], [["L-3", "a@b.example"], ["L-9", "c@d.example"]])
+    assert box.settle(Snapshot({LEADS.name: leads})) == (1, 1)
+    assert [(e.lead_id, e.state) for e in box.entries()] == [("L-9", PENDING)]
