@@ -323,3 +323,27 @@ def test_a_lead_whose_append_landed_is_released_though_the_write_after_it_was_lo
     leads = Table(["Lead ID", "Email"], [["L-3", "a@b.example"], ["L-9", "c@d.example"]])
     assert box.settle(Snapshot({LEADS.name: leads})) == (1, 1)
     assert [(e.lead_id, e.state) for e in box.entries()] == [("L-9", PENDING)]
+
+
+def test_on_google_a_write_whose_answer_was_lost_is_settled_from_the_state_tab(db):
+    """The values request lands, its answer is lost and every retry fails: the sync raises,
+    its notifications stay held; the next sync reads its token on the state tab, sends
+    them (once), and plans none of those events again."""
+    from sheetcrm.emulator.faults import DROP_AFTER
+    from sheets import emulator, google_backend
+
+    tabs = _sheet().tabs
+    backend, box = google_backend(tabs), NotificationOutbox(db)
+    emu = emulator()
+    emu.before_request(
+        lambda _store: emu.inject(DROP_AFTER, *[503] * 8),
+        when=lambda info: info.endpoint == "values.batchUpdate",
+    )
+    with pytest.raises(BackendError):
+        sync_once(backend, NOW, CLOCK, notices=box)
+    assert _states(box) == {HELD: 3}
+    later = sync_once(backend, NOW + timedelta(minutes=1), CLOCK, notices=box)[0]
+    assert not later.notifications
+    assert _states(box) == {PENDING: 3}
+    gid = backend.sheet.sheet_ids[LEADS.name]
+    assert backend.row_link(4).endswith(f"/edit#gid={gid}&range=A4")
