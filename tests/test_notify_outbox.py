@@ -347,3 +347,18 @@ def test_on_google_a_write_whose_answer_was_lost_is_settled_from_the_state_tab(d
     assert _states(box) == {PENDING: 3}
     gid = backend.sheet.sheet_ids[LEADS.name]
     assert backend.row_link(4).endswith(f"/edit#gid={gid}&range=A4")
+
+
+def test_an_import_of_two_thousand_leads_sends_the_cap_then_one_summary(db):
+    clock, channel = Clock(), Recorder()
+    box = NotificationOutbox(db, clock)
+    _enqueue(box, *(_note(f"L-{i:05}", cap=20) for i in range(2000)))
+    sender = Sender(db, channel, "w1", clock=clock)
+    rounds = 0
+    while sender.run_once().claimed:
+        rounds += 1
+    assert rounds <= 2 and len(channel.sent) == 20
+    summary = channel.sent[-1]
+    assert summary.text.startswith("and 1981 more: ")
+    assert summary.text.endswith(", ... (1931 more, truncated)")
+    assert _states(box) == {SENT: 20, FOLDED: 1981}

@@ -165,55 +165,55 @@ class Sender:
             ).one()
         return int(count), first
 
-    def _summarise(self, folded: list[Record], now: float, report: SendReport) -> Record:
-        """One summary message for ``folded``, under a key made of theirs (the same fold
-        asked again is the same summary), stored claimed by this sender; they are folded."""
-        keys = sorted(e.key for e in folded)
-        key = hashlib.sha256("\x1f".join([SUMMARY, *keys]).encode()).hexdigest()[:16]
-        in_order = sorted(folded, key=lambda e: (e.created_at, e.lead_id, e.key))
-        named = [f"{e.lead_id} ({e.event})" for e in in_order[:SUMMARY_LISTS]]
-        more = len(folded) - len(named)
-        text = f"and {len(folded)} more: {', '.join(named)}"
-        text += f", ... ({more} more, truncated)" if more else ""
-        first = folded[0]
-        row = {
-            "key": key,
-            "lead_id": "",
-            "event": SUMMARY,
-            "channel": first.channel,
-            "recipient": first.recipient,
-            "subject": f"{len(folded)} more notifications this hour",
-            "text": text,
-            "leads_row": 0,
-            "state": PENDING,
-            "created_at": now,
-            "next_try_at": now,
-            "attempts": 0,
-            "sync_stamp": "",
-            "new_lead": 0,
-            "cap": 0,
-            "claimed_by": self.worker,
-            "claimed_until": now + CLAIM_SECONDS,
-            "logged": 0,
-        }
+    def _summarise(self, claimed: list[Record], now: float, report: SendReport) -> Record:
+        """One summary message for ``claimed`` and every other due notification of their
+        recipient (so that a 5,000-lead import is one summary, not one per round), under a key
+        made of theirs, stored claimed by this sender; they are folded into it."""
+        first = claimed[0]
         c = notifications.c
-        with self.db.begin() as conn:
-            conn.execute(self._insert_new, [row])
-            conn.execute(
-                update(notifications)
-                .where(c.key.in_(keys) & (c.state == PENDING))
-                .values(state=FOLDED, summary_key=key, claimed_by=None, claimed_until=None)
+        others = (
+            select(notifications)
+            .where(
+                _due(now)
+                & (c.channel == first.channel)
+                & (c.recipient == first.recipient)
+                & c.key.not_in([e.key for e in claimed])
             )
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.begin() as conn:
+            folded = claimed + [record(r) for r in conn.execute(others)]
+            keys = sorted(e.key for e in folded)
+            key = hashlib.sha256("\x1f".join([SUMMARY, *keys]).encode()).hexdigest()[:16]
+            conn.execute(self._insert_new, [_summary_row(key, folded, self.worker, now)])
+            for start in range(0, len(keys), 500):
+                conn.execute(
+                    update(notifications)
+                    .where(c.key.in_(keys[start : start + 500]) & (c.state == PENDING))
+                    .values(state=FOLDED, summary_key=key, claimed_by=None, claimed_until=None)
+                )
             stored = conn.execute(select(notifications).where(c.key == key)).one()
         report.folded += len(folded)
         return record(stored)
 
     def _wait(self, group: list[Record], until: float) -> None:
-        c = notifications.c
+        """No room left this hour: the recipient's due notifications (these, and the others
+        no live sender holds) wait until it turns."""
+        first, c = group[0], notifications.c
         with self.db.begin() as conn:
             conn.execute(
                 update(notifications)
-                .where(c.key.in_([e.key for e in group]))
+                .where(
+                    (c.state == PENDING)
+                    & (c.channel == first.channel)
+                    & (c.recipient == first.recipient)
+                    & (c.next_try_at < until)
+                    & (
+                        (c.claimed_by == self.worker)
+                        | c.claimed_until.is_(None)
+                        | (c.claimed_until < self.clock())
+                    )
+                )
                 .values(next_try_at=until, claimed_by=None, claimed_until=None)
             )
 
@@ -291,3 +291,32 @@ def channels_send(env: Mapping[str, str]) -> Send:
     TODO(issue 12, channels): ``return Channels.from_env(env).send`` once
     sheetcrm.notify.channels is merged; until then every notification waits (no_channels)."""
     return no_channels
+
+
+def _summary_row(key: str, folded: list[Record], worker: str, now: float) -> dict[str, Any]:
+    """The summary message of ``folded``: lead IDs and events only, cut after SUMMARY_LISTS."""
+    in_order = sorted(folded, key=lambda e: (e.created_at, e.lead_id, e.key))
+    named = [f"{e.lead_id} ({e.event})" for e in in_order[:SUMMARY_LISTS]]
+    more = len(folded) - len(named)
+    text = f"and {len(folded)} more: {', '.join(named)}"
+    text += f", ... ({more} more, truncated)" if more else ""
+    return {
+        "key": key,
+        "lead_id": "",
+        "event": SUMMARY,
+        "channel": folded[0].channel,
+        "recipient": folded[0].recipient,
+        "subject": f"{len(folded)} more notifications this hour",
+        "text": text,
+        "leads_row": 0,
+        "state": PENDING,
+        "created_at": now,
+        "next_try_at": now,
+        "attempts": 0,
+        "sync_stamp": "",
+        "new_lead": 0,
+        "cap": 0,  # a summary is never folded itself
+        "claimed_by": worker,
+        "claimed_until": now + CLAIM_SECONDS,
+        "logged": 0,
+    }
