@@ -22,7 +22,7 @@ from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.service.environment import MAX_BODY_LIMIT
-from sheetcrm.service.tasks import ServiceConfig
+from sheetcrm.service.service_config import ServiceConfig
 from sheetcrm.service.web import create_app
 from sheets import Gunicorn, free_port, serving, template
 

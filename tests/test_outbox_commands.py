@@ -18,7 +18,8 @@ from sheetcrm.errors import ConfigError
 from sheetcrm.intake.outbox import DONE, ERASED, PENDING, Outbox
 from sheetcrm.intake.outbox_db import submissions
 from sheetcrm.intake.retention import DAY
-from sheetcrm.service.tasks import PURGE_SECONDS, ServiceConfig
+from sheetcrm.service.service_config import ServiceConfig
+from sheetcrm.service.tasks import PURGE_SECONDS
 from sheetcrm.service.web import create_app
 from sheets import template
 

@@ -25,7 +25,8 @@ from sheetcrm.errors import ConfigError
 from sheetcrm.intake.adapters import SOURCES, adapt
 from sheetcrm.intake.outbox import DONE, Outbox
 from sheetcrm.intake.submission import Answer, Submission
-from sheetcrm.service.tasks import Service, ServiceConfig
+from sheetcrm.service.service_config import ServiceConfig
+from sheetcrm.service.tasks import Service
 from sheetcrm.service.web import create_app
 from sheets import template
 

@@ -19,7 +19,7 @@ from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
-from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve
+from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
@@ -123,9 +123,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "nothing written."
         )
         return 0
-    plan, report = sync_once(backend, _now(args.now), datetime.now(UTC), memo, new_holder())
+    notices, where = sync_notices(args)
+    try:
+        plan, report = sync_once(
+            backend, _now(args.now), datetime.now(UTC), memo, new_holder(), notices
+        )
+    finally:
+        if notices is not None:
+            notices.db.close()
     _save_memo(args.sheet, memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
+    if plan.notifications:
+        count = len(plan.notifications)
+        print(
+            f"{count} notifications stored in the outbox ({where}): the service sends them."
+            if notices is not None
+            else f"{count} notifications planned and not sent: {where}; `sheetcrm serve` "
+            "makes the outbox and sends those of later syncs (docs/alerts.md)."
+        )
     written = f"{report.cells} cells written, {report.appended} rows appended"
     if report.replaced:
         tabs = "1 tab" if len(report.replaced) == 1 else f"{len(report.replaced)} tabs"
@@ -287,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     sheet_arg(p)
     p.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
     p.add_argument("--limit", type=int, default=500, help="most lines --dry-run prints")
+    outbox_arg(p)
     now_arg(p)
     p.set_defaults(run=cmd_sync)
 

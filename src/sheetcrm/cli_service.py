@@ -20,13 +20,16 @@ from sheetcrm.errors import SheetCRMError
 
 if TYPE_CHECKING:
     from sheetcrm.intake.outbox import Outbox
+    from sheetcrm.notify.outbox import NotificationOutbox
 
 
 def _outbox_url(args: argparse.Namespace) -> tuple[str, str]:
     """The outbox's URL, and how it was chosen (for a message when there is none there)."""
     from sheetcrm.backends.sheets_address import spreadsheet_id
     from sheetcrm.service import environment
-    from sheetcrm.service.tasks import default_outbox  # the service's modules load only for it
+    from sheetcrm.service.service_config import (
+        default_outbox,  # the service's modules load only for it
+    )
 
     if args.outbox:
         return args.outbox, "it was given with --outbox"
@@ -61,6 +64,24 @@ def _existing_outbox(args: argparse.Namespace) -> Outbox:
             "run the command where the service runs, or point --outbox (or SHEETCRM_OUTBOX) "
             "at the URL the service uses; `sheetcrm serve` creates the outbox",
         ) from None
+
+
+def sync_notices(args: argparse.Namespace) -> tuple[NotificationOutbox | None, str]:
+    """Where a command-line sync stores the notifications it plans: the service's outbox
+    (--outbox, SHEETCRM_OUTBOX, or the one beside the workbook) when there is one, so that the
+    service's background work sends them; else None, and why (none is created: a new outbox
+    nobody sends from would keep them forever)."""
+    from sqlalchemy import make_url
+
+    from sheetcrm.intake.outbox_db import NoOutboxError, OutboxDB
+    from sheetcrm.notify.outbox import NotificationOutbox
+
+    url, how = _outbox_url(args)
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)  # never a password
+        return NotificationOutbox(OutboxDB(url, create=False)), shown
+    except NoOutboxError as exc:
+        return None, f"{exc.message} ({how})"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -105,13 +126,26 @@ def cmd_background(args: argparse.Namespace) -> int:
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
     from sheetcrm.intake.flusher import describe
+    from sheetcrm.notify.outbox import NotificationOutbox
+    from sheetcrm.notify.outbox import describe as describe_notification
 
     outbox = _existing_outbox(args)
     state = None if args.state == "all" else args.state
-    entries = outbox.entries(state, args.limit)
-    for entry in entries:
-        print(json.dumps(describe(entry), ensure_ascii=False))
-    stats = outbox.stats(datetime.now(UTC).timestamp())
+    now = datetime.now(UTC).timestamp()
+    listed = 0
+    if args.kind in ("submissions", "all"):
+        entries = outbox.entries(state, args.limit)
+        for entry in entries:
+            print(json.dumps(describe(entry), ensure_ascii=False))
+        listed += len(entries)
+    notices = NotificationOutbox(outbox.db)
+    if args.kind in ("notifications", "all"):
+        # who, which lead, what event, how it went: never the text (it may quote a lead)
+        for record in notices.entries(state, args.limit):
+            print(json.dumps(describe_notification(record), ensure_ascii=False))
+            listed += 1
+    stats = outbox.stats(now)
+    told = notices.stats(now)
     outbox.close()
     waiting = ""
     if stats["in_backoff"]:
@@ -122,9 +156,16 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     erased = f", {stats['erased']} erased" if stats["erased"] else ""
     print(
         f"{stats['pending']} pending{waiting}, {stats['dead']} dead, {stats['done']} done"
-        f"{erased} ({len(entries)} listed)",
+        f"{erased} ({listed} listed)",
         file=sys.stderr,
     )
+    if any(told[s] for s in ("held", "pending", "sent", "dead", "folded")):
+        print(
+            f"notifications: {told['pending']} pending ({told['waiting']} not due yet), "
+            f"{told['sent']} sent, {told['folded']} told in a summary, {told['dead']} dead, "
+            f"{told['held']} held (their sync's write not yet confirmed)",
+            file=sys.stderr,
+        )
     if stats["in_backoff"]:
         print("hint: sheetcrm outbox retry --now makes them due at once", file=sys.stderr)
     return 0
@@ -137,15 +178,20 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
             "name their keys, or pass --all (every dead one) or --now (every pending one "
             "waiting out a backoff)",
         )
+    from sheetcrm.notify.outbox import NotificationOutbox
+
     outbox = _existing_outbox(args)
     now = datetime.now(UTC).timestamp()
     keys = args.keys or None
     dead = outbox.retry(keys, now) if (args.keys or args.all) else 0
+    told = NotificationOutbox(outbox.db).retry(keys, now) if (args.keys or args.all) else 0
     hurried = outbox.retry_now(keys, now) if args.now else 0
     outbox.close()
     said = []
     if args.keys or args.all:
         said.append(f"{dead} dead submissions are pending again")
+    if told:
+        said.append(f"{told} dead notifications are pending again (the sender tries them now)")
     if args.now:
         said.append(f"{hurried} pending ones waiting out a backoff are due now")
     print(f"{'; '.join(said)}; the next flush appends them.")
@@ -196,7 +242,7 @@ def add_outbox_commands(
     sheet_arg: Callable[[argparse.ArgumentParser], None],
     outbox_arg: Callable[[argparse.ArgumentParser], None],
 ) -> None:
-    p = sub.add_parser("outbox", help="web-form submissions waiting, done or dead")
+    p = sub.add_parser("outbox", help="web-form submissions and notifications: waiting, done, dead")
     box = p.add_subparsers(dest="action", required=True)
 
     def command(name: str, run: Callable[[argparse.Namespace], int], **kw: str) -> Any:
@@ -206,12 +252,23 @@ def add_outbox_commands(
         q.set_defaults(run=run)
         return q
 
-    q = command("list", cmd_outbox_list, help="list submissions (no answers, only keys and states)")
-    q.add_argument("--state", choices=["pending", "dead", "done", "erased", "all"], default="all")
+    q = command(
+        "list",
+        cmd_outbox_list,
+        help="list submissions and notifications (no answers or texts, only keys and states)",
+    )
+    q.add_argument(
+        "--state",
+        choices=["pending", "dead", "done", "erased", "held", "sent", "folded", "all"],
+        default="all",
+    )
+    q.add_argument(
+        "--kind", choices=["submissions", "notifications", "all"], default="all", help="(all)"
+    )
     q.add_argument("--limit", type=int, default=100)
     q = command("retry", cmd_outbox_retry, help="dead submissions pending again; pending ones due")
     q.add_argument("keys", nargs="*", help="the keys to retry, as outbox list shows them")
-    q.add_argument("--all", action="store_true", help="every dead submission")
+    q.add_argument("--all", action="store_true", help="every dead submission and notification")
     q.add_argument(
         "--now",
         action="store_true",

@@ -3,10 +3,12 @@ write under the spreadsheet's lease)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.plan import Plan, Resolved, resolve
@@ -14,7 +16,6 @@ from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
-from sheetcrm.errors import BackendError
 
 
 @dataclass
@@ -63,7 +64,8 @@ def apply(plan: Plan, backend: SheetBackend, snapshot: Snapshot, attempts: int =
         report.conflicts += checked.moved
         report.moved, report.unrepaired = checked.moved, checked.unrepaired
         return report
-    raise BackendError(
+    # stale every time: nothing was written (a StaleSnapshotError says so to the caller)
+    raise StaleSnapshotError(
         f"{backend.location} kept changing while sheetcrm tried to write ({attempts} attempts)",
         "run the sync again in a moment",
     )
@@ -109,14 +111,40 @@ def sync_once(
     clock: datetime,
     memo: Memo | None = None,
     holder: str = "sheetcrm",
+    notices: Notices | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """One whole sync: read, hold the lease, clear what killed writes left, plan at ``now``
     (the sheet's time), write.
-    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed."""
-    snapshot = backend.read()
-    with backend.lease(holder, clock):
-        leftovers = backend.remove_leftovers(clock)
-        plan = plan_sync(snapshot, now, memo)
+    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed.
+    With ``notices`` (the notification outbox), the plan's notifications are stored exactly
+    once: held before the write, released once it landed (backends/notices.py)."""
+    with notices.writing() if notices is not None else nullcontext():
+        snapshot = backend.read()
+        with backend.lease(holder, clock):
+            if notices is not None:
+                notices.settle(snapshot)
+            leftovers = backend.remove_leftovers(clock)
+            plan = plan_sync(snapshot, now, memo)
+            report = _apply_noting(plan, backend, snapshot, notices)
+            report.leftovers = leftovers
+            return plan, report
+
+
+def _apply_noting(
+    plan: Plan, backend: SheetBackend, snapshot: Snapshot, notices: Notices | None
+) -> ApplyReport:
+    if notices is None or not plan.notifications:
+        return apply(plan, backend, snapshot)
+    notices.hold(plan)
+    try:
         report = apply(plan, backend, snapshot)
-        report.leftovers = leftovers
-        return plan, report
+    except StaleSnapshotError:  # every attempt refused whole: nothing landed
+        notices.drop(plan)
+        raise
+    # Any other failure leaves them held: a write whose answer was lost may have landed,
+    # and the next sync's settle reads which.
+    if report.written:
+        notices.release(plan)
+    else:
+        notices.drop(plan)  # nothing to write after all (a person's edits made it moot)
+    return report

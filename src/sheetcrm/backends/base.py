@@ -73,6 +73,11 @@ class SheetBackend(Protocol):
         :class:`BackendError` naming who holds it. A no-op where writes are already exclusive."""
         ...
 
+    def row_link(self, row: int) -> str:
+        """A link that opens the Leads tab at sheet row ``row`` (for a notification), or ""
+        where there is no address to open (a workbook: the message names the row)."""
+        ...
+
     def remove_leftovers(self, clock: datetime) -> list[str]:
         """Remove what writes killed half-way left behind (as of ``clock``, the real time)
         and say what: the workbook's temporary copies. Nothing elsewhere."""

@@ -242,6 +242,14 @@ class GoogleBackend:
         """Hold the spreadsheet's sync lease (sheets_lease.py)."""
         return self._lease.hold(holder, now, seconds)
 
+    def row_link(self, row: int) -> str:
+        """The sheet opened at the lead's row: the Leads tab by its sheetId, the row by A1.
+        Before the tab's ID is known (no sync or flush yet in this process), the spreadsheet
+        alone: a range without it would open on the first tab, perhaps another one."""
+        url = f"https://docs.google.com/spreadsheets/d/{self.id}/edit"
+        gid = self.sheet.sheet_ids.get(LEADS.name)
+        return f"{url}#gid={gid}&range=A{row}" if gid is not None else url
+
     def remove_leftovers(self, clock: datetime) -> list[str]:
         return []  # writes leave nothing behind here
 

@@ -74,6 +74,9 @@ class MemoryBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
+    def row_link(self, row: int) -> str:
+        return ""  # a file has no address that opens it at a row: the message names the row
+
     def remove_leftovers(self, clock: datetime) -> list[str]:
         return []  # writes leave nothing behind here
 

@@ -125,6 +125,9 @@ class WorkbookBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
+    def row_link(self, row: int) -> str:
+        return ""  # a file has no address that opens it at a row: the message names the row
+
     def remove_leftovers(self, clock: datetime) -> list[str]:
         """The temporary copies of saves killed half-way (xlsx_save.py)."""
         return xlsx_save.remove_leftovers(self.path, clock.timestamp())

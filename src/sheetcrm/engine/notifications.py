@@ -5,7 +5,14 @@ sender can drop the ones it has already sent."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+NOTIFIED_KEY = "notified"
+"""The hidden state tab's row naming the last write that planned notifications: its
+:func:`write_token`. The sheet's own record of which write landed, read back by the outbox to
+tell held notifications of a landed write (send them) from those of a lost one (the next sync
+plans them again)."""
 
 
 @dataclass(frozen=True)
@@ -33,3 +40,11 @@ class Notification:
     def describe(self) -> str:
         to = f"{self.channel} {self.recipient}".strip() if self.recipient else self.channel
         return f"notify {to}: {self.text} [key {self.key}]"
+
+
+def write_token(stamp: str, notifications: Iterable[Notification]) -> str:
+    """Names one write's notifications: the same for the same planned events, so that a
+    write planned again (the same stamp, the same keys) and the one before are told apart
+    only when they differ in what they would send."""
+    raw = "\x1f".join([stamp, *sorted(n.key for n in notifications)])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -13,11 +13,13 @@ jittered backoff); a submission that can never become a row goes to the dead let
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sheetcrm.backends.apply import verify
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
+from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
 from sheetcrm.engine.schema import LEADS
@@ -62,11 +64,14 @@ def flush(
     memo: Memo | None = None,
     attempts: int = 3,
     sheet_failures: int = 0,
+    notices: Notices | None = None,
 ) -> FlushReport:
     """One round: at most ``batch`` submissions from the outbox into the sheet.
     ``sheet_failures``: how many flushes in a row the sheet failed before this one; when it
     fails again, the batch waits a backoff that grows with that count (the sheet's, not each
-    submission's own tries), so that every waiting submission is tried soon after it is back."""
+    submission's own tries), so that every waiting submission is tried soon after it is back.
+    With ``notices``, the notifications the write plans (a web lead routed to its owner: lead
+    assigned) are stored exactly once (backends/notices.py)."""
     report = FlushReport()
     now = clock()
     entries = outbox.claim(worker, now.timestamp(), batch)
@@ -82,7 +87,10 @@ def flush(
             report.dead += 1
     keys = [e.key for e, _ in submissions]
     try:
-        done = _append(outbox, backend, submissions, now, clock, worker, memo, attempts, report)
+        with notices.writing() if notices is not None else nullcontext():
+            done = _append(
+                outbox, backend, submissions, now, clock, worker, memo, attempts, report, notices
+            )
     except BackendError as exc:
         busy = isinstance(exc, LeaseHeldError)
         wait = None if busy else backoff(sheet_failures + 1, *SHEET_BACKOFF)
@@ -115,10 +123,13 @@ def _append(
     memo: Memo | None,
     attempts: int,
     report: FlushReport,
+    notices: Notices | None,
 ) -> dict[str, str]:
     """Append what the sheet lacks; key -> Lead ID of every submission now in the sheet."""
     snapshot = backend.read()
     with backend.lease(worker, clock()):
+        if notices is not None:
+            notices.settle(snapshot)
         for _attempt in range(attempts):
             config = parse_config(snapshot)
             leads = snapshot.table(LEADS.name)
@@ -138,11 +149,19 @@ def _append(
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
             changes = resolve(intake.plan, snapshot).changes
+            noting = notices if intake.plan.notifications else None
+            if noting is not None:
+                noting.hold(intake.plan, set(intake.lead_ids.values()))
             try:
                 backend.write(changes)
             except StaleSnapshotError:  # a person edited since the read: plan again
+                if noting is not None:
+                    noting.drop(intake.plan)  # refused whole: nothing of it landed
                 snapshot = backend.read()
                 continue
+            # any other failure leaves them held, for the next write's settle
+            if noting is not None:
+                noting.release(intake.plan)
             report.moved = verify(backend, snapshot, changes, intake.plan.stamp).moved
             report.appended = len(intake.lead_ids)
             report.already = len(intake.already)

@@ -266,14 +266,7 @@ class Outbox:
 
     def retry(self, keys: Iterable[str] | None, now: float) -> int:
         """Make dead submissions (all of them, or those named) pending again, due now."""
-        c = submissions.c
-        query = update(submissions).where(c.state == DEAD)
-        if keys is not None:
-            query = query.where(c.key.in_(list(keys)))
-        with self.db.begin() as conn:
-            return conn.execute(
-                query.values(state=PENDING, attempts=0, next_try_at=now, last_error=None)
-            ).rowcount
+        return self.db.retry_dead(submissions, keys, now)
 
     def retry_now(self, keys: Iterable[str] | None, now: float) -> int:
         """Make pending submissions that wait out a backoff (all of them, or those named)

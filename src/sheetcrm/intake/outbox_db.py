@@ -10,7 +10,8 @@ an INSERT that skips what is stored already, and turns that one process at a tim
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import (
     make_url,
     select,
     text,
+    update,
 )
 from sqlalchemy import Table as SQLTable
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -46,6 +48,7 @@ try:
 except ImportError:  # Windows: SQLite's own locking alone
     fcntl = None  # type: ignore[assignment]
 
+TURN_POLL = 0.05  # seconds between looks at a turn another process holds
 SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
 
 metadata = MetaData()
@@ -94,6 +97,41 @@ runs = SQLTable(
     Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
     Column("error", Text),
 )
+
+
+# The notifications a sync planned (sheetcrm.notify): one row per Notification.key. Held
+# while the sheet write that planned them is in flight, pending once it landed, then sent,
+# dead, or folded into a summary when the recipient's hourly cap is reached.
+notifications = SQLTable(
+    "notifications",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("lead_id", String(40), nullable=False),
+    Column("event", String(60), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("leads_row", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # held | pending | sent | dead | folded
+    Column("created_at", Float, nullable=False),  # Unix time, UTC
+    Column("next_try_at", Float, nullable=False),  # quiet hours, then backoff
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", Float),
+    # which write planned it (engine.notifications.write_token): the proof of landing
+    Column("sync_stamp", String(64), nullable=False),
+    # a lead appended by that write: its row in the sheet proves the append landed
+    Column("new_lead", Integer, nullable=False),
+    Column("cap", Integer, nullable=False),  # most messages per recipient per hour; 0: none
+    Column("claimed_by", String(100)),
+    Column("claimed_until", Float),
+    Column("summary_key", String(64)),  # folded: the summary message that told it
+    Column("logged", Integer, nullable=False),  # written to the sheet's log tab
+)
+Index("notifications_due", notifications.c.state, notifications.c.next_try_at)
+Index("notifications_recipient", notifications.c.recipient, notifications.c.sent_at)
+Index("notifications_held", notifications.c.state, notifications.c.sync_stamp)
 
 
 def default_url(folder: Path) -> str:
@@ -159,7 +197,8 @@ class OutboxDB:
             metadata.create_all(conn)
             # an outbox made before this column or index existed gets it now: create_all
             # leaves the columns and indexes of a table it finds alone
-            _add_missing_columns(conn, submissions)
+            for table in (submissions, notifications):
+                _add_missing_columns(conn, table)
             kept_index.create(conn, checkfirst=True)
 
     def _exists(self) -> bool:
@@ -197,10 +236,12 @@ class OutboxDB:
         )
 
     @contextmanager
-    def turn(self, name: str, key: int) -> Iterator[bool]:
-        """Whether this process has the turn ``name`` now, refused at once while another
-        process holds it: a file lock ``<database>-<name>.lock`` beside a SQLite file,
-        PostgreSQL's advisory lock ``key``; always granted to a SQLite without a file."""
+    def turn(self, name: str, key: int, wait: float = 0.0) -> Iterator[bool]:
+        """Whether this process has the turn ``name`` now, refused while another process
+        holds it (after waiting up to ``wait`` seconds for it): a file lock
+        ``<database>-<name>.lock`` beside a SQLite file, PostgreSQL's advisory lock ``key``;
+        always granted to a SQLite without a file. A killed holder's turn is free at once."""
+        deadline = time.monotonic() + wait
         if self._lock_file is not None:
             fd = os.open(
                 self._lock_file.replace("-writer.lock", f"-{name}.lock"),
@@ -208,24 +249,46 @@ class OutboxDB:
                 0o600,
             )
             try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    yield False
-                    return
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            yield False
+                            return
+                        time.sleep(TURN_POLL)
                 yield True
             finally:
                 os.close(fd)
         elif self.engine.dialect.name == "postgresql":
             with self.engine.connect() as conn:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                lock = text("SELECT pg_try_advisory_lock(:k)")
+                got = conn.execute(lock, {"k": key}).scalar()
+                while not got and time.monotonic() < deadline:
+                    time.sleep(TURN_POLL)
+                    got = conn.execute(lock, {"k": key}).scalar()
+                conn.commit()  # end the reads' transaction: the session lock outlives it
                 try:
                     yield bool(got)
                 finally:
                     if got:
                         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
         else:
             yield True
+
+    def retry_dead(self, table: SQLTable, keys: Iterable[str] | None, now: float) -> int:
+        """Make the dead rows of ``table`` (submissions or notifications; all of them, or
+        those named) pending again, due now, with their count of tries started over."""
+        c = table.c
+        query = update(table).where(c.state == "dead")
+        if keys is not None:
+            query = query.where(c.key.in_(list(keys)))
+        with self.begin() as conn:
+            return conn.execute(
+                query.values(state="pending", attempts=0, next_try_at=now, last_error=None)
+            ).rowcount
 
     def close(self) -> None:
         self.engine.dispose()

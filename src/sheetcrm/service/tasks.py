@@ -17,9 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from traceback import extract_tb
 from typing import Any
 
@@ -27,115 +25,21 @@ from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend
 from sheetcrm.backends.holders import abandoned, new_holder
-from sheetcrm.backends.sheets_address import check_location, spreadsheet_id
 from sheetcrm.engine.validation import Memo
-from sheetcrm.errors import ConfigError, SheetCRMError
-from sheetcrm.intake.adapters import SOURCES
+from sheetcrm.errors import SheetCRMError
 from sheetcrm.intake.flusher import FlushReport, flush
 from sheetcrm.intake.outbox import Outbox
-from sheetcrm.intake.retention import DAY, RETENTION_DAYS, purge
+from sheetcrm.intake.retention import DAY, purge
 from sheetcrm.intake.run_log import RunLog
-from sheetcrm.intake.signatures import protection, secret_variable
-from sheetcrm.service import background, environment, logs
-from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
+from sheetcrm.notify.outbox import NotificationOutbox
+from sheetcrm.notify.sender import Sender, SendReport
+from sheetcrm.service import background, logs
+from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
-
-
-@dataclass
-class ServiceConfig:
-    sheet: str
-    outbox_url: str
-    task_token: str = ""
-    secrets: dict[str, str] = field(default_factory=dict)  # source -> secret
-    max_body: int = MAX_BODY_BYTES
-    background: bool = True
-    flush_every: float = 5.0  # seconds between flushes at most: 3 write requests each
-    batch: int = FLUSH_BATCH
-    trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
-    platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
-    ignored: list[tuple[str, str]] = field(default_factory=list)  # undeclared names, hints
-    retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
-        """The service's settings from ``env``, read through the declaration
-        (:mod:`sheetcrm.service.environment`); a setting that would lose data or that
-        cannot work stops the start here, not at the first webhook."""
-        values = environment.read(env)
-        sheet = values["SHEETCRM_SHEET"]
-        check_location(sheet, "SHEETCRM_SHEET")
-        outbox_url = values["SHEETCRM_OUTBOX"] or default_outbox(sheet)
-        where = environment.platform(env)
-        allowed = values["SHEETCRM_ALLOW_SQLITE_OUTBOX"]
-        if where and outbox_url.startswith("sqlite") and not allowed:
-            raise ConfigError(
-                f"a SQLite outbox on {where} loses web-form submissions: its disk goes with "
-                "the instance, and with it every submission already answered 202",
-                "point SHEETCRM_OUTBOX at Cloud SQL for PostgreSQL, "
-                f"{environment.CLOUD_SQL_URL} (see docs/environment.md); for a "
-                "single-instance trial only, SHEETCRM_ALLOW_SQLITE_OUTBOX=1",
-            )
-        secrets = {s: values[secret_variable(s)] for s in SOURCES}
-        return cls(
-            sheet=sheet,
-            outbox_url=outbox_url,
-            task_token=values["SHEETCRM_TASK_TOKEN"],
-            secrets={s: secret for s, secret in secrets.items() if secret is not None},
-            max_body=values["SHEETCRM_MAX_BODY_BYTES"],
-            background=values["SHEETCRM_BACKGROUND"],
-            flush_every=float(values["SHEETCRM_FLUSH_SECONDS"]),
-            batch=values["SHEETCRM_FLUSH_BATCH"],
-            trust_cron_header=where == "App Engine",
-            platform=where,
-            ignored=environment.undeclared(env),
-            retention_days=values["SHEETCRM_OUTBOX_RETENTION_DAYS"],
-        )
-
-    def announce(self, serves: bool) -> None:
-        """What a process says as it starts: an outbox that will not survive the instance,
-        and, where webhooks are answered, which form sources anyone may post to."""
-        for name, hint in self.ignored:
-            logs.event(
-                f"{name} is not a sheetcrm setting; ignored — {hint}",
-                logging.WARNING,
-                kind="config",
-                variable=name,
-            )
-        if self.platform and self.outbox_url.startswith("sqlite"):
-            logs.event(
-                f"the outbox is SQLite on {self.platform} (SHEETCRM_ALLOW_SQLITE_OUTBOX): "
-                "submissions already answered 202 are lost when the instance is recycled; "
-                "for a single-instance trial only",
-                logging.WARNING,
-                kind="config",
-                outbox="sqlite",
-                platform=self.platform,
-            )
-        if not serves:
-            return
-        for source in SOURCES:
-            door = protection(source, self.secrets.get(source))
-            logs.event(
-                f"/hooks/{source}: {door.says}",
-                logging.INFO if door.kind in ("signed", "token") else logging.WARNING,
-                kind="config",
-                source=source,
-                protection=door.kind,
-            )
-
-
-def default_outbox(sheet: str) -> str:
-    """Beside a workbook, ``crm.xlsx`` -> ``crm.outbox.sqlite3``; for a Google Sheet, in the
-    working folder. (On App Engine and Cloud Run, from_env refuses it: use PostgreSQL.)"""
-    check_location(sheet)  # else a web address would make folders named https: and so on
-    if spreadsheet_id(sheet):
-        return f"sqlite:///{Path('sheetcrm-outbox.sqlite3').resolve()}"
-    path = Path(sheet).resolve()
-    return f"sqlite:///{path.with_name(path.stem + '.outbox.sqlite3')}"
 
 
 class Service:
@@ -151,6 +55,8 @@ class Service:
         self.opener, self.clock = opener, clock
         self.worker = new_holder()
         self.outbox.release(abandoned)  # claims of a process killed on this machine
+        self.notices = NotificationOutbox(self.outbox.db)
+        self.sender = Sender(self.outbox.db, config.send, self.worker, self._row_link)
         self.memo = Memo()
         self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
@@ -182,6 +88,7 @@ class Service:
                     self.config.batch,
                     self.memo,
                     sheet_failures=self._sheet_failures,
+                    notices=self.notices,
                 )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
@@ -216,7 +123,9 @@ class Service:
         with self._one_at_a_time:
             try:
                 now = self.clock()
-                plan, applied = sync_once(self._open(), now, now, self.memo, self.worker)
+                plan, applied = sync_once(
+                    self._open(), now, now, self.memo, self.worker, self.notices
+                )
                 summary = {
                     **vars(plan.summary),
                     "cells_written": applied.cells,
@@ -251,9 +160,27 @@ class Service:
             )
         return {"ok": not error, "seconds": round(seconds, 3), "summary": summary, "error": error}
 
+    def notify(self) -> SendReport:
+        """One round of sending the due notifications (sheetcrm.notify.sender)."""
+        started = time.perf_counter()
+        report = self.sender.run_once()
+        if report.claimed:
+            level = logging.WARNING if report.dead else logging.INFO
+            seconds = round(time.perf_counter() - started, 3)
+            logs.event("notify", level, kind="notify", seconds=seconds, **report.as_log())
+        return report
+
+    def _row_link(self, row: int) -> str:
+        try:
+            return self._open().row_link(row)
+        except SheetCRMError:  # the sheet cannot be opened now: the message names the row
+            return ""
+
     def status(self) -> dict[str, Any]:
+        now = time.time()
         return {
-            "outbox": self.outbox.stats(time.time()),
+            "outbox": self.outbox.stats(now),
+            "notifications": {**self.notices.stats(now), "channels": self.config.channels},
             **self.runs.latest(),
             "sync_every_minutes": self.sync_minutes,
             # here in a thread, or beside gunicorn's workers in a process of its own
@@ -282,9 +209,9 @@ class Service:
         self.outbox.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Sync every "Sync every minutes", and flush whenever submissions are due, until
-        ``stop`` is set. The outbox is asked every second (a cheap read), so that this works
-        the same in a process that answers no webhooks itself."""
+        """Sync every "Sync every minutes", flush whenever submissions are due, and send the
+        notifications that are due, until ``stop`` is set. The outbox is asked every second
+        (a cheap read), so that this works the same in a process that answers no webhooks."""
         next_sync = time.monotonic()
         next_flush = time.monotonic()
         while not stop.is_set():
@@ -307,6 +234,8 @@ class Service:
                     next_flush = started + max(
                         self.config.flush_every, 3 * (time.monotonic() - started)
                     )
+                if self.sender.has_due(time.time()):
+                    self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
                 self._backend = None
                 pause = self.config.flush_every  # and not fill the log every second

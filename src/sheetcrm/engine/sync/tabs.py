@@ -4,6 +4,7 @@ metric tabs show, where the drop-downs and highlighting go)."""
 from __future__ import annotations
 
 from sheetcrm.engine.look import planned_look
+from sheetcrm.engine.notifications import NOTIFIED_KEY, write_token
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS, PROBLEMS, STATE
@@ -63,6 +64,16 @@ def state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str)
     current = snapshot.get(STATE.name)
     look = planned_look(snapshot, plan.new_columns).key()
     rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest], [LOOK_KEY, look]]
+    # Written in the same request as the History rows and cells whose events they are, so
+    # that the next read proves this write landed (sheetcrm.notify.outbox: settle). Kept as
+    # it was by a write that plans none: a sync with nothing new still writes nothing.
+    notified = (
+        write_token(plan.stamp, plan.notifications)
+        if plan.notifications
+        else (state_value(current, NOTIFIED_KEY) if current is not None else "")
+    )
+    if notified:
+        rows.append([NOTIFIED_KEY, notified])
     table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
