@@ -14,7 +14,7 @@ from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.schema import ALERTS, LEADS, TEAM
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
-from sheets import NOW, cell, template
+from sheets import NOW, cell, put_leads, template
 
 EVERY_EVENT = [
     ["lead assigned", "", "", "", "", "owner", "", ""],
@@ -34,13 +34,7 @@ def _tabs(rules: list[list[str]], *leads: dict[str, str]) -> dict[str, Table]:
     tabs[ALERTS.name] = Table(list(ALERTS.headers), [list(r) for r in rules])
     team = tabs[TEAM.name]
     team.rows[0][team.col("Manager")] = "Avery Chen"  # Sofia Marin's
-    table = tabs[LEADS.name]
-    table.rows.clear()
-    for values in leads:
-        row = [""] * len(table.header)
-        for header, value in values.items():
-            row[table.col(header)] = value
-        table.rows.append(row)
+    put_leads(tabs, *leads)
     return tabs
 
 

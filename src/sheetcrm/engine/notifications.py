@@ -5,7 +5,10 @@ sender can drop the ones it has already sent."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,23 @@ class Notification:
     def describe(self) -> str:
         to = f"{self.channel} {self.recipient}".strip() if self.recipient else self.channel
         return f"notify {to}: {self.text} [key {self.key}]"
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """One message the sender sent or gave up on, for the Notifications log tab."""
+
+    key: str  # the notification's key: a record already on the tab is not added again
+    at: str  # ISO 8601, with its offset (UTC)
+    lead_id: str
+    event: str
+    recipient: str  # an e-mail address or a channel's name; never a webhook's URL
+    channel: str
+    outcome: str  # "sent", or "failed: <reason>"
+
+
+def one_line(text: str, limit: int = 120) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks and other control
+    characters from lead data become spaces (a CR/LF in a subject would inject headers)."""
+    flat = " ".join(_BREAKS.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
