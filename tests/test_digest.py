@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sales_sheet import email, sales_tabs, set_lead, set_member, sync
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.notifications import Notification, SentRecord
 from sheetcrm.engine.schema import NOTIFICATIONS
@@ -143,6 +144,6 @@ def test_a_sheet_without_the_tab_gets_it_with_the_first_record():
     tabs = sales_tabs({})
     del tabs[NOTIFICATIONS.name]
     backend = MemoryBackend(tabs)
-    sync(backend, MONDAY, sent=(_record("k1"),))
+    sync_once(backend, MONDAY, datetime.now(UTC), sent=(_record("k1"),))  # as the service does
     tab: Table = backend.read().table(NOTIFICATIONS.name)
     assert tab.header == NOTIFICATIONS.headers and [r[-1] for r in tab.rows] == ["k1"]

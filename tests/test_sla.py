@@ -187,3 +187,15 @@ def test_a_hundred_thousand_leads_are_checked_quickly():
     sla_rows = [h for _, h, _ in plan.history if h[6].startswith(WHY)]
     assert len(sla_rows) == 200
     assert time.perf_counter() - started < 30  # the whole sync of 100k leads, shared machine
+
+
+def test_a_reassignment_is_the_rotations_next_turn_after_this_syncs_routing():
+    backend = MemoryBackend(sales_tabs(REASSIGN, {"Email": "a@acme.example"}))
+    sync(backend, MONDAY)
+    backend.human(lambda t: t[LEADS.name].rows.append(list(t[LEADS.name].rows[0])))
+    set_lead(backend, 1, "Email", "b@bolt.example")
+    for header in ("Lead ID", "Owner", "Assigned at", "Created at", "Status"):
+        set_lead(backend, 1, header, "")
+    sync(backend, MONDAY + timedelta(hours=5))
+    # the new lead took Ben's turn first, so the untouched one goes on to Cal
+    assert (_owner(backend, "L-00002"), _owner(backend)) == ("Ben", "Cal")

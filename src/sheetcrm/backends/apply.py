@@ -3,12 +3,14 @@ write under the spreadsheet's lease)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing import check_landing
+from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan, Resolved, resolve
 from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
@@ -109,14 +111,16 @@ def sync_once(
     clock: datetime,
     memo: Memo | None = None,
     holder: str = "sheetcrm",
+    sent: Sequence[SentRecord] = (),
 ) -> tuple[Plan, ApplyReport]:
     """One whole sync: read, hold the lease, clear what killed writes left, plan at ``now``
     (the sheet's time), write.
-    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed."""
+    ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed.
+    ``sent``: the messages the sender reports, for the Notifications tab (once per key)."""
     snapshot = backend.read()
     with backend.lease(holder, clock):
         leftovers = backend.remove_leftovers(clock)
-        plan = plan_sync(snapshot, now, memo)
+        plan = plan_sync(snapshot, now, memo, sent=sent)
         report = apply(plan, backend, snapshot)
         report.leftovers = leftovers
         return plan, report

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.notifications import Notification, one_line
-from sheetcrm.engine.rotations import ROTATING, read_turns
+from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.alerts import LeadNames, leads_row
@@ -60,11 +60,7 @@ def reassign_untouched(state: SyncState) -> SyncState:
     stages = {norm_header(s.name): s for s in config.stages}
     is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
     rotating = any(r.strategy in ROTATING for r in config.routing)
-    turns = (
-        read_turns(state.snapshot.table(HISTORY.name), frame.now, settings.dayfirst, frame.zone)
-        if again and rotating
-        else {}
-    )
+    turns = _turns(state) if again and rotating else {}
     assignments = route(
         frame,
         again,
@@ -96,6 +92,19 @@ def reassign_untouched(state: SyncState) -> SyncState:
     stays = [r for r in rows if r not in moved]
     _escalate(state, stays, chains, nobody)
     return state
+
+
+def _turns(state: SyncState) -> dict[tuple[str, str], Turns]:
+    """Each rotation's turns: History's, then those the route step took in this very sync
+    (its History rows are only planned), so that a reassignment is the next turn."""
+    frame, settings = state.view, state.settings
+    history = state.snapshot.table(HISTORY.name)
+    turns = read_turns(history, frame.now, settings.dayfirst, frame.zone)
+    planned = Table(HISTORY.headers, [entry for _row, entry, _column in state.plan.history])
+    for rotation, now in read_turns(planned, frame.now, settings.dayfirst, frame.zone).items():
+        before = turns.get(rotation, Turns())
+        turns[rotation] = Turns(now.latest, before.counts + now.counts)
+    return turns
 
 
 def _flagged(state: SyncState) -> list[int]:
