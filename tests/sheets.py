@@ -32,6 +32,17 @@ def template(now: datetime = NOW) -> dict[str, Table]:
     return load_template("b2b-en", now=now)
 
 
+def put_leads(tabs: dict[str, Table], *leads: dict[str, str]) -> None:
+    """Replace the Leads rows of ``tabs`` with ``leads``, each a header -> value mapping."""
+    table = tabs["Leads"]
+    table.rows.clear()
+    for values in leads:
+        row = [""] * len(table.header)
+        for header, value in values.items():
+            row[table.col(header)] = value
+        table.rows.append(row)
+
+
 def make_backend(kind: str, tmp_path: Path, tabs: dict[str, Table] | None = None) -> SheetBackend:
     tabs = template() if tabs is None else tabs
     if kind == "memory":

@@ -14,7 +14,7 @@ from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.schema import ALERTS, LEADS, TEAM
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
-from sheets import NOW, cell, template
+from sheets import NOW, cell, put_leads, template
 
 EVERY_EVENT = [
     ["lead assigned", "", "", "", "", "owner", "", ""],
@@ -34,14 +34,13 @@ def _tabs(rules: list[list[str]], *leads: dict[str, str]) -> dict[str, Table]:
     tabs[ALERTS.name] = Table(list(ALERTS.headers), [list(r) for r in rules])
     team = tabs[TEAM.name]
     team.rows[0][team.col("Manager")] = "Avery Chen"  # Sofia Marin's
-    table = tabs[LEADS.name]
-    table.rows.clear()
-    for values in leads:
-        row = [""] * len(table.header)
-        for header, value in values.items():
-            row[table.col(header)] = value
-        table.rows.append(row)
+    put_leads(tabs, *leads)
     return tabs
+
+
+def _every_event(*leads: dict[str, str]) -> MemoryBackend:
+    """A sheet whose Alerts rules follow every event, holding ``leads``."""
+    return MemoryBackend(_tabs(EVERY_EVENT, *leads))
 
 
 def _sync(backend: MemoryBackend, now: datetime) -> Plan:
@@ -103,13 +102,10 @@ def test_a_sheet_without_the_alerts_tab_has_no_rules_and_no_problem():
 
 
 def test_each_event_is_planned_once_by_the_sync_that_makes_it_happen():
-    backend = MemoryBackend(
-        _tabs(
-            EVERY_EVENT,
-            {"Email": "a@acme.example", "Country": "France", "Stage": "Prospecting"},
-            {"Email": "b@bolt.example", "Country": "France", "Stage": "Prospecting"},
-            {"Email": "c@cask.example", "Country": "France", "Stage": "Meeting"},
-        )
+    backend = _every_event(
+        {"Email": "a@acme.example", "Country": "France", "Stage": "Prospecting"},
+        {"Email": "b@bolt.example", "Country": "France", "Stage": "Prospecting"},
+        {"Email": "c@cask.example", "Country": "France", "Stage": "Meeting"},
     )
     first = _sync(backend, NOW)
     assert _planned(first) == Counter(
@@ -183,3 +179,22 @@ def test_dry_run_lists_the_notifications_it_would_send(tmp_path, capsys):
     assert lines, "the template's Alerts rules tell owners of the leads assigned"
     assert all("(lead L-" in x and "Alerts row " in x and "[key " in x for x in lines)
     assert any(x.startswith("notify email ") and "assigned to " in x for x in lines)
+
+
+def test_every_notification_has_a_one_line_subject_and_its_leads_row():
+    backend = _every_event(
+        {"Email": "a@acme.example", "Country": "France", "Company": "Acme\r\nBcc: x@y.z"},
+        {"Email": "b@bolt.example", "Country": "France", "First name": "Bo"},
+    )
+    first = _sync(backend, NOW)
+    assert {(n.lead_id, n.subject, n.leads_row) for n in first.notifications} == {
+        ("L-00001", "New lead L-00001 is yours: Acme Bcc: x@y.z", 2),
+        ("L-00002", "New lead L-00002 is yours: Bo", 3),
+    }
+    _set(backend, 1, "Stage", "Proposal")
+    _set(backend, 1, "Amount", "5000")
+    second = _sync(backend, NOW + timedelta(hours=1))
+    subjects = {(n.event, n.subject) for n in second.notifications}
+    assert ("stage entered", "Lead L-00002 entered Proposal: Bo") in subjects
+    assert ("lifecycle reaches SQL", "Lead L-00002 is now an SQL: Bo") in subjects
+    assert all(n.leads_row == 3 for n in second.notifications)

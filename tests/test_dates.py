@@ -20,9 +20,8 @@ from sheetcrm.engine.dates import parse_date, unreadable_zone
 from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import LEADS, SETTINGS
 from sheetcrm.engine.sync import plan_sync
-from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import check_rows
-from sheets import template
+from sheets import put_leads, template
 
 ZONES = [ZoneInfo(z) for z in ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")]
 
@@ -174,13 +173,7 @@ def _sheet(zone: str, order: str, *leads: dict[str, str]) -> MemoryBackend:
             row[1] = zone
         elif row[0] == "Date order":
             row[1] = order
-    table: Table = tabs[LEADS.name]
-    table.rows.clear()
-    for values in leads:
-        row = [""] * len(table.header)
-        for header, value in values.items():
-            row[table.col(header)] = value
-        table.rows.append(row)
+    put_leads(tabs, *leads)
     return MemoryBackend(tabs)
 
 

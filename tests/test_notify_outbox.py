@@ -363,3 +363,24 @@ def test_an_import_of_two_thousand_leads_sends_the_cap_then_one_summary(db):
     assert summary.text.startswith("and 1981 more: ")
     assert summary.text.endswith(", ... (1931 more, truncated)")
     assert _states(box) == {SENT: 20, FOLDED: 1981}
+
+
+def test_what_was_sent_reaches_the_notifications_tab_once(db):
+    """The whole loop: a sync plans and stores, the sender sends (one refused for good), the
+    next sync appends both to the Notifications tab, marks them logged, and a third sync adds
+    no row (nor would a report repeated after a crash: the tab is appended once per key)."""
+    from sheetcrm.engine.schema import NOTIFICATIONS
+
+    backend, box = _sheet(2), NotificationOutbox(db)
+    _sync(backend, box)
+    channel = Recorder([DeliveryError("550 no such mailbox", permanent=True)])
+    Sender(db, channel, "w1").run_once()
+    assert len(channel.sent) == 1
+    _sync(backend, box, NOW + timedelta(minutes=15))
+    log = backend.read().table(NOTIFICATIONS.name)
+    outcomes = sorted(r[log.col("Outcome")] for r in log.rows)
+    assert outcomes == ["failed: 550 no such mailbox", "sent"]
+    assert {r[log.col("Event")] for r in log.rows} == {"lead assigned"}
+    assert box.unlogged() == []
+    _sync(backend, box, NOW + timedelta(minutes=30))
+    assert len(backend.read().table(NOTIFICATIONS.name).rows) == 2

@@ -16,17 +16,11 @@ from sheetcrm.engine.sync.begin import lead_rows
 from sheetcrm.engine.sync.ids import next_ids
 from sheetcrm.engine.sync.status import join_notes
 from sheetcrm.engine.table import Table
-from sheets import NOW, cell, template
+from sheets import NOW, cell, put_leads, template
 
 
 def _sync(tabs: dict[str, Table], *leads: dict[str, str]) -> MemoryBackend:
-    table = tabs[LEADS.name]
-    table.rows.clear()
-    for values in leads:
-        row = [""] * len(table.header)
-        for header, value in values.items():
-            row[table.col(header)] = value
-        table.rows.append(row)
+    put_leads(tabs, *leads)
     backend = MemoryBackend(tabs)
     snapshot = backend.read()
     apply(plan_sync(snapshot, NOW), backend, snapshot)

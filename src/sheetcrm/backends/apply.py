@@ -3,6 +3,7 @@ write under the spreadsheet's lease)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing import check_landing
+from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan, Resolved, resolve
 from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
@@ -112,20 +114,27 @@ def sync_once(
     memo: Memo | None = None,
     holder: str = "sheetcrm",
     notices: Notices | None = None,
+    sent: Sequence[SentRecord] = (),
 ) -> tuple[Plan, ApplyReport]:
     """One whole sync: read, hold the lease, clear what killed writes left, plan at ``now``
     (the sheet's time), write.
     ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed.
     With ``notices`` (the notification outbox), the plan's notifications are stored exactly
-    once: held before the write, released once it landed (backends/notices.py)."""
+    once: held before the write, released once it landed (backends/notices.py).
+    ``sent``: the messages the sender reports, for the Notifications tab (once per key)."""
     with notices.writing() if notices is not None else nullcontext():
         snapshot = backend.read()
         with backend.lease(holder, clock):
             if notices is not None:
                 notices.settle(snapshot)
             leftovers = backend.remove_leftovers(clock)
-            plan = plan_sync(snapshot, now, memo)
+            if notices is not None and not sent:
+                sent = notices.log_records()
+            plan = plan_sync(snapshot, now, memo, sent=sent)
             report = _apply_noting(plan, backend, snapshot, notices)
+            if notices is not None and sent:
+                # on the tab now, or already were (it is appended once per key)
+                notices.mark_logged(r.key for r in sent)
             report.leftovers = leftovers
             return plan, report
 

@@ -9,10 +9,11 @@ leaves its landing unknown keeps them held: the next write's settle finds out fr
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.table import Snapshot
 
@@ -39,4 +40,12 @@ class Notices(Protocol):
 
     def drop(self, plan: Plan) -> int:
         """The plan's write surely did not land: forget its held notifications."""
+        ...
+
+    def log_records(self, limit: int = 500) -> list[SentRecord]:
+        """Sent, failed and folded notifications the Notifications tab does not show yet."""
+        ...
+
+    def mark_logged(self, keys: Iterable[str]) -> int:
+        """These are on the Notifications tab now (a write that logged them landed)."""
         ...

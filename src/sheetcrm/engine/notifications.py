@@ -5,8 +5,11 @@ sender can drop the ones it has already sent."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 NOTIFIED_KEY = "notified"
 """The hidden state tab's row naming the last write that planned notifications: its
@@ -48,3 +51,23 @@ def write_token(stamp: str, notifications: Iterable[Notification]) -> str:
     only when they differ in what they would send."""
     raw = "\x1f".join([stamp, *sorted(n.key for n in notifications)])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """One message the sender sent or gave up on, for the Notifications log tab."""
+
+    key: str  # the notification's key: a record already on the tab is not added again
+    at: str  # ISO 8601, with its offset (UTC)
+    lead_id: str
+    event: str
+    recipient: str  # an e-mail address or a channel's name; never a webhook's URL
+    channel: str
+    outcome: str  # "sent", or "failed: <reason>"
+
+
+def one_line(text: str, limit: int = 120) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks and other control
+    characters from lead data become spaces (a CR/LF in a subject would inject headers)."""
+    flat = " ".join(_BREAKS.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -17,7 +17,7 @@ import numpy as np
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.schema import HISTORY, LEADS
+from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
@@ -75,6 +75,7 @@ class Plan:
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
     stamp: str = ""  # the sync's time, as written in cells and History
     notifications: list[Notification] = field(default_factory=list)  # planned, not sent
+    log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
 
     @property
     def cell_count(self) -> int:
@@ -82,7 +83,12 @@ class Plan:
 
     def __bool__(self) -> bool:
         return bool(
-            self.cell_count or self.new_columns or self.history or self.appends or self.replace
+            self.cell_count
+            or self.new_columns
+            or self.history
+            or self.appends
+            or self.replace
+            or self.log
         )
 
     def describe(self, limit: int = 200) -> list[str]:
@@ -95,6 +101,7 @@ class Plan:
                 who = key.lead_id or f"row {Table.sheet_row(key.row)} (new)"
                 lines.append(f"{LEADS.name} {who} · {w.column}: {old!r} → {new!r}")
         lines += [f"{HISTORY.name} += {' | '.join(r)}" for _, r, _ in self.history]
+        lines += [f"{NOTIFICATIONS.name} += {' | '.join(r)}" for r in self.log]
         lines += [f"{LEADS.name} += {' | '.join(v for v in r.values() if v)}" for r in self.appends]
         lines += [f"rewrite tab {name} ({len(t.rows)} rows)" for name, t in self.replace.items()]
         if len(lines) > limit:
@@ -185,7 +192,32 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
                 [record.get(slot, "") for slot in slots] for record in _by_key(plan.appends)
             )
     changes.replace = dict(plan.replace)
+    _log(plan, current, changes)
     return Resolved(changes, conflicts)
+
+
+def _log(plan: Plan, current: Snapshot, changes: Changes) -> None:
+    """The Notifications rows ``plan`` adds, less those whose Key the tab got meanwhile (a
+    second instance logged them): appended, or the tab created with them when it is absent."""
+    if not plan.log:
+        return
+    tab = current.get(NOTIFICATIONS.name)
+    key = NOTIFICATIONS.headers.index("Key")
+    known = set(tab.column("Key")) if tab is not None else set()
+    rows = [r for r in plan.log if r[key] not in known]
+    if not rows:
+        return
+    if tab is None:  # a sheet from before the tab: created with its header
+        changes.replace[NOTIFICATIONS.name] = Table(NOTIFICATIONS.headers, rows)
+        return
+    if tab.header == NOTIFICATIONS.headers:
+        changes.appends[_tab_name(current, NOTIFICATIONS.name)] = rows
+        return
+    # a person moved its columns: each value under its header, by name
+    at = {norm_header(h): i for i, h in enumerate(NOTIFICATIONS.headers)}
+    changes.appends[_tab_name(current, NOTIFICATIONS.name)] = [
+        [r[at[norm_header(h)]] if norm_header(h) in at else "" for h in tab.header] for r in rows
+    ]
 
 
 def _slots(header: list[str]) -> list[str]:

@@ -125,12 +125,15 @@ def route(
     is_open: np.ndarray,
     turns: Mapping[tuple[str, str], Turns] | None = None,
     originals: np.ndarray | None = None,
+    exclude: Mapping[int, frozenset[str]] | None = None,
 ) -> list[Assignment]:
     """Assign ``rows`` (positions in ``frame``, in arrival order) to owners.
 
     ``turns``: what each rotation did before (:func:`sheetcrm.engine.rotations.read_turns`).
     ``originals``: per row, the row of the lead it duplicates (-1 for none); a duplicate goes
     to its original's owner unless that person is inactive or away. None: no such rule.
+    ``exclude``: per row, the people (norm_header of their names) it must not go to, the
+    fallback owner included: those who had it already (first-touch SLA reassignment).
     """
     now = frame.now
     load = _load(frame, is_open, team, turns or {})
@@ -152,6 +155,7 @@ def route(
     # look-up a row.
     nobody_free: dict[tuple[object, ...], str] = {}
     for row in _originals_first(rows, originals):
+        barred = exclude.get(row, frozenset()) if exclude else frozenset()
         before = ""  # what the why says ahead of the rule: the original's owner is away
         if originals is not None and originals[row] >= 0:
             assert owners is not None and ids is not None
@@ -171,7 +175,7 @@ def route(
             if j is not None
             else (None,)
         )
-        if cache in nobody_free and not before:
+        if cache in nobody_free and not before and not barred:
             results.append(Assignment(row, "", nobody_free[cache]))
             continue
         if j is None:
@@ -187,7 +191,10 @@ def route(
                 or "every lead"
             )
             reason = f"{before}{rule.label} ({conditions})"
-            ranked = _ranked(_candidates(rule, team, by_name), rule, load)
+            candidates = _candidates(rule, team, by_name)
+            ranked = _ranked(
+                [m for m in candidates if norm_header(m.name) not in barred], rule, load
+            )
         chosen = next((m for m in ranked if not _why_unavailable(m, load, now)), None)
         if chosen is not None:
             assert j is not None
@@ -209,6 +216,8 @@ def route(
             in_team_order = sorted(ranked, key=lambda m: team.index(m))
             busy = "; ".join(_why_unavailable(m, load, now) for m in in_team_order)
             backup = by_name.get(norm_header(fallback)) if fallback else None
+            if backup is not None and norm_header(backup.name) in barred:
+                backup = None  # had the lead already
             # the fallback is a person like any other: not when away, nor past capacity
             unavailable = (
                 "no fallback owner (Settings: Fallback owner)"
@@ -219,7 +228,7 @@ def route(
                 extra = [unavailable] if backup and unavailable not in busy else []
                 why = "; ".join(p for p in (reason, busy, *extra) if p)
                 why += "; no fallback owner available (Settings: Fallback owner)"
-                if not before:
+                if not before and not barred:
                     nobody_free[cache] = why
                 results.append(Assignment(row, "", why))
                 continue

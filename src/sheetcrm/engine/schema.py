@@ -301,7 +301,16 @@ HISTORY = TabSpec(
     "Append-only log of what the service changed and saw change.",
     "the service",
 )
-
+# the Notifications tab: its columns and their widths
+_LOGGED = {"At": 16, "Lead ID": 10, "Event": 18, "To": 26, "Channel": 12, "Outcome": 30, "Key": 18}
+NOTIFICATIONS = TabSpec(
+    "Notifications",
+    tuple(
+        Column(h, Kind.DATETIME if h == "At" else Kind.TEXT, S, width=w) for h, w in _LOGGED.items()
+    ),
+    "Append-only log of the alerts and digests sent or given up on (docs/alerts.md).",
+    "the service",
+)
 PROBLEMS = TabSpec(
     "Problems",
     (
@@ -333,7 +342,7 @@ STATE = TabSpec(
 )
 
 RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
-TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, PROBLEMS, STATE)
+TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, NOTIFICATIONS, PROBLEMS, STATE)
 
 
 # --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------

@@ -10,105 +10,46 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
-import phonenumbers
+from sheetcrm.engine.business_hours import (
+    Calendar,
+    parse_days,
+    parse_span,
+    parse_time_of_day,
+)
+from sheetcrm.engine.setting_values import (
+    SettingError as SettingError,  # re-exported: the error of every setting
+)
+from sheetcrm.engine.setting_values import (
+    count as _count,
+)
+from sheetcrm.engine.setting_values import (
+    date_order as _date_order,
+)
+from sheetcrm.engine.setting_values import (
+    number as _number,
+)
+from sheetcrm.engine.setting_values import (
+    number_format as _number_format,
+)
+from sheetcrm.engine.setting_values import (
+    optional_number as _optional_number,
+)
+from sheetcrm.engine.setting_values import (
+    region as _region,
+)
+from sheetcrm.engine.setting_values import (
+    words as _words,
+)
+from sheetcrm.engine.setting_values import (
+    yes_no as _yes_no,
+)
+from sheetcrm.engine.setting_values import (
+    zone as _zone,
+)
 
-from sheetcrm.engine.values import parse_bool, parse_number
-
-ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics"})
-
-
-class SettingError(ValueError):
-    def __init__(self, problem: str, hint: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.hint = hint
-
-
-def _zone(text: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        # OSError: a folder of the zone database ("Europe", "US") is no zone, and opening
-        # it raises IsADirectoryError rather than ZoneInfoNotFoundError.
-        import difflib
-
-        close = difflib.get_close_matches(text.strip(), sorted(available_timezones()), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Europe/Paris"
-        raise SettingError(f"unknown time zone {text!r}", hint) from exc
-
-
-def _date_order(text: str) -> bool:
-    order = text.strip().upper().replace("/", "").replace("-", "")
-    if order in ("DMY", "DAY FIRST"):
-        return True
-    if order in ("MDY", "MONTH FIRST"):
-        return False
-    raise SettingError(f"unknown date order {text!r}", "use DMY (31/01/2026) or MDY (01/31/2026)")
-
-
-_DECIMAL_MARKS = {
-    "1,234.56": ".",
-    "1.234,56": ",",
-    "1 234,56": ",",
-    "1 234.56": ".",
-    "decimal point": ".",
-    "point": ".",
-    ".": ".",
-    "decimal comma": ",",
-    "comma": ",",
-    ",": ",",
-    "auto": None,
-}
-
-
-def _number_format(text: str) -> str | None:
-    """The sheet's decimal mark, "." or ","; None (auto) to guess it per cell."""
-    words = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").casefold().split())
-    if words not in _DECIMAL_MARKS:
-        raise SettingError(
-            f"unknown number format {text!r}",
-            "use 1,234.56 (decimal point), 1.234,56 or 1 234,56 (decimal comma), or auto",
-        )
-    return _DECIMAL_MARKS[words]
-
-
-def _region(text: str) -> str:
-    region = text.strip().upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise SettingError(
-            f"unknown phone region {text!r}", "use a two-letter country code like US, GB, FR, DE"
-        )
-    return region
-
-
-def _number(minimum: float | None = None) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = parse_number(text)
-        if value is None:
-            raise SettingError(f"{text!r} is not a number", "type a plain number, like 24")
-        if minimum is not None and value < minimum:
-            raise SettingError(f"{text!r} is below {minimum:g}", f"use {minimum:g} or more")
-        return value
-
-    return parse
-
-
-def _optional_number(text: str) -> float | None:
-    return None if not text.strip() else _number()(text)
-
-
-def _yes_no(text: str) -> bool:
-    value = parse_bool(text)
-    if value is None:
-        raise SettingError(f"{text!r} is not yes or no", "type yes or no")
-    return value
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(w.strip() for w in re.split(r"[,;\n]", text) if w.strip())
-
+ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest"})
 
 DEDUPE_KEYS = ("email", "phone", "company domain")
 
@@ -225,6 +166,61 @@ SETTINGS: tuple[Setting, ...] = (
         "A lead not contacted this many hours after it was assigned is flagged overdue.",
         _number(0),
         frozenset({"stages"}),
+    ),
+    Setting(
+        "Reassign after SLA",
+        "no",
+        "yes: a lead still untouched (First touch at empty) First-touch SLA hours after it "
+        "was assigned goes to the next person the Routing rules name, never one who had it "
+        "already; no: it is only flagged.",
+        _yes_no,
+        frozenset({"reassign"}),
+    ),
+    Setting(
+        "Max reassignments",
+        "2",
+        "How many times one lead may be reassigned for a missed first touch; after that it "
+        "stays, and the owner's manager (Team: Manager) is told.",
+        _count,
+        frozenset({"reassign"}),
+    ),
+    Setting(
+        "Business days",
+        "",
+        "The days the first-touch SLA counts, like Mon-Fri; empty: every day.",
+        parse_days,
+        frozenset({"reassign"}),
+    ),
+    Setting(
+        "Business hours",
+        "",
+        "The hours of a business day the first-touch SLA counts, like 9:00-18:00; empty: all day.",
+        lambda t: parse_span(t, overnight=False),
+        frozenset({"reassign"}),
+    ),
+    Setting(
+        "Digest at",
+        "",
+        "The time each owner gets a daily e-mail of their overdue follow-ups, stale deals "
+        "and new leads, like 8:00; nothing is sent when all three are empty. Empty: no digest.",
+        parse_time_of_day,
+        frozenset({"digest"}),
+    ),
+    Setting(
+        "Quiet hours",
+        "",
+        "Hours when no alert goes out, like 20:00-8:00; what happens then is sent when "
+        "they end. Empty: none.",
+        lambda t: parse_span(t, overnight=True),
+        frozenset(),
+    ),
+    Setting(
+        "Alerts per person per hour",
+        "20",
+        "The most alerts one person gets in an hour; the rest come as one summary. "
+        "0 or empty: no limit.",
+        _count,
+        frozenset(),
     ),
     Setting(
         "MQL score",
@@ -356,3 +352,8 @@ class Settings:
     @property
     def dayfirst(self) -> bool:
         return bool(self["Date order"])
+
+    @property
+    def calendar(self) -> Calendar:
+        """The working week the first-touch SLA counts in."""
+        return Calendar(self["Business days"], self["Business hours"])

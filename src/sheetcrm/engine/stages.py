@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.business_hours import Calendar
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.history import last_recorded
@@ -51,7 +52,10 @@ def track(
     stages: Sequence[Stage],
     history: Table,
     sla_hours: float,
+    calendar: Calendar | None = None,
 ) -> StageResult:
+    """``calendar``: the business days and hours the first-touch SLA counts in; None: every
+    hour of every day."""
     now = frame.now
     stamp = format_datetime(frame.clock)  # aware: in the repeated hour, with its offset
     n = len(frame)
@@ -133,7 +137,7 @@ def track(
 
     is_open = frame.per_key("Stage", lambda k: k in by_key and by_key[k].type == "open") | blank
     _flag_stale(frame, result, keys, by_key, is_open)
-    _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours)
+    _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours, calendar)
     follow = frame.dates("Next action date")
     late = is_open & (follow < np.datetime64(now.date()))
     if late.any():
@@ -180,14 +184,30 @@ def _flag_first_touch(
     first: Stage,
     is_open: np.ndarray,
     sla_hours: float,
+    calendar: Calendar | None,
 ) -> None:
+    waiting = (keys == norm_header(first.name)) | frame.blank("Stage")
+    untouched = (result.first_touch_at == "").to_numpy()
+    if calendar is not None and not calendar.always:
+        # business hours are counted on the wall clock, as people read them
+        start = frame.dates("Assigned at")
+        start = np.where(np.isnat(start), frame.dates("Created at"), start)
+        late = sla_late(calendar, start, frame.now, sla_hours)
+        rows = np.flatnonzero(is_open & waiting & untouched & late)
+        if len(rows):
+            starts, which = np.unique(start[rows], return_inverse=True)
+            said = [
+                f"overdue: first touch was due {format_datetime(calendar.due(_wall(t), sla_hours))}"
+                for t in starts
+            ]
+            messages = [said[i] for i in which.ravel()]
+            result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+        return
     # Real hours, not the wall clock's: a night when clocks change lasts 23 or 25 hours.
     start = frame.instants("Assigned at")
     start = np.where(np.isnat(start), frame.instants("Created at"), start)
     due = start + np.timedelta64(int(sla_hours * 3600), "s")
     now = np.datetime64(frame.clock.astimezone(UTC).replace(tzinfo=None), "ns")
-    waiting = (keys == norm_header(first.name)) | frame.blank("Stage")
-    untouched = (result.first_touch_at == "").to_numpy()
     late = is_open & waiting & untouched & ~np.isnat(due) & (due < now)
     if late.any():
         rows = np.flatnonzero(late)
@@ -197,9 +217,25 @@ def _flag_first_touch(
             for t in times
         ]
         messages = [said[i] for i in which.ravel()]
-        result.flags.append(
-            (rows, "Last contact", messages, "contact the lead, then fill Last contact")
+        result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+
+
+_TOUCH_HINT = "contact the lead, then fill Last contact"
+
+
+def sla_late(calendar: Calendar, start: np.ndarray, now: datetime, hours: float) -> np.ndarray:
+    """Per wall time ``start`` (NaT: never), whether ``hours`` business hours of
+    ``calendar`` have passed by the wall time ``now``."""
+    begun = calendar.minutes(start)
+    current = calendar.minutes(np.array([np.datetime64(now, "ns")]))[0]
+    with np.errstate(invalid="ignore"):
+        return (
+            ~np.isnan(begun) & (start <= np.datetime64(now, "ns")) & (current - begun >= hours * 60)
         )
+
+
+def _wall(moment: np.datetime64) -> datetime:
+    return pd.Timestamp(moment).to_pydatetime()
 
 
 def _check_required(

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from sheetcrm.backends.base import LeaseHeldError
-from sheetcrm.engine.notifications import NOTIFIED_KEY, Notification, write_token
+from sheetcrm.engine.notifications import NOTIFIED_KEY, Notification, SentRecord, write_token
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.schema import LEADS, STATE
 from sheetcrm.engine.sync.tabs import state_value
@@ -189,6 +189,11 @@ class NotificationOutbox:
         with self.db.engine.connect() as conn:
             return [record(r) for r in conn.execute(query)]
 
+    def log_records(self, limit: int = 500) -> list[SentRecord]:
+        """What the Notifications tab is to show next: :meth:`unlogged`, as the engine's
+        records (never a webhook's URL: a chat recipient is a person's name or none)."""
+        return [_sent_record(r) for r in self.unlogged(limit)]
+
     def mark_logged(self, keys: Iterable[str]) -> int:
         c = notifications.c
         done = 0
@@ -236,6 +241,17 @@ def _lead_ids(snapshot: Snapshot) -> set[str]:
     if leads is None or column is None:
         return set()
     return {row[column].strip() for row in leads.rows if len(row) > column}
+
+
+def _sent_record(r: Record) -> SentRecord:
+    at = datetime.fromtimestamp(r.sent_at or r.next_try_at, UTC).isoformat(timespec="seconds")
+    if r.state == SENT:
+        outcome = "sent"
+    elif r.state == FOLDED:
+        outcome = "in the hourly summary (cap reached)"
+    else:
+        outcome = f"failed: {r.last_error}"
+    return SentRecord(r.key, at, r.lead_id, r.event, r.recipient, r.channel, outcome)
 
 
 def record(row: Any) -> Record:

@@ -10,21 +10,26 @@ with no edit plans nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.sync.alerts import plan_alerts
 from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
 from sheetcrm.engine.sync.diff import diff
+from sheetcrm.engine.sync.digest import plan_digest
+from sheetcrm.engine.sync.hold import hold_notifications
 from sheetcrm.engine.sync.ids import assign_ids
 from sheetcrm.engine.sync.keys import report_reused_keys
 from sheetcrm.engine.sync.metrics import plan_metrics
 from sheetcrm.engine.sync.reassigned import note_reassignments
 from sheetcrm.engine.sync.route import route_leads
 from sheetcrm.engine.sync.score import score_leads
+from sheetcrm.engine.sync.sent import log_sent
+from sheetcrm.engine.sync.sla import reassign_untouched
 from sheetcrm.engine.sync.stages import track_stages
 from sheetcrm.engine.sync.state import SyncState, local_now
 from sheetcrm.engine.sync.status import write_status
@@ -45,7 +50,11 @@ STEPS: list[tuple[str, Step]] = [
     ("reassigned", note_reassignments),
     ("route", route_leads),
     ("stages", track_stages),
+    ("sla", reassign_untouched),
     ("alerts", plan_alerts),
+    ("digest", plan_digest),
+    ("hold", hold_notifications),
+    ("sent", log_sent),
     ("status", write_status),
     ("metrics", plan_metrics),
     ("diff", diff),
@@ -56,12 +65,18 @@ __all__ = ["STEPS", "Step", "SyncState", "begin", "finish", "local_now", "plan_s
 
 @gc_paused()
 def plan_sync(
-    snapshot: Snapshot, now: datetime, memo: Memo | None = None, metrics: bool = True
+    snapshot: Snapshot,
+    now: datetime,
+    memo: Memo | None = None,
+    metrics: bool = True,
+    sent: Sequence[SentRecord] = (),
 ) -> Plan:
     """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data.
     ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
-    updates them, so that appending leads costs no chart or format requests)."""
+    updates them, so that appending leads costs no chart or format requests). ``sent``: the
+    messages the sender reports since, logged on the Notifications tab (once each, by key)."""
     state = begin(snapshot, now, memo, metrics)
+    state.sent = sent
     if not state.stopped:
         for _name, step in STEPS:
             state = step(state)

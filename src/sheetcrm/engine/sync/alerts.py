@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
-from sheetcrm.engine.notifications import Notification
+from sheetcrm.engine.notifications import Notification, one_line
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
@@ -33,6 +33,7 @@ def plan_alerts(state: SyncState) -> SyncState:
     team = state.config.team
     emails = {norm_header(m.name): m.email for m in team}
     managers = {norm_header(m.name): m.manager for m in team if m.manager}
+    names = LeadNames(state)
     for rule in rules:
         happened = events.get(rule.event, [])
         if rule.stage:
@@ -42,10 +43,11 @@ def plan_alerts(state: SyncState) -> SyncState:
         holds = np.ones(len(state.data), dtype=bool)
         for condition in rule.conditions:
             holds &= condition.mask(state.view)
-        for row, when, what, _stage in happened:
+        for row, when, what, stage in happened:
             if not holds[row]:
                 continue
             owner = str(owners[row]).strip() if owners is not None else ""
+            subject = _subject(rule, state.ids[row], names[row], owner, stage)
             if rule.send_to == MANAGER:
                 owner = managers.get(norm_header(owner), "")  # no manager: nobody to tell
             for recipient in _recipients(rule, owner, emails):
@@ -58,6 +60,8 @@ def plan_alerts(state: SyncState) -> SyncState:
                         recipient,
                         rule.channel,
                         _text(state, rule, row, what),
+                        subject,
+                        leads_row(state, row),
                     )
                 )
     return state
@@ -74,9 +78,58 @@ def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str
 
 
 def _text(state: SyncState, rule: AlertRule, row: int, what: str) -> str:
-    leads_row = Table.sheet_row(int(state.positions[row]))
-    text = f"{what} (lead {state.ids[row]}, Leads row {leads_row}; Alerts row {rule.row})"
+    text = (
+        f"{what} (lead {state.ids[row]}, Leads row {leads_row(state, row)}; Alerts row {rule.row})"
+    )
     return f"{text}. {rule.message}" if rule.message else text
+
+
+def leads_row(state: SyncState, row: int) -> int:
+    """Lead ``row``'s row on Leads as the sheet numbers it: what a message links to."""
+    return Table.sheet_row(int(state.positions[row]))
+
+
+_SUBJECTS = {  # event -> subject, from the lead's ID ({id}), name ({name}) and stage
+    "lifecycle reaches MQL": "Lead {id} is now an MQL{name}",
+    "lifecycle reaches SQL": "Lead {id} is now an SQL{name}",
+    "stage entered": "Lead {id} entered {stage}{name}",
+    "deal won": "Deal won: {id}{name}",
+    "deal lost": "Deal lost: {id}{name}",
+    "follow-up overdue": "Follow-up overdue on {id}{name}",
+    "deal stale": "Deal stalled: {id}{name}",
+    "first-touch SLA missed": "First touch overdue on {id}{name}",
+}
+
+
+def _subject(rule: AlertRule, lead_id: str, name: str, owner: str, stage: str) -> str:
+    named = f": {name}" if name else ""
+    if rule.event == "lead assigned":
+        text = (
+            f"New lead {lead_id} is yours{named}"
+            if rule.send_to == OWNER
+            else f"Lead {lead_id} assigned to {owner}{named}"
+        )
+    else:
+        text = _SUBJECTS[rule.event].format(id=lead_id, name=named, stage=stage or "a stage")
+    return one_line(text, 150)
+
+
+class LeadNames:
+    """Each lead's name for a message: its Company, else its person's name, else its Email,
+    on one line; looked up only for the leads a message is about."""
+
+    def __init__(self, state: SyncState) -> None:
+        data = state.data
+        self._columns = [
+            data[c].to_numpy(dtype=object) if c in data else None
+            for c in ("Company", "First name", "Last name", "Email")
+        ]
+
+    def __getitem__(self, row: int) -> str:
+        company, first, last, email = (
+            str(c[row]).strip() if c is not None else "" for c in self._columns
+        )
+        return one_line(company or f"{first} {last}".strip() or email, 80)
 
 
 def _events(state: SyncState) -> Events:

@@ -19,6 +19,7 @@ def track_stages(state: SyncState) -> SyncState:
         config.stages,
         state.snapshot.table(HISTORY.name),
         config.settings["First-touch SLA hours"],
+        config.settings.calendar,
     )
     state.put("Stage changed at", result.changed_at.to_numpy())
     state.put("Closed at", result.closed_at.to_numpy())

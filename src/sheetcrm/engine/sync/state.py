@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import SERVICE_BY
@@ -59,6 +61,7 @@ class SyncState:
     row_problems: list[Problem] = field(default_factory=list)
     counted: int = 0
     metrics_digest: str = ""
+    sent: Sequence[SentRecord] = ()  # what the sender reports, for the Notifications tab
 
     @property
     def view(self) -> Frame:

@@ -1,0 +1,112 @@
+"""Readers of Settings values: each turns what a manager typed into a value, or raises
+SettingError with what is wrong and a hint, for the problem at its cell. Apart from the
+settings table (settings.py), so that other parsers (business hours) raise the same error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+
+from sheetcrm.engine.values import parse_bool, parse_number
+
+
+class SettingError(ValueError):
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.hint = hint
+
+
+def zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a folder of the zone database ("Europe", "US") is no zone, and opening
+        # it raises IsADirectoryError rather than ZoneInfoNotFoundError.
+        import difflib
+
+        close = difflib.get_close_matches(text.strip(), sorted(available_timezones()), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Europe/Paris"
+        raise SettingError(f"unknown time zone {text!r}", hint) from exc
+
+
+def date_order(text: str) -> bool:
+    order = text.strip().upper().replace("/", "").replace("-", "")
+    if order in ("DMY", "DAY FIRST"):
+        return True
+    if order in ("MDY", "MONTH FIRST"):
+        return False
+    raise SettingError(f"unknown date order {text!r}", "use DMY (31/01/2026) or MDY (01/31/2026)")
+
+
+_DECIMAL_MARKS = {
+    "1,234.56": ".",
+    "1.234,56": ",",
+    "1 234,56": ",",
+    "1 234.56": ".",
+    "decimal point": ".",
+    "point": ".",
+    ".": ".",
+    "decimal comma": ",",
+    "comma": ",",
+    ",": ",",
+    "auto": None,
+}
+
+
+def number_format(text: str) -> str | None:
+    """The sheet's decimal mark, "." or ","; None (auto) to guess it per cell."""
+    words = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").casefold().split())
+    if words not in _DECIMAL_MARKS:
+        raise SettingError(
+            f"unknown number format {text!r}",
+            "use 1,234.56 (decimal point), 1.234,56 or 1 234,56 (decimal comma), or auto",
+        )
+    return _DECIMAL_MARKS[words]
+
+
+def region(text: str) -> str:
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingError(
+            f"unknown phone region {text!r}", "use a two-letter country code like US, GB, FR, DE"
+        )
+    return region
+
+
+def number(minimum: float | None = None) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = parse_number(text)
+        if value is None:
+            raise SettingError(f"{text!r} is not a number", "type a plain number, like 24")
+        if minimum is not None and value < minimum:
+            raise SettingError(f"{text!r} is below {minimum:g}", f"use {minimum:g} or more")
+        return value
+
+    return parse
+
+
+def optional_number(text: str) -> float | None:
+    return None if not text.strip() else number()(text)
+
+
+def yes_no(text: str) -> bool:
+    value = parse_bool(text)
+    if value is None:
+        raise SettingError(f"{text!r} is not yes or no", "type yes or no")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more; empty: 0."""
+    value = parse_number(text) if text.strip() else 0.0
+    if value is None or value < 0 or value != int(value):
+        raise SettingError(f"{text!r} is not a count", "type a whole number, 0 or more, like 2")
+    return int(value)
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in re.split(r"[,;\n]", text) if w.strip())

@@ -1,0 +1,204 @@
+"""Step ``sla``: a lead nobody touched within the first-touch SLA goes to the next person.
+
+Settings' ``Reassign after SLA`` = yes turns it on. A lead the ``stages`` step flags as
+overdue for its first touch, that routing gave an owner (it has an Assigned at), is routed
+again by the same Routing rules, never to anyone it already had in this chain; the new owner
+gets it with a History row (Field Owner, Why "first-touch SLA missed after 4 h; ..."), a new
+Assigned at (the SLA starts again) and, through the Alerts rules, a ``lead assigned`` alert.
+After ``Max reassignments`` such rows, or when nobody else can take it, the lead stays, and
+the owner's manager is told once (event ``first-touch SLA missed``).
+
+The chain is read back from History, like a rotation's turns, so nothing is kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.notifications import Notification, one_line
+from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
+from sheetcrm.engine.routing import route
+from sheetcrm.engine.schema import HISTORY
+from sheetcrm.engine.sync.alerts import LeadNames, leads_row
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.table import Table, norm_header
+
+WHY = "first-touch SLA missed"
+"""How the Why of a reassignment starts: the rows counted toward Max reassignments."""
+ESCALATED = "first-touch SLA missed"  # the alert event the manager is told under
+_FLAG = "overdue: first touch"  # how the stages step's flag on Last contact starts
+
+
+def reassign_untouched(state: SyncState) -> SyncState:
+    settings, config = state.settings, state.config
+    if (
+        not settings["Reassign after SLA"]
+        or state.frozen & {"reassign", "routing", "stages"}
+        or not config.team
+        or not config.stages
+    ):
+        return state
+    flagged = _flagged(state)
+    frame = state.view
+    # only leads routing (or a person's replacement) stamped: an owner typed in with the lead
+    # was chosen by a person, and is not taken away
+    stamped = ~np.isnat(frame.dates("Assigned at")) & ~frame.blank("Owner")
+    rows = [r for r in flagged if stamped[r]]
+    if not rows:
+        return state
+    chains = _chains(state.snapshot.table(HISTORY.name), {state.ids[r] for r in rows})
+    owner_keys = frame.keys("Owner")
+    most = settings["Max reassignments"]
+    again = [r for r in rows if len(chains.get(state.ids[r], ())) < most]
+    exclude = {
+        r: frozenset({owner_keys[r], *map(norm_header, chains.get(state.ids[r], ()))})
+        for r in again
+    }
+    created = frame.dates("Created at").astype("int64")
+    again.sort(key=lambda r: (created[r], state.rank[r]))
+    stages = {norm_header(s.name): s for s in config.stages}
+    is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
+    rotating = any(r.strategy in ROTATING for r in config.routing)
+    turns = _turns(state) if again and rotating else {}
+    assignments = route(
+        frame,
+        again,
+        config.routing,
+        config.team,
+        settings["Fallback owner"],
+        is_open,
+        turns,
+        None,
+        exclude,
+    )
+    owners = state.data["Owner"].to_numpy(dtype=object, copy=True)
+    assigned_at = state.data["Assigned at"].to_numpy(dtype=object, copy=True)
+    hours = settings["First-touch SLA hours"]
+    moved: set[int] = set()
+    nobody: dict[int, str] = {}
+    for a in assignments:
+        if not a.owner:
+            nobody[a.row] = a.why
+            continue
+        why = f"{WHY} after {hours:g} h; {a.why}"
+        state.history(a.row, "Owner", str(owners[a.row]), a.owner, why, "Owner")
+        owners[a.row], assigned_at[a.row] = a.owner, state.stamp
+        moved.add(a.row)
+    if moved:
+        state.put("Owner", owners)
+        state.put("Assigned at", assigned_at)
+        _unflag(state, moved)
+    stays = [r for r in rows if r not in moved]
+    _escalate(state, stays, chains, nobody)
+    return state
+
+
+def _turns(state: SyncState) -> dict[tuple[str, str], Turns]:
+    """Each rotation's turns: History's, then those the route step took in this very sync
+    (its History rows are only planned), so that a reassignment is the next turn."""
+    frame, settings = state.view, state.settings
+    history = state.snapshot.table(HISTORY.name)
+    turns = read_turns(history, frame.now, settings.dayfirst, frame.zone)
+    planned = Table(HISTORY.headers, [entry for _row, entry, _column in state.plan.history])
+    for rotation, now in read_turns(planned, frame.now, settings.dayfirst, frame.zone).items():
+        before = turns.get(rotation, Turns())
+        turns[rotation] = Turns(now.latest, before.counts + now.counts)
+    return turns
+
+
+def _flagged(state: SyncState) -> list[int]:
+    """The leads the stages step flagged as overdue for their first touch."""
+    rows: list[int] = []
+    for flag_rows, column, messages, _hint in state.flags:
+        if column == "Last contact":
+            rows += [
+                int(r) for r, m in zip(flag_rows, messages, strict=True) if m.startswith(_FLAG)
+            ]
+    return sorted(set(rows))
+
+
+def _chains(history: Table, wanted: set[str]) -> dict[str, list[str]]:
+    """Lead ID -> the owners its first-touch reassignments took it from, oldest first."""
+    if not history.rows or not wanted:
+        return {}
+    ids = np.asarray(history.column("Lead ID"), dtype=object)
+    whys = np.asarray(history.column("Why"), dtype=object)
+    fields = np.asarray(history.column("Field"), dtype=object)
+    codes, uniques = pd.factorize(whys)  # each distinct why tested once
+    ours = np.array([str(u).startswith(WHY) for u in uniques] + [False], dtype=bool)[codes]
+    owner_rows = np.array([str(f).strip().casefold() == "owner" for f in fields], dtype=bool)
+    picked = np.flatnonzero(ours & owner_rows & np.isin(ids, list(wanted)))
+    froms = history.column("From")
+    chains: dict[str, list[str]] = {}
+    for i in picked.tolist():
+        chains.setdefault(str(ids[i]), []).append(froms[i])
+    return chains
+
+
+def _unflag(state: SyncState, rows: set[int]) -> None:
+    """A lead just reassigned starts its SLA again: its overdue flag goes."""
+    kept = []
+    for flag_rows, column, messages, hint in state.flags:
+        if column == "Last contact":
+            keep = [
+                i
+                for i, (r, m) in enumerate(zip(flag_rows, messages, strict=True))
+                if not (int(r) in rows and m.startswith(_FLAG))
+            ]
+            flag_rows, messages = flag_rows[keep], [messages[i] for i in keep]
+        kept.append((flag_rows, column, messages, hint))
+    state.flags = kept
+
+
+def _escalate(
+    state: SyncState, rows: list[int], chains: dict[str, list[str]], nobody: dict[int, str]
+) -> None:
+    """Tell the owner's manager about each lead that stays untouched, the first sync its
+    flag shows (a later sync sees it on the Status already: no second message)."""
+    if not rows:
+        return
+    messages = {}
+    for flag_rows, column, texts, _hint in state.flags:
+        if column == "Last contact":
+            messages.update(
+                {int(r): m for r, m in zip(flag_rows, texts, strict=True) if m.startswith(_FLAG)}
+            )
+    shown = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
+    by_name = {norm_header(m.name): m for m in state.config.team}
+    owners = state.view.text("Owner").to_numpy(dtype=object)
+    names = LeadNames(state)
+    for row in rows:
+        flag = messages.get(row, "")
+        if not flag or (shown is not None and flag in str(shown[row])):
+            continue
+        owner = by_name.get(norm_header(owners[row]))
+        manager = by_name.get(norm_header(owner.manager)) if owner and owner.manager else None
+        if manager is None or not manager.email:
+            continue  # nobody to escalate to: the lead's Status still says it
+        lead_id, name = state.ids[row], names[row]
+        named = f": {name}" if name else ""
+        times = len(chains.get(lead_id, ()))
+        why = (
+            f"nobody else can take it ({nobody[row]})"
+            if row in nobody
+            else f"it was reassigned {times} time{'s' * (times != 1)} already"
+        )
+        text = (
+            f"escalation: {flag} for lead {lead_id} ({name or 'no name'}), owned by "
+            f"{owners[row]}; {why}, so it stays with {owners[row]} "
+            f"(Leads row {leads_row(state, row)})"
+        )
+        state.plan.notifications.append(
+            Notification(
+                0,
+                lead_id,
+                ESCALATED,
+                flag,
+                manager.email,
+                "email",
+                one_line(text, 2000),
+                one_line(f"Escalation: first touch overdue on {lead_id}{named}", 150),
+                leads_row(state, row),
+            )
+        )
