@@ -198,3 +198,32 @@ def test_every_notification_has_a_one_line_subject_and_its_leads_row():
     assert ("stage entered", "Lead L-00002 entered Proposal: Bo") in subjects
     assert ("lifecycle reaches SQL", "Lead L-00002 is now an SQL: Bo") in subjects
     assert all(n.leads_row == 3 for n in second.notifications)
+
+
+def test_a_team_sheet_synced_for_the_first_time_tells_of_assignments_not_of_its_backlog():
+    """An adopted sheet (no Status column yet) with follow-ups long overdue: that is how the
+    sheet stands, not news, so the first sync plans no overdue alert for it; a follow-up that
+    falls overdue afterwards is one."""
+    tabs = _tabs(
+        EVERY_EVENT,
+        {"Email": "a@acme.example", "Country": "France", "Next action date": "2026-10-01"},
+        {"Email": "b@bolt.example", "Country": "France", "Next action date": "2026-10-02"},
+    )
+    leads = tabs[LEADS.name]
+    status = leads.col("Status")
+    leads.header.pop(status)
+    for row in leads.rows:
+        row.pop(status)
+    backend = MemoryBackend(tabs)
+    first = _sync(backend, NOW)
+    assert _planned(first) == Counter(("lead assigned", f"L-0000{i}") for i in (1, 2))
+    assert "overdue" in cell(backend.read(), LEADS.name, "L-00001", "Status")  # still shown
+    _set(backend, 0, "Next action date", "2026-11-24")
+    later = _sync(backend, NOW + timedelta(days=2))
+    assert _planned(later) == Counter(
+        [
+            ("follow-up overdue", "L-00001"),  # L-00002's was shown already: not news
+            ("first-touch SLA missed", "L-00001"),  # both assigned by the first sync
+            ("first-touch SLA missed", "L-00002"),
+        ]
+    )

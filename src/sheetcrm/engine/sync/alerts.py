@@ -160,13 +160,18 @@ def _events(state: SyncState) -> Events:
             events[f"lifecycle reaches {level}"] = [
                 (int(r), stamp, f"lifecycle reached {level}", "") for r in reached
             ]
-    shown = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
+    if "Status" not in state.read or "Status" in state.plan.new_columns:
+        # A sheet sheetcrm has never synced (a team's own, just adopted): what is overdue
+        # or stale there is how things stand, not news; the Status column shows it, and
+        # a flag that appears from the next sync on is an event.
+        return events
+    shown = state.read["Status"].to_numpy(dtype=object)
     for rows, column, messages, _hint in state.flags:
         for flag_column, start, event in _FLAGS:
             if column != flag_column:
                 continue
             for r, message in zip(rows.tolist(), messages, strict=True):
-                if message.startswith(start) and (shown is None or message not in shown[r]):
+                if message.startswith(start) and message not in shown[r]:
                     # the message names the date it is about: the event's time
                     events.setdefault(event, []).append((int(r), message, message, ""))
     return events
