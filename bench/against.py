@@ -22,6 +22,8 @@ from io import BytesIO
 from pathlib import Path
 
 from leads import NOW, SHARED, machine, require_data, snapshot
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.table import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,9 +98,15 @@ def probe(tree: Path, code: str, *args: object) -> dict[str, float]:
 
 def steps(rows: int) -> dict[str, float]:
     """This tree's sync, timed step by step (first sync, no memo)."""
+    times, _plan = timed_steps(snapshot(rows))
+    return {k: round(v, 3) for k, v in times.items()}
+
+
+def timed_steps(snap: Snapshot) -> tuple[dict[str, float], Plan]:
+    """This tree's first sync of ``snap`` (no memo), step by step: seconds per step by name
+    (with ``begin`` and ``finish``), and the plan."""
     from sheetcrm.engine.sync import STEPS, begin, finish
 
-    snap = snapshot(rows)
     times: dict[str, float] = {}
     start = time.perf_counter()
     state = begin(snap, NOW, None, True)
@@ -108,9 +116,9 @@ def steps(rows: int) -> dict[str, float]:
         state = step(state)
         times[name] = time.perf_counter() - start
     start = time.perf_counter()
-    finish(state)
+    plan = finish(state)
     times["finish"] = time.perf_counter() - start
-    return {k: round(v, 3) for k, v in times.items()}
+    return times, plan
 
 
 def main() -> None:
