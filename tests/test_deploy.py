@@ -194,6 +194,9 @@ def test_a_reload_keeps_one_background_process(tmp_path: Path) -> None:
     env = {"SHEETCRM_BACKGROUND": "1", "SHEETCRM_TASK_TOKEN": "deploy-task-t0ken"}
     with running_entrypoint(tmp_path, **env) as (proc, port):
         (first,) = _until(lambda: background(proc.pid))  # type: ignore[misc]
+        # started, and holding its lock (it takes it once its imports are done: seconds,
+        # on a busy machine), before the reload whose effect on it is the question
+        _until(lambda: _status(port)["background"] is True)
         old = set(_workers(proc.pid))
         os.kill(proc.pid, signal.SIGHUP)
         _until(lambda: len(set(_workers(proc.pid)) - old) == 2)
