@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, Envelope, Session
 from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.engine.changes import Changes
@@ -49,6 +49,7 @@ class Mailbox:
         self.refuse = ""
         self.busy = 0
         self.stall = 0.0
+        self.quit = ""  # what it answers to QUIT, after the message: "" the usual 221
         self.keys: list[str] = []
         self.tries: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -74,6 +75,9 @@ class Mailbox:
         with self.lock:
             self.keys.append(key)
         return "250 OK queued"
+
+    async def handle_QUIT(self, server: SMTPServer, session: Session, envelope: Envelope) -> Any:
+        return self.quit or MISSING
 
     def duplicates(self) -> int:
         """Raw copies accepted beyond the first of each key."""

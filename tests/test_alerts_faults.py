@@ -283,3 +283,16 @@ def test_a_server_slower_than_the_timeout_is_tried_again_and_delivered(tmp_path:
     # under the same Message-ID (a mail system's dedupe drops it); none is lost.
     assert set(mailbox.keys) == set(keys)
     assert mailbox.duplicates() <= len(keys)
+
+
+def test_a_message_accepted_is_sent_whatever_the_server_answers_to_quit(tmp_path: Path) -> None:
+    """The 250 to the message is the acceptance; a 421 to the QUIT after it (a server shutting
+    down) must not make it a failure, or the retry is a copy."""
+    db, keys = _planned(tmp_path, 3)
+    mailbox, clock = Mailbox(), Clock()
+    mailbox.quit = "421 4.3.2 shutting down"
+    with smtp_server(mailbox) as smtp:
+        sender = Sender(db, Channels.from_env(smtp.env()).send, "test", clock=clock)
+        report = sender.run_once()
+    assert report.sent == len(keys) and _states(db) == {SENT: len(keys)}, report
+    assert sorted(mailbox.keys) == sorted(keys)
