@@ -266,7 +266,7 @@ def test_550_for_one_recipient_sets_theirs_aside_with_why_and_sends_the_rest(
 
 
 def test_a_server_slower_than_the_timeout_is_tried_again_and_delivered(tmp_path: Path) -> None:
-    db, keys = _planned(tmp_path, 6)
+    db, keys = _planned(tmp_path, 4)
     mailbox, clock = Mailbox(), Clock()
     mailbox.stall = 1.0  # beyond the 0.5 s timeout
     with smtp_server(mailbox) as smtp:
@@ -277,12 +277,13 @@ def test_a_server_slower_than_the_timeout_is_tried_again_and_delivered(tmp_path:
         assert all("did not answer within 0.5 s" in (e.last_error or "") for e in first)
         mailbox.stall = 0.0
         _rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
-        time.sleep(1.2)  # the stalled answers' copies, accepted after the sender gave up
+        time.sleep(1.2)  # a stalled answer's message would be kept by now
     assert _states(db) == {SENT: len(keys)}
-    # A server that took the message but answered too late has it: the retry is a copy
-    # under the same Message-ID (a mail system's dedupe drops it); none is lost.
     assert set(mailbox.keys) == set(keys)
-    assert mailbox.duplicates() <= len(keys)
+    # aiosmtpd drops a message whose client hung up (0 copies here); a server that queued
+    # it anyway has a copy under the same Message-ID. None is lost either way.
+    assert mailbox.duplicates() <= len(keys), mailbox.keys
+    assert set(mailbox.tries.values()) == {2}  # timed out once, then delivered
 
 
 def test_a_message_accepted_is_sent_whatever_the_server_answers_to_quit(tmp_path: Path) -> None:
