@@ -170,19 +170,7 @@ class Outbox:
     def release(self, gone: Callable[[str], bool]) -> int:
         """End the claims of holders for which ``gone(holder)`` is true (a process that was
         killed): their submissions are due again now rather than when the claims expire."""
-        c = submissions.c
-        with self.db.begin() as conn:
-            holders = conn.execute(
-                select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
-            ).scalars()
-            dead = [h for h in holders if gone(h)]
-            if not dead:
-                return 0
-            return conn.execute(
-                update(submissions)
-                .where(c.claimed_by.in_(dead))
-                .values(claimed_by=None, claimed_until=None)
-            ).rowcount
+        return self.db.release_claims(submissions, gone)
 
     def done(self, lead_ids: dict[str, str], now: float) -> None:
         """Mark submissions appended, each with the Lead ID it got: one statement executed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -289,6 +289,26 @@ class OutboxDB:
             return conn.execute(
                 query.values(state="pending", attempts=0, next_try_at=now, last_error=None)
             ).rowcount
+
+    def release_claims(self, table: SQLTable, gone: Callable[[str], bool]) -> int:
+        """End the claims on ``table`` (submissions or notifications) of holders for which
+        ``gone(holder)`` is true (a process killed): their rows are due again now rather
+        than when the claims run out. Only a dead holder's: a live one may be mid-work."""
+        c = table.c
+        with self.begin() as conn:
+            holders = conn.execute(
+                select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
+            ).scalars()
+            dead = [h for h in holders if gone(h)]
+            if not dead:
+                return 0
+            return int(
+                conn.execute(
+                    update(table)
+                    .where(c.claimed_by.in_(dead))
+                    .values(claimed_by=None, claimed_until=None)
+                ).rowcount
+            )
 
     def close(self) -> None:
         self.engine.dispose()

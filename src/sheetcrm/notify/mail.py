@@ -15,6 +15,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -78,12 +79,21 @@ def send(settings: SMTPSettings, message: Message) -> None:
     mail = compose(settings, message)
     recipient = mail["To"]
     try:
-        with _connect(settings) as smtp:
-            if settings.user:
-                smtp.login(settings.user, settings.password)
-            smtp.send_message(mail, to_addrs=[recipient])
+        smtp = _connect(settings)
     except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timed out, an answer
         raise _failure(settings, recipient, exc) from None
+    try:
+        if settings.user:
+            smtp.login(settings.user, settings.password)
+        smtp.send_message(mail, to_addrs=[recipient])
+    except (OSError, smtplib.SMTPException) as exc:
+        smtp.close()
+        raise _failure(settings, recipient, exc) from None
+    # The 250 to the message was the acceptance: whatever the QUIT gets (a 421 from a server
+    # shutting down, a reset), it is sent. Counted a failure, it would be sent again: a copy.
+    with suppress(OSError, smtplib.SMTPException):
+        smtp.quit()
+    smtp.close()
 
 
 def _failure(settings: SMTPSettings, recipient: str, exc: Exception) -> DeliveryError:

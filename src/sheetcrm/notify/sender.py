@@ -70,6 +70,12 @@ class Sender:
         self.db, self.send, self.worker, self.link, self.clock = db, send, worker, link, clock
         self._insert_new = db.insert_new(notifications)
 
+    def release(self, gone: Callable[[str], bool]) -> int:
+        """End the claims of senders for which ``gone(holder)`` is true (a process on this
+        machine that was killed): their notifications are due again now, not when the claims
+        run out CLAIM_SECONDS later."""
+        return self.db.release_claims(notifications, gone)
+
     def has_due(self, now: float) -> bool:
         with self.db.engine.connect() as conn:
             found = conn.execute(select(notifications.c.key).where(_due(now)).limit(1)).first()

@@ -57,6 +57,8 @@ class Service:
         self.outbox.release(abandoned)  # claims of a process killed on this machine
         self.notices = NotificationOutbox(self.outbox.db)
         self.sender = Sender(self.outbox.db, config.send, self.worker, self._row_link)
+        # a killed background process's claims: sent again now, not in CLAIM_SECONDS
+        self.sender.release(abandoned)
         self.memo = Memo()
         self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
