@@ -218,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Alerts per person per hour",
         "20",
         "The most alerts one person gets in an hour; the rest come as one summary. "
-        "0 or empty: no limit.",
+        "0: no limit; empty: 20.",
         _count,
         frozenset(),
     ),
