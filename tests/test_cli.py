@@ -278,3 +278,65 @@ def test_a_sync_that_ran_beside_another_does_not_blame_a_person(sheet, capsys, m
     assert others and "cells left alone" in out
     assert "someone edited them" not in out
     assert "another sync" in out
+
+
+def test_version_says_the_packages_version(capsys):
+    from sheetcrm import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sheetcrm {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [([], ["init", "sync", "import", "serve", "outbox"]), (["outbox"], ["list", "retry", "erase"])],
+)
+def test_a_command_without_what_to_do_prints_its_help(argv, names, capsys):
+    # exit 0, as `pip` or `docker` alone do: asking for nothing is how a newcomer asks what
+    # there is (a usage error, a wrong option, still exits 2, as argparse does)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sheetcrm")
+    assert all(f"    {name} " in out for name in names), out
+    with pytest.raises(SystemExit) as done:
+        main(["--no-such-option"])
+    assert done.value.code == 2
+
+
+def _parsers(parser, path=("sheetcrm",)):
+    """Every parser of the command line, with the words that reach it."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, (*path, name))
+
+
+def test_every_option_and_argument_has_a_help_text():
+    import argparse
+
+    from sheetcrm.cli import build_parser
+
+    walked = list(_parsers(build_parser()))
+    assert len(walked) > 10  # the walk reached the outbox's actions too
+    missing = [
+        f"{' '.join(path)} {action.dest}"
+        for path, parser in walked
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction)
+        and (not action.help or action.help == argparse.SUPPRESS)
+    ]
+    assert missing == []
+
+
+def test_the_readme_says_how_to_reach_sheetcrm_and_sets_the_task_token_for_serve():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "source .venv/bin/activate" in readme and ".venv/bin/sheetcrm" in readme
+    block = readme[: readme.index("sheetcrm serve --sheet")].rsplit("```sh", 1)[1]
+    assert "export SHEETCRM_TASK_TOKEN=" in block  # set before the service starts

@@ -287,3 +287,95 @@ def test_every_dashboard_figure_shows_its_unit_on_google():
                 assert _UNIT.search(patterns.get((r, c), "")), (r, c, patterns.get((r, c)))
                 figures += 1
     assert figures > 20
+
+
+# --- the fixed words: Operator, Strategy, Type, When, Channel, Active, Settings values -------
+
+
+def xlsx_words(path: Path) -> set:
+    """Every fixed-word drop-down of a workbook: (tab, header, first row, last row, words),
+    with the Settings key for a one-cell list; and that none of them refuses a value."""
+    wb = load_workbook(path)
+    lists = set()
+    for ws in wb.worksheets:
+        header = [c.value for c in ws[1]]
+        for dv in ws.data_validations.dataValidation:
+            if not dv.formula1.startswith('"'):
+                continue  # a list from another tab (Leads' Stage, Owner)
+            assert dv.type == "list" and not dv.showErrorMessage, (ws.title, dv.formula1)
+            assert len(dv.formula1) <= 255  # what Excel takes in a list
+            col, first, last = _xlsx_span(str(dv.sqref))
+            key = ws.cell(first, 1).value if last != END else None
+            words = tuple(dv.formula1.strip('"').split(","))
+            lists.add((ws.title, header[col], key, first, last, words))
+    return lists
+
+
+def google_words(backend) -> set:
+    book = emulator().store[backend.id]
+    lists = set()
+    for sheet in book.sheets:
+        header = backend.read().table(sheet.title).header
+        for v in sheet.validations:
+            rule = v["rule"]
+            if rule["condition"]["type"] != "ONE_OF_LIST":
+                continue
+            assert rule.get("strict") is False and rule["showCustomUi"] is True, rule
+            col, first, last = _google_span(v["range"])
+            key = backend.read().table(sheet.title).rows[first - 2][0] if last != END else None
+            words = tuple(value["userEnteredValue"] for value in rule["condition"]["values"])
+            lists.add((sheet.title, header[col], key, first, last, words))
+    return lists
+
+
+def test_fixed_words_are_offered_alike_on_both_backends_and_never_enforced(tmp_path):
+    google = google_words(google_backend())
+    WorkbookBackend(tmp_path / "crm.xlsx").provision(template())
+    workbook = xlsx_words(tmp_path / "crm.xlsx")
+    assert workbook == google
+    by_place = {
+        (tab, header, key): (first, last, words)
+        for tab, header, key, first, last, words in workbook
+    }
+    for tab in ("Scoring", "Routing", "Alerts"):
+        first, last, words = by_place[(tab, "Operator", None)]
+        assert (first, last) == (2, END)
+        assert {"equals", "contains", "in list", "at least", "between"} <= set(words)
+    assert by_place[("Routing", "Strategy", None)][2] == ("round robin", "weighted", "least loaded")
+    assert by_place[("Stages", "Type", None)][2] == ("open", "won", "lost")
+    assert "lead assigned" in by_place[("Alerts", "When", None)][2]
+    assert by_place[("Alerts", "Channel", None)][2] == ("email",)
+    assert by_place[("Team", "Active", None)][2] == ("yes", "no")
+    # on Settings, the Value cell of each setting that takes fixed words, and only that cell
+    first, last, words = by_place[("Settings", "Value", "Date order")]
+    assert first == last and words == ("DMY", "MDY")
+    assert by_place[("Settings", "Value", "Reassign after SLA")][2] == ("yes", "no")
+    assert not any(key == "Time zone" for _, _, key in by_place)
+
+
+def test_a_word_typed_otherwise_is_kept_and_read_by_the_sync(tmp_path):
+    # the list is not strict: "in range" (an alias) stays, and the sync reads it
+    tabs = template()
+    scoring = tabs["Scoring"]
+    row = next(r for r in scoring.rows if r[scoring.col("Operator")] == "between")
+    row[scoring.col("Operator")] = "in range"
+    backend = WorkbookBackend(tmp_path / "crm.xlsx")
+    backend.provision(tabs)
+    plan, _ = sync_once(backend, NOW, NOW)
+    assert not [p for p in plan.problems if p.tab == "Scoring"], plan.problems
+    assert "in range" in backend.read().table("Scoring").column("Operator")
+
+
+def test_a_settings_list_follows_its_row_when_rows_move(tmp_path):
+    path = tmp_path / "crm.xlsx"
+    backend = WorkbookBackend(path)
+    backend.provision(template())
+    snapshot = backend.read()
+    settings = snapshot.table("Settings").copy()
+    settings.rows.insert(0, settings.rows.pop(settings.column("Key").index("Date order")))
+    from sheetcrm.engine.changes import Changes
+
+    backend.write(Changes(snapshot.version, replace={"Settings": settings}))
+    lists = {(key, first) for tab, _, key, first, _, _ in xlsx_words(path) if tab == "Settings"}
+    assert ("Date order", 2) in lists
+    assert not any(key == "Time zone" for key, _ in lists)  # where Date order was: no list

@@ -251,9 +251,14 @@ Open {path} in Excel or LibreOffice and look at:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sheetcrm", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="sheetcrm", description="A spreadsheet turned into a lead-management system."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"sheetcrm {__version__}", help="say the version"
+    )
+    # not required: a bare `sheetcrm` (or `sheetcrm outbox`) prints its help, see main()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(run=None, parser=parser)
 
     def sheet_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -282,7 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
         "right and the missing tabs); nothing a person typed is moved, rewritten or deleted.",
     )
     sheet_arg(p)
-    p.add_argument("--template", default="b2b-en", choices=available_templates())
+    p.add_argument(
+        "--template",
+        default="b2b-en",
+        choices=available_templates(),
+        help="the template a new sheet starts from (b2b-en)",
+    )
     p.add_argument(
         "--blank",
         action="store_true",
@@ -307,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_sync)
 
     p = sub.add_parser("import", help="append a CSV or XLSX export to Leads, then sync")
-    p.add_argument("file")
+    p.add_argument("file", help="the .csv or .xlsx file to import")
     sheet_arg(p)
     p.add_argument(
         "--map",
@@ -332,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the web-form intake and scheduled syncs")
     sheet_arg(p)
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="the port to listen on (8080)")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)")
     outbox_arg(p)
     p.set_defaults(run=cmd_serve)
@@ -357,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.run is None:  # `sheetcrm` alone, or `sheetcrm outbox`: what there is to do
+        args.parser.print_help()
+        return 0
     try:
         status = int(args.run(args))
         sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit

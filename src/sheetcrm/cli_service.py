@@ -243,7 +243,8 @@ def add_outbox_commands(
     outbox_arg: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     p = sub.add_parser("outbox", help="web-form submissions and notifications: waiting, done, dead")
-    box = p.add_subparsers(dest="action", required=True)
+    box = p.add_subparsers(dest="action", metavar="ACTION")
+    p.set_defaults(run=None, parser=p)  # `sheetcrm outbox` alone prints this help
 
     def command(name: str, run: Callable[[argparse.Namespace], int], **kw: str) -> Any:
         q = box.add_parser(name, **kw)
@@ -261,11 +262,12 @@ def add_outbox_commands(
         "--state",
         choices=["pending", "dead", "done", "erased", "held", "sent", "folded", "all"],
         default="all",
+        help="only the entries in this state (all)",
     )
     q.add_argument(
         "--kind", choices=["submissions", "notifications", "all"], default="all", help="(all)"
     )
-    q.add_argument("--limit", type=int, default=100)
+    q.add_argument("--limit", type=int, default=100, help="most entries listed (100)")
     q = command("retry", cmd_outbox_retry, help="dead submissions pending again; pending ones due")
     q.add_argument("keys", nargs="*", help="the keys to retry, as outbox list shows them")
     q.add_argument("--all", action="store_true", help="every dead submission and notification")

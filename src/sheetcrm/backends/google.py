@@ -111,7 +111,7 @@ class GoogleBackend:
             self._widest[title] = max(map(len, rows), default=0)
             tabs[title] = table = _table(rows)
             self._shape[title] = (list(table.header), len(table.rows))
-        return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT)
+        return Snapshot(tabs, token(tabs), cell_limit=CELL_LIMIT, properties=self.sheet.properties)
 
     def version(self) -> str:
         """Re-read the Lead ID and service columns (one request): enough to tell whether a

@@ -30,9 +30,11 @@ def json_value(tab: str, header: str, text: str) -> Any:
     spec = tab_spec(tab)
     column = spec.column(header) if spec else None
     if column is not None and column.kind in (Kind.NUMBER, Kind.MONEY) and text:
-        number = parse_number(text)
-        if number is not None and format_number(number) == text:
-            return int(number) if number.is_integer() else number
+        # "12,5": how the engine writes a number for a sheet that shows a decimal comma
+        for mark in (None, ",") if "," in text else (None,):
+            number = parse_number(text, mark)
+            if number is not None and format_number(number, mark) == text:
+                return int(number) if number.is_integer() else number
     return text
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sheetcrm.engine.look import FIRST_ROW, Look, PlacedHighlight, place
-from sheetcrm.engine.schema import LEADS, STATE, Owner, tab_spec
+from sheetcrm.engine.schema import LEADS, SETTINGS, STATE, Owner, tab_spec
 from sheetcrm.engine.table import Table
 
 PROTECTED = "sheetcrm: filled by the sync; your edits here are overwritten"
@@ -88,6 +88,37 @@ def provisioning_requests(tabs: dict[str, Table], meta: dict[str, Any]) -> list[
     leads = sheets.get(LEADS.name)
     if leads is not None and LEADS.name in tabs:
         requests += _leads_look(tabs, leads)
+    ids = {name: sheet["properties"]["sheetId"] for name, sheet in sheets.items()}
+    return requests + word_requests(_look(tabs), ids)
+
+
+def _look(tabs: dict[str, Table]) -> Look:
+    settings = tabs.get(SETTINGS.name)
+    keys = settings.column("Key") if settings is not None and "Key" in settings.header else []
+    return place({name: table.header for name, table in tabs.items()}, keys)
+
+
+def word_requests(look: Look, sheet_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """The fixed-word drop-downs (engine/look.py): not strict, so a value typed in other
+    words (French ones, an alias) is kept, and the sync says whether it reads it; setting
+    one again replaces it."""
+    requests = []
+    for w in look.words:
+        sid = sheet_ids.get(w.tab)
+        if sid is None:
+            continue
+        grid = (
+            _grid(sid, w.col, first_row=FIRST_ROW - 1)
+            if w.row is None
+            else _grid(sid, w.col, first_row=w.row - 1, rows=1)
+        )
+        values = [{"userEnteredValue": word} for word in w.spec.words]
+        rule = {
+            "condition": {"type": "ONE_OF_LIST", "values": values},
+            "strict": False,
+            "showCustomUi": True,
+        }
+        requests.append({"setDataValidation": {"range": grid, "rule": rule}})
     return requests
 
 
@@ -130,7 +161,7 @@ def highlight_rule(placed: PlacedHighlight, sheet_id: int) -> dict[str, Any]:
 def _leads_look(tabs: dict[str, Table], sheet: dict[str, Any]) -> list[dict[str, Any]]:
     header = tabs[LEADS.name].header
     sid = sheet["properties"]["sheetId"]
-    look = place({name: table.header for name, table in tabs.items()})
+    look = _look(tabs)
     requests = dropdown_requests(look, sid)
     wanted = [highlight_rule(h, sid) for h in look.highlights]
     existing = sheet.get("conditionalFormats", [])

@@ -44,7 +44,9 @@ class Spreadsheet:
         if every_tab:
             self.sheet_ids, self.grid, self.charts = {}, {}, {}
             self.known = True
-        self.properties = meta.get("properties", self.properties)
+        # in place: the snapshot of the read before the lease holds this very mapping
+        # (GoogleBackend.read), and the plan made under the lease reads what it says now
+        self.properties.update(meta.get("properties", {}))
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
             title = props["title"]

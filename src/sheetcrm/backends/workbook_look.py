@@ -21,11 +21,13 @@ from sheetcrm.engine.look import (
     DROPDOWNS,
     FIRST_ROW,
     HIGHLIGHTS,
+    WORD_LISTS,
     Look,
     PlacedHighlight,
+    PlacedWords,
     place,
 )
-from sheetcrm.engine.schema import LEADS, STAGES, TEAM, Owner, tab_spec
+from sheetcrm.engine.schema import LEADS, SETTINGS, STAGES, TEAM, Owner, tab_spec
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import format_cell
 
@@ -78,7 +80,7 @@ def keep_look(wb: Workbook, known: Mapping[str, Sequence[str]] | None = None) ->
     if leads is None:
         return False
     headers: dict[str, Sequence[str]] = {}
-    for tab in (LEADS.name, STAGES.name, TEAM.name):
+    for tab in dict.fromkeys((LEADS.name, STAGES.name, TEAM.name, *(w.tab for w in WORD_LISTS))):
         ws = sheets.get(norm_header(tab))
         if ws is None:
             continue
@@ -86,9 +88,65 @@ def keep_look(wb: Workbook, known: Mapping[str, Sequence[str]] | None = None) ->
         if header is None:
             header = [format_cell(v) for v in next(ws.iter_rows(max_row=1, values_only=True))]
         headers[ws.title] = header
-    look = place(headers)
+    look = place(headers, _settings_keys(sheets.get(norm_header(SETTINGS.name)), headers))
     changed = _keep_dropdowns(wb, leads, look)
+    changed = _keep_words(wb, look) or changed
     return _keep_highlights(leads, look) or changed
+
+
+def _settings_keys(ws: Worksheet | None, headers: Mapping[str, Sequence[str]]) -> list[str]:
+    """The Settings tab's Key column below its header: which row each setting is on."""
+    if ws is None:
+        return []
+    header = [norm_header(h) for h in headers.get(ws.title, ())]
+    if norm_header("Key") not in header:
+        return []
+    col = header.index(norm_header("Key")) + 1
+    rows = ws.iter_rows(min_row=2, min_col=col, max_col=col, values_only=True)
+    return [format_cell(row[0]) for row in rows]
+
+
+WORDS_TITLE = "sheetcrm: the usual words"
+"""What tells the word lists sheetcrm made from a person's own (their error title, never
+shown: the lists give no error)."""
+
+
+def _keep_words(wb: Workbook, look: Look) -> bool:
+    """The fixed-word drop-downs (engine/look.py), as lists without an error message: a value
+    typed in other words (French ones, an alias) is accepted as typed, and the sync says at
+    its cell whether it reads it. Excel caps such a list at 255 characters."""
+    changed = False
+    for ws in wb.worksheets:
+        placed = [w for w in look.words if w.tab == ws.title]
+        wanted = {(_words_formula(w.spec.words), _words_range(w)) for w in placed}
+        ours = [dv for dv in ws.data_validations.dataValidation if dv.errorTitle == WORDS_TITLE]
+        if {(dv.formula1, str(dv.sqref)) for dv in ours} == wanted and len(ours) == len(wanted):
+            continue
+        ws.data_validations.dataValidation = [
+            dv for dv in ws.data_validations.dataValidation if dv.errorTitle != WORDS_TITLE
+        ]
+        for w in placed:
+            dv = DataValidation(
+                type="list",
+                formula1=_words_formula(w.spec.words),
+                allow_blank=True,
+                showErrorMessage=False,  # not strict: any word typed stays
+                errorTitle=WORDS_TITLE,
+            )
+            dv.add(_words_range(w))
+            ws.add_data_validation(dv)
+        changed = True
+    return changed
+
+
+def _words_formula(words: Sequence[str]) -> str:
+    return '"' + ",".join(words) + '"'
+
+
+def _words_range(w: PlacedWords) -> str:
+    if w.row is None:
+        return _column(w.col)
+    return f"{get_column_letter(w.col + 1)}{w.row}"
 
 
 def _column(col: int) -> str:

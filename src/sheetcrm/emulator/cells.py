@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_decimal_symbol
+
 from sheetcrm.emulator.errors import ApiError, bad_request, invalid_value
 
 Plain = str | int | float | bool
@@ -166,6 +169,42 @@ def formatted(value: Value | None) -> str:
     return number_text(value)  # type: ignore[arg-type]
 
 
+_SHOWN_IN: dict[str, tuple[str, str, str]] = {}  # locale -> decimal mark, TRUE, FALSE
+_BOOLEANS = {"fr": ("VRAI", "FAUX"), "de": ("WAHR", "FALSCH"), "es": ("VERDADERO", "FALSO")}
+
+
+def _shown_in(locale: str) -> tuple[str, str, str]:
+    """What ``locale`` writes for a decimal point, TRUE and FALSE (Google renders
+    FORMATTED_VALUE in the spreadsheet's locale: an fr_FR sheet shows 1.25 as ``1,25``)."""
+    if locale not in _SHOWN_IN:
+        try:
+            known = Locale.parse(locale)
+        except (UnknownLocaleError, ValueError):
+            known = Locale.parse("en_US")
+        true, false = _BOOLEANS.get(known.language, ("TRUE", "FALSE"))
+        _SHOWN_IN[locale] = (get_decimal_symbol(known), true, false)
+    return _SHOWN_IN[locale]
+
+
+def formatted_in(locale: str) -> Callable[[Value | None], str]:
+    """:func:`formatted` as a spreadsheet of ``locale`` shows it: the automatic number
+    format with the locale's decimal mark, booleans in its words. A cell with a text of
+    its own (a number typed with its format) shows that text, as it was typed."""
+    mark, true, false = _shown_in(locale)
+    if (mark, true) == (".", "TRUE"):
+        return formatted
+
+    def show(value: Value | None) -> str:
+        plain = value.value if isinstance(value, Cell) and value.text is None else value
+        if type(plain) is bool:
+            return true if plain else false
+        if type(plain) in (int, float):
+            return number_text(plain).replace(".", mark)  # type: ignore[arg-type]
+        return formatted(value)
+
+    return show
+
+
 def unformatted(value: Value | None, dates_as_text: bool = False) -> Any:
     if value is None:
         return ""
@@ -178,13 +217,16 @@ def unformatted(value: Value | None, dates_as_text: bool = False) -> Any:
     return value
 
 
-def renderer(value_option: str, date_option: str) -> Callable[[Value | None], Any]:
-    """The function that turns a stored cell into what a read answers, per the options."""
+def renderer(
+    value_option: str, date_option: str, locale: str = "en_US"
+) -> Callable[[Value | None], Any]:
+    """The function that turns a stored cell into what a read answers, per the options and
+    the spreadsheet's locale."""
     if date_option not in ("SERIAL_NUMBER", "FORMATTED_STRING"):
         raise _bad_option("date_time_render_option", "DateTimeRenderOption", date_option)
     dates_as_text = date_option == "FORMATTED_STRING"
     if value_option == "FORMATTED_VALUE":
-        return formatted
+        return formatted_in(locale)
     if value_option == "UNFORMATTED_VALUE":
         return lambda v: unformatted(v, dates_as_text)
     if value_option == "FORMULA":

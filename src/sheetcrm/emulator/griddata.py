@@ -4,10 +4,11 @@ dataValidation that repeatCell and setDataValidation recorded over it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sheetcrm.emulator.a1 import Span
-from sheetcrm.emulator.cells import Cell, Plain, formatted
+from sheetcrm.emulator.cells import Cell, Plain, formatted_in
 from sheetcrm.emulator.defaults import with_color_styles
 from sheetcrm.emulator.fields import Mask, apply_mask, parse_mask
 from sheetcrm.emulator.grid import Sheet
@@ -71,13 +72,14 @@ def grid_data(
     notes and validations need not be worked out (a whole-sheet read stays fast)."""
     closed = book.within_grid(sheet, span or Span())
     assert closed.row1 is not None and closed.col1 is not None
+    show = formatted_in(str(book.props.get("locale") or "en_US"))
     rows = []
     for r in range(closed.row0, closed.row1):
         if values_only:
             stored = sheet.rows[r].cells[closed.col0 : closed.col1]
-            values = [_value_data(v) if v is not None else {} for v in stored]
+            values = [_value_data(v, show) if v is not None else {} for v in stored]
         else:
-            values = [_cell_data(sheet, r, c) for c in range(closed.col0, closed.col1)]
+            values = [_cell_data(sheet, r, c, show) for c in range(closed.col0, closed.col1)]
         while values and not values[-1]:
             values.pop()
         rows.append({"values": values} if values else {})
@@ -92,7 +94,7 @@ def grid_data(
     return out
 
 
-def _value_data(value: Cell | Plain) -> dict[str, Any]:
+def _value_data(value: Cell | Plain, show: Callable[[Cell | Plain], str]) -> dict[str, Any]:
     effective = value.value if isinstance(value, Cell) else value
     if isinstance(value, Cell) and value.formula is not None:
         entered = {"formulaValue": value.formula}
@@ -101,13 +103,15 @@ def _value_data(value: Cell | Plain) -> dict[str, Any]:
     return {
         "userEnteredValue": entered,
         "effectiveValue": _extended(effective),
-        "formattedValue": formatted(value),
+        "formattedValue": show(value),
     }
 
 
-def _cell_data(sheet: Sheet, row: int, col: int) -> dict[str, Any]:
+def _cell_data(
+    sheet: Sheet, row: int, col: int, show: Callable[[Cell | Plain], str]
+) -> dict[str, Any]:
     value = sheet.cell(row, col)
-    data: dict[str, Any] = _value_data(value) if value is not None else {}
+    data: dict[str, Any] = _value_data(value, show) if value is not None else {}
     user_format: dict[str, Any] = {}
     for entry in sheet.formats:
         if _covers(entry["range"], row, col):

@@ -19,10 +19,13 @@ from sheetcrm.emulator.store import Spreadsheet, exceeds_grid
 # -- reading --------------------------------------------------------------------------------
 
 
-def _options(source: Callable[[str, str], str]) -> tuple[Callable[[Any], Any], str]:
+def _options(
+    book: Spreadsheet, source: Callable[[str, str], str]
+) -> tuple[Callable[[Any], Any], str]:
     render = renderer(
         source("valueRenderOption", "FORMATTED_VALUE"),
         source("dateTimeRenderOption", "SERIAL_NUMBER"),
+        str(book.props.get("locale") or "en_US"),
     )
     major = source("majorDimension", "ROWS") or "ROWS"
     if major not in ("ROWS", "COLUMNS"):
@@ -42,12 +45,12 @@ def _value_range(
 
 
 def get(book: Spreadsheet, call: Call) -> dict[str, Any]:
-    render, major = _options(call.arg)
+    render, major = _options(book, call.arg)
     return _value_range(book, *book.resolve(call.range), render, major)
 
 
 def batch_get(book: Spreadsheet, call: Call) -> dict[str, Any]:
-    render, major = _options(call.arg)
+    render, major = _options(book, call.arg)
     ranges = [book.resolve(text) for text in call.arg_list("ranges")]
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
     if ranges:
@@ -56,7 +59,7 @@ def batch_get(book: Spreadsheet, call: Call) -> dict[str, Any]:
 
 
 def batch_get_by_data_filter(book: Spreadsheet, call: Call) -> dict[str, Any]:
-    render, major = _options(lambda name, default: call.body.get(name) or default)
+    render, major = _options(book, lambda name, default: call.body.get(name) or default)
     found = []
     for data_filter in call.body.get("dataFilters", []):
         for sheet, span in filter_ranges(book, data_filter):

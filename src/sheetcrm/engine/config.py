@@ -18,6 +18,7 @@ from sheetcrm.engine.schema import ALERTS, FORMS, LEADS, ROUTING, SCORING, SETTI
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
+from sheetcrm.engine.sheet_locale import sheet_defaults, shown_decimal
 from sheetcrm.engine.stages_tab import Stage, parse_stages
 from sheetcrm.engine.table import Snapshot, a1, norm_header
 from sheetcrm.engine.team_tab import Member, check_managers, parse_team
@@ -42,7 +43,10 @@ class Config:
 
 def parse_config(snapshot: Snapshot) -> Config:
     """Parse every rule tab of ``snapshot``; never raises on what a person typed."""
-    settings, frozen, problems = parse_settings(snapshot.get(SETTINGS.name))
+    settings, frozen, problems = parse_settings(
+        snapshot.get(SETTINGS.name), sheet_defaults(snapshot.properties)
+    )
+    settings.shown_decimal = shown_decimal(snapshot.properties)
     fields = leads_fields(snapshot.table(LEADS.name))
     stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)
     dayfirst, zone = settings.dayfirst, settings.zone

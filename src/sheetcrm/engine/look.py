@@ -1,4 +1,6 @@
-"""The Leads tab's drop-downs and highlighting, declared once for every backend.
+"""The drop-downs and highlighting, declared once for every backend: on Leads, lists from
+other tabs (Stage, Owner) and highlights; on the rule tabs and Settings, the fixed words a
+cell takes (Operator, Strategy, Type, When, yes/no...).
 
 Google (backends/sheets_look.py) and the workbook (backends/workbook_look.py) each translate
 :func:`place` into their own API, so the two cannot drift; tests/test_look.py compares what
@@ -14,7 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sheetcrm.engine.schema import LEADS, STAGES, TEAM, canonical_header
+from sheetcrm.engine.alerts_tab import EVENTS
+from sheetcrm.engine.operators import OPERATORS
+from sheetcrm.engine.routing_tab import STRATEGIES
+from sheetcrm.engine.schema import (
+    ALERTS,
+    LEADS,
+    ROUTING,
+    SCORING,
+    SETTINGS,
+    STAGES,
+    TEAM,
+    canonical_header,
+)
 from sheetcrm.engine.table import Snapshot, column_letter, norm_header
 
 FIRST_ROW = 2  # the first lead's row (1-based): the header is row 1
@@ -57,6 +71,50 @@ HIGHLIGHTS = (
 
 
 @dataclass(frozen=True)
+class WordList:
+    """A column of a tab (or, with ``key``, the Value cell of that one Settings row) whose
+    cells offer fixed words. The English words, never enforced: a value typed otherwise
+    (``contient``, an alias, a chat channel's name) is kept, and the sync reads it or says
+    at its cell what is wrong, with a hint. Google: ``strict`` false; workbook: no error
+    message."""
+
+    tab: str
+    column: str
+    words: tuple[str, ...]
+    key: str | None = None
+
+
+_OPERATOR_WORDS = tuple(op.name for op in OPERATORS)
+_YES_NO = ("yes", "no")
+WORD_LISTS = (
+    WordList(SCORING.name, "Operator", _OPERATOR_WORDS),
+    WordList(ROUTING.name, "Operator", _OPERATOR_WORDS),
+    WordList(ROUTING.name, "Strategy", STRATEGIES),
+    WordList(ALERTS.name, "Operator", _OPERATOR_WORDS),
+    WordList(ALERTS.name, "When", EVENTS),
+    WordList(ALERTS.name, "Channel", ("email",)),
+    WordList(STAGES.name, "Type", ("open", "won", "lost")),
+    WordList(TEAM.name, "Active", _YES_NO),
+    WordList(SETTINGS.name, "Value", ("DMY", "MDY"), key="Date order"),
+    WordList(SETTINGS.name, "Value", ("auto", "decimal point", "decimal comma"), "Number format"),
+    WordList(
+        SETTINGS.name, "Value", ("this month", "this quarter", "last 90 days"), "Metrics period"
+    ),
+    WordList(SETTINGS.name, "Value", _YES_NO, key="Reassign after SLA"),
+    WordList(SETTINGS.name, "Value", _YES_NO, key="Duplicates to original owner"),
+    WordList(SETTINGS.name, "Value", ("en", "fr"), key="Language"),
+)
+
+
+@dataclass(frozen=True)
+class PlacedWords:
+    spec: WordList
+    tab: str  # as the sheet spells it
+    col: int  # 0-based
+    row: int | None = None  # 1-based, the one Settings row; None: the column from FIRST_ROW
+
+
+@dataclass(frozen=True)
 class PlacedDropdown:
     spec: Dropdown
     col: int  # 0-based, on Leads
@@ -87,9 +145,12 @@ class PlacedHighlight:
 class Look:
     dropdowns: tuple[PlacedDropdown, ...]
     highlights: tuple[PlacedHighlight, ...]
+    words: tuple[PlacedWords, ...] = ()
 
     def key(self) -> str:
-        """Where every rule sits, in a few characters: equal keys, the same look."""
+        """Where every Leads rule sits, in a few characters: equal keys, the same look. The
+        word lists are left out: a workbook's are checked at every write, and Google's set
+        at init; a key that moved with them would make every sheet write once for nothing."""
         parts = [
             f"{d.spec.column}={column_letter(d.col)}<{column_letter(d.source_col)}"
             for d in self.dropdowns
@@ -103,9 +164,28 @@ def _index(header: Sequence[str], name: str) -> int | None:
     return next((i for i, h in enumerate(header) if norm_header(h) == key), None)
 
 
-def place(headers: Mapping[str, Sequence[str]]) -> Look:
+def _place_words(
+    headers: Mapping[str, Sequence[str]], settings_keys: Sequence[str]
+) -> tuple[PlacedWords, ...]:
+    """``settings_keys``: the Settings tab's Key column, from its first row below the header."""
+    titles = {norm_header(tab): tab for tab in headers}
+    rows = {norm_header(k): i + FIRST_ROW for i, k in enumerate(settings_keys) if k.strip()}
+    placed = []
+    for w in WORD_LISTS:
+        tab = titles.get(norm_header(w.tab))
+        col = _index(headers[tab], w.column) if tab is not None else None
+        if tab is None or col is None:
+            continue
+        row = rows.get(norm_header(w.key)) if w.key is not None else None
+        if w.key is None or row is not None:
+            placed.append(PlacedWords(w, tab, col, row))
+    return tuple(placed)
+
+
+def place(headers: Mapping[str, Sequence[str]], settings_keys: Sequence[str] = ()) -> Look:
     """The look for tabs with these headers (by tab name, as they are spelt in the sheet or
-    not): a rule whose column or source is missing is left out."""
+    not): a rule whose column or source is missing is left out, and a Settings row's list
+    when ``settings_keys`` (the Key column) has no such row."""
     by_key = {norm_header(tab): header for tab, header in headers.items()}
     # by the columns' meaning: an adopted sheet keeps its headers, and "Étape" is Stage
     leads = [canonical_header(h) for h in by_key.get(norm_header(LEADS.name), ())]
@@ -120,7 +200,7 @@ def place(headers: Mapping[str, Sequence[str]]) -> Look:
         col = _index(leads, h.column)
         if col is not None:
             highlights.append(PlacedHighlight(h, col))
-    return Look(tuple(dropdowns), tuple(highlights))
+    return Look(tuple(dropdowns), tuple(highlights), _place_words(headers, settings_keys))
 
 
 def planned_look(snapshot: Snapshot, new_columns: Sequence[str] = ()) -> Look:

@@ -331,6 +331,7 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     group_caps: dict[str, float] = field(default_factory=dict)
     cells: dict[str, str] = field(default_factory=dict)  # setting key -> A1 cell of its value
+    shown_decimal: str = "."  # the mark the sheet shows numbers with (engine/sheet_locale.py)
 
     def __getitem__(self, key: str) -> Any:
         if key in self.values:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
@@ -12,9 +14,23 @@ from sheetcrm.engine.table import Table, a1
 from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
 
-def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Problem]]:
+def parse_settings(
+    table: Table | None, defaults: Mapping[str, str] | None = None
+) -> tuple[Settings, set[str], list[Problem]]:
+    """``defaults``: Settings text by key that stands in for the declared default where
+    the tab leaves the value empty or has no row for it (the spreadsheet's locale and
+    time zone, engine/sheet_locale.py); a value typed in the tab wins."""
     tab = RuleTab(SETTINGS, table, ["Key", "Value"])
     settings, frozen = Settings(), set[str]()
+    sheet: dict[str, str] = {}
+    for key, text in (defaults or {}).items():
+        setting = find_setting(key)
+        try:
+            if setting is not None:
+                settings.values[setting.key] = setting.parse(text)
+                sheet[setting.key] = text
+        except SettingError:
+            pass  # a property we cannot read (a zone Python lacks): the declared default
     if not tab.ok:
         # No tab, or no Key or Value column: every setting would silently fall back to its
         # default (time zone, date order, fallback owner...), so nothing they govern runs.
@@ -41,7 +57,9 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
             continue
         settings.cells[setting.key] = a1(SETTINGS.name, row, tab.table.col("Value"))
         try:
-            settings.values[setting.key] = setting.parse(text if text else setting.default)
+            settings.values[setting.key] = setting.parse(
+                text if text else sheet.get(setting.key, setting.default)
+            )
         except SettingError as exc:
             tab.problem(row, "Value", f"{setting.key}: {exc.problem}", exc.hint)
             frozen |= setting.governs

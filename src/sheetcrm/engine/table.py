@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
+from typing import Any
 
 from sheetcrm.engine.values import MAX_CELL
 
@@ -91,11 +92,17 @@ class Snapshot:
     ``cell_limit`` is the most characters a cell of this sheet holds. The engine must cut
     text it adds to a sheet to that, but never asks which backend the sheet lives in: the
     backend that read the snapshot says, and a snapshot from anywhere else gets the
-    smallest limit of all, which is safe everywhere."""
+    smallest limit of all, which is safe everywhere.
+
+    ``properties``: what the backend knows of the spreadsheet itself (Google's ``locale``
+    and ``timeZone``), which give Settings their defaults (engine/sheet_locale.py); empty
+    for a workbook. Google's come with the sync's lease, taken after the read and before
+    the plan, so the backend hands over the mapping it keeps up to date, not a copy."""
 
     tabs: dict[str, Table]
     version: str = ""
     cell_limit: int = MAX_CELL
+    properties: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, name: str) -> Table | None:
         key = norm_header(name)

@@ -194,7 +194,7 @@ def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Set
         return normalise_phone(value, region)[0] or value
     if kind in (Kind.NUMBER, Kind.MONEY):
         number = parse_number(value, settings.decimal)
-        return format_number(number) if number is not None else value
+        return format_number(number, settings.shown_decimal) if number is not None else value
     if kind in (Kind.DATE, Kind.DATETIME):
         parsed = parse_date(value, settings.dayfirst, settings.zone)
         # aware, so that a time in the hour clocks go back keeps its offset (and its fold)

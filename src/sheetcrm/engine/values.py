@@ -99,12 +99,16 @@ def blank_mask(values: pd.Series) -> np.ndarray:
     return np.append(blank, True)[codes]
 
 
-def format_number(value: float) -> str:
+def format_number(value: float, decimal: str | None = None) -> str:
+    """``value`` as sheetcrm writes it: no thousands separator, so that the text reads back
+    as the same number under every Number format; ``decimal`` "," writes a decimal comma
+    (``1250,5``), as a sheet whose numbers are read with one shows them."""
     if math.isnan(value):
         return ""
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.10g}"
+    text = f"{value:.10g}"
+    return text.replace(".", ",") if decimal == "," else text
 
 
 def format_datetime(value: datetime | date) -> str:

@@ -18,7 +18,9 @@ def score_leads(state: SyncState) -> SyncState:
     settings = config.settings
     scores = score(state.view, config.scoring, settings)
     codes, totals = pd.factorize(scores.score, use_na_sentinel=False)  # a few distinct scores
-    state.put("Score", np.array([format_number(v) for v in totals], dtype=object)[codes])
+    # as the sheet shows a number: 12,5 on an fr_FR Google sheet, so it reads back as written
+    shown = [format_number(v, settings.shown_decimal) for v in totals]
+    state.put("Score", np.array(shown, dtype=object)[codes])
     state.put("Score reasons", scores.reasons.to_numpy())
     state.put("Grade", scores.grade.to_numpy())
     stages = {norm_header(s.name): s for s in config.stages}
