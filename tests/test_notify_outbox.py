@@ -384,3 +384,20 @@ def test_what_was_sent_reaches_the_notifications_tab_once(db):
     assert box.unlogged() == []
     _sync(backend, box, NOW + timedelta(minutes=30))
     assert len(backend.read().table(NOTIFICATIONS.name).rows) == 2
+
+
+def test_the_hours_last_slot_is_a_summary_when_more_are_due_than_one_round_claims(db):
+    """A recipient whose notifications come one or two per round (others' fill each batch)
+    gets cap - 1 messages one by one and the last slot as the summary of all the rest, not
+    cap single messages and the rest an hour later."""
+    clock, channel = Clock(), Recorder()
+    box = NotificationOutbox(db, clock)
+    _enqueue(
+        box, *(_note(f"L-{i:03}", recipient="team@quillstack.example", cap=3) for i in range(20))
+    )
+    sender = Sender(db, channel, "w1", clock=clock)
+    while sender.run_once(limit=1).claimed:
+        pass
+    texts = [m.text for m in channel.sent]
+    assert len(texts) == 3 and texts[-1].startswith("and 18 more: ")
+    assert _states(box)[FOLDED] == 18

@@ -148,7 +148,10 @@ class Sender:
                 continue
             sent, first = self._sent_in_hour(channel, recipient, now)
             room = cap - sent
-            if len(group) <= room:
+            # the hour's last slot goes to a summary when more are due than this round
+            # claimed: sent one by one, the rest would wait a whole hour
+            last = len(group) == room and self._more_due(group, now)
+            if len(group) <= room and not last:
                 outgoing += group
             elif room >= 1:
                 outgoing += group[: room - 1]
@@ -157,6 +160,22 @@ class Sender:
                 self._wait(group, (first or now) + HOUR)
                 report.waiting += len(group)
         return sorted(outgoing, key=lambda r: (r.next_try_at, r.key))
+
+    def _more_due(self, group: list[Record], now: float) -> bool:
+        """Whether the recipient of ``group`` has due notifications besides those of it."""
+        c, first = notifications.c, group[0]
+        with self.db.engine.connect() as conn:
+            found = conn.execute(
+                select(c.key)
+                .where(
+                    _due(now)
+                    & (c.channel == first.channel)
+                    & (c.recipient == first.recipient)
+                    & c.key.not_in([e.key for e in group])
+                )
+                .limit(1)
+            ).first()
+        return found is not None
 
     def _sent_in_hour(self, channel: str, recipient: str, now: float) -> tuple[int, float | None]:
         c = notifications.c
