@@ -22,7 +22,7 @@ from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
-from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
+from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS, canonical_table
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.table import Table
@@ -51,7 +51,8 @@ def _template(name: str, fixed: str | None) -> dict[str, Table]:
     Settings), as the sync will stamp them: "{now-2h}" is two hours before this sync."""
     if fixed:
         return load_template(name, now=_now(fixed).replace(tzinfo=None))
-    zone = parse_settings(load_template(name).get(SETTINGS.name))[0].zone
+    settings = load_template(name)[SETTINGS.name]
+    zone = parse_settings(canonical_table(settings, SETTINGS))[0].zone  # b2b-fr: "Clé"
     local = datetime.now(UTC).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
     return load_template(name, now=local)
 

@@ -14,7 +14,17 @@ from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.routing_tab import RoutingRule, parse_routing
 from sheetcrm.engine.rule_tab import leads_fields
-from sheetcrm.engine.schema import ALERTS, FORMS, LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM
+from sheetcrm.engine.schema import (
+    ALERTS,
+    FORMS,
+    LEADS,
+    ROUTING,
+    SCORING,
+    SETTINGS,
+    STAGES,
+    TEAM,
+    canonical_rule_tabs,
+)
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
@@ -41,7 +51,9 @@ class Config:
 
 
 def parse_config(snapshot: Snapshot) -> Config:
-    """Parse every rule tab of ``snapshot``; never raises on what a person typed."""
+    """Parse every rule tab of ``snapshot``; never raises on what a person typed. The rule
+    tabs' headers may be French ("Champ", "Opérateur"): read as their English columns."""
+    snapshot = canonical_rule_tabs(snapshot)
     settings, frozen, problems = parse_settings(snapshot.get(SETTINGS.name))
     fields = leads_fields(snapshot.table(LEADS.name))
     stages, stages_tab = parse_stages(snapshot.get(STAGES.name), fields)

@@ -6,12 +6,13 @@ from these declarations. Columns are found by header text, never by position.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 
-from sheetcrm.engine.header_aliases import LEADS_ALIASES
-from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.header_aliases import LEADS_ALIASES, RULE_TAB_ALIASES
+from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 
 class Kind(StrEnum):
@@ -66,19 +67,26 @@ class TabSpec:
         index: dict[str, Column] = {}
         for c in reversed(self.columns):  # a header wins over another column's alias
             for name in (*c.aliases, c.header):
-                index[norm_header(name)] = c
+                index[_header_key(name)] = c
         return index
 
     def column(self, header: str) -> Column | None:
         """The declared column a header means, by its text or an alias."""
-        return self._by_key.get(norm_header(header))
+        return self._by_key.get(_header_key(header))
 
 
-def with_aliases(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+def _header_key(text: str) -> str:
+    """norm_header without accents: "Etape" typed on an English keyboard is "Étape"."""
+    decomposed = unicodedata.normalize("NFKD", norm_header(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def with_aliases(
+    columns: tuple[Column, ...], aliases: dict[str, str] = LEADS_ALIASES
+) -> tuple[Column, ...]:
     """``columns`` with their other names from header_aliases.py."""
     return tuple(
-        replace(c, aliases=aka(LEADS_ALIASES[c.header])) if c.header in LEADS_ALIASES else c
-        for c in columns
+        replace(c, aliases=aka(aliases[c.header])) if c.header in aliases else c for c in columns
     )
 
 
@@ -341,6 +349,10 @@ STATE = TabSpec(
     hidden=True,
 )
 
+STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS = (
+    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
+    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
+)
 RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
 TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, NOTIFICATIONS, PROBLEMS, STATE)
 
@@ -398,3 +410,26 @@ def service_columns() -> list[str]:
 
 SERVICE_BY = "sheetcrm"  # the History "By" of everything the sync does
 SHEET_BY = "sheet"  # the History "By" of what a person did in the sheet and the sync saw
+
+
+def canonical_table(table: Table, spec: TabSpec) -> Table:
+    """``table`` with each header its column is known by in ``spec`` ("Opérateur" is
+    Operator), so that the rule tabs are read by their English headers whatever language the
+    sheet is in. Same columns in the same places, so a cell reference stays right; the rows
+    are shared, not copied (nothing writes them)."""
+    header = [c.header if (c := spec.column(h)) else h for h in table.header]
+    if header == table.header:
+        return table
+    return Table(header, table.rows)
+
+
+def canonical_rule_tabs(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with its rule tabs' headers in English (:func:`canonical_table`)."""
+    tabs = dict(snapshot.tabs)
+    for name, table in snapshot.tabs.items():
+        spec = tab_spec(name)
+        if spec in RULE_TABS:
+            tabs[name] = canonical_table(table, spec)
+    if all(tabs[n] is snapshot.tabs[n] for n in tabs):
+        return snapshot
+    return replace(snapshot, tabs=tabs)
