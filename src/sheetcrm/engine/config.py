@@ -23,6 +23,7 @@ from sheetcrm.engine.schema import (
     SETTINGS,
     STAGES,
     TEAM,
+    canonical_header,
     canonical_rule_tabs,
 )
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
@@ -110,7 +111,7 @@ def parse_config(snapshot: Snapshot) -> Config:
     typed = "Required fields" in settings.cells and bool(fields)
     for group in settings["Required fields"] if typed else ():
         for name in group:
-            if norm_header(name) not in known:
+            if norm_header(canonical_header(name)) not in known:  # "Téléphone" is Phone
                 problems.append(
                     Problem(
                         SETTINGS.name,
