@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.forms_tab import FormMapping
+from sheetcrm.engine.look import place
 from sheetcrm.engine.operators import FRENCH, OPERATORS, find_operator, operator_hint
 from sheetcrm.engine.schema import LEADS, canonical_header
 from sheetcrm.engine.settings import SETTINGS as DECLARED
@@ -298,3 +299,40 @@ def test_french_headers_of_the_rule_tabs_are_read_without_accents() -> None:
     config = parse_config(Snapshot(tabs))
     assert not [p for p in config.problems if p.tab == "Scoring"]
     assert len(config.scoring) == len(parse_config(Snapshot(load_template("b2b-fr"))).scoring)
+
+
+def test_a_french_sheet_adopted_with_b2b_fr_gets_french_columns_and_tabs(tmp_path: Path) -> None:
+    path = tmp_path / "equipe.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Prospects"
+    ws.append(["Nom", "Prénom", "E-mail", "Société", "Pays", "Statut", "Dernier contact"])
+    ws.append(["Martin", "Léa", "lea.martin@dupont.example", "Dupont SA", "France", "chaud"])
+    ws.append(["Petit", "Hugo", "hugo@durand.example", "Durand", "Belgique", "", "25/03/2026"])
+    wb.save(path)
+    assert main(["init", "--sheet", str(path), "--template", "b2b-fr", "--now", NOW]) == 0
+    sync(path)
+    leads = rows(path, "Leads")
+    header = list(leads[0])
+    assert header[:7] == ["Nom", "Prénom", "E-mail", "Société", "Pays", "Statut", "Dernier contact"]
+    assert {"Classe", "Vérification", "Responsable", "Étape", "ID du lead"} <= set(header)
+    assert not {"Grade", "Status", "Owner", "Stage"} & set(header)
+    assert [r["Statut"] for r in leads] == ["chaud", ""]  # the team's own column, kept
+    assert [r["Détail du score"] for r in leads] == [
+        "+10 Country is France",
+        "+10 Country is Belgique",
+    ]
+    # a blank Team: nobody to route to yet, and the sheet says so
+    assert any("nobody on the Team tab" in r["Problem"] for r in real_problems(path))
+    settings = {r["Clé"]: r["Valeur"] for r in rows(path, "Settings")}
+    assert settings["Date order"] == "DMY"  # set from 25/03/2026, in the French Settings tab
+
+
+def test_the_stage_and_owner_drop_downs_find_the_french_tabs() -> None:
+    tabs = load_template("b2b-fr")
+    look = place({name: table.header for name, table in tabs.items()})
+    leads = tabs["Leads"].header
+    assert {(d.spec.column, leads[d.col], d.source_col) for d in look.dropdowns} == {
+        ("Stage", "Étape", 0),
+        ("Owner", "Responsable", 0),
+    }
