@@ -4,6 +4,7 @@ equal to the English ones, a French Tally form and a French import mapped column
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,34 @@ def test_the_stage_and_owner_drop_downs_find_the_french_tabs() -> None:
         ("Stage", "Étape", 0),
         ("Owner", "Responsable", 0),
     }
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "ref" / "webhook-samples" / "tally.json"
+RELABEL = {
+    "Text": "Société",
+    "Email": "E-mail",
+    "Phone number": "Téléphone",
+    "Long text": "Message",
+}
+
+
+def test_tallys_own_sample_relabelled_in_french_maps_by_its_french_labels() -> None:
+    if not SAMPLE.is_file():
+        pytest.skip(f"Tally's sample payload is not here: {SAMPLE} is missing")
+    payload = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    fields = payload["data"]["fields"]
+    for field in fields:
+        field["label"] = RELABEL.get(field["label"], field["label"])
+    text = next(f for f in fields if f["type"] == "INPUT_TEXT")
+    for label, value in (("Prénom", "Chloé"), ("Nom", "Lefort"), ("Pays", "Belgique")):
+        fields.append({**text, "key": f"question_{label}", "label": label, "value": value})
+    row = lead_record(adapt("tally", payload), FormMapping(), Settings(), LEADS.headers)
+    assert {c: row.get(c) for c in ("First name", "Last name", "Company", "Country")} == {
+        "First name": "Chloé",
+        "Last name": "Lefort",
+        "Company": "Hello",
+        "Country": "Belgique",
+    }
+    assert row["Email"] == "alice@example.com" and row["Phone"] == "+32491223344"
+    assert row["Notes"].startswith("Hello world")  # the Message, before the unmapped answers
+    assert not any(f"{label}:" in row["Notes"] for label in ("Prénom", "Nom", "Pays", "Société"))

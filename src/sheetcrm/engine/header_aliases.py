@@ -61,7 +61,7 @@ LEADS_ALIASES: dict[str, str] = {
 }
 """By Leads header: its other names, separated by commas (case and spacing ignored)."""
 
-_FIELD_OPERATOR_VALUE = {"Field": "champ", "Operator": "opérateur", "Value": "valeur"}
+_FIELD_OPERATOR_VALUE = {"Field": "champ, champs", "Operator": "opérateur", "Value": "valeur"}
 RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
     "Stages": {
         "Stage": "étape",
