@@ -25,6 +25,7 @@ from sheetcrm.engine.importer import map_columns, plan_import
 from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import local_now, plan_sync
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import SheetCRMError
@@ -51,7 +52,8 @@ def _template(name: str, fixed: str | None) -> dict[str, Table]:
     Settings), as the sync will stamp them: "{now-2h}" is two hours before this sync."""
     if fixed:
         return load_template(name, now=_now(fixed).replace(tzinfo=None))
-    zone = parse_settings(load_template(name).get(SETTINGS.name))[0].zone
+    settings = load_template(name)[SETTINGS.name]
+    zone = parse_settings(canonical_table(settings, SETTINGS))[0].zone  # b2b-fr: "Clé"
     local = datetime.now(UTC).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
     return load_template(name, now=local)
 

@@ -25,6 +25,7 @@ from sheetcrm.engine.not_leads import why_not_a_lead
 from sheetcrm.engine.plan import find_column
 from sheetcrm.engine.schema import LEADS, METRIC_TABS, SETTINGS, TABS
 from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot, Table, a1, column_letter, norm_header
 
 KEPT_AS = {"status": "Lead status"}
@@ -164,7 +165,8 @@ def plan_adoption(snapshot: Snapshot, blank: dict[str, Table], now: datetime) ->
             )
     names = {norm_header(h) for h in table.header}
     has_whole_name = mapping.whole_name is not None
-    adoption.new_columns = _missing(table.header, has_whole_name)
+    spelled = blank[LEADS.name].header if LEADS.name in blank else []  # b2b-fr: "Classe"
+    adoption.new_columns = _missing(table.header, has_whole_name, spelled)
     for col in _overwritten(snapshot, tab, adoption, now):
         old = table.header[col].strip()
         new = KEPT_AS.get(norm_header(old), f"{old} (own)")
@@ -174,7 +176,7 @@ def plan_adoption(snapshot: Snapshot, blank: dict[str, Table], now: datetime) ->
         names.add(norm_header(new))
     if adoption.renamed:  # the sync's own columns of those names are now missing
         renamed = [adoption.renamed.get(i, h) for i, h in enumerate(table.header)]
-        adoption.new_columns = _missing(renamed, has_whole_name)
+        adoption.new_columns = _missing(renamed, has_whole_name, spelled)
     order = date_order(table)
     settings = adoption.new_tabs.get(SETTINGS.name)
     if order and settings is not None and _set(settings, "Date order", order):
@@ -209,7 +211,8 @@ def date_order(table: Table) -> str:
 
 def _set(settings: Table, key: str, value: str) -> bool:
     """Set ``key`` on a Settings table; whether it changed."""
-    k, v = settings.col("Key"), settings.col("Value")
+    read = canonical_table(settings, SETTINGS)  # b2b-fr's "Clé", "Valeur"
+    k, v = read.col("Key"), read.col("Value")
     for row in settings.rows:
         if k is not None and v is not None and norm_header(row[k]) == norm_header(key):
             changed = row[v] != value
@@ -218,12 +221,14 @@ def _set(settings: Table, key: str, value: str) -> bool:
     return False
 
 
-def _missing(header: list[str], has_whole_name: bool) -> list[str]:
-    """The Leads columns ``header`` lacks, in the template's order: First name and Last name
-    not where one column holds the whole name."""
+def _missing(header: list[str], has_whole_name: bool, spelled: list[str]) -> list[str]:
+    """The Leads columns ``header`` lacks, in the template's order and named as the
+    template's Leads tab names them (``spelled``: "Vérification" in b2b-fr): First name and
+    Last name not where one column holds the whole name."""
     present = {spec.header for h in header if (spec := LEADS.column(h)) is not None}
     skip = {"First name", "Last name"} if has_whole_name else set()
-    return [h for h in LEADS.headers if h not in present and h not in skip]
+    names = {spec.header: h for h in spelled if (spec := LEADS.column(h)) is not None}
+    return [names.get(h, h) for h in LEADS.headers if h not in present and h not in skip]
 
 
 def _overwritten(snapshot: Snapshot, tab: str, adoption: Adoption, now: datetime) -> list[int]:

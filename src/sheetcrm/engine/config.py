@@ -14,12 +14,23 @@ from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.routing_tab import RoutingRule, parse_routing
 from sheetcrm.engine.rule_tab import leads_fields
-from sheetcrm.engine.schema import ALERTS, FORMS, LEADS, ROUTING, SCORING, SETTINGS, STAGES, TEAM
+from sheetcrm.engine.schema import (
+    ALERTS,
+    FORMS,
+    LEADS,
+    ROUTING,
+    SCORING,
+    SETTINGS,
+    STAGES,
+    TEAM,
+    canonical_header,
+)
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sheet_locale import sheet_defaults, shown_decimal
 from sheetcrm.engine.stages_tab import Stage, parse_stages
+from sheetcrm.engine.tab_headers import canonical_rule_tabs
 from sheetcrm.engine.table import Snapshot, a1, norm_header
 from sheetcrm.engine.team_tab import Member, check_managers, parse_team
 
@@ -42,7 +53,9 @@ class Config:
 
 
 def parse_config(snapshot: Snapshot) -> Config:
-    """Parse every rule tab of ``snapshot``; never raises on what a person typed."""
+    """Parse every rule tab of ``snapshot``; never raises on what a person typed. The rule
+    tabs' headers may be French ("Champ", "Opérateur"): read as their English columns."""
+    snapshot = canonical_rule_tabs(snapshot)
     settings, frozen, problems = parse_settings(
         snapshot.get(SETTINGS.name), sheet_defaults(snapshot.properties)
     )
@@ -102,7 +115,7 @@ def parse_config(snapshot: Snapshot) -> Config:
     typed = "Required fields" in settings.cells and bool(fields)
     for group in settings["Required fields"] if typed else ():
         for name in group:
-            if norm_header(name) not in known:
+            if norm_header(canonical_header(name)) not in known:  # "Téléphone" is Phone
                 problems.append(
                     Problem(
                         SETTINGS.name,

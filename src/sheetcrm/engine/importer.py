@@ -17,7 +17,14 @@ from datetime import datetime
 from sheetcrm.engine.config import Problem
 from sheetcrm.engine.names import WHOLE_NAME, split_name
 from sheetcrm.engine.plan import Plan
-from sheetcrm.engine.schema import HISTORY, LEADS, MAX_ROW_PROBLEMS, SERVICE_BY, Kind
+from sheetcrm.engine.schema import (
+    HISTORY,
+    LEADS,
+    MAX_ROW_PROBLEMS,
+    SERVICE_BY,
+    Kind,
+    canonical_header,
+)
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import tidy
@@ -71,7 +78,9 @@ def map_columns(
 
     Columns are taken by position, so two with the same header are two columns: the first
     one claims the Leads column, the other is reported as not imported."""
-    targets = {norm_header(h): h for h in leads_header}
+    # a sheet's own name for a Leads column ("Prénom" in b2b-fr or an adopted sheet) is that
+    # column: the import writes and tidies by the schema's header, as for an alias
+    targets = {norm_header(h): canonical_header(h) for h in leads_header}
     for column in LEADS.columns:
         targets.setdefault(norm_header(column.header), column.header)
         for alias in column.aliases:

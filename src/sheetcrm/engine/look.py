@@ -28,6 +28,7 @@ from sheetcrm.engine.schema import (
     STAGES,
     TEAM,
     canonical_header,
+    tab_spec,
 )
 from sheetcrm.engine.table import Snapshot, column_letter, norm_header
 
@@ -192,7 +193,11 @@ def place(headers: Mapping[str, Sequence[str]], settings_keys: Sequence[str] = (
     dropdowns = []
     for d in DROPDOWNS:
         col = _index(leads, d.column)
-        source = _index(by_key.get(norm_header(d.source_tab), ()), d.source_header)
+        source_spec = tab_spec(d.source_tab)
+        source_header = by_key.get(norm_header(d.source_tab), ())
+        if source_spec is not None:  # a French Stages tab's "Étape", Team's "Nom"
+            source_header = [c.header if (c := source_spec.column(h)) else h for h in source_header]
+        source = _index(source_header, d.source_header)
         if col is not None and source is not None:
             dropdowns.append(PlacedDropdown(d, col, source))
     highlights = []

@@ -8,6 +8,8 @@ distinct cell text is keyed once (``Values.loose``), not each row.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +21,6 @@ import numpy as np
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame, Values
 from sheetcrm.engine.patterns import Pattern
 from sheetcrm.engine.schema import Kind
-from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import match_key
 
 NUMERIC = frozenset({Kind.NUMBER, Kind.MONEY})
@@ -237,11 +238,68 @@ OPERATORS: tuple[Operator, ...] = (
     ),
 )
 
+FRENCH: dict[str, tuple[str, ...]] = {
+    "equals": ("égal à", "est", "égale", "égale à", "égal"),
+    "not equals": ("différent de", "n'est pas", "différente de"),
+    "contains": ("contient",),
+    "not contains": ("ne contient pas",),
+    "starts with": ("commence par",),
+    "ends with": ("se termine par", "finit par"),
+    "in list": ("dans la liste", "parmi", "est parmi"),
+    "not in list": ("pas dans la liste", "hors liste", "n'est pas dans la liste"),
+    "greater than": ("supérieur à", "plus de", "supérieure à"),
+    "at least": ("au moins", "supérieur ou égal à"),
+    "less than": ("inférieur à", "moins de", "inférieure à"),
+    "at most": ("au plus", "inférieur ou égal à"),
+    "between": ("entre",),
+    "is empty": ("est vide", "vide"),
+    "is not empty": ("n'est pas vide", "rempli", "non vide"),
+    "matches": ("correspond à",),
+    "before": ("avant", "est avant"),
+    "after": ("après", "est après"),
+    "within last N days": ("dans les N derniers jours", "dans les derniers jours"),
+    "more than N days ago": ("il y a plus de N jours", "plus de N jours", "depuis plus de"),
+    "email domain in list": ("domaine e-mail dans la liste", "domaine dans la liste"),
+}
+"""By operator name: its French words, the first the one a French sheet shows (b2b-fr, the
+drop-down of a French sheet); accepted in any sheet, like the English aliases."""
+
+
+_APOSTROPHES = re.compile("['\u2019\u02bc`]")
+
+
+def french_name(op: Operator) -> str:
+    """The words a French sheet writes ``op`` with: "supérieur à" for greater than."""
+    return FRENCH[op.name][0]
+
+
+def operator_key(text: str) -> str:
+    """How an Operator cell is matched: case, accents, spacing and apostrophes set aside
+    ("Supérieur a", "superieur à"; "n’est pas" as Google Sheets autocorrects it, "n est pas")."""
+    return match_key(_APOSTROPHES.sub(" ", text))
+
+
 _BY_WORDS: dict[str, Operator] = {}
+_NAME_OF: dict[str, str] = {}  # operator_key of a word -> the name a hint suggests
 for _op in OPERATORS:
     for _word in (_op.name, *_op.aliases):
-        _BY_WORDS[norm_header(_word)] = _op
+        _BY_WORDS[operator_key(_word)] = _op
+        _NAME_OF.setdefault(operator_key(_word), _op.name)
+    for _word in FRENCH[_op.name]:
+        _BY_WORDS[operator_key(_word)] = _op
+        _NAME_OF.setdefault(operator_key(_word), french_name(_op))
 
 
 def find_operator(text: str) -> Operator | None:
-    return _BY_WORDS.get(norm_header(text))
+    return _BY_WORDS.get(operator_key(text))
+
+
+def operator_hint(text: str) -> str:
+    """What to write instead of an unknown operator: the closest word in either language,
+    named as that language writes it ("supérieure a" -> 'supérieur à'), else the list."""
+    close = difflib.get_close_matches(operator_key(text), list(_NAME_OF), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{_NAME_OF[close[0]]}'?"
+    english = ", ".join(o.name for o in OPERATORS)
+    french = ", ".join(french_name(o) for o in OPERATORS)
+    return f"use one of: {english} (in French: {french})"

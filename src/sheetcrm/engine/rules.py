@@ -19,7 +19,7 @@ import pandas as pd
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
 from sheetcrm.engine.hints import suggest
-from sheetcrm.engine.operators import NUMERIC, OPERATORS, TEMPORAL, Arg, Operator, find_operator
+from sheetcrm.engine.operators import NUMERIC, TEMPORAL, Arg, Operator, find_operator, operator_hint
 from sheetcrm.engine.patterns import Pattern, PatternError
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
@@ -93,8 +93,9 @@ def _num(value: float) -> str:
 
 
 _HYPHEN_RANGE = re.compile(r"(?P<low>-?[\d.,$€£ ]*\d)\s*-\s*(?P<high>-?[\d.,$€£ ]*\d)")
-_RANGE_SPLIT = re.compile(r"\s*(?:\band\b|\bto\b|,|;|–|—|\.\.)\s*", re.IGNORECASE)
-_RANGE_WORDS = re.compile(r"\s*(?:\band\b|\bto\b|;|–|—|\.\.)\s*", re.IGNORECASE)
+# "10 and 50", and in French "10 et 50", "10 à 50"
+_RANGE_SPLIT = re.compile(r"\s*(?:\b(?:and|to|et|à)\b|,|;|–|—|\.\.)\s*", re.IGNORECASE)
+_RANGE_WORDS = re.compile(r"\s*(?:\b(?:and|to|et|à)\b|;|–|—|\.\.)\s*", re.IGNORECASE)
 """Split on words first, so that "10,000 and 50,000" keeps its thousands separators; a
 comma separates the two numbers only when nothing else does ("10, 50")."""
 
@@ -186,8 +187,7 @@ def compile_condition(
     kind = Kind.TEXT if field == EMAIL_DOMAIN else fields.get(field)
     op = find_operator(op_text)
     if op is None:
-        names = [o.name for o in OPERATORS]
-        raise ConditionError("Operator", f"unknown operator {op_text!r}", suggest(op_text, names))
+        raise ConditionError("Operator", f"unknown operator {op_text!r}", operator_hint(op_text))
     if op.kinds is not None and kind is not None and kind not in op.kinds:
         what = "numbers" if op.kinds == NUMERIC else "dates" if op.kinds == TEMPORAL else "emails"
         raise ConditionError(
@@ -244,7 +244,10 @@ def _parse_value(
             raise fail(f"{text!r} is not a date")
         return parsed
     if op.arg is Arg.DAYS:
-        number = parse_number(text.lower().removesuffix("days").removesuffix("day"))
+        words = text.lower().strip()
+        for unit in ("days", "day", "jours", "jour", "j"):  # "30 days", "30 jours", "30 j"
+            words = words.removesuffix(unit)
+        number = parse_number(words)
         if number is None or number < 0 or not float(number).is_integer():
             raise fail(f"{text!r} is not a whole number of days")
         return int(number)

@@ -6,79 +6,23 @@ from these declarations. Columns are found by header text, never by position.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from functools import cached_property
+from dataclasses import replace
 
-from sheetcrm.engine.header_aliases import LEADS_ALIASES
+from sheetcrm.engine.header_aliases import LEADS_ALIASES, RULE_TAB_ALIASES
+from sheetcrm.engine.tab_types import Column as Column
+from sheetcrm.engine.tab_types import Kind as Kind
+from sheetcrm.engine.tab_types import Owner as Owner
+from sheetcrm.engine.tab_types import TabSpec as TabSpec
+from sheetcrm.engine.tab_types import aka as aka
 from sheetcrm.engine.table import norm_header
 
 
-class Kind(StrEnum):
-    TEXT = "text"
-    EMAIL = "email"
-    PHONE = "phone"
-    NUMBER = "number"
-    MONEY = "money"
-    DATE = "date"
-    DATETIME = "datetime"
-    CHOICE = "choice"
-    PERSON = "person"
-    BOOL = "yes/no"
-
-
-class Owner(StrEnum):
-    PERSON = "person"  # people type it; the service never writes it after the row exists
-    SERVICE = "service"  # the service computes it; a person's edit is overwritten by the next sync
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    kind: Kind = Kind.TEXT
-    owner: Owner = Owner.PERSON
-    help: str = ""
-    width: int = 14
-    aliases: tuple[str, ...] = ()
-    """Other names of the column (header_aliases.py), which ``sheetcrm import`` maps by and
-    the sync reads a header by."""
-
-
-def aka(names: str) -> tuple[str, ...]:
-    """ "e-mail, email address" -> the aliases ("e-mail", "email address")."""
-    return tuple(n.strip() for n in names.split(","))
-
-
-@dataclass(frozen=True)
-class TabSpec:
-    name: str
-    columns: tuple[Column, ...]
-    help: str
-    edited_by: str
-    hidden: bool = False
-
-    @property
-    def headers(self) -> list[str]:
-        return [c.header for c in self.columns]
-
-    @cached_property
-    def _by_key(self) -> dict[str, Column]:
-        index: dict[str, Column] = {}
-        for c in reversed(self.columns):  # a header wins over another column's alias
-            for name in (*c.aliases, c.header):
-                index[norm_header(name)] = c
-        return index
-
-    def column(self, header: str) -> Column | None:
-        """The declared column a header means, by its text or an alias."""
-        return self._by_key.get(norm_header(header))
-
-
-def with_aliases(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+def with_aliases(
+    columns: tuple[Column, ...], aliases: dict[str, str] = LEADS_ALIASES
+) -> tuple[Column, ...]:
     """``columns`` with their other names from header_aliases.py."""
     return tuple(
-        replace(c, aliases=aka(LEADS_ALIASES[c.header])) if c.header in LEADS_ALIASES else c
-        for c in columns
+        replace(c, aliases=aka(aliases[c.header])) if c.header in aliases else c for c in columns
     )
 
 
@@ -341,6 +285,10 @@ STATE = TabSpec(
     hidden=True,
 )
 
+STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS = (
+    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
+    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
+)
 RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
 TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, NOTIFICATIONS, PROBLEMS, STATE)
 

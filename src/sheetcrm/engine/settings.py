@@ -65,11 +65,14 @@ class MetricsPeriod:
 
 def _period(text: str) -> MetricsPeriod:
     words = " ".join(text.casefold().split())
-    if words in ("this month", "month", "monthly"):
+    if words in ("this month", "month", "monthly", "ce mois", "ce mois-ci", "mois"):
         return MetricsPeriod("month")
-    if words in ("this quarter", "quarter", "quarterly"):
+    if words in ("this quarter", "quarter", "quarterly", "ce trimestre", "trimestre"):
         return MetricsPeriod("quarter")
-    found = re.fullmatch(r"(?:last |rolling )?(\d+) ?(?:days?|d)", words)
+    # "last 90 days"; in French "90 derniers jours", "derniers 90 jours"
+    found = re.fullmatch(
+        r"(?:last |rolling |derniers )?(\d+) ?(?:days?|d|derniers jours|jours|j)", words
+    )
     if found and 1 <= int(found.group(1)) <= 3660:
         return MetricsPeriod("days", int(found.group(1)))
     raise SettingError(
@@ -88,9 +91,11 @@ def _dedupe(text: str) -> tuple[str, ...]:
 
 
 def _required(text: str) -> tuple[tuple[str, ...], ...]:
-    """``Email or Phone, Company`` -> ((Email, Phone), (Company,)): one of each group."""
+    """``Email or Phone, Company`` -> ((Email, Phone), (Company,)): one of each group
+    ("E-mail ou Téléphone" in French)."""
     return tuple(
-        tuple(p.strip() for p in re.split(r"\bor\b|\|", g) if p.strip()) for g in _words(text)
+        tuple(p.strip() for p in re.split(r"\b(?:or|ou)\b|\|", g) if p.strip())
+        for g in _words(text)
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab
-from sheetcrm.engine.schema import STAGES, Kind
+from sheetcrm.engine.schema import STAGES, Kind, canonical_header
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import parse_number
 
@@ -58,7 +58,10 @@ def parse_stages(
             "a number of days",
             "type a whole number, or leave it empty for no limit",
         )
-        required = tuple(r.strip() for r in cells["Required fields"].split(",") if r.strip())
+        # by the Leads column each name means: "Montant" is Amount
+        required = tuple(
+            canonical_header(r.strip()) for r in cells["Required fields"].split(",") if r.strip()
+        )
         known = {norm_header(f): f for f in fields}
         for r in required:
             if norm_header(r) not in known:

@@ -13,7 +13,8 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sheetcrm.engine.schema import TABS
+from sheetcrm.engine.schema import SETTINGS, TABS, TabSpec
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Table, a1
 from sheetcrm.engine.values import format_datetime
 from sheetcrm.errors import ConfigError
@@ -111,10 +112,11 @@ def load_template(
         with path.open(encoding="utf-8-sig", newline="") as f:
             lines = [row for row in csv.reader(f) if row]
         header = lines[0] if lines else []
-        if header != spec.headers:
+        if _meaning(header, spec) != spec.headers:
             raise ConfigError(
                 f"{name}/{path.name}: header row is {header}",
-                f"make it exactly: {', '.join(spec.headers)}",
+                "write each column's French name (as b2b-fr does) or make it exactly: "
+                + ", ".join(spec.headers),
             )
         rows = lines[1:]
         for number, row in enumerate(rows, start=2):
@@ -127,6 +129,12 @@ def load_template(
             header, [_render_row(row, now, spec.name, n) for n, row in enumerate(rows, start=2)]
         )
     return tabs
+
+
+def _meaning(header: list[str], spec: TabSpec) -> list[str]:
+    """The schema's headers a template's header row stands for: its own, or their other
+    names (b2b-fr writes "Prénom", "Opérateur"), each column in its place."""
+    return [c.header if (c := spec.column(h)) else h for h in header]
 
 
 def _render_row(row: list[str], now: datetime, tab: str, number: int) -> list[str]:
@@ -153,8 +161,8 @@ def blank(tabs: dict[str, Table]) -> dict[str, Table]:
         if name in tabs:
             empty[name] = tabs[name].copy()
     settings = empty.get("Settings")
-    if settings is not None and (key := settings.col("Key")) is not None:
-        value = settings.col("Value")
+    if settings is not None and (key := canonical_table(settings, SETTINGS).col("Key")) is not None:
+        value = canonical_table(settings, SETTINGS).col("Value")  # "Clé", "Valeur" in b2b-fr
         for row in settings.rows:
             if row[key].strip().casefold() == "fallback owner" and value is not None:
                 row[value] = ""

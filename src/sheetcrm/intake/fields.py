@@ -75,10 +75,11 @@ an anonymous post never sets them; only a Forms row (the manager's choice) maps 
 
 _LABELS = {
     "Email": "email, e-mail, email address, work email, business email, your email, "
-    "courriel, adresse email, adresse e-mail, adresse mail, votre email, votre e-mail",
+    "courriel, adresse email, adresse e-mail, adresse mail, votre email, votre e-mail, "
+    "e-mail professionnel, email professionnel, votre adresse e-mail",
     "Phone": "phone, phone number, mobile, mobile phone, mobile number, cell, cell phone, "
     "tel, telephone, work phone, your phone, téléphone, numéro de téléphone, portable, "
-    "votre téléphone",
+    "votre téléphone, tél, téléphone portable, numéro de portable, téléphone fixe",
     "First name": "first name, firstname, first, given name, forename, fname, prénom, votre prénom",
     "Last name": "last name, lastname, last, surname, family name, lname, nom, "
     "nom de famille, votre nom de famille",
@@ -88,10 +89,11 @@ _LABELS = {
     "entreprise, raison sociale, nom de l'entreprise, nom de la société, votre société, "
     "votre entreprise",
     "Country": "country, country name, your country, pays, votre pays",
-    "Industry": "industry, sector, vertical, secteur, secteur d'activité, industrie",
+    "Industry": "industry, sector, vertical, secteur, secteur d'activité, industrie, "
+    "domaine d'activité, votre secteur",
     "Notes": "message, your message, comments, comment, notes, note, questions, question, "
     "details, inquiry, enquiry, how can we help, how can we help you, votre message, "
-    "commentaire, commentaires, remarques",
+    "commentaire, commentaires, remarques, votre demande, précisions, votre projet",
     UTM_SOURCE: "utm_source, utm source",
 }
 DEFAULTS: dict[str, str] = {
