@@ -37,6 +37,9 @@ class GoodVersion:
     table: Table
 
 
+_KINDS = {"Team": "the team list", "Stages": "the stages"}
+
+
 @dataclass(frozen=True)
 class Fallback:
     """A rule tab (or one Settings value) that has a problem: what the sync did instead.
@@ -55,10 +58,13 @@ class Fallback:
         return self.setting or self.tab
 
     def banner(self) -> str:
+        """The line at the top of Problems: "Scoring: using the rules as of 2026-12-02 10:14
+        until Scoring!C17 is fixed"; "Settings: using MQL score as of ..." for a value."""
+        kind = self.setting or _KINDS.get(self.tab, "the rules")
         if self.stamp:
-            kind = f"{self.setting} as set" if self.setting else "the rules"
-            return f"{self.what}: using {kind} as of {self.stamp} until {self.cell} is fixed"
-        return f"{self.what}: not applied until {self.cell} is fixed (no valid version yet)"
+            return f"{self.tab}: using {kind} as of {self.stamp} until {self.cell} is fixed"
+        what = f"{self.tab}: {self.setting}" if self.setting else self.tab
+        return f"{what} not applied until {self.cell} is fixed (no valid version yet)"
 
 
 def normalised(table: Table) -> Table:

@@ -56,7 +56,8 @@ def kept_rows(config: Config, stamp: str) -> list[list[str]]:
 
 def rule_notes(state: SyncState) -> list[tuple[np.ndarray, np.ndarray]]:
     """(rows, texts) for the Status of the leads that rules with a problem touch: every lead
-    scored, each lead routed this sync (or left without an owner)."""
+    scored, each lead routed this sync (or left without an owner); every lead, when its row
+    cannot be checked at all (no valid Stages, Time zone...)."""
     n = len(state.data)
     notes = []
     for f in state.config.fallbacks:
@@ -68,6 +69,8 @@ def rule_notes(state: SyncState) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _touched(state: SyncState, f: Fallback, n: int) -> tuple[np.ndarray, str]:
     none = np.zeros(0, dtype=np.int64)
+    if f.areas & {"validation", "stages"} and not f.stamp:
+        return np.arange(n), f"not checked: {f.cell} has a problem"
     if "scoring" in f.areas:
         if f.stamp:
             return np.arange(n), f"scored by the rules of {f.stamp}: {f.cell} has a problem"
