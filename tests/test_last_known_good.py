@@ -155,6 +155,25 @@ def test_a_bad_settings_value_keeps_its_last_valid_value() -> None:
     )
 
 
+def test_a_fallback_owner_not_on_the_team_keeps_the_last_valid_one() -> None:
+    backend = backend_with(ANN)
+    sync(backend)
+    human_edit(
+        backend,
+        "Settings",
+        lambda t: set_cell(t, ("Key", "Fallback owner"), "Value", "Jordan Leee"),
+    )
+    add_lead(backend, {**BOB, "Country": "Japan", "Industry": ""})  # no rule takes Japan
+    plan = sync(backend, 1)
+    assert "routing" not in plan.summary.frozen
+    assert lead(backend, BOB["Email"], "Owner") == "Jordan Lee"  # the last valid fallback
+    cell_ = parse_config(backend.read()).settings.cells["Fallback owner"]
+    assert problems(backend)[0]["Problem"] == (
+        f"Settings: using Fallback owner as of {FIRST} until {cell_} is fixed"
+    )
+    assert any("'Jordan Leee' is not on the Team tab" in p["Problem"] for p in problems(backend))
+
+
 # --- no valid version ever: not applied, and each lead's Status says why ----------------------
 
 
