@@ -194,7 +194,11 @@ def test_grade_bands_follow_settings() -> None:
         (90.0, "", -1, "SQL"),  # lost or unknown stage: the score still counts
         # never backwards
         (0.0, "SQL", 0, "SQL"),
-        (0.0, "Customer", 0, "Customer"),
+        (0.0, "Customer", -1, "Customer"),  # no stage, or a lost one
+        (0.0, "Customer", 2, "Customer"),
+        # but a won deal moved back to an open stage is no customer: stage and score again
+        (0.0, "Customer", 1, "SQL"),
+        (45.0, "Customer", 0, "MQL"),
         (45.0, "Customer", -1, "Customer"),
         (0.0, " mql ", 0, "MQL"),
         (80.0, "MQL", 0, "SQL"),

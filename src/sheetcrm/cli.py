@@ -169,6 +169,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             f"Removed {len(report.leftovers)} temporary {copies} of the workbook left by saves "
             f"that were interrupted: {', '.join(report.leftovers)}"
         )
+    for banner in plan.banners:  # a rule tab applied as it was last valid, or not at all
+        print(f"{banner.problem}.")
     _show_problems(plan.problems, plan.summary.problems)
     return 0
 

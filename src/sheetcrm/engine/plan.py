@@ -47,6 +47,7 @@ class Summary:
     problems: int = 0
     flagged: int = 0
     frozen: tuple[str, ...] = ()
+    last_good: tuple[str, ...] = ()  # rule tabs (or settings) applied as they were last valid
 
     def line(self) -> str:
         text = (
@@ -56,6 +57,8 @@ class Summary:
         )
         if self.frozen:
             text += f" (not applied this round: {', '.join(self.frozen)})"
+        if self.last_good:
+            text += f" (applied as last valid: {', '.join(self.last_good)})"
         return text
 
 
@@ -71,6 +74,8 @@ class Plan:
     appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
     problems: list[Problem] = field(default_factory=list)
+    # the top rows of Problems: a rule tab with a problem, and what the sync uses instead
+    banners: list[Problem] = field(default_factory=list)
     summary: Summary = field(default_factory=Summary)
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
     stamp: str = ""  # the sync's time, as written in cells and History

@@ -198,10 +198,12 @@ def grade(total: np.ndarray, settings: Settings, index: pd.Index) -> pd.Series:
 def lifecycle(
     total: np.ndarray, current: pd.Series, stage_rank: np.ndarray, settings: Settings
 ) -> pd.Series:
-    """Lead -> MQL -> SQL -> Customer, from score and stage; never moves backwards.
+    """Lead -> MQL -> SQL -> Customer, from score and stage; never moves backwards, but for
+    one move: a deal moved back from won to an open stage is no customer any more, and its
+    lifecycle follows its stage and score again.
 
-    ``stage_rank``: 0 for the first open stage or none, 1 for a later open stage (a person
-    has qualified the lead), 2 for a won stage, -1 for lost or unknown.
+    ``stage_rank``: 0 for the first open stage, 1 for a later open stage (a person has
+    qualified the lead), 2 for a won stage, -1 for lost, unknown or none.
     """
     computed = np.select(
         [
@@ -214,5 +216,7 @@ def lifecycle(
     )
     ranks = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
     now = np.array([ranks.get(t.casefold(), -1) for t in stripped(current)])
+    reopened = (now == LIFECYCLE.index("Customer")) & ((stage_rank == 0) | (stage_rank == 1))
+    now = np.where(reopened, -1, now)
     best = np.maximum(computed, now).astype(int)
     return pd.Series(np.asarray(LIFECYCLE, dtype=object)[best], index=current.index)

@@ -18,6 +18,7 @@ from sheetcrm.engine.business_hours import (
     parse_span,
     parse_time_of_day,
 )
+from sheetcrm.engine.last_good import Fallback
 from sheetcrm.engine.setting_values import (
     SettingError as SettingError,  # re-exported: the error of every setting
 )
@@ -337,6 +338,10 @@ class Settings:
     group_caps: dict[str, float] = field(default_factory=dict)
     cells: dict[str, str] = field(default_factory=dict)  # setting key -> A1 cell of its value
     shown_decimal: str = "."  # the mark the sheet shows numbers with (engine/sheet_locale.py)
+    # each value valid this sync, as typed (kept as its last known good value), by key
+    typed: dict[str, str] = field(default_factory=dict)
+    # the values that have a problem: the last valid one used instead, or none (last_good.py)
+    fallbacks: list[Fallback] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         if key in self.values:

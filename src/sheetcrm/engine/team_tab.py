@@ -40,6 +40,7 @@ def parse_team(
 ) -> tuple[list[Member], RuleTab]:
     tab = RuleTab(TEAM, table, ["Name"])
     members: list[Member] = []
+    rows: list[int] = []  # each member's sheet row
     for i, cells in tab.rows():
         row = Table.sheet_row(i)
         if not cells["Name"]:
@@ -91,6 +92,17 @@ def parse_team(
                 cells["Manager"],
             )
         )
+        rows.append(row)
+    teams = {norm_header(m.team) for m in members if m.team.strip()}
+    for member, row in zip(members, rows, strict=True):
+        if norm_header(member.name) in teams:
+            # a Routing rule's Assign to (or an alert's Send to) naming it means either
+            tab.problem(
+                row,
+                "Name",
+                f"{member.name!r} is both a person and a team",
+                "rename the team (like 'Sales EMEA') or write the person's full name",
+            )
     return members, tab
 
 

@@ -27,6 +27,7 @@ from sheetcrm.engine.sync.keys import report_reused_keys
 from sheetcrm.engine.sync.metrics import plan_metrics
 from sheetcrm.engine.sync.reassigned import note_reassignments
 from sheetcrm.engine.sync.route import route_leads
+from sheetcrm.engine.sync.rules_in_use import banners, kept_rows
 from sheetcrm.engine.sync.score import score_leads
 from sheetcrm.engine.sync.sent import log_sent
 from sheetcrm.engine.sync.sla import reassign_untouched
@@ -95,10 +96,13 @@ def finish(state: SyncState) -> Plan:
     config_problems = state.config.problems
     plan.problems = [*config_problems, *state.header_problems, *state.row_problems]
     plan.summary.problems = len(config_problems) + len(state.header_problems) + state.counted
+    plan.banners = banners(state.config)
     problems_tab(plan, state.snapshot, state.stamp)
-    state_tab(plan, state.snapshot, state.counter, state.metrics_digest)
+    last_good = kept_rows(state.config, state.stamp)
+    state_tab(plan, state.snapshot, state.counter, state.metrics_digest, last_good)
     plan.summary.rows = len(state.data)
     plan.summary.new_ids = int(state.fresh.sum())
     plan.summary.scored = next((len(w.new) for w in plan.writes if w.column == "Score"), 0)
     plan.summary.frozen = tuple(sorted(state.frozen))
+    plan.summary.last_good = tuple(f.what for f in state.config.fallbacks if f.stamp)
     return plan

@@ -59,6 +59,7 @@ def _assign(state: SyncState) -> None:
     for a in assignments:
         if a.owner:
             owners[a.row], assigned_at[a.row] = a.owner, state.stamp
+            state.routed.append(a.row)
             state.history(a.row, "Owner", "", a.owner, a.why, "Owner")
             state.plan.summary.routed += 1
         else:

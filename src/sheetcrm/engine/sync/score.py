@@ -1,4 +1,5 @@
-"""Step ``score``: points from the Scoring tab, a grade, and a lifecycle that never moves back."""
+"""Step ``score``: points from the Scoring tab, a grade, and a lifecycle that moves back only
+from Customer, when a won deal is reopened."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def score_leads(state: SyncState) -> SyncState:
     def rank(key: str) -> int:
         stage = stages.get(key)
         if stage is None or stage.type == "lost":
-            return -1 if stages else 0
+            return -1  # no stage (or none known) says nothing against a Customer
         if stage.type == "won":
             return 2
         return 0 if first_open and stage.name == first_open.name else 1

@@ -55,6 +55,8 @@ class SyncState:
     rank: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     arrived: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     counter: int = 1
+    # set by the route step: the leads it gave an owner
+    routed: list[int] = field(default_factory=list)
     # set by the validate step, read by the duplicates step
     contacts: dict[str, pd.Series] = field(default_factory=dict)
     # set by the status step

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS
+from sheetcrm.engine.sync.rules_in_use import rule_notes
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, a1
 
@@ -36,9 +37,14 @@ def write_status(state: SyncState) -> SyncState:
     for rows, _column, messages, _hint in state.flags:
         notes.append((np.asarray(rows, dtype=np.int64), np.asarray(messages, dtype=object)))
         flagged[rows] = True
+    rules = rule_notes(state)  # the rules with a problem, and what was used instead
     if not state.frozen & {"validation", "stages"}:
-        joined, said = join_notes(n, notes)
+        joined, said = join_notes(n, notes + rules)
         state.put("Status", np.where(said, joined, "OK"))
+    elif rules:
+        # the rows could not be checked: no "OK", no problem either, but why not
+        joined, said = join_notes(n, rules)
+        state.put("Status", np.where(said, joined, state.data["Status"].to_numpy(dtype=object)))
     state.row_problems, state.counted = problems, counted
     state.plan.summary.flagged = int(flagged.sum())
     return state

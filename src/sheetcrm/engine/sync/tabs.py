@@ -31,8 +31,8 @@ def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
             if rec.get("Lead"):
                 by_lead[(tab, rec["Lead"], problem)] = at
     rows = []
-    listed = list(plan.problems)
-    more = plan.summary.problems - len(listed)
+    listed = [*plan.banners, *plan.problems]
+    more = plan.summary.problems - len(plan.problems)
     if more > 0:
         listed.append(
             Problem(
@@ -60,7 +60,15 @@ def state_value(state: Table, key: str) -> str:
     return next((v.strip() for k, v in values if k.strip().casefold() == key), "")
 
 
-def state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str) -> None:
+def state_tab(
+    plan: Plan,
+    snapshot: Snapshot,
+    counter: int,
+    metrics_digest: str,
+    last_good: list[list[str]] | None = None,
+) -> None:
+    """Rewrite the hidden state tab when a value changed; ``last_good``: the rows keeping
+    the last valid version of each rule tab (last_good.py)."""
     current = snapshot.get(STATE.name)
     look = planned_look(snapshot, plan.new_columns).key()
     rows = [[NEXT_ID_KEY, str(counter)], [METRICS_KEY, metrics_digest], [LOOK_KEY, look]]
@@ -74,6 +82,7 @@ def state_tab(plan: Plan, snapshot: Snapshot, counter: int, metrics_digest: str)
     )
     if notified:
         rows.append([NOTIFIED_KEY, notified])
+    rows += last_good or []
     table = Table(STATE.headers, rows)
     if current is None or current.rows != table.rows:
         plan.replace[STATE.name] = table
