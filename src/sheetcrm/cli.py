@@ -73,6 +73,7 @@ def _load_memo(location: str) -> Memo:
                 tuple(k.split("\x1f", 1)): (v[0], v[1])  # type: ignore[misc]
                 for k, v in saved["phones"].items()
             },
+            language=saved.get("language", "en"),
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return Memo()  # no cache yet, or a damaged one: parse everything again
@@ -82,7 +83,11 @@ def _save_memo(location: str, memo: Memo) -> None:
     if len(memo.emails) + len(memo.phones) > 2_000_000:
         return  # a cache that big costs more to load than it saves
     path = _memo_file(location)
-    data = {"emails": memo.emails, "phones": {"\x1f".join(k): v for k, v in memo.phones.items()}}
+    data = {
+        "emails": memo.emails,
+        "phones": {"\x1f".join(k): v for k, v in memo.phones.items()},
+        "language": memo.language,  # the language its problems are worded in
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

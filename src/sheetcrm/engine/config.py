@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.alerts_tab import AlertRule, parse_alerts
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.forms_tab import FormMapping, parse_forms
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
@@ -73,9 +74,11 @@ def parse_config(snapshot: Snapshot) -> Config:
             Problem(
                 TEAM.name,
                 a1(TEAM.name, 2, 0),
-                "nobody on the Team tab yet, so new leads get no owner",
-                "add your people (Name, Email, Active: yes), then a Routing rule or "
-                "Settings: Fallback owner",
+                _("nobody on the Team tab yet, so new leads get no owner"),
+                _(
+                    "add your people (Name, Email, Active: yes), then a Routing rule or "
+                    "Settings: Fallback owner"
+                ),
             )
         )
     fallback = settings["Fallback owner"]
@@ -88,7 +91,7 @@ def parse_config(snapshot: Snapshot) -> Config:
             Problem(
                 SETTINGS.name,
                 settings.cells.get("Fallback owner", SETTINGS.name),
-                f"Fallback owner {fallback!r} is not on the Team tab",
+                _("Fallback owner %(name)r is not on the Team tab") % {"name": fallback},
                 suggest(fallback, [m.name for m in team]),
             )
         )
@@ -103,7 +106,7 @@ def parse_config(snapshot: Snapshot) -> Config:
                     Problem(
                         SETTINGS.name,
                         settings.cells.get("Required fields", SETTINGS.name),
-                        f"Required fields: Leads has no column {name!r}",
+                        _("Required fields: Leads has no column %(column)r") % {"column": name},
                         suggest(name, list(fields)),
                     )
                 )

@@ -14,3 +14,26 @@ class Problem:
     problem: str
     hint: str = ""
     lead: str = ""  # the lead's Lead ID, else its e-mail; "" when not about a lead
+
+
+# The flags the stages step puts on a lead's Status; what reads them back (alerts, the SLA's
+# reassignment, the digest) goes by the kind, never by the words, which are the sheet's language.
+FOLLOW_UP = "follow-up overdue"
+STALE = "stale"
+FIRST_TOUCH = "first touch overdue"
+
+
+class Flag(str):
+    """A flag's Status text that knows which flag it is (``kind``: FOLLOW_UP, ...)."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Flag:
+        flag = super().__new__(cls, text)
+        flag.kind = kind
+        return flag
+
+
+def is_flag(message: object, kind: str) -> bool:
+    """Whether a Status message of ``state.flags`` is a flag of ``kind``."""
+    return getattr(message, "kind", None) == kind

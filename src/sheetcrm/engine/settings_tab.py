@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
@@ -28,15 +29,18 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
         setting = find_setting(key)
         if setting is None:
             tab.problem(
-                row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])
+                row,
+                "Key",
+                _("unknown setting %(key)r") % {"key": key},
+                suggest(key, [s.key for s in DECLARED]),
             )
             continue
         if setting.key in settings.cells:
             tab.problem(
                 row,
                 "Key",
-                f"{setting.key!r} is set twice; the first one is used",
-                "delete one of the two rows",
+                _("%(key)r is set twice; the first one is used") % {"key": setting.key},
+                _("delete one of the two rows"),
             )
             continue
         settings.cells[setting.key] = a1(SETTINGS.name, row, tab.table.col("Value"))
@@ -51,18 +55,24 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
             tab.problem(
                 row,
                 "Value",
-                f"{text!r} could be {format_number(cap or 0)} or "
-                f"{format_number(parse_number(text.replace('.', '')) or 0)}",
-                "write it without a thousands separator, or set Number format",
+                _("%(text)r could be %(one)s or %(other)s")
+                % {
+                    "text": text,
+                    "one": format_number(cap or 0),
+                    "other": format_number(parse_number(text.replace(".", "")) or 0),
+                },
+                _("write it without a thousands separator, or set Number format"),
             )
             frozen.add("scoring")
         elif cap is None:
             tab.problem(
                 row,
                 "Value",
-                f"{text!r} is not a number",
-                "type the most points (or, below 0, "
-                "the most a group of negative rules may take off)",
+                _("%(text)r is not a number") % {"text": text},
+                _(
+                    "type the most points (or, below 0, the most a group of negative rules "
+                    "may take off)"
+                ),
             )
             frozen.add("scoring")
         else:

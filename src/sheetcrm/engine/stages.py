@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.business_hours import Calendar
+from sheetcrm.engine.catalog import _, ngettext
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.history import last_recorded
+from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, Flag
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown
@@ -78,7 +80,7 @@ def track(
             (
                 np.flatnonzero(unknown),
                 "Stage",
-                [f"unknown stage {shown(t)}" for t in typed[unknown]],
+                [_("unknown stage %(stage)s") % {"stage": shown(t)} for t in typed[unknown]],
                 "; ".join(sorted({suggest(t, names) for t in typed[unknown]})),
             )
         )
@@ -141,12 +143,16 @@ def track(
     follow = frame.dates("Next action date")
     late = is_open & (follow < np.datetime64(now.date()))
     if late.any():
+        follow_ups: list[str] = [
+            Flag(_("follow-up overdue since %(date)s") % {"date": d}, FOLLOW_UP)
+            for d in _days(follow[late])
+        ]
         result.flags.append(
             (
                 np.flatnonzero(late),
                 "Next action date",
-                [f"follow-up overdue since {d}" for d in _days(follow[late])],
-                "do the next action, then set a new date",
+                follow_ups,
+                _("do the next action, then set a new date"),
             )
         )
     _check_required(frame, result, keys, by_key, known, n)
@@ -170,11 +176,19 @@ def _flag_stale(
     if stale.any():
         rows = np.flatnonzero(stale)
         names = [by_key[k].name for k in keys[rows]]
-        messages = [
-            f"stale: in {name} since {day} (max {most:g} days)"
+        messages: list[str] = [
+            Flag(
+                ngettext(
+                    "stale: in %(stage)s since %(date)s (max %(days)s day)",
+                    "stale: in %(stage)s since %(date)s (max %(days)s days)",
+                    int(most) if most == int(most) else 2,
+                )
+                % {"stage": name, "date": day, "days": f"{most:g}"},
+                STALE,
+            )
             for name, day, most in zip(names, _days(since[rows]), limit[rows].tolist(), strict=True)
         ]
-        result.flags.append((rows, "Stage", messages, "move the deal on, or close it"))
+        result.flags.append((rows, "Stage", messages, _("move the deal on, or close it")))
 
 
 def _flag_first_touch(
@@ -197,11 +211,12 @@ def _flag_first_touch(
         if len(rows):
             starts, which = np.unique(start[rows], return_inverse=True)
             said = [
-                f"overdue: first touch was due {format_datetime(calendar.due(_wall(t), sla_hours))}"
-                for t in starts
+                _first_touch(format_datetime(calendar.due(_wall(t), sla_hours))) for t in starts
             ]
-            messages = [said[i] for i in which.ravel()]
-            result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+            messages: list[str] = [said[i] for i in which.ravel()]
+            result.flags.append(
+                (rows, "Last contact", messages, _("contact the lead, then fill Last contact"))
+            )
         return
     # Real hours, not the wall clock's: a night when clocks change lasts 23 or 25 hours.
     start = frame.instants("Assigned at")
@@ -212,15 +227,15 @@ def _flag_first_touch(
     if late.any():
         rows = np.flatnonzero(late)
         times, which = np.unique(due[rows], return_inverse=True)  # a few distinct due times
-        said = [
-            f"overdue: first touch was due {format_datetime(from_utc(t, frame.zone))}"
-            for t in times
-        ]
+        said = [_first_touch(format_datetime(from_utc(t, frame.zone))) for t in times]
         messages = [said[i] for i in which.ravel()]
-        result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+        result.flags.append(
+            (rows, "Last contact", messages, _("contact the lead, then fill Last contact"))
+        )
 
 
-_TOUCH_HINT = "contact the lead, then fill Last contact"
+def _first_touch(due: str) -> Flag:
+    return Flag(_("overdue: first touch was due %(due)s") % {"due": due}, FIRST_TOUCH)
 
 
 def sla_late(calendar: Calendar, start: np.ndarray, now: datetime, hours: float) -> np.ndarray:
@@ -255,8 +270,9 @@ def _check_required(
                     (
                         np.flatnonzero(missing),
                         column,
-                        [f"required at stage {stage.name}"] * int(missing.sum()),
-                        f"fill {column} (Stages: Required fields)",
+                        [_("required at stage %(stage)s") % {"stage": stage.name}]
+                        * int(missing.sum()),
+                        _("fill %(column)s (Stages: Required fields)") % {"column": column},
                     )
                 )
 
