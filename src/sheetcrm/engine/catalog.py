@@ -24,7 +24,6 @@ from importlib import resources
 
 DOMAIN = "sheetcrm"
 DEFAULT = "en"  # the language of the msgids: it needs no catalogue
-LANGUAGES = {"en": "English", "fr": "français"}
 _ENGLISH = gettext.NullTranslations()
 _current: ContextVar[tuple[str, gettext.NullTranslations]] = ContextVar(
     "sheetcrm_language", default=(DEFAULT, _ENGLISH)

@@ -8,7 +8,7 @@ from sheetcrm.engine.catalog import DEFAULT, _
 from sheetcrm.engine.setting_values import SettingError
 from sheetcrm.engine.table import Snapshot, norm_header
 
-_NAMES = {  # what a manager may type in the Language row (accents dropped) -> the language
+_NAMES = {  # what a manager may type in the Language row (accents dropped) -> its catalogue
     "": "en",
     "en": "en",
     "fr": "fr",
