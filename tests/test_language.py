@@ -4,6 +4,8 @@ two syncs at once, in two languages, each speak their own."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 import sys
 import threading
@@ -20,6 +22,7 @@ from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.catalog import _, current, speaking, translations
 from sheetcrm.engine.language import parse_language, sheet_language
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.problems import FOLLOW_UP, Flag, is_flag
 from sheetcrm.engine.schema import ALERTS, LEADS, ROUTING, SCORING, SETTINGS, TEAM
 from sheetcrm.engine.setting_values import SettingError
 from sheetcrm.engine.sync import plan_sync
@@ -187,6 +190,20 @@ def test_alerts_follow_flags_by_their_kind_in_french_too():
         ("first-touch SLA missed", "L-00001"),
         ("deal stale", "L-00001"),
     }
+
+
+def test_a_flag_keeps_its_kind_when_copied_and_the_sheet_gets_plain_text():
+    flag = Flag("relance en retard depuis le 2026-11-01", FOLLOW_UP)
+    for copied in (copy.deepcopy(flag), pickle.loads(pickle.dumps(flag))):
+        assert is_flag(copied, FOLLOW_UP) and copied == flag
+    assert not is_flag("follow-up overdue since 2026-11-01", FOLLOW_UP)  # words are no kind
+    tabs = _language(template(), "fr")
+    put_leads(
+        tabs, {"Email": "d@dock.example", "Stage": "Meeting", "Next action date": "2026-11-01"}
+    )
+    status = next(w for w in _plan(tabs).writes if w.column == "Status")
+    assert status.new == ["relance en retard depuis le 2026-11-01"]
+    assert all(type(v) is str for v in status.new)
 
 
 def test_a_memo_kept_across_syncs_does_not_answer_in_the_language_of_an_earlier_one():

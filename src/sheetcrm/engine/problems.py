@@ -33,6 +33,9 @@ class Flag(str):
         flag.kind = kind
         return flag
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (str(self), self.kind)  # a copy (deepcopy, pickle) keeps its kind
+
 
 def is_flag(message: object, kind: str) -> bool:
     """Whether a Status message of ``state.flags`` is a flag of ``kind``."""
