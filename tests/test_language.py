@@ -146,40 +146,49 @@ def test_a_misspelled_language_gets_the_same_hint_whatever_was_typed():
     assert sheet_language(Snapshot({})) == "en"  # no Settings tab: English
 
 
+def _slipping(language: str) -> MemoryBackend:
+    """Two leads with owners told of each flag: a follow-up, a stale deal, a first touch."""
+    tabs = _language(template(), language)
+    tabs[ALERTS.name] = Table(
+        list(ALERTS.headers),
+        [
+            ["follow-up overdue", "", "", "", "", "owner", "", ""],
+            ["deal stale", "", "", "", "", "owner", "", ""],
+            ["first-touch SLA missed", "", "", "", "", "owner", "", ""],
+        ],
+    )
+    put_leads(
+        tabs,
+        {"Email": "a@acme.example", "Country": "France", "Stage": "Prospecting"},
+        {"Email": "b@bolt.example", "Country": "France", "Stage": "Meeting"},
+    )
+    return MemoryBackend(tabs)
+
+
+def _sync(backend: MemoryBackend, now: datetime) -> Plan:
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, now)
+    apply(plan, backend, snapshot)
+    return plan
+
+
+def _follow_up_due(backend: MemoryBackend) -> None:
+    leads = backend.read().table(LEADS.name)
+    col = leads.col("Next action date")
+    backend.human(lambda t: t[LEADS.name].rows[1].__setitem__(col, "2026-11-23"))
+
+
 def test_alerts_follow_flags_by_their_kind_in_french_too():
     """The alerts, the SLA's reassignment and the digest find a flag by its kind: a French
     Status ("relance en retard ...") plans the same alerts as an English one."""
     planned = {}
     for language in ("en", "fr"):
-        tabs = _language(template(), language)
-        tabs[ALERTS.name] = Table(
-            list(ALERTS.headers),
-            [
-                ["follow-up overdue", "", "", "", "", "owner", "", ""],
-                ["deal stale", "", "", "", "", "owner", "", ""],
-                ["first-touch SLA missed", "", "", "", "", "owner", "", ""],
-            ],
-        )
-        put_leads(
-            tabs,
-            {"Email": "a@acme.example", "Country": "France", "Stage": "Prospecting"},
-            {"Email": "b@bolt.example", "Country": "France", "Stage": "Meeting"},
-        )
-        backend = MemoryBackend(tabs)
+        backend = _slipping(language)
         events: Counter[tuple[str, str]] = Counter()
         for now in (NOW, NOW + timedelta(days=1), NOW + timedelta(days=20)):
             if now > NOW:
-                backend.human(
-                    lambda t: (
-                        t[LEADS.name]
-                        .rows[1]
-                        .__setitem__(t[LEADS.name].col("Next action date"), "2026-11-23")
-                    )
-                )
-            snapshot = backend.read()
-            plan = plan_sync(snapshot, now)
-            apply(plan, backend, snapshot)
-            events.update((n.event, n.lead_id) for n in plan.notifications)
+                _follow_up_due(backend)
+            events.update((n.event, n.lead_id) for n in _sync(backend, now).notifications)
         planned[language] = events
         if language == "fr":
             status = cell(backend.read(), LEADS.name, "L-00002", "Status")
@@ -192,10 +201,34 @@ def test_alerts_follow_flags_by_their_kind_in_french_too():
     }
 
 
+def test_switching_the_language_announces_no_flag_again():
+    """A Status that says a flag in English is the same flag said in French: switching the
+    Language tells no owner again about every overdue lead."""
+    backend = _slipping("en")
+    _sync(backend, NOW)
+    _follow_up_due(backend)
+    later = NOW + timedelta(days=20)
+    flagged = _sync(backend, later)
+    assert {n.event for n in flagged.notifications} == {
+        "follow-up overdue",
+        "deal stale",
+        "first-touch SLA missed",
+    }
+
+    def to_french(t: dict[str, Table]) -> None:
+        _language(t, "fr")
+
+    backend.human(to_french)
+    assert _sync(backend, later + timedelta(hours=1)).notifications == []
+    assert "relance en retard depuis le 2026-11-23" in cell(
+        backend.read(), LEADS.name, "L-00002", "Status"
+    )
+
+
 def test_a_flag_keeps_its_kind_when_copied_and_the_sheet_gets_plain_text():
-    flag = Flag("relance en retard depuis le 2026-11-01", FOLLOW_UP)
+    flag = Flag("relance en retard depuis le 2026-11-01", FOLLOW_UP, ("a", "b"))
     for copied in (copy.deepcopy(flag), pickle.loads(pickle.dumps(flag))):
-        assert is_flag(copied, FOLLOW_UP) and copied == flag
+        assert is_flag(copied, FOLLOW_UP) and copied == flag and copied.said == ("a", "b")
     assert not is_flag("follow-up overdue since 2026-11-01", FOLLOW_UP)  # words are no kind
     tabs = _language(template(), "fr")
     put_leads(
@@ -293,9 +326,11 @@ def test_every_french_entry_is_filled_and_keeps_the_placeholders():
 
 
 def test_every_language_a_manager_can_choose_has_its_catalogue():
+    from sheetcrm.engine.catalog import LANGUAGES
     from sheetcrm.engine.language import _NAMES
 
-    for language in set(_NAMES.values()) - {"en"}:
+    assert set(_NAMES.values()) == set(LANGUAGES)  # a flag is recognised in each of them
+    for language in set(LANGUAGES) - {"en"}:
         assert (PACKAGE / "locale" / language / "LC_MESSAGES" / "sheetcrm.po").is_file()
         assert translations(language).gettext("no open stage") != "no open stage"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -24,6 +24,7 @@ from importlib import resources
 
 DOMAIN = "sheetcrm"
 DEFAULT = "en"  # the language of the msgids: it needs no catalogue
+LANGUAGES = ("en", "fr")  # every language with a catalogue (engine/language.py: their names)
 _ENGLISH = gettext.NullTranslations()
 _current: ContextVar[tuple[str, gettext.NullTranslations]] = ContextVar(
     "sheetcrm_language", default=(DEFAULT, _ENGLISH)
@@ -69,6 +70,16 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form for ``n`` of a message whose words change with a count."""
     return _current.get()[1].ngettext(singular, plural, n)
+
+
+def in_every_language(say: Callable[[], str]) -> tuple[str, ...]:
+    """What ``say`` says in each language: a text the sheet shows from an earlier sync may be
+    in the language the sheet had then."""
+    said = []
+    for language in LANGUAGES:
+        with speaking(language):
+            said.append(say())
+    return tuple(said)
 
 
 def N_(message: str) -> str:

@@ -143,10 +143,9 @@ def track(
     follow = frame.dates("Next action date")
     late = is_open & (follow < np.datetime64(now.date()))
     if late.any():
-        follow_ups: list[str] = [
-            Flag(_("follow-up overdue since %(date)s") % {"date": d}, FOLLOW_UP)
-            for d in _days(follow[late])
-        ]
+        days = _days(follow[late])
+        flags = {d: _follow_up(d) for d in set(days)}  # one per distinct date
+        follow_ups: list[str] = [flags[d] for d in days]
         result.flags.append(
             (
                 np.flatnonzero(late),
@@ -176,18 +175,9 @@ def _flag_stale(
     if stale.any():
         rows = np.flatnonzero(stale)
         names = [by_key[k].name for k in keys[rows]]
-        messages: list[str] = [
-            Flag(
-                ngettext(
-                    "stale: in %(stage)s since %(date)s (max %(days)s day)",
-                    "stale: in %(stage)s since %(date)s (max %(days)s days)",
-                    int(most) if most == int(most) else 2,
-                )
-                % {"stage": name, "date": day, "days": f"{most:g}"},
-                STALE,
-            )
-            for name, day, most in zip(names, _days(since[rows]), limit[rows].tolist(), strict=True)
-        ]
+        said = list(zip(names, _days(since[rows]), limit[rows].tolist(), strict=True))
+        flags = {s: _stale(*s) for s in set(said)}  # one per distinct stage, date and limit
+        messages: list[str] = [flags[s] for s in said]
         result.flags.append((rows, "Stage", messages, _("move the deal on, or close it")))
 
 
@@ -235,7 +225,22 @@ def _flag_first_touch(
 
 
 def _first_touch(due: str) -> Flag:
-    return Flag(_("overdue: first touch was due %(due)s") % {"due": due}, FIRST_TOUCH)
+    return Flag.of(FIRST_TOUCH, lambda: _("overdue: first touch was due %(due)s") % {"due": due})
+
+
+def _follow_up(day: str) -> Flag:
+    return Flag.of(FOLLOW_UP, lambda: _("follow-up overdue since %(date)s") % {"date": day})
+
+
+def _stale(stage: str, day: str, most: float) -> Flag:
+    def say() -> str:
+        return ngettext(
+            "stale: in %(stage)s since %(date)s (max %(days)s day)",
+            "stale: in %(stage)s since %(date)s (max %(days)s days)",
+            int(most) if most == int(most) else 2,  # 1.5 days: the plural
+        ) % {"stage": stage, "date": day, "days": f"{most:g}"}
+
+    return Flag.of(STALE, say)
 
 
 def sla_late(calendar: Calendar, start: np.ndarray, now: datetime, hours: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.notifications import Notification, one_line
-from sheetcrm.engine.problems import FIRST_TOUCH, is_flag
+from sheetcrm.engine.problems import FIRST_TOUCH, is_flag, shown
 from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.schema import HISTORY
@@ -168,13 +168,13 @@ def _escalate(
                     if is_flag(m, FIRST_TOUCH)
                 }
             )
-    shown = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
+    status = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
     by_name = {norm_header(m.name): m for m in state.config.team}
     owners = state.view.text("Owner").to_numpy(dtype=object)
     names = LeadNames(state)
     for row in rows:
         flag = messages.get(row, "")
-        if not flag or (shown is not None and flag in str(shown[row])):
+        if not flag or (status is not None and shown(flag, str(status[row]))):
             continue
         owner = by_name.get(norm_header(owners[row]))
         manager = by_name.get(norm_header(owner.manager)) if owner and owner.manager else None
