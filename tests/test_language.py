@@ -20,11 +20,12 @@ from babel.messages.pofile import read_po
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.catalog import _, current, speaking, translations
-from sheetcrm.engine.language import parse_language, sheet_language
+from sheetcrm.engine.language import parse_language
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import FOLLOW_UP, Flag, is_flag
 from sheetcrm.engine.schema import ALERTS, LEADS, ROUTING, SCORING, SETTINGS, TEAM
 from sheetcrm.engine.setting_values import SettingError
+from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from sheetcrm.engine.catalog import N_, _, speaking
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.language import sheet_language
 from sheetcrm.engine.plan import find_column, person_columns
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
+from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 MOVED = N_("the sheet changed while sheetcrm wrote (a sort, or rows inserted or deleted)")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from sheetcrm.engine.catalog import DEFAULT, _
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.setting_values import SettingError
-from sheetcrm.engine.table import Snapshot, norm_header
+from sheetcrm.engine.table import norm_header
 
 _NAMES = {  # what a manager may type in the Language row (accents dropped) -> its catalogue
     "": "en",
@@ -32,17 +32,3 @@ def parse_language(text: str) -> str:
             _("use en (English) or fr (français)"),
         )
     return language
-
-
-def sheet_language(snapshot: Snapshot) -> str:
-    """The Language a sheet's Settings tab names, read before anything else so that every
-    problem of the sync is in it; a value that is no language is English (its problem is
-    reported when Settings is parsed)."""
-    table = snapshot.get("Settings")
-    if table is None:
-        return DEFAULT
-    keys, values = table.column("Key"), table.column("Value")
-    for key, value in zip(keys, values, strict=False):
-        if norm_header(key) == "language":
-            return _NAMES.get(_key(value), DEFAULT)
-    return DEFAULT

@@ -9,7 +9,7 @@ from sheetcrm.engine.rule_tab import RuleTab
 from sheetcrm.engine.schema import SETTINGS
 from sheetcrm.engine.settings import ALL, GROUP_CAP_PREFIX, SettingError, Settings, find_setting
 from sheetcrm.engine.settings import SETTINGS as DECLARED
-from sheetcrm.engine.table import Table, a1
+from sheetcrm.engine.table import Snapshot, Table, a1
 from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
 
@@ -78,3 +78,12 @@ def parse_settings(table: Table | None) -> tuple[Settings, set[str], list[Proble
         else:
             settings.group_caps[key.split(":", 1)[1].strip().casefold()] = cap
     return settings, frozen, tab.problems
+
+
+def sheet_language(snapshot: Snapshot) -> str:
+    """The Language a sheet's Settings tab names, read before anything else so that every
+    problem of the sync is in it; read as the sync reads Settings (headers, keys, spelling),
+    and English when the value is no language (its problem is reported in that English)."""
+    settings, _frozen, _problems = parse_settings(snapshot.get(SETTINGS.name))
+    language: str = settings["Language"]
+    return language

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import speaking
-from sheetcrm.engine.language import sheet_language
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.sync.alerts import plan_alerts
 from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
