@@ -220,14 +220,14 @@ def test_template_dates_are_rendered_in_the_sheets_time_zone(tmp_path):
 
 
 def test_the_cli_remembers_parsed_contacts_between_runs(sheet, capsys):
-    from sheetcrm.cli import _load_memo, _memo_file
+    from sheetcrm.files.memo_cache import load_memo, memo_file
 
     assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
     first = capsys.readouterr().out
-    memo = _load_memo(str(sheet))
+    memo = load_memo(str(sheet.resolve()))
     assert memo.emails["priya.shah@northwind.example"] == ("priya.shah@northwind.example", "")
     assert any(k[0] == "(415) 555-0132" for k in memo.phones)
-    _memo_file(str(sheet)).write_text("{not json", encoding="utf-8")  # a damaged cache
+    memo_file(str(sheet.resolve())).write_text("{not json", encoding="utf-8")  # a damaged cache
     assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
     assert "Nothing to change" in capsys.readouterr().out and "50 new IDs" in first
 

@@ -6,8 +6,6 @@ Library errors become a clean message with a hint and exit status 1, never a tra
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -27,9 +25,9 @@ from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Table
-from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.files.exports import read_table
+from sheetcrm.files.memo_cache import load_memo, save_memo
 from sheetcrm.files.templates import available_templates, blank, load_template
 
 DEMO_FILE = "sheetcrm-demo.xlsx"
@@ -58,40 +56,9 @@ def _template(name: str, fixed: str | None) -> dict[str, Table]:
     return load_template(name, now=local)
 
 
-def _memo_file(location: str) -> Path:
-    """Where the contact-parsing memo of a sheet is kept between runs (a cache: safe to delete)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sheetcrm"
-    where = location if spreadsheet_id(location) else str(Path(location).resolve())
-    key = hashlib.sha256(f"{__version__}|{where}".encode()).hexdigest()[:20]
-    return base / f"memo-{key}.json"
-
-
-def _load_memo(location: str) -> Memo:
-    try:
-        saved = json.loads(_memo_file(location).read_text(encoding="utf-8"))
-        return Memo(
-            emails={k: (v[0], v[1]) for k, v in saved["emails"].items()},
-            phones={
-                tuple(k.split("\x1f", 1)): (v[0], v[1])  # type: ignore[misc]
-                for k, v in saved["phones"].items()
-            },
-        )
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return Memo()  # no cache yet, or a damaged one: parse everything again
-
-
-def _save_memo(location: str, memo: Memo) -> None:
-    if len(memo.emails) + len(memo.phones) > 2_000_000:
-        return  # a cache that big costs more to load than it saves
-    path = _memo_file(location)
-    data = {"emails": memo.emails, "phones": {"\x1f".join(k): v for k, v in memo.phones.items()}}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # only a cache: the next sync parses again
+def _where(location: str) -> str:
+    """What names a sheet's memo: its Google ID, or a workbook's absolute path."""
+    return location if spreadsheet_id(location) else str(Path(location).resolve())
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -115,7 +82,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     backend = open_backend(args.sheet)
-    memo = _load_memo(args.sheet)
+    memo = load_memo(_where(args.sheet))
     if args.dry_run:
         plan = plan_sync(backend.read(), _now(args.now), memo)
         for line in plan.describe(args.limit):
@@ -133,7 +100,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     finally:
         if notices is not None:
             notices.db.close()
-    _save_memo(args.sheet, memo)
+    save_memo(_where(args.sheet), memo)
     print(f"Synced {args.sheet}: {plan.summary.line()}.")
     if plan.notifications:
         count = len(plan.notifications)

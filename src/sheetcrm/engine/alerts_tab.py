@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
@@ -72,9 +73,9 @@ def parse_alerts(
             tab.problem(
                 row,
                 "When",
-                f"{cells['When']!r} is not an event an alert can follow"
+                _("%(text)r is not an event an alert can follow") % {"text": cells["When"]}
                 if cells["When"]
-                else "the rule says not When to alert",
+                else _("the rule says not When to alert"),
                 suggest(cells["When"], list(EVENTS)),
             )
         stage = ""
@@ -83,13 +84,13 @@ def parse_alerts(
             stage = cells["Stage"] if unread else stage_names.get(norm_header(cells["Stage"]), "")
             if event != "stage entered":
                 tab.problem(
-                    row, "Stage", "only a 'stage entered' rule names a stage", "clear Stage"
+                    row, "Stage", _("only a 'stage entered' rule names a stage"), _("clear Stage")
                 )
             elif not stage:
                 tab.problem(
                     row,
                     "Stage",
-                    f"{cells['Stage']!r} is not a stage on the Stages tab",
+                    _("%(text)r is not a stage on the Stages tab") % {"text": cells["Stage"]},
                     suggest(cells["Stage"], list(stage_names.values())),
                 )
         conditions = read_conditions(tab, [(i, cells)], fields, dayfirst, zone, decimal=decimal)
@@ -118,7 +119,7 @@ def _recipient(
     if not text:
         if channel != EMAIL:
             return "", ()  # the chat channel itself is who is told
-        tab.problem(row, "Send to", "an e-mail alert says not whom to send to", _SEND_HINT)
+        tab.problem(row, "Send to", _("an e-mail alert says not whom to send to"), _send_hint())
         return "", ()
     key = norm_header(text)
     if key in _OWNER_WORDS:
@@ -134,16 +135,17 @@ def _recipient(
     tab.problem(
         row,
         "Send to",
-        f"{text!r} is not on the Team tab",
+        _("%(name)r is not on the Team tab") % {"name": text},
         suggest(
             text,
             sorted({"owner", "manager", *(m.name for m in team), *(m.team for m in team)} - {""}),
         )
-        or _SEND_HINT,
+        or _send_hint(),
     )
     return "", ()
 
 
-_SEND_HINT = (
-    "write owner, manager (the owner's), a Name or Team from the Team tab, or an e-mail address"
-)
+def _send_hint() -> str:
+    return _(
+        "write owner, manager (the owner's), a Name or Team from the Team tab, or an e-mail address"
+    )

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.setting_values import SettingError
 
@@ -30,7 +31,10 @@ def parse_clock(text: str) -> int:
     hours = int(found[1]) if found else -1
     minutes = int(found[2] or 0) if found else 0
     if not found or hours > 24 or minutes > 59 or (hours == 24 and minutes):
-        raise SettingError(f"{text!r} is not a time of day", "type a time like 8:00 or 17:30")
+        raise SettingError(
+            _("%(text)r is not a time of day") % {"text": text},
+            _("type a time like 8:00 or 17:30"),
+        )
     return hours * 60 + minutes
 
 
@@ -47,15 +51,21 @@ def parse_span(text: str, overnight: bool) -> tuple[int, int] | None:
     parts = re.split(r"\s*(?:-|–|to)\s*", text.strip())
     example = "20:00-8:00" if overnight else "9:00-18:00"
     if len(parts) != 2:
-        raise SettingError(f"{text!r} is not a span of hours", f"type it like {example}")
+        raise SettingError(
+            _("%(text)r is not a span of hours") % {"text": text},
+            _("type it like %(example)s") % {"example": example},
+        )
     try:
         start, end = parse_clock(parts[0]), parse_clock(parts[1])
     except SettingError as exc:
-        raise SettingError(exc.problem, f"type it like {example}") from exc
+        raise SettingError(
+            exc.problem, _("type it like %(example)s") % {"example": example}
+        ) from exc
     if start == end or (not overnight and start > end):
         raise SettingError(
-            f"{text!r} " + ("is empty" if start == end else "ends before it starts"),
-            f"type the hours it starts and ends, like {example}",
+            (_("%(text)r is empty") if start == end else _("%(text)r ends before it starts"))
+            % {"text": text},
+            _("type the hours it starts and ends, like %(example)s") % {"example": example},
         )
     return start, end
 
@@ -69,7 +79,10 @@ def parse_days(text: str) -> tuple[int, ...]:
     for part in re.split(r"\s*[,;]\s*", text.strip()):
         ends = [_day(p, text) for p in re.split(r"\s*(?:-|–|to)\s*", part)]
         if len(ends) > 2:
-            raise SettingError(f"{part!r} is not a day or a span of days", "type it like Mon-Fri")
+            raise SettingError(
+                _("%(text)r is not a day or a span of days") % {"text": part},
+                _("type it like Mon-Fri"),
+            )
         first, last = ends[0], ends[-1]
         days.update((first + i) % 7 for i in range((last - first) % 7 + 1))
     return tuple(sorted(days))
@@ -81,8 +94,8 @@ def _day(word: str, text: str) -> int:
         if len(key) >= 2 and long.startswith(key):
             return i
     raise SettingError(
-        f"{word.strip()!r} is not a day of the week",
-        suggest(word.strip(), list(DAY_NAMES)) or "type days like Mon-Fri, or Mon, Wed, Fri",
+        _("%(text)r is not a day of the week") % {"text": word.strip()},
+        suggest(word.strip(), list(DAY_NAMES)) or _("type days like Mon-Fri, or Mon, Wed, Fri"),
     )
 
 

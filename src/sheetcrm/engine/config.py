@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sheetcrm.engine.alerts_tab import AlertRule, parse_alerts
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.forms_tab import FormMapping, parse_forms
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.last_good import (
@@ -152,9 +153,11 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
             Problem(
                 TEAM.name,
                 a1(TEAM.name, 2, 0),
-                "nobody on the Team tab yet, so new leads get no owner",
-                "add your people (Name, Email, Active: yes), then a Routing rule or "
-                "Settings: Fallback owner",
+                _("nobody on the Team tab yet, so new leads get no owner"),
+                _(
+                    "add your people (Name, Email, Active: yes), then a Routing rule or "
+                    "Settings: Fallback owner"
+                ),
             )
         )
     on_team = {norm_header(m.name) for m in team}
@@ -164,7 +167,7 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
             Problem(
                 SETTINGS.name,
                 settings.cells.get("Fallback owner", SETTINGS.name),
-                f"Fallback owner {fallback!r} is not on the Team tab",
+                _("Fallback owner %(name)r is not on the Team tab") % {"name": fallback},
                 suggest(fallback, [m.name for m in team]),
             )
         )
@@ -182,7 +185,7 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
                     Problem(
                         SETTINGS.name,
                         settings.cells.get("Required fields", SETTINGS.name),
-                        f"Required fields: Leads has no column {name!r}",
+                        _("Required fields: Leads has no column %(column)r") % {"column": name},
                         suggest(name, list(fields)),
                     )
                 )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.values import shown
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
@@ -153,11 +154,17 @@ def date_problem(text: str, dayfirst: bool = True) -> tuple[str, str]:
     """Why ``text``, which does not parse, is not a date: a row's problem and its hint."""
     word = unreadable_zone(text, dayfirst)
     if word is None:
-        return f"{shown(text)} is not a date", "type a date like 2026-01-31"
+        return (
+            _("%(value)s is not a date") % {"value": shown(text)},
+            _("type a date like 2026-01-31"),
+        )
     return (
-        f"{shown(text)} names the time zone {word}, which cannot be converted",
-        "write its UTC offset instead, like 2026-01-31 09:00-05:00, or no zone at all for the "
-        "sheet's own (Settings: Time zone)",
+        _("%(value)s names the time zone %(zone)s, which cannot be converted")
+        % {"value": shown(text), "zone": word},
+        _(
+            "write its UTC offset instead, like 2026-01-31 09:00-05:00, or no zone at all for "
+            "the sheet's own (Settings: Time zone)"
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rule_tab import RuleTab
@@ -67,29 +68,29 @@ def parse_forms(
             tab.problem(
                 row,
                 "Form field",
-                "a row without a form field",
-                "type the question's label or key as the form sends it, or clear the row",
+                _("a row without a form field"),
+                _("type the question's label or key as the form sends it, or clear the row"),
             )
         elif not target:
             tab.problem(
                 row,
                 "Leads column",
-                f"form field {name!r} goes to no Leads column",
-                "type a Leads header, like Email, Company or Notes",
+                _("form field %(field)r goes to no Leads column") % {"field": name},
+                _("type a Leads header, like Email, Company or Notes"),
             )
         elif not column:
             tab.problem(
                 row,
                 "Leads column",
-                f"no Leads column {target!r}",
+                _("no Leads column %(column)r") % {"column": target},
                 suggest(target, list(dict.fromkeys([*fields, *LEADS.headers]))),
             )
         elif spec is not None and spec.owner is Owner.SERVICE and spec.header != "Owner":
             tab.problem(
                 row,
                 "Leads column",
-                f"{spec.header} is filled by sheetcrm, not by forms",
-                "map the answer to a column people fill, or to Notes",
+                _("%(column)s is filled by sheetcrm, not by forms") % {"column": spec.header},
+                _("map the answer to a column people fill, or to Notes"),
             )
         elif any(
             form_key(r.field) == form_key(name) and form_key(r.form) == form_key(cells["Form"])
@@ -98,8 +99,8 @@ def parse_forms(
             tab.problem(
                 row,
                 "Form field",
-                f"form field {name!r} is mapped twice; the first row is used",
-                "delete one of the two rows",
+                _("form field %(field)r is mapped twice; the first row is used") % {"field": name},
+                _("delete one of the two rows"),
             )
         else:
             rules.append(FormRule(name, column, cells["Form"], row))

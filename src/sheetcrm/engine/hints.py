@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from sheetcrm.engine.catalog import _
+
 
 def suggest(word: str, choices: list[str]) -> str:
     """A "did you mean" hint, or a list of what is allowed when nothing is close."""
@@ -12,8 +14,9 @@ def suggest(word: str, choices: list[str]) -> str:
     )
     if close:
         original = next(c for c in choices if c.casefold() == close[0])
-        return f"did you mean '{original}'?"
+        return _("did you mean '%(word)s'?") % {"word": original}
     if not choices:
         return ""  # nothing to offer: the problem's own words must say what to do
     shown = ", ".join(choices[:24])
-    return f"use one of: {shown}" + (", ..." if len(choices) > 24 else "")
+    more = ", ..." if len(choices) > 24 else ""
+    return _("use one of: %(choices)s") % {"choices": shown + more}

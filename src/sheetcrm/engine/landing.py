@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sheetcrm.engine.catalog import N_, _, speaking
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.plan import find_column, person_columns
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
+from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
-MOVED = "the sheet changed while sheetcrm wrote (a sort, or rows inserted or deleted)"
+MOVED = N_("the sheet changed while sheetcrm wrote (a sort, or rows inserted or deleted)")
 
 
 @dataclass
@@ -173,7 +175,8 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     why: dict[str, set[str]] = {}
     for lead_id, column in log:
         why.setdefault(lead_id, set()).add(column)
-    _report(landing, after, tab, stamp, why)
+    with speaking(sheet_language(after)):  # said on Problems, in the sheet's language
+        _report(landing, after, tab, stamp, why)
     return landing
 
 
@@ -184,16 +187,19 @@ def _report(
     found = [
         (
             lead,
-            f"{', '.join(sorted(names))} put right on this lead: {MOVED}",
-            "nothing to do: this sync put them back; the History tab shows what moved",
+            _("%(columns)s put right on this lead: %(why)s")
+            % {"columns": ", ".join(sorted(names)), "why": _(MOVED)},
+            _("nothing to do: this sync put them back; the History tab shows what moved"),
         )
         for lead, names in sorted(why.items())
     ] + [
         (
             lead,
-            f"a value meant for this lead landed elsewhere: {MOVED}",
-            "it could not be put back: check this lead's Owner and Lifecycle; the next sync "
-            "recomputes the rest",
+            _("a value meant for this lead landed elsewhere: %(why)s") % {"why": _(MOVED)},
+            _(
+                "it could not be put back: check this lead's Owner and Lifecycle; the next sync "
+                "recomputes the rest"
+            ),
         )
         for lead in landing.unrepaired
     ]

@@ -4,7 +4,10 @@ too: a person who sorts Leads moves every cell address onto another lead."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sheetcrm.engine.catalog import in_every_language
 
 
 @dataclass(frozen=True)
@@ -14,3 +17,46 @@ class Problem:
     problem: str
     hint: str = ""
     lead: str = ""  # the lead's Lead ID, else its e-mail; "" when not about a lead
+
+
+# The flags the stages step puts on a lead's Status; what reads them back (alerts, the SLA's
+# reassignment, the digest) goes by the kind, never by the words, which are the sheet's language.
+FOLLOW_UP = "follow-up overdue"
+STALE = "stale"
+FIRST_TOUCH = "first touch overdue"
+
+
+class Flag(str):
+    """A flag's Status text, in the sync's language, that knows which flag it is (``kind``:
+    FOLLOW_UP, ...) and how every language says it (``said``): a sheet whose Language just
+    changed shows the flag of the last sync in the other one, and it is no news."""
+
+    kind: str
+    said: tuple[str, ...]
+
+    def __new__(cls, text: str, kind: str, said: tuple[str, ...] = ()) -> Flag:
+        flag = super().__new__(cls, text)
+        flag.kind, flag.said = kind, said or (text,)
+        return flag
+
+    @classmethod
+    def of(cls, kind: str, say: Callable[[], str]) -> Flag:
+        """The flag ``say`` words, in this sync's language and in every other."""
+        return cls(say(), kind, in_every_language(say))
+
+    def __getnewargs__(self) -> tuple[str, str, tuple[str, ...]]:  # type: ignore[override]
+        return (str(self), self.kind, self.said)  # a copy (deepcopy, pickle) keeps them
+
+    def shown_in(self, status: str) -> bool:
+        """Whether a Status cell already says this flag, in any language."""
+        return any(text in status for text in self.said)
+
+
+def is_flag(message: object, kind: str) -> bool:
+    """Whether a Status message of ``state.flags`` is a flag of ``kind``."""
+    return getattr(message, "kind", None) == kind
+
+
+def shown(message: str, status: str) -> bool:
+    """Whether a Status cell already says ``message`` (a flag: in any language)."""
+    return message.shown_in(status) if isinstance(message, Flag) else message in status

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
@@ -42,8 +43,8 @@ def parse_routing(
             tab.problem(
                 Table.sheet_row(i),
                 "Order",
-                f"{cells['Order']!r} is not a number",
-                "number the rules 1, 2, 3...",
+                _("%(text)r is not a number") % {"text": cells["Order"]},
+                _("number the rules 1, 2, 3..."),
             )
         groups.setdefault(order if order is not None else 1e9 + i, []).append((i, cells))
     people = {norm_header(m.name): m.name for m in team}
@@ -57,8 +58,8 @@ def parse_routing(
             tab.problem(
                 first_row,
                 "Assign to",
-                f"{label} assigns to nobody",
-                "type a person's or a team's name from the Team tab",
+                _("%(rule)s assigns to nobody") % {"rule": label},
+                _("type a person's or a team's name from the Team tab"),
             )
             continue
         i, target = targets[0]
@@ -73,17 +74,17 @@ def parse_routing(
                 tab.problem(
                     row,
                     "Strategy",
-                    f"unknown strategy {strategy!r}",
+                    _("unknown strategy %(strategy)r") % {"strategy": strategy},
                     suggest(strategy, list(STRATEGIES)),
                 )
         else:
             tab.problem(
                 Table.sheet_row(i),
                 "Assign to",
-                f"{target!r} is not on the Team tab",
+                _("%(name)r is not on the Team tab") % {"name": target},
                 suggest(target, list(people.values()) + list(teams.values()))
                 if people
-                else "add the people leads go to on the Team tab",
+                else _("add the people leads go to on the Team tab"),
             )
         conditions = read_conditions(tab, rows, fields, dayfirst, zone, decimal=decimal)
         if tab.ok:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import tzinfo
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.rules import Condition, ConditionError, compile_condition
@@ -24,19 +25,24 @@ class RuleTab:
             self.problem(
                 None,
                 None,
-                f"the {spec.name} tab is missing",
-                f"add a tab named {spec.name} with headers: {', '.join(spec.headers)}; or run "
-                "`sheetcrm init` on this sheet: it adds every tab missing and changes no cell",
+                _("the %(tab)s tab is missing") % {"tab": spec.name},
+                _(
+                    "add a tab named %(tab)s with headers: %(headers)s; or run `sheetcrm init` "
+                    "on this sheet: it adds every tab missing and changes no cell"
+                )
+                % {"tab": spec.name, "headers": ", ".join(spec.headers)},
             )
         for header in required if table is not None else ():
             if self.table.col(header) is None:
                 self.problem(
                     1,
                     None,
-                    f"the {spec.name} tab has no {header!r} column",
+                    _("the %(tab)s tab has no %(header)r column")
+                    % {"tab": spec.name, "header": header},
                     suggest(header, self.table.header)
                     if self.table.header
-                    else f"put the headers in row 1: {', '.join(spec.headers)}",
+                    else _("put the headers in row 1: %(headers)s")
+                    % {"headers": ", ".join(spec.headers)},
                 )
 
     @property
@@ -67,7 +73,9 @@ class RuleTab:
             return default
         value = parse_number(text)
         if value is None or value < 0:
-            self.problem(row, header, f"{text!r} is not {what}", hint)
+            self.problem(
+                row, header, _("%(text)r is not %(what)s") % {"text": text, "what": what}, hint
+            )
         return value
 
     def problem(self, row: int | None, header: str | None, problem: str, hint: str = "") -> None:
@@ -104,9 +112,12 @@ def read_conditions(
             tab.problem(
                 Table.sheet_row(i),
                 "Field",
-                f"{tab.spec.name} rules cannot test {spec.header}: the sync computes it "
-                "from these very rules, so it would never settle",
-                "test the fields it is computed from instead",
+                _(
+                    "%(tab)s rules cannot test %(field)s: the sync computes it from these very "
+                    "rules, so it would never settle"
+                )
+                % {"tab": tab.spec.name, "field": spec.header},
+                _("test the fields it is computed from instead"),
             )
             continue
         try:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
 from sheetcrm.engine.hints import suggest
@@ -138,25 +139,45 @@ def _number(text: str, decimal: str | None, fail: Callable[[str], ConditionError
         whole = parse_number(text.replace(".", ""))
         raise ConditionError(
             "Value",
-            f"{text!r} could be {format_number(parse_number(text) or 0)} or "
-            f"{format_number(whole or 0)}",
-            "write it without a thousands separator, like 12500 or 12.5, or set Settings: "
-            "Number format (1,234.56 or 1.234,56)",
+            _("%(text)r could be %(one)s or %(other)s")
+            % {
+                "text": text,
+                "one": format_number(parse_number(text) or 0),
+                "other": format_number(whole or 0),
+            },
+            _(
+                "write it without a thousands separator, like 12500 or 12.5, or set Settings: "
+                "Number format (1,234.56 or 1.234,56)"
+            ),
         )
     number = parse_number(text, decimal)
     if number is None:
-        raise fail(f"{text!r} is not a number")
+        raise fail(_("%(text)r is not a number") % {"text": text})
     return number
 
 
-_KIND_HINTS = {
+_KIND_HINTS = {  # translated where used
     **dict.fromkeys(
-        TEMPORAL, "pick an operator for dates, like 'before', 'after' or 'within last N days'"
+        TEMPORAL, N_("pick an operator for dates, like 'before', 'after' or 'within last N days'")
     ),
     **dict.fromkeys(
-        NUMERIC, "pick an operator for numbers, like 'at least', 'at most' or 'between'"
+        NUMERIC, N_("pick an operator for numbers, like 'at least', 'at most' or 'between'")
     ),
-    Kind.TEXT: "pick an operator for text, like 'equals', 'contains' or 'in list'",
+    Kind.TEXT: N_("pick an operator for text, like 'equals', 'contains' or 'in list'"),
+}
+_KINDS = {kind: N_(kind.value) for kind in Kind}  # what a column holds; translated where used
+# the words of Kind, for the catalogue (N_ marks them; Kind's values stay the schema's)
+N_("text"), N_("email"), N_("phone"), N_("number"), N_("money"), N_("date"), N_("datetime")
+N_("choice"), N_("person"), N_("yes/no")
+_ARGS = {  # what an operator needs as its Value; translated where used
+    Arg.NONE: N_("nothing"),
+    Arg.TEXT: N_("a text"),
+    Arg.LIST: N_("a comma-separated list"),
+    Arg.NUMBER: N_("a number"),
+    Arg.RANGE: N_("two numbers, like '10 and 50'"),
+    Arg.DATE: N_("a date, like 2026-01-31"),
+    Arg.DAYS: N_("a whole number of days"),
+    Arg.REGEX: N_("a regular expression"),
 }
 
 
@@ -182,18 +203,31 @@ def compile_condition(
         field = by_key.get(norm_header(column.header))  # "E-mail" for the Email column
     if field is None:
         raise ConditionError(
-            "Field", f"unknown field {field_text!r}", suggest(field_text, [*fields, EMAIL_DOMAIN])
+            "Field",
+            _("unknown field %(field)r") % {"field": field_text},
+            suggest(field_text, [*fields, EMAIL_DOMAIN]),
         )
     kind = Kind.TEXT if field == EMAIL_DOMAIN else fields.get(field)
     op = find_operator(op_text)
     if op is None:
-        raise ConditionError("Operator", f"unknown operator {op_text!r}", operator_hint(op_text))
-    if op.kinds is not None and kind is not None and kind not in op.kinds:
-        what = "numbers" if op.kinds == NUMERIC else "dates" if op.kinds == TEMPORAL else "emails"
         raise ConditionError(
             "Operator",
-            f"'{op.name}' compares {what}, but {field} holds {kind.value}",
-            _KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT]),
+            _("unknown operator %(operator)r") % {"operator": op_text},
+            operator_hint(op_text),
+        )
+    if op.kinds is not None and kind is not None and kind not in op.kinds:
+        what = (
+            _("numbers")
+            if op.kinds == NUMERIC
+            else _("dates")
+            if op.kinds == TEMPORAL
+            else _("emails")
+        )
+        raise ConditionError(
+            "Operator",
+            _("'%(operator)s' compares %(what)s, but %(field)s holds %(kind)s")
+            % {"operator": op.name, "what": what, "field": field, "kind": _(_KINDS[kind])},
+            _(_KIND_HINTS.get(kind, _KIND_HINTS[Kind.TEXT])),
         )
     value = _parse_value(op, value_text.strip(), kind, dayfirst, zone, decimal)
     return Condition(field, op, value, value_text.strip())
@@ -203,20 +237,25 @@ def _parse_value(
     op: Operator, text: str, kind: Kind | None, dayfirst: bool, zone: tzinfo, decimal: str | None
 ) -> Any:
     def fail(problem: str) -> ConditionError:
-        return ConditionError("Value", problem, f"'{op.name}' needs {op.arg.value}")
+        return ConditionError(
+            "Value",
+            problem,
+            _("'%(operator)s' needs %(arg)s") % {"operator": op.name, "arg": _(_ARGS[op.arg])},
+        )
 
     if op.arg is Arg.NONE:
         return None
     if not text:
-        raise fail(f"'{op.name}' needs a value")
+        raise fail(_("'%(operator)s' needs a value") % {"operator": op.name})
     if op.arg is Arg.LIST:
         try:
             items = split_list(text)
         except ListError as exc:
             raise ConditionError(
                 "Value",
-                f"the quoted item {shown(str(exc), 40)} does not end with its quote",
-                'put an item that holds a comma in double quotes, like "Acme, Inc.", Globex',
+                _("the quoted item %(item)s does not end with its quote")
+                % {"item": shown(str(exc), 40)},
+                _('put an item that holds a comma in double quotes, like "Acme, Inc.", Globex'),
             ) from exc
         if op.name == "email domain in list":  # "@gmail.com", as people write a domain
             items = tuple(i.removeprefix("@").strip() for i in items)
@@ -225,7 +264,7 @@ def _parse_value(
         if kind in TEMPORAL:
             parsed = parse_date(text, dayfirst, zone)
             if parsed is None:
-                raise fail(f"{text!r} is not a date")
+                raise fail(_("%(text)r is not a date") % {"text": text})
             return parsed
         return _number(text, decimal, fail)
     if op.arg is Arg.RANGE:
@@ -235,13 +274,13 @@ def _parse_value(
         if len(parts) != 2 and (m := _HYPHEN_RANGE.fullmatch(text)):
             parts = [m["low"], m["high"]]  # 10-50, 10 000 - 50 000
         if len(parts) != 2 or None in [parse_number(p, decimal) for p in parts]:
-            raise fail(f"{text!r} is not a range of two numbers")
+            raise fail(_("%(text)r is not a range of two numbers") % {"text": text})
         low, high = sorted(_number(p, decimal, fail) for p in parts)
         return (low, high)
     if op.arg is Arg.DATE:
         parsed = parse_date(text, dayfirst, zone)
         if parsed is None:
-            raise fail(f"{text!r} is not a date")
+            raise fail(_("%(text)r is not a date") % {"text": text})
         return parsed
     if op.arg is Arg.DAYS:
         words = text.lower().strip()
@@ -249,7 +288,7 @@ def _parse_value(
             words = words.removesuffix(unit)
         number = parse_number(words)
         if number is None or number < 0 or not float(number).is_integer():
-            raise fail(f"{text!r} is not a whole number of days")
+            raise fail(_("%(text)r is not a whole number of days") % {"text": text})
         return int(number)
     if op.arg is Arg.REGEX:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.schema import SCORING, Kind
@@ -47,39 +48,45 @@ def parse_scoring(
                 tab.problem(
                     Table.sheet_row(i),
                     "Points",
-                    f"{text!r} could be {format_number(parse_number(text) or 0)} or "
-                    f"{format_number(parse_number(text.replace('.', '')) or 0)} points",
-                    "write it without a thousands separator, like 1000 or 1, or set "
-                    "Settings: Number format (1,234.56 or 1.234,56)",
+                    _("%(text)r could be %(one)s or %(other)s points")
+                    % {
+                        "text": text,
+                        "one": format_number(parse_number(text) or 0),
+                        "other": format_number(parse_number(text.replace(".", "")) or 0),
+                    },
+                    _(
+                        "write it without a thousands separator, like 1000 or 1, or set "
+                        "Settings: Number format (1,234.56 or 1.234,56)"
+                    ),
                 )
             elif parse_number(text, decimal) is None:
                 tab.problem(
                     Table.sheet_row(i),
                     "Points",
-                    f"{text!r} is not a number of points",
-                    "type a whole number; negative points are allowed, like -10",
+                    _("%(text)r is not a number of points") % {"text": text},
+                    _("type a whole number; negative points are allowed, like -10"),
                 )
         if not points_cells:
             tab.problem(
                 Table.sheet_row(rows[0][0]),
                 "Points",
-                f"rule {name!r} has no points",
-                "type its points on the rule's first row",
+                _("rule %(rule)r has no points") % {"rule": name},
+                _("type its points on the rule's first row"),
             )
         elif len(values) > 1:
             tab.problem(
                 Table.sheet_row(points_cells[1][0]),
                 "Points",
-                f"rule {name!r} has different points on its rows",
-                "put the points on the first row only",
+                _("rule %(rule)r has different points on its rows") % {"rule": name},
+                _("put the points on the first row only"),
             )
         conditions = read_conditions(tab, rows, fields, dayfirst, zone, SCORED, decimal)
         if not conditions and not any(c["Field"] for _, c in rows):
             tab.problem(
                 Table.sheet_row(rows[0][0]),
                 "Field",
-                f"rule {name!r} has no condition",
-                "fill Field, Operator and Value",
+                _("rule %(rule)r has no condition") % {"rule": name},
+                _("fill Field, Operator and Value"),
             )
         groups_named = {c["Group"] for _, c in rows if c["Group"]}
         if tab.ok:

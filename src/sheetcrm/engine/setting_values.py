@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.values import parse_bool, parse_number
 
 
@@ -29,8 +30,12 @@ def zone(text: str) -> ZoneInfo:
         import difflib
 
         close = difflib.get_close_matches(text.strip(), sorted(available_timezones()), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Europe/Paris"
-        raise SettingError(f"unknown time zone {text!r}", hint) from exc
+        hint = (
+            _("did you mean '%(word)s'?") % {"word": close[0]}
+            if close
+            else _("use an IANA name like Europe/Paris")
+        )
+        raise SettingError(_("unknown time zone %(text)r") % {"text": text}, hint) from exc
 
 
 def date_order(text: str) -> bool:
@@ -39,7 +44,10 @@ def date_order(text: str) -> bool:
         return True
     if order in ("MDY", "MONTH FIRST"):
         return False
-    raise SettingError(f"unknown date order {text!r}", "use DMY (31/01/2026) or MDY (01/31/2026)")
+    raise SettingError(
+        _("unknown date order %(text)r") % {"text": text},
+        _("use DMY (31/01/2026) or MDY (01/31/2026)"),
+    )
 
 
 _DECIMAL_MARKS = {
@@ -62,8 +70,8 @@ def number_format(text: str) -> str | None:
     words = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").casefold().split())
     if words not in _DECIMAL_MARKS:
         raise SettingError(
-            f"unknown number format {text!r}",
-            "use 1,234.56 (decimal point), 1.234,56 or 1 234,56 (decimal comma), or auto",
+            _("unknown number format %(text)r") % {"text": text},
+            _("use 1,234.56 (decimal point), 1.234,56 or 1 234,56 (decimal comma), or auto"),
         )
     return _DECIMAL_MARKS[words]
 
@@ -72,7 +80,8 @@ def region(text: str) -> str:
     region = text.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise SettingError(
-            f"unknown phone region {text!r}", "use a two-letter country code like US, GB, FR, DE"
+            _("unknown phone region %(text)r") % {"text": text},
+            _("use a two-letter country code like US, GB, FR, DE"),
         )
     return region
 
@@ -81,9 +90,14 @@ def number(minimum: float | None = None) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = parse_number(text)
         if value is None:
-            raise SettingError(f"{text!r} is not a number", "type a plain number, like 24")
+            raise SettingError(
+                _("%(text)r is not a number") % {"text": text}, _("type a plain number, like 24")
+            )
         if minimum is not None and value < minimum:
-            raise SettingError(f"{text!r} is below {minimum:g}", f"use {minimum:g} or more")
+            raise SettingError(
+                _("%(text)r is below %(minimum)s") % {"text": text, "minimum": f"{minimum:g}"},
+                _("use %(minimum)s or more") % {"minimum": f"{minimum:g}"},
+            )
         return value
 
     return parse
@@ -96,7 +110,7 @@ def optional_number(text: str) -> float | None:
 def yes_no(text: str) -> bool:
     value = parse_bool(text)
     if value is None:
-        raise SettingError(f"{text!r} is not yes or no", "type yes or no")
+        raise SettingError(_("%(text)r is not yes or no") % {"text": text}, _("type yes or no"))
     return value
 
 
@@ -104,7 +118,10 @@ def count(text: str) -> int:
     """A whole number, 0 or more; empty: 0."""
     value = parse_number(text) if text.strip() else 0.0
     if value is None or value < 0 or value != int(value):
-        raise SettingError(f"{text!r} is not a count", "type a whole number, 0 or more, like 2")
+        raise SettingError(
+            _("%(text)r is not a count") % {"text": text},
+            _("type a whole number, 0 or more, like 2"),
+        )
     return int(value)
 
 

@@ -18,6 +18,7 @@ from sheetcrm.engine.business_hours import (
     parse_span,
     parse_time_of_day,
 )
+from sheetcrm.engine.language import parse_language
 from sheetcrm.engine.last_good import Fallback
 from sheetcrm.engine.setting_values import (
     SettingError as SettingError,  # re-exported: the error of every setting
@@ -319,6 +320,13 @@ SETTINGS: tuple[Setting, ...] = (
         "15",
         "How often the service syncs the sheet.",
         _number(1),
+        frozenset(),
+    ),
+    Setting(
+        "Language",
+        "en",
+        "The language of problems, hints and lead Status messages: en (English) or fr (français).",
+        parse_language,
         frozenset(),
     ),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.last_good import Fallback
 from sheetcrm.engine.problems import Problem
@@ -23,7 +24,7 @@ from sheetcrm.engine.settings import (
     find_setting,
 )
 from sheetcrm.engine.settings import SETTINGS as DECLARED
-from sheetcrm.engine.table import Table, a1
+from sheetcrm.engine.table import Snapshot, Table, a1
 from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
 LastGood = Mapping[str, tuple[str, str]]
@@ -89,15 +90,18 @@ def parse_settings(
         setting = find_setting(key)
         if setting is None:
             tab.problem(
-                row, "Key", f"unknown setting {key!r}", suggest(key, [s.key for s in DECLARED])
+                row,
+                "Key",
+                _("unknown setting %(key)r") % {"key": key},
+                suggest(key, [s.key for s in DECLARED]),
             )
             continue
         if setting.key in settings.cells:
             tab.problem(
                 row,
                 "Key",
-                f"{setting.key!r} is set twice; the first one is used",
-                "delete one of the two rows",
+                _("%(key)r is set twice; the first one is used") % {"key": setting.key},
+                _("delete one of the two rows"),
             )
             continue
         cell = a1(SETTINGS.name, row, value_col)
@@ -122,17 +126,23 @@ def parse_settings(
             tab.problem(
                 row,
                 "Value",
-                f"{text!r} could be {format_number(cap or 0)} or "
-                f"{format_number(parse_number(text.replace('.', '')) or 0)}",
-                "write it without a thousands separator, or set Number format",
+                _("%(text)r could be %(one)s or %(other)s")
+                % {
+                    "text": text,
+                    "one": format_number(cap or 0),
+                    "other": format_number(parse_number(text.replace(".", "")) or 0),
+                },
+                _("write it without a thousands separator, or set Number format"),
             )
         elif cap is None:
             tab.problem(
                 row,
                 "Value",
-                f"{text!r} is not a number",
-                "type the most points (or, below 0, "
-                "the most a group of negative rules may take off)",
+                _("%(text)r is not a number") % {"text": text},
+                _(
+                    "type the most points (or, below 0, the most a group of negative rules "
+                    "may take off)"
+                ),
             )
         else:
             settings.group_caps[name] = cap
@@ -181,3 +191,12 @@ def _check(settings: Settings, tab: RuleTab, good: LastGood, frozen: set[str]) -
                 continue
         frozen.add("scoring")
         settings.fallbacks.append(Fallback(SETTINGS.name, cell, "", frozenset({"scoring"}), key))
+
+
+def sheet_language(snapshot: Snapshot) -> str:
+    """The Language a sheet's Settings tab names, read before anything else so that every
+    problem of the sync is in it; read as the sync reads Settings (headers, keys, spelling),
+    and English when the value is no language (its problem is reported in that English)."""
+    settings, _frozen, _problems = parse_settings(snapshot.get(SETTINGS.name))
+    language: str = settings["Language"]
+    return language

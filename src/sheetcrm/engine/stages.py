@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.business_hours import Calendar
+from sheetcrm.engine.catalog import _, ngettext
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.history import last_recorded
+from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, Flag
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import format_datetime, shown
@@ -78,7 +80,7 @@ def track(
             (
                 np.flatnonzero(unknown),
                 "Stage",
-                [f"unknown stage {shown(t)}" for t in typed[unknown]],
+                [_("unknown stage %(stage)s") % {"stage": shown(t)} for t in typed[unknown]],
                 "; ".join(sorted({suggest(t, names) for t in typed[unknown]})),
             )
         )
@@ -141,12 +143,15 @@ def track(
     follow = frame.dates("Next action date")
     late = is_open & (follow < np.datetime64(now.date()))
     if late.any():
+        days = _days(follow[late])
+        flags = {d: _follow_up(d) for d in set(days)}  # one per distinct date
+        follow_ups: list[str] = [flags[d] for d in days]
         result.flags.append(
             (
                 np.flatnonzero(late),
                 "Next action date",
-                [f"follow-up overdue since {d}" for d in _days(follow[late])],
-                "do the next action, then set a new date",
+                follow_ups,
+                _("do the next action, then set a new date"),
             )
         )
     _check_required(frame, result, keys, by_key, known, n)
@@ -170,11 +175,10 @@ def _flag_stale(
     if stale.any():
         rows = np.flatnonzero(stale)
         names = [by_key[k].name for k in keys[rows]]
-        messages = [
-            f"stale: in {name} since {day} (max {most:g} days)"
-            for name, day, most in zip(names, _days(since[rows]), limit[rows].tolist(), strict=True)
-        ]
-        result.flags.append((rows, "Stage", messages, "move the deal on, or close it"))
+        said = list(zip(names, _days(since[rows]), limit[rows].tolist(), strict=True))
+        flags = {s: _stale(*s) for s in set(said)}  # one per distinct stage, date and limit
+        messages: list[str] = [flags[s] for s in said]
+        result.flags.append((rows, "Stage", messages, _("move the deal on, or close it")))
 
 
 def _flag_first_touch(
@@ -197,11 +201,12 @@ def _flag_first_touch(
         if len(rows):
             starts, which = np.unique(start[rows], return_inverse=True)
             said = [
-                f"overdue: first touch was due {format_datetime(calendar.due(_wall(t), sla_hours))}"
-                for t in starts
+                _first_touch(format_datetime(calendar.due(_wall(t), sla_hours))) for t in starts
             ]
-            messages = [said[i] for i in which.ravel()]
-            result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+            messages: list[str] = [said[i] for i in which.ravel()]
+            result.flags.append(
+                (rows, "Last contact", messages, _("contact the lead, then fill Last contact"))
+            )
         return
     # Real hours, not the wall clock's: a night when clocks change lasts 23 or 25 hours.
     start = frame.instants("Assigned at")
@@ -212,15 +217,30 @@ def _flag_first_touch(
     if late.any():
         rows = np.flatnonzero(late)
         times, which = np.unique(due[rows], return_inverse=True)  # a few distinct due times
-        said = [
-            f"overdue: first touch was due {format_datetime(from_utc(t, frame.zone))}"
-            for t in times
-        ]
+        said = [_first_touch(format_datetime(from_utc(t, frame.zone))) for t in times]
         messages = [said[i] for i in which.ravel()]
-        result.flags.append((rows, "Last contact", messages, _TOUCH_HINT))
+        result.flags.append(
+            (rows, "Last contact", messages, _("contact the lead, then fill Last contact"))
+        )
 
 
-_TOUCH_HINT = "contact the lead, then fill Last contact"
+def _first_touch(due: str) -> Flag:
+    return Flag.of(FIRST_TOUCH, lambda: _("overdue: first touch was due %(due)s") % {"due": due})
+
+
+def _follow_up(day: str) -> Flag:
+    return Flag.of(FOLLOW_UP, lambda: _("follow-up overdue since %(date)s") % {"date": day})
+
+
+def _stale(stage: str, day: str, most: float) -> Flag:
+    def say() -> str:
+        return ngettext(
+            "stale: in %(stage)s since %(date)s (max %(days)s day)",
+            "stale: in %(stage)s since %(date)s (max %(days)s days)",
+            int(most) if most == int(most) else 2,  # 1.5 days: the plural
+        ) % {"stage": stage, "date": day, "days": f"{most:g}"}
+
+    return Flag.of(STALE, say)
 
 
 def sla_late(calendar: Calendar, start: np.ndarray, now: datetime, hours: float) -> np.ndarray:
@@ -255,8 +275,9 @@ def _check_required(
                     (
                         np.flatnonzero(missing),
                         column,
-                        [f"required at stage {stage.name}"] * int(missing.sum()),
-                        f"fill {column} (Stages: Required fields)",
+                        [_("required at stage %(stage)s") % {"stage": stage.name}]
+                        * int(missing.sum()),
+                        _("fill %(column)s (Stages: Required fields)") % {"column": column},
                     )
                 )
 

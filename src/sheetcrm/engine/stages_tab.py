@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.rule_tab import RuleTab
 from sheetcrm.engine.schema import STAGES, Kind, canonical_header
@@ -30,17 +31,24 @@ def parse_stages(
     for i, cells in tab.rows():
         row, name = Table.sheet_row(i), cells["Stage"]
         if not name:
-            tab.problem(row, "Stage", "a stage without a name", "type its name, or clear the row")
+            tab.problem(
+                row, "Stage", _("a stage without a name"), _("type its name, or clear the row")
+            )
             continue
         if norm_header(name) in seen:
-            tab.problem(row, "Stage", f"stage {name!r} is listed twice", "keep one row per stage")
+            tab.problem(
+                row,
+                "Stage",
+                _("stage %(stage)r is listed twice") % {"stage": name},
+                _("keep one row per stage"),
+            )
         seen.add(norm_header(name))
         kind = cells["Type"].casefold() or "open"
         if kind not in ("open", "won", "lost"):
             tab.problem(
                 row,
                 "Type",
-                f"unknown stage type {cells['Type']!r}",
+                _("unknown stage type %(type)r") % {"type": cells["Type"]},
                 suggest(cells["Type"], ["open", "won", "lost"]),
             )
         prob = _percent(cells["Probability"])
@@ -48,15 +56,15 @@ def parse_stages(
             tab.problem(
                 row,
                 "Probability",
-                f"{cells['Probability']!r} is not a percentage",
-                "type a number from 0 to 100",
+                _("%(text)r is not a percentage") % {"text": cells["Probability"]},
+                _("type a number from 0 to 100"),
             )
         max_days = tab.number(
             row,
             cells,
             "Max days",
-            "a number of days",
-            "type a whole number, or leave it empty for no limit",
+            _("a number of days"),
+            _("type a whole number, or leave it empty for no limit"),
         )
         # by the Leads column each name means: "Montant" is Amount
         required = tuple(
@@ -66,7 +74,10 @@ def parse_stages(
         for r in required:
             if norm_header(r) not in known:
                 tab.problem(
-                    row, "Required fields", f"unknown field {r!r}", suggest(r, list(fields))
+                    row,
+                    "Required fields",
+                    _("unknown field %(field)r") % {"field": r},
+                    suggest(r, list(fields)),
                 )
         stages.append(
             Stage(
@@ -79,7 +90,7 @@ def parse_stages(
             )
         )
     if tab.ok and not any(s.type == "open" for s in stages):
-        tab.problem(None, None, "no open stage", "add at least one stage of Type open")
+        tab.problem(None, None, _("no open stage"), _("add at least one stage of Type open"))
     return stages, tab
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
@@ -44,7 +45,7 @@ def parse_team(
     for i, cells in tab.rows():
         row = Table.sheet_row(i)
         if not cells["Name"]:
-            tab.problem(row, "Name", "a team member without a name", "type the person's name")
+            tab.problem(row, "Name", _("a team member without a name"), _("type the person's name"))
             continue
         if is_blank(cells["Name"]):
             # an Owner cell holding it reads as empty, so its leads would be routed again
@@ -52,33 +53,50 @@ def parse_team(
             tab.problem(
                 row,
                 "Name",
-                f"{cells['Name']!r} reads as an empty cell, not as a person",
-                "type the person's name",
+                _("%(name)r reads as an empty cell, not as a person") % {"name": cells["Name"]},
+                _("type the person's name"),
             )
             continue
         if any(norm_header(m.name) == norm_header(cells["Name"]) for m in members):
-            tab.problem(row, "Name", f"{cells['Name']!r} is listed twice", "keep one row each")
+            tab.problem(
+                row,
+                "Name",
+                _("%(name)r is listed twice") % {"name": cells["Name"]},
+                _("keep one row each"),
+            )
         active = parse_bool(cells["Active"]) if cells["Active"] else True
         if active is None:
-            tab.problem(row, "Active", f"{cells['Active']!r} is not yes or no", "type yes or no")
+            tab.problem(
+                row,
+                "Active",
+                _("%(text)r is not yes or no") % {"text": cells["Active"]},
+                _("type yes or no"),
+            )
         weight = tab.number(
-            row, cells, "Weight", "a weight", "type a number, 1 for a normal share", default=1.0
+            row,
+            cells,
+            "Weight",
+            _("a weight"),
+            _("type a number, 1 for a normal share"),
+            default=1.0,
         )
         capacity = tab.number(
             row,
             cells,
             "Daily capacity",
-            "a count",
-            "type how many new leads a day, or leave it empty for no limit",
+            _("a count"),
+            _("type how many new leads a day, or leave it empty for no limit"),
         )
         away = parse_date(cells["Away until"], dayfirst, zone) if cells["Away until"] else None
         if cells["Away until"] and away is None:
             tab.problem(
                 row,
                 "Away until",
-                f"{cells['Away until']!r} is not a date",
-                "type a date like 2026-01-31, or a date and time like 2026-01-31 13:00, "
-                "or leave it empty",
+                _("%(text)r is not a date") % {"text": cells["Away until"]},
+                _(
+                    "type a date like 2026-01-31, or a date and time like 2026-01-31 13:00, "
+                    "or leave it empty"
+                ),
             )
         members.append(
             Member(
@@ -118,7 +136,7 @@ def check_managers(table: Table | None, members: list[Member]) -> list[Problem]:
             tab.problem(
                 Table.sheet_row(i),
                 "Manager",
-                f"{manager!r} is not on the Team tab",
+                _("%(name)r is not on the Team tab") % {"name": manager},
                 suggest(manager, names),
             )
     return tab.problems

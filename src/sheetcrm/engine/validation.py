@@ -20,6 +20,7 @@ import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from sheetcrm.engine.catalog import DEFAULT, _
 from sheetcrm.engine.dates import date_problem, parse_date
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.settings import Settings
@@ -94,10 +95,19 @@ Created at, which the sync stamps only when it is empty."""
 
 @dataclass
 class Memo:
-    """Parse results by input text, kept across syncs so unchanged rows cost nothing."""
+    """Parse results by input text, kept across syncs so unchanged rows cost nothing. The
+    problems it keeps are worded in ``language``: a sync in another one starts it afresh."""
 
     emails: dict[str, tuple[str, str]] = field(default_factory=dict)
     phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    language: str = DEFAULT
+
+    def speak(self, language: str) -> None:
+        """Forget what was worded in another language than ``language``."""
+        if language != self.language:
+            self.emails.clear()
+            self.phones.clear()
+            self.language = language
 
 
 _PLAIN_EMAIL = re.compile(
@@ -135,10 +145,14 @@ def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
     else:
         try:
             info = validate_email(s, check_deliverability=False)
-            local, _, domain = info.normalized.rpartition("@")
+            local, _at, domain = info.normalized.rpartition("@")
             result = (f"{local.casefold()}@{domain.casefold()}", "")
         except EmailNotValidError as exc:
-            result = ("", f"{shown(text.strip())} is not a valid email: {exc}")
+            result = (
+                "",
+                _("%(value)s is not a valid email: %(reason)s")
+                % {"value": shown(text.strip()), "reason": exc},
+            )
     if memo is not None:
         memo.emails[text] = result
     return result
@@ -159,13 +173,18 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
                 e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
                 result = (e164, "")
             else:
-                result = (
-                    "",
-                    f"{shown(s)} is not a valid phone number"
-                    + ("" if s.startswith("+") else f" for {region}"),
+                said = (
+                    _("%(value)s is not a valid phone number")
+                    if s.startswith("+")
+                    else _("%(value)s is not a valid phone number for %(region)s")
                 )
+                result = ("", said % {"value": shown(s), "region": region})
         except phonenumbers.NumberParseException as exc:
-            result = ("", f"{shown(s)} is not a phone number ({exc._msg.rstrip('.')})")
+            result = (
+                "",
+                _("%(value)s is not a phone number (%(reason)s)")
+                % {"value": shown(s), "reason": exc._msg.rstrip(".")},
+            )
     if memo is not None:
         memo.phones[key] = result
     return result
@@ -254,7 +273,7 @@ def check_rows(
         problems,
         pd.Series([r[1] for r in email_results], index=index, dtype=object),
         "Email",
-        "type an address like name@company.com, or leave the cell empty",
+        _("type an address like name@company.com, or leave the cell empty"),
     )
     phone_results = pd.Series(
         [
@@ -269,8 +288,11 @@ def check_rows(
         problems,
         pd.Series([r[1] for r in phone_results], index=index, dtype=object),
         "Phone",
-        "type it with the country code, like +44 20 7946 0958 (without one, the lead's "
-        f"Country is assumed, else Settings' Default phone region, {region})",
+        _(
+            "type it with the country code, like +44 20 7946 0958 (without one, the lead's "
+            "Country is assumed, else Settings' Default phone region, %(region)s)"
+        )
+        % {"region": region},
     )
 
     for name in TYPED_DATES:
@@ -291,22 +313,32 @@ def check_rows(
         problems,
         amount.map(amount_said),
         "Amount",
-        "type the deal's value, a number from 0 up to Settings' Largest amount"
-        + (f" ({format_number(largest_amount)})" if math.isfinite(largest_amount) else "")
-        + ", like 12500 or 12,500.00",
+        (
+            _(
+                "type the deal's value, a number from 0 up to Settings' Largest amount "
+                "(%(largest)s), like 12500 or 12,500.00"
+            )
+            if math.isfinite(largest_amount)
+            else _(
+                "type the deal's value, a number from 0 up to Settings' Largest amount, "
+                "like 12500 or 12,500.00"
+            )
+        )
+        % {"largest": format_number(largest_amount)},
     )
 
     filled = {name: ~blank_mask(column(name)) for name in {n for group in required for n in group}}
     for group in required:
         missing = ~np.logical_or.reduce([filled[n] for n in group])
         if missing.any():
-            need = " or ".join(resolve(n) for n in group)
+            need = _(" or ").join(resolve(n) for n in group)
             problems.append(
                 (
                     np.flatnonzero(missing),
                     resolve(group[0]),
-                    [f"missing {need}"] * int(missing.sum()),
-                    f"every lead needs {need} (Settings: Required fields)",
+                    [_("missing %(columns)s") % {"columns": need}] * int(missing.sum()),
+                    _("every lead needs %(columns)s (Settings: Required fields)")
+                    % {"columns": need},
                 )
             )
     return Checked(email, phone, problems)
@@ -319,11 +351,14 @@ def amount_problem(text: str, largest: float, decimal: str | None = None) -> str
         return ""
     value = parse_number(text, decimal)
     if value is None:
-        return f"{shown(text)} is not an amount"
+        return _("%(value)s is not an amount") % {"value": shown(text)}
     if value < 0:
-        return f"{shown(text)} is a negative amount"
+        return _("%(value)s is a negative amount") % {"value": shown(text)}
     if value > largest:
-        return f"{shown(text)} is over the largest amount, {format_number(largest)}"
+        return _("%(value)s is over the largest amount, %(largest)s") % {
+            "value": shown(text),
+            "largest": format_number(largest),
+        }
     return ""
 
 

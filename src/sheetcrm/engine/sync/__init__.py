@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.catalog import speaking
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.sync.alerts import plan_alerts
 from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
@@ -76,12 +78,14 @@ def plan_sync(
     ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
     updates them, so that appending leads costs no chart or format requests). ``sent``: the
     messages the sender reports since, logged on the Notifications tab (once each, by key)."""
-    state = begin(snapshot, now, memo, metrics)
-    state.sent = sent
-    if not state.stopped:
-        for _name, step in STEPS:
-            state = step(state)
-    return finish(state)
+    # Settings' Language first: every problem, hint and Status of this sync is in it
+    with speaking(sheet_language(snapshot)):
+        state = begin(snapshot, now, memo, metrics)
+        state.sent = sent
+        if not state.stopped:
+            for _name, step in STEPS:
+                state = step(state)
+        return finish(state)
 
 
 def finish(state: SyncState) -> Plan:

@@ -10,6 +10,7 @@ import numpy as np
 
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
 from sheetcrm.engine.notifications import Notification, one_line
+from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, is_flag, shown
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
@@ -17,10 +18,10 @@ from sheetcrm.engine.table import Table, norm_header
 # event -> (lead row, when, what happened, stage name or "")
 Events = dict[str, list[tuple[int, str, str, str]]]
 
-_FLAGS = (  # (Leads column the flag is on, how its message starts, event)
-    ("Next action date", "follow-up overdue", "follow-up overdue"),
-    ("Stage", "stale", "deal stale"),
-    ("Last contact", "overdue: first touch", "first-touch SLA missed"),
+_FLAGS = (  # (the flag's kind, event): by kind, as the flag's words are the sheet's language
+    (FOLLOW_UP, "follow-up overdue"),
+    (STALE, "deal stale"),
+    (FIRST_TOUCH, "first-touch SLA missed"),
 )
 
 
@@ -165,13 +166,11 @@ def _events(state: SyncState) -> Events:
         # or stale there is how things stand, not news; the Status column shows it, and
         # a flag that appears from the next sync on is an event.
         return events
-    shown = state.read["Status"].to_numpy(dtype=object)
-    for rows, column, messages, _hint in state.flags:
-        for flag_column, start, event in _FLAGS:
-            if column != flag_column:
-                continue
+    status = state.read["Status"].to_numpy(dtype=object)
+    for rows, _column, messages, _hint in state.flags:
+        for kind, event in _FLAGS:
             for r, message in zip(rows.tolist(), messages, strict=True):
-                if message.startswith(start) and message not in shown[r]:
+                if is_flag(message, kind) and not shown(message, status[r]):
                     # the message names the date it is about: the event's time
                     events.setdefault(event, []).append((int(r), message, message, ""))
     return events

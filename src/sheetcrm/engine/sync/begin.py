@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import _, current
 from sheetcrm.engine.config import Config, parse_config
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.not_leads import opens, why_not_a_lead
@@ -22,6 +23,8 @@ from sheetcrm.engine.values import format_datetime
 
 def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bool) -> SyncState:
     """The state the steps start from; ``stopped`` when the Leads tab cannot be synced."""
+    if memo is not None:
+        memo.speak(current())  # its problems are worded in the language of their sync
     config = parse_config(snapshot)
     stamp_now = local_now(now, config)
     state = SyncState(
@@ -52,8 +55,8 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
                     Problem(
                         LEADS.name,
                         a1(LEADS.name, 1),
-                        "the Leads tab has no Stage column",
-                        "add a column headed Stage",
+                        _("the Leads tab has no Stage column"),
+                        _("add a column headed Stage"),
                     )
                 )
     if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
@@ -78,8 +81,8 @@ def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:
                 Problem(
                     LEADS.name,
                     a1(LEADS.name, 1, i),
-                    f"a second {name!r} column; only the first is used",
-                    "rename or delete one of them",
+                    _("a second %(column)r column; only the first is used") % {"column": name},
+                    _("rename or delete one of them"),
                 )
             )
             name = f"{name} ({i + 1})"
@@ -100,9 +103,11 @@ def _cannot_sync(
             Problem(
                 LEADS.name,
                 LEADS.name,
-                "no Leads tab, or no header row on it",
-                "run `sheetcrm init` on this sheet: it finds the tab holding your leads (or "
-                "adds an empty Leads tab) and changes no cell",
+                _("no Leads tab, or no header row on it"),
+                _(
+                    "run `sheetcrm init` on this sheet: it finds the tab holding your leads (or "
+                    "adds an empty Leads tab) and changes no cell"
+                ),
             ),
             *[p for p in config.problems if p.tab in ("Settings", "Team")],
         ]
@@ -115,8 +120,8 @@ def _cannot_sync(
             Problem(
                 LEADS.name,
                 a1(LEADS.name, 1),
-                "the Leads tab has no Lead ID column, but leads were given IDs before",
-                "rename the column back to Lead ID (or undo its deletion); nothing was changed",
+                _("the Leads tab has no Lead ID column, but leads were given IDs before"),
+                _("rename the column back to Lead ID (or undo its deletion); nothing was changed"),
             )
         ]
     return None

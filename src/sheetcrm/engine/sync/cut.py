@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.schema import LEADS, Kind, Owner
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.values import MAX_CELL, cut_from
 
-HINT = "keep long notes in a document and link it"
+HINT = N_("keep long notes in a document and link it")
 
 
 def report_cut_text(state: SyncState) -> SyncState:
@@ -29,8 +30,9 @@ def report_cut_text(state: SyncState) -> SyncState:
         rows = np.flatnonzero(cut)
         if len(rows):
             said = [
-                f"the full text did not fit in one cell: {n:,} characters were cut"
+                _("the full text did not fit in one cell: %(count)s characters were cut")
+                % {"count": f"{n:,}"}
                 for n in cut[rows]
             ]
-            state.problems.append((rows, column, said, HINT))
+            state.problems.append((rows, column, said, _(HINT)))
     return state

@@ -17,6 +17,7 @@ from datetime import datetime, time, timedelta
 import numpy as np
 
 from sheetcrm.engine.notifications import Notification, one_line
+from sheetcrm.engine.problems import FOLLOW_UP, STALE, is_flag
 from sheetcrm.engine.sync.alerts import LeadNames
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
@@ -24,9 +25,9 @@ from sheetcrm.engine.values import format_datetime
 
 EVENT = "daily digest"
 LISTED = 15  # leads named per list; the rest are counted
-_SECTIONS = (  # (Leads column the flag is on, how its message starts, title)
-    ("Next action date", "follow-up overdue", "Overdue follow-ups"),
-    ("Stage", "stale", "Stale deals"),
+_SECTIONS = (  # (the flag's kind, title)
+    (FOLLOW_UP, "Overdue follow-ups"),
+    (STALE, "Stale deals"),
 )
 
 
@@ -41,14 +42,11 @@ def plan_digest(state: SyncState) -> SyncState:
     frame = state.view
     owner = frame.keys("Owner")
     lists = []
-    for column, start, title in _SECTIONS:
+    for kind, title in _SECTIONS:
         mask = np.zeros(len(frame), dtype=bool)
-        for rows, flag_column, messages, _hint in state.flags:
-            if flag_column == column:
-                picked = [
-                    int(r) for r, m in zip(rows, messages, strict=True) if m.startswith(start)
-                ]
-                mask[picked] = True
+        for rows, _column, messages, _hint in state.flags:
+            picked = [int(r) for r, m in zip(rows, messages, strict=True) if is_flag(m, kind)]
+            mask[picked] = True
         lists.append((title, mask))
     since = due - timedelta(days=1)
     assigned = frame.dates("Assigned at")

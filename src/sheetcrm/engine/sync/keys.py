@@ -13,15 +13,16 @@ import re
 
 import numpy as np
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.sync.state import SyncState
 
 COLUMN = "Submission ID"
 REUSED = re.compile(r"#[2-9]\d*$|#1\d+$")
-MESSAGE = (
+MESSAGE = N_(  # translated where used
     "this submission reused the key of an earlier, different one: check for a lost or "
     "duplicated answer"
 )
-HINT = (
+HINT = N_(
     "compare it with the lead of the key without its #n; the form's webhook should send an "
     "id of its own for each response (sheet_templates/sheetcrm.gs does)"
 )
@@ -39,5 +40,5 @@ def report_reused_keys(state: SyncState) -> SyncState:
     keys = state.data[COLUMN].to_numpy(dtype=object)
     rows = np.flatnonzero([bool(REUSED.search(k.strip())) if "#" in k else False for k in keys])
     if len(rows):
-        state.problems.append((rows, COLUMN, [MESSAGE] * len(rows), HINT))
+        state.problems.append((rows, COLUMN, [_(MESSAGE)] * len(rows), _(HINT)))
     return state

@@ -7,6 +7,7 @@ from datetime import UTC
 
 import numpy as np
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.rotations import ROTATING, read_turns
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.schema import HISTORY
@@ -66,7 +67,7 @@ def _assign(state: SyncState) -> None:
             unowned_rows.append(a.row)
             unowned_why.append(a.why)
     if unowned_rows:
-        hint = "add people to the Team tab, raise a Daily capacity, or set a Fallback owner"
+        hint = _("add people to the Team tab, raise a Daily capacity, or set a Fallback owner")
         state.problems.append((np.array(unowned_rows), "Owner", unowned_why, hint))
     state.put("Owner", owners)
     state.put("Assigned at", assigned_at)
@@ -82,8 +83,8 @@ def _unknown_owners(state: SyncState) -> None:
             (
                 np.flatnonzero(unknown),
                 "Owner",
-                [f"{shown(o)} is not on the Team tab" for o in owner[unknown]],
-                "pick a name from the Team tab, or add the person there",
+                [_("%(name)s is not on the Team tab") % {"name": shown(o)} for o in owner[unknown]],
+                _("pick a name from the Team tab, or add the person there"),
             )
         )
 
@@ -108,8 +109,10 @@ def _future_stamps(state: SyncState) -> None:
             (
                 future,
                 "Assigned at",
-                [f"{shown(t)} is in the future" for t in text[future]],
-                "type when the lead was assigned, or empty the cell; if the Time zone "
-                "setting changed, stamps written before are read on the new clock",
+                [_("%(value)s is in the future") % {"value": shown(t)} for t in text[future]],
+                _(
+                    "type when the lead was assigned, or empty the cell; if the Time zone "
+                    "setting changed, stamps written before are read on the new clock"
+                ),
             )
         )

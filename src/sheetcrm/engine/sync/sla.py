@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.notifications import Notification, one_line
+from sheetcrm.engine.problems import FIRST_TOUCH, is_flag, shown
 from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.schema import HISTORY
@@ -27,7 +28,6 @@ from sheetcrm.engine.table import Table, norm_header
 WHY = "first-touch SLA missed"
 """How the Why of a reassignment starts: the rows counted toward Max reassignments."""
 ESCALATED = "first-touch SLA missed"  # the alert event the manager is told under
-_FLAG = "overdue: first touch"  # how the stages step's flag on Last contact starts
 
 
 def reassign_untouched(state: SyncState) -> SyncState:
@@ -113,7 +113,7 @@ def _flagged(state: SyncState) -> list[int]:
     for flag_rows, column, messages, _hint in state.flags:
         if column == "Last contact":
             rows += [
-                int(r) for r, m in zip(flag_rows, messages, strict=True) if m.startswith(_FLAG)
+                int(r) for r, m in zip(flag_rows, messages, strict=True) if is_flag(m, FIRST_TOUCH)
             ]
     return sorted(set(rows))
 
@@ -144,7 +144,7 @@ def _unflag(state: SyncState, rows: set[int]) -> None:
             keep = [
                 i
                 for i, (r, m) in enumerate(zip(flag_rows, messages, strict=True))
-                if not (int(r) in rows and m.startswith(_FLAG))
+                if not (int(r) in rows and is_flag(m, FIRST_TOUCH))
             ]
             flag_rows, messages = flag_rows[keep], [messages[i] for i in keep]
         kept.append((flag_rows, column, messages, hint))
@@ -162,15 +162,19 @@ def _escalate(
     for flag_rows, column, texts, _hint in state.flags:
         if column == "Last contact":
             messages.update(
-                {int(r): m for r, m in zip(flag_rows, texts, strict=True) if m.startswith(_FLAG)}
+                {
+                    int(r): m
+                    for r, m in zip(flag_rows, texts, strict=True)
+                    if is_flag(m, FIRST_TOUCH)
+                }
             )
-    shown = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
+    status = state.read["Status"].to_numpy(dtype=object) if "Status" in state.read else None
     by_name = {norm_header(m.name): m for m in state.config.team}
     owners = state.view.text("Owner").to_numpy(dtype=object)
     names = LeadNames(state)
     for row in rows:
         flag = messages.get(row, "")
-        if not flag or (shown is not None and flag in str(shown[row])):
+        if not flag or (status is not None and shown(flag, str(status[row]))):
             continue
         owner = by_name.get(norm_header(owners[row]))
         manager = by_name.get(norm_header(owner.manager)) if owner and owner.manager else None

@@ -35,7 +35,9 @@ def write_status(state: SyncState) -> SyncState:
     counted = sum(len(rows) for rows, _ in notes)
     flagged = np.zeros(n, dtype=bool)
     for rows, _column, messages, _hint in state.flags:
-        notes.append((np.asarray(rows, dtype=np.int64), np.asarray(messages, dtype=object)))
+        # the cell gets the plain text: a Flag's kind is for this sync's steps, not the sheet
+        texts = np.asarray([str(m) for m in messages], dtype=object)
+        notes.append((np.asarray(rows, dtype=np.int64), texts))
         flagged[rows] = True
     rules = rule_notes(state)  # the rules with a problem, and what was used instead
     if not state.frozen & {"validation", "stages"}:

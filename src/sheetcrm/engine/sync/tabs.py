@@ -3,6 +3,7 @@ metric tabs show, where the drop-downs and highlighting go)."""
 
 from __future__ import annotations
 
+from sheetcrm.engine.catalog import _, ngettext
 from sheetcrm.engine.look import planned_look
 from sheetcrm.engine.notifications import NOTIFIED_KEY, write_token
 from sheetcrm.engine.plan import Plan
@@ -38,8 +39,9 @@ def problems_tab(plan: Plan, snapshot: Snapshot, stamp: str) -> None:
             Problem(
                 LEADS.name,
                 LEADS.name,
-                f"... and {more} more row problems",
-                "each row's Status cell says what is wrong",
+                ngettext("... and %(n)d more row problem", "... and %(n)d more row problems", more)
+                % {"n": more},
+                _("each row's Status cell says what is wrong"),
             )
         )
     for p in listed:

@@ -1,0 +1,341 @@
+"""Settings' Language: problems, hints and lead Status messages in French through the gettext
+catalogue, at the same cells as in English; the catalogue holds every text of the code; and
+two syncs at once, in two languages, each speak their own."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import re
+import sys
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from sheetcrm.backends.apply import apply
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.engine.catalog import _, current, speaking, translations
+from sheetcrm.engine.language import parse_language
+from sheetcrm.engine.plan import Plan
+from sheetcrm.engine.problems import FOLLOW_UP, Flag, is_flag
+from sheetcrm.engine.schema import ALERTS, LEADS, ROUTING, SCORING, SETTINGS, TEAM
+from sheetcrm.engine.setting_values import SettingError
+from sheetcrm.engine.settings_tab import sheet_language
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.validation import Memo
+from sheets import NOW, cell, put_leads, template
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sheetcrm"
+PO = PACKAGE / "locale" / "fr" / "LC_MESSAGES" / "sheetcrm.po"
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]")
+
+
+def _set(tabs: dict[str, Table], tab: str, row: int, header: str, value: str) -> None:
+    table = tabs[tab]
+    table.rows[row][table.col(header)] = value
+
+
+def _language(tabs: dict[str, Table], value: str) -> dict[str, Table]:
+    settings = tabs[SETTINGS.name]
+    row = settings.column("Key").index("Language")
+    _set(tabs, SETTINGS.name, row, "Value", value)
+    return tabs
+
+
+def _broken(language: str) -> dict[str, Table]:
+    """The template with a problem in several rule tabs and in some leads."""
+    tabs = _language(template(), language)
+    _set(tabs, SCORING.name, 0, "Field", "Industy")  # Scoring!B2
+    _set(tabs, TEAM.name, 1, "Active", "maybe")  # Team!D3
+    _set(tabs, ROUTING.name, 0, "Operator", "equalz")
+    put_leads(
+        tabs,
+        {"Email": "not-an-email", "Stage": "Prospecting", "Country": "France"},
+        {"Email": "b@bolt.example", "Stage": "Proposal", "Next action date": "2026-11-01"},
+        {"Email": "c@cask.example", "Stage": "Prospekting"},
+    )
+    return tabs
+
+
+def _plan(tabs: dict[str, Table], now: datetime = NOW) -> Plan:
+    return plan_sync(Snapshot(tabs), now)
+
+
+def test_french_problems_and_hints_sit_at_the_same_cells_as_the_english_ones():
+    english, french = _plan(_broken("en")), _plan(_broken("fr"))
+    assert [(p.tab, p.cell, p.lead) for p in french.problems] == [
+        (p.tab, p.cell, p.lead) for p in english.problems
+    ]
+    by_cell = {p.cell: p for p in french.problems}
+    assert by_cell["Scoring!B2"].problem == "champ inconnu 'Industy'"
+    assert by_cell["Scoring!B2"].hint == "essayez 'Industry'"
+    assert by_cell["Team!D3"].problem == "'maybe' n'est ni oui ni non"
+    assert by_cell["Team!D3"].hint == "saisissez oui ou non"
+    routing = next(p for p in french.problems if p.tab == ROUTING.name)
+    assert routing.problem == "opérateur inconnu 'equalz'"
+    email = next(p for p in french.problems if p.cell.startswith("Leads!E"))
+    assert email.problem.startswith("Email: adresse e-mail invalide : 'not-an-email'")
+    assert email.hint.startswith("saisissez une adresse comme nom@societe.com")
+    # the English sync says the same in English: nothing of the catalogue leaks into it
+    assert {p.cell: p.problem for p in english.problems}["Scoring!B2"] == (
+        "unknown field 'Industy'"
+    )
+    assert all(
+        p.problem != f.problem for p, f in zip(english.problems, french.problems, strict=True)
+    )
+
+
+def _status(tabs: dict[str, Table], *nows: datetime) -> list[str]:
+    """Each lead's Status after a sync at each of ``nows``."""
+    backend = MemoryBackend(tabs)
+    for now in nows:
+        snapshot = backend.read()
+        apply(plan_sync(snapshot, now), backend, snapshot)
+    leads = backend.read().table(LEADS.name)
+    return leads.column("Status")
+
+
+def test_lead_status_messages_are_in_the_sheets_language():
+    later = NOW + timedelta(days=30)  # Prospecting holds a lead at most 14 days
+    french = _status(_broken("fr"), later)
+    english = _status(_broken("en"), later)
+    assert french[0].startswith("Email: adresse e-mail invalide : 'not-an-email'")
+    assert "; relance en retard depuis le 2026-11-01" in french[1]
+    assert "; follow-up overdue since 2026-11-01" in english[1]
+    assert "Amount: obligatoire à l'étape Proposal" in french[1]
+    assert french[2].startswith("Stage: étape inconnue 'Prospekting'")
+    tabs = _language(template(), "fr")
+    _set(tabs, LEADS.name, 0, "Owner", "Nobody Here")
+    stale = _status(tabs, NOW, later)
+    assert stale[0].startswith("Owner: 'Nobody Here' n'est pas dans l'onglet Team")
+    assert any("au point mort : en Prospecting depuis le " in s for s in stale)
+    assert any("(14 jours maximum)" in s for s in stale)
+    assert any("en retard : premier contact attendu le " in s for s in stale)
+
+
+def test_an_unknown_language_is_a_problem_at_its_cell_and_the_sync_speaks_english():
+    tabs = _broken("klingon")
+    plan = _plan(tabs)
+    row = tabs[SETTINGS.name].column("Key").index("Language")
+    problem = next(p for p in plan.problems if p.tab == SETTINGS.name)
+    assert problem.cell == f"Settings!B{row + 2}"
+    assert problem.problem == "Language: unknown language 'klingon'"
+    assert problem.hint == "use en (English) or fr (français)"
+    assert "unknown field 'Industy'" in [p.problem for p in plan.problems]
+
+
+@pytest.mark.parametrize(
+    ("typed", "language"),
+    [("", "en"), ("EN", "en"), ("fr", "fr"), ("Français", "fr"), ("francais", "fr"),
+     (" French ", "fr")],
+)  # fmt: skip
+def test_the_language_row_accepts_the_agreed_spellings(typed, language):
+    assert parse_language(typed) == language
+    assert sheet_language(Snapshot(_language(template(), typed))) == language
+
+
+def test_a_misspelled_language_gets_the_same_hint_whatever_was_typed():
+    with pytest.raises(SettingError) as caught:
+        parse_language("deutsch")
+    assert caught.value.hint == "use en (English) or fr (français)"
+    assert sheet_language(Snapshot({})) == "en"  # no Settings tab: English
+
+
+def _slipping(language: str) -> MemoryBackend:
+    """Two leads with owners told of each flag: a follow-up, a stale deal, a first touch."""
+    tabs = _language(template(), language)
+    tabs[ALERTS.name] = Table(
+        list(ALERTS.headers),
+        [
+            ["follow-up overdue", "", "", "", "", "owner", "", ""],
+            ["deal stale", "", "", "", "", "owner", "", ""],
+            ["first-touch SLA missed", "", "", "", "", "owner", "", ""],
+        ],
+    )
+    put_leads(
+        tabs,
+        {"Email": "a@acme.example", "Country": "France", "Stage": "Prospecting"},
+        {"Email": "b@bolt.example", "Country": "France", "Stage": "Meeting"},
+    )
+    return MemoryBackend(tabs)
+
+
+def _sync(backend: MemoryBackend, now: datetime) -> Plan:
+    snapshot = backend.read()
+    plan = plan_sync(snapshot, now)
+    apply(plan, backend, snapshot)
+    return plan
+
+
+def _follow_up_due(backend: MemoryBackend) -> None:
+    leads = backend.read().table(LEADS.name)
+    col = leads.col("Next action date")
+    backend.human(lambda t: t[LEADS.name].rows[1].__setitem__(col, "2026-11-23"))
+
+
+def test_alerts_follow_flags_by_their_kind_in_french_too():
+    """The alerts, the SLA's reassignment and the digest find a flag by its kind: a French
+    Status ("relance en retard ...") plans the same alerts as an English one."""
+    planned = {}
+    for language in ("en", "fr"):
+        backend = _slipping(language)
+        events: Counter[tuple[str, str]] = Counter()
+        for now in (NOW, NOW + timedelta(days=1), NOW + timedelta(days=20)):
+            if now > NOW:
+                _follow_up_due(backend)
+            events.update((n.event, n.lead_id) for n in _sync(backend, now).notifications)
+        planned[language] = events
+        if language == "fr":
+            status = cell(backend.read(), LEADS.name, "L-00002", "Status")
+            assert "relance en retard depuis le 2026-11-23" in status
+    assert planned["fr"] == planned["en"]
+    assert set(planned["fr"]) >= {
+        ("follow-up overdue", "L-00002"),
+        ("first-touch SLA missed", "L-00001"),
+        ("deal stale", "L-00001"),
+    }
+
+
+def test_switching_the_language_announces_no_flag_again():
+    """A Status that says a flag in English is the same flag said in French: switching the
+    Language tells no owner again about every overdue lead."""
+    backend = _slipping("en")
+    _sync(backend, NOW)
+    _follow_up_due(backend)
+    later = NOW + timedelta(days=20)
+    flagged = _sync(backend, later)
+    assert {n.event for n in flagged.notifications} == {
+        "follow-up overdue",
+        "deal stale",
+        "first-touch SLA missed",
+    }
+
+    def to_french(t: dict[str, Table]) -> None:
+        _language(t, "fr")
+
+    backend.human(to_french)
+    assert _sync(backend, later + timedelta(hours=1)).notifications == []
+    assert "relance en retard depuis le 2026-11-23" in cell(
+        backend.read(), LEADS.name, "L-00002", "Status"
+    )
+
+
+def test_a_flag_keeps_its_kind_when_copied_and_the_sheet_gets_plain_text():
+    flag = Flag("relance en retard depuis le 2026-11-01", FOLLOW_UP, ("a", "b"))
+    for copied in (copy.deepcopy(flag), pickle.loads(pickle.dumps(flag))):
+        assert is_flag(copied, FOLLOW_UP) and copied == flag and copied.said == ("a", "b")
+    assert not is_flag("follow-up overdue since 2026-11-01", FOLLOW_UP)  # words are no kind
+    tabs = _language(template(), "fr")
+    put_leads(
+        tabs, {"Email": "d@dock.example", "Stage": "Meeting", "Next action date": "2026-11-01"}
+    )
+    status = next(w for w in _plan(tabs).writes if w.column == "Status")
+    assert status.new == ["relance en retard depuis le 2026-11-01"]
+    assert all(type(v) is str for v in status.new)
+
+
+def test_a_memo_kept_across_syncs_does_not_answer_in_the_language_of_an_earlier_one():
+    memo = Memo()
+    english = plan_sync(Snapshot(_broken("en")), NOW, memo)
+    french = plan_sync(Snapshot(_broken("fr")), NOW, memo)
+    assert any("is not a valid email" in p.problem for p in english.problems)
+    assert any("adresse e-mail invalide" in p.problem for p in french.problems)
+    assert not any("is not a valid email" in p.problem for p in french.problems)
+
+
+def test_two_syncs_at_once_each_speak_their_own_language():
+    """The service syncs in a background thread while the web thread answers: the language
+    is per sync (a context variable), never the process's."""
+    expected = {lang: _plan(_broken(lang)).problems for lang in ("en", "fr")}
+    results: dict[str, list[list[str]]] = {"en": [], "fr": []}
+    start = threading.Barrier(2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleave the syncs
+
+    def sync(language: str) -> None:
+        start.wait()
+        for _round in range(4):
+            plan = _plan(_broken(language))
+            results[language].append([p.problem for p in plan.problems])
+
+    try:
+        threads = [threading.Thread(target=sync, args=(lang,)) for lang in ("en", "fr")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for language, rounds in results.items():
+        assert len(rounds) == 4
+        assert all(r == [p.problem for p in expected[language]] for r in rounds), language
+    assert current() == "en"  # and this thread was never switched
+
+
+def test_speaking_is_undone_after_the_sync_even_when_it_raises():
+    with pytest.raises(RuntimeError), speaking("fr"):
+        assert _("type yes or no") == "saisissez oui ou non"
+        raise RuntimeError("boom")
+    assert _("type yes or no") == "type yes or no"
+
+
+def _code_messages() -> set[str | tuple[str, str]]:
+    """Every msgid the engine marks: what `scripts/catalog` extracts."""
+    found: set[str | tuple[str, str]] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(PACKAGE / "engine"),
+        keywords={"_": None, "N_": None, "ngettext": (1, 2)},
+    ):
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
+
+
+def _catalogue():
+    with PO.open("rb") as f:
+        return read_po(f, locale="fr")
+
+
+def test_the_french_catalogue_holds_every_message_of_the_code_and_no_other():
+    catalog = _catalogue()
+    in_po = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+    code = _code_messages()
+    assert len(code) > 150  # the extraction found the engine's messages
+    assert sorted(map(str, code - in_po)) == [], "run scripts/catalog, then translate"
+    assert sorted(map(str, in_po - code)) == [], "run scripts/catalog: obsolete entries"
+
+
+def test_every_french_entry_is_filled_and_keeps_the_placeholders():
+    catalog = _catalogue()
+    assert catalog.num_plurals == 2  # French: one form for 0 and 1, one for more
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        assert all(s.strip() for s in strings), f"untranslated: {ids[0]!r}"
+        wanted = set(PLACEHOLDER.findall(ids[-1]))
+        for text in strings:
+            assert set(PLACEHOLDER.findall(text)) == wanted, f"{ids[0]!r} -> {text!r}"
+            assert text.count("%") == ids[-1].count("%"), f"{ids[0]!r} -> {text!r}"
+        assert not list(message.check(catalog)), ids[0]
+
+
+def test_every_language_a_manager_can_choose_has_its_catalogue():
+    from sheetcrm.engine.catalog import LANGUAGES
+    from sheetcrm.engine.language import _NAMES
+
+    assert set(_NAMES.values()) == set(LANGUAGES)  # a flag is recognised in each of them
+    for language in set(LANGUAGES) - {"en"}:
+        assert (PACKAGE / "locale" / language / "LC_MESSAGES" / "sheetcrm.po").is_file()
+        assert translations(language).gettext("no open stage") != "no open stage"
+
+
+def test_the_catalogue_is_compiled_once_per_process():
+    assert translations("fr") is translations("fr")
+    assert translations("fr").gettext("no open stage") == "aucune étape ouverte"
