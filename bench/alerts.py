@@ -14,7 +14,9 @@ has no ``stage entered`` event (it entered no stage in this sync), so the import
 
 The sender runs with a fixed clock (the whole run is one hour), once with Settings' *Alerts
 per person per hour* at its default and once at 0 (no cap).
-Run: .venv/bin/python bench/alerts.py [--rows 10000 --rounds 5 --postgres]
+With ``--against REV``, the enqueue of this tree and of revision REV's, each in fresh processes,
+alternately (bench/against.py's way): the before/after of a change to the outbox.
+Run: .venv/bin/python bench/alerts.py [--rows 10000 --rounds 5 --postgres] [--against REV]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,7 +45,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import delete
 
-from against import timed_steps
+from against import export, probe, timed_steps
 from leads import NOW, ROOT, machine, require_data, snapshot
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
@@ -216,6 +218,41 @@ def enqueue(url: str, plan: Plan, rounds: int) -> dict[str, Any]:
     }
 
 
+# Runs inside either tree: its own plan of the import, then its own outbox code's enqueue.
+ENQUEUE_PROBE = """
+import json, sys, tempfile
+from alerts import enqueue, sheet, whole_sync
+rows, url = int(sys.argv[1]), sys.argv[2]
+plan = whole_sync(sheet(rows, True))[1]
+with tempfile.TemporaryDirectory() as tmp:
+    got = {"sqlite": enqueue(f"sqlite:///{tmp}/enqueue.sqlite3", plan, 3)}
+    if url:
+        got["postgresql"] = enqueue(url, plan, 3)
+print(json.dumps(got))
+"""
+
+
+def against(rev: str, rows: int, rounds: int, url: str | None) -> dict[str, Any]:
+    """Enqueue's hold and total, this tree's and ``rev``'s, ``rounds`` fresh processes each,
+    alternately, on SQLite and (given its ``url``) on one PostgreSQL: the medians, and the
+    ratio of this tree's over ``rev``'s."""
+    runs: dict[str, list[dict[str, Any]]] = {"this": [], rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                runs[name].append(probe(tree, ENQUEUE_PROBE, rows, url or ""))
+    figures: dict[str, Any] = {}
+    for store in runs["this"][0]:
+        got = {
+            name: {f: median([r[store][f] for r in got]) for f in ("hold_s", "total_s")}
+            for name, got in runs.items()
+        }
+        ratio = round(got["this"]["hold_s"] / got[rev]["hold_s"], 3)
+        figures[store] = {**got, "hold_ratio": ratio, "rows": runs["this"][0][store]["rows"]}
+    return figures
+
+
 # --- sending ---------------------------------------------------------------------------------
 
 
@@ -356,6 +393,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--moved", type=int, default=1_000)
     parser.add_argument("--postgres", action="store_true", help="also enqueue on PostgreSQL")
+    parser.add_argument("--against", metavar="REV", help="enqueue of this tree against REV's")
     parser.add_argument("--send-seconds", type=float, default=300.0, help="per sender run")
     args = parser.parse_args()
     require_data()
@@ -374,11 +412,13 @@ def main() -> None:
     print(f"next sync after {args.moved:,} leads moved to Proposal: {figures['moved']}")
     with tempfile.TemporaryDirectory() as tmp:
         figures["enqueue"] = {"sqlite": enqueue(f"sqlite:///{tmp}/enqueue.sqlite3", plan, 3)}
-        if args.postgres:
-            with postgres() as url:
-                if url is not None:
-                    figures["enqueue"]["postgresql"] = enqueue(url, plan, 3)
-        print(f"enqueue: {figures['enqueue']}")
+        with postgres() if args.postgres else nullcontext(None) as url:
+            if url is not None:
+                figures["enqueue"]["postgresql"] = enqueue(url, plan, 3)
+            print(f"enqueue: {figures['enqueue']}")
+            if args.against:
+                figures["enqueue_against"] = against(args.against, args.rows, 3, url)
+                print(f"enqueue against {args.against}: {figures['enqueue_against']}")
         uncapped = whole_sync(sheet(args.rows, True, cap="0"))[1]
         figures["send"] = {}
         for name, which in (("default_cap", plan), ("no_cap", uncapped)):

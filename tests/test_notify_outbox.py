@@ -24,7 +24,7 @@ from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.flusher import flush
 from sheetcrm.intake.outbox import Outbox
-from sheetcrm.intake.outbox_db import OutboxDB
+from sheetcrm.intake.outbox_db import ARRAY_ROWS, OutboxDB
 from sheetcrm.notify.message import DeliveryError, Message
 from sheetcrm.notify.outbox import DEAD, FOLDED, HELD, PENDING, SENT, NotificationOutbox
 from sheetcrm.notify.sender import MAX_TRIES, Sender
@@ -169,6 +169,59 @@ def _enqueue(box: NotificationOutbox, *notes: Notification) -> None:
 
 def _note(lead: str, recipient: str = "sofia@quillstack.example", **kw) -> Notification:
     return Notification(2, lead, "lead assigned", "2026-11-23 10:00", recipient, "email", "x", **kw)
+
+
+def test_a_big_hold_over_stored_keys_stores_exactly_the_new_ones(db):
+    """An import's hold, in several statements (more rows than one PostgreSQL array insert
+    takes), where an earlier, lost plan stored every third key already: those keep what they
+    were stored with, the others are stored with every value as given (text that an array
+    literal would have to escape included), and the count is of the new ones alone."""
+    clock = Clock()
+    box = NotificationOutbox(db, clock)
+    count = ARRAY_ROWS + 1_000
+    odd = 'a "quoted", {braced} \\ back\\slash, é, NULL'
+
+    def note(i: int, text: str) -> Notification:
+        quiet = "2026-11-23T20:00:00+00:00" if i % 7 == 0 else ""
+        return Notification(
+            2,
+            f"L-{i:05}",
+            "lead assigned",
+            "2026-11-23 10:00",
+            "",
+            "wins",
+            text,
+            subject=odd if i % 5 == 0 else "",
+            leads_row=i + 2,
+            not_before=quiet,
+            cap=i % 3,
+        )
+
+    earlier = Plan(
+        "v",
+        stamp="2026-11-23 09:00",
+        notifications=[note(i, "earlier") for i in range(0, count, 3)],
+    )
+    assert box.hold(earlier) == len(earlier.notifications) == 2_000
+    clock.at += 60
+    notes = [note(i, "NULL" if i % 2 else odd) for i in reversed(range(count))]
+    plan = Plan("v", stamp="2026-11-23 10:00", notifications=[*notes, notes[0]])
+    assert box.hold(plan) == count - 2_000
+    assert box.hold(plan) == 0  # held again (a retried write): nothing more
+    stored = {e.key: e for e in box.entries(HELD, limit=10 * count)}
+    assert len(stored) == count
+    for i, n in enumerate(reversed(notes)):
+        entry = stored[n.key]
+        if i % 3 == 0:
+            assert (entry.text, entry.created_at) == ("earlier", CLOCK.timestamp())
+            continue
+        assert (entry.lead_id, entry.text, entry.subject) == (n.lead_id, n.text, n.subject)
+        assert (entry.channel, entry.recipient, entry.event) == ("wins", "", "lead assigned")
+        assert (entry.leads_row, entry.cap, entry.created_at) == (i + 2, i % 3, clock.at)
+        quiet = datetime(2026, 11, 23, 20, tzinfo=UTC).timestamp()
+        assert entry.next_try_at == (quiet if i % 7 == 0 else clock.at)
+    assert box.release(plan) == count - 2_000
+    assert box.release(earlier) == 2_000
 
 
 def test_sent_once_with_its_key_and_a_link_to_its_row(db):

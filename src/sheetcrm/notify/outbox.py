@@ -64,7 +64,6 @@ class NotificationOutbox:
         """Notifications in the outbox ``db`` (shared with the web-form submissions)."""
         self.db = db
         self.clock = clock
-        self._insert_new = db.insert_new(notifications)
 
     # -- from a plan to the outbox (backends/notices.py) --------------------------------------
 
@@ -114,16 +113,13 @@ class NotificationOutbox:
         now = self.clock()
         fresh = set(new_leads)
         rows = {
-            n.key: _row(n, token, now, n.lead_id in fresh)
-            for n in plan.notifications  # a key twice in one plan is stored once
+            key: _row(key, n, token, now, n.lead_id in fresh)
+            for key, n in ((n.key, n) for n in plan.notifications)  # a key twice: stored once
         }
         # in key order: two writers' inserts lock shared keys in the same order
         ordered = [rows[k] for k in sorted(rows)]
-        stored = 0
         with self.db.begin() as conn:
-            for start in range(0, len(ordered), CHUNK):
-                stored += len(list(conn.execute(self._insert_new, ordered[start : start + CHUNK])))
-        return stored
+            return len(self.db.store_new(conn, notifications, ordered))
 
     def release(self, plan: Plan) -> int:
         c = notifications.c
@@ -205,9 +201,10 @@ class NotificationOutbox:
         return done
 
 
-def _row(n: Notification, token: str, now: float, new_lead: bool) -> dict[str, Any]:
+def _row(key: str, n: Notification, token: str, now: float, new_lead: bool) -> dict[str, Any]:
+    """``n``'s row, under its ``key`` (a sha256 each time ``n.key`` is read)."""
     return {
-        "key": n.key,
+        "key": key,
         "lead_id": n.lead_id,
         "event": n.event,
         "channel": n.channel,
