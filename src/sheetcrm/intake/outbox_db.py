@@ -17,15 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
     create_engine,
     event,
     func,
@@ -42,6 +35,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from sheetcrm.errors import ConfigError
+from sheetcrm.intake.outbox_tables import kept_index
+from sheetcrm.intake.outbox_tables import metadata as metadata
+from sheetcrm.intake.outbox_tables import notifications as notifications
+from sheetcrm.intake.outbox_tables import runs as runs
+from sheetcrm.intake.outbox_tables import submissions as submissions
 
 try:
     import fcntl
@@ -57,88 +55,6 @@ VALUES_ROWS = 500
 ARRAY_ROWS = 5_000
 TURN_POLL = 0.05  # seconds between looks at a turn another process holds
 SCHEMA_LOCK = 0x5EE7C4A  # PostgreSQL's advisory lock while the tables are created
-
-metadata = MetaData()
-submissions = SQLTable(
-    "submissions",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("source", String(40), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("state", String(10), nullable=False),
-    Column("received_at", Float, nullable=False),  # Unix time, UTC
-    Column("attempts", Integer, nullable=False),
-    Column("next_try_at", Float, nullable=False),
-    Column("claimed_by", String(100)),
-    Column("claimed_until", Float),
-    Column("last_error", Text),
-    Column("lead_id", String(40)),
-    Column("done_at", Float),
-    # Submission.digest() of the answers: a known key with another digest is another
-    # submission (stored under a derived key), not a replay. NULL in rows stored before.
-    Column("digest", String(64)),
-)
-Index("submissions_due", submissions.c.state, submissions.c.next_try_at)
-# Submissions whose answers are still kept, by state and when done: what the retention
-# erases, oldest first. Partial, so that an hourly purge costs what it erases, not the whole
-# history of erased ones (their rows stay, holding the key that recognises a vendor's late
-# retry as a duplicate). The state leads so that SQLite prefers it to submissions_due.
-KEPT = text("body <> ''")
-kept_index = Index(
-    "submissions_kept",
-    submissions.c.state,
-    submissions.c.done_at,
-    sqlite_where=KEPT,
-    postgresql_where=KEPT,
-)
-
-# The last syncs and flushes, shared by every worker and instance, for /status.
-runs = SQLTable(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(10), nullable=False),  # sync | flush
-    Column("at", Float, nullable=False),
-    Column("seconds", Float, nullable=False),
-    Column("ok", Integer, nullable=False),
-    Column("summary", Text, nullable=False),  # JSON; lead IDs at most, no personal data
-    Column("error", Text),
-)
-
-
-# The notifications a sync planned (sheetcrm.notify): one row per Notification.key. Held
-# while the sheet write that planned them is in flight, pending once it landed, then sent,
-# dead, or folded into a summary when the recipient's hourly cap is reached.
-notifications = SQLTable(
-    "notifications",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("lead_id", String(40), nullable=False),
-    Column("event", String(60), nullable=False),
-    Column("channel", String(100), nullable=False),
-    Column("recipient", String(320), nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("leads_row", Integer, nullable=False),
-    Column("state", String(10), nullable=False),  # held | pending | sent | dead | folded
-    Column("created_at", Float, nullable=False),  # Unix time, UTC
-    Column("next_try_at", Float, nullable=False),  # quiet hours, then backoff
-    Column("attempts", Integer, nullable=False),
-    Column("last_error", Text),
-    Column("sent_at", Float),
-    # which write planned it (engine.notifications.write_token): the proof of landing
-    Column("sync_stamp", String(64), nullable=False),
-    # a lead appended by that write: its row in the sheet proves the append landed
-    Column("new_lead", Integer, nullable=False),
-    Column("cap", Integer, nullable=False),  # most messages per recipient per hour; 0: none
-    Column("claimed_by", String(100)),
-    Column("claimed_until", Float),
-    Column("summary_key", String(64)),  # folded: the summary message that told it
-    Column("logged", Integer, nullable=False),  # written to the sheet's log tab
-)
-Index("notifications_due", notifications.c.state, notifications.c.next_try_at)
-Index("notifications_recipient", notifications.c.recipient, notifications.c.sent_at)
-Index("notifications_held", notifications.c.state, notifications.c.sync_stamp)
 
 
 def default_url(folder: Path) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import Select, func, or_, select, update
 
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.intake.outbox import DONE, ERASED, WRITE_CHUNK, Outbox
-from sheetcrm.intake.outbox_db import KEPT, submissions
+from sheetcrm.intake.outbox_tables import KEPT, submissions
 
 DAY = 86400.0
 RETENTION_DAYS = 30
