@@ -545,3 +545,57 @@ def test_a_stage_first_seen_is_recognised_in_every_language():
             other = _("stage changed in the sheet")
         assert all(first_seen(t) for t in texts) and not first_seen(other)
     assert first_seen("vu pour la première fois à cette étape")
+
+
+def test_the_senders_hourly_summary_is_in_the_language_the_notifications_were_planned_in(
+    tmp_path,
+):
+    """The sender runs outside any sync: each notification keeps the sheet's Language of the
+    sync that planned it (the outbox's language column), and a summary is said in it."""
+    from sheetcrm.engine.notifications import Notification
+    from sheetcrm.intake.outbox_db import OutboxDB
+    from sheetcrm.notify.outbox import NotificationOutbox
+    from sheetcrm.notify.sender import Sender
+
+    db = OutboxDB(f"sqlite:///{tmp_path / 'outbox.db'}")
+    at = datetime(2026, 11, 23, 15, 0).timestamp()
+    with speaking("fr"):
+        notes = [
+            Notification(
+                2, f"L-{i}", "lead assigned", "2026-11-23", "a@b.example", "email", "x", cap=2
+            )
+            for i in range(5)
+        ]
+    box = NotificationOutbox(db, lambda: at)
+    plan = Plan("v", stamp="2026-11-23 10:00", notifications=notes)
+    box.hold(plan)
+    box.release(plan)
+    sent = []
+    Sender(db, sent.append, "w1", clock=lambda: at).run_once()
+    folded = sorted(e.lead_id for e in box.entries("folded"))
+    db.close()
+    summary = sent[-1]  # one sent, then the hour's last slot tells the other four
+    assert summary.subject == "4 autres notifications cette heure-ci"
+    assert summary.text == "et 4 de plus : " + ", ".join(f"{i} (lead assigned)" for i in folded)
+
+
+def test_the_notifications_tab_says_the_outcome_in_the_sheets_language():
+    from sheetcrm.engine.notifications import SentRecord
+
+    records = [
+        SentRecord(f"k{i}", "2026-11-23T15:00:00+00:00", "L-1", "lead assigned", "a@b.example",
+                   "email", outcome)
+        for i, outcome in enumerate(
+            ("sent", "in the hourly summary (cap reached)", "failed: connection refused")
+        )
+    ]  # fmt: skip
+    outcomes = {}
+    for language in ("en", "fr"):
+        plan = plan_sync(Snapshot(_language(template(), language)), NOW, sent=records)
+        outcomes[language] = [row[5] for row in plan.log]
+    assert outcomes["en"] == [r.outcome for r in records]
+    assert outcomes["fr"] == [
+        "envoyé",
+        "dans le récapitulatif de l'heure (plafond atteint)",
+        "échec : connection refused",
+    ]
