@@ -17,6 +17,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from sales_sheet import set_settings
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.catalog import _, current, speaking, translations
@@ -339,3 +340,262 @@ def test_every_language_a_manager_can_choose_has_its_catalogue():
 def test_the_catalogue_is_compiled_once_per_process():
     assert translations("fr") is translations("fr")
     assert translations("fr").gettext("no open stage") == "aucune étape ouverte"
+
+
+# --- the texts of rules in use, scores, History whys and alerts (and what reads them back) ---
+
+MONDAY = datetime(2026, 11, 23, 10, 0)  # the sales sheet's wall time (America/New_York)
+
+
+def _scoring(tabs: dict[str, Table], *rules: list[str]) -> dict[str, Table]:
+    tabs[SCORING.name] = Table(list(SCORING.headers), [list(r) for r in rules])
+    return tabs
+
+
+def _problem_rows(backend: MemoryBackend) -> list[dict[str, str]]:
+    return backend.read().table("Problems").records()
+
+
+def test_the_last_known_good_banner_and_the_status_notes_are_in_french():
+    tabs = _scoring(_language(template(), "fr"), ["Saas", "Industry", "equals", "SaaS", "10", ""])
+    put_leads(tabs, {"Email": "a@acme.example", "Industry": "SaaS", "Stage": "Prospecting"})
+    backend = MemoryBackend(tabs)
+    _sync(backend, NOW)  # valid: kept as the last valid rules
+    backend.human(lambda t: _set(t, SCORING.name, 0, "Field", "Industy"))
+    _sync(backend, NOW + timedelta(hours=1))
+    banner = _problem_rows(backend)[0]
+    stamp = "2026-11-23 10:00"  # the template sheet's wall time of NOW
+    assert banner["Problem"] == (
+        f"Scoring : version du {stamp} appliquée pour les règles tant que Scoring!B2 "
+        "n'est pas corrigée"
+    )
+    assert banner["Hint"].startswith("corrigez Scoring!B2 (voir sa ligne ci-dessous) : ")
+    status = cell(backend.read(), LEADS.name, "L-00001", "Status")
+    assert f"noté selon les règles du {stamp} : Scoring!B2 a un problème" in status
+    # a new workbook has no valid version: not applied, said in French
+    fresh = _scoring(_language(template(), "fr"), ["Saas", "Industy", "equals", "SaaS", "10", ""])
+    backend = MemoryBackend(fresh)
+    _sync(backend, NOW)
+    said = {p["Problem"]: p["Hint"] for p in _problem_rows(backend)}
+    hint = said[
+        "Scoring non appliqué tant que Scoring!B2 n'est pas corrigée "
+        "(aucune version valide pour l'instant)"
+    ]
+    assert hint.endswith("en attendant, pas de mise à jour pour le calcul des scores")
+
+
+def test_consistency_checks_are_in_french():
+    tabs = _language(template(), "fr")
+    settings = tabs[SETTINGS.name]
+    keys = settings.column("Key")
+    settings.rows[keys.index("MQL score")][settings.col("Value")] = "90"
+    settings.rows[keys.index("SQL score")][settings.col("Value")] = "60"
+    team = tabs[TEAM.name]
+    team.rows[0][team.col("Name")] = team.rows[1][team.col("Team")]
+    said = {p.problem: p.hint for p in _plan(tabs).problems}
+    assert said["MQL score (90) est supérieur à SQL score (60)"] == (
+        "mettez MQL score au plus égal à SQL score"
+    )
+    both = f"{team.rows[1][team.col('Team')]!r} est à la fois une personne et une équipe"
+    assert said[both].startswith("renommez l'équipe")
+
+
+def test_score_reasons_read_in_french_with_the_operator_phrases():
+    rules = (
+        ["Saas", "Industry", "equals", "SaaS", "10", ""],
+        ["Big", "Amount", "au moins", "1000", "5", ""],
+        ["No phone", "Phone", "is empty", "", "-3", ""],
+        ["Mid", "Amount", "between", "10 and 50", "2", ""],
+    )
+    reasons = {}
+    for language in ("en", "fr"):
+        tabs = _scoring(_language(template(), language), *rules)
+        put_leads(
+            tabs,
+            {"Email": "a@acme.example", "Industry": "SaaS", "Amount": "5000"},
+            {"Email": "b@bolt.example", "Amount": "20", "Phone": "+33 1 23 45 67 89"},
+            {"Email": "c@cask.example", "Phone": "+33 1 23 45 67 89"},
+        )
+        backend = MemoryBackend(tabs)
+        _sync(backend, NOW)
+        reasons[language] = backend.read().table(LEADS.name).column("Score reasons")
+    assert (
+        reasons["en"][0] == "+10 Industry is SaaS; +5 Amount is at least 1,000; −3 Phone is empty"
+    )
+    assert reasons["fr"][0] == (
+        "+10 Industry est SaaS; +5 Amount vaut au moins 1,000; −3 Phone est vide"
+    )
+    assert reasons["fr"][1] == "+2 Amount est entre 10 et 50"
+    assert reasons["fr"][2] == "aucune règle de score ne correspond"
+
+
+def _rotation(language: str) -> MemoryBackend:
+    tabs = _language(template(), language)
+    tabs[LEADS.name] = Table(tabs[LEADS.name].header, [])
+    members = [[n, "", "Sales", "yes", "1", "", ""] for n in ("Ann", "Bob", "Cat")]
+    tabs[TEAM.name] = Table(tabs[TEAM.name].header, members)
+    set_settings(tabs, {"Fallback owner": ""})
+    tabs[ROUTING.name] = Table(
+        tabs[ROUTING.name].header, [["1", "", "", "", "Sales", "round robin"]]
+    )
+    return MemoryBackend(tabs)
+
+
+def _arrive_and_route(backend: MemoryBackend, now: datetime) -> tuple[str, str]:
+    """A new lead typed in and synced: its Owner and the why History gives."""
+
+    def edit(tabs: dict[str, Table]) -> None:
+        leads = tabs[LEADS.name]
+        row = [""] * len(leads.header)
+        row[leads.col("Email")] = f"p{len(leads.rows)}@gmail.com"
+        leads.rows.append(row)
+
+    backend.human(edit)
+    _sync(backend, now)
+    snapshot = backend.read()
+    owner = snapshot.table(LEADS.name).column("Owner")[-1]
+    whys = [r["Why"] for r in snapshot.table("History").records() if r["Field"] == "Owner"]
+    return owner, whys[-1] if whys else ""
+
+
+@pytest.mark.parametrize(("before", "after"), [("en", "fr"), ("fr", "en")])
+def test_a_rotation_keeps_its_turns_when_the_language_changes(before, after):
+    backend = _rotation(before)
+    owner, why = _arrive_and_route(backend, NOW)
+    assert owner == "Ann"
+    if before == "fr":
+        assert why == "Règle de routage 1 (tous les leads) → Sales à tour de rôle : Ann"
+    else:
+        assert why == "Routing rule 1 (every lead) → Sales by round robin: Ann"
+    backend.human(lambda t: _language(t, after))
+    turns = [_arrive_and_route(backend, NOW + timedelta(hours=h))[0] for h in (1, 2, 3)]
+    assert turns == ["Bob", "Cat", "Ann"]  # the turn read from the other language's History
+
+
+def test_a_lead_nobody_can_take_says_why_in_french():
+    backend = _rotation("fr")
+    backend.human(lambda t: [r.__setitem__(3, "no") for r in t[TEAM.name].rows])
+    owner, _why = _arrive_and_route(backend, NOW)
+    status = backend.read().table(LEADS.name).column("Status")[-1]
+    assert owner == "" and status == (
+        "Owner: Règle de routage 1 (tous les leads); Ann : statut inactif; Bob : statut inactif; "
+        "Cat : statut inactif; aucun responsable de secours disponible (Settings : Fallback owner)"
+    )
+
+
+def test_the_sla_counts_its_reassignments_across_a_language_switch():
+    """Max reassignments (2): one English reassignment row and one French one make two; the
+    lead stays, and the manager's escalation is in French."""
+    from sales_sheet import MANAGER, email, sales_tabs
+    from sales_sheet import sync as sales_sync
+
+    tabs = sales_tabs(
+        {"Reassign after SLA": "yes", "First-touch SLA hours": "4"},
+        {"Email": "a@acme.example", "Company": "Acme"},
+    )
+    backend = MemoryBackend(tabs)
+    owners = []
+    plans = []
+    for hours in (0, 5, 11, 16, 21):
+        if hours == 11:
+            backend.human(lambda t: _language(t, "fr"))
+        plans.append(sales_sync(backend, MONDAY + timedelta(hours=hours)))
+        owners.append(cell(backend.read(), LEADS.name, "L-00001", "Owner"))
+    assert owners == ["Ann", "Ben", "Cal", "Cal", "Cal"]
+    whys = [r["Why"] for r in backend.read().table("History").records() if r["Field"] == "Owner"]
+    assert whys[1].startswith("first-touch SLA missed after 4 h; ")
+    assert whys[2].startswith("délai de premier contact dépassé après 4 h; ")
+    assert whys[2].endswith("→ Sales à tour de rôle : Cal")
+    [escalation] = [n for p in plans for n in p.notifications if n.recipient == email(MANAGER)]
+    assert escalation.subject == "Escalade : premier contact en retard sur L-00001 : Acme"
+    assert escalation.text.startswith("escalade : en retard : premier contact attendu le ")
+    assert "il a déjà été réattribué 2 fois, il reste donc à Cal" in escalation.text
+    told = [n for n in plans[2].notifications if n.event == "lead assigned"]
+    assert [(n.subject, n.text.split(" (")[0]) for n in told] == [
+        ("Nouveau lead L-00001 pour vous : Acme", "attribué à Cal")
+    ]
+    assert told[0].text.endswith("(lead L-00001, ligne 2 de Leads ; ligne 2 d'Alerts)")
+
+
+def test_the_digest_is_in_french():
+    from sales_sheet import email, sales_tabs
+    from sales_sheet import sync as sales_sync
+
+    tabs = sales_tabs({"Digest at": "8:00", "Language": "fr"}, {"Email": "a@acme.example"})
+    backend = MemoryBackend(tabs)
+    sales_sync(backend, MONDAY)
+    plan = sales_sync(backend, MONDAY + timedelta(days=1))
+    [digest] = [n for n in plan.notifications if n.event == "daily digest"]
+    assert digest.recipient == email("Ann")
+    assert digest.subject == (
+        "Votre récapitulatif sheetcrm du 2026-11-24 : 0 en retard, 0 au point mort, 1 nouveau"
+    )
+    assert digest.text.splitlines() == [
+        "Vos leads au 2026-11-24 (Ann) :",
+        "Nouveaux leads depuis le 2026-11-23 08:00 (1): L-00001 a@acme.example",
+    ]
+
+
+def test_a_stage_first_seen_is_recognised_in_every_language():
+    from sheetcrm.engine.stages import first_seen
+
+    for language in ("en", "fr"):
+        with speaking(language):
+            texts = [_("first seen in this stage"), _("first seen without a stage")]
+            other = _("stage changed in the sheet")
+        assert all(first_seen(t) for t in texts) and not first_seen(other)
+    assert first_seen("vu pour la première fois à cette étape")
+
+
+def test_the_senders_hourly_summary_is_in_the_language_the_notifications_were_planned_in(
+    tmp_path,
+):
+    """The sender runs outside any sync: each notification keeps the sheet's Language of the
+    sync that planned it (the outbox's language column), and a summary is said in it."""
+    from sheetcrm.engine.notifications import Notification
+    from sheetcrm.intake.outbox_db import OutboxDB
+    from sheetcrm.notify.outbox import NotificationOutbox
+    from sheetcrm.notify.sender import Sender
+
+    db = OutboxDB(f"sqlite:///{tmp_path / 'outbox.db'}")
+    at = datetime(2026, 11, 23, 15, 0).timestamp()
+    with speaking("fr"):
+        notes = [
+            Notification(
+                2, f"L-{i}", "lead assigned", "2026-11-23", "a@b.example", "email", "x", cap=2
+            )
+            for i in range(5)
+        ]
+    box = NotificationOutbox(db, lambda: at)
+    plan = Plan("v", stamp="2026-11-23 10:00", notifications=notes)
+    box.hold(plan)
+    box.release(plan)
+    sent = []
+    Sender(db, sent.append, "w1", clock=lambda: at).run_once()
+    folded = sorted(e.lead_id for e in box.entries("folded"))
+    db.close()
+    summary = sent[-1]  # one sent, then the hour's last slot tells the other four
+    assert summary.subject == "4 autres notifications cette heure-ci"
+    assert summary.text == "et 4 de plus : " + ", ".join(f"{i} (lead assigned)" for i in folded)
+
+
+def test_the_notifications_tab_says_the_outcome_in_the_sheets_language():
+    from sheetcrm.engine.notifications import SentRecord
+
+    records = [
+        SentRecord(f"k{i}", "2026-11-23T15:00:00+00:00", "L-1", "lead assigned", "a@b.example",
+                   "email", outcome)
+        for i, outcome in enumerate(
+            ("sent", "in the hourly summary (cap reached)", "failed: connection refused")
+        )
+    ]  # fmt: skip
+    outcomes = {}
+    for language in ("en", "fr"):
+        plan = plan_sync(Snapshot(_language(template(), language)), NOW, sent=records)
+        outcomes[language] = [row[5] for row in plan.log]
+    assert outcomes["en"] == [r.outcome for r in records]
+    assert outcomes["fr"] == [
+        "envoyé",
+        "dans le récapitulatif de l'heure (plafond atteint)",
+        "échec : connection refused",
+    ]

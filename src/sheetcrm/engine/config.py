@@ -274,10 +274,20 @@ def _negative_caps(
             Problem(
                 SETTINGS.name,
                 cell,
-                f"{key}: {cap:g} is below 0, but the group's rules add points "
-                f"({adds[0].name or 'a rule'}: +{adds[0].points:g})",
-                "type the most points the group may add, like 15; a cap below 0 is for a "
-                "group of rules that take points off",
+                _(
+                    "%(key)s: %(cap)s is below 0, but the group's rules add points "
+                    "(%(rule)s: +%(points)s)"
+                )
+                % {
+                    "key": key,
+                    "cap": f"{cap:g}",
+                    "rule": adds[0].name or _("a rule"),
+                    "points": f"{adds[0].points:g}",
+                },
+                _(
+                    "type the most points the group may add, like 15; a cap below 0 is for a "
+                    "group of rules that take points off"
+                ),
             )
         )
         settings.typed.pop(key, None)

@@ -17,6 +17,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.table import Table
 
 KEY_PREFIX = "last good "
@@ -37,7 +38,8 @@ class GoodVersion:
     table: Table
 
 
-_KINDS = {"Team": "the team list", "Stages": "the stages"}
+_KINDS = {"Team": N_("the team list"), "Stages": N_("the stages")}
+_RULES = N_("the rules")
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,19 @@ class Fallback:
     def banner(self) -> str:
         """The line at the top of Problems: "Scoring: using the rules as of 2026-12-02 10:14
         until Scoring!C17 is fixed"; "Settings: using MQL score as of ..." for a value."""
-        kind = self.setting or _KINDS.get(self.tab, "the rules")
+        kind = self.setting or _(_KINDS.get(self.tab, _RULES))
         if self.stamp:
-            return f"{self.tab}: using {kind} as of {self.stamp} until {self.cell} is fixed"
+            return _("%(tab)s: using %(kind)s as of %(stamp)s until %(cell)s is fixed") % {
+                "tab": self.tab,
+                "kind": kind,
+                "stamp": self.stamp,
+                "cell": self.cell,
+            }
         what = f"{self.tab}: {self.setting}" if self.setting else self.tab
-        return f"{what} not applied until {self.cell} is fixed (no valid version yet)"
+        return _("%(what)s not applied until %(cell)s is fixed (no valid version yet)") % {
+            "what": what,
+            "cell": self.cell,
+        }
 
 
 def normalised(table: Table) -> Table:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.dates import DATE_RANGE, date_array, parse_date
+from sheetcrm.engine.stages import first_seen
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
 from sheetcrm.engine.values import blank_mask, parse_number_array
@@ -280,7 +281,7 @@ def read_log(
     to_codes, to_uniques = _distinct(columns["To"])
     order = np.array([by_key.get(norm_header(u), -1) for u in to_uniques], dtype=int)
     why_codes, why_uniques = _distinct(columns["Why"])
-    seen = np.array([not u.casefold().startswith("first seen") for u in why_uniques], dtype=bool)
+    seen = np.array([not first_seen(u) for u in why_uniques], dtype=bool)
     lead_codes, leads = _distinct(columns["Lead ID"])
     return StageLog(
         lead=lead_codes,

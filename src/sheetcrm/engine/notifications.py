@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from sheetcrm.engine.catalog import _, current, ngettext
 
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -31,6 +33,9 @@ class Notification:
     leads_row: int = 0  # the lead's row on Leads as the sheet numbers it (for a link), 0: none
     not_before: str = ""  # ISO UTC: quiet hours hold it until then; "" = send at once
     cap: int = 0  # most messages a recipient gets per hour (Settings); 0 = no cap
+    # the sheet's Language, as the sync that planned it spoke: the sender, outside any sync,
+    # writes an hourly summary of it in that language (not part of the key)
+    language: str = field(default_factory=current)
 
     @property
     def key(self) -> str:
@@ -64,6 +69,22 @@ class SentRecord:
     recipient: str  # an e-mail address or a channel's name; never a webhook's URL
     channel: str
     outcome: str  # "sent", or "failed: <reason>"
+
+
+def summary(count: int, named: list[str], more: int) -> tuple[str, str]:
+    """(subject, text) of the message that tells ``count`` notifications of one recipient
+    over the hourly cap at once: ``named`` are "L-00001 (lead assigned)", ``more`` those
+    left out. Said in the language ``speaking`` sets (the notifications' own)."""
+    text = ngettext("and %(count)d more: %(named)s", "and %(count)d more: %(named)s", count) % {
+        "count": count,
+        "named": ", ".join(named),
+    }
+    if more:
+        text += ", " + _("... (%(more)d more, truncated)") % {"more": more}
+    subject = ngettext(
+        "%(count)d more notification this hour", "%(count)d more notifications this hour", count
+    ) % {"count": count}
+    return subject, text
 
 
 def one_line(text: str, limit: int = 120) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sheetcrm.engine.catalog import N_
 from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame, Values
 from sheetcrm.engine.patterns import Pattern
 from sheetcrm.engine.schema import Kind
@@ -125,7 +126,7 @@ def _domain_in(frame: Frame, field: str, domains: tuple[str, ...]) -> np.ndarray
 class Operator:
     name: str
     arg: Arg
-    phrase: str  # how a match reads: "{field} {phrase} {value}"
+    phrase: str  # how a match reads: "{field} {phrase} {value}", marked for the catalogue
     mask: Mask
     kinds: frozenset[Kind] | None = None  # column kinds it works on; None = any
     aliases: tuple[str, ...] = ()
@@ -140,30 +141,36 @@ def _negate(op: Operator, name: str, phrase: str, aliases: tuple[str, ...]) -> O
 
 
 _EQUALS = Operator(
-    "equals", Arg.TEXT, "is", _per_value(_equals), aliases=("is", "=", "==", "equal to", "equal")
+    "equals",
+    Arg.TEXT,
+    N_("is"),
+    _per_value(_equals),
+    aliases=("is", "=", "==", "equal to", "equal"),
 )
-_CONTAINS = Operator("contains", Arg.TEXT, "contains", _per_value(_contains), aliases=("has",))
+_CONTAINS = Operator("contains", Arg.TEXT, N_("contains"), _per_value(_contains), aliases=("has",))
 _IN = Operator(
     "in list",
     Arg.LIST,
-    "is",
+    N_("is"),
     _per_value(_isin_values),
     aliases=("is one of", "in", "one of", "is in"),
 )
 
 OPERATORS: tuple[Operator, ...] = (
     _EQUALS,
-    _negate(_EQUALS, "not equals", "is not", ("is not", "!=", "<>", "does not equal", "not")),
+    _negate(_EQUALS, "not equals", N_("is not"), ("is not", "!=", "<>", "does not equal", "not")),
     _CONTAINS,
-    _negate(_CONTAINS, "not contains", "does not contain", ("does not contain",)),
-    Operator("starts with", Arg.TEXT, "starts with", _text("startswith"), aliases=("begins with",)),
-    Operator("ends with", Arg.TEXT, "ends with", _text("endswith")),
+    _negate(_CONTAINS, "not contains", N_("does not contain"), ("does not contain",)),
+    Operator(
+        "starts with", Arg.TEXT, N_("starts with"), _text("startswith"), aliases=("begins with",)
+    ),
+    Operator("ends with", Arg.TEXT, N_("ends with"), _text("endswith")),
     _IN,
-    _negate(_IN, "not in list", "is not one of", ("is not one of", "not in", "not one of")),
+    _negate(_IN, "not in list", N_("is not one of"), ("is not one of", "not in", "not one of")),
     Operator(
         "greater than",
         Arg.NUMBER,
-        "is over",
+        N_("is over"),
         _compare(np.greater),
         NUMERIC,
         (">", "more than", "over", "above"),
@@ -171,7 +178,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "at least",
         Arg.NUMBER,
-        "is at least",
+        N_("is at least"),
         _compare(np.greater_equal),
         NUMERIC,
         (">=", "greater than or equal to", "min"),
@@ -179,7 +186,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "less than",
         Arg.NUMBER,
-        "is under",
+        N_("is under"),
         _compare(np.less),
         NUMERIC,
         ("<", "fewer than", "under", "below"),
@@ -187,35 +194,35 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "at most",
         Arg.NUMBER,
-        "is at most",
+        N_("is at most"),
         _compare(np.less_equal),
         NUMERIC,
         ("<=", "less than or equal to", "max"),
     ),
-    Operator("between", Arg.RANGE, "is between", _per_value(_between), NUMERIC, ("in range",)),
+    Operator("between", Arg.RANGE, N_("is between"), _per_value(_between), NUMERIC, ("in range",)),
     Operator(
         "is empty",
         Arg.NONE,
-        "is empty",
+        N_("is empty"),
         _per_value(lambda v, _: v.blank),
         aliases=("empty", "is blank", "blank", "missing"),
     ),
     Operator(
         "is not empty",
         Arg.NONE,
-        "is filled in",
+        N_("is filled in"),
         _per_value(lambda v, _: ~v.blank),
         aliases=("not empty", "is not blank", "not blank", "is filled", "present"),
     ),
     Operator(
-        "matches", Arg.REGEX, "matches", _per_value(_regex), aliases=("regex", "matches regex")
+        "matches", Arg.REGEX, N_("matches"), _per_value(_regex), aliases=("regex", "matches regex")
     ),
-    Operator("before", Arg.DATE, "is before", _compare(np.less), TEMPORAL, ("is before",)),
-    Operator("after", Arg.DATE, "is after", _compare(np.greater), TEMPORAL, ("is after",)),
+    Operator("before", Arg.DATE, N_("is before"), _compare(np.less), TEMPORAL, ("is before",)),
+    Operator("after", Arg.DATE, N_("is after"), _compare(np.greater), TEMPORAL, ("is after",)),
     Operator(
         "within last N days",
         Arg.DAYS,
-        "is within the last",
+        N_("is within the last"),
         _within_days,
         TEMPORAL,
         ("within last", "in the last n days", "within the last n days", "within days"),
@@ -223,7 +230,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "more than N days ago",
         Arg.DAYS,
-        "is more than",
+        N_("is more than"),
         _older_than_days,
         TEMPORAL,
         ("older than n days", "more than n days", "older than"),
@@ -231,7 +238,7 @@ OPERATORS: tuple[Operator, ...] = (
     Operator(
         "email domain in list",
         Arg.LIST,
-        "domain is",
+        N_("domain is"),
         _domain_in,
         frozenset({Kind.EMAIL, Kind.TEXT}),
         ("domain in list", "email domain is"),

@@ -19,11 +19,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from functools import cache, partial
 from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import N_, _, in_every_language
 from sheetcrm.engine.dates import date_array, parse_date
 from sheetcrm.engine.schema import SERVICE_BY
 from sheetcrm.engine.table import Table, norm_header
@@ -35,13 +37,44 @@ one lead a day to even out, short enough that a weight changed today shows withi
 ROTATING = ("round robin", "weighted")
 """The strategies that remember their turns; least loaded looks at open leads instead."""
 
-_TAIL = re.compile(r"^\s*(.+) by (round robin|weighted): ", re.DOTALL)
 _NUMBER = re.compile(r"(\d+)\s*$")
+
+_SAID = {
+    "round robin": N_("→ %(team)s by round robin: %(name)s"),
+    "weighted": N_("→ %(team)s by weighted: %(name)s"),
+    "least loaded": N_("→ %(team)s by least loaded: %(name)s"),
+}
+"""How the why of an assignment to a team ends, by strategy: the words of the sheet's
+Language, read back in every language (a sheet switched from English to French keeps the
+turns its English History rows record)."""
 
 
 def said(team: str, strategy: str, name: str) -> str:
     """The end of the why of a rotation's turn, as History keeps it and this module reads it."""
-    return f"→ {team} by {strategy}: {name}"
+    return _(_SAID[strategy]) % {"team": team, "name": name}
+
+
+@cache
+def _tails() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, strategy): how the text after a why's last "→" reads as a rotation's turn,
+    in each language; the pattern's ``team`` group is the rotation's team."""
+    found = []
+    for strategy in ROTATING:
+        for text in dict.fromkeys(in_every_language(partial(_, _SAID[strategy]))):
+            tail = text.partition("→")[2].partition("%(name)s")[0]
+            head, _team, rest = tail.partition("%(team)s")
+            pattern = rf"^\s*{re.escape(head.strip())}(?P<team>.+){re.escape(rest)}"
+            found.append((re.compile(pattern, re.DOTALL), strategy))
+    return tuple(found)
+
+
+def turn_of(why: str) -> tuple[str, str] | None:
+    """(team, strategy) of a History why that records a rotation's turn, in any language."""
+    tail = why.rpartition("→")[2]
+    for pattern, strategy in _tails():
+        if m := pattern.match(tail):
+            return m["team"], strategy
+    return None
 
 
 def key(team: str, strategy: str) -> tuple[str, str]:
@@ -71,8 +104,8 @@ def read_turns(
     code_of: dict[tuple[str, str], int] = {}
     per_why = np.full(len(whys) + 1, -1, dtype=np.int64)
     for j, text in enumerate(whys):
-        if m := _TAIL.match(text.rpartition("→")[2]):
-            per_why[j] = code_of.setdefault(key(m[1], m[2]), len(code_of))
+        if turn := turn_of(text):
+            per_why[j] = code_of.setdefault(key(*turn), len(code_of))
     rotations = list(code_of)
     is_owner = _per_value(field, lambda f: f.strip().casefold() == "owner")
     by_sync = _per_value(by, lambda b: b.strip() == SERVICE_BY)

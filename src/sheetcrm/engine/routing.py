@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.rotations import ROTATING, Turns, key, said
 from sheetcrm.engine.routing_tab import RoutingRule
@@ -63,13 +64,19 @@ def _load(
 
 def _why_unavailable(m: Member, load: _Load, now: datetime, capacity: bool = True) -> str:
     if not m.active:
-        return f"{m.name} is inactive"
+        return _("%(name)s is inactive") % {"name": m.name}
     back = m.back_at()
     if back is not None and now < back:
         assert m.away_until is not None
-        return f"{m.name} is away until {format_datetime(m.away_until)}"
+        return _("%(name)s is away until %(until)s") % {
+            "name": m.name,
+            "until": format_datetime(m.away_until),
+        }
     if capacity and m.capacity is not None and load.today[m.name] >= m.capacity:
-        return f"{m.name} is at daily capacity ({m.capacity:g})"
+        return _("%(name)s is at daily capacity (%(capacity)s)") % {
+            "name": m.name,
+            "capacity": f"{m.capacity:g}",
+        }
     return ""
 
 
@@ -164,11 +171,17 @@ def route(
             # the owner knows the person already: their daily capacity does not turn it away
             away = _why_unavailable(holder, load, now, capacity=False) if holder else ""
             if holder is not None and not away:
-                why = f"duplicate of {ids[original]} → {holder.name}, who owns {ids[original]}"
+                why = _("duplicate of %(id)s → %(owner)s, who owns %(id)s") % {
+                    "id": ids[original],
+                    "owner": holder.name,
+                }
                 results.append(_assign(row, holder, why, load, is_open, given))
                 continue
             if holder is not None:
-                before = f"duplicate of {ids[original]}, whose owner {away}; "
+                before = _("duplicate of %(id)s, whose owner %(away)s; ") % {
+                    "id": ids[original],
+                    "away": away,
+                }
         j = int(matched[row]) if matched[row] >= 0 else None
         cache = (
             (j, *(listed[id(c)][row] for c in rules[j].conditions if c.lists_values))
@@ -179,17 +192,14 @@ def route(
             results.append(Assignment(row, "", nobody_free[cache]))
             continue
         if j is None:
-            reason = before + "no routing rule matched"
+            reason = before + _("no routing rule matched")
             ranked: list[Member] = []
         else:
             rule = rules[j]
-            conditions = (
-                " and ".join(
-                    c.describe(str(listed[id(c)][row]) if c.lists_values else "")
-                    for c in rule.conditions
-                )
-                or "every lead"
-            )
+            conditions = _(" and ").join(
+                c.describe(str(listed[id(c)][row]) if c.lists_values else "")
+                for c in rule.conditions
+            ) or _("every lead")
             reason = f"{before}{rule.label} ({conditions})"
             candidates = _candidates(rule, team, by_name)
             ranked = _ranked(
@@ -207,9 +217,9 @@ def route(
                 # of the team rather than passed over)
                 passed = [m for m in ranked[: ranked.index(chosen)] if m.active]
                 if passed:
-                    why += (
-                        f" (skipped: {'; '.join(_why_unavailable(m, load, now) for m in passed)})"
-                    )
+                    why += " " + _("(skipped: %(who)s)") % {
+                        "who": "; ".join(_why_unavailable(m, load, now) for m in passed)
+                    }
                 _took_turn(load, rule, chosen)
         else:
             # in Team tab order, not rotation order: the same reason on every sync
@@ -220,21 +230,22 @@ def route(
                 backup = None  # had the lead already
             # the fallback is a person like any other: not when away, nor past capacity
             unavailable = (
-                "no fallback owner (Settings: Fallback owner)"
+                _("no fallback owner (Settings: Fallback owner)")
                 if backup is None
                 else _why_unavailable(backup, load, now)
             )
             if unavailable:
                 extra = [unavailable] if backup and unavailable not in busy else []
                 why = "; ".join(p for p in (reason, busy, *extra) if p)
-                why += "; no fallback owner available (Settings: Fallback owner)"
+                why += "; " + _("no fallback owner available (Settings: Fallback owner)")
                 if not before and not barred:
                     nobody_free[cache] = why
                 results.append(Assignment(row, "", why))
                 continue
             assert backup is not None
             chosen = backup
-            why = "; ".join(p for p in (reason, busy) if p) + f" → fallback owner {chosen.name}"
+            fallback_owner = _("fallback owner %(name)s") % {"name": chosen.name}
+            why = "; ".join(p for p in (reason, busy) if p) + f" → {fallback_owner}"
         results.append(_assign(row, chosen, why, load, is_open, given))
     return results
 

@@ -53,7 +53,11 @@ def parse_routing(
     for order, rows in sorted(groups.items()):
         first_row = Table.sheet_row(rows[0][0])
         targets = [(i, c["Assign to"]) for i, c in rows if c["Assign to"]]
-        label = f"Routing rule {order:g}" if order < 1e9 else f"Routing row {first_row}"
+        label = (
+            _("Routing rule %(number)s") % {"number": f"{order:g}"}
+            if order < 1e9
+            else _("Routing row %(row)s") % {"row": first_row}
+        )
         if not targets:
             tab.problem(
                 first_row,

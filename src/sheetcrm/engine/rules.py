@@ -62,22 +62,29 @@ class Condition:
     def describe(self, matched: str = "") -> str:
         op = self.operator
         if op.name == "email domain in list":
-            return f"{EMAIL_DOMAIN} is {matched or _show(self.value)}"
+            return _("%(field)s is %(value)s") % {
+                "field": EMAIL_DOMAIN,
+                "value": matched or _show(self.value),
+            }
         if self.lists_values and matched:
-            return f"{self.field} is {matched}"
+            return _("%(field)s is %(value)s") % {"field": self.field, "value": matched}
         if op.arg is Arg.NONE:
-            return f"{self.field} {op.phrase}"
+            return f"{self.field} {_(op.phrase)}"
         if op.arg is Arg.DAYS:
-            tail = " days" if op.name.startswith("within") else " days ago"
-            return f"{self.field} {op.phrase} {self.value}{tail}"
+            said = (
+                _("%(field)s is within the last %(days)s days")
+                if op.name.startswith("within")
+                else _("%(field)s is more than %(days)s days ago")
+            )
+            return said % {"field": self.field, "days": self.value}
         if self.value_text.endswith("%"):  # "at least 10%", not "at least 0.10"
-            return f"{self.field} {op.phrase} {self.value_text}"
-        return f"{self.field} {op.phrase} {_show(self.value)}"
+            return f"{self.field} {_(op.phrase)} {self.value_text}"
+        return f"{self.field} {_(op.phrase)} {_show(self.value)}"
 
 
 def _show(value: Any) -> str:
     if isinstance(value, tuple) and value and isinstance(value[0], float):
-        return f"{_num(value[0])} and {_num(value[1])}"
+        return _("%(low)s and %(high)s") % {"low": _num(value[0]), "high": _num(value[1])}
     if isinstance(value, tuple):
         return ", ".join(value)
     if isinstance(value, float):

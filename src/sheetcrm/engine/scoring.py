@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.rules import matched_values
 from sheetcrm.engine.scoring_tab import ScoringRule
@@ -21,7 +22,7 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.values import format_number, stripped
 
 LIFECYCLE = ("Lead", "MQL", "SQL", "Customer")
-NO_MATCH = "no scoring rule matched"
+NO_MATCH = N_("no scoring rule matched")
 
 
 @dataclass
@@ -49,7 +50,7 @@ def _points(value: float) -> str:
 def score(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Scores:
     n = len(frame)
     if not rules:
-        empty = pd.Series([NO_MATCH] * n, index=frame.data.index, dtype=object)
+        empty = pd.Series([_(NO_MATCH)] * n, index=frame.data.index, dtype=object)
         return Scores(np.zeros(n), empty, grade(np.zeros(n), settings, frame.data.index))
     result = points(frame, rules, settings)
     reasons = explain(frame, rules, result, settings)
@@ -176,17 +177,18 @@ def _explain(
         )
         phrase = phrases.get((j, matched))
         if phrase is None:
-            said = " and ".join(
+            said = _(" and ").join(
                 c.describe(m) for c, m in zip(rule.conditions, matched, strict=True)
             )
             phrase = phrases[(j, matched)] = f"{_points(rule.points)} {said}"
         parts.append(phrase)
     for g, flags in capped_groups.items():
         if flags[row]:
-            parts.append(f"{g} capped at {format_number(settings.group_caps[g.casefold()])}")
+            cap = format_number(settings.group_caps[g.casefold()])
+            parts.append(_("%(group)s capped at %(cap)s") % {"group": g, "cap": cap})
     if capped_total[row]:
-        parts.append("total capped")
-    return "; ".join(parts) if parts else NO_MATCH
+        parts.append(_("total capped"))
+    return "; ".join(parts) if parts else _(NO_MATCH)
 
 
 def grade(total: np.ndarray, settings: Settings, index: pd.Index) -> pd.Series:

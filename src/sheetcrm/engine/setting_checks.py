@@ -4,6 +4,7 @@ order, with a hint."""
 
 from __future__ import annotations
 
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.values import format_number
 
@@ -29,8 +30,10 @@ def contradictions(settings: Settings) -> list[tuple[str, str, str]]:
         found.append(
             (
                 key,
-                f"{low} {format_number(a)} is above {high} {format_number(b)}",
-                f"make {low} at most {high}" + (" (A ≥ B ≥ C)" if low.startswith("Grade") else ""),
+                _("%(low)s %(a)s is above %(high)s %(b)s")
+                % {"low": low, "a": format_number(a), "high": high, "b": format_number(b)},
+                _("make %(low)s at most %(high)s") % {"low": low, "high": high}
+                + (" (A ≥ B ≥ C)" if low.startswith("Grade") else ""),
             )
         )
     return found

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache, partial
 
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.business_hours import Calendar
-from sheetcrm.engine.catalog import _, ngettext
+from sheetcrm.engine.catalog import N_, _, in_every_language, ngettext
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.history import last_recorded
@@ -26,6 +27,21 @@ from sheetcrm.engine.values import format_datetime, shown
 from sheetcrm.engine.wallclock import from_utc
 
 Flags = list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
+
+FIRST_SEEN = (N_("first seen in this stage"), N_("first seen without a stage"))
+"""The why of a History Stage row that saw no change happen (a lead found in its stage): the
+metric tabs count no entry into the stage from it."""
+
+
+@cache
+def _first_seen_texts() -> tuple[str, ...]:
+    said = {t.casefold() for text in FIRST_SEEN for t in in_every_language(partial(_, text))}
+    return ("first seen", *sorted(said))  # "first seen" as any earlier version wrote it
+
+
+def first_seen(why: str) -> bool:
+    """Whether a History why says a lead was first seen in its stage, in any language."""
+    return why.strip().casefold().startswith(_first_seen_texts())
 
 
 @dataclass
@@ -100,16 +116,16 @@ def track(
         if not first_sight and norm_header(before_text) == norm_header(name):
             continue
         if first_sight:  # recorded even without a stage, so a stage set later is a change
-            why = "new lead" if arrived_now[row] else "first seen in this stage"
+            why = _("new lead") if arrived_now[row] else _(FIRST_SEEN[0])
             if stage is None:
-                why = "first seen without a stage"
+                why = _(FIRST_SEEN[1])
         else:
             why = (
-                "stage set in the sheet"
+                _("stage set in the sheet")
                 if not before_text
-                else "stage cleared in the sheet"
+                else _("stage cleared in the sheet")
                 if stage is None
-                else "stage changed in the sheet"
+                else _("stage changed in the sheet")
             )
         observed = not first_sight
         result.events.append(StageEvent(int(row), before_text, name, why, observed))

@@ -118,8 +118,8 @@ def parse_team(
             tab.problem(
                 row,
                 "Name",
-                f"{member.name!r} is both a person and a team",
-                "rename the team (like 'Sales EMEA') or write the person's full name",
+                _("%(name)r is both a person and a team") % {"name": member.name},
+                _("rename the team (like 'Sales EMEA') or write the person's full name"),
             )
     return members, tab
 

@@ -83,6 +83,8 @@ notifications = SQLTable(
     Column("claimed_until", Float),
     Column("summary_key", String(64)),  # folded: the summary message that told it
     Column("logged", Integer, nullable=False),  # written to the sheet's log tab
+    # the sheet's Language when planned: a summary of it is written in it ("" or NULL: en)
+    Column("language", String(10)),
 )
 Index("notifications_due", notifications.c.state, notifications.c.next_try_at)
 Index("notifications_recipient", notifications.c.recipient, notifications.c.sent_at)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from sheetcrm.backends.base import LeaseHeldError
+from sheetcrm.engine.catalog import DEFAULT
 from sheetcrm.engine.notifications import NOTIFIED_KEY, Notification, SentRecord, write_token
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.schema import LEADS, STATE
@@ -57,6 +58,7 @@ class Record:
     sent_at: float | None
     cap: int
     summary_key: str
+    language: str = DEFAULT  # the sheet's Language when the sync planned it
 
 
 class NotificationOutbox:
@@ -220,6 +222,7 @@ def _row(key: str, n: Notification, token: str, now: float, new_lead: bool) -> d
         "new_lead": int(new_lead),
         "cap": n.cap,
         "logged": 0,
+        "language": n.language,
     }
 
 
@@ -269,6 +272,7 @@ def record(row: Any) -> Record:
         row.sent_at,
         row.cap,
         row.summary_key or "",
+        row.language or DEFAULT,
     )
 
 

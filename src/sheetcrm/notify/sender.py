@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from sheetcrm.engine.catalog import speaking
+from sheetcrm.engine.notifications import summary
 from sheetcrm.intake.outbox import backoff
 from sheetcrm.intake.outbox_db import OutboxDB, notifications
 from sheetcrm.notify.message import DeliveryError, Message
@@ -315,16 +317,17 @@ def _summary_row(key: str, folded: list[Record], worker: str, now: float) -> dic
     """The summary message of ``folded``: lead IDs and events only, cut after SUMMARY_LISTS."""
     in_order = sorted(folded, key=lambda e: (e.created_at, e.lead_id, e.key))
     named = [f"{e.lead_id} ({e.event})" for e in in_order[:SUMMARY_LISTS]]
-    more = len(folded) - len(named)
-    text = f"and {len(folded)} more: {', '.join(named)}"
-    text += f", ... ({more} more, truncated)" if more else ""
+    # in the language of the sheet that planned them (the latest, should it have changed)
+    language = in_order[-1].language
+    with speaking(language):
+        subject, text = summary(len(folded), named, len(folded) - len(named))
     return {
         "key": key,
         "lead_id": "",
         "event": SUMMARY,
         "channel": folded[0].channel,
         "recipient": folded[0].recipient,
-        "subject": f"{len(folded)} more notifications this hour",
+        "subject": subject,
         "text": text,
         "leads_row": 0,
         "state": PENDING,
@@ -337,4 +340,5 @@ def _summary_row(key: str, folded: list[Record], worker: str, now: float) -> dic
         "claimed_by": worker,
         "claimed_until": now + CLAIM_SECONDS,
         "logged": 0,
+        "language": language,
     }

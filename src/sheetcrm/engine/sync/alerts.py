@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.notifications import Notification, one_line
 from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, is_flag, shown
 from sheetcrm.engine.scoring import LIFECYCLE
@@ -23,6 +24,9 @@ _FLAGS = (  # (the flag's kind, event): by kind, as the flag's words are the she
     (STALE, "deal stale"),
     (FIRST_TOUCH, "first-touch SLA missed"),
 )
+
+
+_DEALS = {"won": N_("deal won: %(stage)s"), "lost": N_("deal lost: %(stage)s")}
 
 
 def plan_alerts(state: SyncState) -> SyncState:
@@ -79,9 +83,12 @@ def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str
 
 
 def _text(state: SyncState, rule: AlertRule, row: int, what: str) -> str:
-    text = (
-        f"{what} (lead {state.ids[row]}, Leads row {leads_row(state, row)}; Alerts row {rule.row})"
-    )
+    text = _("%(what)s (lead %(id)s, Leads row %(row)s; Alerts row %(rule)s)") % {
+        "what": what,
+        "id": state.ids[row],
+        "row": leads_row(state, row),
+        "rule": rule.row,
+    }
     return f"{text}. {rule.message}" if rule.message else text
 
 
@@ -90,28 +97,33 @@ def leads_row(state: SyncState, row: int) -> int:
     return Table.sheet_row(int(state.positions[row]))
 
 
-_SUBJECTS = {  # event -> subject, from the lead's ID ({id}), name ({name}) and stage
-    "lifecycle reaches MQL": "Lead {id} is now an MQL{name}",
-    "lifecycle reaches SQL": "Lead {id} is now an SQL{name}",
-    "stage entered": "Lead {id} entered {stage}{name}",
-    "deal won": "Deal won: {id}{name}",
-    "deal lost": "Deal lost: {id}{name}",
-    "follow-up overdue": "Follow-up overdue on {id}{name}",
-    "deal stale": "Deal stalled: {id}{name}",
-    "first-touch SLA missed": "First touch overdue on {id}{name}",
+_SUBJECTS = {  # event -> subject, from the lead's ID (id), ": name" (name) and stage
+    "lifecycle reaches MQL": N_("Lead %(id)s is now an MQL%(name)s"),
+    "lifecycle reaches SQL": N_("Lead %(id)s is now an SQL%(name)s"),
+    "stage entered": N_("Lead %(id)s entered %(stage)s%(name)s"),
+    "deal won": N_("Deal won: %(id)s%(name)s"),
+    "deal lost": N_("Deal lost: %(id)s%(name)s"),
+    "follow-up overdue": N_("Follow-up overdue on %(id)s%(name)s"),
+    "deal stale": N_("Deal stalled: %(id)s%(name)s"),
+    "first-touch SLA missed": N_("First touch overdue on %(id)s%(name)s"),
 }
 
 
+def named(name: str) -> str:
+    """A lead's name as a subject ends with it: ": Acme", or nothing without a name."""
+    return _(": %(name)s") % {"name": name} if name else ""
+
+
 def _subject(rule: AlertRule, lead_id: str, name: str, owner: str, stage: str) -> str:
-    named = f": {name}" if name else ""
+    said = {"id": lead_id, "name": named(name), "owner": owner, "stage": stage or _("a stage")}
     if rule.event == "lead assigned":
         text = (
-            f"New lead {lead_id} is yours{named}"
+            _("New lead %(id)s is yours%(name)s") % said
             if rule.send_to == OWNER
-            else f"Lead {lead_id} assigned to {owner}{named}"
+            else _("Lead %(id)s assigned to %(owner)s%(name)s") % said
         )
     else:
-        text = _SUBJECTS[rule.event].format(id=lead_id, name=named, stage=stage or "a stage")
+        text = _(_SUBJECTS[rule.event]) % said
     return one_line(text, 150)
 
 
@@ -139,14 +151,19 @@ def _events(state: SyncState) -> Events:
     for row, entry, stamp_column in state.plan.history:
         field, after = entry[2], entry[4]
         if field == "Owner" and after:
-            events.setdefault("lead assigned", []).append((row, stamp, f"assigned to {after}", ""))
+            what = _("assigned to %(owner)s") % {"owner": after}
+            events.setdefault("lead assigned", []).append((row, stamp, what, ""))
         elif field == "Stage" and after and stamp_column == "Stage changed at":
-            what = f"stage {entry[3] or '(none)'} → {after}"
+            what = _("stage %(before)s → %(after)s") % {
+                "before": entry[3] or _("(none)"),
+                "after": after,
+            }
             events.setdefault("stage entered", []).append((row, stamp, what, after))
             stage = state.config.stage(after)
             if stage is not None and stage.type in ("won", "lost"):
                 event = f"deal {stage.type}"
-                events.setdefault(event, []).append((row, stamp, f"{event}: {after}", after))
+                said = _(_DEALS[stage.type]) % {"stage": after}
+                events.setdefault(event, []).append((row, stamp, said, after))
     if "Lifecycle" in state.read:
         rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
 
@@ -159,7 +176,8 @@ def _events(state: SyncState) -> Events:
             at = LIFECYCLE.index(level)
             reached = np.flatnonzero((was < at) & (now >= at))
             events[f"lifecycle reaches {level}"] = [
-                (int(r), stamp, f"lifecycle reached {level}", "") for r in reached
+                (int(r), stamp, _("lifecycle reached %(level)s") % {"level": level}, "")
+                for r in reached
             ]
     if "Status" not in state.read or "Status" in state.plan.new_columns:
         # A sheet sheetcrm has never synced (a team's own, just adopted): what is overdue

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 
 import numpy as np
 
+from sheetcrm.engine.catalog import N_, _, ngettext
 from sheetcrm.engine.notifications import Notification, one_line
 from sheetcrm.engine.problems import FOLLOW_UP, STALE, is_flag
 from sheetcrm.engine.sync.alerts import LeadNames
@@ -26,8 +27,8 @@ from sheetcrm.engine.values import format_datetime
 EVENT = "daily digest"
 LISTED = 15  # leads named per list; the rest are counted
 _SECTIONS = (  # (the flag's kind, title)
-    (FOLLOW_UP, "Overdue follow-ups"),
-    (STALE, "Stale deals"),
+    (FOLLOW_UP, N_("Overdue follow-ups")),
+    (STALE, N_("Stale deals")),
 )
 
 
@@ -47,12 +48,12 @@ def plan_digest(state: SyncState) -> SyncState:
         for rows, _column, messages, _hint in state.flags:
             picked = [int(r) for r, m in zip(rows, messages, strict=True) if is_flag(m, kind)]
             mask[picked] = True
-        lists.append((title, mask))
+        lists.append((_(title), mask))
     since = due - timedelta(days=1)
     assigned = frame.dates("Assigned at")
     assigned = np.where(np.isnat(assigned), frame.dates("Created at"), assigned)
     fresh = (assigned >= np.datetime64(since, "ns")) & (assigned < np.datetime64(due, "ns"))
-    lists.append((f"New leads since {format_datetime(since)}", fresh))
+    lists.append((_("New leads since %(since)s") % {"since": format_datetime(since)}, fresh))
     names = LeadNames(state)
     day = now.date().isoformat()
     for member in state.config.team:
@@ -62,17 +63,18 @@ def plan_digest(state: SyncState) -> SyncState:
         found = [(title, np.flatnonzero(mask & mine)) for title, mask in lists]
         if not any(len(rows) for _title, rows in found):
             continue  # nothing to say: no e-mail
-        lines = [f"Your leads on {day} ({member.name}):"]
+        lines = [_("Your leads on %(day)s (%(name)s):") % {"day": day, "name": member.name}]
         for title, rows in found:
             if not len(rows):
                 continue
             named = [f"{state.ids[r]} {names[int(r)]}".strip() for r in rows[:LISTED]]
-            more = f"; … and {len(rows) - LISTED} more" if len(rows) > LISTED else ""
+            more = (
+                "; " + _("… and %(more)s more") % {"more": len(rows) - LISTED}
+                if len(rows) > LISTED
+                else ""
+            )
             lines.append(f"{title} ({len(rows)}): {'; '.join(named)}{more}")
-        counts = ", ".join(
-            f"{len(rows)} {word}"
-            for (_title, rows), word in zip(found, ("overdue", "stale", "new"), strict=True)
-        )
+        counts = _counts(*(len(rows) for _title, rows in found))
         state.plan.notifications.append(
             Notification(
                 0,
@@ -82,7 +84,22 @@ def plan_digest(state: SyncState) -> SyncState:
                 member.email,
                 "email",
                 "\n".join(lines),
-                one_line(f"Your sheetcrm digest for {day}: {counts}", 150),
+                one_line(
+                    _("Your sheetcrm digest for %(day)s: %(counts)s")
+                    % {"day": day, "counts": counts},
+                    150,
+                ),
             )
         )
     return state
+
+
+def _counts(overdue: int, stale: int, new: int) -> str:
+    """The subject's counts: "2 overdue, 0 stale, 1 new"."""
+    return ", ".join(
+        (
+            ngettext("%(count)d overdue", "%(count)d overdue", overdue) % {"count": overdue},
+            ngettext("%(count)d stale", "%(count)d stale", stale) % {"count": stale},
+            ngettext("%(count)d new", "%(count)d new", new) % {"count": new},
+        )
+    )

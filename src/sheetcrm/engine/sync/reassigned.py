@@ -14,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.history import last_recorded
 from sheetcrm.engine.schema import HISTORY, SHEET_BY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
 
-WHY = "owner changed in the sheet; the first-touch clock restarts"
+WHY = N_("owner changed in the sheet; the first-touch clock restarts")
 
 
 def note_reassignments(state: SyncState) -> SyncState:
@@ -37,7 +38,7 @@ def note_reassignments(state: SyncState) -> SyncState:
     owner = frame.text("Owner").to_numpy(dtype=object)
     assigned_at = state.data["Assigned at"].to_numpy(dtype=object, copy=True)
     for row in map(int, np.flatnonzero(changed)):
-        state.history(row, "Owner", before[row], owner[row], WHY, "Assigned at", by=SHEET_BY)
+        state.history(row, "Owner", before[row], owner[row], _(WHY), "Assigned at", by=SHEET_BY)
         assigned_at[row] = state.stamp
     state.put("Assigned at", assigned_at)
     return state

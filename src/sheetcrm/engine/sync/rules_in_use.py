@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.last_good import (
     SETTINGS_TAB,
@@ -19,14 +20,14 @@ from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.sync.state import SyncState
 
 _HINTS = {
-    "scoring": "scores",
-    "routing": "owners of new leads",
-    "stages": "stage tracking",
-    "validation": "checks of lead rows",
-    "alerts": "alerts",
-    "reassign": "first-touch reassignment",
-    "digest": "the daily digest",
-    "metrics": "the metric tabs",
+    "scoring": N_("scores"),
+    "routing": N_("owners of new leads"),
+    "stages": N_("stage tracking"),
+    "validation": N_("checks of lead rows"),
+    "alerts": N_("alerts"),
+    "reassign": N_("first-touch reassignment"),
+    "digest": N_("the daily digest"),
+    "metrics": N_("the metric tabs"),
 }
 
 
@@ -34,11 +35,13 @@ def banners(config: Config) -> list[Problem]:
     """One row per tab or setting with a problem: the rules in use instead, or none."""
     rows = []
     for f in config.fallbacks:
-        what = ", ".join(_HINTS[a] for a in sorted(f.areas) if a in _HINTS) or "nothing"
+        what = ", ".join(_(_HINTS[a]) for a in sorted(f.areas) if a in _HINTS) or _("nothing")
         hint = (
-            f"fix {f.cell} (see its row below): the next sync applies {f.what} as it is now"
+            _("fix %(cell)s (see its row below): the next sync applies %(what)s as it is now")
+            % {"cell": f.cell, "what": f.what}
             if f.stamp
-            else f"fix {f.cell} (see its row below): until then, no {what}"
+            else _("fix %(cell)s (see its row below): until then, no %(what)s")
+            % {"cell": f.cell, "what": what}
         )
         rows.append(Problem(f.tab, f.cell, f.banner(), hint))
     return rows
@@ -70,16 +73,20 @@ def rule_notes(state: SyncState) -> list[tuple[np.ndarray, np.ndarray]]:
 def _touched(state: SyncState, f: Fallback, n: int) -> tuple[np.ndarray, str]:
     none = np.zeros(0, dtype=np.int64)
     if f.areas & {"validation", "stages"} and not f.stamp:
-        return np.arange(n), f"not checked: {f.cell} has a problem"
+        return np.arange(n), _("not checked: %(cell)s has a problem") % {"cell": f.cell}
     if "scoring" in f.areas:
         if f.stamp:
-            return np.arange(n), f"scored by the rules of {f.stamp}: {f.cell} has a problem"
-        return np.arange(n), f"not scored: {f.cell} has a problem"
+            text = _("scored by the rules of %(stamp)s: %(cell)s has a problem")
+            return np.arange(n), text % {"stamp": f.stamp, "cell": f.cell}
+        return np.arange(n), _("not scored: %(cell)s has a problem") % {"cell": f.cell}
     if "routing" in f.areas:
         if f.stamp:
-            text = f"routed by the rules of {f.stamp}: {f.cell} has a problem"
+            text = _("routed by the rules of %(stamp)s: %(cell)s has a problem") % {
+                "stamp": f.stamp,
+                "cell": f.cell,
+            }
             return np.asarray(state.routed, dtype=np.int64), text
         owner = state.data["Owner"].to_numpy(dtype=object)
         unowned = np.flatnonzero([not str(o).strip() for o in owner])
-        return unowned.astype(np.int64), f"not routed: {f.cell} has a problem"
+        return unowned.astype(np.int64), _("not routed: %(cell)s has a problem") % {"cell": f.cell}
     return none, ""

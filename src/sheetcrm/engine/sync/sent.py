@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.notifications import SentRecord, one_line
 from sheetcrm.engine.schema import NOTIFICATIONS
 from sheetcrm.engine.sync.state import SyncState
@@ -36,9 +37,26 @@ def log_row(record: SentRecord, state: SyncState) -> list[str]:
         one_line(record.event, 60),
         recipient(record),
         one_line(record.channel, 60),
-        one_line(record.outcome, 300),
+        one_line(outcome(record.outcome), 300),
         record.key,
     ]
+
+
+_OUTCOMES = {
+    "sent": N_("sent"),
+    "in the hourly summary (cap reached)": N_("in the hourly summary (cap reached)"),
+}
+_FAILED = "failed: "
+
+
+def outcome(said: str) -> str:
+    """The sender's outcome in the sheet's Language: its words are the sender's, written
+    outside any sync; the reason of a failure (the server's own words) stays as it came."""
+    if said in _OUTCOMES:
+        return _(_OUTCOMES[said])
+    if said.startswith(_FAILED):
+        return _("failed: %(reason)s") % {"reason": said.removeprefix(_FAILED)}
+    return said
 
 
 def recipient(record: SentRecord) -> str:

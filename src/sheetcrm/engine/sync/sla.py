@@ -16,17 +16,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import N_, _, in_every_language, ngettext
 from sheetcrm.engine.notifications import Notification, one_line
 from sheetcrm.engine.problems import FIRST_TOUCH, is_flag, shown
 from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
 from sheetcrm.engine.routing import route
 from sheetcrm.engine.schema import HISTORY
-from sheetcrm.engine.sync.alerts import LeadNames, leads_row
+from sheetcrm.engine.sync.alerts import LeadNames, leads_row, named
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
 
-WHY = "first-touch SLA missed"
-"""How the Why of a reassignment starts: the rows counted toward Max reassignments."""
+WHY = N_("first-touch SLA missed")
+"""How the Why of a reassignment starts, in the sheet's Language: the rows counted toward Max
+reassignments start so in any language (a sheet switched to French keeps its count)."""
 ESCALATED = "first-touch SLA missed"  # the alert event the manager is told under
 
 
@@ -81,7 +83,8 @@ def reassign_untouched(state: SyncState) -> SyncState:
         if not a.owner:
             nobody[a.row] = a.why
             continue
-        why = f"{WHY} after {hours:g} h; {a.why}"
+        missed = _("%(missed)s after %(hours)s h") % {"missed": _(WHY), "hours": f"{hours:g}"}
+        why = f"{missed}; {a.why}"
         state.history(a.row, "Owner", str(owners[a.row]), a.owner, why, "Owner")
         owners[a.row], assigned_at[a.row] = a.owner, state.stamp
         moved.add(a.row)
@@ -126,7 +129,8 @@ def _chains(history: Table, wanted: set[str]) -> dict[str, list[str]]:
     whys = np.asarray(history.column("Why"), dtype=object)
     fields = np.asarray(history.column("Field"), dtype=object)
     codes, uniques = pd.factorize(whys)  # each distinct why tested once
-    ours = np.array([str(u).startswith(WHY) for u in uniques] + [False], dtype=bool)[codes]
+    starts = in_every_language(lambda: _(WHY))
+    ours = np.array([str(u).startswith(starts) for u in uniques] + [False], dtype=bool)[codes]
     owner_rows = np.array([str(f).strip().casefold() == "owner" for f in fields], dtype=bool)
     picked = np.flatnonzero(ours & owner_rows & np.isin(ids, list(wanted)))
     froms = history.column("From")
@@ -181,18 +185,32 @@ def _escalate(
         if manager is None or not manager.email:
             continue  # nobody to escalate to: the lead's Status still says it
         lead_id, name = state.ids[row], names[row]
-        named = f": {name}" if name else ""
         times = len(chains.get(lead_id, ()))
         why = (
-            f"nobody else can take it ({nobody[row]})"
+            _("nobody else can take it (%(why)s)") % {"why": nobody[row]}
             if row in nobody
-            else f"it was reassigned {times} time{'s' * (times != 1)} already"
+            else ngettext(
+                "it was reassigned %(times)d time already",
+                "it was reassigned %(times)d times already",
+                times,
+            )
+            % {"times": times}
         )
-        text = (
-            f"escalation: {flag} for lead {lead_id} ({name or 'no name'}), owned by "
-            f"{owners[row]}; {why}, so it stays with {owners[row]} "
-            f"(Leads row {leads_row(state, row)})"
-        )
+        text = _(
+            "escalation: %(flag)s for lead %(id)s (%(name)s), owned by %(owner)s; %(why)s, "
+            "so it stays with %(owner)s (Leads row %(row)s)"
+        ) % {
+            "flag": flag,
+            "id": lead_id,
+            "name": name or _("no name"),
+            "owner": owners[row],
+            "why": why,
+            "row": leads_row(state, row),
+        }
+        subject = _("Escalation: first touch overdue on %(id)s%(name)s") % {
+            "id": lead_id,
+            "name": named(name),
+        }
         state.plan.notifications.append(
             Notification(
                 0,
@@ -202,7 +220,7 @@ def _escalate(
                 manager.email,
                 "email",
                 one_line(text, 2000),
-                one_line(f"Escalation: first touch overdue on {lead_id}{named}", 150),
+                one_line(subject, 150),
                 leads_row(state, row),
             )
         )
