@@ -203,6 +203,10 @@ def test_the_demo_shows_real_figures(tmp_path: Path) -> None:
     assert sum(r[1] for r in months) > 0 and sum(r[2] for r in months) > 0  # won and target
     funnel = figures("Funnel")
     assert funnel["Won"][5] == 3  # reached, all time
+    for stage in ("Prospecting", "Qualified", "Meeting", "Proposal", "Negotiation"):
+        conversion, mean_days = funnel[stage][7], funnel[stage][8]  # all time; days in stage
+        assert isinstance(conversion, float) and 0 < conversion < 1, stage
+        assert isinstance(mean_days, float) and mean_days > 0, stage
     owners = figures("By owner")
     assert owners["Jordan Lee"][owners["Owner"].index("Meetings booked")] >= 1
     assert NO_DATA not in owners["Jordan Lee"][: owners["Owner"].index("Win rate")]
