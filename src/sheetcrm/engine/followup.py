@@ -164,12 +164,12 @@ def followup(
             ("Speed to first touch (activities), median", "hours"),
             ("Speed to first touch (activities), p90", "hours"),
             ("Touched within the first-touch SLA", "percent"),
-            ("Touches before won or lost, median", "count"),
-            ("Activities", "count"),
-            ("Activities per person per week", "number"),
+            ("Touches before won or lost, median", "touches"),
+            ("Activities", "activities"),
+            ("Activities per person per week", "weekly"),
             ("Calls reached", "percent"),
             ("Calls that booked a meeting", "percent"),
-            ("Meetings booked", "count"),
+            ("Meetings booked", "meetings"),
         )
         return FollowUp(
             [(n, nan, nan, f) for n, f in names],
@@ -218,7 +218,7 @@ def followup(
         ),
         (
             "Touches before won or lost, median",
-            "count",
+            "touches",
             lambda m: median(before_count[m & closed]),
             1,
         ),
@@ -227,8 +227,8 @@ def followup(
         rows.append((name, measure(period_mask), measure(everything), fmt))
     all_time = Window("all time")
     for name, fmt, act_measure in (
-        ("Activities", "count", lambda m, w: float(m.sum())),
-        ("Activities per person per week", "number", per_week),
+        ("Activities", "activities", lambda m, w: float(m.sum())),
+        ("Activities per person per week", "weekly", per_week),
         (
             "Calls reached",
             "percent",
@@ -239,7 +239,7 @@ def followup(
             "percent",
             lambda m, w: ratio((booked & calls & m).sum(), (calls & m).sum()),
         ),
-        ("Meetings booked", "count", lambda m, w: float((booked & m).sum())),
+        ("Meetings booked", "meetings", lambda m, w: float((booked & m).sum())),
     ):
         rows.append((name, act_measure(acts_in, window), act_measure(all_acts, all_time), fmt))
     is_open = deals.is_open

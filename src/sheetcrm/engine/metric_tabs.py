@@ -56,7 +56,7 @@ FORMATS = {
     "Won value attained": "percent",
     "Won deals attained": "percent",
     "Activities attained": "percent",
-    "Activities per week": "number",
+    "Activities per week": "weekly",
     "Calls reached": "percent",
 }
 """Number format of a table column, by header (the "(all time)" twin shares it); other
@@ -67,7 +67,10 @@ PRECISION = {
     "days": 2,
     "hours": 2,
     "ratio": 4,
-    "number": 2,
+    "weekly": 2,
+    "touches": 2,
+    "activities": 0,
+    "meetings": 0,
     "count": 0,
     "leads": 0,
     "deals": 0,
@@ -82,15 +85,18 @@ def pattern(kind: str, currency: str = "USD") -> str:
     if kind == "money":
         symbol = SYMBOLS.get(currency.upper())
         return f'"{symbol}"#,##0' if symbol else f'#,##0 "{currency}"'
-    if kind in ("leads", "deals"):
+    if kind in ("leads", "deals", "meetings"):
         return f'[=1]0" {kind[:-1]}";#,##0" {kind}"'
+    if kind == "activities":
+        return '[=1]0" activity";#,##0" activities"'
     return {
         "percent": "0.00%",
         "days": '0.0" days"',
         "hours": '0.0" hours"',
         "ratio": '0.00"×"',
         "count": "#,##0",
-        "number": "#,##0.0",
+        "weekly": '0.0" a week"',
+        "touches": '0.0" touches"',
         "datetime": "yyyy-mm-dd hh:mm",
     }.get(kind, "General")
 
