@@ -261,10 +261,9 @@ def _owners(
 ) -> pd.DataFrame:
     """Per person: activities (by By) and the open leads they own left without a touch."""
     names = sorted(set(touches.by) | set(deals.owner) - {""})
-    index = {name: i for i, name in enumerate(names)}
     k = len(names)
-    by = np.asarray([index.get(b, -1) for b in touches.by], dtype=int)
-    owner = np.asarray([index.get(o, -1) for o in deals.owner], dtype=int)
+    by = pd.Categorical(touches.by, categories=names).codes.astype(int)  # -1: not a name
+    owner = pd.Categorical(deals.owner, categories=names).codes.astype(int)
 
     def count(mask: np.ndarray, codes: np.ndarray) -> np.ndarray:
         ok = mask & (codes >= 0)
