@@ -210,3 +210,13 @@ def test_the_demo_shows_real_figures(tmp_path: Path) -> None:
     owners = figures("By owner")
     assert owners["Jordan Lee"][owners["Owner"].index("Meetings booked")] >= 1
     assert NO_DATA not in owners["Jordan Lee"][: owners["Owner"].index("Win rate")]
+
+
+def test_a_template_names_months_relative_to_now() -> None:
+    from sheetcrm.files.templates import render_tokens
+
+    assert render_tokens("{month-1}, {month}, {month+2}", datetime(2026, 1, 15)) == (
+        "2025-12, 2026-01, 2026-03"
+    )
+    with pytest.raises(ValueError, match="counts months"):
+        render_tokens("{month-2h}", NOW)
