@@ -262,8 +262,9 @@ def _owners(
     """Per person: activities (by By) and the open leads they own left without a touch."""
     names = sorted(set(touches.by) | set(deals.owner) - {""})
     k = len(names)
-    by = pd.Categorical(touches.by, categories=names).codes.astype(int)  # -1: not a name
-    owner = pd.Categorical(deals.owner, categories=names).codes.astype(int)
+    index = pd.Index(names, dtype=object)
+    by = index.get_indexer(touches.by)  # -1: not one of the names (an empty By and Owner)
+    owner = index.get_indexer(deals.owner)
 
     def count(mask: np.ndarray, codes: np.ndarray) -> np.ndarray:
         ok = mask & (codes >= 0)
