@@ -27,6 +27,7 @@ from sheetcrm.engine.followup import followup, read_touches
 from sheetcrm.engine.metric_data import AT, Deals, read_deals, read_log
 from sheetcrm.engine.metrics import Figure, Metrics, compute, period_window
 from sheetcrm.engine.schema import (
+    ACTIVITIES,
     AS_OF,
     BY_OWNER,
     BY_SOURCE,
@@ -37,6 +38,7 @@ from sheetcrm.engine.schema import (
     NO_DATA,
     NOT_COMPUTED,
 )
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import format_datetime, format_number
 
@@ -367,9 +369,10 @@ def _follow_up(
     """The follow-up KPIs (Activities tab) and attainment (Targets tab), into ``metrics``."""
     settings = config.settings
     emails = data["Email"].to_numpy() if "Email" in data.columns else np.full(len(data), "")
-    touches = read_touches(
-        snapshot.get("Activities"), deals, emails, settings.dayfirst, settings.zone
-    )
+    table = snapshot.get(ACTIVITIES.name)
+    if table is not None:  # its headers in another language ("Type", "Résultat") read as English
+        table = canonical_table(table, ACTIVITIES)
+    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone)
     follow = followup(
         deals,
         touches,
