@@ -18,7 +18,7 @@ from sheetcrm.files.templates import load_template
 
 NOW = datetime(2026, 3, 10, 14, 30)
 TEMPLATE = load_template(now=NOW)
-RULE_TABS = ("Stages", "Scoring", "Routing", "Team", "Alerts", "Settings", "Forms")
+RULE_TABS = ("Stages", "Scoring", "Routing", "Team", "Alerts", "Settings", "Forms", "Targets")
 
 
 def tabs() -> dict[str, Table]:

@@ -14,7 +14,7 @@ from sheetcrm.engine.schema import AS_OF, LEADS, METRIC_TABS, NOT_COMPUTED, STAG
 from sheets import NOW, emulator, human_edit, make_backend
 
 BACKENDS = ["memory", "workbook", "google"]
-TITLES = ["Funnel: leads per stage now", "Won value by month", "Pipeline by stage"]
+TITLES = ["Funnel: leads per stage now", "Won value vs target by month", "Pipeline by stage"]
 
 
 def sync(backend, now=NOW):
@@ -63,7 +63,8 @@ def test_a_changed_figure_rewrites_the_tabs_with_the_new_time(backend):
     assert set(plan.replace) >= {s.name for s in METRIC_TABS}
     dash = rows(backend, "Dashboard")
     assert dash["Dashboard"][2] == "2026-11-23 10:05"
-    assert dash["Won deals"][1:3] == ["1", "4"]  # closed this month, and all time
+    # closed this month (this one, and the sample's deal won 30 hours ago), and all time
+    assert dash["Won deals"][1:3] == ["2", "4"]
     again, _ = sync(backend, later + timedelta(minutes=1))
     assert not again
 

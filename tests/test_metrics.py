@@ -215,7 +215,7 @@ def test_numbers_are_written_plain_and_formatted_by_kind():
     assert dash.formats[(0, 2)] == "datetime"
     assert [c.title for c in dash.charts] == [
         "Funnel: leads per stage now",
-        "Won value by month",
+        "Won value vs target by month",
         "Pipeline by stage",
     ]
 

@@ -18,14 +18,16 @@ from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
-from sheetcrm.engine.schema import LEADS, PROBLEMS, SETTINGS
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SETTINGS
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Table
 from sheetcrm.errors import SheetCRMError
+from sheetcrm.files.demo_history import stage_moves
 from sheetcrm.files.exports import read_table
 from sheetcrm.files.memo_cache import load_memo, save_memo
 from sheetcrm.files.templates import available_templates, blank, load_template
@@ -203,7 +205,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     tabs = _template("b2b-en", args.now)
     backend.provision(tabs, force=True)
     plan, _ = sync_once(backend, now, datetime.now(UTC))
-    config = parse_config(backend.read())
+    snapshot = backend.read()
+    config = parse_config(snapshot)
+    # the sample deals' past stage moves, once they have IDs: the Funnel then has a story
+    moves = stage_moves(
+        snapshot.table(LEADS.name), config.stages, local_now(now, config).replace(tzinfo=None)
+    )
+    backend.write(Changes(snapshot.version, appends={HISTORY.name: moves}))
+    sync_once(backend, now, datetime.now(UTC))
     print(
         f"{'Replaced' if existed else 'Created'} {path} with 50 sample leads, and synced it "
         f"at {local_now(now, config):%Y-%m-%d %H:%M}."

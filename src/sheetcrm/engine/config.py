@@ -35,6 +35,7 @@ from sheetcrm.engine.schema import (
     SETTINGS,
     STAGES,
     STATE,
+    TARGETS,
     TEAM,
     canonical_header,
 )
@@ -45,6 +46,7 @@ from sheetcrm.engine.sheet_locale import sheet_defaults, shown_decimal
 from sheetcrm.engine.stages_tab import Stage, parse_stages
 from sheetcrm.engine.tab_headers import canonical_rule_tabs
 from sheetcrm.engine.table import Snapshot, Table, a1, norm_header
+from sheetcrm.engine.targets_tab import Target, parse_targets
 from sheetcrm.engine.team_tab import Member, check_managers, parse_team
 from sheetcrm.engine.values import parse_number
 
@@ -73,6 +75,7 @@ class Config:
     fallbacks: list[Fallback] = field(default_factory=list)
     valid: dict[str, Table] = field(default_factory=dict)  # rule tabs valid as they are now
     kept: dict[str, GoodVersion] = field(default_factory=dict)  # as the state tab keeps them
+    targets: list[Target] = field(default_factory=list)  # the Targets tab's valid rows
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -147,6 +150,10 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
     if names_read:
         problems += check_managers(snapshot.get(TEAM.name), team)
     forms, forms_problems = parse_forms(snapshot.get(FORMS.name), fields)
+    # a bad Targets row is left out, the others count (as a bad Alerts row); its names are
+    # checked against a valid Team tab only, so one Team typo is one problem, not twenty
+    targets, targets_problems = parse_targets(snapshot.get(TARGETS.name), team, team_tab.ok)
+    forms_problems += targets_problems
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner
         problems.append(
@@ -222,6 +229,7 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
         problems + forms_problems,
         forms,
         alerts,
+        targets=targets,
     )
     return config, bad
 

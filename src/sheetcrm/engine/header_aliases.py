@@ -98,5 +98,12 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
         "Leads column": "colonne leads, colonne",
         "Form": "formulaire",
     },
+    "Targets": {
+        "Owner or team": "commercial ou équipe, commercial, équipe",
+        "Month": "mois",
+        "Won value target": "objectif de valeur gagnée, objectif de ca",
+        "Won deals target": "objectif d'affaires gagnées, objectif de ventes",
+        "Activities target": "objectif d'activités",
+    },
 }
 """By rule tab, then header: its French names (b2b-fr), read like the English ones."""

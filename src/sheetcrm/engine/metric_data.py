@@ -24,6 +24,7 @@ from sheetcrm.engine.values import blank_mask, parse_number_array
 from sheetcrm.engine.wallclock import to_utc
 
 DAY = np.timedelta64(1, "D")
+AT = " (all time)"  # the suffix of a table column's all-time twin
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
 """Headers of an optional Leads column the forecast dates open deals by."""
 

@@ -21,10 +21,13 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.attainment import attainment, headline, spans, with_targets
 from sheetcrm.engine.config import Config
-from sheetcrm.engine.metric_data import Deals, read_deals, read_log
-from sheetcrm.engine.metrics import AT, Figure, Metrics, compute, period_window
+from sheetcrm.engine.followup import followup, read_touches
+from sheetcrm.engine.metric_data import AT, Deals, read_deals, read_log
+from sheetcrm.engine.metrics import Figure, Metrics, compute, period_window
 from sheetcrm.engine.schema import (
+    ACTIVITIES,
     AS_OF,
     BY_OWNER,
     BY_SOURCE,
@@ -35,6 +38,7 @@ from sheetcrm.engine.schema import (
     NO_DATA,
     NOT_COMPUTED,
 )
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.values import format_datetime, format_number
 
@@ -50,6 +54,12 @@ FORMATS = {
     "Leads now": "leads",
     "Open deals": "deals",
     "Won deals": "deals",
+    "Won value target": "money",
+    "Won value attained": "percent",
+    "Won deals attained": "percent",
+    "Activities attained": "percent",
+    "Activities per week": "weekly",
+    "Calls reached": "percent",
 }
 """Number format of a table column, by header (the "(all time)" twin shares it); other
 number columns are counts, which their header names."""
@@ -59,6 +69,10 @@ PRECISION = {
     "days": 2,
     "hours": 2,
     "ratio": 4,
+    "weekly": 2,
+    "touches": 2,
+    "activities": 0,
+    "meetings": 0,
     "count": 0,
     "leads": 0,
     "deals": 0,
@@ -73,14 +87,18 @@ def pattern(kind: str, currency: str = "USD") -> str:
     if kind == "money":
         symbol = SYMBOLS.get(currency.upper())
         return f'"{symbol}"#,##0' if symbol else f'#,##0 "{currency}"'
-    if kind in ("leads", "deals"):
+    if kind in ("leads", "deals", "meetings"):
         return f'[=1]0" {kind[:-1]}";#,##0" {kind}"'
+    if kind == "activities":
+        return '[=1]0" activity";#,##0" activities"'
     return {
         "percent": "0.00%",
         "days": '0.0" days"',
         "hours": '0.0" hours"',
         "ratio": '0.00"×"',
         "count": "#,##0",
+        "weekly": '0.0" a week"',
+        "touches": '0.0" touches"',
         "datetime": "yyyy-mm-dd hh:mm",
     }.get(kind, "General")
 
@@ -180,14 +198,31 @@ def render(metrics: Metrics, stamp: str, currency: str) -> dict[str, MetricTab]:
     _figures(dash, metrics.now)
     for age, count in metrics.aging.itertuples(index=False):
         dash.line(f"Open leads aged {age}", count, kinds=("", "leads"))
+    if metrics.attained:
+        dash.line()
+        dash.line("Targets: the whole team", *metrics.attained)
+        names = [name for name, _ in next(iter(metrics.attained.values()))]
+        for i, name in enumerate(names):
+            values = [rows[i][1] for rows in metrics.attained.values()]
+            dash.line(name, *values, kinds=("", *["percent"] * len(values)))
     funnel = metrics.funnel[["Stage", "Leads now"]]
     f_head, f_last = dash.block("Leads per stage now", funnel)
-    m_head, m_last = dash.block("Won value by month", metrics.won_by_month[["Month", "Won value"]])
+    by_month = metrics.won_by_month
+    by_month = by_month[[c for c in ("Month", "Won value", "Won value target") if c in by_month]]
+    m_head, m_last = dash.block("Won value vs target by month", by_month)
     pipe = metrics.pipeline[["Stage", "Pipeline value", "Weighted forecast"]]
     p_head, p_last = dash.block("Pipeline by stage", pipe)
     charts = [
         Chart("Funnel: leads per stage now", "column", f_head, f_last, 0, (1,), (2, CHART_COLUMN)),
-        Chart("Won value by month", "line", m_head, m_last, 0, (1,), (20, CHART_COLUMN)),
+        Chart(
+            "Won value vs target by month",
+            "column",
+            m_head,
+            m_last,
+            0,
+            tuple(range(1, len(by_month.columns))),
+            (20, CHART_COLUMN),
+        ),
         Chart("Pipeline by stage", "column", p_head, p_last, 0, (1, 2), (38, CHART_COLUMN)),
     ]
     tabs[DASHBOARD.name] = dash.tab(currency, charts)
@@ -199,7 +234,21 @@ def render(metrics: Metrics, stamp: str, currency: str) -> dict[str, MetricTab]:
     tabs[FUNNEL.name] = grid.tab(currency)
 
     grid = _Grid(BY_OWNER.name, stamp, period)
-    grid.block("By owner", metrics.owners)
+    owners = metrics.owners
+    if metrics.followup is None:
+        grid.line()
+        grid.line("Follow-up", f"{NO_DATA}: no Activities tab")
+    elif len(metrics.followup):
+        owners = owners.merge(metrics.followup, on="Owner", how="outer", sort=False)
+        numbers = [c for c in owners.columns if c != "Owner" and "rate" not in c]
+        owners[numbers] = owners[numbers].fillna(0)
+    grid.block("By owner", owners)
+    for label, table in metrics.attainment.items():
+        if len(table):
+            grid.block(f"Targets, {label}", table)
+        else:
+            grid.line()
+            grid.line(f"Targets, {label}", "no target (Targets tab)")
     tabs[BY_OWNER.name] = grid.tab(currency)
 
     grid = _Grid(BY_SOURCE.name, stamp, period)
@@ -305,4 +354,37 @@ def metric_tabs(
             settings["First-touch SLA hours"],
             settings["Pipeline target"],
         )
+        _follow_up(metrics, snapshot, data, deals, config, now)
     return render(metrics, stamp, settings["Currency"])
+
+
+def _follow_up(
+    metrics: Metrics,
+    snapshot: Snapshot,
+    data: pd.DataFrame,
+    deals: Deals,
+    config: Config,
+    now: datetime,
+) -> None:
+    """The follow-up KPIs (Activities tab) and attainment (Targets tab), into ``metrics``."""
+    settings = config.settings
+    emails = data["Email"].to_numpy() if "Email" in data.columns else np.full(len(data), "")
+    table = snapshot.get(ACTIVITIES.name)
+    if table is not None:  # its headers in another language ("Type", "Résultat") read as English
+        table = canonical_table(table, ACTIVITIES)
+    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone)
+    follow = followup(
+        deals,
+        touches,
+        metrics.window,
+        now,
+        settings["First-touch SLA hours"],
+        settings["No touch days"],
+    )
+    metrics.figures += [Figure(n, p, a, f) for n, p, a, f in follow.period]
+    metrics.now += [Figure(n, None, v, f) for n, v, f in follow.now]
+    metrics.followup = follow.owners if touches is not None else None
+    for label, months in spans(now).items():
+        metrics.attainment[label] = attainment(deals, touches, config.targets, config.team, months)
+        metrics.attained[label] = headline(deals, touches, config.targets, config.team, months)
+    metrics.won_by_month = with_targets(metrics.won_by_month, config.targets, config.team)

@@ -18,14 +18,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.metric_data import DAY, Deals, StageLog, Window, median, ratio
+from sheetcrm.engine.metric_data import AT, DAY, Deals, StageLog, Window, median, ratio
 from sheetcrm.engine.settings import MetricsPeriod
 from sheetcrm.engine.stages_tab import Stage
 
 AGING = ((0, 2, "0–1 days"), (2, 8, "2–7 days"), (8, 31, "8–30 days"), (31, None, "30+ days"))
 """Open leads by whole days since Created at: [from, to) and the label shown."""
 NONE = "(none)"
-AT = " (all time)"
 
 
 def period_window(period: MetricsPeriod, now: datetime) -> Window:
@@ -62,6 +61,10 @@ class Metrics:
     pipeline: pd.DataFrame = field(default_factory=pd.DataFrame)  # by stage
     forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # by expected close month
     won_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # from the Activities and Targets tabs (followup.py, attainment.py); metric_tabs fills them
+    followup: pd.DataFrame | None = None  # by person; None: no Activities tab
+    attainment: dict[str, pd.DataFrame] = field(default_factory=dict)  # by span label
+    attained: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # whole team
 
 
 def compute(

@@ -245,6 +245,22 @@ HISTORY = TabSpec(
     "Append-only log of what the service changed and saw change.",
     "the service",
 )
+# Issue 13's Activities tab (people type or paste touches; the sync reads them). Declared
+# here for the follow-up KPIs and the demo; its sync step is the Activities part's.
+ACTIVITIES = TabSpec(
+    "Activities",
+    (
+        Column("At", Kind.DATETIME, P, width=16),
+        Column("Lead ID", owner=P, help="The lead's ID, or its e-mail.", width=12),
+        Column("Type", owner=P, help="call, email, meeting, note or other.", width=10),
+        Column("Outcome", owner=P, help="reached, voicemail, no answer, ...", width=16),
+        Column("By", owner=P, help="A Name from the Team tab.", width=14),
+        Column("Notes", owner=P, width=30),
+        Column("Next action date", Kind.DATE, P, width=14),
+    ),
+    "Every touch: calls, e-mails, meetings, with their outcome.",
+    "people",
+)
 # the Notifications tab: its columns and their widths
 _LOGGED = {"At": 16, "Lead ID": 10, "Event": 18, "To": 26, "Channel": 12, "Outcome": 30, "Key": 18}
 NOTIFICATIONS = TabSpec(
@@ -285,12 +301,33 @@ STATE = TabSpec(
     hidden=True,
 )
 
-STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS = (
-    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
-    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
+TARGETS = TabSpec(
+    "Targets",
+    (
+        Column("Owner or team", help="A Name or a Team from the Team tab.", width=16),
+        Column("Month", help="YYYY-MM, like 2026-04.", width=9),
+        Column("Won value target", Kind.MONEY, help="Value of deals to win that month.", width=16),
+        Column("Won deals target", Kind.NUMBER, help="Deals to win that month.", width=15),
+        Column("Activities target", Kind.NUMBER, help="Optional: activities to log.", width=16),
+    ),
+    "Monthly targets per person or team; By owner and the Dashboard show attainment.",
+    "managers",
 )
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS)
-TABS: tuple[TabSpec, ...] = (LEADS, *RULE_TABS, HISTORY, NOTIFICATIONS, PROBLEMS, STATE)
+
+STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS = (
+    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
+    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
+)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
+TABS: tuple[TabSpec, ...] = (
+    LEADS,
+    *RULE_TABS,
+    HISTORY,
+    ACTIVITIES,
+    NOTIFICATIONS,
+    PROBLEMS,
+    STATE,
+)
 
 
 # --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------

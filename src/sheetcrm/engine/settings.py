@@ -175,6 +175,14 @@ SETTINGS: tuple[Setting, ...] = (
         frozenset({"stages"}),
     ),
     Setting(
+        "No touch days",
+        "7",
+        "An open lead with no activity (Activities tab) for this many days counts as "
+        "untouched on the Dashboard and By owner.",
+        _number(0),
+        frozenset({"metrics"}),
+    ),
+    Setting(
         "Reassign after SLA",
         "no",
         "yes: a lead still untouched (First touch at empty) First-touch SLA hours after it "

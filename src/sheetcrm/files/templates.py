@@ -34,11 +34,11 @@ def _templates_dir() -> Path:
 
 TEMPLATES_DIR = _templates_dir()
 
-_TOKEN_HINT = "write {today}, {today-3} (days) or {now}, {now-5h} (hours)"
+_TOKEN_HINT = "write {today}, {today-3} (days), {now}, {now-5h} (hours) or {month-1} (months)"
 
 # Only these two shapes are tokens, so that other braces (a regex's ``\d{3}`` in a Scoring
 # value) pass through untouched.
-_TOKEN = re.compile(r"\{\s*(today|now)\s*(?:([+-])\s*(\d+)\s*(h?))?\s*\}", re.IGNORECASE)
+_TOKEN = re.compile(r"\{\s*(today|now|month)\s*(?:([+-])\s*(\d+)\s*(h?))?\s*\}", re.IGNORECASE)
 
 
 def available_templates(root: Path | None = None) -> list[str]:
@@ -54,7 +54,8 @@ def available_templates(root: Path | None = None) -> list[str]:
 
 
 def render_tokens(text: str, now: datetime) -> str:
-    """``{today±N}`` -> ``YYYY-MM-DD`` (N days); ``{now±Nh}`` -> ``YYYY-MM-DD HH:MM`` (N hours).
+    """``{today±N}`` -> ``YYYY-MM-DD`` (N days); ``{now±Nh}`` -> ``YYYY-MM-DD HH:MM`` (N hours);
+    ``{month±N}`` -> ``YYYY-MM`` (N months).
 
     Date-times go through :func:`format_datetime`, the canonical form the engine writes, so
     one that lands on midnight reads as a plain date, like any value read back from a sheet.
@@ -65,6 +66,11 @@ def render_tokens(text: str, now: datetime) -> str:
     def render(match: re.Match[str]) -> str:
         base, sign, amount, hours = match.groups()
         offset = int(amount or 0) * (-1 if sign == "-" else 1)
+        if base.lower() == "month":  # a Targets month: YYYY-MM, N months away
+            if hours:
+                raise ValueError(f"{match.group(0)}: {{month±N}} counts months, not hours")
+            year, month = divmod(now.year * 12 + now.month - 1 + offset, 12)
+            return f"{year:04d}-{month + 1:02d}"
         if base.lower() == "today":
             if hours:
                 raise ValueError(f"{match.group(0)}: {{today±N}} counts days, not hours")

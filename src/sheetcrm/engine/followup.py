@@ -1,0 +1,292 @@
+"""Follow-up KPIs from the Activities tab: how fast and how often leads are touched, what
+calls turn into, per person and for the team. Pure and vectorised: one pass of numpy over
+the activity rows, whatever their number. Formulas: docs/metrics.md, "Follow-up".
+
+The tab is read by its headers (At, Lead ID, Type, Outcome, By), from the snapshot; without
+it every follow-up figure is NaN, which the metric tabs show as "no data". A row's Lead ID
+may hold the lead's e-mail instead; a row whose lead is not found still counts as an
+activity of its person, but touches no lead.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, _distinct, dates, median, ratio
+from sheetcrm.engine.metric_data import instants as instants_of
+from sheetcrm.engine.table import Table
+
+HOUR = np.timedelta64(1, "h")
+TYPES = {
+    "call": "call",
+    "appel": "call",
+    "email": "email",
+    "e-mail": "email",
+    "mail": "email",
+    "meeting": "meeting",
+    "rendez-vous": "meeting",
+    "note": "note",
+    "other": "other",
+    "autre": "other",
+}
+"""Type words as people type them (English or French) -> the one word counted."""
+OUTCOMES = {
+    "reached": "reached",
+    "joint": "reached",
+    "voicemail": "voicemail",
+    "messagerie": "voicemail",
+    "no answer": "no answer",
+    "pas de reponse": "no answer",
+    "meeting booked": "meeting booked",
+    "rendez-vous pris": "meeting booked",
+    "not interested": "not interested",
+    "pas interesse": "not interested",
+}
+BOOKED = "meeting booked"
+
+
+def _word(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.strip().casefold())
+    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+
+
+def _canonical(values: list[str], words: dict[str, str]) -> np.ndarray:
+    codes, uniques = _distinct(values)
+    keyed = {_word(k): v for k, v in words.items()}
+    return np.asarray([keyed.get(_word(u), _word(u)) for u in uniques], dtype=object)[codes]
+
+
+@dataclass
+class Touches:
+    """One entry per Activities row."""
+
+    lead: np.ndarray  # index into the deals; -1: no lead found
+    at: np.ndarray  # the instant (UTC): elapsed hours are counted on it
+    wall: np.ndarray  # the sheet's wall time: periods and days are counted on it
+    type: np.ndarray  # call, email, meeting, note, other (or the word typed)
+    outcome: np.ndarray
+    by: np.ndarray  # who did it; the lead's Owner when By is empty
+
+    def __len__(self) -> int:
+        return len(self.lead)
+
+
+def read_touches(
+    table: Table | None,
+    deals: Deals,
+    emails: np.ndarray,
+    dayfirst: bool = True,
+    zone: tzinfo = UTC,
+) -> Touches | None:
+    """The Activities rows, dated; None without the tab (the KPIs then say "no data").
+    ``emails``: the Leads rows' Email cells, in the order of ``deals``."""
+    if table is None:
+        return None
+
+    def column(name: str) -> list[str]:
+        i = table.col(name)
+        return [r[i] if i is not None and i < len(r) else "" for r in table.rows]
+
+    codes, uniques = _distinct(column("Lead ID"))
+    by_id = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
+    by_mail = {str(m).strip().casefold(): i for i, m in reversed(list(enumerate(emails))) if m}
+    found = [by_id.get(u, by_mail.get(u.casefold(), -1)) if u else -1 for u in uniques]
+    lead = np.asarray(found, dtype=int)[codes]
+    wall = dates(column("At"), dayfirst, zone)
+    by_codes, by_uniques = _distinct(column("By"))
+    by = np.asarray(by_uniques, dtype=object)[by_codes]
+    owner = np.where(lead >= 0, deals.owner[np.maximum(lead, 0)] if len(deals) else "", "")
+    return Touches(
+        lead=lead,
+        at=instants_of(column("At"), dayfirst, zone),
+        wall=wall,
+        type=_canonical(column("Type"), TYPES),
+        outcome=_canonical(column("Outcome"), OUTCOMES),
+        by=np.where(by == "", owner, by),
+    )
+
+
+@dataclass
+class FollowUp:
+    period: list[tuple[str, float, float, str]]  # name, this period, all time, format
+    now: list[tuple[str, float, str]]  # name, value, format
+    owners: pd.DataFrame  # by person: the Owner column, then the follow-up columns
+
+
+def _first_last(touches: Touches, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per deal: its first activity's instant, its last activity's wall time (NaT: none),
+    and how many activities it has."""
+    ok = (touches.lead >= 0) & ~np.isnat(touches.at)
+    first = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    last = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if ok.any():
+        lead, at, wall = touches.lead[ok], touches.at[ok], touches.wall[ok]
+        frame = pd.DataFrame({"lead": lead, "at": at, "wall": wall})
+        grouped = frame.groupby("lead")
+        firsts, lasts = grouped["at"].min(), grouped["wall"].max()
+        first[firsts.index.to_numpy()] = firsts.to_numpy()
+        last[lasts.index.to_numpy()] = lasts.to_numpy()
+    return first, last, np.bincount(touches.lead[touches.lead >= 0], minlength=n)
+
+
+def _weeks(window: Window, touches: Touches, when: np.datetime64) -> float:
+    start = window.start
+    if start is None:  # all time: from the first activity
+        dated = touches.wall[~np.isnat(touches.wall)]
+        start = dated.min() if len(dated) else when
+    return max(float((when - start) / DAY), 1.0) / 7
+
+
+def _p90(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, 90)) if len(values) else float("nan")
+
+
+def followup(
+    deals: Deals,
+    touches: Touches | None,
+    window: Window,
+    now: datetime,
+    sla_hours: float,
+    no_touch_days: float,
+) -> FollowUp:
+    """The follow-up KPIs for ``window`` and for all time; see docs/metrics.md."""
+    days = f"{no_touch_days:g}"
+    untouched_name = f"Open leads with no touch in {days} days"
+    if touches is None:
+        nan = float("nan")
+        names = (
+            ("Speed to first touch (activities), median", "hours"),
+            ("Speed to first touch (activities), p90", "hours"),
+            ("Touched within the first-touch SLA", "percent"),
+            ("Touches before won or lost, median", "touches"),
+            ("Activities", "activities"),
+            ("Activities per person per week", "weekly"),
+            ("Calls reached", "percent"),
+            ("Calls that booked a meeting", "percent"),
+            ("Meetings booked", "meetings"),
+        )
+        return FollowUp(
+            [(n, nan, nan, f) for n, f in names],
+            [(untouched_name, nan, "percent")],
+            pd.DataFrame({"Owner": pd.Series([], dtype=object)}),
+        )
+    when = np.datetime64(now.replace(tzinfo=None), "ns")
+    instant = np.datetime64(now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now, "ns")
+    n = len(deals)
+    first, last, _count = _first_last(touches, n)
+    hours = np.clip((first - deals.started) / HOUR, 0, None)
+    touched = ~np.isnan(hours)
+    due = deals.started + np.timedelta64(int(sla_hours * 3600), "s")
+    judged = ~np.isnat(deals.started) & (touched | (due <= instant))
+    in_sla = touched & (hours <= sla_hours)
+    created_in = window.holds(deals.created)
+    closed = (deals.kind == "won") | (deals.kind == "lost")
+    closed_in = window.holds(deals.closed) & closed
+    # touches before the close: activities of the deal dated up to its Closed at
+    lead = touches.lead
+    has = lead >= 0
+    close_at = np.full(len(touches), np.datetime64("NaT"), dtype="datetime64[ns]")
+    close_at[has] = deals.closed[lead[has]]
+    before = has & ~np.isnat(touches.wall) & (np.isnat(close_at) | (touches.wall <= close_at))
+    before_count = np.bincount(lead[before], minlength=n).astype(float)
+    everything = np.ones(n, dtype=bool)
+    acts_in = window.holds(touches.wall)
+    all_acts = np.ones(len(touches), dtype=bool)
+    calls = touches.type == "call"
+    booked = touches.outcome == BOOKED
+    reached = touches.outcome == "reached"
+
+    def per_week(m: np.ndarray, w: Window) -> float:
+        people = len(set(touches.by[m]) - {""})
+        return ratio(m.sum(), people * _weeks(w, touches, when)) if people else float("nan")
+
+    rows: list[tuple[str, float, float, str]] = []
+    for name, fmt, measure, basis in (
+        ("Speed to first touch (activities), median", "hours", lambda m: median(hours[m]), 0),
+        ("Speed to first touch (activities), p90", "hours", lambda m: _p90(hours[m]), 0),
+        (
+            "Touched within the first-touch SLA",
+            "percent",
+            lambda m: ratio((in_sla & m).sum(), (judged & m).sum()),
+            0,
+        ),
+        (
+            "Touches before won or lost, median",
+            "touches",
+            lambda m: median(before_count[m & closed]),
+            1,
+        ),
+    ):
+        period_mask = created_in if basis == 0 else closed_in
+        rows.append((name, measure(period_mask), measure(everything), fmt))
+    all_time = Window("all time")
+    for name, fmt, act_measure in (
+        ("Activities", "activities", lambda m, w: float(m.sum())),
+        ("Activities per person per week", "weekly", per_week),
+        (
+            "Calls reached",
+            "percent",
+            lambda m, w: ratio((reached & calls & m).sum(), (calls & m).sum()),
+        ),
+        (
+            "Calls that booked a meeting",
+            "percent",
+            lambda m, w: ratio((booked & calls & m).sum(), (calls & m).sum()),
+        ),
+        ("Meetings booked", "meetings", lambda m, w: float((booked & m).sum())),
+    ):
+        rows.append((name, act_measure(acts_in, window), act_measure(all_acts, all_time), fmt))
+    is_open = deals.is_open
+    quiet = is_open & (
+        np.isnat(last) | (last < when - np.timedelta64(int(no_touch_days * 86400), "s"))
+    )
+    now_rows = [(untouched_name, ratio(quiet.sum(), is_open.sum()), "percent")]
+    return FollowUp(rows, now_rows, _owners(deals, touches, acts_in, window, when, quiet, days))
+
+
+def _owners(
+    deals: Deals,
+    touches: Touches,
+    acts_in: np.ndarray,
+    window: Window,
+    when: np.datetime64,
+    quiet: np.ndarray,
+    days: str,
+) -> pd.DataFrame:
+    """Per person: activities (by By) and the open leads they own left without a touch."""
+    names = sorted(set(touches.by) | set(deals.owner) - {""})
+    k = len(names)
+    index = pd.Index(names, dtype=object)
+    by = index.get_indexer(touches.by)  # -1: not one of the names (an empty By and Owner)
+    owner = index.get_indexer(deals.owner)
+
+    def count(mask: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        ok = mask & (codes >= 0)
+        return np.bincount(codes[ok], minlength=k)
+
+    calls = touches.type == "call"
+    booked = touches.outcome == BOOKED
+    acts = count(acts_in, by)
+    weeks = _weeks(window, touches, when)
+    call_n = count(acts_in & calls, by)
+    table = pd.DataFrame({"Owner": names})
+    table["Activities"] = acts
+    table["Activities per week"] = acts / weeks
+    table["Calls"] = call_n
+    table["Calls reached"] = [
+        ratio(r, c)
+        for r, c in zip(
+            count(acts_in & calls & (touches.outcome == "reached"), by), call_n, strict=True
+        )
+    ]
+    table["Meetings booked"] = count(acts_in & booked, by)
+    table[f"Activities{AT}"] = count(np.ones(len(touches), dtype=bool), by)
+    table[f"Meetings booked{AT}"] = count(booked, by)
+    table[f"Open leads with no touch in {days} days"] = count(quiet, owner)
+    return table
