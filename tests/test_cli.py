@@ -19,7 +19,7 @@ def sheet(tmp_path):
 
 def test_init_provisions_every_tab(sheet, capsys):
     wb = load_workbook(sheet)
-    assert wb.sheetnames[:11] == [
+    assert wb.sheetnames[:12] == [
         "Leads",
         "Stages",
         "Scoring",
@@ -28,6 +28,7 @@ def test_init_provisions_every_tab(sheet, capsys):
         "Alerts",
         "Settings",
         "Forms",
+        "Activities",
         "History",
         "Notifications",
         "Problems",
