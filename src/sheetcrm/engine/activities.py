@@ -132,7 +132,10 @@ def parse_stamps(values: np.ndarray, dayfirst: bool, zone: tzinfo) -> np.ndarray
     """Texts -> datetime64[ns] wall times, NaT for a blank or unreadable one."""
     parsed = np.full(len(values), _NAT, dtype="datetime64[ns]")
     pending = np.flatnonzero(values != "")
-    for form in _FAST_FORMATS:
+    # the form of the first value first: a column is mostly written one way
+    width = len(str(values[pending[0]]).strip()) if len(pending) else 0
+    forms = sorted(_FAST_FORMATS, key=lambda f: len(f.replace("%Y", "YYYY")) != width)
+    for form in forms:
         if not len(pending):
             return parsed
         got = pd.to_datetime(pd.Series(values[pending]), format=form, errors="coerce")

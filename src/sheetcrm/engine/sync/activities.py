@@ -108,9 +108,10 @@ def _record(
         state.plan.writes.append(ColumnWrites(column, rows, list(old), list(new)))
     state.put(column, values)
     stamp, ids = state.stamp, state.ids
+    # cells are str already (put_column): no conversion per row
     state.plan.history.extend(
-        (r, [stamp, ids[r], column, str(b), str(a), SERVICE_BY, w], column)
-        for r, b, a, w in zip(rows.tolist(), old, new, whys, strict=True)
+        (r, [stamp, ids[r], column, b, a, SERVICE_BY, w], column)
+        for r, b, a, w in zip(rows.tolist(), old.tolist(), new.tolist(), whys.tolist(), strict=True)
     )
 
 
@@ -125,7 +126,11 @@ def _last_contact(state: SyncState, touches: Touches, last: np.ndarray) -> None:
 
 
 def _first_touch(state: SyncState, touches: Touches, first: np.ndarray) -> None:
-    held = state.view.dates(FIRST_TOUCH)
+    # one stamp per lead, nearly all distinct: read by their canonical form at C speed
+    settings = state.settings
+    held = parse_stamps(
+        state.data[FIRST_TOUCH].to_numpy(dtype=object), settings.dayfirst, settings.zone
+    )
     earliest = touches.at[np.maximum(first, 0)]
     change = (first >= 0) & (np.isnat(held) | (earliest < held))
     rows = np.flatnonzero(change)
