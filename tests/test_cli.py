@@ -29,8 +29,8 @@ def test_init_provisions_every_tab(sheet, capsys):
         "Settings",
         "Forms",
         "Targets",
-        "History",
         "Activities",
+        "History",
         "Notifications",
         "Problems",
     ]

@@ -13,7 +13,7 @@ from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
-from sheetcrm.engine.schema import LEADS, METRIC_TABS, service_columns
+from sheetcrm.engine.schema import FILLED_FROM_ACTIVITIES, LEADS, METRIC_TABS, service_columns
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import adapt
@@ -21,7 +21,8 @@ from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import INTAKE, lead_record
 from sheets import NOW, template
 
-SERVICE = set(service_columns())
+# the activities step may fill these two person columns (docs/activities.md)
+SERVICE = {*service_columns(), *FILLED_FROM_ACTIVITIES}
 BASE = template()
 LEAD_HEADERS = BASE[LEADS.name].header
 PERSON_COLS = [i for i, h in enumerate(LEAD_HEADERS) if h not in SERVICE]

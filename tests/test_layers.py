@@ -43,6 +43,7 @@ PURE_INTAKE = [
     "signatures",
     "fields",
     "batch",
+    "activity",
 ]
 # A module a lower layer may import although its package sits higher, and which layers: the
 # declaration of the SHEETCRM_* settings is one list, read by every layer that has settings

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.engine.schema import AS_OF, LEADS, METRIC_TABS, NOT_COMPUTED, STAGES, STATE
+from sheetcrm.engine.table import Table
 from sheets import NOW, emulator, human_edit, make_backend
 
 BACKENDS = ["memory", "workbook", "google"]
@@ -188,7 +189,15 @@ def test_a_bad_metrics_period_is_a_problem_and_the_tabs_say_so(tmp_path):
 def test_workbook_charts_survive_a_write_that_leaves_the_metrics_alone(tmp_path):
     backend = make_backend("workbook", tmp_path)
     sync(backend)
-    human_edit(backend, LEADS.name, lambda t: t.rows[0].__setitem__(t.col("Email"), "nope"))
+    touched = {r[1].strip().casefold() for r in backend.read().table("Activities").rows}
+
+    def spoil_an_untouched_email(t: Table) -> None:
+        # a lead no activity names: its touches, and so the follow-up figures, stay the same
+        email = t.col("Email")
+        row = next(r for r in t.rows if r[email].strip().casefold() not in touched)
+        row[email] = "nope"
+
+    human_edit(backend, LEADS.name, spoil_an_untouched_email)
     plan, report = sync(backend)
     assert report.written and "Dashboard" not in plan.replace
     assert len(load_workbook(tmp_path / "crm.xlsx")["Dashboard"]._charts) == 3

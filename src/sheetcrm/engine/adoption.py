@@ -23,7 +23,7 @@ from datetime import datetime
 from sheetcrm.engine.importer import SPLIT, map_columns
 from sheetcrm.engine.not_leads import why_not_a_lead
 from sheetcrm.engine.plan import find_column
-from sheetcrm.engine.schema import LEADS, METRIC_TABS, SETTINGS, TABS
+from sheetcrm.engine.schema import FILLED_FROM_ACTIVITIES, LEADS, METRIC_TABS, SETTINGS, TABS
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot, Table, a1, column_letter, norm_header
@@ -244,6 +244,8 @@ def _overwritten(snapshot: Snapshot, tab: str, adoption: Adoption, now: datetime
     plan = plan_sync(Snapshot(tabs, snapshot.version, snapshot.cell_limit), now, metrics=False)
     hit: set[int] = set()
     for write in plan.writes:
+        if write.column in FILLED_FROM_ACTIVITIES:
+            continue  # the people's own touches on the Activities tab: their data, moved
         col = next(
             (
                 i

@@ -107,3 +107,13 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
     },
 }
 """By rule tab, then header: its French names (b2b-fr), read like the English ones."""
+
+ACTIVITIES_ALIASES: dict[str, str] = {
+    "At": "date, quand, le",
+    "Lead ID": "id du lead, id lead, lead, e-mail du lead",
+    "Outcome": "résultat, resultat, issue",
+    "By": "par, qui",
+    "Notes": "remarques, commentaires",
+    "Next action date": "prochaine action, relance",
+}
+"""The Activities tab's headers: their French names (b2b-fr), read like the English ones."""

@@ -39,13 +39,28 @@ class Landing:
 class _Rows:
     """One read of the Leads tab, with each row's identity: its Lead ID and person cells."""
 
-    def __init__(self, table: Table, person: list[str]) -> None:
+    def __init__(
+        self, table: Table, person: list[str], planned: dict[tuple[int, int], str] | None = None
+    ) -> None:
+        """``planned``: cells written over ``table`` (row, col) -> value; a row's person
+        cells are those it holds once they land (the activities step writes Last contact
+        and Next action date, which people own)."""
         self.table = table
         self.id_col = find_column(table, "Lead ID")
         cols = [table.header.index(h) if h in table.header else -1 for h in person]
         self.prints = [
             "\x1f".join(row[c] if 0 <= c < len(row) else "" for c in cols) for row in table.rows
         ]
+        wanted = set(cols)
+        over: dict[int, dict[int, str]] = {}
+        for (r, c), value in (planned or {}).items():
+            if c in wanted and r < len(table.rows):
+                over.setdefault(r, {})[c] = value
+        for r, cells in over.items():
+            row = table.rows[r]
+            self.prints[r] = "\x1f".join(
+                cells.get(c, row[c] if 0 <= c < len(row) else "") for c in cols
+            )
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
         self.by_id: dict[str, list[int]] = {}
         self.by_print: dict[str, list[int]] = {}
@@ -78,8 +93,8 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
     person = [old_t.header[c] for c in person_columns(old_t)]
-    old, new = _Rows(old_t, person), _Rows(new_t, person)
     planned = {(c.row, c.col): c.value for c in cells}
+    old, new = _Rows(old_t, person, planned), _Rows(new_t, person)
     fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
     log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)

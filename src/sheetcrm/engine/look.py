@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sheetcrm.engine.activities import OUTCOMES, TYPE_WORDS
 from sheetcrm.engine.alerts_tab import EVENTS
 from sheetcrm.engine.operators import OPERATORS
 from sheetcrm.engine.routing_tab import STRATEGIES
 from sheetcrm.engine.schema import (
+    ACTIVITIES,
     ALERTS,
     LEADS,
     ROUTING,
@@ -96,6 +98,9 @@ WORD_LISTS = (
     WordList(ALERTS.name, "Channel", ("email",)),
     WordList(STAGES.name, "Type", ("open", "won", "lost")),
     WordList(TEAM.name, "Active", _YES_NO),
+    # the default words: Settings' Activity outcomes may add others, read all the same
+    WordList(ACTIVITIES.name, "Type", TYPE_WORDS),
+    WordList(ACTIVITIES.name, "Outcome", OUTCOMES),
     WordList(SETTINGS.name, "Value", ("DMY", "MDY"), key="Date order"),
     WordList(SETTINGS.name, "Value", ("auto", "decimal point", "decimal comma"), "Number format"),
     WordList(
@@ -174,7 +179,12 @@ def _place_words(
     placed = []
     for w in WORD_LISTS:
         tab = titles.get(norm_header(w.tab))
-        col = _index(headers[tab], w.column) if tab is not None else None
+        spec = tab_spec(w.tab)
+        # by the columns' meaning: a French Activities tab's "Résultat" is Outcome
+        header = [
+            c.header if spec and (c := spec.column(h)) else h for h in headers.get(tab or "", ())
+        ]
+        col = _index(header, w.column) if tab is not None else None
         if tab is None or col is None:
             continue
         row = rows.get(norm_header(w.key)) if w.key is not None else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sheetcrm.engine.header_aliases import LEADS_ALIASES, RULE_TAB_ALIASES
+from sheetcrm.engine.header_aliases import ACTIVITIES_ALIASES, LEADS_ALIASES, RULE_TAB_ALIASES
 from sheetcrm.engine.tab_types import Column as Column
 from sheetcrm.engine.tab_types import Kind as Kind
 from sheetcrm.engine.tab_types import Owner as Owner
@@ -231,6 +231,25 @@ FORMS = TabSpec(
     "managers",
 )
 
+ACTIVITIES = TabSpec(
+    "Activities",
+    (
+        Column("At", Kind.DATETIME, help="When the call, e-mail or meeting happened.", width=16),
+        Column("Lead ID", help="The lead's ID, or its e-mail address.", width=24),
+        Column("Type", Kind.CHOICE, help="call, email, meeting, note or other.", width=10),
+        Column(
+            "Outcome", Kind.CHOICE, help="reached, voicemail, no answer, ... (Settings).", width=16
+        ),
+        Column("By", Kind.PERSON, help="Who made the touch: a Name of the Team tab.", width=14),
+        Column("Notes", width=30),
+        Column("Next action date", Kind.DATE, help="Set on the lead when newest.", width=14),
+    ),
+    "One row per call, e-mail, meeting or note with a lead; the sync sets the lead's Last "
+    "contact, First touch at and Next action date from them (docs/activities.md).",
+    "people",
+)
+ACTIVITIES = replace(ACTIVITIES, columns=with_aliases(ACTIVITIES.columns, ACTIVITIES_ALIASES))
+
 HISTORY = TabSpec(
     "History",
     (
@@ -244,22 +263,6 @@ HISTORY = TabSpec(
     ),
     "Append-only log of what the service changed and saw change.",
     "the service",
-)
-# Issue 13's Activities tab (people type or paste touches; the sync reads them). Declared
-# here for the follow-up KPIs and the demo; its sync step is the Activities part's.
-ACTIVITIES = TabSpec(
-    "Activities",
-    (
-        Column("At", Kind.DATETIME, P, width=16),
-        Column("Lead ID", owner=P, help="The lead's ID, or its e-mail.", width=12),
-        Column("Type", owner=P, help="call, email, meeting, note or other.", width=10),
-        Column("Outcome", owner=P, help="reached, voicemail, no answer, ...", width=16),
-        Column("By", owner=P, help="A Name from the Team tab.", width=14),
-        Column("Notes", owner=P, width=30),
-        Column("Next action date", Kind.DATE, P, width=14),
-    ),
-    "Every touch: calls, e-mails, meetings, with their outcome.",
-    "people",
 )
 # the Notifications tab: its columns and their widths
 _LOGGED = {"At": 16, "Lead ID": 10, "Event": 18, "To": 26, "Channel": 12, "Outcome": 30, "Key": 18}
@@ -322,8 +325,8 @@ RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
 TABS: tuple[TabSpec, ...] = (
     LEADS,
     *RULE_TABS,
-    HISTORY,
     ACTIVITIES,
+    HISTORY,
     NOTIFICATIONS,
     PROBLEMS,
     STATE,
@@ -375,6 +378,11 @@ def canonical_header(header: str) -> str:
     """The Leads column a header is read as ("E-mail" is Email), else the header itself."""
     spec = LEADS.column(header)
     return spec.header if spec else header
+
+
+FILLED_FROM_ACTIVITIES = ("Last contact", "Next action date")
+"""The person columns the sync also writes: from the Activities tab, a later date only, each
+write compare-and-set and logged in History (engine/sync/activities.py)."""
 
 
 def service_columns() -> list[str]:

@@ -324,6 +324,14 @@ SETTINGS: tuple[Setting, ...] = (
         frozenset(),
     ),
     Setting(
+        "Activity outcomes",
+        "reached, voicemail, no answer, meeting booked, not interested",
+        "The words an Activities row's Outcome may hold (the drop-down offers the default "
+        "ones); another word is reported at its cell.",
+        _words,
+        frozenset(),
+    ),
+    Setting(
         "Sync every minutes",
         "15",
         "How often the service syncs the sheet.",

@@ -20,11 +20,14 @@ from datetime import UTC, datetime
 from sheetcrm.backends.apply import verify
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
-from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.schema import ACTIVITIES, LEADS
+from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
+from sheetcrm.intake.activity import ACTIVITY, activity_rows
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
 from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
@@ -48,6 +51,7 @@ class FlushReport:
     error: str = ""
     busy: bool = False  # the error is the sheet held by another sync: they wait their turn
     lead_ids: dict[str, str] = field(default_factory=dict)
+    activities: int = 0  # posted touches appended to the Activities tab
 
     def as_log(self) -> dict[str, object]:
         fields = asdict(self)
@@ -79,17 +83,30 @@ def flush(
     if not entries:
         return report
     submissions: list[tuple[Entry, Submission]] = []
+    touches = [e for e in entries if e.source == ACTIVITY]  # rows for the Activities tab
     for entry in entries:
+        if entry.source == ACTIVITY:
+            continue
         try:
             submissions.append((entry, Submission.from_json(entry.body)))
         except (ValueError, TypeError, KeyError) as exc:
             outbox.dead(entry.key, f"the stored submission cannot be read: {exc}")
             report.dead += 1
-    keys = [e.key for e, _ in submissions]
+    keys = [e.key for e, _ in submissions] + [e.key for e in touches]
     try:
         with notices.writing() if notices is not None else nullcontext():
             done = _append(
-                outbox, backend, submissions, now, clock, worker, memo, attempts, report, notices
+                outbox,
+                backend,
+                submissions,
+                touches,
+                now,
+                clock,
+                worker,
+                memo,
+                attempts,
+                report,
+                notices,
             )
     except BackendError as exc:
         busy = isinstance(exc, LeaseHeldError)
@@ -117,6 +134,7 @@ def _append(
     outbox: Outbox,
     backend: SheetBackend,
     submissions: list[tuple[Entry, Submission]],
+    touches: list[Entry],
     now: datetime,
     clock: Callable[[], datetime],
     worker: str,
@@ -125,7 +143,8 @@ def _append(
     report: FlushReport,
     notices: Notices | None,
 ) -> dict[str, str]:
-    """Append what the sheet lacks; key -> Lead ID of every submission now in the sheet."""
+    """Append what the sheet lacks; key -> Lead ID of every submission now in the sheet
+    (and "" for each posted touch, appended to Activities in the same write)."""
     snapshot = backend.read()
     with backend.lease(worker, clock()):
         if notices is not None:
@@ -149,6 +168,7 @@ def _append(
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
             changes = resolve(intake.plan, snapshot).changes
+            _add_touches(changes, snapshot, touches)
             noting = notices if intake.plan.notifications else None
             if noting is not None:
                 noting.hold(intake.plan, set(intake.lead_ids.values()))
@@ -166,11 +186,29 @@ def _append(
             report.appended = len(intake.lead_ids)
             report.already = len(intake.already)
             report.lead_ids = dict(intake.lead_ids)
-            return {**intake.already, **intake.lead_ids}
+            report.activities = len(touches)
+            return {**intake.already, **intake.lead_ids, **{e.key: "" for e in touches}}
     raise BackendError(
         f"{backend.location} kept changing while web-form leads were being added",
         "they wait in the outbox and are tried again shortly",
     )
+
+
+def _add_touches(changes: Changes, snapshot: Snapshot, touches: list[Entry]) -> None:
+    """Posted touches as Activities rows, in the tab's header order; the tab is created with
+    them on a sheet from before it. A touch whose answers were erased adds nothing."""
+    bodies = [e.body for e in touches if e.body]
+    if not bodies:
+        return
+    name = next((t for t in snapshot.tabs if norm_header(t) == norm_header(ACTIVITIES.name)), None)
+    tab = snapshot.get(ACTIVITIES.name)
+    rows = activity_rows(bodies, tab)
+    if name is None or tab is None or not tab.header:
+        changes.replace[ACTIVITIES.name] = Table(
+            ACTIVITIES.headers, [*(tab.rows if tab else []), *rows]
+        )
+    else:
+        changes.appends.setdefault(name, []).extend(rows)
 
 
 def describe(entry: Entry) -> dict[str, object]:

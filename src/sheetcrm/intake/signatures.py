@@ -45,7 +45,8 @@ def protection(source: str, secret: str | None) -> Door:
     """How ``/hooks/<source>`` is guarded with ``secret`` (None: not set)."""
     variable = secret_variable(source)
     if secret is None:
-        return Door("open", f"open: anyone can post a lead; set {variable} to check posts")
+        what = "a touch" if source == "activity" else "a lead"
+        return Door("open", f"open: anyone can post {what}; set {variable} to check posts")
     if not secret:
         return Door("closed", f"closed: {variable} is set but empty, every post is refused")
     if source in _HINTS:

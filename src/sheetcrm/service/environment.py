@@ -136,6 +136,7 @@ SECRETS: tuple[Variable, ...] = (
     _form_secret("tally", "checks `Tally-Signature`"),
     _form_secret("jotform", _SHARED + " (Jotform can only send `?token=`)"),
     _form_secret("google-forms", _SHARED + " (the Apps Script sends its `SHEETCRM_TOKEN`)"),
+    _form_secret("activity", _SHARED + " (the dialer's or e-mail tool's touches)"),
 )
 
 TUNING: tuple[Variable, ...] = (

@@ -27,6 +27,26 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "st
 _UNAVAILABLE = {**_error("the outbox's database cannot be reached"), "headers": _RETRY_AFTER}
 
 
+_TEXT = {"type": "string"}
+_TOUCH: dict[str, Any] = {
+    "type": "object",
+    "required": ["at"],
+    "description": "lead_id or email is required; event_id (or id) is the idempotency key, "
+    "else a digest of the body.",
+    "properties": {
+        "event_id": _TEXT,
+        "at": {**_TEXT, "example": "2026-12-03 14:30"},
+        "lead_id": {**_TEXT, "example": "L-00042"},
+        "email": _TEXT,
+        "type": {**_TEXT, "example": "call"},
+        "outcome": {**_TEXT, "example": "reached"},
+        "by": {**_TEXT, "example": "Sofia Marin"},
+        "notes": _TEXT,
+        "next_action_date": {**_TEXT, "example": "2026-12-10"},
+    },
+}
+
+
 def openapi() -> dict[str, Any]:
     accepted = {
         "type": "object",
@@ -83,6 +103,29 @@ def openapi() -> dict[str, Any]:
                         "422": _error("the body is not what this form vendor sends"),
                         "503": {
                             **_error("the submission could not be stored; send it again"),
+                            "headers": _RETRY_AFTER,
+                        },
+                    },
+                }
+            },
+            "/hooks/activity": {
+                "post": {
+                    "summary": "Accept one touch (a call, e-mail or meeting) from a dialer or an "
+                    "e-mail tool; stored before the answer, appended to Activities by the "
+                    "next flush (docs/activities.md).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _TOUCH}},
+                    },
+                    "responses": {
+                        "202": _json("stored; it will be appended to Activities", accepted),
+                        "200": _json("already stored: a replay adds nothing", accepted),
+                        "400": _error("empty body, not a JSON object, no at, no lead, a bad date"),
+                        "401": _error("the signature or token is missing or wrong"),
+                        "413": _error("the body is over the size limit"),
+                        "415": _error("a content type the service does not take"),
+                        "503": {
+                            **_error("the touch could not be stored; send it again"),
                             "headers": _RETRY_AFTER,
                         },
                     },

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sheetcrm.backends.sheets_address import check_location, spreadsheet_id
 from sheetcrm.errors import ConfigError
+from sheetcrm.intake.activity import ACTIVITY
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.retention import RETENTION_DAYS
 from sheetcrm.intake.signatures import protection, secret_variable
@@ -56,7 +57,7 @@ class ServiceConfig:
                 f"{environment.CLOUD_SQL_URL} (see docs/environment.md); for a "
                 "single-instance trial only, SHEETCRM_ALLOW_SQLITE_OUTBOX=1",
             )
-        secrets = {s: values[secret_variable(s)] for s in SOURCES}
+        secrets = {s: values[secret_variable(s)] for s in (*SOURCES, ACTIVITY)}
         channels = Channels.from_env(env)
         return cls(
             sheet=sheet,
@@ -99,7 +100,7 @@ class ServiceConfig:
             logs.event(f"alerts: {line}", kind="config", channel=line.split(":", 1)[0])
         if not serves:
             return
-        for source in SOURCES:
+        for source in (*SOURCES, ACTIVITY):
             door = protection(source, self.secrets.get(source))
             logs.event(
                 f"/hooks/{source}: {door.says}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from sheetcrm.errors import IntakeError
+from sheetcrm.intake.activity import ACTIVITY, activity_key, activity_row
 from sheetcrm.intake.adapters import SOURCES, adapt
 from sheetcrm.intake.payload import loads
 from sheetcrm.intake.signatures import verify
@@ -47,6 +49,24 @@ class Refused(Exception):
         self.status, self.message, self.hint = status, message, hint
 
 
+@bp.post("/hooks/activity")
+def activity_hook() -> tuple[Response, int]:
+    """A touch from a dialer or an e-mail tool: stored in the outbox under its key, appended
+    to the Activities tab by the next flush (intake/activity.py)."""
+    g.source = ACTIVITY
+    svc = service()
+    body = _checked_body(svc, ACTIVITY, "send the touch as a JSON object")
+    payload = _payload(body)
+    row = activity_row(payload)
+    assert isinstance(payload, dict)  # activity_row refused anything else
+    key = activity_key(payload, body)
+    g.key = key
+    stored = svc.outbox.put(key, ACTIVITY, json.dumps(row, sort_keys=True), time.time())
+    if stored is None:
+        return jsonify(status="duplicate", key=key), 200
+    return jsonify(status="accepted", key=stored), 202
+
+
 @bp.post("/hooks/<source>")
 def hook(source: str) -> tuple[Response, int]:
     source = source.lower()
@@ -54,13 +74,7 @@ def hook(source: str) -> tuple[Response, int]:
     if source not in SOURCES:
         raise Refused(404, f"no webhook for {source!r}", f"use one of: {', '.join(SOURCES)}")
     svc = service()
-    body = _body(svc.config.max_body)
-    secret = svc.config.secrets.get(source)
-    if secret is not None:  # an empty one refuses every post: verification fails closed
-        # Jotform and plain HTML forms cannot set a header: ?token= instead
-        verify(source, secret, body, dict(request.headers), request.args.get("token"))
-    if not body.strip():
-        raise Refused(400, "the request has no body", "send the form's answers as JSON")
+    body = _checked_body(svc, source, "send the form's answers as JSON")
     submission = adapt(source, _payload(body))
     key = submission.key()
     g.key = key
@@ -80,6 +94,19 @@ def hook(source: str) -> tuple[Response, int]:
         )
         return jsonify(status="accepted", key=stored, reused_key=key), 202
     return jsonify(status="accepted", key=key), 202
+
+
+def _checked_body(svc: Service, source: str, hint: str) -> bytes:
+    """The body of a post to ``/hooks/<source>``, its signature or token checked when the
+    source has a secret; refused when empty (``hint``: what to send)."""
+    body = _body(svc.config.max_body)
+    secret = svc.config.secrets.get(source)
+    if secret is not None:  # an empty one refuses every post: verification fails closed
+        # Jotform and plain HTML forms cannot set a header: ?token= instead
+        verify(source, secret, body, dict(request.headers), request.args.get("token"))
+    if not body.strip():
+        raise Refused(400, "the request has no body", hint)
+    return body
 
 
 def _body(limit: int) -> bytes:

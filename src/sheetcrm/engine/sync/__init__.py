@@ -18,6 +18,7 @@ from sheetcrm.engine.catalog import speaking
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.settings_tab import sheet_language
+from sheetcrm.engine.sync.activities import apply_activities
 from sheetcrm.engine.sync.alerts import plan_alerts
 from sheetcrm.engine.sync.begin import begin
 from sheetcrm.engine.sync.cut import report_cut_text
@@ -49,6 +50,8 @@ STEPS: list[tuple[str, Step]] = [
     ("duplicates", mark_duplicates),
     ("cut", report_cut_text),
     ("keys", report_reused_keys),
+    # before scoring and routing: a rule may test Last contact or Next action date
+    ("activities", apply_activities),
     ("score", score_leads),
     ("reassigned", note_reassignments),
     ("route", route_leads),
@@ -98,8 +101,9 @@ def finish(state: SyncState) -> Plan:
     # History rows in sheet order of their leads, stage entries after routing ones.
     plan.history.sort(key=lambda item: item[0])
     config_problems = state.config.problems
-    plan.problems = [*config_problems, *state.header_problems, *state.row_problems]
-    plan.summary.problems = len(config_problems) + len(state.header_problems) + state.counted
+    listed = [*state.header_problems, *state.activity_problems]
+    plan.problems = [*config_problems, *listed, *state.row_problems]
+    plan.summary.problems = len(config_problems) + len(listed) + state.counted
     plan.banners = banners(state.config)
     problems_tab(plan, state.snapshot, state.stamp)
     last_good = kept_rows(state.config, state.stamp)

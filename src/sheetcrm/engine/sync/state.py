@@ -47,6 +47,7 @@ class SyncState:
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     read: pd.DataFrame = field(default_factory=pd.DataFrame)  # service columns as read
     header_problems: list[Problem] = field(default_factory=list)
+    activity_problems: list[Problem] = field(default_factory=list)  # at Activities cells
     problems: RowProblems = field(default_factory=list)
     flags: RowProblems = field(default_factory=list)
     # set by the ids step

@@ -1,0 +1,181 @@
+"""Step ``activities``: the Activities tab sets each lead's Last contact, First touch at and
+Next action date (docs/activities.md).
+
+- Last contact: the day of the lead's latest activity, when later than the day the cell
+  holds (a later date a person typed is kept; an unreadable one is left to its problem).
+- First touch at: the lead's earliest activity, when earlier than the cell or the cell is
+  empty; the ``stages`` step, after this one, still infers it from a stage move when empty.
+- Next action date: the one the lead's latest activity giving one gives, when that activity
+  is newer than the last time this step set the cell (History), or this step never set it;
+  so a date a person types afterwards stays until a newer activity comes.
+
+Each value changed is a History row (By sheetcrm, Why "activity 2026-12-03 call (reached) by
+Sofia Marin"). What people typed on Activities is never rewritten; a row that names no known
+lead, an unreadable date, an unknown Type or Outcome, a By not on the Team tab are problems
+at their cell. A second sync changes nothing: every rule compares with what the cell holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touches
+from sheetcrm.engine.catalog import ngettext
+from sheetcrm.engine.plan import ColumnWrites, find_column
+from sheetcrm.engine.problems import Problem
+from sheetcrm.engine.schema import ACTIVITIES, HISTORY, SERVICE_BY
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.table import Table
+
+LAST_CONTACT, FIRST_TOUCH, NEXT_ACTION = "Last contact", "First touch at", "Next action date"
+
+
+def apply_activities(state: SyncState) -> SyncState:
+    table = state.snapshot.get(ACTIVITIES.name)
+    if table is None or not table.rows:
+        return state  # a sheet from before the tab: no activities
+    settings, frame = state.settings, state.view
+    emails = frame.folded("Email").to_numpy(dtype=object)
+    touches = read_touches(
+        table,
+        Leads(state.ids, emails, state.rank),
+        [m.name for m in state.config.team],
+        settings["Activity outcomes"],
+        settings.dayfirst,
+        settings.zone,
+    )
+    state.activity_problems = touches.problems
+    if touches.counted > len(touches.problems):
+        more = touches.counted - len(touches.problems)
+        state.activity_problems.append(
+            Problem(
+                ACTIVITIES.name,
+                ACTIVITIES.name,
+                ngettext(
+                    "... and %(n)d more activity problem",
+                    "... and %(n)d more activity problems",
+                    more,
+                )
+                % {"n": more},
+            )
+        )
+    if not len(touches.row):
+        return state
+    n = len(state.data)
+    first, last = touches.first_and_last(n)
+    if find_column(state.leads, LAST_CONTACT) is not None:
+        _last_contact(state, touches, last)
+    _first_touch(state, touches, first)
+    if find_column(state.leads, NEXT_ACTION) is not None:
+        _next_action(state, touches)
+    return state
+
+
+def _days(stamps: np.ndarray) -> np.ndarray:
+    return stamps.astype("datetime64[D]")
+
+
+def _date_texts(stamps: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(stamps, unit="D").astype(object)
+
+
+def _stamp_texts(stamps: np.ndarray) -> np.ndarray:
+    """Wall times as format_datetime writes them: a date alone at midnight, else to the
+    minute, with seconds only when there are some."""
+    minutes = np.char.replace(np.datetime_as_string(stamps, unit="m"), "T", " ")
+    seconds = np.char.replace(np.datetime_as_string(stamps, unit="s"), "T", " ")
+    has_seconds = stamps.astype("datetime64[s]") != stamps.astype("datetime64[m]")
+    midnight = stamps == _days(stamps)
+    texts = np.where(has_seconds, seconds, minutes)
+    return np.where(midnight, _date_texts(stamps), texts).astype(object)
+
+
+def _record(
+    state: SyncState,
+    column: str,
+    rows: np.ndarray,
+    new: np.ndarray,
+    whys: np.ndarray,
+    person_column: bool,
+) -> None:
+    """Set ``column`` of lead ``rows`` to ``new``, with a History row each (appended in
+    bulk: on a first sync, every lead with an activity gets up to three)."""
+    values = state.data[column].to_numpy(dtype=object, copy=True)
+    old = values[rows]
+    values[rows] = new
+    if person_column:  # diff plans only service columns: a person's column is written here
+        state.plan.writes.append(ColumnWrites(column, rows, list(old), list(new)))
+    state.put(column, values)
+    stamp, ids = state.stamp, state.ids
+    # cells are str already (put_column): no conversion per row
+    state.plan.history.extend(
+        (r, [stamp, ids[r], column, b, a, SERVICE_BY, w], column)
+        for r, b, a, w in zip(rows.tolist(), old.tolist(), new.tolist(), whys.tolist(), strict=True)
+    )
+
+
+def _last_contact(state: SyncState, touches: Touches, last: np.ndarray) -> None:
+    frame = state.view
+    held = _days(frame.dates(LAST_CONTACT))
+    latest = _days(touches.at[np.maximum(last, 0)])
+    change = (last >= 0) & (frame.blank(LAST_CONTACT) | (~np.isnat(held) & (latest > held)))
+    rows = np.flatnonzero(change)
+    if len(rows):
+        _record(state, LAST_CONTACT, rows, _date_texts(latest[rows]), touches.why(last[rows]), True)
+
+
+def _first_touch(state: SyncState, touches: Touches, first: np.ndarray) -> None:
+    # one stamp per lead, nearly all distinct: read by their canonical form at C speed
+    settings = state.settings
+    held = parse_stamps(
+        state.data[FIRST_TOUCH].to_numpy(dtype=object), settings.dayfirst, settings.zone
+    )
+    earliest = touches.at[np.maximum(first, 0)]
+    change = (first >= 0) & (np.isnat(held) | (earliest < held))
+    rows = np.flatnonzero(change)
+    if len(rows):
+        texts = _stamp_texts(earliest[rows])
+        _record(state, FIRST_TOUCH, rows, texts, touches.why(first[rows]), False)
+
+
+def _next_action(state: SyncState, touches: Touches) -> None:
+    n = len(state.data)
+    latest = touches.latest_next_action(n)
+    has = latest >= 0
+    if not has.any():
+        return
+    frame = state.view
+    set_at = _last_set(state.snapshot.table(HISTORY.name), state.ids, state)
+    given_at = touches.at[np.maximum(latest, 0)]
+    newer = np.isnat(set_at) | (given_at > set_at)
+    wanted = _days(touches.next_action[np.maximum(latest, 0)])
+    held = _days(frame.dates(NEXT_ACTION))
+    differs = frame.blank(NEXT_ACTION) | np.isnat(held) | (held != wanted)
+    rows = np.flatnonzero(has & newer & differs)
+    if len(rows):
+        texts = _date_texts(wanted[rows])
+        _record(state, NEXT_ACTION, rows, texts, touches.why(latest[rows]), True)
+
+
+def _last_set(history: Table, ids: list[str], state: SyncState) -> np.ndarray:
+    """Per lead, when this step last set its Next action date (History), NaT for never."""
+    found = np.full(len(ids), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    if not history.rows:
+        return found
+    fields = pd.Series(history.column("Field"), dtype=object)
+    codes, uniques = pd.factorize(fields)
+    ours = np.array([str(u).strip().casefold() == NEXT_ACTION.casefold() for u in uniques])
+    picked = np.flatnonzero(ours[codes]) if len(uniques) else np.zeros(0, np.int64)
+    if not len(picked):
+        return found
+    by = np.asarray(history.column("By"), dtype=object)[picked]
+    picked = picked[by == SERVICE_BY]
+    lead_ids = np.asarray(history.column("Lead ID"), dtype=object)[picked]
+    at = np.asarray(history.column("At"), dtype=object)[picked]
+    stamps = parse_stamps(at, state.settings.dayfirst, state.settings.zone)
+    latest = pd.Series(stamps).groupby(lead_ids).max()
+    where = pd.Index(ids).get_indexer(latest.index)
+    known = where >= 0
+    found[where[known]] = latest.to_numpy(dtype="datetime64[ns]")[known]
+    return found
