@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.catalog import _
-from sheetcrm.engine.dates import date_array, date_problem, parse_date
+from sheetcrm.engine.dates import canonical_times, date_array, date_problem, parse_date
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, MAX_ROW_PROBLEMS
@@ -52,10 +52,6 @@ FRENCH_OUTCOMES = {
 }
 
 _NAT = np.datetime64("NaT", "ns")
-# the forms the service and most people write: parsed by pandas at C speed, the rest by
-# parse_date once per distinct text
-_FAST_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
-_READ = ("At", "Lead ID", "Type", "Outcome", "By", "Next action date")  # Notes: never read
 Said = dict[int, tuple[str, str]]  # code -> (problem, hint)
 
 
@@ -93,15 +89,27 @@ class Touches:
 
     def why(self, index: np.ndarray) -> np.ndarray:
         """How History names touches ``index``: "activity 2026-12-03 call (reached) by Sofia
-        Marin", built a column at a time."""
+        Marin". A first sync names hundreds of thousands of touches, over a few hundred days
+        and a few hundred combinations of type, outcome and person: each part is built once
+        per distinct value, then one concatenation per touch."""
+        if not len(index):
+            return np.zeros(0, dtype=object)
         rows = self.row[index]
-        days = np.datetime_as_string(self.at[index], unit="D").astype(object)
-        text = "activity " + days
+        day_codes, days = pd.factorize(self.at[index].astype("datetime64[D]").view(np.int64))
+        prefix = "activity " + np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
+        # one code per distinct (type, outcome, person), kept below len(index): no overflow
+        key = np.zeros(len(index), dtype=np.int64)
+        for name in ("Type", "Outcome", "By"):
+            if name in self.words:
+                codes = self.words[name].codes[rows]
+                key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
+        _, first = np.unique(key, return_index=True)  # a touch of each combination
+        suffix = np.full(len(first), "", dtype=object)
         for name, before, after in (("Type", " ", ""), ("Outcome", " (", ")"), ("By", " by ", "")):
             if name in self.words:
-                word = self.words[name].at(rows)
-                text = np.where(word != "", text + before + word + after, text)
-        return text
+                word = self.words[name].at(rows[first])
+                suffix = np.where(word != "", suffix + before + word + after, suffix)
+        return prefix.astype(object)[day_codes] + suffix[key]  # type: ignore[no-any-return]
 
 
 def _pick(
@@ -128,39 +136,21 @@ def _pick(
     return first, bottom
 
 
-def parse_stamps(values: np.ndarray, dayfirst: bool, zone: tzinfo) -> np.ndarray:
-    """Texts -> datetime64[ns] wall times, NaT for a blank or unreadable one."""
-    parsed = np.full(len(values), _NAT, dtype="datetime64[ns]")
-    pending = np.flatnonzero(values != "")
-    # the form of the first value first: a column is mostly written one way
-    width = len(str(values[pending[0]]).strip()) if len(pending) else 0
-    forms = sorted(_FAST_FORMATS, key=lambda f: len(f.replace("%Y", "YYYY")) != width)
-    for form in forms:
-        if not len(pending):
-            return parsed
-        got = pd.to_datetime(pd.Series(values[pending]), format=form, errors="coerce")
-        parsed[pending] = got.to_numpy(dtype="datetime64[ns]")
-        pending = pending[np.isnat(parsed[pending])]
+def parse_stamps(
+    values: np.ndarray, dayfirst: bool, zone: tzinfo, canonical: np.ndarray | None = None
+) -> np.ndarray:
+    """Texts -> datetime64[ns] wall times, NaT for a blank or unreadable one. ``canonical``:
+    the pass over the forms the sync writes, already made (ActivityFrame.canonical_times)."""
+    parsed = canonical_times(values) if canonical is None else canonical
+    pending = np.flatnonzero(np.isnat(parsed) & (values != ""))
+    if not len(pending):
+        return parsed
     codes, uniques = pd.factorize(values[pending])
     found = [parse_date(str(t).strip(), dayfirst, zone) for t in uniques]
     # the wall time: a stamp with an offset is read in the sheet's zone, then made naive
     walls = [d.astimezone(zone).replace(tzinfo=None) if d and d.tzinfo else d for d in found]
     parsed[pending] = date_array(walls)[codes] if len(walls) else _NAT
     return parsed
-
-
-def read_columns(table: Table) -> dict[str, np.ndarray]:
-    """The columns the sync reads, as object arrays, by English header (French read too)."""
-    rows = table.rows
-    width = len(table.header)
-    if rows and min(map(len, rows)) < width:
-        rows = [(r + [""] * width)[:width] for r in rows]
-    columns: dict[str, np.ndarray] = {}
-    for i, header in enumerate(table.header):
-        spec = ACTIVITIES.column(header)
-        if spec is not None and spec.header in _READ and spec.header not in columns:
-            columns[spec.header] = np.array(list(map(itemgetter(i), rows)), dtype=object)
-    return columns
 
 
 @dataclass
@@ -205,27 +195,28 @@ def read_touches(
     outcomes: Sequence[str],
     dayfirst: bool,
     zone: tzinfo,
+    frame: ActivityFrame | None = None,
 ) -> Touches:
     """The rows of ``table`` (the Activities tab) that name a lead and a readable At.
 
     ``team``: the Team tab's names (an empty tab checks no By); ``outcomes``: the Outcome
-    words (Settings: Activity outcomes), the French ones of the default words read too."""
-    columns = read_columns(table)
-    n = len(table.rows)
-    blank = np.full(n, "", dtype=object)
+    words (Settings: Activity outcomes), the French ones of the default words read too;
+    ``frame``: the tab as columns, when the sync has read it already."""
+    frame = ActivityFrame.read(table) if frame is None else frame
+    columns = frame.columns
     problems = _Problems(table, leads.ids)
-    lead, named, via_email = _resolve(columns.get("Lead ID", blank), leads)
+    lead, named, via_email = _resolve(frame.factorized("Lead ID"), leads)
     # a row with no lead and nothing else typed is a gap on the tab, not an activity
     filled = named.copy()
     unnamed = np.flatnonzero(~named)
     for values in columns.values():
         filled[unnamed] |= np.array([bool(str(v).strip()) for v in values[unnamed]], bool)
-    _say_lead(columns.get("Lead ID", blank), lead, via_email, filled, leads, problems)
-    at_text = columns.get("At", blank)
-    at = parse_stamps(at_text, dayfirst, zone)
+    _say_lead(frame.column("Lead ID"), lead, via_email, filled, leads, problems)
+    at_text = frame.column("At")
+    at = parse_stamps(at_text, dayfirst, zone, frame.canonical_times("At"))
     _say_dates(at_text, np.isnat(at) & filled, "At", dayfirst, lead, problems)
-    next_text = columns.get("Next action date", blank)
-    next_action = parse_stamps(next_text, dayfirst, zone)
+    next_text = frame.column("Next action date")
+    next_action = parse_stamps(next_text, dayfirst, zone, frame.canonical_times("Next action date"))
     unread = np.isnat(next_action) & (next_text != "")
     _say_dates(next_text, unread, "Next action date", dayfirst, lead, problems)
     known_outcomes = [*outcomes, *OUTCOMES, *FRENCH_OUTCOMES]
@@ -244,7 +235,7 @@ def read_touches(
         if column in columns:
             checked = not (column == "By" and not team)
             words[column] = _check_words(
-                columns[column], known, choices, message, checked, column, lead, problems
+                frame.factorized(column), known, choices, message, checked, column, lead, problems
             )
     counts = (lead >= 0) & ~np.isnat(at)
     rows = np.flatnonzero(counts)
@@ -259,28 +250,30 @@ def read_touches(
     )
 
 
-def _resolve(keys: np.ndarray, leads: Leads) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _resolve(
+    factorized: tuple[np.ndarray, np.ndarray], leads: Leads
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's lead (position), -1 when none, whether the row names one at all, and
-    whether it was found by e-mail: by
-    Lead ID as typed (one hash lookup for the whole column), else, once per distinct text,
-    by the ID stripped or the e-mail (case ignored); an e-mail several leads share means
-    the oldest of them."""
+    whether it was found by e-mail; once per distinct text of the Lead ID column
+    (``factorized``): by Lead ID as typed, else by the ID stripped or the e-mail (case
+    ignored); an e-mail several leads share means the oldest of them."""
+    codes, uniques = factorized
+    codes = np.where(codes < 0, len(uniques), codes)  # a cell that is not text: blank
+    keys = np.append(np.asarray(uniques, dtype=object), "")
     index = pd.Index(list(leads.ids), dtype=object)
-    lead = index.get_indexer(pd.Index(keys, dtype=object))
-    named = lead >= 0
+    found = index.get_indexer(pd.Index(keys, dtype=object))
+    named = found >= 0
     via_email = np.zeros(len(keys), dtype=bool)
     missed = np.flatnonzero(~named)
-    if not len(missed):
-        return lead, named, via_email
-    codes, uniques = pd.factorize(keys[missed])
-    texts = [str(u).strip() for u in uniques]
-    by_id = index.get_indexer(pd.Index(texts, dtype=object))
-    oldest = _oldest_by_email(leads).reindex([t.casefold() for t in texts])
-    found = np.where(by_id >= 0, by_id, oldest.fillna(-1).to_numpy(dtype=np.int64))
-    lead[missed] = found[codes]
-    named[missed] = np.array([t != "" for t in texts], dtype=bool)[codes]
-    via_email[missed] = ((by_id < 0) & (found >= 0))[codes]
-    return lead, named, via_email
+    if len(missed):
+        texts = [str(k).strip() for k in keys[missed]]
+        by_id = index.get_indexer(pd.Index(texts, dtype=object))
+        oldest = _oldest_by_email(leads).reindex([t.casefold() for t in texts])
+        again = np.where(by_id >= 0, by_id, oldest.fillna(-1).to_numpy(dtype=np.int64))
+        found[missed] = again
+        named[missed] = np.array([t != "" for t in texts], dtype=bool)
+        via_email[missed] = (by_id < 0) & (again >= 0)
+    return found[codes], named[codes], via_email[codes]
 
 
 def _oldest_by_email(leads: Leads) -> pd.Series:
@@ -359,7 +352,7 @@ def _say_dates(
 
 
 def _check_words(
-    values: np.ndarray,
+    factorized: tuple[np.ndarray, np.ndarray],
     known: Sequence[str],
     choices: list[str],
     message: str,
@@ -371,7 +364,7 @@ def _check_words(
     """The column as :class:`Words`; with ``checked``, each row holding a word not in
     ``known`` (case and spacing ignored; empty is allowed) is reported with ``message``
     (the word as %(value)s) and a did-you-mean from ``choices``."""
-    codes, uniques = pd.factorize(values)
+    codes, uniques = factorized
     texts = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
     codes = np.where(codes < 0, len(uniques), codes)
     words = Words(codes, texts)

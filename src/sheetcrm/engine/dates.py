@@ -181,3 +181,29 @@ def date_array(parsed: Iterable[datetime | None]) -> np.ndarray:
         [np.datetime64(d, "ns") if d and low <= d < high else _NAT for d in parsed],
         dtype="datetime64[ns]",
     )
+
+
+CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+"""The forms the sync writes dates in (a stamp to the minute is the most common)."""
+
+
+def canonical_times(values: np.ndarray) -> np.ndarray:
+    """The cells written in one of the CANONICAL_FORMATS as datetime64[ns] wall times, at C
+    speed; NaT for a blank, for any other form (left to :func:`parse_date`, once per distinct
+    text) and for a year the column cannot hold (pandas reads 9999 too, numpy would wrap it).
+    The forms match disjoint texts, so their order changes no result: the form of the first
+    value goes first, since a column is mostly written one way."""
+    values = np.asarray(values, dtype=object)
+    parsed = np.full(len(values), _NAT, dtype="datetime64[ns]")
+    pending = np.flatnonzero(values != "")
+    width = len(str(values[pending[0]]).strip()) if len(pending) else 0
+    forms = sorted(CANONICAL_FORMATS, key=lambda f: len(f.replace("%Y", "YYYY")) != width)
+    for form in forms:
+        if not len(pending):
+            break
+        cells = pd.Series(values[pending], dtype=object)
+        read = pd.to_datetime(cells, format=form, errors="coerce")
+        held = read.where(read.between(*DATE_RANGE, inclusive="left"))
+        parsed[pending] = held.to_numpy(dtype="datetime64[ns]")
+        pending = pending[np.isnat(parsed[pending])]
+    return parsed

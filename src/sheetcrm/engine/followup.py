@@ -2,10 +2,11 @@
 calls turn into, per person and for the team. Pure and vectorised: one pass of numpy over
 the activity rows, whatever their number. Formulas: docs/metrics.md, "Follow-up".
 
-The tab is read by its headers (At, Lead ID, Type, Outcome, By), from the snapshot; without
-it every follow-up figure is NaN, which the metric tabs show as "no data". A row's Lead ID
-may hold the lead's e-mail instead; a row whose lead is not found still counts as an
-activity of its person, but touches no lead.
+The tab is read by its headers (At, Lead ID, Type, Outcome, By), from the snapshot, or as
+the sync's ``activities`` step already read it (engine/activity_tab.py); without it every
+follow-up figure is NaN, which the metric tabs show as "no data". A row's Lead ID may hold
+the lead's e-mail instead; a row whose lead is not found still counts as an activity of its
+person, but touches no lead.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from datetime import UTC, datetime, tzinfo
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, _distinct, dates, median, ratio
-from sheetcrm.engine.metric_data import instants as instants_of
+from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, median, ratio, wall_times
 from sheetcrm.engine.table import Table
+from sheetcrm.engine.wallclock import to_utc
 
 HOUR = np.timedelta64(1, "h")
 TYPES = {
@@ -55,8 +57,15 @@ def _word(text: str) -> str:
     return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
 
 
-def _canonical(values: list[str], words: dict[str, str]) -> np.ndarray:
-    codes, uniques = _distinct(values)
+def _distinct_of(frame: ActivityFrame, name: str) -> tuple[np.ndarray, list[str]]:
+    """metric_data._distinct of a column, from the factorization the frame shares."""
+    codes, uniques = frame.factorized(name)
+    texts = [str(u).strip() for u in uniques]
+    return np.where(codes < 0, len(texts), codes), [*texts, ""]
+
+
+def _canonical(frame: ActivityFrame, name: str, words: dict[str, str]) -> np.ndarray:
+    codes, uniques = _distinct_of(frame, name)
     keyed = {_word(k): v for k, v in words.items()}
     return np.asarray([keyed.get(_word(u), _word(u)) for u in uniques], dtype=object)[codes]
 
@@ -82,31 +91,30 @@ def read_touches(
     emails: np.ndarray,
     dayfirst: bool = True,
     zone: tzinfo = UTC,
+    frame: ActivityFrame | None = None,
 ) -> Touches | None:
     """The Activities rows, dated; None without the tab (the KPIs then say "no data").
-    ``emails``: the Leads rows' Email cells, in the order of ``deals``."""
+    ``emails``: the Leads rows' Email cells, in the order of ``deals``; ``frame``: the tab
+    as columns, as the sync's ``activities`` step read it (then nothing is read twice)."""
     if table is None:
         return None
-
-    def column(name: str) -> list[str]:
-        i = table.col(name)
-        return [r[i] if i is not None and i < len(r) else "" for r in table.rows]
-
-    codes, uniques = _distinct(column("Lead ID"))
+    frame = ActivityFrame.read(table) if frame is None else frame
+    codes, uniques = _distinct_of(frame, "Lead ID")
     by_id = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
     by_mail = {str(m).strip().casefold(): i for i, m in reversed(list(enumerate(emails))) if m}
     found = [by_id.get(u, by_mail.get(u.casefold(), -1)) if u else -1 for u in uniques]
     lead = np.asarray(found, dtype=int)[codes]
-    wall = dates(column("At"), dayfirst, zone)
-    by_codes, by_uniques = _distinct(column("By"))
+    # the At column parsed once: its wall times, and from them (with their folds) instants
+    wall, fold = wall_times(frame.column("At"), dayfirst, zone, frame.canonical_times("At"))
+    by_codes, by_uniques = _distinct_of(frame, "By")
     by = np.asarray(by_uniques, dtype=object)[by_codes]
     owner = np.where(lead >= 0, deals.owner[np.maximum(lead, 0)] if len(deals) else "", "")
     return Touches(
         lead=lead,
-        at=instants_of(column("At"), dayfirst, zone),
+        at=to_utc(wall, fold, zone),
         wall=wall,
-        type=_canonical(column("Type"), TYPES),
-        outcome=_canonical(column("Outcome"), OUTCOMES),
+        type=_canonical(frame, "Type", TYPES),
+        outcome=_canonical(frame, "Outcome", OUTCOMES),
         by=np.where(by == "", owner, by),
     )
 

@@ -16,7 +16,7 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.dates import DATE_RANGE, date_array, parse_date
+from sheetcrm.engine.dates import canonical_times, date_array, parse_date
 from sheetcrm.engine.stages import first_seen
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table, norm_header
@@ -67,29 +67,23 @@ def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
     return np.asarray(uniques, dtype=object)[codes]
 
 
-CANONICAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
-"""The forms the sync writes dates in (a stamp to the minute is the most common)."""
-
-
-def _wall_times(
-    values: Sequence[object] | pd.Series, dayfirst: bool, zone: tzinfo
+def wall_times(
+    values: Sequence[object] | pd.Series | np.ndarray,
+    dayfirst: bool,
+    zone: tzinfo,
+    canonical: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cells as wall times of ``zone`` (datetime64[ns], NaT where not a date) and their folds:
-    the canonical forms the sync writes by exact format, in C; the rest (what people type:
+    the canonical forms the sync writes by exact format, in C (``canonical``: that pass
+    already made, by the Activities frame a sync shares); the rest (what people type:
     03/04/2026, 5 Jan 2026, a stamp with its offset) by :func:`parse_date`, once per
     distinct text."""
-    cells = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    parsed = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[ns]")
+    cells = np.asarray(values, dtype=object)
+    parsed = canonical_times(cells) if canonical is None else canonical.copy()
     folds = np.zeros(len(cells), dtype=bool)
-    todo = np.ones(len(cells), dtype=bool)
-    for form in CANONICAL_FORMATS:
-        read = pd.to_datetime(cells[todo], format=form, errors="coerce")
-        held = read.between(*DATE_RANGE, inclusive="left")  # pandas 3 reads 9999 too
-        found = read.where(held).to_numpy(dtype="datetime64[ns]")
-        parsed[todo] = found
-        todo[todo] = np.isnat(found)
-        if not todo.any():
-            return parsed, folds
+    todo = np.isnat(parsed) & (cells != "")
+    if not todo.any():
+        return parsed, folds
     codes, uniques = _distinct(cells[todo])
     rest = [parse_date(u, dayfirst, zone) if u else None for u in uniques]
     parsed[todo] = date_array(rest)[codes]
@@ -101,14 +95,14 @@ def dates(
     values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
 ) -> np.ndarray:
     """Cells as wall times of the sheet's zone: what periods, months and days are counted on."""
-    return _wall_times(values, dayfirst, zone)[0]
+    return wall_times(values, dayfirst, zone)[0]
 
 
 def instants(
     values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
 ) -> np.ndarray:
     """Cells as the real instants (UTC) they stand for: what elapsed hours are counted on."""
-    return to_utc(*_wall_times(values, dayfirst, zone), zone)
+    return to_utc(*wall_times(values, dayfirst, zone), zone)
 
 
 def numbers(values: Sequence[object] | pd.Series, decimal: str | None = None) -> np.ndarray:

@@ -21,6 +21,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.attainment import attainment, headline, spans, with_targets
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.followup import followup, read_touches
@@ -320,9 +321,11 @@ def metric_tabs(
     new_history: Sequence[Sequence[str]] = (),
     flags: Flags | None = None,
     frozen: set[str] | frozenset[str] = frozenset(),
+    activities: ActivityFrame | None = None,
 ) -> dict[str, MetricTab]:
     """Step 7 of a sync: the metric tabs for the Leads rows ``data`` (as this sync leaves
-    them) and History with ``new_history`` appended. ``now``: the sheet's local time, aware
+    them) and History with ``new_history`` appended; ``activities``: the Activities tab as the
+    sync's ``activities`` step read it (None: read here). ``now``: the sheet's local time, aware
     (its zone the sheet's) or naive."""
     stamp = format_datetime(now)
     if "stages" in frozen or not config.stages:
@@ -354,7 +357,7 @@ def metric_tabs(
             settings["First-touch SLA hours"],
             settings["Pipeline target"],
         )
-        _follow_up(metrics, snapshot, data, deals, config, now)
+        _follow_up(metrics, snapshot, data, deals, config, now, activities)
     return render(metrics, stamp, settings["Currency"])
 
 
@@ -365,6 +368,7 @@ def _follow_up(
     deals: Deals,
     config: Config,
     now: datetime,
+    activities: ActivityFrame | None,
 ) -> None:
     """The follow-up KPIs (Activities tab) and attainment (Targets tab), into ``metrics``."""
     settings = config.settings
@@ -372,7 +376,8 @@ def _follow_up(
     table = snapshot.get(ACTIVITIES.name)
     if table is not None:  # its headers in another language ("Type", "Résultat") read as English
         table = canonical_table(table, ACTIVITIES)
-    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone)
+    frame = activities if table is not None else None
+    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone, frame)
     follow = followup(
         deals,
         touches,

@@ -17,10 +17,14 @@ at their cell. A second sync changes nothing: every rule compares with what the 
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touches
+from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import ngettext
 from sheetcrm.engine.plan import ColumnWrites, find_column
 from sheetcrm.engine.problems import Problem
@@ -31,12 +35,18 @@ from sheetcrm.engine.table import Table
 LAST_CONTACT, FIRST_TOUCH, NEXT_ACTION = "Last contact", "First touch at", "Next action date"
 
 
+# A first sync builds a History row (a list) per change, hundreds of thousands at 100,000
+# leads: with the sheet's millions of cells alive, Python's cyclic collector would take most
+# of the step's time visiting them. plan_sync pauses it for the whole sync; so does the step,
+# whoever runs it.
+@gc_paused()
 def apply_activities(state: SyncState) -> SyncState:
     table = state.snapshot.get(ACTIVITIES.name)
     if table is None or not table.rows:
         return state  # a sheet from before the tab: no activities
     settings, frame = state.settings, state.view
     emails = frame.folded("Email").to_numpy(dtype=object)
+    state.activities = ActivityFrame.read(table)  # parsed once: the metrics step counts it too
     touches = read_touches(
         table,
         Leads(state.ids, emails, state.rank),
@@ -44,6 +54,7 @@ def apply_activities(state: SyncState) -> SyncState:
         settings["Activity outcomes"],
         settings.dayfirst,
         settings.zone,
+        state.activities,
     )
     state.activity_problems = touches.problems
     if touches.counted > len(touches.problems):
@@ -77,7 +88,10 @@ def _days(stamps: np.ndarray) -> np.ndarray:
 
 
 def _date_texts(stamps: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(stamps, unit="D").astype(object)
+    """The days of ``stamps`` as text, each distinct day formatted once (a year has 365)."""
+    codes, days = pd.factorize(_days(stamps).view(np.int64))
+    texts = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").astype(object)
+    return texts[codes]  # type: ignore[no-any-return]
 
 
 def _stamp_texts(stamps: np.ndarray) -> np.ndarray:
@@ -107,12 +121,23 @@ def _record(
     if person_column:  # diff plans only service columns: a person's column is written here
         state.plan.writes.append(ColumnWrites(column, rows, list(old), list(new)))
     state.put(column, values)
-    stamp, ids = state.stamp, state.ids
-    # cells are str already (put_column): no conversion per row
-    state.plan.history.extend(
-        (r, [stamp, ids[r], column, b, a, SERVICE_BY, w], column)
-        for r, b, a, w in zip(rows.tolist(), old.tolist(), new.tolist(), whys.tolist(), strict=True)
+    # each History row built in C (map, zip): a first sync writes hundreds of thousands;
+    # the cells are str already (put_column), so nothing is converted per row
+    count = len(rows)
+    entries = map(
+        list,
+        zip(
+            repeat(state.stamp, count),
+            np.asarray(state.ids, dtype=object)[rows].tolist(),
+            repeat(column, count),
+            old.tolist(),
+            new.tolist(),
+            repeat(SERVICE_BY, count),
+            whys.tolist(),
+            strict=True,
+        ),
     )
+    state.plan.history.extend(zip(rows.tolist(), entries, repeat(column, count), strict=True))
 
 
 def _last_contact(state: SyncState, touches: Touches, last: np.ndarray) -> None:

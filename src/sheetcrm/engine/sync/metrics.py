@@ -22,6 +22,7 @@ def plan_metrics(state: SyncState) -> SyncState:
         [row for _, row, _ in state.plan.history],
         state.flags,
         state.frozen,
+        state.activities,
     )
     state.metrics_digest = digest(tabs)
     if state.metrics_digest != shown or not all(map(snapshot.get, tabs)):

@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.notifications import SentRecord
@@ -48,6 +49,8 @@ class SyncState:
     read: pd.DataFrame = field(default_factory=pd.DataFrame)  # service columns as read
     header_problems: list[Problem] = field(default_factory=list)
     activity_problems: list[Problem] = field(default_factory=list)  # at Activities cells
+    # set by the activities step: the tab as columns, which the follow-up KPIs count again
+    activities: ActivityFrame | None = None
     problems: RowProblems = field(default_factory=list)
     flags: RowProblems = field(default_factory=list)
     # set by the ids step
