@@ -10,6 +10,13 @@ Python loop doing the same on a 10,000-row sample, checked to give the same Last
 First touch at and Next action date as the step. Figures: one JSON object, last line.
 Run: .venv/bin/python bench/activities.py [--leads 100000 --activities 1000000]
 
+With ``--rev REV``: this tree against revision REV in the same run instead, each in its own
+fresh process, alternately, ``--rounds`` times (medians): the step on a first sync and on a
+re-sync, timed as plan_sync runs it (cyclic collector paused), its peak allocations
+(tracemalloc), the follow-up KPIs' read of the tab (engine/followup.py's read_touches: on this
+tree from the frame the step kept, ``state.activities``), the process's peak RSS, and whether
+both revisions plan the same History rows (a digest of them).
+
 The data is synthetic and seeded (no data set needed): the b2b-en template's rule tabs and
 Team; leads with IDs and e-mails; touches over 2026, 70 % naming the lead by ID and 30 % by
 e-mail (in another case), a third of them with a Next action date, 1 % by someone not on the
@@ -21,12 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
+import tempfile
 import time
 import tracemalloc
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
+from against import ROOT, export, probe
 from leads import machine
 from sheetcrm.engine.activities import FRENCH_OUTCOMES, OUTCOMES, TYPE_WORDS
 from sheetcrm.engine.schema import ACTIVITIES, LEADS
@@ -167,12 +178,91 @@ def per_row(tabs: dict[str, Table]) -> tuple[dict[str, dict[str, str]], float]:
     return out, time.perf_counter() - start
 
 
+# Runs inside either tree (this one, or the revision exported beside it).
+PROBE = """
+import hashlib, json, resource, sys, time, tracemalloc
+import activities as bench
+from sheetcrm.engine.bulk import gc_paused
+from sheetcrm.engine.followup import read_touches
+from sheetcrm.engine.metric_data import read_deals
+
+def step(tabs):
+    state = bench.prepared(tabs)
+    with gc_paused():  # as plan_sync runs every step
+        start = time.perf_counter()
+        state = bench.STEP(state)
+        return state, time.perf_counter() - start
+
+tabs = bench.data(int(sys.argv[1]), int(sys.argv[2]))
+state, first = step(tabs)
+history = json.dumps([entry for _r, entry, _c in state.plan.history]).encode()
+again = bench.settled(tabs, state)
+state2, resync = step(again)
+settings = state2.config.settings
+deals = read_deals(state2.data, state2.config.stages, settings.dayfirst, settings.zone)
+emails = state2.data["Email"].to_numpy()
+shared = getattr(state2, "activities", None)  # the frame the step kept, on trees that keep it
+args = (tabs["Activities"], deals, emails, settings.dayfirst, settings.zone)
+start = time.perf_counter()
+touches = read_touches(*args, shared) if shared is not None else read_touches(*args)
+kpis = time.perf_counter() - start
+kpi_digest = hashlib.sha256(touches.lead.tobytes() + touches.at.tobytes()).hexdigest()[:12]
+state3 = bench.prepared(tabs)
+tracemalloc.start()
+bench.STEP(state3)
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+print(json.dumps({
+    "first_s": first, "resync_s": resync, "kpi_read_s": kpis,
+    "step_peak_alloc_mb": peak / 1e6,
+    "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
+    "history_rows": len(state.plan.history),
+    "history_digest": hashlib.sha256(history).hexdigest()[:12], "kpi_digest": kpi_digest,
+}))
+"""
+
+
+def against(rev: str, leads: int, activities: int, rounds: int) -> None:
+    """This tree's step and KPI read against ``rev``'s, alternately, in fresh processes."""
+    results: dict[str, list[dict[str, float]]] = {"this": [], rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                results[name].append(probe(tree, PROBE, leads, activities))
+    figures: dict[str, object] = {
+        "bench": "activities-against",
+        "leads": leads,
+        "activities": activities,
+        "rounds": rounds,
+    }
+    for what in ("first_s", "resync_s", "kpi_read_s", "step_peak_alloc_mb"):
+        medians = {n: statistics.median(r[what] for r in runs) for n, runs in results.items()}
+        figures[what] = {n: round(v, 3) for n, v in medians.items()}
+        figures[what + "_ratio"] = round(medians[rev] / medians["this"], 2)
+        print(
+            f"{what}: this tree {medians['this']:.3f}, {rev} {medians[rev]:.3f} "
+            f"(median of {rounds}; {rev} / this {figures[what + '_ratio']})"
+        )
+    for what in ("process_peak_rss_mb", "history_rows", "history_digest", "kpi_digest"):
+        figures[what] = {n: runs[0][what] for n, runs in results.items()}
+    figures["same_history"] = len({r["history_digest"] for v in results.values() for r in v}) == 1
+    figures["same_kpi_touches"] = len({r["kpi_digest"] for v in results.values() for r in v}) == 1
+    figures["machine"] = machine()
+    print(json.dumps(figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=10_000)
+    parser.add_argument("--rev", help="compare with this revision instead (see above)")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.rev:
+        against(args.rev, args.leads, args.activities, args.rounds)
+        return
     tabs = data(args.leads, args.activities)
     state, first = timed(tabs)
     changes = len(state.plan.history)

@@ -209,6 +209,7 @@ def test_french_headers_and_words_are_read():
         ("20/11/2026 15:30", "2026-11-20T15:30"),  # day first, by the slow path
         ("", "NaT"),
         ("tomorrow-ish", "NaT"),
+        ("9999-11-20 15:30", "NaT"),  # a datetime64[ns] cannot hold it: not wrapped to 1815
     ],
 )
 def test_stamps_are_read_fast_and_slow_alike(text, wall):
@@ -216,3 +217,39 @@ def test_stamps_are_read_fast_and_slow_alike(text, wall):
 
     got = parse_stamps(np.array([text], dtype=object), True, ZoneInfo("UTC"))
     assert np.datetime_as_string(got[0], unit="m") == wall
+
+
+def test_the_kpis_count_the_tab_the_activities_step_read_as_if_they_read_it_themselves():
+    """The sync parses the Activities tab once: the metric tabs made from the frame the step
+    kept on the state are those made from the tab read afresh (French headers and words,
+    the demo's touches, a short row and an e-mail in another case included)."""
+    from sheetcrm.engine.metric_tabs import digest, metric_tabs
+    from sheetcrm.engine.sync import STEPS, begin
+
+    tabs = load_template("b2b-fr", NOW.replace(tzinfo=None))
+    activities = tabs[ACTIVITIES.name]
+    email = tabs[LEADS.name].rows[0][tabs[LEADS.name].col("E-mail")]
+    activities.rows.append(activities.rows[0][:2])  # a short row
+    activities.rows.append([activities.rows[0][0], email.upper(), *activities.rows[0][2:]])
+    state = begin(MemoryBackend(tabs).read(), NOW, None, True)
+    for name, step in STEPS:
+        if name == "metrics":
+            break
+        state = step(state)
+    assert state.activities is not None and state.activities.rows == len(activities.rows)
+    made = [
+        metric_tabs(
+            state.snapshot,
+            state.data,
+            state.config,
+            state.now,
+            [row for _, row, _ in state.plan.history],
+            state.flags,
+            state.frozen,
+            frame,
+        )
+        for frame in (state.activities, None)
+    ]
+    assert digest(made[0]) == digest(made[1])
+    counted = [r for r in made[0]["Dashboard"].rows if r[0] == "Activities"]
+    assert counted and int(counted[0][2]) == len(activities.rows)  # every row counts

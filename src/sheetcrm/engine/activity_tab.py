@@ -40,7 +40,9 @@ class ActivityFrame:
         for i, header in enumerate(table.header):
             spec = ACTIVITIES.column(header)
             if spec is not None and spec.header in READ and spec.header not in columns:
-                columns[spec.header] = np.array(list(map(itemgetter(i), rows)), dtype=object)
+                # straight into the array: no list of a million cells in between
+                cells = map(itemgetter(i), rows)
+                columns[spec.header] = np.fromiter(cells, dtype=object, count=len(rows))
         return cls(columns, len(rows))
 
     def column(self, name: str) -> np.ndarray:

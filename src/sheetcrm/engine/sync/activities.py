@@ -194,10 +194,11 @@ def _last_set(history: Table, ids: list[str], state: SyncState) -> np.ndarray:
     picked = np.flatnonzero(ours[codes]) if len(uniques) else np.zeros(0, np.int64)
     if not len(picked):
         return found
-    by = np.asarray(history.column("By"), dtype=object)[picked]
-    picked = picked[by == SERVICE_BY]
-    lead_ids = np.asarray(history.column("Lead ID"), dtype=object)[picked]
-    at = np.asarray(history.column("At"), dtype=object)[picked]
+    # the other columns of these rows only (History holds every other change too)
+    mine = Table(history.header, [history.rows[i] for i in picked.tolist()])
+    ours_too = np.asarray(mine.column("By"), dtype=object) == SERVICE_BY
+    lead_ids = np.asarray(mine.column("Lead ID"), dtype=object)[ours_too]
+    at = np.asarray(mine.column("At"), dtype=object)[ours_too]
     stamps = parse_stamps(at, state.settings.dayfirst, state.settings.zone)
     latest = pd.Series(stamps).groupby(lead_ids).max()
     where = pd.Index(ids).get_indexer(latest.index)
