@@ -223,8 +223,8 @@ def test_the_kpis_count_the_tab_the_activities_step_read_as_if_they_read_it_them
     """The sync parses the Activities tab once: the metric tabs made from the frame the step
     kept on the state are those made from the tab read afresh (French headers and words,
     the demo's touches, a short row and an e-mail in another case included)."""
-    from sheetcrm.engine.metric_tabs import digest, metric_tabs
     from sheetcrm.engine.sync import STEPS, begin
+    from sheetcrm.engine.sync.metrics import plan_metrics
 
     tabs = load_template("b2b-fr", NOW.replace(tzinfo=None))
     activities = tabs[ACTIVITIES.name]
@@ -232,24 +232,11 @@ def test_the_kpis_count_the_tab_the_activities_step_read_as_if_they_read_it_them
     activities.rows.append(activities.rows[0][:2])  # a short row
     activities.rows.append([activities.rows[0][0], email.upper(), *activities.rows[0][2:]])
     state = begin(MemoryBackend(tabs).read(), NOW, None, True)
-    for name, step in STEPS:
-        if name == "metrics":
-            break
+    for _name, step in STEPS:
         state = step(state)
     assert state.activities is not None and state.activities.rows == len(activities.rows)
-    made = [
-        metric_tabs(
-            state.snapshot,
-            state.data,
-            state.config,
-            state.now,
-            [row for _, row, _ in state.plan.history],
-            state.flags,
-            state.frozen,
-            frame,
-        )
-        for frame in (state.activities, None)
-    ]
-    assert digest(made[0]) == digest(made[1])
-    counted = [r for r in made[0]["Dashboard"].rows if r[0] == "Activities"]
+    shared, dashboard = state.metrics_digest, state.plan.replace["Dashboard"]
+    state.activities = None  # the metrics step now reads the tab itself
+    assert plan_metrics(state).metrics_digest == shared
+    counted = [r for r in dashboard.rows if r[0] == "Activities"]
     assert counted and int(counted[0][2]) == len(activities.rows)  # every row counts
