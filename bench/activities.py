@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from against import ROOT, export, probe
 from leads import machine
 from sheetcrm.engine.activities import FRENCH_OUTCOMES, OUTCOMES, TYPE_WORDS
 from sheetcrm.engine.schema import ACTIVITIES, LEADS
@@ -224,6 +223,8 @@ print(json.dumps({
 
 def against(rev: str, leads: int, activities: int, rounds: int) -> None:
     """This tree's step and KPI read against ``rev``'s, alternately, in fresh processes."""
+    from against import ROOT, export, probe  # only this mode runs another tree
+
     results: dict[str, list[dict[str, float]]] = {"this": [], rev: []}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"this": ROOT, rev: export(rev, Path(tmp))}
