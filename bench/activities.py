@@ -98,6 +98,7 @@ def data(leads: int, activities: int, seed: int = 13) -> dict[str, Table]:
         by,
         np.full(activities, "", object),
         nexts.astype(object),
+        np.full(activities, "", object),  # Submission ID: typed rows, none posted
     ]
     tabs[ACTIVITIES.name] = Table(ACTIVITIES.headers, [list(r) for r in zip(*columns, strict=True)])
     return tabs
@@ -154,7 +155,7 @@ def per_row(tabs: dict[str, Table]) -> tuple[dict[str, dict[str, str]], float]:
     last: dict[str, datetime] = {}
     follow: dict[str, tuple[datetime, str]] = {}
     problems = 0
-    for at_text, key, kind, outcome, by, _notes, nxt in tabs[ACTIVITIES.name].rows:
+    for at_text, key, kind, outcome, by, _notes, nxt, _posted in tabs[ACTIVITIES.name].rows:
         lead = by_id.get(key.strip()) or by_mail.get(key.strip().casefold())
         problems += kind not in words or outcome not in words or by.casefold() not in team
         if lead is None:

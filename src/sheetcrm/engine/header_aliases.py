@@ -115,5 +115,6 @@ ACTIVITIES_ALIASES: dict[str, str] = {
     "By": "par, qui",
     "Notes": "remarques, commentaires",
     "Next action date": "prochaine action, relance",
+    "Submission ID": "id de soumission",
 }
 """The Activities tab's headers: their French names (b2b-fr), read like the English ones."""

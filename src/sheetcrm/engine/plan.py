@@ -17,7 +17,7 @@ import numpy as np
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS
+from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
@@ -68,6 +68,9 @@ class Plan:
     keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
+    # by tab other than Leads: its service columns missing, added at its right (Activities'
+    # Submission ID on a tab made before it)
+    tab_columns: dict[str, list[str]] = field(default_factory=dict)
     # (key position, or -1 for a row appended by this plan; History row; the Leads column
     # whose write it records, or "")
     history: list[tuple[int, list[str], str]] = field(default_factory=list)
@@ -90,6 +93,7 @@ class Plan:
         return bool(
             self.cell_count
             or self.new_columns
+            or any(self.tab_columns.values())
             or self.history
             or self.appends
             or self.replace
@@ -99,6 +103,7 @@ class Plan:
     def describe(self, limit: int = 200) -> list[str]:
         """Human-readable lines for ``sync --dry-run``."""
         lines = [f"add column {LEADS.name}!{c}" for c in self.new_columns]
+        lines += [f"add column {t}!{c}" for t, cs in self.tab_columns.items() for c in cs]
         lines += [n.describe() for n in self.notifications]
         for w in self.writes:
             for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
@@ -196,6 +201,14 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
             changes.appends.setdefault(tab, []).extend(
                 [record.get(slot, "") for slot in slots] for record in _by_key(plan.appends)
             )
+    for name, columns in plan.tab_columns.items():
+        table = current.get(name)
+        spec = tab_spec(name)
+        if table is None or spec is None or not table.header:
+            continue  # gone since the read: nothing to add it to
+        have = {c.header for h in table.header if (c := spec.column(h))}
+        if added := [c for c in columns if c not in have]:
+            changes.new_columns[_tab_name(current, name)] = added
     changes.replace = dict(plan.replace)
     _log(plan, current, changes)
     return Resolved(changes, conflicts)

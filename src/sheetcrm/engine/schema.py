@@ -243,6 +243,12 @@ ACTIVITIES = TabSpec(
         Column("By", Kind.PERSON, help="Who made the touch: a Name of the Team tab.", width=14),
         Column("Notes", width=30),
         Column("Next action date", Kind.DATE, help="Set on the lead when newest.", width=14),
+        Column(
+            "Submission ID",
+            owner=S,
+            help="The posted touch this row came from (/hooks/activity); empty when typed.",
+            width=16,
+        ),
     ),
     "One row per call, e-mail, meeting or note with a lead; the sync sets the lead's Last "
     "contact, First touch at and Next action date from them (docs/activities.md).",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from sheetcrm.engine.activities import KEY_COLUMN, key_column
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.schema import ACTIVITIES
 from sheetcrm.engine.table import Table
@@ -72,13 +73,21 @@ def activity_key(payload: dict[str, object], body: bytes) -> str:
     return f"{ACTIVITY}:{hashlib.sha256(body).hexdigest()[:32]}"
 
 
-def activity_rows(bodies: list[str], tab: Table | None) -> list[list[str]]:
-    """Stored touches (``json.dumps`` of :func:`activity_row`) as rows in the order of the
-    tab's own header (the declared one when the sheet has no Activities tab yet)."""
-    header = tab.header if tab is not None and tab.header else ACTIVITIES.headers
+def activity_rows(touches: list[tuple[str, str]], header: list[str]) -> list[list[str]]:
+    """Stored touches, (outbox key, ``json.dumps`` of :func:`activity_row`), as rows in the
+    order of ``header``, with the key in Submission ID: how the flusher knows a touch it
+    appended before a crash (intake/flusher.py)."""
     slots = [(c.header if (c := ACTIVITIES.column(h)) else h) for h in header]
     rows = []
-    for body in bodies:
-        record = json.loads(body)
+    for key, body in touches:
+        record = {**json.loads(body), KEY_COLUMN: key}
         rows.append([str(record.get(slot, "")) for slot in slots])
     return rows
+
+
+def activity_keys(tab: Table | None) -> set[str]:
+    """The keys of the posted touches the Activities tab already holds."""
+    col = key_column(tab.header) if tab is not None else None
+    if tab is None or col is None:
+        return set()
+    return {key for row in tab.rows if col < len(row) and (key := row[col].strip())}

@@ -2,7 +2,8 @@
 
 1. claim a batch of due submissions;
 2. read the sheet, and mark done every submission whose key its Submission ID column
-   already holds (a crash after the append but before the mark cannot make a duplicate);
+   already holds, on Leads for a web-form lead, on Activities for a posted touch (a crash
+   after the append but before the mark cannot make a duplicate);
 3. turn the rest into leads with the sheet's current form mapping, scoring and routing;
 4. append them, with the sheet's own sync, in one write;
 5. mark them done.
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from sheetcrm.backends.apply import verify
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
+from sheetcrm.engine.activities import KEY_COLUMN, key_column
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
@@ -27,7 +29,7 @@ from sheetcrm.engine.schema import ACTIVITIES, LEADS
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
-from sheetcrm.intake.activity import ACTIVITY, activity_rows
+from sheetcrm.intake.activity import ACTIVITY, activity_keys, activity_rows
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
 from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
@@ -168,7 +170,9 @@ def _append(
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
             changes = resolve(intake.plan, snapshot).changes
-            _add_touches(changes, snapshot, touches)
+            landed = activity_keys(snapshot.get(ACTIVITIES.name))
+            fresh = [e for e in touches if e.key not in landed]
+            _add_touches(changes, snapshot, fresh)
             noting = notices if intake.plan.notifications else None
             if noting is not None:
                 noting.hold(intake.plan, set(intake.lead_ids.values()))
@@ -184,9 +188,9 @@ def _append(
                 noting.release(intake.plan)
             report.moved = verify(backend, snapshot, changes, intake.plan.stamp).moved
             report.appended = len(intake.lead_ids)
-            report.already = len(intake.already)
+            report.already = len(intake.already) + len(touches) - len(fresh)
             report.lead_ids = dict(intake.lead_ids)
-            report.activities = len(touches)
+            report.activities = len(fresh)
             return {**intake.already, **intake.lead_ids, **{e.key: "" for e in touches}}
     raise BackendError(
         f"{backend.location} kept changing while web-form leads were being added",
@@ -195,20 +199,24 @@ def _append(
 
 
 def _add_touches(changes: Changes, snapshot: Snapshot, touches: list[Entry]) -> None:
-    """Posted touches as Activities rows, in the tab's header order; the tab is created with
-    them on a sheet from before it. A touch whose answers were erased adds nothing."""
-    bodies = [e.body for e in touches if e.body]
-    if not bodies:
+    """Posted touches as Activities rows, in the tab's header order, each with its key in
+    Submission ID (added at the right of a tab from before it); the tab is created with them
+    on a sheet from before it. A touch whose answers were erased adds nothing."""
+    stored = [(e.key, e.body) for e in touches if e.body]
+    if not stored:
         return
     name = next((t for t in snapshot.tabs if norm_header(t) == norm_header(ACTIVITIES.name)), None)
     tab = snapshot.get(ACTIVITIES.name)
-    rows = activity_rows(bodies, tab)
     if name is None or tab is None or not tab.header:
+        rows = activity_rows(stored, ACTIVITIES.headers)
         changes.replace[ACTIVITIES.name] = Table(
             ACTIVITIES.headers, [*(tab.rows if tab else []), *rows]
         )
-    else:
-        changes.appends.setdefault(name, []).extend(rows)
+        return
+    added = changes.new_columns.get(name, [])  # the sync's own may have planned it
+    if key_column([*tab.header, *added]) is None:
+        added = changes.new_columns[name] = [*added, KEY_COLUMN]
+    changes.appends.setdefault(name, []).extend(activity_rows(stored, [*tab.header, *added]))
 
 
 def describe(entry: Entry) -> dict[str, object]:

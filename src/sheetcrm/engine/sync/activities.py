@@ -10,9 +10,11 @@ Next action date (docs/activities.md).
   so a date a person types afterwards stays until a newer activity comes.
 
 Each value changed is a History row (By sheetcrm, Why "activity 2026-12-03 call (reached) by
-Sofia Marin"). What people typed on Activities is never rewritten; a row that names no known
-lead, an unreadable date, an unknown Type or Outcome, a By not on the Team tab are problems
-at their cell. A second sync changes nothing: every rule compares with what the cell holds.
+Sofia Marin"). What people typed on Activities is never rewritten (a tab from before its
+Submission ID column gets it, empty, at its right: the flusher's key of posted touches); a
+row that names no known lead, an unreadable date, an unknown Type or Outcome, a By not on
+the Team tab are problems at their cell. A second sync changes nothing: every rule compares
+with what the cell holds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touches
+from sheetcrm.engine.activities import (
+    KEY_COLUMN,
+    Leads,
+    Touches,
+    key_column,
+    parse_stamps,
+    read_touches,
+)
 from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import ngettext
@@ -42,6 +51,9 @@ LAST_CONTACT, FIRST_TOUCH, NEXT_ACTION = "Last contact", "First touch at", "Next
 @gc_paused()
 def apply_activities(state: SyncState) -> SyncState:
     table = state.snapshot.get(ACTIVITIES.name)
+    if table is not None and table.header and key_column(table.header) is None:
+        # a tab from before it: the column the flusher keys posted touches by
+        state.plan.tab_columns[ACTIVITIES.name] = [KEY_COLUMN]
     if table is None or not table.rows:
         return state  # a sheet from before the tab: no activities
     settings, frame = state.settings, state.view
