@@ -216,7 +216,7 @@ def read_touches(
     frame = ActivityFrame.read(table) if frame is None else frame
     columns = frame.columns
     problems = _Problems(table, leads.ids)
-    lead, named, via_email = _resolve(frame.factorized("Lead ID"), leads)
+    lead, named, via_email = _resolve(frame.column("Lead ID"), leads)
     # a row with no lead and nothing else typed is a gap on the tab, not an activity
     filled = named.copy()
     unnamed = np.flatnonzero(~named)
@@ -261,30 +261,28 @@ def read_touches(
     )
 
 
-def _resolve(
-    factorized: tuple[np.ndarray, np.ndarray], leads: Leads
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _resolve(keys: np.ndarray, leads: Leads) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's lead (position), -1 when none, whether the row names one at all, and
-    whether it was found by e-mail; once per distinct text of the Lead ID column
-    (``factorized``): by Lead ID as typed, else by the ID stripped or the e-mail (case
-    ignored); an e-mail several leads share means the oldest of them."""
-    codes, uniques = factorized
-    codes = np.where(codes < 0, len(uniques), codes)  # a cell that is not text: blank
-    keys = np.append(np.asarray(uniques, dtype=object), "")
+    whether it was found by e-mail: by Lead ID as typed (one hash lookup per cell among the
+    leads' IDs: cheaper than factorising the column, whose distinct texts outnumber them),
+    else, once per distinct text, by the ID stripped or the e-mail (case ignored); an e-mail
+    several leads share means the oldest of them."""
     index = pd.Index(list(leads.ids), dtype=object)
-    found = index.get_indexer(pd.Index(keys, dtype=object))
-    named = found >= 0
+    lead = index.get_indexer(pd.Index(keys, dtype=object))
+    named = lead >= 0
     via_email = np.zeros(len(keys), dtype=bool)
     missed = np.flatnonzero(~named)
-    if len(missed):
-        texts = [str(k).strip() for k in keys[missed]]
-        by_id = index.get_indexer(pd.Index(texts, dtype=object))
-        oldest = _oldest_by_email(leads).reindex([t.casefold() for t in texts])
-        again = np.where(by_id >= 0, by_id, oldest.fillna(-1).to_numpy(dtype=np.int64))
-        found[missed] = again
-        named[missed] = np.array([t != "" for t in texts], dtype=bool)
-        via_email[missed] = (by_id < 0) & (again >= 0)
-    return found[codes], named[codes], via_email[codes]
+    if not len(missed):
+        return lead, named, via_email
+    codes, uniques = pd.factorize(keys[missed])
+    texts = [str(u).strip() for u in uniques]
+    by_id = index.get_indexer(pd.Index(texts, dtype=object))
+    oldest = _oldest_by_email(leads).reindex([t.casefold() for t in texts])
+    found = np.where(by_id >= 0, by_id, oldest.fillna(-1).to_numpy(dtype=np.int64))
+    lead[missed] = found[codes]
+    named[missed] = np.array([t != "" for t in texts], dtype=bool)[codes]
+    via_email[missed] = ((by_id < 0) & (found >= 0))[codes]
+    return lead, named, via_email
 
 
 def _oldest_by_email(leads: Leads) -> pd.Series:
