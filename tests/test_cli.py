@@ -19,7 +19,7 @@ def sheet(tmp_path):
 
 def test_init_provisions_every_tab(sheet, capsys):
     wb = load_workbook(sheet)
-    assert wb.sheetnames[:13] == [
+    assert wb.sheetnames[:14] == [
         "Leads",
         "Stages",
         "Scoring",
@@ -29,6 +29,7 @@ def test_init_provisions_every_tab(sheet, capsys):
         "Settings",
         "Forms",
         "Targets",
+        "Sequences",
         "Activities",
         "History",
         "Notifications",

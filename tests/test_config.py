@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sheetcrm.engine.config import Config, parse_config
 from sheetcrm.engine.forms_tab import FormMapping, form_key
 from sheetcrm.engine.rule_tab import leads_fields
+from sheetcrm.engine.schema import RULE_TABS as RULE_TAB_SPECS
 from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.settings import ALL
 from sheetcrm.engine.table import Snapshot, Table
@@ -18,7 +19,7 @@ from sheetcrm.files.templates import load_template
 
 NOW = datetime(2026, 3, 10, 14, 30)
 TEMPLATE = load_template(now=NOW)
-RULE_TABS = ("Stages", "Scoring", "Routing", "Team", "Alerts", "Settings", "Forms", "Targets")
+RULE_TABS = tuple(t.name for t in RULE_TAB_SPECS)  # their order: test_cli.py
 
 
 def tabs() -> dict[str, Table]:

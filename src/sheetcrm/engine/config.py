@@ -32,6 +32,7 @@ from sheetcrm.engine.schema import (
     LEADS,
     ROUTING,
     SCORING,
+    SEQUENCES,
     SETTINGS,
     STAGES,
     STATE,
@@ -40,6 +41,7 @@ from sheetcrm.engine.schema import (
     canonical_header,
 )
 from sheetcrm.engine.scoring_tab import ScoringRule, parse_scoring
+from sheetcrm.engine.sequences_tab import Step, parse_sequences
 from sheetcrm.engine.settings import GROUP_CAP_PREFIX, Settings, find_setting
 from sheetcrm.engine.settings_tab import LastGood, parse_settings, setting_key
 from sheetcrm.engine.sheet_locale import sheet_defaults, shown_decimal
@@ -76,6 +78,7 @@ class Config:
     valid: dict[str, Table] = field(default_factory=dict)  # rule tabs valid as they are now
     kept: dict[str, GoodVersion] = field(default_factory=dict)  # as the state tab keeps them
     targets: list[Target] = field(default_factory=list)  # the Targets tab's valid rows
+    sequences: list[Step] = field(default_factory=list)  # the Sequences tab's valid steps
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -154,6 +157,9 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
     # checked against a valid Team tab only, so one Team typo is one problem, not twenty
     targets, targets_problems = parse_targets(snapshot.get(TARGETS.name), team, team_tab.ok)
     forms_problems += targets_problems
+    # a bad step is left out, the others stand (nothing is sent from this tab yet)
+    sequences, sequences_problems = parse_sequences(snapshot.get(SEQUENCES.name), fields)
+    forms_problems += sequences_problems
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner
         problems.append(
@@ -230,6 +236,7 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
         forms,
         alerts,
         targets=targets,
+        sequences=sequences,
     )
     return config, bad
 

@@ -105,6 +105,15 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
         "Won deals target": "objectif d'affaires gagnées, objectif de ventes",
         "Activities target": "objectif d'activités",
     },
+    "Sequences": {
+        "Sequence": "séquence",
+        "Step": "étape",
+        "Wait": "attente, délai",
+        "After": "après",
+        "Subject": "objet, sujet",
+        "Body": "corps, message",
+        "Status": "statut",
+    },
 }
 """By rule tab, then header: its French names (b2b-fr), read like the English ones."""
 

@@ -42,26 +42,10 @@ LEADS = TabSpec(
             16,
         ),
         Column("First name", width=12),
-        Column(
-            "Last name",
-            width=12,
-        ),
-        Column(
-            "Email",
-            Kind.EMAIL,
-            help="Checked for syntax (no DNS lookup).",
-            width=24,
-        ),
-        Column(
-            "Phone",
-            Kind.PHONE,
-            help="Read in the default region of Settings.",
-            width=16,
-        ),
-        Column(
-            "Company",
-            width=18,
-        ),
+        Column("Last name", width=12),
+        Column("Email", Kind.EMAIL, help="Checked for syntax (no DNS lookup).", width=24),
+        Column("Phone", Kind.PHONE, help="Read in the default region of Settings.", width=16),
+        Column("Company", width=18),
         Column("Country", width=12),
         Column("Industry", width=14),
         Column(
@@ -323,11 +307,26 @@ TARGETS = TabSpec(
     "managers",
 )
 
-STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS = (
-    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
-    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
+SEQUENCES = TabSpec(
+    "Sequences",
+    (
+        Column("Sequence", help="The sequence's name; its rows are its steps.", width=16),
+        Column("Step", Kind.NUMBER, help="1, 2, 3...: each once per sequence.", width=6),
+        Column("Wait", help='Days before this step: "3" or "3 business days".', width=14),
+        Column("After", help="enrolment or previous step (empty: step 1 enrolment).", width=14),
+        Column("Subject", help="{{First name}}, {{Company}}... by Leads header.", width=30),
+        Column("Body", help="The e-mail's text, with the same merge fields.", width=50),
+        Column("Status", help="draft (previewed, never sent) or active.", width=8),
+    ),
+    "Nurture e-mail sequences, one step per row (docs/sequences.md). Not sent yet.",
+    "managers",
 )
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
+
+STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES = (
+    replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
+    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES)
+)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES)
 TABS: tuple[TabSpec, ...] = (
     LEADS,
     *RULE_TABS,
