@@ -29,11 +29,9 @@ import argparse
 import json
 import resource
 import statistics
-import tempfile
 import time
 import tracemalloc
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 
@@ -224,14 +222,9 @@ print(json.dumps({
 
 def against(rev: str, leads: int, activities: int, rounds: int) -> None:
     """This tree's step and KPI read against ``rev``'s, alternately, in fresh processes."""
-    from against import ROOT, export, probe  # only this mode runs another tree
+    from against import alternately  # only this mode runs another tree
 
-    results: dict[str, list[dict[str, float]]] = {"this": [], rev: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
-        for _ in range(rounds):
-            for name, tree in trees.items():
-                results[name].append(probe(tree, PROBE, leads, activities))
+    results = alternately(rev, rounds, PROBE, leads, activities)
     figures: dict[str, object] = {
         "bench": "activities-against",
         "leads": leads,

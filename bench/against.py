@@ -96,6 +96,18 @@ def probe(tree: Path, code: str, *args: object) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def alternately(rev: str, rounds: int, code: str, *args: object) -> dict[str, list[dict]]:
+    """``code`` (a probe) run ``rounds`` times on this tree and on ``rev``'s, alternately, each
+    in a fresh interpreter: each tree's figures, by "this" and ``rev``."""
+    results: dict[str, list[dict]] = {"this": [], rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                results[name].append(probe(tree, code, *args))
+    return results
+
+
 def steps(rows: int) -> dict[str, float]:
     """This tree's sync, timed step by step (first sync, no memo)."""
     times, _plan = timed_steps(snapshot(rows))
@@ -129,12 +141,8 @@ def main() -> None:
     parser.add_argument("--google", action="store_true", help="a whole sync on the stand-in")
     args = parser.parse_args()
     require_data()
-    results: dict[str, list[dict[str, float]]] = {"this": [], args.rev: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
-        for _ in range(args.rounds):
-            for name, tree in trees.items():
-                results[name].append(probe(tree, GOOGLE_PROBE if args.google else PROBE, args.rows))
+    code = GOOGLE_PROBE if args.google else PROBE
+    results = alternately(args.rev, args.rounds, code, args.rows)
     bench = "against-google" if args.google else "against"
     figures: dict[str, object] = {"bench": bench, "rows": args.rows, "rounds": args.rounds}
     for what in ("first_s", "resync_s"):

@@ -45,7 +45,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import delete
 
-from against import export, probe, timed_steps
+from against import alternately, timed_steps
 from leads import NOW, ROOT, machine, require_data, snapshot
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
@@ -236,12 +236,7 @@ def against(rev: str, rows: int, rounds: int, url: str | None) -> dict[str, Any]
     """Enqueue's hold and total, this tree's and ``rev``'s, ``rounds`` fresh processes each,
     alternately, on SQLite and (given its ``url``) on one PostgreSQL: the medians, and the
     ratio of this tree's over ``rev``'s."""
-    runs: dict[str, list[dict[str, Any]]] = {"this": [], rev: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
-        for _ in range(rounds):
-            for name, tree in trees.items():
-                runs[name].append(probe(tree, ENQUEUE_PROBE, rows, url or ""))
+    runs = alternately(rev, rounds, ENQUEUE_PROBE, rows, url or "")
     figures: dict[str, Any] = {}
     for store in runs["this"][0]:
         got = {

@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
-from pathlib import Path
 
-from against import ROOT, export, probe
+from against import alternately
 from leads import machine, require_data
 
 PROBE = """
@@ -61,12 +59,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     require_data()
-    results: dict[str, list[dict[str, float]]] = {"this": [], args.rev: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
-        for _ in range(args.rounds):
-            for name, tree in trees.items():
-                results[name].append(probe(tree, PROBE, args.rows, args.turns))
+    results = alternately(args.rev, args.rounds, PROBE, args.rows, args.turns)
     figures: dict[str, object] = {
         "bench": "routing",
         "rows": args.rows,
