@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 import pgcluster
+from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.intake.outbox import Outbox
+from sheets import template
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +64,11 @@ def outbox(url: str) -> Iterator[Outbox]:
     box = Outbox(url)
     yield box
     box.close()
+
+
+@pytest.fixture
+def sheet(tmp_path: Path) -> Path:
+    """A workbook provisioned from the b2b template (a test module may define its own)."""
+    path = tmp_path / "crm.xlsx"
+    WorkbookBackend(path).provision(template())
+    return path

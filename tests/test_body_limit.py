@@ -18,13 +18,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.service.environment import MAX_BODY_LIMIT
 from sheetcrm.service.service_config import ServiceConfig
 from sheetcrm.service.web import create_app
-from sheets import Gunicorn, free_port, serving, template
+from sheets import Gunicorn, free_port, serving
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -38,13 +37,6 @@ def form_body(size: int) -> bytes:
 def json_body(size: int) -> bytes:
     head, tail = b'{"email": "ann@big.example", "notes": "', b'", "company": "LastField"}'
     return head + b"x" * (size - len(head) - len(tail)) + tail
-
-
-@pytest.fixture
-def sheet(tmp_path: Path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    WorkbookBackend(path).provision(template())
-    return path
 
 
 @pytest.fixture

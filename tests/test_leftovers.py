@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.backends.xlsx_save import LEFTOVER_SECONDS
 from sheetcrm.cli import main
 from sheetcrm.service.web import create_app
-from sheets import template
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 NOW = "2026-11-23T10:00"
@@ -49,13 +47,6 @@ def age(path: Path, seconds: float) -> None:
 def sync(sheet: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert main(["sync", "--sheet", str(sheet), "--now", NOW]) == 0
     return capsys.readouterr().out
-
-
-@pytest.fixture
-def sheet(tmp_path: Path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    WorkbookBackend(path).provision(template())
-    return path
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="finds the file in Linux's /proc")

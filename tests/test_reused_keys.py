@@ -20,17 +20,9 @@ from sheetcrm.intake import adapt
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.service import logs
 from sheetcrm.service.web import create_app
-from sheets import template
 
 TOKEN = "task-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def sheet(tmp_path: Path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    WorkbookBackend(path).provision(template())
-    return path
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from sheetcrm.intake.outbox_db import submissions
 from sheetcrm.service import logs
 from sheetcrm.service.tasks import Service
 from sheetcrm.service.web import create_app
-from sheets import human_edit, template
+from sheets import human_edit
 
 TOKEN = "task-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,13 +37,6 @@ LEAD = {
     "message": "Call me about pricing",
     "utm_campaign": "spring",
 }
-
-
-@pytest.fixture
-def sheet(tmp_path: Path) -> Path:
-    path = tmp_path / "crm.xlsx"
-    WorkbookBackend(path).provision(template())
-    return path
 
 
 def make_app(sheet: Path, **env: str) -> Flask:
