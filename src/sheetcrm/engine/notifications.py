@@ -36,6 +36,12 @@ class Notification:
     # the sheet's Language, as the sync that planned it spoke: the sender, outside any sync,
     # writes an hourly summary of it in that language (not part of the key)
     language: str = field(default_factory=current)
+    # A nurture e-mail to a lead (issue 19): From shows the owner's name, replies go to the
+    # owner; ``unsubscribe`` is the lead's address, signed into the message's unsubscribe
+    # link and checked against the outbox's suppression list before each send. "" on alerts.
+    sender_name: str = ""
+    reply_to: str = ""
+    unsubscribe: str = ""
 
     @property
     def key(self) -> str:

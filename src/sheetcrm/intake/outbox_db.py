@@ -40,6 +40,7 @@ from sheetcrm.intake.outbox_tables import metadata as metadata
 from sheetcrm.intake.outbox_tables import notifications as notifications
 from sheetcrm.intake.outbox_tables import runs as runs
 from sheetcrm.intake.outbox_tables import submissions as submissions
+from sheetcrm.intake.outbox_tables import unsubscribed as unsubscribed
 
 try:
     import fcntl

@@ -85,7 +85,24 @@ notifications = SQLTable(
     Column("logged", Integer, nullable=False),  # written to the sheet's log tab
     # the sheet's Language when planned: a summary of it is written in it ("" or NULL: en)
     Column("language", String(10)),
+    # nurture e-mails (Notification.sender_name, reply_to, unsubscribe); NULL on alerts
+    Column("sender_name", String(200)),
+    Column("reply_to", String(320)),
+    Column("unsubscribe", String(320)),
 )
 Index("notifications_due", notifications.c.state, notifications.c.next_try_at)
 Index("notifications_recipient", notifications.c.recipient, notifications.c.sent_at)
 Index("notifications_held", notifications.c.state, notifications.c.sync_stamp)
+
+
+# Addresses that asked for no more nurture e-mail (notify/suppression.py): written the moment
+# a person confirms on the unsubscribe page, read by the sender before every nurture e-mail,
+# so that none goes out in the minutes before the sheet's next sync records it on the lead.
+unsubscribed = SQLTable(
+    "unsubscribed",
+    metadata,
+    Column("address", String(320), primary_key=True),  # casefolded
+    Column("lead_id", String(40), nullable=False),
+    Column("at", Float, nullable=False),  # Unix time, UTC
+    Column("how", String(20), nullable=False),  # page | one-click | sheet
+)

@@ -14,6 +14,12 @@ class Message:
     subject: str
     text: str
     link: str = ""  # to the lead's row: a URL (Google), or "" (the text names the row)
+    # nurture e-mails only (Notification.sender_name, reply_to, unsubscribe): the From's
+    # display name, the Reply-To address, and the signed one-click unsubscribe URL
+    sender_name: str = ""
+    reply_to: str = ""
+    unsubscribe_url: str = ""
+    language: str = "en"  # of the footer a nurture e-mail carries
 
 
 class DeliveryError(Exception):

@@ -27,7 +27,9 @@ from sheetcrm.service.variables import (
     as_text,
     choice,
     port,
+    public_url,
     seconds,
+    secret_key,
     switch,
     whole,
 )
@@ -221,6 +223,31 @@ NOTIFY: tuple[Variable, ...] = (
         seconds(120),
         "Seconds the SMTP server may take to answer each step before the send is given up "
         "and tried again later.",
+    ),
+    Variable(
+        "SHEETCRM_PUBLIC_URL",
+        "",
+        public_url,
+        "The service's public https address (`https://crm.example.com`), which nurture "
+        "e-mails' unsubscribe links point to. Unset: no nurture e-mail is sent (each waits, "
+        "with this reason): a marketing e-mail without a working unsubscribe link is unlawful "
+        "in the EU. See docs/sequences.md.",
+    ),
+    Variable(
+        "SHEETCRM_UNSUBSCRIBE_SECRET",
+        "",
+        secret_key,
+        "The key that signs unsubscribe links (32 random characters or more). Changing it "
+        "voids the links of every e-mail already sent: keep it in `secret.yaml` or Secret "
+        "Manager.",
+        secret=True,
+    ),
+    Variable(
+        "SHEETCRM_UNSUBSCRIBE_DAYS",
+        "365",
+        whole(3650),
+        "Days an unsubscribe link works; after, its page says so and how to stop the e-mails "
+        "(reply to one).",
     ),
 )
 

@@ -6,6 +6,7 @@ Imported by gunicorn's master through environment.py: the standard library only,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -100,6 +101,28 @@ def choice(*words: str) -> Parse:
         return text.casefold()
 
     return parse
+
+
+def public_url(name: str, text: str) -> str:
+    """The service's address as the public reaches it: https, no path beyond the host's."""
+    if text and not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?(/[^\s?#]*)?", text.strip()):
+        raise ConfigError(
+            f"{name}={text!r} is not an https URL",
+            "write the address people open, like https://crm.example.com "
+            "(RFC 8058: one-click unsubscribe links must be https)",
+        )
+    return text.strip().rstrip("/")
+
+
+def secret_key(name: str, text: str) -> str:
+    """A signing key: long enough that it cannot be guessed."""
+    if text and len(text) < 16:
+        raise ConfigError(
+            f"{name} is too short ({len(text)} characters) to sign links",
+            "use 32 random characters or more: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'",
+        )
+    return text
 
 
 def port(name: str, text: str) -> int:
