@@ -106,7 +106,12 @@ def service(app: Flask) -> Service:
 
 @pytest.fixture
 def app(blank_sheet: Path, tmp_path: Path) -> Iterator[Flask]:
-    app = start(blank_sheet, tmp_path, SHEETCRM_SECRET_TYPEFORM=SECRETS["typeform"])
+    app = start(
+        blank_sheet,
+        tmp_path,
+        SHEETCRM_SECRET_TYPEFORM=SECRETS["typeform"],
+        SHEETCRM_UNSUBSCRIBE_SECRET="fuzz-unsubscribe-secret",
+    )
     yield app
     service(app).stop()
 
@@ -118,7 +123,9 @@ def test_the_served_description_is_the_one_fuzzed(app: Flask) -> None:
     answer = app.test_client().get("/openapi.json")
     assert answer.status_code == 200 and answer.json == openapi()
     labels = {op.label for op in OPERATIONS}
-    assert "GET /openapi.json" in labels and len(labels) == 10  # /hooks/activity: the 10th
+    assert (
+        "GET /openapi.json" in labels and len(labels) == 12
+    )  # and /unsubscribe/{token}: GET, POST
 
 
 def _has_inputs(label: str) -> bool:
@@ -157,7 +164,7 @@ def test_undocumented_methods_are_405_with_allow(app: Flask) -> None:
     client = app.test_client()
     paths = openapi()["paths"]
     for path, operations in paths.items():
-        url = path.replace("{source}", "generic")
+        url = path.replace("{source}", "generic").replace("{token}", "not-a-token")
         documented = {m.upper() for m in operations}
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             if method in documented:

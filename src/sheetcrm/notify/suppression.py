@@ -42,3 +42,11 @@ def suppressed(db: OutboxDB, addresses: Iterable[str]) -> set[str]:
             query = select(unsubscribed.c.address).where(unsubscribed.c.address.in_(part))
             found.update(conn.execute(query).scalars())
     return found
+
+
+def since(db: OutboxDB, address: str) -> float | None:
+    """When ``address`` first asked to stop (the time :func:`suppress` kept), or None."""
+    query = select(unsubscribed.c.at).where(unsubscribed.c.address == normal(address))
+    with db.engine.connect() as conn:
+        at = conn.execute(query).scalar()
+    return None if at is None else float(at)

@@ -47,6 +47,73 @@ _TOUCH: dict[str, Any] = {
 }
 
 
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": _TEXT}}}
+
+
+_TOKEN = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "the signed token of the e-mail's link (notify/unsubscribe.py)",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},  # URL-safe base64 and dots
+}
+_UNSUBSCRIBE_ANSWERS = {
+    "400": _html(
+        "the token was edited or signed with another key: a page that says what to "
+        "do instead (reply to the e-mail); nothing changed"
+    ),
+    "404": {
+        "description": "SHEETCRM_UNSUBSCRIBE_SECRET is unset: a plain text that says so "
+        "(or, for a path that is no token, the usual Error)",
+        "content": {
+            "text/plain": {"schema": _TEXT},
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+        },
+    },
+    "410": _html(
+        "the token has expired (SHEETCRM_UNSUBSCRIBE_DAYS): a page that says what "
+        "to do instead; nothing changed"
+    ),
+}
+_UNSUBSCRIBE = {
+    "get": {
+        "summary": "The page an unsubscribe link opens (docs/sequences.md): the address and a "
+        "button that confirms. Changes nothing: mail scanners fetch links.",
+        "parameters": [_TOKEN],
+        "responses": {"200": _html("the page, in the token's language"), **_UNSUBSCRIBE_ANSWERS},
+    },
+    "post": {
+        "summary": "The page's button, or a mail client's RFC 8058 one-click POST: the address "
+        "gets no more nurture e-mail; an unsubscribe activity is appended to Activities by "
+        "the next flush. A second POST stores nothing new.",
+        "parameters": [_TOKEN],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": _html("unsubscribed: a page that says so"),
+            **_UNSUBSCRIBE_ANSWERS,
+            "413": _error("the body is over the size limit"),
+            "503": {
+                **_html("the outbox's database cannot be reached: nothing changed, try again"),
+                "headers": _RETRY_AFTER,
+            },
+        },
+    },
+}
+
+
 def openapi() -> dict[str, Any]:
     accepted = {
         "type": "object",
@@ -175,6 +242,7 @@ def openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/unsubscribe/{token}": _UNSUBSCRIBE,
             "/openapi.json": {
                 "get": {
                     "summary": "This description.",

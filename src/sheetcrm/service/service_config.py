@@ -37,6 +37,8 @@ class ServiceConfig:
     retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
     send: Send = no_channels  # how notifications go out: the channels of the environment
     channels: list[str] = field(default_factory=list)  # what is set up, without secrets
+    unsubscribe_secret: str = ""  # signs unsubscribe links; "": the page answers 404
+    unsubscribe_days: int = 365  # how long a link works
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -74,6 +76,8 @@ class ServiceConfig:
             retention_days=values["SHEETCRM_OUTBOX_RETENTION_DAYS"],
             send=channels.send,
             channels=channels.describe(),
+            unsubscribe_secret=values["SHEETCRM_UNSUBSCRIBE_SECRET"] or "",
+            unsubscribe_days=values["SHEETCRM_UNSUBSCRIBE_DAYS"],
         )
 
     def announce(self, serves: bool) -> None:

@@ -30,6 +30,7 @@ from sheetcrm.intake.signatures import verify
 from sheetcrm.service import background, secret_manager
 from sheetcrm.service.openapi import openapi
 from sheetcrm.service.tasks import Service, logs, starting
+from sheetcrm.service.unsubscribe_page import bp as unsubscribe_bp
 
 bp = Blueprint("sheetcrm", __name__)
 JSON_TYPES = ("application/json",)
@@ -242,6 +243,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     svc = Service(config)
     app.extensions["sheetcrm"] = svc
     app.register_blueprint(bp)
+    app.register_blueprint(unsubscribe_bp)
 
     @app.errorhandler(Refused)
     def refused(exc: Refused) -> tuple[Response, int]:
@@ -292,7 +294,8 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
             level,
             kind="request",
             method=request.method,
-            path=request.path,  # never the query string: some vendors put tokens there
+            # never the query string (some vendors put tokens there), nor an unsubscribe token
+            path=g.get("logged_path", request.path),
             status=status,
             ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
             source=g.get("source", ""),
