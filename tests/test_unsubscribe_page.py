@@ -12,15 +12,18 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select, text
 
 from sheetcrm.intake.activity import ACTIVITY
 from sheetcrm.intake.outbox import Entry
+from sheetcrm.intake.outbox_db import unsubscribed
 from sheetcrm.notify.suppression import suppressed
 from sheetcrm.notify.unsubscribe import PATH, SALT, link, token
 from sheetcrm.service.tasks import Service
@@ -50,7 +53,7 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client(use_cookies=False)  # one-click POSTs carry no cookie
 
 
-def url(language: str = "en", address: str = ADDRESS, secret: str = SECRET) -> str:
+def signed_path(language: str = "en", address: str = ADDRESS, secret: str = SECRET) -> str:
     return PATH + token(secret, LEAD, address, language)
 
 
@@ -73,7 +76,7 @@ def test_a_get_names_the_address_offers_one_button_and_changes_nothing(
     app: Flask, client: FlaskClient
 ) -> None:
     for _ in range(3):  # a mail scanner, a link preview, the person
-        answer = client.get(url())
+        answer = client.get(signed_path())
         assert answer.status_code == 200
     page = answer.text
     assert answer.mimetype == "text/html"
@@ -88,7 +91,7 @@ def test_a_get_names_the_address_offers_one_button_and_changes_nothing(
 
 
 def test_the_page_speaks_the_tokens_language(client: FlaskClient) -> None:
-    page = client.get(url("fr")).text
+    page = client.get(signed_path("fr")).text
     assert '<html lang="fr">' in page
     assert "Ne plus envoyer ces e-mails à Ana.Lopez@Example.com ?" in page
     assert ">Me désinscrire</button>" in page
@@ -96,7 +99,7 @@ def test_the_page_speaks_the_tokens_language(client: FlaskClient) -> None:
 
 
 def test_an_unknown_language_gets_both(client: FlaskClient) -> None:
-    page = client.get(url("de")).text
+    page = client.get(signed_path("de")).text
     assert '<section lang="en">' in page and '<section lang="fr">' in page
     assert page.count("<form") == 2  # either button does it
 
@@ -105,7 +108,7 @@ def test_the_button_unsubscribes_once_and_the_activity_waits_in_the_outbox(
     app: Flask, client: FlaskClient
 ) -> None:
     before = time.time()
-    answer = client.post(url(), data={})
+    answer = client.post(signed_path(), data={})
     assert answer.status_code == 200, answer.text
     assert "You are unsubscribed" in answer.text
     assert "No more of these e-mails will be sent to Ana.Lopez@Example.com." in answer.text
@@ -124,23 +127,17 @@ def test_the_button_unsubscribes_once_and_the_activity_waits_in_the_outbox(
     }
     assert row["At"].endswith("+00:00") and "T" in row["At"]  # ISO, UTC: any sheet zone
     assert before - 1 <= _at(row["At"]) <= time.time()
-    for again in (client.post(url(), data={}), client.post(url(), data=ONE_CLICK)):
+    for again in (client.post(signed_path(), data={}), client.post(signed_path(), data=ONE_CLICK)):
         assert again.status_code == 200 and "You are unsubscribed" in again.text
     assert [(e.key, e.body) for e in entries(app)] == [(KEY, entry.body)]
 
 
 def _at(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).timestamp()
 
 
 def _how(app: Flask) -> str:
     with _service(app).outbox.db.engine.connect() as conn:
-        from sqlalchemy import select
-
-        from sheetcrm.intake.outbox_db import unsubscribed
-
         return str(conn.execute(select(unsubscribed.c.how)).scalar_one())
 
 
@@ -148,7 +145,7 @@ def test_a_mail_clients_one_click_post_works_without_cookies(
     app: Flask, client: FlaskClient
 ) -> None:
     answer = client.post(
-        url(),
+        signed_path(),
         data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
     )
@@ -158,7 +155,7 @@ def test_a_mail_clients_one_click_post_works_without_cookies(
 
 
 def test_the_buttons_post_is_recorded_as_the_page(app: Flask, client: FlaskClient) -> None:
-    assert client.post(url("fr")).status_code == 200  # a form with no field: an empty body
+    assert client.post(signed_path("fr")).status_code == 200  # a form with no field: an empty body
     assert _how(app) == "page"
 
 
@@ -167,7 +164,7 @@ def test_a_second_link_of_the_same_address_keeps_the_first_time(
 ) -> None:
     """Another lead holding the address (a duplicate) gets its own activity, dated when the
     address first asked; the suppression list keeps one row."""
-    assert client.post(url()).status_code == 200
+    assert client.post(signed_path()).status_code == 200
     other = PATH + token(SECRET, "L-00043", ADDRESS.upper(), "en")
     assert client.post(other, data=ONE_CLICK).status_code == 200
     first, second = entries(app)
@@ -185,8 +182,8 @@ def _edited(signed: str) -> str:
 @pytest.mark.parametrize(
     "bad",
     [
-        pytest.param(lambda: _edited(url()), id="edited"),
-        pytest.param(lambda: url(secret="another-secret-of-enough-length"), id="foreign"),
+        pytest.param(lambda: _edited(signed_path()), id="edited"),
+        pytest.param(lambda: signed_path(secret="another-secret-of-enough-length"), id="foreign"),
         pytest.param(lambda: PATH + "not-a-token", id="invented"),
     ],
 )
@@ -222,7 +219,7 @@ def test_an_expired_token_says_so_and_changes_nothing(sheet: Path, method: str) 
         assert "Unsubscribe links work for 7 days after the e-mail." in answer.text
         assert "Ce lien de désinscription a expiré" in answer.text
         assert nothing_stored(app)
-        fresh = client.get(url())  # the same key, a token of today: still fine
+        fresh = client.get(signed_path())  # the same key, a token of today: still fine
         assert fresh.status_code == 200
     finally:
         _service(app).stop()
@@ -233,7 +230,7 @@ def test_without_a_signing_key_every_link_is_a_plain_404(sheet: Path) -> None:
     try:
         client = app.test_client()
         for method in ("GET", "POST"):
-            answer = client.open(url(), method=method, data=ONE_CLICK)
+            answer = client.open(signed_path(), method=method, data=ONE_CLICK)
             assert answer.status_code == 404
             assert answer.mimetype == "text/plain"
             assert "SHEETCRM_UNSUBSCRIBE_SECRET is unset" in answer.text
@@ -245,7 +242,10 @@ def test_without_a_signing_key_every_link_is_a_plain_404(sheet: Path) -> None:
 
 def test_a_hostile_address_is_shown_as_text(app: Flask, client: FlaskClient) -> None:
     hostile = '<img src=x onerror="alert(1)">@example.com'
-    for answer in (client.get(url(address=hostile)), client.post(url(address=hostile))):
+    for answer in (
+        client.get(signed_path(address=hostile)),
+        client.post(signed_path(address=hostile)),
+    ):
         assert answer.status_code == 200
         assert "<img" not in answer.text
         assert '&lt;img src=x onerror="alert(1)"&gt;@example.com' in answer.text
@@ -254,7 +254,7 @@ def test_a_hostile_address_is_shown_as_text(app: Flask, client: FlaskClient) -> 
 def test_the_request_log_names_neither_the_token_nor_the_address(
     client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    signed = url()
+    signed = signed_path()
     with caplog.at_level(logging.INFO, logger="sheetcrm"):
         client.get(signed)
         client.post(signed)
@@ -267,12 +267,25 @@ def test_the_request_log_names_neither_the_token_nor_the_address(
 def test_a_database_that_fails_gets_a_page_to_try_again_and_keeps_nothing(
     app: Flask, client: FlaskClient
 ) -> None:
-    from sqlalchemy import text
-
     with _service(app).outbox.db.begin() as conn:
         conn.execute(text("DROP TABLE unsubscribed"))  # the suppression list cannot be written
-    answer = client.post(url("fr"), data=ONE_CLICK)
+    answer = client.post(signed_path("fr"), data=ONE_CLICK)
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert "Votre demande n'a pas pu être enregistrée" in answer.text
     assert "réessayez dans une minute" in answer.text
     assert entries(app) == []
+
+
+def test_clicked_twice_on_each_outbox_store(sheet: Path, url: str) -> None:
+    """The same stop on SQLite and PostgreSQL: one suppression row, one outbox entry."""
+    app = make_app(sheet, SHEETCRM_UNSUBSCRIBE_SECRET=SECRET, SHEETCRM_OUTBOX=url)
+    try:
+        client = app.test_client(use_cookies=False)
+        signed = PATH + token(SECRET, LEAD, ADDRESS, "en")
+        for body in ({}, ONE_CLICK, ONE_CLICK):
+            assert client.post(signed, data=body).status_code == 200
+        assert [e.key for e in entries(app)] == [KEY]
+        assert suppressed(_service(app).outbox.db, [ADDRESS]) == {"ana.lopez@example.com"}
+        assert _how(app) == "page"
+    finally:
+        _service(app).stop()
