@@ -37,17 +37,6 @@ from sheetcrm.engine.values import shown
 
 _NAT = np.datetime64("NaT", "ns")
 Said = dict[int, tuple[str, str]]  # code -> (problem, hint)
-# the service's column: a posted touch's outbox key, how the flusher knows one it appended
-# before a crash (intake/flusher.py); empty on typed rows, never read by the sync
-KEY_COLUMN = "Submission ID"
-
-
-def key_column(header: list[str]) -> int | None:
-    """Where an Activities header has Submission ID (or its French name), if anywhere."""
-    return next(
-        (i for i, h in enumerate(header) if (c := ACTIVITIES.column(h)) and c.header == KEY_COLUMN),
-        None,
-    )
 
 
 @dataclass

@@ -50,13 +50,16 @@ kept out of the drop-down (a person logs an e-mail's answer, not that it went)."
 
 # a By naming a sequence rather than a person, as the sent step writes it (English or French)
 SEQUENCE_PREFIXES = ("sequence ", "séquence ")
+_SEQUENCE_ALONE = frozenset({"sequence", "séquence"})  # one whose name the sender did not give
 _UNSUBSCRIBE_WORDS = frozenset(norm_header(w) for w, t in TYPES.items() if t == UNSUBSCRIBE)
 
 
 def by_sequence(texts: np.ndarray) -> np.ndarray:
     """Per text (a By cell, stripped), whether it names a sequence: ``sequence Nurture C``."""
     folded = [str(t).strip().casefold() for t in texts]
-    return np.array([f.startswith(SEQUENCE_PREFIXES) for f in folded], dtype=bool)
+    return np.array(
+        [f.startswith(SEQUENCE_PREFIXES) or f in _SEQUENCE_ALONE for f in folded], dtype=bool
+    )
 
 
 def unsubscribe_types(texts: np.ndarray) -> np.ndarray:

@@ -24,15 +24,8 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.activities import (
-    KEY_COLUMN,
-    Leads,
-    Touches,
-    key_column,
-    parse_stamps,
-    read_touches,
-)
-from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touches
+from sheetcrm.engine.activity_tab import KEY_COLUMN, ActivityFrame, key_column
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import ngettext
 from sheetcrm.engine.plan import ColumnWrites, find_column
