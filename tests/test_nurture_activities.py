@@ -11,6 +11,7 @@ from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.activity_tab import KEY_COLUMN, ActivityFrame
 from sheetcrm.engine.activity_words import unsubscribes
+from sheetcrm.engine.look import WORD_LISTS
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import find_column
 from sheetcrm.engine.schema import ACTIVITIES, LEADS, SETTINGS
@@ -188,6 +189,8 @@ def test_unsubscribes_and_sequence_bys_are_no_touch_and_no_problem():
     assert cell(snap, LEADS.name, "L-00001", "Last contact") == ""
     assert cell(snap, LEADS.name, "L-00001", "First touch at") == ""
     assert cell(snap, LEADS.name, "L-00002", "First touch at") == "2026-11-22 10:00"
+    offered = [w.words for w in WORD_LISTS if w.tab == ACTIVITIES.name and w.column == "Type"]
+    assert offered and "unsubscribe" in offered[0]  # the drop-down offers it
     found = unsubscribes(ActivityFrame.read(snap.table(ACTIVITIES.name)))
     assert found.rows.tolist() == [0, 1]
     assert found.lead_id.tolist() == ["L-00001", "BOB@bolt.example"]

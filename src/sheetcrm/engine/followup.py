@@ -120,7 +120,9 @@ def read_touches(
     owner = np.where(lead >= 0, deals.owner[np.maximum(lead, 0)] if len(deals) else "", "")
     kind = _canonical(frame, "Type", TYPES)
     # an unsubscribe is the lead's doing, not an activity: no KPI counts it
-    keep = kind != "unsubscribe"
+    unsubscribed = kind == "unsubscribe"
+    # a tab without one (the usual case) is taken whole: views, not copies of a million rows
+    keep: slice | np.ndarray = ~unsubscribed if unsubscribed.any() else slice(None)
     return Touches(
         lead=lead[keep],
         at=to_utc(wall, fold, zone)[keep],
@@ -134,6 +136,8 @@ def read_touches(
 
 def _people(touches: Touches) -> Touches:
     """The touches people made: ``touches`` without the nurture e-mails."""
+    if not touches.automatic.any():
+        return touches
     keep = ~touches.automatic
     return Touches(
         touches.lead[keep],
