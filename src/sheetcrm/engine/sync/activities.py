@@ -9,6 +9,9 @@ Next action date (docs/activities.md).
   is newer than the last time this step set the cell (History), or this step never set it;
   so a date a person types afterwards stays until a newer activity comes.
 
+A nurture e-mail (By ``sequence <name>``, which the ``sent`` step appends) and an unsubscribe
+(Type ``unsubscribe``) are read but set none of the three: no person touched the lead.
+
 Each value changed is a History row (By sheetcrm, Why "activity 2026-12-03 call (reached) by
 Sofia Marin"). What people typed on Activities is never rewritten (a tab from before its
 Submission ID column gets it, empty, at its right: the flusher's key of posted touches); a
