@@ -44,6 +44,9 @@ from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.files.templates import load_template
 
+# touches only: an unsubscribe (issue 19) is no touch; by its word, which older trees lack
+TOUCHES = tuple(t for t in TYPE_WORDS if t != "unsubscribe")
+
 NOW = datetime(2026, 12, 31, 18, 0)
 STEP = dict(STEPS)["activities"]
 
@@ -84,7 +87,7 @@ def data(leads: int, activities: int, seed: int = 13) -> dict[str, Table]:
     by = people[
         np.where(rng.random(activities) < 0.01, len(team), rng.integers(0, len(team), activities))
     ]
-    types = np.array(TYPE_WORDS, dtype=object)[rng.integers(0, len(TYPE_WORDS), activities)]
+    types = np.array(TOUCHES, dtype=object)[rng.integers(0, len(TOUCHES), activities)]
     outcomes = np.array([*OUTCOMES, ""], dtype=object)[
         rng.integers(0, len(OUTCOMES) + 1, activities)
     ]
@@ -148,7 +151,7 @@ def per_row(tabs: dict[str, Table]) -> tuple[dict[str, dict[str, str]], float]:
     for r in leads.rows:
         by_mail.setdefault(r[mail_col].strip().casefold(), r[id_col])
     team = {r[0].strip().casefold() for r in tabs["Team"].rows}
-    words = {*TYPE_WORDS, *OUTCOMES, *FRENCH_OUTCOMES, ""}
+    words = {*TOUCHES, *OUTCOMES, *FRENCH_OUTCOMES, ""}
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
     follow: dict[str, tuple[datetime, str]] = {}

@@ -208,3 +208,24 @@ def test_the_kpis_match_a_plain_per_row_computation(seed: int) -> None:
     for name, expected in plain(data, rows, 30, 5).items():
         assert found[name][0] == pytest.approx(expected), name
     assert not np.isnan(found["Speed to first touch (activities), p90"][0])
+
+
+def test_nurture_emails_count_as_activities_only_and_unsubscribes_not_at_all():
+    """A sequence's e-mails (By "sequence <name>") add to Activities; every figure about
+    people's touches, and the by-owner table, stay as without them; an unsubscribe counts
+    nowhere."""
+    machine = [
+        ["2026-10-30 08:00", "L-5", "email", "sent", "sequence Nurture C"],  # last month
+        ["2026-11-22 10:00", "L-4", "email", "envoyé", "séquence Relance C"],  # untouched lead
+        ["2026-11-22 11:00", "L-4", "unsubscribe", "", ""],
+        ["2026-11-22 11:05", "L-5", "désinscription", "", ""],
+    ]
+    base, more = run(LEADS, activities(ROWS)), run(LEADS, activities([*ROWS, *machine]))
+    plain, with_them = figures(base), figures(more)
+    period, ever = plain.pop("Activities")
+    assert with_them.pop("Activities") == (period + 1, ever + 2)
+    assert ever == 10
+    assert with_them.keys() == plain.keys()
+    for name, values in plain.items():
+        assert with_them[name] == pytest.approx(values, nan_ok=True), name
+    pd.testing.assert_frame_equal(more.owners, base.owners)

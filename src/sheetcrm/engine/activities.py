@@ -18,6 +18,15 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.activity_words import (
+    FRENCH_OUTCOMES,
+    OUTCOMES,
+    SERVICE_OUTCOMES,
+    TYPE_WORDS,
+    TYPES,
+    by_sequence,
+    unsubscribe_types,
+)
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.dates import canonical_times, date_array, date_problem, parse_date
 from sheetcrm.engine.hints import suggest
@@ -26,44 +35,8 @@ from sheetcrm.engine.schema import ACTIVITIES, MAX_ROW_PROBLEMS
 from sheetcrm.engine.table import Table, a1, norm_header
 from sheetcrm.engine.values import shown
 
-TYPES: dict[str, str] = {
-    "call": "call",
-    "email": "email",
-    "e-mail": "email",
-    "meeting": "meeting",
-    "note": "note",
-    "other": "other",
-    "appel": "call",
-    "courriel": "email",
-    "rendez-vous": "meeting",
-    "réunion": "meeting",
-    "autre": "other",
-}
-"""Each word a Type cell may hold (English, then French) -> the type it means."""
-TYPE_WORDS = ("call", "email", "meeting", "note", "other")
-OUTCOMES = ("reached", "voicemail", "no answer", "meeting booked", "not interested")
-"""The default Outcome words (Settings: Activity outcomes replaces them)."""
-FRENCH_OUTCOMES = {
-    "joint": "reached",
-    "messagerie": "voicemail",
-    "pas de réponse": "no answer",
-    "rendez-vous pris": "meeting booked",
-    "pas intéressé": "not interested",
-}
-
 _NAT = np.datetime64("NaT", "ns")
 Said = dict[int, tuple[str, str]]  # code -> (problem, hint)
-# the service's column: a posted touch's outbox key, how the flusher knows one it appended
-# before a crash (intake/flusher.py); empty on typed rows, never read by the sync
-KEY_COLUMN = "Submission ID"
-
-
-def key_column(header: list[str]) -> int | None:
-    """Where an Activities header has Submission ID (or its French name), if anywhere."""
-    return next(
-        (i for i, h in enumerate(header) if (c := ACTIVITIES.column(h)) and c.header == KEY_COLUMN),
-        None,
-    )
 
 
 @dataclass
@@ -230,7 +203,7 @@ def read_touches(
     next_action = parse_stamps(next_text, dayfirst, zone, frame.canonical_times("Next action date"))
     unread = np.isnat(next_action) & (next_text != "")
     _say_dates(next_text, unread, "Next action date", dayfirst, lead, problems)
-    known_outcomes = [*outcomes, *OUTCOMES, *FRENCH_OUTCOMES]
+    known_outcomes = [*outcomes, *OUTCOMES, *FRENCH_OUTCOMES, *SERVICE_OUTCOMES]
     checks = (
         ("Type", list(TYPES), list(TYPE_WORDS), _("unknown activity type %(value)s")),
         ("Outcome", known_outcomes, list(outcomes), _("unknown outcome %(value)s")),
@@ -248,7 +221,8 @@ def read_touches(
             words[column] = _check_words(
                 frame.factorized(column), known, choices, message, checked, column, lead, problems
             )
-    counts = (lead >= 0) & ~np.isnat(at)
+    # a nurture e-mail and an unsubscribe are no person's touch: they set nothing on the lead
+    counts = (lead >= 0) & ~np.isnat(at) & ~_not_touches(words, len(at))
     rows = np.flatnonzero(counts)
     return Touches(
         rows,
@@ -259,6 +233,16 @@ def read_touches(
         problems.listed,
         problems.counted,
     )
+
+
+def _not_touches(words: dict[str, Words], rows: int) -> np.ndarray:
+    """Per row, whether it is a nurture e-mail (By ``sequence <name>``) or an unsubscribe."""
+    wrong = [
+        test(words[name].texts)[words[name].codes]
+        for name, test in (("By", by_sequence), ("Type", unsubscribe_types))
+        if name in words
+    ]
+    return np.logical_or.reduce(wrong) if wrong else np.zeros(rows, dtype=bool)
 
 
 def _resolve(keys: np.ndarray, leads: Leads) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -380,10 +364,12 @@ def _check_words(
     if not checked:
         return words
     keys = {norm_header(k) for k in known}
+    # a By naming a sequence is the sync's own (the sent step): no Team name to match
+    sequence = by_sequence(texts) if column == "By" else np.zeros(len(texts), dtype=bool)
     said: Said = {
         i: (message % {"value": shown(t)}, suggest(t, choices))
         for i, t in enumerate(texts)
-        if t and norm_header(t) not in keys
+        if t and norm_header(t) not in keys and not sequence[i]
     }
     if said:
         rows = np.flatnonzero(np.isin(codes, list(said)))

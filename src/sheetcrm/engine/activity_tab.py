@@ -13,10 +13,15 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.dates import canonical_times
 from sheetcrm.engine.schema import ACTIVITIES
-from sheetcrm.engine.table import Table
+from sheetcrm.engine.table import Snapshot, Table, norm_header
 
+# the service's column: a posted touch's outbox key (intake/flusher.py) or a nurture e-mail's
+# notification key (engine/sync/sent.py), how each knows a row it appended already; empty on
+# typed rows, never read by the sync
+KEY_COLUMN = "Submission ID"
 READ = ("At", "Lead ID", "Type", "Outcome", "By", "Next action date")  # Notes: never read
 
 
@@ -62,3 +67,54 @@ class ActivityFrame:
         if name not in self._times:
             self._times[name] = canonical_times(self.column(name))
         return self._times[name].copy()
+
+
+def key_column(header: list[str]) -> int | None:
+    """Where an Activities header has Submission ID (or its French name), if anywhere."""
+    return next(
+        (i for i, h in enumerate(header) if (c := ACTIVITIES.column(h)) and c.header == KEY_COLUMN),
+        None,
+    )
+
+
+def activity_keys(tab: Table | None) -> set[str]:
+    """The keys the Activities tab's Submission ID column holds: the rows the service
+    appended (posted touches, nurture e-mails)."""
+    col = key_column(tab.header) if tab is not None else None
+    if tab is None or col is None:
+        return set()
+    return {key for row in tab.rows if col < len(row) and (key := row[col].strip())}
+
+
+def laid_out(records: list[dict[str, str]], header: list[str]) -> list[list[str]]:
+    """Records (by canonical header) as rows in the order of ``header``, French or English."""
+    slots = [(c.header if (c := ACTIVITIES.column(h)) else h) for h in header]
+    return [[str(record.get(slot, "")) for slot in slots] for record in records]
+
+
+def append_activities(records: list[dict[str, str]], current: Snapshot, changes: Changes) -> None:
+    """The service's own Activities rows (by canonical header, their key in Submission ID)
+    appended to the tab, less those whose key it holds already or that come twice: a second
+    instance, or a write cut short after it landed, appended them. A tab from before
+    Submission ID gets it at its right; a sheet from before the tab gets it, with them."""
+    known = activity_keys(current.get(ACTIVITIES.name))
+    fresh: dict[str, dict[str, str]] = {}
+    for record in records:
+        key = record.get(KEY_COLUMN, "")
+        if key and key not in known:
+            fresh.setdefault(key, record)
+    if not fresh:
+        return
+    rows = list(fresh.values())
+    name = next((t for t in current.tabs if norm_header(t) == norm_header(ACTIVITIES.name)), None)
+    tab = current.get(ACTIVITIES.name)
+    if name is None or tab is None or not tab.header:
+        old = tab.rows if tab else []
+        changes.replace[ACTIVITIES.name] = Table(
+            ACTIVITIES.headers, [*old, *laid_out(rows, ACTIVITIES.headers)]
+        )
+        return
+    added = changes.new_columns.get(name, [])  # the sync's own may have planned it
+    if key_column([*tab.header, *added]) is None:
+        added = changes.new_columns[name] = [*added, KEY_COLUMN]
+    changes.appends.setdefault(name, []).extend(laid_out(rows, [*tab.header, *added]))

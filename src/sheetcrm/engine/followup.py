@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.activity_words import by_sequence
 from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, median, ratio, wall_times
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.wallclock import to_utc
@@ -35,6 +36,8 @@ TYPES = {
     "note": "note",
     "other": "other",
     "autre": "other",
+    "unsubscribe": "unsubscribe",
+    "desinscription": "unsubscribe",
 }
 """Type words as people type them (English or French) -> the one word counted."""
 OUTCOMES = {
@@ -48,6 +51,8 @@ OUTCOMES = {
     "rendez-vous pris": "meeting booked",
     "not interested": "not interested",
     "pas interesse": "not interested",
+    "sent": "sent",
+    "envoye": "sent",
 }
 BOOKED = "meeting booked"
 
@@ -80,6 +85,10 @@ class Touches:
     type: np.ndarray  # call, email, meeting, note, other (or the word typed)
     outcome: np.ndarray
     by: np.ndarray  # who did it; the lead's Owner when By is empty
+    # a nurture e-mail (By "sequence <name>"): counted among the Activities, but no person's
+    # touch: not in the speed to first touch, the touches before a close, per person, or
+    # the leads left without a touch
+    automatic: np.ndarray
 
     def __len__(self) -> int:
         return len(self.lead)
@@ -109,13 +118,35 @@ def read_touches(
     by_codes, by_uniques = _distinct_of(frame, "By")
     by = np.asarray(by_uniques, dtype=object)[by_codes]
     owner = np.where(lead >= 0, deals.owner[np.maximum(lead, 0)] if len(deals) else "", "")
+    kind = _canonical(frame, "Type", TYPES)
+    # an unsubscribe is the lead's doing, not an activity: no KPI counts it
+    unsubscribed = kind == "unsubscribe"
+    # a tab without one (the usual case) is taken whole: views, not copies of a million rows
+    keep: slice | np.ndarray = ~unsubscribed if unsubscribed.any() else slice(None)
     return Touches(
-        lead=lead,
-        at=to_utc(wall, fold, zone),
-        wall=wall,
-        type=_canonical(frame, "Type", TYPES),
-        outcome=_canonical(frame, "Outcome", OUTCOMES),
-        by=np.where(by == "", owner, by),
+        lead=lead[keep],
+        at=to_utc(wall, fold, zone)[keep],
+        wall=wall[keep],
+        type=kind[keep],
+        outcome=_canonical(frame, "Outcome", OUTCOMES)[keep],
+        by=np.where(by == "", owner, by)[keep],
+        automatic=by_sequence(np.asarray(by_uniques, dtype=object))[by_codes][keep],
+    )
+
+
+def _people(touches: Touches) -> Touches:
+    """The touches people made: ``touches`` without the nurture e-mails."""
+    if not touches.automatic.any():
+        return touches
+    keep = ~touches.automatic
+    return Touches(
+        touches.lead[keep],
+        touches.at[keep],
+        touches.wall[keep],
+        touches.type[keep],
+        touches.outcome[keep],
+        touches.by[keep],
+        touches.automatic[keep],
     )
 
 
@@ -187,6 +218,10 @@ def followup(
     when = np.datetime64(now.replace(tzinfo=None), "ns")
     instant = np.datetime64(now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now, "ns")
     n = len(deals)
+    # the nurture e-mails count among the Activities, and in no figure about people's touches
+    nurture = touches.wall[touches.automatic]
+    nurture_in, nurture_all = float(window.holds(nurture).sum()), float(len(nurture))
+    touches = _people(touches)
     first, last, _count = _first_last(touches, n)
     hours = np.clip((first - deals.started) / HOUR, 0, None)
     touched = ~np.isnan(hours)
@@ -210,7 +245,7 @@ def followup(
     booked = touches.outcome == BOOKED
     reached = touches.outcome == "reached"
 
-    def per_week(m: np.ndarray, w: Window) -> float:
+    def per_week(m: np.ndarray, w: Window, _nurture: float) -> float:
         people = len(set(touches.by[m]) - {""})
         return ratio(m.sum(), people * _weeks(w, touches, when)) if people else float("nan")
 
@@ -235,21 +270,25 @@ def followup(
         rows.append((name, measure(period_mask), measure(everything), fmt))
     all_time = Window("all time")
     for name, fmt, act_measure in (
-        ("Activities", "activities", lambda m, w: float(m.sum())),
+        ("Activities", "activities", lambda m, w, a: float(m.sum()) + a),
         ("Activities per person per week", "weekly", per_week),
         (
             "Calls reached",
             "percent",
-            lambda m, w: ratio((reached & calls & m).sum(), (calls & m).sum()),
+            lambda m, w, a: ratio((reached & calls & m).sum(), (calls & m).sum()),
         ),
         (
             "Calls that booked a meeting",
             "percent",
-            lambda m, w: ratio((booked & calls & m).sum(), (calls & m).sum()),
+            lambda m, w, a: ratio((booked & calls & m).sum(), (calls & m).sum()),
         ),
-        ("Meetings booked", "meetings", lambda m, w: float((booked & m).sum())),
+        ("Meetings booked", "meetings", lambda m, w, a: float((booked & m).sum())),
     ):
-        rows.append((name, act_measure(acts_in, window), act_measure(all_acts, all_time), fmt))
+        period, ever = (
+            act_measure(acts_in, window, nurture_in),
+            act_measure(all_acts, all_time, nurture_all),
+        )
+        rows.append((name, period, ever, fmt))
     is_open = deals.is_open
     quiet = is_open & (
         np.isnat(last) | (last < when - np.timedelta64(int(no_touch_days * 86400), "s"))

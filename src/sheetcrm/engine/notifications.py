@@ -75,6 +75,10 @@ class SentRecord:
     recipient: str  # an e-mail address or a channel's name; never a webhook's URL
     channel: str
     outcome: str  # "sent", or "failed: <reason>"
+    # a nurture e-mail's (event "sequence"): its notification's ``when`` ("Nurture C#2": the
+    # sequence, then the step) and subject, for its Activities row (engine/sync/sent.py)
+    when: str = ""
+    subject: str = ""
 
 
 def summary(count: int, named: list[str], more: int) -> tuple[str, str]:

@@ -14,10 +14,11 @@ from operator import itemgetter
 
 import numpy as np
 
+from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS, tab_spec
+from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
@@ -84,6 +85,8 @@ class Plan:
     stamp: str = ""  # the sync's time, as written in cells and History
     notifications: list[Notification] = field(default_factory=list)  # planned, not sent
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
+    # new Activities rows (the nurture e-mails sent), by canonical header, Submission ID = key
+    activities: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def cell_count(self) -> int:
@@ -98,6 +101,7 @@ class Plan:
             or self.appends
             or self.replace
             or self.log
+            or self.activities
         )
 
     def describe(self, limit: int = 200) -> list[str]:
@@ -112,6 +116,7 @@ class Plan:
                 lines.append(f"{LEADS.name} {who} · {w.column}: {old!r} → {new!r}")
         lines += [f"{HISTORY.name} += {' | '.join(r)}" for _, r, _ in self.history]
         lines += [f"{NOTIFICATIONS.name} += {' | '.join(r)}" for r in self.log]
+        lines += [f"{ACTIVITIES.name} += {' | '.join(r.values())}" for r in self.activities]
         lines += [f"{LEADS.name} += {' | '.join(v for v in r.values() if v)}" for r in self.appends]
         lines += [f"rewrite tab {name} ({len(t.rows)} rows)" for name, t in self.replace.items()]
         if len(lines) > limit:
@@ -211,6 +216,7 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
             changes.new_columns[_tab_name(current, name)] = added
     changes.replace = dict(plan.replace)
     _log(plan, current, changes)
+    append_activities(plan.activities, current, changes)
     return Resolved(changes, conflicts)
 
 

@@ -11,12 +11,8 @@ a digest of the body, so the same post sent twice is stored once (intake/outbox.
 from __future__ import annotations
 
 import hashlib
-import json
 
-from sheetcrm.engine.activities import KEY_COLUMN, key_column
 from sheetcrm.engine.dates import parse_date
-from sheetcrm.engine.schema import ACTIVITIES
-from sheetcrm.engine.table import Table
 from sheetcrm.errors import IntakeError
 
 ACTIVITY = "activity"  # the outbox source of a posted touch, and its secret's name
@@ -71,23 +67,3 @@ def activity_key(payload: dict[str, object], body: bytes) -> str:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
             return f"{ACTIVITY}:{str(value).strip()[:200]}"
     return f"{ACTIVITY}:{hashlib.sha256(body).hexdigest()[:32]}"
-
-
-def activity_rows(touches: list[tuple[str, str]], header: list[str]) -> list[list[str]]:
-    """Stored touches, (outbox key, ``json.dumps`` of :func:`activity_row`), as rows in the
-    order of ``header``, with the key in Submission ID: how the flusher knows a touch it
-    appended before a crash (intake/flusher.py)."""
-    slots = [(c.header if (c := ACTIVITIES.column(h)) else h) for h in header]
-    rows = []
-    for key, body in touches:
-        record = {**json.loads(body), KEY_COLUMN: key}
-        rows.append([str(record.get(slot, "")) for slot in slots])
-    return rows
-
-
-def activity_keys(tab: Table | None) -> set[str]:
-    """The keys of the posted touches the Activities tab already holds."""
-    col = key_column(tab.header) if tab is not None else None
-    if tab is None or col is None:
-        return set()
-    return {key for row in tab.rows if col < len(row) and (key := row[col].strip())}

@@ -13,6 +13,7 @@ jittered backoff); a submission that can never become a row goes to the dead let
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -21,15 +22,15 @@ from datetime import UTC, datetime
 from sheetcrm.backends.apply import verify
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
-from sheetcrm.engine.activities import KEY_COLUMN, key_column
+from sheetcrm.engine.activity_tab import KEY_COLUMN, activity_keys, append_activities
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
 from sheetcrm.engine.schema import ACTIVITIES, LEADS
-from sheetcrm.engine.table import Snapshot, Table, norm_header
+from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
-from sheetcrm.intake.activity import ACTIVITY, activity_keys, activity_rows
+from sheetcrm.intake.activity import ACTIVITY
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
 from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
@@ -202,21 +203,9 @@ def _add_touches(changes: Changes, snapshot: Snapshot, touches: list[Entry]) -> 
     """Posted touches as Activities rows, in the tab's header order, each with its key in
     Submission ID (added at the right of a tab from before it); the tab is created with them
     on a sheet from before it. A touch whose answers were erased adds nothing."""
-    stored = [(e.key, e.body) for e in touches if e.body]
-    if not stored:
-        return
-    name = next((t for t in snapshot.tabs if norm_header(t) == norm_header(ACTIVITIES.name)), None)
-    tab = snapshot.get(ACTIVITIES.name)
-    if name is None or tab is None or not tab.header:
-        rows = activity_rows(stored, ACTIVITIES.headers)
-        changes.replace[ACTIVITIES.name] = Table(
-            ACTIVITIES.headers, [*(tab.rows if tab else []), *rows]
-        )
-        return
-    added = changes.new_columns.get(name, [])  # the sync's own may have planned it
-    if key_column([*tab.header, *added]) is None:
-        added = changes.new_columns[name] = [*added, KEY_COLUMN]
-    changes.appends.setdefault(name, []).extend(activity_rows(stored, [*tab.header, *added]))
+    append_activities(
+        [{**json.loads(e.body), KEY_COLUMN: e.key} for e in touches if e.body], snapshot, changes
+    )
 
 
 def describe(entry: Entry) -> dict[str, object]:

@@ -9,6 +9,9 @@ Next action date (docs/activities.md).
   is newer than the last time this step set the cell (History), or this step never set it;
   so a date a person types afterwards stays until a newer activity comes.
 
+A nurture e-mail (By ``sequence <name>``, which the ``sent`` step appends) and an unsubscribe
+(Type ``unsubscribe``) are read but set none of the three: no person touched the lead.
+
 Each value changed is a History row (By sheetcrm, Why "activity 2026-12-03 call (reached) by
 Sofia Marin"). What people typed on Activities is never rewritten (a tab from before its
 Submission ID column gets it, empty, at its right: the flusher's key of posted touches); a
@@ -24,15 +27,8 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.activities import (
-    KEY_COLUMN,
-    Leads,
-    Touches,
-    key_column,
-    parse_stamps,
-    read_touches,
-)
-from sheetcrm.engine.activity_tab import ActivityFrame
+from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touches
+from sheetcrm.engine.activity_tab import KEY_COLUMN, ActivityFrame, key_column
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import ngettext
 from sheetcrm.engine.plan import ColumnWrites, find_column
