@@ -86,14 +86,17 @@ def test_a_french_crm_is_scored_and_routed_by_its_french_rules(tmp_path: Path) -
     assert by_name["Inès", "Chevalier"]["Responsable"] == "Sophie Laurent"
     # Scoring: "Secteur dans la liste SaaS, ..." +20, "Montant au moins 10 000" +15, ...
     camille = by_name["Camille", "Durand"]
-    assert "+20 Industry is SaaS" in camille["Détail du score"]
-    assert "+15 Amount is at least 10,000" in camille["Détail du score"]
+    assert "+20 Industry est SaaS" in camille["Détail du score"]
+    assert "+15 Amount vaut au moins 10,000" in camille["Détail du score"]
     assert int(camille["Score"]) == 75 and camille["Classe"] == "A"
     assert by_name["Élodie", "Fontaine"]["Détail du score"].count("−") == 2  # gmail, no company
     won = [r for r in leads if r["Étape"] == "Gagné"]
     assert won and all(r["Cycle de vie"] == "Customer" for r in won)
     duplicate = [r for r in leads if r["Doublon de"]]
     assert [(r["Prénom"], r["Doublon de"]) for r in duplicate] == [("Camille", "L-00001")]
+    # its Settings tab (Clé / Valeur) says Language fr: the Status is in French
+    flagged = [r["Vérification"] for r in leads if r["Vérification"] != "OK"]
+    assert flagged and all("relance en retard" in f or "au point mort" in f for f in flagged)
 
 
 def test_a_blank_french_crm_keeps_the_french_rules_and_no_sample(tmp_path: Path) -> None:
@@ -227,8 +230,8 @@ def test_a_french_tally_form_fills_every_column_and_is_routed_to_emea(tmp_path: 
     assert row["Téléphone"] == "+33611223344"
     assert row["Notes"] == "Nous voulons une démo."  # nothing else went to Notes
     assert row["Responsable"] in EMEA
-    assert "Company is empty" not in row["Détail du score"]
-    assert "+20 Industry is SaaS" in row["Détail du score"]
+    assert "Company est vide" not in row["Détail du score"]
+    assert "+20 Industry est SaaS" in row["Détail du score"]
     assert row["Vérification"] == "OK"
 
 
@@ -320,11 +323,11 @@ def test_a_french_sheet_adopted_with_b2b_fr_gets_french_columns_and_tabs(tmp_pat
     assert not {"Grade", "Status", "Owner", "Stage"} & set(header)
     assert [r["Statut"] for r in leads] == ["chaud", ""]  # the team's own column, kept
     assert [r["Détail du score"] for r in leads] == [
-        "+10 Country is France",
-        "+10 Country is Belgique",
+        "+10 Country est France",
+        "+10 Country est Belgique",
     ]
     # a blank Team: nobody to route to yet, and the sheet says so
-    assert any("nobody on the Team tab" in r["Problem"] for r in real_problems(path))
+    assert any("personne dans l'onglet Team" in r["Problem"] for r in real_problems(path))
     settings = {r["Clé"]: r["Valeur"] for r in rows(path, "Settings")}
     assert settings["Date order"] == "DMY"  # set from 25/03/2026, in the French Settings tab
 

@@ -24,6 +24,7 @@ from sheetcrm.engine.settings import (
     find_setting,
 )
 from sheetcrm.engine.settings import SETTINGS as DECLARED
+from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot, Table, a1
 from sheetcrm.engine.values import ambiguous_number, format_number, parse_number
 
@@ -197,6 +198,8 @@ def sheet_language(snapshot: Snapshot) -> str:
     """The Language a sheet's Settings tab names, read before anything else so that every
     problem of the sync is in it; read as the sync reads Settings (headers, keys, spelling),
     and English when the value is no language (its problem is reported in that English)."""
-    settings, _frozen, _problems = parse_settings(snapshot.get(SETTINGS.name))
+    table = snapshot.get(SETTINGS.name)
+    # b2b-fr's headers are Clé / Valeur: read as the sync's own parse reads them (config.py)
+    settings, _frozen, _problems = parse_settings(table and canonical_table(table, SETTINGS))
     language: str = settings["Language"]
     return language
