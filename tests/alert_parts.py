@@ -51,6 +51,7 @@ class Mailbox:
         self.stall = 0.0
         self.quit = ""  # what it answers to QUIT, after the message: "" the usual 221
         self.keys: list[str] = []
+        self.received: list[tuple[list[str], bytes]] = []  # (envelope recipients, message)
         self.tries: Counter[str] = Counter()
         self.lock = threading.Lock()
 
@@ -74,6 +75,7 @@ class Mailbox:
         await asyncio.sleep(self.stall or self.pause)
         with self.lock:
             self.keys.append(key)
+            self.received.append((list(envelope.rcpt_tos), content))
         return "250 OK queued"
 
     async def handle_QUIT(self, server: SMTPServer, session: Session, envelope: Envelope) -> Any:

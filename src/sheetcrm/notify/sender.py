@@ -9,7 +9,8 @@ e-mail's Message-ID, so that mail systems drop the copy. A temporary failure wai
 jittered backoff; a permanent one, or MAX_TRIES temporary ones, sets it aside (dead) with why.
 
 Above a recipient's cap per hour, what is due is folded into one summary message with a key
-of its own: a 5,000-lead import sends the cap, then summaries, never 5,000 e-mails.
+of its own: a 5,000-lead import sends the cap, then summaries, never 5,000 e-mails. Nurture
+e-mails (to leads, notify/nurture.py) are never capped nor folded: the sequences space them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from sheetcrm.engine.catalog import speaking
 from sheetcrm.engine.notifications import summary
 from sheetcrm.intake.outbox import backoff
 from sheetcrm.intake.outbox_db import OutboxDB, notifications
+from sheetcrm.notify import nurture
 from sheetcrm.notify.message import DeliveryError, Message
+from sheetcrm.notify.nurture import NurtureSettings
 from sheetcrm.notify.outbox import DEAD, FOLDED, PENDING, SENT, Record, record
 
 MAX_TRIES = 8  # temporary failures before a notification is set aside (dead)
@@ -68,8 +71,10 @@ class Sender:
         worker: str,
         link: Link = lambda row: "",
         clock: Callable[[], float] = time.time,
+        nurture: NurtureSettings = nurture.UNSET,
     ) -> None:
         self.db, self.send, self.worker, self.link, self.clock = db, send, worker, link, clock
+        self.nurture = nurture  # unset: nurture e-mails wait (NurtureSettings.missing)
         self._insert_new = db.insert_new(notifications)
 
     def release(self, gone: Callable[[str], bool]) -> int:
@@ -140,9 +145,10 @@ class Sender:
         hour, the rest folded into one summary (sent in this round); with no room left this
         hour, they wait until a message of that hour is an hour old."""
         groups: dict[tuple[str, str], list[Record]] = {}
+        outgoing = [entry for entry in claimed if entry.nurture]  # never capped
         for entry in claimed:
-            groups.setdefault((entry.channel, entry.recipient), []).append(entry)
-        outgoing: list[Record] = []
+            if not entry.nurture:
+                groups.setdefault((entry.channel, entry.recipient), []).append(entry)
         for (channel, recipient), group in groups.items():
             cap = min((e.cap for e in group if e.cap > 0), default=0)
             if not cap:
@@ -171,6 +177,7 @@ class Sender:
                 select(c.key)
                 .where(
                     _due(now)
+                    & _alert()
                     & (c.channel == first.channel)
                     & (c.recipient == first.recipient)
                     & c.key.not_in([e.key for e in group])
@@ -202,6 +209,7 @@ class Sender:
             select(notifications)
             .where(
                 _due(now)
+                & _alert()
                 & (c.channel == first.channel)
                 & (c.recipient == first.recipient)
                 & c.key.not_in([e.key for e in claimed])
@@ -232,6 +240,7 @@ class Sender:
                 update(notifications)
                 .where(
                     (c.state == PENDING)
+                    & _alert()
                     & (c.channel == first.channel)
                     & (c.recipient == first.recipient)
                     & (c.next_try_at < until)
@@ -247,18 +256,30 @@ class Sender:
     # -- sending -------------------------------------------------------------------------------
 
     def _send_one(self, entry: Record, report: SendReport) -> None:
-        message = Message(
-            key=entry.key,
-            channel=entry.channel,
-            recipient=entry.recipient,
-            subject=entry.subject or f"{entry.event}: lead {entry.lead_id}",
-            text=entry.text,
-            link=self.link(entry.leads_row) if entry.leads_row else "",
-        )
+        if entry.nurture:
+            if nurture.unsubscribed(self.db, entry):  # first: it asked, whatever else
+                self._failed(entry, nurture.UNSUBSCRIBED, True, report)
+                return
+            if why := self.nurture.missing():
+                self._later(entry, why, nurture.UNSET_WAIT, report)
+                return
+            message = nurture.message(entry, self.nurture)
+        else:
+            message = Message(
+                key=entry.key,
+                channel=entry.channel,
+                recipient=entry.recipient,
+                subject=entry.subject or f"{entry.event}: lead {entry.lead_id}",
+                text=entry.text,
+                link=self.link(entry.leads_row) if entry.leads_row else "",
+            )
         try:
             self.send(message)
         except DeliveryError as exc:
-            self._failed(entry, exc.reason, exc.permanent, report)
+            # a nurture e-mail refused for good: "failed: bounced: ..." ends the sequence
+            bounced = entry.nurture and exc.bounced
+            reason = nurture.BOUNCED + exc.reason if bounced else exc.reason
+            self._failed(entry, reason, exc.permanent, report)
             return
         except Exception as exc:  # a channel's bug: tried again, and set aside at last
             self._failed(entry, f"unexpected {type(exc).__name__} in the channel", False, report)
@@ -296,6 +317,17 @@ class Sender:
             values["next_try_at"] = self.clock() + backoff(attempts, base=30.0, cap=1800.0)
             report.waiting += 1
         report.errors.append(reason)
+        self._update(entry, values)
+
+    def _later(self, entry: Record, reason: str, seconds: float, report: SendReport) -> None:
+        """Not tried (nothing is wrong with it): due again in ``seconds``, not counted as a
+        try, with why it waits."""
+        values = {"claimed_by": None, "claimed_until": None, "last_error": reason}
+        self._update(entry, {**values, "next_try_at": self.clock() + seconds})
+        report.waiting += 1
+        report.errors.append(reason)
+
+    def _update(self, entry: Record, values: dict[str, Any]) -> None:
         c = notifications.c
         with self.db.begin() as conn:
             conn.execute(
@@ -303,6 +335,12 @@ class Sender:
                 .where((c.key == entry.key) & (c.state == PENDING))
                 .values(**values)
             )
+
+
+def _alert() -> Any:
+    """Not a nurture e-mail: only alerts are capped and folded into summaries."""
+    c = notifications.c
+    return c.unsubscribe.is_(None) | (c.unsubscribe == "")
 
 
 def _due(now: float) -> Any:
