@@ -42,9 +42,10 @@ def step(n: int, **fields: object) -> Notification:
     return Notification(**{**given, **fields})  # type: ignore[arg-type]
 
 
-def queue(db: OutboxDB, notifications: list[Notification]) -> list[str]:
-    """Store ``notifications`` as a sync's landed write does: pending; their keys."""
-    box = NotificationOutbox(db)
+def queue(db: OutboxDB, notifications: list[Notification], at: float | None = None) -> list[str]:
+    """Store ``notifications`` as a sync's landed write does: pending (due ``at``, else now);
+    their keys."""
+    box = NotificationOutbox(db) if at is None else NotificationOutbox(db, clock=lambda: at)
     plan = Plan(version="v1", stamp="2026-12-07T09:00:00+01:00", notifications=notifications)
     box.hold(plan)
     box.release(plan)
