@@ -158,3 +158,15 @@ def test_an_alert_keeps_its_sheet_link_and_auto_submitted(tmp_path: Path) -> Non
     assert mail["Auto-Submitted"] == "auto-generated" and mail["List-Unsubscribe"] is None
     assert mail["From"] == "Sheet CRM <crm@example.com>" and mail["Reply-To"] is None
     assert mail.get_content() == f"Yours\n\n{SHEET_LINK}2\n"
+
+
+def test_a_lead_address_with_a_header_smuggled_in_is_a_bounce_and_nothing_is_sent(
+    tmp_path: Path,
+) -> None:
+    hostile = "lead1@client1.example\r\nBcc: victim@evil.example"
+    mailbox, db = _send(tmp_path, [step(1, recipient=hostile, unsubscribe=hostile), step(2)])
+    assert [rcpts for rcpts, _ in mailbox.received] == [["lead2@client2.example"]]
+    outcomes = {r.lead_id: r.outcome for r in NotificationOutbox(db).log_records()}
+    assert outcomes["L-00001"].startswith("failed: bounced: ")  # its sequence ends
+    assert "is not an e-mail address: the lead's Email" in outcomes["L-00001"]
+    assert outcomes["L-00002"] == "sent"
