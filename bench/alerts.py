@@ -56,8 +56,9 @@ from sheetcrm.engine.sync import STEPS, begin, plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.intake.outbox_db import OutboxDB, notifications
 from sheetcrm.notify.channels import Channels
+from sheetcrm.notify.hourly_cap import HOUR
 from sheetcrm.notify.outbox import FOLDED, PENDING, NotificationOutbox
-from sheetcrm.notify.sender import HOUR, Sender
+from sheetcrm.notify.sender import Sender
 
 RULES = [  # When, Stage, Field, Operator, Value, Send to, Channel, Message
     ["lead assigned", "", "", "", "", "owner", "email", "A new lead is yours."],

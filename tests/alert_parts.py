@@ -12,8 +12,9 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +28,9 @@ from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.schema import ALERTS, LEADS, NOTIFICATIONS, TEAM
 from sheetcrm.engine.table import Table
+from sheetcrm.intake.outbox_db import OutboxDB
+from sheetcrm.notify.outbox import PENDING, NotificationOutbox, Record
+from sheetcrm.notify.sender import Sender
 from sheets import ROOT, free_port, put_leads, template
 
 CHANNEL = "sales-wins"
@@ -51,6 +55,7 @@ class Mailbox:
         self.stall = 0.0
         self.quit = ""  # what it answers to QUIT, after the message: "" the usual 221
         self.keys: list[str] = []
+        self.received: list[tuple[list[str], bytes]] = []  # (envelope recipients, message)
         self.tries: Counter[str] = Counter()
         self.lock = threading.Lock()
 
@@ -74,6 +79,7 @@ class Mailbox:
         await asyncio.sleep(self.stall or self.pause)
         with self.lock:
             self.keys.append(key)
+            self.received.append((list(envelope.rcpt_tos), content))
         return "250 OK queued"
 
     async def handle_QUIT(self, server: SMTPServer, session: Session, envelope: Envelope) -> Any:
@@ -201,3 +207,27 @@ def background(sheet: Path, outbox: str, env: dict[str, str], log: Path) -> subp
     command = [sys.executable, "-m", "sheetcrm", "background", "--sheet", str(sheet)]
     with log.open("ab") as out:
         return subprocess.Popen([*command, "--outbox", outbox], env=full, stdout=out, stderr=out)
+
+
+# --- the sender in the test's process, its clock moved ---------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = time.time()
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def stored(db: OutboxDB) -> list[Record]:
+    return NotificationOutbox(db).entries(limit=100_000)
+
+
+def rounds(sender: Sender, clock: Clock, until: Callable[[], bool], hours: float = 2) -> None:
+    """Send rounds, the clock moved to the next try each time, for at most ``hours``."""
+    end = clock.at + hours * 3600
+    while not until() and clock.at < end:
+        sender.run_once()
+        due = [e.next_try_at for e in stored(sender.db) if e.state == PENDING]
+        clock.at = max(clock.at, min(due, default=clock.at)) + 0.001

@@ -23,12 +23,15 @@ from pathlib import Path
 import pytest
 
 from alert_parts import (
+    Clock,
     Mailbox,
     background,
     chat_receiver,
     logged,
     owners_set,
+    rounds,
     smtp_server,
+    stored,
     win,
     workbook,
 )
@@ -36,17 +39,13 @@ from sheetcrm.backends.apply import sync_once
 from sheetcrm.cli import main
 from sheetcrm.intake.outbox_db import NoOutboxError, OutboxDB
 from sheetcrm.notify.channels import Channels
-from sheetcrm.notify.outbox import DEAD, PENDING, SENT, NotificationOutbox, Record
+from sheetcrm.notify.outbox import DEAD, PENDING, SENT, NotificationOutbox
 from sheetcrm.notify.sender import Sender
 
 KILLS = int(os.environ.get("SHEETCRM_ALERT_KILLS", "6"))
 LEADS = int(os.environ.get("SHEETCRM_ALERT_LEADS", "200"))
 WON = 3  # deals won by hand mid-run: each one chat message (a channel: one a second)
 SEED = int(os.environ.get("SHEETCRM_ALERT_SEED", str(time.time_ns() % 100_000)))
-
-
-def _entries(db: OutboxDB) -> list[Record]:
-    return NotificationOutbox(db).entries(limit=100_000)
 
 
 def _until(done: Callable[[], bool], seconds: float, what: str) -> None:
@@ -58,7 +57,7 @@ def _until(done: Callable[[], bool], seconds: float, what: str) -> None:
 
 def _all_sent(db: OutboxDB, expected: int) -> Callable[[], bool]:
     def check() -> bool:
-        entries = _entries(db)
+        entries = stored(db)
         return len(entries) == expected and all(e.state == SENT for e in entries)
 
     return check
@@ -122,7 +121,7 @@ def test_sigkilled_mid_sync_and_send_it_loses_none_and_repeats_only_in_the_windo
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        entries = _entries(db)
+        entries = stored(db)
         _log_them(sheet, db)
     db.close()
 
@@ -163,7 +162,7 @@ def test_two_background_processes_on_one_outbox_never_send_a_key_twice(
         finally:
             for process in both:
                 _stop(process)
-        entries = _entries(db)
+        entries = stored(db)
         db.close()
     workers = Counter(e.key for e in entries)
     assert len(workers) == LEADS
@@ -174,14 +173,6 @@ def test_two_background_processes_on_one_outbox_never_send_a_key_twice(
 # --- the server down, busy, refusing, slow: the sender in this process, its clock moved --------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = time.time()
-
-    def __call__(self) -> float:
-        return self.at
-
-
 def _planned(tmp_path: Path, leads: int) -> tuple[OutboxDB, list[str]]:
     """A sync of a workbook of ``leads`` new leads: their notifications, pending."""
     sheet = tmp_path / "crm.xlsx"
@@ -189,22 +180,13 @@ def _planned(tmp_path: Path, leads: int) -> tuple[OutboxDB, list[str]]:
     db = OutboxDB(f"sqlite:///{tmp_path / 'crm.outbox.sqlite3'}")  # the one beside it
     now = datetime.now(UTC)
     sync_once(backend, now, now, notices=NotificationOutbox(db))
-    keys = [e.key for e in _entries(db)]
-    assert len(keys) == leads and {e.state for e in _entries(db)} == {PENDING}
+    keys = [e.key for e in stored(db)]
+    assert len(keys) == leads and {e.state for e in stored(db)} == {PENDING}
     return db, keys
 
 
-def _rounds(sender: Sender, clock: Clock, until: Callable[[], bool], hours: float = 2) -> None:
-    """Send rounds, the clock moved to the next try each time, for at most ``hours``."""
-    end = clock.at + hours * 3600
-    while not until() and clock.at < end:
-        sender.run_once()
-        due = [e.next_try_at for e in _entries(sender.db) if e.state == PENDING]
-        clock.at = max(clock.at, min(due, default=clock.at)) + 0.001
-
-
 def _states(db: OutboxDB) -> Counter[str]:
-    return Counter(e.state for e in _entries(db))
+    return Counter(e.state for e in stored(db))
 
 
 def test_a_server_down_for_a_while_delays_them_and_loses_none(tmp_path: Path) -> None:
@@ -215,12 +197,12 @@ def test_a_server_down_for_a_while_delays_them_and_loses_none(tmp_path: Path) ->
         smtp.stop()  # down: nothing listens on its port
         for _ in range(3):
             sender.run_once()
-            clock.at = max(e.next_try_at for e in _entries(db))  # jittered: all due
-        waiting = _entries(db)
+            clock.at = max(e.next_try_at for e in stored(db))  # jittered: all due
+        waiting = stored(db)
         assert {e.state for e in waiting} == {PENDING} and {e.attempts for e in waiting} == {3}
         assert all("could not be reached" in (e.last_error or "") for e in waiting)
         smtp.start()  # back, on the same port
-        _rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
+        rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
     assert _states(db) == {SENT: len(keys)}  # none dead
     assert sorted(mailbox.keys) == sorted(keys)
 
@@ -231,9 +213,9 @@ def test_451_for_the_first_tries_is_tried_again_then_delivered(tmp_path: Path) -
     mailbox.busy = 2  # each message: 451 twice, then 250
     with smtp_server(mailbox) as smtp:
         sender = Sender(db, Channels.from_env(smtp.env()).send, "test", clock=clock)
-        _rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
+        rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
     assert _states(db) == {SENT: len(keys)}
-    assert {e.attempts for e in _entries(db)} == {3}
+    assert {e.attempts for e in stored(db)} == {3}
     assert sorted(mailbox.keys) == sorted(keys)
     assert set(mailbox.tries.values()) == {3}
 
@@ -242,13 +224,13 @@ def test_550_for_one_recipient_sets_theirs_aside_with_why_and_sends_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, _keys = _planned(tmp_path, 12)
-    refused = next(e.recipient for e in _entries(db))
+    refused = next(e.recipient for e in stored(db))
     mailbox, clock = Mailbox(), Clock()
     mailbox.refuse = refused
     with smtp_server(mailbox) as smtp:
         sender = Sender(db, Channels.from_env(smtp.env()).send, "test", clock=clock)
-        _rounds(sender, clock, lambda: _states(db)[PENDING] == 0)
-    entries = _entries(db)
+        rounds(sender, clock, lambda: _states(db)[PENDING] == 0)
+    entries = stored(db)
     theirs = [e for e in entries if e.recipient == refused]
     assert theirs and {e.state for e in theirs} == {DEAD}
     assert all(e.attempts == 1 and "550" in (e.last_error or "") for e in theirs)
@@ -272,11 +254,11 @@ def test_a_server_slower_than_the_timeout_is_tried_again_and_delivered(tmp_path:
     with smtp_server(mailbox) as smtp:
         sender = Sender(db, Channels.from_env(smtp.env("0.5")).send, "test", clock=clock)
         sender.run_once()
-        first = _entries(db)
+        first = stored(db)
         assert {e.state for e in first} == {PENDING}  # temporary
         assert all("did not answer within 0.5 s" in (e.last_error or "") for e in first)
         mailbox.stall = 0.0
-        _rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
+        rounds(sender, clock, lambda: _states(db)[SENT] == len(keys))
         time.sleep(1.2)  # a stalled answer's message would be kept by now
     assert _states(db) == {SENT: len(keys)}
     assert set(mailbox.keys) == set(keys)

@@ -146,7 +146,7 @@ def test_a_french_sheet_writes_french_words_and_reads_them_back_without_a_proble
         ("envoyé", "séquence Relance C", "étape 1")
     ]
     assert not _problems(_sync(backend))
-    # the b2b-fr sheet's French headers: each value under its column
+    # the b2b-fr sheet (French headers, Language fr in its Clé / Valeur Settings)
     french = MemoryBackend(load_template("b2b-fr", NOW.replace(tzinfo=None)))
     assert not _problems(_sync(french))
     before = len(_activities(french))
@@ -155,7 +155,7 @@ def test_a_french_sheet_writes_french_words_and_reads_them_back_without_a_proble
     _sync(french, sent=(_sent("k1", lead),))
     tab = french.read().table(ACTIVITIES.name)
     assert tab.header[:6] == ["Date", "ID du lead", "Type", "Résultat", "Par", "Notes"]
-    assert tab.rows[before][1:5] == [lead, "email", "sent", "sequence Nurture C"]
+    assert tab.rows[before][1:5] == [lead, "email", "envoyé", "séquence Nurture C"]
     assert not _problems(_sync(french))
 
 

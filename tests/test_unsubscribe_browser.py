@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from browser import chromium, served  # noqa: F401 (chromium: the fixture)
 from sheetcrm.backends.workbook import WorkbookBackend
-from sheetcrm.engine.activities import KEY_COLUMN
+from sheetcrm.engine.activity_tab import KEY_COLUMN
 from sheetcrm.notify.suppression import suppressed
 from sheetcrm.notify.unsubscribe import link
 from sheetcrm.service.tasks import Service

@@ -102,3 +102,11 @@ def one_line(text: str, limit: int = 120) -> str:
     characters from lead data become spaces (a CR/LF in a subject would inject headers)."""
     flat = " ".join(_BREAKS.sub(" ", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def nurture_footer(sender: str, url: str) -> str:
+    """The end of a nurture e-mail (the sender appends it; the Sequences tab's Body does not
+    need to): who sent it and how to stop them, as EU marketing rules ask of every one, in
+    the language ``speaking`` sets (the sheet's, when the step was planned)."""
+    stop = _("To stop these e-mails: %(url)s") % {"url": url}
+    return _("Sent by %(sender)s.") % {"sender": sender} + "\n" + stop if sender else stop

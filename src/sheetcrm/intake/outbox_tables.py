@@ -89,6 +89,7 @@ notifications = SQLTable(
     Column("sender_name", String(200)),
     Column("reply_to", String(320)),
     Column("unsubscribe", String(320)),
+    Column("step", String(200)),  # a nurture e-mail's sequence and step: "Nurture C#2"
 )
 Index("notifications_due", notifications.c.state, notifications.c.next_try_at)
 Index("notifications_recipient", notifications.c.recipient, notifications.c.sent_at)

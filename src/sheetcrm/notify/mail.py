@@ -17,9 +17,14 @@ import ssl
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formatdate, parseaddr
 
+from sheetcrm.engine.catalog import speaking
+from sheetcrm.engine.notifications import nurture_footer, one_line
 from sheetcrm.errors import ConfigError
 from sheetcrm.notify.message import DeliveryError, Message
 from sheetcrm.service import environment
@@ -27,6 +32,11 @@ from sheetcrm.service import environment
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 # Message-IDs are made of the key; anything else (a dot-atom's specials) is left out
 KEY_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+HOST_NAME = "Sheet CRM"  # the From's "via ..." when SHEETCRM_SMTP_FROM shows no name
+# A nurture e-mail's List-Unsubscribe is set raw and never refolded: folded, the email package
+# turns a URL longer than a line into RFC 2047 encoded words, which no mail client reads as
+# a link. Every other header is a header object, folded as usual.
+NURTURE_POLICY = default.clone(refold_source="none")
 
 
 @dataclass(frozen=True)
@@ -128,28 +138,89 @@ def _failure(settings: SMTPSettings, recipient: str, exc: Exception) -> Delivery
 
 def compose(settings: SMTPSettings, message: Message) -> EmailMessage:
     """The e-mail: the key as its Message-ID, the subject on one line, the text and then
-    the link on a line of its own."""
+    the link on a line of its own. A nurture e-mail (``unsubscribe_url`` set) comes from the
+    owner's name at the mail host's address, replies go to the owner, and it carries the
+    RFC 8058 one-click headers and a footer that names the sender and the link."""
+    nurture = bool(message.unsubscribe_url)
     _shown, address = parseaddr(message.recipient)
     if "@" not in address or any(c in message.recipient for c in "\r\n"):
-        raise DeliveryError(
-            f"{message.recipient!r} is not an e-mail address: the Alerts row's Send to, or "
-            "the person's e-mail on the Team tab",
-            permanent=True,
+        where = (
+            "the lead's Email"
+            if nurture
+            else "the Alerts row's Send to, or the person's e-mail on the Team tab"
         )
-    mail = EmailMessage()
-    mail["From"] = settings.sender
+        raise DeliveryError(
+            f"{message.recipient!r} is not an e-mail address: {where}",
+            permanent=True,
+            bounced=nurture,  # a lead's address no mail can reach: its sequence ends
+        )
+    mail = EmailMessage(policy=NURTURE_POLICY if nurture else default)
+    mail["From"] = _nurture_from(settings, message.sender_name) if nurture else settings.sender
     mail["To"] = address
     mail["Subject"] = " ".join(message.subject.split())  # no CR/LF: one header, no injection
     key = "".join(c for c in message.key if c in KEY_CHARACTERS) or "sheetcrm"
     mail["Message-ID"] = f"<{key}@sheetcrm>"
     mail["Date"] = formatdate(localtime=False)
-    # RFC 3834: out-of-office replies and other robots leave it unanswered
-    mail["Auto-Submitted"] = "auto-generated"
     body = message.text.rstrip()
     if message.link:
         body += "\n\n" + message.link
+    if nurture:
+        # a person's message, not an auto-reply: no Auto-Submitted (RFC 3834 would have
+        # robots and some clients treat it as one)
+        _nurture_headers(mail, message)
+        with speaking(message.language):
+            body += "\n\n" + nurture_footer(one_line(message.sender_name), message.unsubscribe_url)
+    else:
+        # RFC 3834: out-of-office replies and other robots leave it unanswered
+        mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(body + "\n")
     return mail
+
+
+def _nurture_from(settings: SMTPSettings, sender_name: str) -> Address:
+    """``"Ana Martin via Sheet CRM" <crm@example.com>``: the owner's name, at the address of
+    SHEETCRM_SMTP_FROM (the mail host's domain, which SPF, DKIM and DMARC vouch for; an
+    owner's own address there would be spoofing). The name is data: control characters
+    become spaces, and the header object quotes or encodes whatever else it holds."""
+    shown, address = parseaddr(settings.sender)
+    host = one_line(shown) or HOST_NAME
+    name = one_line(sender_name, 100)
+    try:
+        return Address(display_name=f"{name} via {host}" if name else host, addr_spec=address)
+    except (ValueError, IndexError) as exc:  # the set-up's problem: every e-mail waits
+        raise DeliveryError(f"SHEETCRM_SMTP_FROM has no usable address ({exc})") from None
+
+
+def _nurture_headers(mail: EmailMessage, message: Message) -> None:
+    """Reply-To the owner, and RFC 8058's one-click unsubscribe headers."""
+    if message.reply_to:
+        mail["Reply-To"] = _reply_to(message.reply_to)
+    url = message.unsubscribe_url
+    if not url.startswith("https://") or any(not 32 < ord(c) < 127 or c in "<>" for c in url):
+        raise DeliveryError("the unsubscribe link is not an https URL: check SHEETCRM_PUBLIC_URL")
+    mail.set_raw("List-Unsubscribe", f"<{url}>")
+    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
+def _reply_to(reply_to: str) -> Address:
+    """The owner's address, or a refusal: a Reply-To that is not one plain address (a line
+    break, a list, a header smuggled in) is never sent, so that no reply goes astray."""
+    refused = DeliveryError(
+        f"the owner's e-mail {one_line(reply_to, 80)!r} is not an e-mail address (the "
+        "nurture e-mail's Reply-To, so it is not sent): correct it on the Team tab",
+        permanent=True,
+    )
+    if any(ord(c) < 32 or c in "\x7f\u2028\u2029" for c in reply_to):
+        raise refused
+    try:
+        parsed = default.header_factory("Reply-To", reply_to)
+    except (ValueError, IndexError, HeaderParseError):
+        raise refused from None
+    addresses: list[Address] = list(getattr(parsed, "addresses", []))
+    if len(addresses) != 1 or parsed.defects or not addresses[0].domain:
+        raise refused
+    only = addresses[0]
+    return Address(one_line(only.display_name), only.username, only.domain)
 
 
 def _connect(settings: SMTPSettings) -> smtplib.SMTP:
@@ -170,8 +241,9 @@ def _connect(settings: SMTPSettings) -> smtplib.SMTP:
 
 
 def _refusal(settings: SMTPSettings, what: str, code: int, said: bytes | str) -> DeliveryError:
-    """5xx: this message will never pass; 4xx (greylisting, a full queue): later it may."""
-    return DeliveryError(_reply(settings, what, code, said), permanent=500 <= code < 600)
+    """5xx: this message will never pass (a bounce); 4xx (greylisting, a full queue): later
+    it may."""
+    return DeliveryError(_reply(settings, what, code, said), bounced=500 <= code < 600)
 
 
 def _reply(settings: SMTPSettings, what: str, code: int, said: bytes | str) -> str:

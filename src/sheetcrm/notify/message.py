@@ -25,9 +25,13 @@ class Message:
 class DeliveryError(Exception):
     """A send that did not go through. ``permanent``: trying again cannot help (a refused
     address, an unknown channel, a 4xx from a webhook), so the outbox sets it aside at once
-    with the reason; otherwise (down, slow, 4xx from SMTP, 5xx) it is tried again later."""
+    with the reason; otherwise (down, slow, 4xx from SMTP, 5xx) it is tried again later.
+    ``bounced``: the mail system refused this address or this message for good (an SMTP 5xx
+    to it, or no address at all): for a nurture e-mail, a hard bounce that ends the lead's
+    sequence; a failure of the set-up (no SMTP host, a bad login) is never one."""
 
-    def __init__(self, reason: str, permanent: bool = False) -> None:
+    def __init__(self, reason: str, permanent: bool = False, bounced: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent or bounced
+        self.bounced = bounced

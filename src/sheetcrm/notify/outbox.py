@@ -59,6 +59,17 @@ class Record:
     cap: int
     summary_key: str
     language: str = DEFAULT  # the sheet's Language when the sync planned it
+    # a nurture e-mail's (Notification's): the From's owner name, the Reply-To, and the
+    # lead's address its unsubscribe link names; "" on alerts (NULL in the table)
+    sender_name: str = ""
+    reply_to: str = ""
+    unsubscribe: str = ""
+    step: str = ""  # a nurture e-mail's Notification.when: "Nurture C#2"
+
+    @property
+    def nurture(self) -> bool:
+        """An e-mail to a lead of a sequence (notify/nurture.py), not an alert to the team."""
+        return bool(self.unsubscribe)
 
 
 class NotificationOutbox:
@@ -223,6 +234,10 @@ def _row(key: str, n: Notification, token: str, now: float, new_lead: bool) -> d
         "cap": n.cap,
         "logged": 0,
         "language": n.language,
+        "sender_name": n.sender_name or None,
+        "reply_to": n.reply_to or None,
+        "unsubscribe": n.unsubscribe or None,
+        "step": n.when if n.unsubscribe else None,
     }
 
 
@@ -251,7 +266,9 @@ def _sent_record(r: Record) -> SentRecord:
         outcome = "in the hourly summary (cap reached)"
     else:
         outcome = f"failed: {r.last_error}"
-    return SentRecord(r.key, at, r.lead_id, r.event, r.recipient, r.channel, outcome)
+    return SentRecord(
+        r.key, at, r.lead_id, r.event, r.recipient, r.channel, outcome, r.step, r.subject
+    )
 
 
 def record(row: Any) -> Record:
@@ -273,6 +290,10 @@ def record(row: Any) -> Record:
         row.cap,
         row.summary_key or "",
         row.language or DEFAULT,
+        row.sender_name or "",
+        row.reply_to or "",
+        row.unsubscribe or "",
+        row.step or "",
     )
 
 

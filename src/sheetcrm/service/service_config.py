@@ -16,6 +16,7 @@ from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.retention import RETENTION_DAYS
 from sheetcrm.intake.signatures import protection, secret_variable
 from sheetcrm.notify.channels import Channels
+from sheetcrm.notify.nurture import NurtureSettings
 from sheetcrm.notify.sender import Send, no_channels
 from sheetcrm.service import environment, logs
 from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
@@ -37,8 +38,8 @@ class ServiceConfig:
     retention_days: int = RETENTION_DAYS  # done submissions' bodies are erased after this
     send: Send = no_channels  # how notifications go out: the channels of the environment
     channels: list[str] = field(default_factory=list)  # what is set up, without secrets
-    unsubscribe_secret: str = ""  # signs unsubscribe links; "": the page answers 404
-    unsubscribe_days: int = 365  # how long a link works
+    # what nurture e-mails' unsubscribe links need (SHEETCRM_PUBLIC_URL, the secret)
+    nurture: NurtureSettings = field(default_factory=NurtureSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -76,8 +77,7 @@ class ServiceConfig:
             retention_days=values["SHEETCRM_OUTBOX_RETENTION_DAYS"],
             send=channels.send,
             channels=channels.describe(),
-            unsubscribe_secret=values["SHEETCRM_UNSUBSCRIBE_SECRET"] or "",
-            unsubscribe_days=values["SHEETCRM_UNSUBSCRIBE_DAYS"],
+            nurture=NurtureSettings.from_env(env),
         )
 
     def announce(self, serves: bool) -> None:

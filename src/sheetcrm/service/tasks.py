@@ -56,7 +56,9 @@ class Service:
         self.worker = new_holder()
         self.outbox.release(abandoned)  # claims of a process killed on this machine
         self.notices = NotificationOutbox(self.outbox.db)
-        self.sender = Sender(self.outbox.db, config.send, self.worker, self._row_link)
+        self.sender = Sender(
+            self.outbox.db, config.send, self.worker, self._row_link, nurture=config.nurture
+        )
         # a killed background process's claims: sent again now, not in CLAIM_SECONDS
         self.sender.release(abandoned)
         self.memo = Memo()

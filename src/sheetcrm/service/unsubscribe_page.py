@@ -101,7 +101,7 @@ def _who(token: str) -> Unsubscribe | Response:
     g.source = TYPE
     g.logged_path = PATH + "<token>"  # the token names the address: not for the log
     svc = _service()
-    secret = svc.config.unsubscribe_secret
+    secret = svc.config.nurture.secret
     if not secret:
         with speaking("en"):
             english = texts.not_set_up()
@@ -109,7 +109,7 @@ def _who(token: str) -> Unsubscribe | Response:
             french = texts.not_set_up()
         g.refused = "unsubscribe links are not set up"
         return Response(f"{english}\n\n{french}\n", 404, headers=HEADERS, mimetype="text/plain")
-    days = svc.config.unsubscribe_days
+    days = svc.config.nurture.days
     try:
         return read(secret, token, days * 86400)
     except BadToken as bad:
