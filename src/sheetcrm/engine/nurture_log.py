@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 from operator import itemgetter
 
 import numpy as np
@@ -27,7 +28,8 @@ from sheetcrm.engine.table import Table, norm_header
 
 OTHER, ENROL, STEP, UNSUBSCRIBED, REPLIED, SQL, WON = range(7)
 """What a History row is to the nurture metrics."""
-FIELDS = ("sequence", "sequence step", "unsubscribed at", "lifecycle", "stage")
+HEADERS = ("Sequence", "Sequence step", "Unsubscribed at", "Lifecycle", "Stage")
+FIELDS = tuple(h.casefold() for h in HEADERS)
 STOP_WORDS = ("stop", "arret")  # typed in the Sequence cell to end a sequence: no enrolment
 _STOPPED = re.compile(r"^(stopped|arrete?e?)\b\s*:?\s*(.*)$")
 _STEP = re.compile(r"^\d+$")
@@ -49,9 +51,8 @@ def _why(reason: str) -> int:
     return OTHER
 
 
-def _kind(pair: str, won: set[str]) -> int:
-    """What the row of one distinct ``<folded Field>\x1f<To>`` is."""
-    field, to = pair.split("\x1f", 1)
+def _kind(field: str, to: str, won: set[str]) -> int:
+    """What a row of History is, by its Field (folded) and To."""
     to_folded = fold(to)
     if field == "sequence":
         return ENROL if to_folded and to_folded not in STOP_WORDS else OTHER
@@ -76,6 +77,7 @@ class NurtureLog:
     step: np.ndarray  # the lead's last step planned at that row (0: none yet)
     lead: np.ndarray  # per episode: the Lead ID
     sequence: np.ndarray  # per episode: the sequence's name as enrolled
+    key: np.ndarray  # per episode: the name folded (case, accents, spaces ignored)
     planned: pd.DataFrame  # Lead ID, sequence key, step, in order: the steps planned
 
 
@@ -85,6 +87,18 @@ def fields(history: Table) -> np.ndarray:
     if i is None:
         return np.zeros(0, dtype=object)
     return np.fromiter(map(itemgetter(i), history.rows), dtype=object, count=len(history.rows))
+
+
+def _cells(
+    history: Table, name: str, mask: np.ndarray, extra: Sequence[Sequence[str]], at: int
+) -> np.ndarray:
+    """Column ``name`` of the rows ``mask`` picks, History's then ``extra``'s, in C."""
+    n = len(history.rows)
+    i = history.col(name)
+    picked = compress(history.rows, mask[:n].tolist())
+    cells = list(map(itemgetter(i), picked)) if i is not None else [""] * int(mask[:n].sum())
+    cells += [r[at] for r, m in zip(extra, mask[n:].tolist(), strict=True) if m]
+    return np.asarray(cells, dtype=object)
 
 
 def read_nurture(
@@ -97,72 +111,86 @@ def read_nurture(
     default order: At, Lead ID, Field, From, To, By, Why); None when no lead was ever enrolled.
     ``field_column``: :func:`fields` of ``history``, when the caller has it already."""
     column = fields(history) if field_column is None else field_column
-    names = [r[2] for r in extra]
-    present = {fold(f) for f in set(column.tolist()) | set(names)}
-    if "sequence" not in present:  # the common case, and the cheap one: one set of the Fields
+    every = np.concatenate([column, np.asarray([r[2] for r in extra], dtype=object)])
+    # the Fields as the sync writes them (History is the service's): compared in C, no hash
+    enrolments = np.flatnonzero(every == HEADERS[0])
+    if not len(enrolments):  # no enrolment ever: the common case, and the cheap one
         return None
-    keep = np.flatnonzero(pd.Series(column).map(fold).isin(FIELDS).to_numpy())
-    rows = [history.rows[k] for k in keep.tolist()]
-    cols = {name: history.col(name) for name in ("Lead ID", "Field", "To")}
-    table = {
-        name: [r[i] if i is not None and i < len(r) else "" for r in rows]
-        for name, i in cols.items()
-    }
-    for r in extra:
-        if fold(r[2]) in FIELDS:
-            for name, default in (("Lead ID", 1), ("Field", 2), ("To", 4)):
-                table[name].append(r[default])
-    frame = pd.DataFrame(table, dtype=object)
-    frame["Lead ID"] = frame["Lead ID"].map(lambda v: str(v).strip())
+    # nothing logged before the first enrolment is any sequence's: a History of years of
+    # Stage rows and a few weeks of nurture reads only those weeks
+    every = every[enrolments[0] :]
+    row_field = np.full(len(column) + len(extra), -1, dtype=int)
+    for k, name in enumerate(HEADERS):
+        row_field[enrolments[0] :][every == name] = k
+    # only the leads that ever had a Sequence row: a Stage row of any other is no one's
+    nurture = row_field >= 0
+    leads = _cells(history, "Lead ID", nurture, extra, 1)
+    lead_codes, lead_uniques = pd.factorize(leads)
+    ids = np.array([str(u).strip() for u in lead_uniques], dtype=object)
+    touched = np.zeros(len(ids) + 1, dtype=bool)
+    touched[lead_codes[row_field[nurture] == 0]] = True
+    touched[-1] = False  # factorize's -1: no Lead ID
+    mine = touched[lead_codes] & (ids[lead_codes] != "" if len(ids) else False)
+    where = np.flatnonzero(nurture)[mine]
+    picked = np.zeros(len(row_field), dtype=bool)
+    picked[where] = True
+    to_codes, to_uniques = pd.factorize(_cells(history, "To", picked, extra, 4))
     won = {norm_header(s.name) for s in stages if s.type == "won"}
-    pairs = frame["Field"].map(fold) + "\x1f" + frame["To"].astype(str)
-    codes, uniques = pd.factorize(pairs)
-    kinds = np.array([_kind(u, won) for u in uniques], dtype=np.int64)
-    frame["kind"] = kinds[codes] if len(codes) else np.zeros(0, dtype=np.int64)
-    frame = frame[(frame["kind"] != OTHER) & (frame["Lead ID"] != "")]
-    return _episodes(frame.reset_index(drop=True))
+    pair_codes, pairs = pd.factorize(row_field[where] * (len(to_uniques) + 1) + to_codes)
+    kinds, numbers = [], []
+    for pair in pairs:
+        field, to = divmod(int(pair), len(to_uniques) + 1)
+        text = str(to_uniques[to]) if to < len(to_uniques) else ""
+        kinds.append(_kind(FIELDS[field], text, won))
+        numbers.append(int(fold(text)) if kinds[-1] == STEP else 0)
+    kind = np.asarray(kinds, dtype=np.int64)[pair_codes]
+    ours = kind != OTHER
+    texts = np.asarray([str(u).strip() for u in to_uniques] + [""], dtype=object)[to_codes]
+    step_numbers = np.asarray(numbers, dtype=np.int64)[pair_codes]
+    logged = pd.DataFrame({"kind": kind, "step": step_numbers, "to": texts})[ours]
+    return _episodes(lead_codes[mine][ours], ids, logged)
 
 
-def _episodes(frame: pd.DataFrame) -> NurtureLog | None:
-    """Rows grouped by lead (stable: History's order kept), each given its latest enrolment."""
-    lead_codes, _ = pd.factorize(frame["Lead ID"])
+def _episodes(lead_codes: np.ndarray, ids: np.ndarray, logged: pd.DataFrame) -> NurtureLog | None:
+    """Rows grouped by lead (stable: History's order kept), each given its latest enrolment.
+    ``logged``: per row its kind, step number (of a step row) and To."""
     order = np.argsort(lead_codes, kind="stable")
-    kind = frame["kind"].to_numpy()[order]
+    kind = logged["kind"].to_numpy()[order]
     lead = lead_codes[order]
-    to = frame["To"].to_numpy()[order]
-    ids = frame["Lead ID"].to_numpy()[order]
+    step_number = logged["step"].to_numpy()[order]
     enrol = kind == ENROL
     if not enrol.any():
         return None
     # per row, the index of its lead's latest enrolment so far (-1: none yet)
     position = np.where(enrol, np.arange(len(kind)), -1)
-    latest = np.maximum.accumulate(position) if len(position) else position
-    start = np.r_[True, lead[1:] != lead[:-1]] if len(lead) else np.zeros(0, dtype=bool)
+    latest = np.maximum.accumulate(position)
+    start = np.r_[True, lead[1:] != lead[:-1]]
     first = np.maximum.accumulate(np.where(start, np.arange(len(kind)), 0))
     inside = latest >= first  # the enrolment is this lead's, not an earlier lead's
     # the last step planned so far in the episode: a step row at or after its enrolment
     is_step = kind == STEP
-    step_number = np.where(is_step, pd.to_numeric(pd.Series(to), errors="coerce"), 0)
     last_step = np.maximum.accumulate(np.where(is_step, np.arange(len(kind)), -1))
     step = np.where(inside & (last_step >= latest), step_number[np.maximum(last_step, 0)], 0)
     episode_rows = np.flatnonzero(enrol)
     episode_of = np.searchsorted(episode_rows, latest)
-    keep = inside
-    sequences = np.array([str(t).strip() for t in to[episode_rows]], dtype=object)
-    steps_rows = keep & is_step
+    sequences = logged["to"].to_numpy()[order][episode_rows]
+    codes, spelled = pd.factorize(sequences)  # a few sequences, many enrolments
+    keys = np.asarray([fold(s) for s in spelled], dtype=object)[codes]
+    steps_rows = inside & is_step
     planned = pd.DataFrame(
         {
-            "lead": ids[steps_rows],
-            "key": [fold(s) for s in sequences[episode_of[steps_rows]]],
-            "step": step_number[steps_rows].astype(int),
+            "lead": ids[lead[steps_rows]],
+            "key": keys[episode_of[steps_rows]],
+            "step": step_number[steps_rows],
             "episode": episode_of[steps_rows],
         }
     )
     return NurtureLog(
-        episode=episode_of[keep],
-        kind=kind[keep],
-        step=step[keep].astype(int),
-        lead=ids[episode_rows],
+        episode=episode_of[inside],
+        kind=kind[inside],
+        step=step[inside],
+        lead=ids[lead[episode_rows]],
         sequence=sequences,
+        key=keys,
         planned=planned,
     )

@@ -12,8 +12,6 @@ and sent, in order, each once per lead. A sequence's total counts every row sent
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -27,7 +25,6 @@ COUNTS = ("Enrolled", "Sent", "Unsubscribed", "Replied or meeting booked", "Move
 RATES = ("Unsubscribe rate", "Reply rate", "SQL rate", "Win rate")
 EVENTS = ((UNSUBSCRIBED, "Unsubscribed"), (REPLIED, COUNTS[3]), (SQL, COUNTS[4]), (WON, "Won"))
 COLUMNS = ("Sequence", "Step", *COUNTS, *RATES, "Flag")
-_BY = re.compile(r"^sequence\s+(.+)$")
 SENT = ("sent", "envoye")  # the Outcome of a nurture e-mail sent (French: envoyé)
 
 
@@ -37,20 +34,28 @@ def _sent(touches: Touches | None, deals: Deals) -> pd.DataFrame:
     empty = pd.DataFrame({"lead": [], "key": [], "name": [], "rank": []})
     if touches is None or not len(touches):
         return empty
-    codes, uniques = pd.factorize(touches.by)
-    names = [_BY.match(fold(u)) and str(u).strip()[len("sequence") :].strip() for u in uniques]
+    codes, uniques = pd.factorize(touches.by)  # each distinct By read once
+    names = [_name(str(u)) for u in uniques]
     named = np.array([bool(n) for n in names], dtype=bool)
     mine = (touches.type == "email") & np.isin(touches.outcome, SENT) & named[codes]
     if not mine.any():
         return empty
     lead = touches.lead[mine]
     ids = np.where(lead >= 0, deals.ids[np.maximum(lead, 0)] if len(deals) else "", "")
-    spelled = np.asarray(names, dtype=object)[codes[mine]]
-    frame = pd.DataFrame({"lead": ids, "key": [fold(n) for n in spelled], "name": spelled})
+    chosen = codes[mine]
+    spelled = np.asarray(names, dtype=object)[chosen]
+    keys = np.asarray([fold(n) for n in names], dtype=object)[chosen]
+    frame = pd.DataFrame({"lead": ids, "key": keys, "name": spelled})
     frame["at"] = touches.wall[mine]
     frame = frame.sort_values(["lead", "key", "at"], kind="stable")  # NaT last
     frame["rank"] = frame.groupby(["lead", "key"]).cumcount()
     return frame.drop(columns="at")
+
+
+def _name(by: str) -> str:
+    """The sequence a By cell names ("sequence Nurture C", "séquence Relance C"), or ""."""
+    parts = by.strip().split(None, 1)
+    return parts[1].strip() if len(parts) == 2 and fold(parts[0]) == "sequence" else ""
 
 
 def nurture(
@@ -61,8 +66,7 @@ def nurture(
     flagged; ``decimal``: the mark the flag writes its percentages with."""
     if log is None:
         return pd.DataFrame(columns=list(COLUMNS))
-    names = pd.Series(log.sequence)
-    keys = names.map(fold).to_numpy()
+    names, keys = pd.Series(log.sequence), log.key
     # per episode: its first event of each kind, and the step it came after
     per_step: dict[str, pd.Series] = {}
     per_total: dict[str, pd.Series] = {}
@@ -84,8 +88,9 @@ def nurture(
     matched = sent.merge(steps, on=["lead", "key", "rank"], how="inner")
     per_step["Sent"] = matched.groupby(["key", "step"]).size()
     per_total["Sent"] = sent.groupby("key").size()
-    spelling = dict(zip(keys, names, strict=True))
-    for key, name in zip(sent["key"], sent["name"], strict=True):
+    first = pd.DataFrame({"key": keys, "name": names}).drop_duplicates("key")
+    spelling = dict(zip(first["key"], first["name"], strict=True))
+    for key, name in sent.drop_duplicates("key")[["key", "name"]].itertuples(index=False):
         spelling.setdefault(key, name)
     return _table(per_step, per_total, spelling, alert, decimal)
 
