@@ -290,7 +290,8 @@ def plain(log: Log) -> dict[tuple[str, str], list[int]]:
         add((ep["seq"], "total"), "Enrolled")
         for step in dict.fromkeys(ep["steps"]):
             add((ep["seq"], str(step)), "Enrolled")
-        planned.setdefault((ep["lead"], ep["seq"]), []).extend(ep["steps"])
+        sent_once = planned.setdefault((ep["lead"], ep["seq"]), [])  # one e-mail per step
+        sent_once += [s for s in dict.fromkeys(ep["steps"]) if s not in sent_once]
         for kind, step in ep["events"].items():
             add((ep["seq"], "total"), kind)
             if step:
@@ -335,3 +336,11 @@ def test_the_counts_match_a_plain_per_row_computation(seed: int) -> None:
     assert pd.Series(got).index.sort_values().tolist() == sorted(expect)
     for key, values in expect.items():
         assert got[key][:5] == values[:5], key
+
+
+def test_a_sequence_that_planned_nothing_yet_has_its_total_row_only() -> None:
+    log = Log().enrol("L-2", "Solo").stop("L-2", "Solo", "replied")
+    log.enrol("L-3", "Solo").step("L-3", "Solo", 1).step("L-3", "Solo", 1)  # planned twice
+    got = table_of(nurture_tab(english_sheet(log))[1])
+    assert counts(got[("Solo", "total")]) == [2, 2, 0, 1, 0, 0]
+    assert counts(got[("Solo", "1")]) == [1, 1, 0, 0, 0, 0]  # one e-mail matched to step 1

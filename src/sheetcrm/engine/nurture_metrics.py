@@ -31,7 +31,8 @@ SENT = ("sent", "envoye")  # the Outcome of a nurture e-mail sent (French: envoy
 def _sent(touches: Touches | None, deals: Deals) -> pd.DataFrame:
     """The nurture e-mails sent: per Activities row, its lead's ID ("" when not found), the
     sequence's key and spelling from By, ranked per (lead, sequence) by At."""
-    empty = pd.DataFrame({"lead": [], "key": [], "name": [], "rank": []})
+    text = pd.Series([], dtype=object)
+    empty = pd.DataFrame({"lead": text, "key": text, "name": text, "rank": text.astype(int)})
     if touches is None or not len(touches):
         return empty
     codes, uniques = pd.factorize(touches.by)  # each distinct By read once
@@ -83,7 +84,9 @@ def nurture(
     per_step["Enrolled"] = planned.groupby(["key", "step"]).size()
     per_total["Enrolled"] = pd.Series(keys).value_counts()
     sent = _sent(touches, deals)
-    steps = log.planned.copy()
+    # a (lead, sequence, step) is one e-mail however often History planned it: its key is
+    # the outbox's, sent once (a lead enrolled again in the same sequence is not re-sent)
+    steps = log.planned.drop_duplicates(["lead", "key", "step"])
     steps["rank"] = steps.groupby(["lead", "key"]).cumcount()
     matched = sent.merge(steps, on=["lead", "key", "rank"], how="inner")
     per_step["Sent"] = matched.groupby(["key", "step"]).size()
