@@ -13,7 +13,7 @@ import pytest
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.forms_tab import FormMapping, FormRule
-from sheetcrm.engine.metric_tabs import OUT_OF_RANGE, _text
+from sheetcrm.engine.metric_grid import OUT_OF_RANGE, _text
 from sheetcrm.engine.schema import LEADS, METRIC_TABS
 from sheetcrm.engine.settings import Settings, find_setting
 from sheetcrm.engine.table import Table

@@ -28,7 +28,7 @@ from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import digest, token, version_ranges
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.schema import (
     LEADS,
     MAX_ROW_PROBLEMS,

@@ -13,7 +13,7 @@ from typing import Any
 from sheetcrm.backends.sheets_address import quote
 from sheetcrm.backends.sheets_charts import cell_values
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.schema import LEADS, Kind, tab_spec
 from sheetcrm.engine.table import Table, column_letter
 from sheetcrm.engine.values import format_number, parse_number

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetcrm.engine.metric_tabs import Chart, MetricTab, pattern
+from sheetcrm.engine.metric_grid import Chart, MetricTab, pattern
 from sheetcrm.engine.values import parse_number
 
 NUMBER_TYPES = {

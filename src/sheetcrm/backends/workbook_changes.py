@@ -10,7 +10,7 @@ from sheetcrm.backends.workbook_cells import Extent, column_kind, extent, put, s
 from sheetcrm.backends.workbook_charts import dress_metric_tab
 from sheetcrm.backends.workbook_look import dress
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.metric_tabs import MetricTab
+from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.schema import STATE, Kind, tab_spec
 from sheetcrm.engine.table import Table, a1, norm_header
 from sheetcrm.errors import BackendError

@@ -14,7 +14,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetcrm.engine.metric_tabs import Chart, MetricTab, pattern
+from sheetcrm.engine.metric_grid import Chart, MetricTab, pattern
 
 WIDTHS = {1: 44, 2: 16, 3: 16}  # the figure names, then their values
 CHART_SIZE = (18, 8.5)  # centimetres: about nine columns by seventeen rows

@@ -255,13 +255,19 @@ def read_log(
     extra: Sequence[Sequence[str]] = (),
     dayfirst: bool = True,
     zone: tzinfo = UTC,
+    field_column: np.ndarray | None = None,
 ) -> StageLog:
     """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
-    column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them."""
+    column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them.
+    ``field_column``: History's Field cells, when the caller read them already."""
     rows: list[list[str]] = []
     field = history.col("Field")
     if field is not None:  # Stage entries only, picked before any other column is read
-        fields = np.array(list(map(itemgetter(field), history.rows)), dtype=object)
+        fields = (
+            np.fromiter(map(itemgetter(field), history.rows), dtype=object, count=len(history.rows))
+            if field_column is None
+            else field_column
+        )
         keep = fields == "Stage"  # as the sync writes it; then as a person might have
         odd = {f for f in fields[~keep] if f.strip().casefold() == "stage"}
         if odd:

@@ -65,6 +65,7 @@ class Metrics:
     followup: pd.DataFrame | None = None  # by person; None: no Activities tab
     attainment: dict[str, pd.DataFrame] = field(default_factory=dict)  # by span label
     attained: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # whole team
+    nurture: pd.DataFrame | None = None  # by sequence and step (nurture_metrics.py)
 
 
 def compute(

@@ -366,7 +366,8 @@ BY_SOURCE = _metric_tab(
 FORECAST = _metric_tab(
     "Forecast", "Stage", "Open pipeline by stage and weighted forecast by expected close month."
 )
-METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST)
+NURTURE = _metric_tab("Nurture", "Sequence", "Per sequence and step: enrolled, sent, won, rates.")
+METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST, NURTURE)
 """Not part of the template: the first sync creates them, and each sync that changes a
 figure rewrites them whole (and redraws their charts)."""
 AS_OF = "As of"  # the title row of every metric tab: title, As of, <sync time>, Period, <window>

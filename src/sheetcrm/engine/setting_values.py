@@ -107,6 +107,20 @@ def optional_number(text: str) -> float | None:
     return None if not text.strip() else number()(text)
 
 
+def percent(text: str) -> float:
+    """A share, 0..1: ``2 %`` and ``2`` are 2 %, as is ``0.02`` (a plain number below 1 is
+    read as a fraction: what a cell formatted as a percentage holds)."""
+    value = parse_number(text)
+    if value is not None and "%" not in text and value >= 1:
+        value /= 100
+    if value is None or not 0 <= value <= 1:
+        raise SettingError(
+            _("%(text)r is not a percentage") % {"text": text},
+            _("type a percentage from 0 to 100, like 2 %"),
+        )
+    return value
+
+
 def yes_no(text: str) -> bool:
     value = parse_bool(text)
     if value is None:

@@ -20,36 +20,17 @@ from sheetcrm.engine.business_hours import (
 )
 from sheetcrm.engine.language import parse_language
 from sheetcrm.engine.last_good import Fallback
-from sheetcrm.engine.setting_values import (
-    SettingError as SettingError,  # re-exported: the error of every setting
-)
-from sheetcrm.engine.setting_values import (
-    count as _count,
-)
-from sheetcrm.engine.setting_values import (
-    date_order as _date_order,
-)
-from sheetcrm.engine.setting_values import (
-    number as _number,
-)
-from sheetcrm.engine.setting_values import (
-    number_format as _number_format,
-)
-from sheetcrm.engine.setting_values import (
-    optional_number as _optional_number,
-)
-from sheetcrm.engine.setting_values import (
-    region as _region,
-)
-from sheetcrm.engine.setting_values import (
-    words as _words,
-)
-from sheetcrm.engine.setting_values import (
-    yes_no as _yes_no,
-)
-from sheetcrm.engine.setting_values import (
-    zone as _zone,
-)
+from sheetcrm.engine.setting_values import SettingError as SettingError  # re-exported
+from sheetcrm.engine.setting_values import count as _count
+from sheetcrm.engine.setting_values import date_order as _date_order
+from sheetcrm.engine.setting_values import number as _number
+from sheetcrm.engine.setting_values import number_format as _number_format
+from sheetcrm.engine.setting_values import optional_number as _optional_number
+from sheetcrm.engine.setting_values import percent as _percent
+from sheetcrm.engine.setting_values import region as _region
+from sheetcrm.engine.setting_values import words as _words
+from sheetcrm.engine.setting_values import yes_no as _yes_no
+from sheetcrm.engine.setting_values import zone as _zone
 
 ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest"})
 
@@ -180,6 +161,14 @@ SETTINGS: tuple[Setting, ...] = (
         "An open lead with no activity (Activities tab) for this many days counts as "
         "untouched on the Dashboard and By owner.",
         _number(0),
+        frozenset({"metrics"}),
+    ),
+    Setting(
+        "Unsubscribe rate alert",
+        "2 %",
+        "The Nurture tab flags a sequence or step whose unsubscribe rate (unsubscribed / "
+        "enrolled) is over this percentage.",
+        _percent,
         frozenset({"metrics"}),
     ),
     Setting(
