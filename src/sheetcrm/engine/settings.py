@@ -50,8 +50,11 @@ from sheetcrm.engine.setting_values import (
 from sheetcrm.engine.setting_values import (
     zone as _zone,
 )
+from sheetcrm.engine.win_settings import WIN_SETTINGS
 
-ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest"})
+ALL = frozenset(
+    {"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest", "win"}
+)
 
 DEDUPE_KEYS = ("email", "phone", "company domain")
 
@@ -345,6 +348,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse_language,
         frozenset(),
     ),
+    *(Setting(*args) for args in WIN_SETTINGS),
 )
 GROUP_CAP_PREFIX = "group cap:"
 """``Group cap: Engagement`` = 15 caps the points of the Scoring rules in group Engagement."""
