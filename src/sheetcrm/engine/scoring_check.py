@@ -141,8 +141,7 @@ def _table(
     grid.line(title)
     grid.line("Band", *(heads[c] for c in shown), "Leads", "Won", "Win rate")
     kinds = ("", *(kind for _ in shown), "leads", "leads", "percent")
-    for row in table.itertuples(index=False):
-        values = row._asdict()
+    for values in table.to_dict("records"):
         grid.line(
             int(values["Band"]),
             *(values[c] for c in shown),

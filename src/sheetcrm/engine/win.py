@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.catalog import _
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.schema import canonical_header
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import norm_header
@@ -108,33 +108,47 @@ def reasons(
     prediction: Prediction, values: dict[str, np.ndarray], labels: dict[str, str]
 ) -> np.ndarray:
     """Each lead's Win reasons: "Source=Referral +18 pts; Country=FR −6 pts", the fields
-    that move its probability most, most first; one text per distinct explanation."""
+    that move its probability most, most first. The fields shown, their values and points
+    are picked for all leads at once; each distinct text is then written once."""
     points = np.rint(prediction.points).astype(int)
     names = list(values)
     n = len(points)
+    if not n or not names:
+        return np.full(n, _(QUIET), dtype=object)
+    order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :REASONS]
+    top = np.take_along_axis(points, order, axis=1)
+    shown = np.abs(top) >= SHOWN_FROM
+    value_codes = np.column_stack(
+        [pd.factorize(values[f], use_na_sentinel=False)[0] for f in names]
+    )
+    top_values = np.take_along_axis(value_codes, order, axis=1)
     codes = np.zeros(n, dtype=np.int64)
-    for j, name in enumerate(names):  # one code per distinct (values, points) combination
-        for part in (values[name], points[:, j]):
-            this, uniques = pd.factorize(part, use_na_sentinel=False)
+    for part in (np.where(shown, order, -1), np.where(shown, top_values, -1), top * shown):
+        for column in part.T:  # one code per distinct combination of what is said
+            this, uniques = pd.factorize(column)
             codes, _seen = pd.factorize(codes * (len(uniques) + 1) + this)
     firsts = np.unique(codes, return_index=True)[1]
     texts = np.empty(len(firsts), dtype=object)
     said = [labels.get(f, f) for f in names]
     for row in firsts:
-        texts[codes[row]] = _reason(points[row], [values[f][row] for f in names], said)
-    return texts[codes] if n else np.zeros(0, dtype=object)
+        parts = [
+            _part(said[j], values[names[j]][row], int(p))
+            for j, p, is_shown in zip(order[row], top[row], shown[row], strict=True)
+            if is_shown
+        ]
+        texts[codes[row]] = "; ".join(parts) if parts else _(QUIET)
+    return texts[codes]
 
 
-def _reason(points: np.ndarray, values: list[object], names: list[str]) -> str:
-    order = np.argsort(-np.abs(points), kind="stable")[:REASONS]
-    parts = []
-    for j in map(int, order):
-        if abs(points[j]) < SHOWN_FROM:
-            break
-        value = " ".join(str(values[j]).split()) or _("(empty)")
-        sign = "+" if points[j] > 0 else "−"
-        parts.append(
-            _("%(field)s=%(value)s %(sign)s%(points)d pts")
-            % {"field": names[j], "value": value, "sign": sign, "points": abs(points[j])}
-        )
-    return "; ".join(parts) if parts else _("no field moves it from the average")
+QUIET = N_("no field moves it from the average")
+
+
+def _part(field: str, value: object, points: int) -> str:
+    shown = " ".join(str(value).split()) or _("(empty)")
+    sign = "+" if points > 0 else "−"
+    return _("%(field)s=%(value)s %(sign)s%(points)d pts") % {
+        "field": field,
+        "value": shown,
+        "sign": sign,
+        "points": abs(points),
+    }

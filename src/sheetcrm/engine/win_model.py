@@ -85,6 +85,7 @@ def fit(columns: Mapping[str, np.ndarray], won: np.ndarray) -> WinModel:
     won = np.asarray(won, dtype=bool)
     n_won, n_lost = int(won.sum()), int((~won).sum())
     fields = []
+    total = np.zeros(len(won))
     for name, values in columns.items():
         codes, uniques = pd.factorize(normalised(values), use_na_sentinel=False)
         k = len(uniques)
@@ -94,10 +95,9 @@ def fit(columns: Mapping[str, np.ndarray], won: np.ndarray) -> WinModel:
         p_lost = (seen_lost + SMOOTHING) / (n_lost + SMOOTHING * k)
         weights = np.append(np.log(p_won) - np.log(p_lost), 0.0)  # [-1]: a value not seen
         fields.append(FieldWeights(name, pd.Index(uniques), weights))
+        total += weights[codes]
     prior = float(np.log((n_won + SMOOTHING) / (n_lost + SMOOTHING)))
-    model = WinModel(tuple(fields), prior, 1.0, 0.0, n_won, n_lost)
-    total = prior + contributions(model, columns).sum(axis=1)
-    slope, intercept = platt(total, won)
+    slope, intercept = platt(prior + total, won)
     return WinModel(tuple(fields), prior, slope, intercept, n_won, n_lost)
 
 
@@ -106,26 +106,34 @@ def contributions(model: WinModel, columns: Mapping[str, np.ndarray]) -> np.ndar
     n = len(next(iter(columns.values()))) if columns else 0
     out = np.zeros((n, len(model.fields)))
     for j, f in enumerate(model.fields):
-        out[:, j] = f.weights[f.keys.get_indexer(normalised(columns[f.name]))]
+        out[:, j] = f.weights[f.keys.get_indexer(pd.Index(normalised(columns[f.name])))]
     return out
 
 
 def platt(score: np.ndarray, won: np.ndarray, rounds: int = 50) -> tuple[float, float]:
     """(a, b) of p = sigmoid(a * score + b) by Newton's method on the log-loss, with Platt's
-    targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2) so that a field that splits the training
-    leads perfectly does not send a to infinity."""
+    targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2). ``a`` is kept at most 1: the scaling only
+    shrinks naive Bayes' overconfidence, never sharpens it (fitted on the training leads, a
+    value seen once, and won, would otherwise be taken at its word); then ``b`` alone."""
     n_won, n_lost = int(won.sum()), int((~won).sum())
     target = np.where(won, (n_won + 1) / (n_won + 2), 1 / (n_lost + 2))
-    a, b = 1.0, 0.0
-    design = np.column_stack([score, np.ones_like(score)])
+    a, b = _newton(score, target, 1.0, 0.0, rounds, slope=True)
+    if a > 1.0:
+        a, b = _newton(score, target, 1.0, 0.0, rounds, slope=False)
+    return a, b
+
+
+def _newton(
+    score: np.ndarray, target: np.ndarray, a: float, b: float, rounds: int, slope: bool
+) -> tuple[float, float]:
+    design = np.column_stack([score, np.ones_like(score)]) if slope else np.ones((len(score), 1))
     for _ in range(rounds):
         p = sigmoid(a * score + b)
         gradient = design.T @ (p - target)
-        w = p * (1 - p)
-        hessian = design.T @ (design * w[:, None]) + 1e-9 * np.eye(2)
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(len(gradient))
         step = np.linalg.solve(hessian, gradient)
-        a, b = a - float(step[0]), b - float(step[1])
-        if abs(step).max() < 1e-10:
+        a, b = (a - float(step[0]), b - float(step[1])) if slope else (a, b - float(step[0]))
+        if np.abs(step).max() < 1e-9:
             break
     return a, b
 
