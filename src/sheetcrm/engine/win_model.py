@@ -31,11 +31,17 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + e^-z), without overflow
 
 
-def normalised(values: Sequence[object] | np.ndarray) -> np.ndarray:
-    """Values as they are matched: case, spacing and surrounding blanks ignored."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-    keys = np.array([" ".join(str(u).split()).casefold() for u in uniques], dtype=object)
-    return keys[codes] if len(keys) else np.zeros(0, dtype=object)
+def keyed(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a code per value, the distinct values as they are matched: case, spacing and
+    surrounding blanks ignored); ``keys[codes]`` is each value's key. Each distinct text is
+    normalised once, and nothing of the size of the column is hashed twice."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    if len(codes) and codes.min() < 0:  # an empty cell read as None: a blank like ""
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques = np.asarray([*uniques, ""], dtype=object)
+    texts = np.array([" ".join(str(u).split()).casefold() for u in uniques], dtype=object)
+    merged, keys = pd.factorize(texts, use_na_sentinel=False)  # "FR" and "fr" are one key
+    return merged[codes] if len(merged) else codes, np.asarray(keys, dtype=object)
 
 
 def band_edges(amounts: np.ndarray) -> np.ndarray:
@@ -87,14 +93,14 @@ def fit(columns: Mapping[str, np.ndarray], won: np.ndarray) -> WinModel:
     fields = []
     total = np.zeros(len(won))
     for name, values in columns.items():
-        codes, uniques = pd.factorize(normalised(values), use_na_sentinel=False)
+        codes, uniques = keyed(values)
         k = len(uniques)
         seen_won = np.bincount(codes[won], minlength=k)
         seen_lost = np.bincount(codes[~won], minlength=k)
         p_won = (seen_won + SMOOTHING) / (n_won + SMOOTHING * k)
         p_lost = (seen_lost + SMOOTHING) / (n_lost + SMOOTHING * k)
         weights = np.append(np.log(p_won) - np.log(p_lost), 0.0)  # [-1]: a value not seen
-        fields.append(FieldWeights(name, pd.Index(uniques), weights))
+        fields.append(FieldWeights(name, pd.Index(uniques, dtype=object), weights))
         total += weights[codes]
     prior = float(np.log((n_won + SMOOTHING) / (n_lost + SMOOTHING)))
     slope, intercept = platt(prior + total, won)
@@ -106,7 +112,8 @@ def contributions(model: WinModel, columns: Mapping[str, np.ndarray]) -> np.ndar
     n = len(next(iter(columns.values()))) if columns else 0
     out = np.zeros((n, len(model.fields)))
     for j, f in enumerate(model.fields):
-        out[:, j] = f.weights[f.keys.get_indexer(pd.Index(normalised(columns[f.name])))]
+        codes, keys = keyed(columns[f.name])
+        out[:, j] = f.weights[f.keys.get_indexer(pd.Index(keys, dtype=object))][codes]
     return out
 
 
@@ -114,26 +121,38 @@ def platt(score: np.ndarray, won: np.ndarray, rounds: int = 50) -> tuple[float, 
     """(a, b) of p = sigmoid(a * score + b) by Newton's method on the log-loss, with Platt's
     targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2). ``a`` is kept at most 1: the scaling only
     shrinks naive Bayes' overconfidence, never sharpens it (fitted on the training leads, a
-    value seen once, and won, would otherwise be taken at its word); then ``b`` alone."""
+    value seen once, and won, would otherwise be taken at its word); then ``b`` alone.
+    Leads with the same score are one weighted point: there are few distinct scores."""
     n_won, n_lost = int(won.sum()), int((~won).sum())
-    target = np.where(won, (n_won + 1) / (n_won + 2), 1 / (n_lost + 2))
-    a, b = _newton(score, target, 1.0, 0.0, rounds, slope=True)
+    x, which = np.unique(score, return_inverse=True)
+    leads = np.bincount(which, minlength=len(x)).astype(float)
+    wins = np.bincount(which, weights=won.astype(float), minlength=len(x))
+    target = wins * (n_won + 1) / (n_won + 2) + (leads - wins) / (n_lost + 2)
+    a, b = _newton(x, leads, target, rounds, slope=True)
     if a > 1.0:
-        a, b = _newton(score, target, 1.0, 0.0, rounds, slope=False)
+        a, b = _newton(x, leads, target, rounds, slope=False)
     return a, b
 
 
 def _newton(
-    score: np.ndarray, target: np.ndarray, a: float, b: float, rounds: int, slope: bool
+    x: np.ndarray, leads: np.ndarray, target: np.ndarray, rounds: int, slope: bool
 ) -> tuple[float, float]:
-    design = np.column_stack([score, np.ones_like(score)]) if slope else np.ones((len(score), 1))
+    """Minimise the log-loss of sigmoid(a x + b) against ``target`` (summed targets of the
+    ``leads`` at each x); ``slope`` False: a stays 1."""
+    a, b = 1.0, 0.0
     for _ in range(rounds):
-        p = sigmoid(a * score + b)
-        gradient = design.T @ (p - target)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(len(gradient))
-        step = np.linalg.solve(hessian, gradient)
-        a, b = (a - float(step[0]), b - float(step[1])) if slope else (a, b - float(step[0]))
-        if np.abs(step).max() < 1e-9:
+        p = sigmoid(a * x + b)
+        error = leads * p - target
+        w = leads * p * (1 - p) + 1e-12
+        if slope:  # the 2x2 system of Newton's step, solved by hand
+            gxx, gx, g = float(w @ (x * x)) + 1e-9, float(w @ x), float(w.sum()) + 1e-9
+            da, db = float(error @ x), float(error.sum())
+            det = gxx * g - gx * gx
+            step_a, step_b = (g * da - gx * db) / det, (gxx * db - gx * da) / det
+        else:
+            step_a, step_b = 0.0, float(error.sum()) / (float(w.sum()) + 1e-9)
+        a, b = a - step_a, b - step_b
+        if max(abs(step_a), abs(step_b)) < 1e-9:
             break
     return a, b
 
