@@ -186,8 +186,8 @@ def test_the_scoring_check_tab_says_no_signal_under_the_floor_and_shows_no_perce
     assert 30 <= int(tested) <= 32 and int(
         rows["Learned from (before the cut-off)"][1]
     ) == 120 - int(tested)
-    assert rows["Rule score"][1] == f"no signal: {tested} closed leads tested, 100 needed"
-    assert rows["Win probability"][1].startswith("no signal")
+    assert rows["Rule score"][1:3] == ["no signal", f"{tested} closed leads tested, 100 needed"]
+    assert rows["Win probability"][1] == "no signal"
     assert "AUC" not in rows and not any("%" in c or "Band" in c for r in rows.values() for c in r)
 
 
@@ -196,9 +196,16 @@ def test_the_scoring_check_tab_shows_the_evaluation_of_a_probability_with_signal
     rows = check_rows(backend)
     assert 890 <= int(rows["Learned from (before the cut-off)"][1]) <= 900
     assert rows["Win probability"][1] == "separates won from lost"
-    assert rows["Rule score"][1].startswith("no signal")  # the template's rules see no Source
+    assert rows["Rule score"][1] == "no signal"  # the template's rules see no Source
     assert 0.6 < float(rows["AUC"][1]) < 0.8
     low, high = float(rows["AUC, 95% interval"][1]), float(rows["AUC, 95% interval"][2])
     assert 0.5 < low < float(rows["AUC"][1]) < high
     assert "Calibration by decile: predicted vs actual" in rows
     assert "Win probability: win rate by band (quintiles)" in rows
+
+
+def test_the_scoring_check_says_why_the_probability_is_not_checked():
+    backend, _plan = synced(leads(30))
+    row = check_rows(backend)["Win probability"]
+    learned = int(check_rows(backend)["Learned from (before the cut-off)"][1])
+    assert row[1:3] == ["not checked", f"not enough history ({learned} closed, 40 needed)"]

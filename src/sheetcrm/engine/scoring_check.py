@@ -65,7 +65,7 @@ def evaluate(
     minimum = settings["Win probability minimum"]
     short = shortfall(len(cut.train), int(learned_won.sum()), minimum)
     if short:
-        return cut, rule, f"{short}, before {cut.cut}"
+        return cut, rule, short
     learned = learn(data.iloc[cut.train], list(fields), amounts[cut.train], learned_won)
     prediction = estimate(learned, data.iloc[cut.test], amounts[cut.test])
     return cut, rule, check(prediction.probability, tested, floor)
@@ -87,27 +87,28 @@ def scoring_check(data: pd.DataFrame, config: Config, stamp: str) -> MetricTab:
     _score(grid, "Rule score", rule, calibration=False)
     if isinstance(learned, str):
         grid.line()
-        grid.line("Win probability", f"not checked: {learned}")
+        grid.line("Win probability", "not checked", learned)
     else:
         _score(grid, "Win probability", learned, calibration=True)
     return grid.tab(settings["Currency"])
 
 
-def _verdict(result: Check) -> str:
+def _verdict(result: Check) -> tuple[str, str]:
+    """The verdict and why, in two cells (no cell of a metric tab runs long)."""
     if result.verdict == NO_SIGNAL:
         if result.leads < FLOOR:
-            return f"no signal: {result.leads} closed leads tested, {FLOOR} needed"
+            return NO_SIGNAL, f"{result.leads} closed leads tested, {FLOOR} needed"
         if not result.won or result.won == result.leads:
-            return "no signal: the tested leads are all won or all lost"
-        return "no signal: it does not separate won from lost (the AUC's interval holds 0.5)"
+            return NO_SIGNAL, "the tested leads are all won or all lost"
+        return NO_SIGNAL, "the AUC's 95% interval holds 0.5"
     if result.verdict == REVERSED:
-        return "reversed: it ranks lost leads above won ones"
-    return "separates won from lost"
+        return REVERSED, "it ranks lost leads above won ones"
+    return "separates won from lost", ""
 
 
 def _score(grid: Grid, name: str, result: Check, calibration: bool) -> None:
     grid.line()
-    grid.line(name, _verdict(result))
+    grid.line(name, *_verdict(result))
     if not result.shown:
         return
     grid.line("AUC", round(result.auc, 3), kinds=("", "auc"))
