@@ -273,7 +273,7 @@ def test_a_sync_after_a_flush_says_which_tabs_it_rewrote(tmp_path: Path, capsys)
     out = capsys.readouterr().out.splitlines()
     assert out[1] == (
         "0 cells written, 0 rows appended, "
-        "5 tabs rewritten (Dashboard, Funnel, By owner, By source, Forecast)"
+        "6 tabs rewritten (Dashboard, Funnel, By owner, By source, Forecast, Scoring check)"
     )
 
 
