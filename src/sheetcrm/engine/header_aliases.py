@@ -58,6 +58,8 @@ LEADS_ALIASES: dict[str, str] = {
     "Status": "vérification, état de la ligne",
     "Duplicate of": "doublon de",
     "Submission ID": "id de soumission",
+    "Win probability": "probabilité de gain",
+    "Win reasons": "raisons de la probabilité",
 }
 """By Leads header: its other names, separated by commas (case and spacing ignored)."""
 
@@ -125,5 +127,7 @@ ACTIVITIES_ALIASES: dict[str, str] = {
     "Notes": "remarques, commentaires",
     "Next action date": "prochaine action, relance",
     "Submission ID": "id de soumission",
+    "Win probability": "probabilité de gain",
+    "Win reasons": "raisons de la probabilité",
 }
 """The Activities tab's headers: their French names (b2b-fr), read like the English ones."""

@@ -48,11 +48,7 @@ LEADS = TabSpec(
         Column("Company", width=18),
         Column("Country", width=12),
         Column("Industry", width=14),
-        Column(
-            "Source",
-            help="Where the lead came from.",
-            width=14,
-        ),
+        Column("Source", help="Where the lead came from.", width=14),
         Column("Stage", Kind.CHOICE, P, "One of the Stages tab.", 13),
         Column("Amount", Kind.MONEY, P, "Deal value.", 10),
         Column(
@@ -104,6 +100,9 @@ LEADS = TabSpec(
             help="The web-form submission this lead came from; how replays are recognised.",
             width=16,
         ),
+        # the learned win probability (engine/win_model.py), of open leads
+        Column("Win probability", Kind.NUMBER, S, "% chance, from closed leads (Settings).", 9),
+        Column("Win reasons", owner=S, help="The fields that move it most.", width=30),
     ),
     "One row per lead or deal.",
     "people and the service",
@@ -367,7 +366,9 @@ FORECAST = _metric_tab(
     "Forecast", "Stage", "Open pipeline by stage and weighted forecast by expected close month."
 )
 NURTURE = _metric_tab("Nurture", "Sequence", "Per sequence and step: enrolled, sent, won, rates.")
-METRIC_TABS: tuple[TabSpec, ...] = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST, NURTURE)
+CHECK = "Out of time: AUC, win rate by band, calibration of the Score and the Win probability."
+SCORING_CHECK = _metric_tab("Scoring check", "Check", CHECK, 36)
+METRIC_TABS = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST, NURTURE, SCORING_CHECK)
 """Not part of the template: the first sync creates them, and each sync that changes a
 figure rewrites them whole (and redraws their charts)."""
 AS_OF = "As of"  # the title row of every metric tab: title, As of, <sync time>, Period, <window>

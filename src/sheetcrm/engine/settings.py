@@ -31,8 +31,11 @@ from sheetcrm.engine.setting_values import region as _region
 from sheetcrm.engine.setting_values import words as _words
 from sheetcrm.engine.setting_values import yes_no as _yes_no
 from sheetcrm.engine.setting_values import zone as _zone
+from sheetcrm.engine.win_settings import WIN_SETTINGS
 
-ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest"})
+ALL = frozenset(
+    {"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest", "win"}
+)
 
 DEDUPE_KEYS = ("email", "phone", "company domain")
 
@@ -334,6 +337,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse_language,
         frozenset(),
     ),
+    *(Setting(*args) for args in WIN_SETTINGS),
 )
 GROUP_CAP_PREFIX = "group cap:"
 """``Group cap: Engagement`` = 15 caps the points of the Scoring rules in group Engagement."""

@@ -39,6 +39,7 @@ from sheetcrm.engine.sync.state import SyncState, local_now
 from sheetcrm.engine.sync.status import write_status
 from sheetcrm.engine.sync.tabs import problems_tab, state_tab
 from sheetcrm.engine.sync.validate import mark_duplicates, validate
+from sheetcrm.engine.sync.win import estimate_wins
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
 
@@ -53,6 +54,7 @@ STEPS: list[tuple[str, Step]] = [
     # before scoring and routing: a rule may test Last contact or Next action date
     ("activities", apply_activities),
     ("score", score_leads),
+    ("win", estimate_wins),  # after score: Grade may be one of its fields
     ("reassigned", note_reassignments),
     ("route", route_leads),
     ("stages", track_stages),

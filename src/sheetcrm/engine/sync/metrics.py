@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sheetcrm.engine.metric_tabs import digest, metric_tabs
-from sheetcrm.engine.schema import STATE
+from sheetcrm.engine.schema import SCORING_CHECK, STATE
+from sheetcrm.engine.scoring_check import scoring_check
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.sync.tabs import METRICS_KEY, state_value
 
@@ -24,6 +25,8 @@ def plan_metrics(state: SyncState) -> SyncState:
         state.frozen,
         state.activities,
     )
+    if not (state.frozen & {"stages", "metrics"}) and state.config.stages:
+        tabs[SCORING_CHECK.name] = scoring_check(state.data, state.config, state.stamp)
     state.metrics_digest = digest(tabs)
     if state.metrics_digest != shown or not all(map(snapshot.get, tabs)):
         state.plan.replace.update(tabs)
