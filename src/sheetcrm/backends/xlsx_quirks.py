@@ -24,9 +24,13 @@ from openpyxl.utils.cell import coordinate_to_tuple
 from sheetcrm.backends.xlsx_parts import sheet_parts
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+# Found as plain bytes (a regular expression over every tag costs more than calamine's whole
+# read), as Excel, LibreOffice, Google Sheets and openpyxl write them; a tab whose XML names
+# its elements with a prefix (<x:c>) is read by openpyxl instead.
 _ESCAPE = re.compile(rb"_x[0-9A-Fa-f]{4}_")
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_ERROR = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_FORMULA = re.compile(rb"<f[\s>/]")  # not <filterColumn>
+_ERROR = re.compile(rb"""t=["']e["']""")
+_UNPREFIXED = (b"<sheetData", b"<sst")
 _CHUNK = 1 << 20
 _OVERLAP = 32  # longer than anything searched for, so a match across two chunks is seen
 
@@ -50,12 +54,12 @@ def scan(path: Path) -> dict[str, TabQuirks]:
     found: dict[str, TabQuirks] = {}
     with zipfile.ZipFile(path) as zf:
         for name in zf.namelist():
-            if name.lower().endswith("sharedstrings.xml") and _search(zf, name, _ESCAPE):
+            if name.lower().endswith("sharedstrings.xml") and _search(zf, name)[2]:
                 raise OpenpyxlNeeded(name)
         for title, part in sheet_parts(zf).items():
             if part not in zf.NameToInfo:
                 continue
-            formulas, errors, escaped = _search(zf, part, _FORMULA, _ERROR, _ESCAPE)
+            formulas, errors, escaped = _search(zf, part)
             if escaped:
                 raise OpenpyxlNeeded(part)
             if formulas or errors:
@@ -64,19 +68,24 @@ def scan(path: Path) -> dict[str, TabQuirks]:
     return found
 
 
-def _search(zf: zipfile.ZipFile, part: str, *patterns: re.Pattern[bytes]) -> list[bool]:
-    """Whether each of ``patterns`` occurs in ``part``, read a chunk at a time."""
-    seen = [False] * len(patterns)
+def _search(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool, bool]:
+    """Whether ``part`` holds formulas, errors, escapes; read a chunk at a time."""
+    formulas = errors = escaped = False
     tail = b""
     with zf.open(part) as stream:
+        first = True
         while chunk := stream.read(_CHUNK):
             data = tail + chunk
-            for i, pattern in enumerate(patterns):
-                seen[i] = seen[i] or pattern.search(data) is not None
-            if all(seen):
+            if first and not any(tag in data for tag in _UNPREFIXED):
+                raise OpenpyxlNeeded(f"{part}: elements with a prefix")
+            first = False
+            formulas = formulas or (b"<f" in data and _FORMULA.search(data) is not None)
+            errors = errors or ((b'"e"' in data or b"'e'" in data) and bool(_ERROR.search(data)))
+            escaped = escaped or (b"_x" in data and _ESCAPE.search(data) is not None)
+            if escaped:
                 break
             tail = data[-_OVERLAP:]
-    return seen
+    return formulas, errors, escaped
 
 
 def _cells(stream: IO[bytes], every_cell: bool) -> TabQuirks:

@@ -55,8 +55,16 @@ def read_tabs(path: Path) -> dict[str, Table]:
 
 def _table(sheet: CalamineSheet, quirks: TabQuirks) -> Table:
     values = sheet.to_python(skip_empty_area=False)
-    # Text as it is; only numbers, dates and booleans need formatting.
-    grid = [[v if type(v) is str else format_cell(v) for v in row] for row in values]
+    # Text as it is; numbers and dates formatted once per distinct value (stamps and amounts
+    # repeat); booleans apart, as True == 1 == 1.0 would share one key.
+    texts = _Texts()
+    grid = [
+        [
+            v if type(v) is str else ("TRUE" if v else "FALSE") if type(v) is bool else texts[v]
+            for v in row
+        ]
+        for row in values
+    ]
     formulas = set(quirks.formulas)
     height = max([len(grid)] + [r + 1 for r, _ in (*formulas, *quirks.errors)])
     grid += [[] for _ in range(height - len(grid))]  # formulas that show nothing, below
@@ -82,6 +90,14 @@ def _table(sheet: CalamineSheet, quirks: TabQuirks) -> Table:
     while len(rows) > 1 and not any(rows[-1]) and len(rows) - 1 not in in_formulas:
         rows.pop()
     return Table(rows[0], rows[1:])
+
+
+class _Texts(dict[object, str]):
+    """A value's text, formatted the first time it is asked for."""
+
+    def __missing__(self, value: object) -> str:
+        text = self[value] = format_cell(value)
+        return text
 
 
 def _put(row: list[str], c: int, text: str) -> None:
