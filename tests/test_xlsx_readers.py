@@ -214,3 +214,22 @@ def test_a_no_change_resync_builds_no_openpyxl_workbook(tmp_path, monkeypatch):
     assert main(["sync", "--sheet", str(path), *CLOCK]) == 0
     after = path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
+def test_elements_with_a_prefix_are_read_by_openpyxl(tmp_path, monkeypatch):
+    # some generators write <x:row><x:c ...>: the byte scan would not see their formulas
+    path = tmp_path / "prefixed.xlsx"
+    wb = Workbook()
+    wb.active.append(["Lead ID", "Total"])
+    wb.active.append(["L-1", "=1+1"])
+    wb.save(path)
+    _edit_leads_xml(
+        path,
+        lambda xml: re.sub(rb"<(/?)(\w+)", rb"<\1x:\2", xml).replace(b"xmlns=", b"xmlns:x=", 1),
+    )
+    calls = []
+    monkeypatch.setattr(
+        xlsx_read, "read_tabs_openpyxl", lambda p: calls.append(p) or read_tabs_openpyxl(p)
+    )
+    assert read_tabs(path)["Sheet"].rows == [["L-1", ""]]  # a formula nobody calculated
+    assert calls == [path]
