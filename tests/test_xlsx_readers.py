@@ -186,19 +186,25 @@ def test_what_the_libraries_report_differently_reads_the_same(tmp_path):
     assert list(read_tabs(path)) == ["Leads", "State", "Empty"]
 
 
-def test_text_with_escapes_is_read_by_openpyxl_as_before(tmp_path, monkeypatch):
+@pytest.fixture
+def openpyxl_reads(monkeypatch) -> list[Path]:
+    """The files read_tabs handed to openpyxl's reader, its fallback."""
+    calls: list[Path] = []
+    monkeypatch.setattr(
+        xlsx_read, "read_tabs_openpyxl", lambda p: calls.append(p) or read_tabs_openpyxl(p)
+    )
+    return calls
+
+
+def test_text_with_escapes_is_read_by_openpyxl_as_before(tmp_path, openpyxl_reads):
     # python-calamine decodes "_x000D_" into a carriage return; openpyxl showed it as typed
     path = tmp_path / "escaped.xlsx"
     wb = Workbook()
     wb.active.append(["Lead ID", "Notes"])
     wb.active.append(["L-1", "line_x000D_end"])
     wb.save(path)
-    calls = []
-    monkeypatch.setattr(
-        xlsx_read, "read_tabs_openpyxl", lambda p: calls.append(p) or read_tabs_openpyxl(p)
-    )
     assert read_tabs(path)["Sheet"].rows == [["L-1", "line_x000D_end"]]
-    assert calls == [path]
+    assert openpyxl_reads == [path]
 
 
 def test_a_no_change_resync_builds_no_openpyxl_workbook(tmp_path, monkeypatch):
@@ -216,7 +222,7 @@ def test_a_no_change_resync_builds_no_openpyxl_workbook(tmp_path, monkeypatch):
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
 
 
-def test_elements_with_a_prefix_are_read_by_openpyxl(tmp_path, monkeypatch):
+def test_elements_with_a_prefix_are_read_by_openpyxl(tmp_path, openpyxl_reads):
     # some generators write <x:row><x:c ...>: the byte scan would not see their formulas
     path = tmp_path / "prefixed.xlsx"
     wb = Workbook()
@@ -227,9 +233,5 @@ def test_elements_with_a_prefix_are_read_by_openpyxl(tmp_path, monkeypatch):
         path,
         lambda xml: re.sub(rb"<(/?)(\w+)", rb"<\1x:\2", xml).replace(b"xmlns=", b"xmlns:x=", 1),
     )
-    calls = []
-    monkeypatch.setattr(
-        xlsx_read, "read_tabs_openpyxl", lambda p: calls.append(p) or read_tabs_openpyxl(p)
-    )
     assert read_tabs(path)["Sheet"].rows == [["L-1", ""]]  # a formula nobody calculated
-    assert calls == [path]
+    assert openpyxl_reads == [path]
