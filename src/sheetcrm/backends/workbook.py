@@ -1,7 +1,8 @@
-"""A local ``.xlsx`` workbook as the sheet: the embedded, offline backend (openpyxl).
+"""A local ``.xlsx`` workbook as the sheet: the embedded, offline backend.
 
-Tabs are read as canonical text and written back as typed cells (numbers, dates, text that
-stays text), so a value read back compares equal to the value written (workbook_cells.py).
+Tabs are read as canonical text through python-calamine (xlsx_read.py) and written back
+through openpyxl as typed cells (numbers, dates, text that stays text), so a value read back
+compares equal to the value written (workbook_cells.py).
 Changes are written by workbook_changes.py, a new workbook dressed by workbook_look.py.
 Everything about the file itself (opening it, refusing a save that would destroy content,
 replacing it in one step) is in the xlsx_* modules.
@@ -18,12 +19,11 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.utils import quote_sheetname
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_safety, xlsx_save
+from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_read, xlsx_safety, xlsx_save
 from sheetcrm.backends.base import StaleSnapshotError
-from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, put, table_grid
+from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, put
 from sheetcrm.backends.workbook_changes import apply_changes, fill_tab
 from sheetcrm.backends.workbook_look import dress, keep_look
 from sheetcrm.engine.adoption import Adoption
@@ -31,7 +31,6 @@ from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import Snapshot, Table
-from sheetcrm.engine.values import format_cell
 from sheetcrm.errors import BackendError
 
 
@@ -55,9 +54,6 @@ class WorkbookBackend:
                 f"{self.location} is not an .xlsx workbook",
                 hints.get(suffix, "save it as .xlsx (Excel workbook)"),
             )
-        # What the last read() loaded, reused by write() while the file is unchanged:
-        # (version, workbook, what openpyxl warned it would drop, each tab's extent).
-        self._loaded: tuple[str, Workbook, list[str], dict[str, Extent]] | None = None
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -65,29 +61,11 @@ class WorkbookBackend:
     def version(self) -> str:
         return xlsx_package.version(self.path)
 
-    @gc_paused()
     def read(self) -> Snapshot:
+        # python-calamine's values, not openpyxl's objects: a re-sync that changes nothing
+        # never builds them (xlsx_read.py); write() loads openpyxl only when there is a change.
         version = self.version()
-        wb, lost = xlsx_package.load(self.path)
-        tabs: dict[str, Table] = {}
-        extents: dict[str, Extent] = {}
-        formulas: dict[str, list[tuple[int, int]]] = {}
-        for ws in wb.worksheets:
-            grid = table_grid(ws)
-            texts = [[format_cell(v) for v in row] for row in grid]
-            extents[ws.title] = (list(texts[0]), len(grid))
-            tabs[ws.title] = Table(texts[0], texts[1:])
-            if found := _formulas(ws, grid):
-                formulas[ws.title] = found
-        if formulas:
-            # The engine must see what a formula shows, not "=A1*2": Excel's cached result.
-            for title, results in xlsx_formulas.formula_results(self.path, formulas).items():
-                table = tabs[title]
-                for (r, c), value in results.items():
-                    row = table.header if r == 0 else table.rows[r - 1]
-                    row[c] = format_cell(value)
-        self._loaded = (version, wb, lost, extents)
-        return Snapshot(tabs, version)
+        return Snapshot(xlsx_read.read_tabs(self.path), version)
 
     @gc_paused()
     def write(self, changes: Changes) -> None:
@@ -101,12 +79,9 @@ class WorkbookBackend:
             return
         xlsx_safety.check_unlocked(self.path)
         xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
-        if self._loaded is not None and self._loaded[0] == version:
-            _, wb, lost, extents = self._loaded
-        else:
-            (wb, lost), extents = xlsx_package.load(self.path), {}
-        self._loaded = None  # about to be modified: never reuse it
+        wb, lost = xlsx_package.load(self.path)
         xlsx_safety.check_kept(self.path, lost)
+        extents: dict[str, Extent] = {}  # each tab measured by openpyxl, as it will write it
         apply_changes(wb, changes, extents)
         # columns added or moved, a workbook from before the look: put it right
         keep_look(wb, {title: header for title, (header, _) in extents.items()})
@@ -146,7 +121,6 @@ class WorkbookBackend:
         xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
         wb, lost = xlsx_package.load(self.path)
         xlsx_safety.check_kept(self.path, lost)
-        self._loaded = None
         formulas = _formula_cells(wb)
         results = xlsx_formulas.cached_results(self.path, formulas) if formulas else {}
         if adoption.tab:
@@ -189,18 +163,6 @@ class WorkbookBackend:
             dress(ws)
         keep_look(wb, {name: table.header for name, table in tabs.items()})
         xlsx_save.save(wb, self.path, expect=None)
-        self._loaded = None
-
-
-def _formulas(ws: Worksheet, grid: list[tuple[object, ...]]) -> list[tuple[int, int]]:
-    """Where ``grid`` holds formulas, 0-based; text a person typed as "=..." is not one."""
-    return [
-        (r, c)
-        for r, row in enumerate(grid)
-        for c, value in enumerate(row)
-        if (isinstance(value, str) and value[:1] == "=" and ws.cell(r + 1, c + 1).data_type == "f")
-        or isinstance(value, ArrayFormula | DataTableFormula)
-    ]
 
 
 def _formula_cells(wb: Workbook) -> dict[str, set[tuple[int, int]]]:
