@@ -58,6 +58,11 @@ LEADS_ALIASES: dict[str, str] = {
     "Status": "vérification, état de la ligne",
     "Duplicate of": "doublon de",
     "Submission ID": "id de soumission",
+    "Consent": "consentement",
+    "Sequence": "séquence",
+    "Sequence step": "étape de séquence",
+    "Next send at": "prochain envoi",
+    "Unsubscribed at": "désinscrit le",
 }
 """By Leads header: its other names, separated by commas (case and spacing ignored)."""
 
@@ -113,6 +118,11 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
         "Subject": "objet, sujet",
         "Body": "corps, message",
         "Status": "statut",
+    },
+    "Enrolment": {
+        "Sequence": "séquence",
+        "When": "quand",
+        **_FIELD_OPERATOR_VALUE,
     },
 }
 """By rule tab, then header: its French names (b2b-fr), read like the English ones."""

@@ -7,7 +7,6 @@ cells keep their values) instead of silently falling back to a default.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,8 @@ from sheetcrm.engine.business_hours import (
 )
 from sheetcrm.engine.language import parse_language
 from sheetcrm.engine.last_good import Fallback
+from sheetcrm.engine.nurture_settings import NURTURE_SETTINGS
+from sheetcrm.engine.setting_values import Setting as Setting
 from sheetcrm.engine.setting_values import (
     SettingError as SettingError,  # re-exported: the error of every setting
 )
@@ -51,7 +52,9 @@ from sheetcrm.engine.setting_values import (
     zone as _zone,
 )
 
-ALL = frozenset({"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest"})
+ALL = frozenset(
+    {"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest", "sequences"}
+)
 
 DEDUPE_KEYS = ("email", "phone", "company domain")
 
@@ -99,15 +102,6 @@ def _required(text: str) -> tuple[tuple[str, ...], ...]:
         tuple(p.strip() for p in re.split(r"\b(?:or|ou)\b|\|", g) if p.strip())
         for g in _words(text)
     )
-
-
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    default: str
-    help: str
-    parse: Callable[[str], Any]
-    governs: frozenset[str]
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -237,6 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
         _count,
         frozenset(),
     ),
+    *NURTURE_SETTINGS,
     Setting(
         "MQL score",
         "40",
