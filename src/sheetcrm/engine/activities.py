@@ -41,6 +41,10 @@ TYPES: dict[str, str] = {
 }
 """Each word a Type cell may hold (English, then French) -> the type it means."""
 TYPE_WORDS = ("call", "email", "meeting", "note", "other")
+UNSUBSCRIBE = "unsubscribe"
+"""The Type of the Activities row the unsubscribe page adds (issue 19): not a touch; the
+sequences step reads it (FR ``désinscription``)."""
+UNSUBSCRIBE_WORDS = frozenset({UNSUBSCRIBE, "désinscription", "desinscription"})
 OUTCOMES = ("reached", "voicemail", "no answer", "meeting booked", "not interested")
 """The default Outcome words (Settings: Activity outcomes replaces them)."""
 FRENCH_OUTCOMES = {

@@ -15,7 +15,7 @@ from operator import itemgetter
 import numpy as np
 
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.notifications import Notification
+from sheetcrm.engine.notifications import Notification, Preview
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
@@ -84,6 +84,8 @@ class Plan:
     stamp: str = ""  # the sync's time, as written in cells and History
     notifications: list[Notification] = field(default_factory=list)  # planned, not sent
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
+    # every nurture e-mail due, planned or not (drafts, waiting): for previews, never sent
+    previews: list[Preview] = field(default_factory=list)
 
     @property
     def cell_count(self) -> int:
@@ -105,6 +107,7 @@ class Plan:
         lines = [f"add column {LEADS.name}!{c}" for c in self.new_columns]
         lines += [f"add column {t}!{c}" for t, cs in self.tab_columns.items() for c in cs]
         lines += [n.describe() for n in self.notifications]
+        lines += [p.describe() for p in self.previews if p.status != "planned"]
         for w in self.writes:
             for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
                 key = self.keys[int(pos)]

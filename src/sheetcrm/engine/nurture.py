@@ -1,0 +1,212 @@
+"""Who is in which nurture sequence: unsubscribed addresses, exits and enrolment, decided for
+every lead at once over the Leads columns (numpy), without I/O.
+
+A :class:`Cohort` holds the four cells the sequences step writes (Sequence, Sequence step,
+Next send at, Unsubscribed at) as arrays, and the History rows that explain each change; the
+step (engine/sync/sequences.py) reads what it decided and plans the e-mails due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sheetcrm.engine.activities import FRENCH_OUTCOMES, TYPES, UNSUBSCRIBE_WORDS, Touches
+from sheetcrm.engine.catalog import _
+from sheetcrm.engine.enrolment_tab import ACTIVITY_OUTCOME, ACTIVITY_TYPE, SequenceRules
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.nurture_settings import consent_level
+from sheetcrm.engine.sequences_tab import ACTIVE, Step
+from sheetcrm.engine.table import norm_header
+
+DONE, STOPPED = "done", "stopped: "
+STOP_WORDS = frozenset({"stop", "arrêt", "arret"})
+"""What a person types in Sequence to end it."""
+
+
+@dataclass(frozen=True)
+class Sequence:
+    name: str  # as the Sequences tab spells it
+    steps: Mapping[int, Step]
+    rules: SequenceRules | None
+
+    @property
+    def live(self) -> bool:
+        """A sequence enrols and sends once one of its steps is active; all drafts: previews."""
+        return any(s.status == ACTIVE for s in self.steps.values())
+
+
+def sequences_of(steps: list[Step], rules: Mapping[str, SequenceRules]) -> dict[str, Sequence]:
+    """By name normalised, in the Sequences tab's order."""
+    grouped: dict[str, dict[int, Step]] = {}
+    for step in steps:
+        grouped.setdefault(norm_header(step.sequence), {})[step.number] = step
+    return {
+        key: Sequence(next(iter(s.values())).sequence, s, rules.get(key))
+        for key, s in grouped.items()
+    }
+
+
+@dataclass
+class Event:
+    row: int
+    field: str
+    before: str
+    after: str
+    why: str
+    by: str  # the sequence's name
+
+
+@dataclass
+class Cohort:
+    """The leads' nurture cells as this sync leaves them, and why each changed."""
+
+    sequence: np.ndarray  # object: the Sequence cell as typed (stripped)
+    step: np.ndarray  # object: the Sequence step cell
+    next_send: np.ndarray  # object: the Next send at cell
+    unsubscribed: np.ndarray  # object: the Unsubscribed at cell
+    key: np.ndarray  # object: the sequence the row is in, normalised ("" none)
+    events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, frame: Frame) -> Cohort:
+        sequence = frame.text("Sequence").to_numpy(dtype=object)
+        step, next_send, unsubscribed = (
+            frame.text(c).to_numpy(dtype=object).copy() for c in _CELLS
+        )
+        codes, uniques = pd.factorize(sequence)
+        keys = np.array([norm_header(str(u)) for u in uniques] + [""], dtype=object)
+        return cls(sequence.copy(), step, next_send, unsubscribed, keys[codes])
+
+    def finished(self) -> np.ndarray:
+        codes, uniques = pd.factorize(self.step)
+        ends = np.array([_finished(str(u)) for u in uniques] + [False], dtype=bool)
+        return ends[codes]  # type: ignore[no-any-return]
+
+    def stop(self, rows: np.ndarray, why: str) -> None:
+        """End the sequence of ``rows``: Sequence step says why, nothing is due any more."""
+        after = STOPPED + why
+        for r in rows.tolist():
+            self.events.append(
+                Event(r, "Sequence step", self.step[r], after, after, self.sequence[r])
+            )
+        self.step[rows] = after
+        self.next_send[rows] = ""
+
+
+_CELLS = ("Sequence step", "Next send at", "Unsubscribed at")
+
+
+def _finished(step: str) -> bool:
+    word = step.strip().casefold()
+    return word == DONE or word.startswith(STOPPED.strip())
+
+
+def unsubscribed(
+    frame: Frame, cohort: Cohort, touches: Touches | None, stamp: str, stamps: np.ndarray
+) -> np.ndarray:
+    """Per lead, whether its address is unsubscribed: on a row whose Unsubscribed at is set,
+    or on an Activities row of Type unsubscribe. Every row holding such an address gets
+    Unsubscribed at (the activity's time, else ``stamp``); ``stamps``: each touch's At as
+    written in cells."""
+    email = frame.folded("Email").to_numpy(dtype=object)
+    has = email != ""
+    when: dict[str, str] = {}
+    if touches is not None and "Type" in touches.words and len(touches.row):
+        words = touches.words["Type"]
+        kinds = np.array([str(t).casefold() in UNSUBSCRIBE_WORDS for t in words.texts], bool)
+        picked = np.flatnonzero(kinds[words.codes[touches.row]])
+        for i in picked[np.argsort(touches.at[picked], kind="stable")].tolist():
+            when.setdefault(str(email[touches.lead[i]]), str(stamps[i]))
+    when.pop("", None)
+    marked = has & (cohort.unsubscribed != "")
+    addresses = set(email[marked].tolist()) | set(when)
+    out = has & np.isin(email, list(addresses)) if addresses else np.zeros(len(email), bool)
+    for r in np.flatnonzero(out & (cohort.unsubscribed == "")).tolist():
+        at = when.get(str(email[r]), stamp)
+        by = cohort.sequence[r] or _("unsubscribe")
+        cohort.events.append(Event(r, "Unsubscribed at", "", at, _("unsubscribed"), by))
+        cohort.unsubscribed[r] = at
+    return out
+
+
+def activity_exits(
+    cohort: Cohort,
+    sequences: Mapping[str, Sequence],
+    touches: Touches | None,
+    enrolled_at: np.ndarray,
+    frame: Frame,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, why per row) of the leads an Activities row ends, by the sequences' exit rows
+    on Activity type or outcome: a row at or after the lead's enrolment."""
+    if touches is None or not len(touches.row):
+        return []
+    kinds = _words(touches, "Type", TYPES)
+    outcomes = _words(touches, "Outcome", FRENCH_OUTCOMES)
+    acts = Frame(
+        pd.DataFrame({ACTIVITY_TYPE: kinds, ACTIVITY_OUTCOME: outcomes}, dtype=object),
+        frame.clock,
+        frame.dayfirst,
+        frame.decimal,
+    )
+    lead = touches.lead
+    late = touches.at >= enrolled_at[lead]
+    found = []
+    for key, sequence in sequences.items():
+        for exit_row in sequence.rules.exits if sequence.rules else ():
+            if not exit_row.on_activity:
+                continue
+            hit = exit_row.condition.mask(acts) & late & (cohort.key[lead] == key)
+            if hit.any():
+                why = outcomes if exit_row.condition.field == ACTIVITY_OUTCOME else kinds
+                found.append((lead[hit], why[hit]))
+    return found
+
+
+def _words(touches: Touches, column: str, canonical: Mapping[str, str]) -> np.ndarray:
+    """Each touch's word in ``column``, French words read as the English ones."""
+    if column not in touches.words:
+        return np.full(len(touches.row), "", dtype=object)
+    words = touches.words[column]
+    texts = np.array([canonical.get(str(t).casefold(), str(t)) for t in words.texts], object)
+    return texts[words.codes[touches.row]]  # type: ignore[no-any-return]
+
+
+def consent_ok(frame: Frame, required: int) -> np.ndarray:
+    """Per lead, whether its Consent reaches ``required`` (an unknown word: none)."""
+    return frame.per_key("Consent", lambda k: (consent_level(k) or 0) >= required)
+
+
+def enrol_by_rules(
+    cohort: Cohort,
+    sequences: Mapping[str, Sequence],
+    frame: Frame,
+    allowed: np.ndarray,
+) -> np.ndarray:
+    """Enrol each ``allowed`` lead with no Sequence into the first live sequence whose enrol
+    rows it matches; the rows enrolled."""
+    free = allowed & (cohort.sequence == "")
+    enrolled = np.zeros(len(free), dtype=bool)
+    for key, sequence in sequences.items():
+        rules = sequence.rules
+        if not sequence.live or rules is None or rules.broken or not rules.enrol:
+            continue
+        match = free & ~enrolled
+        for condition in rules.enrol:
+            if not match.any():
+                break
+            match &= condition.mask(frame)
+        rows = np.flatnonzero(match)
+        if not len(rows):
+            continue
+        why = _("enrolled: %(rules)s") % {"rules": "; ".join(c.describe() for c in rules.enrol)}
+        for r in rows.tolist():
+            cohort.events.append(Event(r, "Sequence", "", sequence.name, why, sequence.name))
+        cohort.sequence[rows] = sequence.name
+        cohort.key[rows] = key
+        cohort.step[rows] = ""
+        enrolled[rows] = True
+    return enrolled

@@ -1,0 +1,185 @@
+"""Step ``sequences``: nurture e-mails (docs/sequences.md). After ``sla`` (the owner is
+final), before ``alerts``.
+
+In order: addresses unsubscribed (on any row or by an Activities row of Type unsubscribe)
+get Unsubscribed at on every row holding them; leads leave their sequence (Stop typed,
+unsubscribed, a hard bounce, a won or lost stage, consent no longer enough, an Enrolment
+exit row); leads enter one (a name typed by hand, or the Enrolment rows); then each step
+due is planned as a notification, inside the send window, under the per-sender daily cap,
+spaced, and Sequence step advances in the same write. Exactly once per (sequence, step,
+lead): the notification's key is stable, and the next sync sees the step already taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sheetcrm.engine.catalog import _
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.nurture import (
+    STOP_WORDS,
+    Cohort,
+    Event,
+    Sequence,
+    activity_exits,
+    consent_ok,
+    enrol_by_rules,
+    sequences_of,
+    unsubscribed,
+)
+from sheetcrm.engine.nurture_history import enrolled_at
+from sheetcrm.engine.schema import HISTORY
+from sheetcrm.engine.sync.nurture_due import plan_due
+from sheetcrm.engine.sync.state import SyncState
+from sheetcrm.engine.table import norm_header
+
+EVENT = "sequence"  # the notifications' event, and the SentRecords' the sender reports
+BOUNCED = "failed: bounced: "
+WRITTEN = ("Sequence", "Sequence step", "Next send at", "Unsubscribed at")
+
+
+def plan_sequences(state: SyncState) -> SyncState:
+    config = state.config
+    if "sequences" in state.frozen or not config.sequences or not len(state.data):
+        return state
+    frame, settings = state.view, state.settings
+    sequences = sequences_of(config.sequences, config.enrolment)
+    cohort = Cohort.read(frame)
+    touches = state.touches
+    stamps = (
+        state.activities.column("At")[touches.row]
+        if touches is not None and state.activities is not None
+        else np.zeros(0, dtype=object)
+    )
+    gone = unsubscribed(frame, cohort, touches, state.stamp, stamps)
+    consent = consent_ok(frame, settings["Sequence consent"])
+    n = len(state.data)
+    finished = cohort.finished()
+    typed = cohort.sequence != ""
+    stop = typed & np.isin(cohort.key, [norm_header(w) for w in STOP_WORDS])
+    known = np.isin(cohort.key, list(sequences))
+    _unknown(state, np.flatnonzero(typed & ~stop & ~known & ~finished), cohort)
+    # by hand: a live sequence's name typed, no step yet, nothing due yet
+    hand = known & ~finished & (cohort.step == "") & (cohort.next_send == "")
+    hand &= np.array([k in sequences and sequences[k].live for k in cohort.key], dtype=bool)
+    enrolled = enrolled_at(
+        state.snapshot.table(HISTORY.name), state.ids, settings.dayfirst, settings.zone
+    )
+    now = np.datetime64(frame.now, "ns")
+    enrolled = np.where(hand | np.isnat(enrolled), now, enrolled)
+    for r in np.flatnonzero(hand).tolist():
+        name = sequences[cohort.key[r]].name
+        cohort.sequence[r] = name
+        cohort.events.append(_enrolled_by_hand(r, name))
+    _exit(state, cohort, sequences, stop & ~finished, gone, consent, enrolled)
+    stage_open = _open_stage(state)
+    lone = frame.blank("Duplicate of") & ~frame.blank("Email")
+    busy = np.isin(frame.folded("Email").to_numpy(dtype=object), _addresses_in_use(frame, cohort))
+    allowed = consent & ~gone & stage_open & lone & ~busy
+    fresh = enrol_by_rules(cohort, sequences, frame, allowed)
+    enrolled = np.where(fresh, now, enrolled)
+    plan_due(state, cohort, sequences, enrolled, fresh | hand)
+    _write(state, cohort, n)
+    return state
+
+
+def _enrolled_by_hand(row: int, name: str) -> Event:
+    return Event(row, "Sequence", "", name, _("enrolled by hand"), name)
+
+
+def _exit(
+    state: SyncState,
+    cohort: Cohort,
+    sequences: dict[str, Sequence],
+    stop: np.ndarray,
+    gone: np.ndarray,
+    consent: np.ndarray,
+    enrolled: np.ndarray,
+) -> None:
+    """End the sequence of every lead in one that has a reason to leave it; the first
+    reason found is the one said."""
+    frame = state.view
+    inside = np.isin(cohort.key, list(sequences)) & ~cohort.finished()
+    cohort.stop(np.flatnonzero(stop), "Stop typed")
+    bounced = {r.lead_id for r in state.sent if r.event == EVENT and r.outcome.startswith(BOUNCED)}
+    stages = {norm_header(s.name): s.type for s in state.config.stages}
+    kind = frame.per_key("Stage", lambda k: stages.get(k, "open"), dtype=object)
+    reasons: list[tuple[np.ndarray, str | np.ndarray]] = [
+        (gone, "unsubscribed"),
+        (np.isin(np.asarray(state.ids, dtype=object), list(bounced)), "bounced"),
+        (kind == "won", "won"),
+        (kind == "lost", "lost"),
+        (~consent, "no consent"),
+    ]
+    for key, sequence in sequences.items():
+        for exit_row in sequence.rules.exits if sequence.rules else ():
+            if exit_row.on_activity:
+                continue
+            hit = (cohort.key == key) & exit_row.condition.mask(frame)
+            if exit_row.condition.field == "Stage":
+                stage = frame.text("Stage").to_numpy(dtype=object)
+                reasons.append((hit, np.array(["stage " + str(s) for s in stage], object)))
+            else:
+                reasons.append((hit, f"exit rule {exit_row.row}"))
+    touches = state.touches
+    for rows, words in activity_exits(cohort, sequences, touches, enrolled, frame):
+        mask = np.zeros(len(inside), dtype=bool)
+        mask[rows] = True
+        texts = np.full(len(inside), "", dtype=object)
+        texts[rows] = words
+        reasons.append((mask, texts))
+    for mask, why in reasons:
+        rows = np.flatnonzero(mask & inside & ~cohort.finished())
+        if not len(rows):
+            continue
+        if isinstance(why, str):
+            cohort.stop(rows, why)
+        else:
+            for text in {str(why[r]) for r in rows.tolist()}:
+                picked = rows[why[rows] == text]
+                cohort.stop(picked, text or "exit rule")
+
+
+def _open_stage(state: SyncState) -> np.ndarray:
+    stages = {norm_header(s.name): s.type for s in state.config.stages}
+    return state.view.per_key("Stage", lambda k: stages.get(k, "open") == "open")
+
+
+def _addresses_in_use(frame: Frame, cohort: Cohort) -> list[str]:
+    """The addresses a lead holds while in a sequence: a duplicate row is not enrolled too."""
+    emails = frame.folded("Email").to_numpy(dtype=object)
+    busy = (cohort.sequence != "") & ~cohort.finished()
+    return [e for e in set(emails[busy].tolist()) if e]
+
+
+def _unknown(state: SyncState, rows: np.ndarray, cohort: Cohort) -> None:
+    if not len(rows):
+        return
+    names = sorted({s.sequence for s in state.config.sequences})
+    messages = [
+        _("%(name)r is not a sequence of the Sequences tab") % {"name": cohort.sequence[r]}
+        for r in rows.tolist()
+    ]
+    hint = _("type a sequence's name (%(names)s), or Stop") % {"names": ", ".join(names)}
+    state.problems.append((rows, "Sequence", messages, hint))
+
+
+def _write(state: SyncState, cohort: Cohort, n: int) -> None:
+    """The cells that changed, and a History row for each event, By the sequence."""
+    columns = dict(
+        zip(
+            WRITTEN,
+            (cohort.sequence, cohort.step, cohort.next_send, cohort.unsubscribed),
+            strict=True,
+        )
+    )
+    for column, values in columns.items():
+        before = state.view.text(column).to_numpy(dtype=object)
+        if len(values) == n and (before != values).any():
+            state.put(
+                column,
+                np.where(before != values, values, state.data[column].to_numpy(dtype=object)),
+            )
+    for e in cohort.events:
+        stamp_column = e.field
+        state.history(e.row, e.field, e.before, e.after, e.why, stamp_column, by=e.by)
