@@ -123,6 +123,8 @@ def unsubscribed(
             when.setdefault(str(email[touches.lead[i]]), str(stamps[i]))
     when.pop("", None)
     marked = has & (cohort.unsubscribed != "")
+    for r in np.flatnonzero(marked).tolist():  # a duplicate row gets the time its twin has
+        when.setdefault(str(email[r]), str(cohort.unsubscribed[r]))
     addresses = set(email[marked].tolist()) | set(when)
     out = has & np.isin(email, list(addresses)) if addresses else np.zeros(len(email), bool)
     for r in np.flatnonzero(out & (cohort.unsubscribed == "")).tolist():
@@ -153,7 +155,10 @@ def activity_exits(
         frame.decimal,
     )
     lead = touches.lead
-    late = touches.at >= enrolled_at[lead]
+    # no enrolment on History (a sheet edited by hand): every activity counts, so that a
+    # lead who replied is never written to again
+    since = np.where(np.isnat(enrolled_at), np.datetime64("1900-01-01", "ns"), enrolled_at)
+    late = touches.at >= since[lead]
     found = []
     for key, sequence in sequences.items():
         for exit_row in sequence.rules.exits if sequence.rules else ():

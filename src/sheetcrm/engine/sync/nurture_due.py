@@ -76,8 +76,9 @@ def plan_due(
         waits = np.array([s.wait_days if s else 0 for s in steps], dtype=np.int64)[codes[unset]]
         business = np.array([bool(s and s.business_days) for s in steps], dtype=bool)
         after_enrolment = np.array([bool(s and s.after == ENROLMENT) for s in steps], bool)
+        since = enrolled[rows[unset]]
         base = np.where(
-            after_enrolment[codes[unset]], enrolled[rows[unset]], np.datetime64(now, "ns")
+            after_enrolment[codes[unset]] & ~np.isnat(since), since, np.datetime64(now, "ns")
         )
         due[unset] = window.after(base, waits, business[codes[unset]])
         _set_times(cohort, rows[unset], due[unset])
@@ -260,7 +261,8 @@ class _Planner:
             cohort.step[r], cohort.next_send[r] = DONE, ""
             return True
         cohort.step[r] = str(step.number)
-        start = self.enrolled[r] if following.after == ENROLMENT else np.datetime64(wall, "ns")
+        start = self.enrolled[r] if following.after == ENROLMENT else np.datetime64("NaT")
+        start = np.datetime64(wall, "ns") if np.isnat(start) else start
         at = self.window.after(
             np.array([start]), np.array([following.wait_days]), np.array([following.business_days])
         )

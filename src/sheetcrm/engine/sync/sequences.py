@@ -66,7 +66,7 @@ def plan_sequences(state: SyncState) -> SyncState:
         state.snapshot.table(HISTORY.name), state.ids, settings.dayfirst, settings.zone
     )
     now = np.datetime64(frame.now, "ns")
-    enrolled = np.where(hand | np.isnat(enrolled), now, enrolled)
+    enrolled = np.where(hand, now, enrolled)
     for r in np.flatnonzero(hand).tolist():
         name = sequences[cohort.key[r]].name
         cohort.sequence[r] = name
