@@ -100,6 +100,12 @@ class Cohort:
 _CELLS = ("Sequence step", "Next send at", "Unsubscribed at")
 
 
+def within(values: np.ndarray, items: object) -> np.ndarray:
+    """Per value, whether it is one of ``items``: hashed (numpy's isin sorts or compares
+    pairwise on object arrays, slow over 100,000 leads)."""
+    return pd.Series(values, dtype=object).isin(list(items)).to_numpy(dtype=bool, copy=True)  # type: ignore[call-overload]
+
+
 def _finished(step: str) -> bool:
     word = step.strip().casefold()
     return word == DONE or word.startswith(STOPPED.strip())
@@ -126,7 +132,7 @@ def unsubscribed(
     for r in np.flatnonzero(marked).tolist():  # a duplicate row gets the time its twin has
         when.setdefault(str(email[r]), str(cohort.unsubscribed[r]))
     addresses = set(email[marked].tolist()) | set(when)
-    out = has & np.isin(email, list(addresses)) if addresses else np.zeros(len(email), bool)
+    out = has & within(email, addresses) if addresses else np.zeros(len(email), bool)
     for r in np.flatnonzero(out & (cohort.unsubscribed == "")).tolist():
         at = when.get(str(email[r]), stamp)
         by = cohort.sequence[r] or _("unsubscribe")
@@ -141,7 +147,7 @@ def activity_exits(
     touches: Touches | None,
     enrolled_at: np.ndarray,
     frame: Frame,
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> list[tuple[np.ndarray, str | np.ndarray]]:
     """(rows, why per row) of the leads an Activities row ends, by the sequences' exit rows
     on Activity type or outcome: a row at or after the lead's enrolment."""
     if touches is None or not len(touches.row):
@@ -159,15 +165,17 @@ def activity_exits(
     # lead who replied is never written to again
     since = np.where(np.isnat(enrolled_at), np.datetime64("1900-01-01", "ns"), enrolled_at)
     late = touches.at >= since[lead]
-    found = []
+    found: list[tuple[np.ndarray, str | np.ndarray]] = []
+    lead_keys = cohort.key[lead]
     for key, sequence in sequences.items():
         for exit_row in sequence.rules.exits if sequence.rules else ():
             if not exit_row.on_activity:
                 continue
-            hit = exit_row.condition.mask(acts) & late & (cohort.key[lead] == key)
-            if hit.any():
+            hit = np.flatnonzero(exit_row.condition.mask(acts) & late & (lead_keys == key))
+            if len(hit):
                 why = outcomes if exit_row.condition.field == ACTIVITY_OUTCOME else kinds
-                found.append((lead[hit], why[hit]))
+                rows, first = np.unique(lead[hit], return_index=True)  # once per lead
+                found.append((rows, why[hit][first]))
     return found
 
 

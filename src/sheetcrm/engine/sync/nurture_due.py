@@ -15,7 +15,7 @@ import pandas as pd
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.notifications import Notification, Preview
-from sheetcrm.engine.nurture import DONE, Cohort, Event, Sequence
+from sheetcrm.engine.nurture import DONE, Cohort, Event, Sequence, within
 from sheetcrm.engine.nurture_history import steps_today
 from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.send_window import SendWindow
@@ -41,7 +41,7 @@ def plan_due(
     frame, settings = state.view, state.settings
     window = SendWindow(settings["Send days"], settings["Send hours"])
     now = frame.now
-    inside = np.isin(cohort.key, [k for k, s in sequences.items() if s.live])
+    inside = within(cohort.key, [k for k, s in sequences.items() if s.live])
     inside &= ~cohort.finished()
     last = _step_numbers(cohort.step)
     bad = np.flatnonzero(inside & (last < 0))
@@ -58,9 +58,12 @@ def plan_due(
     if not len(rows):
         return
     # the step each lead is at: one lookup per distinct (sequence, number)
-    pairs = pd.Series(list(zip(cohort.key[rows], last[rows] + 1, strict=True)), dtype=object)
-    codes, uniques = pd.factorize(pairs)
-    steps: list[Step | None] = [sequences[k].steps.get(int(s)) for k, s in uniques]
+    key_codes, keys = pd.factorize(cohort.key[rows])
+    codes, uniques = pd.factorize(key_codes * (int(last[rows].max()) + 2) + last[rows] + 1)
+    width = int(last[rows].max()) + 2
+    steps: list[Step | None] = [
+        sequences[keys[int(u) // width]].steps.get(int(u) % width) for u in uniques
+    ]
     over = np.array([s is None for s in steps], dtype=bool)[codes]
     for r in rows[over].tolist():  # a sequence shortened under it: it is over
         cohort.events.append(
@@ -151,32 +154,47 @@ class _Planner:
         self.taken: dict[str, int] = {}
         self.waiting: list[tuple[int, str]] = []  # (row, the field it waits for)
         self.shown = 0
+        self.columns: dict[str, np.ndarray] = {}
+        self.next: list[tuple[int, np.datetime64, int, bool]] = []  # (row, start, wait, business)
 
     def run(self, rows: np.ndarray, steps: list[Step], due: np.ndarray) -> None:
         opening = self.window.opening(self.now)
         late = []
+        draft, closed = _("draft"), _("waits for the send window")
+        capped = _("waits: the sender's cap for today")
         for r, step in zip(rows.tolist(), steps, strict=True):
             due_text = self.cohort.next_send[r]
             if step.status != ACTIVE:
-                self._preview(r, step, _("draft"), due_text)
+                self._preview(r, step, draft, due_text)
             elif not self.open:
                 late.append(r)
-                self._preview(r, step, _("waits for the send window"), due_text)
+                self._preview(r, step, closed, due_text)
             elif not self._plan(r, step):
-                self._preview(r, step, _("waits: the sender's cap for today"), due_text)
+                self._preview(r, step, capped, due_text)
         if late:
             _set_times(
                 self.cohort, np.array(late), np.full(len(late), np.datetime64(opening, "ns"))
             )
+        self._next_times()
         self._say_waiting()
 
     def _values(self, r: int, step: Step) -> dict[str, str]:
-        data = self.state.data
-        values = {f: str(data.at[r, f]) if f in data.columns else "" for f in step.fields}
+        values = {f: str(self._column(f)[r]) for f in step.fields}
         member = self.team.get(str(self.owners[r]))
         values["Owner email"] = member.email if member else ""
         values["Owner signature"] = ""
         return values
+
+    def _column(self, name: str) -> np.ndarray:
+        """A Leads column as an array, pulled out once (a merge field read per lead)."""
+        if name not in self.columns:
+            data = self.state.data
+            self.columns[name] = (
+                data[name].to_numpy(dtype=object)
+                if name in data.columns
+                else np.full(len(data), "", dtype=object)
+            )
+        return self.columns[name]
 
     def _preview(self, r: int, step: Step, status: str, due_text: str) -> None:
         if self.shown >= PREVIEW_LIMIT:
@@ -263,11 +281,20 @@ class _Planner:
         cohort.step[r] = str(step.number)
         start = self.enrolled[r] if following.after == ENROLMENT else np.datetime64("NaT")
         start = np.datetime64(wall, "ns") if np.isnat(start) else start
-        at = self.window.after(
-            np.array([start]), np.array([following.wait_days]), np.array([following.business_days])
-        )
-        _set_times(cohort, np.array([r]), at)
+        self.next.append((r, start, following.wait_days, following.business_days))
         return True
+
+    def _next_times(self) -> None:
+        """Next send at of every lead planned, its next step's wait counted at once."""
+        if not self.next:
+            return
+        rows, starts, waits, business = zip(*self.next, strict=True)
+        at = self.window.after(
+            np.array(starts, dtype="datetime64[ns]"),
+            np.array(waits, dtype=np.int64),
+            np.array(business, dtype=bool),
+        )
+        _set_times(self.cohort, np.array(rows, dtype=np.int64), at)
 
     def _say_waiting(self) -> None:
         if not self.waiting:

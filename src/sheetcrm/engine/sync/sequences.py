@@ -13,6 +13,7 @@ lead): the notification's key is stable, and the next sync sees the step already
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.frame import Frame
@@ -26,6 +27,7 @@ from sheetcrm.engine.nurture import (
     enrol_by_rules,
     sequences_of,
     unsubscribed,
+    within,
 )
 from sheetcrm.engine.nurture_history import enrolled_at
 from sheetcrm.engine.schema import HISTORY
@@ -56,12 +58,12 @@ def plan_sequences(state: SyncState) -> SyncState:
     n = len(state.data)
     finished = cohort.finished()
     typed = cohort.sequence != ""
-    stop = typed & np.isin(cohort.key, [norm_header(w) for w in STOP_WORDS])
-    known = np.isin(cohort.key, list(sequences))
+    stop = typed & within(cohort.key, [norm_header(w) for w in STOP_WORDS])
+    known = within(cohort.key, sequences)
     _unknown(state, np.flatnonzero(typed & ~stop & ~known & ~finished), cohort)
     # by hand: a live sequence's name typed, no step yet, nothing due yet
     hand = known & ~finished & (cohort.step == "") & (cohort.next_send == "")
-    hand &= np.array([k in sequences and sequences[k].live for k in cohort.key], dtype=bool)
+    hand &= within(cohort.key, [k for k, s in sequences.items() if s.live])
     enrolled = enrolled_at(
         state.snapshot.table(HISTORY.name), state.ids, settings.dayfirst, settings.zone
     )
@@ -74,7 +76,7 @@ def plan_sequences(state: SyncState) -> SyncState:
     _exit(state, cohort, sequences, stop & ~finished, gone, consent, enrolled)
     stage_open = _open_stage(state)
     lone = frame.blank("Duplicate of") & ~frame.blank("Email")
-    busy = np.isin(frame.folded("Email").to_numpy(dtype=object), _addresses_in_use(frame, cohort))
+    busy = within(frame.folded("Email").to_numpy(dtype=object), _addresses_in_use(frame, cohort))
     allowed = consent & ~gone & stage_open & lone & ~busy
     fresh = enrol_by_rules(cohort, sequences, frame, allowed)
     enrolled = np.where(fresh, now, enrolled)
@@ -99,45 +101,50 @@ def _exit(
     """End the sequence of every lead in one that has a reason to leave it; the first
     reason found is the one said."""
     frame = state.view
-    inside = np.isin(cohort.key, list(sequences)) & ~cohort.finished()
+    inside = within(cohort.key, sequences) & ~cohort.finished()
     cohort.stop(np.flatnonzero(stop), "Stop typed")
     bounced = {r.lead_id for r in state.sent if r.event == EVENT and r.outcome.startswith(BOUNCED)}
     stages = {norm_header(s.name): s.type for s in state.config.stages}
     kind = frame.per_key("Stage", lambda k: stages.get(k, "open"), dtype=object)
+    # (rows, why: one text, or one per row): the first reason a lead has is the one said
     reasons: list[tuple[np.ndarray, str | np.ndarray]] = [
-        (gone, "unsubscribed"),
-        (np.isin(np.asarray(state.ids, dtype=object), list(bounced)), "bounced"),
-        (kind == "won", "won"),
-        (kind == "lost", "lost"),
-        (~consent, "no consent"),
+        (np.flatnonzero(gone), "unsubscribed"),
+        (np.flatnonzero(kind == "won"), "won"),
+        (np.flatnonzero(kind == "lost"), "lost"),
+        (np.flatnonzero(~consent), "no consent"),
     ]
+    if bounced:
+        ids = np.asarray(state.ids, dtype=object)
+        reasons.insert(1, (np.flatnonzero(within(ids, bounced)), "bounced"))
+    codes, keys = pd.factorize(cohort.key)
+    code_of = {str(k): i for i, k in enumerate(keys)}
+    stage = frame.text("Stage").to_numpy(dtype=object)
     for key, sequence in sequences.items():
+        if key not in code_of:
+            continue
         for exit_row in sequence.rules.exits if sequence.rules else ():
             if exit_row.on_activity:
                 continue
-            hit = (cohort.key == key) & exit_row.condition.mask(frame)
+            hit = np.flatnonzero((codes == code_of[key]) & exit_row.condition.mask(frame))
             if exit_row.condition.field == "Stage":
-                stage = frame.text("Stage").to_numpy(dtype=object)
-                reasons.append((hit, np.array(["stage " + str(s) for s in stage], object)))
+                texts = np.array(["stage " + str(s) for s in stage[hit]], dtype=object)
+                reasons.append((hit, texts))
             else:
                 reasons.append((hit, f"exit rule {exit_row.row}"))
-    touches = state.touches
-    for rows, words in activity_exits(cohort, sequences, touches, enrolled, frame):
-        mask = np.zeros(len(inside), dtype=bool)
-        mask[rows] = True
-        texts = np.full(len(inside), "", dtype=object)
-        texts[rows] = words
-        reasons.append((mask, texts))
-    for mask, why in reasons:
-        rows = np.flatnonzero(mask & inside & ~cohort.finished())
+    reasons += activity_exits(cohort, sequences, state.touches, enrolled, frame)
+    open_now = inside & ~cohort.finished()
+    for rows, why in reasons:
+        keep = open_now[rows]
+        rows = rows[keep]
         if not len(rows):
             continue
+        open_now[rows] = False
         if isinstance(why, str):
             cohort.stop(rows, why)
-        else:
-            for text in {str(why[r]) for r in rows.tolist()}:
-                picked = rows[why[rows] == text]
-                cohort.stop(picked, text or "exit rule")
+            continue
+        why = why[keep]
+        for text in set(why.tolist()):
+            cohort.stop(rows[why == text], str(text) or "exit rule")
 
 
 def _open_stage(state: SyncState) -> np.ndarray:
