@@ -360,3 +360,31 @@ def test_the_french_template_enrols_by_its_example():
     assert cell(snapshot, "L-00001", "Prochain envoi") == "2026-11-25 10:00"
     assert nurture(plan) == []
     assert not [p for p in plan.problems if p.tab == "Enrolment"]
+
+
+def test_a_draft_sequence_previews_what_its_enrol_rows_would_send():
+    plan = plan_sync(sheet(lead(1), lead(2, Source="Website"), status="draft").read(), MONDAY)
+    assert [(p.lead_id, p.status, p.subject, p.due_at) for p in plan.previews] == [
+        ("L-00001", "draft", "Hi Ana1", "2026-11-23 10:00")
+    ]
+    assert nurture(plan) == []
+    assert any(
+        line.startswith("nurture Nurture C#1 to ana1@client1.example (draft")
+        for line in plan.describe()
+    )
+
+
+def test_nurture_preview_prints_the_emails_and_writes_nothing(tmp_path, capsys):
+    from sheetcrm.backends.workbook import WorkbookBackend
+    from sheetcrm.cli import main
+
+    path = tmp_path / "crm.xlsx"
+    backend = WorkbookBackend(path)
+    backend.provision(sheet(lead(1), status="draft").read().tabs)
+    before = path.read_bytes()
+    assert main(["nurture", "preview", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "L-00001 · Nurture C step 1 · due 2026-11-23 10:00 · draft: previewed, never sent" in out
+    assert "To: ana1@client1.example\nSubject: Hi Ana1\n\nHello Ana1 of Client 1" in out
+    assert "1 nurture e-mails due; nothing written, nothing sent." in out
+    assert path.read_bytes() == before

@@ -37,10 +37,14 @@ def plan_due(
     sequences: Mapping[str, Sequence],
     enrolled: np.ndarray,
     fresh: np.ndarray,
+    free: np.ndarray,
 ) -> None:
+    """Plan the steps due; ``free``: the leads no sequence holds that a draft sequence's
+    enrol rows may show in previews (what it would send once active)."""
     frame, settings = state.view, state.settings
     window = SendWindow(settings["Send days"], settings["Send hours"])
     now = frame.now
+    _preview_drafts(state, cohort, sequences, free, window)
     inside = within(cohort.key, [k for k, s in sequences.items() if s.live])
     inside &= ~cohort.finished()
     last = _step_numbers(cohort.step)
@@ -95,6 +99,51 @@ def plan_due(
     )
 
 
+def _preview_drafts(
+    state: SyncState,
+    cohort: Cohort,
+    sequences: Mapping[str, Sequence],
+    free: np.ndarray,
+    window: SendWindow,
+) -> None:
+    """A draft sequence enrols nobody; its first step is previewed for each lead its enrol
+    rows match, as if enrolled now."""
+    frame = state.view
+    left = free.copy()
+    planner: _Planner | None = None
+    for sequence in sequences.values():
+        rules = sequence.rules
+        if sequence.live or not sequence.steps or rules is None or rules.broken:
+            continue
+        if not rules.enrol:
+            continue
+        match = left.copy()
+        for condition in rules.enrol:
+            match &= condition.mask(frame)
+        rows = np.flatnonzero(match)[:PREVIEW_LIMIT]
+        left[rows] = False
+        first = sequence.steps[min(sequence.steps)]
+        if not len(rows):
+            continue
+        planner = planner or _Planner(state, cohort, sequences, np.zeros(0), window)
+        starts = np.full(len(rows), np.datetime64(frame.now, "ns"))
+        waits = np.full(len(rows), first.wait_days, dtype=np.int64)
+        due = window.after(starts, waits, np.full(len(rows), first.business_days))
+        texts = _texts(due)
+        for r, text in zip(rows.tolist(), texts.tolist(), strict=True):
+            planner._preview(r, first, _("draft"), text)
+
+
+def _texts(walls: np.ndarray) -> np.ndarray:
+    """Wall times as cells show them, each distinct one formatted once."""
+    codes, uniques = pd.factorize(walls.astype("datetime64[m]").view(np.int64))
+    texts = np.array(
+        [format_datetime(datetime(1970, 1, 1) + timedelta(minutes=int(u))) for u in uniques],
+        dtype=object,
+    )
+    return texts[codes]  # type: ignore[no-any-return]
+
+
 def _done(cohort: Cohort, row: int) -> str:
     return _("last step of %(sequence)s sent") % {"sequence": cohort.sequence[row]}
 
@@ -109,12 +158,7 @@ def _step_numbers(cells: np.ndarray) -> np.ndarray:
 
 
 def _set_times(cohort: Cohort, rows: np.ndarray, walls: np.ndarray) -> None:
-    codes, uniques = pd.factorize(walls.astype("datetime64[m]").view(np.int64))
-    texts = np.array(
-        [format_datetime(datetime(1970, 1, 1) + timedelta(minutes=int(u))) for u in uniques],
-        dtype=object,
-    )
-    cohort.next_send[rows] = texts[codes]
+    cohort.next_send[rows] = _texts(walls)
 
 
 class _Planner:

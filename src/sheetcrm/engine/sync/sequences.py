@@ -80,7 +80,7 @@ def plan_sequences(state: SyncState) -> SyncState:
     allowed = consent & ~gone & stage_open & lone & ~busy
     fresh = enrol_by_rules(cohort, sequences, frame, allowed)
     enrolled = np.where(fresh, now, enrolled)
-    plan_due(state, cohort, sequences, enrolled, fresh | hand)
+    plan_due(state, cohort, sequences, enrolled, fresh | hand, allowed & (cohort.sequence == ""))
     _write(state, cohort, n)
     return state
 
