@@ -206,7 +206,10 @@ class _Planner:
         late = []
         draft, closed = _("draft"), _("waits for the send window")
         capped = _("waits: the sender's cap for today")
+        full: set[str] = set()  # the senders at their cap: their leads only wait
         for r, step in zip(rows.tolist(), steps, strict=True):
+            if self.shown >= PREVIEW_LIMIT and self.owners[r] in full:
+                continue  # nothing to plan nor to show: the common case of a backlog
             due_text = self.cohort.next_send[r]
             if step.status != ACTIVE:
                 self._preview(r, step, draft, due_text)
@@ -214,6 +217,7 @@ class _Planner:
                 late.append(r)
                 self._preview(r, step, closed, due_text)
             elif not self._plan(r, step):
+                full.add(str(self.owners[r]))
                 self._preview(r, step, capped, due_text)
         if late:
             _set_times(
