@@ -388,3 +388,11 @@ def test_nurture_preview_prints_the_emails_and_writes_nothing(tmp_path, capsys):
     assert "To: ana1@client1.example\nSubject: Hi Ana1\n\nHello Ana1 of Client 1" in out
     assert "1 nurture e-mails due; nothing written, nothing sent." in out
     assert path.read_bytes() == before
+
+
+def test_a_bad_nurture_setting_is_a_problem_at_its_cell_and_sends_nothing():
+    plan = sync(sheet(lead(1), settings={"Sequence consent": "none", "Send hours": "17-9"}))
+    said = {p.problem for p in plan.problems if p.tab == "Settings"}
+    assert "Sequence consent: 'none' is not a consent a sequence can require" in said
+    assert "Send hours: '17-9' ends before it starts" in said
+    assert nurture(plan) == []
