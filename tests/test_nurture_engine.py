@@ -396,3 +396,10 @@ def test_a_bad_nurture_setting_is_a_problem_at_its_cell_and_sends_nothing():
     assert "Sequence consent: 'none' is not a consent a sequence can require" in said
     assert "Send hours: '17-9' ends before it starts" in said
     assert nurture(plan) == []
+
+
+def test_an_unknown_consent_is_read_as_none_and_said_on_the_status():
+    backend = sheet(lead(1, Consent="maybe later"))
+    assert nurture(sync(backend)) == []
+    status = cell(backend.read(), "L-00001", "Status")
+    assert "Consent: 'maybe later' is not a consent; read as none" in status

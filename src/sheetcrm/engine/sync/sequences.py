@@ -30,6 +30,7 @@ from sheetcrm.engine.nurture import (
     within,
 )
 from sheetcrm.engine.nurture_history import enrolled_at
+from sheetcrm.engine.nurture_settings import consent_level
 from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.nurture_due import plan_due
 from sheetcrm.engine.sync.state import SyncState
@@ -55,6 +56,7 @@ def plan_sequences(state: SyncState) -> SyncState:
     )
     gone = unsubscribed(frame, cohort, touches, state.stamp, stamps)
     consent = consent_ok(frame, settings["Sequence consent"])
+    _unknown_consent(state)
     n = len(state.data)
     finished = cohort.finished()
     typed = cohort.sequence != ""
@@ -157,6 +159,20 @@ def _addresses_in_use(frame: Frame, cohort: Cohort) -> list[str]:
     emails = frame.folded("Email").to_numpy(dtype=object)
     busy = (cohort.sequence != "") & ~cohort.finished()
     return [e for e in set(emails[busy].tolist()) if e]
+
+
+def _unknown_consent(state: SyncState) -> None:
+    """A Consent no word of which is known counts as none, and its Status says so."""
+    frame = state.view
+    wrong = np.flatnonzero(frame.per_key("Consent", lambda k: consent_level(k) is None))
+    if len(wrong):
+        cells = frame.text("Consent").to_numpy(dtype=object)
+        messages = [
+            _("%(text)r is not a consent; read as none") % {"text": cells[r]}
+            for r in wrong.tolist()
+        ]
+        hint = _("write opt-in, legitimate interest or none")
+        state.problems.append((wrong, "Consent", messages, hint))
 
 
 def _unknown(state: SyncState, rows: np.ndarray, cohort: Cohort) -> None:
