@@ -129,7 +129,7 @@ def test_a_lead_is_enrolled_and_gets_step_1_once():
     assert cell(snapshot, "L-00001", "Sequence step") == "1"
     assert cell(snapshot, "L-00001", "Next send at") == "2026-11-25 10:00"  # 2 business days
     assert history(snapshot, "L-00001") == [
-        ("Sequence", "", "Nurture C", "Nurture C", "enrolled: Source is Webinar"),
+        ("Sequence", "", "Nurture C", "Nurture C", "enrolled: Source equals Webinar"),
         ("Sequence step", "", "1", "Nurture C", "step 1 of Nurture C to ana1@client1.example"),
     ]
     again = sync(backend)  # a second sync: nothing new
@@ -356,6 +356,12 @@ def test_the_french_template_enrols_by_its_example():
     plan = sync(backend, datetime(2026, 11, 23, 10, 0))
     snapshot = backend.read()
     assert cell(snapshot, "L-00001", "Séquence") == "Relance C"
+    # the rows as the manager typed them, in the words of the language the sync speaks
+    why = history(snapshot, "L-00001")[0][-1]
+    assert why in (
+        "inscrit : Grade dans la liste C, D; Lifecycle égal à Lead",
+        "enrolled: Grade in list C, D; Lifecycle equals Lead",
+    ), why
     # its step 1 waits 2 "jours ouvrés" after enrolment
     assert cell(snapshot, "L-00001", "Prochain envoi") == "2026-11-25 10:00"
     assert nurture(plan) == []

@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.activities import FRENCH_OUTCOMES, TYPES, UNSUBSCRIBE_WORDS, Touches
-from sheetcrm.engine.catalog import _
+from sheetcrm.engine.catalog import _, current
 from sheetcrm.engine.enrolment_tab import ACTIVITY_OUTCOME, ACTIVITY_TYPE, SequenceRules
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.nurture_settings import consent_level
+from sheetcrm.engine.operators import FRENCH
+from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.sequences_tab import ACTIVE, Step
 from sheetcrm.engine.table import norm_header
 
@@ -188,6 +190,13 @@ def _words(touches: Touches, column: str, canonical: Mapping[str, str]) -> np.nd
     return texts[words.codes[touches.row]]  # type: ignore[no-any-return]
 
 
+def _as_typed(condition: Condition) -> str:
+    """A rule as a manager writes it: "Grade in list C, D" ("dans la liste" in French)."""
+    name = condition.operator.name
+    word = FRENCH.get(name, (name,))[0] if current() == "fr" else name
+    return " ".join(p for p in (condition.field, word, condition.value_text) if p)
+
+
 def consent_ok(frame: Frame, required: int) -> np.ndarray:
     """Per lead, whether its Consent reaches ``required`` (an unknown word: none)."""
     return frame.per_key("Consent", lambda k: (consent_level(k) or 0) >= required)
@@ -215,7 +224,7 @@ def enrol_by_rules(
         rows = np.flatnonzero(match)
         if not len(rows):
             continue
-        why = _("enrolled: %(rules)s") % {"rules": "; ".join(c.describe() for c in rules.enrol)}
+        why = _("enrolled: %(rules)s") % {"rules": "; ".join(map(_as_typed, rules.enrol))}
         for r in rows.tolist():
             cohort.events.append(Event(r, "Sequence", "", sequence.name, why, sequence.name))
         cohort.sequence[rows] = sequence.name
