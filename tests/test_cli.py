@@ -19,7 +19,7 @@ def sheet(tmp_path):
 
 def test_init_provisions_every_tab(sheet, capsys):
     wb = load_workbook(sheet)
-    assert wb.sheetnames[:14] == [
+    assert wb.sheetnames[:15] == [
         "Leads",
         "Stages",
         "Scoring",
@@ -30,6 +30,7 @@ def test_init_provisions_every_tab(sheet, capsys):
         "Forms",
         "Targets",
         "Sequences",
+        "Enrolment",
         "Activities",
         "History",
         "Notifications",

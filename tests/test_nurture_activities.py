@@ -162,9 +162,9 @@ def test_a_french_sheet_writes_french_words_and_reads_them_back_without_a_proble
 def test_a_sender_that_does_not_name_the_sequence_falls_back_to_the_lead_s_cell():
     tabs = _tabs()
     leads = tabs[LEADS.name]
-    leads.header.append("Sequence")
+    column = leads.col("Sequence")
     for row, sequence in zip(leads.rows, ("Nurture C", "Stop"), strict=True):
-        row.append(sequence)
+        row[column] = sequence
     backend = MemoryBackend(tabs)
     records = (_sent("k1", when="", subject=""), _sent("k2", "L-00002", when="", subject=""))
     _sync(backend, sent=records)

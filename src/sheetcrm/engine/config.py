@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from sheetcrm.engine.alerts_tab import AlertRule, parse_alerts
 from sheetcrm.engine.catalog import _
+from sheetcrm.engine.enrolment_tab import SequenceRules, parse_enrolment
 from sheetcrm.engine.forms_tab import FormMapping, parse_forms
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.last_good import (
@@ -28,6 +29,7 @@ from sheetcrm.engine.routing_tab import RoutingRule, parse_routing
 from sheetcrm.engine.rule_tab import leads_fields
 from sheetcrm.engine.schema import (
     ALERTS,
+    ENROLMENT,
     FORMS,
     LEADS,
     ROUTING,
@@ -79,6 +81,8 @@ class Config:
     kept: dict[str, GoodVersion] = field(default_factory=dict)  # as the state tab keeps them
     targets: list[Target] = field(default_factory=list)  # the Targets tab's valid rows
     sequences: list[Step] = field(default_factory=list)  # the Sequences tab's valid steps
+    # the Enrolment tab: by sequence (its name normalised), who enters and who leaves
+    enrolment: dict[str, SequenceRules] = field(default_factory=dict)
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -159,7 +163,15 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
     forms_problems += targets_problems
     # a bad step is left out, the others stand (nothing is sent from this tab yet)
     sequences, sequences_problems = parse_sequences(snapshot.get(SEQUENCES.name), fields)
-    forms_problems += sequences_problems
+    enrolment, enrolment_problems = parse_enrolment(
+        snapshot.get(ENROLMENT.name),
+        fields,
+        {s.sequence for s in sequences},
+        dayfirst,
+        zone,
+        decimal,
+    )
+    forms_problems += sequences_problems + enrolment_problems
     if team_tab.ok and not team and snapshot.get(TEAM.name) is not None:
         # a new, blank CRM: say in the sheet what to fill, as leads arrive with no owner
         problems.append(
@@ -237,6 +249,7 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
         alerts,
         targets=targets,
         sequences=sequences,
+        enrolment=enrolment,
     )
     return config, bad
 

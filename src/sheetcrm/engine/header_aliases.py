@@ -60,6 +60,11 @@ LEADS_ALIASES: dict[str, str] = {
     "Submission ID": "id de soumission",
     "Win probability": "probabilité de gain",
     "Win reasons": "raisons de la probabilité",
+    "Consent": "consentement",
+    "Sequence": "séquence",
+    "Sequence step": "étape de séquence",
+    "Next send at": "prochain envoi",
+    "Unsubscribed at": "désinscrit le",
 }
 """By Leads header: its other names, separated by commas (case and spacing ignored)."""
 
@@ -115,6 +120,11 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
         "Subject": "objet, sujet",
         "Body": "corps, message",
         "Status": "statut",
+    },
+    "Enrolment": {
+        "Sequence": "séquence",
+        "When": "quand",
+        **_FIELD_OPERATOR_VALUE,
     },
 }
 """By rule tab, then header: its French names (b2b-fr), read like the English ones."""

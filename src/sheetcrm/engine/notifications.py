@@ -53,7 +53,32 @@ class Notification:
 
     def describe(self) -> str:
         to = f"{self.channel} {self.recipient}".strip() if self.recipient else self.channel
+        if self.unsubscribe:  # a nurture e-mail: its subject, not its whole body
+            after = f", not before {self.not_before}" if self.not_before else ""
+            return f"notify {to}: {self.subject} ({self.when}{after}) [key {self.key}]"
         return f"notify {to}: {self.text} [key {self.key}]"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A nurture e-mail due, as ``sheetcrm nurture preview`` and ``sync --dry-run`` show it:
+    planned (an active step), or only shown (a draft, or waiting: outside the send window,
+    over the cap, a field missing)."""
+
+    lead_id: str
+    sequence: str
+    step: int
+    status: str  # "planned", "draft", or why it waits
+    to: str
+    subject: str
+    body: str
+    due_at: str  # the sheet's wall time, as cells show it
+
+    def describe(self) -> str:
+        return (
+            f"nurture {self.sequence}#{self.step} to {self.to or '?'} ({self.status}, due "
+            f"{self.due_at}): {self.subject}"
+        )
 
 
 def write_token(stamp: str, notifications: Iterable[Notification]) -> str:

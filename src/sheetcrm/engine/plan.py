@@ -16,7 +16,7 @@ import numpy as np
 
 from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.notifications import Notification
+from sheetcrm.engine.notifications import Notification, Preview
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
@@ -87,6 +87,8 @@ class Plan:
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
     # new Activities rows (the nurture e-mails sent), by canonical header, Submission ID = key
     activities: list[dict[str, str]] = field(default_factory=list)
+    # every nurture e-mail due, planned or not (drafts, waiting): for previews, never sent
+    previews: list[Preview] = field(default_factory=list)
 
     @property
     def cell_count(self) -> int:
@@ -109,6 +111,7 @@ class Plan:
         lines = [f"add column {LEADS.name}!{c}" for c in self.new_columns]
         lines += [f"add column {t}!{c}" for t, cs in self.tab_columns.items() for c in cs]
         lines += [n.describe() for n in self.notifications]
+        lines += [p.describe() for p in self.previews if p.status != "planned"]
         for w in self.writes:
             for pos, old, new in zip(w.rows, w.old, w.new, strict=True):
                 key = self.keys[int(pos)]

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sheetcrm.engine.header_aliases import ACTIVITIES_ALIASES, LEADS_ALIASES, RULE_TAB_ALIASES
+from sheetcrm.engine.nurture_schema import ENROLMENT as ENROLMENT
+from sheetcrm.engine.nurture_schema import NURTURE_COLUMNS, NURTURE_TABS
+from sheetcrm.engine.nurture_schema import SEQUENCES as SEQUENCES
 from sheetcrm.engine.tab_types import Column as Column
 from sheetcrm.engine.tab_types import Kind as Kind
 from sheetcrm.engine.tab_types import Owner as Owner
@@ -103,6 +106,7 @@ LEADS = TabSpec(
         # the learned win probability (engine/win_model.py), of open leads
         Column("Win probability", Kind.NUMBER, S, "% chance, from closed leads (Settings).", 9),
         Column("Win reasons", owner=S, help="The fields that move it most.", width=30),
+        *NURTURE_COLUMNS,
     ),
     "One row per lead or deal.",
     "people and the service",
@@ -306,26 +310,11 @@ TARGETS = TabSpec(
     "managers",
 )
 
-SEQUENCES = TabSpec(
-    "Sequences",
-    (
-        Column("Sequence", help="The sequence's name; its rows are its steps.", width=16),
-        Column("Step", Kind.NUMBER, help="1, 2, 3...: each once per sequence.", width=6),
-        Column("Wait", help='Days before this step: "3" or "3 business days".', width=14),
-        Column("After", help="enrolment or previous step (empty: step 1 enrolment).", width=14),
-        Column("Subject", help="{{First name}}, {{Company}}... by Leads header.", width=30),
-        Column("Body", help="The e-mail's text, with the same merge fields.", width=50),
-        Column("Status", help="draft (previewed, never sent) or active.", width=8),
-    ),
-    "Nurture e-mail sequences, one step per row (docs/sequences.md). Not sent yet.",
-    "managers",
-)
-
-STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES = (
+STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS = (
     replace(t, columns=with_aliases(t.columns, RULE_TAB_ALIASES.get(t.name, {})))
-    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES)
+    for t in (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS)
 )
-RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, SEQUENCES)
+RULE_TABS = (STAGES, SCORING, ROUTING, TEAM, ALERTS, SETTINGS, FORMS, TARGETS, *NURTURE_TABS)
 TABS: tuple[TabSpec, ...] = (
     LEADS,
     *RULE_TABS,

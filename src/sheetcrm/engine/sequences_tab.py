@@ -10,11 +10,12 @@ compiled, so a Company of ``{{7*7}}`` reads ``{{7*7}}``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from sheetcrm.engine.catalog import _
@@ -204,6 +205,13 @@ def _step(row: int, cells: dict[str, str], known: Mapping[str, str]) -> Step:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """A step's template compiled once, not once per lead (the sandbox's compile costs a
+    millisecond): keyed by its source, as checked by parse_sequences."""
+    return _ENV.from_string(source)
+
+
 def render(step: Step, lead_values: Mapping[str, str]) -> tuple[str, str] | MissingField:
     """The step's (subject, body) for one lead, or the first field it needs and lacks.
     ``lead_values``: by canonical Leads header, plus Owner email and Owner signature. Values
@@ -214,6 +222,6 @@ def render(step: Step, lead_values: Mapping[str, str]) -> tuple[str, str] | Miss
         if not value and name not in OPTIONAL:
             return MissingField(name)
         merge.append(value)
-    subject = _ENV.from_string(step._subject).render(merge=merge)
-    body = _ENV.from_string(step._body).render(merge=merge)
+    subject = _compiled(step._subject).render(merge=merge)
+    body = _compiled(step._body).render(merge=merge)
     return one_line(subject, SUBJECT_LIMIT), body

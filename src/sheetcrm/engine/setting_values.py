@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.values import parse_bool, parse_number
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: str
+    help: str
+    parse: Callable[[str], Any]
+    governs: frozenset[str]  # the areas a bad value freezes for the sync
 
 
 class SettingError(ValueError):

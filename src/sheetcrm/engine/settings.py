@@ -7,7 +7,6 @@ cells keep their values) instead of silently falling back to a default.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,8 @@ from sheetcrm.engine.business_hours import (
 )
 from sheetcrm.engine.language import parse_language
 from sheetcrm.engine.last_good import Fallback
+from sheetcrm.engine.nurture_settings import NURTURE_SETTINGS
+from sheetcrm.engine.setting_values import Setting as Setting
 from sheetcrm.engine.setting_values import SettingError as SettingError  # re-exported
 from sheetcrm.engine.setting_values import count as _count
 from sheetcrm.engine.setting_values import date_order as _date_order
@@ -34,7 +35,17 @@ from sheetcrm.engine.setting_values import zone as _zone
 from sheetcrm.engine.win_settings import WIN_SETTINGS
 
 ALL = frozenset(
-    {"validation", "scoring", "routing", "stages", "metrics", "reassign", "digest", "win"}
+    {
+        "validation",
+        "scoring",
+        "routing",
+        "stages",
+        "metrics",
+        "reassign",
+        "digest",
+        "win",
+        "sequences",
+    }
 )
 
 DEDUPE_KEYS = ("email", "phone", "company domain")
@@ -83,15 +94,6 @@ def _required(text: str) -> tuple[tuple[str, ...], ...]:
         tuple(p.strip() for p in re.split(r"\b(?:or|ou)\b|\|", g) if p.strip())
         for g in _words(text)
     )
-
-
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    default: str
-    help: str
-    parse: Callable[[str], Any]
-    governs: frozenset[str]
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -229,6 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
         _count,
         frozenset(),
     ),
+    *NURTURE_SETTINGS,
     Setting(
         "MQL score",
         "40",

@@ -33,6 +33,7 @@ from sheetcrm.engine.sync.route import route_leads
 from sheetcrm.engine.sync.rules_in_use import banners, kept_rows
 from sheetcrm.engine.sync.score import score_leads
 from sheetcrm.engine.sync.sent import log_sent
+from sheetcrm.engine.sync.sequences import plan_sequences
 from sheetcrm.engine.sync.sla import reassign_untouched
 from sheetcrm.engine.sync.stages import track_stages
 from sheetcrm.engine.sync.state import SyncState, local_now
@@ -59,6 +60,8 @@ STEPS: list[tuple[str, Step]] = [
     ("route", route_leads),
     ("stages", track_stages),
     ("sla", reassign_untouched),
+    # after sla (the owner, the e-mails' sender, is final), before alerts
+    ("sequences", plan_sequences),
     ("alerts", plan_alerts),
     ("digest", plan_digest),
     ("hold", hold_notifications),

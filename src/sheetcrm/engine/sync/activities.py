@@ -64,6 +64,7 @@ def apply_activities(state: SyncState) -> SyncState:
         settings.zone,
         state.activities,
     )
+    state.touches = touches
     state.activity_problems = touches.problems
     if touches.counted > len(touches.problems):
         more = touches.counted - len(touches.problems)

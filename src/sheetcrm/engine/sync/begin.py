@@ -45,7 +45,9 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
         return state
     data, state.header_problems = leads_frame(leads)
     service = service_columns()
-    state.plan.new_columns = [c for c in service if c not in data.columns]
+    # the service's columns, and Consent, which the sequences step reads on every lead
+    added = {*service, "Consent"}
+    state.plan.new_columns = [c for c in LEADS.headers if c in added and c not in data.columns]
     for spec in LEADS.columns:
         if spec.header not in data.columns:  # a person deleted or renamed it
             put_column(data, spec.header, [""] * len(data))

@@ -26,7 +26,11 @@ def hold_notifications(state: SyncState) -> SyncState:
     not_before = quiet_until(state.now, state.settings["Quiet hours"])
     cap = int(state.settings["Alerts per person per hour"])
     state.plan.notifications = [
-        dataclasses.replace(n, not_before=not_before, cap=cap)
+        # a nurture e-mail keeps its own time (send window, spacing) unless quiet hours end
+        # later, and no hourly cap: its own daily cap was applied when it was planned
+        dataclasses.replace(n, not_before=max(n.not_before, not_before), cap=0)
+        if n.unsubscribe
+        else dataclasses.replace(n, not_before=not_before, cap=cap)
         for n in planned
         if n.key not in logged
     ]

@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.activities import Touches
 from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.frame import Frame
@@ -51,6 +52,7 @@ class SyncState:
     activity_problems: list[Problem] = field(default_factory=list)  # at Activities cells
     # set by the activities step: the tab as columns, which the follow-up KPIs count again
     activities: ActivityFrame | None = None
+    touches: Touches | None = None  # its rows resolved to leads: the sequences step's exits
     problems: RowProblems = field(default_factory=list)
     flags: RowProblems = field(default_factory=list)
     # set by the ids step
