@@ -28,7 +28,18 @@ ALLOWED: dict[str, set[str]] = {
     "intake": {"errors", "engine", "backends"},
     "notify": {"errors", "engine", "backends", "intake"},  # and SHARED below
     "service": {"errors", "engine", "backends", "files", "intake", "notify"},
-    "cli": {"errors", "engine", "backends", "files", "intake", "notify", "service", "cli_service"},
+    "cli": {
+        "errors",
+        "engine",
+        "backends",
+        "files",
+        "intake",
+        "notify",
+        "service",
+        "cli_service",
+        "cli_rules",
+    },
+    "cli_rules": {"errors", "engine", "backends"},
     "cli_service": {"errors", "engine", "backends", "files", "intake", "notify", "service"},
     "web": {"service"},  # the old entry point, kept for deployments that name it
     "__main__": {"cli"},

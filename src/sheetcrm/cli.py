@@ -17,6 +17,7 @@ from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
+from sheetcrm.cli_rules import add_rules_commands
 from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
@@ -342,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_background)
 
     add_outbox_commands(sub, sheet_arg, outbox_arg)
+    add_rules_commands(sub, sheet_arg, now_arg, _now)
     return parser
 
 

@@ -79,6 +79,9 @@ class Config:
     kept: dict[str, GoodVersion] = field(default_factory=dict)  # as the state tab keeps them
     targets: list[Target] = field(default_factory=list)  # the Targets tab's valid rows
     sequences: list[Step] = field(default_factory=list)  # the Sequences tab's valid steps
+    # the rules as they would be with the draft rows published; empty when no row is a draft
+    draft_scoring: list[ScoringRule] = field(default_factory=list)
+    draft_routing: list[RoutingRule] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -228,8 +231,8 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
     config = Config(
         settings,
         stages if stages_tab.ok else [],
-        scoring,
-        routing,
+        [r for r in scoring if not r.draft],
+        [r for r in routing if not r.draft],
         team if team_tab.ok else [],
         frozen,
         problems + forms_problems,
@@ -237,6 +240,8 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
         alerts,
         targets=targets,
         sequences=sequences,
+        draft_scoring=scoring if any(r.draft for r in scoring) else [],
+        draft_routing=routing if any(r.draft for r in routing) else [],
     )
     return config, bad
 

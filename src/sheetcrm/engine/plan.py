@@ -16,6 +16,7 @@ import numpy as np
 
 from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.notifications import Notification
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
@@ -87,6 +88,7 @@ class Plan:
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
     # new Activities rows (the nurture e-mails sent), by canonical header, Submission ID = key
     activities: list[dict[str, str]] = field(default_factory=list)
+    preview: MetricTab | None = None  # the Preview tab (engine/preview_tab.py): `rules preview`
 
     @property
     def cell_count(self) -> int:
