@@ -253,3 +253,13 @@ def test_the_cli_prints_the_preview_of_a_google_sheet(
     out = capsys.readouterr().out.splitlines()
     assert "Score would change  3" in out and "Owner would change  2" in out
     assert backend.read().get(PREVIEW.name).rows == []  # nothing written: made by init only
+
+
+def test_with_the_scoring_tab_not_applied_the_preview_says_so() -> None:
+    tabs = crm()
+    tabs[SCORING.name].rows[0][SCORING.headers.index("Points")] = "ten"
+    plan = plan_sync(Snapshot(tabs), NOW)  # a new sheet: no last valid Scoring tab to use
+    assert plan.preview is not None
+    said = [r for r in shown(plan.preview) if r and r[0].startswith("Not computed")]
+    assert said == [["Not computed this round: the scoring rules are not applied "
+                     "(see Problems)"]]  # fmt: skip

@@ -27,11 +27,12 @@ def preview_drafts(state: SyncState) -> SyncState:
     drafts += [r.label for r in config.draft_routing if r.draft]
     preview = Preview(drafts) if drafts else None
     if preview is not None:
-        blocked = {"scoring", "routing"} & state.frozen
+        # without the live scores there is nothing to compare; without the live routing,
+        # only a draft Routing rule has nothing to compare with
+        blocked = state.frozen & ({"scoring", "routing"} if config.draft_routing else {"scoring"})
         if blocked:
             preview.not_computed = (
-                f"the {' and '.join(sorted(blocked))} rules are not applied this round "
-                "(see Problems)"
+                f"the {' and '.join(sorted(blocked))} rules are not applied (see Problems)"
             )
         else:
             preview = _compare(state, drafts)
@@ -70,7 +71,7 @@ def _compare(state: SyncState, drafts: list[str]) -> Preview:
         ranks = stage_ranks(base, config.stages)
         draft.lifecycle = lifecycle(result.total, read["Lifecycle"], ranks, settings).to_numpy()
         matched = result.matrix[:, [r.draft for r in rules]]
-    if config.team and routed.any():
+    if config.team and routed.any() and "routing" not in state.frozen:
         draft.owner, draft.owner_why = _draft_owners(state, base, draft, bool(rules), live.owner)
     draft_rules = [r for r in rules if r.draft]
     preview = compare(
