@@ -71,7 +71,12 @@ def _compare(state: SyncState, drafts: list[str]) -> Preview:
         ranks = stage_ranks(base, config.stages)
         draft.lifecycle = lifecycle(result.total, read["Lifecycle"], ranks, settings).to_numpy()
         matched = result.matrix[:, [r.draft for r in rules]]
-    if config.team and routed.any() and "routing" not in state.frozen:
+    # the routing would give the same owners unless a rule is new or a routed lead scores
+    # otherwise: then it is not run again (it costs what the route step costs)
+    rescored = routed & ((live.shown != draft.shown) | (live.grade != draft.grade))
+    rescored |= routed & (live.lifecycle != draft.lifecycle)
+    again = bool(config.draft_routing) or bool(rescored.any())
+    if config.team and again and "routing" not in state.frozen:
         draft.owner, draft.owner_why = _draft_owners(state, base, draft, bool(rules), live.owner)
     draft_rules = [r for r in rules if r.draft]
     preview = compare(
