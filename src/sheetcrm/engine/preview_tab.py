@@ -21,7 +21,8 @@ def preview_tab(
 ) -> MetricTab:
     """``preview``: None without a draft rule; ``data`` and ``ids``: the sync's leads, to
     name the ones that change."""
-    grid = Grid(PREVIEW.name, stamp, f"out of time: tested from {preview.cut}" if preview else "")
+    period = f"out of time: tested from {preview.cut}" if preview and preview.cut else ""
+    grid = Grid(PREVIEW.name, stamp, period)
     grid.line()
     if preview is None:
         grid.line("Draft rules", NO_DRAFT)
