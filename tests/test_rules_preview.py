@@ -240,6 +240,11 @@ def test_the_cli_prints_the_preview_of_a_workbook(
     assert "L-00001  Lea · Fin FR  Score  10  40  +30 Fintech push" in out
     assert any(line.startswith("Verdict") for line in out)
     assert (tmp_path / "crm.xlsx").read_bytes() == before  # a preview writes nothing
+    assert main(["sync", "--sheet", str(tmp_path / "crm.xlsx"), "--now", NOW.isoformat()]) == 0
+    assert (
+        "Draft rules, not applied: Fintech push, Routing rule 0; what they would change: the "
+        "Preview tab, or `sheetcrm rules preview`." in capsys.readouterr().out.splitlines()
+    )
 
 
 def test_the_cli_prints_the_preview_of_a_google_sheet(

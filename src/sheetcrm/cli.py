@@ -139,6 +139,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             f"Removed {len(report.leftovers)} temporary {copies} of the workbook left by saves "
             f"that were interrupted: {', '.join(report.leftovers)}"
         )
+    if plan.summary.drafts:
+        print(
+            f"Draft rules, not applied: {', '.join(plan.summary.drafts)}; what they would "
+            "change: the Preview tab, or `sheetcrm rules preview`."
+        )
     for banner in plan.banners:  # a rule tab applied as it was last valid, or not at all
         print(f"{banner.problem}.")
     _show_problems(plan.problems, plan.summary.problems)

@@ -50,6 +50,7 @@ class Summary:
     flagged: int = 0
     frozen: tuple[str, ...] = ()
     last_good: tuple[str, ...] = ()  # rule tabs (or settings) applied as they were last valid
+    drafts: tuple[str, ...] = ()  # the draft rules, not applied (engine/sync/preview.py)
 
     def line(self) -> str:
         text = (

@@ -26,6 +26,7 @@ def preview_drafts(state: SyncState) -> SyncState:
     drafts = [r.name for r in config.draft_scoring if r.draft]
     drafts += [r.label for r in config.draft_routing if r.draft]
     preview = Preview(drafts) if drafts else None
+    state.plan.summary.drafts = tuple(drafts)
     if preview is not None:
         # without the live scores there is nothing to compare; without the live routing,
         # only a draft Routing rule has nothing to compare with
