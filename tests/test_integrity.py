@@ -272,8 +272,8 @@ def test_a_sync_after_a_flush_says_which_tabs_it_rewrote(tmp_path: Path, capsys)
     assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T15:00"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == (
-        "0 cells written, 0 rows appended, 7 tabs rewritten "
-        "(Dashboard, Funnel, By owner, By source, Forecast, Nurture, Scoring check)"
+        "0 cells written, 0 rows appended, 8 tabs rewritten "
+        "(Dashboard, Funnel, By owner, By source, Forecast, Nurture, Scoring check, Preview)"
     )
 
 

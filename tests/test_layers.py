@@ -38,8 +38,10 @@ ALLOWED: dict[str, set[str]] = {
         "service",
         "cli_service",
         "cli_nurture",
+        "cli_rules",
     },
     "cli_nurture": {"errors", "engine", "backends"},  # `sheetcrm nurture preview`
+    "cli_rules": {"errors", "engine", "backends"},
     "cli_service": {"errors", "engine", "backends", "files", "intake", "notify", "service"},
     "web": {"service"},  # the old entry point, kept for deployments that name it
     "__main__": {"cli"},

@@ -18,6 +18,7 @@ from sheetcrm.backends.holders import new_holder
 from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.cli_nurture import add_nurture_commands
+from sheetcrm.cli_rules import add_rules_commands
 from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
@@ -138,6 +139,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(
             f"Removed {len(report.leftovers)} temporary {copies} of the workbook left by saves "
             f"that were interrupted: {', '.join(report.leftovers)}"
+        )
+    if plan.summary.drafts:
+        print(
+            f"Draft rules, not applied: {', '.join(plan.summary.drafts)}; what they would "
+            "change: the Preview tab, or `sheetcrm rules preview`."
         )
     for banner in plan.banners:  # a rule tab applied as it was last valid, or not at all
         print(f"{banner.problem}.")
@@ -344,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_outbox_commands(sub, sheet_arg, outbox_arg)
     add_nurture_commands(sub, sheet_arg, now_arg, _now)
+    add_rules_commands(sub, sheet_arg, now_arg, _now)
     return parser
 
 

@@ -83,6 +83,9 @@ class Config:
     sequences: list[Step] = field(default_factory=list)  # the Sequences tab's valid steps
     # the Enrolment tab: by sequence (its name normalised), who enters and who leaves
     enrolment: dict[str, SequenceRules] = field(default_factory=dict)
+    # the rules as they would be with the draft rows published; empty when no row is a draft
+    draft_scoring: list[ScoringRule] = field(default_factory=list)
+    draft_routing: list[RoutingRule] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage | None:
         key = norm_header(name)
@@ -240,8 +243,8 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
     config = Config(
         settings,
         stages if stages_tab.ok else [],
-        scoring,
-        routing,
+        [r for r in scoring if not r.draft],
+        [r for r in routing if not r.draft],
         team if team_tab.ok else [],
         frozen,
         problems + forms_problems,
@@ -250,6 +253,8 @@ def _parse(snapshot: Snapshot, good: LastGood) -> tuple[Config, dict[str, str]]:
         targets=targets,
         sequences=sequences,
         enrolment=enrolment,
+        draft_scoring=scoring if any(r.draft for r in scoring) else [],
+        draft_routing=routing if any(r.draft for r in routing) else [],
     )
     return config, bad
 

@@ -116,6 +116,18 @@ class Frame:
         if field == "Email":
             self._columns.pop(EMAIL_DOMAIN, None)
 
+    def with_columns(self, columns: dict[str, object]) -> Frame:
+        """The same rows with ``columns`` replaced (a what-if: the rule preview), sharing what
+        was derived from every other column; ``data`` itself is left as it is."""
+        data = self.data.copy(deep=False)
+        for name, values in columns.items():
+            data[name] = pd.Series(np.asarray(values, dtype=object), index=data.index)
+        other = Frame(data, self.clock, self.dayfirst, self.decimal)
+        other._columns = {k: v for k, v in self._columns.items() if k not in columns}
+        if "Email" in columns:
+            other._columns.pop(EMAIL_DOMAIN, None)
+        return other
+
     def _make(self, field: str) -> Values:
         if field == EMAIL_DOMAIN:
             email = self.values("Email")

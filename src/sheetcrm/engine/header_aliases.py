@@ -76,12 +76,13 @@ RULE_TAB_ALIASES: dict[str, dict[str, str]] = {
         "Max days": "jours max, nombre de jours max",
         "Required fields": "champs obligatoires, champs requis",
     },
-    "Scoring": {"Rule": "règle", **_FIELD_OPERATOR_VALUE, "Group": "groupe"},
+    "Scoring": {"Rule": "règle", **_FIELD_OPERATOR_VALUE, "Group": "groupe", "Status": "statut"},
     "Routing": {
         "Order": "ordre",
         **_FIELD_OPERATOR_VALUE,
         "Assign to": "attribuer à, assigner à",
         "Strategy": "stratégie",
+        "Status": "statut",
     },
     "Team": {
         "Name": "nom",

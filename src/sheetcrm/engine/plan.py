@@ -16,6 +16,7 @@ import numpy as np
 
 from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.notifications import Notification, Preview
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
@@ -49,6 +50,7 @@ class Summary:
     flagged: int = 0
     frozen: tuple[str, ...] = ()
     last_good: tuple[str, ...] = ()  # rule tabs (or settings) applied as they were last valid
+    drafts: tuple[str, ...] = ()  # the draft rules, not applied (engine/sync/preview.py)
 
     def line(self) -> str:
         text = (
@@ -89,6 +91,7 @@ class Plan:
     activities: list[dict[str, str]] = field(default_factory=list)
     # every nurture e-mail due, planned or not (drafts, waiting): for previews, never sent
     previews: list[Preview] = field(default_factory=list)
+    preview: MetricTab | None = None  # the Preview tab (engine/preview_tab.py): `rules preview`
 
     @property
     def cell_count(self) -> int:

@@ -8,6 +8,7 @@ from datetime import tzinfo
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.hints import suggest
+from sheetcrm.engine.rule_status import is_draft
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.schema import ROUTING, Kind
@@ -22,6 +23,7 @@ class RoutingRule:
     conditions: tuple[Condition, ...]
     assign_to: str  # a member's or a team's name, as spelled in the Team tab
     strategy: str  # direct, round robin, weighted, least loaded
+    draft: bool = False  # Status: draft, previewed and not applied (engine/rule_status.py)
 
 
 STRATEGIES = ("round robin", "weighted", "least loaded")
@@ -58,6 +60,7 @@ def parse_routing(
             if order < 1e9
             else _("Routing row %(row)s") % {"row": first_row}
         )
+        draft = is_draft(tab, rows, label)
         if not targets:
             tab.problem(
                 first_row,
@@ -92,5 +95,5 @@ def parse_routing(
             )
         conditions = read_conditions(tab, rows, fields, dayfirst, zone, decimal=decimal)
         if tab.ok:
-            rules.append(RoutingRule(label, conditions, target, strategy))
+            rules.append(RoutingRule(label, conditions, target, strategy, draft))
     return rules, tab

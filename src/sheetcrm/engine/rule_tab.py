@@ -54,7 +54,11 @@ class RuleTab:
             return
         cols = {h: self.table.col(h) for h in self.spec.headers}
         for i, row in enumerate(self.table.rows):
-            cells = {h: (row[c].strip() if c is not None else "") for h, c in cols.items()}
+            # a row typed before a column was added may be shorter than the header
+            cells = {
+                h: (row[c].strip() if c is not None and c < len(row) else "")
+                for h, c in cols.items()
+            }
             if any(cells.values()):
                 yield i, cells
 

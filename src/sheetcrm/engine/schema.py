@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sheetcrm.engine.header_aliases import ACTIVITIES_ALIASES, LEADS_ALIASES, RULE_TAB_ALIASES
+from sheetcrm.engine.metric_specs import AS_OF as AS_OF
+from sheetcrm.engine.metric_specs import BY_OWNER as BY_OWNER
+from sheetcrm.engine.metric_specs import BY_SOURCE as BY_SOURCE
+from sheetcrm.engine.metric_specs import DASHBOARD as DASHBOARD
+from sheetcrm.engine.metric_specs import FORECAST as FORECAST
+from sheetcrm.engine.metric_specs import FUNNEL as FUNNEL
+from sheetcrm.engine.metric_specs import METRIC_TABS as METRIC_TABS
+from sheetcrm.engine.metric_specs import NO_DATA as NO_DATA
+from sheetcrm.engine.metric_specs import NOT_COMPUTED as NOT_COMPUTED
+from sheetcrm.engine.metric_specs import NURTURE as NURTURE
+from sheetcrm.engine.metric_specs import PREVIEW as PREVIEW
+from sheetcrm.engine.metric_specs import SCORING_CHECK as SCORING_CHECK
 from sheetcrm.engine.nurture_schema import ENROLMENT as ENROLMENT
 from sheetcrm.engine.nurture_schema import NURTURE_COLUMNS, NURTURE_TABS
 from sheetcrm.engine.nurture_schema import SEQUENCES as SEQUENCES
@@ -137,6 +149,7 @@ SCORING = TabSpec(
         Column("Value", width=22),
         Column("Points", Kind.NUMBER, help="Negative points are allowed.", width=7),
         Column("Group", help="Optional; a group may be capped in Settings.", width=12),
+        Column("Status", help="draft (previewed, not applied) or active; empty: active.", width=8),
     ),
     "Scoring rules: a lead gets the points of every rule it matches.",
     "managers",
@@ -153,6 +166,7 @@ ROUTING = TabSpec(
         Column("Value", width=22),
         Column("Assign to", help="A person's or a team's name from the Team tab.", width=14),
         Column("Strategy", help="For a team: round robin, weighted or least loaded.", width=14),
+        Column("Status", help="draft (previewed, not applied) or active; empty: active.", width=8),
     ),
     "Who gets new leads. Rows sharing an Order are ANDed; a rule with no condition matches all.",
     "managers",
@@ -324,45 +338,6 @@ TABS: tuple[TabSpec, ...] = (
     PROBLEMS,
     STATE,
 )
-
-
-# --- metric tabs: rewritten whole by each sync that changes a figure ---------------------------
-
-
-def _metric_tab(name: str, first: str, help: str, width: int = 22) -> TabSpec:
-    return TabSpec(name, (Column(first, owner=S, width=width),), help, "the service")
-
-
-DASHBOARD = _metric_tab(
-    "Dashboard", "Metric", "The headline numbers, this period and all time, with charts.", 36
-)
-FUNNEL = _metric_tab(
-    "Funnel",
-    "Stage",
-    "Leads per stage, cohort conversion, days in stage, lead aging, score calibration.",
-)
-BY_OWNER = _metric_tab(
-    "By owner",
-    "Owner",
-    "Open, overdue and stale deals; won, lost, win rate and won value per owner.",
-)
-BY_SOURCE = _metric_tab(
-    "By source",
-    "Source",
-    "Leads, won, lost, win rate and won value per source, industry and country.",
-)
-FORECAST = _metric_tab(
-    "Forecast", "Stage", "Open pipeline by stage and weighted forecast by expected close month."
-)
-NURTURE = _metric_tab("Nurture", "Sequence", "Per sequence and step: enrolled, sent, won, rates.")
-CHECK = "Out of time: AUC, win rate by band, calibration of the Score and the Win probability."
-SCORING_CHECK = _metric_tab("Scoring check", "Check", CHECK, 36)
-METRIC_TABS = (DASHBOARD, FUNNEL, BY_OWNER, BY_SOURCE, FORECAST, NURTURE, SCORING_CHECK)
-"""Not part of the template: the first sync creates them, and each sync that changes a
-figure rewrites them whole (and redraws their charts)."""
-AS_OF = "As of"  # the title row of every metric tab: title, As of, <sync time>, Period, <window>
-NO_DATA = "no data"  # a ratio with nothing to divide by, an average of nothing
-NOT_COMPUTED = "Not computed this round"
 
 
 def tab_spec(name: str) -> TabSpec | None:

@@ -84,12 +84,12 @@ def scoring_check(data: pd.DataFrame, config: Config, stamp: str) -> MetricTab:
     for name, rows in (("Learned from (before the cut-off)", cut.train), ("Tested on", cut.test)):
         won = int(cut.won[rows].sum())
         grid.line(name, len(rows), won, len(rows) - won, kinds=("", "leads", "leads", "leads"))
-    _score(grid, "Rule score", rule, calibration=False)
+    check_lines(grid, "Rule score", rule, calibration=False)
     if isinstance(learned, str):
         grid.line()
         grid.line("Win probability", "not checked", learned)
     else:
-        _score(grid, "Win probability", learned, calibration=True)
+        check_lines(grid, "Win probability", learned, calibration=True)
     return grid.tab(settings["Currency"])
 
 
@@ -106,7 +106,8 @@ def _verdict(result: Check) -> tuple[str, str]:
     return "separates won from lost", ""
 
 
-def _score(grid: Grid, name: str, result: Check, calibration: bool) -> None:
+def check_lines(grid: Grid, name: str, result: Check, calibration: bool) -> None:
+    """A score's verdict, AUC, lift and win rate by band (the Preview tab shows them too)."""
     grid.line()
     grid.line(name, *_verdict(result))
     if not result.shown:

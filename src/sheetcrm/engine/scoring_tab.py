@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from sheetcrm.engine.catalog import _
+from sheetcrm.engine.rule_status import is_draft
 from sheetcrm.engine.rule_tab import RuleTab, read_conditions
 from sheetcrm.engine.rules import Condition
 from sheetcrm.engine.schema import SCORING, Kind
@@ -20,6 +21,7 @@ class ScoringRule:
     conditions: tuple[Condition, ...]
     points: float
     group: str
+    draft: bool = False  # Status: draft, previewed and not applied (engine/rule_status.py)
 
 
 SCORED = frozenset({"Score", "Score reasons", "Grade", "Lifecycle", "Status"})
@@ -41,6 +43,7 @@ def parse_scoring(
     rules = []
     for rows in groups.values():
         name = rows[0][1]["Rule"] or f"Row {Table.sheet_row(rows[0][0])}"
+        draft = is_draft(tab, rows, name)
         points_cells = [(i, c["Points"]) for i, c in rows if c["Points"]]
         values = {parse_number(p, decimal) for _, p in points_cells}
         for i, text in points_cells:
@@ -92,7 +95,11 @@ def parse_scoring(
         if tab.ok:
             rules.append(
                 ScoringRule(
-                    name, conditions, float(next(iter(values)) or 0), next(iter(groups_named), "")
+                    name,
+                    conditions,
+                    float(next(iter(values)) or 0),
+                    next(iter(groups_named), ""),
+                    draft,
                 )
             )
     return rules, tab

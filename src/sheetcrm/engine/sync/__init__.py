@@ -28,6 +28,7 @@ from sheetcrm.engine.sync.hold import hold_notifications
 from sheetcrm.engine.sync.ids import assign_ids
 from sheetcrm.engine.sync.keys import report_reused_keys
 from sheetcrm.engine.sync.metrics import plan_metrics
+from sheetcrm.engine.sync.preview import preview_drafts
 from sheetcrm.engine.sync.reassigned import note_reassignments
 from sheetcrm.engine.sync.route import route_leads
 from sheetcrm.engine.sync.rules_in_use import banners, kept_rows
@@ -59,6 +60,8 @@ STEPS: list[tuple[str, Step]] = [
     ("reassigned", note_reassignments),
     ("route", route_leads),
     ("stages", track_stages),
+    # after route and stages: compares the owners and Closed at they leave; before sla
+    ("preview", preview_drafts),
     ("sla", reassign_untouched),
     # after sla (the owner, the e-mails' sender, is final), before alerts
     ("sequences", plan_sequences),

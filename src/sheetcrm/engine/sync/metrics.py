@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sheetcrm.engine.metric_tabs import digest, metric_tabs
-from sheetcrm.engine.schema import SCORING_CHECK, STATE
+from sheetcrm.engine.schema import PREVIEW, SCORING_CHECK, STATE
 from sheetcrm.engine.scoring_check import scoring_check
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.sync.tabs import METRICS_KEY, state_value
@@ -25,8 +25,11 @@ def plan_metrics(state: SyncState) -> SyncState:
         state.frozen,
         state.activities,
     )
-    if not (state.frozen & {"stages", "metrics"}) and state.config.stages:
+    computed = not (state.frozen & {"stages", "metrics"})  # else each tab says why not
+    if computed and state.config.stages:
         tabs[SCORING_CHECK.name] = scoring_check(state.data, state.config, state.stamp)
+    if computed and state.plan.preview is not None:
+        tabs[PREVIEW.name] = state.plan.preview
     state.metrics_digest = digest(tabs)
     if state.metrics_digest != shown or not all(map(snapshot.get, tabs)):
         state.plan.replace.update(tabs)

@@ -8,8 +8,10 @@ from datetime import UTC
 import numpy as np
 
 from sheetcrm.engine.catalog import _
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.rotations import ROTATING, read_turns
-from sheetcrm.engine.routing import route
+from sheetcrm.engine.routing import Assignment, route
+from sheetcrm.engine.routing_tab import RoutingRule
 from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
@@ -27,8 +29,10 @@ def route_leads(state: SyncState) -> SyncState:
     return state
 
 
-def _assign(state: SyncState) -> None:
-    data, config, frame, rank = state.data, state.config, state.view, state.rank
+def plan_routes(state: SyncState, frame: Frame, rules: list[RoutingRule]) -> list[Assignment]:
+    """Who each lead without an Owner in ``frame`` gets under ``rules``: the route step's,
+    and the rule preview's with the draft rules (on a frame of their scores)."""
+    config, rank = state.config, state.rank
     stages = {norm_header(s.name): s for s in config.stages}
     is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
     unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
@@ -36,23 +40,28 @@ def _assign(state: SyncState) -> None:
     created = frame.dates("Created at").astype("int64")
     order = sorted(unowned, key=lambda r: (created[r], rank[r]))
     settings = config.settings
-    rotating = bool(order) and any(r.strategy in ROTATING for r in config.routing)
+    rotating = bool(order) and any(r.strategy in ROTATING for r in rules)
     turns = (
         read_turns(state.snapshot.table(HISTORY.name), frame.now, settings.dayfirst, frame.zone)
         if rotating
         else {}
     )
     originals = _originals(state) if order and settings["Duplicates to original owner"] else None
-    assignments = route(
+    return route(
         frame,
         order,
-        config.routing,
+        rules,
         config.team,
         settings["Fallback owner"],
         is_open,
         turns,
         originals,
     )
+
+
+def _assign(state: SyncState) -> None:
+    data = state.data
+    assignments = plan_routes(state, state.view, state.config.routing)
     owners = data["Owner"].to_numpy(dtype=object, copy=True)
     assigned_at = data["Assigned at"].to_numpy(dtype=object, copy=True)
     unowned_rows: list[int] = []
