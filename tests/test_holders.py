@@ -69,6 +69,21 @@ def test_a_killed_holder_of_this_machine_is_dead_one_of_another_is_not() -> None
     assert not abandoned("sheetcrm") and not abandoned(f"{HOST}:x:y:{machine()}")
 
 
+def test_a_holder_ended_but_never_reaped_is_dead() -> None:
+    """A zombie: in a container whose first process reaps no orphans, a killed background
+    process whose master was killed too stays one, and answers ``kill(pid, 0)``."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert abandoned(f"{HOST}:{child.pid}:0badf00d:{machine()}")
+    finally:
+        child.wait()
+
+
 def test_a_witness_tells_for_other_machines_only() -> None:
     pid = _dead_pid()
     asked: list[str] = []

@@ -96,12 +96,15 @@ def _gone(pid: int) -> bool:
         return True
     except PermissionError:  # alive, under another user
         return False
-    return False
+    # A zombie answers the probe too: ended, but its parent (killed itself, and a container's
+    # first process that reaps no orphans) never collected it
+    state = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return bool(state) and state[0] in ("Z", "X")
 
 
 def _read(path: str) -> str:
     try:
-        with open(path, encoding="ascii") as file:
+        with open(path, encoding="ascii", errors="replace") as file:
             return file.read().strip()
     except OSError:
         return ""
