@@ -248,8 +248,15 @@ def _run(tmp_path: Path, outbox_url: str, emulator: Emulator, instances: list[Gu
         assert holds(journal.killed_holder) and journal.killed_holder.split(":")[4]
     assert journal.takeovers[0][1] < 60, journal.takeovers
     assert len(journal.takes) >= 2 and journal.appends >= 2
-    # the leads the victim appended before dying were found in the sheet, not appended again
+    # the leads the victim appended before dying were found in the sheet, not appended again,
+    # once the survivor had freed the victim's claims (in seconds, not when they ran out)
     assert already > 0
+    freed = [
+        json.loads(line).get("freed", 0)
+        for line in (tmp_path / "survivor.log").read_text().splitlines()
+        if '"kind": "release"' in line
+    ]
+    assert sum(freed) > 0, "the survivor never freed the victim's claims"
 
 
 def _already(conn: Any) -> int:
