@@ -25,6 +25,7 @@ from sheetcrm.errors import IntakeError
 from sheetcrm.intake.group_commit import GroupCommit
 from sheetcrm.intake.outbox_db import OutboxDB, submissions
 from sheetcrm.intake.submission import KEY_LIMIT, Submission
+from sheetcrm.intake.timeouts import Timeouts
 
 FLUSH_LOCK = 0x5EE7C12  # the PostgreSQL advisory lock one flusher at a time holds
 PENDING, DONE, DEAD = "pending", "done", "dead"
@@ -55,9 +56,9 @@ def backoff(attempts: int, base: float = 5.0, cap: float = 120.0) -> float:
 
 
 class Outbox:
-    def __init__(self, url: str, create: bool = True) -> None:
+    def __init__(self, url: str, create: bool = True, timeouts: Timeouts | None = None) -> None:
         """``create=False``: refuse an outbox that does not exist yet (NoOutboxError)."""
-        self.db = OutboxDB(url, create)
+        self.db = OutboxDB(url, create, timeouts)
         self._insert_new = self.db.insert_new(submissions)
         self._group: GroupCommit[dict[str, Any], str] = GroupCommit(self._insert)
 

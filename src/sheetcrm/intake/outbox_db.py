@@ -41,6 +41,7 @@ from sheetcrm.intake.outbox_tables import notifications as notifications
 from sheetcrm.intake.outbox_tables import runs as runs
 from sheetcrm.intake.outbox_tables import submissions as submissions
 from sheetcrm.intake.outbox_tables import unsubscribed as unsubscribed
+from sheetcrm.intake.timeouts import Timeouts
 
 try:
     import fcntl
@@ -68,10 +69,12 @@ class NoOutboxError(ConfigError):
 
 
 class OutboxDB:
-    def __init__(self, url: str, create: bool = True) -> None:
+    def __init__(self, url: str, create: bool = True, timeouts: Timeouts | None = None) -> None:
         """Open the outbox at ``url``, creating its tables; with ``create=False``, refuse
-        (:class:`NoOutboxError`) where there is none yet, and create nothing."""
+        (:class:`NoOutboxError`) where there is none yet, and create nothing. ``timeouts``:
+        the database's (service/database_variables.py), today's defaults when not given."""
         self.url = url
+        self.timeouts = timeouts or Timeouts()
         backend = make_url(url).get_backend_name()
         dialect = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(backend)
         if dialect is None:
@@ -85,7 +88,7 @@ class OutboxDB:
         if missing is not None and not create:
             raise NoOutboxError(f"there is no outbox at {missing}")
         try:
-            self.engine: Engine = _engine(url)
+            self.engine: Engine = _engine(url, self.timeouts)
         except ImportError as exc:  # SQLAlchemy loads the driver as the engine is made
             raise ConfigError(
                 f"the outbox {shown} needs the database driver {exc.name or exc}, which is "
@@ -251,9 +254,10 @@ class OutboxDB:
         than when the claims run out. Only a dead holder's: a live one may be mid-work."""
         c = table.c
         with self.begin() as conn:
-            holders = conn.execute(
-                select(c.claimed_by).where(c.claimed_by.is_not(None)).distinct()
-            ).scalars()
+            # claims live on pending rows only: the state's index keeps this look cheap on an
+            # outbox of many done rows, which the service makes every few seconds
+            claimed = (c.state == "pending") & c.claimed_by.is_not(None)
+            holders = conn.execute(select(c.claimed_by).where(claimed).distinct()).scalars()
             dead = [h for h in holders if gone(h)]
             if not dead:
                 return 0
@@ -327,15 +331,15 @@ def _lock_file(url: str) -> str | None:
     return f"{database}-writer.lock"
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, timeouts: Timeouts) -> Engine:
     if not url.startswith("sqlite"):
         # A database that hangs must not hang every webhook with it: give up after seconds,
         # and the webhook is answered 503, which vendors retry.
         return create_engine(
             url,
             pool_pre_ping=True,
-            pool_timeout=10,
-            connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
+            pool_timeout=timeouts.connect,
+            connect_args=timeouts.connect_args(),
         )
     engine = create_engine(url, connect_args={"timeout": 30})
 

@@ -34,7 +34,6 @@ from sheetcrm.intake.outbox_db import OutboxDB, notifications
 HELD, PENDING, SENT, DEAD, FOLDED = "held", "pending", "sent", "dead", "folded"
 STATES = (HELD, PENDING, SENT, DEAD, FOLDED)
 WRITING_LOCK = 0x5EE7C13  # PostgreSQL's advisory lock of the one writer of notifications
-WRITING_WAIT = 60.0  # seconds a write waits for another's turn before it is called busy
 CHUNK = 500  # keys per statement
 
 
@@ -82,7 +81,8 @@ class NotificationOutbox:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        with self.db.turn("notify", WRITING_LOCK, WRITING_WAIT) as mine:
+        # waits up to SHEETCRM_WRITING_TURN_WAIT for another's turn before it is called busy
+        with self.db.turn("notify", WRITING_LOCK, self.db.timeouts.turn_wait) as mine:
             if not mine:
                 raise LeaseHeldError(
                     "another sync or flush of this outbox is writing to the sheet",

@@ -20,6 +20,7 @@ from typing import Any
 
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.retention import RETENTION_DAYS
+from sheetcrm.service.database_variables import DATABASE
 from sheetcrm.service.variables import (
     Family,
     Variable,
@@ -265,7 +266,7 @@ CHANNEL_URL = Family(
 )
 FAMILIES: tuple[Family, ...] = (CHANNEL_URL,)
 
-ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING, *NOTIFY)
+ENVIRONMENT: tuple[Variable, ...] = (*WHERE, *SECRETS, *TUNING, *DATABASE, *NOTIFY)
 _BY_NAME = {v.name: v for v in ENVIRONMENT}
 
 # Set by the platform, read to know where the service runs; documented beside ours.
@@ -369,6 +370,7 @@ def reference() -> str:
         ("Where", WHERE),
         ("Secrets", SECRETS),
         ("Tuning", TUNING),
+        ("The outbox's database, with several instances (docs/outbox.md)", DATABASE),
         ("Notifications (docs/alerts.md)", NOTIFY),
     )
     for title, variables in sections:

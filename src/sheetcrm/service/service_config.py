@@ -15,6 +15,7 @@ from sheetcrm.intake.activity import ACTIVITY
 from sheetcrm.intake.adapters import SOURCES
 from sheetcrm.intake.retention import RETENTION_DAYS
 from sheetcrm.intake.signatures import protection, secret_variable
+from sheetcrm.intake.timeouts import Timeouts
 from sheetcrm.notify.channels import Channels
 from sheetcrm.notify.nurture import NurtureSettings
 from sheetcrm.notify.sender import Send, no_channels
@@ -40,6 +41,7 @@ class ServiceConfig:
     channels: list[str] = field(default_factory=list)  # what is set up, without secrets
     # what nurture e-mails' unsubscribe links need (SHEETCRM_PUBLIC_URL, the secret)
     nurture: NurtureSettings = field(default_factory=NurtureSettings)
+    timeouts: Timeouts = field(default_factory=Timeouts)  # the database_variables (PostgreSQL)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -78,6 +80,11 @@ class ServiceConfig:
             send=channels.send,
             channels=channels.describe(),
             nurture=NurtureSettings.from_env(env),
+            timeouts=Timeouts(
+                connect=values["SHEETCRM_PG_CONNECT_TIMEOUT"],
+                statement=values["SHEETCRM_PG_STATEMENT_TIMEOUT"],
+                turn_wait=values["SHEETCRM_WRITING_TURN_WAIT"],
+            ),
         )
 
     def announce(self, serves: bool) -> None:

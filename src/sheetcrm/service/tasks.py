@@ -24,10 +24,11 @@ from typing import Any
 from sheetcrm.backends import open_backend
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.base import LeaseHeldError, SheetBackend
-from sheetcrm.backends.holders import abandoned, new_holder
+from sheetcrm.backends.holders import abandoned, unwatch, watch
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import SheetCRMError
 from sheetcrm.intake.flusher import FlushReport, flush
+from sheetcrm.intake.liveness import Liveness
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.retention import DAY, purge
 from sheetcrm.intake.run_log import RunLog
@@ -40,6 +41,10 @@ POLL_SECONDS = 1.0  # how often the background work looks for due submissions
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
+# How often the background work frees the claims of holders found dead (another instance
+# killed mid-flush): its submissions and notifications are due again within this, not when
+# their claims run out (minutes).
+RELEASE_SECONDS = 10.0
 
 
 class Service:
@@ -50,17 +55,21 @@ class Service:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
-        self.outbox = Outbox(config.outbox_url)
+        self.outbox = Outbox(config.outbox_url, timeouts=config.timeouts)
         self.runs = RunLog(self.outbox.db)
         self.opener, self.clock = opener, clock
-        self.worker = new_holder()
-        self.outbox.release(abandoned)  # claims of a process killed on this machine
+        # who this process is in claims and the sheet's lease, and how another instance
+        # tells that it died (backends/holders.py, intake/liveness.py)
+        self.liveness = Liveness(self.outbox.db)
+        self.worker = self.liveness.holder
+        watch(self.liveness.verdict)
         self.notices = NotificationOutbox(self.outbox.db)
         self.sender = Sender(
             self.outbox.db, config.send, self.worker, self._row_link, nurture=config.nurture
         )
-        # a killed background process's claims: sent again now, not in CLAIM_SECONDS
-        self.sender.release(abandoned)
+        # a killed process's claims: due again now, not when they run out
+        self._next_release = 0.0  # time.monotonic() of the next look for dead holders
+        self.release_dead()
         self.memo = Memo()
         self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
@@ -78,8 +87,20 @@ class Service:
 
     # -- work ------------------------------------------------------------------------------
 
+    def release_dead(self) -> int:
+        """Free the claims of holders found dead (killed here, or on another instance as
+        the PostgreSQL outbox witnesses): at most every RELEASE_SECONDS; how many."""
+        if time.monotonic() < self._next_release:
+            return 0
+        self._next_release = time.monotonic() + RELEASE_SECONDS
+        freed = self.outbox.release(abandoned) + self.sender.release(abandoned)
+        if freed:
+            logs.event("claims of a dead process freed", kind="release", freed=freed)
+        return freed
+
     def flush(self) -> FlushReport:
         started = time.perf_counter()
+        self.liveness.keep()  # before our token claims anything: others can tell we live
         with self._one_at_a_time, self.outbox.flush_turn() as mine:
             if not mine:
                 return FlushReport()  # another process is flushing this outbox right now
@@ -124,6 +145,7 @@ class Service:
         started = time.perf_counter()
         summary: dict[str, Any] = {}
         error, busy = "", False
+        self.liveness.keep()
         with self._one_at_a_time:
             try:
                 now = self.clock()
@@ -167,6 +189,7 @@ class Service:
     def notify(self) -> SendReport:
         """One round of sending the due notifications (sheetcrm.notify.sender)."""
         started = time.perf_counter()
+        self.liveness.keep()
         report = self.sender.run_once()
         if report.claimed:
             level = logging.WARNING if report.dead else logging.INFO
@@ -210,6 +233,11 @@ class Service:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.close()
+
+    def close(self) -> None:
+        unwatch(self.liveness.verdict)
+        self.liveness.close()
         self.outbox.close()
 
     def run(self, stop: threading.Event) -> None:
@@ -222,6 +250,7 @@ class Service:
             pause = POLL_SECONDS
             try:
                 self.keep_retention()
+                self.release_dead()
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
@@ -294,7 +323,7 @@ def run_background(env: Mapping[str, str], exit_with: int | None = None) -> int:
     finally:
         stop.set()
         worker.join()
-        service.outbox.close()
+        service.close()
         if running is not None:
             os.close(running)
         logs.event("background work stopped", kind="background", pid=os.getpid())

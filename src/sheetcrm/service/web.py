@@ -180,6 +180,7 @@ def _authorised() -> None:
 def task_flush() -> tuple[Response, int]:
     _authorised()
     svc = service()
+    svc.release_dead()  # with cron alone (no background work), a dead instance's claims too
     report = svc.flush()
     svc.keep_retention()
     outbox = svc.outbox.stats(time.time())
