@@ -55,9 +55,16 @@ class Service:
         self.opener, self.clock = opener, clock
         self.worker = new_holder()
         self.outbox.release(abandoned)  # claims of a process killed on this machine
-        self.notices = NotificationOutbox(self.outbox.db)
+        # one clock for the whole service: a notification is due, and sent, on the clock the
+        # sync planned it on (a nurture step's not_before is the sync's "now" plus spacing)
+        self.notices = NotificationOutbox(self.outbox.db, clock=self._timestamp)
         self.sender = Sender(
-            self.outbox.db, config.send, self.worker, self._row_link, nurture=config.nurture
+            self.outbox.db,
+            config.send,
+            self.worker,
+            self._row_link,
+            clock=self._timestamp,
+            nurture=config.nurture,
         )
         # a killed background process's claims: sent again now, not in CLAIM_SECONDS
         self.sender.release(abandoned)
@@ -69,6 +76,9 @@ class Service:
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
         self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
+
+    def _timestamp(self) -> float:
+        return self.clock().timestamp()
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
