@@ -236,7 +236,7 @@ class Service:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
                     next_sync = time.monotonic() + self.sync_minutes * 60
-                if time.monotonic() >= next_flush and self.outbox.has_due(time.time()):
+                if time.monotonic() >= next_flush and self.outbox.has_due(self._timestamp()):
                     started = time.monotonic()
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
@@ -248,7 +248,7 @@ class Service:
                     next_flush = started + max(
                         self.config.flush_every, 3 * (time.monotonic() - started)
                     )
-                if self.sender.has_due(time.time()):
+                if self.sender.has_due(self._timestamp()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
                 self._backend = None
