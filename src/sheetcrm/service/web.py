@@ -1,7 +1,8 @@
 """The Flask application: web-form webhooks in, task endpoints for cron, health and status.
 
 ``create_app(test_config=None)`` reads ``SHEETCRM_*`` settings from the environment, or
-from ``test_config`` (the same names) in tests. Nothing is read at import time. Every
+from ``test_config`` (the same names) in tests, which may also give the service a ``clock``
+of their own. Nothing is read at import time. Every
 error, ours or the framework's, is answered as JSON with a message and a hint.
 Run it with ``sheetcrm serve`` locally, or ``gunicorn 'sheetcrm.service.web:create_app()'``.
 """
