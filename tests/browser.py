@@ -10,6 +10,7 @@ given both paths, so its driver manager never looks for a browser of its own.
 from __future__ import annotations
 
 import shutil
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,13 +42,23 @@ FLAGS = (
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     """A headless chromium session (a selenium WebDriver), one per test module."""
+    with started_chromium(tmp_path_factory) as driver:
+        yield driver
+
+
+@contextmanager
+def started_chromium(
+    tmp_path_factory: pytest.TempPathFactory, flags: tuple[str, ...] = ()
+) -> Iterator[WebDriver]:
+    """A headless chromium session with ``flags`` besides FLAGS; skips the test, saying what
+    to install, where chromium or chromedriver is missing."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.skip(f"{' and '.join(missing)} not found: {INSTALL_HINT}")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+    for flag in (*FLAGS, *flags, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
     driver = webdriver.Chrome(options=options, service=service)
@@ -60,13 +71,14 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 
 
 @contextmanager
-def served(app: Flask) -> Iterator[str]:
-    """``app`` on a free loopback port for the length of the block: its base URL."""
-    server = dev_server.make("127.0.0.1", 0, app)
+def served(app: Flask, port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """``app`` on a loopback port (``port``, else a free one) for the length of the block,
+    over https with ``tls``: its base URL."""
+    server = dev_server.make("127.0.0.1", port, app, ssl_context=tls)
     thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

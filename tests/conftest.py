@@ -8,12 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
 
 import pgcluster
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.intake.outbox import Outbox
 from sheets import template
+
+# The property tests check results, not speed (bench/ measures that): Hypothesis's default
+# 200 ms deadline per example fails them when the shared 2-core machine is busy.
+settings.register_profile("sheetcrm", deadline=None)
+settings.load_profile("sheetcrm")
 
 
 @pytest.fixture(autouse=True)

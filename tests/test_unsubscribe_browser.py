@@ -11,6 +11,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -45,7 +46,9 @@ def _unsubscribe_rows(sheet: Path) -> list[dict[str, str]]:
 
 def _click_and_wait(driver: WebDriver, words: str) -> str:
     driver.find_element(By.CSS_SELECTOR, "form button").click()
-    WebDriverWait(driver, 5).until(lambda d: words in d.find_element(By.TAG_NAME, "h1").text)
+    # the h1 found may be the page the click is leaving: stale once the answer replaces it
+    wait = WebDriverWait(driver, 5, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: words in d.find_element(By.TAG_NAME, "h1").text)
     return str(driver.find_element(By.TAG_NAME, "body").text)
 
 

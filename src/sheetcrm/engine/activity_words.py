@@ -34,7 +34,7 @@ TYPES: dict[str, str] = {
 }
 """Each word a Type cell may hold (English, then French) -> the type it means."""
 TYPE_WORDS = ("call", "email", "meeting", "note", "other", UNSUBSCRIBE)
-OUTCOMES = ("reached", "voicemail", "no answer", "meeting booked", "not interested")
+OUTCOMES = ("reached", "voicemail", "no answer", "meeting booked", "not interested", "replied")
 """The default Outcome words (Settings: Activity outcomes replaces them)."""
 FRENCH_OUTCOMES = {
     "joint": "reached",
@@ -42,6 +42,7 @@ FRENCH_OUTCOMES = {
     "pas de réponse": "no answer",
     "rendez-vous pris": "meeting booked",
     "pas intéressé": "not interested",
+    "a répondu": "replied",
 }
 SENT = "sent"
 SERVICE_OUTCOMES = {SENT: SENT, "envoyé": SENT}

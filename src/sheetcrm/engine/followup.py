@@ -51,6 +51,8 @@ OUTCOMES = {
     "rendez-vous pris": "meeting booked",
     "not interested": "not interested",
     "pas interesse": "not interested",
+    "replied": "replied",  # an e-mail answered: it ends a nurture sequence (b2b templates)
+    "a repondu": "replied",
     "sent": "sent",
     "envoye": "sent",
 }

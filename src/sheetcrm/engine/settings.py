@@ -320,7 +320,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "Activity outcomes",
-        "reached, voicemail, no answer, meeting booked, not interested",
+        "reached, voicemail, no answer, meeting booked, not interested, replied",
         "The words an Activities row's Outcome may hold (the drop-down offers the default "
         "ones); another word is reported at its cell.",
         _words,

@@ -7,6 +7,8 @@ in a format of its own; the app already logs each request as a JSON line, by its
 
 from __future__ import annotations
 
+import ssl
+
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -18,6 +20,11 @@ class _RequestHandler(WSGIRequestHandler):
         """Nothing: the app has logged the request already."""
 
 
-def make(host: str, port: int, app: Flask) -> BaseWSGIServer:
+def make(
+    host: str, port: int, app: Flask, ssl_context: ssl.SSLContext | None = None
+) -> BaseWSGIServer:
+    """``ssl_context``: serve https (tests serve the unsubscribe links' https address)."""
     logs.setup()
-    return make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
+    return make_server(
+        host, port, app, threaded=True, request_handler=_RequestHandler, ssl_context=ssl_context
+    )

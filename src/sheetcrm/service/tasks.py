@@ -63,9 +63,16 @@ class Service:
         self.liveness = Liveness(self.outbox.db)
         self.worker = self.liveness.holder
         watch(self.liveness.verdict)
-        self.notices = NotificationOutbox(self.outbox.db)
+        # one clock for the whole service: a notification is due, and sent, on the clock the
+        # sync planned it on (a nurture step's not_before is the sync's "now" plus spacing)
+        self.notices = NotificationOutbox(self.outbox.db, clock=self._timestamp)
         self.sender = Sender(
-            self.outbox.db, config.send, self.worker, self._row_link, nurture=config.nurture
+            self.outbox.db,
+            config.send,
+            self.worker,
+            self._row_link,
+            clock=self._timestamp,
+            nurture=config.nurture,
         )
         # a killed process's claims: due again now, not when they run out
         self._next_release = 0.0  # time.monotonic() of the next look for dead holders
@@ -78,6 +85,9 @@ class Service:
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
         self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
+
+    def _timestamp(self) -> float:
+        return self.clock().timestamp()
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
@@ -255,7 +265,7 @@ class Service:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
                     next_sync = time.monotonic() + self.sync_minutes * 60
-                if time.monotonic() >= next_flush and self.outbox.has_due(time.time()):
+                if time.monotonic() >= next_flush and self.outbox.has_due(self._timestamp()):
                     started = time.monotonic()
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
@@ -267,7 +277,7 @@ class Service:
                     next_flush = started + max(
                         self.config.flush_every, 3 * (time.monotonic() - started)
                     )
-                if self.sender.has_due(time.time()):
+                if self.sender.has_due(self._timestamp()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
                 self._backend = None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
@@ -137,7 +136,8 @@ def confirm(token: str) -> Response:
         return who
     how = "one-click" if request.form.get("List-Unsubscribe") == ONE_CLICK else "page"
     try:
-        new = unsubscribe(_service(), who, how, time.time())
+        svc = _service()
+        new = unsubscribe(svc, who, how, svc.clock().timestamp())
     except SQLAlchemyError as exc:
         logs.event("outbox unavailable", 40, kind="error", error=type(exc).__name__)
         g.refused = "the unsubscribe could not be stored"

@@ -1,7 +1,8 @@
 """The Flask application: web-form webhooks in, task endpoints for cron, health and status.
 
 ``create_app(test_config=None)`` reads ``SHEETCRM_*`` settings from the environment, or
-from ``test_config`` (the same names) in tests. Nothing is read at import time. Every
+from ``test_config`` (the same names) in tests, which may also give the service a ``clock``
+of their own. Nothing is read at import time. Every
 error, ours or the framework's, is answered as JSON with a message and a hint.
 Run it with ``sheetcrm serve`` locally, or ``gunicorn 'sheetcrm.service.web:create_app()'``.
 """
@@ -14,7 +15,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -234,14 +236,18 @@ def _error(status: int, message: str, hint: str = "") -> tuple[Response, int]:
     return jsonify(body), status
 
 
-def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, str] | None = None, clock: Callable[[], datetime] | None = None
+) -> Flask:
+    """``clock``: the service's time (aware, UTC) for its syncs, flushes, sends and
+    unsubscribes; tests move it past a sequence's waits. Unset: the real time."""
     app = Flask(__name__)
     given = os.environ if test_config is None else test_config
     settings = {**given, **secret_manager.resolve(given)}
     config = starting(settings, serves=True)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body + 1  # see _body
     app.config["MAX_FORM_MEMORY_SIZE"] = config.max_body
-    svc = Service(config)
+    svc = Service(config) if clock is None else Service(config, clock=clock)
     app.extensions["sheetcrm"] = svc
     app.register_blueprint(bp)
     app.register_blueprint(unsubscribe_bp)
