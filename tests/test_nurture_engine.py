@@ -112,6 +112,15 @@ def test_the_step_runs_after_sla_and_before_alerts():
     assert names.index("sla") < names.index("sequences") < names.index("alerts")
 
 
+def test_the_owner_s_signature_comes_from_the_team_tab():
+    signed = [*STEP_1[:5], "Hello {{First name}}\n\n{{Owner signature}}"]
+    plan = sync(sheet(lead(1), lead(2, Owner="Avery Chen"), steps=(signed, STEP_2)))
+    texts = {n.lead_id: n.text for n in nurture(plan)}
+    # the b2b-en Team tab's Signature cells, on two lines each
+    assert texts["L-00001"] == "Hello Ana1\n\nSofia Marin\nHead of Sales EMEA, Quillstack"
+    assert texts["L-00002"] == "Hello Ana2\n\nAvery Chen\nEnterprise Accounts, Quillstack"
+
+
 def test_a_lead_is_enrolled_and_gets_step_1_once():
     backend = sheet(lead(1))
     plan = sync(backend)

@@ -190,6 +190,7 @@ TEAM = TabSpec(
             width=11,
         ),
         Column("Manager", help="Their manager's Name on this tab (for alerts).", width=14),
+        Column("Signature", help="Ends the nurture e-mails sent in their name.", width=24),
     ),
     "The people leads are routed to.",
     "managers",

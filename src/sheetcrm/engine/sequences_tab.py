@@ -29,7 +29,8 @@ from sheetcrm.engine.table import Table, norm_header
 OWNER_FIELDS = ("Owner email", "Owner signature")
 """Merge fields that are not Leads columns: the owner's, from the Team tab."""
 OPTIONAL = frozenset({"Owner signature"})
-"""Rendered empty when empty, not waited for: the Team tab has no signature column yet."""
+"""Rendered empty when the owner's Team row has no Signature, not waited for: an e-mail
+reads well without one (the footer names the sender anyway)."""
 SUBJECT_LIMIT = 200
 ENROLMENT, PREVIOUS = "enrolment", "previous step"
 DRAFT, ACTIVE = "draft", "active"

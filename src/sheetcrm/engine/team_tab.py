@@ -25,6 +25,7 @@ class Member:
     capacity: float | None
     away_until: datetime | None  # as typed, the sheet's wall time; midnight: the whole day
     manager: str = ""  # the Name of the person's manager on the Team tab
+    signature: str = ""  # {{Owner signature}} in the nurture e-mails of their leads
 
     def back_at(self) -> datetime | None:
         """When the person takes leads again: the time typed, or the day after a date alone
@@ -108,6 +109,7 @@ def parse_team(
                 capacity,
                 away,
                 cells["Manager"],
+                cells["Signature"],
             )
         )
         rows.append(row)

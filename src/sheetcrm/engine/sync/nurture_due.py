@@ -230,7 +230,7 @@ class _Planner:
         values = {f: str(self._column(f)[r]) for f in step.fields}
         member = self.team.get(str(self.owners[r]))
         values["Owner email"] = member.email if member else ""
-        values["Owner signature"] = ""
+        values["Owner signature"] = member.signature if member else ""
         return values
 
     def _column(self, name: str) -> np.ndarray:
