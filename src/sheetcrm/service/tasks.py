@@ -69,6 +69,10 @@ class Service:
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
         self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
+        # Whether this runs below the webhooks' priority (a process of its own, reniced:
+        # background.lower_priority); else, in a thread beside them, it must pause between
+        # flushes to leave them the CPU.
+        self.below_webhooks = False
 
     def _open(self) -> SheetBackend:
         """The sheet, opened once and kept: a Google backend remembers tab IDs and grids."""
@@ -230,14 +234,15 @@ class Service:
                     started = time.monotonic()
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
-                    # At least flush_every between flushes (each costs a few write requests
-                    # of the sheet's quota), and three times as long as the last one took:
-                    # a flush reads and plans the whole sheet, and under a burst of webhooks
-                    # it must leave most of the CPU to answering them; the backlog waits
-                    # safely in the outbox.
-                    next_flush = started + max(
-                        self.config.flush_every, 3 * (time.monotonic() - started)
-                    )
+                    # At least flush_every from one flush's start to the next (each costs a
+                    # few write requests of the sheet's quota). In a thread beside the
+                    # webhooks, also three times as long as the last one took: a flush reads
+                    # and plans the whole sheet, and under a burst it must leave most of the
+                    # CPU to answering them (the backlog waits safely in the outbox). Below
+                    # their priority, the kernel leaves it to them already.
+                    took = time.monotonic() - started
+                    share = 0 if self.below_webhooks else 3 * took
+                    next_flush = started + max(self.config.flush_every, share)
                 if self.sender.has_due(time.time()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
@@ -280,6 +285,7 @@ def run_background(env: Mapping[str, str], exit_with: int | None = None) -> int:
     except SheetCRMError:
         return 1
     service = Service(config)
+    service.below_webhooks = background.lower_priority()
     running = background.hold(exit_with) if exit_with is not None else None
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
