@@ -161,8 +161,11 @@ class Outbox:
                     .returning(c.key)
                 ).scalars()
         rows: list[Any] = []
-        with self.db.engine.connect() as conn:
-            for chunk in _chunks(claimed):
+        for chunk in _chunks(claimed):
+            # a transaction per chunk: on SQLite a read holds the write lock too, and the
+            # background process runs niced (service/background.py), so a long read of a
+            # whole batch's bodies could keep webhooks' commits waiting while it is off-CPU
+            with self.db.engine.connect() as conn:
                 rows += conn.execute(select(submissions).where(c.key.in_(chunk))).all()
         rows.sort(key=lambda r: (r.received_at, r.key))
         return [_entry(r) for r in rows]
