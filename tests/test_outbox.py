@@ -399,3 +399,18 @@ def test_an_unreachable_postgresql_is_a_clear_error_within_seconds() -> None:
     assert time.monotonic() - started < 15
     assert "PostgreSQL server must be reachable" in caught.value.hint
     assert "secret" not in caught.value.message  # the password is never shown
+
+
+def test_arriving_says_whether_webhooks_came_in_lately(outbox: Outbox) -> None:
+    """The background process flushes back to back only once no submission came in for a
+    while (service/tasks.py): one waiting since before, or put off by a backoff, is no
+    burst; one that came in since is, until it is flushed."""
+    outbox.put("generic:old", "generic", "{}", 1000.0)
+    outbox.later(["generic:old"], "sheet down", 1000.0, wait=500.0)  # next try at 1,500
+    assert not outbox.arriving(1200.0)
+    outbox.put("generic:new", "generic", "{}", 1300.0)
+    assert outbox.arriving(1200.0) and not outbox.arriving(1301.0)
+    claimed = outbox.claim("w", 1300.0, 10)
+    assert [e.key for e in claimed] == ["generic:new"]
+    outbox.done({"generic:new": "L-00001"}, 1301.0)
+    assert not outbox.arriving(1200.0)

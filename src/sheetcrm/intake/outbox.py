@@ -131,6 +131,14 @@ class Outbox:
                 is not None
             )
 
+    def arriving(self, since: float) -> bool:
+        """Whether a submission stored at ``since`` or later still waits: webhooks are coming
+        in. One query on the due index (a new submission's next try is when it came)."""
+        c = submissions.c
+        recent = (c.state == PENDING) & (c.next_try_at >= since) & (c.received_at >= since)
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(c.key).where(recent).limit(1)).first() is not None
+
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
         """Take up to ``limit`` due submissions, oldest first, for ``seconds``: another
         flusher skips them until then, and takes them over if this one died.

@@ -37,6 +37,9 @@ from sheetcrm.service import background, logs
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
+# No submission stored for this long: the burst is over, and the background process, below
+# the webhooks' priority, drains the outbox with all the CPU they leave (issue 21).
+QUIET_SECONDS = 2.0
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
@@ -235,13 +238,14 @@ class Service:
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
                     # At least flush_every from one flush's start to the next (each costs a
-                    # few write requests of the sheet's quota). In a thread beside the
-                    # webhooks, also three times as long as the last one took: a flush reads
-                    # and plans the whole sheet, and under a burst it must leave most of the
-                    # CPU to answering them (the backlog waits safely in the outbox). Below
-                    # their priority, the kernel leaves it to them already.
+                    # few write requests of the sheet's quota). While webhooks come in (or
+                    # always, in a thread beside them), also three times as long as the last
+                    # one took: a flush reads and plans the whole sheet, and the webhooks get
+                    # three quarters of the time (the backlog waits safely in the outbox).
+                    # Once they stop, a process below their priority flushes back to back.
                     took = time.monotonic() - started
-                    share = 0 if self.below_webhooks else 3 * took
+                    burst = self.outbox.arriving(time.time() - QUIET_SECONDS)
+                    share = 3 * took if burst or not self.below_webhooks else 0
                     next_flush = started + max(self.config.flush_every, share)
                 if self.sender.has_due(time.time()):
                     self.notify()
