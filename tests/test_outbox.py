@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sheetcrm.errors import ConfigError
+from sheetcrm.intake import outbox as outbox_module
 from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff, digest
 from sheets import free_port
 
@@ -399,3 +400,34 @@ def test_an_unreachable_postgresql_is_a_clear_error_within_seconds() -> None:
     assert time.monotonic() - started < 15
     assert "PostgreSQL server must be reachable" in caught.value.hint
     assert "secret" not in caught.value.message  # the password is never shown
+
+
+def test_arriving_says_whether_webhooks_came_in_lately(outbox: Outbox) -> None:
+    """The background process flushes back to back only once no submission came in for a
+    while (service/tasks.py): one waiting since before, or put off by a backoff, is no
+    burst; one that came in since is, until it is flushed."""
+    outbox.put("generic:old", "generic", "{}", 1000.0)
+    outbox.later(["generic:old"], "sheet down", 1000.0, wait=500.0)  # next try at 1,500
+    assert not outbox.arriving(1200.0)
+    outbox.put("generic:new", "generic", "{}", 1300.0)
+    assert outbox.arriving(1200.0) and not outbox.arriving(1301.0)
+    claimed = outbox.claim("w", 1300.0, 10)
+    assert [e.key for e in claimed] == ["generic:new"]
+    outbox.done({"generic:new": "L-00001"}, 1301.0)
+    assert not outbox.arriving(1200.0)
+
+
+def test_a_flush_takes_at_most_its_byte_budget_of_answers_but_always_one(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One append carries a flush's leads, and Google refuses a request over 10 MB: a batch
+    of long answers is cut at FLUSH_BYTES (the rest waits for the next flush), and a single
+    submission larger than that still goes alone rather than never."""
+    monkeypatch.setattr(outbox_module, "FLUSH_BYTES", 1000)
+    for n in range(5):
+        outbox.put(f"generic:{n}", "generic", "x" * 400, 1000.0 + n)
+    first = outbox.claim("w", 2000.0, 100)
+    assert [e.key for e in first] == ["generic:0", "generic:1"]  # 800 bytes; a third: 1,200
+    outbox.put("generic:big", "generic", "y" * 5000, 900.0)  # the oldest now, and too big
+    assert [e.key for e in outbox.claim("w", 2000.0, 100)] == ["generic:big"]
+    assert [e.key for e in outbox.claim("w", 2000.0, 100)] == ["generic:2", "generic:3"]

@@ -126,7 +126,7 @@ def test_owners_are_compared_on_the_leads_the_routing_assigns_only() -> None:
 def test_without_a_draft_the_tab_says_how_to_make_one() -> None:
     backend = MemoryBackend(crm("active", ""))
     plan = sync(backend, NOW)
-    assert shown(backend.read().table(PREVIEW.name))[2] == ["Draft rules", NO_DRAFT]
+    assert shown(backend.read().table(PREVIEW.name))[2] == ["Draft rules", *NO_DRAFT]
     assert plan.summary.routed == 3
     assert sync(backend, NOW + timedelta(minutes=5)).replace == {}  # idempotent
 
@@ -150,7 +150,7 @@ def test_publishing_applies_the_draft_and_history_logs_the_owner() -> None:
     history = after.table(HISTORY.name)
     logged = [r for r in history.rows if r[1] == "L-00005" and r[2] == "Owner"]
     assert logged and logged[0][4] == "Avery Chen" and "Routing rule 0" in logged[0][6]
-    assert shown(after.table(PREVIEW.name))[2] == ["Draft rules", NO_DRAFT]
+    assert shown(after.table(PREVIEW.name))[2] == ["Draft rules", *NO_DRAFT]
 
 
 @pytest.mark.parametrize("status", ["maybe", "draft?"])

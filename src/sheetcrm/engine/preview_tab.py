@@ -13,7 +13,8 @@ from sheetcrm.engine.preview import TOP, Preview
 from sheetcrm.engine.schema import NOT_COMPUTED, PREVIEW
 from sheetcrm.engine.scoring_check import check_lines
 
-NO_DRAFT = "no draft rule: mark a rule row draft in its Status column to preview it"
+# two cells, each short enough to read in a metric tab's column
+NO_DRAFT = ("none", "mark a rule row draft in its Status column to preview it")
 
 
 def preview_tab(
@@ -25,7 +26,7 @@ def preview_tab(
     grid = Grid(PREVIEW.name, stamp, period)
     grid.line()
     if preview is None:
-        grid.line("Draft rules", NO_DRAFT)
+        grid.line("Draft rules", *NO_DRAFT)
         return grid.tab(currency)
     for name in preview.drafts:
         grid.line("Draft rule", name)

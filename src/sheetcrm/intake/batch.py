@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import Plan, find_column
@@ -91,11 +92,15 @@ def plan_intake(
     return result
 
 
+# Cached: a flush asks for every cell of its new rows (issue 21: 88,000 calls, 0.3 s, for
+# 4,000 leads), and a header's canonical spelling never changes.
+@lru_cache(maxsize=1024)
 def _canonical(header: str) -> str:
     spec = LEADS.column(header)
     return spec.header if spec else header.strip()
 
 
+@lru_cache(maxsize=1024)
 def _slot(header: str) -> str:
     return norm_header(_canonical(header))
 

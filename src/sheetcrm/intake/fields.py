@@ -37,16 +37,24 @@ key in Submission ID, which is how a replay is recognised.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from sheetcrm.engine.forms_tab import FormMapping, FormRule, fold, form_key
+from sheetcrm.engine.forms_tab import FormMapping, FormRule, fold
+from sheetcrm.engine.forms_tab import form_key as _form_key
 from sheetcrm.engine.names import WHOLE_NAME, split_name
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.settings import Settings
+from sheetcrm.engine.tab_types import Column
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.validation import country_region, normalise_email, normalise_phone, tidy
 from sheetcrm.engine.values import is_blank
 from sheetcrm.intake.adapters import VENDORS
 from sheetcrm.intake.submission import EMAIL, PHONE, Answer, Submission
+
+# A flush maps thousands of submissions with the same labels against the same header: each
+# label, header and alias is folded once, not once per answer per column (issue 21: this was a
+# third of a 4,000-submission flush).
+form_key = lru_cache(maxsize=8192)(_form_key)
 
 FULL_NAME = "full name"  # not a column: split into First name and Last name
 UTM_SOURCE = "utm_source"  # not a column: Source, when nothing else sets it
@@ -133,7 +141,7 @@ def lead_record(
 ) -> dict[str, str]:
     """{Leads header: value} for the row ``submission`` becomes. Headers are spelled as in
     ``leads_header`` (a sheet may call Email "E-mail"), else as the schema does."""
-    by_name = _by_name(leads_header)
+    by_name = _by_name(tuple(leads_header))
     rules = mapping.rules_for(submission.source, submission.form)
     record: dict[str, str] = {}
     notes: list[str] = []  # answers mapped to Notes
@@ -171,7 +179,7 @@ def lead_record(
     country = record.get("Country", "")
     row: dict[str, str] = {}
     for column, value in record.items():
-        spec = LEADS.column(column)
+        spec = _spec(column)
         cleaned = tidy(value, column, spec.kind if spec else None, country, settings)
         if cleaned:
             row[by_name.get(norm_header(column), column)] = cleaned
@@ -210,7 +218,8 @@ def _keys(answer: Answer) -> list[str]:
     return list(dict.fromkeys(k for k in (form_key(answer.label), form_key(answer.key)) if k))
 
 
-def _by_name(leads_header: list[str]) -> dict[str, str]:
+@lru_cache(maxsize=16)
+def _by_name(leads_header: tuple[str, ...]) -> dict[str, str]:
     """norm_header of a column's schema header (or its own, for an extra) -> as spelled."""
     names: dict[str, str] = {}
     for header in leads_header:
@@ -228,12 +237,10 @@ def _default(
     for key in _keys(answer):
         if key in DEFAULTS:
             return DEFAULTS[key]
-        for spec in LEADS.columns:
-            names = (spec.header, *spec.aliases)
-            if spec.header in INTAKE and key in {form_key(n) for n in names}:
-                return spec.header
+        if key in _intake_keys():
+            return _intake_keys()[key]
         for header in by_name.values():
-            if LEADS.column(header) is None and form_key(header) == key != _DETAILS_KEY:
+            if _spec(header) is None and form_key(header) == key != _DETAILS_KEY:
                 return header  # a column the people of this sheet added
     words = f" {_words(answer.label)} {_words(answer.key)} "
     # a Forms row as a phrase inside a longer question: the longest phrase first
@@ -250,6 +257,25 @@ def _default(
 _DETAILS_KEY = form_key(DETAILS_COLUMN)
 
 
+@lru_cache(maxsize=1)
+def _intake_keys() -> dict[str, str]:
+    """form_key of each intake column's header and aliases -> its header; the first column
+    in the schema's order that has the key wins."""
+    keys: dict[str, str] = {}
+    for spec in LEADS.columns:
+        if spec.header in INTAKE:
+            for name in (spec.header, *spec.aliases):
+                keys.setdefault(form_key(name), spec.header)
+    return keys
+
+
+@lru_cache(maxsize=1024)
+def _spec(header: str) -> Column | None:
+    """The schema's column ``header`` means: looked up once per header a flush meets."""
+    return LEADS.column(header)
+
+
+@lru_cache(maxsize=8192)
 def _words(text: str) -> str:
     """ "Votre secteur d'activité ?" -> "votre secteur d activite"."""
     return re.sub(r"[_\W]+", " ", fold(text)).strip()

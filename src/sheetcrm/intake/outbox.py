@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,11 @@ PENDING, DONE, DEAD = "pending", "done", "dead"
 ERASED = "erased"
 STATES = (PENDING, DONE, DEAD, ERASED)
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
+# The most answers' text one flush takes, whatever its count: Google refuses a request over
+# 10 MB (and advises 2 MB), and one flush's leads go in one append. 8,000 typical leads are
+# about 3 MB; 8,000 with a long message each would not fit, and a batch that can never fit
+# would be refused again at every try, holding up the whole outbox.
+FLUSH_BYTES = 4 * 1024 * 1024
 MAX_REUSES = 1000  # different submissions under one key: past that, the sender is broken
 
 
@@ -132,6 +137,14 @@ class Outbox:
                 is not None
             )
 
+    def arriving(self, since: float) -> bool:
+        """Whether a submission stored at ``since`` or later still waits: webhooks are coming
+        in. One query on the due index (a new submission's next try is when it came)."""
+        c = submissions.c
+        recent = (c.state == PENDING) & (c.next_try_at >= since) & (c.received_at >= since)
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(c.key).where(recent).limit(1)).first() is not None
+
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
         """Take up to ``limit`` due submissions, oldest first, for ``seconds``: another
         flusher skips them until then, and takes them over if this one died.
@@ -142,11 +155,13 @@ class Outbox:
         that read and claimed 4,000 submissions held it for 70-85 ms: the intake's p99."""
         c = submissions.c
         with self.db.engine.connect() as conn:
-            candidates = list(
-                conn.execute(
-                    select(c.key).where(_due(now)).order_by(c.received_at, c.key).limit(limit)
-                ).scalars()
-            )
+            sized = conn.execute(
+                select(c.key, func.length(c.body))
+                .where(_due(now))
+                .order_by(c.received_at, c.key)
+                .limit(limit)
+            ).all()
+        candidates = _within(sized, FLUSH_BYTES)
         claimed: list[str] = []
         for chunk in _chunks(candidates, WRITE_CHUNK):
             # due again: another flusher may have claimed some meanwhile (on PostgreSQL,
@@ -162,8 +177,11 @@ class Outbox:
                     .returning(c.key)
                 ).scalars()
         rows: list[Any] = []
-        with self.db.engine.connect() as conn:
-            for chunk in _chunks(claimed):
+        for chunk in _chunks(claimed):
+            # a transaction per chunk: on SQLite a read holds the write lock too, and the
+            # background process runs niced (service/background.py), so a long read of a
+            # whole batch's bodies could keep webhooks' commits waiting while it is off-CPU
+            with self.db.engine.connect() as conn:
                 rows += conn.execute(select(submissions).where(c.key.in_(chunk))).all()
         rows.sort(key=lambda r: (r.received_at, r.key))
         return [_entry(r) for r in rows]
@@ -348,3 +366,16 @@ def _entry(row: Any) -> Entry:
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(keys), size):
         yield keys[start : start + size]
+
+
+def _within(sized: Sequence[Any], budget: int) -> list[str]:
+    """The keys of ``sized`` ((key, body length) rows, oldest first) whose bodies fit in
+    ``budget`` together; always the first, so that one large submission still goes."""
+    keys: list[str] = []
+    total = 0
+    for key, length in sized:
+        total += int(length or 0)
+        if keys and total > budget:
+            break
+        keys.append(key)
+    return keys

@@ -33,6 +33,15 @@ except ImportError:  # Windows, where gunicorn does not run: no process beside t
 
 _master: int | None = None  # in a gunicorn worker: the master, whose supervisor keeps ours
 
+NICE = 10
+"""How much lower the background process runs than the workers. The kernel then gives a
+webhook's request thread the core first whenever both want one, and the flusher the rest:
+under a burst it drains slowly without raising the webhooks' latency, and afterwards at
+full speed, with no pause between flushes to leave the CPU to the webhooks (issue 21).
+Not 19: at 10 the flusher still gets about a tenth of a core under full load, so that a
+short write transaction it holds on the outbox (which the webhooks' commits then wait for)
+ends within milliseconds rather than waiting for a busy core to come free."""
+
 
 def wanted(env: Mapping[str, str]) -> bool:
     """SHEETCRM_BACKGROUND: whether the background work runs (else cron's task calls do it)."""
@@ -76,6 +85,17 @@ def hold(master: int) -> int | None:
     fd = os.open(_lock_path(master), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # a worker's check holds it only for an instant
     return fd
+
+
+def lower_priority(increment: int = NICE) -> bool:
+    """In the background process: run below the workers (:data:`NICE`); whether it does.
+    A process may always lower its own priority; where it cannot (not POSIX), it runs as
+    before, and the flushes pause between themselves to leave the CPU to the webhooks."""
+    try:
+        os.nice(increment)
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _lock_path(master: int) -> str:

@@ -38,6 +38,9 @@ from sheetcrm.service import background, logs
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
+# No submission stored for this long: the burst is over, and the background process, below
+# the webhooks' priority, drains the outbox with all the CPU they leave (issue 21).
+QUIET_SECONDS = 2.0
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
@@ -85,6 +88,10 @@ class Service:
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
         self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
+        # Whether this runs below the webhooks' priority (a process of its own, reniced:
+        # background.lower_priority); else, in a thread beside them, it must pause between
+        # flushes to leave them the CPU.
+        self.below_webhooks = False
 
     def _timestamp(self) -> float:
         return self.clock().timestamp()
@@ -269,14 +276,16 @@ class Service:
                     started = time.monotonic()
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
-                    # At least flush_every between flushes (each costs a few write requests
-                    # of the sheet's quota), and three times as long as the last one took:
-                    # a flush reads and plans the whole sheet, and under a burst of webhooks
-                    # it must leave most of the CPU to answering them; the backlog waits
-                    # safely in the outbox.
-                    next_flush = started + max(
-                        self.config.flush_every, 3 * (time.monotonic() - started)
-                    )
+                    # At least flush_every from one flush's start to the next (each costs a
+                    # few write requests of the sheet's quota). While webhooks come in (or
+                    # always, in a thread beside them), also three times as long as the last
+                    # one took: a flush reads and plans the whole sheet, and the webhooks get
+                    # three quarters of the time (the backlog waits safely in the outbox).
+                    # Once they stop, a process below their priority flushes back to back.
+                    took = time.monotonic() - started
+                    burst = self.outbox.arriving(time.time() - QUIET_SECONDS)
+                    share = 3 * took if burst or not self.below_webhooks else 0
+                    next_flush = started + max(self.config.flush_every, share)
                 if self.sender.has_due(self._timestamp()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
@@ -319,6 +328,7 @@ def run_background(env: Mapping[str, str], exit_with: int | None = None) -> int:
     except SheetCRMError:
         return 1
     service = Service(config)
+    service.below_webhooks = background.lower_priority()
     running = background.hold(exit_with) if exit_with is not None else None
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
