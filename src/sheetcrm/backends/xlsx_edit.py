@@ -34,6 +34,7 @@ from sheetcrm.backends.xlsx_parts import sheet_parts, styles_part, workbook_part
 from sheetcrm.backends.xlsx_quirks import _FORMULA
 from sheetcrm.backends.xlsx_sheet_edit import Edits, NeedsOpenpyxl, Put, edit_sheet
 from sheetcrm.backends.xlsx_styles_edit import Styles
+from sheetcrm.backends.xlsx_zip import copy_member
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.schema import STATE, Kind
@@ -94,7 +95,10 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst:
                 for info in zf.infolist():
                     data = edited.get(info.filename)
-                    dst.writestr(info, zf.read(info) if data is None else data)
+                    if data is None:
+                        copy_member(zf, info, dst)
+                    else:
+                        dst.writestr(info, data)
 
         xlsx_save.save_package(path, write, expect=changes.base_version)
 
