@@ -7,6 +7,7 @@ openpyxl sees in each written cell; the parts no change needs stay byte-identica
 from __future__ import annotations
 
 import contextlib
+import io
 import random
 import shutil
 import zipfile
@@ -20,6 +21,7 @@ from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.backends.xlsx_read import read_tabs
 from sheetcrm.backends.xlsx_read_openpyxl import read_tabs_openpyxl
+from sheetcrm.backends.xlsx_zip import copy_member
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.schema import LEADS, NOTIFICATIONS, PROBLEMS, STATE
 from sheetcrm.engine.table import Table
@@ -339,3 +341,42 @@ def _shared_strings_workbook(path: Path) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in parts.items():
             zf.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + text)
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in: it writes each member's sizes after its data."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_a_part_is_copied_as_stored_or_written_again_the_same(
+    tmp_path: Path, seekable: bool
+) -> None:
+    text = b"<x>" + b"lead " * 10_000 + b"</x>"
+    if seekable:
+        with zipfile.ZipFile(tmp_path / "src.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("a.xml", text)
+    else:
+        stream = _Unseekable()
+        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("a.xml", text)
+        (tmp_path / "src.zip").write_bytes(stream.data)
+    with zipfile.ZipFile(tmp_path / "src.zip") as src:
+        info = src.infolist()[0]
+        assert bool(info.flag_bits & 0x08) is not seekable
+        with zipfile.ZipFile(tmp_path / "dst.zip", "w", zipfile.ZIP_DEFLATED) as dst:
+            copy_member(src, info, dst)
+            dst.writestr("b.xml", b"<b/>")
+    with zipfile.ZipFile(tmp_path / "dst.zip") as dst:
+        assert dst.testzip() is None
+        assert dst.read("a.xml") == text and dst.read("b.xml") == b"<b/>"
+        assert dst.getinfo("a.xml").compress_size == info.compress_size
