@@ -41,6 +41,7 @@ from sheetcrm.engine.schema import STATE, Kind
 from sheetcrm.engine.table import a1, norm_header
 from sheetcrm.errors import BackendError
 
+_CHUNK = 1 << 20
 Measure = Callable[[], dict[str, Extent]]
 """Each tab's header and height as the sync read them, by title (asked only when needed)."""
 
@@ -77,13 +78,13 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
         for title, part in parts.items():
             if part not in zf.NameToInfo:
                 continue
-            xml = zf.read(part)
-            if b"<extLst" in xml:  # openpyxl warns it drops them: its path refuses the save
+            extended, has_formulas = _scan(zf, part)
+            if extended:  # openpyxl warns it drops them: its path refuses the save
                 raise NeedsOpenpyxl("worksheet extensions")
-            formulas = formulas or _FORMULA.search(xml) is not None
+            formulas = formulas or has_formulas
             if title in tabs:
                 edits, clear_all = tabs[title]
-                edited[part] = edit_sheet(xml, edits, styles.style_for, clear_all)
+                edited[part] = edit_sheet(zf.read(part), edits, styles.style_for, clear_all)
         if styles.changed:
             edited[styles_name] = styles.to_bytes()
         if formulas:  # cells they read changed: Excel and LibreOffice calculate on opening
@@ -161,6 +162,22 @@ def _plan(
                 cells[c] = _put(text, kind, service)
         tabs[title] = (edits, True)
     return tabs
+
+
+def _scan(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool]:
+    """Whether the tab's XML holds extensions, and formulas: read a chunk at a time, so a
+    tab no change touches is never held whole."""
+    extended = formulas = False
+    tail = b""
+    with zf.open(part) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = tail + chunk
+            extended = extended or b"<extLst" in data
+            formulas = formulas or _FORMULA.search(data) is not None
+            if extended:
+                break
+            tail = data[-16:]  # longer than what is searched for: a match across two chunks
+    return extended, formulas
 
 
 def _put(text: str, kind: Kind, service: bool) -> Put:
