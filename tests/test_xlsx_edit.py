@@ -51,6 +51,7 @@ VALUES = [
     "a & <b> \"c\" 'd'",
     "line\r\nbreak\ttab",
     "bell\x07 dropped",
+    "\x07\x08",
     "é 漢字 🙂",
     "x" * 40_000,
 ]
@@ -204,6 +205,15 @@ def test_a_formula_where_sheetcrm_writes_goes_through_openpyxl(book: WorkbookBac
     book.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 2, "Ana")]))
     assert book.last_write == "openpyxl: a formula or rich value where sheetcrm writes"
     assert book.read().tabs["Leads"].rows[0][2] == "Ana"
+
+
+def test_text_xml_cannot_hold_is_never_written_in_place(book: WorkbookBackend) -> None:
+    snapshot = book.read()
+    saved = book.path.read_bytes()
+    with pytest.raises(ValueError, match="XML compatible"):  # openpyxl's refusal, as before
+        book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="a\uffffb")]}))
+    assert book.last_write == "openpyxl: text XML cannot hold"
+    assert book.path.read_bytes() == saved
 
 
 def test_formulas_elsewhere_are_kept_and_calculated_on_opening(book: WorkbookBackend) -> None:

@@ -48,6 +48,7 @@ _SPANS = re.compile(rb"""\s+spans\s*=\s*(?:"[^"]*"|'[^']*')""")
 _MERGED = re.compile(rb"""<mergeCell\b[^>]*?\bref\s*=\s*["']([A-Z0-9:$]+)["']""")
 _DIMENSION = re.compile(rb"""(<dimension\b[^>]*?\bref\s*=\s*["'])([A-Z0-9:$]+)(["'])""")
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what typed() leaves that XML 1.0 refuses
 _CELL_ATTRS = frozenset({"r", "s", "t"})
 
 
@@ -178,6 +179,10 @@ def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
     if value is None:
         return b'<c r="%s"%s/>' % (ref, s) if style else b""
     if isinstance(value, str):
+        if _NOT_XML.search(value):
+            raise NeedsOpenpyxl("text XML cannot hold")  # openpyxl says what is wrong with it
+        if value == "":  # all of it control characters: an empty text, as openpyxl writes it
+            return b'<c r="%s"%s t="inlineStr"/>' % (ref, s)
         text = escape(value).replace("\r", "&#13;").encode()
         space = b' xml:space="preserve"' if value != value.strip() else b""
         return b'<c r="%s"%s t="inlineStr"><is><t%s>%s</t></is></c>' % (ref, s, space, text)
