@@ -10,7 +10,8 @@ Made here: cells set in existing tabs, rows appended under existing tabs, existi
 other than the metric tabs rewritten whole (Problems, State, Notifications...). Left to the
 openpyxl path (:class:`NeedsOpenpyxl`): new columns (their look: widths, drop-downs,
 highlighting), a tab to create, a metric tab (its number formats and charts), a cell
-holding a formula or inside merged cells, a rewritten tab with merged cells or formulas,
+holding a formula or inside merged cells, text XML cannot hold (U+FFFF, lone surrogates:
+openpyxl refuses it), a rewritten tab with merged cells or formulas,
 the State tab rewritten while not hidden, a 1904-based workbook, worksheet extensions
 (``<extLst>``: openpyxl says it drops them, and that path refuses the save), XML that is
 not as Excel, LibreOffice or openpyxl write it (elements with a prefix, rows or cells without their
