@@ -108,12 +108,12 @@ class WorkbookBackend:
         xlsx_safety.check_unlocked(self.path)
         xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
         if self.in_place:
+            self.last_write = "in place"  # also when it fails for another reason (a full disk)
             try:
                 xlsx_edit.write_in_place(self.path, changes, lambda: self._measure(version))
             except NeedsOpenpyxl as why:
                 self.last_write = f"openpyxl: {why}"
             else:
-                self.last_write = "in place"
                 return
         else:
             self.last_write = "openpyxl"

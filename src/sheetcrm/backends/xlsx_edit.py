@@ -22,6 +22,7 @@ Leads are put back only by the next write through openpyxl.
 
 from __future__ import annotations
 
+import copy
 import re
 import zipfile
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from sheetcrm.backends import xlsx_save
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, column_kind, date_format, typed
 from sheetcrm.backends.xlsx_parts import sheet_parts, styles_part, workbook_part
 from sheetcrm.backends.xlsx_quirks import _FORMULA
-from sheetcrm.backends.xlsx_sheet_edit import Edits, NeedsOpenpyxl, Put, edit_sheet
+from sheetcrm.backends.xlsx_sheet_edit import Edits, NeedsOpenpyxl, Pieces, Put, edit_sheet
 from sheetcrm.backends.xlsx_styles_edit import Styles
 from sheetcrm.backends.xlsx_zip import copy_member
 from sheetcrm.engine.changes import Changes
@@ -74,7 +75,7 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
         if styles_name is None or styles_name not in zf.NameToInfo:
             raise NeedsOpenpyxl("no styles.xml")
         styles = Styles(zf.read(styles_name))
-        edited: dict[str, bytes] = {}
+        edited: dict[str, Pieces] = {}
         formulas = False
         for title, part in parts.items():
             if part not in zf.NameToInfo:
@@ -87,20 +88,24 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
                 edits, clear_all = tabs[title]
                 edited[part] = edit_sheet(zf.read(part), edits, styles.style_for, clear_all)
         if styles.changed:
-            edited[styles_name] = styles.to_bytes()
+            edited[styles_name] = [styles.to_bytes()]
         if formulas:  # cells they read changed: Excel and LibreOffice calculate on opening
             marked = _calculate_on_load(book_xml)
             if marked != book_xml:
-                edited[book] = marked
+                edited[book] = [marked]
 
         def write(out: IO[bytes]) -> None:
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst:
                 for info in zf.infolist():
-                    data = edited.get(info.filename)
-                    if data is None:
+                    pieces = edited.get(info.filename)
+                    if pieces is None:
                         copy_member(zf, info, dst)
-                    else:
-                        dst.writestr(info, data)
+                        continue
+                    new = copy.copy(info)
+                    new.file_size = sum(len(piece) for piece in pieces)
+                    with dst.open(new, "w") as part:  # streamed: never joined in memory
+                        for piece in pieces:
+                            part.write(piece)
 
         xlsx_save.save_package(path, write, expect=changes.base_version)
 

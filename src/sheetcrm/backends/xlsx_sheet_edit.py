@@ -52,27 +52,31 @@ _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what typed() leaves that
 _CELL_ATTRS = frozenset({"r", "s", "t"})
 
 
-def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = False) -> bytes:
+Pieces = list[bytes | memoryview]
+"""A part's new content, in the order written: slices of the part as read where unchanged."""
+
+
+def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = False) -> Pieces:
     """``xml`` (a worksheet part) with ``edits`` set; with ``clear_all``, every other
-    cell's value cleared first (its style kept), as a tab rewritten whole."""
+    cell's value cleared first (its style kept), as a tab rewritten whole. The rows no edit
+    touches come back as slices of ``xml``, not copies (a large tab is held once)."""
     found = _SHEET_DATA.search(xml)
     if found is None:
         raise NeedsOpenpyxl("no <sheetData> as Excel writes it (elements with a prefix?)")
     if found[1]:  # <sheetData/>: no rows yet
         start = end = found.end()
         head, tail = xml[: found.start()] + b"<sheetData>", b"</sheetData>" + xml[end:]
-        body = b""
     else:
         start = found.end()
         end = xml.find(b"</sheetData>", start)
         if end < 0:
             raise NeedsOpenpyxl("<sheetData> not closed")
-        head, body, tail = xml[:start], xml[start:end], xml[end:]
-    if b"<!" in body or b"<?" in body:
+        head, tail = xml[:start], xml[end:]
+    if xml.find(b"<!", start, end) >= 0 or xml.find(b"<?", start, end) >= 0:
         raise NeedsOpenpyxl("comments or CDATA among the rows")
     _check_merged(tail, edits, clear_all)
-    rows = _rewrite_rows(body, edits, style_for, clear_all)
-    return _dimension(head, edits) + rows + tail
+    rows = _rewrite_rows(xml, start, end, edits, style_for, clear_all)
+    return [_dimension(head, edits), *rows, tail]
 
 
 def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
@@ -88,36 +92,40 @@ def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
                     raise NeedsOpenpyxl("a cell inside merged cells")
 
 
-def _rewrite_rows(body: bytes, edits: Edits, style_for: StyleFor, clear_all: bool) -> bytes:
-    out: list[bytes] = []
+def _rewrite_rows(
+    xml: bytes, start: int, end: int, edits: Edits, style_for: StyleFor, clear_all: bool
+) -> Pieces:
+    """The rows between ``start`` and ``end`` with ``edits`` set."""
+    view = memoryview(xml)
+    out: Pieces = []
     pending = sorted(edits)  # rows to set, in order; those not in the file are inserted
     i = 0
-    pos = 0  # copied up to here
+    pos = start  # copied up to here
     last = 0
-    for match in _ROW.finditer(body):
+    for match in _ROW.finditer(xml, start, end):
         r = _row_number(match[1])
         if r <= last:
             raise NeedsOpenpyxl("rows out of order")
         last = r
         while i < len(pending) and pending[i] < r:  # new rows before this one
-            out += [body[pos : match.start()], _new_row(pending[i], edits, style_for)]
+            out += [view[pos : match.start()], _new_row(pending[i], edits, style_for)]
             pos = match.start()
             i += 1
         touched = i < len(pending) and pending[i] == r
         if not touched and not clear_all:
             continue
-        close = match.end() if match[2] else body.find(b"</row>", match.end())
+        close = match.end() if match[2] else xml.find(b"</row>", match.end(), end)
         if close < 0:
             raise NeedsOpenpyxl("a row not closed")
         row_end = close if match[2] else close + len(b"</row>")
-        cells = b"" if match[2] else body[match.end() : close]
+        cells = b"" if match[2] else xml[match.end() : close]
         wanted = edits.get(r, {}) if touched else {}
-        out += [body[pos : match.start()], _row(match[1], r, cells, wanted, style_for, clear_all)]
+        out += [view[pos : match.start()], _row(match[1], r, cells, wanted, style_for, clear_all)]
         pos = row_end
         i += touched
-    out.append(body[pos:])
+    out.append(view[pos:end])
     out += [_new_row(r, edits, style_for) for r in pending[i:]]
-    return b"".join(out)
+    return out
 
 
 def _row_number(attrs: bytes) -> int:
