@@ -6,6 +6,11 @@ written) through python-calamine, the backend's reader, and the same re-sync thr
 openpyxl reader it replaced (xlsx_read_openpyxl.py): medians and their ratio; then the
 calamine re-sync with the memo of parsed contacts the service and the CLI keep. At ``--big``
 leads (50,000) the same end to end once: provision, first sync (read, plan, write), re-sync.
+Writes, in place (xlsx_edit.py: only the parts a change touches) and through openpyxl (load
+and save whole), side by side on two copies of one workbook, alternately: a write of ~100
+cells into the synced ``--rows`` workbook (medians of ``--rounds``), and at ``--big`` the
+first sync and the ~100 cells; each says which path it took (a change the editor cannot make
+in place, metric tabs rewritten by a first sync among them, goes through openpyxl).
 Beside every figure, the peak resident memory of the process during that step and how much
 it grew over the step's start (sampled every 5 ms from /proc). ``--profile read`` or
 ``--profile write`` prints cProfile's top entries for that step instead of guessing.
@@ -18,6 +23,8 @@ import argparse
 import cProfile
 import json
 import pstats
+import random
+import shutil
 import statistics
 import tempfile
 import threading
@@ -30,6 +37,7 @@ from typing import Any
 from leads import NOW, machine, require_data, snapshot
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.backends.xlsx_read_openpyxl import read_tabs_openpyxl
+from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.plan import resolve
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
@@ -102,6 +110,53 @@ def first_sync(backend: WorkbookBackend) -> int:
     return len(changes.cells) + sum(map(len, changes.appends.values()))
 
 
+def cell_changes(backend: WorkbookBackend, n: int = 100, seed: int = 21) -> Changes:
+    """``n`` cells of Leads (scores, statuses, notes, amounts) given new values, as a sync
+    that changes a few leads writes them: cells only, no metric tab rewritten."""
+    snapshot = backend.read()
+    leads = snapshot.tabs["Leads"]
+    columns = [leads.header.index(h) for h in ("Score", "Status", "Notes", "Amount")]
+    rng = random.Random(seed)
+    return Changes(
+        snapshot.version,
+        cells=[
+            CellUpdate("Leads", rng.randrange(len(leads.rows)), rng.choice(columns), str(v))
+            for v in rng.sample(range(1, 10_000), n)
+        ],
+    )
+
+
+def side_by_side(
+    path: Path,
+    step: Callable[[WorkbookBackend], Any] | None = None,
+    rounds: int = 1,
+    prepare: Callable[[WorkbookBackend], Changes] | None = None,
+) -> dict[str, Any]:
+    """On two copies of the workbook at ``path``, one writing in place and one through
+    openpyxl, alternately ``rounds`` times (in place first): ``step`` timed, or the write
+    of what ``prepare`` (not timed) returns. Medians, and the path each write took."""
+    copy = path.with_name("openpyxl-" + path.name)
+    shutil.copy2(path, copy)
+    direct, through = WorkbookBackend(path), WorkbookBackend(copy)
+    through.in_place = False
+    runs: dict[str, list[dict[str, float]]] = {"in_place": [], "openpyxl": []}
+    for _ in range(rounds):
+        for name, backend in (("in_place", direct), ("openpyxl", through)):
+            if prepare is not None:
+                changes = prepare(backend)
+                runs[name].append(timed(partial(backend.write, changes))[1])
+                del changes
+            else:
+                assert step is not None
+                runs[name].append(timed(partial(step, backend))[1])
+    figures: dict[str, Any] = {name: median(r) for name, r in runs.items()}
+    figures["in_place"]["took"] = direct.last_write
+    figures["speedup"] = round(figures["openpyxl"]["s"] / figures["in_place"]["s"], 2)
+    figures["size_mb"] = round(path.stat().st_size / 1e6, 1)
+    copy.unlink()
+    return figures
+
+
 def median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -148,6 +203,7 @@ def main() -> None:
             figures["resync_openpyxl"]["s"] / figures["resync"]["s"], 2
         )
         figures["size_mb"] = round(path.stat().st_size / 1e6, 1)
+        figures["write_100_cells"] = side_by_side(path, rounds=args.rounds, prepare=cell_changes)
     if args.big:
         with tempfile.TemporaryDirectory() as tmp:
             backend = WorkbookBackend(Path(tmp) / "big.xlsx")
@@ -155,8 +211,9 @@ def main() -> None:
             big: dict[str, Any] = {"rows": args.big}
             _, big["provision"] = timed(partial(backend.provision, tabs))
             del tabs
-            big["cells_and_rows_written"], big["first_sync"] = timed(lambda: first_sync(backend))
+            big["first_sync"] = side_by_side(backend.path, first_sync)
             _, big["resync"] = timed(lambda: resync(backend))
+            big["write_100_cells"] = side_by_side(backend.path, prepare=cell_changes)
             figures["big"] = big
     figures["target_resync_s"] = 1.5
     figures["machine"] = machine()
@@ -171,14 +228,24 @@ def main() -> None:
         f"{figures['read_synced_openpyxl']['s']:.2f} s; first sync's write "
         f"{figures['first_sync_write']['s']:.2f} s"
     )
+    print(_versus(f"{args.rows:,} leads, ~100 cells written", figures["write_100_cells"]))
     if args.big:
         big = figures["big"]
         print(
-            f"{args.big:,} leads end to end: provision {big['provision']['s']:.1f} s, first sync "
-            f"{big['first_sync']['s']:.1f} s (peak {big['first_sync']['peak_rss_mb']} MB), "
+            f"{args.big:,} leads end to end: provision {big['provision']['s']:.1f} s, "
             f"re-sync {big['resync']['s']:.2f} s (peak {big['resync']['peak_rss_mb']} MB)"
         )
+        print(_versus(f"{args.big:,} leads, first sync", big["first_sync"]))
+        print(_versus(f"{args.big:,} leads, ~100 cells written", big["write_100_cells"]))
     print(json.dumps(figures))
+
+
+def _versus(what: str, figures: dict[str, Any]) -> str:
+    d, o = figures["in_place"], figures["openpyxl"]
+    return (
+        f"{what}: in place {d['s']:.2f} s (peak {d['peak_rss_mb']} MB; {d['took']}), "
+        f"openpyxl {o['s']:.2f} s (peak {o['peak_rss_mb']} MB): {figures['speedup']}x"
+    )
 
 
 if __name__ == "__main__":

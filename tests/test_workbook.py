@@ -246,6 +246,7 @@ def test_a_formula_overwritten_by_sheetcrm_loses_its_result(book: WorkbookBacken
 def test_a_result_that_cannot_be_put_back_stops_the_write(
     book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    book.in_place = False  # openpyxl's save drops results; in place keeps them as they are
     wb = load_workbook(book.path)
     wb["Stages"]["C2"] = "=5*2"
     wb.save(book.path)
@@ -422,6 +423,7 @@ def test_no_temporary_file_is_left_behind(book: WorkbookBackend) -> None:
 def test_a_failed_save_leaves_the_workbook_untouched(
     book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    book.in_place = False  # openpyxl's save fails here; tests/test_xlsx_edit.py: in place
     snapshot = book.read()
     saved = book.path.read_bytes()
     write_data = ExcelWriter.write_data
@@ -443,6 +445,7 @@ def test_a_failed_save_leaves_the_workbook_untouched(
 def test_a_save_by_a_person_while_sheetcrm_writes_wins(
     book: WorkbookBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    book.in_place = False  # a person saves during openpyxl's save; test_xlsx_edit.py: in place
     snapshot = book.read()
     theirs = book.path.with_name("theirs.xlsx")
     wb = load_workbook(book.path)

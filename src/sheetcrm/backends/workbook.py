@@ -21,11 +21,19 @@ from openpyxl import Workbook
 from openpyxl.utils import quote_sheetname
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheetcrm.backends import xlsx_formulas, xlsx_package, xlsx_read, xlsx_safety, xlsx_save
+from sheetcrm.backends import (
+    xlsx_edit,
+    xlsx_formulas,
+    xlsx_package,
+    xlsx_read,
+    xlsx_safety,
+    xlsx_save,
+)
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, put
 from sheetcrm.backends.workbook_changes import apply_changes, fill_tab
 from sheetcrm.backends.workbook_look import dress, keep_look
+from sheetcrm.backends.xlsx_sheet_edit import NeedsOpenpyxl
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
@@ -36,6 +44,11 @@ from sheetcrm.errors import BackendError
 
 class WorkbookBackend:
     atomic = True  # saved whole, under the file's lock, only at the version it names
+    in_place = True
+    """Whether write() edits the package in place when it can (xlsx_edit.py); False: every
+    write loads and saves the workbook through openpyxl (the bench compares the two)."""
+    last_write = ""
+    """How the last write() went: "in place", "openpyxl" (and why, after a colon), or ""."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         # The file itself, not a link to it: a save replaces the file the link points at,
@@ -65,7 +78,22 @@ class WorkbookBackend:
         # python-calamine's values, not openpyxl's objects: a re-sync that changes nothing
         # never builds them (xlsx_read.py); write() loads openpyxl only when there is a change.
         version = self.version()
-        return Snapshot(xlsx_read.read_tabs(self.path), version)
+        tabs = xlsx_read.read_tabs(self.path)
+        # what write() needs to place cells and rows at this version, without reading again
+        self._measured = (
+            version,
+            {t: (table.header, len(table.rows) + 1) for t, table in tabs.items()},
+        )
+        return Snapshot(tabs, version)
+
+    def _measure(self, version: str) -> dict[str, Extent]:
+        measured = getattr(self, "_measured", None)
+        if measured is not None and measured[0] == version:
+            return measured[1]
+        return {
+            t: (table.header, len(table.rows) + 1)
+            for t, table in xlsx_read.read_tabs(self.path).items()
+        }
 
     @gc_paused()
     def write(self, changes: Changes) -> None:
@@ -79,6 +107,16 @@ class WorkbookBackend:
             return
         xlsx_safety.check_unlocked(self.path)
         xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
+        if self.in_place:
+            self.last_write = "in place"  # also when it fails for another reason (a full disk)
+            try:
+                xlsx_edit.write_in_place(self.path, changes, lambda: self._measure(version))
+            except NeedsOpenpyxl as why:
+                self.last_write = f"openpyxl: {why}"
+            else:
+                return
+        else:
+            self.last_write = "openpyxl"
         wb, lost = xlsx_package.load(self.path)
         xlsx_safety.check_kept(self.path, lost)
         extents: dict[str, Extent] = {}  # each tab measured by openpyxl, as it will write it

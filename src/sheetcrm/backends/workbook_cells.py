@@ -24,8 +24,8 @@ from sheetcrm.errors import BackendError
 METRIC_TABS = frozenset(t.name for t in schema.METRIC_TABS)
 """Tabs sheetcrm rewrites and redraws itself: charts and drawings on them may be rebuilt."""
 
-_SERVICE_COLUMN_FILL = "F2F2F2"
-SERVICE_CELL = PatternFill("solid", fgColor=_SERVICE_COLUMN_FILL)  # one, shared by every cell
+SERVICE_FILL_RGB = "F2F2F2"
+SERVICE_CELL = PatternFill("solid", fgColor=SERVICE_FILL_RGB)  # one, shared by every cell
 _DATE_FORMATS = {10: "yyyy-mm-dd", 16: "yyyy-mm-dd hh:mm", 19: "yyyy-mm-dd hh:mm:ss"}  # by length
 
 Extent = tuple[list[str], int]
@@ -101,21 +101,37 @@ def put(cell: Cell | MergedCell, text: str, kind: Kind, fill: int = 0) -> None:
         if not cell._style:
             cell._style = StyleArray()
         cell._style.fillId = fill
-    number = _number(text) if kind in (Kind.NUMBER, Kind.MONEY) else None
-    when = _datetime(text) if kind in (Kind.DATE, Kind.DATETIME) else None
-    if number is not None:
-        cell.value = number
-        if cell.is_date:  # a date format would read this number back as a date
-            cell.number_format = "General"
-    elif when is not None:
-        cell.value = when
+    value = typed(text, kind)
+    if isinstance(value, str):
+        # Forcing the type keeps "=...", "+33 6..." and "#N/A" as the text a person typed,
+        # never a formula.
+        cell.value = value
+        cell.data_type = "s"
+    elif isinstance(value, datetime):
+        cell.value = value
         cell.number_format = _DATE_FORMATS[len(text)]
     else:
-        # Excel cannot hold control characters nor more than 32,767 characters: cut the way
-        # the sync cuts, so what is read back is what was written. Forcing the type keeps
-        # "=...", "+33 6..." and "#N/A" as the text a person typed, never a formula.
-        cell.value = clamp(ILLEGAL_CHARACTERS_RE.sub("", text))
-        cell.data_type = "s"
+        cell.value = value
+        if cell.is_date:  # a date format would read this number back as a date
+            cell.number_format = "General"
+
+
+def typed(text: str, kind: Kind) -> int | float | datetime | str:
+    """What ``text`` (not empty) is written as in a ``kind`` column: a number, a date-time,
+    or text. Excel cannot hold control characters nor more than 32,767 characters: text is
+    cut the way the sync cuts, so what is read back is what was written."""
+    number = _number(text) if kind in (Kind.NUMBER, Kind.MONEY) else None
+    if number is not None:
+        return number
+    when = _datetime(text) if kind in (Kind.DATE, Kind.DATETIME) else None
+    if when is not None:
+        return when
+    return clamp(ILLEGAL_CHARACTERS_RE.sub("", text))
+
+
+def date_format(text: str) -> str:
+    """The number format of the date-time ``text`` is the canonical form of."""
+    return _DATE_FORMATS[len(text)]
 
 
 def service_fill(wb: Workbook) -> int:

@@ -26,10 +26,7 @@ def _relations(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
 
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Each tab's name -> its part ("Leads" -> "xl/worksheets/sheet1.xml")."""
-    book = next(
-        (t for _, kind, t in _relations(zf, "") if kind.endswith("/officeDocument")),
-        "xl/workbook.xml",
-    )
+    book = workbook_part(zf)
     targets = {rid: t for rid, _, t in _relations(zf, book)}
     parts: dict[str, str] = {}
     for sheet in ET.fromstring(zf.read(book)).iter():
@@ -50,3 +47,17 @@ def sheet_owners(zf: zipfile.ZipFile) -> dict[str, str]:
                 owners[part] = tab
                 stack += [t for _, _, t in _relations(zf, part)]
     return owners
+
+
+def workbook_part(zf: zipfile.ZipFile) -> str:
+    """The workbook's own part ("xl/workbook.xml")."""
+    return next(
+        (t for _, kind, t in _relations(zf, "") if kind.endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
+
+
+def styles_part(zf: zipfile.ZipFile) -> str | None:
+    """The part holding the cell styles ("xl/styles.xml"), if there is one."""
+    book = workbook_part(zf)
+    return next((t for _, kind, t in _relations(zf, book) if kind.endswith("/styles")), None)

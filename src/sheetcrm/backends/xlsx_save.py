@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,22 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
 
     ``results``: what formulas showed (see :func:`~sheetcrm.backends.xlsx_formulas.cached_results`),
     put back into the saved tabs, which openpyxl writes without them."""
+
+    def write(fh: IO[bytes]) -> None:
+        if results:
+            saved = io.BytesIO()
+            _write(wb, saved)
+            put_results(saved, fh, results, path)
+        else:
+            _write(wb, fh)
+
+    save_package(path, write, expect=expect)
+
+
+def save_package(path: Path, write: Callable[[IO[bytes]], None], *, expect: str | None) -> None:
+    """Replace the file with what ``write`` writes into a temporary file beside it, in one
+    step, if the file is still at version ``expect``; whatever ``write`` raises leaves the
+    file as it was (and no temporary file)."""
     tmp: Path | None = None
     try:
         mode = path.stat().st_mode & 0o777 if path.exists() else _new_file_mode()
@@ -42,12 +58,7 @@ def save(wb: Workbook, path: Path, *, expect: str | None, results: Results | Non
         ) as fh:
             tmp = Path(fh.name)
             _mark_live(fh)
-            if results:
-                saved = io.BytesIO()
-                _write(wb, saved)
-                put_results(saved, fh, results, path)
-            else:
-                _write(wb, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)  # a temp file is private; the workbook keeps its own mode
