@@ -96,7 +96,7 @@ def with_chart(path: Path, tab: str) -> Path:
 def template() -> dict[str, Table]:
     tabs = {t.name: Table(list(t.headers)) for t in TABS}
     tabs["Stages"].rows = [["New", "open", "10", "7", ""], ["Won", "won", "100", "", ""]]
-    tabs["Team"].rows = [["Ana", "ana@example.com", "Sales", "yes", "1", "", "", ""]]
+    tabs["Team"].rows = [["Ana", "ana@example.com", "Sales", "yes", "1", "", "", "", ""]]
     return tabs
 
 
