@@ -56,7 +56,7 @@ class Window:
         return inside
 
 
-def _distinct(values: Sequence[object] | pd.Series) -> tuple[np.ndarray, list[str]]:
+def _distinct(values: Sequence[object] | pd.Series | np.ndarray) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     texts = [str(u).strip() for u in uniques]
     return np.where(codes < 0, len(texts), codes), [*texts, ""]
@@ -92,7 +92,7 @@ def wall_times(
 
 
 def dates(
-    values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
+    values: Sequence[object] | pd.Series | np.ndarray, dayfirst: bool = True, zone: tzinfo = UTC
 ) -> np.ndarray:
     """Cells as wall times of the sheet's zone: what periods, months and days are counted on."""
     return wall_times(values, dayfirst, zone)[0]
