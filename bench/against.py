@@ -21,7 +21,7 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-from leads import NOW, SHARED, machine, require_data, snapshot
+from leads import NOW, SHARED, machine, require_data, reset_peak, rss_mb, snapshot
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.table import Snapshot
 
@@ -39,17 +39,48 @@ try:
 except ImportError:
     from sheetcrm.sync import apply, plan_sync
     from sheetcrm.validation import Memo
+def mb(key):  # the RSS now (VmRSS), or its peak since the last reset (VmHWM), in MB
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) // 1024 for l in status if l.startswith(key + ":"))
+def reset():
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+def digest(plan):  # every cell, row, problem and tab the plan holds, as one hash
+    import hashlib
+    h = hashlib.sha256()
+    for line in plan.describe(10**9):
+        h.update(line.encode() + b"\\n")
+    for p in plan.problems:
+        h.update(repr(p).encode())
+    for name, t in sorted(plan.replace.items()):
+        h.update(repr((name, t.header, t.rows)).encode())
+    h.update(plan.summary.line().encode())
+    return h.hexdigest()[:16]
 backend = MemoryBackend(snapshot(int(sys.argv[1])).tabs)
 memo = Memo()
 first = backend.read()
+input_mb = mb("VmRSS")
+reset()
 start = time.perf_counter()
 plan = plan_sync(first, NOW, memo)
 first_s = time.perf_counter() - start
+first_peak = mb("VmHWM")
+plans = {"plan": digest(plan)} if sys.argv[2:] == ["digest"] else {}
 apply(plan, backend, first)
+del plan
 again = backend.read()
+resync_from = mb("VmRSS")
+reset()
 start = time.perf_counter()
-plan_sync(again, NOW, memo)
-print(json.dumps({"first_s": first_s, "resync_s": time.perf_counter() - start}))
+plan = plan_sync(again, NOW, memo)
+resync_s = time.perf_counter() - start
+resync_peak = mb("VmHWM")
+if plans:
+    plans["resync_plan"] = digest(plan)
+print(json.dumps({
+    "first_s": first_s, "resync_s": resync_s, "input_mb": input_mb, "first_peak_mb": first_peak,
+    "resync_from_mb": resync_from, "resync_peak_mb": resync_peak, **plans,
+}))
 """
 
 GOOGLE_PROBE = """
@@ -120,17 +151,26 @@ def timed_steps(snap: Snapshot) -> tuple[dict[str, float], Plan]:
     from sheetcrm.engine.sync import STEPS, begin, finish
 
     times: dict[str, float] = {}
+    reset_peak()
     start = time.perf_counter()
     state = begin(snap, NOW, None, True)
     times["begin"] = time.perf_counter() - start
+    MEMORY["begin"] = rss_mb()
     for name, step in STEPS:
         start = time.perf_counter()
         state = step(state)
         times[name] = time.perf_counter() - start
+        MEMORY[name] = rss_mb()
     start = time.perf_counter()
     plan = finish(state)
     times["finish"] = time.perf_counter() - start
+    MEMORY["finish"] = rss_mb()
+    MEMORY["peak"] = rss_mb("VmHWM")
     return times, plan
+
+
+MEMORY: dict[str, int] = {}
+"""The process's RSS (MB) after each step of the last :func:`timed_steps`, and its peak."""
 
 
 def main() -> None:
@@ -139,6 +179,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--google", action="store_true", help="a whole sync on the stand-in")
+    parser.add_argument(
+        "--same-plan", action="store_true", help="check both trees plan the same cells and rows"
+    )
     args = parser.parse_args()
     require_data()
     code = GOOGLE_PROBE if args.google else PROBE
@@ -153,13 +196,27 @@ def main() -> None:
             f"{what}: this tree {medians['this']:.3f} s, {args.rev} {medians[args.rev]:.3f} s "
             f"(median of {args.rounds}; ratio {figures[what + '_ratio']})"
         )
+    if not args.google:  # peak RSS of each figure (inputs included), the largest of the rounds
+        for what in ("input_mb", "first_peak_mb", "resync_from_mb", "resync_peak_mb"):
+            figures[what] = {n: max(r[what] for r in runs) for n, runs in results.items()}
+            print(f"{what}: " + ", ".join(f"{n} {v}" for n, v in figures[what].items()))
+        if args.same_plan:  # one more run of each, with the plans hashed: the same plans?
+            with tempfile.TemporaryDirectory() as tmp:
+                trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
+                hashed = {n: probe(t, code, args.rows, "digest") for n, t in trees.items()}
+            figures["same_plan"] = all(
+                hashed["this"][k] == hashed[args.rev][k] for k in ("plan", "resync_plan")
+            )
+            print(f"same plans (first sync and re-sync): {figures['same_plan']}")
     if args.google:
         for what in ("requests", "resync_requests"):
             figures[what] = {n: runs[0][what] for n, runs in results.items()}
             print(f"{what}: " + ", ".join(f"{n} {v}" for n, v in figures[what].items()))
     else:
         figures["steps_s"] = steps(args.rows)
+        figures["steps_rss_mb"] = dict(MEMORY)
         print("steps:", ", ".join(f"{k} {v:.3f} s" for k, v in figures["steps_s"].items()))
+        print("RSS after each step (MB):", ", ".join(f"{k} {v}" for k, v in MEMORY.items()))
     figures["machine"] = machine()
     print(json.dumps(figures))
 

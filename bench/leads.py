@@ -48,6 +48,32 @@ def machine() -> dict[str, object]:
     }
 
 
+def rss_mb(key: str = "VmRSS") -> int:
+    """The process's resident memory now (``VmHWM``: its peak since :func:`reset_peak`), MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def reset_peak() -> None:
+    """Start the peak RSS (VmHWM) afresh from the current RSS (Linux: clear_refs 5), so that
+    each figure gets the peak of its own work, not of the whole run before it."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def peaked(fn):
+    """``fn()``, its seconds, and the process's peak RSS (MB) while it ran."""
+    import time
+
+    reset_peak()
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start, rss_mb("VmHWM")
+
+
 def leads(n: int) -> Table:
     """``n`` leads: the 9,240 real ones over and over, each with its own email and phone."""
     source = read_table(SOURCE)

@@ -220,7 +220,9 @@ def test_the_connection_sum_in_docs_deploy_is_app_yamls() -> None:
     assert most
     instances = int(most[1])
     guide = (ROOT / "docs" / "deploy.md").read_text()
-    each = workers * threads + 1
-    assert f"= {workers} × {threads} + 1 = {each}" in guide
+    # a pool per worker thread, the background process's one, and a liveness session for
+    # the background process and each worker (intake/liveness.py)
+    each = workers * threads + 1 + (1 + workers)
+    assert f"= {workers} × {threads} + 1 + {1 + workers} = {each}" in guide
     assert re.search(rf"max instances \({instances} in app.yaml\)\s+= {each * instances}\n", guide)
     assert f"--max-instances={instances}" in guide

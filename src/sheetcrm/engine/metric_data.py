@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from itertools import compress
+from itertools import chain, compress
 from operator import itemgetter
 
 import numpy as np
@@ -56,7 +56,7 @@ class Window:
         return inside
 
 
-def _distinct(values: Sequence[object] | pd.Series) -> tuple[np.ndarray, list[str]]:
+def _distinct(values: Sequence[object] | pd.Series | np.ndarray) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     texts = [str(u).strip() for u in uniques]
     return np.where(codes < 0, len(texts), codes), [*texts, ""]
@@ -92,7 +92,7 @@ def wall_times(
 
 
 def dates(
-    values: Sequence[object] | pd.Series, dayfirst: bool = True, zone: tzinfo = UTC
+    values: Sequence[object] | pd.Series | np.ndarray, dayfirst: bool = True, zone: tzinfo = UTC
 ) -> np.ndarray:
     """Cells as wall times of the sheet's zone: what periods, months and days are counted on."""
     return wall_times(values, dayfirst, zone)[0]
@@ -269,15 +269,20 @@ def read_log(
             else field_column
         )
         keep = fields == "Stage"  # as the sync writes it; then as a person might have
-        odd = {f for f in fields[~keep] if f.strip().casefold() == "stage"}
+        # each other Field text tested once: History repeats a handful of them
+        others = pd.unique(fields[~keep])
+        odd = [f for f in others if str(f).strip().casefold() == "stage"]
         if odd:
-            keep |= np.isin(fields, list(odd))
+            keep |= pd.Series(fields, dtype=object).isin(odd).to_numpy(dtype=bool)
         rows = list(compress(history.rows, keep.tolist()))
-    columns: dict[str, list[str]] = {}
+    added = [r for r in extra if r[2].strip().casefold() == "stage"]
+    columns: dict[str, np.ndarray] = {}
     for name, default in (("At", 0), ("Lead ID", 1), ("To", 4), ("Why", 6)):
         i = history.col(name)  # itemgetter over every row, in C: History grows without end
-        columns[name] = list(map(itemgetter(i), rows)) if i is not None else [""] * len(rows)
-        columns[name] += [r[default] for r in extra if r[2].strip().casefold() == "stage"]
+        # straight into an array: no list of half a million cells to convert afterwards
+        cells = map(itemgetter(i), rows) if i is not None else iter([""] * len(rows))
+        tail = map(itemgetter(default), added)
+        columns[name] = np.fromiter(chain(cells, tail), dtype=object, count=len(rows) + len(added))
     by_key = {norm_header(s.name): s.order for s in stages}
     to_codes, to_uniques = _distinct(columns["To"])
     order = np.array([by_key.get(norm_header(u), -1) for u in to_uniques], dtype=int)

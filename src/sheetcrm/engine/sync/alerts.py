@@ -7,11 +7,12 @@ an event of an earlier sync is not seen again, so a re-sync with nothing new pla
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
 from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.notifications import Notification, one_line
-from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, is_flag, shown
+from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, shown
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
@@ -168,8 +169,10 @@ def _events(state: SyncState) -> Events:
         rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
 
         def ranks(values: object) -> np.ndarray:
-            texts = np.asarray(values, dtype=object)
-            return np.array([rank.get(str(t).strip().casefold(), -1) for t in texts])
+            # each distinct Lifecycle text ranked once: a column of a handful of words
+            codes, texts = pd.factorize(np.asarray(values, dtype=object))
+            per_text = [rank.get(str(t).strip().casefold(), -1) for t in texts]
+            return np.array([*per_text, -1], dtype=np.int64)[codes]  # -1: a missing cell
 
         was, now = ranks(state.read["Lifecycle"]), ranks(state.data["Lifecycle"])
         for level in ("MQL", "SQL"):
@@ -186,9 +189,11 @@ def _events(state: SyncState) -> Events:
         return events
     status = state.read["Status"].to_numpy(dtype=object)
     for rows, _column, messages, _hint in state.flags:
+        # each message's kind read once, not once per kind of flag
+        kinds = [getattr(m, "kind", None) for m in messages]
         for kind, event in _FLAGS:
-            for r, message in zip(rows.tolist(), messages, strict=True):
-                if is_flag(message, kind) and not shown(message, status[r]):
+            for r, message, of in zip(rows.tolist(), messages, kinds, strict=True):
+                if of == kind and not shown(message, status[r]):
                     # the message names the date it is about: the event's time
                     events.setdefault(event, []).append((int(r), message, message, ""))
     return events

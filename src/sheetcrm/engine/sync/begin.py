@@ -64,8 +64,12 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
     if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
         data = data.fillna("")  # only when some cell is not text: fillna costs a copy
     state.positions = lead_rows(data, service)
-    state.data = data.iloc[state.positions].reset_index(drop=True)
-    state.read = state.data[service].copy()
+    # every row a lead (no gap, no totals row): the frame as it is, not a copy of each column
+    whole = len(state.positions) == len(data)
+    state.data = data if whole else data.iloc[state.positions].reset_index(drop=True)
+    # no deep copy: steps replace columns (put_column), never write into them, and pandas'
+    # copy-on-write keeps this view's columns as read
+    state.read = state.data[service]
     state.leads = leads
     state.frame = Frame(state.data, stamp_now, config.settings.dayfirst, config.settings.decimal)
     return state
@@ -113,10 +117,12 @@ def _cannot_sync(
             ),
             *[p for p in config.problems if p.tab in ("Settings", "Team")],
         ]
+    if find_column(leads, "Lead ID") is not None:
+        return None  # the usual case: History's IDs need not be read
     issued = any(ID_PATTERN.match(i) for i in history.column("Lead ID")) or any(
         k.strip().casefold() == NEXT_ID_KEY for k in state.column("Key")
     )
-    if find_column(leads, "Lead ID") is None and issued:
+    if issued:
         # Giving every lead a new ID would cut it off from its History: stop and say so.
         return [
             Problem(
