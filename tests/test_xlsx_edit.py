@@ -24,7 +24,8 @@ from sheetcrm.backends.xlsx_read import read_tabs
 from sheetcrm.backends.xlsx_read_openpyxl import read_tabs_openpyxl
 from sheetcrm.backends.xlsx_zip import copy_member
 from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.schema import LEADS, NOTIFICATIONS, PROBLEMS, STATE
+from sheetcrm.engine.schema import LEADS, NOTIFICATIONS, PROBLEMS, SETTINGS, STATE
+from sheetcrm.engine.sync.tabs import LOOK_KEY, state_value
 from sheetcrm.engine.table import Table
 from sheetcrm.errors import BackendError
 from test_workbook import book, leads_row, template
@@ -77,8 +78,12 @@ def random_changes(rng: random.Random, snapshot_tabs: dict[str, Table], version:
             [random_row(rng, len(PROBLEMS.headers)) for _ in range(rng.randint(0, 4))],
         )
     if rng.random() < 0.4:
+        # the look key as read: a new one says the drop-downs move, which only openpyxl's
+        # path puts right (test_a_new_look_key_goes_through_openpyxl)
+        state = snapshot_tabs.get(STATE.name)
+        look = state_value(state, LOOK_KEY) if state is not None else ""
         changes.replace[STATE.name] = Table(
-            list(STATE.headers), [["next id", str(rng.randint(1, 999))], ["look", "x"]]
+            list(STATE.headers), [["next id", str(rng.randint(1, 999))], ["look", look]]
         )
     if rng.random() < 0.4:
         changes.appends[NOTIFICATIONS.name] = [random_row(rng, len(NOTIFICATIONS.headers))]
@@ -392,3 +397,23 @@ def test_a_part_is_copied_as_stored_or_written_again_the_same(
         assert dst.testzip() is None
         assert dst.read("a.xml") == text and dst.read("b.xml") == b"<b/>"
         assert dst.getinfo("a.xml").compress_size == info.compress_size
+
+
+def test_a_new_look_key_or_a_rewritten_settings_tab_goes_through_openpyxl(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    """The drop-downs and highlighting follow Leads' columns and Settings' rows; a write that
+    may move them is left to openpyxl's path, which puts them right (tests/test_look.py)."""
+    direct, _through = pair
+    snapshot = direct.read()
+    state = Table(list(STATE.headers), [["next id", "5"], ["look", "moved"]])
+    direct.write(Changes(snapshot.version, replace={STATE.name: state}))
+    assert direct.last_write == "openpyxl: the look's columns moved"
+    snapshot = direct.read()
+    settings = snapshot.table(SETTINGS.name).copy()
+    settings.rows.reverse()
+    direct.write(Changes(snapshot.version, replace={SETTINGS.name: settings}))
+    assert direct.last_write == "openpyxl: a tab the drop-downs follow, rewritten"
+    snapshot = direct.read()  # the same look key again: in place
+    direct.write(Changes(snapshot.version, replace={STATE.name: state}))
+    assert direct.last_write == "in place"

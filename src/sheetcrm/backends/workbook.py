@@ -37,8 +37,10 @@ from sheetcrm.backends.xlsx_sheet_edit import NeedsOpenpyxl
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.schema import LEADS, Kind
-from sheetcrm.engine.table import Snapshot, Table
+from sheetcrm.engine.look import WORD_LISTS
+from sheetcrm.engine.schema import LEADS, SETTINGS, STAGES, STATE, TEAM, Kind
+from sheetcrm.engine.sync.tabs import LOOK_KEY, state_value
+from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.errors import BackendError
 
 
@@ -84,7 +86,30 @@ class WorkbookBackend:
             version,
             {t: (table.header, len(table.rows) + 1) for t, table in tabs.items()},
         )
-        return Snapshot(tabs, version)
+        snapshot = Snapshot(tabs, version)
+        state = snapshot.get(STATE.name)
+        self._look = (version, state_value(state, LOOK_KEY) if state is not None else "")
+        return snapshot
+
+    def _look_moves(self, changes: Changes, version: str) -> str:
+        """Why this write may move the drop-downs and highlighting (keep_look places them
+        from Leads', Stages', Team's and the word lists' headers and Settings' Key rows), so
+        that only openpyxl's path, which puts them right, may make it; "" when it cannot.
+        The sync says a move by a new look key on the State tab (engine/sync/tabs.py)."""
+        rewritten = {norm_header(t) for t in changes.replace}
+        placed = {norm_header(t) for t in (LEADS.name, STAGES.name, TEAM.name, SETTINGS.name)}
+        placed |= {norm_header(w.tab) for w in WORD_LISTS}
+        if rewritten & placed:
+            return "a tab the drop-downs follow, rewritten"
+        hidden = norm_header(STATE.name)
+        state = next((t for n, t in changes.replace.items() if norm_header(n) == hidden), None)
+        if state is None:
+            return ""
+        read = getattr(self, "_look", None)
+        before = read[1] if read is not None and read[0] == version else None
+        if before is None or state_value(state, LOOK_KEY) != before:
+            return "the look's columns moved"
+        return ""
 
     def _measure(self, version: str) -> dict[str, Extent]:
         measured = getattr(self, "_measured", None)
@@ -107,7 +132,10 @@ class WorkbookBackend:
             return
         xlsx_safety.check_unlocked(self.path)
         xlsx_safety.check_safe(self.path, redrawn=METRIC_TABS)
-        if self.in_place:
+        moved = self._look_moves(changes, version)
+        if self.in_place and moved:
+            self.last_write = f"openpyxl: {moved}"
+        elif self.in_place:
             self.last_write = "in place"  # also when it fails for another reason (a full disk)
             try:
                 xlsx_edit.write_in_place(self.path, changes, lambda: self._measure(version))
