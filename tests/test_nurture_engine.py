@@ -314,6 +314,27 @@ def test_a_lead_missing_a_field_waits_and_its_status_says_which():
     assert [p.status for p in plan.previews] == ["waits for First name"]
 
 
+def test_a_lead_whose_owner_has_no_usable_e_mail_waits_until_the_team_tab_is_fixed():
+    """Replies go to the owner: an owner whose Team Email is not one address (a typo, two
+    addresses) would have the e-mail refused at sending, for good; it waits instead."""
+    backend = sheet(lead(1))
+    snapshot = backend.read()
+    team = snapshot.table("Team").copy()
+    row = next(r for r in team.rows if r[team.col("Name")] == "Sofia Marin")
+    row[team.col("Email")] = "sofia.marin@quillstack.example, sales@quillstack.example"
+    backend.write(Changes(snapshot.version, replace={"Team": team}))
+    plan = sync(backend)
+    assert nurture(plan) == []
+    assert "Nurture C waits for Owner email" in cell(backend.read(), "L-00001", "Status")
+    snapshot = backend.read()
+    team = snapshot.table("Team").copy()
+    row = next(r for r in team.rows if r[team.col("Name")] == "Sofia Marin")
+    row[team.col("Email")] = "sofia.marin@quillstack.example"
+    backend.write(Changes(snapshot.version, replace={"Team": team}))
+    (sent,) = nurture(sync(backend))
+    assert sent.reply_to == "sofia.marin@quillstack.example"
+
+
 def test_a_draft_sequence_is_previewed_never_sent():
     backend = sheet(lead(1, Sequence="Nurture C"), status="draft")
     plan = sync(backend)

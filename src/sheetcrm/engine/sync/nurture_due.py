@@ -23,6 +23,7 @@ from sheetcrm.engine.sequences_tab import ACTIVE, ENROLMENT, MissingField, Step,
 from sheetcrm.engine.sync.alerts import leads_row
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
+from sheetcrm.engine.validation import normalise_email
 from sheetcrm.engine.values import format_datetime
 
 PREVIEW_LIMIT = 500
@@ -271,7 +272,15 @@ class _Planner:
         if self.sent.get(owner, 0) + taken >= self.cap or taken >= self.cap_today:
             return False
         email = str(self.emails[r]).strip()
-        rendered = render(step, self._values(r, step)) if email else MissingField("Email")
+        member = self.team.get(owner)
+        if not _one_address(member.email if member else ""):
+            # replies go to the owner (Reply-To): with no address that takes one, the e-mail
+            # would be refused at sending, for good under its key; it waits for a fix instead
+            rendered: tuple[str, str] | MissingField = MissingField(OWNER_EMAIL)
+        elif not email:
+            rendered = MissingField("Email")
+        else:
+            rendered = render(step, self._values(r, step))
         if isinstance(rendered, MissingField):
             self.waiting.append((r, rendered.name))
             self._preview(r, step, "", self.cohort.next_send[r])
@@ -279,7 +288,6 @@ class _Planner:
         subject, body = rendered
         wall = self.now + timedelta(minutes=self.spacing * taken)
         self.taken[owner] = taken + 1
-        member = self.team.get(owner)
         state, cohort = self.state, self.cohort
         not_before = wall.replace(tzinfo=state.settings.zone).astimezone(UTC)
         state.plan.notifications.append(
@@ -294,8 +302,8 @@ class _Planner:
                 subject,
                 leads_row(state, r),
                 not_before=not_before.isoformat(timespec="seconds"),
-                sender_name=member.name if member else str(state.data.at[r, "Owner"]),
-                reply_to=member.email if member else "",
+                sender_name=member.name if member else owner,
+                reply_to=member.email.strip() if member else "",
                 unsubscribe=email,
             )
         )
@@ -354,3 +362,12 @@ class _Planner:
             for r, f in self.waiting
         ]
         self.state.flags.append((rows, "Sequence", messages, _("fill it in: the e-mail needs it")))
+
+
+OWNER_EMAIL = "Owner email"  # the merge field, and what a lead waits for without it
+
+
+def _one_address(text: str) -> bool:
+    """Whether ``text`` is one e-mail address, as the Team tab's Email column checks it."""
+    address, problem = normalise_email(text)
+    return bool(address) and not problem and "," not in text and ";" not in text
