@@ -97,13 +97,15 @@ print(json.dumps({
 """
 
 
-def export(rev: str, folder: Path) -> Path:
-    """The files of ``rev`` (src, bench, templates) in a folder of their own, with the shared
-    datasets beside it as they are beside this repository."""
+def export(
+    rev: str, folder: Path, parts: tuple[str, ...] = ("src", "bench", "sheet_templates")
+) -> Path:
+    """The files of ``rev`` (``parts`` of the repository) in a folder of their own, with the
+    shared datasets beside it as they are beside this repository."""
     into = folder / "tree"
     (folder / "shared").symlink_to(SHARED)
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "src", "bench", "sheet_templates"],
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, *parts],
         capture_output=True,
         check=True,
     ).stdout

@@ -18,33 +18,17 @@ import json
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from against import export
 from intake import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 # what bench/intake.py needs of a tree: its service, its gunicorn settings and test helpers
-PARTS = ["src", "bench", "sheet_templates", "tests", "gunicorn.conf.py", "app.yaml"]
-
-
-def export(rev: str, folder: Path) -> Path:
-    """The files of ``rev`` in a folder of their own, the shared datasets beside it as they
-    are beside this repository (bench/leads.py finds them there)."""
-    into = folder / "tree"
-    (folder / "shared").symlink_to(SHARED)
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, *PARTS],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
+# what a burst runs: the service as app.yaml starts it, and tests/ for its helpers
+PARTS = ("src", "bench", "sheet_templates", "tests", "gunicorn.conf.py", "app.yaml")
 
 
 def burst(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -91,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"this": [], args.rev: []}
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp))}
+        trees = {"this": ROOT, args.rev: export(args.rev, Path(tmp), PARTS)}
         for n in range(args.rounds):
             for name, tree in trees.items():
                 got = burst(tree, args)
