@@ -229,3 +229,15 @@ def test_nurture_emails_count_as_activities_only_and_unsubscribes_not_at_all():
     for name, values in plain.items():
         assert with_them[name] == pytest.approx(values, nan_ok=True), name
     pd.testing.assert_frame_equal(more.owners, base.owners)
+
+
+def test_the_kpis_read_every_word_the_activities_step_accepts_as_it_does() -> None:
+    """One list of words: a Type or Outcome the Activities tab takes (French included) is
+    counted as the same type or outcome by the KPIs, whatever accents it is typed with."""
+    from sheetcrm.engine import activity_words, followup
+
+    for word, meant in activity_words.TYPES.items():
+        assert followup.TYPES[word] == meant
+    said = {**{o: o for o in activity_words.OUTCOMES}, **activity_words.FRENCH_OUTCOMES}
+    for word, meant in {**said, **activity_words.SERVICE_OUTCOMES}.items():
+        assert followup.OUTCOMES[word] == meant

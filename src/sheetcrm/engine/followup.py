@@ -19,43 +19,18 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.activity_tab import ActivityFrame
-from sheetcrm.engine.activity_words import by_sequence
+from sheetcrm.engine.activity_words import FRENCH_OUTCOMES, SERVICE_OUTCOMES, by_sequence
+from sheetcrm.engine.activity_words import OUTCOMES as DEFAULT_OUTCOMES
+from sheetcrm.engine.activity_words import TYPES as WORD_TYPES
 from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, median, ratio, wall_times
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.wallclock import to_utc
 
 HOUR = np.timedelta64(1, "h")
-TYPES = {
-    "call": "call",
-    "appel": "call",
-    "email": "email",
-    "e-mail": "email",
-    "mail": "email",
-    "meeting": "meeting",
-    "rendez-vous": "meeting",
-    "note": "note",
-    "other": "other",
-    "autre": "other",
-    "unsubscribe": "unsubscribe",
-    "desinscription": "unsubscribe",
-}
+# the Activities step's own words (activity_words.py), read here as _word folds them
+TYPES = {**WORD_TYPES, "mail": "email"}
 """Type words as people type them (English or French) -> the one word counted."""
-OUTCOMES = {
-    "reached": "reached",
-    "joint": "reached",
-    "voicemail": "voicemail",
-    "messagerie": "voicemail",
-    "no answer": "no answer",
-    "pas de reponse": "no answer",
-    "meeting booked": "meeting booked",
-    "rendez-vous pris": "meeting booked",
-    "not interested": "not interested",
-    "pas interesse": "not interested",
-    "replied": "replied",  # an e-mail answered: it ends a nurture sequence (b2b templates)
-    "a repondu": "replied",
-    "sent": "sent",
-    "envoye": "sent",
-}
+OUTCOMES = {**{o: o for o in DEFAULT_OUTCOMES}, **FRENCH_OUTCOMES, **SERVICE_OUTCOMES}
 BOOKED = "meeting booked"
 
 
