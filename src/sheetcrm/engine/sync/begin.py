@@ -6,6 +6,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from pandas._libs.lib import to_object_array  # type: ignore[attr-defined]  # no stub
 
 from sheetcrm.engine.catalog import _, current
 from sheetcrm.engine.config import Config, parse_config
@@ -61,15 +62,14 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
                         _("add a column headed Stage"),
                     )
                 )
-    if pd.api.types.infer_dtype(data.to_numpy(dtype=object).ravel(), skipna=False) != "string":
-        data = data.fillna("")  # only when some cell is not text: fillna costs a copy
     state.positions = lead_rows(data, service)
     # every row a lead (no gap, no totals row): the frame as it is, not a copy of each column
     whole = len(state.positions) == len(data)
     state.data = data if whole else data.iloc[state.positions].reset_index(drop=True)
-    # no deep copy: steps replace columns (put_column), never write into them, and pandas'
-    # copy-on-write keeps this view's columns as read
-    state.read = state.data[service]
+    # no copy at all: steps replace columns (put_column), never write into them, and pandas'
+    # copy-on-write keeps this shallow copy's columns as read (taking the service columns
+    # out of the one block the frame is would copy them)
+    state.read = state.data.copy(deep=False)
     state.leads = leads
     state.frame = Frame(state.data, stamp_now, config.settings.dayfirst, config.settings.decimal)
     return state
@@ -95,9 +95,14 @@ def leads_frame(leads: Table) -> tuple[pd.DataFrame, list[Problem]]:
         names.append(name)
     width = len(names)
     rows = leads.rows
-    if any(len(row) != width for row in rows):
-        rows = [(row + [""] * width)[:width] for row in rows]
-    return pd.DataFrame(rows, columns=names, dtype=object), problems
+    if rows and min(map(len, rows)) < width:  # Table pads its rows: only a row edited since
+        rows = [row + [""] * (width - len(row)) for row in rows]
+    # One (rows, columns) grid of the cells, which the frame holds as it is: pandas' own
+    # constructor from lists makes this grid too, then copies it column by column into
+    # another (0.15 s at 100,000 leads). Every cell is a string (Table's contract), so
+    # nothing is missing: no fillna either.
+    grid = to_object_array(rows, min_width=width) if rows else np.empty((0, width), object)
+    return pd.DataFrame(grid[:, :width], columns=names, dtype=object, copy=False), problems
 
 
 def _cannot_sync(
@@ -146,9 +151,7 @@ def lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
     # is settled by its Lead ID or its first person column.
     for column in ["Lead ID", *person]:
         cells = data[column].to_numpy(dtype=object)[pending]
-        typed = np.fromiter(  # a cell of only spaces is still empty
-            (v != "" and bool(str(v).strip()) for v in cells), dtype=bool, count=len(cells)
-        )
+        typed = filled(cells)
         if column != "Lead ID":
             suspect += [
                 int(r) for r, v in zip(pending[typed], cells[typed], strict=True) if opens(v)
@@ -162,3 +165,14 @@ def lead_rows(data: pd.DataFrame, service: list[str]) -> np.ndarray:
         if why_not_a_lead([str(v) for v in values[r]]):  # type: ignore[index]
             lead[r] = False
     return np.flatnonzero(lead)
+
+
+def filled(cells: np.ndarray) -> np.ndarray:
+    """Per cell (strings), whether it holds more than spaces: a cell of only spaces is still
+    empty. Compared at C speed; only the non-empty cells are looked at one by one, by a C
+    method (str.isspace is what str.strip strips)."""
+    typed = cells != ""
+    at = np.flatnonzero(typed)
+    if len(at):
+        typed[at] = ~np.fromiter(map(str.isspace, cells[at]), dtype=bool, count=len(at))
+    return typed  # type: ignore[no-any-return]

@@ -47,7 +47,7 @@ class SyncState:
     data: pd.DataFrame = field(default_factory=pd.DataFrame)
     frame: Frame | None = None  # typed views of ``data``, each column derived once per sync
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    read: pd.DataFrame = field(default_factory=pd.DataFrame)  # service columns as read
+    read: pd.DataFrame = field(default_factory=pd.DataFrame)  # every column as read (shallow)
     header_problems: list[Problem] = field(default_factory=list)
     activity_problems: list[Problem] = field(default_factory=list)  # at Activities cells
     # set by the activities step: the tab as columns, which the follow-up KPIs count again
