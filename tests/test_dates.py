@@ -17,10 +17,10 @@ from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine import metric_data
 from sheetcrm.engine.dates import parse_date, unreadable_zone
+from sheetcrm.engine.lead_checks import check_rows
 from sheetcrm.engine.rules import Frame
 from sheetcrm.engine.schema import LEADS, SETTINGS
 from sheetcrm.engine.sync import plan_sync
-from sheetcrm.engine.validation import check_rows
 from sheets import put_leads, template
 
 ZONES = [ZoneInfo(z) for z in ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")]

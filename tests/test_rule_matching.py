@@ -18,6 +18,7 @@ from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.lead_checks import amount_problem
 from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.rules import Condition, ConditionError, compile_condition, matched_values
 from sheetcrm.engine.schema import LEADS, Kind
@@ -27,7 +28,7 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.settings_tab import parse_settings
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
-from sheetcrm.engine.validation import amount_problem, tidy
+from sheetcrm.engine.validation import tidy
 from sheetcrm.engine.values import match_key, parse_number
 from sheets import NOW as SHEET_NOW
 from sheets import template

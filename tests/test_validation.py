@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from sheetcrm.engine.duplicates import company_domains, find_duplicates
+from sheetcrm.engine.lead_checks import Checked, check_rows
 from sheetcrm.engine.validation import (
     Memo,
-    check_rows,
     country_region,
     normalise_email,
     normalise_phone,
@@ -265,6 +265,68 @@ def test_check_rows_on_no_rows() -> None:
     checked = check_rows(data, "US", True, (("Email", "Phone"),))
     assert checked.problems == []
     assert len(checked.email) == 0
+
+
+def _said(checked: Checked) -> tuple[list[str], list[str], list[tuple[object, ...]]]:
+    return (
+        checked.email.tolist(),
+        checked.phone.tolist(),
+        [
+            (rows.tolist(), column, list(messages), hint)
+            for rows, column, messages, hint in checked.problems
+        ],
+    )
+
+
+def _edited(change: str) -> pd.DataFrame:
+    data = ROWS.copy()
+    if change == "cells":
+        data.loc[0, "Email"] = "bad@@"  # now a problem
+        data.loc[1, "Email"] = "fixed@x.com"  # no longer one
+        data.loc[6, "Country"] = "UK"  # its French 06 number read in the UK
+        data.loc[3, "Next action date"] = "tomorrow"
+    elif change == "sorted":
+        data = data.sort_values("Company", kind="stable").reset_index(drop=True)
+    elif change == "inserted":
+        row = pd.DataFrame({c: ["n/a" if c == "Phone" else ""] for c in ROWS.columns})
+        data = pd.concat([data.iloc[:2], row, data.iloc[2:]], ignore_index=True)
+    return data
+
+
+@pytest.mark.parametrize("change", ["none", "cells", "sorted", "inserted"])
+def test_a_memo_kept_across_syncs_checks_as_a_fresh_one(change: str) -> None:
+    memo = Memo()
+    required = (("Email", "Phone"), ("Company",))
+    check_rows(ROWS, "US", True, required, memo)
+    data = _edited(change)
+    again = check_rows(data, "US", True, required, memo)
+    assert _said(again) == _said(check_rows(data, "US", True, required))
+    # and a third sync, on the memo's updated cells, still agrees
+    assert _said(check_rows(data, "US", True, required, memo)) == _said(again)
+
+
+def test_a_memo_checks_only_the_cells_that_changed() -> None:
+    memo, seen = Memo(), []
+
+    def each(cells: np.ndarray, regions: np.ndarray) -> tuple[np.ndarray]:
+        seen.append(cells.tolist())
+        return (np.array([f"{c}/{r}" for c, r in zip(cells, regions, strict=True)], object),)
+
+    cells = np.array(["a", "b", "c"], dtype=object)
+    regions = np.array(["FR", "FR", "FR"], dtype=object)
+    assert memo.per_row("x", (), (cells, regions), each)[0].tolist() == ["a/FR", "b/FR", "c/FR"]
+    edited = np.array(["a", "B", "c"], dtype=object)
+    moved = np.array(["FR", "FR", "GB"], dtype=object)
+    assert memo.per_row("x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
+    assert seen[1] == ["B", "c"]  # the row whose text changed, and the one whose region did
+    assert memo.per_row("x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
+    assert len(seen) == 2  # nothing changed: nothing checked
+    memo.per_row("x", ("other settings",), (edited, moved), each)
+    assert seen[2] == ["a", "B", "c"]  # other settings: every row again
+    memo.per_row("x", ("other settings",), (edited[:2], moved[:2]), each)
+    assert seen[3] == ["a", "B"]  # another number of rows: every row again
+    memo.speak("fr")
+    assert memo.columns == {}  # its messages were worded in the other language
 
 
 # --- duplicates ----------------------------------------------------------------------------

@@ -1,39 +1,35 @@
-"""Normalise and check lead rows. Bad rows are data, never exceptions.
+"""Normalise lead values: emails, phones, countries, and a row the service creates itself.
+Checking the rows of a sync is :mod:`sheetcrm.engine.lead_checks`.
 
-Every distinct email and phone text is parsed once and remembered in a :class:`Memo`, so a
-sync of an unchanged sheet does no per-row parsing again (the service keeps one Memo for
-its lifetime). The sync never rewrites a person's Email or Phone cell: the normalised
-forms are used for checks and duplicate detection, and written only on rows the service
-creates itself (import, web forms).
+Every distinct email and phone text is parsed once and remembered in a :class:`Memo`, and
+each row's result with its cells, so a sync of an unchanged sheet does no per-row parsing
+again (the service keeps one Memo for its lifetime). The sync never rewrites a person's
+Email or Phone cell: the normalised forms are used for checks and duplicate detection, and
+written only on rows the service creates itself (import, web forms).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from sheetcrm.engine.catalog import DEFAULT, _
-from sheetcrm.engine.dates import date_problem, parse_date
-from sheetcrm.engine.schema import LEADS, Kind
+from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.settings import Settings
-from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import (
     BLANKS,
-    blank_mask,
     format_datetime,
     format_number,
     is_blank,
     parse_number,
     shown,
-    stripped,
 )
 
 _COUNTRY_ALIASES = {
@@ -88,26 +84,63 @@ def country_region(country: str) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
-TYPED_DATES = (*(c.header for c in LEADS.columns if c.kind is Kind.DATE), "Created at")
-"""The date columns people type in, checked as dates: every date the schema declares, and
-Created at, which the sync stamps only when it is empty."""
-
-
 @dataclass
 class Memo:
     """Parse results by input text, kept across syncs so unchanged rows cost nothing. The
-    problems it keeps are worded in ``language``: a sync in another one starts it afresh."""
+    problems it keeps are worded in ``language``: a sync in another one starts it afresh.
+
+    ``columns`` keeps, per check, the last sync's cells and what the check made of each
+    row (:meth:`per_row`): a re-sync compares the cells and checks only those that differ,
+    instead of looking every cell up again."""
 
     emails: dict[str, tuple[str, str]] = field(default_factory=dict)
     phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     language: str = DEFAULT
+    columns: dict[str, tuple[object, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def speak(self, language: str) -> None:
         """Forget what was worded in another language than ``language``."""
         if language != self.language:
             self.emails.clear()
             self.phones.clear()
+            self.columns.clear()
             self.language = language
+
+    def per_row(
+        self,
+        check: str,
+        params: object,
+        cells: tuple[np.ndarray, ...],
+        each: Callable[..., tuple[np.ndarray, ...]],
+    ) -> tuple[np.ndarray, ...]:
+        """``each(*cells)``: per row, what ``check`` makes of its cells (arrays, one per
+        input column, all as long); the same, for rows whose cells equal those of the last
+        call under ``params``, from that call. Keyed by content: every cell is compared
+        (at C speed), and a row whose text changed is checked again, wherever it moved."""
+        kept = self.columns.get(check)
+        n = len(cells[0])
+        if kept is not None and kept[0] == params and len(kept[1][0]) == n:
+            _params, before, results = kept
+            differs = np.zeros(n, dtype=bool)
+            for old, new in zip(before, cells, strict=True):
+                differs |= old != new
+            changed = np.flatnonzero(differs)
+            if len(changed):
+                # the cells as first seen stay (the parse memos hold those very strings)
+                before = tuple(old.copy() for old in before)
+                for old, new in zip(before, cells, strict=True):
+                    old[changed] = new[changed]
+                fresh = each(*(c[changed] for c in cells))
+                results = tuple(r.copy() for r in results)
+                for result, value in zip(results, fresh, strict=True):
+                    result[changed] = value
+        else:
+            before = tuple(np.array(c, dtype=object) for c in cells)  # a copy, compact
+            results = each(*cells)
+        self.columns[check] = (params, before, results)
+        return results
 
 
 _PLAIN_EMAIL = re.compile(
@@ -219,167 +252,3 @@ def tidy(value: str, header: str, kind: Kind | None, country: str, settings: Set
         # aware, so that a time in the hour clocks go back keeps its offset (and its fold)
         return format_datetime(parsed.replace(tzinfo=settings.zone)) if parsed else value
     return value
-
-
-@dataclass
-class Checked:
-    """Per row: normalised contacts and the problems found, by Leads column."""
-
-    email: pd.Series
-    phone: pd.Series
-    problems: list[tuple[np.ndarray, str, list[str], str]]  # rows, column, messages, hint
-
-
-def check_rows(
-    data: pd.DataFrame,
-    region: str,
-    dayfirst: bool,
-    required: Iterable[tuple[str, ...]],
-    memo: Memo | None = None,
-    largest_amount: float = math.inf,
-    decimal: str | None = None,
-) -> Checked:
-    """Check every row of ``data`` (Leads, strings) and normalise its contacts."""
-    memo = memo if memo is not None else Memo()
-    problems: list[tuple[np.ndarray, str, list[str], str]] = []
-    index = data.index
-
-    # Settings' Required fields are typed by people: find them as headers are found, case,
-    # spacing and the schema's aliases ignored ("email or phone", "E-mail").
-    by_key = {norm_header(c): c for c in data.columns}
-
-    def resolve(name: str) -> str:
-        spec = LEADS.column(name)
-        return by_key.get(norm_header(spec.header if spec else name)) or name
-
-    columns: dict[str, pd.Series] = {}
-
-    def column(name: str) -> pd.Series:
-        name = resolve(name)
-        if name not in columns:
-            columns[name] = _texts(data[name] if name in data.columns else None, index)
-        return columns[name]
-
-    countries = column("Country")
-    lookup = {c: country_region(c) or region for c in countries.unique()}
-    regions = [lookup[c] for c in countries]  # a list: pandas' map would infer its string dtype
-    email_results = pd.Series(
-        [memo.emails.get(t) or normalise_email(t, memo) for t in column("Email")],
-        index=index,
-        dtype=object,
-    )
-    email = pd.Series([r[0] for r in email_results], index=index, dtype=object)
-    _collect(
-        problems,
-        pd.Series([r[1] for r in email_results], index=index, dtype=object),
-        "Email",
-        _("type an address like name@company.com, or leave the cell empty"),
-    )
-    phone_results = pd.Series(
-        [
-            memo.phones.get((t, r)) or normalise_phone(t, r, memo)
-            for t, r in zip(column("Phone"), regions, strict=True)
-        ],
-        index=index,
-        dtype=object,
-    )
-    phone = pd.Series([r[0] for r in phone_results], index=index, dtype=object)
-    _collect(
-        problems,
-        pd.Series([r[1] for r in phone_results], index=index, dtype=object),
-        "Phone",
-        _(
-            "type it with the country code, like +44 20 7946 0958 (without one, the lead's "
-            "Country is assumed, else Settings' Default phone region, %(region)s)"
-        )
-        % {"region": region},
-    )
-
-    for name in TYPED_DATES:
-        text = stripped(column(name))
-        undated = {v: bool(v) and parse_date(v, dayfirst) is None for v in text.unique()}
-        bad = text.map(undated).to_numpy(dtype=bool)
-        if bad.any():  # grouped by hint: a zone word has its own
-            said = {v: date_problem(v, dayfirst) for v in text[bad].unique()}
-            rows, texts = np.flatnonzero(bad), text[bad].tolist()
-            hints = np.array([said[t][1] for t in texts], dtype=object)
-            for hint in dict.fromkeys(hints):
-                pick = hints == hint
-                messages = [said[t][0] for t, p in zip(texts, pick, strict=True) if p]
-                problems.append((rows[pick], name, messages, hint))
-    amount = stripped(column("Amount"))
-    amount_said = {v: amount_problem(v, largest_amount, decimal) for v in amount.unique()}
-    _collect(
-        problems,
-        amount.map(amount_said),
-        "Amount",
-        (
-            _(
-                "type the deal's value, a number from 0 up to Settings' Largest amount "
-                "(%(largest)s), like 12500 or 12,500.00"
-            )
-            if math.isfinite(largest_amount)
-            else _(
-                "type the deal's value, a number from 0 up to Settings' Largest amount, "
-                "like 12500 or 12,500.00"
-            )
-        )
-        % {"largest": format_number(largest_amount)},
-    )
-
-    filled = {name: ~blank_mask(column(name)) for name in {n for group in required for n in group}}
-    for group in required:
-        missing = ~np.logical_or.reduce([filled[n] for n in group])
-        if missing.any():
-            need = _(" or ").join(resolve(n) for n in group)
-            problems.append(
-                (
-                    np.flatnonzero(missing),
-                    resolve(group[0]),
-                    [_("missing %(columns)s") % {"columns": need}] * int(missing.sum()),
-                    _("every lead needs %(columns)s (Settings: Required fields)")
-                    % {"columns": need},
-                )
-            )
-    return Checked(email, phone, problems)
-
-
-def amount_problem(text: str, largest: float, decimal: str | None = None) -> str:
-    """What is wrong with an Amount cell's text; "" when nothing is. A deal's value is never
-    negative, and one past ``largest`` is a typo or a post meant to swamp the metric tabs."""
-    if text.casefold() in BLANKS:
-        return ""
-    value = parse_number(text, decimal)
-    if value is None:
-        return _("%(value)s is not an amount") % {"value": shown(text)}
-    if value < 0:
-        return _("%(value)s is a negative amount") % {"value": shown(text)}
-    if value > largest:
-        return _("%(value)s is over the largest amount, %(largest)s") % {
-            "value": shown(text),
-            "largest": format_number(largest),
-        }
-    return ""
-
-
-def _texts(values: pd.Series | None, index: pd.Index) -> pd.Series:
-    """A column's cells as plain Python strings ("" for a missing cell or column): .astype(str)
-    would give pandas' slower string dtype."""
-    if values is None:
-        return pd.Series([""] * len(index), index=index, dtype=object)
-    cells = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # all str already
-        return pd.Series(cells, index=index, dtype=object)
-    texts = [v if isinstance(v, str) else "" if v is None or v != v else str(v) for v in cells]
-    return pd.Series(texts, index=index, dtype=object)
-
-
-def _collect(
-    problems: list[tuple[np.ndarray, str, list[str], str]],
-    messages: pd.Series,
-    column: str,
-    hint: str,
-) -> None:
-    bad = (messages != "").to_numpy()
-    if bad.any():
-        problems.append((np.flatnonzero(bad), column, list(messages[bad]), hint))

@@ -3,21 +3,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import pandas as pd
+
 from sheetcrm.engine.duplicates import company_domains, find_duplicates
+from sheetcrm.engine.lead_checks import check_rows
 from sheetcrm.engine.sync.state import SyncState
-from sheetcrm.engine.validation import check_rows
+from sheetcrm.engine.validation import Memo
 
 
 def validate(state: SyncState) -> SyncState:
     if "validation" in state.frozen:
         return state
     settings = state.settings
+    memo = state.memo if state.memo is not None else Memo()
     checked = check_rows(
         state.data,
         settings["Default phone region"],
         settings.dayfirst,
         settings["Required fields"],
-        state.memo,
+        memo,
         settings["Largest amount"],
         settings.decimal,
     )
@@ -25,9 +31,21 @@ def validate(state: SyncState) -> SyncState:
     state.contacts = {
         "email": checked.email,
         "phone": checked.phone,
-        "company domain": company_domains(checked.email, settings["Free-mail domains"]),
+        "company domain": _company_domains(memo, checked.email, settings["Free-mail domains"]),
     }
     return state
+
+
+def _company_domains(memo: Memo, email: pd.Series, free: Iterable[str]) -> pd.Series:
+    """Each row's company domain; a re-sync derives it only for the addresses that changed."""
+    free = tuple(free)
+    (domains,) = memo.per_row(
+        "company domain",
+        free,
+        (email.to_numpy(dtype=object),),
+        lambda cells: (company_domains(pd.Series(cells, dtype=object), free).to_numpy(),),
+    )
+    return pd.Series(domains, index=email.index, dtype=object)
 
 
 def mark_duplicates(state: SyncState) -> SyncState:
