@@ -16,6 +16,7 @@ from sheetcrm.engine.sync.begin import lead_rows
 from sheetcrm.engine.sync.ids import next_ids
 from sheetcrm.engine.sync.status import join_notes
 from sheetcrm.engine.table import Table
+from sheetcrm.engine.validation import Memo
 from sheets import NOW, cell, put_leads, template
 
 
@@ -119,6 +120,20 @@ def test_ids_as_row_by_row(ids, history, counter):
     state = Table(["Key", "Value"], [["Next lead ID", str(counter)]])
     got, fresh, next_id = next_ids(data, state, Table(["Lead ID"], [[h] for h in history]))
     assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, counter)
+
+
+SHARED_MEMO = Memo()  # one memo through every example, as the service keeps one: it must
+# never serve an example the numbers of the IDs of another
+
+
+@given(st.lists(SOME_IDS, min_size=3, max_size=3), st.lists(SOME_IDS, max_size=3))
+def test_ids_through_a_kept_memo_as_row_by_row(ids, history):
+    data = pd.DataFrame({"Lead ID": pd.Series(ids, dtype=object)})
+    state = Table(["Key", "Value"], [["Next lead ID", "1"]])
+    got, fresh, next_id = next_ids(
+        data, state, Table(["Lead ID"], [[h] for h in history]), SHARED_MEMO
+    )
+    assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, 1)
 
 
 def test_only_leads_whose_stage_really_changed_get_history():

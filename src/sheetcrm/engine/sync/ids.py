@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pandas as pd
 from sheetcrm.engine.schema import HISTORY, STATE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table
+from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.values import stripped
 
 ID_PATTERN = re.compile(r"^L-(\d+)$")
@@ -19,30 +21,40 @@ NEXT_ID_KEY = "next lead id"
 
 def assign_ids(state: SyncState) -> SyncState:
     data = state.data
+    memo = state.memo if state.memo is not None else Memo()
     ids, fresh, counter = next_ids(
-        data, state.snapshot.table(STATE.name), state.snapshot.table(HISTORY.name)
+        data, state.snapshot.table(STATE.name), state.snapshot.table(HISTORY.name), memo
     )
     state.put("Lead ID", ids)
     state.ids, state.fresh, state.counter = ids, fresh, counter
-    state.rank = _rank(ids)  # Lead ID order: who came first, for duplicates and routing
+    state.rank = _rank(ids, memo)  # Lead ID order: who came first, for duplicates and routing
     state.arrived = (stripped(data["Created at"]) == "").to_numpy()
     created = data["Created at"].to_numpy(dtype=object)
     state.put("Created at", np.where(state.arrived, state.stamp, created))
     return state
 
 
-def next_ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], np.ndarray, int]:
+def next_ids(
+    data: pd.DataFrame, state: Table, history: Table, memo: Memo | None = None
+) -> tuple[list[str], np.ndarray, int]:
     """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
     number. The counter lives in the hidden state tab and never goes back, so an ID is never
-    reused even after its row is deleted."""
+    reused even after its row is deleted. ``memo``: the sync's, which keeps each row's
+    number with its ID, so that a re-sync reads only the IDs that changed."""
     ids = list(stripped(data["Lead ID"]))
     counter = 1
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
-    # each distinct ID once; map() makes no Python call per ID
-    issued = map(ISSUED_PATTERN.fullmatch, {*ids, *history.column("Lead ID")})
-    counter = max(counter, max((int(m[1]) for m in issued if m), default=0) + 1)
+    numbers = _numbers(ids, memo if memo is not None else Memo())
+    # History's IDs that no lead holds any more, each distinct one once; no Python call per
+    # ID: map() and filter() of C functions
+    gone = filter(None, map(ISSUED_PATTERN.fullmatch, set(history.column("Lead ID")) - {*ids}))
+    counter = max(
+        counter,
+        int(numbers.max(initial=-1)) + 1,
+        max(map(int, map(itemgetter(1), gone)), default=0) + 1,
+    )
     # New numbers are above every number issued, so a new ID is never one already in use.
     fresh = (np.array(ids, dtype=object) == "") | pd.Series(
         ids, dtype=object
@@ -53,7 +65,17 @@ def next_ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str
     return ids, fresh, counter
 
 
-def _rank(ids: list[str]) -> np.ndarray:
-    matches = map(ID_PATTERN.match, ids)
-    numbers = [int(m[1]) if m else 10**12 + k for k, m in enumerate(matches)]
-    return np.array(numbers, dtype=np.int64)
+def _numbers(ids: list[str], memo: Memo) -> np.ndarray:
+    """Per ID (stripped), its number (a Python int, however long), -1 when it is none."""
+
+    def read(cells: np.ndarray) -> tuple[np.ndarray]:
+        found = [int(m[1]) if m else -1 for m in map(ID_PATTERN.match, cells.tolist())]
+        return (np.array(found, dtype=object),)
+
+    return memo.per_row("Lead ID", (), (np.array(ids, dtype=object),), read)[0]
+
+
+def _rank(ids: list[str], memo: Memo) -> np.ndarray:
+    numbers = _numbers(ids, memo)
+    numbers = np.where(numbers >= 0, numbers, 10**12 + np.arange(len(ids), dtype=object))
+    return numbers.astype(np.int64)
