@@ -261,21 +261,37 @@ def _resolve(keys: np.ndarray, leads: Leads) -> tuple[np.ndarray, np.ndarray, np
     codes, uniques = pd.factorize(keys[missed])
     texts = [str(u).strip() for u in uniques]
     by_id = index.get_indexer(pd.Index(texts, dtype=object))
-    oldest = _oldest_by_email(leads).reindex([t.casefold() for t in texts])
-    found = np.where(by_id >= 0, by_id, oldest.fillna(-1).to_numpy(dtype=np.int64))
+    found = np.where(by_id >= 0, by_id, _oldest_by_email(leads, [t.casefold() for t in texts]))
     lead[missed] = found[codes]
     named[missed] = np.array([t != "" for t in texts], dtype=bool)[codes]
     via_email[missed] = ((by_id < 0) & (found >= 0))[codes]
     return lead, named, via_email
 
 
-def _oldest_by_email(leads: Leads) -> pd.Series:
-    """E-mail (casefolded) -> the position of the oldest lead holding it."""
-    order = np.argsort(leads.rank, kind="stable")
-    emails = pd.Series(leads.emails[order], index=order, dtype=object)
-    emails = emails[emails != ""]
-    firsts = emails.drop_duplicates(keep="first")
-    return pd.Series(firsts.index.to_numpy(), index=firsts.to_numpy())
+def _holders(leads: Leads, emails: list[str]) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(the distinct ``emails`` (casefolded), the positions of the leads holding one, oldest
+    first, and which of them each holds): the leads' column hashed against these few."""
+    wanted = pd.Index(list(dict.fromkeys(e for e in emails if e)), dtype=object)
+    at = wanted.get_indexer(pd.Index(leads.emails, dtype=object))
+    hits = np.flatnonzero(at >= 0)
+    hits = hits[np.argsort(leads.rank[hits], kind="stable")]
+    return wanted, hits, at[hits]
+
+
+def _oldest_by_email(leads: Leads, emails: list[str]) -> np.ndarray:
+    """Per e-mail (casefolded), the position of the oldest lead holding it, -1 for none."""
+    wanted, hits, which = _holders(leads, emails)
+    oldest = np.full(len(wanted) + 1, -1, dtype=np.int64)  # the last: an e-mail no lead has
+    _values, first = np.unique(which, return_index=True)
+    oldest[which[first]] = hits[first]
+    return oldest[wanted.get_indexer(pd.Index(emails, dtype=object))]
+
+
+def _shared(leads: Leads, emails: list[str]) -> dict[str, int]:
+    """Of ``emails`` (casefolded), those several leads hold, and by how many."""
+    wanted, _hits, which = _holders(leads, emails)
+    counts = np.bincount(which, minlength=len(wanted))
+    return {str(e): int(n) for e, n in zip(wanted, counts, strict=True) if n > 1}
 
 
 def _say_lead(
@@ -287,13 +303,13 @@ def _say_lead(
     problems: _Problems,
 ) -> None:
     """A row that names no lead, no known lead, or an e-mail several leads share."""
-    shared = pd.Series(leads.emails[leads.emails != ""]).value_counts()
-    shared = shared[shared > 1]
+    # only an e-mail a row was matched by can be one several leads share
+    mailed = np.flatnonzero(via_email)
+    folded = [str(k).strip().casefold() for k in keys[mailed]]
+    shared = _shared(leads, folded)
     twin = np.zeros(len(keys), dtype=bool)
-    if len(shared):  # no e-mail shared by two leads (the usual case): nothing to look up
-        mailed = np.flatnonzero(via_email)
-        folded = [str(k).strip().casefold() for k in keys[mailed]]
-        twin[mailed] = pd.Series(folded, dtype=object).isin(shared.index).to_numpy()
+    if shared:  # no e-mail shared by two leads (the usual case): nothing to look up
+        twin[mailed] = [f in shared for f in folded]
     wrong = np.flatnonzero(filled & ((lead < 0) | twin))
     if not len(wrong):
         return
@@ -302,7 +318,7 @@ def _say_lead(
     for i, key in enumerate(str(u).strip() for u in uniques):
         if not key:
             said[i] = (_("this activity names no lead"), _("type the lead's Lead ID or e-mail"))
-        elif key.casefold() in shared.index:
+        elif key.casefold() in shared:
             said[i] = (
                 _("%(count)d leads have the e-mail %(email)s; this activity counts for the oldest")
                 % {"count": int(shared[key.casefold()]), "email": shown(key)},
