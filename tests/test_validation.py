@@ -329,6 +329,25 @@ def test_a_memo_checks_only_the_cells_that_changed() -> None:
     assert memo.columns == {}  # its messages were worded in the other language
 
 
+def test_a_memo_remakes_a_whole_result_when_any_cell_changed() -> None:
+    memo, made = Memo(), []
+
+    def make(rank: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray]:
+        made.append(keys.tolist())
+        return (find_duplicates(rank, [pd.Series(keys)]),)
+
+    rank, keys = np.array([3, 1, 2]), np.array(["a", "b", "a"], dtype=object)
+    assert memo.whole("d", (), (rank, keys), make)[0].tolist() == [2, -1, -1]
+    assert memo.whole("d", (), (rank, keys.copy()), make)[0].tolist() == [2, -1, -1]
+    assert len(made) == 1  # the same cells: the same duplicates, not found again
+    edited = np.array(["a", "b", "b"], dtype=object)
+    assert memo.whole("d", (), (rank, edited), make)[0].tolist() == [-1, -1, 1]
+    assert memo.whole("d", (), (np.array([1, 3, 2]), keys), make)[0].tolist() == [-1, -1, 0]
+    assert memo.whole("d", ("phone",), (np.array([1, 3, 2]), keys), make)[0].tolist() == [-1, -1, 0]
+    assert memo.whole("d", (), (rank[:2], keys[:2]), make)[0].tolist() == [-1, -1]
+    assert len(made) == 5
+
+
 # --- duplicates ----------------------------------------------------------------------------
 
 

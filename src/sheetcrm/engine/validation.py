@@ -84,6 +84,12 @@ def country_region(country: str) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
+Columns = tuple[np.ndarray, ...]
+"""Columns of one check: its inputs (cells, one array per column read) or its results."""
+Made = Callable[..., Columns]
+"""What a check makes of its input columns."""
+
+
 @dataclass
 class Memo:
     """Parse results by input text, kept across syncs so unchanged rows cost nothing. The
@@ -96,7 +102,7 @@ class Memo:
     emails: dict[str, tuple[str, str]] = field(default_factory=dict)
     phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     language: str = DEFAULT
-    columns: dict[str, tuple[object, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = field(
+    columns: dict[str, tuple[object, Columns, Columns]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -108,13 +114,7 @@ class Memo:
             self.columns.clear()
             self.language = language
 
-    def per_row(
-        self,
-        check: str,
-        params: object,
-        cells: tuple[np.ndarray, ...],
-        each: Callable[..., tuple[np.ndarray, ...]],
-    ) -> tuple[np.ndarray, ...]:
+    def per_row(self, check: str, params: object, cells: Columns, each: Made) -> Columns:
         """``each(*cells)``: per row, what ``check`` makes of its cells (arrays, one per
         input column, all as long); the same, for rows whose cells equal those of the last
         call under ``params``, from that call. Keyed by content: every cell is compared
@@ -137,10 +137,29 @@ class Memo:
                 for result, value in zip(results, fresh, strict=True):
                     result[changed] = value
         else:
-            before = tuple(np.array(c, dtype=object) for c in cells)  # a copy, compact
+            before = tuple(np.array(c) for c in cells)  # a copy, compact
             results = each(*cells)
         self.columns[check] = (params, before, results)
         return results
+
+    def whole(self, check: str, params: object, cells: Columns, make: Made) -> Columns:
+        """``make(*cells)``, which depends on every row at once (duplicates: groups of
+        rows), or the last call's result when ``params`` and every cell are the same."""
+        kept = self.columns.get(check)
+        if kept is not None and kept[0] == params and _same(kept[1], cells):
+            return kept[2]
+        results = make(*cells)
+        self.columns[check] = (params, tuple(np.array(c) for c in cells), results)
+        return results
+
+
+def _same(before: Columns, cells: Columns) -> bool:
+    """Whether the columns hold the same values: compared at C speed, a string held by both
+    (a result the memo gave) by its address alone."""
+    return len(before) == len(cells) and all(
+        len(old) == len(new) and not (old != new).any()
+        for old, new in zip(before, cells, strict=True)
+    )
 
 
 _PLAIN_EMAIL = re.compile(

@@ -31,6 +31,8 @@ def shown(text: str, limit: int = 60) -> str:
 MAX_CELL = 32_767
 """The most characters a cell holds in the smallest backend (Excel's limit; Google allows
 50,000): what text is cut to when the sheet's own limit is not known."""
+CUT_END = " characters cut]"
+"""How a cut cell ends (:func:`clamp`): a text that holds it nowhere holds no cut cell."""
 _CUT = re.compile(r"… \[([\d,]+) characters cut\]\Z")
 
 

@@ -79,6 +79,9 @@ def join_notes(
             repeat[order] = np.arange(len(rows)) - start
         for k in range(int(repeat.max()) + 1):
             at, text = rows[repeat == k], texts[repeat == k]
-            joined[at] = np.where(said[at], joined[at] + "; " + text, text)
+            again = said[at]  # joined to what an earlier step said; the others just set
+            if again.any():
+                joined[at[again]] = joined[at[again]] + "; " + text[again]
+            joined[at[~again]] = text[~again]
             said[at] = True
     return joined, said

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.duplicates import company_domains, find_duplicates
@@ -51,8 +52,15 @@ def _company_domains(memo: Memo, email: pd.Series, free: Iterable[str]) -> pd.Se
 def mark_duplicates(state: SyncState) -> SyncState:
     if "validation" in state.frozen:
         return state
-    keys = state.settings["Dedupe keys"]
-    chosen = [state.contacts[k].reset_index(drop=True) for k in keys]
-    earliest = find_duplicates(state.rank, chosen)
-    state.put("Duplicate of", [state.ids[e] if e >= 0 else "" for e in earliest])
+    keys = tuple(state.settings["Dedupe keys"])
+    memo = state.memo if state.memo is not None else Memo()
+    # a re-sync whose ranks and keys are those of the last one has the same duplicates
+    (earliest,) = memo.whole(
+        "duplicates",
+        keys,
+        (state.rank, *(state.contacts[k].to_numpy(dtype=object) for k in keys)),
+        lambda rank, *chosen: (find_duplicates(rank, [pd.Series(c) for c in chosen]),),
+    )
+    ids = np.asarray(state.ids, dtype=object)
+    state.put("Duplicate of", np.where(earliest >= 0, ids[np.maximum(earliest, 0)], ""))
     return state
