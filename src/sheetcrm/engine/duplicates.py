@@ -59,7 +59,10 @@ def company_domains(email: pd.Series, extra_free: Iterable[str] = ()) -> pd.Seri
     """The email's domain when it names a company (not a free-mail provider), else ""."""
     free = FREE_MAIL | frozenset(extra_free)
     domains = [e.rpartition("@")[2] if isinstance(e, str) else "" for e in email]
-    return pd.Series([d if d not in free else "" for d in domains], index=email.index, dtype=object)
+    codes, uniques = pd.factorize(np.array(domains, dtype=object))
+    # one string per distinct domain, which its rows share (the sync's memo keeps them)
+    company = np.array([d if d not in free else "" for d in uniques] + [""], dtype=object)
+    return pd.Series(company[codes], index=email.index, dtype=object)
 
 
 def find_duplicates(rank: np.ndarray, keys: list[pd.Series]) -> np.ndarray:

@@ -66,16 +66,20 @@ def next_ids(
 
 
 def _numbers(ids: list[str], memo: Memo) -> np.ndarray:
-    """Per ID (stripped), its number (a Python int, however long), -1 when it is none."""
+    """Per ID (stripped), its number, -1 when it is none: int64, or Python ints when one is
+    too long for it (the memo keeps these: 8 bytes a lead, not an int object too)."""
 
     def read(cells: np.ndarray) -> tuple[np.ndarray]:
         found = [int(m[1]) if m else -1 for m in map(ID_PATTERN.match, cells.tolist())]
-        return (np.array(found, dtype=object),)
+        try:
+            return (np.array(found, dtype=np.int64),)
+        except OverflowError:
+            return (np.array(found, dtype=object),)
 
     return memo.per_row("Lead ID", (), (np.array(ids, dtype=object),), read)[0]
 
 
 def _rank(ids: list[str], memo: Memo) -> np.ndarray:
     numbers = _numbers(ids, memo)
-    numbers = np.where(numbers >= 0, numbers, 10**12 + np.arange(len(ids), dtype=object))
+    numbers = np.where(numbers >= 0, numbers, 10**12 + np.arange(len(ids), dtype=np.int64))
     return numbers.astype(np.int64)
