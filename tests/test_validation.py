@@ -68,11 +68,28 @@ def test_an_invalid_email_says_why(text: str, message: str) -> None:
 def test_the_memo_remembers_each_text() -> None:
     memo = Memo()
     assert normalise_email("A@B.com", memo) == ("a@b.com", "")
-    assert memo.emails == {"A@B.com": ("a@b.com", "")}
-    memo.emails["A@B.com"] = ("from the memo", "")
+    assert memo.email("A@B.com") == ("a@b.com", "")
+    memo.keep_email("A@B.com", ("from the memo", ""))
     assert normalise_email("A@B.com", memo) == ("from the memo", "")
     assert normalise_phone("+44 20 7946 0958", "US", memo) == ("+442079460958", "")
-    assert memo.phones == {("+44 20 7946 0958", "US"): ("+442079460958", "")}
+    assert memo.phone("+44 20 7946 0958", "US") == ("+442079460958", "")
+    assert memo.phone("+44 20 7946 0958", "GB") is None  # read in another region: not known
+    assert memo.size() == 2
+
+
+def test_the_memo_holds_a_text_that_is_its_own_result_once() -> None:
+    # the service keeps the memo for its lifetime, an entry per lead: an address that
+    # normalises to itself is held as the very text read, a problem as the pair
+    memo = Memo()
+    text = "".join(["jane", "@example.com"])  # a string of its own, as a read makes
+    assert normalise_email(text, memo) == (text, "")
+    assert memo.emails[text] is text
+    assert normalise_email("Jane@Example.com", memo) == ("jane@example.com", "")
+    assert memo.emails["Jane@Example.com"] == "jane@example.com"
+    bad = normalise_email("jane@@example.com", memo)
+    assert bad[1] and memo.emails["jane@@example.com"] == bad
+    assert normalise_phone("+14155550132", "US", memo) == ("+14155550132", "")
+    assert memo.phones == {"US": {"+14155550132": "+14155550132"}}
 
 
 # --- phone ---------------------------------------------------------------------------------
@@ -329,3 +346,20 @@ def test_company_domains_skip_free_mail() -> None:
 
 def test_company_domains_of_no_rows() -> None:
     assert company_domains(pd.Series([], dtype=object)).tolist() == []
+
+
+def test_the_memo_cache_keeps_results_and_problems(tmp_path, monkeypatch) -> None:
+    from sheetcrm.files.memo_cache import load_memo, save_memo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    memo = Memo()
+    for text in ("a@b.com", "A@B.com", "jane@@example.com"):
+        normalise_email(text, memo)
+    for text, region in (("(415) 555-0132", "US"), ("020 7946 0958", "GB"), ("12", "US")):
+        normalise_phone(text, region, memo)
+    save_memo("sheet", memo)
+    again = load_memo("sheet")
+    assert again.emails == memo.emails and again.phones == memo.phones
+    assert again.email("jane@@example.com") == normalise_email("jane@@example.com")
+    assert again.phone("12", "US") == normalise_phone("12", "US")
+    assert again.phone("020 7946 0958", "GB") == ("+442079460958", "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,9 @@ import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from sheetcrm.engine.catalog import DEFAULT, _
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.dates import date_problem, parse_date
+from sheetcrm.engine.memo import Memo as Memo  # where the engine has always found it
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import norm_header
@@ -93,23 +94,6 @@ TYPED_DATES = (*(c.header for c in LEADS.columns if c.kind is Kind.DATE), "Creat
 Created at, which the sync stamps only when it is empty."""
 
 
-@dataclass
-class Memo:
-    """Parse results by input text, kept across syncs so unchanged rows cost nothing. The
-    problems it keeps are worded in ``language``: a sync in another one starts it afresh."""
-
-    emails: dict[str, tuple[str, str]] = field(default_factory=dict)
-    phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    language: str = DEFAULT
-
-    def speak(self, language: str) -> None:
-        """Forget what was worded in another language than ``language``."""
-        if language != self.language:
-            self.emails.clear()
-            self.phones.clear()
-            self.language = language
-
-
 _PLAIN_EMAIL = re.compile(
     r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)@"
     r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,63}))"
@@ -133,8 +117,8 @@ def plain_email(text: str) -> bool:
 
 def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
     """(normalised address, problem): lower-cased domain, trimmed; no DNS lookup."""
-    if memo is not None and text in memo.emails:
-        return memo.emails[text]
+    if memo is not None and (known := memo.email(text)) is not None:
+        return known
     s = text.strip().strip("<>").strip()
     if s.casefold().startswith("mailto:"):
         s = s[7:]
@@ -154,15 +138,14 @@ def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
                 % {"value": shown(text.strip()), "reason": exc},
             )
     if memo is not None:
-        memo.emails[text] = result
+        memo.keep_email(text, result)
     return result
 
 
 def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[str, str]:
     """(E.164 number, problem); numbers without + are read in ``region``."""
-    key = (text, region)
-    if memo is not None and key in memo.phones:
-        return memo.phones[key]
+    if memo is not None and (known := memo.phone(text, region)) is not None:
+        return known
     s = text.strip()
     if not s or s.casefold() in BLANKS:
         result = ("", "")
@@ -186,7 +169,7 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
                 % {"value": shown(s), "reason": exc._msg.rstrip(".")},
             )
     if memo is not None:
-        memo.phones[key] = result
+        memo.keep_phone(text, region, result)
     return result
 
 
@@ -264,7 +247,7 @@ def check_rows(
     lookup = {c: country_region(c) or region for c in countries.unique()}
     regions = [lookup[c] for c in countries]  # a list: pandas' map would infer its string dtype
     email_results = pd.Series(
-        [memo.emails.get(t) or normalise_email(t, memo) for t in column("Email")],
+        memo.emails_of(column("Email"), lambda t: normalise_email(t, memo)),
         index=index,
         dtype=object,
     )
@@ -276,10 +259,7 @@ def check_rows(
         _("type an address like name@company.com, or leave the cell empty"),
     )
     phone_results = pd.Series(
-        [
-            memo.phones.get((t, r)) or normalise_phone(t, r, memo)
-            for t, r in zip(column("Phone"), regions, strict=True)
-        ],
+        memo.phones_of(column("Phone"), regions, lambda t, r: normalise_phone(t, r, memo)),
         index=index,
         dtype=object,
     )
