@@ -7,10 +7,11 @@ marked for calculation on opening. The file is replaced as openpyxl's save repla
 (xlsx_save.py: in one step, under the lock, only at the version read).
 
 Made here: cells set in existing tabs, rows appended under existing tabs, existing tabs
-other than the metric tabs rewritten whole (Problems, State, Notifications...). Left to the
-openpyxl path (:class:`NeedsOpenpyxl`): new columns (their look: widths, drop-downs,
-highlighting), a tab to create, a metric tab (its number formats and charts), a cell
-holding a formula or inside merged cells, text XML cannot hold (U+FFFF, lone surrogates:
+rewritten whole (Problems, State, Notifications...), the metric tabs among them with their
+number formats and charts (xlsx_metric_edit.py). Left to the openpyxl path
+(:class:`NeedsOpenpyxl`): new columns (their look: widths, drop-downs, highlighting), a tab
+to create, a metric tab's charts to add or remove, a cell holding a formula or inside merged
+cells, text XML cannot hold (U+FFFF, lone surrogates:
 openpyxl refuses it), a rewritten tab with merged cells or formulas,
 the State tab rewritten while not hidden, a 1904-based workbook, worksheet extensions
 (``<extLst>``: openpyxl says it drops them, and that path refuses the save), XML that is
@@ -32,6 +33,7 @@ from typing import IO
 
 from sheetcrm.backends import xlsx_save
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, column_kind, date_format, typed
+from sheetcrm.backends.xlsx_metric_edit import edit_metric_sheet, metric_edits, redraw
 from sheetcrm.backends.xlsx_parts import sheet_parts, styles_part, workbook_part
 from sheetcrm.backends.xlsx_quirks import _FORMULA
 from sheetcrm.backends.xlsx_sheet_edit import Edits, NeedsOpenpyxl, Pieces, Put, edit_sheet
@@ -76,6 +78,7 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
             raise NeedsOpenpyxl("no styles.xml")
         styles = Styles(zf.read(styles_name))
         edited: dict[str, Pieces] = {}
+        metrics = {t: changes.replace[tab] for t, tab in _metric_titles(changes, parts).items()}
         formulas = False
         for title, part in parts.items():
             if part not in zf.NameToInfo:
@@ -84,7 +87,11 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
             if extended:  # openpyxl warns it drops them: its path refuses the save
                 raise NeedsOpenpyxl("worksheet extensions")
             formulas = formulas or has_formulas
-            if title in tabs:
+            metric = metrics.get(title)
+            if isinstance(metric, MetricTab):
+                edited[part] = edit_metric_sheet(zf.read(part), tabs[title][0], styles)
+                edited.update({p: [xml] for p, xml in redraw(zf, part, title, metric).items()})
+            elif title in tabs:
                 edits, clear_all = tabs[title]
                 edited[part] = edit_sheet(zf.read(part), edits, styles.style_for, clear_all)
         if styles.changed:
@@ -154,10 +161,13 @@ def _plan(
                 cells[c + 1] = _put(text, kind, service)
     for tab, table in changes.replace.items():
         title = title_of(tab)
-        if isinstance(table, MetricTab) or title in METRIC_TABS:
-            raise NeedsOpenpyxl("a metric tab: its formats and charts")
         if title in tabs:
             raise NeedsOpenpyxl("a tab both changed and rewritten")
+        if isinstance(table, MetricTab):
+            tabs[title] = (metric_edits(title, table), True)  # xlsx_metric_edit.py
+            continue
+        if title in METRIC_TABS:
+            raise NeedsOpenpyxl("a metric tab without its formats and charts")
         if norm_header(title) == norm_header(STATE.name) and title not in hidden:
             raise NeedsOpenpyxl("the State tab to hide")
         edits = {1: {c: _put(text, Kind.TEXT, False) for c, text in enumerate(table.header, 1)}}
@@ -168,6 +178,17 @@ def _plan(
                 cells[c] = _put(text, kind, service)
         tabs[title] = (edits, True)
     return tabs
+
+
+def _metric_titles(changes: Changes, parts: dict[str, str]) -> dict[str, str]:
+    """The title of each metric tab rewritten -> its name in ``changes.replace``."""
+    found = {}
+    for tab, table in changes.replace.items():
+        if isinstance(table, MetricTab):
+            key = norm_header(tab)
+            title = tab if tab in parts else next(t for t in parts if norm_header(t) == key)
+            found[title] = tab
+    return found
 
 
 def _scan(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool]:

@@ -39,6 +39,8 @@ Edits = dict[int, dict[int, Put]]
 """By sheet row, by column (both from 1)."""
 StyleFor = Callable[[int, Put], int]
 """The style index a cell with style ``s`` gets when ``Put`` is written into it."""
+KeepStyle = Callable[[int], int]
+"""The style index a cell with style ``s`` keeps when a tab rewritten whole clears it."""
 
 _SHEET_DATA = re.compile(rb"<sheetData\b[^>]*?(/?)>")
 _ROW = re.compile(rb"<row\b([^>]*?)(/?)>")
@@ -56,10 +58,17 @@ Pieces = list[bytes | memoryview]
 """A part's new content, in the order written: slices of the part as read where unchanged."""
 
 
-def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = False) -> Pieces:
+def edit_sheet(
+    xml: bytes,
+    edits: Edits,
+    style_for: StyleFor,
+    clear_all: bool = False,
+    keep_style: KeepStyle | None = None,
+) -> Pieces:
     """``xml`` (a worksheet part) with ``edits`` set; with ``clear_all``, every other
-    cell's value cleared first (its style kept), as a tab rewritten whole. The rows no edit
-    touches come back as slices of ``xml``, not copies (a large tab is held once)."""
+    cell's value cleared first (its style kept, or ``keep_style`` of it: a metric tab's
+    formats go back to General), as a tab rewritten whole. The rows no edit touches come
+    back as slices of ``xml``, not copies (a large tab is held once)."""
     found = _SHEET_DATA.search(xml)
     if found is None:
         raise NeedsOpenpyxl("no <sheetData> as Excel writes it (elements with a prefix?)")
@@ -75,7 +84,8 @@ def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = 
     if xml.find(b"<!", start, end) >= 0 or xml.find(b"<?", start, end) >= 0:
         raise NeedsOpenpyxl("comments or CDATA among the rows")
     _check_merged(tail, edits, clear_all)
-    rows = _rewrite_rows(xml, start, end, edits, style_for, clear_all)
+    keep = (keep_style or _same) if clear_all else None
+    rows = _rewrite_rows(xml, start, end, edits, style_for, keep)
     return [_dimension(head, edits), *rows, tail]
 
 
@@ -92,8 +102,12 @@ def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
                     raise NeedsOpenpyxl("a cell inside merged cells")
 
 
+def _same(style: int) -> int:
+    return style
+
+
 def _rewrite_rows(
-    xml: bytes, start: int, end: int, edits: Edits, style_for: StyleFor, clear_all: bool
+    xml: bytes, start: int, end: int, edits: Edits, style_for: StyleFor, keep: KeepStyle | None
 ) -> Pieces:
     """The rows between ``start`` and ``end`` with ``edits`` set."""
     view = memoryview(xml)
@@ -112,7 +126,7 @@ def _rewrite_rows(
             pos = match.start()
             i += 1
         touched = i < len(pending) and pending[i] == r
-        if not touched and not clear_all:
+        if not touched and keep is None:
             continue
         close = match.end() if match[2] else xml.find(b"</row>", match.end(), end)
         if close < 0:
@@ -120,7 +134,7 @@ def _rewrite_rows(
         row_end = close if match[2] else close + len(b"</row>")
         cells = b"" if match[2] else xml[match.end() : close]
         wanted = edits.get(r, {}) if touched else {}
-        out += [view[pos : match.start()], _row(match[1], r, cells, wanted, style_for, clear_all)]
+        out += [view[pos : match.start()], _row(match[1], r, cells, wanted, style_for, keep)]
         pos = row_end
         i += touched
     out.append(view[pos:end])
@@ -136,7 +150,7 @@ def _row_number(attrs: bytes) -> int:
 
 
 def _new_row(r: int, edits: Edits, style_for: StyleFor) -> bytes:
-    return _row(b' r="%d"' % r, r, b"", edits[r], style_for, False)
+    return _row(b' r="%d"' % r, r, b"", edits[r], style_for, None)
 
 
 def _row(
@@ -145,8 +159,9 @@ def _row(
     cells: bytes,
     wanted: dict[int, Put],
     style_for: StyleFor,
-    clear_all: bool,
+    keep: KeepStyle | None,
 ) -> bytes:
+    """The row ``r`` with ``wanted`` set; with ``keep``, its other cells cleared."""
     wanted = dict(wanted)  # emptied as cells are found: what is left is new
     placed: list[tuple[int, bytes]] = []
     pos = 0
@@ -160,7 +175,7 @@ def _row(
             raise NeedsOpenpyxl("a cell without its reference")
         c = column_index_from_string(ref[1])
         content = match[2] or b""
-        if c not in wanted and not clear_all:
+        if c not in wanted and keep is None:
             placed.append((c, match[0]))
             continue
         if set(cell) - _CELL_ATTRS or b"<f" in content:
@@ -168,7 +183,7 @@ def _row(
         style = int(cell.get("s", "0"))
         if c in wanted:
             placed.append((c, _cell(r, c, style, wanted.pop(c), style_for)))
-        elif style:
+        elif keep is not None and (style := keep(style)):
             placed.append((c, b'<c r="%s" s="%d"/>' % (ref[0].encode(), style)))
     if cells[pos:].strip():
         raise NeedsOpenpyxl("something other than cells in a row")
@@ -181,7 +196,7 @@ def _row(
 def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
     ref = f"{get_column_letter(c)}{r}".encode()
     value = put.value
-    if value is not None:
+    if value is not None or put.number_format is not None:  # a metric tab's empty cell
         style = style_for(style, put)
     s = b' s="%d"' % style if style else b""
     if value is None:
