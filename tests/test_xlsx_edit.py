@@ -87,6 +87,9 @@ def random_changes(rng: random.Random, snapshot_tabs: dict[str, Table], version:
         )
     if rng.random() < 0.4:
         changes.appends[NOTIFICATIONS.name] = [random_row(rng, len(NOTIFICATIONS.headers))]
+    if rng.random() < 0.4:  # a tab the look does not follow: its new columns go in place
+        width = len(snapshot_tabs[NOTIFICATIONS.name].header)
+        changes.new_columns[NOTIFICATIONS.name] = [f"Extra {width + i}" for i in range(2)]
     return changes
 
 
@@ -163,6 +166,22 @@ def test_a_number_under_a_date_format_becomes_general_as_through_openpyxl(
     assert cells(direct.path) == cells(through.path)
 
 
+def test_a_cell_set_twice_in_one_write_keeps_the_style_of_both_as_through_openpyxl(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    for backend in pair:  # a date then a text in Stage changed at: the date's format stays
+        snapshot = backend.read()
+        col = snapshot.tabs["Leads"].header.index("Stage changed at")
+        updates = [
+            CellUpdate("Leads", 0, col, "2026-01-31 09:30"),
+            CellUpdate("Leads", 0, col, "x"),
+        ]
+        backend.write(Changes(snapshot.version, cells=updates))
+    direct, through = pair
+    assert direct.last_write == "in place"
+    assert cells(direct.path) == cells(through.path)
+
+
 def test_only_the_parts_a_change_needs_are_rewritten(book: WorkbookBackend) -> None:
     before = _members(book.path)
     snapshot = book.read()
@@ -189,7 +208,10 @@ def test_a_service_cell_gets_its_grey_and_a_new_style_once(book: WorkbookBackend
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        (Changes("", new_columns={"Leads": ["Extra"]}), "new columns"),
+        (
+            Changes("", new_columns={"Leads": ["Extra"]}),
+            "a tab the drop-downs follow, given new columns",
+        ),
         (Changes("", replace={"Brand new": Table(["A"], [["1"]])}), "a tab to create"),
         (Changes("", appends={"Brand new": [["1"]]}), "a tab to create"),
     ],

@@ -8,15 +8,15 @@ marked for calculation on opening. The file is replaced as openpyxl's save repla
 
 Made here: cells set in existing tabs, rows appended under existing tabs, existing tabs
 rewritten whole (Problems, State, Notifications...), the metric tabs among them with their
-number formats and charts (xlsx_metric_edit.py). Left to the openpyxl path
-(:class:`NeedsOpenpyxl`): new columns (their look: widths, drop-downs, highlighting), a tab
-to create, a metric tab's charts to add or remove, a cell holding a formula or inside merged
-cells, text XML cannot hold (U+FFFF, lone surrogates:
-openpyxl refuses it), a rewritten tab with merged cells or formulas,
-the State tab rewritten while not hidden, a 1904-based workbook, worksheet extensions
-(``<extLst>``: openpyxl says it drops them, and that path refuses the save), XML that is
-not as Excel, LibreOffice or openpyxl write it (elements with a prefix, rows or cells without their
-reference, comments among the rows).
+number formats and charts (xlsx_metric_edit.py), new columns' header cells (a look they move
+goes through openpyxl: workbook._look_moves). Left to the openpyxl path
+(:class:`NeedsOpenpyxl`): a tab to create, a metric tab's charts to add or remove, a cell
+holding a formula or inside merged cells, text XML cannot hold (U+FFFF, lone surrogates:
+openpyxl refuses it), a rewritten tab with merged cells or formulas, the State tab rewritten
+while not hidden, a 1904-based workbook, worksheet extensions (``<extLst>``: openpyxl says it
+drops them, and that path refuses the save), XML that is not as Excel, LibreOffice or
+openpyxl write it (elements with a prefix, rows or cells without their reference, comments
+among the rows).
 Not done here, unlike the openpyxl path: drop-downs and highlighting a person removed from
 Leads are put back only by the next write through openpyxl.
 """
@@ -27,6 +27,7 @@ import copy
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -64,8 +65,6 @@ _HIDDEN = re.compile(rb"""\bstate\s*=\s*["'](?:hidden|veryHidden)["']""")
 def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
     """Write ``changes`` into the workbook at ``path`` (read at ``changes.base_version``),
     or raise :class:`NeedsOpenpyxl` having written nothing."""
-    if any(changes.new_columns.values()):
-        raise NeedsOpenpyxl("new columns")
     with zipfile.ZipFile(path) as zf:
         book = workbook_part(zf)
         book_xml = zf.read(book)
@@ -140,6 +139,18 @@ def _plan(
             raise NeedsOpenpyxl(f"{title} was not read")
         return extents[title]
 
+    for tab, added in changes.new_columns.items():
+        if not added:
+            continue
+        # their header cells only, as apply_changes writes them; a look they change (a
+        # drop-down there) changes the look key, and workbook._look_moves sends it to openpyxl
+        title = title_of(tab)
+        header, height = shape(title)
+        heading = tabs.setdefault(title, ({}, False))[0].setdefault(1, {})
+        for c, text in enumerate(added, start=len(header) + 1):
+            heading[c] = _put(text, Kind.TEXT, False)
+        assert extents is not None  # measured by shape()
+        extents[title] = (header + list(added), height)
     for update in changes.cells:
         title = title_of(update.tab)
         header, height = shape(title)
@@ -147,7 +158,11 @@ def _plan(
             raise BackendError(f"{a1(title, update.row + 2, update.col)} is outside the table")
         kind, service = column_kind(title, header[update.col])
         edits = tabs.setdefault(title, ({}, False))[0]
-        edits.setdefault(update.row + 2, {})[update.col + 1] = _put(update.value, kind, service)
+        line = edits.setdefault(update.row + 2, {})
+        put = _put(update.value, kind, service)
+        # a cell set twice: its style as the openpyxl path leaves it, one put after the other
+        before = line.get(update.col + 1)
+        line[update.col + 1] = put if before is None else replace(put, earlier=before)
     for tab, rows in changes.appends.items():
         if not rows:
             continue

@@ -33,6 +33,7 @@ class Put:
     value: int | float | datetime | str | None
     fill: bool  # the grey of service-owned columns
     number_format: str | None  # a date's format; None: keep (a number under a date: General)
+    earlier: Put | None = None  # what the same write put there before: its style stays
 
 
 Edits = dict[int, dict[int, Put]]
@@ -196,8 +197,9 @@ def _row(
 def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
     ref = f"{get_column_letter(c)}{r}".encode()
     value = put.value
-    if value is not None or put.number_format is not None:  # a metric tab's empty cell
-        style = style_for(style, put)
+    for step in _steps(put):
+        if step.value is not None or step.number_format is not None:  # a metric tab's empty
+            style = style_for(style, step)
     s = b' s="%d"' % style if style else b""
     if value is None:
         return b'<c r="%s"%s/>' % (ref, s) if style else b""
@@ -211,6 +213,14 @@ def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
         return b'<c r="%s"%s t="inlineStr"><is><t%s>%s</t></is></c>' % (ref, s, space, text)
     number = to_excel(value) if isinstance(value, datetime) else value
     return b'<c r="%s"%s t="n"><v>%s</v></c>' % (ref, s, b"%.16g" % number)
+
+
+def _steps(put: Put) -> list[Put]:
+    """``put`` and those it replaced in the same write, the first first."""
+    steps = [put]
+    while steps[-1].earlier is not None:
+        steps.append(steps[-1].earlier)
+    return steps[::-1]
 
 
 def _dimension(head: bytes, edits: Edits) -> bytes:
