@@ -50,7 +50,10 @@ _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _SPANS = re.compile(rb"""\s+spans\s*=\s*(?:"[^"]*"|'[^']*')""")
 _MERGED = re.compile(rb"""<mergeCell\b[^>]*?\bref\s*=\s*["']([A-Z0-9:$]+)["']""")
 _DIMENSION = re.compile(rb"""(<dimension\b[^>]*?\bref\s*=\s*["'])([A-Z0-9:$]+)(["'])""")
-_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+_ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([0-9]+)"|'([0-9]+)')""")
+_CELL_REF = re.compile(
+    rb"""(?:^|\s)r\s*=\s*(?:"([A-Z]{1,3})([0-9]{1,7})"|'([A-Z]{1,3})([0-9]{1,7})')"""
+)
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what typed() leaves that XML 1.0 refuses
 _CELL_ATTRS = frozenset({"r", "s", "t"})
 
@@ -82,12 +85,24 @@ def edit_sheet(
         if end < 0:
             raise NeedsOpenpyxl("<sheetData> not closed")
         head, tail = xml[:start], xml[end:]
-    if xml.find(b"<!", start, end) >= 0 or xml.find(b"<?", start, end) >= 0:
+    if _markup(xml, start, end):
         raise NeedsOpenpyxl("comments or CDATA among the rows")
     _check_merged(tail, edits, clear_all)
     keep = (keep_style or _same) if clear_all else None
     rows = _rewrite_rows(xml, start, end, edits, style_for, keep)
     return [_dimension(head, edits), *rows, tail]
+
+
+def _markup(xml: bytes, start: int, end: int) -> bool:
+    """Whether a comment, CDATA or processing instruction (``<!``, ``<?``) is among the
+    rows: looked for by their rare second character, not by ``<``, which opens every tag."""
+    for mark in b"!?":
+        i = xml.find(mark, start, end)
+        while i >= 0:
+            if xml[i - 1] == 0x3C:  # "<": escaped everywhere in text, so markup
+                return True
+            i = xml.find(mark, i + 1, end)
+    return False
 
 
 def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
@@ -144,10 +159,10 @@ def _rewrite_rows(
 
 
 def _row_number(attrs: bytes) -> int:
-    found = dict((k, a or b) for k, a, b in _ATTR.findall(attrs)).get(b"r")
-    if not found or not found.isdigit():
+    found = _ROW_NUMBER.search(attrs)  # asked of every row: not every attribute parsed
+    if found is None:
         raise NeedsOpenpyxl("a row without its number")
-    return int(found)
+    return int(found[1] or found[2])
 
 
 def _new_row(r: int, edits: Edits, style_for: StyleFor) -> bytes:
@@ -170,22 +185,24 @@ def _row(
         if cells[pos : match.start()].strip():
             raise NeedsOpenpyxl("something other than cells in a row")
         pos = match.end()
-        cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
-        ref = _REF.fullmatch(cell.get("r", ""))
-        if ref is None or int(ref[2]) != r:
+        # only the reference of a cell kept as it is: a row holds tens of them
+        ref = _CELL_REF.search(match[1])
+        if ref is None or int(ref[2] or ref[4]) != r:
             raise NeedsOpenpyxl("a cell without its reference")
-        c = column_index_from_string(ref[1])
-        content = match[2] or b""
+        letters = (ref[1] or ref[3]).decode()
+        c = column_index_from_string(letters)
         if c not in wanted and keep is None:
             placed.append((c, match[0]))
             continue
+        cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
+        content = match[2] or b""
         if set(cell) - _CELL_ATTRS or b"<f" in content:
             raise NeedsOpenpyxl("a formula or rich value where sheetcrm writes")
         style = int(cell.get("s", "0"))
         if c in wanted:
             placed.append((c, _cell(r, c, style, wanted.pop(c), style_for)))
         elif keep is not None and (style := keep(style)):
-            placed.append((c, b'<c r="%s" s="%d"/>' % (ref[0].encode(), style)))
+            placed.append((c, b'<c r="%s%d" s="%d"/>' % (letters.encode(), r, style)))
     if cells[pos:].strip():
         raise NeedsOpenpyxl("something other than cells in a row")
     placed += [(c, _cell(r, c, 0, put, style_for)) for c, put in wanted.items()]
