@@ -7,8 +7,10 @@ revisions alternately:
   provisioned, synced and synced again (so the edit's re-sync writes only what it causes),
   none of which is timed. The sync keeps the memo of parsed contacts the service keeps.
 - ``--big`` leads (50,000): the first sync end to end, once per revision.
-Beside each: the process's peak RSS during the step (VmHWM, reset before it), the path the
-write took (``WorkbookBackend.last_write``), and what it wrote.
+Beside each: the CPU seconds of the process (the machine is shared: less inflated by the
+load than the wall time), the process's peak RSS during the step (VmHWM, reset before it),
+the path the write took (``WorkbookBackend.last_write``), what it wrote, and the seconds of
+its read, plan and write.
 Run: cd bench && PYTHONPATH=../src ../.venv/bin/python workbook_sync.py --rev main
 """
 
@@ -39,11 +41,16 @@ def reset():
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")
 def sync(backend, memo):
+    t0 = time.perf_counter()
     snap = backend.read()
+    t1 = time.perf_counter()
     changes = resolve(plan_sync(snap, NOW, memo), snap).changes
+    t2 = time.perf_counter()
     backend.write(changes)
+    t3 = time.perf_counter()
     return {"cells": len(changes.cells), "rows": sum(map(len, changes.appends.values())),
-            "tabs": len(changes.replace)}
+            "tabs": len(changes.replace),
+            "read_s": round(t1 - t0, 3), "plan_s": round(t2 - t1, 3), "write_s": round(t3 - t2, 3)}
 rows, mode = int(sys.argv[1]), sys.argv[2]
 with tempfile.TemporaryDirectory() as tmp:
     backend = WorkbookBackend(Path(tmp) / "crm.xlsx")
@@ -58,12 +65,12 @@ with tempfile.TemporaryDirectory() as tmp:
         stage = "Won" if leads.rows[0][col] != "Won" else "Qualified"
         backend.write(Changes(snap.version, cells=[CellUpdate("Leads", 0, col, stage)]))
     reset()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     wrote = sync(backend, memo)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     size = backend.path.stat().st_size / 1e6
-print(json.dumps({"s": round(seconds, 3), "peak_rss_mb": mb("VmHWM"), "took": backend.last_write,
-                  "wrote": wrote, "size_mb": round(size, 1)}))
+print(json.dumps({"s": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_rss_mb": mb("VmHWM"),
+                  "took": backend.last_write, "wrote": wrote, "size_mb": round(size, 1)}))
 """
 
 
@@ -73,6 +80,7 @@ def side_by_side(rev: str, rounds: int, rows: int, mode: str) -> dict[str, Any]:
     for name, results in runs.items():
         figures[name] = {
             "s": statistics.median(r["s"] for r in results),
+            "cpu_s": statistics.median(r["cpu_s"] for r in results),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
             "runs_s": [r["s"] for r in results],
             "took": results[-1]["took"],
@@ -105,8 +113,9 @@ def main() -> None:
 def _say(what: str, figures: dict[str, Any], rev: str, key: str = "edit_resync") -> None:
     this, other = figures[key]["this"], figures[key][rev]
     print(
-        f"{what}: this tree {this['s']:.2f} s (peak {this['peak_rss_mb']} MB; {this['took']}), "
-        f"{rev} {other['s']:.2f} s (peak {other['peak_rss_mb']} MB; {other['took']}): "
+        f"{what}: this tree {this['s']:.2f} s ({this['cpu_s']:.2f} s CPU, peak "
+        f"{this['peak_rss_mb']} MB; {this['took']}), {rev} {other['s']:.2f} s "
+        f"({other['cpu_s']:.2f} s CPU, peak {other['peak_rss_mb']} MB; {other['took']}): "
         f"{figures[key]['speedup']}x",
         flush=True,
     )
