@@ -178,10 +178,13 @@ def _row(
     keep: KeepStyle | None,
 ) -> bytes:
     """The row ``r`` with ``wanted`` set; with ``keep``, its other cells cleared."""
+    spliced = _splice(r, cells, wanted, style_for) if keep is None and cells else None
+    if spliced is not None:
+        return b"<row%s>%s</row>" % (_SPANS.sub(b"", attrs), spliced)
     wanted = dict(wanted)  # emptied as cells are found: what is left is new
     placed: list[tuple[int, bytes]] = []
     pos = 0
-    for match in _CELL.finditer(cells):
+    for match in _CELL.finditer(cells):  # every cell taken apart
         if cells[pos : match.start()].strip():
             raise NeedsOpenpyxl("something other than cells in a row")
         pos = match.end()
@@ -194,11 +197,7 @@ def _row(
         if c not in wanted and keep is None:
             placed.append((c, match[0]))
             continue
-        cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
-        content = match[2] or b""
-        if set(cell) - _CELL_ATTRS or b"<f" in content:
-            raise NeedsOpenpyxl("a formula or rich value where sheetcrm writes")
-        style = int(cell.get("s", "0"))
+        style = _style_of(match)
         if c in wanted:
             placed.append((c, _cell(r, c, style, wanted.pop(c), style_for)))
         elif keep is not None and (style := keep(style)):
@@ -209,6 +208,40 @@ def _row(
     placed.sort(key=lambda cell: cell[0])
     # spans is a hint of the columns a row uses: dropped rather than left wrong
     return b"<row%s>%s</row>" % (_SPANS.sub(b"", attrs), b"".join(b for _, b in placed))
+
+
+def _splice(r: int, cells: bytes, wanted: dict[int, Put], style_for: StyleFor) -> bytes | None:
+    """The row's ``cells`` with ``wanted`` set, when each is there already, found by its
+    reference (its other cells are copied, not taken apart); None: one is not (new, or
+    written otherwise: with single quotes, after another attribute)."""
+    found = []
+    for c, put in wanted.items():
+        at = cells.find(b' r="%s%d"' % (get_column_letter(c).encode(), r))
+        start = cells.rfind(b"<c", 0, at) if at >= 0 else -1
+        # in the cell's own start tag, not in a text that happens to hold those characters
+        if start < 0 or cells.find(b">", start, at) >= 0:
+            return None
+        match = _CELL.match(cells, start)
+        if match is None or match.end() <= at:
+            return None
+        found.append((start, match, c, put))
+    found.sort(key=lambda cell: cell[0])
+    out: list[bytes] = []
+    pos = 0
+    for start, match, c, put in found:
+        out += [cells[pos:start], _cell(r, c, _style_of(match), put, style_for)]
+        pos = match.end()
+    out.append(cells[pos:])
+    return b"".join(out)
+
+
+def _style_of(match: re.Match[bytes]) -> int:
+    """The style of a cell sheetcrm writes into (a ``_CELL`` match); refused: a formula or
+    a rich value there, which openpyxl's path handles (or refuses) its own way."""
+    cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
+    if set(cell) - _CELL_ATTRS or b"<f" in (match[2] or b""):
+        raise NeedsOpenpyxl("a formula or rich value where sheetcrm writes")
+    return int(cell.get("s", "0"))
 
 
 def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
