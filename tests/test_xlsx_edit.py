@@ -182,6 +182,20 @@ def test_a_cell_set_twice_in_one_write_keeps_the_style_of_both_as_through_openpy
     assert cells(direct.path) == cells(through.path)
 
 
+def test_a_text_holding_a_cell_reference_is_not_taken_for_the_cell(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    for backend in pair:  # Notes (Q) is set after Company (G) says ' r="Q2"' in its text
+        snapshot = backend.read()
+        backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 6, 'x r="Q2" y')]))
+        snapshot = backend.read()
+        backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 16, "noted")]))
+    direct, through = pair
+    assert direct.last_write == "in place"
+    assert read_tabs(direct.path)["Leads"].rows[0][6] == 'x r="Q2" y'
+    assert cells(direct.path) == cells(through.path)
+
+
 def test_only_the_parts_a_change_needs_are_rewritten(book: WorkbookBackend) -> None:
     before = _members(book.path)
     snapshot = book.read()
