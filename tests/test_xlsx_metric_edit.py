@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,12 @@ from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.backends.xlsx_parts import sheet_parts
 from sheetcrm.backends.xlsx_read import read_tabs
 from sheetcrm.backends.xlsx_read_openpyxl import read_tabs_openpyxl
-from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.metric_grid import Chart, MetricTab
-from sheetcrm.engine.schema import DASHBOARD, FUNNEL
+from sheetcrm.engine.plan import resolve
+from sheetcrm.engine.schema import DASHBOARD, FUNNEL, LEADS
+from sheetcrm.engine.sync import plan_sync
+from test_workbook import leads_row
 from test_xlsx_edit import VALUES, cells, pair, random_changes
 
 __all__ = ["pair"]  # the fixture, shared with test_xlsx_edit.py
@@ -165,3 +169,29 @@ def test_what_a_metric_tab_cannot_do_in_place_goes_through_openpyxl(
 def _members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_a_sync_after_one_edit_writes_its_figures_in_place_as_openpyxl_would(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    direct, through = pair
+    now = datetime(2026, 3, 2, 9, 0)
+    people = [
+        leads_row(**{"First name": f"P{n}", "Email": f"p{n}@example.com", "Amount": str(n * 100)})
+        for n in range(1, 30)
+    ]
+    for backend in pair:
+        backend.write(Changes(backend.read().version, appends={LEADS.name: people}))
+        snapshot = backend.read()
+        backend.write(resolve(plan_sync(snapshot, now), snapshot).changes)  # the first sync
+        snapshot = backend.read()
+        stage = snapshot.tabs[LEADS.name].header.index("Stage")
+        edit = [CellUpdate(LEADS.name, 3, stage, "Won")]  # as a person moves a lead
+        backend.write(Changes(snapshot.version, cells=edit))
+        snapshot = backend.read()
+        changes = resolve(plan_sync(snapshot, now + timedelta(hours=1)), snapshot).changes
+        assert DASHBOARD.name in changes.replace  # the figures changed
+        backend.write(changes)
+    assert direct.last_write == "in place"
+    assert through.last_write == "openpyxl"
+    assert_same(direct.path, through.path)
