@@ -222,11 +222,13 @@ def _scan(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool]:
     and sizes, from the zip's directory): the next sync's write reads none it scanned."""
     info = zf.getinfo(part)
     key = (part, info.CRC, info.file_size, info.compress_size)
-    if key not in _SCANNED:
+    found = _SCANNED.get(key)  # one lookup: another thread's write may clear it meanwhile
+    if found is None:
+        found = _scan_stream(zf, part)
         if len(_SCANNED) > 256:
             _SCANNED.clear()
-        _SCANNED[key] = _scan_stream(zf, part)
-    return _SCANNED[key]
+        _SCANNED[key] = found
+    return found
 
 
 _SCANNED: dict[tuple[str, int, int, int], tuple[bool, bool]] = {}
