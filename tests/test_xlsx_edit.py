@@ -272,6 +272,19 @@ def test_formulas_elsewhere_are_kept_and_calculated_on_opening(book: WorkbookBac
     assert wb.calculation.fullCalcOnLoad
 
 
+def test_a_formula_typed_after_a_write_is_seen_by_the_next(book: WorkbookBackend) -> None:
+    snapshot = book.read()  # Team scanned without formulas, and that remembered
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="a")]}))
+    wb = load_workbook(book.path)
+    wb["Team"]["J2"] = "=1+1"
+    wb.calculation.fullCalcOnLoad = False
+    wb.save(book.path)
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="b")]}))
+    assert book.last_write == "in place"
+    assert load_workbook(book.path).calculation.fullCalcOnLoad
+
+
 def test_shared_strings_are_read_and_left_as_they_are(tmp_path: Path) -> None:
     path = tmp_path / "shared.xlsx"
     _shared_strings_workbook(path)
