@@ -52,8 +52,10 @@ def estimate_wins(state: SyncState) -> SyncState:
         if short:
             probability[is_open] = short
         elif is_open.any():
-            learned = learn(data[closed], list(fields), amounts[closed], won[closed])
-            rows = data[is_open]
+            # only the columns the model reads: a subset of every column copied them all
+            read = data[[f for f in fields if f != AMOUNT_BAND]]
+            learned = learn(read[closed], list(fields), amounts[closed], won[closed])
+            rows = read[is_open]
             prediction = estimate(learned, rows, amounts[is_open])
             probability[is_open] = percents(prediction.probability)
             values = field_values(rows, list(fields), amounts[is_open], learned.edges)
