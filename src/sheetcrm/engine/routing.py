@@ -295,34 +295,35 @@ def _assign(
 
 
 def _originals_first(rows: Sequence[int], originals: np.ndarray | None) -> list[int]:
-    """``rows`` in their order, but a duplicate whose original comes later among them right
-    after it: the original's owner is then known, in this sync as in the next one."""
+    """``rows`` (distinct) in their order, but a duplicate whose original comes later among
+    them right after it: the original's owner is then known, in this sync as in the next one.
+    A duplicate whose original waits itself (a chain typed by hand, a circle) cannot be
+    placed so: those come last, in their order.
+
+    For all rows at once: a row waits when its original comes later among the rows (or is
+    itself), or came earlier but waited; it then goes right after its original, in its
+    order, unless that original waited too."""
     rows = list(rows)
-    if originals is None:
+    if originals is None or not rows:
         return rows
-    original_of = originals[rows]
-    waits = np.isin(original_of, rows)  # only these can wait, and only for these originals
-    if not waits.any():
+    at = np.asarray(rows, dtype=np.int64)
+    sorter = np.argsort(at, kind="stable")
+    found = np.minimum(np.searchsorted(at, originals[at], sorter=sorter), len(at) - 1)
+    # where each row's original is among the rows, -1 when it is not there
+    where = np.where(at[sorter[found]] == originals[at], sorter[found], -1)
+    here = np.arange(len(at))
+    if not (where >= 0).any():
         return rows
-    involved = np.flatnonzero(waits | np.isin(rows, original_of[waits])).tolist()
-    pending = {rows[i] for i in involved}
-    order: list[int] = []
-    waiting: dict[int, list[int]] = {}
-    done = 0  # rows[:done] are placed: the rows between involved ones keep their order
-    for i in involved:
-        order += rows[done:i]
-        done = i + 1
-        row, original = rows[i], int(original_of[i])
-        if original in pending:  # not routed yet; Duplicate of names the first of a chain
-            waiting.setdefault(original, []).append(row)
-            continue
-        pending.discard(row)
-        order.append(row)
-        order += waiting.pop(row, [])
-    order += rows[done:]
-    # a Duplicate of typed in by hand may go round in a circle: those keep their order
-    left = {r for stuck in waiting.values() for r in stuck}
-    return order + [r for r in rows if r in left] if left else order
+    later = (where >= 0) & (where >= here)  # waits for a row not placed yet, or for itself
+    # an original placed before: the row waits if that one waited, and so on back the chain
+    root = np.where((where >= 0) & (where < here), where, here)
+    while not np.array_equal(deeper := root[root], root):  # halves the chains each time
+        root = deeper
+    waits = later[root]
+    follows = waits & (where > here)
+    follows[follows] = ~waits[where[follows]]  # its original was placed: right after it
+    first = np.where(~waits, here, np.where(follows, where, len(at)))
+    return at[np.lexsort((here, follows, first))].tolist()
 
 
 def _candidates(

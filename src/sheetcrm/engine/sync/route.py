@@ -85,14 +85,16 @@ def _assign(state: SyncState) -> None:
 def _unknown_owners(state: SyncState) -> None:
     frame = state.view
     team = {norm_header(m.name) for m in state.config.team}
-    owner = frame.text("Owner")
+    owner = frame.values("Owner")  # tested per distinct name; texts only for the rows said
     unknown = (~frame.blank("Owner")) & ~frame.per_key("Owner", team.__contains__)
     if unknown.any():
+        rows = np.flatnonzero(unknown)
+        names = owner.text.to_numpy(dtype=object)[owner.codes[rows]]
         state.problems.append(
             (
-                np.flatnonzero(unknown),
+                rows,
                 "Owner",
-                [_("%(name)s is not on the Team tab") % {"name": shown(o)} for o in owner[unknown]],
+                [_("%(name)s is not on the Team tab") % {"name": shown(o)} for o in names],
                 _("pick a name from the Team tab, or add the person there"),
             )
         )
