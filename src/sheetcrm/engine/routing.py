@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,7 @@ from sheetcrm.engine.team_tab import Member
 from sheetcrm.engine.values import format_datetime
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):  # a tuple: made for every new lead, twice as fast as a dataclass
     row: int
     owner: str  # "" when nobody can take the lead
     why: str
