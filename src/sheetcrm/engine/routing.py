@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,6 @@ def route(
     load = _load(frame, is_open, team, turns or {})
     by_name = {norm_header(m.name): m for m in team}
     owners = frame.keys("Owner") if originals is not None else None
-    ids = frame.values("Lead ID") if originals is not None else None
     given: dict[int, Member] = {}  # row -> who got it in this call
     matched = first_match(frame, rules)
     listed = {
@@ -173,21 +172,21 @@ def route(
         barred = exclude.get(row, frozenset()) if exclude else frozenset()
         before = ""  # what the why says ahead of the rule: the original's owner is away
         if original_of is not None and original_of[row] >= 0:
-            assert owners is not None and ids is not None
+            assert owners is not None
             original = original_of[row]
             holder = given.get(original) or by_name.get(owners[original])
             # the owner knows the person already: their daily capacity does not turn it away
             away = _why_unavailable(holder, load, now, capacity=False) if holder else ""
             if holder is not None and not away:
                 why = _("duplicate of %(id)s → %(owner)s, who owns %(id)s") % {
-                    "id": ids.text[ids.codes[original]],
+                    "id": _cell(frame, "Lead ID", original),
                     "owner": holder.name,
                 }
                 results.append(_assign(row, holder, why, load, is_open, given))
                 continue
             if holder is not None:
                 before = _("duplicate of %(id)s, whose owner %(away)s; ") % {
-                    "id": ids.text[ids.codes[original]],
+                    "id": _cell(frame, "Lead ID", original),
                     "away": away,
                 }
         cache = cache_of[row]
@@ -252,6 +251,13 @@ def route(
             why = "; ".join(p for p in (reason, busy) if p) + f" → {fallback_owner}"
         results.append(_assign(row, chosen, why, load, is_open, given))
     return results
+
+
+def _cell(frame: Frame, field: str, row: int) -> str:
+    """One cell's text as the Frame gives it (stripped, "" when missing), read alone: only the
+    few originals a why names need it, not the 100,000 distinct IDs hashed."""
+    value: Any = frame.data[field].iat[row] if field in frame.data.columns else ""
+    return "" if pd.isna(value) else str(value).strip()
 
 
 def _spelled(listed: tuple[np.ndarray, np.ndarray], row: int) -> str:
