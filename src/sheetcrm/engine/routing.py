@@ -151,6 +151,8 @@ def route(
     load = _load(frame, is_open, team, turns or {})
     by_name = {norm_header(m.name): m for m in team}
     owners = frame.keys("Owner") if originals is not None else None
+    data = frame.data
+    ids = data["Lead ID"].to_numpy(dtype=object) if "Lead ID" in data.columns else None
     given: dict[int, Member] = {}  # row -> who got it in this call
     matched = first_match(frame, rules)
     listed = {
@@ -179,14 +181,14 @@ def route(
             away = _why_unavailable(holder, load, now, capacity=False) if holder else ""
             if holder is not None and not away:
                 why = _("duplicate of %(id)s → %(owner)s, who owns %(id)s") % {
-                    "id": _cell(frame, "Lead ID", original),
+                    "id": _id_of(ids, original),
                     "owner": holder.name,
                 }
                 results.append(_assign(row, holder, why, load, is_open, given))
                 continue
             if holder is not None:
                 before = _("duplicate of %(id)s, whose owner %(away)s; ") % {
-                    "id": _cell(frame, "Lead ID", original),
+                    "id": _id_of(ids, original),
                     "away": away,
                 }
         cache = cache_of[row]
@@ -253,10 +255,12 @@ def route(
     return results
 
 
-def _cell(frame: Frame, field: str, row: int) -> str:
-    """One cell's text as the Frame gives it (stripped, "" when missing), read alone: only the
-    few originals a why names need it, not the 100,000 distinct IDs hashed."""
-    value: Any = frame.data[field].iat[row] if field in frame.data.columns else ""
+def _id_of(ids: np.ndarray | None, row: int) -> str:
+    """A Lead ID cell's text as the Frame gives it (stripped, "" when missing), read alone:
+    only the originals a why names need it, not the 100,000 distinct IDs hashed."""
+    value: Any = ids[row] if ids is not None else ""
+    if isinstance(value, str):  # as read: the usual case, and the quick one
+        return value.strip()
     return "" if pd.isna(value) else str(value).strip()
 
 
