@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas._libs import lib
 
 from sheetcrm.engine.activities import parse_stamps
 from sheetcrm.engine.schema import HISTORY
@@ -62,8 +62,7 @@ class HistoryFrame:
         self._planned: Sequence[Sequence[str]] = ()
         self._columns: dict[str, Coded] = {}
         self._at: np.ndarray | None = None
-        # rows shorter than a column's index are read cell by cell: measured once
-        self._width = min(map(len, table.rows), default=0)
+        self._cells: dict[int, np.ndarray] | None = None  # by position: until first read
 
     def plus(self, planned: Sequence[Sequence[str]]) -> HistoryFrame:
         """History with ``planned`` under it (each row's cells in :data:`ORDER`): what it
@@ -123,18 +122,29 @@ class HistoryFrame:
         )
 
     def _pulled(self, name: str) -> np.ndarray:
-        """Column ``name`` of the tab's rows, in one pass in C where every row is wide enough."""
-        i, rows = self.table.col(name), self.table.rows
-        if i is None:
-            return np.full(len(rows), "", dtype=object)
-        if self._width > i:
-            # a list first: numpy fills an object array from it faster than from an iterator
-            return np.array(list(map(itemgetter(i), rows)), dtype=object)
-        return np.array([row[i] if i < len(row) else "" for row in rows], dtype=object)
+        """The cells of column ``name``, handed over once: the caller keeps what it derives
+        (codes, stamps) and the frame lets the cells go."""
+        if self._cells is None:
+            self._cells = _columns(self.table)
+        i = self.table.col(name)
+        found = self._cells.pop(i, None) if i is not None else None
+        return np.full(self.rows, "", dtype=object) if found is None else found
 
     def _added(self, name: str) -> np.ndarray:
         i = ORDER.index(name) if name in ORDER else None
         return np.array([r[i] if i is not None else "" for r in self._planned], dtype=object)
+
+
+def _columns(table: Table) -> dict[int, np.ndarray]:
+    """Every column of ``table``, each an object array of its cells (None past a short row's
+    end). The rows are pulled apart in one pass in C, pandas' own (the one a DataFrame of
+    lists is built with): the rows are lists apart in memory, and walking them once per
+    column cost more than reading the cells."""
+    width = len(table.header)
+    if not table.rows:
+        return {i: np.zeros(0, dtype=object) for i in range(width)}
+    grid = lib.to_object_array(table.rows, min_width=width)  # type: ignore[attr-defined]
+    return {i: np.ascontiguousarray(grid[:, i]) for i in range(width)}
 
 
 def _factorized(cells: np.ndarray) -> Coded:

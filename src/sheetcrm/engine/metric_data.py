@@ -62,6 +62,17 @@ def _distinct(values: Sequence[object] | pd.Series | np.ndarray) -> tuple[np.nda
     return np.where(codes < 0, len(texts), codes), [*texts, ""]
 
 
+def first_rows(keys: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Per text of ``wanted``, the first row whose key it is; -1 for none, and for a blank
+    key (nobody's). Each key hashed once, in C: a Lead ID shared by two rows is the first's."""
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=False)
+    if not len(uniques):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    first = np.where(uniques == "", -1, np.unique(codes, return_index=True)[1])
+    found = pd.Index(uniques, dtype=object).get_indexer(pd.Index(wanted, dtype=object))
+    return np.where(found >= 0, first[found], -1)
+
+
 def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
     codes, uniques = _distinct(values)
     return np.asarray(uniques, dtype=object)[codes]
@@ -221,14 +232,19 @@ class _Columns:
 
     def __init__(self, data: pd.DataFrame, frame: Frame | None) -> None:
         self.data, self.frame = data, frame
+        self._found: dict[str, tuple[np.ndarray, list[str]]] = {}
 
     def distinct(self, name: str) -> tuple[np.ndarray, list[str]]:
         if self.frame is not None:
             values = self.frame.values(name)
             return values.codes, values.text.tolist()
-        if name in self.data.columns:
-            return _distinct(self.data[name])
-        return np.zeros(len(self.data), dtype=np.int64), [""]
+        if name not in self._found:
+            self._found[name] = (
+                _distinct(self.data[name])
+                if name in self.data.columns
+                else (np.zeros(len(self.data), dtype=np.int64), [""])
+            )
+        return self._found[name]
 
     def texts(self, name: str) -> np.ndarray:
         codes, uniques = self.distinct(name)
@@ -239,12 +255,18 @@ class _Columns:
         return parse_number_array(pd.Series(uniques, dtype=object), decimal)[codes]
 
     def dates(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
-        codes, uniques = self.distinct(name)
-        return wall_times(uniques, dayfirst, zone)[0][codes]
+        return self._wall_times(name, dayfirst, zone)[0]
 
     def instants(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
+        return to_utc(*self._wall_times(name, dayfirst, zone), zone)
+
+    def _wall_times(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+        if self.frame is None:  # dates are mostly distinct: hashing them costs more than it saves
+            cells = self.data[name] if name in self.data.columns else np.full(len(self.data), "")
+            return wall_times(cells, dayfirst, zone)
         codes, uniques = self.distinct(name)
-        return to_utc(*wall_times(uniques, dayfirst, zone), zone)[codes]
+        walls, folds = wall_times(uniques, dayfirst, zone)
+        return walls[codes], folds[codes]
 
 
 @dataclass
@@ -260,9 +282,7 @@ class StageLog:
     def reached(self, deals: Deals, n_stages: int) -> np.ndarray:
         """(deal, stage) -> whether History saw the deal enter the stage, or it is there now."""
         seen = np.zeros((len(deals), n_stages), dtype=bool)
-        lookup = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
-        where = np.array([lookup.get(lead, -1) for lead in self.leads], dtype=int)
-        rows = where[self.lead]
+        rows = first_rows(deals.ids, self.leads)[self.lead]
         ok = (rows >= 0) & (self.stage >= 0)
         seen[rows[ok], self.stage[ok]] = True
         now = deals.order >= 0
