@@ -100,7 +100,7 @@ def read_touches(
     found = first_rows(deals.ids, typed)
     by_mail = np.flatnonzero((found < 0) & (typed != ""))
     if len(by_mail):
-        mails = pd.Series(emails, dtype=object).str.strip().str.casefold().to_numpy(dtype=object)
+        mails = np.array([str(m).strip().casefold() for m in emails], dtype=object)
         found[by_mail] = first_rows(mails, [str(u).casefold() for u in typed[by_mail]])
     lead = found[codes]
     # the At column parsed once: its wall times, and from them (with their folds) instants

@@ -127,8 +127,13 @@ class HistoryFrame:
         if self._cells is None:
             self._cells = _columns(self.table)
         i = self.table.col(name)
-        found = self._cells.pop(i, None) if i is not None else None
-        return np.full(self.rows, "", dtype=object) if found is None else found
+        if i is None:
+            return np.full(self.rows, "", dtype=object)
+        if i in self._cells:
+            return self._cells.pop(i)
+        # handed over already (both its codes and its stamps asked for): read it again
+        rows = self.table.rows
+        return np.array([r[i] if i < len(r) else "" for r in rows], dtype=object)
 
     def _added(self, name: str) -> np.ndarray:
         i = ORDER.index(name) if name in ORDER else None
@@ -149,9 +154,8 @@ def _columns(table: Table) -> dict[int, np.ndarray]:
 
 def _factorized(cells: np.ndarray) -> Coded:
     codes, texts = pd.factorize(cells)
-    if len(codes) and codes.min() < 0:  # a missing cell (None) reads as a blank one
-        codes = np.where(codes < 0, len(texts), codes)
-        texts = np.append(texts, np.array([""], dtype=object))
+    if len(codes) and codes.min() < 0:  # a missing cell (None: a short row) is a blank one
+        codes, texts = pd.factorize(np.where(pd.isna(cells), "", cells))
     return Coded(codes, texts)
 
 

@@ -65,12 +65,15 @@ def _distinct(values: Sequence[object] | pd.Series | np.ndarray) -> tuple[np.nda
 def first_rows(keys: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarray:
     """Per text of ``wanted``, the first row whose key it is; -1 for none, and for a blank
     key (nobody's). Each key hashed once, in C: a Lead ID shared by two rows is the first's."""
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=False)
-    if not len(uniques):
-        return np.full(len(wanted), -1, dtype=np.int64)
-    first = np.where(uniques == "", -1, np.unique(codes, return_index=True)[1])
-    found = pd.Index(uniques, dtype=object).get_indexer(pd.Index(wanted, dtype=object))
-    return np.where(found >= 0, first[found], -1)
+    keys = np.asarray(keys, dtype=object)
+    # keys and wanted texts hashed together, in one pass: equal texts share a code
+    both = np.concatenate([keys, np.asarray(wanted, dtype=object)])
+    codes, uniques = pd.factorize(both, use_na_sentinel=False)
+    first = np.full(len(uniques), -1, dtype=np.int64)
+    held, at = np.unique(codes[: len(keys)], return_index=True)
+    first[held] = at
+    first[uniques == ""] = -1
+    return first[codes[len(keys) :]]
 
 
 def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
