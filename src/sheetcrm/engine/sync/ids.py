@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.schema import HISTORY, STATE
+from sheetcrm.engine.history import HistoryFrame
+from sheetcrm.engine.schema import STATE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.values import stripped
@@ -19,9 +20,7 @@ NEXT_ID_KEY = "next lead id"
 
 def assign_ids(state: SyncState) -> SyncState:
     data = state.data
-    ids, fresh, counter = next_ids(
-        data, state.snapshot.table(STATE.name), state.snapshot.table(HISTORY.name)
-    )
+    ids, fresh, counter = next_ids(data, state.snapshot.table(STATE.name), state.logged)
     state.put("Lead ID", ids)
     state.ids, state.fresh, state.counter = ids, fresh, counter
     state.rank = _rank(ids)  # Lead ID order: who came first, for duplicates and routing
@@ -31,7 +30,9 @@ def assign_ids(state: SyncState) -> SyncState:
     return state
 
 
-def next_ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str], np.ndarray, int]:
+def next_ids(
+    data: pd.DataFrame, state: Table, history: HistoryFrame
+) -> tuple[list[str], np.ndarray, int]:
     """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
     number. The counter lives in the hidden state tab and never goes back, so an ID is never
     reused even after its row is deleted."""
@@ -40,8 +41,8 @@ def next_ids(data: pd.DataFrame, state: Table, history: Table) -> tuple[list[str
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
-    # each distinct ID once; map() makes no Python call per ID
-    issued = map(ISSUED_PATTERN.fullmatch, {*ids, *history.column("Lead ID")})
+    # each distinct ID once (History's are its distinct texts); map() makes no Python call per ID
+    issued = map(ISSUED_PATTERN.fullmatch, {*ids, *history.column("Lead ID").texts})
     counter = max(counter, max((int(m[1]) for m in issued if m), default=0) + 1)
     # New numbers are above every number issued, so a new ID is never one already in use.
     fresh = (np.array(ids, dtype=object) == "") | pd.Series(

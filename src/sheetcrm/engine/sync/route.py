@@ -12,7 +12,6 @@ from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.rotations import ROTATING, read_turns
 from sheetcrm.engine.routing import Assignment, route
 from sheetcrm.engine.routing_tab import RoutingRule
-from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import shown
@@ -41,11 +40,7 @@ def plan_routes(state: SyncState, frame: Frame, rules: list[RoutingRule]) -> lis
     order = unowned[np.lexsort((rank[unowned], created[unowned]))].tolist()
     settings = config.settings
     rotating = bool(order) and any(r.strategy in ROTATING for r in rules)
-    turns = (
-        read_turns(state.snapshot.table(HISTORY.name), frame.now, settings.dayfirst, frame.zone)
-        if rotating
-        else {}
-    )
+    turns = read_turns(state.logged, frame.now) if rotating else {}
     originals = _originals(state) if order and settings["Duplicates to original owner"] else None
     return route(
         frame,
