@@ -31,10 +31,11 @@ import pandas as pd
 from leads import peaked, rss_mb  # its dataset-free helpers: this bench needs no data
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.followup import read_touches
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.metric_data import read_deals, read_log
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import compute, period_window
-from sheetcrm.engine.nurture_log import fields, read_nurture
+from sheetcrm.engine.nurture_log import read_nurture
 from sheetcrm.engine.nurture_metrics import nurture
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY
 from sheetcrm.engine.table import Snapshot, Table
@@ -143,8 +144,10 @@ def vectorised(
     t = time.perf_counter()
     deals = read_deals(data, stages, dayfirst=False)
     phases["type_leads_s"] = time.perf_counter() - t
-    column = fields(history)  # as metric_tabs does: one pass, shared by both logs
-    log = read_log(history, stages, dayfirst=False, field_column=column)
+    # as a sync does: History as columns (each read once, its stamps parsed once per run of
+    # equal ones), shared by every reader, here the two logs
+    logged = HistoryFrame(history, dayfirst=False)
+    log = read_log(logged, stages)
     phases["type_history_s"] = time.perf_counter() - t - sum(phases.values())
     window = period_window(parse_config(Snapshot({})).settings["Metrics period"], NOW)
     metrics = compute(deals, log, stages, window, NOW, 24, 5_000_000)
@@ -153,7 +156,7 @@ def vectorised(
     touches = read_touches(activities, deals, emails, dayfirst=False)
     # in a sync the follow-up KPIs read the Activities rows already: not the Nurture tab's cost
     phases["read_activities_s"] = time.perf_counter() - t - sum(phases.values())
-    metrics.nurture = nurture(read_nurture(history, stages, (), column), touches, deals, 0.02, ".")
+    metrics.nurture = nurture(read_nurture(logged, stages), touches, deals, 0.02, ".")
     phases["nurture_s"] = time.perf_counter() - t - sum(phases.values())
     render(metrics, "2026-11-23 10:00", "USD")
     phases["lay_out_tabs_s"] = time.perf_counter() - t - sum(phases.values())

@@ -15,6 +15,8 @@ Beside every figure, the peak resident memory of the process during that step an
 it grew over the step's start (sampled every 5 ms from /proc). ``--profile read`` or
 ``--profile write`` prints cProfile's top entries for that step instead of guessing.
 Run: .venv/bin/python bench/workbook.py [--rows 10000] [--big 50000] [--rounds 3]
+Whole syncs against another revision (one lead edited, figures change; the 50,000-lead first
+sync): bench/workbook_sync.py.
 """
 
 from __future__ import annotations

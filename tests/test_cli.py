@@ -92,6 +92,25 @@ def test_demo_tells_where_to_look(tmp_path, capsys, monkeypatch):
     assert main(["demo"]) == 0  # running it again just makes a fresh demo
 
 
+def test_demo_guide_names_only_tabs_and_columns_the_demo_has(tmp_path, capsys):
+    from sheetcrm.cli import DEMO_GUIDE
+
+    path = tmp_path / "sheetcrm-demo.xlsx"
+    assert main(["demo", "--sheet", str(path)]) == 0
+    book = load_workbook(path, read_only=True)
+    named = set()
+    for line in DEMO_GUIDE.splitlines()[2:]:
+        if line.startswith("   "):  # a line's continuation, or the command
+            continue
+        head = line.strip().split("  ")[0].split(":")[0]
+        named |= {t.strip() for t in head.split(",")}
+    assert {"Leads", "Activities", "Funnel", "Nurture", "Scoring check", "Preview"} <= named
+    assert named <= set(book.sheetnames), named - set(book.sheetnames)
+    header = [c.value for c in next(book["Leads"].iter_rows(max_row=1))]
+    for column in ("Score reasons", "Grade", "Win probability", "Owner", "Duplicate of"):
+        assert column in header and column in capsys.readouterr().out + DEMO_GUIDE
+
+
 def test_import_maps_columns_and_reports_the_rest(sheet, tmp_path, capsys):
     export = tmp_path / "export.csv"
     with export.open("w", newline="", encoding="utf-8") as f:
@@ -229,8 +248,8 @@ def test_the_cli_remembers_parsed_contacts_between_runs(sheet, capsys):
     assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
     first = capsys.readouterr().out
     memo = load_memo(str(sheet.resolve()))
-    assert memo.emails["priya.shah@northwind.example"] == ("priya.shah@northwind.example", "")
-    assert any(k[0] == "(415) 555-0132" for k in memo.phones)
+    assert memo.email("priya.shah@northwind.example") == ("priya.shah@northwind.example", "")
+    assert any("(415) 555-0132" in texts for texts in memo.phones.values())
     memo_file(str(sheet.resolve())).write_text("{not json", encoding="utf-8")  # a damaged cache
     assert main(["sync", "--sheet", str(sheet), "--now", "2026-11-23T10:00"]) == 0
     assert "Nothing to change" in capsys.readouterr().out and "50 new IDs" in first

@@ -18,6 +18,7 @@ from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.metric_data import read_deals, read_log
 from sheetcrm.engine.metrics import compute, period_window
 from sheetcrm.engine.schema import HISTORY, LEADS, SETTINGS, Kind
@@ -295,7 +296,9 @@ def test_speed_to_first_touch_is_in_real_hours() -> None:
     deals = read_deals(data, stages, True, PARIS)
     now = datetime(2026, 11, 1, 12, 0, tzinfo=PARIS)
     window = period_window(MetricsPeriod("days", 365), now.replace(tzinfo=None))
-    metrics = compute(deals, read_log(Table(HISTORY.headers), stages), stages, window, now, 24)
+    metrics = compute(
+        deals, read_log(HistoryFrame(Table(HISTORY.headers)), stages), stages, window, now, 24
+    )
     speeds = {f.name: f.all_time for f in metrics.figures}
     # the wall clock would say 24.5 hours for the first, so a median of 23.75 and one late
     assert speeds["Speed to first touch, median"] == pytest.approx(23.25)

@@ -392,3 +392,12 @@ def test_an_append_whose_answer_is_lost_is_never_sent_again(fault):
     sheet = _book(backend).sheet(LEADS.name)
     amounts = [sheet.cell(r, leads.col("Amount")) for r in range(1, len(final.rows) + 1)]
     assert 1200 in amounts
+
+
+def test_a_read_holds_each_distinct_text_once():
+    # the JSON parser makes a string per cell: a 100,000-lead sheet would hold its Stage,
+    # Owner and dates 100,000 times over (engine/table.py shared_texts)
+    backend = google_backend(template())
+    cells = [c for t in backend.read().tabs.values() for row in t.rows for c in row]
+    assert len(set(cells)) < len(cells) / 2  # texts repeat: stages, owners, dates, IDs
+    assert len({id(c) for c in cells}) == len(set(cells))

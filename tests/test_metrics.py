@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.metric_data import read_deals, read_log
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import compute, period_window
@@ -43,7 +44,7 @@ def history(*entries: tuple[str, str, str, str]) -> Table:
 
 def run(data: pd.DataFrame, log: Table | None = None, period: str = "month", **kw):
     deals = read_deals(data, STAGES)
-    stage_log = read_log(log or Table(HISTORY.headers), STAGES)
+    stage_log = read_log(HistoryFrame(log or Table(HISTORY.headers)), STAGES)
     window = period_window(MetricsPeriod(period, kw.pop("days", 0)), NOW)
     return compute(deals, stage_log, STAGES, window, NOW, kw.pop("sla", 24), kw.pop("target", None))
 

@@ -11,6 +11,7 @@ import pytest
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.rotations import read_turns
 from sheetcrm.engine.routing import Assignment, route
 from sheetcrm.engine.routing_tab import RoutingRule
@@ -248,7 +249,7 @@ def run(
     """Route ``rows`` of ``data``; ``history``: History rows (At, Lead ID, Field, From, To,
     By, Why) that the rotations read their turns from."""
     rows = list(range(len(data))) if rows is None else rows
-    turns = read_turns(Table(HISTORY.headers, history or []), NOW, True, UTC)
+    turns = read_turns(HistoryFrame(Table(HISTORY.headers, history or []), True, UTC), NOW)
     return route(
         Frame(data, NOW), rows, rules, team, fallback, np.ones(len(data), dtype=bool), turns
     )
@@ -333,7 +334,7 @@ def test_a_rotations_turns_are_its_own_past_and_recent() -> None:
         turn("2026-03-09 11:00", "Bob", "Sales by round robin"),  # another rotation
         ["2026-03-09 12:00", "L-2", "Owner", "", "Cat", "sheetcrm", "Routing rule 2 → Cat"],
     ]
-    turns = read_turns(Table(HISTORY.headers, history), NOW, True, UTC)
+    turns = read_turns(HistoryFrame(Table(HISTORY.headers, history), True, UTC), NOW)
     assert set(turns) == {("sales", "weighted"), ("sales", "round robin")}
     weighted = turns["sales", "weighted"]
     assert (weighted.latest, dict(weighted.counts)) == ("ann", {"ann": 1})

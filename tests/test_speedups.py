@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.schema import LEADS, ROUTING, service_columns
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.sync.begin import lead_rows
@@ -118,7 +119,9 @@ SOME_IDS = st.sampled_from(["", "L-00001", "L-00002", "L-7", "L-\u0663", "X-1", 
 def test_ids_as_row_by_row(ids, history, counter):
     data = pd.DataFrame({"Lead ID": pd.Series(ids, dtype=object)})
     state = Table(["Key", "Value"], [["Next lead ID", str(counter)]])
-    got, fresh, next_id = next_ids(data, state, Table(["Lead ID"], [[h] for h in history]))
+    got, fresh, next_id = next_ids(
+        data, state, HistoryFrame(Table(["Lead ID"], [[h] for h in history]))
+    )
     assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, counter)
 
 
@@ -131,7 +134,7 @@ def test_ids_through_a_kept_memo_as_row_by_row(ids, history):
     data = pd.DataFrame({"Lead ID": pd.Series(ids, dtype=object)})
     state = Table(["Key", "Value"], [["Next lead ID", "1"]])
     got, fresh, next_id = next_ids(
-        data, state, Table(["Lead ID"], [[h] for h in history]), SHARED_MEMO
+        data, state, HistoryFrame(Table(["Lead ID"], [[h] for h in history])), SHARED_MEMO
     )
     assert (got, list(fresh), next_id) == _ids_row_by_row(ids, history, 1)
 

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sheetcrm.cli import main
 from sheetcrm.engine.attainment import attainment, company_target, headline, spans, with_targets
 from sheetcrm.engine.followup import read_touches
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.metric_data import read_deals, read_log
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import Metrics, compute, period_window
@@ -143,7 +144,9 @@ def test_a_team_target_is_compared_with_the_sum_of_its_people() -> None:
 def computed() -> Metrics:
     deals = read_deals(DATA, STAGES)
     window = period_window(MetricsPeriod("month", 0), NOW)
-    return compute(deals, read_log(Table(HISTORY.headers), STAGES), STAGES, window, NOW, 24)
+    return compute(
+        deals, read_log(HistoryFrame(Table(HISTORY.headers)), STAGES), STAGES, window, NOW, 24
+    )
 
 
 def test_the_dashboard_charts_won_value_against_target_by_month() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from sheetcrm.engine.duplicates import company_domains, find_duplicates
 from sheetcrm.engine.lead_checks import Checked, check_rows
+from sheetcrm.engine.row_memo import per_row, whole
 from sheetcrm.engine.validation import (
     Memo,
     country_region,
@@ -68,11 +69,28 @@ def test_an_invalid_email_says_why(text: str, message: str) -> None:
 def test_the_memo_remembers_each_text() -> None:
     memo = Memo()
     assert normalise_email("A@B.com", memo) == ("a@b.com", "")
-    assert memo.emails == {"A@B.com": ("a@b.com", "")}
-    memo.emails["A@B.com"] = ("from the memo", "")
+    assert memo.email("A@B.com") == ("a@b.com", "")
+    memo.keep_email("A@B.com", ("from the memo", ""))
     assert normalise_email("A@B.com", memo) == ("from the memo", "")
     assert normalise_phone("+44 20 7946 0958", "US", memo) == ("+442079460958", "")
-    assert memo.phones == {("+44 20 7946 0958", "US"): ("+442079460958", "")}
+    assert memo.phone("+44 20 7946 0958", "US") == ("+442079460958", "")
+    assert memo.phone("+44 20 7946 0958", "GB") is None  # read in another region: not known
+    assert memo.size() == 2
+
+
+def test_the_memo_holds_a_text_that_is_its_own_result_once() -> None:
+    # the service keeps the memo for its lifetime, an entry per lead: an address that
+    # normalises to itself is held as the very text read, a problem as the pair
+    memo = Memo()
+    text = "".join(["jane", "@example.com"])  # a string of its own, as a read makes
+    assert normalise_email(text, memo) == (text, "")
+    assert memo.emails[text] is text
+    assert normalise_email("Jane@Example.com", memo) == ("jane@example.com", "")
+    assert memo.emails["Jane@Example.com"] == "jane@example.com"
+    bad = normalise_email("jane@@example.com", memo)
+    assert bad[1] and memo.emails["jane@@example.com"] == bad
+    assert normalise_phone("+14155550132", "US", memo) == ("+14155550132", "")
+    assert memo.phones == {"US": {"+14155550132": "+14155550132"}}
 
 
 # --- phone ---------------------------------------------------------------------------------
@@ -314,16 +332,16 @@ def test_a_memo_checks_only_the_cells_that_changed() -> None:
 
     cells = np.array(["a", "b", "c"], dtype=object)
     regions = np.array(["FR", "FR", "FR"], dtype=object)
-    assert memo.per_row("x", (), (cells, regions), each)[0].tolist() == ["a/FR", "b/FR", "c/FR"]
+    assert per_row(memo, "x", (), (cells, regions), each)[0].tolist() == ["a/FR", "b/FR", "c/FR"]
     edited = np.array(["a", "B", "c"], dtype=object)
     moved = np.array(["FR", "FR", "GB"], dtype=object)
-    assert memo.per_row("x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
+    assert per_row(memo, "x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
     assert seen[1] == ["B", "c"]  # the row whose text changed, and the one whose region did
-    assert memo.per_row("x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
+    assert per_row(memo, "x", (), (edited, moved), each)[0].tolist() == ["a/FR", "B/FR", "c/GB"]
     assert len(seen) == 2  # nothing changed: nothing checked
-    memo.per_row("x", ("other settings",), (edited, moved), each)
+    per_row(memo, "x", ("other settings",), (edited, moved), each)
     assert seen[2] == ["a", "B", "c"]  # other settings: every row again
-    memo.per_row("x", ("other settings",), (edited[:2], moved[:2]), each)
+    per_row(memo, "x", ("other settings",), (edited[:2], moved[:2]), each)
     assert seen[3] == ["a", "B"]  # another number of rows: every row again
     memo.speak("fr")
     assert memo.columns == {}  # its messages were worded in the other language
@@ -337,14 +355,18 @@ def test_a_memo_remakes_a_whole_result_when_any_cell_changed() -> None:
         return (find_duplicates(rank, [pd.Series(keys)]),)
 
     rank, keys = np.array([3, 1, 2]), np.array(["a", "b", "a"], dtype=object)
-    assert memo.whole("d", (), (rank, keys), make)[0].tolist() == [2, -1, -1]
-    assert memo.whole("d", (), (rank, keys.copy()), make)[0].tolist() == [2, -1, -1]
+    assert whole(memo, "d", (), (rank, keys), make)[0].tolist() == [2, -1, -1]
+    assert whole(memo, "d", (), (rank, keys.copy()), make)[0].tolist() == [2, -1, -1]
     assert len(made) == 1  # the same cells: the same duplicates, not found again
     edited = np.array(["a", "b", "b"], dtype=object)
-    assert memo.whole("d", (), (rank, edited), make)[0].tolist() == [-1, -1, 1]
-    assert memo.whole("d", (), (np.array([1, 3, 2]), keys), make)[0].tolist() == [-1, -1, 0]
-    assert memo.whole("d", ("phone",), (np.array([1, 3, 2]), keys), make)[0].tolist() == [-1, -1, 0]
-    assert memo.whole("d", (), (rank[:2], keys[:2]), make)[0].tolist() == [-1, -1]
+    assert whole(memo, "d", (), (rank, edited), make)[0].tolist() == [-1, -1, 1]
+    assert whole(memo, "d", (), (np.array([1, 3, 2]), keys), make)[0].tolist() == [-1, -1, 0]
+    assert whole(memo, "d", ("phone",), (np.array([1, 3, 2]), keys), make)[0].tolist() == [
+        -1,
+        -1,
+        0,
+    ]
+    assert whole(memo, "d", (), (rank[:2], keys[:2]), make)[0].tolist() == [-1, -1]
     assert len(made) == 5
 
 
@@ -410,3 +432,20 @@ def test_company_domains_skip_free_mail() -> None:
 
 def test_company_domains_of_no_rows() -> None:
     assert company_domains(pd.Series([], dtype=object)).tolist() == []
+
+
+def test_the_memo_cache_keeps_results_and_problems(tmp_path, monkeypatch) -> None:
+    from sheetcrm.files.memo_cache import load_memo, save_memo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    memo = Memo()
+    for text in ("a@b.com", "A@B.com", "jane@@example.com"):
+        normalise_email(text, memo)
+    for text, region in (("(415) 555-0132", "US"), ("020 7946 0958", "GB"), ("12", "US")):
+        normalise_phone(text, region, memo)
+    save_memo("sheet", memo)
+    again = load_memo("sheet")
+    assert again.emails == memo.emails and again.phones == memo.phones
+    assert again.email("jane@@example.com") == normalise_email("jane@@example.com")
+    assert again.phone("12", "US") == normalise_phone("12", "US")
+    assert again.phone("020 7946 0958", "GB") == ("+442079460958", "")

@@ -87,6 +87,9 @@ def random_changes(rng: random.Random, snapshot_tabs: dict[str, Table], version:
         )
     if rng.random() < 0.4:
         changes.appends[NOTIFICATIONS.name] = [random_row(rng, len(NOTIFICATIONS.headers))]
+    if rng.random() < 0.4:  # a tab the look does not follow: its new columns go in place
+        width = len(snapshot_tabs[NOTIFICATIONS.name].header)
+        changes.new_columns[NOTIFICATIONS.name] = [f"Extra {width + i}" for i in range(2)]
     return changes
 
 
@@ -163,6 +166,36 @@ def test_a_number_under_a_date_format_becomes_general_as_through_openpyxl(
     assert cells(direct.path) == cells(through.path)
 
 
+def test_a_cell_set_twice_in_one_write_keeps_the_style_of_both_as_through_openpyxl(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    for backend in pair:  # a date then a text in Stage changed at: the date's format stays
+        snapshot = backend.read()
+        col = snapshot.tabs["Leads"].header.index("Stage changed at")
+        updates = [
+            CellUpdate("Leads", 0, col, "2026-01-31 09:30"),
+            CellUpdate("Leads", 0, col, "x"),
+        ]
+        backend.write(Changes(snapshot.version, cells=updates))
+    direct, through = pair
+    assert direct.last_write == "in place"
+    assert cells(direct.path) == cells(through.path)
+
+
+def test_a_text_holding_a_cell_reference_is_not_taken_for_the_cell(
+    pair: tuple[WorkbookBackend, WorkbookBackend],
+) -> None:
+    for backend in pair:  # Notes (Q) is set after Company (G) says ' r="Q2"' in its text
+        snapshot = backend.read()
+        backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 6, 'x r="Q2" y')]))
+        snapshot = backend.read()
+        backend.write(Changes(snapshot.version, cells=[CellUpdate("Leads", 0, 16, "noted")]))
+    direct, through = pair
+    assert direct.last_write == "in place"
+    assert read_tabs(direct.path)["Leads"].rows[0][6] == 'x r="Q2" y'
+    assert cells(direct.path) == cells(through.path)
+
+
 def test_only_the_parts_a_change_needs_are_rewritten(book: WorkbookBackend) -> None:
     before = _members(book.path)
     snapshot = book.read()
@@ -189,7 +222,10 @@ def test_a_service_cell_gets_its_grey_and_a_new_style_once(book: WorkbookBackend
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        (Changes("", new_columns={"Leads": ["Extra"]}), "new columns"),
+        (
+            Changes("", new_columns={"Leads": ["Extra"]}),
+            "a tab the drop-downs follow, given new columns",
+        ),
         (Changes("", replace={"Brand new": Table(["A"], [["1"]])}), "a tab to create"),
         (Changes("", appends={"Brand new": [["1"]]}), "a tab to create"),
     ],
@@ -234,6 +270,19 @@ def test_formulas_elsewhere_are_kept_and_calculated_on_opening(book: WorkbookBac
     wb = load_workbook(book.path)
     assert wb["Team"]["J2"].value == "=Leads!L2*2"
     assert wb.calculation.fullCalcOnLoad
+
+
+def test_a_formula_typed_after_a_write_is_seen_by_the_next(book: WorkbookBackend) -> None:
+    snapshot = book.read()  # Team scanned without formulas, and that remembered
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="a")]}))
+    wb = load_workbook(book.path)
+    wb["Team"]["J2"] = "=1+1"
+    wb.calculation.fullCalcOnLoad = False
+    wb.save(book.path)
+    snapshot = book.read()
+    book.write(Changes(snapshot.version, appends={"Leads": [leads_row(Notes="b")]}))
+    assert book.last_write == "in place"
+    assert load_workbook(book.path).calculation.fullCalcOnLoad
 
 
 def test_shared_strings_are_read_and_left_as_they_are(tmp_path: Path) -> None:

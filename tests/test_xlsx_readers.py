@@ -235,3 +235,21 @@ def test_elements_with_a_prefix_are_read_by_openpyxl(tmp_path, openpyxl_reads):
     )
     assert read_tabs(path)["Sheet"].rows == [["L-1", ""]]  # a formula nobody calculated
     assert openpyxl_reads == [path]
+
+
+def test_a_read_holds_each_distinct_text_once(tmp_path):
+    # calamine makes a string per cell: one per distinct text instead, whichever tab has it
+    path = tmp_path / "repeated.xlsx"
+    book = Workbook()
+    leads = book.active
+    leads.title = "Leads"
+    leads.append(["Company", "Stage"])
+    for i in range(20):
+        leads.append([f"Acme {i % 3}", "Qualified"])
+    book.create_sheet("History").append(["Field", "To"])
+    book["History"].append(["Stage", "Qualified"])
+    book.save(path)
+    tabs = read_tabs(path)
+    cells = [c for t in tabs.values() for row in [t.header, *t.rows] for c in row]
+    assert len(cells) == 46
+    assert len({id(c) for c in cells}) == len(set(cells)) == 8  # "Qualified" thrice is one

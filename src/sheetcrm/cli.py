@@ -197,6 +197,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# Each line starts with the tabs it names (tests/test_cli.py checks they are in the demo)
+DEMO_GUIDE = """
+Open {path} in Excel or LibreOffice and look at:
+  Leads          Score and Score reasons (why each lead scored what it did), Grade, Win
+                 probability, Lifecycle, Owner (routed by the Routing tab), Status (problems,
+                 stale deals, follow-ups due), Duplicate of
+  History        every owner assignment and stage change, with the reason and who made it
+  Activities     calls, e-mails and meetings logged against a lead (type one in)
+  Problems       what is wrong and where (tab, cell, lead, hint)
+  Dashboard, Funnel, By owner, By source, Forecast: the figures, rewritten at each sync
+  Scoring check  how well the Score and the Win probability tell won from lost
+  Sequences, Enrolment, Nurture: nurture e-mails (the examples are drafts: no mail is sent)
+  Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
+    sheetcrm sync --sheet {path}
+  Preview        what a rule marked draft on Scoring or Routing would change, before it does"""
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.sheet)
     existed = path.exists()
@@ -225,14 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"at {local_now(now, config):%Y-%m-%d %H:%M}."
     )
     print(f"  {plan.summary.line()}.")
-    print(f"""
-Open {path} in Excel or LibreOffice and look at:
-  Leads     Score and Score reasons (why each lead scored what it did), Grade, Lifecycle,
-            Owner (routed by the Routing tab), Status (problems and stale deals), Duplicate of
-  History   every owner assignment and stage change, with the reason and who made it
-  Problems  what is wrong and where (tab, cell, lead, hint)
-  Scoring, Routing, Team, Stages, Settings: the rules, in plain words. Change one, then:
-    sheetcrm sync --sheet {path}""")
+    print(DEMO_GUIDE.format(path=path))
     return 0
 
 

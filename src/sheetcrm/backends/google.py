@@ -38,7 +38,7 @@ from sheetcrm.engine.schema import (
     TABS,
     canonical_header,
 )
-from sheetcrm.engine.table import Snapshot, Table, column_letter
+from sheetcrm.engine.table import Snapshot, Table, column_letter, shared_texts
 from sheetcrm.errors import BackendError
 
 CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
@@ -82,6 +82,7 @@ class GoogleBackend:
             LEASE_TAB,
         ]
         found: dict[str, list[list[str]]] = {}
+        seen: dict[str, str] = {}  # each distinct text held once (engine/table.py)
         try:
             got = self.http.values_batch_get(
                 self.id,
@@ -95,10 +96,13 @@ class GoogleBackend:
             # answer brings nothing new, and the sync costs what it would have
             meta = self.sheet.call("fetch_sheet_metadata", {"fields": READ_FIELDS})
             self.sheet.learn(meta, every_tab=True)
-            found = {s["properties"]["title"]: grid_rows(s) for s in meta.get("sheets", [])}
+            found = {
+                s["properties"]["title"]: shared_texts(grid_rows(s), seen)
+                for s in meta.get("sheets", [])
+            }
         else:
             for title, value_range in zip(titles, got.get("valueRanges", []), strict=False):
-                found[title] = [[str(v) for v in row] for row in value_range.get("values", [])]
+                found[title] = shared_texts(value_range.get("values", []), seen)
                 # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
                 grid = grid_size(value_range.get("range", ""))
                 if grid is not None:

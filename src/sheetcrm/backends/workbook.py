@@ -101,6 +101,10 @@ class WorkbookBackend:
         placed |= {norm_header(w.tab) for w in WORD_LISTS}
         if rewritten & placed:
             return "a tab the drop-downs follow, rewritten"
+        # keep_look places them by header: a column added there may get one (an import adds
+        # Leads columns without a look key to say so)
+        if placed & {norm_header(t) for t, added in changes.new_columns.items() if added}:
+            return "a tab the drop-downs follow, given new columns"
         hidden = norm_header(STATE.name)
         state = next((t for n, t in changes.replace.items() if norm_header(n) == hidden), None)
         if state is None:

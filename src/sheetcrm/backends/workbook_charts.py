@@ -36,6 +36,12 @@ def dress_metric_tab(ws: Worksheet, tab: MetricTab) -> None:
         cell.number_format = pattern(kind, tab.currency)
     for col, width in WIDTHS.items():
         ws.column_dimensions[get_column_letter(col)].width = width
+    draw_charts(ws, tab)
+
+
+def draw_charts(ws: Worksheet, tab: MetricTab) -> None:
+    """``ws``'s charts made ``tab``'s: the ones it held dropped (also by xlsx_metric_edit.py,
+    which takes openpyxl's XML of them for a metric tab written in place)."""
     ws._charts = []
     for chart in tab.charts:
         anchor = f"{get_column_letter(chart.anchor[1] + 1)}{chart.anchor[0] + 1}"

@@ -7,15 +7,16 @@ marked for calculation on opening. The file is replaced as openpyxl's save repla
 (xlsx_save.py: in one step, under the lock, only at the version read).
 
 Made here: cells set in existing tabs, rows appended under existing tabs, existing tabs
-other than the metric tabs rewritten whole (Problems, State, Notifications...). Left to the
-openpyxl path (:class:`NeedsOpenpyxl`): new columns (their look: widths, drop-downs,
-highlighting), a tab to create, a metric tab (its number formats and charts), a cell
+rewritten whole (Problems, State, Notifications...), the metric tabs among them with their
+number formats and charts (xlsx_metric_edit.py), new columns' header cells (a look they move
+goes through openpyxl: workbook._look_moves). Left to the openpyxl path
+(:class:`NeedsOpenpyxl`): a tab to create, a metric tab's charts to add or remove, a cell
 holding a formula or inside merged cells, text XML cannot hold (U+FFFF, lone surrogates:
-openpyxl refuses it), a rewritten tab with merged cells or formulas,
-the State tab rewritten while not hidden, a 1904-based workbook, worksheet extensions
-(``<extLst>``: openpyxl says it drops them, and that path refuses the save), XML that is
-not as Excel, LibreOffice or openpyxl write it (elements with a prefix, rows or cells without their
-reference, comments among the rows).
+openpyxl refuses it), a rewritten tab with merged cells or formulas, the State tab rewritten
+while not hidden, a 1904-based workbook, worksheet extensions (``<extLst>``: openpyxl says it
+drops them, and that path refuses the save), XML that is not as Excel, LibreOffice or
+openpyxl write it (elements with a prefix, rows or cells without their reference, comments
+among the rows).
 Not done here, unlike the openpyxl path: drop-downs and highlighting a person removed from
 Leads are put back only by the next write through openpyxl.
 """
@@ -26,12 +27,14 @@ import copy
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from sheetcrm.backends import xlsx_save
 from sheetcrm.backends.workbook_cells import METRIC_TABS, Extent, column_kind, date_format, typed
+from sheetcrm.backends.xlsx_metric_edit import edit_metric_sheet, metric_edits, redraw
 from sheetcrm.backends.xlsx_parts import sheet_parts, styles_part, workbook_part
 from sheetcrm.backends.xlsx_quirks import _FORMULA
 from sheetcrm.backends.xlsx_sheet_edit import Edits, NeedsOpenpyxl, Pieces, Put, edit_sheet
@@ -44,6 +47,7 @@ from sheetcrm.engine.table import a1, norm_header
 from sheetcrm.errors import BackendError
 
 _CHUNK = 1 << 20
+_LEVEL = 1
 Measure = Callable[[], dict[str, Extent]]
 """Each tab's header and height as the sync read them, by title (asked only when needed)."""
 
@@ -62,8 +66,6 @@ _HIDDEN = re.compile(rb"""\bstate\s*=\s*["'](?:hidden|veryHidden)["']""")
 def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
     """Write ``changes`` into the workbook at ``path`` (read at ``changes.base_version``),
     or raise :class:`NeedsOpenpyxl` having written nothing."""
-    if any(changes.new_columns.values()):
-        raise NeedsOpenpyxl("new columns")
     with zipfile.ZipFile(path) as zf:
         book = workbook_part(zf)
         book_xml = zf.read(book)
@@ -76,17 +78,23 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
             raise NeedsOpenpyxl("no styles.xml")
         styles = Styles(zf.read(styles_name))
         edited: dict[str, Pieces] = {}
+        metrics = {t: changes.replace[tab] for t, tab in _metric_titles(changes, parts).items()}
         formulas = False
         for title, part in parts.items():
             if part not in zf.NameToInfo:
                 continue
-            extended, has_formulas = _scan(zf, part)
+            xml = zf.read(part) if title in tabs else None  # read once: scanned, then edited
+            extended, has_formulas = _scan(zf, part) if xml is None else _scan_bytes(xml)
             if extended:  # openpyxl warns it drops them: its path refuses the save
                 raise NeedsOpenpyxl("worksheet extensions")
             formulas = formulas or has_formulas
-            if title in tabs:
+            metric = metrics.get(title)
+            if isinstance(metric, MetricTab):
+                edited[part] = edit_metric_sheet(xml or b"", tabs[title][0], styles)
+                edited.update({p: [xml] for p, xml in redraw(zf, part, title, metric).items()})
+            elif title in tabs:
                 edits, clear_all = tabs[title]
-                edited[part] = edit_sheet(zf.read(part), edits, styles.style_for, clear_all)
+                edited[part] = edit_sheet(xml or b"", edits, styles.style_for, clear_all)
         if styles.changed:
             edited[styles_name] = [styles.to_bytes()]
         if formulas:  # cells they read changed: Excel and LibreOffice calculate on opening
@@ -103,6 +111,10 @@ def write_in_place(path: Path, changes: Changes, measure: Measure) -> None:
                         continue
                     new = copy.copy(info)
                     new.file_size = sum(len(piece) for piece in pieces)
+                    # deflated at level 1: five times openpyxl's speed (level 6), a quarter
+                    # larger; the parts copied keep theirs
+                    new.compress_type = zipfile.ZIP_DEFLATED
+                    new._compresslevel = _LEVEL  # type: ignore[attr-defined]  # 3.13 too
                     with dst.open(new, "w") as part:  # streamed: never joined in memory
                         for piece in pieces:
                             part.write(piece)
@@ -133,6 +145,18 @@ def _plan(
             raise NeedsOpenpyxl(f"{title} was not read")
         return extents[title]
 
+    for tab, added in changes.new_columns.items():
+        if not added:
+            continue
+        # their header cells only, as apply_changes writes them; a look they change (a
+        # drop-down there) changes the look key, and workbook._look_moves sends it to openpyxl
+        title = title_of(tab)
+        header, height = shape(title)
+        heading = tabs.setdefault(title, ({}, False))[0].setdefault(1, {})
+        for c, text in enumerate(added, start=len(header) + 1):
+            heading[c] = _put(text, Kind.TEXT, False)
+        assert extents is not None  # measured by shape()
+        extents[title] = (header + list(added), height)
     for update in changes.cells:
         title = title_of(update.tab)
         header, height = shape(title)
@@ -140,7 +164,11 @@ def _plan(
             raise BackendError(f"{a1(title, update.row + 2, update.col)} is outside the table")
         kind, service = column_kind(title, header[update.col])
         edits = tabs.setdefault(title, ({}, False))[0]
-        edits.setdefault(update.row + 2, {})[update.col + 1] = _put(update.value, kind, service)
+        line = edits.setdefault(update.row + 2, {})
+        put = _put(update.value, kind, service)
+        # a cell set twice: its style as the openpyxl path leaves it, one put after the other
+        before = line.get(update.col + 1)
+        line[update.col + 1] = put if before is None else replace(put, earlier=before)
     for tab, rows in changes.appends.items():
         if not rows:
             continue
@@ -154,10 +182,13 @@ def _plan(
                 cells[c + 1] = _put(text, kind, service)
     for tab, table in changes.replace.items():
         title = title_of(tab)
-        if isinstance(table, MetricTab) or title in METRIC_TABS:
-            raise NeedsOpenpyxl("a metric tab: its formats and charts")
         if title in tabs:
             raise NeedsOpenpyxl("a tab both changed and rewritten")
+        if isinstance(table, MetricTab):
+            tabs[title] = (metric_edits(title, table), True)  # xlsx_metric_edit.py
+            continue
+        if title in METRIC_TABS:
+            raise NeedsOpenpyxl("a metric tab without its formats and charts")
         if norm_header(title) == norm_header(STATE.name) and title not in hidden:
             raise NeedsOpenpyxl("the State tab to hide")
         edits = {1: {c: _put(text, Kind.TEXT, False) for c, text in enumerate(table.header, 1)}}
@@ -170,9 +201,40 @@ def _plan(
     return tabs
 
 
+def _metric_titles(changes: Changes, parts: dict[str, str]) -> dict[str, str]:
+    """The title of each metric tab rewritten -> its name in ``changes.replace``."""
+    found = {}
+    for tab, table in changes.replace.items():
+        if isinstance(table, MetricTab):
+            key = norm_header(tab)
+            title = tab if tab in parts else next(t for t in parts if norm_header(t) == key)
+            found[title] = tab
+    return found
+
+
+def _scan_bytes(xml: bytes) -> tuple[bool, bool]:
+    return b"<extLst" in xml, _FORMULA.search(xml) is not None
+
+
 def _scan(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool]:
     """Whether the tab's XML holds extensions, and formulas: read a chunk at a time, so a
-    tab no change touches is never held whole."""
+    tab no change touches is never held whole. Remembered by the part's content (its CRC-32
+    and sizes, from the zip's directory): the next sync's write reads none it scanned."""
+    info = zf.getinfo(part)
+    key = (part, info.CRC, info.file_size, info.compress_size)
+    found = _SCANNED.get(key)  # one lookup: another thread's write may clear it meanwhile
+    if found is None:
+        found = _scan_stream(zf, part)
+        if len(_SCANNED) > 256:
+            _SCANNED.clear()
+        _SCANNED[key] = found
+    return found
+
+
+_SCANNED: dict[tuple[str, int, int, int], tuple[bool, bool]] = {}
+
+
+def _scan_stream(zf: zipfile.ZipFile, part: str) -> tuple[bool, bool]:
     extended = formulas = False
     tail = b""
     with zf.open(part) as stream:

@@ -8,7 +8,7 @@ import zipfile
 from xml.etree import ElementTree as ET
 
 
-def _relations(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+def relations(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
     """(Id, Type, target part) of ``part``'s internal relationships."""
     folder, base = posixpath.split(part)
     rels = posixpath.join(folder, "_rels", base + ".rels")
@@ -27,7 +27,7 @@ def _relations(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Each tab's name -> its part ("Leads" -> "xl/worksheets/sheet1.xml")."""
     book = workbook_part(zf)
-    targets = {rid: t for rid, _, t in _relations(zf, book)}
+    targets = {rid: t for rid, _, t in relations(zf, book)}
     parts: dict[str, str] = {}
     for sheet in ET.fromstring(zf.read(book)).iter():
         if sheet.tag.endswith("}sheet"):
@@ -45,14 +45,14 @@ def sheet_owners(zf: zipfile.ZipFile) -> dict[str, str]:
             part = stack.pop()
             if part in zf.NameToInfo and part not in owners:
                 owners[part] = tab
-                stack += [t for _, _, t in _relations(zf, part)]
+                stack += [t for _, _, t in relations(zf, part)]
     return owners
 
 
 def workbook_part(zf: zipfile.ZipFile) -> str:
     """The workbook's own part ("xl/workbook.xml")."""
     return next(
-        (t for _, kind, t in _relations(zf, "") if kind.endswith("/officeDocument")),
+        (t for _, kind, t in relations(zf, "") if kind.endswith("/officeDocument")),
         "xl/workbook.xml",
     )
 
@@ -60,4 +60,4 @@ def workbook_part(zf: zipfile.ZipFile) -> str:
 def styles_part(zf: zipfile.ZipFile) -> str | None:
     """The part holding the cell styles ("xl/styles.xml"), if there is one."""
     book = workbook_part(zf)
-    return next((t for _, kind, t in _relations(zf, book) if kind.endswith("/styles")), None)
+    return next((t for _, kind, t in relations(zf, book) if kind.endswith("/styles")), None)

@@ -38,11 +38,13 @@ def read_tabs(path: Path) -> dict[str, Table]:
         book = CalamineWorkbook.from_path(str(path))
     except (OpenpyxlNeeded, CalamineError, *UNREADABLE):
         return read_tabs_openpyxl(path)
+    seen: dict[str, str] = {}  # each distinct text held once, whichever tab has it
     try:
         return {
             sheet.name: _table(
                 book.get_sheet_by_name(sheet.name),
                 quirks.get(sheet.name, TabQuirks()),
+                seen,
             )
             for sheet in book.sheets_metadata
             if sheet.typ == SheetTypeEnum.WorkSheet
@@ -53,14 +55,21 @@ def read_tabs(path: Path) -> dict[str, Table]:
         book.close()
 
 
-def _table(sheet: CalamineSheet, quirks: TabQuirks) -> Table:
+def _table(sheet: CalamineSheet, quirks: TabQuirks, seen: dict[str, str]) -> Table:
     values = sheet.to_python(skip_empty_area=False)
-    # Text as it is; numbers and dates formatted once per distinct value (stamps and amounts
-    # repeat); booleans apart, as True == 1 == 1.0 would share one key.
+    # Text as one string per distinct text (calamine makes one per cell: a 100,000-lead
+    # sheet repeats its Stage, Owner, dates and IDs); numbers and dates formatted once per
+    # distinct value (stamps and amounts repeat); booleans apart, as True == 1 == 1.0 would
+    # share one key.
     texts = _Texts()
+    keep = seen.setdefault
     grid = [
         [
-            v if type(v) is str else ("TRUE" if v else "FALSE") if type(v) is bool else texts[v]
+            keep(v, v)
+            if type(v) is str
+            else ("TRUE" if v else "FALSE")
+            if type(v) is bool
+            else texts[v]
             for v in row
         ]
         for row in values

@@ -33,12 +33,15 @@ class Put:
     value: int | float | datetime | str | None
     fill: bool  # the grey of service-owned columns
     number_format: str | None  # a date's format; None: keep (a number under a date: General)
+    earlier: Put | None = None  # what the same write put there before: its style stays
 
 
 Edits = dict[int, dict[int, Put]]
 """By sheet row, by column (both from 1)."""
 StyleFor = Callable[[int, Put], int]
 """The style index a cell with style ``s`` gets when ``Put`` is written into it."""
+KeepStyle = Callable[[int], int]
+"""The style index a cell with style ``s`` keeps when a tab rewritten whole clears it."""
 
 _SHEET_DATA = re.compile(rb"<sheetData\b[^>]*?(/?)>")
 _ROW = re.compile(rb"<row\b([^>]*?)(/?)>")
@@ -47,7 +50,10 @@ _ATTR = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _SPANS = re.compile(rb"""\s+spans\s*=\s*(?:"[^"]*"|'[^']*')""")
 _MERGED = re.compile(rb"""<mergeCell\b[^>]*?\bref\s*=\s*["']([A-Z0-9:$]+)["']""")
 _DIMENSION = re.compile(rb"""(<dimension\b[^>]*?\bref\s*=\s*["'])([A-Z0-9:$]+)(["'])""")
-_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+_ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([0-9]+)"|'([0-9]+)')""")
+_CELL_REF = re.compile(
+    rb"""(?:^|\s)r\s*=\s*(?:"([A-Z]{1,3})([0-9]{1,7})"|'([A-Z]{1,3})([0-9]{1,7})')"""
+)
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # what typed() leaves that XML 1.0 refuses
 _CELL_ATTRS = frozenset({"r", "s", "t"})
 
@@ -56,10 +62,17 @@ Pieces = list[bytes | memoryview]
 """A part's new content, in the order written: slices of the part as read where unchanged."""
 
 
-def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = False) -> Pieces:
+def edit_sheet(
+    xml: bytes,
+    edits: Edits,
+    style_for: StyleFor,
+    clear_all: bool = False,
+    keep_style: KeepStyle | None = None,
+) -> Pieces:
     """``xml`` (a worksheet part) with ``edits`` set; with ``clear_all``, every other
-    cell's value cleared first (its style kept), as a tab rewritten whole. The rows no edit
-    touches come back as slices of ``xml``, not copies (a large tab is held once)."""
+    cell's value cleared first (its style kept, or ``keep_style`` of it: a metric tab's
+    formats go back to General), as a tab rewritten whole. The rows no edit touches come
+    back as slices of ``xml``, not copies (a large tab is held once)."""
     found = _SHEET_DATA.search(xml)
     if found is None:
         raise NeedsOpenpyxl("no <sheetData> as Excel writes it (elements with a prefix?)")
@@ -72,11 +85,24 @@ def edit_sheet(xml: bytes, edits: Edits, style_for: StyleFor, clear_all: bool = 
         if end < 0:
             raise NeedsOpenpyxl("<sheetData> not closed")
         head, tail = xml[:start], xml[end:]
-    if xml.find(b"<!", start, end) >= 0 or xml.find(b"<?", start, end) >= 0:
+    if _markup(xml, start, end):
         raise NeedsOpenpyxl("comments or CDATA among the rows")
     _check_merged(tail, edits, clear_all)
-    rows = _rewrite_rows(xml, start, end, edits, style_for, clear_all)
+    keep = (keep_style or _same) if clear_all else None
+    rows = _rewrite_rows(xml, start, end, edits, style_for, keep)
     return [_dimension(head, edits), *rows, tail]
+
+
+def _markup(xml: bytes, start: int, end: int) -> bool:
+    """Whether a comment, CDATA or processing instruction (``<!``, ``<?``) is among the
+    rows: looked for by their rare second character, not by ``<``, which opens every tag."""
+    for mark in b"!?":
+        i = xml.find(mark, start, end)
+        while i >= 0:
+            if xml[i - 1] == 0x3C:  # "<": escaped everywhere in text, so markup
+                return True
+            i = xml.find(mark, i + 1, end)
+    return False
 
 
 def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
@@ -92,8 +118,12 @@ def _check_merged(tail: bytes, edits: Edits, clear_all: bool) -> None:
                     raise NeedsOpenpyxl("a cell inside merged cells")
 
 
+def _same(style: int) -> int:
+    return style
+
+
 def _rewrite_rows(
-    xml: bytes, start: int, end: int, edits: Edits, style_for: StyleFor, clear_all: bool
+    xml: bytes, start: int, end: int, edits: Edits, style_for: StyleFor, keep: KeepStyle | None
 ) -> Pieces:
     """The rows between ``start`` and ``end`` with ``edits`` set."""
     view = memoryview(xml)
@@ -112,7 +142,7 @@ def _rewrite_rows(
             pos = match.start()
             i += 1
         touched = i < len(pending) and pending[i] == r
-        if not touched and not clear_all:
+        if not touched and keep is None:
             continue
         close = match.end() if match[2] else xml.find(b"</row>", match.end(), end)
         if close < 0:
@@ -120,7 +150,7 @@ def _rewrite_rows(
         row_end = close if match[2] else close + len(b"</row>")
         cells = b"" if match[2] else xml[match.end() : close]
         wanted = edits.get(r, {}) if touched else {}
-        out += [view[pos : match.start()], _row(match[1], r, cells, wanted, style_for, clear_all)]
+        out += [view[pos : match.start()], _row(match[1], r, cells, wanted, style_for, keep)]
         pos = row_end
         i += touched
     out.append(view[pos:end])
@@ -129,14 +159,14 @@ def _rewrite_rows(
 
 
 def _row_number(attrs: bytes) -> int:
-    found = dict((k, a or b) for k, a, b in _ATTR.findall(attrs)).get(b"r")
-    if not found or not found.isdigit():
+    found = _ROW_NUMBER.search(attrs)  # asked of every row: not every attribute parsed
+    if found is None:
         raise NeedsOpenpyxl("a row without its number")
-    return int(found)
+    return int(found[1] or found[2])
 
 
 def _new_row(r: int, edits: Edits, style_for: StyleFor) -> bytes:
-    return _row(b' r="%d"' % r, r, b"", edits[r], style_for, False)
+    return _row(b' r="%d"' % r, r, b"", edits[r], style_for, None)
 
 
 def _row(
@@ -145,31 +175,33 @@ def _row(
     cells: bytes,
     wanted: dict[int, Put],
     style_for: StyleFor,
-    clear_all: bool,
+    keep: KeepStyle | None,
 ) -> bytes:
+    """The row ``r`` with ``wanted`` set; with ``keep``, its other cells cleared."""
+    spliced = _splice(r, cells, wanted, style_for) if keep is None and cells else None
+    if spliced is not None:
+        return b"<row%s>%s</row>" % (_SPANS.sub(b"", attrs), spliced)
     wanted = dict(wanted)  # emptied as cells are found: what is left is new
     placed: list[tuple[int, bytes]] = []
     pos = 0
-    for match in _CELL.finditer(cells):
+    for match in _CELL.finditer(cells):  # every cell taken apart
         if cells[pos : match.start()].strip():
             raise NeedsOpenpyxl("something other than cells in a row")
         pos = match.end()
-        cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
-        ref = _REF.fullmatch(cell.get("r", ""))
-        if ref is None or int(ref[2]) != r:
+        # only the reference of a cell kept as it is: a row holds tens of them
+        ref = _CELL_REF.search(match[1])
+        if ref is None or int(ref[2] or ref[4]) != r:
             raise NeedsOpenpyxl("a cell without its reference")
-        c = column_index_from_string(ref[1])
-        content = match[2] or b""
-        if c not in wanted and not clear_all:
+        letters = (ref[1] or ref[3]).decode()
+        c = column_index_from_string(letters)
+        if c not in wanted and keep is None:
             placed.append((c, match[0]))
             continue
-        if set(cell) - _CELL_ATTRS or b"<f" in content:
-            raise NeedsOpenpyxl("a formula or rich value where sheetcrm writes")
-        style = int(cell.get("s", "0"))
+        style = _style_of(match)
         if c in wanted:
             placed.append((c, _cell(r, c, style, wanted.pop(c), style_for)))
-        elif style:
-            placed.append((c, b'<c r="%s" s="%d"/>' % (ref[0].encode(), style)))
+        elif keep is not None and (style := keep(style)):
+            placed.append((c, b'<c r="%s%d" s="%d"/>' % (letters.encode(), r, style)))
     if cells[pos:].strip():
         raise NeedsOpenpyxl("something other than cells in a row")
     placed += [(c, _cell(r, c, 0, put, style_for)) for c, put in wanted.items()]
@@ -178,11 +210,46 @@ def _row(
     return b"<row%s>%s</row>" % (_SPANS.sub(b"", attrs), b"".join(b for _, b in placed))
 
 
+def _splice(r: int, cells: bytes, wanted: dict[int, Put], style_for: StyleFor) -> bytes | None:
+    """The row's ``cells`` with ``wanted`` set, when each is there already, found by its
+    reference (its other cells are copied, not taken apart); None: one is not (new, or
+    written otherwise: with single quotes, after another attribute)."""
+    found = []
+    for c, put in wanted.items():
+        at = cells.find(b' r="%s%d"' % (get_column_letter(c).encode(), r))
+        start = cells.rfind(b"<c", 0, at) if at >= 0 else -1
+        # in the cell's own start tag, not in a text that happens to hold those characters
+        if start < 0 or cells.find(b">", start, at) >= 0:
+            return None
+        match = _CELL.match(cells, start)
+        if match is None or match.end() <= at:
+            return None
+        found.append((start, match, c, put))
+    found.sort(key=lambda cell: cell[0])
+    out: list[bytes] = []
+    pos = 0
+    for start, match, c, put in found:
+        out += [cells[pos:start], _cell(r, c, _style_of(match), put, style_for)]
+        pos = match.end()
+    out.append(cells[pos:])
+    return b"".join(out)
+
+
+def _style_of(match: re.Match[bytes]) -> int:
+    """The style of a cell sheetcrm writes into (a ``_CELL`` match); refused: a formula or
+    a rich value there, which openpyxl's path handles (or refuses) its own way."""
+    cell = {k.decode(): (a or b).decode() for k, a, b in _ATTR.findall(match[1])}
+    if set(cell) - _CELL_ATTRS or b"<f" in (match[2] or b""):
+        raise NeedsOpenpyxl("a formula or rich value where sheetcrm writes")
+    return int(cell.get("s", "0"))
+
+
 def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
     ref = f"{get_column_letter(c)}{r}".encode()
     value = put.value
-    if value is not None:
-        style = style_for(style, put)
+    for step in _steps(put):
+        if step.value is not None or step.number_format is not None:  # a metric tab's empty
+            style = style_for(style, step)
     s = b' s="%d"' % style if style else b""
     if value is None:
         return b'<c r="%s"%s/>' % (ref, s) if style else b""
@@ -196,6 +263,14 @@ def _cell(r: int, c: int, style: int, put: Put, style_for: StyleFor) -> bytes:
         return b'<c r="%s"%s t="inlineStr"><is><t%s>%s</t></is></c>' % (ref, s, space, text)
     number = to_excel(value) if isinstance(value, datetime) else value
     return b'<c r="%s"%s t="n"><v>%s</v></c>' % (ref, s, b"%.16g" % number)
+
+
+def _steps(put: Put) -> list[Put]:
+    """``put`` and those it replaced in the same write, the first first."""
+    steps = [put]
+    while steps[-1].earlier is not None:
+        steps.append(steps[-1].earlier)
+    return steps[::-1]
 
 
 def _dimension(head: bytes, edits: Edits) -> bytes:

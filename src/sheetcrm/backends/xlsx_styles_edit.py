@@ -39,7 +39,7 @@ class Styles:
             for f in self.root.iterfind(f"{_MAIN}numFmts/{_MAIN}numFmt")
         }
         self._grey: int | None = None
-        self._cache: dict[tuple[int, bool, str | None, bool], int] = {}
+        self._cache: dict[tuple[int, bool, str | None, bool | None], int] = {}
 
     def style_for(self, style: int, put: Put) -> int:
         is_number = isinstance(put.value, int | float) and not isinstance(put.value, bool)
@@ -48,10 +48,25 @@ class Styles:
             self._cache[key] = self._derive(*key)
         return self._cache[key]
 
-    def _derive(self, style: int, fill: bool, number_format: str | None, is_number: bool) -> int:
+    def with_format(self, style: int, code: str) -> int:
+        """The style ``style`` with the number format ``code``, as a metric tab's cells get
+        theirs (workbook_charts.dress_metric_tab): ``style`` itself when it has it."""
+        key = (style, False, code, None)
+        if key not in self._cache:
+            xf = self._xf(style)
+            if self._code(xf) == code:
+                self._cache[key] = style
+            else:
+                self._cache[key] = self._derive(style, False, code, False)
+        return self._cache[key]
+
+    def _xf(self, style: int) -> etree._Element:
         if style >= len(self.cell_xfs):
             raise NeedsOpenpyxl(f"a cell with style {style}, which styles.xml lacks")
-        xf = copy.deepcopy(self.cell_xfs[style]) if style else etree.fromstring(_PLAIN)
+        return copy.deepcopy(self.cell_xfs[style]) if style else etree.fromstring(_PLAIN)
+
+    def _derive(self, style: int, fill: bool, number_format: str | None, is_number: bool) -> int:
+        xf = self._xf(style)
         if fill:
             xf.set("fillId", str(self.grey()))
             xf.set("applyFill", "1")

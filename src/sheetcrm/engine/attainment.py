@@ -43,15 +43,15 @@ def _people(target: Target, team: Sequence[Member]) -> set[str]:
 def _actuals(
     deals: Deals, touches: Touches | None, people: set[str], months: list[str]
 ) -> tuple[float, float, float]:
-    won = (deals.kind == "won") & ~np.isnat(deals.closed)
-    closed = np.where(won, deals.closed.astype("datetime64[M]").astype(str), "")
-    mine = won & np.isin(deals.owner, list(people)) & np.isin(closed, months)
+    # months compared as numbers, not as YYYY-MM texts: no date is written out (NaT is in none)
+    spanned = np.array(months, dtype="datetime64[M]")
+    won = deals.kind == "won"
+    mine = won & np.isin(deals.closed.astype("datetime64[M]"), spanned)
+    mine &= np.isin(deals.owner, list(people))
     activities = float("nan")
     if touches is not None:
-        month = np.where(
-            np.isnat(touches.wall), "", touches.wall.astype("datetime64[M]").astype(str)
-        )
-        activities = float((np.isin(touches.by, list(people)) & np.isin(month, months)).sum())
+        logged = np.isin(touches.wall.astype("datetime64[M]"), spanned)
+        activities = float((np.isin(touches.by, list(people)) & logged).sum())
     return float(np.nansum(deals.amount[mine])), float(mine.sum()), activities
 
 

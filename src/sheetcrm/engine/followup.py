@@ -22,7 +22,16 @@ from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.activity_words import FRENCH_OUTCOMES, SERVICE_OUTCOMES, by_sequence
 from sheetcrm.engine.activity_words import OUTCOMES as DEFAULT_OUTCOMES
 from sheetcrm.engine.activity_words import TYPES as WORD_TYPES
-from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, median, ratio, wall_times
+from sheetcrm.engine.metric_data import (
+    AT,
+    DAY,
+    Deals,
+    Window,
+    first_rows,
+    median,
+    ratio,
+    wall_times,
+)
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.wallclock import to_utc
 
@@ -86,10 +95,14 @@ def read_touches(
         return None
     frame = ActivityFrame.read(table) if frame is None else frame
     codes, uniques = _distinct_of(frame, "Lead ID")
-    by_id = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
-    by_mail = {str(m).strip().casefold(): i for i, m in reversed(list(enumerate(emails))) if m}
-    found = [by_id.get(u, by_mail.get(u.casefold(), -1)) if u else -1 for u in uniques]
-    lead = np.asarray(found, dtype=int)[codes]
+    # each Lead ID typed matched to the first deal of that ID, else of that e-mail address
+    typed = np.asarray(uniques, dtype=object)
+    found = first_rows(deals.ids, typed)
+    by_mail = np.flatnonzero((found < 0) & (typed != ""))
+    if len(by_mail):
+        mails = np.array([str(m).strip().casefold() for m in emails], dtype=object)
+        found[by_mail] = first_rows(mails, [str(u).casefold() for u in typed[by_mail]])
+    lead = found[codes]
     # the At column parsed once: its wall times, and from them (with their folds) instants
     wall, fold = wall_times(frame.column("At"), dayfirst, zone, frame.canonical_times("At"))
     by_codes, by_uniques = _distinct_of(frame, "By")

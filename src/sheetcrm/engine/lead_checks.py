@@ -13,6 +13,7 @@ import pandas as pd
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.dates import date_problem, parse_date
+from sheetcrm.engine.row_memo import per_row
 from sheetcrm.engine.schema import LEADS, Kind
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.validation import Memo, country_region, normalise_email, normalise_phone
@@ -63,8 +64,8 @@ def check_rows(
         return columns[name]
 
     # Emails and phones through the memo: a re-sync checks only the cells that changed.
-    email, email_said, email_blank = memo.per_row(
-        "Email", (), (column("Email"),), lambda cells: _emails(cells, memo)
+    email, email_said, email_blank = per_row(
+        memo, "Email", (), (column("Email"),), lambda cells: _emails(cells, memo)
     )
     _collect(
         problems,
@@ -73,8 +74,8 @@ def check_rows(
         _("type an address like name@company.com, or leave the cell empty"),
     )
     regions = _regions(column("Country"), region)
-    phone, phone_said, phone_blank = memo.per_row(
-        "Phone", (), (column("Phone"), regions), lambda cells, at: _phones(cells, at, memo)
+    phone, phone_said, phone_blank = per_row(
+        memo, "Phone", (), (column("Phone"), regions), lambda cells, at: _phones(cells, at, memo)
     )
     _collect(
         problems,
@@ -162,7 +163,7 @@ def _blank(cells: np.ndarray) -> np.ndarray:
 def _emails(cells: np.ndarray, memo: Memo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell: the normalised address, its problem ("" for none), whether it is blank."""
     codes, uniques = pd.factorize(cells)
-    results = [memo.emails.get(t) or normalise_email(t, memo) for t in uniques]
+    results = memo.emails_of(uniques, lambda t: normalise_email(t, memo))
     blank = [t.strip().casefold() in BLANKS for t in uniques]
     return (
         np.array([r[0] for r in results], dtype=object)[codes],
@@ -175,10 +176,9 @@ def _phones(
     cells: np.ndarray, regions: np.ndarray, memo: Memo
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell, read in its row's region: E.164, its problem ("" for none), whether blank."""
-    results = [
-        memo.phones.get((t, r)) or normalise_phone(t, r, memo)
-        for t, r in zip(cells.tolist(), regions.tolist(), strict=True)
-    ]
+    results = memo.phones_of(
+        cells.tolist(), regions.tolist(), lambda t, r: normalise_phone(t, r, memo)
+    )
     return (
         np.array([r[0] for r in results], dtype=object),
         np.array([r[1] for r in results], dtype=object),

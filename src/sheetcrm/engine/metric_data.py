@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from itertools import chain, compress
-from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.dates import canonical_times, date_array, parse_date
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.stages import first_seen
 from sheetcrm.engine.stages_tab import Stage
-from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import blank_mask, parse_number_array
 from sheetcrm.engine.wallclock import to_utc
 
@@ -60,6 +60,20 @@ def _distinct(values: Sequence[object] | pd.Series | np.ndarray) -> tuple[np.nda
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     texts = [str(u).strip() for u in uniques]
     return np.where(codes < 0, len(texts), codes), [*texts, ""]
+
+
+def first_rows(keys: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Per text of ``wanted``, the first row whose key it is; -1 for none, and for a blank
+    key (nobody's). Each key hashed once, in C: a Lead ID shared by two rows is the first's."""
+    keys = np.asarray(keys, dtype=object)
+    # keys and wanted texts hashed together, in one pass: equal texts share a code
+    both = np.concatenate([keys, np.asarray(wanted, dtype=object)])
+    codes, uniques = pd.factorize(both, use_na_sentinel=False)
+    first = np.full(len(uniques), -1, dtype=np.int64)
+    held, at = np.unique(codes[: len(keys)], return_index=True)
+    first[held] = at
+    first[uniques == ""] = -1
+    return first[codes[len(keys) :]]
 
 
 def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
@@ -157,18 +171,17 @@ def read_deals(
     overdue: np.ndarray | None = None,
     decimal: str | None = None,
     largest: float = np.inf,
+    frame: Frame | None = None,
 ) -> Deals:
     """``data``: the Leads rows as strings, columns named by their canonical header. An
     amount below 0 or over ``largest`` is a problem on its cell and counts as no amount:
-    one typo or one hostile form post must not set the forecast."""
+    one typo or one hostile form post must not set the forecast. ``frame``: ``data`` as the
+    sync's typed columns, whose distinct texts are then not found again."""
     n = len(data)
-
-    def column(name: str) -> pd.Series:
-        return data[name] if name in data.columns else pd.Series([""] * n, dtype=object)
-
+    columns = _Columns(data, frame)
     by_key = {norm_header(s.name): s for s in stages}
     first_open = next((s for s in stages if s.type == "open"), None)
-    codes, uniques = _distinct(column("Stage"))
+    codes, uniques = columns.distinct("Stage")
     found = [by_key.get(norm_header(u)) for u in uniques]
     blank_u = blank_mask(pd.Series(uniques, dtype=object))
     order_u = np.array([s.order if s else -1 for s in found], dtype=int)
@@ -186,32 +199,77 @@ def read_deals(
 
     chance_u = np.array([chance(s, b) for s, b in zip(found, blank_u, strict=True)])
     expected = next((c for c in data.columns if norm_header(c) in EXPECTED_CLOSE), None)
-    created = dates(column("Created at"), dayfirst, zone)
-    assigned_at = instants(column("Assigned at"), dayfirst, zone)
-    created_at = instants(column("Created at"), dayfirst, zone)
+    created = columns.dates("Created at", dayfirst, zone)
+    assigned_at = columns.instants("Assigned at", dayfirst, zone)
+    created_at = columns.instants("Created at", dayfirst, zone)
     return Deals(
-        ids=texts(column("Lead ID")),
+        ids=columns.texts("Lead ID"),
         order=order_u[codes],
         kind=kind_u[codes],
         blank=blank_u[codes],
         waiting=(order_u[codes] == (first_open.order if first_open else -2)) | blank_u[codes],
-        amount=_bounded(numbers(column("Amount"), decimal), largest),
+        amount=_bounded(columns.numbers("Amount", decimal), largest),
         probability=chance_u[codes] / 100,
         created=created,
-        closed=dates(column("Closed at"), dayfirst, zone),
-        first_touch=instants(column("First touch at"), dayfirst, zone),
+        closed=columns.dates("Closed at", dayfirst, zone),
+        first_touch=columns.instants("First touch at", dayfirst, zone),
         started=np.where(np.isnat(assigned_at), created_at, assigned_at),
-        expected=dates(column(expected), dayfirst, zone)
+        expected=columns.dates(expected, dayfirst, zone)
         if expected
         else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        owner=texts(column("Owner")),
-        source=texts(column("Source")),
-        industry=texts(column("Industry")),
-        country=texts(column("Country")),
-        grade=texts(column("Grade")),
+        owner=columns.texts("Owner"),
+        source=columns.texts("Source"),
+        industry=columns.texts("Industry"),
+        country=columns.texts("Country"),
+        grade=columns.texts("Grade"),
         stale=np.zeros(n, dtype=bool) if stale is None else stale,
         overdue=np.zeros(n, dtype=bool) if overdue is None else overdue,
     )
+
+
+class _Columns:
+    """The Leads columns a metric reads, each as its distinct texts (stripped) and per row
+    the code of its text: the sync's typed columns' (``frame``) when it has them, whose
+    codes every rule and step already shares; else found here. Every parse is of the
+    distinct texts, gathered back to the rows."""
+
+    def __init__(self, data: pd.DataFrame, frame: Frame | None) -> None:
+        self.data, self.frame = data, frame
+        self._found: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def distinct(self, name: str) -> tuple[np.ndarray, list[str]]:
+        if self.frame is not None:
+            values = self.frame.values(name)
+            return values.codes, values.text.tolist()
+        if name not in self._found:
+            self._found[name] = (
+                _distinct(self.data[name])
+                if name in self.data.columns
+                else (np.zeros(len(self.data), dtype=np.int64), [""])
+            )
+        return self._found[name]
+
+    def texts(self, name: str) -> np.ndarray:
+        codes, uniques = self.distinct(name)
+        return np.asarray(uniques, dtype=object)[codes]
+
+    def numbers(self, name: str, decimal: str | None) -> np.ndarray:
+        codes, uniques = self.distinct(name)
+        return parse_number_array(pd.Series(uniques, dtype=object), decimal)[codes]
+
+    def dates(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
+        return self._wall_times(name, dayfirst, zone)[0]
+
+    def instants(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
+        return to_utc(*self._wall_times(name, dayfirst, zone), zone)
+
+    def _wall_times(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+        if self.frame is None:  # dates are mostly distinct: hashing them costs more than it saves
+            cells = self.data[name] if name in self.data.columns else np.full(len(self.data), "")
+            return wall_times(cells, dayfirst, zone)
+        codes, uniques = self.distinct(name)
+        walls, folds = wall_times(uniques, dayfirst, zone)
+        return walls[codes], folds[codes]
 
 
 @dataclass
@@ -227,9 +285,7 @@ class StageLog:
     def reached(self, deals: Deals, n_stages: int) -> np.ndarray:
         """(deal, stage) -> whether History saw the deal enter the stage, or it is there now."""
         seen = np.zeros((len(deals), n_stages), dtype=bool)
-        lookup = {lead: i for i, lead in reversed(list(enumerate(deals.ids))) if lead}
-        where = np.array([lookup.get(lead, -1) for lead in self.leads], dtype=int)
-        rows = where[self.lead]
+        rows = first_rows(deals.ids, self.leads)[self.lead]
         ok = (rows >= 0) & (self.stage >= 0)
         seen[rows[ok], self.stage[ok]] = True
         now = deals.order >= 0
@@ -249,50 +305,24 @@ class StageLog:
         return {k: days[finished & (stage == k)] for k in range(n_stages)}
 
 
-def read_log(
-    history: Table,
-    stages: Sequence[Stage],
-    extra: Sequence[Sequence[str]] = (),
-    dayfirst: bool = True,
-    zone: tzinfo = UTC,
-    field_column: np.ndarray | None = None,
-) -> StageLog:
-    """The Stage entries of ``history``, then ``extra`` rows (in the History tab's default
-    column order: At, Lead ID, Field, From, To, By, Why), as this sync will append them.
-    ``field_column``: History's Field cells, when the caller read them already."""
-    rows: list[list[str]] = []
-    field = history.col("Field")
-    if field is not None:  # Stage entries only, picked before any other column is read
-        fields = (
-            np.fromiter(map(itemgetter(field), history.rows), dtype=object, count=len(history.rows))
-            if field_column is None
-            else field_column
-        )
-        keep = fields == "Stage"  # as the sync writes it; then as a person might have
-        # each other Field text tested once: History repeats a handful of them
-        others = pd.unique(fields[~keep])
-        odd = [f for f in others if str(f).strip().casefold() == "stage"]
-        if odd:
-            keep |= pd.Series(fields, dtype=object).isin(odd).to_numpy(dtype=bool)
-        rows = list(compress(history.rows, keep.tolist()))
-    added = [r for r in extra if r[2].strip().casefold() == "stage"]
-    columns: dict[str, np.ndarray] = {}
-    for name, default in (("At", 0), ("Lead ID", 1), ("To", 4), ("Why", 6)):
-        i = history.col(name)  # itemgetter over every row, in C: History grows without end
-        # straight into an array: no list of half a million cells to convert afterwards
-        cells = map(itemgetter(i), rows) if i is not None else iter([""] * len(rows))
-        tail = map(itemgetter(default), added)
-        columns[name] = np.fromiter(chain(cells, tail), dtype=object, count=len(rows) + len(added))
+def read_log(history: HistoryFrame, stages: Sequence[Stage]) -> StageLog:
+    """The Stage entries of ``history`` (with the rows this sync plans under it, if it
+    has them: :meth:`HistoryFrame.plus`), typed from the frame's columns: each distinct To
+    and Why read once, the stamps as the frame parsed them."""
+    rows = np.flatnonzero(history.of_field("stage"))
     by_key = {norm_header(s.name): s.order for s in stages}
-    to_codes, to_uniques = _distinct(columns["To"])
-    order = np.array([by_key.get(norm_header(u), -1) for u in to_uniques], dtype=int)
-    why_codes, why_uniques = _distinct(columns["Why"])
-    seen = np.array([not first_seen(u) for u in why_uniques], dtype=bool)
-    lead_codes, leads = _distinct(columns["Lead ID"])
+    to = history.column("To")
+    order = np.array([by_key.get(norm_header(t), -1) for t in to.texts], dtype=int)
+    why = history.column("Why")
+    seen = np.array([not first_seen(str(t).strip()) for t in why.texts], dtype=bool)
+    # the Lead IDs these rows name, numbered in the order they come (each entry's lead is a
+    # code into them): History's codes number every Lead ID it holds, in its own order
+    lead_codes, first = pd.factorize(history.column("Lead ID").codes[rows])
+    leads = [str(t).strip() for t in history.column("Lead ID").texts[first]]
     return StageLog(
         lead=lead_codes,
-        leads=leads,
-        stage=order[to_codes],
-        at=dates(columns["At"], dayfirst, zone),
-        observed=seen[why_codes],
+        leads=[*leads, ""],
+        stage=order[to.codes[rows]],
+        at=history.at[rows],
+        observed=seen[why.codes[rows]],
     )

@@ -23,10 +23,12 @@ from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.attainment import attainment, headline, spans, with_targets
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.followup import Touches, followup, read_touches
+from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.metric_data import Deals, read_deals, read_log
 from sheetcrm.engine.metric_grid import Chart, Grid, MetricTab
 from sheetcrm.engine.metrics import Figure, Metrics, compute, period_window
-from sheetcrm.engine.nurture_log import fields, read_nurture
+from sheetcrm.engine.nurture_log import read_nurture
 from sheetcrm.engine.nurture_metrics import nurture
 from sheetcrm.engine.schema import (
     ACTIVITIES,
@@ -35,6 +37,7 @@ from sheetcrm.engine.schema import (
     DASHBOARD,
     FORECAST,
     FUNNEL,
+    HISTORY,
     METRIC_TABS,
     NO_DATA,
     NOT_COMPUTED,
@@ -193,11 +196,13 @@ def metric_tabs(
     flags: Flags | None = None,
     frozen: set[str] | frozenset[str] = frozenset(),
     activities: ActivityFrame | None = None,
+    history: HistoryFrame | None = None,
+    leads: Frame | None = None,
 ) -> dict[str, MetricTab]:
     """Step 7 of a sync: the metric tabs for the Leads rows ``data`` (as this sync leaves
-    them) and History with ``new_history`` appended; ``activities``: the Activities tab as the
-    sync's ``activities`` step read it (None: read here). ``now``: the sheet's local time, aware
-    (its zone the sheet's) or naive."""
+    them) and History with ``new_history`` appended; ``activities``, ``history`` and ``leads``:
+    the Activities tab, History and ``data`` as columns, as the sync's steps read them (None:
+    read here). ``now``: the sheet's local time, aware (its zone the sheet's) or naive."""
     stamp = format_datetime(now)
     if "stages" in frozen or not config.stages:
         return not_computed(stamp, "the Stages tab has a problem (see Problems)")
@@ -213,10 +218,12 @@ def metric_tabs(
         overdue=_flagged(len(data), flags or [], OVERDUE_COLUMNS),
         decimal=settings.decimal,
         largest=settings["Largest amount"],
+        frame=leads,
     )
-    history = snapshot.table("History")
-    column = fields(history)  # one pass over History's Fields, shared by the two logs
-    log = read_log(history, stages, new_history, settings.dayfirst, settings.zone, column)
+    if history is None:
+        history = HistoryFrame(snapshot.table(HISTORY.name), settings.dayfirst, settings.zone)
+    history = history.plus(new_history)  # its columns shared by the two logs
+    log = read_log(history, stages)
     window = period_window(settings["Metrics period"], now.replace(tzinfo=None))
     # Amounts near the float limit (a Largest amount set that high lets them in) may sum
     # past it: the figure is then inf or nan, which render says as OUT_OF_RANGE or NO_DATA.
@@ -231,7 +238,7 @@ def metric_tabs(
             settings["Pipeline target"],
         )
         touches = _follow_up(metrics, snapshot, data, deals, config, now, activities)
-    episodes = read_nurture(history, stages, new_history, column)
+    episodes = read_nurture(history, stages)
     alert, mark = settings["Unsubscribe rate alert"], settings.decimal or settings.shown_decimal
     metrics.nurture = nurture(episodes, touches, deals, alert, mark)
     return render(metrics, stamp, settings["Currency"])

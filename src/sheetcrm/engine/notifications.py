@@ -20,7 +20,7 @@ tell held notifications of a landed write (send them) from those of a lost one (
 plans them again)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a first sync may plan one per lead
 class Notification:
     rule_row: int  # the rule's row on the Alerts tab
     lead_id: str

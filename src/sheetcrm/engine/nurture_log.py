@@ -17,14 +17,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import compress
-from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.stages_tab import Stage
-from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.table import norm_header
 
 OTHER, ENROL, STEP, UNSUBSCRIBED, REPLIED, SQL, WON = range(7)
 """What a History row is to the nurture metrics."""
@@ -81,67 +80,36 @@ class NurtureLog:
     planned: pd.DataFrame  # Lead ID, sequence key, step, in order: the steps planned
 
 
-def fields(history: Table) -> np.ndarray:
-    """History's Field column, one pass in C: the metrics and the nurture log share it."""
-    i = history.col("Field")
-    if i is None:
-        return np.zeros(0, dtype=object)
-    return np.fromiter(map(itemgetter(i), history.rows), dtype=object, count=len(history.rows))
-
-
-def _cells(
-    history: Table, name: str, mask: np.ndarray, extra: Sequence[Sequence[str]], at: int
-) -> np.ndarray:
-    """Column ``name`` of the rows ``mask`` picks, History's then ``extra``'s, in C."""
-    n = len(history.rows)
-    i = history.col(name)
-    picked = compress(history.rows, mask[:n].tolist())
-    cells = list(map(itemgetter(i), picked)) if i is not None else [""] * int(mask[:n].sum())
-    cells += [r[at] for r, m in zip(extra, mask[n:].tolist(), strict=True) if m]
-    return np.asarray(cells, dtype=object)
-
-
-def read_nurture(
-    history: Table,
-    stages: Sequence[Stage],
-    extra: Sequence[Sequence[str]] = (),
-    field_column: np.ndarray | None = None,
-) -> NurtureLog | None:
-    """The nurture rows of ``history`` then ``extra`` (this sync's rows, in the History tab's
-    default order: At, Lead ID, Field, From, To, By, Why); None when no lead was ever enrolled.
-    ``field_column``: :func:`fields` of ``history``, when the caller has it already."""
-    column = fields(history) if field_column is None else field_column
-    every = np.concatenate([column, np.asarray([r[2] for r in extra], dtype=object)])
-    # the Fields as the sync writes them (History is the service's): compared in C, no hash
-    enrolments = np.flatnonzero(every == HEADERS[0])
+def read_nurture(history: HistoryFrame, stages: Sequence[Stage]) -> NurtureLog | None:
+    """The nurture rows of ``history`` (with the rows this sync plans under it, if it has
+    them: :meth:`HistoryFrame.plus`); None when no lead was ever enrolled."""
+    field = history.column("Field")
+    # the Fields as the sync writes them (History is the service's): each distinct one once
+    per_text = np.array([HEADERS.index(f) if f in HEADERS else -1 for f in field.texts], int)
+    row_field = per_text[field.codes]
+    enrolments = np.flatnonzero(row_field == 0)
     if not len(enrolments):  # no enrolment ever: the common case, and the cheap one
         return None
     # nothing logged before the first enrolment is any sequence's: a History of years of
     # Stage rows and a few weeks of nurture reads only those weeks
-    every = every[enrolments[0] :]
-    row_field = np.full(len(column) + len(extra), -1, dtype=int)
-    for k, name in enumerate(HEADERS):
-        row_field[enrolments[0] :][every == name] = k
+    row_field[: enrolments[0]] = -1
     # only the leads that ever had a Sequence row: a Stage row of any other is no one's
-    nurture = row_field >= 0
-    leads = _cells(history, "Lead ID", nurture, extra, 1)
-    lead_codes, lead_uniques = pd.factorize(leads)
+    nurture = np.flatnonzero(row_field >= 0)
+    lead_codes, lead_uniques = pd.factorize(history.cells("Lead ID", nurture))
     ids = np.array([str(u).strip() for u in lead_uniques], dtype=object)
     touched = np.zeros(len(ids) + 1, dtype=bool)
     touched[lead_codes[row_field[nurture] == 0]] = True
     touched[-1] = False  # factorize's -1: no Lead ID
     mine = touched[lead_codes] & (ids[lead_codes] != "" if len(ids) else False)
-    where = np.flatnonzero(nurture)[mine]
-    picked = np.zeros(len(row_field), dtype=bool)
-    picked[where] = True
-    to_codes, to_uniques = pd.factorize(_cells(history, "To", picked, extra, 4))
+    where = nurture[mine]
+    to_codes, to_uniques = pd.factorize(history.cells("To", where))
     won = {norm_header(s.name) for s in stages if s.type == "won"}
     pair_codes, pairs = pd.factorize(row_field[where] * (len(to_uniques) + 1) + to_codes)
     kinds, numbers = [], []
     for pair in pairs:
-        field, to = divmod(int(pair), len(to_uniques) + 1)
+        kind_of, to = divmod(int(pair), len(to_uniques) + 1)
         text = str(to_uniques[to]) if to < len(to_uniques) else ""
-        kinds.append(_kind(FIELDS[field], text, won))
+        kinds.append(_kind(FIELDS[kind_of], text, won))
         numbers.append(int(fold(text)) if kinds[-1] == STEP else 0)
     kind = np.asarray(kinds, dtype=np.int64)[pair_codes]
     ours = kind != OTHER

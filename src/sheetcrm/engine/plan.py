@@ -10,6 +10,7 @@ never has a value land on the wrong lead nor an edit overwritten.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from operator import itemgetter
 
 import numpy as np
@@ -24,11 +25,11 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a first sync holds one per new row
 class RowKey:
     lead_id: str  # the ID the row had when read; "" when this plan gives it one
     row: int  # data row position when read
-    fingerprint: str = ""  # the person's cells, to re-find a row that had no ID
+    fingerprint: bytes = b""  # digest of the person's cells, to re-find a row that had no ID
 
 
 @dataclass
@@ -150,14 +151,19 @@ def person_columns(table: Table) -> list[int]:
     ]
 
 
-def person_fingerprint(row: list[str], columns: list[int]) -> str:
+def person_fingerprint(row: list[str], columns: list[int]) -> bytes:
+    """A digest of the person's cells of ``row``: equal for rows whose cells are equal. A
+    digest rather than the cells joined, as a first sync keeps one per new row (100,000
+    leads: 20 MB of joined text, 5 MB of digests); at 128 bits two different rows share one
+    with odds far below any other failure's."""
     if columns and columns[-1] >= len(row):
         row = row + [""] * (columns[-1] + 1 - len(row))
-    return (
+    joined = (
         "\x1f".join(itemgetter(*columns)(row))
         if len(columns) > 1
         else "".join(row[i] for i in columns)
     )
+    return blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 LINKED = {"Assigned at": "Owner"}
@@ -271,7 +277,7 @@ def _locate(plan: Plan, leads: Table, same_version: bool) -> dict[int, int]:
     id_col = find_column(leads, "Lead ID")
     ids: dict[str, int] = {}
     repeated: set[str] = set()
-    unnamed: dict[str, list[int]] = {}
+    unnamed: dict[bytes, list[int]] = {}
     person = person_columns(leads)
     for r, row in enumerate(leads.rows):
         lead_id = row[id_col].strip() if id_col is not None else ""

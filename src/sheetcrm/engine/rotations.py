@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from functools import cache, partial
-from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.catalog import N_, _, in_every_language
-from sheetcrm.engine.dates import date_array, parse_date
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.schema import SERVICE_BY
-from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.table import norm_header
 
 WINDOW_DAYS = 30
 """A weighted rotation shares its leads by the weights over this many days: long enough for
@@ -89,66 +87,48 @@ class Turns:
     counts: Counter[str] = field(default_factory=Counter)  # member key -> turns in the window
 
 
-def read_turns(
-    history: Table, now: datetime, dayfirst: bool, zone: tzinfo
-) -> dict[tuple[str, str], Turns]:
+def read_turns(history: HistoryFrame, now: datetime) -> dict[tuple[str, str], Turns]:
     """Every rotation's turns in ``history``, as of ``now`` (the sheet's wall time, naive).
 
-    History grows by every sync: each distinct why, stamp and name is parsed once, and only
-    the turns of a rotation's last stamp have their Lead ID read."""
+    History grows by every sync: each distinct why and name is read once, and only the turns
+    of a rotation's last stamp have their Lead ID read."""
     if not history.rows:
         return {}
-    why, field, by, stamp, to = _columns(history, "Why", "Field", "By", "At", "To")
-    codes, whys = pd.factorize(why)
+    why = history.column("Why")
     # a why is "<rule> (<conditions>) → <target>...": its rotation, once per distinct text
     code_of: dict[tuple[str, str], int] = {}
-    per_why = np.full(len(whys) + 1, -1, dtype=np.int64)
-    for j, text in enumerate(whys):
+    per_why = np.full(len(why.texts), -1, dtype=np.int64)
+    for j, text in enumerate(why.texts):
         if turn := turn_of(text):
             per_why[j] = code_of.setdefault(key(*turn), len(code_of))
     rotations = list(code_of)
-    is_owner = _per_value(field, lambda f: f.strip().casefold() == "owner")
-    by_sync = _per_value(by, lambda b: b.strip() == SERVICE_BY)
-    picked = np.flatnonzero((per_why[codes] >= 0) & is_owner & by_sync)
+    is_owner = history.of_field("owner")
+    by_sync = history.column("By").per_text(lambda b: b.strip() == SERVICE_BY)
+    picked = np.flatnonzero((per_why[why.codes] >= 0) & is_owner & by_sync)
     if not len(picked):
         return {}
-    rotation = per_why[codes][picked]
-    id_col = history.col("Lead ID")
-    at_codes, stamps = pd.factorize(stamp[picked])
-    parsed = [parse_date(t, dayfirst, zone) for t in stamps]
-    at = date_array([p if p is not None and p <= now else None for p in parsed] + [None])
-    at = at[at_codes]
-    name_codes, names = pd.factorize(to[picked])
-    keys = np.array([norm_header(n) for n in names] + [""], dtype=object)[name_codes]
+    rotation = per_why[why.codes[picked]]
+    at = history.at[picked]
+    at = np.where(at <= np.datetime64(now, "ns"), at, np.datetime64("NaT", "ns"))
+    to = history.column("To")
+    name_codes, names = pd.factorize(to.codes[picked])  # each name normalised once
+    keys = np.array([norm_header(n) for n in to.texts[names]], dtype=object)[name_codes]
     valid = ~np.isnat(at) & (keys != "")
     result: dict[tuple[str, str], Turns] = {}
     recent = valid & (at > np.datetime64(now - timedelta(days=WINDOW_DAYS)))
+    ids = history.column("Lead ID")
     for code, rot in enumerate(rotations):
         mine = valid & (rotation == code)
         if not mine.any():
             continue
         # one sync stamps its turns alike: they were taken in Lead ID order
         last = np.flatnonzero(mine & (at == at[mine].max()))
-        number = [_number(history.rows[picked[k]], id_col) for k in last]
+        number = [_number(text) for text in ids.cells(picked[last])]
         latest = max(zip(number, picked[last].tolist(), last.tolist(), strict=True))[2]
         result[rot] = Turns(str(keys[latest]), Counter(keys[recent & (rotation == code)].tolist()))
     return result
 
 
-def _columns(table: Table, *names: str) -> list[np.ndarray]:
-    """Several columns of a long tab, each as an object array, the rows' widths checked once."""
-    cols = [table.col(n) for n in names]
-    if None in cols or min(map(len, table.rows)) <= max(c for c in cols if c is not None):
-        return [np.asarray(table.column(n), dtype=object) for n in names]
-    return [np.array(list(map(itemgetter(c), table.rows)), dtype=object) for c in cols]
-
-
-def _per_value(values: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
-    """``test`` of each value, run once per distinct value."""
-    codes, uniques = pd.factorize(values)
-    return np.array([test(u) for u in uniques] + [False], dtype=bool)[codes]
-
-
-def _number(row: list[str], col: int | None) -> int:
-    found = _NUMBER.search(row[col]) if col is not None and col < len(row) else None
+def _number(lead_id: str) -> int:
+    found = _NUMBER.search(lead_id)
     return int(found[1]) if found else -1

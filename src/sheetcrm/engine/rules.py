@@ -314,13 +314,20 @@ def _parse_value(
 
 def matched_values(condition: Condition, frame: Frame) -> pd.Series:
     """For list-like conditions, the rule's own spelling of the value each row matched."""
+    codes, spelled = matched_spelling(condition, frame)
+    return pd.Series(spelled[codes], index=frame.data.index)
+
+
+def matched_spelling(condition: Condition, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`matched_values` as (per row, a code; per code, the spelling): the spelling is
+    looked up once per distinct cell text, and callers that group rows keep the codes."""
     if condition.operator.name == "email domain in list":
-        return frame.text(EMAIL_DOMAIN)
+        domain = frame.values(EMAIL_DOMAIN)
+        return domain.codes, domain.text.to_numpy(dtype=object)
     value = condition.value
+    v = frame.values(condition.field)
+    if isinstance(value, float):
+        return v.codes, np.full(len(v.text), format_number(value), dtype=object)
     items = value if isinstance(value, tuple) else (value,)
     spelled = {match_key(str(i)): str(i) for i in items}
-    if isinstance(value, float):
-        return pd.Series(format_number(value), index=frame.data.index)
-    v = frame.values(condition.field)
-    per_value = v.loose.map(spelled).fillna("").to_numpy(dtype=object)
-    return pd.Series(v.take(per_value), index=frame.data.index)
+    return v.codes, v.loose.map(spelled).fillna("").to_numpy(dtype=object)

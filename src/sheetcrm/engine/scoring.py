@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.catalog import N_, _
+from sheetcrm.engine.combos import bit_words, distinct
 from sheetcrm.engine.frame import Frame
-from sheetcrm.engine.rules import matched_values
+from sheetcrm.engine.rules import matched_spelling
 from sheetcrm.engine.scoring_tab import ScoringRule
 from sheetcrm.engine.settings import Settings
-from sheetcrm.engine.values import format_number, stripped
+from sheetcrm.engine.values import format_number
 
 LIFECYCLE = ("Lead", "MQL", "SQL", "Customer")
 NO_MATCH = N_("no scoring rule matched")
@@ -63,12 +64,38 @@ class Points:
     matrix: np.ndarray  # rows x rules: which rules each row matched
     capped_groups: dict[str, np.ndarray]
     capped_total: np.ndarray
+    # the same per distinct row of ``matrix``: ``matrix[r] == combos[which[r]]``
+    which: np.ndarray
+    combos: np.ndarray
+    combo_groups: dict[str, np.ndarray]
+    combo_capped: np.ndarray
 
 
 def points(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Points:
-    """Every row's total: the points of the rules it matches, after group and total caps."""
-    n = len(frame)
+    """Every row's total: the points of the rules it matches, after group and total caps.
+    Worked out once per distinct combination of matched rules (a few thousand at most,
+    whatever the number of rows), then gathered to the rows."""
     matrix = rule_masks(frame, rules)
+    which, first = distinct(bit_words(matrix), len(matrix))
+    combos = matrix[first]
+    total, groups, capped = _totals(combos, rules, settings)
+    return Points(
+        total[which],
+        matrix,
+        {g: flags[which] for g, flags in groups.items()},
+        capped[which],
+        which,
+        combos,
+        groups,
+        capped,
+    )
+
+
+def _totals(
+    matrix: np.ndarray, rules: Sequence[ScoringRule], settings: Settings
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(total, capped groups, capped total) of each row of ``matrix``."""
+    n = len(matrix)
     points = np.array([r.points for r in rules])
     # Group names match case-insensitively, as the "Group cap:" keys do: rules spelling a
     # group "Engagement" and "engagement" share one cap. Reasons use the first spelling.
@@ -97,8 +124,7 @@ def points(frame: Frame, rules: Sequence[ScoringRule], settings: Settings) -> Po
     if low is not None:
         capped_total |= total < low
         total = np.maximum(total, low)
-
-    return Points(total, matrix, capped_groups, capped_total)
+    return total, capped_groups, capped_total
 
 
 def shown_precision(total: np.ndarray) -> np.ndarray:
@@ -113,82 +139,64 @@ def shown_precision(total: np.ndarray) -> np.ndarray:
 def explain(
     frame: Frame, rules: Sequence[ScoringRule], result: Points, settings: Settings
 ) -> pd.Series:
-    """Each row's Score reasons, built once per distinct explanation."""
+    """Each row's Score reasons, built once per distinct explanation: which rules matched
+    (``result.which``), with which listed values (a code per distinct spelling)."""
     n, matrix = len(frame), result.matrix
-    capped_groups, capped_total = result.capped_groups, result.capped_total
-    # One key per distinct explanation: which rules matched, with which listed values.
-    key_columns: dict[str, np.ndarray] = {}
+    # per condition that lists values: per row, 1 + the code of the spelling it matched, 0
+    # where its rule did not match; and the spellings
+    listed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for j, rule in enumerate(rules):
         for k, condition in enumerate(rule.conditions):
             if condition.lists_values:
-                values = matched_values(condition, frame).to_numpy(dtype=object)
-                key_columns[f"{j}.{k}"] = np.where(matrix[:, j], values, "")
-    parts = [*_bit_words(matrix), *key_columns.values(), *capped_groups.values(), capped_total]
-    codes = _combined_codes(parts, n)
-    first_rows = np.unique(codes, return_index=True)[1]
-    phrases: dict[tuple[int, tuple[str, ...]], str] = {}
-    texts = {
-        int(codes[r]): _explain(
-            int(r), matrix, rules, key_columns, capped_groups, capped_total, settings, phrases
-        )
-        for r in first_rows
-    }
-    lookup = np.empty(len(texts), dtype=object)
-    for code, text in texts.items():
-        lookup[code] = text
-    return pd.Series(lookup[codes], index=frame.data.index)
+                codes, spelled = matched_spelling(condition, frame)
+                per_value, spellings = pd.factorize(spelled, use_na_sentinel=False)
+                at_rows = per_value[codes] + 1 if len(per_value) else np.zeros(n, np.int64)
+                listed[(j, k)] = (np.where(matrix[:, j], at_rows, 0), spellings)
+    radices = [len(result.combos), *(len(s) + 1 for _, s in listed.values())]
+    codes, first = distinct([result.which, *(c for c, _ in listed.values())], n, radices)
+    table = _phrases(rules, result, first, listed, settings)
+    texts = ["; ".join(filter(None, parts)) or _(NO_MATCH) for parts in table.tolist()]
+    return pd.Series(np.asarray(texts, dtype=object)[codes], index=frame.data.index)
 
 
-def _bit_words(matrix: np.ndarray) -> list[np.ndarray]:
-    """Which rules each row matched, packed into 64-bit words."""
-    packed = np.packbits(matrix, axis=1)
-    width = -(-packed.shape[1] // 8) * 8
-    padded = np.zeros((len(matrix), width), dtype=np.uint8)
-    padded[:, : packed.shape[1]] = packed
-    words = padded.view("<u8")
-    return [words[:, i] for i in range(words.shape[1])]
-
-
-def _combined_codes(columns: list[np.ndarray], n: int) -> np.ndarray:
-    """Dense codes 0..k-1 for the distinct combinations of the columns' values, row by row."""
-    codes = np.zeros(n, dtype=np.int64)
-    for column in columns:
-        part, uniques = pd.factorize(column)
-        codes, _ = pd.factorize(codes * (len(uniques) + 1) + part)
-    return codes
-
-
-def _explain(
-    row: int,
-    matrix: np.ndarray,
+def _phrases(
     rules: Sequence[ScoringRule],
-    keys: dict[str, np.ndarray],
-    capped_groups: dict[str, np.ndarray],
-    capped_total: np.ndarray,
+    result: Points,
+    first: np.ndarray,
+    listed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
     settings: Settings,
-    phrases: dict[tuple[int, tuple[str, ...]], str],
-) -> str:
-    parts = []
-    for j in map(int, np.flatnonzero(matrix[row])):
-        rule = rules[j]
-        matched = tuple(
-            str(keys[f"{j}.{k}"][row]) if c.lists_values else ""
-            for k, c in enumerate(rule.conditions)
-        )
-        phrase = phrases.get((j, matched))
-        if phrase is None:
-            said = _(" and ").join(
-                c.describe(m) for c, m in zip(rule.conditions, matched, strict=True)
+) -> np.ndarray:
+    """explanations x parts: each part of each distinct explanation (a rule's phrase, a
+    group or the total capped), "" where it says nothing; ``first`` a row of each."""
+    which = result.which[first]
+    parts = np.full((len(first), len(rules) + len(result.combo_groups) + 1), "", dtype=object)
+    for j, rule in enumerate(rules):
+        matched = result.combos[which, j]
+        if not matched.any():
+            continue
+        lists = [k for k, c in enumerate(rule.conditions) if c.lists_values]
+        # a spelling code is 0 exactly where the rule did not match: one shape is one phrase
+        keys = [listed[(j, k)][0][first] for k in lists]
+        shapes, one = distinct(keys, len(first)) if keys else (np.zeros(len(first), int), [0])
+        said = np.full(len(one), "", dtype=object)
+        for shape, at in enumerate(one):
+            if lists and not matched[at]:
+                continue
+            spelled = {k: listed[(j, k)][1][listed[(j, k)][0][first[at]] - 1] for k in lists}
+            said[shape] = _(" and ").join(
+                c.describe(str(spelled[k]) if k in spelled else "")
+                for k, c in enumerate(rule.conditions)
             )
-            phrase = phrases[(j, matched)] = f"{_points(rule.points)} {said}"
-        parts.append(phrase)
-    for g, flags in capped_groups.items():
-        if flags[row]:
-            cap = format_number(settings.group_caps[g.casefold()])
-            parts.append(_("%(group)s capped at %(cap)s") % {"group": g, "cap": cap})
-    if capped_total[row]:
-        parts.append(_("total capped"))
-    return "; ".join(parts) if parts else _(NO_MATCH)
+        phrases = np.array([f"{_points(rule.points)} {s}" for s in said], dtype=object)
+        parts[matched, j] = phrases[shapes[matched]]
+    for i, (g, flags) in enumerate(result.combo_groups.items()):
+        cap = format_number(settings.group_caps[g.casefold()])
+        parts[flags[which], len(rules) + i] = _("%(group)s capped at %(cap)s") % {
+            "group": g,
+            "cap": cap,
+        }
+    parts[result.combo_capped[which], -1] = _("total capped")
+    return parts
 
 
 def grade(total: np.ndarray, settings: Settings, index: pd.Index) -> pd.Series:
@@ -217,7 +225,9 @@ def lifecycle(
         0,
     )
     ranks = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
-    now = np.array([ranks.get(t.casefold(), -1) for t in stripped(current)])
+    # each distinct text ranked once; a missing cell (code -1) takes the appended -1
+    codes, texts = pd.factorize(current.to_numpy(dtype=object))
+    now = np.array([*(ranks.get(str(t).strip().casefold(), -1) for t in texts), -1])[codes]
     reopened = (now == LIFECYCLE.index("Customer")) & ((stage_rank == 0) | (stage_rank == 1))
     now = np.where(reopened, -1, now)
     best = np.maximum(computed, now).astype(int)

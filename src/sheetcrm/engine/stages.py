@@ -19,10 +19,10 @@ from sheetcrm.engine.business_hours import Calendar
 from sheetcrm.engine.catalog import N_, _, in_every_language, ngettext
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
-from sheetcrm.engine.history import last_recorded
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, Flag
 from sheetcrm.engine.stages_tab import Stage
-from sheetcrm.engine.table import Table, norm_header
+from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import format_datetime, shown
 from sheetcrm.engine.wallclock import from_utc
 
@@ -68,7 +68,7 @@ def track(
     ids: Sequence[str],
     arrived_now: np.ndarray,
     stages: Sequence[Stage],
-    history: Table,
+    history: HistoryFrame,
     sla_hours: float,
     calendar: Calendar | None = None,
 ) -> StageResult:
@@ -101,7 +101,7 @@ def track(
             )
         )
 
-    seen = last_recorded(history, "Stage")
+    seen = history.last_recorded("Stage")
     # Rows whose stage is the one History last recorded have nothing to do: find them all
     # at once, each distinct recorded stage normalised once.
     recorded, stage_texts = pd.factorize(np.array(list(map(seen.get, ids)), dtype=object))

@@ -11,16 +11,14 @@ written only on rows the service creates itself (import, web forms).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import numpy as np
 import phonenumbers
 import pycountry
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from sheetcrm.engine.catalog import DEFAULT, _
+from sheetcrm.engine.catalog import _
 from sheetcrm.engine.dates import parse_date
+from sheetcrm.engine.memo import Memo as Memo  # where the engine has always found it
 from sheetcrm.engine.schema import Kind
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.values import (
@@ -84,84 +82,6 @@ def country_region(country: str) -> str:
     return code if code in phonenumbers.SUPPORTED_REGIONS else ""
 
 
-Columns = tuple[np.ndarray, ...]
-"""Columns of one check: its inputs (cells, one array per column read) or its results."""
-Made = Callable[..., Columns]
-"""What a check makes of its input columns."""
-
-
-@dataclass
-class Memo:
-    """Parse results by input text, kept across syncs so unchanged rows cost nothing. The
-    problems it keeps are worded in ``language``: a sync in another one starts it afresh.
-
-    ``columns`` keeps, per check, the last sync's cells and what the check made of each
-    row (:meth:`per_row`): a re-sync compares the cells and checks only those that differ,
-    instead of looking every cell up again."""
-
-    emails: dict[str, tuple[str, str]] = field(default_factory=dict)
-    phones: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    language: str = DEFAULT
-    columns: dict[str, tuple[object, Columns, Columns]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-
-    def speak(self, language: str) -> None:
-        """Forget what was worded in another language than ``language``."""
-        if language != self.language:
-            self.emails.clear()
-            self.phones.clear()
-            self.columns.clear()
-            self.language = language
-
-    def per_row(self, check: str, params: object, cells: Columns, each: Made) -> Columns:
-        """``each(*cells)``: per row, what ``check`` makes of its cells (arrays, one per
-        input column, all as long); the same, for rows whose cells equal those of the last
-        call under ``params``, from that call. Keyed by content: every cell is compared
-        (at C speed), and a row whose text changed is checked again, wherever it moved."""
-        kept = self.columns.get(check)
-        n = len(cells[0])
-        if kept is not None and kept[0] == params and len(kept[1][0]) == n:
-            _params, before, results = kept
-            differs = np.zeros(n, dtype=bool)
-            for old, new in zip(before, cells, strict=True):
-                differs |= old != new
-            changed = np.flatnonzero(differs)
-            if len(changed):
-                # the cells as first seen stay (the parse memos hold those very strings)
-                before = tuple(old.copy() for old in before)
-                for old, new in zip(before, cells, strict=True):
-                    old[changed] = new[changed]
-                fresh = each(*(c[changed] for c in cells))
-                results = tuple(r.copy() for r in results)
-                for result, value in zip(results, fresh, strict=True):
-                    result[changed] = value
-        else:
-            before = tuple(np.array(c) for c in cells)  # a copy, compact
-            results = each(*cells)
-        self.columns[check] = (params, before, results)
-        return results
-
-    def whole(self, check: str, params: object, cells: Columns, make: Made) -> Columns:
-        """``make(*cells)``, which depends on every row at once (duplicates: groups of
-        rows), or the last call's result when ``params`` and every cell are the same."""
-        kept = self.columns.get(check)
-        if kept is not None and kept[0] == params and _same(kept[1], cells):
-            return kept[2]
-        results = make(*cells)
-        self.columns[check] = (params, tuple(np.array(c) for c in cells), results)
-        return results
-
-
-def _same(before: Columns, cells: Columns) -> bool:
-    """Whether the columns hold the same values: compared at C speed, a string held by both
-    (a result the memo gave) by its address alone."""
-    return len(before) == len(cells) and all(
-        len(old) == len(new) and not (old != new).any()
-        for old, new in zip(before, cells, strict=True)
-    )
-
-
 _PLAIN_EMAIL = re.compile(
     r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)@"
     r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,63}))"
@@ -185,8 +105,8 @@ def plain_email(text: str) -> bool:
 
 def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
     """(normalised address, problem): lower-cased domain, trimmed; no DNS lookup."""
-    if memo is not None and text in memo.emails:
-        return memo.emails[text]
+    if memo is not None and (known := memo.email(text)) is not None:
+        return known
     s = text.strip().strip("<>").strip()
     if s.casefold().startswith("mailto:"):
         s = s[7:]
@@ -206,15 +126,14 @@ def normalise_email(text: str, memo: Memo | None = None) -> tuple[str, str]:
                 % {"value": shown(text.strip()), "reason": exc},
             )
     if memo is not None:
-        memo.emails[text] = result
+        memo.keep_email(text, result)
     return result
 
 
 def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[str, str]:
     """(E.164 number, problem); numbers without + are read in ``region``."""
-    key = (text, region)
-    if memo is not None and key in memo.phones:
-        return memo.phones[key]
+    if memo is not None and (known := memo.phone(text, region)) is not None:
+        return known
     s = text.strip()
     if not s or s.casefold() in BLANKS:
         result = ("", "")
@@ -238,7 +157,7 @@ def normalise_phone(text: str, region: str, memo: Memo | None = None) -> tuple[s
                 % {"value": shown(s), "reason": exc._msg.rstrip(".")},
             )
     if memo is not None:
-        memo.phones[key] = result
+        memo.keep_phone(text, region, result)
     return result
 
 

@@ -4,22 +4,25 @@ and the words of each lead's reasons, built once per distinct explanation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.catalog import N_, _
+from sheetcrm.engine.combos import distinct
 from sheetcrm.engine.schema import canonical_header
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.win_model import (
     AMOUNT_BAND,
+    Coded,
+    Column,
     Prediction,
     WinModel,
-    amount_bands,
     band_edges,
+    coded_bands,
     fit,
     predict,
 )
@@ -51,8 +54,9 @@ def outcomes(stage: pd.Series, stages: Sequence[Stage]) -> tuple[np.ndarray, np.
     types = {norm_header(s.name): s.type for s in stages}
     codes, uniques = pd.factorize(stage.to_numpy(dtype=object), use_na_sentinel=False)
     kind = np.array([types.get(norm_header(str(u)), "") for u in uniques], dtype=object)
-    kinds = kind[codes] if len(kind) else np.zeros(0, dtype=object)
-    return np.isin(kinds, ("won", "lost")), kinds == "won"
+    # each distinct Stage's type tested once, then gathered to the leads
+    closed, won = np.isin(kind, ("won", "lost")), kind == "won"
+    return (closed[codes], won[codes]) if len(kind) else (np.zeros(0, bool), np.zeros(0, bool))
 
 
 @dataclass(frozen=True)
@@ -61,25 +65,31 @@ class Learned:
     edges: np.ndarray  # Amount band's cuts
 
 
+Rows = pd.DataFrame | Mapping[str, Coded]
+"""The leads the model reads: a DataFrame of their texts, or the sync's Frame's codes."""
+
+
 def columns(
-    data: pd.DataFrame, fields: Sequence[str], amounts: np.ndarray, edges: np.ndarray
-) -> dict[str, np.ndarray]:
+    data: Rows, fields: Sequence[str], amounts: np.ndarray, edges: np.ndarray
+) -> dict[str, Column]:
     """The values the model reads, by field; Amount band derived from ``amounts``."""
     return {
-        f: amount_bands(amounts, edges) if f == AMOUNT_BAND else data[f].to_numpy(dtype=object)
+        f: coded_bands(amounts, edges)
+        if f == AMOUNT_BAND
+        else data[f]
+        if isinstance(data, Mapping)
+        else data[f].to_numpy(dtype=object)
         for f in fields
     }
 
 
-def learn(
-    data: pd.DataFrame, fields: Sequence[str], amounts: np.ndarray, won: np.ndarray
-) -> Learned:
+def learn(data: Rows, fields: Sequence[str], amounts: np.ndarray, won: np.ndarray) -> Learned:
     """Fit on the rows of ``data`` (closed leads), ``won`` their outcome."""
     edges = band_edges(amounts)
     return Learned(fit(columns(data, fields, amounts, edges), won), edges)
 
 
-def estimate(learned: Learned, data: pd.DataFrame, amounts: np.ndarray) -> Prediction:
+def estimate(learned: Learned, data: Rows, amounts: np.ndarray) -> Prediction:
     fields = [f.name for f in learned.model.fields]
     return predict(learned.model, columns(data, fields, amounts, learned.edges))
 
@@ -100,12 +110,13 @@ def shortfall(closed: int, won: int, minimum: int) -> str:
 
 
 def percents(probability: np.ndarray) -> np.ndarray:
-    """Whole percentages, as the column shows them."""
-    return np.rint(100 * probability).astype(int).astype(str).astype(object)
+    """Whole percentages, as the column shows them: each distinct one written once."""
+    whole, codes = np.unique(np.rint(100 * probability).astype(int), return_inverse=True)
+    return np.array([str(p) for p in whole.tolist()], dtype=object)[codes.reshape(-1)]
 
 
 def reasons(
-    prediction: Prediction, values: dict[str, np.ndarray], labels: dict[str, str]
+    prediction: Prediction, values: dict[str, Column], labels: dict[str, str]
 ) -> np.ndarray:
     """Each lead's Win reasons: "Source=Referral +18 pts; Country=FR −6 pts", the fields
     that move its probability most, most first. The fields shown, their values and points
@@ -118,21 +129,20 @@ def reasons(
     order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :REASONS]
     top = np.take_along_axis(points, order, axis=1)
     shown = np.abs(top) >= SHOWN_FROM
-    value_codes = np.column_stack(
-        [pd.factorize(values[f], use_na_sentinel=False)[0] for f in names]
-    )
+    value_codes = np.column_stack([_codes(values[f]) for f in names])
     top_values = np.take_along_axis(value_codes, order, axis=1)
-    codes = np.zeros(n, dtype=np.int64)
+    columns, radices = [], []
     for part in (np.where(shown, order, -1), np.where(shown, top_values, -1), top * shown):
         for column in part.T:  # one code per distinct combination of what is said
-            this, uniques = pd.factorize(column)
-            codes, _seen = pd.factorize(codes * (len(uniques) + 1) + this)
-    firsts = np.unique(codes, return_index=True)[1]
+            low, high = int(column.min()), int(column.max())
+            columns.append(column - low)
+            radices.append(high - low + 1)
+    codes, firsts = distinct(columns, n, radices)
     texts = np.empty(len(firsts), dtype=object)
     said = [labels.get(f, f) for f in names]
-    for row in firsts:
+    for row in firsts.tolist():
         parts = [
-            _part(said[j], values[names[j]][row], int(p))
+            _part(said[j], _value(values[names[j]], row), int(p))
             for j, p, is_shown in zip(order[row], top[row], shown[row], strict=True)
             if is_shown
         ]
@@ -141,6 +151,17 @@ def reasons(
 
 
 QUIET = N_("no field moves it from the average")
+
+
+def _codes(values: Column) -> np.ndarray:
+    """Per row, a code that is the same only for the same value."""
+    if isinstance(values, Coded):
+        return values.codes
+    return pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)[0]
+
+
+def _value(values: Column, row: int) -> object:
+    return values.at(row) if isinstance(values, Coded) else values[row]
 
 
 def _part(field: str, value: object, points: int) -> str:

@@ -31,11 +31,35 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + e^-z), without overflow
 
 
-def keyed(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Coded:
+    """A column as the sync's Frame holds it: per row, a code into its distinct texts. The
+    model then reads codes the rules already made, instead of hashing the texts again."""
+
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows: np.ndarray) -> Coded:
+        return Coded(self.codes[rows], self.texts)
+
+    def at(self, row: int) -> object:
+        return self.texts[self.codes[row]]
+
+
+Column = Sequence[object] | np.ndarray | Coded
+
+
+def keyed(values: Column) -> tuple[np.ndarray, np.ndarray]:
     """(a code per value, the distinct values as they are matched: case, spacing and
     surrounding blanks ignored); ``keys[codes]`` is each value's key. Each distinct text is
     normalised once, and nothing of the size of the column is hashed twice."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    if isinstance(values, Coded):
+        codes, uniques = values.codes, values.texts
+    else:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     if len(codes) and codes.min() < 0:  # an empty cell read as None: a blank like ""
         codes = np.where(codes < 0, len(uniques), codes)
         uniques = np.asarray([*uniques, ""], dtype=object)
@@ -57,16 +81,24 @@ def band_edges(amounts: np.ndarray) -> np.ndarray:
 
 def amount_bands(amounts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Each amount's band label ("" for no amount), from ``band_edges``."""
+    bands = coded_bands(amounts, edges)
+    return bands.texts[bands.codes]
+
+
+def coded_bands(amounts: np.ndarray, edges: np.ndarray) -> Coded:
+    """:func:`amount_bands` as codes into the labels, the last one "" for no amount."""
     labels = np.array(
         [
             f"under {format_number(edges[0])}" if len(edges) else "any",
             *(f"{format_number(a)}–{format_number(b)}" for a, b in pairwise(edges)),
             *([f"{format_number(edges[-1])} and over"] if len(edges) else []),
+            "",
         ],
         dtype=object,
     )
     which = np.searchsorted(edges, np.nan_to_num(amounts, nan=0.0), side="right")
-    return np.where(np.isfinite(amounts), labels[np.minimum(which, len(labels) - 1)], "")
+    known = np.minimum(which, len(labels) - 2)
+    return Coded(np.where(np.isfinite(amounts), known, len(labels) - 1), labels)
 
 
 @dataclass(frozen=True)
@@ -86,7 +118,7 @@ class WinModel:
     lost: int
 
 
-def fit(columns: Mapping[str, np.ndarray], won: np.ndarray) -> WinModel:
+def fit(columns: Mapping[str, Column], won: np.ndarray) -> WinModel:
     """Learn from closed leads: ``columns`` their values by field, ``won`` True for won."""
     won = np.asarray(won, dtype=bool)
     n_won, n_lost = int(won.sum()), int((~won).sum())
@@ -107,7 +139,7 @@ def fit(columns: Mapping[str, np.ndarray], won: np.ndarray) -> WinModel:
     return WinModel(tuple(fields), prior, slope, intercept, n_won, n_lost)
 
 
-def contributions(model: WinModel, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+def contributions(model: WinModel, columns: Mapping[str, Column]) -> np.ndarray:
     """rows x fields: each field's log-odds for each lead (0 for a value not seen)."""
     n = len(next(iter(columns.values()))) if columns else 0
     out = np.zeros((n, len(model.fields)))
@@ -163,7 +195,7 @@ class Prediction:
     points: np.ndarray  # rows x fields: what each field adds, in percentage points
 
 
-def predict(model: WinModel, columns: Mapping[str, np.ndarray]) -> Prediction:
+def predict(model: WinModel, columns: Mapping[str, Column]) -> Prediction:
     """Each lead's win probability, and each field's part in it: the probability less the
     one the lead would have if that field said nothing (its log-odds 0)."""
     parts = contributions(model, columns)

@@ -22,25 +22,36 @@ def memo_file(where: str) -> Path:
 def load_memo(where: str) -> Memo:
     try:
         saved = json.loads(memo_file(where).read_text(encoding="utf-8"))
-        return Memo(
-            emails={k: (v[0], v[1]) for k, v in saved["emails"].items()},
-            phones={
-                tuple(k.split("\x1f", 1)): (v[0], v[1])  # type: ignore[misc]
-                for k, v in saved["phones"].items()
-            },
-            language=saved.get("language", "en"),
-        )
+        memo = Memo(language=saved.get("language", "en"))
+        for text, kept in saved["emails"].items():
+            memo.keep_email(text, _pair(kept))
+        for key, kept in saved["phones"].items():
+            text, region = key.split("\x1f", 1)
+            memo.keep_phone(text, region, _pair(kept))
+        return memo
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return Memo()  # no cache yet, or a damaged one: parse everything again
 
 
+def _pair(kept: str | list[str]) -> tuple[str, str]:
+    """A saved result: its normalised text alone (no problem), or [normalised, problem]."""
+    if isinstance(kept, str):
+        return (kept, "")
+    normalised, problem = kept
+    return (str(normalised), str(problem))
+
+
 def save_memo(where: str, memo: Memo) -> None:
-    if len(memo.emails) + len(memo.phones) > 2_000_000:
+    if memo.size() > 2_000_000:
         return  # a cache that big costs more to load than it saves
     path = memo_file(where)
     data = {
-        "emails": memo.emails,
-        "phones": {"\x1f".join(k): v for k, v in memo.phones.items()},
+        "emails": memo.emails,  # a text alone is its result with no problem
+        "phones": {
+            f"{text}\x1f{region}": kept
+            for region, texts in memo.phones.items()
+            for text, kept in texts.items()
+        },
         "language": memo.language,  # the language its problems are worded in
     }
     try:

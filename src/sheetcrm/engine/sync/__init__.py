@@ -96,10 +96,12 @@ def plan_sync(
         if not state.stopped:
             for name, step in STEPS:
                 if name == "diff":
-                    # the typed columns and the Activities frame are for the steps before it:
-                    # let them go before diff makes the plan's per-row objects, so that the
-                    # two never peak together (about 20 MB at 100,000 leads)
+                    # the typed columns and the Activities and History frames are for the
+                    # steps before it: let them go before diff makes the plan's per-row
+                    # objects, so that the two never peak together (about 20 MB at 100,000
+                    # leads)
                     state.frame = state.activities = state.touches = None
+                    state.history_frame = None
                 state = step(state)
         return finish(state)
 

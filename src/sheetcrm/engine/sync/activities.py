@@ -31,11 +31,11 @@ from sheetcrm.engine.activities import Leads, Touches, parse_stamps, read_touche
 from sheetcrm.engine.activity_tab import KEY_COLUMN, ActivityFrame, key_column
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.catalog import ngettext
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.plan import ColumnWrites, find_column
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.schema import ACTIVITIES, HISTORY, SERVICE_BY
+from sheetcrm.engine.schema import ACTIVITIES, SERVICE_BY
 from sheetcrm.engine.sync.state import SyncState
-from sheetcrm.engine.table import Table
 
 LAST_CONTACT, FIRST_TOUCH, NEXT_ACTION = "Last contact", "First touch at", "Next action date"
 
@@ -180,7 +180,7 @@ def _next_action(state: SyncState, touches: Touches) -> None:
     if not has.any():
         return
     frame = state.view
-    set_at = _last_set(state.snapshot.table(HISTORY.name), state.ids, state)
+    set_at = _last_set(state.logged, state.ids)
     given_at = touches.at[np.maximum(latest, 0)]
     newer = np.isnat(set_at) | (given_at > set_at)
     wanted = _days(touches.next_action[np.maximum(latest, 0)])
@@ -192,24 +192,15 @@ def _next_action(state: SyncState, touches: Touches) -> None:
         _record(state, NEXT_ACTION, rows, texts, touches.why(latest[rows]), True)
 
 
-def _last_set(history: Table, ids: list[str], state: SyncState) -> np.ndarray:
+def _last_set(history: HistoryFrame, ids: list[str]) -> np.ndarray:
     """Per lead, when this step last set its Next action date (History), NaT for never."""
     found = np.full(len(ids), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
-    if not history.rows:
+    ours = history.of_field(NEXT_ACTION)
+    if not ours.any():
         return found
-    fields = pd.Series(history.column("Field"), dtype=object)
-    codes, uniques = pd.factorize(fields)
-    ours = np.array([str(u).strip().casefold() == NEXT_ACTION.casefold() for u in uniques])
-    picked = np.flatnonzero(ours[codes]) if len(uniques) else np.zeros(0, np.int64)
-    if not len(picked):
-        return found
-    # the other columns of these rows only (History holds every other change too)
-    mine = Table(history.header, [history.rows[i] for i in picked.tolist()])
-    ours_too = np.asarray(mine.column("By"), dtype=object) == SERVICE_BY
-    lead_ids = np.asarray(mine.column("Lead ID"), dtype=object)[ours_too]
-    at = np.asarray(mine.column("At"), dtype=object)[ours_too]
-    stamps = parse_stamps(at, state.settings.dayfirst, state.settings.zone)
-    latest = pd.Series(stamps).groupby(lead_ids).max()
+    picked = np.flatnonzero(ours & history.column("By").per_text(SERVICE_BY.__eq__))
+    lead_ids = history.cells("Lead ID", picked)
+    latest = pd.Series(history.at[picked]).groupby(lead_ids).max()
     where = pd.Index(ids).get_indexer(latest.index)
     known = where >= 0
     found[where[known]] = latest.to_numpy(dtype="datetime64[ns]")[known]

@@ -149,16 +149,22 @@ class LeadNames:
 def _events(state: SyncState) -> Events:
     events: Events = {}
     stamp = state.stamp
+    # one text per owner and per pair of stages, shared by every event that says it: a
+    # first sync assigns 100,000 leads to a handful of owners
+    assigned: dict[str, str] = {}
+    moved: dict[tuple[str, str], str] = {}
     for row, entry, stamp_column in state.plan.history:
         field, after = entry[2], entry[4]
         if field == "Owner" and after:
-            what = _("assigned to %(owner)s") % {"owner": after}
+            if (what := assigned.get(after)) is None:
+                what = assigned[after] = _("assigned to %(owner)s") % {"owner": after}
             events.setdefault("lead assigned", []).append((row, stamp, what, ""))
         elif field == "Stage" and after and stamp_column == "Stage changed at":
-            what = _("stage %(before)s → %(after)s") % {
-                "before": entry[3] or _("(none)"),
-                "after": after,
-            }
+            if (what := moved.get((entry[3], after))) is None:
+                what = moved[entry[3], after] = _("stage %(before)s → %(after)s") % {
+                    "before": entry[3] or _("(none)"),
+                    "after": after,
+                }
             events.setdefault("stage entered", []).append((row, stamp, what, after))
             stage = state.config.stage(after)
             if stage is not None and stage.type in ("won", "lost"):
@@ -178,10 +184,8 @@ def _events(state: SyncState) -> Events:
         for level in ("MQL", "SQL"):
             at = LIFECYCLE.index(level)
             reached = np.flatnonzero((was < at) & (now >= at))
-            events[f"lifecycle reaches {level}"] = [
-                (int(r), stamp, _("lifecycle reached %(level)s") % {"level": level}, "")
-                for r in reached
-            ]
+            what = _("lifecycle reached %(level)s") % {"level": level}
+            events[f"lifecycle reaches {level}"] = [(int(r), stamp, what, "") for r in reached]
     if "Status" not in state.read or "Status" in state.plan.new_columns:
         # A sheet sheetcrm has never synced (a team's own, just adopted): what is overdue
         # or stale there is how things stand, not news; the Status column shows it, and

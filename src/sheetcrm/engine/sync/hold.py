@@ -25,15 +25,18 @@ def hold_notifications(state: SyncState) -> SyncState:
     logged = set(state.snapshot.table(NOTIFICATIONS.name).column("Key"))
     not_before = quiet_until(state.now, state.settings["Quiet hours"])
     cap = int(state.settings["Alerts per person per hour"])
-    state.plan.notifications = [
-        # a nurture e-mail keeps its own time (send window, spacing) unless quiet hours end
-        # later, and no hourly cap: its own daily cap was applied when it was planned
-        dataclasses.replace(n, not_before=max(n.not_before, not_before), cap=0)
-        if n.unsubscribe
-        else dataclasses.replace(n, not_before=not_before, cap=cap)
-        for n in planned
-        if n.key not in logged
-    ]
+    # replaced one by one in the plan's own list, each old one let go as its copy is made:
+    # never two copies of a first sync's 100,000 notifications at once
+    state.plan.notifications = kept = [n for n in planned if n.key not in logged]
+    del planned
+    for i, n in enumerate(kept):
+        kept[i] = (
+            # a nurture e-mail keeps its own time (send window, spacing) unless quiet hours
+            # end later, and no hourly cap: its own daily cap was applied when it was planned
+            dataclasses.replace(n, not_before=max(n.not_before, not_before), cap=0)
+            if n.unsubscribe
+            else dataclasses.replace(n, not_before=not_before, cap=cap)
+        )
     return state
 
 

@@ -8,7 +8,9 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.schema import HISTORY, STATE
+from sheetcrm.engine.history import HistoryFrame
+from sheetcrm.engine.row_memo import per_row
+from sheetcrm.engine.schema import STATE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import Memo
@@ -22,9 +24,7 @@ NEXT_ID_KEY = "next lead id"
 def assign_ids(state: SyncState) -> SyncState:
     data = state.data
     memo = state.memo if state.memo is not None else Memo()
-    ids, fresh, counter = next_ids(
-        data, state.snapshot.table(STATE.name), state.snapshot.table(HISTORY.name), memo
-    )
+    ids, fresh, counter = next_ids(data, state.snapshot.table(STATE.name), state.logged, memo)
     state.put("Lead ID", ids)
     state.ids, state.fresh, state.counter = ids, fresh, counter
     state.rank = _rank(ids, memo)  # Lead ID order: who came first, for duplicates and routing
@@ -35,7 +35,7 @@ def assign_ids(state: SyncState) -> SyncState:
 
 
 def next_ids(
-    data: pd.DataFrame, state: Table, history: Table, memo: Memo | None = None
+    data: pd.DataFrame, state: Table, history: HistoryFrame, memo: Memo | None = None
 ) -> tuple[list[str], np.ndarray, int]:
     """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
     number. The counter lives in the hidden state tab and never goes back, so an ID is never
@@ -47,9 +47,10 @@ def next_ids(
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():
             counter = int(value)
     numbers = _numbers(ids, memo if memo is not None else Memo())
-    # History's IDs that no lead holds any more, each distinct one once; no Python call per
-    # ID: map() and filter() of C functions
-    gone = filter(None, map(ISSUED_PATTERN.fullmatch, set(history.column("Lead ID")) - {*ids}))
+    # History's IDs that no lead holds any more (its distinct texts); no Python call per ID:
+    # map() and filter() of C functions
+    logged = set(history.column("Lead ID").texts.tolist())
+    gone = filter(None, map(ISSUED_PATTERN.fullmatch, logged.difference(ids)))
     counter = max(
         counter,
         int(numbers.max(initial=-1)) + 1,
@@ -76,7 +77,7 @@ def _numbers(ids: list[str], memo: Memo) -> np.ndarray:
         except OverflowError:
             return (np.array(found, dtype=object),)
 
-    return memo.per_row("Lead ID", (), (np.array(ids, dtype=object),), read)[0]
+    return per_row(memo, "Lead ID", (), (np.array(ids, dtype=object),), read)[0]
 
 
 def _rank(ids: list[str], memo: Memo) -> np.ndarray:

@@ -24,6 +24,8 @@ def plan_metrics(state: SyncState) -> SyncState:
         state.flags,
         state.frozen,
         state.activities,
+        state.logged,
+        state.frame,
     )
     computed = not (state.frozen & {"stages", "metrics"})  # else each tab says why not
     if computed and state.config.stages:

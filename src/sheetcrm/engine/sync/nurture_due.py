@@ -17,7 +17,6 @@ from sheetcrm.engine.catalog import _
 from sheetcrm.engine.notifications import Notification, Preview
 from sheetcrm.engine.nurture import DONE, Cohort, Event, Sequence, within
 from sheetcrm.engine.nurture_history import steps_today
-from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.send_window import SendWindow
 from sheetcrm.engine.sequences_tab import ACTIVE, ENROLMENT, MissingField, Step, render
 from sheetcrm.engine.sync.alerts import leads_row
@@ -188,8 +187,7 @@ class _Planner:
         else:
             cap_today = cap
         self.cap, self.cap_today = cap, cap_today
-        history = state.snapshot.table(HISTORY.name)
-        counts = steps_today(history, self.now, settings.dayfirst, settings.zone)
+        counts = steps_today(state.logged, self.now)
         at = pd.Index(state.ids, dtype=object).get_indexer(pd.Index(counts.index, dtype=object))
         self.sent: dict[str, int] = {}
         for i, count in zip(at.tolist(), counts.tolist(), strict=True):

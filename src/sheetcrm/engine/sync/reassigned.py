@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.catalog import N_, _
-from sheetcrm.engine.history import last_recorded
-from sheetcrm.engine.schema import HISTORY, SHEET_BY
+from sheetcrm.engine.schema import SHEET_BY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
 
@@ -24,7 +23,7 @@ WHY = N_("owner changed in the sheet; the first-touch clock restarts")
 
 
 def note_reassignments(state: SyncState) -> SyncState:
-    recorded = last_recorded(state.snapshot.table(HISTORY.name), "Owner")
+    recorded = state.logged.last_recorded("Owner")
     if not recorded:
         return state
     frame = state.view

@@ -12,7 +12,6 @@ from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.rotations import ROTATING, read_turns
 from sheetcrm.engine.routing import Assignment, route
 from sheetcrm.engine.routing_tab import RoutingRule
-from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import shown
@@ -35,17 +34,13 @@ def plan_routes(state: SyncState, frame: Frame, rules: list[RoutingRule]) -> lis
     config, rank = state.config, state.rank
     stages = {norm_header(s.name): s for s in config.stages}
     is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
-    unowned = [int(r) for r in np.flatnonzero(frame.blank("Owner"))]
+    unowned = np.flatnonzero(frame.blank("Owner"))
     # oldest first, then by Lead ID: arrival order, whatever order the rows are sorted in
     created = frame.dates("Created at").astype("int64")
-    order = sorted(unowned, key=lambda r: (created[r], rank[r]))
+    order = unowned[np.lexsort((rank[unowned], created[unowned]))].tolist()
     settings = config.settings
     rotating = bool(order) and any(r.strategy in ROTATING for r in rules)
-    turns = (
-        read_turns(state.snapshot.table(HISTORY.name), frame.now, settings.dayfirst, frame.zone)
-        if rotating
-        else {}
-    )
+    turns = read_turns(state.logged, frame.now) if rotating else {}
     originals = _originals(state) if order and settings["Duplicates to original owner"] else None
     return route(
         frame,
@@ -85,14 +80,16 @@ def _assign(state: SyncState) -> None:
 def _unknown_owners(state: SyncState) -> None:
     frame = state.view
     team = {norm_header(m.name) for m in state.config.team}
-    owner = frame.text("Owner")
+    owner = frame.values("Owner")  # tested per distinct name; texts only for the rows said
     unknown = (~frame.blank("Owner")) & ~frame.per_key("Owner", team.__contains__)
     if unknown.any():
+        rows = np.flatnonzero(unknown)
+        names = owner.text.to_numpy(dtype=object)[owner.codes[rows]]
         state.problems.append(
             (
-                np.flatnonzero(unknown),
+                rows,
                 "Owner",
-                [_("%(name)s is not on the Team tab") % {"name": shown(o)} for o in owner[unknown]],
+                [_("%(name)s is not on the Team tab") % {"name": shown(o)} for o in names],
                 _("pick a name from the Team tab, or add the person there"),
             )
         )
@@ -100,9 +97,13 @@ def _unknown_owners(state: SyncState) -> None:
 
 def _originals(state: SyncState) -> np.ndarray:
     """Per lead, the row of the lead its Duplicate of names; -1 for none."""
-    row_of = {lead_id: row for row, lead_id in enumerate(state.ids)}
-    duplicate_of = state.view.text("Duplicate of").to_numpy(dtype=object)
-    return np.array([row_of.get(d, -1) if d else -1 for d in duplicate_of], dtype=np.int64)
+    named = state.view.values("Duplicate of")
+    wanted = {t: i for i, t in enumerate(named.text) if t}  # each distinct text once
+    row_of = np.full(len(named.text), -1, dtype=np.int64)
+    for row, lead_id in enumerate(state.ids if wanted else ()):
+        if lead_id in wanted:  # the last lead of an ID, as a dict of every ID would keep
+            row_of[wanted[lead_id]] = row
+    return named.take(row_of)
 
 
 def _future_stamps(state: SyncState) -> None:

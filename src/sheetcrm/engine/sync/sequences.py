@@ -32,7 +32,6 @@ from sheetcrm.engine.nurture import (
 )
 from sheetcrm.engine.nurture_history import enrolled_at
 from sheetcrm.engine.nurture_settings import consent_level
-from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.sync.nurture_due import plan_due
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import norm_header
@@ -64,9 +63,7 @@ def plan_sequences(state: SyncState) -> SyncState:
     # by hand: a live sequence's name typed, no step yet, nothing due yet
     hand = known & ~finished & (cohort.step == "") & (cohort.next_send == "")
     hand &= within(cohort.key, [k for k, s in sequences.items() if s.live])
-    enrolled = enrolled_at(
-        state.snapshot.table(HISTORY.name), state.ids, settings.dayfirst, settings.zone
-    )
+    enrolled = enrolled_at(state.logged, state.ids)
     now = np.datetime64(frame.now, "ns")
     enrolled = np.where(hand, now, enrolled)
     for r in np.flatnonzero(hand).tolist():

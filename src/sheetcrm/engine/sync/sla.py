@@ -14,9 +14,9 @@ The chain is read back from History, like a rotation's turns, so nothing is kept
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from sheetcrm.engine.catalog import N_, _, in_every_language, ngettext
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.notifications import Notification, one_line
 from sheetcrm.engine.problems import FIRST_TOUCH, is_flag, shown
 from sheetcrm.engine.rotations import ROTATING, Turns, read_turns
@@ -49,7 +49,7 @@ def reassign_untouched(state: SyncState) -> SyncState:
     rows = [r for r in flagged if stamped[r]]
     if not rows:
         return state
-    chains = _chains(state.snapshot.table(HISTORY.name), {state.ids[r] for r in rows})
+    chains = _chains(state.logged, {state.ids[r] for r in rows})
     owner_keys = frame.keys("Owner")
     most = settings["Max reassignments"]
     again = [r for r in rows if len(chains.get(state.ids[r], ())) < most]
@@ -101,10 +101,10 @@ def _turns(state: SyncState) -> dict[tuple[str, str], Turns]:
     """Each rotation's turns: History's, then those the route step took in this very sync
     (its History rows are only planned), so that a reassignment is the next turn."""
     frame, settings = state.view, state.settings
-    history = state.snapshot.table(HISTORY.name)
-    turns = read_turns(history, frame.now, settings.dayfirst, frame.zone)
-    planned = Table(HISTORY.headers, [entry for _row, entry, _column in state.plan.history])
-    for rotation, now in read_turns(planned, frame.now, settings.dayfirst, frame.zone).items():
+    turns = read_turns(state.logged, frame.now)
+    entries = Table(HISTORY.headers, [entry for _row, entry, _column in state.plan.history])
+    planned = HistoryFrame(entries, settings.dayfirst, settings.zone)
+    for rotation, now in read_turns(planned, frame.now).items():
         before = turns.get(rotation, Turns())
         turns[rotation] = Turns(now.latest, before.counts + now.counts)
     return turns
@@ -121,22 +121,18 @@ def _flagged(state: SyncState) -> list[int]:
     return sorted(set(rows))
 
 
-def _chains(history: Table, wanted: set[str]) -> dict[str, list[str]]:
+def _chains(history: HistoryFrame, wanted: set[str]) -> dict[str, list[str]]:
     """Lead ID -> the owners its first-touch reassignments took it from, oldest first."""
     if not history.rows or not wanted:
         return {}
-    ids = np.asarray(history.column("Lead ID"), dtype=object)
-    whys = np.asarray(history.column("Why"), dtype=object)
-    fields = np.asarray(history.column("Field"), dtype=object)
-    codes, uniques = pd.factorize(whys)  # each distinct why tested once
     starts = in_every_language(lambda: _(WHY))
-    ours = np.array([str(u).startswith(starts) for u in uniques] + [False], dtype=bool)[codes]
-    owner_rows = np.array([str(f).strip().casefold() == "owner" for f in fields], dtype=bool)
-    picked = np.flatnonzero(ours & owner_rows & np.isin(ids, list(wanted)))
-    froms = history.column("From")
+    ours = history.column("Why").per_text(lambda why: why.startswith(starts))
+    ids = history.column("Lead ID")
+    mine = ids.per_text(wanted.__contains__)  # each distinct Lead ID looked up once
+    picked = np.flatnonzero(ours & history.of_field("owner") & mine)
     chains: dict[str, list[str]] = {}
-    for i in picked.tolist():
-        chains.setdefault(str(ids[i]), []).append(froms[i])
+    for lead, before in zip(ids.cells(picked), history.cells("From", picked), strict=True):
+        chains.setdefault(str(lead), []).append(before)
     return chains
 
 

@@ -3,7 +3,7 @@ overdue next actions flagged (engine/stages.py does the tracking)."""
 
 from __future__ import annotations
 
-from sheetcrm.engine.schema import HISTORY, SERVICE_BY, SHEET_BY
+from sheetcrm.engine.schema import SERVICE_BY, SHEET_BY
 from sheetcrm.engine.stages import track
 from sheetcrm.engine.sync.state import SyncState
 
@@ -17,7 +17,7 @@ def track_stages(state: SyncState) -> SyncState:
         state.ids,
         state.arrived,
         config.stages,
-        state.snapshot.table(HISTORY.name),
+        state.logged,
         config.settings["First-touch SLA hours"],
         config.settings.calendar,
     )

@@ -13,10 +13,11 @@ from sheetcrm.engine.activities import Touches
 from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.config import Config
 from sheetcrm.engine.frame import Frame
+from sheetcrm.engine.history import HistoryFrame
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.problems import Problem
-from sheetcrm.engine.schema import SERVICE_BY
+from sheetcrm.engine.schema import HISTORY, SERVICE_BY
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
@@ -53,6 +54,8 @@ class SyncState:
     # set by the activities step: the tab as columns, which the follow-up KPIs count again
     activities: ActivityFrame | None = None
     touches: Touches | None = None  # its rows resolved to leads: the sequences step's exits
+    # History as read, as columns: built on first use (``logged``), shared by every reader
+    history_frame: HistoryFrame | None = None
     problems: RowProblems = field(default_factory=list)
     flags: RowProblems = field(default_factory=list)
     # set by the ids step
@@ -79,6 +82,16 @@ class SyncState:
     @property
     def settings(self) -> Settings:
         return self.config.settings
+
+    @property
+    def logged(self) -> HistoryFrame:
+        """History as read, as columns, each read once for every step (the rows this sync
+        plans are in ``plan.history``: :meth:`HistoryFrame.plus` adds them)."""
+        if self.history_frame is None:
+            settings = self.settings
+            history = self.snapshot.table(HISTORY.name)
+            self.history_frame = HistoryFrame(history, settings.dayfirst, settings.zone)
+        return self.history_frame
 
     def put(self, column: str, values: object) -> None:
         """Replace a column; a later step that reads it (routing may test this sync's

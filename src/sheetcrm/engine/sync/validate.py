@@ -10,6 +10,7 @@ import pandas as pd
 
 from sheetcrm.engine.duplicates import company_domains, find_duplicates
 from sheetcrm.engine.lead_checks import check_rows
+from sheetcrm.engine.row_memo import per_row, whole
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.validation import Memo
 
@@ -40,7 +41,8 @@ def validate(state: SyncState) -> SyncState:
 def _company_domains(memo: Memo, email: pd.Series, free: Iterable[str]) -> pd.Series:
     """Each row's company domain; a re-sync derives it only for the addresses that changed."""
     free = tuple(free)
-    (domains,) = memo.per_row(
+    (domains,) = per_row(
+        memo,
         "company domain",
         free,
         (email.to_numpy(dtype=object),),
@@ -55,7 +57,8 @@ def mark_duplicates(state: SyncState) -> SyncState:
     keys = tuple(state.settings["Dedupe keys"])
     memo = state.memo if state.memo is not None else Memo()
     # a re-sync whose ranks and keys are those of the last one has the same duplicates
-    (earliest,) = memo.whole(
+    (earliest,) = whole(
+        memo,
         "duplicates",
         keys,
         (state.rank, *(state.contacts[k].to_numpy(dtype=object) for k in keys)),

@@ -20,7 +20,7 @@ from sheetcrm.engine.win import (
     reasons,
     shortfall,
 )
-from sheetcrm.engine.win_model import AMOUNT_BAND
+from sheetcrm.engine.win_model import AMOUNT_BAND, Coded
 
 MINIMUM = "Win probability minimum"
 
@@ -52,8 +52,17 @@ def estimate_wins(state: SyncState) -> SyncState:
         if short:
             probability[is_open] = short
         elif is_open.any():
-            learned = learn(data[closed], list(fields), amounts[closed], won[closed])
-            rows = data[is_open]
+            # the codes the Frame made of each column (the rules' too): no text hashed again
+            frame = state.view
+            read = {
+                f: Coded(frame.values(f).codes, frame.values(f).text.to_numpy(dtype=object))
+                for f in fields
+                if f != AMOUNT_BAND
+            }
+            learned = learn(
+                {f: c[closed] for f, c in read.items()}, list(fields), amounts[closed], won[closed]
+            )
+            rows = {f: c[is_open] for f, c in read.items()}
             prediction = estimate(learned, rows, amounts[is_open])
             probability[is_open] = percents(prediction.probability)
             values = field_values(rows, list(fields), amounts[is_open], learned.edges)
