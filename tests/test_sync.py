@@ -130,6 +130,21 @@ def test_ids_are_never_reused(backend):
     assert leads.column("Lead ID")[-1] == "L-00051"
 
 
+def test_a_lead_id_too_long_for_a_64_bit_number_is_kept_and_ranked(backend):
+    """A person may type any Lead ID; one of 21 digits once stopped the sync (OverflowError
+    ranking the IDs). It is kept as typed, and the copy of it below gets the next number."""
+    sync(backend)
+    huge = "L-" + "9" * 21
+    human_edit(backend, LEADS.name, lambda t: _set(t, "L-00007", "Lead ID", huge))
+    human_edit(backend, LEADS.name, lambda t: t.rows.append(list(t.rows[6])))
+    sync(backend)
+    ids = backend.read().table(LEADS.name).column("Lead ID")
+    assert ids[6] == huge and ids[-1] == f"L-{10**21}"
+    assert len(set(ids)) == len(ids) == 51
+    sync(backend)  # and again, with the memo's numbers for these IDs
+    assert backend.read().table(LEADS.name).column("Lead ID") == ids
+
+
 def test_copied_row_gets_its_own_id(backend):
     sync(backend)
     human_edit(backend, LEADS.name, lambda t: t.rows.append(list(t.rows[4])))

@@ -82,5 +82,11 @@ def _numbers(ids: list[str], memo: Memo) -> np.ndarray:
 
 def _rank(ids: list[str], memo: Memo) -> np.ndarray:
     numbers = _numbers(ids, memo)
+    if numbers.dtype == object:  # a typed ID too long for int64: rank by place in the order
+        last = max(numbers, default=0) + 1
+        keys = np.array([n if n >= 0 else last + i for i, n in enumerate(numbers)], dtype=object)
+        ranks = np.empty(len(ids), dtype=np.int64)
+        ranks[np.argsort(keys, kind="stable")] = np.arange(len(ids), dtype=np.int64)
+        return ranks
     numbers = np.where(numbers >= 0, numbers, 10**12 + np.arange(len(ids), dtype=np.int64))
     return numbers.astype(np.int64)
