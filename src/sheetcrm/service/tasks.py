@@ -35,6 +35,7 @@ from sheetcrm.intake.run_log import RunLog
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
+from sheetcrm.service.collector import collected_after
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
@@ -122,16 +123,17 @@ class Service:
             if not mine:
                 return FlushReport()  # another process is flushing this outbox right now
             try:
-                report = flush(
-                    self.outbox,
-                    self._open(),
-                    self.clock,
-                    self.worker,
-                    self.config.batch,
-                    self.memo,
-                    sheet_failures=self._sheet_failures,
-                    notices=self.notices,
-                )
+                with collected_after():
+                    report = flush(
+                        self.outbox,
+                        self._open(),
+                        self.clock,
+                        self.worker,
+                        self.config.batch,
+                        self.memo,
+                        sheet_failures=self._sheet_failures,
+                        notices=self.notices,
+                    )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
             if report.error:
