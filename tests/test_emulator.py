@@ -473,6 +473,24 @@ def test_batch_update_is_all_or_nothing(emulator, book):
     assert leads is book.sheet("Leads") and leads.values() == [["kept"]]  # undone in place
 
 
+def test_a_failed_batch_puts_cells_rows_and_keys_back(emulator, book):
+    """The backup keeps each row's own cells and key (copied apart from the rows): cells
+    typed over, rows sorted and appended by requests before the failing one are undone."""
+    http = api(emulator, book)
+    leads = book.sheet("Leads")
+    leads.set_values("A1", [["b", "2"], ["a", "1"]])
+    before = (leads.values(), [r.key for r in leads.rows], leads.row_count)
+    cells = {"values": [{"userEnteredValue": {"stringValue": "typed over"}}]}
+    failed = http.batch(
+        {"updateCells": {"start": {"sheetId": 0}, "rows": [cells], "fields": "*"}},
+        {"sortRange": {"range": {"sheetId": 0}, "sortSpecs": [{"dimensionIndex": 1}]}},
+        {"appendDimension": {"sheetId": 0, "dimension": "ROWS", "length": 5}},
+        {"deleteSheet": {"sheetId": 12345}},
+    )
+    assert failed.status_code == 400
+    assert (leads.values(), [r.key for r in leads.rows], leads.row_count) == before
+
+
 def test_sheet_properties_follow_the_field_mask(emulator, book):
     http = api(emulator, book)
     history = book.sheet("History")

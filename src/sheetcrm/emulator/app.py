@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from sheetcrm.emulator import batch_update, spreadsheets_api, values_api
 from sheetcrm.emulator.call import Call
+from sheetcrm.emulator.collector import held_back
 from sheetcrm.emulator.errors import ApiError, bad_request, not_found
 from sheetcrm.emulator.faults import DROP, DROP_AFTER, Limits
 from sheetcrm.emulator.stats import Stats
@@ -137,6 +138,16 @@ class EmulatorApp:
         path = urlsplit(environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.path).path
         if path.startswith("/_emulator/"):
             return self._control(request, path)(environ, start_response)
+        with held_back():  # the answer made and encoded too
+            return self._answer(request, path, environ, start_response)
+
+    def _answer(
+        self,
+        request: Request,
+        path: str,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
         try:
             status, body = self._api(request, path, environ)
         except ApiError as exc:

@@ -69,7 +69,10 @@ def apply_mask(value: Any, mask: Mask | None) -> Any:
         return [apply_mask(v, mask) for v in value]
     if not isinstance(value, dict):
         return value
-    return {k: apply_mask(v, mask[k]) for k, v in value.items() if k in mask}
+    # a leaf is kept whole: no call for it (a grid answer has 200,000 of them)
+    return {
+        k: v if mask[k] is None else apply_mask(v, mask[k]) for k, v in value.items() if k in mask
+    }
 
 
 def mask_paths(mask: Mask | None, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

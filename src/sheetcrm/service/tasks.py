@@ -35,6 +35,7 @@ from sheetcrm.intake.run_log import RunLog
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
+from sheetcrm.service.collector import collected_after
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
@@ -122,16 +123,17 @@ class Service:
             if not mine:
                 return FlushReport()  # another process is flushing this outbox right now
             try:
-                report = flush(
-                    self.outbox,
-                    self._open(),
-                    self.clock,
-                    self.worker,
-                    self.config.batch,
-                    self.memo,
-                    sheet_failures=self._sheet_failures,
-                    notices=self.notices,
-                )
+                with collected_after():
+                    report = flush(
+                        self.outbox,
+                        self._open(),
+                        self.clock,
+                        self.worker,
+                        self.config.batch,
+                        self.memo,
+                        sheet_failures=self._sheet_failures,
+                        notices=self.notices,
+                    )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
             if report.error:
@@ -263,6 +265,7 @@ class Service:
         (a cheap read), so that this works the same in a process that answers no webhooks."""
         next_sync = time.monotonic()
         next_flush = time.monotonic()
+        started, took = next_flush, 0.0  # the last flush's start, and how long it took
         while not stop.is_set():
             pause = POLL_SECONDS
             try:
@@ -276,16 +279,19 @@ class Service:
                     started = time.monotonic()
                     next_flush = started + self.config.flush_every  # should the flush raise
                     self.flush()
-                    # At least flush_every from one flush's start to the next (each costs a
-                    # few write requests of the sheet's quota). While webhooks come in (or
-                    # always, in a thread beside them), also three times as long as the last
-                    # one took: a flush reads and plans the whole sheet, and the webhooks get
-                    # three quarters of the time (the backlog waits safely in the outbox).
-                    # Once they stop, a process below their priority flushes back to back.
                     took = time.monotonic() - started
                     burst = self.outbox.arriving(time.time() - QUIET_SECONDS)
-                    share = 3 * took if burst or not self.below_webhooks else 0
-                    next_flush = started + max(self.config.flush_every, share)
+                    every, below = self.config.flush_every, self.below_webhooks
+                    next_flush = flush_after(started, took, every, burst, below)
+                elif (
+                    self.below_webhooks
+                    and next_flush > started + self.config.flush_every
+                    and not self.outbox.arriving(time.time() - QUIET_SECONDS)
+                ):
+                    # Waiting out the webhooks' share, and they stopped: so does the share (a
+                    # flush slowed down by the burst kept the backlog waiting three times its
+                    # length: 41 s after a 13.7 s flush, issue 21).
+                    next_flush = flush_after(started, took, self.config.flush_every, False, True)
                 if self.sender.has_due(self._timestamp()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
@@ -302,6 +308,18 @@ class Service:
                     ],
                 )
             stop.wait(pause)
+
+
+def flush_after(started: float, took: float, every: float, arriving: bool, below: bool) -> float:
+    """When the next flush may start, after one that started at ``started`` and took
+    ``took`` seconds: at least ``every`` from start to start (each flush costs a few write
+    requests of the sheet's quota); while webhooks come in (``arriving``), or always in a
+    thread beside them (not ``below`` their priority), also three times as long as the last
+    one took, so that they get three quarters of the time (a flush reads and plans the whole
+    sheet; the backlog waits safely in the outbox). Once they stop, a process below their
+    priority flushes back to back."""
+    share = 3 * took if arriving or not below else 0
+    return started + max(every, share)
 
 
 def starting(env: Mapping[str, str], serves: bool) -> ServiceConfig:
