@@ -219,7 +219,7 @@ def followup(
     judged = ~np.isnat(deals.started) & (touched | (due <= instant))
     in_sla = touched & (hours <= sla_hours)
     created_in = window.holds(deals.created)
-    closed = (deals.kind == "won") | (deals.kind == "lost")
+    closed = deals.won | deals.lost
     closed_in = window.holds(deals.closed) & closed
     # touches before the close: activities of the deal dated up to its Closed at
     lead = touches.lead
