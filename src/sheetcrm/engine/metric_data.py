@@ -268,6 +268,7 @@ class _Columns:
     def __init__(self, data: pd.DataFrame, frame: Frame | None) -> None:
         self.data, self.frame = data, frame
         self._found: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._walls: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # Created at: read twice
 
     def distinct(self, name: str) -> tuple[np.ndarray, list[str]]:
         if self.frame is not None:
@@ -296,6 +297,11 @@ class _Columns:
         return to_utc(*self._wall_times(name, dayfirst, zone), zone)
 
     def _wall_times(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._walls:  # one read_deals: one dayfirst and zone
+            self._walls[name] = self._parsed(name, dayfirst, zone)
+        return self._walls[name]
+
+    def _parsed(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
         if self.frame is None:  # dates are mostly distinct: hashing them costs more than it saves
             cells = self.data[name] if name in self.data.columns else np.full(len(self.data), "")
             return wall_times(cells, dayfirst, zone)
