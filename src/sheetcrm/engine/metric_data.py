@@ -356,7 +356,7 @@ def read_log(history: HistoryFrame, stages: Sequence[Stage]) -> StageLog:
     # the Lead IDs these rows name, numbered in the order they come (each entry's lead is a
     # code into them): History's codes number every Lead ID it holds, in its own order
     lead_codes, first = pd.factorize(history.column("Lead ID").codes[rows])
-    leads = [str(t).strip() for t in history.column("Lead ID").texts[first]]
+    leads = list(map(str.strip, map(str, history.column("Lead ID").texts[first])))  # C loops
     return StageLog(
         lead=lead_codes,
         leads=[*leads, ""],
