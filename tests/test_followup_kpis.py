@@ -15,6 +15,7 @@ import pytest
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.followup import FollowUp, followup, read_touches
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.metrics import period_window
 from sheetcrm.engine.schema import ACTIVITIES, NO_DATA
@@ -65,6 +66,20 @@ def run(data: pd.DataFrame, table: Table | None, sla: float = 24, days: float = 
     touches = read_touches(table, deals, data["Email"].to_numpy())
     window = period_window(MetricsPeriod("month", 0), NOW)
     return followup(deals, touches, window, NOW, sla, days)
+
+
+def test_the_leads_typed_columns_match_activities_by_email_as_the_cells_do() -> None:
+    # the sync hands its typed Leads columns over: their Email folded once per distinct text
+    # must find the same leads as the cells read one by one (spaces and case ignored)
+    data = LEADS.copy()
+    data["Email"] = [" A@X.io ", "b@y.io", "B@Y.IO", "", "c@z.io"]
+    rows = [*ROWS, ["2026-11-06 09:00", "b@Y.io", "call", "", "Bob"]]
+    deals = read_deals(data, STAGES)
+    cells = read_touches(activities(rows), deals, data["Email"].to_numpy())
+    typed = read_touches(activities(rows), deals, np.full(5, ""), leads=Frame(data, NOW))
+    assert cells is not None and typed is not None
+    assert cells.lead.tolist() == typed.lead.tolist()
+    assert typed.lead[[1, len(rows) - 1]].tolist() == [0, 1]  # A@x.io: L-1; b@Y.io: L-2
 
 
 def figures(result: FollowUp) -> dict[str, tuple[float, float]]:

@@ -45,9 +45,10 @@ def _actuals(
 ) -> tuple[float, float, float]:
     # months compared as numbers, not as YYYY-MM texts: no date is written out (NaT is in none)
     spanned = np.array(months, dtype="datetime64[M]")
-    won = deals.kind == "won"
-    mine = won & np.isin(deals.closed.astype("datetime64[M]"), spanned)
-    mine &= np.isin(deals.owner, list(people))
+    mine = deals.won & np.isin(deals.closed.astype("datetime64[M]"), spanned)
+    # whose: tested once per distinct Owner text, not per row (13 calls a sync)
+    codes, names = deals.groups("Owner", deals.owner, "")
+    mine &= np.isin(names, list(people))[codes]
     activities = float("nan")
     if touches is not None:
         logged = np.isin(touches.wall.astype("datetime64[M]"), spanned)

@@ -22,6 +22,7 @@ from sheetcrm.engine.activity_tab import ActivityFrame
 from sheetcrm.engine.activity_words import FRENCH_OUTCOMES, SERVICE_OUTCOMES, by_sequence
 from sheetcrm.engine.activity_words import OUTCOMES as DEFAULT_OUTCOMES
 from sheetcrm.engine.activity_words import TYPES as WORD_TYPES
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.metric_data import (
     AT,
     DAY,
@@ -87,10 +88,13 @@ def read_touches(
     dayfirst: bool = True,
     zone: tzinfo = UTC,
     frame: ActivityFrame | None = None,
+    leads: Frame | None = None,
 ) -> Touches | None:
     """The Activities rows, dated; None without the tab (the KPIs then say "no data").
     ``emails``: the Leads rows' Email cells, in the order of ``deals``; ``frame``: the tab
-    as columns, as the sync's ``activities`` step read it (then nothing is read twice)."""
+    as columns, as the sync's ``activities`` step read it, and ``leads`` the Leads rows as
+    the sync's typed columns, whose Email is folded once per distinct text (then nothing
+    is read twice)."""
     if table is None:
         return None
     frame = ActivityFrame.read(table) if frame is None else frame
@@ -100,7 +104,10 @@ def read_touches(
     found = first_rows(deals.ids, typed)
     by_mail = np.flatnonzero((found < 0) & (typed != ""))
     if len(by_mail):
-        mails = np.array([str(m).strip().casefold() for m in emails], dtype=object)
+        if leads is not None:
+            mails = leads.folded("Email").to_numpy(dtype=object)
+        else:
+            mails = np.array([str(m).strip().casefold() for m in emails], dtype=object)
         found[by_mail] = first_rows(mails, [str(u).casefold() for u in typed[by_mail]])
     lead = found[codes]
     # the At column parsed once: its wall times, and from them (with their folds) instants
@@ -219,7 +226,7 @@ def followup(
     judged = ~np.isnat(deals.started) & (touched | (due <= instant))
     in_sla = touched & (hours <= sla_hours)
     created_in = window.holds(deals.created)
-    closed = (deals.kind == "won") | (deals.kind == "lost")
+    closed = deals.won | deals.lost
     closed_in = window.holds(deals.closed) & closed
     # touches before the close: activities of the deal dated up to its Closed at
     lead = touches.lead

@@ -7,9 +7,10 @@ sync uses, so a date or an amount means the same here as in a rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,8 @@ DAY = np.timedelta64(1, "D")
 AT = " (all time)"  # the suffix of a table column's all-time twin
 EXPECTED_CLOSE = ("expected close", "expected close date", "close date")
 """Headers of an optional Leads column the forecast dates open deals by."""
+GROUPED = ("Owner", "Source", "Industry", "Country", "Grade")
+"""The Leads columns the metrics group deals by."""
 
 
 def ratio(part: float, whole: float) -> float:
@@ -153,13 +156,41 @@ class Deals:
     grade: np.ndarray
     stale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     overdue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # column -> per row the code of its text, and the distinct texts (what ``owner`` and the
+    # other text columns were gathered from): grouping by them hashes no row's text again
+    coded: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    # each kind compared once: a comparison of a 100,000-row text column costs more than a
+    # metric's own sum (a Deals is read per sync and never changed after)
+    @cached_property
     def is_open(self) -> np.ndarray:
         return np.asarray(self.kind == "open", dtype=bool)
+
+    @cached_property
+    def won(self) -> np.ndarray:
+        return np.asarray(self.kind == "won", dtype=bool)
+
+    @cached_property
+    def lost(self) -> np.ndarray:
+        return np.asarray(self.kind == "lost", dtype=bool)
+
+    def groups(self, name: str, texts: np.ndarray, blank: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column ``name`` (whose per-row ``texts`` these are) as per-row group codes and the
+        groups' names, a blank text named ``blank``: as ``pd.factorize`` of the texts, but
+        from the column's distinct texts when read with them (only groups some row holds)."""
+        if name not in self.coded:
+            return pd.factorize(np.where(texts == "", blank, texts))
+        codes, distinct = self.coded[name]
+        named = np.asarray(distinct, dtype=object)
+        merged, names = pd.factorize(np.where(named == "", blank, named))
+        per_row = merged[codes]
+        held = np.bincount(per_row, minlength=len(names)) > 0
+        if held.all():
+            return per_row, names
+        return (np.cumsum(held) - 1)[per_row], names[held]
 
 
 def read_deals(
@@ -224,6 +255,7 @@ def read_deals(
         grade=columns.texts("Grade"),
         stale=np.zeros(n, dtype=bool) if stale is None else stale,
         overdue=np.zeros(n, dtype=bool) if overdue is None else overdue,
+        coded={k: columns.distinct(k) for k in GROUPED},
     )
 
 
@@ -236,6 +268,7 @@ class _Columns:
     def __init__(self, data: pd.DataFrame, frame: Frame | None) -> None:
         self.data, self.frame = data, frame
         self._found: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._walls: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # Created at: read twice
 
     def distinct(self, name: str) -> tuple[np.ndarray, list[str]]:
         if self.frame is not None:
@@ -264,6 +297,11 @@ class _Columns:
         return to_utc(*self._wall_times(name, dayfirst, zone), zone)
 
     def _wall_times(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._walls:  # one read_deals: one dayfirst and zone
+            self._walls[name] = self._parsed(name, dayfirst, zone)
+        return self._walls[name]
+
+    def _parsed(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
         if self.frame is None:  # dates are mostly distinct: hashing them costs more than it saves
             cells = self.data[name] if name in self.data.columns else np.full(len(self.data), "")
             return wall_times(cells, dayfirst, zone)
@@ -312,13 +350,13 @@ def read_log(history: HistoryFrame, stages: Sequence[Stage]) -> StageLog:
     rows = np.flatnonzero(history.of_field("stage"))
     by_key = {norm_header(s.name): s.order for s in stages}
     to = history.column("To")
-    order = np.array([by_key.get(norm_header(t), -1) for t in to.texts], dtype=int)
+    order = _per_text(to.texts, to.codes[rows], lambda t: by_key.get(norm_header(t), -1), int)
     why = history.column("Why")
-    seen = np.array([not first_seen(str(t).strip()) for t in why.texts], dtype=bool)
+    seen = _per_text(why.texts, why.codes[rows], lambda t: not first_seen(str(t).strip()), bool)
     # the Lead IDs these rows name, numbered in the order they come (each entry's lead is a
     # code into them): History's codes number every Lead ID it holds, in its own order
     lead_codes, first = pd.factorize(history.column("Lead ID").codes[rows])
-    leads = [str(t).strip() for t in history.column("Lead ID").texts[first]]
+    leads = list(map(str.strip, map(str, history.column("Lead ID").texts[first])))  # C loops
     return StageLog(
         lead=lead_codes,
         leads=[*leads, ""],
@@ -326,3 +364,14 @@ def read_log(history: HistoryFrame, stages: Sequence[Stage]) -> StageLog:
         at=history.at[rows],
         observed=seen[why.codes[rows]],
     )
+
+
+def _per_text(
+    texts: np.ndarray, codes: np.ndarray, test: Callable[[str], object], dtype: type
+) -> np.ndarray:
+    """``test`` of each text some of ``codes`` name, by code: History's To and Why columns
+    hold every field's texts (owners, sequences' reasons), the Stage rows a few of them."""
+    out: np.ndarray = np.zeros(len(texts), dtype=dtype)  # a text no Stage row holds: never read
+    for i in np.flatnonzero(np.bincount(codes, minlength=len(texts))).tolist():
+        out[i] = test(texts[i])
+    return out

@@ -237,7 +237,7 @@ def metric_tabs(
             settings["First-touch SLA hours"],
             settings["Pipeline target"],
         )
-        touches = _follow_up(metrics, snapshot, data, deals, config, now, activities)
+        touches = _follow_up(metrics, snapshot, data, deals, config, now, activities, leads)
     episodes = read_nurture(history, stages)
     alert, mark = settings["Unsubscribe rate alert"], settings.decimal or settings.shown_decimal
     metrics.nurture = nurture(episodes, touches, deals, alert, mark)
@@ -252,6 +252,7 @@ def _follow_up(
     config: Config,
     now: datetime,
     activities: ActivityFrame | None,
+    leads: Frame | None,
 ) -> Touches | None:
     """The follow-up KPIs (Activities tab) and attainment (Targets tab), into ``metrics``;
     returns the Activities rows read (None: no tab), which the nurture metrics count too."""
@@ -261,7 +262,7 @@ def _follow_up(
     if table is not None:  # its headers in another language ("Type", "Résultat") read as English
         table = canonical_table(table, ACTIVITIES)
     frame = activities if table is not None else None
-    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone, frame)
+    touches = read_touches(table, deals, emails, settings.dayfirst, settings.zone, frame, leads)
     follow = followup(
         deals,
         touches,

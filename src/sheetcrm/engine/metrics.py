@@ -25,6 +25,7 @@ from sheetcrm.engine.stages_tab import Stage
 AGING = ((0, 2, "0–1 days"), (2, 8, "2–7 days"), (8, 31, "8–30 days"), (31, None, "30+ days"))
 """Open leads by whole days since Created at: [from, to) and the label shown."""
 NONE = "(none)"
+OVERDUE, UNDATED = np.iinfo(np.int64).min, np.iinfo(np.int64).max  # forecast's month keys
 
 
 def period_window(period: MetricsPeriod, now: datetime) -> Window:
@@ -82,7 +83,7 @@ def compute(
     out = Metrics(window)
     when = np.datetime64(now.replace(tzinfo=None), "ns")  # days and months: on the wall
     instant = np.datetime64(now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now, "ns")
-    won, lost, is_open = deals.kind == "won", deals.kind == "lost", deals.is_open
+    won, lost, is_open = deals.won, deals.lost, deals.is_open
     closed_in = window.holds(deals.closed)
     created_in = window.holds(deals.created)
     cycle = (deals.closed - deals.created) / DAY
@@ -231,9 +232,9 @@ def _grouped(
     sort: bool = True,
 ) -> pd.DataFrame:
     """Leads, won, lost, win rate and won value per value of ``key``, period and all time."""
-    codes, names = pd.factorize(np.where(key == "", NONE, key))
+    codes, names = deals.groups(name, key, NONE)
     n, everything = len(names), np.ones(len(key), dtype=bool)
-    won, lost = deals.kind == "won", deals.kind == "lost"
+    won, lost = deals.won, deals.lost
     table = pd.DataFrame({name: names})
     for suffix, leads_in, closes_in in (("", created_in, closed_in), (AT, everything, everything)):
         w, x = _counts(codes, n, won & closes_in), _counts(codes, n, lost & closes_in)
@@ -251,9 +252,9 @@ def _grouped(
 
 def owners(deals: Deals, closed_in: np.ndarray) -> pd.DataFrame:
     """Open, overdue, stale, then won, lost, win rate and won value: period and all time."""
-    codes, names = pd.factorize(np.where(deals.owner == "", NONE, deals.owner))
+    codes, names = deals.groups("Owner", deals.owner, NONE)
     n, everything = len(names), np.ones(len(codes), dtype=bool)
-    won, lost, is_open = deals.kind == "won", deals.kind == "lost", deals.is_open
+    won, lost, is_open = deals.won, deals.lost, deals.is_open
     table = pd.DataFrame({"Owner": names})
     table["Open"] = _counts(codes, n, is_open)
     table["Overdue"] = _counts(codes, n, deals.overdue)
@@ -299,17 +300,17 @@ def forecast(deals: Deals, now: np.datetime64, typical_cycle: float) -> pd.DataF
         guess = deals.created + np.timedelta64(round(typical_cycle * 86400), "s")
         guess = np.where(~np.isnat(guess) & (guess < now), now, guess)
         expected = np.where(estimated, guess, expected)
+    # months grouped as numbers (months since 1970), in the order shown: overdue first, the
+    # months in order, undated last; only the groups' labels are written out
     this_month = now.astype("datetime64[M]")
-    month = expected.astype("datetime64[M]")
-    labels = np.where(
-        np.isnat(month),
-        "undated",
-        np.where(month < this_month, "overdue", month.astype(str)),
-    )
+    month = expected[is_open].astype("datetime64[M]")
+    undated = np.isnat(month)
+    key = np.where(undated, UNDATED, month.view(np.int64))
+    key[~undated & (month < this_month)] = OVERDUE
     weighted = np.nan_to_num(deals.amount * deals.probability)
     frame = pd.DataFrame(
         {
-            "Month": labels[is_open],
+            "Month": key,
             "Open deals": 1,
             "Pipeline value": np.nan_to_num(deals.amount[is_open]),
             "Weighted forecast": weighted[is_open],
@@ -317,14 +318,18 @@ def forecast(deals: Deals, now: np.datetime64, typical_cycle: float) -> pd.DataF
         }
     )
     table = frame.groupby("Month", sort=True).sum().reset_index()
-    order = table["Month"].map(lambda m: (m != "overdue", m == "undated", m))
-    return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+    keys = table["Month"].to_numpy()
+    dated = (keys != OVERDUE) & (keys != UNDATED)
+    labels = np.where(keys == OVERDUE, "overdue", "undated").astype(object)
+    labels[dated] = keys[dated].astype("datetime64[M]").astype(str)
+    table["Month"] = labels
+    return table
 
 
 def won_by_month(deals: Deals, now: np.datetime64, months: int = 12) -> pd.DataFrame:
     """Won value by the month deals closed in: the last ``months`` months up to this one,
     or, when nothing was won in them, up to the month of the latest win."""
-    won = (deals.kind == "won") & ~np.isnat(deals.closed)
+    won = deals.won & ~np.isnat(deals.closed)
     closed = deals.closed[won].astype("datetime64[M]")
     end = now.astype("datetime64[M]")
     if len(closed) and not (closed > end - months).any():
