@@ -138,7 +138,7 @@ class Frame:
             return self._derive(field)
         # Keyed by content: the last sync's column, its distinct cells as read and which one
         # each row holds, compared cell by cell (at C speed) with this one's; and by the
-        # settings every parse reads. A distinct cell kept, not a row's: 8 bytes a row.
+        # settings every parse reads. A distinct cell kept, not a row's: 4 bytes a row.
         key = f"frame {field}"
         params = (self.dayfirst, self.zone, self.decimal)
         kept = self.memo.columns.get(key)
@@ -222,5 +222,6 @@ def _factorized(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(raw)  # missing cells get code -1
     uniques = np.asarray(uniques, dtype=object)
     if len(codes) and codes.min() < 0:
-        return np.append(uniques, ""), np.where(codes < 0, len(uniques), codes)
-    return uniques, codes
+        uniques, codes = np.append(uniques, ""), np.where(codes < 0, len(uniques), codes)
+    # 4 bytes a row, not 8: the memo keeps these between syncs for every column read
+    return uniques, codes.astype(np.int32) if len(uniques) < 2**31 else codes
