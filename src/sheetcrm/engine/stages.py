@@ -107,6 +107,7 @@ def track(
     recorded, stage_texts = pd.factorize(np.array(list(map(seen.get, ids)), dtype=object))
     recorded_keys = np.array([*map(norm_header, stage_texts), None], dtype=object)[recorded]
     settled = recorded_keys == np.where(known, keys, "")  # never for a lead History lacks
+    stamped: list[int] = []  # the rows whose Stage changed at is this sync's stamp
     for row in map(int, np.flatnonzero((known | blank) & ~settled)):
         stage = by_key[keys[row]] if known[row] else None
         name = stage.name if stage else ""
@@ -132,6 +133,7 @@ def track(
         if stage is None or not (observed or arrived_now[row]):
             continue
         result.changed_at.iat[row] = stamp
+        stamped.append(row)
         was_closed = before is not None and before.type != "open"
         if stage.type != "open" and not was_closed and not result.closed_at.iat[row]:
             result.closed_at.iat[row] = stamp
@@ -154,14 +156,14 @@ def track(
         result.first_touch_at.iat[row] = format_datetime(from_utc(contact[row], frame.zone))
 
     is_open = frame.per_key("Stage", lambda k: k in by_key and by_key[k].type == "open") | blank
-    _flag_stale(frame, result, keys, by_key, is_open)
+    _flag_stale(frame, result, stamped, by_key, is_open)
     _flag_first_touch(frame, result, keys, first_open, is_open, sla_hours, calendar)
     follow = frame.dates("Next action date")
     late = is_open & (follow < np.datetime64(now.date()))
     if late.any():
-        days = _days(follow[late])
-        flags = {d: _follow_up(d) for d in set(days)}  # one per distinct date
-        follow_ups: list[str] = [flags[d] for d in days]
+        days, which = _days(follow[late])
+        said = [_follow_up(d) for d in days]  # one per distinct date
+        follow_ups: list[str] = np.array(said, dtype=object)[which].tolist()
         result.flags.append(
             (
                 np.flatnonzero(late),
@@ -177,23 +179,39 @@ def track(
 def _flag_stale(
     frame: Frame,
     result: StageResult,
-    keys: np.ndarray,
+    stamped: list[int],
     by_key: dict[str, Stage],
     is_open: np.ndarray,
 ) -> None:
-    since = _dates(result.changed_at, frame)
+    # Stage changed at as read, but this sync's stamp on the rows it just stamped: the rest
+    # are the frame's parsed column, not parsed again
+    since = frame.dates("Stage changed at")
+    if stamped:
+        since = since.copy()
+        since[stamped] = _dates(result.changed_at.iloc[stamped[:1]], frame)[0]
     created = frame.dates("Created at")
     since = np.where(np.isnat(since), created, since)
     days = {k: s.max_days for k, s in by_key.items() if s.max_days is not None}
-    limit = pd.Series(keys, dtype=object).map(days).to_numpy(dtype=float)
+    limit = frame.per_key("Stage", lambda k: days.get(k, np.nan), dtype=float)
     age = (np.datetime64(frame.now) - since).astype("timedelta64[s]").astype(float) / 86400
     stale = is_open & ~np.isnan(limit) & (age > limit)
     if stale.any():
         rows = np.flatnonzero(stale)
-        names = [by_key[k].name for k in keys[rows]]
-        said = list(zip(names, _days(since[rows]), limit[rows].tolist(), strict=True))
-        flags = {s: _stale(*s) for s in set(said)}  # one per distinct stage, date and limit
-        messages: list[str] = [flags[s] for s in said]
+        # one flag per distinct stage, date and limit: found on codes, not per row
+        stage = frame.values("Stage").codes[rows].astype(np.int64)
+        day_texts, day = _days(since[rows])
+        _combos, first, which = np.unique(
+            stage * len(day_texts) + day, return_index=True, return_inverse=True
+        )
+        keys = np.array(frame.values("Stage").keys, dtype=object)[stage[first]]
+        said = [
+            (by_key[k].name, day_texts[d], float(limit[rows[i]]))
+            for k, d, i in zip(keys.tolist(), day[first].tolist(), first.tolist(), strict=True)
+        ]
+        flags = {s: _stale(*s) for s in set(said)}
+        messages: list[str] = np.array([flags[s] for s in said], dtype=object)[
+            which.ravel()
+        ].tolist()
         result.flags.append((rows, "Stage", messages, _("move the deal on, or close it")))
 
 
@@ -298,9 +316,13 @@ def _check_required(
                 )
 
 
-def _days(dates: np.ndarray) -> list[str]:
-    """2026-01-31 for each date (none NaT)."""
-    return np.datetime_as_string(dates, unit="D").tolist()  # type: ignore[no-any-return]
+def _days(dates: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct days of ``dates`` (none NaT) as 2026-01-31, and per date which of them:
+    each distinct time formatted once."""
+    times, which = np.unique(dates, return_inverse=True)
+    texts = np.datetime_as_string(times, unit="D")
+    days, which_day = np.unique(texts, return_inverse=True)
+    return days.tolist(), which_day.ravel()[which.ravel()]
 
 
 def _dates(texts: pd.Series, frame: Frame) -> np.ndarray:

@@ -71,7 +71,9 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
     # out of the one block the frame is would copy them)
     state.read = state.data.copy(deep=False)
     state.leads = leads
-    state.frame = Frame(state.data, stamp_now, config.settings.dayfirst, config.settings.decimal)
+    state.frame = Frame(
+        state.data, stamp_now, config.settings.dayfirst, config.settings.decimal, memo
+    )
     return state
 
 

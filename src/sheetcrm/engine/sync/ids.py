@@ -24,24 +24,34 @@ NEXT_ID_KEY = "next lead id"
 def assign_ids(state: SyncState) -> SyncState:
     data = state.data
     memo = state.memo if state.memo is not None else Memo()
-    ids, fresh, counter = next_ids(data, state.snapshot.table(STATE.name), state.logged, memo)
+    # the frame's columns, stripped once per distinct cell and kept by the memo
+    typed = state.view.text("Lead ID").tolist()
+    ids, fresh, counter = next_ids(
+        data, state.snapshot.table(STATE.name), state.logged, memo, typed
+    )
     state.put("Lead ID", ids)
     state.ids, state.fresh, state.counter = ids, fresh, counter
     state.rank = _rank(ids, memo)  # Lead ID order: who came first, for duplicates and routing
-    state.arrived = (stripped(data["Created at"]) == "").to_numpy()
+    stamps = state.view.values("Created at")
+    state.arrived = stamps.take((stamps.text == "").to_numpy())
     created = data["Created at"].to_numpy(dtype=object)
     state.put("Created at", np.where(state.arrived, state.stamp, created))
     return state
 
 
 def next_ids(
-    data: pd.DataFrame, state: Table, history: HistoryFrame, memo: Memo | None = None
+    data: pd.DataFrame,
+    state: Table,
+    history: HistoryFrame,
+    memo: Memo | None = None,
+    typed: list[str] | None = None,
 ) -> tuple[list[str], np.ndarray, int]:
     """Every row's Lead ID; rows without one, or with a copy of an earlier row's, get the next
     number. The counter lives in the hidden state tab and never goes back, so an ID is never
     reused even after its row is deleted. ``memo``: the sync's, which keeps each row's
-    number with its ID, so that a re-sync reads only the IDs that changed."""
-    ids = list(stripped(data["Lead ID"]))
+    number with its ID, so that a re-sync reads only the IDs that changed. ``typed``: the
+    Lead IDs as typed, stripped, when the caller has them."""
+    ids = list(stripped(data["Lead ID"])) if typed is None else typed
     counter = 1
     for key, value in zip(state.column("Key"), state.column("Value"), strict=True):
         if key.strip().casefold() == NEXT_ID_KEY and value.strip().isdigit():

@@ -1,0 +1,76 @@
+"""The frame's columns kept in the sync's memo (issue 21): a column whose cells are all what
+they were is not derived again, and one that changed anywhere, or is read with other settings,
+is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sheetcrm.backends.apply import apply
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
+from sheetcrm.engine.schema import HISTORY, LEADS
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.validation import Memo
+from sheets import NOW, put_leads, template
+
+CELLS = st.sampled_from(
+    ["", " ", "1,5", "1.5", "03/04/2026", "2026-04-03", "a@Acme.example", "x@b.example", None]
+)
+SHARED_MEMO = Memo()  # one memo through every example, as the service keeps one
+
+
+@given(
+    st.lists(CELLS, min_size=3, max_size=3),
+    st.lists(CELLS, min_size=3, max_size=3),
+    st.booleans(),
+    st.sampled_from([None, ",", "."]),
+    st.sampled_from(["UTC", "Europe/Paris"]),
+)
+def test_a_frame_through_a_kept_memo_reads_as_a_fresh_one(amounts, emails, dayfirst, mark, zone):
+    data = pd.DataFrame(
+        {"Amount": pd.Series(amounts, dtype=object), "Email": pd.Series(emails, dtype=object)}
+    )
+    now = datetime(2026, 4, 5, 12, tzinfo=ZoneInfo(zone))
+    kept = Frame(data, now, dayfirst, mark, SHARED_MEMO)
+    fresh = Frame(data, now, dayfirst, mark)
+    for field in ("Amount", "Email", EMAIL_DOMAIN, "Missing"):
+        assert kept.text(field).tolist() == fresh.text(field).tolist()
+        np.testing.assert_array_equal(kept.numbers(field), fresh.numbers(field))
+        np.testing.assert_array_equal(kept.instants(field), fresh.instants(field))
+        assert list(kept.blank(field)) == list(fresh.blank(field))
+
+
+def test_a_column_is_derived_once_while_its_cells_stay_and_again_when_one_changes():
+    memo = Memo()
+    cells = pd.DataFrame({"Stage": pd.Series(["New", "Won", "New"], dtype=object)})
+    first = Frame(cells, NOW, memo=memo).values("Stage")
+    same = pd.DataFrame({"Stage": pd.Series(["New", "Won", "New"], dtype=object)})
+    assert Frame(same, NOW, memo=memo).values("Stage") is first
+    moved = pd.DataFrame({"Stage": pd.Series(["Won", "New", "New"], dtype=object)})
+    assert Frame(moved, NOW, memo=memo).text("Stage").tolist() == ["Won", "New", "New"]
+    other = Frame(moved, NOW, dayfirst=False, memo=memo).values("Stage")
+    assert other is not Frame(moved, NOW, memo=memo).values("Stage")
+
+
+def test_a_stage_edited_between_two_syncs_with_one_memo_is_seen():
+    tabs = template()
+    put_leads(tabs, *({"Email": f"{i}@acme.example", "Stage": "Proposal"} for i in range(3)))
+    backend, memo = MemoryBackend(tabs), Memo()
+    snapshot = backend.read()
+    apply(plan_sync(snapshot, NOW, memo), backend, snapshot)
+
+    def edit(tabs):
+        leads = tabs[LEADS.name]
+        leads.rows[1][leads.col("Stage")] = "Won"
+
+    backend.human(edit)
+    plan = plan_sync(backend.read(), NOW, memo)
+    field = HISTORY.headers.index("Field")
+    assert [row[1] for _, row, _ in plan.history if row[field] == "Stage"] == ["L-00002"]
