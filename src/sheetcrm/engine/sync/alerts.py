@@ -49,28 +49,58 @@ def plan_alerts(state: SyncState) -> SyncState:
         holds = np.ones(len(state.data), dtype=bool)
         for condition in rule.conditions:
             holds &= condition.mask(state.view)
+        words: _Wording | None = None
         for row, when, what, stage in happened:
             if not holds[row]:
                 continue
+            words = words or _Wording(rule)
             owner = str(owners[row]).strip() if owners is not None else ""
-            subject = _subject(rule, state.ids[row], names[row], owner, stage)
-            if rule.send_to == MANAGER:
-                owner = managers.get(norm_header(owner), "")  # no manager: nobody to tell
-            for recipient in _recipients(rule, owner, emails):
+            # no manager: nobody to tell
+            to = managers.get(norm_header(owner), "") if rule.send_to == MANAGER else owner
+            recipients = _recipients(rule, to, emails)
+            if not recipients:
+                continue  # the texts are made only for a message someone gets
+            lead_id, at = state.ids[row], leads_row(state, row)
+            subject = words.subject(lead_id, names[row], owner, stage)
+            text = words.text % {"what": what, "id": lead_id, "row": at, "rule": rule.row}
+            text = f"{text}. {rule.message}" if rule.message else text
+            for recipient in recipients:
                 state.plan.notifications.append(
                     Notification(
                         rule.row,
-                        state.ids[row],
+                        lead_id,
                         rule.event,
                         when,
                         recipient,
                         rule.channel,
-                        _text(state, rule, row, what),
+                        text,
                         subject,
-                        leads_row(state, row),
+                        at,
                     )
                 )
     return state
+
+
+class _Wording:
+    """The texts of one rule's messages, each looked up in the catalogue once per sync, not
+    once per lead: a first sync tells 100,000 owners of their new leads."""
+
+    def __init__(self, rule: AlertRule) -> None:
+        self.text = _("%(what)s (lead %(id)s, Leads row %(row)s; Alerts row %(rule)s)")
+        self._named, self._a_stage = _(": %(name)s"), _("a stage")  # as named() says it
+        if rule.event == "lead assigned":
+            self._subject = (
+                _("New lead %(id)s is yours%(name)s")
+                if rule.send_to == OWNER
+                else _("Lead %(id)s assigned to %(owner)s%(name)s")
+            )
+        else:
+            self._subject = _(_SUBJECTS[rule.event])
+
+    def subject(self, lead_id: str, name: str, owner: str, stage: str) -> str:
+        named = self._named % {"name": name} if name else ""
+        said = {"id": lead_id, "name": named, "owner": owner, "stage": stage or self._a_stage}
+        return one_line(self._subject % said, 150)
 
 
 def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str]:
@@ -81,16 +111,6 @@ def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str
     if rule.channel == "email":
         return [emails.get(norm_header(owner)) or owner]
     return [owner]  # named in the chat channel
-
-
-def _text(state: SyncState, rule: AlertRule, row: int, what: str) -> str:
-    text = _("%(what)s (lead %(id)s, Leads row %(row)s; Alerts row %(rule)s)") % {
-        "what": what,
-        "id": state.ids[row],
-        "row": leads_row(state, row),
-        "rule": rule.row,
-    }
-    return f"{text}. {rule.message}" if rule.message else text
 
 
 def leads_row(state: SyncState, row: int) -> int:
@@ -115,19 +135,6 @@ def named(name: str) -> str:
     return _(": %(name)s") % {"name": name} if name else ""
 
 
-def _subject(rule: AlertRule, lead_id: str, name: str, owner: str, stage: str) -> str:
-    said = {"id": lead_id, "name": named(name), "owner": owner, "stage": stage or _("a stage")}
-    if rule.event == "lead assigned":
-        text = (
-            _("New lead %(id)s is yours%(name)s") % said
-            if rule.send_to == OWNER
-            else _("Lead %(id)s assigned to %(owner)s%(name)s") % said
-        )
-    else:
-        text = _(_SUBJECTS[rule.event]) % said
-    return one_line(text, 150)
-
-
 class LeadNames:
     """Each lead's name for a message: its Company, else its person's name, else its Email,
     on one line; looked up only for the leads a message is about."""
@@ -140,9 +147,9 @@ class LeadNames:
         ]
 
     def __getitem__(self, row: int) -> str:
-        company, first, last, email = (
+        company, first, last, email = [
             str(c[row]).strip() if c is not None else "" for c in self._columns
-        )
+        ]
         return one_line(company or f"{first} {last}".strip() or email, 80)
 
 
