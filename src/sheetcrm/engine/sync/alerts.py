@@ -6,6 +6,8 @@ an event of an earlier sync is not seen again, so a re-sync with nothing new pla
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import pandas as pd
 
@@ -17,8 +19,33 @@ from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
 
-# event -> (lead row, when, what happened, stage name or "")
-Events = dict[str, list[tuple[int, str, str, str]]]
+
+class Happened:
+    """One event's occurrences, in order, as columns: each one's lead row, when, what
+    happened, and the stage's name or "". A first sync has 100,000s of them (owners
+    assigned, lifecycle steps, flags): a tuple and an int each held 28 MB through the step."""
+
+    def __init__(self) -> None:
+        self.rows = array("q")
+        self.whens: list[str] = []
+        self.whats: list[str] = []
+        self.stages: list[str] = []
+
+    def add(self, row: int, when: str, what: str, stage: str = "") -> None:
+        self.rows.append(row)
+        self.whens.append(when)
+        self.whats.append(what)
+        self.stages.append(stage)
+
+    def extend(self, rows: np.ndarray, whens: list[str], whats: list[str]) -> None:
+        """Events of no stage at ``rows``, one when and what each."""
+        self.rows.extend(rows.tolist())
+        self.whens += whens
+        self.whats += whats
+        self.stages += [""] * len(rows)
+
+
+Events = dict[str, Happened]
 
 _FLAGS = (  # (the flag's kind, event): by kind, as the flag's words are the sheet's language
     (FOLLOW_UP, "follow-up overdue"),
@@ -41,18 +68,21 @@ def plan_alerts(state: SyncState) -> SyncState:
     managers = {norm_header(m.name): m.manager for m in team if m.manager}
     names = LeadNames(state)
     for rule in rules:
-        happened = events.get(rule.event, [])
+        happened = events.get(rule.event, Happened())
+        rows = np.asarray(happened.rows, dtype=np.int64)
+        picked = np.ones(len(rows), dtype=bool)
         if rule.stage:
-            happened = [e for e in happened if norm_header(e[3]) == norm_header(rule.stage)]
-        if not happened:
+            stage = norm_header(rule.stage)
+            picked = np.array([norm_header(s) == stage for s in happened.stages], dtype=bool)
+        if not picked.any():
             continue
         holds = np.ones(len(state.data), dtype=bool)
         for condition in rule.conditions:
             holds &= condition.mask(state.view)
         words: _Wording | None = None
-        for row, when, what, stage in happened:
-            if not holds[row]:
-                continue
+        for i in np.flatnonzero(picked & holds[rows]).tolist():
+            row, when, what = happened.rows[i], happened.whens[i], happened.whats[i]
+            stage = happened.stages[i]
             words = words or _Wording(rule)
             owner = str(owners[row]).strip() if owners is not None else ""
             # no manager: nobody to tell
@@ -165,19 +195,19 @@ def _events(state: SyncState) -> Events:
         if field == "Owner" and after:
             if (what := assigned.get(after)) is None:
                 what = assigned[after] = _("assigned to %(owner)s") % {"owner": after}
-            events.setdefault("lead assigned", []).append((row, stamp, what, ""))
+            events.setdefault("lead assigned", Happened()).add(row, stamp, what)
         elif field == "Stage" and after and stamp_column == "Stage changed at":
             if (what := moved.get((entry[3], after))) is None:
                 what = moved[entry[3], after] = _("stage %(before)s → %(after)s") % {
                     "before": entry[3] or _("(none)"),
                     "after": after,
                 }
-            events.setdefault("stage entered", []).append((row, stamp, what, after))
+            events.setdefault("stage entered", Happened()).add(row, stamp, what, after)
             stage = state.config.stage(after)
             if stage is not None and stage.type in ("won", "lost"):
                 event = f"deal {stage.type}"
                 said = _(_DEALS[stage.type]) % {"stage": after}
-                events.setdefault(event, []).append((row, stamp, said, after))
+                events.setdefault(event, Happened()).add(row, stamp, said, after)
     if "Lifecycle" in state.read:
         rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
 
@@ -192,20 +222,23 @@ def _events(state: SyncState) -> Events:
             at = LIFECYCLE.index(level)
             reached = np.flatnonzero((was < at) & (now >= at))
             what = _("lifecycle reached %(level)s") % {"level": level}
-            events[f"lifecycle reaches {level}"] = [(int(r), stamp, what, "") for r in reached]
+            events[f"lifecycle reaches {level}"] = lifted = Happened()
+            lifted.extend(reached, [stamp] * len(reached), [what] * len(reached))
     if "Status" not in state.read or "Status" in state.plan.new_columns:
         # A sheet sheetcrm has never synced (a team's own, just adopted): what is overdue
         # or stale there is how things stand, not news; the Status column shows it, and
         # a flag that appears from the next sync on is an event.
         return events
     status = state.read["Status"].to_numpy(dtype=object)
-    for rows, _column, messages, _hint in state.flags:
-        kinds, news = _unshown(np.asarray(rows, dtype=np.int64), messages, status)
+    for flagged, _column, messages, _hint in state.flags:
+        rows = np.asarray(flagged, dtype=np.int64)
+        kinds, news = _unshown(rows, messages, status)
         for kind, event in _FLAGS:
-            for i in np.flatnonzero((kinds == kind) & news).tolist():
+            new = np.flatnonzero((kinds == kind) & news)
+            if len(new):
                 # the message names the date it is about: the event's time
-                message = messages[i]
-                events.setdefault(event, []).append((int(rows[i]), message, message, ""))
+                flags = [messages[i] for i in new.tolist()]
+                events.setdefault(event, Happened()).extend(rows[new], flags, flags)
     return events
 
 
