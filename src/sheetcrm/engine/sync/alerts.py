@@ -208,7 +208,11 @@ def _events(state: SyncState) -> Events:
                 event = f"deal {stage.type}"
                 said = _(_DEALS[stage.type]) % {"stage": after}
                 events.setdefault(event, Happened()).add(row, stamp, said, after)
-    if "Lifecycle" in state.read:
+    # a re-sync that changed no Lifecycle cell has no lead reach a step: one compare in C,
+    # not two columns ranked
+    if "Lifecycle" in state.read and not np.array_equal(
+        state.read["Lifecycle"].to_numpy(), state.data["Lifecycle"].to_numpy()
+    ):
         rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
 
         def ranks(values: object) -> np.ndarray:
