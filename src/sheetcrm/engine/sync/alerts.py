@@ -6,19 +6,46 @@ an event of an earlier sync is not seen again, so a re-sync with nothing new pla
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import pandas as pd
 
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
 from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.notifications import Notification, one_line
-from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, shown
+from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, Flag
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.table import Table, norm_header
 
-# event -> (lead row, when, what happened, stage name or "")
-Events = dict[str, list[tuple[int, str, str, str]]]
+
+class Happened:
+    """One event's occurrences, in order, as columns: each one's lead row, when, what
+    happened, and the stage's name or "". A first sync has 100,000s of them (owners
+    assigned, lifecycle steps, flags): a tuple and an int each held 28 MB through the step."""
+
+    def __init__(self) -> None:
+        self.rows = array("q")
+        self.whens: list[str] = []
+        self.whats: list[str] = []
+        self.stages: list[str] = []
+
+    def add(self, row: int, when: str, what: str, stage: str = "") -> None:
+        self.rows.append(row)
+        self.whens.append(when)
+        self.whats.append(what)
+        self.stages.append(stage)
+
+    def extend(self, rows: np.ndarray, whens: list[str], whats: list[str]) -> None:
+        """Events of no stage at ``rows``, one when and what each."""
+        self.rows.extend(rows.tolist())
+        self.whens += whens
+        self.whats += whats
+        self.stages += [""] * len(rows)
+
+
+Events = dict[str, Happened]
 
 _FLAGS = (  # (the flag's kind, event): by kind, as the flag's words are the sheet's language
     (FOLLOW_UP, "follow-up overdue"),
@@ -41,36 +68,69 @@ def plan_alerts(state: SyncState) -> SyncState:
     managers = {norm_header(m.name): m.manager for m in team if m.manager}
     names = LeadNames(state)
     for rule in rules:
-        happened = events.get(rule.event, [])
+        happened = events.get(rule.event, Happened())
+        rows = np.asarray(happened.rows, dtype=np.int64)
+        picked = np.ones(len(rows), dtype=bool)
         if rule.stage:
-            happened = [e for e in happened if norm_header(e[3]) == norm_header(rule.stage)]
-        if not happened:
+            stage = norm_header(rule.stage)
+            picked = np.array([norm_header(s) == stage for s in happened.stages], dtype=bool)
+        if not picked.any():
             continue
         holds = np.ones(len(state.data), dtype=bool)
         for condition in rule.conditions:
             holds &= condition.mask(state.view)
-        for row, when, what, stage in happened:
-            if not holds[row]:
-                continue
+        words: _Wording | None = None
+        for i in np.flatnonzero(picked & holds[rows]).tolist():
+            row, when, what = happened.rows[i], happened.whens[i], happened.whats[i]
+            stage = happened.stages[i]
+            words = words or _Wording(rule)
             owner = str(owners[row]).strip() if owners is not None else ""
-            subject = _subject(rule, state.ids[row], names[row], owner, stage)
-            if rule.send_to == MANAGER:
-                owner = managers.get(norm_header(owner), "")  # no manager: nobody to tell
-            for recipient in _recipients(rule, owner, emails):
+            # no manager: nobody to tell
+            to = managers.get(norm_header(owner), "") if rule.send_to == MANAGER else owner
+            recipients = _recipients(rule, to, emails)
+            if not recipients:
+                continue  # the texts are made only for a message someone gets
+            lead_id, at = state.ids[row], leads_row(state, row)
+            subject = words.subject(lead_id, names[row], owner, stage)
+            text = words.text % {"what": what, "id": lead_id, "row": at, "rule": rule.row}
+            text = f"{text}. {rule.message}" if rule.message else text
+            for recipient in recipients:
                 state.plan.notifications.append(
                     Notification(
                         rule.row,
-                        state.ids[row],
+                        lead_id,
                         rule.event,
                         when,
                         recipient,
                         rule.channel,
-                        _text(state, rule, row, what),
+                        text,
                         subject,
-                        leads_row(state, row),
+                        at,
                     )
                 )
     return state
+
+
+class _Wording:
+    """The texts of one rule's messages, each looked up in the catalogue once per sync, not
+    once per lead: a first sync tells 100,000 owners of their new leads."""
+
+    def __init__(self, rule: AlertRule) -> None:
+        self.text = _("%(what)s (lead %(id)s, Leads row %(row)s; Alerts row %(rule)s)")
+        self._named, self._a_stage = _(": %(name)s"), _("a stage")  # as named() says it
+        if rule.event == "lead assigned":
+            self._subject = (
+                _("New lead %(id)s is yours%(name)s")
+                if rule.send_to == OWNER
+                else _("Lead %(id)s assigned to %(owner)s%(name)s")
+            )
+        else:
+            self._subject = _(_SUBJECTS[rule.event])
+
+    def subject(self, lead_id: str, name: str, owner: str, stage: str) -> str:
+        named = self._named % {"name": name} if name else ""
+        said = {"id": lead_id, "name": named, "owner": owner, "stage": stage or self._a_stage}
+        return one_line(self._subject % said, 150)
 
 
 def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str]:
@@ -81,16 +141,6 @@ def _recipients(rule: AlertRule, owner: str, emails: dict[str, str]) -> list[str
     if rule.channel == "email":
         return [emails.get(norm_header(owner)) or owner]
     return [owner]  # named in the chat channel
-
-
-def _text(state: SyncState, rule: AlertRule, row: int, what: str) -> str:
-    text = _("%(what)s (lead %(id)s, Leads row %(row)s; Alerts row %(rule)s)") % {
-        "what": what,
-        "id": state.ids[row],
-        "row": leads_row(state, row),
-        "rule": rule.row,
-    }
-    return f"{text}. {rule.message}" if rule.message else text
 
 
 def leads_row(state: SyncState, row: int) -> int:
@@ -115,19 +165,6 @@ def named(name: str) -> str:
     return _(": %(name)s") % {"name": name} if name else ""
 
 
-def _subject(rule: AlertRule, lead_id: str, name: str, owner: str, stage: str) -> str:
-    said = {"id": lead_id, "name": named(name), "owner": owner, "stage": stage or _("a stage")}
-    if rule.event == "lead assigned":
-        text = (
-            _("New lead %(id)s is yours%(name)s") % said
-            if rule.send_to == OWNER
-            else _("Lead %(id)s assigned to %(owner)s%(name)s") % said
-        )
-    else:
-        text = _(_SUBJECTS[rule.event]) % said
-    return one_line(text, 150)
-
-
 class LeadNames:
     """Each lead's name for a message: its Company, else its person's name, else its Email,
     on one line; looked up only for the leads a message is about."""
@@ -140,9 +177,9 @@ class LeadNames:
         ]
 
     def __getitem__(self, row: int) -> str:
-        company, first, last, email = (
+        company, first, last, email = [
             str(c[row]).strip() if c is not None else "" for c in self._columns
-        )
+        ]
         return one_line(company or f"{first} {last}".strip() or email, 80)
 
 
@@ -158,20 +195,24 @@ def _events(state: SyncState) -> Events:
         if field == "Owner" and after:
             if (what := assigned.get(after)) is None:
                 what = assigned[after] = _("assigned to %(owner)s") % {"owner": after}
-            events.setdefault("lead assigned", []).append((row, stamp, what, ""))
+            events.setdefault("lead assigned", Happened()).add(row, stamp, what)
         elif field == "Stage" and after and stamp_column == "Stage changed at":
             if (what := moved.get((entry[3], after))) is None:
                 what = moved[entry[3], after] = _("stage %(before)s → %(after)s") % {
                     "before": entry[3] or _("(none)"),
                     "after": after,
                 }
-            events.setdefault("stage entered", []).append((row, stamp, what, after))
+            events.setdefault("stage entered", Happened()).add(row, stamp, what, after)
             stage = state.config.stage(after)
             if stage is not None and stage.type in ("won", "lost"):
                 event = f"deal {stage.type}"
                 said = _(_DEALS[stage.type]) % {"stage": after}
-                events.setdefault(event, []).append((row, stamp, said, after))
-    if "Lifecycle" in state.read:
+                events.setdefault(event, Happened()).add(row, stamp, said, after)
+    # a re-sync that changed no Lifecycle cell has no lead reach a step: one compare in C,
+    # not two columns ranked
+    if "Lifecycle" in state.read and not np.array_equal(
+        state.read["Lifecycle"].to_numpy(), state.data["Lifecycle"].to_numpy()
+    ):
         rank = {name.casefold(): i for i, name in enumerate(LIFECYCLE)}
 
         def ranks(values: object) -> np.ndarray:
@@ -185,19 +226,56 @@ def _events(state: SyncState) -> Events:
             at = LIFECYCLE.index(level)
             reached = np.flatnonzero((was < at) & (now >= at))
             what = _("lifecycle reached %(level)s") % {"level": level}
-            events[f"lifecycle reaches {level}"] = [(int(r), stamp, what, "") for r in reached]
+            events[f"lifecycle reaches {level}"] = lifted = Happened()
+            lifted.extend(reached, [stamp] * len(reached), [what] * len(reached))
     if "Status" not in state.read or "Status" in state.plan.new_columns:
         # A sheet sheetcrm has never synced (a team's own, just adopted): what is overdue
         # or stale there is how things stand, not news; the Status column shows it, and
         # a flag that appears from the next sync on is an event.
         return events
     status = state.read["Status"].to_numpy(dtype=object)
-    for rows, _column, messages, _hint in state.flags:
-        # each message's kind read once, not once per kind of flag
-        kinds = [getattr(m, "kind", None) for m in messages]
+    for flagged, _column, messages, _hint in state.flags:
+        rows = np.asarray(flagged, dtype=np.int64)
+        kinds, news = _unshown(rows, messages, status)
         for kind, event in _FLAGS:
-            for r, message, of in zip(rows.tolist(), messages, kinds, strict=True):
-                if of == kind and not shown(message, status[r]):
-                    # the message names the date it is about: the event's time
-                    events.setdefault(event, []).append((int(r), message, message, ""))
+            new = np.flatnonzero((kinds == kind) & news)
+            if len(new):
+                # the message names the date it is about: the event's time
+                flags = [messages[i] for i in new.tolist()]
+                events.setdefault(event, Happened()).extend(rows[new], flags, flags)
     return events
+
+
+def _unshown(
+    rows: np.ndarray, messages: list[str], status: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of a step's flags (``messages``, one per row of ``rows``), each one's kind and whether
+    its row's Status as read does not show it yet (problems.shown). The flags are shared
+    objects, one per date: 90,000 flagged leads of a big sheet have a few hundred, so the
+    test runs flag by flag over all its rows' Status texts, not through a call per row."""
+    if len(rows) != len(messages):
+        raise ValueError("one message per flagged row")
+    if not len(rows):
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=bool)
+    # the flag by identity, not by its words: two flags could say the same and differ in kind
+    flag = pd.factorize(np.fromiter(map(id, messages), dtype=np.int64, count=len(rows)))[0]
+    first = np.zeros(int(flag.max()) + 1, dtype=np.int64)
+    first[flag[::-1]] = np.arange(len(flag) - 1, -1, -1)  # where each flag first occurs
+    flags = [messages[i] for i in first.tolist()]
+    order = np.argsort(flag, kind="stable")  # the rows flag by flag
+    cells = status[rows[order]].tolist()
+    shows = np.zeros(len(rows), dtype=bool)
+    start = 0
+    for message, end in zip(flags, np.cumsum(np.bincount(flag)).tolist(), strict=True):
+        # what shown() tests, for all of this flag's rows at once: its words in this
+        # sync's language first (when among them), as a re-sync's Status cells say them
+        words = message.said if isinstance(message, Flag) else (message,)
+        for word in sorted(words, key=lambda w: w != message):
+            shows[order[start:end]] |= np.array(
+                [word in cell for cell in cells[start:end]], dtype=bool
+            )
+            if shows[order[start:end]].all():
+                break  # shown in every row: the other languages' words need no test
+        start = end
+    kinds = np.array([getattr(m, "kind", None) for m in flags], dtype=object)
+    return kinds[flag], ~shows
