@@ -27,8 +27,20 @@ from sheetcrm.engine.table import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A probe's memory figures, as text: each probe runs inside either tree, whose bench/ may
+# not have them.
+MEMORY_PROBE = """
+def mb(key):  # the RSS now (VmRSS), or its peak since the last reset (VmHWM), in MB
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) // 1024 for l in status if l.startswith(key + ":"))
+def reset():
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+"""
+
 # Runs inside either tree: the imports are the only thing that moved.
-PROBE = """
+PROBE = (
+    """
 import json, sys, time
 from leads import NOW, snapshot
 from sheetcrm.backends.memory import MemoryBackend
@@ -39,13 +51,9 @@ try:
 except ImportError:
     from sheetcrm.sync import apply, plan_sync
     from sheetcrm.validation import Memo
-def mb(key):  # the RSS now (VmRSS), or its peak since the last reset (VmHWM), in MB
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) // 1024 for l in status if l.startswith(key + ":"))
-def reset():
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-def digest(plan):  # every cell, row, problem and tab the plan holds, as one hash
+"""
+    + MEMORY_PROBE
+    + """def digest(plan):  # every cell, row, problem and tab the plan holds, as one hash
     import hashlib
     h = hashlib.sha256()
     for line in plan.describe(10**9):
@@ -82,6 +90,7 @@ print(json.dumps({
     "resync_from_mb": resync_from, "resync_peak_mb": resync_peak, **plans,
 }))
 """
+)
 
 GOOGLE_PROBE = """
 import json, sys

@@ -21,24 +21,21 @@ import tempfile
 import threading
 from pathlib import Path
 
-from against import ROOT, alternately, probe
+from against import MEMORY_PROBE, ROOT, alternately, probe
 from leads import machine, require_data, snapshot
 from sheetcrm.backends.workbook import WorkbookBackend
 
 SHEET_ID = "1BenchReadsAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
-PROBE = """
+PROBE = (
+    """
 import json, sys, time
 from leads import NOW
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.validation import Memo
-def mb(key):
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) // 1024 for l in status if l.startswith(key + ":"))
-def reset():
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-kind, where = sys.argv[1], sys.argv[2]
+"""
+    + MEMORY_PROBE
+    + """kind, where = sys.argv[1], sys.argv[2]
 if kind == "workbook":
     from pathlib import Path
     from sheetcrm.backends.workbook import WorkbookBackend
@@ -61,6 +58,7 @@ print(json.dumps({
     "sync_s": time.perf_counter() - start, "sync_peak_mb": mb("VmHWM"),
 }))
 """
+)
 
 
 def stand_in() -> tuple[subprocess.Popen[str], str]:

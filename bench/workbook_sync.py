@@ -21,11 +21,12 @@ import json
 import statistics
 from typing import Any
 
-from against import alternately
+from against import MEMORY_PROBE, alternately
 from leads import machine, require_data
 
 # Runs inside either tree.
-PROBE = """
+PROBE = (
+    """
 import json, sys, tempfile, time
 from pathlib import Path
 from leads import NOW, snapshot
@@ -34,13 +35,9 @@ from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.plan import resolve
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.validation import Memo
-def mb(key):
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) // 1024 for l in status if l.startswith(key + ":"))
-def reset():
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-def sync(backend, memo):
+"""
+    + MEMORY_PROBE
+    + """def sync(backend, memo):
     t0 = time.perf_counter()
     snap = backend.read()
     t1 = time.perf_counter()
@@ -72,6 +69,7 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"s": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_rss_mb": mb("VmHWM"),
                   "took": backend.last_write, "wrote": wrote, "size_mb": round(size, 1)}))
 """
+)
 
 
 def side_by_side(rev: str, rounds: int, rows: int, mode: str) -> dict[str, Any]:
