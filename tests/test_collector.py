@@ -1,11 +1,12 @@
-"""service/collector.py: the cycle collector held back through a flush, run once after it."""
+"""engine/bulk.py's gc_paused(collect=True): the cycle collector held back through a flush (service/
+tasks.py), run once after it."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from sheetcrm.service.collector import collected_after
+from sheetcrm.engine.bulk import gc_paused
 
 
 class _Node:
@@ -15,7 +16,7 @@ class _Node:
 
 def test_held_back_inside_and_a_cycle_made_there_collected_after() -> None:
     assert gc.isenabled()
-    with collected_after():
+    with gc_paused(collect=True):
         assert not gc.isenabled()
         node = _Node()
         gone = weakref.ref(node)
@@ -28,7 +29,7 @@ def test_held_back_inside_and_a_cycle_made_there_collected_after() -> None:
 def test_a_pause_made_by_someone_else_is_theirs_to_end() -> None:
     gc.disable()
     try:
-        with collected_after():
+        with gc_paused(collect=True):
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:

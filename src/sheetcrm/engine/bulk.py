@@ -8,13 +8,14 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(collect: bool = False) -> Iterator[None]:
     """No cyclic garbage collection during bulk work. Python starts a pass every few hundred
     new containers, and a full pass visits every live one: the hundreds of thousands of cells
     of a read sheet or of openpyxl's workbook, for a third of a workbook read at 10,000 leads
     or a tenth of a re-sync at 100,000. Bulk work makes few reference cycles; the price is
     that garbage dropped earlier is freed only at the next full collection after this, not
-    during it. Usable as a decorator."""
+    during it. ``collect``: run that collection on the way out (a long-lived process whose
+    next one may be far off), unless the pause was someone else's. Usable as a decorator."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -22,3 +23,5 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+            if collect:
+                gc.collect()
