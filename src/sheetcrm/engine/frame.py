@@ -3,7 +3,7 @@ and every step that reads the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import Any
@@ -47,12 +47,12 @@ class Values:
 
     @cached_property
     def folded(self) -> pd.Series:
-        return pd.Series(list(map(str.casefold, self.text)), dtype=object)
+        return pd.Series(_same_when_equal(self.text, map(str.casefold, self.text)), dtype=object)
 
     @cached_property
     def loose(self) -> pd.Series:
         """Each distinct text as the text operators match it (:func:`match_key`)."""
-        return pd.Series(list(map(match_key, self.text)), dtype=object)
+        return pd.Series(_same_when_equal(self.text, map(match_key, self.text)), dtype=object)
 
     @cached_property
     def keys(self) -> list[str]:
@@ -214,6 +214,14 @@ class Frame:
     def instants(self, field: str) -> np.ndarray:
         v = self.values(field)
         return v.take(v.instants)
+
+
+def _same_when_equal(texts: Iterable[str], made: Iterable[str]) -> list[str]:
+    """``made``, but the text itself wherever it made an equal one: casefold and match_key
+    return a new string even for a text already in that form (a lower-case e-mail), and the
+    memo keeps these per distinct text, a string per lead for Email (about 7 MB at 100,000
+    leads for each of folded and loose) where the text itself serves."""
+    return [t if m == t else m for t, m in zip(texts, made, strict=True)]
 
 
 def _factorized(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
