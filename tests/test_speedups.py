@@ -87,6 +87,24 @@ def test_notes_join_as_row_by_row(case):
     )
 
 
+def test_leads_whose_status_says_the_same_share_one_text():
+    # tens of thousands of leads say the same two things: a string each was 12 MB at
+    # 100,000 leads (issue 21)
+    notes = [
+        (np.arange(4), np.array(["stale", "stale", "late", "stale"], dtype=object)),
+        (np.arange(3), np.array(["over capacity"] * 3, dtype=object)),
+    ]
+    joined, said = join_notes(4, notes)
+    assert joined.tolist() == [
+        "stale; over capacity",
+        "stale; over capacity",
+        "late; over capacity",
+        "stale",
+    ]
+    assert joined[0] is joined[1]
+    assert said.all()
+
+
 def _lead_rows_row_by_row(data: pd.DataFrame, service: list[str]) -> list[int]:
     person = [c for c in data.columns if c not in service]
     cells = data[[*person, "Lead ID"]].to_numpy(dtype=object)
