@@ -85,3 +85,21 @@ def test_a_distinct_text_already_folded_is_held_once():
     assert values.folded[0] is text and values.loose[0] is text
     assert values.folded.tolist() == ["jane@example.com", "bob@example.com"]
     assert values.loose.tolist() == ["jane@example.com", "bob@example.com"]
+
+
+def test_a_column_of_few_texts_is_coded_in_a_byte_a_row():
+    # the memo keeps every column's codes between syncs: 8 bytes a row for Stage was 0.8 MB
+    # a column at 100,000 leads (issue 21)
+    emails = [f"lead{i}@acme.example" for i in range(200)]
+    data = pd.DataFrame(
+        {
+            "Stage": pd.Series(["New", "Won"] * 100, dtype=object),
+            "Email": pd.Series(emails, dtype=object),
+        }
+    )
+    frame = Frame(data, NOW, memo=Memo())
+    assert frame.values("Stage").codes.itemsize == 1
+    assert frame.values("Email").codes.itemsize == 2
+    assert frame.values(EMAIL_DOMAIN).codes.itemsize == 1
+    assert frame.text("Stage").tolist() == ["New", "Won"] * 100
+    assert frame.text(EMAIL_DOMAIN).tolist() == ["acme.example"] * 200

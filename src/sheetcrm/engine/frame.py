@@ -138,7 +138,7 @@ class Frame:
             return self._derive(field)
         # Keyed by content: the last sync's column, its distinct cells as read and which one
         # each row holds, compared cell by cell (at C speed) with this one's; and by the
-        # settings every parse reads. A distinct cell kept, not a row's: 4 bytes a row.
+        # settings every parse reads. A distinct cell kept, not a row's: a code a row.
         key = f"frame {field}"
         params = (self.dayfirst, self.zone, self.decimal)
         kept = self.memo.columns.get(key)
@@ -166,7 +166,7 @@ class Frame:
             domains = [e.rpartition("@")[2] if "@" in e else "" for e in email.folded]
             codes, uniques = pd.factorize(np.asarray(domains, dtype=object))
             text = pd.Series(uniques, dtype=object)
-            codes = codes[email.codes] if len(codes) else email.codes
+            codes = narrow(codes, len(uniques))[email.codes] if len(codes) else email.codes
             return Values(codes, text, self.dayfirst, self.zone, self.decimal)
         return self._coded(*_factorized(self._raw(field)))
 
@@ -231,5 +231,14 @@ def _factorized(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniques = np.asarray(uniques, dtype=object)
     if len(codes) and codes.min() < 0:
         uniques, codes = np.append(uniques, ""), np.where(codes < 0, len(uniques), codes)
-    # 4 bytes a row, not 8: the memo keeps these between syncs for every column read
-    return uniques, codes.astype(np.int32) if len(uniques) < 2**31 else codes
+    return uniques, narrow(codes, len(uniques))
+
+
+def narrow(codes: np.ndarray, count: int) -> np.ndarray:
+    """``codes`` (0..count-1) in the smallest integer type that holds them: the memo keeps
+    a column's codes between syncs for every column read, and most columns (Stage, Owner,
+    Country, a blank one) have under 128 distinct texts: a byte a row, not 8."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes
