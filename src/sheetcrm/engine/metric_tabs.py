@@ -237,6 +237,7 @@ def metric_tabs(
             settings["First-touch SLA hours"],
             settings["Pipeline target"],
         )
+        del log  # an entry per Stage row of History: let it go before the follow-ups' peak
         touches = _follow_up(metrics, snapshot, data, deals, config, now, activities, leads)
     episodes = read_nurture(history, stages)
     alert, mark = settings["Unsubscribe rate alert"], settings.decimal or settings.shown_decimal

@@ -187,10 +187,11 @@ def funnel(
     along the path (open stages in order, then won); and the days spent in it."""
     reached = log.reached(deals, len(stages))
     path = [s for s in stages if s.type == "open"] + [s for s in stages if s.type == "won"]
-    place = np.full(len(stages), -1)
+    # a byte per (deal, stage), not 8: 5 MB less at the metrics' peak at 100,000 deals
+    place = np.full(len(stages), -1, dtype=np.int8 if len(stages) < 128 else np.int64)
     for i, s in enumerate(path):
         place[s.order] = i
-    furthest = np.where(reached, place[None, :], -1).max(axis=1, initial=-1)
+    furthest = np.where(reached, place[None, :], place.dtype.type(-1)).max(axis=1, initial=-1)
     days = log.days_in_stage(len(stages))
     rows = []
     for s in stages:
@@ -293,28 +294,30 @@ def forecast(deals: Deals, now: np.datetime64, typical_cycle: float) -> pd.DataF
     """Open deals by expected close month, weighted by their stage's probability. A deal
     without an Expected close date is dated Created at + the median won cycle (or now, if
     that is past); one with neither is counted as undated. Lost deals never count."""
+    # the open deals' columns only: each step below makes a column of the deals it reads
+    # (100,000 deals: 8 MB at the metrics' peak for every deal)
     is_open = deals.is_open
-    expected = deals.expected.copy()
+    expected = deals.expected[is_open]
     estimated = np.isnat(expected)
     if not np.isnan(typical_cycle):
-        guess = deals.created + np.timedelta64(round(typical_cycle * 86400), "s")
+        guess = deals.created[is_open] + np.timedelta64(round(typical_cycle * 86400), "s")
         guess = np.where(~np.isnat(guess) & (guess < now), now, guess)
         expected = np.where(estimated, guess, expected)
     # months grouped as numbers (months since 1970), in the order shown: overdue first, the
     # months in order, undated last; only the groups' labels are written out
     this_month = now.astype("datetime64[M]")
-    month = expected[is_open].astype("datetime64[M]")
+    month = expected.astype("datetime64[M]")
     undated = np.isnat(month)
     key = np.where(undated, UNDATED, month.view(np.int64))
     key[~undated & (month < this_month)] = OVERDUE
-    weighted = np.nan_to_num(deals.amount * deals.probability)
+    amount = deals.amount[is_open]
     frame = pd.DataFrame(
         {
             "Month": key,
             "Open deals": 1,
-            "Pipeline value": np.nan_to_num(deals.amount[is_open]),
-            "Weighted forecast": weighted[is_open],
-            "Dates estimated": estimated[is_open].astype(int),
+            "Pipeline value": np.nan_to_num(amount),
+            "Weighted forecast": np.nan_to_num(amount * deals.probability[is_open]),
+            "Dates estimated": estimated.astype(int),
         }
     )
     table = frame.groupby("Month", sort=True).sum().reset_index()
