@@ -47,7 +47,7 @@ def _actuals(
     spanned = np.array(months, dtype="datetime64[M]")
     mine = deals.won & np.isin(deals.closed.astype("datetime64[M]"), spanned)
     # whose: tested once per distinct Owner text, not per row (13 calls a sync)
-    codes, names = deals.groups("Owner", deals.owner, "")
+    codes, names = deals.groups("Owner", "")
     mine &= np.isin(names, list(people))[codes]
     activities = float("nan")
     if touches is not None:

@@ -151,19 +151,40 @@ class Deals:
     first_touch: np.ndarray  # an instant (UTC), like ``started``: hours between are real
     started: np.ndarray  # Assigned at, else Created at: when the first-touch clock starts
     expected: np.ndarray
-    owner: np.ndarray
-    source: np.ndarray
-    industry: np.ndarray
-    country: np.ndarray
-    grade: np.ndarray
     stale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     overdue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    # column -> per row the code of its text, and the distinct texts (what ``owner`` and the
-    # other text columns were gathered from): grouping by them hashes no row's text again
+    # column (each of GROUPED) -> per row the code of its text, and the distinct texts:
+    # grouping by them hashes no row's text again, and a column's texts per row (``owner``,
+    # ``source``...) are gathered only when read (0.8 MB each at 100,000 deals)
     coded: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def texts(self, name: str) -> np.ndarray:
+        """Column ``name`` (one of GROUPED), a text per deal."""
+        codes, distinct = self.coded[name]
+        return np.asarray(distinct, dtype=object)[codes]
+
+    @cached_property
+    def owner(self) -> np.ndarray:
+        return self.texts("Owner")
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        return self.texts("Source")
+
+    @cached_property
+    def industry(self) -> np.ndarray:
+        return self.texts("Industry")
+
+    @cached_property
+    def country(self) -> np.ndarray:
+        return self.texts("Country")
+
+    @cached_property
+    def grade(self) -> np.ndarray:
+        return self.texts("Grade")
 
     # each kind compared once: a comparison of a 100,000-row text column costs more than a
     # metric's own sum (a Deals is read per sync and never changed after)
@@ -179,12 +200,10 @@ class Deals:
     def lost(self) -> np.ndarray:
         return np.asarray(self.kind == "lost", dtype=bool)
 
-    def groups(self, name: str, texts: np.ndarray, blank: str) -> tuple[np.ndarray, np.ndarray]:
-        """Column ``name`` (whose per-row ``texts`` these are) as per-row group codes and the
-        groups' names, a blank text named ``blank``: as ``pd.factorize`` of the texts, but
-        from the column's distinct texts when read with them (only groups some row holds)."""
-        if name not in self.coded:
-            return pd.factorize(np.where(texts == "", blank, texts))
+    def groups(self, name: str, blank: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column ``name`` (one of GROUPED) as per-row group codes and the groups' names, a
+        blank text named ``blank``: as ``pd.factorize`` of its texts, but from the column's
+        distinct texts (only groups some row holds)."""
         codes, distinct = self.coded[name]
         named = np.asarray(distinct, dtype=object)
         merged, names = pd.factorize(np.where(named == "", blank, named))
@@ -250,11 +269,6 @@ def read_deals(
         expected=columns.dates(expected, dayfirst, zone)
         if expected
         else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
-        owner=columns.texts("Owner"),
-        source=columns.texts("Source"),
-        industry=columns.texts("Industry"),
-        country=columns.texts("Country"),
-        grade=columns.texts("Grade"),
         stale=np.zeros(n, dtype=bool) if stale is None else stale,
         overdue=np.zeros(n, dtype=bool) if overdue is None else overdue,
         coded={k: columns.distinct(k) for k in GROUPED},

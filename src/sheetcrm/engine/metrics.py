@@ -139,15 +139,11 @@ def compute(
     ]
     out.aging = aging(deals, when)
     out.funnel = funnel(deals, log, stages, created_in)
-    out.grades = _grouped(deals, deals.grade, "Grade", created_in, closed_in, sort=False)
+    out.grades = _grouped(deals, "Grade", created_in, closed_in, sort=False)
     out.owners = owners(deals, closed_in)
     out.by = {
-        name: _grouped(deals, column, name, created_in, closed_in)
-        for name, column in (
-            ("Source", deals.source),
-            ("Industry", deals.industry),
-            ("Country", deals.country),
-        )
+        name: _grouped(deals, name, created_in, closed_in)
+        for name in ("Source", "Industry", "Country")
     }
     out.pipeline = pipeline(deals, stages)
     out.forecast = forecast(deals, when, median(cycle))
@@ -226,15 +222,15 @@ def _rates(won: np.ndarray, lost: np.ndarray) -> list[float]:
 
 def _grouped(
     deals: Deals,
-    key: np.ndarray,
     name: str,
     created_in: np.ndarray,
     closed_in: np.ndarray,
     sort: bool = True,
 ) -> pd.DataFrame:
-    """Leads, won, lost, win rate and won value per value of ``key``, period and all time."""
-    codes, names = deals.groups(name, key, NONE)
-    n, everything = len(names), np.ones(len(key), dtype=bool)
+    """Leads, won, lost, win rate and won value per value of column ``name``, period and
+    all time."""
+    codes, names = deals.groups(name, NONE)
+    n, everything = len(names), np.ones(len(deals), dtype=bool)
     won, lost = deals.won, deals.lost
     table = pd.DataFrame({name: names})
     for suffix, leads_in, closes_in in (("", created_in, closed_in), (AT, everything, everything)):
@@ -253,7 +249,7 @@ def _grouped(
 
 def owners(deals: Deals, closed_in: np.ndarray) -> pd.DataFrame:
     """Open, overdue, stale, then won, lost, win rate and won value: period and all time."""
-    codes, names = deals.groups("Owner", deals.owner, NONE)
+    codes, names = deals.groups("Owner", NONE)
     n, everything = len(names), np.ones(len(codes), dtype=bool)
     won, lost, is_open = deals.won, deals.lost, deals.is_open
     table = pd.DataFrame({"Owner": names})
