@@ -154,8 +154,8 @@ class Deals:
     stale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     overdue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # column (each of GROUPED) -> per row the code of its text, and the distinct texts:
-    # grouping by them hashes no row's text again, and a column's texts per row (``owner``,
-    # ``source``...) are gathered only when read (0.8 MB each at 100,000 deals)
+    # grouping by them hashes no row's text again, and a column's text per deal is gathered
+    # only where one is read (``owner``, ``texts``): 0.8 MB each at 100,000 deals
     coded: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -169,22 +169,6 @@ class Deals:
     @cached_property
     def owner(self) -> np.ndarray:
         return self.texts("Owner")
-
-    @cached_property
-    def source(self) -> np.ndarray:
-        return self.texts("Source")
-
-    @cached_property
-    def industry(self) -> np.ndarray:
-        return self.texts("Industry")
-
-    @cached_property
-    def country(self) -> np.ndarray:
-        return self.texts("Country")
-
-    @cached_property
-    def grade(self) -> np.ndarray:
-        return self.texts("Grade")
 
     # each kind compared once: a comparison of a 100,000-row text column costs more than a
     # metric's own sum (a Deals is read per sync and never changed after)
