@@ -85,6 +85,11 @@ def test_a_distinct_text_already_folded_is_held_once():
     assert values.folded[0] is text and values.loose[0] is text
     assert values.folded.tolist() == ["jane@example.com", "bob@example.com"]
     assert values.loose.tolist() == ["jane@example.com", "bob@example.com"]
+    # every text already folded and stripped: one array of them serves all three
+    folded = pd.DataFrame({"Email": pd.Series([text, "bob@example.com"], dtype=object)})
+    values = Frame(folded, NOW).values("Email")
+    assert values.folded is values.text and values.loose is values.text
+    assert values.text.tolist() == ["jane@example.com", "bob@example.com"]
 
 
 def test_a_column_of_few_texts_is_coded_in_a_byte_a_row():

@@ -3,9 +3,10 @@ and every step that reads the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -47,12 +48,12 @@ class Values:
 
     @cached_property
     def folded(self) -> pd.Series:
-        return pd.Series(_same_when_equal(self.text, map(str.casefold, self.text)), dtype=object)
+        return _same_when_equal(self.text, str.casefold)
 
     @cached_property
     def loose(self) -> pd.Series:
         """Each distinct text as the text operators match it (:func:`match_key`)."""
-        return pd.Series(_same_when_equal(self.text, map(match_key, self.text)), dtype=object)
+        return _same_when_equal(self.text, match_key)
 
     @cached_property
     def keys(self) -> list[str]:
@@ -177,7 +178,10 @@ class Frame:
 
     def _coded(self, uniques: np.ndarray, codes: np.ndarray) -> Values:
         # plain object strings: pandas' string dtype is slower for these per-value maps
-        text = pd.Series(list(map(str.strip, map(str, uniques))), dtype=object)
+        stripped = list(map(str.strip, map(str, uniques)))
+        # the distinct cells themselves when stripping changed none (the memo keeps both)
+        same = all(map(is_, stripped, uniques))
+        text = pd.Series(uniques if same else stripped, dtype=object, copy=False)
         return Values(codes, text, self.dayfirst, self.zone, self.decimal)
 
     # Row-level views, for the steps that work row by row.
@@ -216,12 +220,16 @@ class Frame:
         return v.take(v.instants)
 
 
-def _same_when_equal(texts: Iterable[str], made: Iterable[str]) -> list[str]:
-    """``made``, but the text itself wherever it made an equal one: casefold and match_key
-    return a new string even for a text already in that form (a lower-case e-mail), and the
-    memo keeps these per distinct text, a string per lead for Email (about 7 MB at 100,000
-    leads for each of folded and loose) where the text itself serves."""
-    return [t if m == t else m for t, m in zip(texts, made, strict=True)]
+def _same_when_equal(texts: pd.Series, make: Callable[[str], str]) -> pd.Series:
+    """``make`` of each text, but the text itself wherever it made an equal one, and the
+    very ``texts`` when it made every one equal: casefold and match_key return a new string
+    even for a text already in that form (a lower-case e-mail), and the memo keeps these
+    per distinct text between syncs: for Email, a string per lead (about 7 MB at 100,000
+    leads) and an array of them (0.8 MB) for each of folded and loose."""
+    made = [t if m == t else m for t, m in zip(texts, map(make, texts), strict=True)]
+    if all(map(is_, made, texts)):
+        return texts
+    return pd.Series(made, dtype=object)
 
 
 def _factorized(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
