@@ -18,7 +18,7 @@ import numpy as np
 from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.metric_grid import MetricTab
-from sheetcrm.engine.notifications import Notification, Preview
+from sheetcrm.engine.notifications import Notifications, Preview
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
@@ -86,13 +86,18 @@ class Plan:
     summary: Summary = field(default_factory=Summary)
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
     stamp: str = ""  # the sync's time, as written in cells and History
-    notifications: list[Notification] = field(default_factory=list)  # planned, not sent
+    # planned, not sent; given as a list (a flush's, a test's), held as Notifications
+    notifications: Notifications = field(default_factory=Notifications)
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
     # new Activities rows (the nurture e-mails sent), by canonical header, Submission ID = key
     activities: list[dict[str, str]] = field(default_factory=list)
     # every nurture e-mail due, planned or not (drafts, waiting): for previews, never sent
     previews: list[Preview] = field(default_factory=list)
     preview: MetricTab | None = None  # the Preview tab (engine/preview_tab.py): `rules preview`
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.notifications, Notifications):
+            self.notifications = Notifications(self.notifications)
 
     @property
     def cell_count(self) -> int:
