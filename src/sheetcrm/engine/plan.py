@@ -19,17 +19,11 @@ from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.notifications import Notifications, Preview
+from sheetcrm.engine.plan_rows import PlannedHistory, RowKeys
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
-
-
-@dataclass(frozen=True, slots=True)  # slots: a first sync holds one per new row
-class RowKey:
-    lead_id: str  # the ID the row had when read; "" when this plan gives it one
-    row: int  # data row position when read
-    fingerprint: bytes = b""  # digest of the person's cells, to re-find a row that had no ID
 
 
 @dataclass
@@ -69,15 +63,15 @@ class Summary:
 @dataclass
 class Plan:
     version: str
-    keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
+    keys: RowKeys = field(default_factory=RowKeys)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
     # by tab other than Leads: its service columns missing, added at its right (Activities'
     # Submission ID on a tab made before it)
     tab_columns: dict[str, list[str]] = field(default_factory=dict)
-    # (key position, or -1 for a row appended by this plan; History row; the Leads column
-    # whose write it records, or "")
-    history: list[tuple[int, list[str], str]] = field(default_factory=list)
+    # per row: key position, or -1 for a row appended by this plan; History row; the Leads
+    # column whose write it records, or ""
+    history: PlannedHistory = field(default_factory=PlannedHistory)
     appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
     problems: list[Problem] = field(default_factory=list)
@@ -278,7 +272,7 @@ def _tab_name(snapshot: Snapshot, name: str) -> str:
 def _locate(plan: Plan, leads: Table, same_version: bool) -> dict[int, int]:
     """Current row of each plan key; -1 when it cannot be found for sure."""
     if same_version:
-        return {i: k.row for i, k in plan.keys.items()}
+        return plan.keys.where_read()
     id_col = find_column(leads, "Lead ID")
     ids: dict[str, int] = {}
     repeated: set[str] = set()
