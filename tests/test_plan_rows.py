@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sheetcrm.engine.plan_rows import PRINT, PlannedHistory, RowKey, RowKeys
+from sheetcrm.engine.plan_rows import PRINT, PlannedHistory, RowKey, RowKeys, Texts
 from sheetcrm.engine.schema import HISTORY
 
 cell = st.sampled_from(["", "2026-11-23 10:00", "L-00001", "Stage", "Owner", "Ann", "sheetcrm"])
@@ -110,3 +110,11 @@ def test_a_plan_holds_its_rows_in_a_fraction_of_one_object_per_row() -> None:
         return RowKeys(positions, positions + 5, np.full(count, "", object), fresh, prints)
 
     assert _held(keys) / count < 50  # a RowKey, its fingerprint and its dict entry: 180
+
+
+@given(st.lists(st.sampled_from(["", "New", "Ann", "L-00001", " x "]), max_size=300))
+def test_texts_read_as_the_cells_they_code(cells: list[str]) -> None:
+    texts = Texts(np.array(cells, dtype=object))
+    assert list(texts) == cells and len(texts) == len(cells)
+    assert [texts[n] for n in range(len(cells))] == cells and texts[1:4] == cells[1:4]
+    assert texts.codes.itemsize == 1  # five texts: a byte per cell

@@ -9,6 +9,7 @@ never has a value land on the wrong lead nor an edit overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from operator import itemgetter
@@ -30,8 +31,8 @@ from sheetcrm.engine.table import Snapshot, Table, norm_header
 class ColumnWrites:
     column: str  # canonical Leads header
     rows: np.ndarray  # positions in Plan.keys
-    old: list[str]
-    new: list[str]
+    old: Sequence[str]  # each cell's value as read (diff's: plan_rows.Texts)
+    new: Sequence[str]
 
 
 @dataclass
