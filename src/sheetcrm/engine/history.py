@@ -142,7 +142,7 @@ class HistoryFrame:
         if name not in ORDER:
             return np.full(len(planned), "", dtype=object)
         if isinstance(planned, PlannedHistory):  # held as columns already
-            return np.array(planned.column(name), dtype=object)
+            return planned.column(name)
         i = ORDER.index(name)
         return np.array([r[i] for r in planned], dtype=object)
 
