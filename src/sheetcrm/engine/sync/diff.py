@@ -49,6 +49,8 @@ def _keys(state: SyncState) -> RowKeys:
     logged = np.array(plan.history.keys, dtype=np.int64)
     named[logged[logged >= 0]] = True
     touched = np.concatenate([np.unique(logged[logged < 0]), np.flatnonzero(named)])
+    if not len(touched):  # a re-sync that changes nothing: no 100,000 IDs made an array
+        return RowKeys()
     rows = state.positions[touched]
     fresh = state.fresh[touched]
     ids = np.asarray(state.ids, dtype=object)[touched]
