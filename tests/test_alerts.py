@@ -3,6 +3,8 @@ sync plans from what it changed (planned once, never again on a re-sync)."""
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -10,6 +12,7 @@ from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.cli import main
 from sheetcrm.engine.config import parse_config
+from sheetcrm.engine.notifications import Notifications, keys_of
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.schema import ALERTS, LEADS, TEAM
 from sheetcrm.engine.sync import plan_sync
@@ -227,3 +230,37 @@ def test_a_team_sheet_synced_for_the_first_time_tells_of_assignments_not_of_its_
             ("first-touch SLA missed", "L-00002"),
         ]
     )
+
+
+def test_a_first_syncs_alerts_are_held_in_a_few_dozen_bytes_each():
+    """Issue 21: a first sync of 100,000 new leads tells as many owners; as Notification
+    objects with their own texts they held 40 MB to the end of the sync. A rule's messages
+    are columns now, their texts made when read, and read the same as the objects were."""
+    leads = [
+        {"Email": f"p{i}@firm{i}.example", "Country": "France", "Company": f"Firm {i}"}
+        for i in range(1_000)
+    ]
+    tabs = _tabs(EVERY_EVENT, *leads)
+    team = tabs[TEAM.name]
+    for person in team.rows:
+        person[team.col("Daily capacity")] = ""  # no cap: each lead gets an owner
+    snapshot = MemoryBackend(tabs).read()
+    tracemalloc.start()
+    try:
+        plan = plan_sync(snapshot, NOW)
+        gc.collect()  # the sync's own garbage: not the notifications'
+        held, count = tracemalloc.get_traced_memory()[0], len(plan.notifications)
+        plan.notifications = Notifications()
+        gc.collect()
+        freed = held - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert count >= 1_000 and freed / count < 100  # 500 bytes each as objects with texts
+    listed = list(plan_sync(snapshot, NOW).notifications)  # each as an object, texts made
+    assigned = [n for n in listed if n.event == "lead assigned"]
+    assert len(assigned) == 1_000
+    first = assigned[0]
+    assert first.subject == "New lead L-00001 is yours: Firm 0"
+    assert first.text.startswith("assigned to ") and "(lead L-00001, Leads row 2;" in first.text
+    assert [n.key for n in listed] == list(keys_of(Notifications(listed)))
+    assert Notifications(listed) == listed and listed[-1] == Notifications(listed)[-1]

@@ -24,6 +24,7 @@ import pandas as pd
 from pandas._libs import lib
 
 from sheetcrm.engine.activities import parse_stamps
+from sheetcrm.engine.plan_rows import PlannedHistory
 from sheetcrm.engine.schema import HISTORY
 from sheetcrm.engine.table import Table
 
@@ -59,14 +60,15 @@ class HistoryFrame:
         self.zone = zone
         self.rows = len(table.rows)
         self._base: HistoryFrame | None = None
-        self._planned: Sequence[Sequence[str]] = ()
+        self._planned: Sequence[Sequence[str]] | PlannedHistory = ()
         self._columns: dict[str, Coded] = {}
         self._at: np.ndarray | None = None
         self._cells: dict[int, np.ndarray] | None = None  # by position: until first read
 
-    def plus(self, planned: Sequence[Sequence[str]]) -> HistoryFrame:
-        """History with ``planned`` under it (each row's cells in :data:`ORDER`): what it
-        holds once this sync's rows are appended. Each column extends this frame's."""
+    def plus(self, planned: Sequence[Sequence[str]] | PlannedHistory) -> HistoryFrame:
+        """History with ``planned`` under it (rows of cells in :data:`ORDER`, or the plan's
+        own): what it holds once this sync's rows are appended. Each column extends this
+        frame's."""
         if not planned:
             return self
         joined = HistoryFrame(Table(self.table.header), self.dayfirst, self.zone)
@@ -136,8 +138,13 @@ class HistoryFrame:
         return np.array([r[i] if i < len(r) else "" for r in rows], dtype=object)
 
     def _added(self, name: str) -> np.ndarray:
-        i = ORDER.index(name) if name in ORDER else None
-        return np.array([r[i] if i is not None else "" for r in self._planned], dtype=object)
+        planned = self._planned
+        if name not in ORDER:
+            return np.full(len(planned), "", dtype=object)
+        if isinstance(planned, PlannedHistory):  # held as columns already
+            return planned.column(name)
+        i = ORDER.index(name)
+        return np.array([r[i] for r in planned], dtype=object)
 
 
 def _columns(table: Table) -> dict[int, np.ndarray]:

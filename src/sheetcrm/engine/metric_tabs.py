@@ -30,6 +30,7 @@ from sheetcrm.engine.metric_grid import Chart, Grid, MetricTab
 from sheetcrm.engine.metrics import Figure, Metrics, compute, period_window
 from sheetcrm.engine.nurture_log import read_nurture
 from sheetcrm.engine.nurture_metrics import nurture
+from sheetcrm.engine.plan_rows import PlannedHistory
 from sheetcrm.engine.schema import (
     ACTIVITIES,
     BY_OWNER,
@@ -192,7 +193,7 @@ def metric_tabs(
     data: pd.DataFrame,
     config: Config,
     now: datetime,
-    new_history: Sequence[Sequence[str]] = (),
+    new_history: Sequence[Sequence[str]] | PlannedHistory = (),
     flags: Flags | None = None,
     frozen: set[str] | frozenset[str] = frozenset(),
     activities: ActivityFrame | None = None,

@@ -4,10 +4,15 @@ sender can drop the ones it has already sent."""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, overload
+
+import numpy as np
 
 from sheetcrm.engine.catalog import _, current, ngettext
 
@@ -46,10 +51,18 @@ class Notification:
     @property
     def key(self) -> str:
         """From (rule, lead, event, event time): stable across re-plans of the same event."""
-        raw = "\x1f".join(
-            (str(self.rule_row), self.lead_id, self.event, self.when, self.recipient, self.channel)
+        return notification_key(
+            self.rule_row, self.lead_id, self.event, self.when, self.recipient, self.channel
         )
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def held(self, not_before: str, cap: int) -> Notification:
+        """As step ``hold`` plans it: sent once quiet hours (ending at ``not_before``, ""
+        for none) are over, counted under the recipients' hourly ``cap``. A nurture e-mail
+        keeps its own time (send window, spacing) unless quiet hours end later, and has no
+        hourly cap: its own daily cap was applied when it was planned."""
+        if self.unsubscribe:
+            return dataclasses.replace(self, not_before=max(self.not_before, not_before), cap=0)
+        return dataclasses.replace(self, not_before=not_before, cap=cap)
 
     def describe(self) -> str:
         to = f"{self.channel} {self.recipient}".strip() if self.recipient else self.channel
@@ -81,12 +94,141 @@ class Preview:
         )
 
 
+def notification_key(
+    rule_row: int, lead_id: str, event: str, when: str, recipient: str, channel: str
+) -> str:
+    """A notification's key (:attr:`Notification.key`), from its parts."""
+    raw = "\x1f".join((str(rule_row), lead_id, event, when, recipient, channel))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
 def write_token(stamp: str, notifications: Iterable[Notification]) -> str:
     """Names one write's notifications: the same for the same planned events, so that a
     write planned again (the same stamp, the same keys) and the one before are told apart
     only when they differ in what they would send."""
-    raw = "\x1f".join([stamp, *sorted(n.key for n in notifications)])
+    raw = "\x1f".join([stamp, *sorted(keys_of(notifications))])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def keys_of(notifications: Iterable[Notification]) -> Iterator[str]:
+    """Each one's key, in order; a plan's without making their texts."""
+    if isinstance(notifications, Notifications):
+        return notifications.each_key()
+    return (n.key for n in notifications)
+
+
+class Run(Protocol):
+    """A run of a plan's notifications, held as is cheapest for it: the Notification objects
+    themselves, or the columns of one Alerts rule's messages (engine/alert_messages.py)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Notification: ...
+
+    def each_key(self) -> Iterator[str]: ...
+
+    def held(self, kept: np.ndarray, not_before: str, cap: int) -> Run:
+        """The run of those ``kept`` (positions), each :meth:`Notification.held`."""
+        ...
+
+
+class _Listed:
+    """Notifications planned one by one: a digest, an escalation, a nurture e-mail."""
+
+    def __init__(self, items: list[Notification]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Notification:
+        return self.items[i]
+
+    def each_key(self) -> Iterator[str]:
+        return (n.key for n in self.items)
+
+    def held(self, kept: np.ndarray, not_before: str, cap: int) -> Run:
+        return _Listed([self.items[i].held(not_before, cap) for i in kept.tolist()])
+
+
+class Notifications(Sequence[Notification]):
+    """The notifications a plan holds, in the order planned. A first sync of 100,000 new
+    leads plans as many: an Alerts rule adds its messages as one run of columns, whose texts
+    are made only when one is read (the outbox's store, ``sync --dry-run``); 108,000
+    Notification objects with their own texts held 40 MB from step ``alerts`` to the end."""
+
+    def __init__(self, items: Iterable[Notification] = ()) -> None:
+        self._runs: list[Run] = []
+        self._starts: list[int] = []  # each run's first position
+        self._count = 0
+        self.extend(items)
+
+    def append(self, notification: Notification) -> None:
+        last = self._runs[-1] if self._runs else None
+        if isinstance(last, _Listed):
+            last.items.append(notification)
+            self._count += 1
+        else:
+            self.add(_Listed([notification]))
+
+    def extend(self, items: Iterable[Notification]) -> None:
+        for n in items:
+            self.append(n)
+
+    def add(self, run: Run) -> None:
+        """``run``'s notifications after those planned so far."""
+        if len(run):
+            self._starts.append(self._count)
+            self._runs.append(run)
+            self._count += len(run)
+
+    def hold(self, logged: Collection[str], not_before: str, cap: int) -> None:
+        """Step ``hold``: those whose key is not ``logged``, each :meth:`Notification.held`;
+        one run at a time, each let go as its copy is made."""
+        runs, self._runs, self._starts, self._count = self._runs, [], [], 0
+        while runs:
+            run = runs.pop(0)
+            kept = np.flatnonzero(np.fromiter((k not in logged for k in run.each_key()), bool))
+            self.add(run.held(kept, not_before, cap))
+            del run
+
+    def each_key(self) -> Iterator[str]:
+        for run in self._runs:
+            yield from run.each_key()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, i: int) -> Notification: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Notification]: ...
+
+    def __getitem__(self, i: int | slice) -> Notification | list[Notification]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._count))]
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("notification index out of range")
+        at = bisect.bisect_right(self._starts, i) - 1
+        return self._runs[at][i - self._starts[at]]
+
+    def __iter__(self) -> Iterator[Notification]:
+        for run in self._runs:
+            for i in range(len(run)):
+                yield run[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the list it stands for
+
+    def __repr__(self) -> str:
+        return f"Notifications({list(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -125,6 +267,10 @@ def summary(count: int, named: list[str], more: int) -> tuple[str, str]:
 def one_line(text: str, limit: int = 120) -> str:
     """``text`` as one line of at most ``limit`` characters: line breaks and other control
     characters from lead data become spaces (a CR/LF in a subject would inject headers)."""
+    if len(text) <= limit and text.isprintable() and "  " not in text and text == text.strip():
+        # one line already (printable: no control character, no space but " "): the same
+        # object, not a copy, as 100,000 subjects name their leads
+        return text
     flat = " ".join(_BREAKS.sub(" ", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 

@@ -9,6 +9,7 @@ never has a value land on the wrong lead nor an edit overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from operator import itemgetter
@@ -18,26 +19,20 @@ import numpy as np
 from sheetcrm.engine.activity_tab import append_activities
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.metric_grid import MetricTab
-from sheetcrm.engine.notifications import Notification, Preview
+from sheetcrm.engine.notifications import Notifications, Preview
+from sheetcrm.engine.plan_rows import PlannedHistory, RowKeys
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS, NOTIFICATIONS, tab_spec
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
 
-@dataclass(frozen=True, slots=True)  # slots: a first sync holds one per new row
-class RowKey:
-    lead_id: str  # the ID the row had when read; "" when this plan gives it one
-    row: int  # data row position when read
-    fingerprint: bytes = b""  # digest of the person's cells, to re-find a row that had no ID
-
-
 @dataclass
 class ColumnWrites:
     column: str  # canonical Leads header
     rows: np.ndarray  # positions in Plan.keys
-    old: list[str]
-    new: list[str]
+    old: Sequence[str]  # each cell's value as read (diff's: plan_rows.Texts)
+    new: Sequence[str]
 
 
 @dataclass
@@ -69,15 +64,15 @@ class Summary:
 @dataclass
 class Plan:
     version: str
-    keys: dict[int, RowKey] = field(default_factory=dict)  # the rows writes and history name
+    keys: RowKeys = field(default_factory=RowKeys)  # the rows writes and history name
     writes: list[ColumnWrites] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
     # by tab other than Leads: its service columns missing, added at its right (Activities'
     # Submission ID on a tab made before it)
     tab_columns: dict[str, list[str]] = field(default_factory=dict)
-    # (key position, or -1 for a row appended by this plan; History row; the Leads column
-    # whose write it records, or "")
-    history: list[tuple[int, list[str], str]] = field(default_factory=list)
+    # per row: key position, or -1 for a row appended by this plan; History row; the Leads
+    # column whose write it records, or ""
+    history: PlannedHistory = field(default_factory=PlannedHistory)
     appends: list[dict[str, str]] = field(default_factory=list)  # new Leads rows, by header
     replace: dict[str, Table] = field(default_factory=dict)  # Problems, state
     problems: list[Problem] = field(default_factory=list)
@@ -86,13 +81,18 @@ class Plan:
     summary: Summary = field(default_factory=Summary)
     settings: Settings = field(default_factory=Settings)  # the Settings tab's, as planned with
     stamp: str = ""  # the sync's time, as written in cells and History
-    notifications: list[Notification] = field(default_factory=list)  # planned, not sent
+    # planned, not sent; given as a list (a flush's, a test's), held as Notifications
+    notifications: Notifications = field(default_factory=Notifications)
     log: list[list[str]] = field(default_factory=list)  # new Notifications tab rows
     # new Activities rows (the nurture e-mails sent), by canonical header, Submission ID = key
     activities: list[dict[str, str]] = field(default_factory=list)
     # every nurture e-mail due, planned or not (drafts, waiting): for previews, never sent
     previews: list[Preview] = field(default_factory=list)
     preview: MetricTab | None = None  # the Preview tab (engine/preview_tab.py): `rules preview`
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.notifications, Notifications):
+            self.notifications = Notifications(self.notifications)
 
     @property
     def cell_count(self) -> int:
@@ -273,7 +273,7 @@ def _tab_name(snapshot: Snapshot, name: str) -> str:
 def _locate(plan: Plan, leads: Table, same_version: bool) -> dict[int, int]:
     """Current row of each plan key; -1 when it cannot be found for sure."""
     if same_version:
-        return {i: k.row for i, k in plan.keys.items()}
+        return plan.keys.where_read()
     id_col = find_column(leads, "Lead ID")
     ids: dict[str, int] = {}
     repeated: set[str] = set()

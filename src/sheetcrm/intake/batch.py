@@ -132,9 +132,6 @@ def _move_new_rows(plan: Plan, first: int, header: list[str], rows: list[list[st
         w.new = [w.new[n] for n in keep]
     plan.writes = [w for w in plan.writes if len(w.rows)]
     # History of a new row is written with it: nothing in the sheet to check it against.
-    plan.history = [
-        (-1, row, "") if pos in new_at else (pos, row, c) for pos, row, c in plan.history
-    ]
-    for pos in new_at:
-        del plan.keys[pos]
+    plan.history.unkeyed(new_at)
+    plan.keys = plan.keys.without(new_at)
     plan.appends = records

@@ -24,17 +24,24 @@ from sqlalchemy import delete, func, select, update
 
 from sheetcrm.backends.base import LeaseHeldError
 from sheetcrm.engine.catalog import DEFAULT
-from sheetcrm.engine.notifications import NOTIFIED_KEY, Notification, SentRecord, write_token
+from sheetcrm.engine.notifications import (
+    NOTIFIED_KEY,
+    Notification,
+    SentRecord,
+    keys_of,
+    write_token,
+)
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.schema import LEADS, STATE
 from sheetcrm.engine.sync.tabs import state_value
 from sheetcrm.engine.table import Snapshot
-from sheetcrm.intake.outbox_db import OutboxDB, notifications
+from sheetcrm.intake.outbox_db import ARRAY_ROWS, OutboxDB, notifications
 
 HELD, PENDING, SENT, DEAD, FOLDED = "held", "pending", "sent", "dead", "folded"
 STATES = (HELD, PENDING, SENT, DEAD, FOLDED)
 WRITING_LOCK = 0x5EE7C13  # PostgreSQL's advisory lock of the one writer of notifications
 CHUNK = 500  # keys per statement
+HOLD_ROWS = ARRAY_ROWS  # rows made and stored at a time: PostgreSQL's rows per statement
 
 
 @dataclass(frozen=True)
@@ -122,17 +129,24 @@ class NotificationOutbox:
         return len(release), len(drop)
 
     def hold(self, plan: Plan, new_leads: Collection[str] = ()) -> int:
-        token = write_token(plan.stamp, plan.notifications)
+        planned = plan.notifications
+        token = write_token(plan.stamp, planned)
         now = self.clock()
         fresh = set(new_leads)
-        rows = {
-            key: _row(key, n, token, now, n.lead_id in fresh)
-            for key, n in ((n.key, n) for n in plan.notifications)  # a key twice: stored once
-        }
-        # in key order: two writers' inserts lock shared keys in the same order
-        ordered = [rows[k] for k in sorted(rows)]
+        # a key twice: stored once, as the last one planned says it
+        last = {key: i for i, key in enumerate(keys_of(planned))}
+        # in key order: two writers' inserts lock shared keys in the same order; a chunk's
+        # rows made at a time, not a first sync's 100,000 rows at once
+        ordered = sorted(last)
+        stored = 0
         with self.db.begin() as conn:
-            return len(self.db.store_new(conn, notifications, ordered))
+            for chunk in _chunks(ordered, HOLD_ROWS):
+                rows = [
+                    _row(key, n, token, now, n.lead_id in fresh)
+                    for key, n in ((key, planned[last[key]]) for key in chunk)
+                ]
+                stored += len(self.db.store_new(conn, notifications, rows))
+        return stored
 
     def release(self, plan: Plan) -> int:
         c = notifications.c

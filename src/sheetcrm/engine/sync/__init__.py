@@ -114,7 +114,7 @@ def finish(state: SyncState) -> Plan:
         problems_tab(plan, state.snapshot, state.stamp)
         return plan
     # History rows in sheet order of their leads, stage entries after routing ones.
-    plan.history.sort(key=lambda item: item[0])
+    plan.history.in_key_order()
     config_problems = state.config.problems
     listed = [*state.header_problems, *state.activity_problems]
     plan.problems = [*config_problems, *listed, *state.row_problems]

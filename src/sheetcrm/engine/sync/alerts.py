@@ -11,9 +11,10 @@ from array import array
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.alert_messages import AlertMessages
 from sheetcrm.engine.alerts_tab import MANAGER, OWNER, AlertRule
-from sheetcrm.engine.catalog import N_, _
-from sheetcrm.engine.notifications import Notification, one_line
+from sheetcrm.engine.catalog import N_, _, current
+from sheetcrm.engine.notifications import one_line
 from sheetcrm.engine.problems import FIRST_TOUCH, FOLLOW_UP, STALE, Flag
 from sheetcrm.engine.scoring import LIFECYCLE
 from sheetcrm.engine.sync.state import SyncState
@@ -79,35 +80,28 @@ def plan_alerts(state: SyncState) -> SyncState:
         holds = np.ones(len(state.data), dtype=bool)
         for condition in rule.conditions:
             holds &= condition.mask(state.view)
-        words: _Wording | None = None
+        messages: AlertMessages | None = None
+        told: dict[str, list[str]] = {}  # by owner: whom the rule tells of their leads
         for i in np.flatnonzero(picked & holds[rows]).tolist():
-            row, when, what = happened.rows[i], happened.whens[i], happened.whats[i]
-            stage = happened.stages[i]
-            words = words or _Wording(rule)
+            row = happened.rows[i]
             owner = str(owners[row]).strip() if owners is not None else ""
-            # no manager: nobody to tell
-            to = managers.get(norm_header(owner), "") if rule.send_to == MANAGER else owner
-            recipients = _recipients(rule, to, emails)
+            if (recipients := told.get(owner)) is None:
+                # no manager: nobody to tell
+                to = managers.get(norm_header(owner), "") if rule.send_to == MANAGER else owner
+                recipients = told[owner] = _recipients(rule, to, emails)
             if not recipients:
-                continue  # the texts are made only for a message someone gets
-            lead_id, at = state.ids[row], leads_row(state, row)
-            subject = words.subject(lead_id, names[row], owner, stage)
-            text = words.text % {"what": what, "id": lead_id, "row": at, "rule": rule.row}
-            text = f"{text}. {rule.message}" if rule.message else text
-            for recipient in recipients:
-                state.plan.notifications.append(
-                    Notification(
-                        rule.row,
-                        lead_id,
-                        rule.event,
-                        when,
-                        recipient,
-                        rule.channel,
-                        text,
-                        subject,
-                        at,
-                    )
+                continue
+            if messages is None:
+                words = _Wording(rule)
+                messages = AlertMessages(
+                    rule.row, rule.event, rule.channel, rule.message, words, current()
                 )
+            lead_id, at, name = state.ids[row], leads_row(state, row), names[row]
+            what, when, stage = happened.whats[i], happened.whens[i], happened.stages[i]
+            for recipient in recipients:
+                messages.add(lead_id, at, when, what, stage, name, owner, recipient)
+        if messages is not None:
+            state.plan.notifications.add(messages)
     return state
 
 

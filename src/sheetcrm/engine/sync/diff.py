@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sheetcrm.engine.plan import ColumnWrites, RowKey, person_columns, person_fingerprint
+from sheetcrm.engine.plan import ColumnWrites, person_columns, person_fingerprint
+from sheetcrm.engine.plan_rows import PRINT, RowKeys, Texts
 from sheetcrm.engine.schema import service_columns
 from sheetcrm.engine.sync.state import SyncState
 from sheetcrm.engine.values import clamp
@@ -28,17 +29,34 @@ def diff(state: SyncState) -> SyncState:
             new[long] = [clamp(v, limit) for v in new[long]]
         changed = np.flatnonzero(old != new)
         if len(changed):
+            # positions as int32 and the cells read as codes: a first sync writes 944,000
+            # cells at 100,000 leads, 24 bytes each as lists, 13 now
+            rows = changed.astype(np.int32)
             plan.writes.append(
-                ColumnWrites(column, changed, list(old[changed]), list(new[changed]))
+                ColumnWrites(column, rows, Texts(old[changed]), new[changed].tolist())
             )
-    leads = state.leads
-    person_cols = person_columns(leads)
-    touched = {int(i) for w in plan.writes for i in w.rows} | {i for i, _, _ in plan.history}
-    for i in sorted(touched):
-        p = int(state.positions[i])
-        plan.keys[i] = (
-            RowKey("", p, person_fingerprint(leads.rows[p], person_cols))
-            if state.fresh[i]
-            else RowKey(state.ids[i], p)
-        )
+    plan.keys = _keys(state)
     return state
+
+
+def _keys(state: SyncState) -> RowKeys:
+    """The key of every lead a write or a History row names, as arrays (one object per lead
+    was 22 MB at 100,000 new leads)."""
+    plan, leads = state.plan, state.leads
+    named = np.zeros(len(state.positions), dtype=bool)  # not the writes' rows concatenated
+    for w in plan.writes:
+        named[w.rows] = True
+    logged = np.array(plan.history.keys, dtype=np.int64)
+    named[logged[logged >= 0]] = True
+    touched = np.concatenate([np.unique(logged[logged < 0]), np.flatnonzero(named)])
+    if not len(touched):  # a re-sync that changes nothing: no 100,000 IDs made an array
+        return RowKeys()
+    rows = state.positions[touched]
+    fresh = state.fresh[touched]
+    ids = np.asarray(state.ids, dtype=object)[touched]
+    ids[fresh] = ""
+    person_cols = person_columns(leads)
+    prints = bytearray(PRINT * len(touched))
+    for j in np.flatnonzero(fresh).tolist():
+        prints[j * PRINT : (j + 1) * PRINT] = person_fingerprint(leads.rows[rows[j]], person_cols)
+    return RowKeys(touched, rows, ids, fresh, bytes(prints))

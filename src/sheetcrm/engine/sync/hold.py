@@ -11,7 +11,6 @@ later sync of the same day) is not planned again.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from sheetcrm.engine.schema import NOTIFICATIONS
@@ -25,18 +24,7 @@ def hold_notifications(state: SyncState) -> SyncState:
     logged = set(state.snapshot.table(NOTIFICATIONS.name).column("Key"))
     not_before = quiet_until(state.now, state.settings["Quiet hours"])
     cap = int(state.settings["Alerts per person per hour"])
-    # replaced one by one in the plan's own list, each old one let go as its copy is made:
-    # never two copies of a first sync's 100,000 notifications at once
-    state.plan.notifications = kept = [n for n in planned if n.key not in logged]
-    del planned
-    for i, n in enumerate(kept):
-        kept[i] = (
-            # a nurture e-mail keeps its own time (send window, spacing) unless quiet hours
-            # end later, and no hourly cap: its own daily cap was applied when it was planned
-            dataclasses.replace(n, not_before=max(n.not_before, not_before), cap=0)
-            if n.unsubscribe
-            else dataclasses.replace(n, not_before=not_before, cap=cap)
-        )
+    planned.hold(logged, not_before, cap)  # each as Notification.held says
     return state
 
 

@@ -20,7 +20,7 @@ def plan_metrics(state: SyncState) -> SyncState:
         state.data,
         state.config,
         state.now,
-        [row for _, row, _ in state.plan.history],
+        state.plan.history,
         state.flags,
         state.frozen,
         state.activities,

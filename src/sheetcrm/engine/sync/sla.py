@@ -102,8 +102,8 @@ def _turns(state: SyncState) -> dict[tuple[str, str], Turns]:
     (its History rows are only planned), so that a reassignment is the next turn."""
     frame, settings = state.view, state.settings
     turns = read_turns(state.logged, frame.now)
-    entries = Table(HISTORY.headers, [entry for _row, entry, _column in state.plan.history])
-    planned = HistoryFrame(entries, settings.dayfirst, settings.zone)
+    none = HistoryFrame(Table(HISTORY.headers), settings.dayfirst, settings.zone)
+    planned = none.plus(state.plan.history)
     for rotation, now in read_turns(planned, frame.now).items():
         before = turns.get(rotation, Turns())
         turns[rotation] = Turns(now.latest, before.counts + now.counts)

@@ -112,8 +112,8 @@ class SyncState:
     ) -> None:
         """Append a History row about lead ``row``; ``stamp_column`` is the service cell that
         must land with it ("" for none); ``by`` who made the change."""
-        entry = [self.stamp, self.ids[row], field_name, before, after, by, why]
-        self.plan.history.append((row, entry, stamp_column))
+        entry = (self.stamp, self.ids[row], field_name, before, after, by, why)
+        self.plan.history.add(row, entry, stamp_column)
 
 
 def put_column(data: pd.DataFrame, column: str, values: object) -> None:
