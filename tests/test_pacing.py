@@ -20,10 +20,10 @@ PACING = Pacing(every=5.0, hold=30.0, burst_rate=20, below=True)
     ("arrived", "waited", "held"),
     [
         (0, 0.0, False),  # nothing coming in: flush what is due
-        (39, 0.0, False),  # a trickle under 20 a second over 2 s: no burst
-        (40, 0.0, True),  # a burst: the webhooks first
-        (40, 29.9, True),
-        (40, 30.0, False),  # the oldest has waited the hold: a long burst still lands
+        (19, 0.0, False),  # a trickle under 20 a second: no burst
+        (20, 0.0, True),  # a burst: the webhooks first
+        (20, 29.9, True),
+        (20, 30.0, False),  # the oldest has waited the hold: a long burst still lands
         (400, 45.0, False),
     ],
 )
@@ -34,7 +34,7 @@ def test_a_flush_is_held_back_only_during_a_burst_and_only_up_to_the_hold(
 
 
 def test_a_burst_is_counted_up_to_its_threshold_and_a_rate_of_0_never_holds() -> None:
-    assert PACING.most() == 40  # the outbox counts at most this many recent arrivals
+    assert PACING.most() == 20  # the outbox counts at most this many recent arrivals
     assert Pacing(5.0, 30.0, 0).burst(10**6) is False
     assert Pacing(5.0, 30.0, 0).most() == 1  # still asks whether any came: the share
 
@@ -59,7 +59,7 @@ def test_the_loop_wakes_for_a_flush_due_before_its_next_poll() -> None:
 
 
 def test_the_service_holds_its_flush_while_a_burst_comes_in(tmp_path: Path) -> None:
-    """On a real outbox: a burst is held back until it stops (2 s with no submission), a
+    """On a real outbox: a burst is held back until it stops (1 s with no submission), a
     steady stream over the burst rate until the oldest has waited the hold."""
     now = [1_000_000.0]
     config = ServiceConfig(
@@ -81,10 +81,10 @@ def test_the_service_holds_its_flush_while_a_burst_comes_in(tmp_path: Path) -> N
         arrive(5)
         assert service.flush_due()  # a trickle: flushed at once, as ever
         arrive(40)
-        assert not service.flush_due()  # 45 in the last 2 s: a burst
-        now[0] += 2.5
-        assert service.flush_due()  # none for 2 s: it is over (the first waited 2.5 s)
-        for _ in range(28):  # then a steady 40 a second: a burst that goes on
+        assert not service.flush_due() and service.holding  # 45 in the last second: a burst
+        now[0] += 1.5
+        assert service.flush_due() and not service.holding  # none for 1 s: it is over
+        for _ in range(29):  # then a steady 40 a second: a burst that goes on
             arrive(40)
             assert not service.flush_due()
             now[0] += 1.0

@@ -37,7 +37,7 @@ FLUSHING: tuple[Variable, ...] = (
         "SHEETCRM_BURST_RATE",
         str(BURST_RATE),
         whole(),
-        "Submissions a second (over the last 2 s) that make a burst: while one is on, the "
+        "Submissions a second (over the last second) that make a burst: while one is on, the "
         "background work holds its flushes back, so that they do not slow the webhooks' answers.",
     ),
     Variable(

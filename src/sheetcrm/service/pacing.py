@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 # The window over which arrivals are counted: no submission stored for this long, the
 # burst is over, and a process below the webhooks' priority flushes back to back.
-QUIET_SECONDS = 2.0
+# 1 s: the backlog of a burst starts going out within a second or so of its end.
+QUIET_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

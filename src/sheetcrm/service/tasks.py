@@ -41,6 +41,9 @@ from sheetcrm.service.pacing import QUIET_SECONDS, Pacing, until_due
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
+# How often it looks while a burst holds the flushes back: the backlog starts going out
+# within this of the burst's end (two small reads a look, on the outbox's indexes).
+HOLD_POLL_SECONDS = 0.5
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
@@ -92,6 +95,7 @@ class Service:
         # background.lower_priority); else, in a thread beside them, it must pause between
         # flushes to leave them the CPU.
         self.below_webhooks = False
+        self.holding = False  # whether a burst held back the last flush that was due
 
     def pacing(self) -> Pacing:
         """When the background work flushes (:mod:`sheetcrm.service.pacing`)."""
@@ -128,7 +132,8 @@ class Service:
         """Whether a flush would claim anything now, and is not held back by a burst."""
         pacing = pacing or self.pacing()
         waited = self.outbox.waited(self._timestamp())
-        return waited is not None and not pacing.holds(self._arrived(pacing), waited)
+        self.holding = waited is not None and pacing.holds(self._arrived(pacing), waited)
+        return waited is not None and not self.holding
 
     def flush(self) -> FlushReport:
         started = time.perf_counter()
@@ -300,6 +305,8 @@ class Service:
                         self.flush()
                         took = time.monotonic() - started
                         next_flush = pacing.after(started, took, self._arrived(pacing))
+                    elif self.holding:  # look again soon: the backlog goes once the burst ends
+                        pause = HOLD_POLL_SECONDS
                 elif (
                     pacing.below
                     and next_flush > started + pacing.every
