@@ -19,6 +19,7 @@ import pytest
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake import outbox as outbox_module
 from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff, digest
+from sheetcrm.intake.outbox_db import submissions
 from sheets import free_port
 
 
@@ -430,6 +431,19 @@ def test_waited_is_how_long_the_oldest_due_submission_has_been_due(outbox: Outbo
     assert outbox.waited(135.0) == 31.0
     outbox.claim("w", 135.0, 10)
     assert outbox.waited(136.0) is None  # claimed by a live flusher
+
+
+def test_the_background_works_glances_wait_for_no_writer(outbox: Outbox) -> None:
+    """While a burst comes in, the background work looks at the outbox twice a second:
+    those reads must not queue behind a webhook's commit, nor hold one up (on SQLite an
+    IMMEDIATE read waited here for the busy timeout, 30 s)."""
+    outbox.put("generic:a", "generic", "{}", 100.0)
+    started = time.monotonic()
+    with outbox.db.begin() as conn:  # a writer holds the lock meanwhile
+        conn.execute(submissions.update().values(attempts=0))
+        assert outbox.waited(110.0) == 10.0
+        assert outbox.arrivals(99.0, 5) == 1
+    assert time.monotonic() - started < 5
 
 
 def test_a_flush_takes_at_most_its_byte_budget_of_answers_but_always_one(

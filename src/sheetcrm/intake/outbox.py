@@ -142,7 +142,7 @@ class Outbox:
         since its backoff ended), or None when a flush would claim nothing: one step down
         the due index, cheap enough for a flusher to ask every second."""
         c = submissions.c
-        with self.db.engine.connect() as conn:
+        with self.db.glance() as conn:
             first = conn.execute(
                 select(c.next_try_at).where(_due(now)).order_by(c.next_try_at).limit(1)
             ).scalar()
@@ -156,7 +156,7 @@ class Outbox:
         c = submissions.c
         recent = (c.state == PENDING) & (c.next_try_at >= since) & (c.received_at >= since)
         counted = select(c.key).where(recent).limit(max(1, most)).subquery()
-        with self.db.engine.connect() as conn:
+        with self.db.glance() as conn:
             return int(conn.execute(select(func.count()).select_from(counted)).scalar() or 0)
 
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
