@@ -17,12 +17,12 @@ from sheetcrm.service.variables import Variable, seconds, whole
 # over Google's recommended 2 MB, well under the 10 MB it refuses. Only a deep outbox fills
 # a batch: a flush takes what is due.
 FLUSH_BATCH = 8000
-# While webhooks come in this fast, flushes wait (service/pacing.py): one flush during issue
-# 21's 20 s burst took the intake's p99 from 20-47 ms to 64-430 ms. A form's steady trickle
-# is far below the rate. 30 s of hold: the bench's burst (3 s of warm-up, then 20 s) ends
-# before it, while a submission of a longer burst still waits no more than that and one
-# flush; at 15 s, a flush fell inside the burst every time (docs/benchmarks.md, issue 21,
-# session 4).
+# While webhooks come in this fast, flushes wait (service/pacing.py): with one flush inside
+# issue 21's 20 s burst the intake's p99 was over 50 ms in 11 bursts of 12 (44-427 ms), with
+# none 20-48 ms. A form's steady trickle is far below the rate. 30 s of hold: the bench's
+# burst (3 s of warm-up, then 20 s) ends before it, while a submission of a longer burst
+# still waits no more than that and one flush; at 15 s, a flush fell inside the burst every
+# time (docs/benchmarks.md, issue 21, session 4).
 BURST_RATE = 20
 FLUSH_HOLD_SECONDS = 30.0
 

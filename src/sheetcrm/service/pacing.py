@@ -2,9 +2,9 @@
 (:mod:`sheetcrm.service.tasks`) times and feeds with what the outbox says (issue 21).
 
 A flush reads and plans the whole sheet: seconds of CPU, thousands of outbox rows claimed
-and marked, and in production a read and a write that Google serves. One flush during a
-burst of webhooks was enough to take their p99 from 20-47 ms to 64-430 ms (bench/burst.py,
-docs/benchmarks.md, issue 21, session 4), whatever its CPU priority: niced, or at
+and marked, and in production a read and a write that Google serves. One flush inside a
+burst of webhooks took their p99 over 50 ms in 11 bursts of 12 (44-427 ms; 20-48 ms with
+none: docs/benchmarks.md, issue 21, session 4), whatever its CPU priority: niced, or at
 SCHED_IDLE with the Sheets stand-in at nice 19, alike. So while submissions come in fast,
 flushes are held back, up to a limit on how long a submission may wait; the burst over, the
 backlog goes out in flushes back to back. A steady trickle is no burst: it is flushed within
