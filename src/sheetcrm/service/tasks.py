@@ -12,6 +12,7 @@ claims keep them apart.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -37,6 +38,7 @@ from sheetcrm.intake.run_log import RunLog
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
+from sheetcrm.service.heap import release_freed
 from sheetcrm.service.pacing import QUIET_SECONDS, Pacing, until_due
 from sheetcrm.service.service_config import ServiceConfig
 
@@ -158,6 +160,7 @@ class Service:
                     )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
+            release_freed()
             if report.error:
                 self._backend = None  # open it afresh next time
             failed = bool(report.error) and not report.busy
@@ -211,6 +214,8 @@ class Service:
             except SheetCRMError as exc:
                 error = str(exc)
                 self._backend = None
+            gc.collect()  # what the sync dropped, then its room given back: the next
+            release_freed()  # sync (and the web workers beside it) start lower
         seconds = time.perf_counter() - started
         self.runs.record("sync", time.time(), seconds, summary, error)
         if error and busy:
