@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from sheetcrm.engine.table import Table
 
 
-@dataclass(frozen=True)
+# slots: a first sync of 100,000 leads writes ~840,000 cells, a dict each was ~50 MB
+@dataclass(frozen=True, slots=True)
 class CellUpdate:
     tab: str
     row: int  # 0-based data row (sheet row = row + 2)
