@@ -77,3 +77,43 @@ def test_each_distinct_text_is_one_object_across_rows_and_ranges() -> None:
 def test_a_body_that_is_not_such_an_answer_fails_as_json_fails(body: str) -> None:
     with pytest.raises(json.JSONDecodeError):
         batch_get(body, {})
+
+
+def test_the_read_asks_google_for_unindented_text_and_parses_what_it_gets() -> None:
+    # a real server on loopback answering as Google did (indented, as Google answers unless
+    # asked with prettyPrint=false), recording what it was asked
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from google.auth.credentials import AnonymousCredentials
+
+    from sheetcrm.backends.sheets_http import SheetsHTTP
+
+    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:B2", "values": [["a"]]}]}
+    asked: list[dict[str, list[str]]] = []
+
+    class Google(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(parse_qs(urlsplit(self.path).query))
+            body = json.dumps(answer, indent=2).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Google)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http = SheetsHTTP(AnonymousCredentials(), emulator_host=f"127.0.0.1:{server.server_port}")
+    try:
+        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
+    finally:
+        http.session.close()
+        server.shutdown()
+        server.server_close()
+    assert got == answer
+    assert asked[0]["prettyPrint"] == ["false"] and asked[0]["ranges"] == ["Leads"]

@@ -130,10 +130,10 @@ class SheetsHTTP(HTTPClient):
         """values.batchGet, its rows parsed a row at a time and each distinct text held once
         in ``seen`` (backends/batch_get.py): what the read leaves is what it holds."""
         url = SPREADSHEET_VALUES_BATCH_URL % id
-        answer = self.request("get", url, params={**params, "ranges": ranges})
-        body = answer.content
-        # as requests' own json() decodes: the charset said, else guessed from the JSON
-        return batch_get(body.decode(answer.encoding or guess_json_utf(body) or "utf-8"), seen)
+        # Google indents its answers unless told not to: twice the text to hold and parse
+        # for a sheet's cells; and the answer's bytes let go before its text is parsed
+        asked = {**params, "ranges": ranges, "prettyPrint": "false"}
+        return batch_get(_text(self.request("get", url, params=asked)), seen)
 
     def request(
         self,
@@ -182,6 +182,13 @@ class SheetsHTTP(HTTPClient):
             delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
             self.sleep(wait if wait is not None else delay * (0.5 + random.random() / 2))
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _text(answer: requests.Response) -> str:
+    """The answer's body as text, decoded as requests' own json() decodes it: the charset
+    said, else guessed from the JSON."""
+    body = answer.content
+    return body.decode(answer.encoding or guess_json_utf(body) or "utf-8")
 
 
 def _retry_after(response: requests.Response) -> float | None:
