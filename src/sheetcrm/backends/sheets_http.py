@@ -130,9 +130,8 @@ class SheetsHTTP(HTTPClient):
         """values.batchGet, its rows parsed a row at a time and each distinct text held once
         in ``seen`` (backends/batch_get.py): what the read leaves is what it holds."""
         url = SPREADSHEET_VALUES_BATCH_URL % id
-        # Google indents its answers unless told not to: twice the text to hold and parse
-        # for a sheet's cells; and the answer's bytes let go before its text is parsed
-        asked = {**params, "ranges": ranges, "prettyPrint": "false"}
+        # the answer's bytes let go before its text is parsed
+        asked = {**params, "ranges": ranges}
         return batch_get(_text(self.request("get", url, params=asked)), seen)
 
     def request(
@@ -147,6 +146,10 @@ class SheetsHTTP(HTTPClient):
     ) -> requests.Response:
         if self.emulator_host:
             endpoint = endpoint.replace(GOOGLE, f"http://{self.emulator_host}")
+        if params is None or isinstance(params, Mapping):
+            # Google indents its answers unless told not to: a read of a sheet's cells, or
+            # the write's check of every service cell, is twice the text to receive and parse
+            params = {**(params or {}), "prettyPrint": "false"}
         kind = "read" if method.lower() == "get" else "write"
         for attempt in range(1, self.attempts + 1):
             self.counts[kind] += 1
