@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from sheetcrm.engine.metric_data import AT, DAY, Deals, StageLog, Window, median, ratio
+from sheetcrm.engine.metric_data import AT, DAY, Deals, Window, median, ratio
 from sheetcrm.engine.settings import MetricsPeriod
+from sheetcrm.engine.stage_log import StageLog
 from sheetcrm.engine.stages_tab import Stage
 
 AGING = ((0, 2, "0–1 days"), (2, 8, "2–7 days"), (8, 31, "8–30 days"), (31, None, "30+ days"))
