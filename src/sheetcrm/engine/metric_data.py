@@ -77,7 +77,11 @@ def first_rows(keys: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarr
     table = PyObjectHashTable(len(keys))
     table.map_locations(keys[::-1])
     found = table.lookup(wanted)
-    return np.where((found < 0) | (wanted == ""), -1, len(keys) - 1 - found)
+    missing = (found < 0) | (wanted == "")
+    del table  # in place from here: a table and three arrays of 100,000 at the metrics' peak
+    np.subtract(len(keys) - 1, found, out=found)
+    found[missing] = -1
+    return found  # type: ignore[no-any-return]
 
 
 def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
@@ -143,8 +147,11 @@ class Gathered:
     values: np.ndarray
     codes: np.ndarray | None = None
 
-    def __call__(self) -> np.ndarray:
-        return self.values if self.codes is None else self.values[self.codes]
+    def __call__(self, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """The value of each deal of ``rows`` (all by default)."""
+        if self.codes is None:
+            return self.values[rows]  # type: ignore[no-any-return]
+        return self.values[self.codes[rows]]  # type: ignore[no-any-return]
 
     def equals(self, value: object) -> np.ndarray:
         """Per deal, whether its value is ``value``: compared once per distinct value."""
