@@ -62,6 +62,9 @@ def burst(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
         "in_sheet_once": result["in_sheet_once"],
         "outbox_after_drain": result["outbox_after_drain"],
         "loadavg_before_after": result["loadavg_before_after"],
+        # from a tree whose bench/intake.py reads the background process's log (else None)
+        "flushes_during_burst": result.get("flushes_during_burst"),
+        "flushes": result.get("flushes"),
     }
 
 
@@ -84,7 +87,8 @@ def main() -> None:
                     f"round {n + 1}, {name}: {got['accepted']:,} accepted "
                     f"({got['accepted_per_s']:,}/s), p99 {got['p99_ms']} ms; drained in "
                     f"{got['drain_s']} s after the burst; {got['leads_in_sheet']:,} leads in "
-                    f"the sheet, once each: {got['in_sheet_once']}",
+                    f"the sheet, once each: {got['in_sheet_once']}; load "
+                    f"{'-'.join(got['loadavg_before_after'])}",
                     flush=True,
                 )
     medians = {

@@ -7,7 +7,10 @@ own, so that its copy of the sheet is not counted.
 
 Figures per backend and tree: the read's seconds and peak RSS, the RSS after it, and the first
 sync's seconds and peak RSS (the process's, inputs included; the largest of the rounds).
+With ``--resync``, the service's sequence on Google as well, each run on a sheet of its own:
+read, first sync with the service's memo, its writes, read again, re-sync: the re-sync's peak.
 Run: PYTHONPATH=../src ../.venv/bin/python reads.py --rev main [--rows 30000 --rounds 2]
+[--resync]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from against import MEMORY_PROBE, ROOT, alternately, probe
+from against import MEMORY_PROBE, ROOT, alternately, export, probe
 from leads import machine, require_data, snapshot
 from sheetcrm.backends.workbook import WorkbookBackend
 
@@ -61,10 +64,68 @@ print(json.dumps({
 )
 
 
-def stand_in() -> tuple[subprocess.Popen[str], str]:
-    """The Sheets API stand-in in its own process, with an empty spreadsheet: it and its host."""
+def resyncs(
+    rev: str, rounds: int, rows: int, host: str, sheets: list[str]
+) -> dict[str, list[dict]]:
+    """RESYNC_PROBE on this tree and ``rev``'s alternately, each on one of ``sheets``,
+    provisioned in a process of its own just before."""
+    results: dict[str, list[dict]] = {"this": [], rev: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT, rev: export(rev, Path(tmp))}
+        fresh = iter(sheets)
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                sheet = next(fresh)
+                probe(ROOT, _PROVISION, host, sheet, rows)
+                results[name].append(probe(tree, RESYNC_PROBE, host, sheet))
+    return results
+
+
+# The service's sequence on Google, in either tree: the figures of its re-sync.
+RESYNC_PROBE = (
+    """
+import gc, json, sys, time
+from google.auth.credentials import AnonymousCredentials
+from leads import NOW
+from sheetcrm.backends.apply import apply
+from sheetcrm.backends.google import GoogleBackend
+from sheetcrm.backends.sheets_http import SheetsHTTP
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.validation import Memo
+try:  # what the service does after each sync (service/tasks.py), in a tree that does it
+    from sheetcrm.service.heap import release_freed
+except ImportError:
+    release_freed = lambda: None
+"""
+    + MEMORY_PROBE
+    + """http = SheetsHTTP(AnonymousCredentials(), emulator_host=sys.argv[1], sleep=lambda _: None)
+backend, memo = GoogleBackend(sys.argv[2], http=http), Memo()
+reset()
+first = backend.read()
+plan = plan_sync(first, NOW, memo)
+first_peak = mb("VmHWM")
+apply(plan, backend, first)
+del plan, first
+gc.collect()
+release_freed()
+again = backend.read()
+resync_from = mb("VmRSS")
+reset()
+start = time.perf_counter()
+plan_sync(again, NOW, memo)
+print(json.dumps({
+    "read_and_first_sync_peak_mb": first_peak, "resync_from_mb": resync_from,
+    "resync_s": time.perf_counter() - start, "resync_peak_mb": mb("VmHWM"),
+}))
+"""
+)
+
+
+def stand_in(*sheets: str) -> tuple[subprocess.Popen[str], str]:
+    """The Sheets API stand-in in its own process, with empty spreadsheets: it and its host."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    args = ["--port", "0", "--quota-per-minute", "0", "--create", SHEET_ID]
+    args = ["--port", "0", "--quota-per-minute", "0"]
+    args += [arg for sheet in sheets for arg in ("--create", sheet)]
     server = subprocess.Popen(
         [sys.executable, "-m", "sheetcrm.emulator", *args],
         stderr=subprocess.PIPE,
@@ -85,6 +146,7 @@ def main() -> None:
     parser.add_argument("--rev", required=True, help="the revision to compare against")
     parser.add_argument("--rows", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--resync", action="store_true", help="and the service's re-sync")
     args = parser.parse_args()
     require_data()
     figures: dict[str, object] = {"bench": "reads", "rows": args.rows, "rounds": args.rounds}
@@ -92,13 +154,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "bench.xlsx"
         WorkbookBackend(book).provision(tabs)
-        server, host = stand_in()
+        sheets = [f"{SHEET_ID[:-4]}{n:04d}" for n in range(2 * args.rounds)] if args.resync else []
+        server, host = stand_in(SHEET_ID, *sheets)
         try:
             probe(ROOT, _PROVISION, host, SHEET_ID, args.rows)
             runs = {
                 "workbook": alternately(args.rev, args.rounds, PROBE, "workbook", book),
                 "google": alternately(args.rev, args.rounds, PROBE, "google", host, SHEET_ID),
             }
+            if args.resync:
+                runs["google_resync"] = resyncs(args.rev, args.rounds, args.rows, host, sheets)
         finally:
             server.terminate()
             server.wait()

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from sheetcrm.service.background import _spawn, _wait
-from sheetcrm.service.tasks import flush_after
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_spawn"), reason="POSIX only")
@@ -24,13 +23,3 @@ def test_the_background_process_inherits_no_listening_socket() -> None:
         probe = [sys.executable, "-c", f"import os; os.fstat({fd})"]
         assert _wait(_spawn(probe, dict(os.environ))) == "exit 1"  # fstat: bad descriptor
         assert _wait(os.posix_spawn(probe[0], probe, dict(os.environ))) == "exit 0"
-
-
-def test_the_webhooks_share_of_time_lasts_only_while_they_come() -> None:
-    """A flush that took 13.7 s during a burst: three times that before the next one while
-    submissions keep coming, only the quota's 5 s once they stop (issue 21); in a thread
-    beside the webhooks (not below their priority), the share always."""
-    assert flush_after(100.0, 13.7, 5.0, arriving=True, below=True) == pytest.approx(141.1)
-    assert flush_after(100.0, 13.7, 5.0, arriving=False, below=True) == 105.0
-    assert flush_after(100.0, 1.0, 5.0, arriving=True, below=True) == 105.0
-    assert flush_after(100.0, 13.7, 5.0, arriving=False, below=False) == pytest.approx(141.1)

@@ -170,6 +170,9 @@ def _run(tmp_path: Path, outbox_url: str, emulator: Emulator, instances: list[Gu
         "SHEETCRM_FLUSH_SECONDS": "1",
         # several flushes, so that each instance flushes some and one is cut short
         "SHEETCRM_FLUSH_BATCH": str(max(100, SUBMISSIONS // 5)),
+        # flushes while the posts still come in (no hold for a burst: service/pacing.py), so
+        # that the victim is flushing when the kill comes, not only the survivor after them
+        "SHEETCRM_BURST_RATE": "1000000",
         "SHEETCRM_BACKGROUND": "1",
     }
     # the victim in a "container" of its own where the kernel allows: then its holders name

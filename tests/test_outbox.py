@@ -19,6 +19,7 @@ import pytest
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake import outbox as outbox_module
 from sheetcrm.intake.outbox import DEAD, DONE, PENDING, Outbox, backoff, digest
+from sheetcrm.intake.outbox_db import submissions
 from sheets import free_port
 
 
@@ -402,19 +403,47 @@ def test_an_unreachable_postgresql_is_a_clear_error_within_seconds() -> None:
     assert "secret" not in caught.value.message  # the password is never shown
 
 
-def test_arriving_says_whether_webhooks_came_in_lately(outbox: Outbox) -> None:
-    """The background process flushes back to back only once no submission came in for a
-    while (service/tasks.py): one waiting since before, or put off by a backoff, is no
-    burst; one that came in since is, until it is flushed."""
+def test_arrivals_count_the_submissions_that_came_in_lately_up_to_most(outbox: Outbox) -> None:
+    """How fast webhooks come in (service/pacing.py): one waiting since before, or put off by
+    a backoff, is no arrival; one that came in since is, until it is flushed; the count stops
+    at ``most``, however deep the burst."""
     outbox.put("generic:old", "generic", "{}", 1000.0)
     outbox.later(["generic:old"], "sheet down", 1000.0, wait=500.0)  # next try at 1,500
-    assert not outbox.arriving(1200.0)
-    outbox.put("generic:new", "generic", "{}", 1300.0)
-    assert outbox.arriving(1200.0) and not outbox.arriving(1301.0)
-    claimed = outbox.claim("w", 1300.0, 10)
-    assert [e.key for e in claimed] == ["generic:new"]
-    outbox.done({"generic:new": "L-00001"}, 1301.0)
-    assert not outbox.arriving(1200.0)
+    assert outbox.arrivals(1200.0, 40) == 0
+    for n in range(3):
+        outbox.put(f"generic:new-{n}", "generic", "{}", 1300.0 + n)
+    assert outbox.arrivals(1200.0, 40) == 3
+    assert outbox.arrivals(1200.0, 2) == 2
+    assert outbox.arrivals(1301.0, 40) == 2
+    claimed = outbox.claim("w", 1310.0, 10)
+    assert [e.key for e in claimed] == [f"generic:new-{n}" for n in range(3)]
+    outbox.done({e.key: "L-00001" for e in claimed}, 1311.0)
+    assert outbox.arrivals(1200.0, 40) == 0
+
+
+def test_waited_is_how_long_the_oldest_due_submission_has_been_due(outbox: Outbox) -> None:
+    assert outbox.waited(100.0) is None  # nothing a flush would claim
+    outbox.put("generic:a", "generic", "{}", 100.0)
+    outbox.put("generic:b", "generic", "{}", 104.0)
+    assert outbox.waited(110.0) == 10.0
+    outbox.later(["generic:a"], "sheet down", 110.0, wait=20.0)  # due again at 130
+    assert outbox.waited(120.0) == 16.0  # b's wait; a waits out its backoff, not a flush
+    assert outbox.waited(135.0) == 31.0
+    outbox.claim("w", 135.0, 10)
+    assert outbox.waited(136.0) is None  # claimed by a live flusher
+
+
+def test_the_background_works_glances_wait_for_no_writer(outbox: Outbox) -> None:
+    """While a burst comes in, the background work looks at the outbox twice a second:
+    those reads must not queue behind a webhook's commit, nor hold one up (on SQLite an
+    IMMEDIATE read waited here for the busy timeout, 30 s)."""
+    outbox.put("generic:a", "generic", "{}", 100.0)
+    started = time.monotonic()
+    with outbox.db.begin() as conn:  # a writer holds the lock meanwhile
+        conn.execute(submissions.update().values(attempts=0))
+        assert outbox.waited(110.0) == 10.0
+        assert outbox.arrivals(99.0, 5) == 1
+    assert time.monotonic() - started < 5
 
 
 def test_a_flush_takes_at_most_its_byte_budget_of_answers_but_always_one(

@@ -253,3 +253,20 @@ def test_a_read_holds_each_distinct_text_once(tmp_path):
     cells = [c for t in tabs.values() for row in [t.header, *t.rows] for c in row]
     assert len(cells) == 46
     assert len({id(c) for c in cells}) == len(set(cells)) == 8  # "Qualified" thrice is one
+
+
+def test_tabs_whose_cells_begin_away_from_a1_read_the_same(tmp_path):
+    # calamine's rows are read one at a time (iter_rows), which begins at the first column
+    # with content; a tab's first row and column are the sheet's, whatever is empty
+    book = Workbook()
+    away = book.active
+    away.title = "Away"
+    away["C1"], away["D1"], away["D3"], away["C5"] = "Name", "Stage", 5, dt.date(2026, 1, 2)
+    ruled = book.create_sheet("Ruled")
+    ruled["B1"], ruled["A2"], ruled["B4"] = "Header", "under", "=1+1"  # no cached value
+    book.create_sheet("Empty")
+    path = tmp_path / "away.xlsx"
+    book.save(path)
+    assert assert_same_cells(path) == 4 * 5 + 2 * 4
+    assert read_tabs(path)["Away"].rows[1] == ["", "", "", "5"]
+    assert read_tabs(path)["Away"].rows[3][2] == "2026-01-02"

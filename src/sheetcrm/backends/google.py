@@ -84,10 +84,11 @@ class GoogleBackend:
         found: dict[str, list[list[str]]] = {}
         seen: dict[str, str] = {}  # each distinct text held once (engine/table.py)
         try:
-            got = self.http.values_batch_get(
+            got = self.http.values_batch_get_shared(
                 self.id,
                 [quote(t) for t in titles],
                 {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+                seen,
             )
         except APIError as exc:
             if exc.code != 400:  # 400: a tab it names is not there (deleted, or never made)
@@ -102,7 +103,7 @@ class GoogleBackend:
             }
         else:
             for title, value_range in zip(titles, got.get("valueRanges", []), strict=False):
-                found[title] = shared_texts(value_range.get("values", []), seen)
+                found[title] = value_range.get("values", [])  # shared as parsed
                 # a whole-tab range is echoed as the tab's grid: 'Problems'!A1:Z1200
                 grid = grid_size(value_range.get("range", ""))
                 if grid is not None:
@@ -332,4 +333,7 @@ class GoogleBackend:
 def _table(rows: list[list[str]]) -> Table:
     """A tab as read: its first row the header, no row wider than it."""
     header = rows[0] if rows else []
-    return Table(list(header), [r[: max(len(header), 1)] for r in rows[1:]])
+    width = max(len(header), 1)
+    # the rows as read, not copies: a copy of each leaves the read's own lists as holes
+    # the process keeps (36 MB at 100,000 leads)
+    return Table(list(header), [r if len(r) <= width else r[:width] for r in rows[1:]])

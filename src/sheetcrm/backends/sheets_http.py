@@ -23,8 +23,10 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
-from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEET_VALUES_BATCH_URL
+from requests.utils import guess_json_utf
 
+from sheetcrm.backends.batch_get import batch_get
 from sheetcrm.errors import BackendError
 
 GOOGLE = "https://sheets.googleapis.com"
@@ -121,6 +123,17 @@ class SheetsHTTP(HTTPClient):
         the answer, Google would otherwise send every format of every cell it names."""
         url = SPREADSHEET_BATCH_UPDATE_URL % id
         return self.request("post", url, params={"fields": fields}, json=body).json()
+
+    def values_batch_get_shared(
+        self, id: str, ranges: list[str], params: Mapping[str, Any], seen: dict[str, str]
+    ) -> Any:
+        """values.batchGet, its rows parsed a row at a time and each distinct text held once
+        in ``seen`` (backends/batch_get.py): what the read leaves is what it holds."""
+        url = SPREADSHEET_VALUES_BATCH_URL % id
+        answer = self.request("get", url, params={**params, "ranges": ranges})
+        body = answer.content
+        # as requests' own json() decodes: the charset said, else guessed from the JSON
+        return batch_get(body.decode(answer.encoding or guess_json_utf(body) or "utf-8"), seen)
 
     def request(
         self,

@@ -56,15 +56,19 @@ def read_tabs(path: Path) -> dict[str, Table]:
 
 
 def _table(sheet: CalamineSheet, quirks: TabQuirks, seen: dict[str, str]) -> Table:
-    values = sheet.to_python(skip_empty_area=False)
     # Text as one string per distinct text (calamine makes one per cell: a 100,000-lead
     # sheet repeats its Stage, Owner, dates and IDs); numbers and dates formatted once per
     # distinct value (stamps and amounts repeat); booleans apart, as True == 1 == 1.0 would
-    # share one key.
+    # share one key. A row at a time: calamine's cells for the whole tab at once, freed
+    # once shared, left their room to the process (issue 21: 135 MB after a 100,000-lead
+    # read), a row's are freed before the next row's are made.
     texts = _Texts()
     keep = seen.setdefault
+    start, end = sheet.start or (0, 0), sheet.end or (-1, -1)  # None: no cell has a value
+    pad = [""] * start[1]  # iter_rows begins at the first column with content
     grid = [
-        [
+        pad
+        + [
             keep(v, v)
             if type(v) is str
             else ("TRUE" if v else "FALSE")
@@ -72,8 +76,10 @@ def _table(sheet: CalamineSheet, quirks: TabQuirks, seen: dict[str, str]) -> Tab
             else texts[v]
             for v in row
         ]
-        for row in values
+        for row in (sheet.iter_rows() if sheet.start is not None else ())
     ]
+    if len(grid) < end[0] + 1:  # and, were it to skip them too, the empty rows above
+        grid[:0] = [[] for _ in range(end[0] + 1 - len(grid))]
     formulas = set(quirks.formulas)
     height = max([len(grid)] + [r + 1 for r, _ in (*formulas, *quirks.errors)])
     grid += [[] for _ in range(height - len(grid))]  # formulas that show nothing, below

@@ -137,13 +137,27 @@ class Outbox:
                 is not None
             )
 
-    def arriving(self, since: float) -> bool:
-        """Whether a submission stored at ``since`` or later still waits: webhooks are coming
-        in. One query on the due index (a new submission's next try is when it came)."""
+    def waited(self, now: float) -> float | None:
+        """How long the longest-waiting due submission has been due (since it came, or
+        since its backoff ended), or None when a flush would claim nothing: one step down
+        the due index, cheap enough for a flusher to ask every second."""
+        c = submissions.c
+        with self.db.glance() as conn:
+            first = conn.execute(
+                select(c.next_try_at).where(_due(now)).order_by(c.next_try_at).limit(1)
+            ).scalar()
+        return None if first is None else max(0.0, now - first)
+
+    def arrivals(self, since: float, most: int) -> int:
+        """How many submissions stored at ``since`` or later still wait, counted up to
+        ``most`` (the count costs at most that many steps of the due index, however deep
+        the burst): how fast webhooks are coming in. (A new submission's next try is when
+        it came; one waiting out a backoff since before is no arrival.)"""
         c = submissions.c
         recent = (c.state == PENDING) & (c.next_try_at >= since) & (c.received_at >= since)
-        with self.db.engine.connect() as conn:
-            return conn.execute(select(c.key).where(recent).limit(1)).first() is not None
+        counted = select(c.key).where(recent).limit(max(1, most)).subquery()
+        with self.db.glance() as conn:
+            return int(conn.execute(select(func.count()).select_from(counted)).scalar() or 0)
 
     def claim(self, worker: str, now: float, limit: int, seconds: float = 120) -> list[Entry]:
         """Take up to ``limit`` due submissions, oldest first, for ``seconds``: another

@@ -21,6 +21,7 @@ from typing import Any
 from sheetcrm.errors import ConfigError
 from sheetcrm.intake.retention import RETENTION_DAYS
 from sheetcrm.service.database_variables import DATABASE
+from sheetcrm.service.flush_variables import FLUSHING
 from sheetcrm.service.variables import (
     Family,
     Variable,
@@ -41,16 +42,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # The most SHEETCRM_MAX_BODY_BYTES may be: App Engine refuses requests over 32 MB anyway, and
 # each of a worker's threads may hold a body of that size in memory.
 MAX_BODY_LIMIT = 32 * 1024 * 1024
-# Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
-# lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
-# size, and reads and re-plans the whole sheet. At 1,000 it was 3 writes per 1,000 leads, over
-# issue 4's target once grid growth was counted. At 4,000, a flush every SHEETCRM_FLUSH_SECONDS
-# (5) capped a drain at 800 leads a second: ~46 s for issue 21's 37,000-lead burst, whatever
-# the CPU. 8,000 halves the reads and plans of the whole sheet per lead and doubles that cap;
-# each request is then about 2.9 MB of leads and 2 MB of History (bench/intake.py's leads):
-# over Google's recommended 2 MB, well under the 10 MB it refuses. Only a deep outbox fills
-# a batch: a flush takes what is due.
-FLUSH_BATCH = 8000
 MIN_TOKEN_CHARS = 16
 PLACEHOLDER_TOKEN = "change-me"  # secret.example.yaml's
 CLOUD_SQL_URL = (
@@ -153,18 +144,7 @@ TUNING: tuple[Variable, ...] = (
         "a thread under `sheetcrm serve`, in a process beside gunicorn's workers "
         "(gunicorn.conf.py). 0: only when `/tasks/flush` and `/tasks/sync` are called (cron).",
     ),
-    Variable(
-        "SHEETCRM_FLUSH_SECONDS",
-        "5",
-        whole(),
-        "The least time between two flushes: each costs 3 write requests of the sheet's quota.",
-    ),
-    Variable(
-        "SHEETCRM_FLUSH_BATCH",
-        str(FLUSH_BATCH),
-        whole(),
-        "The most submissions one flush appends.",
-    ),
+    *FLUSHING,
     Variable(
         "SHEETCRM_MAX_BODY_BYTES",
         str(MAX_BODY_BYTES),

@@ -20,7 +20,8 @@ from sheetcrm.notify.channels import Channels
 from sheetcrm.notify.nurture import NurtureSettings
 from sheetcrm.notify.sender import Send, no_channels
 from sheetcrm.service import environment, logs
-from sheetcrm.service.environment import FLUSH_BATCH, MAX_BODY_BYTES
+from sheetcrm.service.environment import MAX_BODY_BYTES
+from sheetcrm.service.flush_variables import BURST_RATE, FLUSH_BATCH, FLUSH_HOLD_SECONDS
 
 
 @dataclass
@@ -32,6 +33,8 @@ class ServiceConfig:
     max_body: int = MAX_BODY_BYTES
     background: bool = True
     flush_every: float = 5.0  # seconds between flushes at most: 3 write requests each
+    burst_rate: int = BURST_RATE  # submissions a second that hold flushes back (pacing.py)
+    flush_hold: float = FLUSH_HOLD_SECONDS  # the longest a flush is held back in a burst
     batch: int = FLUSH_BATCH
     trust_cron_header: bool = False  # only on App Engine, which strips it from outside requests
     platform: str = ""  # "App Engine", "Cloud Run", or "" (environment.platform)
@@ -72,6 +75,8 @@ class ServiceConfig:
             max_body=values["SHEETCRM_MAX_BODY_BYTES"],
             background=values["SHEETCRM_BACKGROUND"],
             flush_every=float(values["SHEETCRM_FLUSH_SECONDS"]),
+            burst_rate=values["SHEETCRM_BURST_RATE"],
+            flush_hold=values["SHEETCRM_FLUSH_HOLD_SECONDS"],
             batch=values["SHEETCRM_FLUSH_BATCH"],
             trust_cron_header=where == "App Engine",
             platform=where,

@@ -2,8 +2,9 @@
 
 Settings come from ``SHEETCRM_*`` environment variables (secrets included: they never live
 in the sheet). The background work flushes the outbox within a second or so of submissions
-arriving and syncs the sheet every "Sync every minutes" (Settings): in a thread under
-``sheetcrm serve``, in a process of its own under gunicorn (:mod:`sheetcrm.service.background`).
+arriving (during a burst of them, once it is over: :mod:`sheetcrm.service.pacing`) and
+syncs the sheet every "Sync every minutes" (Settings): in a thread under ``sheetcrm serve``,
+in a process of its own under gunicorn (:mod:`sheetcrm.service.background`).
 ``/tasks/flush`` and ``/tasks/sync`` do the same on demand, for cron. One flush or sync at
 a time per process; across processes and instances, the sheet's lease and the outbox's
 claims keep them apart.
@@ -11,6 +12,7 @@ claims keep them apart.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -36,12 +38,14 @@ from sheetcrm.intake.run_log import RunLog
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
+from sheetcrm.service.heap import release_freed
+from sheetcrm.service.pacing import QUIET_SECONDS, Pacing, until_due
 from sheetcrm.service.service_config import ServiceConfig
 
 POLL_SECONDS = 1.0  # how often the background work looks for due submissions
-# No submission stored for this long: the burst is over, and the background process, below
-# the webhooks' priority, drains the outbox with all the CPU they leave (issue 21).
-QUIET_SECONDS = 2.0
+# How often it looks while a burst holds the flushes back: the backlog starts going out
+# within this of the burst's end (two small reads a look, on the outbox's indexes).
+HOLD_POLL_SECONDS = 0.5
 # How often the retention is applied: erasing a day's answers an hour late changes nothing,
 # and an hourly query on a partial index costs what it erases.
 PURGE_SECONDS = 3600.0
@@ -93,6 +97,12 @@ class Service:
         # background.lower_priority); else, in a thread beside them, it must pause between
         # flushes to leave them the CPU.
         self.below_webhooks = False
+        self.holding = False  # whether a burst held back the last flush that was due
+
+    def pacing(self) -> Pacing:
+        """When the background work flushes (:mod:`sheetcrm.service.pacing`)."""
+        config = self.config
+        return Pacing(config.flush_every, config.flush_hold, config.burst_rate, self.below_webhooks)
 
     def _timestamp(self) -> float:
         return self.clock().timestamp()
@@ -115,6 +125,17 @@ class Service:
         if freed:
             logs.event("claims of a dead process freed", kind="release", freed=freed)
         return freed
+
+    def _arrived(self, pacing: Pacing) -> int:
+        """Submissions stored in the last QUIET_SECONDS (counted up to a burst's worth)."""
+        return self.outbox.arrivals(self._timestamp() - QUIET_SECONDS, pacing.most())
+
+    def flush_due(self, pacing: Pacing | None = None) -> bool:
+        """Whether a flush would claim anything now, and is not held back by a burst."""
+        pacing = pacing or self.pacing()
+        waited = self.outbox.waited(self._timestamp())
+        self.holding = waited is not None and pacing.holds(self._arrived(pacing), waited)
+        return waited is not None and not self.holding
 
     def flush(self) -> FlushReport:
         started = time.perf_counter()
@@ -139,6 +160,7 @@ class Service:
                     )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
+            release_freed()
             if report.error:
                 self._backend = None  # open it afresh next time
             failed = bool(report.error) and not report.busy
@@ -192,6 +214,8 @@ class Service:
             except SheetCRMError as exc:
                 error = str(exc)
                 self._backend = None
+            gc.collect()  # what the sync dropped, then its room given back: the next
+            release_freed()  # sync (and the web workers beside it) start lower
         seconds = time.perf_counter() - started
         self.runs.record("sync", time.time(), seconds, summary, error)
         if error and busy:
@@ -269,6 +293,7 @@ class Service:
         next_sync = time.monotonic()
         next_flush = time.monotonic()
         started, took = next_flush, 0.0  # the last flush's start, and how long it took
+        pacing = self.pacing()
         while not stop.is_set():
             pause = POLL_SECONDS
             try:
@@ -278,23 +303,24 @@ class Service:
                     next_sync = time.monotonic() + 60  # should the sync raise: again in a minute
                     self.sync()
                     next_sync = time.monotonic() + self.sync_minutes * 60
-                if time.monotonic() >= next_flush and self.outbox.has_due(self._timestamp()):
-                    started = time.monotonic()
-                    next_flush = started + self.config.flush_every  # should the flush raise
-                    self.flush()
-                    took = time.monotonic() - started
-                    burst = self.outbox.arriving(time.time() - QUIET_SECONDS)
-                    every, below = self.config.flush_every, self.below_webhooks
-                    next_flush = flush_after(started, took, every, burst, below)
+                if time.monotonic() >= next_flush:
+                    if self.flush_due(pacing):
+                        started = time.monotonic()
+                        next_flush = started + pacing.every  # should the flush raise
+                        self.flush()
+                        took = time.monotonic() - started
+                        next_flush = pacing.after(started, took, self._arrived(pacing))
+                    elif self.holding:  # look again soon: the backlog goes once the burst ends
+                        pause = HOLD_POLL_SECONDS
                 elif (
-                    self.below_webhooks
-                    and next_flush > started + self.config.flush_every
-                    and not self.outbox.arriving(time.time() - QUIET_SECONDS)
+                    pacing.below
+                    and next_flush > started + pacing.every
+                    and not self._arrived(pacing)
                 ):
                     # Waiting out the webhooks' share, and they stopped: so does the share (a
                     # flush slowed down by the burst kept the backlog waiting three times its
                     # length: 41 s after a 13.7 s flush, issue 21).
-                    next_flush = flush_after(started, took, self.config.flush_every, False, True)
+                    next_flush = pacing.after(started, took, 0)
                 if self.sender.has_due(self._timestamp()):
                     self.notify()
             except Exception as exc:  # anything unforeseen: the background work must go on
@@ -310,19 +336,7 @@ class Service:
                         f"{f.filename}:{f.lineno} {f.name}" for f in extract_tb(exc.__traceback__)
                     ],
                 )
-            stop.wait(pause)
-
-
-def flush_after(started: float, took: float, every: float, arriving: bool, below: bool) -> float:
-    """When the next flush may start, after one that started at ``started`` and took
-    ``took`` seconds: at least ``every`` from start to start (each flush costs a few write
-    requests of the sheet's quota); while webhooks come in (``arriving``), or always in a
-    thread beside them (not ``below`` their priority), also three times as long as the last
-    one took, so that they get three quarters of the time (a flush reads and plans the whole
-    sheet; the backlog waits safely in the outbox). Once they stop, a process below their
-    priority flushes back to back."""
-    share = 3 * took if arriving or not below else 0
-    return started + max(every, share)
+            stop.wait(until_due(pause, next_flush - time.monotonic()))
 
 
 def starting(env: Mapping[str, str], serves: bool) -> ServiceConfig:

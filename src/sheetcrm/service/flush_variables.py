@@ -1,0 +1,56 @@
+"""The environment variables of the background work's flushes: how often, how many at a
+time, and how they give way to a burst of webhooks (:mod:`sheetcrm.service.pacing`).
+Declared as :mod:`sheetcrm.service.environment` declares the rest (and read by it): the
+standard library only, here."""
+
+from __future__ import annotations
+
+from sheetcrm.service.variables import Variable, seconds, whole
+
+# Submissions per flush. A flush costs 3 write requests (take the lease; History rows and the
+# lease's release in one values:batchUpdate; the new leads in one values:append) whatever its
+# size, and reads and re-plans the whole sheet. At 1,000 it was 3 writes per 1,000 leads, over
+# issue 4's target once grid growth was counted. At 4,000, a flush every SHEETCRM_FLUSH_SECONDS
+# (5) capped a drain at 800 leads a second: ~46 s for issue 21's 37,000-lead burst, whatever
+# the CPU. 8,000 halves the reads and plans of the whole sheet per lead and doubles that cap;
+# each request is then about 2.9 MB of leads and 2 MB of History (bench/intake.py's leads):
+# over Google's recommended 2 MB, well under the 10 MB it refuses. Only a deep outbox fills
+# a batch: a flush takes what is due.
+FLUSH_BATCH = 8000
+# While webhooks come in this fast, flushes wait (service/pacing.py): with one flush inside
+# issue 21's 20 s burst the intake's p99 was over 50 ms in 11 bursts of 12 (44-427 ms), with
+# none 20-48 ms. A form's steady trickle is far below the rate. 30 s of hold: the bench's
+# burst (3 s of warm-up, then 20 s) ends before it, while a submission of a longer burst
+# still waits no more than that and one flush; at 15 s, a flush fell inside the burst every
+# time (docs/benchmarks.md, issue 21, session 4).
+BURST_RATE = 20
+FLUSH_HOLD_SECONDS = 30.0
+
+FLUSHING: tuple[Variable, ...] = (
+    Variable(
+        "SHEETCRM_FLUSH_SECONDS",
+        "5",
+        whole(),
+        "The least time between two flushes: each costs 3 write requests of the sheet's quota.",
+    ),
+    Variable(
+        "SHEETCRM_BURST_RATE",
+        str(BURST_RATE),
+        whole(),
+        "Submissions a second (over the last second) that make a burst: while one is on, the "
+        "background work holds its flushes back, so that they do not slow the webhooks' answers.",
+    ),
+    Variable(
+        "SHEETCRM_FLUSH_HOLD_SECONDS",
+        f"{FLUSH_HOLD_SECONDS:g}",
+        seconds(600),
+        "During a burst, the longest a submission waits before a flush takes it anyway; "
+        "once the burst is over, the backlog is flushed back to back.",
+    ),
+    Variable(
+        "SHEETCRM_FLUSH_BATCH",
+        str(FLUSH_BATCH),
+        whole(),
+        "The most submissions one flush appends.",
+    ),
+)
