@@ -32,12 +32,13 @@ from leads import peaked, rss_mb  # its dataset-free helpers: this bench needs n
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.followup import read_touches
 from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import compute, period_window
 from sheetcrm.engine.nurture_log import read_nurture
 from sheetcrm.engine.nurture_metrics import nurture
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY
+from sheetcrm.engine.stage_log import read_log
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.files.templates import load_template
 

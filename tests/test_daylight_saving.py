@@ -19,10 +19,11 @@ from sheetcrm.cli import main
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.dates import parse_date
 from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.metrics import compute, period_window
 from sheetcrm.engine.schema import HISTORY, LEADS, SETTINGS, Kind
 from sheetcrm.engine.settings import MetricsPeriod
+from sheetcrm.engine.stage_log import read_log
 from sheetcrm.engine.sync import local_now, plan_sync
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.validation import tidy

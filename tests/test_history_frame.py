@@ -73,3 +73,19 @@ def test_first_rows_is_the_first_row_of_each_key(keys: list[str], wanted: list[s
             first.setdefault(key, i)
     got = first_rows(np.array(keys, dtype=object), wanted)
     assert got.tolist() == [first.get(w, -1) for w in wanted]
+
+
+def test_a_column_is_coded_in_the_smallest_type_and_stays_so_with_the_planned_rows() -> None:
+    # the metrics hold History's frame and its planned rows whole: Field and To (a few
+    # texts) a byte a row, not 8
+    rows = [
+        ["2026-11-03 09:00", f"L-{i:05d}", "Stage", "", "Won", "sheetcrm", ""] for i in range(300)
+    ]
+    frame = HistoryFrame(Table(list(ORDER), rows))
+    assert frame.column("Field").codes.dtype == np.int8
+    assert frame.column("Lead ID").codes.dtype == np.int16
+    planned = [["2026-11-04 09:00", "L-99999", "Owner", "", "Ann", "sheetcrm", ""]]
+    joined = frame.plus(planned)
+    assert joined.column("Field").codes.dtype == np.int8
+    assert joined.cells("Field").tolist() == ["Stage"] * 300 + ["Owner"]
+    assert joined.cells("Lead ID")[-1] == "L-99999"

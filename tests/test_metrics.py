@@ -9,12 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import compute, period_window
 from sheetcrm.engine.schema import HISTORY, NO_DATA
 from sheetcrm.engine.settings import MetricsPeriod, SettingError, find_setting
+from sheetcrm.engine.stage_log import read_log
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table
 
@@ -253,3 +255,21 @@ def test_every_figure_and_column_is_defined_in_the_docs():
     names |= {c.removesuffix(" (all time)") for t in tables for c in t.columns[1:]} - labels
     missing = sorted(n for n in names if n not in docs)
     assert not missing, f"docs/metrics.md does not define: {missing}"
+
+
+def test_the_deals_columns_are_kept_as_distinct_values_and_read_as_the_cells_do() -> None:
+    # the sync's typed columns hold each column's codes already: the deals keep their dates,
+    # amounts and stages' facts once per distinct text (the metrics step's peak), and read
+    # per deal exactly what the cells parsed one by one give
+    data = leads(
+        *[(f"L-{i}", "Won" if i % 2 else "New", "100", "2026-11-02", "") for i in range(6)]
+    )
+    data["Assigned at"] = ["2026-11-02 09:00", "", "2026-11-02 09:00", "", "", ""]
+    data["First touch at"] = ""
+    typed = read_deals(data, STAGES, frame=Frame(data, NOW))
+    cells = read_deals(data, STAGES)
+    assert len(typed.created_at.values) == 1 and len(typed.amounts.values) == 1
+    assert len(typed.kinds.values) == 2 and len(typed) == 6
+    for name in ("ids", "kind", "amount", "probability", "created", "closed", "started"):
+        assert getattr(typed, name).tolist() == getattr(cells, name).tolist(), name
+    assert typed.won.tolist() == [i % 2 == 1 for i in range(6)]

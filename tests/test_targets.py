@@ -15,11 +15,12 @@ from sheetcrm.cli import main
 from sheetcrm.engine.attainment import attainment, company_target, headline, spans, with_targets
 from sheetcrm.engine.followup import read_touches
 from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.metric_data import read_deals, read_log
+from sheetcrm.engine.metric_data import read_deals
 from sheetcrm.engine.metric_tabs import render
 from sheetcrm.engine.metrics import Metrics, compute, period_window
 from sheetcrm.engine.schema import ACTIVITIES, HISTORY, NO_DATA, TARGETS
 from sheetcrm.engine.settings import MetricsPeriod
+from sheetcrm.engine.stage_log import read_log
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import Table
 from sheetcrm.engine.targets_tab import Target, parse_targets

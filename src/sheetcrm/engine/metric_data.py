@@ -1,4 +1,5 @@
-"""The inputs of the metrics, typed once: the deals (Leads rows) and the stage log (History).
+"""The inputs of the metrics, typed once: the deals (Leads rows); the stage log (History)
+is stage_log.py.
 
 Columns are parsed per distinct text (a pipeline repeats its stages, owners and dates), and
 canonical dates take a vectorised path; everything else goes through the same parsers the
@@ -7,7 +8,7 @@ sync uses, so a date or an amount means the same here as in a rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from functools import cached_property
@@ -18,8 +19,6 @@ from pandas._libs.hashtable import PyObjectHashTable
 
 from sheetcrm.engine.dates import canonical_times, date_array, parse_date
 from sheetcrm.engine.frame import Frame, narrow
-from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.stages import first_seen
 from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.table import norm_header
 from sheetcrm.engine.values import blank_mask, parse_number_array
@@ -78,7 +77,11 @@ def first_rows(keys: np.ndarray, wanted: Sequence[str] | np.ndarray) -> np.ndarr
     table = PyObjectHashTable(len(keys))
     table.map_locations(keys[::-1])
     found = table.lookup(wanted)
-    return np.where((found < 0) | (wanted == ""), -1, len(keys) - 1 - found)
+    missing = (found < 0) | (wanted == "")
+    del table  # in place from here: a table and three arrays of 100,000 at the metrics' peak
+    np.subtract(len(keys) - 1, found, out=found)
+    found[missing] = -1
+    return found  # type: ignore[no-any-return]
 
 
 def texts(values: Sequence[object] | pd.Series) -> np.ndarray:
@@ -134,23 +137,49 @@ def _bounded(amounts: np.ndarray, largest: float) -> np.ndarray:
         return np.where((amounts >= 0) & (amounts <= largest), amounts, np.nan)
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """A column of the deals as its distinct values and per deal the code of its value
+    (None: the values are the deals' own, in order), gathered each time a metric reads it:
+    the sync's typed columns hold the codes already, and a pipeline's dates, amounts and
+    stages repeat (100,000 deals: 0.8 MB a column less at the metrics step's peak)."""
+
+    values: np.ndarray
+    codes: np.ndarray | None = None
+
+    def __call__(self, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """The value of each deal of ``rows`` (all by default)."""
+        if self.codes is None:
+            return self.values[rows]  # type: ignore[no-any-return]
+        return self.values[self.codes[rows]]  # type: ignore[no-any-return]
+
+    def equals(self, value: object) -> np.ndarray:
+        """Per deal, whether its value is ``value``: compared once per distinct value."""
+        same = np.asarray(self.values == value, dtype=bool)
+        return same if self.codes is None else same[self.codes]
+
+
 @dataclass
 class Deals:
     """One entry per Leads row. ``kind`` is the stage's type (open, won, lost), "open" for a
-    blank Stage (it waits like the first stage) and "unknown" for a stage not on the tab."""
+    blank Stage (it waits like the first stage) and "unknown" for a stage not on the tab.
+    The columns read per deal (Lead ID, kind, amount, probability, the dates) are kept as
+    :class:`Gathered` and read through the properties of their names."""
 
-    ids: np.ndarray
+    lead_id: Gathered
     order: np.ndarray  # position of the stage on the Stages tab; -1 blank or unknown
-    kind: np.ndarray
+    kinds: Gathered
     blank: np.ndarray
     waiting: np.ndarray  # open in the first open stage, or without a stage: not touched yet
-    amount: np.ndarray
-    probability: np.ndarray  # 0..1
-    created: np.ndarray
-    closed: np.ndarray
-    first_touch: np.ndarray  # an instant (UTC), like ``started``: hours between are real
-    started: np.ndarray  # Assigned at, else Created at: when the first-touch clock starts
-    expected: np.ndarray
+    amounts: Gathered
+    chances: Gathered  # 0..1
+    created_at: Gathered  # the wall times of the sheet's zone
+    closed_at: Gathered
+    # instants (UTC), like ``started``: hours between are real
+    first_touch_at: Gathered
+    assigned_utc: Gathered
+    created_utc: Gathered
+    expected_at: Gathered
     stale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     overdue: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # column (each of GROUPED) -> per row the code of its text, and the distinct texts:
@@ -158,8 +187,46 @@ class Deals:
     # only where one is read (``owner``, ``texts``): 0.8 MB each at 100,000 deals
     coded: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
+    @property
+    def ids(self) -> np.ndarray:
+        return self.lead_id()
+
+    @property
+    def kind(self) -> np.ndarray:
+        return self.kinds()
+
+    @property
+    def amount(self) -> np.ndarray:
+        return self.amounts()
+
+    @property
+    def probability(self) -> np.ndarray:
+        return self.chances()
+
+    @property
+    def created(self) -> np.ndarray:
+        return self.created_at()
+
+    @property
+    def closed(self) -> np.ndarray:
+        return self.closed_at()
+
+    @property
+    def expected(self) -> np.ndarray:
+        return self.expected_at()
+
+    @property
+    def first_touch(self) -> np.ndarray:
+        return self.first_touch_at()
+
+    @property
+    def started(self) -> np.ndarray:
+        """Assigned at, else Created at: when the first-touch clock starts (an instant)."""
+        assigned = self.assigned_utc()
+        return np.where(np.isnat(assigned), self.created_utc(), assigned)
+
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.order)
 
     def texts(self, name: str) -> np.ndarray:
         """Column ``name`` (one of GROUPED), a text per deal."""
@@ -174,15 +241,15 @@ class Deals:
     # metric's own sum (a Deals is read per sync and never changed after)
     @cached_property
     def is_open(self) -> np.ndarray:
-        return np.asarray(self.kind == "open", dtype=bool)
+        return self.kinds.equals("open")
 
     @cached_property
     def won(self) -> np.ndarray:
-        return np.asarray(self.kind == "won", dtype=bool)
+        return self.kinds.equals("won")
 
     @cached_property
     def lost(self) -> np.ndarray:
-        return np.asarray(self.kind == "lost", dtype=bool)
+        return self.kinds.equals("lost")
 
     def groups(self, name: str, blank: str) -> tuple[np.ndarray, np.ndarray]:
         """Column ``name`` (one of GROUPED) as per-row group codes and the groups' names, a
@@ -235,24 +302,24 @@ def read_deals(
 
     chance_u = np.array([chance(s, b) for s, b in zip(found, blank_u, strict=True)])
     expected = next((c for c in data.columns if norm_header(c) in EXPECTED_CLOSE), None)
-    created = columns.dates("Created at", dayfirst, zone)
-    assigned_at = columns.instants("Assigned at", dayfirst, zone)
-    created_at = columns.instants("Created at", dayfirst, zone)
     return Deals(
-        ids=columns.texts("Lead ID"),
+        lead_id=columns.texts("Lead ID"),
         order=order_u[codes],
-        kind=kind_u[codes],
+        kinds=Gathered(kind_u, codes),
         blank=blank_u[codes],
         waiting=(order_u[codes] == (first_open.order if first_open else -2)) | blank_u[codes],
-        amount=_bounded(columns.numbers("Amount", decimal), largest),
-        probability=chance_u[codes] / 100,
-        created=created,
-        closed=columns.dates("Closed at", dayfirst, zone),
-        first_touch=columns.instants("First touch at", dayfirst, zone),
-        started=np.where(np.isnat(assigned_at), created_at, assigned_at),
-        expected=columns.dates(expected, dayfirst, zone)
+        amounts=columns.numbers("Amount", decimal, largest),
+        chances=Gathered(chance_u / 100, codes),
+        created_at=columns.dates("Created at", dayfirst, zone),
+        closed_at=columns.dates("Closed at", dayfirst, zone),
+        first_touch_at=columns.instants("First touch at", dayfirst, zone),
+        assigned_utc=columns.instants("Assigned at", dayfirst, zone),
+        created_utc=columns.instants("Created at", dayfirst, zone),
+        expected_at=columns.dates(expected, dayfirst, zone)
         if expected
-        else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+        else Gathered(
+            np.full(1, np.datetime64("NaT"), dtype="datetime64[ns]"), np.zeros(n, np.int8)
+        ),
         stale=np.zeros(n, dtype=bool) if stale is None else stale,
         overdue=np.zeros(n, dtype=bool) if overdue is None else overdue,
         coded={k: columns.distinct(k) for k in GROUPED},
@@ -268,7 +335,9 @@ class _Columns:
     def __init__(self, data: pd.DataFrame, frame: Frame | None) -> None:
         self.data, self.frame = data, frame
         self._found: dict[str, tuple[np.ndarray, list[str]]] = {}
-        self._walls: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # Created at: read twice
+        self._walls: dict[
+            str, tuple[np.ndarray | None, np.ndarray, np.ndarray]
+        ] = {}  # Created at: read twice
 
     def distinct(self, name: str) -> tuple[np.ndarray, list[str]]:
         if self.frame is not None:
@@ -282,98 +351,36 @@ class _Columns:
             )
         return self._found[name]
 
-    def texts(self, name: str) -> np.ndarray:
+    def texts(self, name: str) -> Gathered:
         codes, uniques = self.distinct(name)
-        return np.asarray(uniques, dtype=object)[codes]
+        return Gathered(np.asarray(uniques, dtype=object), codes)
 
-    def numbers(self, name: str, decimal: str | None) -> np.ndarray:
+    def numbers(self, name: str, decimal: str | None, largest: float) -> Gathered:
         codes, uniques = self.distinct(name)
-        return parse_number_array(pd.Series(uniques, dtype=object), decimal)[codes]
+        parsed = parse_number_array(pd.Series(uniques, dtype=object), decimal)
+        return Gathered(_bounded(parsed, largest), codes)
 
-    def dates(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
-        return self._wall_times(name, dayfirst, zone)[0]
+    def dates(self, name: str, dayfirst: bool, zone: tzinfo) -> Gathered:
+        codes, walls, _folds = self._wall_times(name, dayfirst, zone)
+        return Gathered(walls, codes)
 
-    def instants(self, name: str, dayfirst: bool, zone: tzinfo) -> np.ndarray:
-        return to_utc(*self._wall_times(name, dayfirst, zone), zone)
+    def instants(self, name: str, dayfirst: bool, zone: tzinfo) -> Gathered:
+        codes, walls, folds = self._wall_times(name, dayfirst, zone)
+        return Gathered(to_utc(walls, folds, zone), codes)
 
-    def _wall_times(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+    def _wall_times(
+        self, name: str, dayfirst: bool, zone: tzinfo
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         if name not in self._walls:  # one read_deals: one dayfirst and zone
             self._walls[name] = self._parsed(name, dayfirst, zone)
         return self._walls[name]
 
-    def _parsed(self, name: str, dayfirst: bool, zone: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+    def _parsed(
+        self, name: str, dayfirst: bool, zone: tzinfo
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The column's codes (None: a time per row), its wall times and their folds."""
         if self.frame is None:  # dates are mostly distinct: hashing them costs more than it saves
             cells = self.data[name] if name in self.data.columns else np.full(len(self.data), "")
-            return wall_times(cells, dayfirst, zone)
+            return None, *wall_times(cells, dayfirst, zone)
         codes, uniques = self.distinct(name)
-        walls, folds = wall_times(uniques, dayfirst, zone)
-        return walls[codes], folds[codes]
-
-
-@dataclass
-class StageLog:
-    """History's Stage entries in the order they were logged."""
-
-    lead: np.ndarray  # per entry, a code into ``leads``
-    leads: list[str]  # the Lead IDs the entries name, each once
-    stage: np.ndarray  # stage order on the Stages tab; -1 for a cleared or unknown stage
-    at: np.ndarray
-    observed: np.ndarray  # the entry saw the lead enter the stage (not "first seen ...")
-
-    def reached(self, deals: Deals, n_stages: int) -> np.ndarray:
-        """(deal, stage) -> whether History saw the deal enter the stage, or it is there now."""
-        seen = np.zeros((len(deals), n_stages), dtype=bool)
-        rows = first_rows(deals.ids, self.leads)[self.lead]
-        ok = (rows >= 0) & (self.stage >= 0)
-        seen[rows[ok], self.stage[ok]] = True
-        now = deals.order >= 0
-        seen[np.flatnonzero(now), deals.order[now]] = True
-        return seen
-
-    def days_in_stage(self, n_stages: int) -> dict[int, np.ndarray]:
-        """Stage order -> days of each finished stay whose start History saw."""
-        ordered = np.argsort(self.lead, kind="stable")
-        lead, stage, at = self.lead[ordered], self.stage[ordered], self.at[ordered]
-        observed = self.observed[ordered]
-        following = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
-        same = lead[1:] == lead[:-1]
-        following[:-1] = np.where(same, at[1:], np.datetime64("NaT"))
-        days = (following - at) / DAY
-        finished = observed & (stage >= 0) & ~np.isnan(days)
-        return {k: days[finished & (stage == k)] for k in range(n_stages)}
-
-
-def read_log(history: HistoryFrame, stages: Sequence[Stage]) -> StageLog:
-    """The Stage entries of ``history`` (with the rows this sync plans under it, if it
-    has them: :meth:`HistoryFrame.plus`), typed from the frame's columns: each distinct To
-    and Why read once, the stamps as the frame parsed them."""
-    rows = np.flatnonzero(history.of_field("stage"))
-    by_key = {norm_header(s.name): s.order for s in stages}
-    to = history.column("To")
-    order = _per_text(to.texts, to.codes[rows], lambda t: by_key.get(norm_header(t), -1), int)
-    why = history.column("Why")
-    seen = _per_text(why.texts, why.codes[rows], lambda t: not first_seen(str(t).strip()), bool)
-    # the Lead IDs these rows name, numbered in the order they come (each entry's lead is a
-    # code into them): History's codes number every Lead ID it holds, in its own order
-    lead_codes, first = pd.factorize(history.column("Lead ID").codes[rows])
-    leads = list(map(str.strip, map(str, history.column("Lead ID").texts[first])))  # C loops
-    # an entry per Stage row of History (400,000 at 100,000 leads): codes in the smallest
-    # type that holds them, 5 bytes an entry less at the metrics' peak
-    return StageLog(
-        lead=narrow(lead_codes, len(leads)),
-        leads=[*leads, ""],
-        stage=narrow(order, int(order.max(initial=0)) + 1)[to.codes[rows]],
-        at=history.at[rows],
-        observed=seen[why.codes[rows]],
-    )
-
-
-def _per_text(
-    texts: np.ndarray, codes: np.ndarray, test: Callable[[str], object], dtype: type
-) -> np.ndarray:
-    """``test`` of each text some of ``codes`` name, by code: History's To and Why columns
-    hold every field's texts (owners, sequences' reasons), the Stage rows a few of them."""
-    out: np.ndarray = np.zeros(len(texts), dtype=dtype)  # a text no Stage row holds: never read
-    for i in np.flatnonzero(np.bincount(codes, minlength=len(texts))).tolist():
-        out[i] = test(texts[i])
-    return out
+        return codes, *wall_times(uniques, dayfirst, zone)

@@ -25,7 +25,7 @@ from sheetcrm.engine.config import Config
 from sheetcrm.engine.followup import Touches, followup, read_touches
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.history import HistoryFrame
-from sheetcrm.engine.metric_data import Deals, read_deals, read_log
+from sheetcrm.engine.metric_data import Deals, read_deals
 from sheetcrm.engine.metric_grid import Chart, Grid, MetricTab
 from sheetcrm.engine.metrics import Figure, Metrics, compute, period_window
 from sheetcrm.engine.nurture_log import read_nurture
@@ -44,6 +44,7 @@ from sheetcrm.engine.schema import (
     NOT_COMPUTED,
     NURTURE,
 )
+from sheetcrm.engine.stage_log import read_log
 from sheetcrm.engine.tab_headers import canonical_table
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.values import format_datetime
