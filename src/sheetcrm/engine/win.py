@@ -129,13 +129,18 @@ def reasons(
     n = len(points)
     if not n or not names:
         return np.full(n, _(QUIET), dtype=object)
-    order = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :REASONS].astype(np.int16)
+    # sorted as int32: numpy's stable sort of 8- and 16-bit ints is a radix sort, 2.5 times
+    # slower on rows this short
+    by = -np.abs(points.astype(np.int32))
+    order = np.argsort(by, axis=1, kind="stable")[:, :REASONS].astype(np.int16)
+    del by
     top = np.take_along_axis(points, order, axis=1)
     shown = np.abs(top) >= SHOWN_FROM
-    top_values = np.zeros(order.shape, dtype=np.int32)
-    for j, name in enumerate(names):  # each field's value codes, where it is in the top
-        rows, ranks = np.nonzero(order == j)
-        top_values[rows, ranks] = _codes(values[name])[rows]
+    value_codes = np.empty((n, len(names)), dtype=np.int32)  # codes < rows: 4 bytes
+    for j, name in enumerate(names):
+        value_codes[:, j] = _codes(values[name])
+    top_values = np.take_along_axis(value_codes, order, axis=1)
+    del value_codes
     columns, radices = [], []
     for part in (np.where(shown, order, -1), np.where(shown, top_values, -1), top * shown):
         for column in part.T:  # one code per distinct combination of what is said
