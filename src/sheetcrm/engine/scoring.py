@@ -150,13 +150,19 @@ def explain(
             if condition.lists_values:
                 codes, spelled = matched_spelling(condition, frame)
                 per_value, spellings = pd.factorize(spelled, use_na_sentinel=False)
-                at_rows = per_value[codes] + 1 if len(per_value) else np.zeros(n, np.int64)
+                # in the smallest type: a rule's few spellings, a row each per listing condition
+                small = np.int16 if len(spellings) < 2**15 - 1 else np.int64
+                at_rows = (
+                    (per_value + 1).astype(small)[codes] if len(per_value) else np.zeros(n, small)
+                )
                 listed[(j, k)] = (np.where(matrix[:, j], at_rows, 0), spellings)
     radices = [len(result.combos), *(len(s) + 1 for _, s in listed.values())]
     codes, first = distinct([result.which, *(c for c, _ in listed.values())], n, radices)
     table = _phrases(rules, result, first, listed, settings)
     texts = ["; ".join(filter(None, parts)) or _(NO_MATCH) for parts in table.tolist()]
-    return pd.Series(np.asarray(texts, dtype=object)[codes], index=frame.data.index)
+    # dtype object: pandas 3 would infer its str dtype, checking and copying every row's
+    # text (a 4 MB transient at 100,000 leads) for a caller that wants the objects back
+    return pd.Series(np.asarray(texts, dtype=object)[codes], index=frame.data.index, dtype=object)
 
 
 def _phrases(
@@ -201,8 +207,13 @@ def _phrases(
 
 def grade(total: np.ndarray, settings: Settings, index: pd.Index) -> pd.Series:
     a, b, c = settings["Grade A at"], settings["Grade B at"], settings["Grade C at"]
-    letters = np.select([total >= a, total >= b, total >= c], ["A", "B", "C"], "D")
-    return pd.Series(letters.astype(object), index=index)
+    # a byte a row, then the four letters' own strings: every row shares them
+    which = np.select([total >= a, total >= b, total >= c], ONE_BYTE[:3], ONE_BYTE[3])
+    return pd.Series(GRADES[which], index=index, dtype=object)  # not str: as in explain
+
+
+GRADES = np.array(["A", "B", "C", "D"], dtype=object)
+ONE_BYTE = [np.int8(i) for i in range(len(GRADES))]
 
 
 def lifecycle(
@@ -231,4 +242,4 @@ def lifecycle(
     reopened = (now == LIFECYCLE.index("Customer")) & ((stage_rank == 0) | (stage_rank == 1))
     now = np.where(reopened, -1, now)
     best = np.maximum(computed, now).astype(int)
-    return pd.Series(np.asarray(LIFECYCLE, dtype=object)[best], index=current.index)
+    return pd.Series(np.asarray(LIFECYCLE, dtype=object)[best], index=current.index, dtype=object)

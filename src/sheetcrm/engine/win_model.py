@@ -201,5 +201,15 @@ def predict(model: WinModel, columns: Mapping[str, Column]) -> Prediction:
     parts = contributions(model, columns)
     total = model.prior + parts.sum(axis=1)
     probability = np.clip(sigmoid(model.slope * total + model.intercept), FLOOR, CEILING)
-    without = sigmoid(model.slope * (total[:, None] - parts) + model.intercept)
-    return Prediction(probability, 100 * (probability[:, None] - without))
+    # the same operations in the same order as sigmoid's and the points', in place: each
+    # was a new rows x fields matrix of floats (3 MB at 67,000 open leads and 6 fields)
+    points = np.subtract(total[:, None], parts, out=parts)
+    points *= model.slope
+    points += model.intercept
+    points *= 0.5
+    np.tanh(points, out=points)
+    points += 1.0
+    points *= 0.5  # the probability without each field
+    np.subtract(probability[:, None], points, out=points)
+    points *= 100
+    return Prediction(probability, points)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import numpy as np
+import pandas as pd
 
 from sheetcrm.engine.catalog import _
 from sheetcrm.engine.frame import Frame
@@ -100,9 +101,13 @@ def _originals(state: SyncState) -> np.ndarray:
     named = state.view.values("Duplicate of")
     wanted = {t: i for i, t in enumerate(named.text) if t}  # each distinct text once
     row_of = np.full(len(named.text), -1, dtype=np.int64)
-    for row, lead_id in enumerate(state.ids if wanted else ()):
-        if lead_id in wanted:  # the last lead of an ID, as a dict of every ID would keep
-            row_of[wanted[lead_id]] = row
+    if wanted:
+        # the leads whose ID is named, found in C (pandas' hash table of the few names); a
+        # loop over every lead was 15 ms of a 100,000-lead re-sync
+        ids = state.data["Lead ID"].to_numpy(dtype=object)  # state.ids, as a column
+        named_rows = np.flatnonzero(pd.Series(ids, copy=False).isin(list(wanted)).to_numpy())
+        for row, lead_id in zip(named_rows.tolist(), ids[named_rows].tolist(), strict=True):
+            row_of[wanted[lead_id]] = row  # the last lead of an ID, as a dict would keep
     return named.take(row_of)
 
 
