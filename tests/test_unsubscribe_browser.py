@@ -11,7 +11,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -46,8 +46,10 @@ def _unsubscribe_rows(sheet: Path) -> list[dict[str, str]]:
 
 def _click_and_wait(driver: WebDriver, words: str) -> str:
     driver.find_element(By.CSS_SELECTOR, "form button").click()
-    # the h1 found may be the page the click is leaving: stale once the answer replaces it
-    wait = WebDriverWait(driver, 5, ignored_exceptions=(StaleElementReferenceException,))
+    # the h1 found may be the page the click is leaving: stale once the answer replaces it,
+    # or, read while chromium swaps the documents, an "unhandled inspector error" (seen in CI)
+    leaving = (StaleElementReferenceException, WebDriverException)
+    wait = WebDriverWait(driver, 5, ignored_exceptions=leaving)
     wait.until(lambda d: words in d.find_element(By.TAG_NAME, "h1").text)
     return str(driver.find_element(By.TAG_NAME, "body").text)
 
