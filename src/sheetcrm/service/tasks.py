@@ -160,7 +160,6 @@ class Service:
                     )
             except SheetCRMError as exc:  # opening the sheet failed: nothing was claimed
                 report = FlushReport(error=str(exc))
-            release_freed()
             if report.error:
                 self._backend = None  # open it afresh next time
             failed = bool(report.error) and not report.busy
@@ -171,6 +170,7 @@ class Service:
             # the sheet busy with another instance's sync is how instances take turns
             level = logging.WARNING if report.error and not report.busy else logging.INFO
             logs.event("flush", level, kind="flush", seconds=round(seconds, 3), **report.as_log())
+        release_freed()  # once the run is on record: nothing waits on this
         return report
 
     def keep_retention(self) -> int:
