@@ -17,6 +17,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.frame import narrow
 from sheetcrm.engine.schema import HISTORY
 
 PRINT = 16  # bytes of a fingerprint (plan.person_fingerprint)
@@ -107,8 +108,7 @@ class Texts(Sequence[str]):
 
     def __init__(self, values: np.ndarray) -> None:
         codes, self.texts = pd.factorize(values, use_na_sentinel=False)
-        small = np.uint8 if len(self.texts) <= 1 << 8 else np.uint16
-        self.codes = codes.astype(small if len(self.texts) <= 1 << 16 else np.int32)
+        self.codes = narrow(codes, len(self.texts))
 
     def __len__(self) -> int:
         return len(self.codes)
