@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from sheetcrm.backends import google
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
@@ -273,6 +274,20 @@ def test_a_person_edit_at_every_request_boundary(start, kind, edit, tmp_path):
         moved += _race(kind, start, EDITS[edit], k, tmp_path / f"run-{k}", expected, where)[0]
     if edit in ("sort", "insert", "delete", "swap-new"):
         assert moved, f"{kind}: {edit} moved rows at some boundary, yet nothing was put back"
+
+
+@pytest.mark.parametrize("kind", ["sync", "flush"])
+@pytest.mark.parametrize("edit", ["sort", "edit-person"])
+def test_a_person_edit_at_every_boundary_of_a_large_sheet_s_write(
+    start, kind, edit, tmp_path, monkeypatch
+):
+    """As a large sheet is written: over Google's size limit, in parts, a request each
+    (sheets_parts.py), and its check a values read after the grids grow. An edit between
+    any two requests is put back as at any other boundary."""
+    monkeypatch.setattr(google, "PART_BYTES", 1500)
+    monkeypatch.setattr(google, "CHECK_CELLS_IN_ANSWER", 0)
+    assert _requests_of(kind, start, tmp_path / "parts") > 8  # the write is in parts
+    test_a_person_edit_at_every_request_boundary(start, kind, edit, tmp_path)
 
 
 def _after_edit(tabs: dict[str, Table], edit: Callable[[Sheet], None]) -> Table:

@@ -11,7 +11,7 @@ def test_a_column_run_is_sent_as_one_list_of_its_cells() -> None:
     cells = [CellUpdate("Leads", row, 1, f"L-{row:05d}") for row in range(1000)]
     cells += [CellUpdate("Leads", row, 3, "12") for row in (5, 6, 9)]  # Amount: numbers
     shape = {"Leads": (["Lead ID", "Created at", "Email", "Amount"], 1000)}
-    ranges = cell_ranges(Changes("v", cells), shape)
+    ranges = list(cell_ranges(Changes("v", cells), shape))
     assert ranges == [
         {
             "range": "'Leads'!B2:B1001",

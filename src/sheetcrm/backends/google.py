@@ -10,8 +10,10 @@ the sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "001
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from gspread.exceptions import APIError
@@ -24,6 +26,7 @@ from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
+from sheetcrm.backends.sheets_parts import PART_BYTES, body, encoded, parts, row_parts
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import digest, token, version_ranges
 from sheetcrm.engine.adoption import Adoption
@@ -42,6 +45,15 @@ from sheetcrm.engine.table import Snapshot, Table, column_letter, shared_texts
 from sheetcrm.errors import BackendError
 
 CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
+
+
+CHECK_CELLS_IN_ANSWER = 50_000
+"""Up to this many service cells (rows x columns), the write's check rides on its grid
+batchUpdate's answer; past it, the check is a values read of its own (one read more, no more
+writes). A grid-data answer wraps every cell (``{"formattedValue": ...}``): for 56,000 leads'
+20 service columns the stand-in and the parse took ~4.5 s more than a values read (issue 21,
+session 5); at ~4 us a cell, a request's ~0.1-0.3 s is cheaper past ~50,000 cells."""
+RAW = {"valueInputOption": "RAW"}  # every write: text stays text, never a formula
 
 
 class GoogleBackend:
@@ -167,26 +179,40 @@ class GoogleBackend:
         if leads_rows is not None:
             tab = leads_rows[0]
             self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
-        data += cell_ranges(changes, self._shape)
         releasing = self._lease.holder is not None
-        if releasing:  # let go of the lease in the same request
-            data.append({"range": LEASE_RANGE, "values": [["", ""]]})
-        if data:
-            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
-        if releasing:  # only now: had the write failed, leaving the lease would still free it
+        # let go of the lease with the last part: had a part failed, leaving it would free it
+        last = [{"range": LEASE_RANGE, "values": [["", ""]]}] if releasing else []
+        self._write_values(chain(data, cell_ranges(changes, self._shape)), last)
+        if releasing:
             self._lease.holder = None
         self._written = True  # positions are stale now: the next write follows a read
+
+    def _write_values(
+        self, ranges: Iterable[dict[str, Any]], last: list[dict[str, Any]] | None = None
+    ) -> None:
+        """values.batchUpdate of ``ranges`` in parts Google takes (sheets_parts.py), one
+        request each, ``last`` in the last one."""
+        ahead: list[bytes] | None = None
+        for part in parts(ranges, PART_BYTES):
+            if ahead is not None:
+                self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
+            ahead = part
+        ahead = [*(ahead or []), *map(encoded, last or [])]
+        if ahead:
+            self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
 
     def _version(self, requests: list[dict[str, Any]]) -> str:
         """Send ``requests`` (new tabs, grids, formats, charts) in one spreadsheets.batchUpdate
         whose answer carries what :meth:`version` reads, and the lease; without requests,
-        :meth:`version` itself. Either way one request, just before the cells are written:
-        a sort or a typed cell since the read is planned against, not repaired after."""
-        if not requests or self._shape.get(LEADS.name) is None:
+        :meth:`version` itself (and after them, for a sheet past CHECK_CELLS_IN_ANSWER). The
+        check comes last, just before the cells are written: a sort or a typed cell since
+        the read is planned against, not repaired after."""
+        shape = self._shape.get(LEADS.name)
+        ranges = version_ranges(shape[0], STATE.name in self._shape) if shape else []
+        if not requests or shape is None or shape[1] * len(ranges) > CHECK_CELLS_IN_ANSWER:
             self.sheet.update(requests)
             return self.version()
         holding = self._lease.holder is not None
-        ranges = version_ranges(self._shape[LEADS.name][0], STATE.name in self._shape)
         got = self.sheet.call(
             "batch_update_fields",
             {
@@ -233,13 +259,17 @@ class GoogleBackend:
         values = [
             [json_value(tab, h, v) for h, v in zip(header, row, strict=False)] for row in rows
         ]
-        with self.http.at_most_once():
-            self.sheet.call(
-                "values_append",
-                f"{quote(tab)}!A{below}",
-                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                {"values": values},
-            )
+        # in parts Google takes, each under the rows of the one before (a lost answer stops
+        # the rest: the caller's check of the sheet finds the parts that landed)
+        for part in row_parts(values, PART_BYTES):
+            with self.http.at_most_once():
+                self.sheet.call(
+                    "values_append_text",
+                    f"{quote(tab)}!A{below}",
+                    {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                    encoded({"values": part}),
+                )
+            below += len(part)
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300
@@ -320,8 +350,7 @@ class GoogleBackend:
             self.sheet.room(data)
             + self.sheet.growth({quote(PROBLEMS.name): (MAX_ROW_PROBLEMS + 200, 26)})
         )
-        if data:
-            self.sheet.call("values_batch_update", {"valueInputOption": "RAW", "data": data})
+        self._write_values(data)
         meta = self.sheet.call(
             "fetch_sheet_metadata",
             {"fields": "sheets(properties,conditionalFormats,protectedRanges)"},

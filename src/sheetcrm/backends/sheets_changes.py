@@ -7,6 +7,7 @@ nothing a person or a web form typed is ever taken for a formula.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from itertools import groupby
 from typing import Any
@@ -94,9 +95,9 @@ def tab_ranges(
     return data, leads_rows
 
 
-def cell_ranges(changes: Changes, shape: Shape) -> list[dict[str, Any]]:
-    """Cell updates as ranges: consecutive rows of one column go in one range."""
-    out: list[dict[str, Any]] = []
+def cell_ranges(changes: Changes, shape: Shape) -> Iterator[dict[str, Any]]:
+    """Cell updates as ranges: consecutive rows of one column go in one range. Made as
+    they are sent (a part at a time), not all at once."""
     ordered = sorted(changes.cells, key=lambda c: (c.tab, c.col, c.row))
     for (tab, col), group in groupby(ordered, key=lambda c: (c.tab, c.col)):
         header = shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
@@ -104,12 +105,11 @@ def cell_ranges(changes: Changes, shape: Shape) -> list[dict[str, Any]]:
         run: list[CellUpdate] = []
         for cell in group:
             if run and cell.row != run[-1].row + 1:
-                out.append(_range(tab, col, run, name))
+                yield _range(tab, col, run, name)
                 run = []
             run.append(cell)
         if run:
-            out.append(_range(tab, col, run, name))
-    return out
+            yield _range(tab, col, run, name)
 
 
 def _range(tab: str, col: int, run: list[CellUpdate], header: str) -> dict[str, Any]:

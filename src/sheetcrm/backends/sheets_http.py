@@ -23,7 +23,13 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
-from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL, SPREADSHEET_VALUES_BATCH_URL
+from gspread.urls import (
+    SPREADSHEET_BATCH_UPDATE_URL,
+    SPREADSHEET_VALUES_APPEND_URL,
+    SPREADSHEET_VALUES_BATCH_UPDATE_URL,
+    SPREADSHEET_VALUES_BATCH_URL,
+)
+from gspread.utils import quote as url_quote
 from requests.utils import guess_json_utf
 
 from sheetcrm.backends.batch_get import batch_get
@@ -123,6 +129,20 @@ class SheetsHTTP(HTTPClient):
         the answer, Google would otherwise send every format of every cell it names."""
         url = SPREADSHEET_BATCH_UPDATE_URL % id
         return self.request("post", url, params={"fields": fields}, json=body).json()
+
+    def values_batch_update_text(self, id: str, body: bytes) -> Any:
+        """values.batchUpdate with a body already JSON (backends/sheets_parts.py sized it)."""
+        return self._post(SPREADSHEET_VALUES_BATCH_UPDATE_URL % id, body)
+
+    def values_append_text(
+        self, id: str, range: str, params: Mapping[str, Any], body: bytes
+    ) -> Any:
+        """values.append with a body already JSON."""
+        return self._post(SPREADSHEET_VALUES_APPEND_URL % (id, url_quote(range)), body, params)
+
+    def _post(self, url: str, body: bytes, params: Mapping[str, Any] | None = None) -> Any:
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        return self.request("post", url, params=params, data=body, headers=headers).json()
 
     def values_batch_get_shared(
         self, id: str, ranges: list[str], params: Mapping[str, Any], seen: dict[str, str]

@@ -23,7 +23,13 @@ from werkzeug.wrappers import Request, Response
 from sheetcrm.emulator import batch_update, spreadsheets_api, values_api
 from sheetcrm.emulator.call import Call
 from sheetcrm.emulator.collector import held_back
-from sheetcrm.emulator.errors import ApiError, bad_request, not_found
+from sheetcrm.emulator.errors import (
+    PAYLOAD_LIMIT,
+    ApiError,
+    bad_request,
+    not_found,
+    payload_too_large,
+)
 from sheetcrm.emulator.faults import DROP, DROP_AFTER, Limits
 from sheetcrm.emulator.stats import Stats
 from sheetcrm.emulator.store import Spreadsheet, Store
@@ -239,7 +245,11 @@ def limits_json(limits: Limits) -> dict[str, Any]:
 
 
 def _body(request: Request) -> dict[str, Any]:
+    if (request.content_length or 0) > PAYLOAD_LIMIT:
+        raise payload_too_large()  # before reading it, as Google's front end does
     raw = request.get_data(cache=True)
+    if len(raw) > PAYLOAD_LIMIT:  # sent without a length
+        raise payload_too_large()
     if not raw.strip():
         return {}
     try:

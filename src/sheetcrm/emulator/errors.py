@@ -42,6 +42,15 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
+PAYLOAD_LIMIT = 10_485_760
+"""The most bytes of body Google takes in one request; over it, the request is refused whole
+(the message as Google words it, quoted in many client libraries' issues)."""
+
+
+def payload_too_large() -> ApiError:
+    return ApiError(400, f"Request payload size exceeds the limit: {PAYLOAD_LIMIT} bytes.")
+
+
 def unparsable_range(text: str) -> ApiError:
     return ApiError(400, f"Unable to parse range: {text}")
 
