@@ -33,11 +33,11 @@ PENDING, DONE, DEAD = "pending", "done", "dead"
 ERASED = "erased"
 STATES = (PENDING, DONE, DEAD, ERASED)
 WRITE_CHUNK = 250  # rows per write transaction of a flusher: webhooks commit in between
-# The most answers' text one flush takes, whatever its count: Google refuses a request over
-# 10 MB (and advises 2 MB), and one flush's leads go in one append. 8,000 typical leads are
-# about 3 MB; 8,000 with a long message each would not fit, and a batch that can never fit
-# would be refused again at every try, holding up the whole outbox.
-FLUSH_BYTES = 4 * 1024 * 1024
+# The most answers' text one flush takes, whatever its count: one flush's leads go in one
+# append, about as long as their answers. Google refuses a request over 10 MB (a longer write
+# goes in parts, each a write request of the quota: sheets_parts.py) and advises 2 MB; 6 MB
+# is 15,000 of bench/intake.py's leads, a third fewer flushes than 4 MB for a burst's backlog.
+FLUSH_BYTES = 6 * 1024 * 1024
 MAX_REUSES = 1000  # different submissions under one key: past that, the sender is broken
 
 

@@ -12,11 +12,12 @@ from sheetcrm.service.variables import Variable, seconds, whole
 # size, and reads and re-plans the whole sheet. At 1,000 it was 3 writes per 1,000 leads, over
 # issue 4's target once grid growth was counted. At 4,000, a flush every SHEETCRM_FLUSH_SECONDS
 # (5) capped a drain at 800 leads a second: ~46 s for issue 21's 37,000-lead burst, whatever
-# the CPU. 8,000 halves the reads and plans of the whole sheet per lead and doubles that cap;
-# each request is then about 2.9 MB of leads and 2 MB of History (bench/intake.py's leads):
-# over Google's recommended 2 MB, well under the 10 MB it refuses. Only a deep outbox fills
-# a batch: a flush takes what is due.
-FLUSH_BATCH = 8000
+# the CPU; at 8,000, eight flushes 5 s apart drained 58,000 in 40 s. 16,000 (or FLUSH_BYTES of
+# answers, ~15,000 of bench/intake.py's leads) makes that four: the append is then ~6 MB and
+# History's rows ~3 MB, over Google's advised 2 MB, under the 10 MB it refuses (and a write
+# over that goes in parts: backends/sheets_parts.py). Only a deep outbox fills a batch: a
+# flush takes what is due.
+FLUSH_BATCH = 16000
 # While webhooks come in this fast, flushes wait (service/pacing.py): with one flush inside
 # issue 21's 20 s burst the intake's p99 was over 50 ms in 11 bursts of 12 (44-427 ms), with
 # none 20-48 ms. A form's steady trickle is far below the rate. 30 s of hold: the bench's
