@@ -51,6 +51,21 @@ def test_any_answer_reads_as_json_reads_it(got: dict, indent: int | None, ascii:
     assert batch_get(body, seen) == json.loads(body)
 
 
+def _pieces(body: str, cuts: list[int]) -> list[str]:
+    at = sorted({min(c, len(body)) for c in cuts})
+    return [body[a:b] for a, b in zip([0, *at], [*at, len(body)], strict=True)]
+
+
+@given(answer, st.sampled_from([None, 2]), st.lists(st.integers(0, 400), max_size=30))
+def test_an_answer_read_as_it_arrives_in_any_pieces_reads_the_same(
+    got: dict, indent: int | None, cuts: list[int]
+) -> None:
+    """A read parses Google's answer as its pieces arrive (never the whole text at once):
+    a piece may end anywhere, in a name, a text, a number or between two spaces."""
+    body = json.dumps(got, indent=indent)
+    assert batch_get(_pieces(body, cuts), {}) == json.loads(body)
+
+
 def test_each_distinct_text_is_one_object_across_rows_and_ranges() -> None:
     body = json.dumps(
         {"valueRanges": [{"values": [["Won", "Ann"], ["Won", "Bob"]]}, {"values": [["Ann"]]}]},
@@ -77,6 +92,8 @@ def test_each_distinct_text_is_one_object_across_rows_and_ranges() -> None:
 def test_a_body_that_is_not_such_an_answer_fails_as_json_fails(body: str) -> None:
     with pytest.raises(json.JSONDecodeError):
         batch_get(body, {})
+    with pytest.raises(json.JSONDecodeError):  # and so in pieces
+        batch_get(list(body), {})
 
 
 def test_the_read_asks_google_for_unindented_text_and_parses_what_it_gets() -> None:
@@ -117,3 +134,47 @@ def test_the_read_asks_google_for_unindented_text_and_parses_what_it_gets() -> N
         server.server_close()
     assert got == answer
     assert asked[0]["prettyPrint"] == ["false"] and asked[0]["ranges"] == ["Leads"]
+
+
+def test_an_answer_cut_off_as_it_arrives_is_asked_again() -> None:
+    # a real server on loopback: the first answer stops half way (its length says more),
+    # as a connection lost mid-answer does; the second is whole
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from google.auth.credentials import AnonymousCredentials
+
+    from sheetcrm.backends.sheets_http import SheetsHTTP
+
+    rows = [[f"L-{i:05d}", "Won", f"lead{i}@firm.example"] for i in range(20_000)]
+    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:C20000", "values": rows}]}
+    body = json.dumps(answer).encode()
+    served: list[int] = []
+
+    class Google(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body if len(served) > 1 else body[: len(body) // 2])
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Google)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http = SheetsHTTP(
+        AnonymousCredentials(),
+        emulator_host=f"127.0.0.1:{server.server_port}",
+        sleep=lambda _: None,
+    )
+    try:
+        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
+    finally:
+        http.session.close()
+        server.shutdown()
+        server.server_close()
+    assert got == answer and len(served) == 2

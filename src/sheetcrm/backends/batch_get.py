@@ -1,19 +1,22 @@
-"""A values.batchGet answer parsed a row at a time, each row's texts shared as it is parsed.
+"""A values.batchGet answer parsed a row at a time as it arrives, each row's texts shared as
+it is parsed.
 
 ``json.loads`` of a 100,000-lead answer makes every cell's string at once (4.2 million),
 and table.shared_texts then keeps one per distinct text: the survivors, scattered among the
 freed ones, hold CPython's small-object pools, so the process kept ~145 MB it no longer used
 after the read and every later step began above it (issue 21). Parsed a row at a time, a
 row's duplicates are freed before the next row is made, the next row reuses their room, and
-what the read leaves is what it holds. The answer's other parts are parsed by ``json`` as
-they are; only the shape of Google's answer is walked here:
+what the read leaves is what it holds. And parsed as it arrives, the answer is never held
+whole: its bytes and its text were each ~60 MB for 100,000 leads, both at once as one was
+decoded into the other, at the peak of every read. The answer's other parts are parsed by
+``json`` as they are; only the shape of Google's answer is walked here:
 ``{"valueRanges": [{"values": [[cell, ...], ...]}, ...], ...}``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sheetcrm.engine.table import shared_texts
@@ -22,82 +25,116 @@ _DECODER = json.JSONDecoder()
 _SPACE = json.decoder.WHITESPACE  # type: ignore[attr-defined]
 _string = json.decoder.scanstring  # type: ignore[attr-defined]
 
-_Parse = Callable[[str, int], tuple[Any, int]]
+
+class _Text:
+    """The answer's text as it arrives: ``text[at:]`` is what is not parsed yet."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self.chunks, self.text, self.at, self.ended = chunks, "", 0, False
+
+    def more(self) -> bool:
+        """Take the next chunk, after what is left of this one; False at the end."""
+        for chunk in self.chunks:
+            if chunk:
+                self.text, self.at = self.text[self.at :] + chunk, 0
+                return True
+        self.ended = True
+        return False
+
+    def next_char(self) -> str:
+        """The next character after spaces (skipped), "" at the end of the answer."""
+        while True:
+            self.at = _SPACE.match(self.text, self.at).end()
+            if self.at < len(self.text) or not self.more():
+                return self.text[self.at : self.at + 1]
+
+    def take(self, parse: Callable[[str, int], tuple[Any, int]]) -> Any:
+        """The value ``parse`` reads from here, once enough of the answer has arrived: a
+        value that ends where the text so far ends may go on (a number) or not be whole."""
+        while True:
+            try:
+                value, end = parse(self.text, self.at)
+            except json.JSONDecodeError:
+                if self.more():
+                    continue
+                raise
+            if end < len(self.text) or self.ended or not self.more():
+                self.at = end
+                return value
+
+    def fail(self, message: str) -> json.JSONDecodeError:
+        return json.JSONDecodeError(message, self.text, self.at)
 
 
-def batch_get(text: str, seen: dict[str, str]) -> dict[str, Any]:
-    """The answer ``text`` as ``json.loads`` reads it, except that each value range's
-    ``values`` rows are lists of ``str`` held once per distinct text in ``seen``. A body that
-    is not JSON raises ``json.JSONDecodeError``, as ``json.loads`` would."""
+def batch_get(chunks: str | Iterable[str], seen: dict[str, str]) -> dict[str, Any]:
+    """The answer (its text, or its text in pieces as they arrive) as ``json.loads`` reads
+    it, except that each value range's ``values`` rows are lists of ``str`` held once per
+    distinct text in ``seen``. A body that is not JSON raises ``json.JSONDecodeError``, as
+    ``json.loads`` would."""
+    text = _Text(iter([chunks] if isinstance(chunks, str) else chunks))
 
-    def row(text: str, at: int) -> tuple[list[str], int]:
-        cells, end = _DECODER.raw_decode(text, at)
+    def row() -> list[str]:
+        text.next_char()
+        cells = text.take(_DECODER.raw_decode)
         if not isinstance(cells, list):
-            raise json.JSONDecodeError("a row of values is not a list", text, at)
-        return shared_texts((cells,), seen)[0], end
+            raise text.fail("a row of values is not a list")
+        return shared_texts((cells,), seen)[0]
 
-    def value_range(text: str, at: int) -> tuple[Any, int]:
-        return _object(text, at, {"values": lambda t, i: _array(t, i, row)})
+    def value_range() -> Any:
+        return _object(text, {"values": lambda: _array(text, row)})
 
-    def ranges(text: str, at: int) -> tuple[Any, int]:
-        return _array(text, at, value_range)
-
-    answer, end = _object(text, 0, {"valueRanges": ranges})
-    if _skip(text, end) != len(text):
-        raise json.JSONDecodeError("extra data after the answer", text, _skip(text, end))
+    answer = _object(text, {"valueRanges": lambda: _array(text, value_range)})
+    if text.next_char():
+        raise text.fail("extra data after the answer")
     return answer  # type: ignore[no-any-return]
 
 
-def _skip(text: str, at: int) -> int:
-    return _SPACE.match(text, at).end()  # type: ignore[no-any-return]
+def _value(text: _Text) -> Any:
+    text.next_char()
+    return text.take(_DECODER.raw_decode)
 
 
-def _value(text: str, at: int) -> tuple[Any, int]:
-    return _DECODER.raw_decode(text, at)
+def _object(text: _Text, members: dict[str, Callable[[], Any]]) -> Any:
+    """The object here, its members named in ``members`` parsed by theirs; any other JSON
+    value here is parsed by ``json`` whole."""
+    if text.next_char() != "{":
+        return _value(text)
+    text.at += 1
+
+    def member() -> tuple[str, Any]:
+        if text.next_char() != '"':
+            raise text.fail("expected a member's name")
+        text.at += 1
+        key = text.take(_string)
+        if text.next_char() != ":":
+            raise text.fail("expected ':'")
+        text.at += 1
+        return key, members.get(key, lambda: _value(text))()
+
+    return dict(_items(text, "}", member))
 
 
-def _object(text: str, at: int, members: dict[str, _Parse]) -> tuple[Any, int]:
-    """The object at ``at`` (spaces before it skipped), its members named in ``members``
-    parsed by theirs; any other JSON value there is parsed by ``json`` whole."""
-
-    def member(text: str, at: int) -> tuple[tuple[str, Any], int]:
-        if not text.startswith('"', at):
-            raise json.JSONDecodeError("expected a member's name", text, at)
-        key, at = _string(text, at + 1)
-        at = _skip(text, at)
-        if not text.startswith(":", at):
-            raise json.JSONDecodeError("expected ':'", text, at)
-        value, at = members.get(key, _value)(text, _skip(text, at + 1))
-        return (key, value), at
-
-    at = _skip(text, at)
-    if not text.startswith("{", at):
-        return _value(text, at)
-    found, at = _items(text, at + 1, "}", member)
-    return dict(found), at
+def _array(text: _Text, item: Callable[[], Any]) -> Any:
+    """The array here, each item parsed by ``item``; any other JSON value here is parsed
+    by ``json`` whole."""
+    if text.next_char() != "[":
+        return _value(text)
+    text.at += 1
+    return _items(text, "]", item)
 
 
-def _array(text: str, at: int, item: _Parse) -> tuple[Any, int]:
-    """The array at ``at``, each item parsed by ``item``; any other JSON value there is
-    parsed by ``json`` whole."""
-    at = _skip(text, at)
-    if not text.startswith("[", at):
-        return _value(text, at)
-    return _items(text, at + 1, "]", item)
-
-
-def _items(text: str, at: int, close: str, item: _Parse) -> tuple[list[Any], int]:
-    """The items from ``at``, just after an object's or array's opening, to its ``close``."""
+def _items(text: _Text, close: str, item: Callable[[], Any]) -> list[Any]:
+    """The items from here, just after an object's or array's opening, to its ``close``."""
     found: list[Any] = []
-    at = _skip(text, at)
-    if text.startswith(close, at):
-        return found, at + 1
+    if text.next_char() == close:
+        text.at += 1
+        return found
     while True:
-        got, at = item(text, at)
-        found.append(got)
-        at = _skip(text, at)
-        if text.startswith(close, at):
-            return found, at + 1
-        if not text.startswith(",", at):
-            raise json.JSONDecodeError(f"expected ',' or '{close}'", text, at)
-        at = _skip(text, at + 1)
+        found.append(item())
+        after = text.next_char()
+        if after == close:
+            text.at += 1
+            return found
+        if after != ",":
+            raise text.fail(f"expected ',' or '{close}'")
+        text.at += 1

@@ -8,6 +8,7 @@ that host instead, with anonymous credentials: the local stand-in in sheetcrm.em
 
 from __future__ import annotations
 
+import codecs
 import os
 import random
 import time
@@ -36,6 +37,7 @@ from sheetcrm.backends.batch_get import batch_get
 from sheetcrm.errors import BackendError
 
 GOOGLE = "https://sheets.googleapis.com"
+PIECE_BYTES = 1 << 20  # of an answer read as it arrives: a read holds this much of its text
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 RETRIED = frozenset({408, 429, 500, 502, 503, 504})
 NOT_CARRIED_OUT = frozenset({408, 429})  # the request was refused before any work
@@ -150,9 +152,34 @@ class SheetsHTTP(HTTPClient):
         """values.batchGet, its rows parsed a row at a time and each distinct text held once
         in ``seen`` (backends/batch_get.py): what the read leaves is what it holds."""
         url = SPREADSHEET_VALUES_BATCH_URL % id
-        # the answer's bytes let go before its text is parsed
         asked = {**params, "ranges": ranges}
-        return batch_get(_text(self.request("get", url, params=asked)), seen)
+        for attempt in range(1, self.attempts + 1):
+            answer = self.request("get", url, params=asked, stream=True)
+            try:
+                return batch_get(_pieces(answer), seen)  # parsed as it arrives
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                if attempt == self.attempts:  # cut off as it came, every time
+                    raise BackendError(
+                        f"Google Sheets' answer was cut off {attempt} times ({exc})",
+                        "check the network; the sync can simply be run again",
+                    ) from exc
+            finally:
+                answer.close()
+            self.sleep(self.base_delay)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _streamed(self, method: str, endpoint: str, params: Any, headers: Any) -> requests.Response:
+        answer = self.session.request(
+            method=method,
+            url=endpoint,
+            params=params,
+            headers=headers,
+            timeout=self.timeout,
+            stream=True,
+        )
+        if not answer.ok:
+            raise APIError(answer)  # which reads its body: Google's error, in full
+        return answer
 
     def request(
         self,
@@ -163,7 +190,10 @@ class SheetsHTTP(HTTPClient):
         json: Mapping[str, Any] | None = None,
         files: Any = None,
         headers: Any = None,
+        stream: bool = False,
     ) -> requests.Response:
+        """gspread's request, retried; with ``stream``, the answer's body is left to be
+        read as it arrives (an error's is read whole)."""
         if self.emulator_host:
             endpoint = endpoint.replace(GOOGLE, f"http://{self.emulator_host}")
         if params is None or isinstance(params, Mapping):
@@ -174,6 +204,8 @@ class SheetsHTTP(HTTPClient):
         for attempt in range(1, self.attempts + 1):
             self.counts[kind] += 1
             try:
+                if stream:
+                    return self._streamed(method, endpoint, params, headers)
                 return super().request(method, endpoint, params, data, json, files, headers)
             except APIError as exc:
                 if exc.code not in RETRIED or attempt == self.attempts:
@@ -207,11 +239,16 @@ class SheetsHTTP(HTTPClient):
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _text(answer: requests.Response) -> str:
-    """The answer's body as text, decoded as requests' own json() decodes it: the charset
-    said, else guessed from the JSON."""
-    body = answer.content
-    return body.decode(answer.encoding or guess_json_utf(body) or "utf-8")
+def _pieces(answer: requests.Response) -> Iterator[str]:
+    """The answer's body as text as it arrives, decoded as requests' own json() decodes it:
+    the charset said, else guessed from the JSON's first bytes."""
+    blocks = answer.iter_content(PIECE_BYTES)
+    first = next(blocks, b"")
+    decoder = codecs.getincrementaldecoder(answer.encoding or guess_json_utf(first) or "utf-8")()
+    yield decoder.decode(first)
+    for block in blocks:
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
 
 
 def _retry_after(response: requests.Response) -> float | None:
