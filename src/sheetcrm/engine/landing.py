@@ -36,15 +36,45 @@ class Landing:
     unrepaired: list[str] = field(default_factory=list)  # leads whose cells could not be fixed
 
 
+class _Planned:
+    """The cells a write planned over a read, looked up by (row, column). Not a dict of
+    (row, column) keys: a first sync of 100,000 leads writes ~840,000 cells, and such a dict
+    was ~100 MB at the peak of its check (issue 21). A column's cells are put by row when
+    first asked: the Lead ID column's for every check, the others' (all at once) only when a
+    cell landed on another lead."""
+
+    def __init__(self, cells: list[CellUpdate]) -> None:
+        self.cells = cells
+        self._columns: dict[int, dict[int, str]] = {}
+        self._all = False
+
+    def column(self, col: int) -> dict[int, str]:
+        found = self._columns.get(col)
+        if found is not None:
+            return found
+        if self._columns and not self._all:  # a second column: every column, in one pass
+            self._all = True
+            built = set(self._columns)
+            for c in self.cells:
+                if c.col not in built:
+                    self._columns.setdefault(c.col, {})[c.row] = c.value
+        else:
+            self._columns[col] = {c.row: c.value for c in self.cells if c.col == col}
+        return self._columns.setdefault(col, {})
+
+    def get(self, row: int, col: int, default: str = "") -> str:
+        return self.column(col).get(row, default)
+
+
 class _Rows:
     """One read of the Leads tab, with each row's identity: its Lead ID and person cells."""
 
     def __init__(
-        self, table: Table, person: list[str], planned: dict[tuple[int, int], str] | None = None
+        self, table: Table, person: list[str], planned: list[CellUpdate] | None = None
     ) -> None:
-        """``planned``: cells written over ``table`` (row, col) -> value; a row's person
-        cells are those it holds once they land (the activities step writes Last contact
-        and Next action date, which people own)."""
+        """``planned``: cells written over ``table``; a row's person cells are those it
+        holds once they land (the activities step writes Last contact and Next action date,
+        which people own)."""
         self.table = table
         self.id_col = find_column(table, "Lead ID")
         cols = [table.header.index(h) if h in table.header else -1 for h in person]
@@ -53,9 +83,9 @@ class _Rows:
         ]
         wanted = set(cols)
         over: dict[int, dict[int, str]] = {}
-        for (r, c), value in (planned or {}).items():
-            if c in wanted and r < len(table.rows):
-                over.setdefault(r, {})[c] = value
+        for cell in planned or ():
+            if cell.col in wanted and cell.row < len(table.rows):
+                over.setdefault(cell.row, {})[cell.col] = cell.value
         for r, cells in over.items():
             row = table.rows[r]
             self.prints[r] = "\x1f".join(
@@ -93,8 +123,9 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
     person = [old_t.header[c] for c in person_columns(old_t)]
-    planned = {(c.row, c.col): c.value for c in cells}
-    old, new = _Rows(old_t, person, planned), _Rows(new_t, person)
+    planned = _Planned(cells)
+    old, new = _Rows(old_t, person, cells), _Rows(new_t, person)
+    ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
     fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
     log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)
@@ -117,7 +148,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     def known_id(row: int) -> str:
         """The ID a row was read with, when it names that lead alone and this write kept it."""
         lead_id = old.ids[row]
-        return lead_id if lead_id in old.unique and (row, old.id_col) not in planned else ""
+        return lead_id if lead_id in old.unique and row not in ids_planned else ""
 
     def same_lead(row: int) -> bool:
         """Whether the row at this position now is the lead the write was meant for; rows
@@ -144,8 +175,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         if same_lead(c.row) and col == c.col:
             continue  # on its lead; or a person moved it there after the write: fine too
         name = header_before[c.col]
-        lead_id = planned.get((c.row, old.id_col), "") if old.id_col is not None else ""
-        lead_id = lead_id or old.ids[c.row]
+        lead_id = ids_planned.get(c.row, "") or old.ids[c.row]
         wrong = False
         # the row the value landed on gets back what it had, or what this sync planned for it
         if c.row < len(new_t.rows) and new.cell(c.row, c.col) == c.value:
@@ -153,9 +183,8 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             value: str | None = None
             other_id = ""
             if other >= 0 and other_col >= 0:
-                value = planned.get((other, other_col), old.cell(other, other_col))
-                other_id = planned.get((other, old.id_col), "") if old.id_col is not None else ""
-                other_id = other_id or old.ids[other]
+                value = planned.get(other, other_col, old.cell(other, other_col))
+                other_id = ids_planned.get(other, "") or old.ids[other]
             elif other < 0 and (not new.ids[c.row] or new.ids[c.row] in fresh):
                 value = ""  # a row a person inserted after the read: nothing of ours was there
             if value is None:
