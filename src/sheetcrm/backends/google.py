@@ -166,7 +166,13 @@ class GoogleBackend:
         if leads_rows is not None:
             tab = leads_rows[0]
             header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
-            requests += self.sheet.room([*data, {"range": f"{quote(tab)}!A1", "values": [header]}])
+            below = self._shape.get(tab, ([], 0))[1] + 2
+            # the append names the row under the last lead: Google refuses a range past the
+            # grid, and a sheet made from a CSV or grown for a write has none to spare
+            under = {"range": f"{quote(tab)}!A{below}", "values": [[""]]}
+            requests += self.sheet.room(
+                [*data, {"range": f"{quote(tab)}!A1", "values": [header]}, under]
+            )
         else:
             requests += self.sheet.room(data)  # rewritten tabs, new columns, History rows
         for title, table in changes.replace.items():
@@ -177,8 +183,7 @@ class GoogleBackend:
         if self._version(requests) != changes.base_version:
             raise StaleSnapshotError("the sheet changed since it was read")
         if leads_rows is not None:
-            tab = leads_rows[0]
-            self._append_leads(tab, header, leads_rows[1], self._shape.get(tab, ([], 0))[1] + 2)
+            self._append_leads(leads_rows[0], header, leads_rows[1], below)
         releasing = self._lease.holder is not None
         # let go of the lease with the last part: had a part failed, leaving it would free it
         last = [{"range": LEASE_RANGE, "values": [["", ""]]}] if releasing else []
