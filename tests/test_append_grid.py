@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
+from sheetcrm.backends.sheets_spreadsheet import ROOM_CELLS
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.flusher import flush
@@ -47,3 +48,7 @@ def test_web_leads_land_under_a_leads_tab_with_no_empty_row(tmp_path):
     assert not report.error and report.appended == 3
     after = backend.read().table(LEADS.name)
     assert after.column("Email")[len(leads.rows) :] == emails
+    # grown by its share of cells, not 20,000 rows of 40-odd columns: Google caps a
+    # spreadsheet at 10 million cells, and a 100,000-lead sheet went over it
+    grown = sheet.row_count - (len(leads.rows) + 1 + len(emails))
+    assert 0 < grown <= ROOM_CELLS // sheet.col_count + 1

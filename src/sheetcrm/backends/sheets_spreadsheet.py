@@ -14,7 +14,10 @@ from sheetcrm.backends.sheets_address import range_start
 from sheetcrm.backends.sheets_grid import META_FIELDS
 from sheetcrm.backends.sheets_http import SheetsHTTP, explain
 
-ROW_HEADROOM = 20_000  # rows a grid grows by at least: History's 7 columns, 140k cells
+# Cells a grid grows by at least, as rows of its width: History's 7 columns, 20,000 rows.
+# In cells, not rows: Google caps a spreadsheet at 10 million cells, and 20,000 rows of a
+# 42-column Leads tab (840,000 cells) made a flush into 100,000 leads go over it.
+ROOM_CELLS = 140_000
 NEW_GRID = (1000, 26)  # rows and columns of a tab added without gridProperties
 
 Request = dict[str, Any]
@@ -116,7 +119,8 @@ class Spreadsheet:
             if want[0] > rows:
                 # room to spare, so that a log growing by a batch at a time (History) costs
                 # a request now and then, not at every write
-                want = (max(want[0], rows + ROW_HEADROOM), want[1])
+                headroom = ROOM_CELLS // max(want[1], cols, 1)
+                want = (max(want[0], rows + headroom), want[1])
             self.grid[title] = (max(rows, want[0]), max(cols, want[1]))
             for dimension, have, need in (("ROWS", rows, want[0]), ("COLUMNS", cols, want[1])):
                 if need > have:
