@@ -40,7 +40,13 @@ value_range = st.fixed_dictionaries(
 )
 answer = st.fixed_dictionaries(
     {"spreadsheetId": st.text(max_size=10), "valueRanges": st.lists(value_range, max_size=4)},
-    optional={"other": st.recursive(st.none() | st.integers() | cell, st.lists, max_leaves=5)},
+    optional={
+        "other": st.recursive(
+            st.none() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | cell,
+            st.lists,
+            max_leaves=5,
+        )
+    },
 )
 
 
@@ -64,6 +70,14 @@ def test_an_answer_read_as_it_arrives_in_any_pieces_reads_the_same(
     a piece may end anywhere, in a name, a text, a number or between two spaces."""
     body = json.dumps(got, indent=indent)
     assert batch_get(_pieces(body, cuts), {}) == json.loads(body)
+
+
+@pytest.mark.parametrize("number", ["1.5", "1e5", "-2.5E-3", "10", "-0.25e+12"])
+def test_a_number_cut_anywhere_between_pieces_reads_whole(number: str) -> None:
+    body = '{"valueRanges":[{"range":"A1","x":' + number + ',"values":[["a"]]}]}'
+    start = body.index(number)
+    for cut in range(start, start + len(number) + 1):
+        assert batch_get([body[:cut], body[cut:]], {}) == json.loads(body)
 
 
 def test_each_distinct_text_is_one_object_across_rows_and_ranges() -> None:

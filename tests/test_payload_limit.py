@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from sheetcrm.backends import google
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
+from sheetcrm.backends.sheets_lease import LEASE_TAB
 from sheetcrm.backends.sheets_parts import body, encoded, parts, row_parts
-from sheetcrm.engine.changes import Changes
+from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.schema import HISTORY, LEADS
 from sheetcrm.engine.table import Table
 from sheetcrm.errors import BackendError
@@ -166,3 +167,55 @@ def test_new_leads_over_the_limit_are_appended_in_parts_google_takes():
     backend.write(Changes(snapshot.version, appends={LEADS.name: rows}))
     assert emulator().stats()["byEndpoint"]["values.append"] == 2
     assert backend.read().table(LEADS.name).rows[len(leads.rows) :] == rows
+
+
+def test_parts_of_an_append_go_in_order_under_rows_typed_meanwhile(monkeypatch):
+    """A person types rows under the last lead just before the append: each part goes under
+    the one before, where Google says it put it (from the row after it, a part whose first
+    cell in column A was empty went among the earlier ones), and the typed rows stay."""
+    monkeypatch.setattr(google, "PART_BYTES", 300)
+    backend = google_backend(template())
+    snapshot = backend.read()
+    leads = snapshot.table(LEADS.name)
+    email = leads.col("Email")
+    typed = [[f"P{i}", *[""] * (email - 1), f"person{i}@typed.example"] for i in range(2)]
+    sheet = emulator().store[backend.id].sheet(LEADS.name)
+    emulator().before_request(
+        lambda _store: sheet.set_values(f"A{len(leads.rows) + 2}", typed),
+        when=lambda info: info.endpoint == "values.append",
+    )
+    new = []
+    for i in range(8):
+        row = [""] * len(leads.header)
+        row[email] = f"web{i}@firm.example"
+        row[0] = "" if i % 4 == 2 else f"first-{i}"  # column A empty in some: no table there
+        new.append(row)
+    backend.write(Changes(snapshot.version, appends={LEADS.name: new}))
+    emails = backend.read().table(LEADS.name).column("Email")[len(leads.rows) :]
+    assert [e for e in emails if e.startswith("web")] == [f"web{i}@firm.example" for i in range(8)]
+    assert sorted(e for e in emails if e.startswith("person")) == [r[email] for r in typed]
+
+
+def test_a_write_that_outlasts_its_lease_leaves_the_lease_to_whoever_took_it(monkeypatch):
+    """Each part can be retried for a while: a write in many parts may outlast its lease,
+    and another sync may have taken it by the last part, which then leaves it alone."""
+    monkeypatch.setattr(google, "PART_BYTES", 1500)
+    backend = google_backend(template())
+    snapshot = backend.read()
+    leads = snapshot.table(LEADS.name)
+    notes = leads.col("Notes")
+    cells = [CellUpdate(LEADS.name, r, notes, f"note {r} " + "x" * 80) for r in range(40)]
+    book = emulator().store[backend.id]
+
+    def another_sync_takes_it(_store: object) -> None:
+        book.sheet(LEASE_TAB).set_values("A1", [["sync-b", "2099-01-01T00:00:00+00:00"]])
+
+    emulator().before_request(
+        another_sync_takes_it, when=lambda info: info.endpoint == "values.batchUpdate"
+    )
+    emulator().reset_stats()
+    with backend.lease("sync-a", CLOCK, seconds=0):  # over as soon as taken
+        backend.write(Changes(snapshot.version, cells))
+    assert emulator().stats()["byEndpoint"]["values.batchUpdate"] > 2
+    assert book.sheet(LEASE_TAB).values()[0][:2] == ["sync-b", "2099-01-01T00:00:00+00:00"]
+    assert backend.read().table(LEADS.name).column("Notes")[:40] == [c.value for c in cells]

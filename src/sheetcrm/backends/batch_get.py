@@ -16,6 +16,7 @@ decoded into the other, at the peak of every read. The answer's other parts are 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from sheetcrm.engine.table import shared_texts
 _DECODER = json.JSONDecoder()
 _SPACE = json.decoder.WHITESPACE  # type: ignore[attr-defined]
 _string = json.decoder.scanstring  # type: ignore[attr-defined]
+_NUMBER_TAIL = re.compile(r"[-+.eE0-9]*")
 
 
 class _Text:
@@ -50,7 +52,7 @@ class _Text:
 
     def take(self, parse: Callable[[str, int], tuple[Any, int]]) -> Any:
         """The value ``parse`` reads from here, once enough of the answer has arrived: a
-        value that ends where the text so far ends may go on (a number) or not be whole."""
+        value followed only by what could still be a number's may not be whole."""
         while True:
             try:
                 value, end = parse(self.text, self.at)
@@ -58,7 +60,9 @@ class _Text:
                 if self.more():
                     continue
                 raise
-            if end < len(self.text) or self.ended or not self.more():
+            # a number the text so far cuts short reads as a shorter one ("1." of "1.5")
+            cut = _NUMBER_TAIL.fullmatch(self.text, end) is not None
+            if not cut or self.ended or not self.more():
                 self.at = end
                 return value
 

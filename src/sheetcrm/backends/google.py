@@ -185,24 +185,25 @@ class GoogleBackend:
         if leads_rows is not None:
             self._append_leads(leads_rows[0], header, leads_rows[1], below)
         releasing = self._lease.holder is not None
-        # let go of the lease with the last part: had a part failed, leaving it would free it
-        last = [{"range": LEASE_RANGE, "values": [["", ""]]}] if releasing else []
-        self._write_values(chain(data, cell_ranges(changes, self._shape)), last)
+        ranges = chain(data, cell_ranges(changes, self._shape))
+        self._write_values(ranges, self._lease if releasing else None)
         if releasing:
             self._lease.holder = None
         self._written = True  # positions are stale now: the next write follows a read
 
-    def _write_values(
-        self, ranges: Iterable[dict[str, Any]], last: list[dict[str, Any]] | None = None
-    ) -> None:
+    def _write_values(self, ranges: Iterable[dict[str, Any]], release: Lease | None = None) -> None:
         """values.batchUpdate of ``ranges`` in parts Google takes (sheets_parts.py), one
-        request each, ``last`` in the last one."""
+        request each; the lease to ``release`` given back in the last one (had a part
+        failed, keeping it would free it), unless the write outlasted it: it may be another
+        sync's by then."""
         ahead: list[bytes] | None = None
         for part in parts(ranges, PART_BYTES):
             if ahead is not None:
                 self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
             ahead = part
-        ahead = [*(ahead or []), *map(encoded, last or [])]
+        ahead = ahead or []
+        if release is not None and release.in_time():
+            ahead.append(encoded({"range": LEASE_RANGE, "values": [["", ""]]}))
         if ahead:
             self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
 
@@ -268,13 +269,16 @@ class GoogleBackend:
         # the rest: the caller's check of the sheet finds the parts that landed)
         for part in row_parts(values, PART_BYTES):
             with self.http.at_most_once():
-                self.sheet.call(
+                got = self.sheet.call(
                     "values_append_text",
                     f"{quote(tab)}!A{below}",
                     {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
                     encoded({"values": part}),
                 )
-            below += len(part)
+            # the next part under this one, where Google says it put it: under rows a person
+            # typed there since the read, when there were some
+            landed = grid_size(got.get("updates", {}).get("updatedRange", ""))
+            below = landed[0] + 1 if landed else below + len(part)
 
     def lease(
         self, holder: str, now: datetime, seconds: float = 300

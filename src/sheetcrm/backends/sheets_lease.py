@@ -15,6 +15,7 @@ one request more and never a person's cell.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,12 +35,16 @@ LEASE_TAB = "_sheetcrm_lease"
 LEASE_RANGE = f"{quote(LEASE_TAB)}!A1:B1"
 
 
+MARGIN = 0.1  # of a lease's time, not counted on: clocks and requests in flight
+
+
 class Lease:
     def __init__(self, sheet: Spreadsheet) -> None:
         self.sheet = sheet
         self.holder: str | None = None  # our holder token while we hold the lease
         self.seen: list[str] = []  # the lease tab's A1:B1 at the last read
         self.found = False  # whether the last read found the lease tab
+        self._ends = 0.0  # monotonic time after which the lease held may be another's
 
     def read_from(self, rows: list[list[str]] | None) -> None:
         """What a read found in the lease tab: its rows, or None when it is not there."""
@@ -60,14 +65,22 @@ class Lease:
                     "wait for it to finish; a lease left by a crash expires on its own",
                 )
         until = (now.astimezone(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        # by this process's own clock: a write in many parts, each retried, may outlast it
+        self._ends = time.monotonic() + seconds * (1 - MARGIN)
         self._take(holder, until)
         self.holder = holder
         try:
             yield
         finally:
             if self.holder is not None:
+                if self.in_time():
+                    self._put("", "")
                 self.holder = None
-                self._put("", "")
+
+    def in_time(self) -> bool:
+        """Whether the lease held is still ours for sure: past its time, another sync may
+        have taken it, and giving it back would give back theirs."""
+        return self.holder is not None and time.monotonic() < self._ends
 
     def confirm(self, value_range: dict[str, Any]) -> None:
         """Raise unless the lease tab, read by columns into ``value_range``, still names us."""
