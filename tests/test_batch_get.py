@@ -192,3 +192,11 @@ def test_an_answer_cut_off_as_it_arrives_is_asked_again() -> None:
         server.shutdown()
         server.server_close()
     assert got == answer and len(served) == 2
+
+
+def test_each_row_can_be_consumed_as_it_is_parsed_with_its_range_s_index() -> None:
+    body = json.dumps({"valueRanges": [{"values": [["a", "b"], ["c"]]}, {"values": [["d"]]}]})
+    seen: list[tuple[int, list[str]]] = []
+    got = batch_get(list(body), {}, lambda index, row: seen.append((index, row)))
+    assert seen == [(0, ["a", "b"]), (0, ["c"]), (1, ["d"])]
+    assert got == {"valueRanges": [{"values": [None, None]}, {"values": [None]}]}

@@ -34,14 +34,21 @@ class _Text:
     def __init__(self, chunks: Iterator[str]) -> None:
         self.chunks, self.text, self.at, self.ended = chunks, "", 0, False
 
-    def more(self) -> bool:
-        """Take the next chunk, after what is left of this one; False at the end."""
+    def more(self, least: int = 1) -> bool:
+        """Take the next chunks, at least ``least`` characters of them when there are, after
+        what is left of this text; False at the end."""
+        got: list[str] = []
+        size = 0
         for chunk in self.chunks:
-            if chunk:
-                self.text, self.at = self.text[self.at :] + chunk, 0
-                return True
-        self.ended = True
-        return False
+            got.append(chunk)
+            size += len(chunk)
+            if size >= least:
+                break
+        else:
+            self.ended = True
+        if size:
+            self.text, self.at = "".join([self.text[self.at :], *got]), 0
+        return size > 0
 
     def next_char(self) -> str:
         """The next character after spaces (skipped), "" at the end of the answer."""
@@ -57,7 +64,10 @@ class _Text:
             try:
                 value, end = parse(self.text, self.at)
             except json.JSONDecodeError:
-                if self.more():
+                # a value longer than a piece (a column of 100,000 cells, read by columns):
+                # the text it has so far at least doubles before it is parsed again, so that
+                # it is parsed a few times over, not once a piece
+                if self.more(least=len(self.text) - self.at):
                     continue
                 raise
             # a number the text so far cuts short reads as a shorter one ("1." of "1.5")
@@ -70,21 +80,29 @@ class _Text:
         return json.JSONDecodeError(message, self.text, self.at)
 
 
-def batch_get(chunks: str | Iterable[str], seen: dict[str, str]) -> dict[str, Any]:
+def batch_get(
+    chunks: str | Iterable[str],
+    seen: dict[str, str],
+    each: Callable[[int, list[Any]], Any] | None = None,
+) -> dict[str, Any]:
     """The answer (its text, or its text in pieces as they arrive) as ``json.loads`` reads
     it, except that each value range's ``values`` rows are lists of ``str`` held once per
-    distinct text in ``seen``. A body that is not JSON raises ``json.JSONDecodeError``, as
-    ``json.loads`` would."""
+    distinct text in ``seen``; or, with ``each``, what ``each(range's index, row)`` makes
+    of each row as it is parsed (a digest's column, consumed and dropped: None). A body
+    that is not JSON raises ``json.JSONDecodeError``, as ``json.loads`` would."""
     text = _Text(iter([chunks] if isinstance(chunks, str) else chunks))
+    ranges = -1  # the index of the value range being parsed
 
-    def row() -> list[str]:
+    def row() -> Any:
         text.next_char()
         cells = text.take(_DECODER.raw_decode)
         if not isinstance(cells, list):
             raise text.fail("a row of values is not a list")
-        return shared_texts((cells,), seen)[0]
+        return shared_texts((cells,), seen)[0] if each is None else each(ranges, cells)
 
     def value_range() -> Any:
+        nonlocal ranges
+        ranges += 1
         return _object(text, {"values": lambda: _array(text, row)})
 
     answer = _object(text, {"valueRanges": lambda: _array(text, value_range)})

@@ -28,7 +28,7 @@ from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.backends.sheets_parts import PART_BYTES, body, encoded, parts, row_parts
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
-from sheetcrm.backends.sheets_version import digest, token, version_ranges
+from sheetcrm.backends.sheets_version import Digest, token, version_ranges
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
@@ -137,17 +137,29 @@ class GoogleBackend:
         if leads is None or self._written:
             return self.read().version
         ranges = version_ranges(leads[0], STATE.name in self._shape)
+        hashed, lease = Digest(), len(ranges)
         if self._lease.holder is not None:
             ranges.append(LEASE_RANGE)
-        got = self.sheet.call(
-            "values_batch_get",
-            ranges,
-            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
-        )
-        value_ranges = got.get("valueRanges", [])
+
+        def column(index: int, cells: list[Any]) -> list[Any] | None:
+            if index < lease:
+                hashed.add(cells)  # hashed as parsed, not kept
+                return None
+            return cells  # the lease's
+
+        try:
+            got = self.http.values_batch_get_shared(
+                self.id,
+                ranges,
+                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+                {},
+                column,
+            )
+        except APIError as exc:
+            raise explain(exc, self.id, self.account) from exc
         if self._lease.holder is not None:
-            self._lease.confirm(value_ranges.pop())
-        return digest(value_ranges)
+            self._lease.confirm(got.get("valueRanges", [])[lease])
+        return hashed.hexdigest()
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -147,16 +147,22 @@ class SheetsHTTP(HTTPClient):
         return self.request("post", url, params=params, data=body, headers=headers).json()
 
     def values_batch_get_shared(
-        self, id: str, ranges: list[str], params: Mapping[str, Any], seen: dict[str, str]
+        self,
+        id: str,
+        ranges: list[str],
+        params: Mapping[str, Any],
+        seen: dict[str, str],
+        each: Callable[[int, list[Any]], Any] | None = None,
     ) -> Any:
         """values.batchGet, its rows parsed a row at a time and each distinct text held once
-        in ``seen`` (backends/batch_get.py): what the read leaves is what it holds."""
+        in ``seen`` (backends/batch_get.py): what the read leaves is what it holds. With
+        ``each``, each row is handed to it as it is parsed (batch_get's ``each``)."""
         url = SPREADSHEET_VALUES_BATCH_URL % id
         asked = {**params, "ranges": ranges}
         for attempt in range(1, self.attempts + 1):
             answer = self.request("get", url, params=asked, stream=True)
             try:
-                return batch_get(_pieces(answer), seen)  # parsed as it arrives
+                return batch_get(_pieces(answer), seen, each)  # parsed as it arrives
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 if attempt == self.attempts:  # cut off as it came, every time
                     raise BackendError(

@@ -1,43 +1,61 @@
-"""The version of a Google Sheet: a digest of the Lead ID and service columns of Leads and of
-the State tab, enough to tell whether a person sorted, inserted or deleted rows, or typed
-into a cell a plan would write.
+"""The version of a Google Sheet: a digest of the Lead ID and service columns of Leads (but a
+lead's reasons: UNVERSIONED) and of the State tab, enough to tell whether a person sorted,
+inserted or deleted rows, or typed into a cell a plan would write.
 
-Two ways to the same digest: :func:`token` from a full read, and :func:`digest` from a narrow
-read of :func:`version_ranges` only (one request), by columns.
+Two ways to the same digest: :func:`token` from a full read, and a :class:`Digest` of a narrow
+read of :func:`version_ranges` only (one request), by columns, a column at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sheetcrm.backends.sheets_address import quote
 from sheetcrm.engine.schema import LEADS, STATE, service_columns
 from sheetcrm.engine.table import Table, column_letter
 
+_SERVICE = frozenset(service_columns())
+
+
+# Texts the sync writes whole from other cells, every time they differ: a person's edit of
+# one between a read and a write is written over now or at the next sync alike. A lead's
+# reasons are its longest service cells (~700 characters each with the bench's rules): at
+# 100,000 leads, Score reasons alone was a 110 MB answer and 65 MB of texts at the peak of
+# every large sheet's write check (issue 21).
+UNVERSIONED = frozenset({"Score reasons", "Win reasons"})
+
+
+def versioned(header: str) -> bool:
+    """Whether a Leads column is in the version: a service column but for UNVERSIONED."""
+    spec = LEADS.column(header)
+    return spec is not None and spec.header in _SERVICE and spec.header not in UNVERSIONED
+
 
 def version_ranges(leads_header: list[str], state: bool) -> list[str]:
-    """The ranges to read, by columns, for :func:`digest`: the service columns of Leads at
-    their place in ``leads_header``, then the State tab if there is one."""
-    wanted = [
-        i
-        for i, h in enumerate(leads_header)
-        if (spec := LEADS.column(h)) is not None and spec.header in service_columns()
-    ]
+    """The ranges to read, by columns, for a :class:`Digest`: the versioned columns of Leads
+    at their place in ``leads_header``, then the State tab if there is one."""
+    wanted = [i for i, h in enumerate(leads_header) if versioned(h)]
     ranges = [f"{quote(LEADS.name)}!{column_letter(i)}:{column_letter(i)}" for i in wanted]
     if state:
         ranges.append(quote(STATE.name))
     return ranges
 
 
-def digest(value_ranges: list[dict[str, Any]]) -> str:
-    """The version, from the answer to a batchGet of :func:`version_ranges` by columns."""
-    return _digest(
-        [str(v) for v in column]
-        for value_range in value_ranges
-        for column in value_range.get("values", [])
-    )
+class Digest:
+    """The digest a column at a time, as the narrow read's answer is parsed: a 100,000-lead sheet's
+    service columns are two million cells, ~260 MB held at once as a parsed answer (at the
+    peak of a flush's write, issue 21); one column at a time, a few MB."""
+
+    def __init__(self) -> None:
+        self._hashed = hashlib.sha256()
+
+    def add(self, column: Sequence[object]) -> None:
+        self._hashed.update("\x1f".join(map(str, column)).encode())
+        self._hashed.update(b"\x1e")
+
+    def hexdigest(self) -> str:
+        return self._hashed.hexdigest()
 
 
 def token(tabs: dict[str, Table]) -> str:
@@ -45,10 +63,8 @@ def token(tabs: dict[str, Table]) -> str:
     columns: list[list[str]] = []
     leads = tabs.get(LEADS.name)
     if leads is not None:
-        service = set(service_columns())
         for i, h in enumerate(leads.header):
-            spec = LEADS.column(h)
-            if spec is not None and spec.header in service:
+            if versioned(h):
                 columns.append([h, *(r[i] if i < len(r) else "" for r in leads.rows)])
     state = tabs.get(STATE.name)
     if state is not None:
@@ -62,8 +78,7 @@ def token(tabs: dict[str, Table]) -> str:
 
 
 def _digest(columns: Iterable[Sequence[str]]) -> str:
-    hashed = hashlib.sha256()
+    hashed = Digest()
     for column in columns:
-        hashed.update("\x1f".join(column).encode())
-        hashed.update(b"\x1e")
+        hashed.add(column)
     return hashed.hexdigest()
