@@ -17,6 +17,7 @@ window between any check and the last request stays open whatever its width.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.catalog import N_, _, speaking
@@ -67,7 +68,11 @@ class _Planned:
 
 
 class _Rows:
-    """One read of the Leads tab, with each row's identity: its Lead ID and person cells."""
+    """One read of the Leads tab, with each row's identity: its Lead ID and person cells.
+    A row's person cells are joined when first asked, and the rows by ID and by person
+    cells indexed only when a lead is looked for: a check whose cells all landed (most of
+    them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
+    100,000 leads, at the peak of a flush (issue 21)."""
 
     def __init__(
         self, table: Table, person: list[str], planned: list[CellUpdate] | None = None
@@ -77,29 +82,46 @@ class _Rows:
         which people own)."""
         self.table = table
         self.id_col = find_column(table, "Lead ID")
-        cols = [table.header.index(h) if h in table.header else -1 for h in person]
-        self.prints = [
-            "\x1f".join(row[c] if 0 <= c < len(row) else "" for c in cols) for row in table.rows
-        ]
-        wanted = set(cols)
-        over: dict[int, dict[int, str]] = {}
+        self._cols = [table.header.index(h) if h in table.header else -1 for h in person]
+        wanted = set(self._cols)
+        self._over: dict[int, dict[int, str]] = {}
         for cell in planned or ():
             if cell.col in wanted and cell.row < len(table.rows):
-                over.setdefault(cell.row, {})[cell.col] = cell.value
-        for r, cells in over.items():
-            row = table.rows[r]
-            self.prints[r] = "\x1f".join(
-                cells.get(c, row[c] if 0 <= c < len(row) else "") for c in cols
-            )
+                self._over.setdefault(cell.row, {})[cell.col] = cell.value
+        self._prints: dict[int, str] = {}
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
-        self.by_id: dict[str, list[int]] = {}
-        self.by_print: dict[str, list[int]] = {}
-        for r, (lead_id, fp) in enumerate(zip(self.ids, self.prints, strict=True)):
-            if lead_id:
-                self.by_id.setdefault(lead_id, []).append(r)
-            self.by_print.setdefault(fp, []).append(r)
         # an ID on two rows (a copied row) names neither: those rows are known by their cells
-        self.unique = {i for i, rows in self.by_id.items() if len(rows) == 1}
+        counts = Counter(i for i in self.ids if i)
+        self.unique = {i for i, n in counts.items() if n == 1}
+        self._all_ids: set[str] | None = None
+        self._by_id: dict[str, int] | None = None
+        self._by_print: dict[str, list[int]] | None = None
+
+    def print_of(self, r: int) -> str:
+        """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
+        found = self._prints.get(r)
+        if found is None:
+            row, over = self.table.rows[r], self._over.get(r, {})
+            found = self._prints[r] = "\x1f".join(
+                over.get(c, row[c] if 0 <= c < len(row) else "") for c in self._cols
+            )
+        return found
+
+    def has_id(self, lead_id: str) -> bool:
+        """Whether any row holds this Lead ID."""
+        if self._all_ids is None:
+            self._all_ids = {i for i in self.ids if i}
+        return lead_id in self._all_ids
+
+    def has_print(self, fp: str) -> bool:
+        return fp in self._prints_index()
+
+    def _prints_index(self) -> dict[str, list[int]]:
+        if self._by_print is None:
+            self._by_print = {}
+            for r in range(len(self.table.rows)):
+                self._by_print.setdefault(self.print_of(r), []).append(r)
+        return self._by_print
 
     def cell(self, row: int, col: int | None) -> str:
         if col is None or row >= len(self.table.rows) or col >= len(self.table.rows[row]):
@@ -108,7 +130,11 @@ class _Rows:
 
     def find(self, lead_id: str, fp: str) -> int:
         """The one row holding this lead, or -1: by ID, else by person cells."""
-        hits = self.by_id[lead_id] if lead_id in self.unique else self.by_print.get(fp, [])
+        if lead_id in self.unique:
+            if self._by_id is None:
+                self._by_id = {i: r for r, i in enumerate(self.ids) if i in self.unique}
+            return self._by_id[lead_id]
+        hits = self._prints_index().get(fp, [])
         return hits[0] if len(hits) == 1 else -1
 
 
@@ -156,19 +182,19 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         if row >= len(new_t.rows):
             return False
         lead_id = known_id(row)
-        return new.ids[row] == lead_id if lead_id else new.prints[row] == old.prints[row]
+        return new.ids[row] == lead_id if lead_id else new.print_of(row) == old.print_of(row)
 
     def lead_now(row: int) -> int:
-        return new.find(known_id(row), old.prints[row])
+        return new.find(known_id(row), old.print_of(row))
 
     def gone(row: int) -> bool:
         """Whether the lead read at ``row`` is no longer in the sheet: a person deleted it."""
         lead_id = known_id(row)
-        return lead_id not in new.by_id if lead_id else old.prints[row] not in new.by_print
+        return not new.has_id(lead_id) if lead_id else not new.has_print(old.print_of(row))
 
     def lead_before(row: int) -> int:
         lead_id = new.ids[row]
-        return old.find("" if lead_id in fresh else lead_id, new.prints[row])
+        return old.find("" if lead_id in fresh else lead_id, new.print_of(row))
 
     for c in cells:
         col = column_now(c.col)
