@@ -112,7 +112,8 @@ write_peak = mb("VmHWM")
 del plan, first
 gc.collect()
 release_freed()
-again = backend.read()
+# read as the service's sync reads (backends/apply.py sync_once), in a tree that does
+again = backend.read(memo.texts()) if hasattr(memo, "texts") else backend.read()
 resync_from = mb("VmRSS")
 reset()
 start = time.perf_counter()
