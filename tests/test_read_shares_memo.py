@@ -11,7 +11,7 @@ import pytest
 
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.engine.schema import LEADS
-from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.sync import STEPS, begin, plan_sync
 from sheetcrm.engine.table import shared_texts
 from sheetcrm.engine.validation import Memo
 from sheets import NOW, make_backend, put_leads, template
@@ -66,3 +66,22 @@ def test_a_read_row_has_no_room_to_grow():
     rows = shared_texts([[f"cell {i}" for i in range(42)], ["a"] * 7, (c for c in "abc")], {})
     assert [sys.getsizeof(r) for r in rows] == [sys.getsizeof(list(tuple(r))) for r in rows]
     assert rows[0] == [f"cell {i}" for i in range(42)] and rows[2] == ["a", "b", "c"]
+
+
+def test_a_re_sync_keeps_the_status_it_read_where_it_says_the_same():
+    # a lead with problems gets a Status joined anew each sync: the read's string is kept
+    tabs = _tabs()
+    put_leads(tabs, *LEADS_ROWS, {"Email": "not an address", "Phone": "12", "Stage": "Nope"})
+    backend, memo = make_backend("memory", None, tabs), Memo()
+    sync_once(backend, NOW, NOW, memo)
+    again = backend.read()
+    read = again.table(LEADS.name).column("Status")
+    assert any(text != "OK" for text in read)
+    state = begin(again, NOW, memo, True)
+    for name, step in STEPS:
+        state = step(state)
+        if name == "status":
+            break
+    made = state.data["Status"].to_numpy(dtype=object)
+    assert list(made) == read
+    assert all(m is r for m, r in zip(made, read, strict=True))
