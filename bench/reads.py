@@ -112,14 +112,16 @@ write_peak = mb("VmHWM")
 del plan, first
 gc.collect()
 release_freed()
-again = backend.read()
-resync_from = mb("VmRSS")
+# read as the service's sync reads (backends/apply.py sync_once), in a tree that does
+reset()
+again = backend.read(memo.texts()) if hasattr(memo, "texts") else backend.read()
+resync_read_peak, resync_from = mb("VmHWM"), mb("VmRSS")
 reset()
 start = time.perf_counter()
 plan_sync(again, NOW, memo)
 print(json.dumps({
     "read_and_first_sync_peak_mb": first_peak, "first_write_peak_mb": write_peak,
-    "resync_from_mb": resync_from,
+    "resync_read_peak_mb": resync_read_peak, "resync_from_mb": resync_from,
     "resync_s": time.perf_counter() - start, "resync_peak_mb": mb("VmHWM"),
 }))
 """

@@ -286,8 +286,8 @@ def test_a_sync_that_ran_beside_another_does_not_blame_a_person(sheet, capsys, m
     read = WorkbookBackend.read
     others = []
 
-    def read_then_another_sync_runs(self):
-        snapshot = read(self)
+    def read_then_another_sync_runs(self, texts=None):
+        snapshot = read(self, texts)
         if not others:
             others.append("the other sync")  # once: its own read comes back here
             now = datetime(2026, 11, 23, 10, 0)

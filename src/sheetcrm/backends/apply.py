@@ -123,7 +123,8 @@ def sync_once(
     once: held before the write, released once it landed (backends/notices.py).
     ``sent``: the messages the sender reports, for the Notifications tab (once per key)."""
     with notices.writing() if notices is not None else nullcontext():
-        snapshot = backend.read()
+        # the memo's texts: an unchanged cell is read as the string it already holds
+        snapshot = backend.read(memo.texts() if memo is not None else None)
         with backend.lease(holder, clock):
             if notices is not None:
                 notices.settle(snapshot)

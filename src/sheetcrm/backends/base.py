@@ -37,8 +37,11 @@ class SheetBackend(Protocol):
         """Whether there is a spreadsheet at ``location`` at all."""
         ...
 
-    def read(self) -> Snapshot:
-        """Every tab, every cell as canonical text; ``Snapshot.version`` identifies this state."""
+    def read(self, texts: dict[str, str] | None = None) -> Snapshot:
+        """Every tab, every cell as canonical text; ``Snapshot.version`` identifies this state.
+        ``texts``: strings the caller already holds, keyed by their content (the memo's,
+        ``Memo.texts``): a cell equal to one is read as that very string. The read adds
+        to the dict."""
         ...
 
     def version(self) -> str:

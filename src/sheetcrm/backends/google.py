@@ -88,13 +88,14 @@ class GoogleBackend:
             return False
         return True
 
-    def read(self) -> Snapshot:
+    def read(self, texts: dict[str, str] | None = None) -> Snapshot:
         titles = list(self.sheet.sheet_ids) or [
             *(t.name for t in (*TABS, *METRIC_TABS)),
             LEASE_TAB,
         ]
         found: dict[str, list[list[str]]] = {}
-        seen: dict[str, str] = {}  # each distinct text held once (engine/table.py)
+        # each distinct text held once (engine/table.py), the caller's own if it holds it
+        seen: dict[str, str] = {} if texts is None else texts
         try:
             got = self.http.values_batch_get_shared(
                 self.id,

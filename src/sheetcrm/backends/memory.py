@@ -32,7 +32,8 @@ class MemoryBackend:
     def exists(self) -> bool:
         return bool(self.tabs)
 
-    def read(self) -> Snapshot:
+    def read(self, texts: dict[str, str] | None = None) -> Snapshot:
+        # ``texts`` unused: the copies share the strings this backend holds, as it holds them
         return Snapshot({k: v.copy() for k, v in self.tabs.items()}, str(self._version))
 
     def version(self) -> str:

@@ -76,11 +76,11 @@ class WorkbookBackend:
     def version(self) -> str:
         return xlsx_package.version(self.path)
 
-    def read(self) -> Snapshot:
+    def read(self, texts: dict[str, str] | None = None) -> Snapshot:
         # python-calamine's values, not openpyxl's objects: a re-sync that changes nothing
         # never builds them (xlsx_read.py); write() loads openpyxl only when there is a change.
         version = self.version()
-        tabs = xlsx_read.read_tabs(self.path)
+        tabs = xlsx_read.read_tabs(self.path, texts)
         # what write() needs to place cells and rows at this version, without reading again
         self._measured = (
             version,

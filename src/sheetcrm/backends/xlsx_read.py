@@ -31,14 +31,16 @@ Span = tuple[tuple[int, int], tuple[int, int]]
 
 
 @gc_paused()
-def read_tabs(path: Path) -> dict[str, Table]:
-    """Every worksheet's table, by title in the workbook's order."""
+def read_tabs(path: Path, texts: dict[str, str] | None = None) -> dict[str, Table]:
+    """Every worksheet's table, by title in the workbook's order; ``texts`` as
+    ``SheetBackend.read`` takes them."""
     try:
         quirks = xlsx_quirks.scan(path)
         book = CalamineWorkbook.from_path(str(path))
     except (OpenpyxlNeeded, CalamineError, *UNREADABLE):
         return read_tabs_openpyxl(path)
-    seen: dict[str, str] = {}  # each distinct text held once, whichever tab has it
+    # each distinct text held once, whichever tab has it
+    seen: dict[str, str] = {} if texts is None else texts
     try:
         return {
             sheet.name: _table(

@@ -125,7 +125,9 @@ def shared_texts(rows: Iterable[Iterable[object]], seen: dict[str, str]) -> list
     shared = []
     for row in rows:
         texts = list(map(str, row))
-        shared.append(list(map(keep, texts, texts)))
+        # through a tuple, as long as the row: a list made from ``map`` grows as it goes and
+        # keeps the room it grew (52 places for a Leads row of 42 cells: 8 MB at 100,000)
+        shared.append(list(tuple(map(keep, texts, texts))))
     return shared
 
 

@@ -44,7 +44,7 @@ def write_status(state: SyncState) -> SyncState:
     rules = rule_notes(state)  # the rules with a problem, and what was used instead
     if not state.frozen & {"validation", "stages"}:
         joined, said = join_notes(n, notes + rules)
-        state.put("Status", np.where(said, joined, "OK"))
+        state.put("Status", _as_read(np.where(said, joined, "OK"), state.data["Status"]))
     elif rules:
         # the rows could not be checked: no "OK", no problem either, but why not
         joined, said = join_notes(n, rules)
@@ -52,6 +52,15 @@ def write_status(state: SyncState) -> SyncState:
     state.row_problems, state.counted = problems, counted
     state.plan.summary.flagged = int(flagged.sum())
     return state
+
+
+def _as_read(made: np.ndarray, read: pd.Series) -> np.ndarray:
+    """``made``, but the very string read in the cell wherever it is the same text: a
+    re-sync makes every lead's Status again, mostly what the sheet already says (33,000
+    distinct texts joined at 100,000 leads, 8 MB, each held a second time until the plan
+    is done); those made go with this step."""
+    cells = read.to_numpy(dtype=object)
+    return np.where(made == cells, cells, made)
 
 
 def _prefixed(column: str, messages: list[str]) -> np.ndarray:

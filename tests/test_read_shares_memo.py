@@ -1,0 +1,87 @@
+"""A re-sync's read shares the memo's texts (issue 21): a cell the last sync read or wrote (a
+Lead ID, an e-mail, a phone) is read as the very string the memo keeps, not an equal one
+beside it; and the rows a read makes are as long as they are, with no room to grow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from sheetcrm.backends.apply import sync_once
+from sheetcrm.engine.schema import LEADS
+from sheetcrm.engine.sync import STEPS, begin, plan_sync
+from sheetcrm.engine.table import shared_texts
+from sheetcrm.engine.validation import Memo
+from sheets import NOW, make_backend, put_leads, template
+
+LEADS_ROWS = [
+    {"Email": f"lead{i}@acme.example", "Phone": f"+33 6 12 34 56 {i:02d}", "Company": "Acme"}
+    for i in range(20)
+]
+
+
+def _tabs():
+    tabs = template()
+    put_leads(tabs, *LEADS_ROWS)
+    return tabs
+
+
+def _held(memo: Memo) -> dict[int, str]:
+    return {id(text): text for text in memo.texts().values()}
+
+
+def test_the_memo_gives_every_text_it_keeps_keyed_by_its_content():
+    memo = Memo()
+    plan_sync(make_backend("memory", None, _tabs()).read(), NOW, memo)
+    texts = memo.texts()
+    assert all(key == text for key, text in texts.items())
+    for lead in LEADS_ROWS:
+        assert lead["Email"] in texts
+        kept = memo.emails[lead["Email"]]
+        assert (kept if isinstance(kept, str) else kept[0]) in texts
+    ids = [c for c in memo.columns["frame Lead ID"][1] if c]
+    assert len(ids) == len(LEADS_ROWS) and all(i in texts for i in ids)
+
+
+@pytest.mark.parametrize("kind", ["google", "workbook"])
+def test_a_re_sync_reads_the_memos_strings_and_plans_as_without_them(kind, tmp_path: Path):
+    backend, memo = make_backend(kind, tmp_path, _tabs()), Memo()
+    sync_once(backend, NOW, NOW, memo)  # the first sync writes IDs and normalised phones
+    held = _held(memo)
+    again = backend.read(memo.texts())
+    leads = again.table(LEADS.name)
+    for column in ("Lead ID", "Email", "Phone"):
+        cells = leads.column(column)
+        assert all(cells) and all(id(c) in held for c in cells), column
+    # the same plan as a read that shares nothing, and as a memo that never saw the sheet
+    alone = backend.read()
+    assert not any(id(c) in held for c in alone.table(LEADS.name).column("Lead ID"))
+    shared = plan_sync(again, NOW, memo).describe(10**6)
+    assert shared == plan_sync(alone, NOW, Memo()).describe(10**6)
+
+
+def test_a_read_row_has_no_room_to_grow():
+    rows = shared_texts([[f"cell {i}" for i in range(42)], ["a"] * 7, (c for c in "abc")], {})
+    assert [sys.getsizeof(r) for r in rows] == [sys.getsizeof(list(tuple(r))) for r in rows]
+    assert rows[0] == [f"cell {i}" for i in range(42)] and rows[2] == ["a", "b", "c"]
+
+
+def test_a_re_sync_keeps_the_status_it_read_where_it_says_the_same():
+    # a lead with problems gets a Status joined anew each sync: the read's string is kept
+    tabs = _tabs()
+    put_leads(tabs, *LEADS_ROWS, {"Email": "not an address", "Phone": "12", "Stage": "Nope"})
+    backend, memo = make_backend("memory", None, tabs), Memo()
+    sync_once(backend, NOW, NOW, memo)
+    again = backend.read()
+    read = again.table(LEADS.name).column("Status")
+    assert any(text != "OK" for text in read)
+    state = begin(again, NOW, memo, True)
+    for name, step in STEPS:
+        state = step(state)
+        if name == "status":
+            break
+    made = state.data["Status"].to_numpy(dtype=object)
+    assert list(made) == read
+    assert all(m is r for m, r in zip(made, read, strict=True))
