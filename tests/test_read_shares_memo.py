@@ -85,3 +85,37 @@ def test_a_re_sync_keeps_the_status_it_read_where_it_says_the_same():
     made = state.data["Status"].to_numpy(dtype=object)
     assert list(made) == read
     assert all(m is r for m, r in zip(made, read, strict=True))
+
+
+def test_a_flush_reads_the_memos_strings_too(tmp_path: Path):
+    """The background process flushes with the memo its syncs keep: the flush's read of the
+    whole sheet shares the memo's texts as a re-sync's does (issue 21: a flush into 100,000
+    leads was the process's peak)."""
+    import time
+    from datetime import UTC, datetime
+
+    from sheetcrm.intake.adapters import adapt
+    from sheetcrm.intake.flusher import flush
+    from sheetcrm.intake.outbox import Outbox
+
+    backend, memo = make_backend("google", tmp_path, _tabs()), Memo()
+    sync_once(backend, NOW, NOW, memo)
+    held = _held(memo)
+    read = backend.read
+    shared: list[int] = []
+
+    def reading(texts=None):  # the backend's own read, and what of it is the memo's
+        got = read(texts)
+        shared.extend(id(c) in held for c in got.table(LEADS.name).column("Email"))
+        return got
+
+    backend.read = reading  # type: ignore[method-assign]
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    submission = adapt("generic", {"event_id": "web-1", "email": "web.one@acme.example"})
+    outbox.put(submission.key(), "generic", submission.to_json(), time.time())
+    try:
+        report = flush(outbox, backend, lambda: datetime.now(UTC), "worker", memo=memo)
+    finally:
+        outbox.close()
+    assert report.appended == 1 and not report.error
+    assert sum(shared) >= len(LEADS_ROWS)  # every lead's e-mail, as the memo holds it

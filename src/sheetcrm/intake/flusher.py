@@ -148,7 +148,9 @@ def _append(
 ) -> dict[str, str]:
     """Append what the sheet lacks; key -> Lead ID of every submission now in the sheet
     (and "" for each posted touch, appended to Activities in the same write)."""
-    snapshot = backend.read()
+    # the memo's texts, as a sync's read shares them: a cell still as it was is read as the
+    # string the memo keeps (backends/apply.py sync_once)
+    snapshot = backend.read(memo.texts() if memo is not None else None)
     with backend.lease(worker, clock()):
         if notices is not None:
             notices.settle(snapshot)
@@ -182,7 +184,7 @@ def _append(
             except StaleSnapshotError:  # a person edited since the read: plan again
                 if noting is not None:
                     noting.drop(intake.plan)  # refused whole: nothing of it landed
-                snapshot = backend.read()
+                snapshot = backend.read(memo.texts() if memo is not None else None)
                 continue
             # any other failure leaves them held, for the next write's settle
             if noting is not None:
