@@ -119,3 +119,24 @@ def test_a_flush_reads_the_memos_strings_too(tmp_path: Path):
         outbox.close()
     assert report.appended == 1 and not report.error
     assert sum(shared) >= len(LEADS_ROWS)  # every lead's e-mail, as the memo holds it
+
+
+def test_a_flush_s_plan_shares_the_read_s_rows_and_leaves_them_as_read():
+    """plan_intake plans the sheet with the new rows under it from the read's own rows (a
+    copy of each was ~40 MB at 100,000 leads): the plan must leave them as they were read,
+    for the write is resolved against them."""
+    import copy
+    from datetime import UTC, datetime
+
+    from sheetcrm.intake.batch import Arrival, plan_intake
+
+    backend, memo = make_backend("memory", None, _tabs()), Memo()
+    sync_once(backend, NOW, NOW, memo)
+    snapshot = backend.read()
+    leads = snapshot.table(LEADS.name)
+    before = copy.deepcopy(leads.rows)
+    received = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    record = {"Email": "lead3@acme.example", "Company": "Acme"}  # a duplicate of a lead
+    intake = plan_intake(snapshot, [Arrival("k1", record, received)], NOW, memo)
+    assert len(intake.plan.appends) == 1 and intake.lead_ids["k1"]
+    assert leads.rows == before
