@@ -18,7 +18,7 @@ from sheetcrm.engine.sync import plan_sync
 from sheetcrm.errors import IntakeError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.batch import Arrival, plan_intake
-from sheetcrm.intake.fields import INTAKE, lead_record
+from sheetcrm.intake.fields import DETAILS_COLUMN, INTAKE, lead_record
 from sheets import NOW, template
 
 # the activities step may fill these two person columns (docs/activities.md)
@@ -198,7 +198,9 @@ def test_any_form_post_fills_intake_columns_only_and_metrics_stay_finite(post):
     snapshot = MemoryBackend(template()).read()
     config = parse_config(snapshot)
     record = lead_record(submission, config.forms, config.settings, LEAD_HEADERS)
-    assert set(record) <= INTAKE | {"Submission ID"}, record  # the template's Forms tab
+    # the template's Forms tab, and what the vendor says of the post (a form id, an IP):
+    # Form details, where intake/fields.py puts it (a post keyed "form id" found this)
+    assert set(record) <= INTAKE | {"Submission ID", DETAILS_COLUMN}, record
     intake = plan_intake(snapshot, [Arrival(submission.key(), record, NOW)], NOW)
     [row] = intake.plan.appends
     stages = {s.name: s.type for s in config.stages}
