@@ -48,6 +48,13 @@ class SheetBackend(Protocol):
         """A cheap token that changes whenever the sheet's content may have changed."""
         ...
 
+    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
+        """The header of ``tab`` and its Lead ID column (below the header) as the sheet has
+        them now, in one narrow read: what tells, after a write that was not atomic, that
+        every row written still holds its lead (engine/landing.py ``landed``). None where a
+        write is atomic, or the tab has no Lead ID column."""
+        ...
+
     def write(self, changes: Changes) -> None:
         """Write ``changes`` in one go, or raise :class:`StaleSnapshotError` and write nothing
         when the sheet is no longer at ``changes.base_version``."""

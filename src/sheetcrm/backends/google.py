@@ -162,6 +162,23 @@ class GoogleBackend:
             self._lease.confirm(got.get("valueRanges", [])[lease])
         return hashed.hexdigest()
 
+    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
+        header = self._shape.get(tab, ([], 0))[0]
+        at = next((i for i, h in enumerate(header) if canonical_header(h) == "Lead ID"), None)
+        if at is None:
+            return None
+        letter = column_letter(at)
+        got = self.sheet.call(
+            "values_batch_get",
+            [f"{quote(tab)}!1:1", f"{quote(tab)}!{letter}2:{letter}"],
+            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+        )
+        found = [r.get("values", []) for r in got.get("valueRanges", [])]
+        if len(found) != 2:
+            return None
+        now = [str(c[0]) if c else "" for c in found[0]]  # the header, a column each
+        return now, [str(v) for v in (found[1][0] if found[1] else [])]
+
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, changes: Changes) -> None:

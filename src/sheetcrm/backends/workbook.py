@@ -170,6 +170,9 @@ class WorkbookBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
+    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
+        return None  # a write lands whole: nothing to check after it
+
     def row_link(self, row: int) -> str:
         return ""  # a file has no address that opens it at a row: the message names the row
 

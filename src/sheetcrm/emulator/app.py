@@ -13,8 +13,8 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -106,6 +106,7 @@ class RequestInfo:
     spreadsheet_id: str
     range: str
     body: Any
+    args: Mapping[str, list[str]] = field(default_factory=dict)  # the query's parameters
 
 
 @dataclass
@@ -183,7 +184,9 @@ class EmulatorApp:
         call = Call(
             request.args.to_dict(flat=False), body, params.get("range", ""), params.get("extra", "")
         )
-        info = RequestInfo(request.method, endpoint, kind, params.get("id", ""), call.range, body)
+        info = RequestInfo(
+            request.method, endpoint, kind, params.get("id", ""), call.range, body, call.args
+        )
         with self.lock:
             self._run_hooks(info)
             if "id" in params:

@@ -138,6 +138,48 @@ class _Rows:
         return hits[0] if len(hits) == 1 else -1
 
 
+def rows_to_check(before: Snapshot, written: Changes) -> dict[int, str] | None:
+    """The Leads rows ``written`` wrote cells to, each with the Lead ID it was read with,
+    when a narrow read back can tell they all landed (:func:`landed`): every such row had an
+    ID no other row had, which this write left as it was. None when one had not (a first
+    sync gives the IDs): :func:`check_landing` then reads the whole tab back. Empty when no
+    Leads cell was written."""
+    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    if tab is None:
+        return {}
+    table = before.table(tab)
+    id_col = find_column(table, "Lead ID")
+    ids = [r[id_col].strip() if id_col is not None and id_col < len(r) else "" for r in table.rows]
+    counts = Counter(i for i in ids if i)
+    rows: dict[int, str] = {}
+    for c in written.cells:
+        if c.tab != tab:
+            continue
+        lead_id = ids[c.row] if c.row < len(ids) else ""
+        if c.col == id_col or counts.get(lead_id) != 1:
+            return None
+        rows[c.row] = lead_id
+    return rows
+
+
+def landed(
+    before: Snapshot, written: Changes, rows: dict[int, str], header: list[str], ids: list[str]
+) -> bool:
+    """Whether every row of :func:`rows_to_check` holds its lead in the sheet now, whose
+    Leads ``header`` and Lead ID column (``ids``, below the header) a narrow read brought,
+    under the same header as the write's: its cells are on their leads. A check whose cells
+    all landed (most of them) then reads two columns back, not the whole sheet: a flush into
+    100,000 leads read them all again at its peak (issue 21)."""
+    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    if tab is None:
+        return True
+    wrote = [*before.table(tab).header, *written.new_columns.get(tab, [])]
+    now = [*header, *[""] * (len(wrote) - len(header))]
+    if any(norm_header(a) != norm_header(b) for a, b in zip(wrote, now, strict=False)):
+        return False  # a header renamed, moved or removed: check_landing follows it
+    return all(r < len(ids) and ids[r].strip() == lead_id for r, lead_id in rows.items())
+
+
 def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: str) -> Landing:
     """Where the Leads cells of ``written`` (resolved against ``before``) are in ``after``,
     and the repair for those that landed on another lead."""
