@@ -28,7 +28,15 @@ from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
 from sheetcrm.backends.sheets_parts import PART_BYTES, body, encoded, parts, row_parts
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
-from sheetcrm.backends.sheets_version import Digest, token, version_ranges
+from sheetcrm.backends.sheets_version import (
+    BY_COLUMNS,
+    CHECK_CELLS_IN_ANSWER,
+    Digest,
+    identity,
+    identity_ranges,
+    token,
+    version_ranges,
+)
 from sheetcrm.engine.adoption import Adoption
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
@@ -47,12 +55,6 @@ from sheetcrm.errors import BackendError
 CELL_LIMIT = 50_000  # characters per cell, the Sheets API's limit
 
 
-CHECK_CELLS_IN_ANSWER = 50_000
-"""Up to this many service cells (rows x columns), the write's check rides on its grid
-batchUpdate's answer; past it, the check is a values read of its own (one read more, no more
-writes). A grid-data answer wraps every cell (``{"formattedValue": ...}``): for 56,000 leads'
-20 service columns the stand-in and the parse took ~4.5 s more than a values read (issue 21,
-session 5); at ~4 us a cell, a request's ~0.1-0.3 s is cheaper past ~50,000 cells."""
 RAW = {"valueInputOption": "RAW"}  # every write: text stays text, never a formula
 
 
@@ -152,7 +154,7 @@ class GoogleBackend:
             got = self.http.values_batch_get_shared(
                 self.id,
                 ranges,
-                {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+                BY_COLUMNS,
                 {},
                 column,
             )
@@ -163,21 +165,10 @@ class GoogleBackend:
         return hashed.hexdigest()
 
     def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
-        header = self._shape.get(tab, ([], 0))[0]
-        at = next((i for i, h in enumerate(header) if canonical_header(h) == "Lead ID"), None)
-        if at is None:
+        ranges = identity_ranges(tab, self._shape.get(tab, ([], 0))[0])
+        if ranges is None:
             return None
-        letter = column_letter(at)
-        got = self.sheet.call(
-            "values_batch_get",
-            [f"{quote(tab)}!1:1", f"{quote(tab)}!{letter}2:{letter}"],
-            {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
-        )
-        found = [r.get("values", []) for r in got.get("valueRanges", [])]
-        if len(found) != 2:
-            return None
-        now = [str(c[0]) if c else "" for c in found[0]]  # the header, a column each
-        return now, [str(v) for v in (found[1][0] if found[1] else [])]
+        return identity(self.sheet.call("values_batch_get", ranges, BY_COLUMNS))
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sheetcrm.backends.sheets_address import quote
-from sheetcrm.engine.schema import LEADS, STATE, service_columns
+from sheetcrm.engine.schema import LEADS, STATE, canonical_header, service_columns
 from sheetcrm.engine.table import Table, column_letter
 
 _SERVICE = frozenset(service_columns())
 
+
+CHECK_CELLS_IN_ANSWER = 50_000
+"""Up to this many service cells (rows x columns), the write's check rides on its grid
+batchUpdate's answer; past it, the check is a values read of its own (one read more, no more
+writes). A grid-data answer wraps every cell (``{"formattedValue": ...}``): for 56,000 leads'
+20 service columns the stand-in and the parse took ~4.5 s more than a values read (issue 21,
+session 5); at ~4 us a cell, a request's ~0.1-0.3 s is cheaper past ~50,000 cells."""
+BY_COLUMNS = {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"}
 
 # Texts the sync writes whole from other cells, every time they differ: a person's edit of
 # one between a read and a write is written over now or at the next sync alike. A lead's
@@ -82,3 +91,22 @@ def _digest(columns: Iterable[Sequence[str]]) -> str:
     for column in columns:
         hashed.add(column)
     return hashed.hexdigest()
+
+
+def identity_ranges(tab: str, header: list[str]) -> list[str] | None:
+    """The ranges of a tab's header row and Lead ID column (below it), by the ``header`` last
+    read; None when it has no Lead ID column. What SheetBackend.identity reads."""
+    at = next((i for i, h in enumerate(header) if canonical_header(h) == "Lead ID"), None)
+    if at is None:
+        return None
+    letter = column_letter(at)
+    return [f"{quote(tab)}!1:1", f"{quote(tab)}!{letter}2:{letter}"]
+
+
+def identity(answer: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+    """The header and the Lead IDs from the answer to a batchGet of :func:`identity_ranges`."""
+    found = [r.get("values", []) for r in answer.get("valueRanges", [])]
+    if len(found) != 2:
+        return None
+    header = [str(c[0]) if c else "" for c in found[0]]  # by columns: a list each
+    return header, [str(v) for v in (found[1][0] if found[1] else [])]
