@@ -11,10 +11,10 @@ from datetime import datetime
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.landing import check_landing, landed, rows_to_check
+from sheetcrm.engine.landing import check_landing, landed, leads_tab, rows_to_check
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan, Resolved, resolve
-from sheetcrm.engine.schema import LEADS, tab_spec
+from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
@@ -86,8 +86,7 @@ def verify(backend: SheetBackend, before: Snapshot, written: Changes, stamp: str
     checked = Checked()
     if backend.atomic or not written.cells:
         return checked
-    rows = rows_to_check(before, written)
-    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    rows, tab = rows_to_check(before, written), leads_tab(before)
     if rows == {} or tab is None:
         return checked  # no Leads cell written: nothing a sort can put on another lead
     if rows is not None:  # every written row had its own ID: two columns tell

@@ -32,7 +32,7 @@ from sheetcrm.backends.sheets_version import (
     BY_COLUMNS,
     CHECK_CELLS_IN_ANSWER,
     Digest,
-    identity,
+    identity_answer,
     identity_ranges,
     token,
     version_ranges,
@@ -150,16 +150,7 @@ class GoogleBackend:
                 return None
             return cells  # the lease's
 
-        try:
-            got = self.http.values_batch_get_shared(
-                self.id,
-                ranges,
-                BY_COLUMNS,
-                {},
-                column,
-            )
-        except APIError as exc:
-            raise explain(exc, self.id, self.account) from exc
+        got = self.sheet.call("values_batch_get_shared", ranges, BY_COLUMNS, {}, column)
         if self._lease.holder is not None:
             self._lease.confirm(got.get("valueRanges", [])[lease])
         return hashed.hexdigest()
@@ -168,7 +159,7 @@ class GoogleBackend:
         ranges = identity_ranges(tab, self._shape.get(tab, ([], 0))[0])
         if ranges is None:
             return None
-        return identity(self.sheet.call("values_batch_get", ranges, BY_COLUMNS))
+        return identity_answer(self.sheet.call("values_batch_get", ranges, BY_COLUMNS))
 
     # -- writing ---------------------------------------------------------------------------
 

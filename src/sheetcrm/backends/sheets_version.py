@@ -103,7 +103,7 @@ def identity_ranges(tab: str, header: list[str]) -> list[str] | None:
     return [f"{quote(tab)}!1:1", f"{quote(tab)}!{letter}2:{letter}"]
 
 
-def identity(answer: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+def identity_answer(answer: dict[str, Any]) -> tuple[list[str], list[str]] | None:
     """The header and the Lead IDs from the answer to a batchGet of :func:`identity_ranges`."""
     found = [r.get("values", []) for r in answer.get("valueRanges", [])]
     if len(found) != 2:

@@ -90,10 +90,9 @@ class _Rows:
                 self._over.setdefault(cell.row, {})[cell.col] = cell.value
         self._prints: dict[int, str] = {}
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
+        self._counts = Counter(i for i in self.ids if i)
         # an ID on two rows (a copied row) names neither: those rows are known by their cells
-        counts = Counter(i for i in self.ids if i)
-        self.unique = {i for i, n in counts.items() if n == 1}
-        self._all_ids: set[str] | None = None
+        self.unique = {i for i, n in self._counts.items() if n == 1}
         self._by_id: dict[str, int] | None = None
         self._by_print: dict[str, list[int]] | None = None
 
@@ -109,9 +108,7 @@ class _Rows:
 
     def has_id(self, lead_id: str) -> bool:
         """Whether any row holds this Lead ID."""
-        if self._all_ids is None:
-            self._all_ids = {i for i in self.ids if i}
-        return lead_id in self._all_ids
+        return lead_id in self._counts
 
     def has_print(self, fp: str) -> bool:
         return fp in self._prints_index()
@@ -138,25 +135,27 @@ class _Rows:
         return hits[0] if len(hits) == 1 else -1
 
 
+def leads_tab(snapshot: Snapshot) -> str | None:
+    """The name the Leads tab has in ``snapshot``; None when it has none."""
+    return next((t for t in snapshot.tabs if tab_spec(t) is LEADS), None)
+
+
 def rows_to_check(before: Snapshot, written: Changes) -> dict[int, str] | None:
     """The Leads rows ``written`` wrote cells to, each with the Lead ID it was read with,
     when a narrow read back can tell they all landed (:func:`landed`): every such row had an
     ID no other row had, which this write left as it was. None when one had not (a first
     sync gives the IDs): :func:`check_landing` then reads the whole tab back. Empty when no
     Leads cell was written."""
-    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    tab = leads_tab(before)
     if tab is None:
         return {}
-    table = before.table(tab)
-    id_col = find_column(table, "Lead ID")
-    ids = [r[id_col].strip() if id_col is not None and id_col < len(r) else "" for r in table.rows]
-    counts = Counter(i for i in ids if i)
+    read = _Rows(before.table(tab), [])
     rows: dict[int, str] = {}
     for c in written.cells:
         if c.tab != tab:
             continue
-        lead_id = ids[c.row] if c.row < len(ids) else ""
-        if c.col == id_col or counts.get(lead_id) != 1:
+        lead_id = read.ids[c.row] if c.row < len(read.ids) else ""
+        if c.col == read.id_col or lead_id not in read.unique:
             return None
         rows[c.row] = lead_id
     return rows
@@ -170,7 +169,7 @@ def landed(
     under the same header as the write's: its cells are on their leads. A check whose cells
     all landed (most of them) then reads two columns back, not the whole sheet: a flush into
     100,000 leads read them all again at its peak (issue 21)."""
-    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    tab = leads_tab(before)
     if tab is None:
         return True
     wrote = [*before.table(tab).header, *written.new_columns.get(tab, [])]
@@ -183,7 +182,7 @@ def landed(
 def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: str) -> Landing:
     """Where the Leads cells of ``written`` (resolved against ``before``) are in ``after``,
     and the repair for those that landed on another lead."""
-    tab = next((t for t in before.tabs if tab_spec(t) is LEADS), None)
+    tab = leads_tab(before)
     landing = Landing(Changes(after.version))
     cells = [c for c in written.cells if c.tab == tab]
     if tab is None or not cells or after.get(tab) is None:
