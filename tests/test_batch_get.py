@@ -5,13 +5,20 @@ any answer of that shape; a body that is not JSON fails as ``json.loads`` fails.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sheetcrm.backends.batch_get import batch_get
+from sheetcrm.backends.sheets_http import SheetsHTTP
 
 CASSETTES = Path(__file__).resolve().parents[2] / "shared" / "ref" / "gspread-cassettes"
 
@@ -110,69 +117,23 @@ def test_a_body_that_is_not_such_an_answer_fails_as_json_fails(body: str) -> Non
         batch_get(list(body), {})
 
 
-def test_the_read_asks_google_for_unindented_text_and_parses_what_it_gets() -> None:
-    # a real server on loopback answering as Google did (indented, as Google answers unless
-    # asked with prettyPrint=false), recording what it was asked
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlsplit
-
-    from google.auth.credentials import AnonymousCredentials
-
-    from sheetcrm.backends.sheets_http import SheetsHTTP
-
-    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:B2", "values": [["a"]]}]}
+@contextmanager
+def _google(*answers: tuple[bytes, int]) -> Iterator[tuple[SheetsHTTP, list[dict]]]:
+    """A real server on loopback answering each GET with the next (body, Content-Length)
+    (a length over the body's: the connection lost mid-answer); the client reading from
+    it, and the query of each request it got."""
     asked: list[dict[str, list[str]]] = []
+    left = list(answers)
 
     class Google(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             asked.append(parse_qs(urlsplit(self.path).query))
-            body = json.dumps(answer, indent=2).encode()
+            body, length = left.pop(0)
             self.send_response(200)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(length))
             self.end_headers()
             self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Google)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    http = SheetsHTTP(AnonymousCredentials(), emulator_host=f"127.0.0.1:{server.server_port}")
-    try:
-        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
-    finally:
-        http.session.close()
-        server.shutdown()
-        server.server_close()
-    assert got == answer
-    assert asked[0]["prettyPrint"] == ["false"] and asked[0]["ranges"] == ["Leads"]
-
-
-def test_an_answer_cut_off_as_it_arrives_is_asked_again() -> None:
-    # a real server on loopback: the first answer stops half way (its length says more),
-    # as a connection lost mid-answer does; the second is whole
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from google.auth.credentials import AnonymousCredentials
-
-    from sheetcrm.backends.sheets_http import SheetsHTTP
-
-    rows = [[f"L-{i:05d}", "Won", f"lead{i}@firm.example"] for i in range(20_000)]
-    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:C20000", "values": rows}]}
-    body = json.dumps(answer).encode()
-    served: list[int] = []
-
-    class Google(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.append(1)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body if len(served) > 1 else body[: len(body) // 2])
             self.close_connection = True
 
         def log_message(self, *args: object) -> None:
@@ -180,18 +141,36 @@ def test_an_answer_cut_off_as_it_arrives_is_asked_again() -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Google)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    http = SheetsHTTP(
-        AnonymousCredentials(),
-        emulator_host=f"127.0.0.1:{server.server_port}",
-        sleep=lambda _: None,
-    )
+    host = f"127.0.0.1:{server.server_port}"
+    http = SheetsHTTP(AnonymousCredentials(), emulator_host=host, sleep=lambda _: None)
     try:
-        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
+        yield http, asked
     finally:
         http.session.close()
         server.shutdown()
         server.server_close()
-    assert got == answer and len(served) == 2
+
+
+def test_the_read_asks_google_for_unindented_text_and_parses_what_it_gets() -> None:
+    # answered as Google did (indented, as Google answers unless asked with
+    # prettyPrint=false), recording what it was asked
+    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:B2", "values": [["a"]]}]}
+    body = json.dumps(answer, indent=2).encode()
+    with _google((body, len(body))) as (http, asked):
+        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
+    assert got == answer
+    assert asked[0]["prettyPrint"] == ["false"] and asked[0]["ranges"] == ["Leads"]
+
+
+def test_an_answer_cut_off_as_it_arrives_is_asked_again() -> None:
+    # the first answer stops half way (its length says more), as a connection lost
+    # mid-answer does; the second is whole
+    rows = [[f"L-{i:05d}", "Won", f"lead{i}@firm.example"] for i in range(20_000)]
+    answer = {"spreadsheetId": "s", "valueRanges": [{"range": "Leads!A1:C20000", "values": rows}]}
+    body = json.dumps(answer).encode()
+    with _google((body[: len(body) // 2], len(body)), (body, len(body))) as (http, asked):
+        got = http.values_batch_get_shared("s", ["Leads"], {"majorDimension": "ROWS"}, {})
+    assert got == answer and len(asked) == 2
 
 
 def test_each_row_can_be_consumed_as_it_is_parsed_with_its_range_s_index() -> None:
