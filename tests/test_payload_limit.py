@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheetcrm.backends import google
+from sheetcrm.backends import google, sheets_parts
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_lease import LEASE_TAB
-from sheetcrm.backends.sheets_parts import body, encoded, parts, row_parts
+from sheetcrm.backends.sheets_parts import body, encoded, parts, row_parts, with_member
 from sheetcrm.engine.changes import CellUpdate, Changes
 from sheetcrm.engine.schema import HISTORY, LEADS
 from sheetcrm.engine.table import Table
@@ -90,6 +90,28 @@ def test_parts_fit_and_write_exactly_what_the_whole_would(ranges, most):
             assert len(part) == 1
             one = json.loads(part[0])
             assert len(one["values"]) == 1 or len(one["values"][0]) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(value_ranges(), st.integers(200, 3000), st.integers(1, 8))
+def test_long_ranges_are_cut_by_rows_before_they_are_made_json(ranges, most, at_once):
+    """A range of more than ROWS_AT_ONCE rows is made into JSON a run of rows at a time,
+    never whole (a first sync's History: ~60 MB of text at once): what is sent is the same
+    cells, and each piece holds at most that many rows."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sheets_parts, "ROWS_AT_ONCE", at_once)
+        cut = list(parts(ranges, most))
+    sent = [json.loads(piece) for part in cut for piece in part]
+    assert _cells(sent) == _cells(ranges)
+    for item in sent:
+        by_columns = item.get("majorDimension") == "COLUMNS"
+        assert (len(item["values"][0]) if by_columns else len(item["values"])) <= at_once
+
+
+@given(st.lists(st.binary(min_size=2, max_size=9).map(lambda b: encoded(b.hex())), max_size=5))
+def test_a_member_added_to_a_body_is_the_last_of_its_list(pieces):
+    made = with_member(body(RAW, "data", pieces), encoded({"range": "x"}))
+    assert json.loads(made) == {**RAW, "data": [*map(json.loads, pieces), {"range": "x"}]}
 
 
 @given(st.lists(st.lists(texts, min_size=1, max_size=3), max_size=60), st.integers(100, 2000))

@@ -11,7 +11,8 @@ from datetime import datetime
 from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.landing import check_landing, landed, leads_tab, rows_to_check
+from sheetcrm.engine.landing import check_landing
+from sheetcrm.engine.landing_quick import QuickCheck
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan, Resolved, resolve
 from sheetcrm.engine.schema import tab_spec
@@ -86,12 +87,12 @@ def verify(backend: SheetBackend, before: Snapshot, written: Changes, stamp: str
     checked = Checked()
     if backend.atomic or not written.cells:
         return checked
-    rows, tab = rows_to_check(before, written), leads_tab(before)
-    if rows == {} or tab is None:
+    quick = QuickCheck.of(before, written)
+    if quick is None:
         return checked  # no Leads cell written: nothing a sort can put on another lead
-    if rows is not None:  # every written row had its own ID: two columns tell
-        now = backend.identity(tab)
-        if now is not None and landed(before, written, rows, *now):
+    if quick.columns:  # a few columns read back tell, most times
+        header = backend.identity(quick.tab, quick.columns, quick.take)
+        if header is not None and quick.landed(header):
             return checked
     for _ in range(REPAIR_ROUNDS):
         after = backend.read()

@@ -8,6 +8,7 @@ a backend writes them only if the sheet is still at that version.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -48,11 +49,14 @@ class SheetBackend(Protocol):
         """A cheap token that changes whenever the sheet's content may have changed."""
         ...
 
-    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
-        """The header of ``tab`` and its Lead ID column (below the header) as the sheet has
-        them now, in one narrow read: what tells, after a write that was not atomic, that
-        every row written still holds its lead (engine/landing.py ``landed``). None where a
-        write is atomic, or the tab has no Lead ID column."""
+    def identity(
+        self, tab: str, columns: Sequence[int], each: Callable[[int, list[str]], None]
+    ) -> list[str] | None:
+        """The header of ``tab`` as the sheet has it now, and each of ``columns`` (positions
+        in the header last read) below it handed to ``each`` (its index in ``columns``, its
+        cells, trailing empty ones maybe left out), in one narrow read: what tells, after a
+        write that was not atomic, that every row written still holds its lead
+        (engine/landing_quick.py). None where a write is atomic: nothing is read."""
         ...
 
     def write(self, changes: Changes) -> None:

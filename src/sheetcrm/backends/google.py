@@ -10,7 +10,7 @@ the sheet shows them (FORMATTED_VALUE): never numericised, so "00123" stays "001
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import chain
@@ -26,13 +26,13 @@ from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
 from sheetcrm.backends.sheets_lease import LEASE_RANGE, LEASE_TAB, Lease
 from sheetcrm.backends.sheets_look import provisioning_requests
-from sheetcrm.backends.sheets_parts import PART_BYTES, body, encoded, parts, row_parts
+from sheetcrm.backends.sheets_parts import PART_BYTES, bodies, encoded, row_parts
 from sheetcrm.backends.sheets_spreadsheet import Spreadsheet
 from sheetcrm.backends.sheets_version import (
     BY_COLUMNS,
     CHECK_CELLS_IN_ANSWER,
     Digest,
-    identity_answer,
+    IdentityAnswer,
     identity_ranges,
     token,
     version_ranges,
@@ -155,11 +155,13 @@ class GoogleBackend:
             self._lease.confirm(got.get("valueRanges", [])[lease])
         return hashed.hexdigest()
 
-    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
-        ranges = identity_ranges(tab, self._shape.get(tab, ([], 0))[0])
-        if ranges is None:
-            return None
-        return identity_answer(self.sheet.call("values_batch_get", ranges, BY_COLUMNS))
+    def identity(
+        self, tab: str, columns: Sequence[int], each: Callable[[int, list[str]], None]
+    ) -> list[str] | None:
+        answer = IdentityAnswer(len(columns), each)
+        ranges = identity_ranges(tab, columns)
+        self.sheet.call("values_batch_get_shared", ranges, BY_COLUMNS, {}, answer.column)
+        return answer.header()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -208,16 +210,14 @@ class GoogleBackend:
         request each; the lease to ``release`` given back in the last one (had a part
         failed, keeping it would free it), unless the write outlasted it: it may be another
         sync's by then."""
-        ahead: list[bytes] | None = None
-        for part in parts(ranges, PART_BYTES):
-            if ahead is not None:
-                self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
-            ahead = part
-        ahead = ahead or []
-        if release is not None and release.in_time():
-            ahead.append(encoded({"range": LEASE_RANGE, "values": [["", ""]]}))
-        if ahead:
-            self.sheet.call("values_batch_update_text", body(RAW, "data", ahead))
+
+        def lease() -> bytes | None:
+            if release is None or not release.in_time():
+                return None
+            return encoded({"range": LEASE_RANGE, "values": [["", ""]]})
+
+        for made in bodies(ranges, RAW, lease, PART_BYTES):
+            self.sheet.call("values_batch_update_text", made)
 
     def _version(self, requests: list[dict[str, Any]]) -> str:
         """Send ``requests`` (new tabs, grids, formats, charts) in one spreadsheets.batchUpdate

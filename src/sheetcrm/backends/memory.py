@@ -6,7 +6,7 @@ insert a row, type in a cell) and bumps the version, exactly as a concurrent edi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
@@ -75,7 +75,9 @@ class MemoryBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
-    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
+    def identity(
+        self, tab: str, columns: Sequence[int], each: Callable[[int, list[str]], None]
+    ) -> list[str] | None:
         return None  # a write lands whole: nothing to check after it
 
     def row_link(self, row: int) -> str:

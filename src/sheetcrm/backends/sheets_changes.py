@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import groupby
 from typing import Any
 
 from sheetcrm.backends.sheets_address import quote
 from sheetcrm.backends.sheets_charts import cell_values
-from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.schema import LEADS, Kind, tab_spec
 from sheetcrm.engine.table import Table, column_letter
@@ -98,27 +97,16 @@ def tab_ranges(
 def cell_ranges(changes: Changes, shape: Shape) -> Iterator[dict[str, Any]]:
     """Cell updates as ranges: consecutive rows of one column go in one range. Made as
     they are sent (a part at a time), not all at once."""
-    ordered = sorted(changes.cells, key=lambda c: (c.tab, c.col, c.row))
-    for (tab, col), group in groupby(ordered, key=lambda c: (c.tab, c.col)):
+    for tab, col, row, values in changes.cells.runs():
         header = shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
         name = header[col] if col < len(header) else ""
-        run: list[CellUpdate] = []
-        for cell in group:
-            if run and cell.row != run[-1].row + 1:
-                yield _range(tab, col, run, name)
-                run = []
-            run.append(cell)
-        if run:
-            yield _range(tab, col, run, name)
-
-
-def _range(tab: str, col: int, run: list[CellUpdate], header: str) -> dict[str, Any]:
-    letter = column_letter(col)
-    first, last = Table.sheet_row(run[0].row), Table.sheet_row(run[-1].row)
-    # one column's run as one list (COLUMNS), not a list per cell: a first sync of 100,000
-    # leads writes ~840,000 cells, and a list each was ~70 MB of the write's peak (issue 21)
-    return {
-        "range": f"{quote(tab)}!{letter}{first}:{letter}{last}",
-        "majorDimension": "COLUMNS",
-        "values": [[json_value(tab, header, c.value) for c in run]],
-    }
+        letter = column_letter(col)
+        first, last = Table.sheet_row(row), Table.sheet_row(row + len(values) - 1)
+        # one column's run as one list (COLUMNS), not a list per cell: a first sync of
+        # 100,000 leads writes ~840,000 cells, and a list each was ~70 MB of the write's
+        # peak (issue 21)
+        yield {
+            "range": f"{quote(tab)}!{letter}{first}:{letter}{last}",
+            "majorDimension": "COLUMNS",
+            "values": [[json_value(tab, name, v) for v in values]],
+        }

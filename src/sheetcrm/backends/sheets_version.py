@@ -9,11 +9,11 @@ read of :func:`version_ranges` only (one request), by columns, a column at a tim
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sheetcrm.backends.sheets_address import quote
-from sheetcrm.engine.schema import LEADS, STATE, canonical_header, service_columns
+from sheetcrm.engine.schema import LEADS, STATE, service_columns
 from sheetcrm.engine.table import Table, column_letter
 
 _SERVICE = frozenset(service_columns())
@@ -93,20 +93,33 @@ def _digest(columns: Iterable[Sequence[str]]) -> str:
     return hashed.hexdigest()
 
 
-def identity_ranges(tab: str, header: list[str]) -> list[str] | None:
-    """The ranges of a tab's header row and Lead ID column (below it), by the ``header`` last
-    read; None when it has no Lead ID column. What SheetBackend.identity reads."""
-    at = next((i for i, h in enumerate(header) if canonical_header(h) == "Lead ID"), None)
-    if at is None:
-        return None
-    letter = column_letter(at)
-    return [f"{quote(tab)}!1:1", f"{quote(tab)}!{letter}2:{letter}"]
+def identity_ranges(tab: str, columns: Sequence[int]) -> list[str]:
+    """The ranges of a tab's header row, then of each of ``columns`` below it: what
+    SheetBackend.identity reads, by columns."""
+    letters = [column_letter(c) for c in columns]
+    return [f"{quote(tab)}!1:1", *(f"{quote(tab)}!{c}2:{c}" for c in letters)]
 
 
-def identity_answer(answer: dict[str, Any]) -> tuple[list[str], list[str]] | None:
-    """The header and the Lead IDs from the answer to a batchGet of :func:`identity_ranges`."""
-    found = [r.get("values", []) for r in answer.get("valueRanges", [])]
-    if len(found) != 2:
-        return None
-    header = [str(c[0]) if c else "" for c in found[0]]  # by columns: a list each
-    return header, [str(v) for v in (found[1][0] if found[1] else [])]
+class IdentityAnswer:
+    """The answer to a batchGet of :func:`identity_ranges` by columns, a column at a time as
+    it is parsed: the header kept, each column below it handed to ``each`` and let go."""
+
+    def __init__(self, columns: int, each: Callable[[int, list[str]], None]) -> None:
+        self._header: list[str] = []
+        self._columns, self._each, self._taken = columns, each, set[int]()
+
+    def column(self, index: int, cells: list[Any]) -> None:
+        """batch_get's ``each``: range ``index``'s one row (by columns: a column)."""
+        if index == 0:  # the header row, by columns: a list of one cell each
+            self._header.append(str(cells[0]) if cells else "")
+        else:
+            self._taken.add(index - 1)
+            self._each(index - 1, [str(v) for v in cells])
+
+    def header(self) -> list[str]:
+        """The header, once the answer is parsed; a column empty below its header (Google
+        leaves it out of its answer) handed on as empty."""
+        for index in range(self._columns):
+            if index not in self._taken:
+                self._each(index, [])
+        return self._header

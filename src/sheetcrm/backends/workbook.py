@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -170,7 +171,9 @@ class WorkbookBackend:
         """Writes here are already exclusive (compare-and-set on the version): nothing to hold."""
         return nullcontext()
 
-    def identity(self, tab: str) -> tuple[list[str], list[str]] | None:
+    def identity(
+        self, tab: str, columns: Sequence[int], each: Callable[[int, list[str]], None]
+    ) -> list[str] | None:
         return None  # a write lands whole: nothing to check after it
 
     def row_link(self, row: int) -> str:

@@ -21,9 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.catalog import N_, _, speaking
-from sheetcrm.engine.changes import CellUpdate, Changes
-from sheetcrm.engine.plan import find_column, person_columns
-from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
+from sheetcrm.engine.changes import Cells, CellUpdate, Changes
+from sheetcrm.engine.landing_quick import identifying_columns, leads_tab
+from sheetcrm.engine.plan import find_column
+from sheetcrm.engine.schema import HISTORY, PROBLEMS, SERVICE_BY, tab_spec
 from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 
@@ -74,20 +75,10 @@ class _Rows:
     them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
     100,000 leads, at the peak of a flush (issue 21)."""
 
-    def __init__(
-        self, table: Table, person: list[str], planned: list[CellUpdate] | None = None
-    ) -> None:
-        """``planned``: cells written over ``table``; a row's person cells are those it
-        holds once they land (the activities step writes Last contact and Next action date,
-        which people own)."""
+    def __init__(self, table: Table, person: list[str]) -> None:
         self.table = table
         self.id_col = find_column(table, "Lead ID")
         self._cols = [table.header.index(h) if h in table.header else -1 for h in person]
-        wanted = set(self._cols)
-        self._over: dict[int, dict[int, str]] = {}
-        for cell in planned or ():
-            if cell.col in wanted and cell.row < len(table.rows):
-                self._over.setdefault(cell.row, {})[cell.col] = cell.value
         self._prints: dict[int, str] = {}
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
         self._counts = Counter(i for i in self.ids if i)
@@ -100,9 +91,9 @@ class _Rows:
         """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
         found = self._prints.get(r)
         if found is None:
-            row, over = self.table.rows[r], self._over.get(r, {})
+            row = self.table.rows[r]
             found = self._prints[r] = "\x1f".join(
-                over.get(c, row[c] if 0 <= c < len(row) else "") for c in self._cols
+                row[c] if 0 <= c < len(row) else "" for c in self._cols
             )
         return found
 
@@ -135,63 +126,20 @@ class _Rows:
         return hits[0] if len(hits) == 1 else -1
 
 
-def leads_tab(snapshot: Snapshot) -> str | None:
-    """The name the Leads tab has in ``snapshot``; None when it has none."""
-    return next((t for t in snapshot.tabs if tab_spec(t) is LEADS), None)
-
-
-def rows_to_check(before: Snapshot, written: Changes) -> dict[int, str] | None:
-    """The Leads rows ``written`` wrote cells to, each with the Lead ID it was read with,
-    when a narrow read back can tell they all landed (:func:`landed`): every such row had an
-    ID no other row had, which this write left as it was. None when one had not (a first
-    sync gives the IDs): :func:`check_landing` then reads the whole tab back. Empty when no
-    Leads cell was written."""
-    tab = leads_tab(before)
-    if tab is None:
-        return {}
-    read = _Rows(before.table(tab), [])
-    rows: dict[int, str] = {}
-    for c in written.cells:
-        if c.tab != tab:
-            continue
-        lead_id = read.ids[c.row] if c.row < len(read.ids) else ""
-        if c.col == read.id_col or lead_id not in read.unique:
-            return None
-        rows[c.row] = lead_id
-    return rows
-
-
-def landed(
-    before: Snapshot, written: Changes, rows: dict[int, str], header: list[str], ids: list[str]
-) -> bool:
-    """Whether every row of :func:`rows_to_check` holds its lead in the sheet now, whose
-    Leads ``header`` and Lead ID column (``ids``, below the header) a narrow read brought,
-    under the same header as the write's: its cells are on their leads. A check whose cells
-    all landed (most of them) then reads two columns back, not the whole sheet: a flush into
-    100,000 leads read them all again at its peak (issue 21)."""
-    tab = leads_tab(before)
-    if tab is None:
-        return True
-    wrote = [*before.table(tab).header, *written.new_columns.get(tab, [])]
-    now = [*header, *[""] * (len(wrote) - len(header))]
-    if any(norm_header(a) != norm_header(b) for a, b in zip(wrote, now, strict=False)):
-        return False  # a header renamed, moved or removed: check_landing follows it
-    return all(r < len(ids) and ids[r].strip() == lead_id for r, lead_id in rows.items())
-
-
 def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: str) -> Landing:
     """Where the Leads cells of ``written`` (resolved against ``before``) are in ``after``,
     and the repair for those that landed on another lead."""
     tab = leads_tab(before)
     landing = Landing(Changes(after.version))
-    cells = [c for c in written.cells if c.tab == tab]
+    # every cell as an object, on this path only: something moved, and is looked for
+    cells = list(written.cells.of_tab(tab)) if tab is not None else []
     if tab is None or not cells or after.get(tab) is None:
         return landing
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
-    person = [old_t.header[c] for c in person_columns(old_t)]
+    person = [old_t.header[c] for c in identifying_columns(old_t, {c.col for c in cells})]
     planned = _Planned(cells)
-    old, new = _Rows(old_t, person, cells), _Rows(new_t, person)
+    old, new = _Rows(old_t, person), _Rows(new_t, person)
     ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
     fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
@@ -273,7 +221,9 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         elif wrong and not gone(c.row):
             landing.unrepaired.append(lead_id or f"row {Table.sheet_row(c.row)}")
         landing.misplaced += wrong
-    landing.repair.cells = [CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())]
+    landing.repair.cells = Cells(
+        CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())
+    )
     history = next((t for t in after.tabs if tab_spec(t) is HISTORY), HISTORY.name)
     # one History row per cell put right, From what was there To what is now: a later sync
     # reads the last Owner a lead's History recorded (engine/history.py), so To must be true

@@ -17,7 +17,7 @@ from operator import itemgetter
 import numpy as np
 
 from sheetcrm.engine.activity_tab import append_activities
-from sheetcrm.engine.changes import CellUpdate, Changes
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
 from sheetcrm.engine.notifications import Notifications, Preview
 from sheetcrm.engine.plan_rows import PlannedHistory, RowKeys
@@ -204,7 +204,7 @@ def resolve(plan: Plan, current: Snapshot) -> Resolved:
                     conflicts += 1
                     skipped.add((int(pos), w.column))
                     continue
-                changes.cells.append(CellUpdate(tab, row, col, new))
+                changes.cells.add(tab, row, col, new)
         # a History row that records a write which did not happen would be a lie
         history = [
             r
