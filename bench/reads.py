@@ -107,8 +107,9 @@ first = backend.read()
 plan = plan_sync(first, NOW, memo)
 first_peak = mb("VmHWM")
 reset()
+write_start = time.perf_counter()
 apply(plan, backend, first)
-write_peak = mb("VmHWM")
+write_s, write_peak = time.perf_counter() - write_start, mb("VmHWM")
 del plan, first
 gc.collect()
 release_freed()
@@ -121,6 +122,7 @@ start = time.perf_counter()
 plan_sync(again, NOW, memo)
 print(json.dumps({
     "read_and_first_sync_peak_mb": first_peak, "first_write_peak_mb": write_peak,
+    "first_write_s": write_s,
     "resync_read_peak_mb": resync_read_peak, "resync_from_mb": resync_from,
     "resync_s": time.perf_counter() - start, "resync_peak_mb": mb("VmHWM"),
 }))
