@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from sheetcrm.backends import google
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
-from sheetcrm.engine.schema import LEADS, service_columns
+from sheetcrm.engine import landing
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, service_columns
 from sheetcrm.engine.table import column_letter
 from sheets import NOW, emulator, google_backend, human_edit, template
 
@@ -81,17 +82,10 @@ def test_rows_moved_before_the_check_get_the_whole_read():
     assert len(reads) == 3 and len(reads[1]) == 2 and len(reads[2]) > 5
 
 
-def test_a_sort_during_a_first_sync_s_write_gets_the_whole_read_and_the_repair(monkeypatch):
-    """The first sync's write in parts, a sort by Email between two of them: the rows the
-    second part writes hold other leads by then. The person columns read back say so, and
-    the whole read puts every cell on its lead, as a clean first sync of the sorted sheet
-    would have, or leaves it as it was for the next sync to write (tests/test_races.py's
-    rule)."""
+def _sorted_between_parts(backend: GoogleBackend, monkeypatch) -> list[list[str]]:
+    """A first sync written in parts, a person's sort by Email before the second: the
+    ranges of its reads."""
     monkeypatch.setattr(google, "PART_BYTES", 1500)
-    tabs = template()
-    clean = google_backend(template())
-    sync_once(GoogleBackend(clean.location, http=clean.http), NOW, CLOCK)
-    backend = google_backend(tabs)
     sheet = emulator().store[backend.id].sheet(LEADS.name)
     writes = []
 
@@ -103,6 +97,19 @@ def test_a_sort_during_a_first_sync_s_write_gets_the_whole_read_and_the_repair(m
     emulator().before_request(lambda _store: sheet.sort_rows("Email"), when=second_part)
     reads = _reads(backend, 23)
     assert len(writes) == 2  # the write was in parts: the sort came before the second
+    return reads
+
+
+def test_a_sort_during_a_first_sync_s_write_gets_the_whole_read_and_the_repair(monkeypatch):
+    """The first sync's write in parts, a sort by Email between two of them: the rows the
+    second part writes hold other leads by then. The person columns read back say so, and
+    the whole read puts every cell on its lead, as a clean first sync of the sorted sheet
+    would have, or leaves it as it was for the next sync to write (tests/test_races.py's
+    rule)."""
+    clean = google_backend(template())
+    sync_once(GoogleBackend(clean.location, http=clean.http), NOW, CLOCK)
+    backend = google_backend(template())
+    reads = _sorted_between_parts(backend, monkeypatch)
     # the read, the columns read back, the whole read and its repair (then that checked)
     assert not _whole(reads[1]) and _whole(reads[2]) and len(reads) > 3
     got = {r["Email"]: r for r in backend.read().table(LEADS.name).records()}
@@ -115,3 +122,24 @@ def test_a_sort_during_a_first_sync_s_write_gets_the_whole_read_and_the_repair(m
             assert got[email][column] in allowed, (email, column)
     ids = [r["Lead ID"] for r in got.values()]
     assert all(ids) and len(set(ids)) == len(ids)
+
+
+def test_what_a_sort_during_a_first_sync_put_right_is_said_in_proportion(monkeypatch):
+    """History gets a row per cell put right only for the columns people type or History
+    follows (Owner, Stage...): the service's others are computed again by every sync, and
+    at 100,000 leads a row each (622,356) went past Google's 10-million-cell cap. Problems
+    names SAID_LEADS leads, and counts the rest on one row."""
+    monkeypatch.setattr(landing, "SAID_LEADS", 2)
+    backend = google_backend(template())
+    _sorted_between_parts(backend, monkeypatch)
+    after = backend.read()
+    said = [
+        r for r in after.table(PROBLEMS.name).records() if landing.MOVED in r.get("Problem", "")
+    ]
+    assert len(said) == 3 and said[-1]["Lead"] == "" and "more leads" in said[-1]["Problem"]
+    named = " ".join(r["Problem"] for r in said)
+    assert "Score" in named  # service cells were put right...
+    put_back = [r for r in after.table(HISTORY.name).records() if "put back" in r["Why"]]
+    logged = {"Owner", "Stage", "Sequence", "Sequence step", "Unsubscribed at"}
+    kept = set(service_columns()) - logged
+    assert put_back and not [r for r in put_back if r["Field"] in kept]  # ...without History

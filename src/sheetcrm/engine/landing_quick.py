@@ -30,10 +30,10 @@ def leads_tab(snapshot: Snapshot) -> str | None:
 def identifying_columns(table: Table, touched: set[int]) -> list[int]:
     """The person columns that tell a row without an ID from another after a write to
     ``table``'s tab: those it wrote no cell of (``touched``: the columns it wrote). A
-    column the sync writes too (Owner by routing, Last contact by the activities step)
-    would make a row that got another lead's value look like another lead: the check then
-    put an empty cell back over the Owner a person had typed (a sort between two parts of
-    a first sync's write)."""
+    column the sync writes too (Last contact, by the activities step) made a row that got
+    another lead's value look like a row a person inserted, and the check then put an
+    empty cell back over the Owner a person had typed (a sort between two parts of a first
+    sync's write)."""
     return [c for c in person_columns(table) if c not in touched]
 
 
