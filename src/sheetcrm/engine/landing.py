@@ -75,10 +75,11 @@ class _Rows:
     them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
     100,000 leads, at the peak of a flush (issue 21)."""
 
-    def __init__(self, table: Table, person: list[str]) -> None:
+    def __init__(self, table: Table, person: list[int]) -> None:
+        """``person``: the positions in ``table`` of the columns that tell rows apart."""
         self.table = table
         self.id_col = find_column(table, "Lead ID")
-        self._cols = [table.header.index(h) if h in table.header else -1 for h in person]
+        self._cols = person
         self._prints: dict[int, str] = {}
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
         self._counts = Counter(i for i in self.ids if i)
@@ -137,11 +138,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         return landing
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
-    person = [old_t.header[c] for c in identifying_columns(old_t, {c.col for c in cells})]
     planned = _Planned(cells)
-    old, new = _Rows(old_t, person), _Rows(new_t, person)
-    ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
-    fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
     log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)
 
@@ -152,6 +149,14 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         if col < len(new_t.header) and norm_header(new_t.header[col]) == name:
             return col
         return next((i for i, h in enumerate(new_t.header) if norm_header(h) == name), col)
+
+    # a row's person columns found now as the written ones are (by header, case and spacing
+    # ignored, else where they were): by exact text, one retyped "EMAIL" during the write
+    # made every row without an ID look inserted, and the repair emptied its new ID
+    person = identifying_columns(old_t, {c.col for c in cells})
+    old, new = _Rows(old_t, person), _Rows(new_t, [column_now(c) for c in person])
+    ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
+    fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
 
     def column_before(col: int) -> int:
         """Which column, as read, is at ``col`` now; -1 when none is."""
