@@ -10,18 +10,26 @@ person's edits made between the cells the write sends, as a write in parts lets 
 
 from __future__ import annotations
 
+from functools import cache
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.changes import Cells, CellUpdate, Changes
 from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.landing_quick import QuickCheck
+from sheetcrm.engine.plan import resolve
+from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
+from sheets import NOW, template
 
 LEADS = "Leads"
 HEADER = ["Lead ID", "First name", "Email", "Owner", "Last contact", "Score", "Status"]
 ID, OWNER, LAST_CONTACT = 0, 3, 4
 TEXTS = st.sampled_from(["", "a", "b"])
 IDS = st.sampled_from(["", "", "L1", "L2", "L3"])
+COLUMNS = [*range(len(HEADER)), 2, 4, 10, 13, 16, 20]  # Email, Stage, Owner, Notes in template
 
 
 @st.composite
@@ -111,6 +119,19 @@ def _column(table: Table, col: int) -> list[str]:
     return cells
 
 
+def _after(before: Snapshot, order: list[CellUpdate], edits: list[tuple]) -> Table:
+    """The Leads tab once ``order``'s cells are written, a person's ``edits`` made between
+    them (each at the number of cells written before it), as the next read gives it."""
+    sheet = before.table(LEADS).copy()
+    for n, cell in enumerate([*order, None]):
+        for at, edit in edits:
+            if at == n:
+                _edit(sheet, edit)
+        if cell is not None:
+            _put(sheet, cell)
+    return _as_read(sheet)
+
+
 def _quick_says_landed(before: Snapshot, written: Changes, after: Table) -> bool | None:
     quick = QuickCheck.of(before, written)
     if quick is None or not quick.columns:
@@ -121,6 +142,30 @@ def _quick_says_landed(before: Snapshot, written: Changes, after: Table) -> bool
     while header and header[-1] == "":
         header.pop()
     return quick.landed(header)
+
+
+@settings(max_examples=600)
+@given(st.data())
+def test_what_the_quick_check_passes_the_full_check_finds_right(data):
+    rows = data.draw(sheets())
+    before = Snapshot({LEADS: Table(list(HEADER), [list(r) for r in rows])}, "1")
+    cells = data.draw(writes(rows))
+    written = Changes("1", cells=cells)
+    # the cells in the order Google gets them (a column's runs), the edits between them
+    order = [
+        CellUpdate(tab, row + n, col, value)
+        for tab, col, row, values in written.cells.runs()
+        for n, value in enumerate(values)
+    ]
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(order)), EDITS), max_size=2))
+    after = _after(before, order, edits)
+    if not _quick_says_landed(before, written, after):
+        return
+    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+    assert not landing.repair and not landing.misplaced and not landing.unrepaired, (
+        edits,
+        list(landing.repair.cells),
+    )
 
 
 def test_cells_equal_the_list_they_stand_for_in_changes():
@@ -146,3 +191,85 @@ def test_a_person_column_s_header_retyped_in_another_case_names_the_same_column(
     sheet.header[2] = "EMAIL"
     landing = check_landing(before, written, Snapshot({LEADS: sheet}, "2"), "now")
     assert list(landing.repair.cells) == [] and not landing.unrepaired and not landing.misplaced
+
+
+def _variant(n: int) -> Snapshot:
+    """A template sheet as a sync reads it: before its first sync (1: with two rows copied
+    whole, so that rows alike are there), or after it (2: leads edited by a person and new
+    rows without an ID, one a copy of a lead, its ID on two rows)."""
+    tabs = template()
+    leads = tabs[LEADS]
+    if n == 1:
+        leads.rows[5:5] = [list(leads.rows[3]), list(leads.rows[3])]
+    if n == 2:
+        backend = MemoryBackend(tabs)
+        snapshot = backend.read()
+        backend.write(resolve(plan_sync(snapshot, NOW), snapshot).changes)
+        tabs = backend.read().tabs
+        leads = tabs[LEADS]
+        stage, industry = leads.col("Stage"), leads.col("Industry")
+        for row in leads.rows[::4]:
+            row[stage], row[industry] = "Qualification", "Retail"
+        leads.rows.insert(8, list(leads.rows[2]))
+        for n, row in enumerate(leads.rows[10:14]):
+            leads.rows.append([*row])
+            leads.rows[-1][leads.col("Lead ID")] = ""
+            leads.rows[-1][leads.col("Email")] = f"new{n}@example.com"
+    return Snapshot(tabs, "1")
+
+
+@cache
+def _written(n: int) -> tuple[Snapshot, Changes]:
+    before = _variant(n)
+    return before, resolve(plan_sync(before, NOW), before).changes
+
+
+REAL_EDITS = st.one_of(
+    st.tuples(st.just("sort"), st.sampled_from(COLUMNS), st.booleans()),
+    st.tuples(st.just("insert"), st.integers(0, 60), st.lists(st.sampled_from(["", "x"]))),
+    st.tuples(st.just("delete"), st.integers(0, 60)),
+    st.tuples(st.just("copy"), st.integers(0, 60), st.integers(0, 60)),
+    st.tuples(st.just("type"), st.integers(0, 60), st.sampled_from(COLUMNS), TEXTS | IDS),
+    st.tuples(
+        st.just("rename"),
+        st.sampled_from(COLUMNS),
+        st.sampled_from(["upper", "spaced", "Notes", ""]),
+    ),
+    st.tuples(st.just("move"), st.sampled_from(COLUMNS), st.sampled_from(COLUMNS)),
+)
+
+
+@settings(max_examples=150)
+@given(st.sampled_from([0, 1, 2]), st.data())
+def test_the_quick_check_of_a_sync_s_write_stands_for_the_full_one(variant, data):
+    before, written = _written(variant)
+    order = [
+        CellUpdate(tab, row + n, col, value)
+        for tab, col, row, values in written.cells.runs()
+        if tab == LEADS
+        for n, value in enumerate(values)
+    ]
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(order)), REAL_EDITS), max_size=2))
+    after = _after(before, order, edits)
+    if not _quick_says_landed(before, written, after):
+        return
+    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+    assert not landing.repair and not landing.misplaced and not landing.unrepaired, (
+        edits,
+        list(landing.repair.cells),
+    )
+
+
+def test_a_row_the_write_left_empty_at_the_end_is_still_its_row():
+    """Google's read leaves empty rows at the end out. A write that empties the last row
+    (no ID, no person cell: its only cell cleared) lands whole, and the quick check says so
+    (a row past the last one read is empty cells); the full check took it for a lead gone,
+    found its twin in the row above and emptied that one's cell too."""
+    rows = [["", "", "", "", "", "", "b"], ["", "", "", "", "", "", "b"]]
+    before = Snapshot({LEADS: Table(list(HEADER), [list(r) for r in rows])}, "1")
+    cells = [CellUpdate(LEADS, 1, 6, "")]
+    written = Changes("1", cells=cells)
+    after = _after(before, cells, [])
+    assert len(after.rows) == 1 and _quick_says_landed(before, written, after)
+    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+    assert list(landing.repair.cells) == [] and not landing.misplaced
