@@ -92,7 +92,8 @@ class _Rows:
         """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
         found = self._prints.get(r)
         if found is None:
-            row = self.table.rows[r]
+            # a row past the last one read is empty cells: Google's read leaves those out
+            row = self.table.rows[r] if r < len(self.table.rows) else []
             found = self._prints[r] = "\x1f".join(
                 row[c] if 0 <= c < len(row) else "" for c in self._cols
             )
@@ -173,10 +174,12 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     def same_lead(row: int) -> bool:
         """Whether the row at this position now is the lead the write was meant for; rows
         alike in every person cell are the same lead as far as anyone can tell."""
-        if row >= len(new_t.rows):
-            return False
         lead_id = known_id(row)
-        return new.ids[row] == lead_id if lead_id else new.print_of(row) == old.print_of(row)
+        if lead_id:
+            return row < len(new_t.rows) and new.ids[row] == lead_id
+        # past the last row read too: a write that empties the last row lands whole, and
+        # taken for a lead gone, its twin above was emptied as well (the quick check's way)
+        return new.print_of(row) == old.print_of(row)
 
     def lead_now(row: int) -> int:
         return new.find(known_id(row), old.print_of(row))
