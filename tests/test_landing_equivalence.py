@@ -11,6 +11,7 @@ person's edits made between the cells the write sends, as a write in parts lets 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -144,28 +145,34 @@ def _quick_says_landed(before: Snapshot, written: Changes, after: Table) -> bool
     return quick.landed(header)
 
 
-@settings(max_examples=600)
+def _check_both(data: st.DataObject, before: Snapshot, written: Changes, edits: Any) -> None:
+    """``written`` sent a cell at a time in the order Google gets them (a column's runs),
+    up to two of ``edits`` made between them; if the quick check says landed, the full
+    check must find nothing to put back."""
+    order = [
+        CellUpdate(tab, row + n, col, value)
+        for tab, col, row, values in written.cells.runs()
+        if tab == LEADS
+        for n, value in enumerate(values)
+    ]
+    made = data.draw(st.lists(st.tuples(st.integers(0, len(order)), edits), max_size=2))
+    after = _after(before, order, made)
+    if not _quick_says_landed(before, written, after):
+        return
+    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+    assert not landing.repair and not landing.misplaced and not landing.unrepaired, (
+        made,
+        list(landing.repair.cells),
+    )
+
+
+@settings(max_examples=1000)
 @given(st.data())
 def test_what_the_quick_check_passes_the_full_check_finds_right(data):
     rows = data.draw(sheets())
     before = Snapshot({LEADS: Table(list(HEADER), [list(r) for r in rows])}, "1")
     cells = data.draw(writes(rows))
-    written = Changes("1", cells=cells)
-    # the cells in the order Google gets them (a column's runs), the edits between them
-    order = [
-        CellUpdate(tab, row + n, col, value)
-        for tab, col, row, values in written.cells.runs()
-        for n, value in enumerate(values)
-    ]
-    edits = data.draw(st.lists(st.tuples(st.integers(0, len(order)), EDITS), max_size=2))
-    after = _after(before, order, edits)
-    if not _quick_says_landed(before, written, after):
-        return
-    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
-    assert not landing.repair and not landing.misplaced and not landing.unrepaired, (
-        edits,
-        list(landing.repair.cells),
-    )
+    _check_both(data, before, Changes("1", cells=cells), EDITS)
 
 
 def test_cells_equal_the_list_they_stand_for_in_changes():
@@ -239,25 +246,10 @@ REAL_EDITS = st.one_of(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=400)
 @given(st.sampled_from([0, 1, 2]), st.data())
 def test_the_quick_check_of_a_sync_s_write_stands_for_the_full_one(variant, data):
-    before, written = _written(variant)
-    order = [
-        CellUpdate(tab, row + n, col, value)
-        for tab, col, row, values in written.cells.runs()
-        if tab == LEADS
-        for n, value in enumerate(values)
-    ]
-    edits = data.draw(st.lists(st.tuples(st.integers(0, len(order)), REAL_EDITS), max_size=2))
-    after = _after(before, order, edits)
-    if not _quick_says_landed(before, written, after):
-        return
-    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
-    assert not landing.repair and not landing.misplaced and not landing.unrepaired, (
-        edits,
-        list(landing.repair.cells),
-    )
+    _check_both(data, *_written(variant), REAL_EDITS)
 
 
 def test_a_row_the_write_left_empty_at_the_end_is_still_its_row():
