@@ -20,7 +20,7 @@ from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.changes import Cells, CellUpdate, Changes
 from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.landing_quick import QuickCheck
-from sheetcrm.engine.plan import resolve
+from sheetcrm.engine.plan import person_columns, resolve
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot, Table
 from sheets import NOW, template
@@ -145,16 +145,21 @@ def _quick_says_landed(before: Snapshot, written: Changes, after: Table) -> bool
     return quick.landed(header)
 
 
-def _check_both(data: st.DataObject, before: Snapshot, written: Changes, edits: Any) -> None:
-    """``written`` sent a cell at a time in the order Google gets them (a column's runs),
-    up to two of ``edits`` made between them; if the quick check says landed, the full
-    check must find nothing to put back."""
-    order = [
+def _in_order(written: Changes) -> list[CellUpdate]:
+    """The Leads cells of ``written`` in the order Google gets them (a column's runs)."""
+    return [
         CellUpdate(tab, row + n, col, value)
         for tab, col, row, values in written.cells.runs()
         if tab == LEADS
         for n, value in enumerate(values)
     ]
+
+
+def _check_both(data: st.DataObject, before: Snapshot, written: Changes, edits: Any) -> None:
+    """``written`` sent a cell at a time in the order Google gets them, up to two of
+    ``edits`` made between them; if the quick check says landed, the full check must find
+    nothing to put back."""
+    order = _in_order(written)
     made = data.draw(st.lists(st.tuples(st.integers(0, len(order)), edits), max_size=2))
     after = _after(before, order, made)
     if not _quick_says_landed(before, written, after):
@@ -265,3 +270,34 @@ def test_a_row_the_write_left_empty_at_the_end_is_still_its_row():
     assert len(after.rows) == 1 and _quick_says_landed(before, written, after)
     landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
     assert list(landing.repair.cells) == [] and not landing.misplaced
+
+
+def test_a_note_typed_on_a_new_lead_during_the_write_keeps_what_the_write_gave_it():
+    """A person types a note on a row the first sync gives an ID to, while its write goes:
+    the quick check sees a person cell changed and the full check follows. The row still
+    holds the ID this write gave it, matches no other lead read, and its lead is nowhere
+    else: it is that lead, a cell typed. The full check took it for a row a person inserted
+    and emptied its new Lead ID, Owner, Score and its Last contact (a person's column)."""
+    before, written = _written(0)
+    order = _in_order(written)
+    notes = before.table(LEADS).col("Notes")
+    for at in (len(order) // 2, len(order)):
+        after = _after(before, order, [(at, ("type", 0, notes, "called, left a message"))])
+        assert not _quick_says_landed(before, written, after)
+        landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+        assert list(landing.repair.cells) == [] and not landing.misplaced
+
+
+def test_a_lead_deleted_and_another_typed_in_its_place_gets_nothing_of_it():
+    """What the full check did and does: the row at a lead's place now holds another lead
+    altogether (the lead deleted, a new one typed in its row): the values the write gave
+    there are taken back."""
+    before, written = _written(0)
+    order = _in_order(written)
+    edits = [(0, ("type", 0, c, f"other {c}")) for c in person_columns(before.table(LEADS))]
+    after = _after(before, order, edits[:1])
+    for _, edit in edits[1:]:
+        _edit(after, edit)
+    landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+    id_col = before.table(LEADS).col("Lead ID")
+    assert (0, id_col, "") in {(c.row, c.col, c.value) for c in landing.repair.cells}
