@@ -179,7 +179,28 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             return row < len(new_t.rows) and new.ids[row] == lead_id
         # past the last row read too: a write that empties the last row lands whole, and
         # taken for a lead gone, its twin above was emptied as well (the quick check's way)
-        return new.print_of(row) == old.print_of(row)
+        return new.print_of(row) == old.print_of(row) or typed_over(row)
+
+    typed: dict[int, bool] = {}
+
+    def typed_over(row: int) -> bool:
+        """Whether the row here now is the lead read here with a few person cells typed
+        since: it holds the ID this write gave it, matches no other lead read, that lead is
+        nowhere else now, and most of the person cells it had are as they were. Taken for a
+        row a person inserted, it had every cell the write gave it emptied: its new Lead ID,
+        its Owner, a Last contact (a person's column) with them."""
+        found = typed.get(row)
+        if found is None:
+            given = ids_planned.get(row, "").strip()
+            found = typed[row] = (
+                bool(given)
+                and row < len(new_t.rows)
+                and new.ids[row] == given
+                and lead_before(row) < 0
+                and lead_now(row) < 0
+                and _mostly_kept(old.print_of(row), new.print_of(row))
+            )
+        return found
 
     def lead_now(row: int) -> int:
         return new.find(known_id(row), old.print_of(row))
@@ -247,6 +268,13 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     with speaking(sheet_language(after)):  # said on Problems, in the sheet's language
         _report(landing, after, tab, stamp, why)
     return landing
+
+
+def _mostly_kept(was: str, now: str) -> bool:
+    """Whether more than half of the person cells a row held (``was``, joined; empty ones
+    not counted) hold the same now (``now``)."""
+    pairs = list(zip(was.split("\x1f"), now.split("\x1f"), strict=False))
+    return 2 * sum(1 for a, b in pairs if a and a == b) > sum(1 for a, _ in pairs if a)
 
 
 def _report(
