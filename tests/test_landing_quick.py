@@ -115,3 +115,31 @@ def test_a_sort_during_a_first_sync_s_write_gets_the_whole_read_and_the_repair(m
             assert got[email][column] in allowed, (email, column)
     ids = [r["Lead ID"] for r in got.values()]
     assert all(ids) and len(set(ids)) == len(ids)
+
+
+def test_a_note_typed_during_a_first_sync_s_write_keeps_the_lead_s_new_id(monkeypatch):
+    """A person types a note on a new lead between two parts of the first sync's write
+    (tests/test_landing_equivalence.py, end to end): the person columns read back differ,
+    the whole read follows, and the lead keeps the ID, Owner and Score the write gave it
+    and the note it was given."""
+    monkeypatch.setattr(google, "PART_BYTES", 1500)
+    tabs = template()
+    backend = google_backend(tabs)
+    sheet = emulator().store[backend.id].sheet(LEADS.name)
+    notes = column_letter(tabs[LEADS.name].col("Notes"))
+    writes = []
+
+    def second_part(info) -> bool:
+        if info.endpoint == "values.batchUpdate":
+            writes.append(info)
+        return len(writes) == 2
+
+    emulator().before_request(
+        lambda _store: sheet.set_values(f"{notes}2", [["called, left a message"]]),
+        when=second_part,
+    )
+    reads = _reads(backend, 23)
+    assert len(writes) == 2 and _whole(reads[2])  # the whole read followed
+    lead = backend.read().table(LEADS.name).records()[0]
+    assert lead["Notes"] == "called, left a message"
+    assert lead["Lead ID"] and lead["Score"] and lead["Owner"]
