@@ -290,14 +290,17 @@ def test_a_note_typed_on_a_new_lead_during_the_write_keeps_what_the_write_gave_i
     holds the ID this write gave it, matches no other lead read, and its lead is nowhere
     else: it is that lead, a cell typed. The full check took it for a row a person inserted
     and emptied its new Lead ID, Owner, Score and its Last contact (a person's column)."""
-    before, written = _written(0)
-    order = _in_order(written)
-    notes = before.table(LEADS).col("Notes")
-    for at in (len(order) // 2, len(order)):
-        after = _after(before, order, [(at, ("type", 0, notes, "called, left a message"))])
-        assert not _quick_says_landed(before, written, after)
-        landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
-        assert list(landing.repair.cells) == [] and not landing.misplaced
+    for variant in (0, 3):  # 3: the write adds the Lead ID column, and gives the IDs
+        before, written = _written(variant)
+        order, new = _in_order(written), written.new_columns.get(LEADS, [])
+        notes = before.table(LEADS).col("Notes")
+        for at in (len(order) // 2, len(order)):
+            typed = [(at, ("type", 0, notes, "called, left a message"))]
+            after = _after(before, order, typed, new)
+            assert not _quick_says_landed(before, written, after)
+            landing = check_landing(before, written, Snapshot({LEADS: after}, "2"), "now")
+            assert list(landing.repair.cells) == [] and not landing.misplaced
+            assert not landing.unrepaired
 
 
 def test_a_lead_deleted_and_another_typed_in_its_place_gets_nothing_of_it():
