@@ -156,8 +156,10 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     # made every row without an ID look inserted, and the repair emptied its new ID
     person = identifying_columns(old_t, {c.col for c in cells})
     old, new = _Rows(old_t, person), _Rows(new_t, [column_now(c) for c in person])
-    ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
-    fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
+    # the Lead ID column the write wrote to: one it added too (a sheet read without one)
+    id_col = find_column(Table(header_before), "Lead ID")
+    ids_planned = planned.column(id_col) if id_col is not None else {}
+    fresh = {c.value for c in cells if c.col == id_col}  # IDs this write gave out
 
     def column_before(col: int) -> int:
         """Which column, as read, is at ``col`` now; -1 when none is."""
