@@ -85,6 +85,12 @@ def test_rows_moved_before_the_check_get_the_whole_read():
 def _sorted_between_parts(backend: GoogleBackend, monkeypatch) -> list[list[str]]:
     """A first sync written in parts, a person's sort by Email before the second: the
     ranges of its reads."""
+    return _edited_between_parts(backend, monkeypatch, lambda sheet: sheet.sort_rows("Email"))
+
+
+def _edited_between_parts(backend: GoogleBackend, monkeypatch, edit) -> list[list[str]]:
+    """A first sync written in parts, a person's ``edit`` of Leads before the second: the
+    ranges of its reads."""
     monkeypatch.setattr(google, "PART_BYTES", 1500)
     sheet = emulator().store[backend.id].sheet(LEADS.name)
     writes = []
@@ -94,7 +100,7 @@ def _sorted_between_parts(backend: GoogleBackend, monkeypatch) -> list[list[str]
             writes.append(info)
         return len(writes) == 2
 
-    emulator().before_request(lambda _store: sheet.sort_rows("Email"), when=second_part)
+    emulator().before_request(lambda _store: edit(sheet), when=second_part)
     reads = _reads(backend, 23)
     assert len(writes) == 2  # the write was in parts: the sort came before the second
     return reads
@@ -143,3 +149,22 @@ def test_what_a_sort_during_a_first_sync_put_right_is_said_in_proportion(monkeyp
     logged = {"Owner", "Stage", "Sequence", "Sequence step", "Unsubscribed at"}
     kept = set(service_columns()) - logged
     assert put_back and not [r for r in put_back if r["Field"] in kept]  # ...without History
+
+
+def test_a_note_typed_during_a_first_sync_s_write_keeps_the_lead_s_new_id(monkeypatch):
+    """A person types a note on a new lead between two parts of the first sync's write
+    (tests/test_landing_equivalence.py, end to end): the person columns read back differ,
+    the whole read follows, and the lead keeps the ID, Owner and Score the write gave it
+    and the note it was given."""
+    tabs = template()
+    backend = google_backend(tabs)
+    notes = column_letter(tabs[LEADS.name].col("Notes"))
+    reads = _edited_between_parts(
+        backend,
+        monkeypatch,
+        lambda sheet: sheet.set_values(f"{notes}2", [["called, left a message"]]),
+    )
+    assert _whole(reads[2])  # the whole read followed
+    lead = backend.read().table(LEADS.name).records()[0]
+    assert lead["Notes"] == "called, left a message"
+    assert lead["Lead ID"] and lead["Score"] and lead["Owner"]

@@ -75,10 +75,11 @@ class _Rows:
     them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
     100,000 leads, at the peak of a flush (issue 21)."""
 
-    def __init__(self, table: Table, person: list[str]) -> None:
+    def __init__(self, table: Table, person: list[int]) -> None:
+        """``person``: the positions in ``table`` of the columns that tell rows apart."""
         self.table = table
         self.id_col = find_column(table, "Lead ID")
-        self._cols = [table.header.index(h) if h in table.header else -1 for h in person]
+        self._cols = person
         self._prints: dict[int, str] = {}
         self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
         self._counts = Counter(i for i in self.ids if i)
@@ -91,7 +92,8 @@ class _Rows:
         """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
         found = self._prints.get(r)
         if found is None:
-            row = self.table.rows[r]
+            # a row past the last one read is empty cells: Google's read leaves those out
+            row = self.table.rows[r] if r < len(self.table.rows) else []
             found = self._prints[r] = "\x1f".join(
                 row[c] if 0 <= c < len(row) else "" for c in self._cols
             )
@@ -137,11 +139,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         return landing
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
-    person = [old_t.header[c] for c in identifying_columns(old_t, {c.col for c in cells})]
     planned = _Planned(cells)
-    old, new = _Rows(old_t, person), _Rows(new_t, person)
-    ids_planned = planned.column(old.id_col) if old.id_col is not None else {}
-    fresh = {c.value for c in cells if c.col == old.id_col}  # IDs this write gave out
     fixes: dict[tuple[int, int], str] = {}
     log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)
     why: dict[str, set[str]] = {}  # lead -> the columns put right on it
@@ -159,6 +157,16 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             return col
         return next((i for i, h in enumerate(new_t.header) if norm_header(h) == name), col)
 
+    # a row's person columns found now as the written ones are (by header, case and spacing
+    # ignored, else where they were): by exact text, one retyped "EMAIL" during the write
+    # made every row without an ID look inserted, and the repair emptied its new ID
+    person = identifying_columns(old_t, {c.col for c in cells})
+    old, new = _Rows(old_t, person), _Rows(new_t, [column_now(c) for c in person])
+    # the Lead ID column the write wrote to: one it added too (a sheet read without one)
+    id_col = find_column(Table(header_before), "Lead ID")
+    ids_planned = planned.column(id_col) if id_col is not None else {}
+    fresh = {c.value for c in cells if c.col == id_col}  # IDs this write gave out
+
     def column_before(col: int) -> int:
         """Which column, as read, is at ``col`` now; -1 when none is."""
         if col >= len(new_t.header):
@@ -174,10 +182,33 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     def same_lead(row: int) -> bool:
         """Whether the row at this position now is the lead the write was meant for; rows
         alike in every person cell are the same lead as far as anyone can tell."""
-        if row >= len(new_t.rows):
-            return False
         lead_id = known_id(row)
-        return new.ids[row] == lead_id if lead_id else new.print_of(row) == old.print_of(row)
+        if lead_id:
+            return row < len(new_t.rows) and new.ids[row] == lead_id
+        # past the last row read too: a write that empties the last row lands whole, and
+        # taken for a lead gone, its twin above was emptied as well (the quick check's way)
+        return new.print_of(row) == old.print_of(row) or typed_over(row)
+
+    typed: dict[int, bool] = {}
+
+    def typed_over(row: int) -> bool:
+        """Whether the row here now is the lead read here with a few person cells typed
+        since: it holds the ID this write gave it, matches no other lead read, that lead is
+        nowhere else now, and most of the person cells it had are as they were. Taken for a
+        row a person inserted, it had every cell the write gave it emptied: its new Lead ID,
+        its Owner, a Last contact (a person's column) with them."""
+        found = typed.get(row)
+        if found is None:
+            given = ids_planned.get(row, "").strip()
+            found = typed[row] = (
+                bool(given)
+                and row < len(new_t.rows)
+                and new.ids[row] == given
+                and lead_before(row) < 0
+                and lead_now(row) < 0
+                and _mostly_kept(old.print_of(row), new.print_of(row))
+            )
+        return found
 
     def lead_now(row: int) -> int:
         return new.find(known_id(row), old.print_of(row))
@@ -248,6 +279,13 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
 SAID_LEADS = 200
 """Leads named one by one on Problems when cells were put right, the rest counted on one
 row: a sort during a first sync of 100,000 leads put cells right on 99,996 of them."""
+
+
+def _mostly_kept(was: str, now: str) -> bool:
+    """Whether more than half of the person cells a row held (``was``, joined; empty ones
+    not counted) hold the same now (``now``)."""
+    pairs = list(zip(was.split("\x1f"), now.split("\x1f"), strict=False))
+    return 2 * sum(1 for a, b in pairs if a and a == b) > sum(1 for a, _ in pairs if a)
 
 
 def _report(
