@@ -64,3 +64,17 @@ def test_changes_take_a_list_of_updates_as_cells():
     assert isinstance(changes.cells, Cells) and list(changes.cells) == [one]
     changes.cells.add("Leads", 1, 1, "y")
     assert changes.cells[1] == CellUpdate("Leads", 1, 1, "y") and changes
+
+
+@settings(max_examples=300)
+@given(cells)
+def test_a_tab_s_cells_are_looked_up_as_a_dict_of_them_would(updates):
+    """The later of a cell set twice, as the sheet ends up holding it."""
+    for tab in ("Leads", "History", "nowhere"):
+        found = Cells(updates).lookup(tab)
+        mine = {(c.row, c.col): c.value for c in updates if c.tab == tab}
+        for row in range(-1, 42):
+            for col in range(8):
+                assert found.get(row, col) == mine.get((row, col)), (tab, row, col)
+        for col in range(8):
+            assert found.column(col) == {r: v for (r, c), v in mine.items() if c == col}

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.catalog import N_, _, speaking
-from sheetcrm.engine.changes import Cells, CellUpdate, Changes
+from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing_quick import identifying_columns, leads_tab
 from sheetcrm.engine.plan import find_column
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
@@ -36,36 +36,6 @@ class Landing:
     repair: Changes  # cells to write again, History rows saying what, Problems rows why
     misplaced: int = 0  # cells that had landed on another lead
     unrepaired: list[str] = field(default_factory=list)  # leads whose cells could not be fixed
-
-
-class _Planned:
-    """The cells a write planned over a read, looked up by (row, column). Not a dict of
-    (row, column) keys: a first sync of 100,000 leads writes ~840,000 cells, and such a dict
-    was ~100 MB at the peak of its check (issue 21). A column's cells are put by row when
-    first asked: the Lead ID column's for every check, the others' (all at once) only when a
-    cell landed on another lead."""
-
-    def __init__(self, cells: list[CellUpdate]) -> None:
-        self.cells = cells
-        self._columns: dict[int, dict[int, str]] = {}
-        self._all = False
-
-    def column(self, col: int) -> dict[int, str]:
-        found = self._columns.get(col)
-        if found is not None:
-            return found
-        if self._columns and not self._all:  # a second column: every column, in one pass
-            self._all = True
-            built = set(self._columns)
-            for c in self.cells:
-                if c.col not in built:
-                    self._columns.setdefault(c.col, {})[c.row] = c.value
-        else:
-            self._columns[col] = {c.row: c.value for c in self.cells if c.col == col}
-        return self._columns.setdefault(col, {})
-
-    def get(self, row: int, col: int, default: str = "") -> str:
-        return self.column(col).get(row, default)
 
 
 class _Rows:
@@ -133,21 +103,23 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     and the repair for those that landed on another lead."""
     tab = leads_tab(before)
     landing = Landing(Changes(after.version))
-    # every cell as an object, on this path only: something moved, and is looked for
-    cells = list(written.cells.of_tab(tab)) if tab is not None else []
-    if tab is None or not cells or after.get(tab) is None:
+    if tab is None or next(written.cells.of_tab(tab), None) is None or after.get(tab) is None:
         return landing
+    # Held as numbers, each cell made only as it is looked at: a sort during a first sync
+    # of 100,000 leads puts ~620,000 cells right, and this check held each as an object,
+    # each in a dict by (row, column), each lead's columns in a set: ~800 MB at its peak
+    # (issue 21, session 6).
     old_t, new_t = before.table(tab), after.table(tab)
     header_before = [*old_t.header, *written.new_columns.get(tab, [])]
-    planned = _Planned(cells)
-    fixes: dict[tuple[int, int], str] = {}
+    planned = written.cells.lookup(tab)
+    fixes: dict[int, str] = {}  # row << 16 | column -> the value to write there
     log: dict[tuple[str, str], tuple[str, str]] = {}  # (lead, column) -> (found, written)
-    why: dict[str, set[str]] = {}  # lead -> the columns put right on it
+    why: dict[str, int] = {}  # lead -> the columns put right on it, a bit each
 
-    def put_right(lead_id: str, column: str, found: str, written: str) -> None:
-        why.setdefault(lead_id, set()).add(column)
-        if _logged(column):
-            log[(lead_id, column)] = (found, written)
+    def put_right(lead_id: str, col: int, found: str, written: str) -> None:
+        why[lead_id] = why.get(lead_id, 0) | 1 << col
+        if _logged(header_before[col]):
+            log[(lead_id, header_before[col])] = (found, written)
 
     def column_now(col: int) -> int:
         """Where the column written at ``col`` is now: found by its header, else still at
@@ -160,12 +132,12 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     # a row's person columns found now as the written ones are (by header, case and spacing
     # ignored, else where they were): by exact text, one retyped "EMAIL" during the write
     # made every row without an ID look inserted, and the repair emptied its new ID
-    person = identifying_columns(old_t, {c.col for c in cells})
+    person = identifying_columns(old_t, {c.col for c in written.cells.of_tab(tab)})
     old, new = _Rows(old_t, person), _Rows(new_t, [column_now(c) for c in person])
     # the Lead ID column the write wrote to: one it added too (a sheet read without one)
     id_col = find_column(Table(header_before), "Lead ID")
     ids_planned = planned.column(id_col) if id_col is not None else {}
-    fresh = {c.value for c in cells if c.col == id_col}  # IDs this write gave out
+    fresh = set(ids_planned.values())  # IDs this write gave out
 
     def column_before(col: int) -> int:
         """Which column, as read, is at ``col`` now; -1 when none is."""
@@ -222,11 +194,10 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         lead_id = new.ids[row]
         return old.find("" if lead_id in fresh else lead_id, new.print_of(row))
 
-    for c in cells:
+    for c in written.cells.of_tab(tab):
         col = column_now(c.col)
         if same_lead(c.row) and col == c.col:
             continue  # on its lead; or a person moved it there after the write: fine too
-        name = header_before[c.col]
         lead_id = ids_planned.get(c.row, "") or old.ids[c.row]
         wrong = False
         # the row the value landed on gets back what it had, or what this sync planned for it
@@ -235,7 +206,8 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
             value: str | None = None
             other_id = ""
             if other >= 0 and other_col >= 0:
-                value = planned.get(other, other_col, old.cell(other, other_col))
+                value = planned.get(other, other_col)
+                value = old.cell(other, other_col) if value is None else value
                 other_id = ids_planned.get(other, "") or old.ids[other]
             elif other < 0 and (not new.ids[c.row] or new.ids[c.row] in fresh):
                 value = ""  # a row a person inserted after the read: nothing of ours was there
@@ -243,24 +215,23 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
                 landing.unrepaired.append(new.ids[c.row] or f"row {Table.sheet_row(c.row)}")
                 wrong = True
             elif value != c.value:
-                fixes[(c.row, c.col)] = value
+                fixes[c.row << 16 | c.col] = value
                 if other_id:
-                    put_right(other_id, header_before[other_col], c.value, value)
+                    put_right(other_id, other_col, c.value, value)
                 wrong = True
         # and the value goes to its lead, wherever that row is now
         here = lead_now(c.row)
         if here >= 0:
             now = new.cell(here, col)
             if now != c.value and now == old.cell(c.row, c.col):
-                fixes[(here, col)] = c.value
-                put_right(lead_id, name, now, c.value)
+                fixes[here << 16 | col] = c.value
+                put_right(lead_id, c.col, now, c.value)
                 wrong = True
         elif wrong and not gone(c.row):
             landing.unrepaired.append(lead_id or f"row {Table.sheet_row(c.row)}")
         landing.misplaced += wrong
-    landing.repair.cells = Cells(
-        CellUpdate(tab, r, col, v) for (r, col), v in sorted(fixes.items())
-    )
+    for key in sorted(fixes):
+        landing.repair.cells.add(tab, key >> 16, key & 0xFFFF, fixes[key])
     history = next((t for t in after.tabs if tab_spec(t) is HISTORY), HISTORY.name)
     # one History row per cell put right of a column people type or History follows, From
     # what was there To what is now: a later sync reads the last Owner a lead's History
@@ -272,13 +243,17 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
         ]
     landing.unrepaired = list(dict.fromkeys(landing.unrepaired))
     with speaking(sheet_language(after)):  # said on Problems, in the sheet's language
-        _report(landing, after, tab, stamp, why)
+        _report(landing, after, tab, stamp, why, header_before)
     return landing
 
 
 SAID_LEADS = 200
 """Leads named one by one on Problems when cells were put right, the rest counted on one
 row: a sort during a first sync of 100,000 leads put cells right on 99,996 of them."""
+
+
+def _named(header: list[str], bits: int) -> list[str]:
+    return [h for i, h in enumerate(header) if bits >> i & 1]
 
 
 def _mostly_kept(was: str, now: str) -> bool:
@@ -289,9 +264,15 @@ def _mostly_kept(was: str, now: str) -> bool:
 
 
 def _report(
-    landing: Landing, after: Snapshot, leads: str, stamp: str, why: dict[str, set[str]]
+    landing: Landing,
+    after: Snapshot,
+    leads: str,
+    stamp: str,
+    why: dict[str, int],
+    header: list[str],
 ) -> None:
-    """Say it on the Problems tab too, where a manager looks (the next sync rewrites it)."""
+    """Say it on the Problems tab too, where a manager looks (the next sync rewrites it).
+    ``why``: lead -> the columns of ``header`` put right on it, a bit each."""
     done = _(
         "nothing to do: this sync put them back; History shows what moved of Owner, Stage "
         "and the columns people type"
@@ -301,10 +282,10 @@ def _report(
         (
             lead,
             _("%(columns)s put right on this lead: %(why)s")
-            % {"columns": ", ".join(sorted(names)), "why": _(MOVED)},
+            % {"columns": ", ".join(sorted(_named(header, bits))), "why": _(MOVED)},
             done,
         )
-        for lead, names in put[:SAID_LEADS]
+        for lead, bits in put[:SAID_LEADS]
     ]
     if len(put) > SAID_LEADS:
         more = _("%(count)d more leads had cells put right: %(why)s")
