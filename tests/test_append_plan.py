@@ -20,7 +20,7 @@ from sheetcrm.engine.schema import LEADS, MAX_ROW_PROBLEMS, PROBLEMS, STATE
 from sheetcrm.engine.sync import LeftOut, plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
-from sheetcrm.intake.append_plan import plan_appends
+from sheetcrm.intake.append_plan import plan_appends, today_rows
 from sheetcrm.intake.batch import Arrival, IntakePlan, plan_intake
 from sheetcrm.intake.unrouted import stuck
 from sheets import NOW, put_leads, template
@@ -142,7 +142,8 @@ def test_a_batch_into_a_synced_sheet_is_planned_as_the_whole_sheet_would():
     # the backlog the team had no room for today is left out of the plan: nobody free
     leads = snapshot.table(LEADS.name)
     unowned = np.flatnonzero([not o.strip() for o in leads.column("Owner")])
-    left = stuck(snapshot, leads, unowned, parse_config(snapshot), NOW + timedelta(hours=4))
+    config, now = parse_config(snapshot), NOW + timedelta(hours=4)
+    left = stuck(snapshot, leads, unowned, today_rows(leads, config, now, Memo()), config, now)
     assert left.sum() > 100
     owners = [r["Owner"] for r in part.plan.appends]
     assert sum(1 for r in part.plan.appends if r["Duplicate of"]) > 10
@@ -173,7 +174,9 @@ def test_the_next_day_and_a_warm_memo_plan_the_same():
     # a new day: the team has room again, and the backlog is routed before the new leads
     leads = snapshot.table(LEADS.name)
     unowned = np.flatnonzero([not o.strip() for o in leads.column("Owner")])
-    assert not stuck(snapshot, leads, unowned, parse_config(snapshot), later).all()
+    config = parse_config(snapshot)
+    today = today_rows(leads, config, later, Memo())
+    assert not stuck(snapshot, leads, unowned, today, config, later).all()
     # the sync's per-row checks are left as the sync made them, for the next sync
     assert memo.columns.keys() == columns.keys()
     assert all(memo.columns[k] is v for k, v in columns.items())

@@ -40,14 +40,14 @@ from sheetcrm.engine.sync.begin import leads_frame
 from sheetcrm.engine.sync.ids import NEXT_ID_KEY, next_ids
 from sheetcrm.engine.sync.tabs import state_value
 from sheetcrm.engine.sync.win import MINIMUM, Odds, learned_odds
-from sheetcrm.engine.table import Snapshot, Table, norm_header
+from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.win import known_fields, outcomes
 from sheetcrm.engine.win_model import AMOUNT_BAND
 from sheetcrm.intake.batch import Arrival, IntakePlan, cells, plan_intake, record_value, sheet_keys
 from sheetcrm.intake.new_problems import add_problems
 from sheetcrm.intake.same_person import same_person
-from sheetcrm.intake.unrouted import stuck
+from sheetcrm.intake.unrouted import open_leads, stuck
 
 
 def plan_appends(
@@ -104,20 +104,14 @@ def context(
     - a closed lead, unless the win step's odds were ``learned_apart`` (:func:`win_odds`);
     - a lead in a sequence: it takes its sender's e-mails of the day before a new one;
     - a lead that shares a duplicate key with a new row, through any chain of shared keys."""
-    settings = config.settings
     owner = cells(leads, "Owner")
     ids = np.array([i.strip() for i in cells(leads, "Lead ID")], dtype=object)
     keep = np.array([not o.strip() for o in owner], dtype=bool)
     unowned = np.flatnonzero(keep)
-    keep[unowned[stuck(snapshot, leads, unowned, config, now)]] = False
+    today = today_rows(leads, config, now, memo)
+    keep[unowned[stuck(snapshot, leads, unowned, today, config, now)]] = False
     keep |= (ids == "") | pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
-    stamps = pd.DataFrame(
-        {c: pd.Series(cells(leads, c), dtype=object) for c in ("Assigned at", "Created at")}
-    )
-    frame = Frame(stamps, local_now(now, config), settings.dayfirst, settings.decimal, memo)
-    assigned, created = frame.dates("Assigned at"), frame.dates("Created at")
-    day = np.where(np.isnat(assigned), created, assigned).astype("datetime64[D]")
-    keep |= day == np.datetime64(frame.now.date())
+    keep |= today
     if learned_apart is None:  # the win step learns from the closed leads the plan holds
         stage = pd.Series(cells(leads, "Stage"), dtype=object)
         keep |= outcomes(stage, config.stages)[0]
@@ -125,6 +119,19 @@ def context(
         keep |= np.array([bool(s.strip()) for s in cells(leads, "Sequence")], dtype=bool)
     keep |= same_person(leads, [a.record for a in fresh], config, synced, memo)
     return keep
+
+
+def today_rows(leads: Table, config: Config, now: datetime, memo: Memo) -> np.ndarray:
+    """Per row, whether it counts toward its owner's day: assigned (or, never assigned,
+    created) today, as routing reads it (routing.py _load)."""
+    settings = config.settings
+    stamps = pd.DataFrame(
+        {c: pd.Series(cells(leads, c), dtype=object) for c in ("Assigned at", "Created at")}
+    )
+    frame = Frame(stamps, local_now(now, config), settings.dayfirst, settings.decimal, memo)
+    assigned, created = frame.dates("Assigned at"), frame.dates("Created at")
+    day = np.where(np.isnat(assigned), created, assigned).astype("datetime64[D]")
+    return day == np.datetime64(frame.now.date())  # type: ignore[no-any-return]
 
 
 def win_odds(
@@ -151,28 +158,6 @@ def win_odds(
             data[column] = pd.Series([""] * len(data), dtype=object)
     frame = Frame(data, local_now(now, config), settings.dayfirst, settings.decimal, memo)
     return learned_odds(data, frame, fields, config.stages, settings[MINIMUM])
-
-
-def open_leads(leads: Table, rows: np.ndarray, config: Config, now: datetime) -> dict[str, int]:
-    """Open leads per owner (norm_header of the name, as routing counts them) on ``rows``: a
-    "least loaded" team's candidates are ranked by them (routing.py _load)."""
-    data = pd.DataFrame(
-        {
-            c: pd.Series(np.array(cells(leads, c), dtype=object)[rows], dtype=object)
-            for c in ("Owner", "Stage")
-        }
-    )
-    settings = config.settings
-    frame = Frame(data, local_now(now, config), settings.dayfirst, settings.decimal)
-    stages = {norm_header(s.name): s for s in config.stages}
-    is_open = frame.per_key("Stage", lambda k: k not in stages or stages[k].type == "open")
-    owner = frame.values("Owner")
-    per_text = np.bincount(owner.codes[is_open], minlength=len(owner.keys))
-    counts: dict[str, int] = {}
-    for code in np.flatnonzero(per_text).tolist():
-        if key := owner.keys[code]:
-            counts[key] = counts.get(key, 0) + int(per_text[code])
-    return counts
 
 
 def first_number(snapshot: Snapshot, leads: Table, config: Config, memo: Memo | None) -> int:

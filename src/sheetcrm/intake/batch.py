@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 
@@ -61,7 +62,10 @@ def cells(leads: Table, name: str, rows: list[int] | None = None) -> list[str]:
     picked = leads.rows if rows is None else [leads.rows[r] for r in rows]
     if i is None:
         return [""] * len(picked)
-    return [row[i] if i < len(row) else "" for row in picked]
+    try:  # every row as wide as the header, as read: in C
+        return list(map(itemgetter(i), picked))
+    except IndexError:  # a row shorter than the header: a row edited since
+        return [row[i] if i < len(row) else "" for row in picked]
 
 
 def record_value(record: dict[str, str], name: str) -> str:

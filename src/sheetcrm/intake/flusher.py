@@ -27,7 +27,7 @@ from sheetcrm.engine.activity_tab import KEY_COLUMN, activity_keys, append_activ
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
-from sheetcrm.engine.schema import ACTIVITIES, LEADS
+from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
@@ -178,13 +178,14 @@ def _append(
             )
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
+            if not intake.plan.writes:  # new rows only: no row of Leads or History is read
+                # again, nor by the landing check (~50 MB at 100,000 leads, held through the
+                # write and its check)
+                snapshot, leads = _without_rows(snapshot, (LEADS.name, HISTORY.name)), Table([])
             changes = resolve(intake.plan, snapshot).changes
             landed = activity_keys(snapshot.get(ACTIVITIES.name))
             fresh = [e for e in touches if e.key not in landed]
             _add_touches(changes, snapshot, fresh)
-            if not changes.cells:  # appends only: no row of the read is looked at again
-                # (its rows were ~50 MB at 100,000 leads, held through the write's check)
-                snapshot, leads = _headers_only(snapshot), Table([])
             noting = notices if intake.plan.notifications else None
             if noting is not None:
                 noting.hold(intake.plan, set(intake.lead_ids.values()))
@@ -210,9 +211,9 @@ def _append(
     )
 
 
-def _headers_only(snapshot: Snapshot) -> Snapshot:
-    """``snapshot`` without its rows: what the landing check of a write of new rows needs."""
-    tabs = {name: Table(table.header, []) for name, table in snapshot.tabs.items()}
+def _without_rows(snapshot: Snapshot, names: tuple[str, ...]) -> Snapshot:
+    """``snapshot`` with the tabs ``names`` reduced to their header."""
+    tabs = {n: Table(t.header, []) if n in names else t for n, t in snapshot.tabs.items()}
     return replace(snapshot, tabs=tabs)
 
 
