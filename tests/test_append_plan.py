@@ -195,3 +195,18 @@ def test_any_batch_is_planned_as_the_whole_sheet_would(seed, leads, count, pool,
     snapshot = backend.read()
     batch = arrivals(random.Random(seed + 1), snapshot, count, pool)
     check_same(snapshot, batch, NOW + timedelta(hours=hours))
+
+
+def test_a_sheet_without_lead_ids_is_planned_whole():
+    """No Lead ID column: the whole plan numbers the leads (or says why it cannot), as
+    before; the flusher falls back to it."""
+    tabs = template()
+    leads = tabs[LEADS.name]
+    at = leads.col("Lead ID")
+    tabs[LEADS.name] = type(leads)(
+        [h for i, h in enumerate(leads.header) if i != at],
+        [[c for i, c in enumerate(r) if i != at] for r in leads.rows],
+    )
+    snapshot = MemoryBackend(tabs).read()
+    batch = arrivals(random.Random(7), snapshot, 5, pool=20)
+    assert plan_appends(snapshot, batch, NOW) is None
