@@ -80,8 +80,12 @@ def test_a_batch_of_a_thousand_costs_three_writes(outbox: Outbox) -> None:
     assert stats["byEndpoint"]["values.append"] == 1
     leads = backend.read().table(LEADS.name)
     assert in_sheet(backend) == Counter(keys)
-    ids = [r[leads.col("Lead ID")] for r in leads.rows]
-    assert len(ids) == len(set(ids))
+    web = [r for r in leads.rows if r[leads.col("Submission ID")]]
+    ids = [r[leads.col("Lead ID")] for r in web]
+    assert all(ids) and len(ids) == len(set(ids))
+    # the template's sample rows, never synced, wait for the periodic sync: a flush plans
+    # its new rows only (issue 21, intake/append_plan.py)
+    assert not any(r[leads.col("Lead ID")] for r in leads.rows if r not in web)
     report.lead_ids.update(first.lead_ids)
     by_key = {r[leads.col("Submission ID")]: r for r in leads.rows}
     row = by_key["generic:evt-1"]
@@ -162,8 +166,11 @@ def test_two_flushers_at_once_on_a_workbook(outbox: Outbox, tmp_path: Path) -> N
     assert all("kept changing" in r.error for r in reports if r.error)
     backend = WorkbookBackend(path)
     assert in_sheet(backend) == Counter(keys)
-    ids = backend.read().table(LEADS.name).column("Lead ID")
-    assert len(ids) == len(set(ids))
+    leads = backend.read().table(LEADS.name)
+    # the web leads' (the template's sample rows wait for the sync: issue 21)
+    pairs = zip(leads.column("Lead ID"), leads.column("Submission ID"), strict=True)
+    ids = [i for i, k in pairs if k]
+    assert all(ids) and len(ids) == len(set(ids))
     assert sum(r.appended for r in reports) == 60
 
 

@@ -56,6 +56,10 @@ PURE_INTAKE = [
     "signatures",
     "fields",
     "batch",
+    "append_plan",
+    "same_person",
+    "unrouted",
+    "new_problems",
     "activity",
     "timeouts",
 ]

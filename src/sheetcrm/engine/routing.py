@@ -45,6 +45,7 @@ def _load(
     is_open: np.ndarray,
     team: Sequence[Member],
     turns: Mapping[tuple[str, str], Turns],
+    elsewhere: Mapping[str, int],
 ) -> _Load:
     owner = frame.values("Owner")  # counted per distinct cell text, then per person
     names = {norm_header(m.name): m.name for m in team}
@@ -64,6 +65,9 @@ def _load(
                 per_key[k] = per_key.get(k, 0) + int(per_text[code])
         for k, count in per_key.items():
             counts[names[k]] = count
+    for k, count in elsewhere.items():
+        if k in names:
+            load.open[names[k]] += count
     return load
 
 
@@ -138,6 +142,7 @@ def route(
     turns: Mapping[tuple[str, str], Turns] | None = None,
     originals: np.ndarray | None = None,
     exclude: Mapping[int, frozenset[str]] | None = None,
+    elsewhere: Mapping[str, int] | None = None,
 ) -> list[Assignment]:
     """Assign ``rows`` (positions in ``frame``, in arrival order) to owners.
 
@@ -146,9 +151,11 @@ def route(
     to its original's owner unless that person is inactive or away. None: no such rule.
     ``exclude``: per row, the people (norm_header of their names) it must not go to, the
     fallback owner included: those who had it already (first-touch SLA reassignment).
+    ``elsewhere``: open leads each owner (norm_header of the name) holds on rows that are not
+    in ``frame`` (a flush plans its new rows with only the rows they depend on).
     """
     now = frame.now
-    load = _load(frame, is_open, team, turns or {})
+    load = _load(frame, is_open, team, turns or {}, elsewhere or {})
     by_name = {norm_header(m.name): m for m in team}
     owners = frame.keys("Owner") if originals is not None else None
     data = frame.data

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
+
+import numpy as np
 
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.schema import LEADS, service_columns
-from sheetcrm.engine.sync import local_now, plan_sync
+from sheetcrm.engine.sync import LeftOut, local_now, plan_sync
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.values import clamp, format_datetime
@@ -52,9 +55,34 @@ def sheet_keys(leads: Table) -> dict[str, str]:
     }
 
 
+def cells(leads: Table, name: str, rows: list[int] | None = None) -> list[str]:
+    """A Leads column's cells by its canonical header (of ``rows`` only, positions, when
+    given), "" for each row where it has none."""
+    i = find_column(leads, name)
+    picked = leads.rows if rows is None else [leads.rows[r] for r in rows]
+    if i is None:
+        return [""] * len(picked)
+    try:  # every row as wide as the header, as read: in C
+        return list(map(itemgetter(i), picked))
+    except IndexError:  # a row shorter than the header: a row edited since
+        return [row[i] if i < len(row) else "" for row in picked]
+
+
+def record_value(record: dict[str, str], name: str) -> str:
+    """A new row's value for a Leads column, by its canonical header."""
+    canonical = _canonical(name)
+    return next((v for k, v in record.items() if _canonical(k) == canonical), "")
+
+
 def plan_intake(
-    snapshot: Snapshot, arrivals: list[Arrival], now: datetime, memo: Memo | None = None
+    snapshot: Snapshot,
+    arrivals: list[Arrival],
+    now: datetime,
+    memo: Memo | None = None,
+    left_out: LeftOut | None = None,
 ) -> IntakePlan:
+    """``left_out``: what the plan needs of the Leads rows left blank in ``snapshot``
+    (intake/append_plan.py: the rows a new lead's plan does not read)."""
     leads = snapshot.get(LEADS.name)
     if leads is None:
         return IntakePlan(
@@ -85,7 +113,10 @@ def plan_intake(
         name: (Table(header, rows) if table is leads else table)
         for name, table in snapshot.tabs.items()
     }
-    plan = plan_sync(replace(snapshot, tabs=tabs), now, memo, metrics=False)
+    if left_out is not None and left_out.rows is not None:  # the new rows are held too
+        new = np.arange(len(leads.rows), len(rows), dtype=np.int64)
+        left_out = replace(left_out, rows=np.concatenate([left_out.rows, new]))
+    plan = plan_sync(replace(snapshot, tabs=tabs), now, memo, metrics=False, left_out=left_out)
     result.plan = plan
     _move_new_rows(plan, first=len(leads.rows), header=header, rows=rows)
     plan.new_columns = [*added, *(c for c in plan.new_columns if c not in added)]

@@ -4,8 +4,9 @@
 2. read the sheet, and mark done every submission whose key its Submission ID column
    already holds, on Leads for a web-form lead, on Activities for a posted touch (a crash
    after the append but before the mark cannot make a duplicate);
-3. turn the rest into leads with the sheet's current form mapping, scoring and routing;
-4. append them, with the sheet's own sync, in one write;
+3. turn the rest into leads with the sheet's current form mapping, scoring and routing,
+   planned from the rows they depend on only (append_plan.py);
+4. append them in one write (the sheet's own rows are left to the periodic sync);
 5. mark them done.
 While the sheet is unreachable or over quota, the batch goes back to wait (bounded,
 jittered backoff); a submission that can never become a row goes to the dead letters.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from sheetcrm.backends.apply import verify
@@ -26,11 +27,12 @@ from sheetcrm.engine.activity_tab import KEY_COLUMN, activity_keys, append_activ
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.plan import resolve
-from sheetcrm.engine.schema import ACTIVITIES, LEADS
-from sheetcrm.engine.table import Snapshot
+from sheetcrm.engine.schema import ACTIVITIES, HISTORY, LEADS
+from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.activity import ACTIVITY
+from sheetcrm.intake.append_plan import plan_appends
 from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
 from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
@@ -169,9 +171,17 @@ def _append(
                 arrivals.append(Arrival(entry.key, record, received))
             mapped = {a.key for a in arrivals}
             submissions = [(e, s) for e, s in submissions if e.key in mapped]
-            intake = plan_intake(snapshot, arrivals, now, memo)
+            # the new rows alone, from the rows they depend on: the sheet's own rows are the
+            # periodic sync's (issue 21: a whole plan cost a sync's memory at every flush)
+            intake = plan_appends(snapshot, arrivals, now, memo) or plan_intake(
+                snapshot, arrivals, now, memo
+            )
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
+            if not intake.plan.writes:  # new rows only: no row of Leads or History is read
+                # again, nor by the landing check (~50 MB at 100,000 leads, held through the
+                # write and its check)
+                snapshot, leads = _without_rows(snapshot, (LEADS.name, HISTORY.name)), Table([])
             changes = resolve(intake.plan, snapshot).changes
             landed = activity_keys(snapshot.get(ACTIVITIES.name))
             fresh = [e for e in touches if e.key not in landed]
@@ -199,6 +209,12 @@ def _append(
         f"{backend.location} kept changing while web-form leads were being added",
         "they wait in the outbox and are tried again shortly",
     )
+
+
+def _without_rows(snapshot: Snapshot, names: tuple[str, ...]) -> Snapshot:
+    """``snapshot`` with the tabs ``names`` reduced to their header."""
+    tabs = {n: Table(t.header, []) if n in names else t for n, t in snapshot.tabs.items()}
+    return replace(snapshot, tabs=tabs)
 
 
 def _add_touches(changes: Changes, snapshot: Snapshot, touches: list[Entry]) -> None:

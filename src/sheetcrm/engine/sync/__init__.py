@@ -37,7 +37,7 @@ from sheetcrm.engine.sync.sent import log_sent
 from sheetcrm.engine.sync.sequences import plan_sequences
 from sheetcrm.engine.sync.sla import reassign_untouched
 from sheetcrm.engine.sync.stages import track_stages
-from sheetcrm.engine.sync.state import SyncState, local_now
+from sheetcrm.engine.sync.state import LeftOut, SyncState, local_now
 from sheetcrm.engine.sync.status import write_status
 from sheetcrm.engine.sync.tabs import problems_tab, state_tab
 from sheetcrm.engine.sync.validate import mark_duplicates, validate
@@ -74,7 +74,7 @@ STEPS: list[tuple[str, Step]] = [
     ("diff", diff),
 ]
 
-__all__ = ["STEPS", "Step", "SyncState", "begin", "finish", "local_now", "plan_sync"]
+__all__ = ["STEPS", "LeftOut", "Step", "SyncState", "begin", "finish", "local_now", "plan_sync"]
 
 
 @gc_paused()
@@ -84,14 +84,17 @@ def plan_sync(
     memo: Memo | None = None,
     metrics: bool = True,
     sent: Sequence[SentRecord] = (),
+    left_out: LeftOut | None = None,
 ) -> Plan:
     """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data.
     ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
     updates them, so that appending leads costs no chart or format requests). ``sent``: the
-    messages the sender reports since, logged on the Notifications tab (once each, by key)."""
+    messages the sender reports since, logged on the Notifications tab (once each, by key).
+    ``left_out``: the snapshot's Leads holds only some of the sheet's rows, the others blank
+    (a flush's new rows and those they depend on): what the plan needs of the others."""
     # Settings' Language first: every problem, hint and Status of this sync is in it
     with speaking(sheet_language(snapshot)):
-        state = begin(snapshot, now, memo, metrics)
+        state = begin(snapshot, now, memo, metrics, left_out)
         state.sent = sent
         if not state.stopped:
             for name, step in STEPS:

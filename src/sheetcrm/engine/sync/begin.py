@@ -17,14 +17,21 @@ from sheetcrm.engine.plan import Plan, find_column
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import HISTORY, LEADS, STATE, service_columns
 from sheetcrm.engine.sync.ids import ID_PATTERN, NEXT_ID_KEY
-from sheetcrm.engine.sync.state import SyncState, local_now, put_column
+from sheetcrm.engine.sync.state import LeftOut, SyncState, local_now, put_column
 from sheetcrm.engine.table import Snapshot, Table, a1
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.values import format_datetime
 
 
-def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bool) -> SyncState:
-    """The state the steps start from; ``stopped`` when the Leads tab cannot be synced."""
+def begin(
+    snapshot: Snapshot,
+    now: datetime,
+    memo: Memo | None,
+    with_metrics: bool,
+    left_out: LeftOut | None = None,
+) -> SyncState:
+    """The state the steps start from; ``stopped`` when the Leads tab cannot be synced.
+    ``left_out``: the plan holds only some of the Leads rows (sync/state.py LeftOut)."""
     if memo is not None:
         memo.speak(current())  # its problems are worded in the language of their sync
     config = parse_config(snapshot)
@@ -38,6 +45,7 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
         memo=memo,
         with_metrics=with_metrics,
         frozen=set(config.frozen),
+        left_out=left_out,
     )
     leads = snapshot.get(LEADS.name)
     stop = _cannot_sync(leads, config, snapshot.table(STATE.name), snapshot.table(HISTORY.name))
@@ -45,7 +53,9 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
         state.plan.problems = stop or []
         state.stopped = True
         return state
-    data, state.header_problems = leads_frame(leads)
+    held = left_out.rows if left_out is not None else None
+    laid = leads if held is None else Table(leads.header, [leads.rows[i] for i in held.tolist()])
+    data, state.header_problems = leads_frame(laid)
     service = service_columns()
     # the service's columns, and Consent, which the sequences step reads on every lead
     added = {*service, "Consent"}
@@ -63,10 +73,11 @@ def begin(snapshot: Snapshot, now: datetime, memo: Memo | None, with_metrics: bo
                         _("add a column headed Stage"),
                     )
                 )
-    state.positions = lead_rows(data, service)
+    at = lead_rows(data, service)
+    state.positions = at if held is None else held[at]  # each lead's row in the sheet
     # every row a lead (no gap, no totals row): the frame as it is, not a copy of each column
-    whole = len(state.positions) == len(data)
-    state.data = data if whole else data.iloc[state.positions].reset_index(drop=True)
+    whole = len(at) == len(data)
+    state.data = data if whole else data.iloc[at].reset_index(drop=True)
     # no copy at all: steps replace columns (put_column), never write into them, and pandas'
     # copy-on-write keeps this shallow copy's columns as read (taking the service columns
     # out of the one block the frame is would copy them)

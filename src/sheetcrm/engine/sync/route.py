@@ -52,6 +52,7 @@ def plan_routes(state: SyncState, frame: Frame, rules: list[RoutingRule]) -> lis
         is_open,
         turns,
         originals,
+        elsewhere=state.open_elsewhere,
     )
 
 

@@ -73,6 +73,7 @@ def reassign_untouched(state: SyncState) -> SyncState:
         turns,
         None,
         exclude,
+        state.open_elsewhere,
     )
     owners = state.data["Owner"].to_numpy(dtype=object, copy=True)
     assigned_at = state.data["Assigned at"].to_numpy(dtype=object, copy=True)

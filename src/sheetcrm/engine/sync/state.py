@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,9 +22,28 @@ from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.wallclock import on_the_clock
+from sheetcrm.engine.win import Learned
 
 RowProblems = list[tuple[np.ndarray, str, list[str], str]]
 """(rows, column, one message per row, hint): what a step found wrong, or flags, per row."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What a plan of only some of the sheet's lead rows (the others left blank: a flush plans
+    its new rows with the rows they depend on, intake/append_plan.py) takes of the others.
+    Its row problems are all listed (not the Problems tab's first MAX_ROW_PROBLEMS): the
+    caller keeps its new rows' and counts them."""
+
+    # per owner (norm_header of the name), the open leads they hold on the rows left out: a
+    # "least loaded" team ranks its people by every open lead
+    open_leads: Mapping[str, int] = field(default_factory=dict)
+    # the positions of the Leads rows the plan holds, ascending; the others are blank and
+    # are not laid out at all (a frame of every row was 36 MB at 100,000 leads)
+    rows: np.ndarray | None = None
+    # what every closed lead of the sheet teaches the win step (sync/win.py learned_odds):
+    # its shortfall, or its model; None: learned from the rows the plan holds
+    odds: tuple[str, Learned | None] | None = None
 
 
 @dataclass
@@ -73,11 +92,17 @@ class SyncState:
     counted: int = 0
     metrics_digest: str = ""
     sent: Sequence[SentRecord] = ()  # what the sender reports, for the Notifications tab
+    left_out: LeftOut | None = None  # a plan of some rows only: what it takes of the others
 
     @property
     def view(self) -> Frame:
         assert self.frame is not None, "the sync has no lead rows to look at"
         return self.frame
+
+    @property
+    def open_elsewhere(self) -> Mapping[str, int]:
+        """Open leads per owner on rows left out of this plan (none for a sync's)."""
+        return self.left_out.open_leads if self.left_out is not None else {}
 
     @property
     def settings(self) -> Settings:

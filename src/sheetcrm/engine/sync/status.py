@@ -28,7 +28,9 @@ def write_status(state: SyncState) -> SyncState:
         said = _prefixed(column, messages)
         notes.append((np.asarray(rows, dtype=np.int64), said))
         col = columns.get(column, 0)
-        for r, text in zip(rows[: MAX_ROW_PROBLEMS - len(problems)], said, strict=False):
+        # a plan of some rows lists each of their problems: its caller keeps its new rows'
+        room = MAX_ROW_PROBLEMS - len(problems) if state.left_out is None else len(rows)
+        for r, text in zip(rows[:room], said, strict=False):
             where = a1(LEADS.name, Table.sheet_row(int(state.positions[r])), col)
             lead = str(ids[r]) or str(emails[r]).strip()  # a lead is found by either
             problems.append(Problem(LEADS.name, where, text, hint, lead))

@@ -33,12 +33,12 @@ def validate(state: SyncState) -> SyncState:
     state.contacts = {
         "email": checked.email,
         "phone": checked.phone,
-        "company domain": _company_domains(memo, checked.email, settings["Free-mail domains"]),
+        "company domain": company_domain_column(memo, checked.email, settings["Free-mail domains"]),
     }
     return state
 
 
-def _company_domains(memo: Memo, email: pd.Series, free: Iterable[str]) -> pd.Series:
+def company_domain_column(memo: Memo, email: pd.Series, free: Iterable[str]) -> pd.Series:
     """Each row's company domain; a re-sync derives it only for the addresses that changed."""
     free = tuple(free)
     (domains,) = per_row(

@@ -4,14 +4,17 @@ over the fields Settings lists, and the Win reasons behind it (engine/win.py).""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sheetcrm.engine.catalog import _
+from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.hints import suggest
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import SETTINGS
+from sheetcrm.engine.stages_tab import Stage
 from sheetcrm.engine.sync.state import SyncState
-from sheetcrm.engine.win import columns as field_values
 from sheetcrm.engine.win import (
+    Learned,
     estimate,
     known_fields,
     learn,
@@ -20,6 +23,7 @@ from sheetcrm.engine.win import (
     reasons,
     shortfall,
 )
+from sheetcrm.engine.win import columns as field_values
 from sheetcrm.engine.win_model import AMOUNT_BAND, Coded
 
 MINIMUM = "Win probability minimum"
@@ -45,24 +49,20 @@ def estimate_wins(state: SyncState) -> SyncState:
     probability = np.full(n, "", dtype=object)
     why = np.full(n, "", dtype=object)
     if fields:
-        closed, won = outcomes(data["Stage"], config.stages)
+        closed, _won = outcomes(data["Stage"], config.stages)
         amounts = state.view.numbers("Amount")
-        short = shortfall(int(closed.sum()), int(won[closed].sum()), settings[MINIMUM])
         is_open = ~closed
+        # a flush's plan of its new rows: learned from every closed lead of the sheet
+        odds = state.left_out.odds if state.left_out is not None else None
+        if odds is None:
+            odds = learned_odds(data, state.view, fields, config.stages, settings[MINIMUM])
+        short, learned = odds
         if short:
             probability[is_open] = short
-        elif is_open.any():
+        elif is_open.any() and learned is not None:
             # the codes the Frame made of each column (the rules' too): no text hashed again
             frame = state.view
-            read = {
-                f: Coded(frame.values(f).codes, frame.values(f).text.to_numpy(dtype=object))
-                for f in fields
-                if f != AMOUNT_BAND
-            }
-            learned = learn(
-                {f: c[closed] for f, c in read.items()}, list(fields), amounts[closed], won[closed]
-            )
-            rows = {f: c[is_open] for f, c in read.items()}
+            rows = {f: _coded(frame, f)[is_open] for f in fields if f != AMOUNT_BAND}
             prediction = estimate(learned, rows, amounts[is_open])
             probability[is_open] = percents(prediction.probability)
             values = field_values(rows, list(fields), amounts[is_open], learned.edges)
@@ -70,3 +70,26 @@ def estimate_wins(state: SyncState) -> SyncState:
     state.put("Win probability", probability)
     state.put("Win reasons", why)
     return state
+
+
+Odds = tuple[str, Learned | None]
+"""Why no lead has a Win probability ("" when they do), and the model learned."""
+
+
+def learned_odds(
+    data: pd.DataFrame, frame: Frame, fields: dict[str, str], stages: list[Stage], minimum: int
+) -> Odds:
+    """What the closed leads of ``data`` (``frame`` its typed columns) teach: the shortfall
+    when they are too few, else the model."""
+    closed, won = outcomes(data["Stage"], stages)
+    short = shortfall(int(closed.sum()), int(won[closed].sum()), minimum)
+    if short:
+        return short, None
+    amounts = frame.numbers("Amount")
+    read = {f: _coded(frame, f)[closed] for f in fields if f != AMOUNT_BAND}
+    return "", learn(read, list(fields), amounts[closed], won[closed])
+
+
+def _coded(frame: Frame, field: str) -> Coded:
+    values = frame.values(field)
+    return Coded(values.codes, values.text.to_numpy(dtype=object))
