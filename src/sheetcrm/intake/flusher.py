@@ -57,6 +57,7 @@ class FlushReport:
     busy: bool = False  # the error is the sheet held by another sync: they wait their turn
     lead_ids: dict[str, str] = field(default_factory=dict)
     activities: int = 0  # posted touches appended to the Activities tab
+    rows: int = 0  # the Leads rows the sheet had when read: how large the next batch can be
 
     def as_log(self) -> dict[str, object]:
         fields = asdict(self)
@@ -159,6 +160,7 @@ def _append(
         for _attempt in range(attempts):
             config = parse_config(snapshot)
             leads = snapshot.table(LEADS.name)
+            report.rows = len(leads.rows)
             arrivals = []
             for entry, submission in submissions:
                 try:

@@ -18,6 +18,24 @@ from sheetcrm.service.variables import Variable, seconds, whole
 # over that goes in parts: backends/sheets_parts.py). Only a deep outbox fills a batch: a
 # flush takes what is due.
 FLUSH_BATCH = 16000
+# What a flush holds grows with the sheet it reads and the batch it plans: into 100,000 of the
+# bench's leads, 331 MB for 8,000 submissions and 373 MB for 15,165 (issue 21, session 6),
+# ~5.9 KB a submission and ~1.85 KB a lead of the sheet over what the process held before.
+# Into a large sheet the batch is cut so that a flush takes no more than a sync (350 MB at
+# 100,000 leads): ~9,500 there, the whole batch up to ~80,000 leads. A lead of the sheet
+# costs a flush less than before it (session 6: it plans only the new rows): a burst's drain,
+# into a sheet below that, is unchanged.
+FLUSH_ROOM = 240_000_000
+SHEET_LEAD_BYTES = 1850
+SUBMISSION_BYTES = 5900
+LEAST_BATCH = 1000
+
+
+def fitted_batch(batch: int, rows: int) -> int:
+    """The most submissions a flush takes into a sheet of ``rows`` leads, ``batch`` at most."""
+    room = (FLUSH_ROOM - rows * SHEET_LEAD_BYTES) // SUBMISSION_BYTES
+    return min(batch, max(LEAST_BATCH, room))
+
 # While webhooks come in this fast, flushes wait (service/pacing.py): with one flush inside
 # issue 21's 20 s burst the intake's p99 was over 50 ms in 11 bursts of 12 (44-427 ms), with
 # none 20-48 ms. A form's steady trickle is far below the rate. 30 s of hold: the bench's
@@ -52,6 +70,7 @@ FLUSHING: tuple[Variable, ...] = (
         "SHEETCRM_FLUSH_BATCH",
         str(FLUSH_BATCH),
         whole(),
-        "The most submissions one flush appends.",
+        "The most submissions one flush appends (fewer into a sheet of ~80,000 leads or more, "
+        "so that a flush takes no more memory than a sync).",
     ),
 )

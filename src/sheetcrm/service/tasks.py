@@ -38,6 +38,7 @@ from sheetcrm.intake.run_log import RunLog
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
+from sheetcrm.service.flush_variables import fitted_batch
 from sheetcrm.service.heap import release_freed
 from sheetcrm.service.pacing import QUIET_SECONDS, Pacing, until_due
 from sheetcrm.service.service_config import ServiceConfig
@@ -93,6 +94,7 @@ class Service:
         self.sync_minutes = 15.0
         self._next_purge = 0.0  # time.monotonic() of the next retention
         self._sheet_failures = 0  # flushes in a row that the sheet failed (quota, 5xx...)
+        self._sheet_rows = 0  # the Leads rows last read, by a sync or a flush
         # Whether this runs below the webhooks' priority (a process of its own, reniced:
         # background.lower_priority); else, in a thread beside them, it must pause between
         # flushes to leave them the CPU.
@@ -153,7 +155,7 @@ class Service:
                         self._open(),
                         self.clock,
                         self.worker,
-                        self.config.batch,
+                        fitted_batch(self.config.batch, self._sheet_rows),
                         self.memo,
                         sheet_failures=self._sheet_failures,
                         notices=self.notices,
@@ -162,6 +164,8 @@ class Service:
                 report = FlushReport(error=str(exc))
             if report.error:
                 self._backend = None  # open it afresh next time
+            if report.rows:
+                self._sheet_rows = report.rows + report.appended
             failed = bool(report.error) and not report.busy
             self._sheet_failures = self._sheet_failures + 1 if failed else 0
         seconds = time.perf_counter() - started
@@ -206,6 +210,7 @@ class Service:
                     "leftovers_removed": applied.leftovers,
                 }
                 self.sync_minutes = float(plan.settings["Sync every minutes"])
+                self._sheet_rows = plan.summary.rows
             except LeaseHeldError as exc:
                 # Instances starting together all sync at once, and all but one find the
                 # sheet taken: that is how they take turns, not a failure. The hint (run the
