@@ -174,9 +174,13 @@ def test_a_touch_appended_before_a_failure_is_one_row_and_marked_done_next(
     typed = _keys(backend)[""]
     _post(outbox)
     emu = emulator()
-    emu.before_request(  # the rows and the lease's release go in one values.batchUpdate
+    # the rows and the lease's release go in one values.batchUpdate, right after the write's
+    # check (a values read by columns): what is injected there is what the write gets. (It
+    # was injected at the write itself, so the read that checked it got the faults: a flush
+    # that writes only new rows reads nothing after its write, and the test failed open.)
+    emu.before_request(
         lambda _store: emu.inject(DROP_AFTER, *[503] * 8),
-        when=lambda i: i.endpoint == "values.batchUpdate",
+        when=lambda i: i.endpoint == "values.batchGet" and "COLUMNS" in str(i.args),
     )
     failed = flush(outbox, backend, lambda: CLOCK, "w1")
     emu.limits.clear_injected()  # the retries it did not need
