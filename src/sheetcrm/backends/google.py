@@ -20,7 +20,13 @@ from gspread.exceptions import APIError
 
 from sheetcrm.backends.base import StaleSnapshotError
 from sheetcrm.backends.sheets_address import grid_size, quote, spreadsheet_id
-from sheetcrm.backends.sheets_changes import Shape, cell_ranges, json_value, tab_ranges
+from sheetcrm.backends.sheets_changes import (
+    Shape,
+    cell_ranges,
+    json_value,
+    narrow_tabs,
+    tab_ranges,
+)
 from sheetcrm.backends.sheets_charts import chart_requests, format_requests
 from sheetcrm.backends.sheets_grid import CHECK_FIELDS, READ_FIELDS, grid_rows
 from sheetcrm.backends.sheets_http import SheetsHTTP, credentials, explain, service_account
@@ -185,10 +191,12 @@ class GoogleBackend:
             # grid, and a sheet made from a CSV or grown for a write has none to spare
             under = {"range": f"{quote(tab)}!A{below}", "values": [[""]]}
             requests += self.sheet.room(
-                [*data, {"range": f"{quote(tab)}!A1", "values": [header]}, under]
+                [*data, {"range": f"{quote(tab)}!A1", "values": [header]}, under],
+                narrow_tabs(self._shape, self._widest),
             )
         else:
-            requests += self.sheet.room(data)  # rewritten tabs, new columns, History rows
+            # rewritten tabs, new columns, History rows
+            requests += self.sheet.room(data, narrow_tabs(self._shape, self._widest))
         for title, table in changes.replace.items():
             if isinstance(table, MetricTab):
                 sheet_id = self.sheet.sheet_ids[title]

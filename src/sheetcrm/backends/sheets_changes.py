@@ -7,7 +7,7 @@ nothing a person or a web form typed is ever taken for a formula.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from sheetcrm.backends.sheets_address import quote
 from sheetcrm.backends.sheets_charts import cell_values
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.metric_grid import MetricTab
-from sheetcrm.engine.schema import LEADS, Kind, tab_spec
+from sheetcrm.engine.schema import HISTORY, LEADS, NOTIFICATIONS, Kind, tab_spec
 from sheetcrm.engine.table import Table, column_letter
 from sheetcrm.engine.values import format_number, parse_number
 from sheetcrm.errors import BackendError
@@ -110,3 +110,17 @@ def cell_ranges(changes: Changes, shape: Shape) -> Iterator[dict[str, Any]]:
             "majorDimension": "COLUMNS",
             "values": [[json_value(tab, name, v) for v in values]],
         }
+
+
+LOGS = (HISTORY, NOTIFICATIONS)
+"""sheetcrm's own logs: a row appended at every sync, no column of a person's."""
+
+
+def narrow_tabs(shape: Shape, widest: Mapping[str, int]) -> dict[str, int]:
+    """The logs (title -> header width) whose columns past their header hold nothing as
+    read (``widest``: each tab's widest row): their grid can lose them as it grows."""
+    return {
+        title: len(header)
+        for title, (header, _rows) in shape.items()
+        if tab_spec(title) in LOGS and header and widest.get(title, 0) <= len(header)
+    }

@@ -36,6 +36,7 @@ def fitted_batch(batch: int, rows: int) -> int:
     room = (FLUSH_ROOM - rows * SHEET_LEAD_BYTES) // SUBMISSION_BYTES
     return min(batch, max(LEAST_BATCH, room))
 
+
 # While webhooks come in this fast, flushes wait (service/pacing.py): with one flush inside
 # issue 21's 20 s burst the intake's p99 was over 50 ms in 11 bursts of 12 (44-427 ms), with
 # none 20-48 ms. A form's steady trickle is far below the rate. 30 s of hold: the bench's
