@@ -24,6 +24,7 @@ from typing import Any
 
 from against import export
 from intake import machine
+from peak import peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 # what bench/intake.py needs of a tree: its service, its gunicorn settings and test helpers
@@ -102,6 +103,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "burst",
+                "memory": peak_mb(),
                 "rev": args.rev,
                 "seconds": args.seconds,
                 "config": args.config,

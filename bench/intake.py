@@ -54,6 +54,7 @@ from sheetcrm.files.templates import load_template
 ROOT = Path(__file__).resolve().parents[1]
 # gunicorn as app.yaml starts it, and as the soak test and test_deploy.py start it too
 sys.path.append(str(ROOT / "tests"))
+from peak import peak_mb  # noqa: E402
 from sheets import Gunicorn, background, entrypoint  # noqa: E402
 
 LUA = ROOT / "bench" / "intake.lua"
@@ -549,6 +550,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "intake",
+                "memory": peak_mb(),
                 "loader": args.loader,
                 "connections": args.connections,
                 "sheet_leads_at_start": args.sheet_leads,

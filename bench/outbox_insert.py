@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from alerts import postgres
+from peak import peak_mb
 from sheetcrm.intake.outbox_db import OutboxDB, submissions
 
 
@@ -73,6 +74,7 @@ def main() -> None:
             figures[str(size)] = {**ms, "ratio": round(ms["arrays"] / ms["values"], 2)}
             print(f"{size} rows per commit: {figures[str(size)]}", flush=True)
         db.close()
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

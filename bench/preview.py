@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from against import timed_steps
 from leads import machine, require_data, snapshot
+from peak import peak_mb
 from sheetcrm.backends.apply import apply
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.engine.bulk import gc_paused
@@ -81,6 +82,7 @@ def main() -> None:
         f"{none['preview']:.4f} s without a draft",
     ]
     print(" ".join(summary))
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

@@ -48,6 +48,7 @@ from sheetcrm.engine.table import Snapshot, Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "tests"))
+from peak import peak_mb  # noqa: E402
 from sheets import emulator  # noqa: E402
 from test_races import (  # noqa: E402
     EDITS,
@@ -334,6 +335,7 @@ def main() -> int:
         json.dumps(
             {
                 "seed": args.seed,
+                "memory": peak_mb(),
                 "rounds": sum(sum(c.values()) for c in tried.values()),
                 "leads": bench.rows - 1,
                 "max_edits": args.max_edits,

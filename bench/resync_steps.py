@@ -15,6 +15,7 @@ import statistics
 
 from against import alternately
 from leads import machine, require_data
+from peak import peak_mb
 
 ROWS_AREA = "begin,ids,validate,duplicates,cut,keys,activities,sequences,status"
 
@@ -84,6 +85,7 @@ def main() -> None:
     )
     figures["chosen_speedup"] = round(speedup, 2)
     figures["machine"] = machine()
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

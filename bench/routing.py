@@ -15,6 +15,7 @@ import statistics
 
 from against import alternately
 from leads import machine, require_data
+from peak import peak_mb
 
 PROBE = """
 import json, sys, time
@@ -76,6 +77,7 @@ def main() -> None:
             f"route step, {args.rows:,} leads, {args.turns:,} turns in History: {name} {seconds} s"
         )
     figures["machine"] = machine()
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
+from peak import peak_mb
 from sheetcrm.engine.bulk import gc_paused
 from sheetcrm.engine.schema import ACTIVITIES, ENROLMENT, LEADS, SEQUENCES
 from sheetcrm.engine.sync import STEPS
@@ -183,6 +184,7 @@ def main() -> None:
         "resync_planned": sum(1 for n in state2.plan.notifications if n.event == "sequence"),
     }
     assert figures["resync_planned"] == 0, "a re-sync planned e-mails again"
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

@@ -21,6 +21,7 @@ from google.auth.credentials import AnonymousCredentials
 from gspread_dataframe import set_with_dataframe
 
 from leads import NOW, machine, require_data, snapshot
+from peak import peak_mb
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.sheets_http import SheetsHTTP
@@ -154,6 +155,7 @@ def main() -> None:
             )
             emu.store.spreadsheets.clear()
     figures["machine"] = machine()
+    figures["memory"] = peak_mb()
     print(json.dumps(figures))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leads import machine
+from peak import peak_mb
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.scoring_check import evaluate
 from sheetcrm.engine.table import Snapshot
@@ -111,6 +112,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "win",
+                "memory": peak_mb(),
                 "leads": args.leads,
                 "closed": int(closed.sum()),
                 "train_s": round(train_s, 3),
