@@ -17,12 +17,11 @@ window between any check and the last request stays open whatever its width.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetcrm.engine.catalog import N_, _, speaking
 from sheetcrm.engine.changes import Changes
-from sheetcrm.engine.landing_quick import identifying_columns, leads_tab
+from sheetcrm.engine.landing_quick import LeadRows, identifying_columns, leads_tab
 from sheetcrm.engine.plan import find_column
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SERVICE_BY, tab_spec
 from sheetcrm.engine.settings_tab import sheet_language
@@ -36,66 +35,6 @@ class Landing:
     repair: Changes  # cells to write again, History rows saying what, Problems rows why
     misplaced: int = 0  # cells that had landed on another lead
     unrepaired: list[str] = field(default_factory=list)  # leads whose cells could not be fixed
-
-
-class _Rows:
-    """One read of the Leads tab, with each row's identity: its Lead ID and person cells.
-    A row's person cells are joined when first asked, and the rows by ID and by person
-    cells indexed only when a lead is looked for: a check whose cells all landed (most of
-    them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
-    100,000 leads, at the peak of a flush (issue 21)."""
-
-    def __init__(self, table: Table, person: list[int]) -> None:
-        """``person``: the positions in ``table`` of the columns that tell rows apart."""
-        self.table = table
-        self.id_col = find_column(table, "Lead ID")
-        self._cols = person
-        self._prints: dict[int, str] = {}
-        self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
-        self._counts = Counter(i for i in self.ids if i)
-        # an ID on two rows (a copied row) names neither: those rows are known by their cells
-        self.unique = {i for i, n in self._counts.items() if n == 1}
-        self._by_id: dict[str, int] | None = None
-        self._by_print: dict[str, list[int]] | None = None
-
-    def print_of(self, r: int) -> str:
-        """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
-        found = self._prints.get(r)
-        if found is None:
-            # a row past the last one read is empty cells: Google's read leaves those out
-            row = self.table.rows[r] if r < len(self.table.rows) else []
-            found = self._prints[r] = "\x1f".join(
-                row[c] if 0 <= c < len(row) else "" for c in self._cols
-            )
-        return found
-
-    def has_id(self, lead_id: str) -> bool:
-        """Whether any row holds this Lead ID."""
-        return lead_id in self._counts
-
-    def has_print(self, fp: str) -> bool:
-        return fp in self._prints_index()
-
-    def _prints_index(self) -> dict[str, list[int]]:
-        if self._by_print is None:
-            self._by_print = {}
-            for r in range(len(self.table.rows)):
-                self._by_print.setdefault(self.print_of(r), []).append(r)
-        return self._by_print
-
-    def cell(self, row: int, col: int | None) -> str:
-        if col is None or row >= len(self.table.rows) or col >= len(self.table.rows[row]):
-            return ""
-        return self.table.rows[row][col]
-
-    def find(self, lead_id: str, fp: str) -> int:
-        """The one row holding this lead, or -1: by ID, else by person cells."""
-        if lead_id in self.unique:
-            if self._by_id is None:
-                self._by_id = {i: r for r, i in enumerate(self.ids) if i in self.unique}
-            return self._by_id[lead_id]
-        hits = self._prints_index().get(fp, [])
-        return hits[0] if len(hits) == 1 else -1
 
 
 def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: str) -> Landing:
@@ -133,7 +72,7 @@ def check_landing(before: Snapshot, written: Changes, after: Snapshot, stamp: st
     # ignored, else where they were): by exact text, one retyped "EMAIL" during the write
     # made every row without an ID look inserted, and the repair emptied its new ID
     person = identifying_columns(old_t, {c.col for c in written.cells.of_tab(tab)})
-    old, new = _Rows(old_t, person), _Rows(new_t, [column_now(c) for c in person])
+    old, new = LeadRows(old_t, person), LeadRows(new_t, [column_now(c) for c in person])
     # the Lead ID column the write wrote to: one it added too (a sheet read without one)
     id_col = find_column(Table(header_before), "Lead ID")
     ids_planned = planned.column(id_col) if id_col is not None else {}

@@ -37,6 +37,67 @@ def identifying_columns(table: Table, touched: set[int]) -> list[int]:
     return [c for c in person_columns(table) if c not in touched]
 
 
+class LeadRows:
+    """One read of the Leads tab, with each row's identity: its Lead ID and person cells, as
+    both checks tell a lead from another (this quick one, and landing.py's).
+    A row's person cells are joined when first asked, and the rows by ID and by person
+    cells indexed only when a lead is looked for: a check whose cells all landed (most of
+    them) asks a few rows, and the whole of both reads' prints and indexes was ~115 MB at
+    100,000 leads, at the peak of a flush (issue 21)."""
+
+    def __init__(self, table: Table, person: list[int]) -> None:
+        """``person``: the positions in ``table`` of the columns that tell rows apart."""
+        self.table = table
+        self.id_col = find_column(table, "Lead ID")
+        self._cols = person
+        self._prints: dict[int, str] = {}
+        self.ids = [self.cell(r, self.id_col).strip() for r in range(len(table.rows))]
+        self._counts = Counter(i for i in self.ids if i)
+        # an ID on two rows (a copied row) names neither: those rows are known by their cells
+        self.unique = {i for i, n in self._counts.items() if n == 1}
+        self._by_id: dict[str, int] | None = None
+        self._by_print: dict[str, list[int]] | None = None
+
+    def print_of(self, r: int) -> str:
+        """Row ``r``'s person cells, joined: what tells a row without an ID from another."""
+        found = self._prints.get(r)
+        if found is None:
+            # a row past the last one read is empty cells: Google's read leaves those out
+            row = self.table.rows[r] if r < len(self.table.rows) else []
+            found = self._prints[r] = "\x1f".join(
+                row[c] if 0 <= c < len(row) else "" for c in self._cols
+            )
+        return found
+
+    def has_id(self, lead_id: str) -> bool:
+        """Whether any row holds this Lead ID."""
+        return lead_id in self._counts
+
+    def has_print(self, fp: str) -> bool:
+        return fp in self._prints_index()
+
+    def _prints_index(self) -> dict[str, list[int]]:
+        if self._by_print is None:
+            self._by_print = {}
+            for r in range(len(self.table.rows)):
+                self._by_print.setdefault(self.print_of(r), []).append(r)
+        return self._by_print
+
+    def cell(self, row: int, col: int | None) -> str:
+        if col is None or row >= len(self.table.rows) or col >= len(self.table.rows[row]):
+            return ""
+        return self.table.rows[row][col]
+
+    def find(self, lead_id: str, fp: str) -> int:
+        """The one row holding this lead, or -1: by ID, else by person cells."""
+        if lead_id in self.unique:
+            if self._by_id is None:
+                self._by_id = {i: r for r, i in enumerate(self.ids) if i in self.unique}
+            return self._by_id[lead_id]
+        hits = self._prints_index().get(fp, [])
+        return hits[0] if len(hits) == 1 else -1
+
+
 class QuickCheck:
     """What to read back after ``written`` (resolved against ``before``), and whether what
     was read says every row written holds its lead. ``columns``: positions in the header as
@@ -46,11 +107,8 @@ class QuickCheck:
     def __init__(self, before: Snapshot, written: Changes, tab: str) -> None:
         self.tab = tab
         table = before.table(tab)
-        self._rows = table.rows
         self._header = [*table.header, *written.new_columns.get(tab, [])]
         id_col = find_column(table, "Lead ID")
-        ids = [_cell(r, id_col).strip() for r in table.rows] if id_col is not None else []
-        counts = Counter(i for i in ids if i)
         rows: set[int] = set()
         touched: set[int] = set()
         given: dict[int, str] = {}  # rows whose ID this write set, and to what
@@ -60,9 +118,12 @@ class QuickCheck:
             if c.col == id_col:
                 given[c.row] = c.value.strip()
         person = identifying_columns(table, touched)
+        self._read = read = LeadRows(table, person)
         # a row known by its ID: one no other row has, which this write left as it was
         self._by_id = {
-            r: ids[r] for r in rows if r < len(ids) and counts[ids[r]] == 1 and r not in given
+            r: read.ids[r]
+            for r in rows
+            if r < len(read.ids) and read.ids[r] in read.unique and r not in given
         }
         self._by_cells = sorted(rows - set(self._by_id))
         # and the ID given to a row known by its cells must be there: the row is (a row
@@ -95,8 +156,8 @@ class QuickCheck:
         if index == 0 and self._id_first:
             self._ok = all(_at(now, r).strip() == i for r, i in self._ids.items())
             return
-        col, rows = self.columns[index], self._rows
-        self._ok = all(_at(now, r) == _cell(rows[r], col) for r in self._by_cells)
+        col, read = self.columns[index], self._read
+        self._ok = all(_at(now, r) == read.cell(r, col) for r in self._by_cells)
 
     def landed(self, header: Sequence[str]) -> bool:
         """Whether every column was taken and said its rows hold their leads, under the header
@@ -107,10 +168,6 @@ class QuickCheck:
         return all(
             norm_header(a) == norm_header(b) for a, b in zip(self._header, now, strict=False)
         )
-
-
-def _cell(row: list[str], col: int | None) -> str:
-    return row[col] if col is not None and col < len(row) else ""
 
 
 def _at(column: Sequence[str], row: int) -> str:
