@@ -183,6 +183,7 @@ class GoogleBackend:
             self.sheet.look()
         requests = self.sheet.add_tabs(t for t in changes.replace if t not in self.sheet.sheet_ids)
         data, leads_rows = tab_ranges(changes, self._shape)
+        narrow = narrow_tabs(self._shape, self._widest)  # logs that can lose empty columns
         if leads_rows is not None:
             tab = leads_rows[0]
             header = self._shape.get(tab, ([], 0))[0] + changes.new_columns.get(tab, [])
@@ -191,12 +192,11 @@ class GoogleBackend:
             # grid, and a sheet made from a CSV or grown for a write has none to spare
             under = {"range": f"{quote(tab)}!A{below}", "values": [[""]]}
             requests += self.sheet.room(
-                [*data, {"range": f"{quote(tab)}!A1", "values": [header]}, under],
-                narrow_tabs(self._shape, self._widest),
+                [*data, {"range": f"{quote(tab)}!A1", "values": [header]}, under], narrow
             )
         else:
             # rewritten tabs, new columns, History rows
-            requests += self.sheet.room(data, narrow_tabs(self._shape, self._widest))
+            requests += self.sheet.room(data, narrow)
         for title, table in changes.replace.items():
             if isinstance(table, MetricTab):
                 sheet_id = self.sheet.sheet_ids[title]

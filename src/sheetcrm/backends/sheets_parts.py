@@ -34,7 +34,9 @@ def body(envelope: dict[str, Any], key: str, pieces: list[bytes]) -> bytes:
     joined = [head[:-3], b"["]
     for piece in pieces:
         joined += (piece, b",")
-    joined[-1] = b"]}" if pieces else b"[]}"
+    if pieces:
+        joined.pop()  # the comma after the last
+    joined.append(b"]}")
     return b"".join(joined)
 
 

@@ -103,7 +103,7 @@ class Spreadsheet:
             width = max((len(r) for r in item["values"]), default=0)
             rows, cols = needed.get(tab, (0, 0))
             needed[tab] = (max(rows, row0 + len(item["values"]) - 1), max(cols, col0 + width))
-        return self.growth(needed, narrow or {})
+        return self.growth(needed, narrow)
 
     def growth(
         self, needed: dict[str, tuple[int, int]], narrow: Mapping[str, int] | None = None
@@ -122,7 +122,7 @@ class Spreadsheet:
             if title not in self.sheet_ids:
                 continue  # not there: the write's own error says so
             rows, cols = self.grid.get(title, NEW_GRID)
-            width = (narrow or {}).get(title, cols)
+            width = narrow.get(title, cols) if narrow else cols
             if want[0] > rows and want[1] <= width < cols:
                 # Google counts a grid's every cell against its 10 million: History keeps
                 # the 26 columns of a new tab for its 7, 3.3 of the 8.2 million cells of a

@@ -22,7 +22,7 @@ FLUSH_BATCH = 16000
 # bench's leads, 331 MB for 8,000 submissions and 373 MB for 15,165 (issue 21, session 6),
 # ~5.9 KB a submission and ~1.85 KB a lead of the sheet over what the process held before.
 # Into a large sheet the batch is cut so that a flush takes no more than a sync (350 MB at
-# 100,000 leads): ~9,500 there, the whole batch up to ~80,000 leads. A lead of the sheet
+# 100,000 leads): ~9,300 there, the whole batch up to ~79,000 leads. A lead of the sheet
 # costs a flush less than before it (session 6: it plans only the new rows): a burst's drain,
 # into a sheet below that, is unchanged.
 FLUSH_ROOM = 240_000_000
