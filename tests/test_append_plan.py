@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sheetcrm.backends.apply import apply
@@ -190,6 +190,8 @@ def test_the_next_day_and_a_warm_memo_plan_the_same():
     pool=st.integers(3, 60),
     hours=st.sampled_from([1, 5, 13, 30]),
 )
+# CI found it: a grade only open leads held moved the win step's odds (win_model.keyed)
+@example(seed=0, leads=110, count=7, pool=18, hours=1)
 def test_any_batch_is_planned_as_the_whole_sheet_would(seed, leads, count, pool, hours):
     backend = synced(leads, seed, pool)
     snapshot = backend.read()

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sheetcrm.engine.scoring import grade, lifecycle
 from sheetcrm.engine.win import reasons
-from sheetcrm.engine.win_model import Coded, Prediction, contributions, fit, predict, sigmoid
+from sheetcrm.engine.win_model import (
+    Coded,
+    Prediction,
+    contributions,
+    fit,
+    keyed,
+    predict,
+    sigmoid,
+)
 
 
 def _reasons_as_before(points: np.ndarray, values: dict, labels: dict) -> list[str]:
@@ -68,3 +77,21 @@ def test_grade_and_lifecycle_are_object_columns_sharing_their_texts():
     assert grades.iloc[0] is grades.iloc[4]
     now = lifecycle(total, pd.Series([""] * 20, dtype=object), np.zeros(20), settings_)  # type: ignore[arg-type]
     assert now.dtype == object and now.iloc[0] == "SQL"
+
+
+def test_a_value_only_open_leads_hold_does_not_move_the_model():
+    """The sync hands the model each column coded over the whole sheet: a value that only
+    open leads hold (a grade no closed lead has) must not count in the smoothing, or every
+    lead's odds would move with rows it was not learned from (a flush planning its new rows
+    apart then disagreed with the whole sheet's plan)."""
+    rng = np.random.default_rng(3)
+    texts = np.array(["A", "B", "C", "D", "", "b "], dtype=object)
+    codes = rng.integers(1, 4, 60)  # closed leads: B, C, D only
+    won = rng.random(60) < 0.4
+    plain = fit({"Grade": texts[codes]}, won)
+    coded = fit({"Grade": Coded(codes, texts)}, won)
+    assert list(coded.fields[0].keys) == list(plain.fields[0].keys)
+    assert np.allclose(coded.fields[0].weights, plain.fields[0].weights)
+    assert (coded.slope, coded.intercept) == pytest.approx((plain.slope, plain.intercept))
+    blank = Coded(np.array([-1, 1, 1, 5]), texts)  # "b " and "B" are one key, -1 a blank
+    assert list(keyed(blank)[1]) == ["", "b"]

@@ -57,7 +57,10 @@ def keyed(values: Column) -> tuple[np.ndarray, np.ndarray]:
     surrounding blanks ignored); ``keys[codes]`` is each value's key. Each distinct text is
     normalised once, and nothing of the size of the column is hashed twice."""
     if isinstance(values, Coded):
-        codes, uniques = values.codes, values.texts
+        # its texts are the whole column's, open leads' too: a value no training row holds
+        # would count in the smoothing, and a lead's odds would move with the rest of the sheet
+        codes, which = pd.factorize(values.codes)  # a code under 0: a blank, the last text
+        uniques = np.asarray([*values.texts, ""], dtype=object)[which]
     else:
         codes, uniques = pd.factorize(np.asarray(values, dtype=object))
     if len(codes) and codes.min() < 0:  # an empty cell read as None: a blank like ""
