@@ -19,6 +19,7 @@ from sheetcrm.engine.schema import tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.waiting import Waiting
 
 
 @dataclass
@@ -123,13 +124,15 @@ def sync_once(
     holder: str = "sheetcrm",
     notices: Notices | None = None,
     sent: Sequence[SentRecord] = (),
+    waiting: Waiting | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """One whole sync: read, hold the lease, clear what killed writes left, plan at ``now``
     (the sheet's time), write.
     ``clock`` is the real time, for the lease's expiry, even when ``now`` is fixed.
     With ``notices`` (the notification outbox), the plan's notifications are stored exactly
     once: held before the write, released once it landed (backends/notices.py).
-    ``sent``: the messages the sender reports, for the Notifications tab (once per key)."""
+    ``sent``: the messages the sender reports, for the Notifications tab (once per key).
+    ``waiting``: the web submissions the service holds, for the top of Problems."""
     with notices.writing() if notices is not None else nullcontext():
         # the memo's texts: an unchanged cell is read as the string it already holds
         snapshot = backend.read(memo.texts() if memo is not None else None)
@@ -139,7 +142,7 @@ def sync_once(
             leftovers = backend.remove_leftovers(clock)
             if notices is not None and not sent:
                 sent = notices.log_records()
-            plan = plan_sync(snapshot, now, memo, sent=sent)
+            plan = plan_sync(snapshot, now, memo, sent=sent, waiting=waiting)
             report = _apply_noting(plan, backend, snapshot, notices)
             if notices is not None and sent:
                 # on the tab now, or already were (it is appended once per key)

@@ -35,6 +35,7 @@ from sheetcrm.intake.liveness import Liveness
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.retention import DAY, purge
 from sheetcrm.intake.run_log import RunLog
+from sheetcrm.intake.waiting import waiting
 from sheetcrm.notify.outbox import NotificationOutbox
 from sheetcrm.notify.sender import Sender, SendReport
 from sheetcrm.service import background, logs
@@ -198,7 +199,13 @@ class Service:
             try:
                 now = self.clock()
                 plan, applied = sync_once(
-                    self._open(), now, now, self.memo, self.worker, self.notices
+                    self._open(),
+                    now,
+                    now,
+                    self.memo,
+                    self.worker,
+                    self.notices,
+                    waiting=waiting(self.outbox, now.timestamp()),
                 )
                 summary = {
                     **vars(plan.summary),

@@ -44,6 +44,7 @@ from sheetcrm.engine.sync.validate import mark_duplicates, validate
 from sheetcrm.engine.sync.win import estimate_wins
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.waiting import Waiting, waiting_banners
 
 Step = Callable[[SyncState], SyncState]
 
@@ -85,17 +86,20 @@ def plan_sync(
     metrics: bool = True,
     sent: Sequence[SentRecord] = (),
     left_out: LeftOut | None = None,
+    waiting: Waiting | None = None,
 ) -> Plan:
     """Plan one sync of ``snapshot`` at ``now``. Pure: no I/O, no clock, never raises on data.
     ``metrics=False`` leaves the metric tabs as they are (web-form intake: the next sync
     updates them, so that appending leads costs no chart or format requests). ``sent``: the
     messages the sender reports since, logged on the Notifications tab (once each, by key).
     ``left_out``: the snapshot's Leads holds only some of the sheet's rows, the others blank
-    (a flush's new rows and those they depend on): what the plan needs of the others."""
+    (a flush's new rows and those they depend on): what the plan needs of the others.
+    ``waiting``: web submissions the service holds that the sheet keeps refusing, or set
+    aside, told at the top of Problems (engine/waiting.py)."""
     # Settings' Language first: every problem, hint and Status of this sync is in it
     with speaking(sheet_language(snapshot)):
         state = begin(snapshot, now, memo, metrics, left_out)
-        state.sent = sent
+        state.sent, state.waiting = sent, waiting
         if not state.stopped:
             for name, step in STEPS:
                 if name == "diff":
@@ -112,7 +116,9 @@ def plan_sync(
 def finish(state: SyncState) -> Plan:
     """The plan, with the Problems tab, the hidden state tab and the summary filled in."""
     plan = state.plan
+    told = waiting_banners(state.waiting, state.config.settings.zone)
     if state.stopped:
+        plan.banners = told
         plan.summary.problems = len(plan.problems)
         problems_tab(plan, state.snapshot, state.stamp)
         return plan
@@ -122,7 +128,7 @@ def finish(state: SyncState) -> Plan:
     listed = [*state.header_problems, *state.activity_problems]
     plan.problems = [*config_problems, *listed, *state.row_problems]
     plan.summary.problems = len(config_problems) + len(listed) + state.counted
-    plan.banners = banners(state.config)
+    plan.banners = [*told, *banners(state.config)]
     problems_tab(plan, state.snapshot, state.stamp)
     last_good = kept_rows(state.config, state.stamp)
     state_tab(plan, state.snapshot, state.counter, state.metrics_digest, last_good)

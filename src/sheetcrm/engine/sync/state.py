@@ -21,6 +21,7 @@ from sheetcrm.engine.schema import HISTORY, SERVICE_BY
 from sheetcrm.engine.settings import Settings
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
+from sheetcrm.engine.waiting import Waiting
 from sheetcrm.engine.wallclock import on_the_clock
 from sheetcrm.engine.win import Learned
 
@@ -92,6 +93,7 @@ class SyncState:
     counted: int = 0
     metrics_digest: str = ""
     sent: Sequence[SentRecord] = ()  # what the sender reports, for the Notifications tab
+    waiting: Waiting | None = None  # web submissions the service holds, for Problems
     left_out: LeftOut | None = None  # a plan of some rows only: what it takes of the others
 
     @property

@@ -1,0 +1,35 @@
+"""What the sync tells the sheet of the outbox (engine/waiting.py): the pending submissions the
+sheet refused that have waited long enough to be news, and those set aside."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from sheetcrm.engine.waiting import NOTICE_AFTER, Waiting
+from sheetcrm.intake.outbox import DEAD, PENDING, Outbox
+from sheetcrm.intake.outbox_db import submissions
+
+
+def waiting(outbox: Outbox, now: float) -> Waiting:
+    """The outbox's refused and set-aside submissions at ``now`` (Unix time)."""
+    c = submissions.c
+    refused = (c.state == PENDING) & (c.attempts > 0) & c.last_error.is_not(None)
+    with outbox.db.engine.connect() as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(c.received_at)).where(refused)
+        ).one()
+        dead = conn.execute(select(func.count()).where(c.state == DEAD)).scalar() or 0
+        error = ""
+        if oldest is not None and oldest <= now - NOTICE_AFTER.total_seconds():
+            error = (
+                conn.execute(
+                    select(c.last_error).where(refused).order_by(c.received_at).limit(1)
+                ).scalar()
+                or ""
+            )
+        else:
+            count, oldest = 0, None
+    since = datetime.fromtimestamp(oldest, UTC) if oldest is not None else None
+    return Waiting(int(count), since, error, int(dead))

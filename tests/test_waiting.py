@@ -1,0 +1,131 @@
+"""Web submissions the sheet keeps refusing, or that can never become rows, are told at the top
+of Problems by the next sync (engine/waiting.py): a manager never sees the service's log, and
+a spreadsheet at Google's cell cap refused every flush in silence (issue 21)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sales_sheet import set_settings
+from sheetcrm.backends.google import GoogleBackend
+from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.emulator import store
+from sheetcrm.engine.schema import LEADS, PROBLEMS
+from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.waiting import Waiting
+from sheetcrm.intake.adapters import adapt
+from sheetcrm.service.service_config import ServiceConfig
+from sheetcrm.service.tasks import Service
+from sheets import NOW, emulator, google_backend, template
+
+CAP = (
+    "This action would increase the number of cells in the workbook above the limit of "
+    "10000000 cells."
+)
+
+
+def _told(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [
+        r
+        for r in rows
+        if r["Problem"].startswith(("web submissions", "des envois web", "envois web"))
+    ]
+
+
+def test_submissions_refused_at_the_cell_cap_are_told_with_what_to_do():
+    tabs = template()
+    since = datetime(2026, 11, 23, 8, 2, 30, tzinfo=UTC)
+    plan = plan_sync(MemoryBackend(tabs).read(), NOW, waiting=Waiting(12, since, CAP, 0))
+    rows = plan.replace[PROBLEMS.name].records()
+    assert rows[0]["Tab"] == LEADS.name  # first: above every rule tab's banner
+    assert rows[0]["Problem"] == (
+        "web submissions wait outside the sheet: the spreadsheet is at Google's limit of "
+        "10 million cells"
+    )
+    zone = plan.settings.zone  # the time the sheet reads its stamps in, to the minute
+    assert f"12 waiting since {since.astimezone(zone):%Y-%m-%d %H:%M}, none lost" in rows[0]["Hint"]
+    assert "move closed leads to another spreadsheet" in rows[0]["Hint"]
+
+
+def test_other_refusals_say_the_sheet_s_own_words_and_set_aside_ones_how_to_replay():
+    tabs = template()
+    set_settings(tabs, {"Language": "fr"})
+    error = "The caller does not have permission\n  (403)"
+    plan = plan_sync(
+        MemoryBackend(tabs).read(), NOW, waiting=Waiting(3, NOW.replace(tzinfo=UTC), error, 2)
+    )
+    told = _told(plan.replace[PROBLEMS.name].records())
+    assert [r["Problem"] for r in told] == [
+        "des envois web attendent hors de la feuille : The caller does not have permission (403)",
+        "envois web mis de côté : ils ne peuvent pas devenir des leads en l'état",
+    ]
+    assert (
+        told[1]["Hint"].startswith("2 mis de côté") and "sheetcrm outbox retry" in told[1]["Hint"]
+    )
+
+
+def test_nothing_waiting_is_no_news():
+    tabs = template()
+    quiet = plan_sync(MemoryBackend(tabs).read(), NOW, waiting=Waiting(0, None, "", 0))
+    assert _told(quiet.replace[PROBLEMS.name].records()) == []
+
+
+def test_a_flush_refused_at_the_cap_shows_on_problems_until_it_lands(tmp_path: Path, monkeypatch):
+    """End to end on the stand-in: the Leads grid has no spare row and the spreadsheet is at
+    the cap, so the flush is refused and the lead waits; the next sync tells Problems; once
+    there is room, the lead lands and the next sync takes the banner down."""
+    sheet = google_backend()
+    service = _service(sheet, tmp_path)
+    try:
+        assert service.sync()["ok"]
+        book = emulator().store[sheet.location.rsplit("/d/", 1)[1].split("/")[0]]
+        leads = book.sheet(LEADS.name)
+        leads.resize(rows=len([r for r in leads.values() if any(r)]))  # no spare row
+        monkeypatch.setattr(store, "MAX_CELLS", book.cell_count())
+        service = _service(sheet, tmp_path, service)  # a backend that looks afresh
+        lead = adapt("generic", {"event_id": "cap-1", "email": "ann@cap.example"})
+        service.outbox.put("generic:cap-1", "generic", lead.to_json(), time.time() - 3600)
+        refused = service.flush()
+        assert refused.waiting == 1 and "limit of" in refused.error
+        assert service.sync()["ok"]
+        told = _told(sheet.read().table(PROBLEMS.name).records())
+        assert len(told) == 1 and "limit of 10 million cells" in told[0]["Problem"]
+        assert told[0]["Hint"].startswith("1 waiting since ")
+        monkeypatch.setattr(store, "MAX_CELLS", 10_000_000)
+        service.outbox.retry_now(None, time.time())
+        assert service.flush().appended == 1
+        assert service.sync()["ok"]
+        after = sheet.read()
+        assert _told(after.table(PROBLEMS.name).records()) == []
+        assert "ann@cap.example" in after.table(LEADS.name).column("Email")
+    finally:
+        service.stop()
+
+
+def test_a_submission_set_aside_shows_on_problems(tmp_path: Path):
+    sheet = google_backend()
+    service = _service(sheet, tmp_path)
+    try:
+        service.outbox.put("generic:bad-1", "generic", "{not json", time.time())
+        assert service.flush().dead == 1
+        assert service.sync()["ok"]
+        told = _told(sheet.read().table(PROBLEMS.name).records())
+        assert [r["Problem"] for r in told] == [
+            "web submissions set aside: they cannot become leads as they are"
+        ]
+        assert told[0]["Hint"].startswith("1 set aside")
+    finally:
+        service.stop()
+
+
+def _service(sheet: GoogleBackend, tmp_path: Path, old: Service | None = None) -> Service:
+    if old is not None:
+        old.stop()
+    config = ServiceConfig(sheet.location, f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    return Service(
+        config,
+        opener=lambda _: GoogleBackend(sheet.location, http=sheet.http),
+        clock=lambda: datetime.now(UTC),
+    )
