@@ -8,13 +8,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from sales_sheet import set_settings
+from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.emulator import store
-from sheetcrm.engine.schema import LEADS, PROBLEMS
+from sheetcrm.engine.refused import refused_problems
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS
 from sheetcrm.engine.sync import plan_sync
+from sheetcrm.engine.table import column_letter
 from sheetcrm.engine.waiting import Waiting
+from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.service.service_config import ServiceConfig
 from sheetcrm.service.tasks import Service
@@ -129,3 +135,56 @@ def _service(sheet: GoogleBackend, tmp_path: Path, old: Service | None = None) -
         opener=lambda _: GoogleBackend(sheet.location, http=sheet.http),
         clock=lambda: datetime.now(UTC),
     )
+
+
+def test_a_sync_refused_at_the_cap_says_so_on_problems(monkeypatch):
+    """A sync that needs History to grow, on a spreadsheet at the cap, is refused whole; the
+    Problems tab alone, rewritten in place, says so; the next sync that is saved takes the
+    row down and writes what waited."""
+    sheet = google_backend()
+    sync_once(sheet, NOW, datetime.now(UTC))
+    book = emulator().store[sheet.location.rsplit("/d/", 1)[1].split("/")[0]]
+    history = book.sheet(HISTORY.name)
+    history.resize(rows=len([r for r in history.values() if any(r)]))  # no spare row
+    monkeypatch.setattr(store, "MAX_CELLS", book.cell_count())
+    leads = sheet.read().table(LEADS.name)
+    stage = f"{column_letter(leads.col('Stage'))}2"
+    book.sheet(LEADS.name).set_values(stage, [["Won"]])
+    fresh = GoogleBackend(sheet.location, http=sheet.http)  # one that looks afresh
+    with pytest.raises(BackendError, match="limit of"):
+        sync_once(fresh, NOW, datetime.now(UTC))
+    told = sheet.read().table(PROBLEMS.name).records()
+    assert told[0]["Problem"] == (
+        "the last sync could not be saved: the spreadsheet is at Google's limit of 10 million cells"
+    )
+    assert told[0]["Hint"].startswith("tried at 2026-11-23 ")
+    with pytest.raises(BackendError):  # refused again: still one row saying so
+        sync_once(GoogleBackend(sheet.location, http=sheet.http), NOW, datetime.now(UTC))
+    again = sheet.read().table(PROBLEMS.name).records()
+    assert [r["Problem"] for r in again].count(told[0]["Problem"]) == 1
+    assert again[1:] == told[1:]
+    monkeypatch.setattr(store, "MAX_CELLS", 10_000_000)
+    sync_once(GoogleBackend(sheet.location, http=sheet.http), NOW, datetime.now(UTC))
+    after = sheet.read()
+    assert not [
+        r for r in after.table(PROBLEMS.name).records() if "could not be saved" in r["Problem"]
+    ]
+    assert "Won" in [r["To"] for r in after.table(HISTORY.name).records()]
+
+
+def test_a_refusal_is_said_in_the_sheet_s_language_above_what_problems_holds():
+    tabs = template()
+    set_settings(tabs, {"Language": "fr"})
+    snapshot = MemoryBackend(tabs).read()
+    problems = plan_sync(snapshot, NOW).replace[PROBLEMS.name]
+    tabs[PROBLEMS.name] = problems
+    first = refused_problems(MemoryBackend(tabs).read(), "quota\n exceeded", "2026-11-23 11:00")
+    assert first.rows[0][first.col("Problem")] == (
+        "la dernière synchronisation n'a pas pu être enregistrée : quota exceeded"
+    )
+    assert first.rows[1:] == problems.rows
+    tabs[PROBLEMS.name] = first
+    second = refused_problems(MemoryBackend(tabs).read(), CAP, "2026-11-23 11:05")
+    assert len(second.rows) == len(first.rows)  # in place of the earlier refusal's row
+    assert "10 millions de cellules" in second.rows[0][second.col("Problem")]
+    assert second.rows[0][second.col("Hint")].startswith("essayée le 2026-11-23 11:05")

@@ -4,22 +4,24 @@ write under the spreadsheet's lease)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sheetcrm.backends.base import SheetBackend, StaleSnapshotError
+from sheetcrm.backends.base import LeaseHeldError, SheetBackend, StaleSnapshotError
 from sheetcrm.backends.notices import Notices
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.landing import check_landing
 from sheetcrm.engine.landing_quick import QuickCheck
 from sheetcrm.engine.notifications import SentRecord
 from sheetcrm.engine.plan import Plan, Resolved, resolve
-from sheetcrm.engine.schema import tab_spec
+from sheetcrm.engine.refused import refused_problems
+from sheetcrm.engine.schema import PROBLEMS, tab_spec
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.waiting import Waiting
+from sheetcrm.errors import BackendError, SheetCRMError, SheetLockedError, UnsafeWorkbookError
 
 
 @dataclass
@@ -143,12 +145,29 @@ def sync_once(
             if notices is not None and not sent:
                 sent = notices.log_records()
             plan = plan_sync(snapshot, now, memo, sent=sent, waiting=waiting)
-            report = _apply_noting(plan, backend, snapshot, notices)
+            try:
+                report = _apply_noting(plan, backend, snapshot, notices)
+            except (StaleSnapshotError, LeaseHeldError, SheetLockedError, UnsafeWorkbookError):
+                # a person's edits, another sync's turn, or a workbook a person has open or
+                # that sheetcrm will not save: writing Problems would be refused as well
+                raise
+            except BackendError as exc:
+                _tell_refused(backend, snapshot, str(exc), plan.stamp)
+                raise
             if notices is not None and sent:
                 # on the tab now, or already were (it is appended once per key)
                 notices.mark_logged(r.key for r in sent)
             report.leftovers = leftovers
             return plan, report
+
+
+def _tell_refused(backend: SheetBackend, snapshot: Snapshot, error: str, stamp: str) -> None:
+    """Say at the top of Problems that the sync of ``stamp`` was refused, and why
+    (engine/refused.py): Problems alone, rewritten in place, at the version the sync read. A
+    best effort: where that is refused too, the error the caller raises is all there is."""
+    tab = refused_problems(snapshot, error, stamp)
+    with suppress(SheetCRMError):
+        backend.write(Changes(snapshot.version, replace={PROBLEMS.name: tab}))
 
 
 def _apply_noting(

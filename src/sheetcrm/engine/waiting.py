@@ -40,15 +40,7 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
     rows = []
     if waiting.refused and waiting.since is not None:
         since = format_datetime(waiting.since.astimezone(zone).replace(second=0, microsecond=0))
-        if CELL_CAP in waiting.error:
-            why = _("the spreadsheet is at Google's limit of 10 million cells")
-            fix = _(
-                "make room: move closed leads to another spreadsheet, or delete tabs, rows "
-                "or columns no one uses"
-            )
-        else:
-            why = " ".join(waiting.error.split())[:LONGEST_REASON]
-            fix = _("the service tries again every few minutes")
+        why, fix = reason(waiting.error, _("the service tries again every few minutes"))
         rows.append(
             Problem(
                 LEADS.name,
@@ -76,3 +68,14 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
             )
         )
     return rows
+
+
+def reason(error: str, otherwise: str) -> tuple[str, str]:
+    """Why the sheet refused a write, in a manager's words, and what to do (``otherwise``
+    where there is nothing for them to do but wait)."""
+    if CELL_CAP in error:
+        return _("the spreadsheet is at Google's limit of 10 million cells"), _(
+            "make room: move closed leads to another spreadsheet, or delete tabs, rows "
+            "or columns no one uses"
+        )
+    return " ".join(error.split())[:LONGEST_REASON], otherwise
