@@ -14,6 +14,8 @@ from sales_sheet import set_settings
 from sheetcrm.backends.apply import sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.backends.workbook import WorkbookBackend
+from sheetcrm.cli import main
 from sheetcrm.emulator import store
 from sheetcrm.engine.refused import refused_problems
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS
@@ -22,7 +24,8 @@ from sheetcrm.engine.table import column_letter
 from sheetcrm.engine.waiting import Waiting
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
-from sheetcrm.service.service_config import ServiceConfig
+from sheetcrm.intake.outbox import Outbox
+from sheetcrm.service.service_config import ServiceConfig, default_outbox
 from sheetcrm.service.tasks import Service
 from sheets import NOW, emulator, google_backend, template
 
@@ -188,3 +191,19 @@ def test_a_refusal_is_said_in_the_sheet_s_language_above_what_problems_holds():
     assert len(second.rows) == len(first.rows)  # in place of the earlier refusal's row
     assert "10 millions de cellules" in second.rows[0][second.col("Problem")]
     assert second.rows[0][second.col("Hint")].startswith("essayée le 2026-11-23 11:05")
+
+
+def test_a_command_line_sync_beside_the_service_s_outbox_tells_problems_too(tmp_path: Path):
+    """A manual `sheetcrm sync` on a workbook whose service keeps an outbox beside it: what
+    the outbox set aside stays on Problems, not taken down until the service's next sync."""
+    path = tmp_path / "crm.xlsx"
+    assert main(["init", "--sheet", str(path), "--now", "2026-11-23T10:00"]) == 0
+    outbox = Outbox(default_outbox(str(path)))
+    try:
+        outbox.put("generic:bad-2", "generic", "{not json", time.time())
+        outbox.dead("generic:bad-2", "the stored submission cannot be read")
+    finally:
+        outbox.close()
+    assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T10:05"]) == 0
+    told = _told(WorkbookBackend(path).read().table(PROBLEMS.name).records())
+    assert [r["Hint"][:12] for r in told] == ["1 set aside;"]

@@ -19,7 +19,13 @@ from sheetcrm.backends.setup import set_up
 from sheetcrm.backends.sheets_address import spreadsheet_id
 from sheetcrm.cli_nurture import add_nurture_commands
 from sheetcrm.cli_rules import add_rules_commands
-from sheetcrm.cli_service import add_outbox_commands, cmd_background, cmd_serve, sync_notices
+from sheetcrm.cli_service import (
+    add_outbox_commands,
+    cmd_background,
+    cmd_serve,
+    outbox_waiting,
+    sync_notices,
+)
 from sheetcrm.engine.changes import Changes
 from sheetcrm.engine.config import parse_config
 from sheetcrm.engine.importer import map_columns, plan_import
@@ -98,9 +104,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 0
     notices, where = sync_notices(args)
     try:
-        plan, report = sync_once(
-            backend, _now(args.now), datetime.now(UTC), memo, new_holder(), notices
-        )
+        told = outbox_waiting(notices)  # what the service's outbox holds that the sheet refused
+        now, holder = _now(args.now), new_holder()
+        plan, report = sync_once(backend, now, datetime.now(UTC), memo, holder, notices, (), told)
     finally:
         if notices is not None:
             notices.db.close()

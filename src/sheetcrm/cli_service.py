@@ -19,6 +19,7 @@ from sheetcrm.backends import open_backend
 from sheetcrm.errors import SheetCRMError
 
 if TYPE_CHECKING:
+    from sheetcrm.engine.waiting import Waiting
     from sheetcrm.intake.outbox import Outbox
     from sheetcrm.notify.outbox import NotificationOutbox
 
@@ -82,6 +83,16 @@ def sync_notices(args: argparse.Namespace) -> tuple[NotificationOutbox | None, s
         return NotificationOutbox(OutboxDB(url, create=False)), shown
     except NoOutboxError as exc:
         return None, f"{exc.message} ({how})"
+
+
+def outbox_waiting(notices: NotificationOutbox | None) -> Waiting | None:
+    """What the service's outbox (when a command-line sync found one) holds that the sheet
+    refused: it stays on Problems after a sync from the command line too."""
+    if notices is None:
+        return None
+    from sheetcrm.intake.waiting import waiting
+
+    return waiting(notices.db, datetime.now(UTC).timestamp())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

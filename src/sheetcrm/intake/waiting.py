@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from sheetcrm.engine.waiting import NOTICE_AFTER, Waiting
-from sheetcrm.intake.outbox import DEAD, PENDING, Outbox
-from sheetcrm.intake.outbox_db import submissions
+from sheetcrm.intake.outbox import DEAD, PENDING
+from sheetcrm.intake.outbox_db import OutboxDB, submissions
 
 
-def waiting(outbox: Outbox, now: float) -> Waiting:
-    """The outbox's refused and set-aside submissions at ``now`` (Unix time)."""
+def waiting(db: OutboxDB, now: float) -> Waiting:
+    """The outbox's refused and set-aside submissions at ``now`` (Unix time); ``db`` the
+    outbox's database, which the notification outbox shares."""
     c = submissions.c
     refused = (c.state == PENDING) & (c.attempts > 0) & c.last_error.is_not(None)
-    with outbox.db.engine.connect() as conn:
+    with db.engine.connect() as conn:
         count, oldest = conn.execute(
             select(func.count(), func.min(c.received_at)).where(refused)
         ).one()

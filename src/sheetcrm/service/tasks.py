@@ -205,7 +205,7 @@ class Service:
                     self.memo,
                     self.worker,
                     self.notices,
-                    waiting=waiting(self.outbox, now.timestamp()),
+                    waiting=waiting(self.outbox.db, now.timestamp()),
                 )
                 summary = {
                     **vars(plan.summary),
