@@ -25,6 +25,7 @@ from sheetcrm.engine.waiting import Waiting
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.outbox import Outbox
+from sheetcrm.intake.waiting import waiting
 from sheetcrm.service.service_config import ServiceConfig, default_outbox
 from sheetcrm.service.tasks import Service
 from sheets import NOW, emulator, google_backend, template
@@ -207,3 +208,19 @@ def test_a_command_line_sync_beside_the_service_s_outbox_tells_problems_too(tmp_
     assert main(["sync", "--sheet", str(path), "--now", "2026-11-23T10:05"]) == 0
     told = _told(WorkbookBackend(path).read().table(PROBLEMS.name).records())
     assert [r["Hint"][:12] for r in told] == ["1 set aside;"]
+
+
+def test_the_outbox_counts_what_waits_long_enough_to_be_news(outbox: Outbox):
+    """On SQLite and PostgreSQL: refused ones count once the oldest has waited NOTICE_AFTER,
+    with the oldest's error; pending ones never tried, and done ones, do not count."""
+    now = time.time()
+    for key, age in (("a", 3600), ("b", 60), ("c", 7200), ("d", 5)):
+        outbox.put(f"generic:{key}", "generic", f'{{"k": "{key}"}}', now - age)
+    outbox.claim("w", now, 10)
+    outbox.later(["generic:a", "generic:b"], "quota", now)
+    outbox.later(["generic:c"], CAP, now)
+    outbox.done({"generic:d": "L-00001"}, now)
+    told = waiting(outbox.db, now)
+    assert (told.refused, told.error, told.dead) == (3, CAP, 0)
+    assert told.since == datetime.fromtimestamp(now - 7200, UTC)
+    assert waiting(outbox.db, now - 7200 + 60) == Waiting(0, None, "", 0)  # not news yet
