@@ -5,13 +5,13 @@ a spreadsheet at Google's cell cap refused every flush in silence (issue 21)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sales_sheet import set_settings
-from sheetcrm.backends.apply import sync_once
+from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
 from sheetcrm.backends.workbook import WorkbookBackend
@@ -24,11 +24,13 @@ from sheetcrm.engine.table import column_letter
 from sheetcrm.engine.waiting import Waiting
 from sheetcrm.errors import BackendError
 from sheetcrm.intake.adapters import adapt
+from sheetcrm.intake.append_plan import plan_appends
+from sheetcrm.intake.batch import Arrival
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.waiting import waiting
 from sheetcrm.service.service_config import ServiceConfig, default_outbox
 from sheetcrm.service.tasks import Service
-from sheets import NOW, emulator, google_backend, template
+from sheets import NOW, emulator, google_backend, put_leads, template
 
 CAP = (
     "This action would increase the number of cells in the workbook above the limit of "
@@ -224,3 +226,25 @@ def test_the_outbox_counts_what_waits_long_enough_to_be_news(outbox: Outbox):
     assert (told.refused, told.error, told.dead) == (3, CAP, 0)
     assert told.since == datetime.fromtimestamp(now - 7200, UTC)
     assert waiting(outbox.db, now - 7200 + 60) == Waiting(0, None, "", 0)  # not news yet
+
+
+def test_a_flush_s_new_row_problems_keep_the_banner_on_top():
+    """A banner is a row on Leads whose cell is the tab's name, as "... and N more row
+    problems" is: a flush adding a new row's problem under it (intake/new_problems.py) must
+    neither take it for that row and drop it, nor count the "10" of "10 million" as 10 more."""
+    tabs = template()
+    put_leads(tabs, {"First name": "Ann", "Email": "ann@co.example", "Company": "Co"})
+    tabs["Activities"].rows.clear()  # no other problem: the banner is the tab's last row
+    sheet = MemoryBackend(tabs)
+    snapshot = sheet.read()
+    since = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    apply(plan_sync(snapshot, NOW, waiting=Waiting(3, since, CAP, 0)), sheet, snapshot)
+    before = sheet.read().table(PROBLEMS.name).rows
+    assert [r[4][:40] for r in before] == ["web submissions wait outside the sheet: "]
+    bad = {"First name": "Bo", "Email": "not-an-address", "Company": "X"}
+    arrival = Arrival("k1", bad, datetime(2026, 11, 23, 14, tzinfo=UTC))
+    intake = plan_appends(sheet.read(), [arrival], NOW + timedelta(minutes=5))
+    assert intake is not None
+    after = intake.plan.replace[PROBLEMS.name].rows
+    assert after[0] == before[0]
+    assert [r[4][:6] for r in after[1:]] == ["Email:"]

@@ -30,10 +30,9 @@ def add_problems(
         return None
     rows = [list(r) for r in current.rows] if current is not None else []
     more, was = 0, None
-    if rows and _is_more(rows[-1]):
+    if rows and _is_more(rows[-1], language):
         was = rows.pop()
-        found = _COUNT.search(was[4] if len(was) > 4 else "")
-        more = int(found.group()) if found else 0
+        more = _count(was)
     listed = sum(1 for r in rows if _row_problem(r))
     for p in problems:
         if listed >= MAX_ROW_PROBLEMS:
@@ -45,10 +44,8 @@ def add_problems(
         rows.insert(same[-1] + 1 if same else len(rows), row)
         listed += 1
     if more:
+        said = _more(more, language)
         with speaking(language):
-            said = ngettext(
-                "... and %(n)d more row problem", "... and %(n)d more row problems", more
-            ) % {"n": more}
             hint = _("each row's Status cell says what is wrong")
         # the At it was first seen with, as sync/tabs.py keeps it: while its words are the same
         same_words = was is not None and len(was) > 4 and was[4] == said
@@ -58,9 +55,24 @@ def add_problems(
     return Table(current.header if current is not None else PROBLEMS.headers, rows)
 
 
-def _is_more(row: list[str]) -> bool:
-    """The "... and N more row problems" row: on Leads, its cell the tab's name alone."""
-    return row[1:4] == [LEADS.name, LEADS.name, ""]
+def _is_more(row: list[str], language: str) -> bool:
+    """The "... and N more row problems" row: on Leads, its cell the tab's name alone, and
+    its words those of its count. A banner on top of the tab is on Leads too (web submissions
+    that wait, engine/waiting.py; a refused sync, engine/refused.py): when it is the last row,
+    the "10" of "10 million cells" is no count of row problems."""
+    return row[1:4] == [LEADS.name, LEADS.name, ""] and row[4:5] == [_more(_count(row), language)]
+
+
+def _count(row: list[str]) -> int:
+    found = _COUNT.search(row[4] if len(row) > 4 else "")
+    return int(found.group()) if found else 0
+
+
+def _more(count: int, language: str) -> str:
+    with speaking(language):
+        return ngettext(
+            "... and %(n)d more row problem", "... and %(n)d more row problems", count
+        ) % {"n": count}
 
 
 def _row_problem(row: list[str]) -> bool:
