@@ -264,3 +264,17 @@ def test_the_count_of_what_waits_holds_up_no_webhook(outbox: Outbox):
         conn.execute(submissions.update().values(digest=None))
         assert waiting(outbox.db, now).refused == 1
     assert time.monotonic() - started < 5
+
+
+def test_a_turn_waited_for_keeps_the_refusal_s_words(outbox: Outbox):
+    """A flush that finds another sync holding the sheet is no try (Outbox.later with
+    failed=False): the banner keeps saying why the sheet refused them, not "another sync
+    is running until 10:05:30", whose time would change Problems at every sync."""
+    now = time.time()
+    outbox.put("generic:a", "generic", "{}", now - 3600)
+    outbox.claim("w", now, 10)
+    outbox.later(["generic:a"], CAP, now, wait=0)
+    outbox.claim("w", now + 1, 10)
+    outbox.later(["generic:a"], "another sync (x) is running until 10:05:30", now + 1, False)
+    assert waiting(outbox.db, now + 2).error == CAP
+    assert outbox.entries()[0].attempts == 1

@@ -239,11 +239,11 @@ class Outbox:
         wait: float | None = None,
     ) -> None:
         """Give claimed submissions back, due again after a backoff that grows with each
-        failed try; ``failed=False`` (the sheet was busy with another sync) waits briefly
-        and does not count as a try. ``wait``: the sheet itself failed (quota, 5xx), so
-        every submission waits what the flusher says, however often it was tried before:
-        a backoff per submission would have those of a long outage wait minutes after the
-        sheet is back. A chunk per transaction, as in :meth:`done`."""
+        failed try; ``failed=False`` (the sheet was busy with another sync) waits briefly,
+        and is no try: neither counted nor its error put over the last try's. ``wait``: the
+        sheet itself failed (quota, 5xx), so every submission waits what the flusher says,
+        however often it was tried before: a backoff per submission would have those of a
+        long outage wait minutes after the sheet is back. A chunk per transaction."""
         for chunk in _chunks(list(keys), WRITE_CHUNK):
             self._later(chunk, error, now, failed, wait)
 
@@ -252,9 +252,11 @@ class Outbox:
     ) -> None:
         with self.db.begin() as conn:
             for key in keys:
-                attempts = conn.execute(
-                    select(submissions.c.attempts).where(submissions.c.key == key)
-                ).scalar_one() + int(failed)
+                c = submissions.c
+                tried, said = conn.execute(
+                    select(c.attempts, c.last_error).where(c.key == key)
+                ).one()
+                attempts = tried + int(failed)
                 pause = wait
                 if pause is None:
                     pause = backoff(attempts) if failed else 1.0 + random.random() * 2
@@ -266,7 +268,8 @@ class Outbox:
                         next_try_at=now + pause,
                         claimed_by=None,
                         claimed_until=None,
-                        last_error=error,
+                        # the top of Problems says why the last try failed (intake/waiting.py)
+                        last_error=error if failed or not (tried and said) else said,
                     )
                 )
 
