@@ -150,14 +150,7 @@ def test_a_sync_refused_at_the_cap_says_so_on_problems(monkeypatch):
     row down and writes what waited."""
     sheet = google_backend()
     sync_once(sheet, NOW, datetime.now(UTC))
-    book = emulator().store[sheet.location.rsplit("/d/", 1)[1].split("/")[0]]
-    history = book.sheet(HISTORY.name)
-    history.resize(rows=len([r for r in history.values() if any(r)]))  # no spare row
-    monkeypatch.setattr(store, "MAX_CELLS", book.cell_count())
-    leads = sheet.read().table(LEADS.name)
-    stage = f"{column_letter(leads.col('Stage'))}2"
-    book.sheet(LEADS.name).set_values(stage, [["Won"]])
-    fresh = GoogleBackend(sheet.location, http=sheet.http)  # one that looks afresh
+    fresh = _at_the_cap(sheet, monkeypatch)
     with pytest.raises(BackendError, match="limit of"):
         sync_once(fresh, NOW, datetime.now(UTC))
     told = sheet.read().table(PROBLEMS.name).records()
@@ -177,6 +170,36 @@ def test_a_sync_refused_at_the_cap_says_so_on_problems(monkeypatch):
         r for r in after.table(PROBLEMS.name).records() if "could not be saved" in r["Problem"]
     ]
     assert "Won" in [r["To"] for r in after.table(HISTORY.name).records()]
+
+
+def _at_the_cap(sheet: GoogleBackend, monkeypatch: pytest.MonkeyPatch) -> GoogleBackend:
+    """The spreadsheet at the cap, History with no spare row, and a stage changed: the next
+    sync needs a History row more. A backend that looks at it afresh."""
+    book = emulator().store[sheet.location.rsplit("/d/", 1)[1].split("/")[0]]
+    history = book.sheet(HISTORY.name)
+    history.resize(rows=len([r for r in history.values() if any(r)]))  # no spare row
+    monkeypatch.setattr(store, "MAX_CELLS", book.cell_count())
+    leads = sheet.read().table(LEADS.name)
+    stage = f"{column_letter(leads.col('Stage'))}2"
+    book.sheet(LEADS.name).set_values(stage, [["Won"]])
+    return GoogleBackend(sheet.location, http=sheet.http)
+
+
+def test_a_refused_sync_still_tells_how_many_wait_now(monkeypatch):
+    """At the cap the flushes are refused, and so is every sync that needs a History row
+    more: the Problems tab the refusal writes tells the web submissions that wait as this
+    sync counted them, not as the last sync that was saved did (or not at all)."""
+    sheet = google_backend()
+    since = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    sync_once(sheet, NOW, datetime.now(UTC), waiting=Waiting(3, since, CAP, 0))
+    fresh = _at_the_cap(sheet, monkeypatch)
+    with pytest.raises(BackendError, match="limit of"):
+        sync_once(fresh, NOW, datetime.now(UTC), waiting=Waiting(5, since, CAP, 1))
+    rows = sheet.read().table(PROBLEMS.name).records()
+    assert rows[0]["Problem"].startswith("the last sync could not be saved: ")
+    told = _told(rows)
+    assert [r["Hint"][:14] for r in told] == ["5 waiting sinc", "1 set aside; w"]
+    assert rows[1:3] == told
 
 
 def test_a_refusal_is_said_in_the_sheet_s_language_above_what_problems_holds():

@@ -152,7 +152,7 @@ def sync_once(
                 # that sheetcrm will not save: writing Problems would be refused as well
                 raise
             except BackendError as exc:
-                _tell_refused(backend, snapshot, str(exc), plan.stamp)
+                _tell_refused(backend, snapshot, str(exc), plan, waiting)
                 raise
             if notices is not None and sent:
                 # on the tab now, or already were (it is appended once per key)
@@ -161,11 +161,14 @@ def sync_once(
             return plan, report
 
 
-def _tell_refused(backend: SheetBackend, snapshot: Snapshot, error: str, stamp: str) -> None:
-    """Say at the top of Problems that the sync of ``stamp`` was refused, and why
-    (engine/refused.py): Problems alone, rewritten in place, at the version the sync read. A
-    best effort: where that is refused too, the error the caller raises is all there is."""
-    tab = refused_problems(snapshot, error, stamp)
+def _tell_refused(
+    backend: SheetBackend, snapshot: Snapshot, error: str, plan: Plan, waiting: Waiting | None
+) -> None:
+    """Say at the top of Problems that the sync of ``plan`` was refused, and why, with the
+    web submissions ``waiting`` as it counted them (engine/refused.py): Problems alone,
+    rewritten in place, at the version the sync read. A best effort: where that is refused
+    too, the error the caller raises is all there is."""
+    tab = refused_problems(snapshot, error, plan.stamp, waiting, plan.settings.zone)
     with suppress(SheetCRMError):
         backend.write(Changes(snapshot.version, replace={PROBLEMS.name: tab}))
 

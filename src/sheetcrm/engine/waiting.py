@@ -70,6 +70,14 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
     return rows
 
 
+def is_waiting_banner(problem: str) -> bool:
+    """Whether ``problem`` (the Problem cell of a row) is one of :func:`waiting_banners`'s,
+    in the language spoken now."""
+    waits = _("web submissions wait outside the sheet: %(why)s") % {"why": ""}
+    aside = _("web submissions set aside: they cannot become leads as they are")
+    return problem.startswith(waits) or problem == aside
+
+
 def reason(error: str, otherwise: str) -> tuple[str, str]:
     """Why the sheet refused a write, in a manager's words, and what to do (``otherwise``
     where there is nothing for them to do but wait)."""
