@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
+from gspread.exceptions import APIError
 
 from sales_sheet import set_settings
 from sheetcrm.backends.apply import apply, sync_once
 from sheetcrm.backends.google import GoogleBackend
 from sheetcrm.backends.memory import MemoryBackend
+from sheetcrm.backends.sheets_http import explain
 from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
 from sheetcrm.emulator import store
@@ -22,7 +25,7 @@ from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import column_letter
 from sheetcrm.engine.waiting import Waiting
-from sheetcrm.errors import BackendError
+from sheetcrm.errors import BackendError, SheetUnreachableError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.append_plan import plan_appends
 from sheetcrm.intake.batch import Arrival
@@ -301,3 +304,41 @@ def test_a_turn_waited_for_keeps_the_refusal_s_words(outbox: Outbox):
     outbox.later(["generic:a"], "another sync (x) is running until 10:05:30", now + 1, False)
     assert waiting(outbox.db, now + 2).error == CAP
     assert outbox.entries()[0].attempts == 1
+
+
+class _Refusing(MemoryBackend):
+    """A sheet that answers every write with ``error``: the writes it was asked for."""
+
+    def __init__(self, tabs, error: BackendError) -> None:
+        super().__init__(tabs)
+        self.error, self.asked = error, 0
+
+    def write(self, changes):
+        self.asked += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "asked"),
+    [
+        (BackendError("Google Sheets answered 400: " + CAP), 2),  # the sync's, then Problems
+        (SheetUnreachableError("Google Sheets did not answer after 6 tries"), 1),
+        (SheetUnreachableError("Google Sheets answered 503: unavailable"), 1),
+    ],
+)
+def test_only_a_sheet_that_answered_is_told_of_its_refusal(error, asked):
+    """A sheet out of reach is not written to again: its retries would only hold the lease
+    (and the service's turn) longer in an outage, and fail as well."""
+    backend = _Refusing(template(), error)
+    with pytest.raises(type(error)):
+        sync_once(backend, NOW, datetime.now(UTC))
+    assert backend.asked == asked
+
+
+def test_google_s_busy_and_server_answers_are_out_of_reach_not_refusals():
+    for code, unreachable in ((429, True), (503, True), (500, True), (400, False), (403, False)):
+        answer = requests.Response()
+        answer.status_code = code
+        answer._content = b'{"error": {"code": %d, "message": "m"}}' % code
+        err = explain(APIError(answer), "sheet-id", "")
+        assert isinstance(err, SheetUnreachableError) is unreachable, code

@@ -21,6 +21,11 @@ class BackendError(SheetCRMError):
     """The sheet cannot be read or written."""
 
 
+class SheetUnreachableError(BackendError):
+    """The sheet did not answer, or was too busy to (network, quota, Google's 5xx), after the
+    retries: nothing said it refused the request, and telling it anything now would fail too."""
+
+
 class SheetLockedError(BackendError):
     """The workbook is open in a spreadsheet program; writing now would clobber its edits."""
 

@@ -21,7 +21,13 @@ from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import Snapshot
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.waiting import Waiting
-from sheetcrm.errors import BackendError, SheetCRMError, SheetLockedError, UnsafeWorkbookError
+from sheetcrm.errors import (
+    BackendError,
+    SheetCRMError,
+    SheetLockedError,
+    SheetUnreachableError,
+    UnsafeWorkbookError,
+)
 
 
 @dataclass
@@ -147,9 +153,16 @@ def sync_once(
             plan = plan_sync(snapshot, now, memo, sent=sent, waiting=waiting)
             try:
                 report = _apply_noting(plan, backend, snapshot, notices)
-            except (StaleSnapshotError, LeaseHeldError, SheetLockedError, UnsafeWorkbookError):
-                # a person's edits, another sync's turn, or a workbook a person has open or
-                # that sheetcrm will not save: writing Problems would be refused as well
+            except (
+                StaleSnapshotError,
+                LeaseHeldError,
+                SheetUnreachableError,
+                SheetLockedError,
+                UnsafeWorkbookError,
+            ):
+                # a person's edits, another sync's turn, a sheet out of reach (its retries
+                # would only hold the lease longer), or a workbook a person has open or that
+                # sheetcrm will not save: writing Problems would fail, or be refused, as well
                 raise
             except BackendError as exc:
                 _tell_refused(backend, snapshot, str(exc), plan, waiting)

@@ -34,7 +34,7 @@ from gspread.utils import quote as url_quote
 from requests.utils import guess_json_utf
 
 from sheetcrm.backends.batch_get import batch_get
-from sheetcrm.errors import BackendError
+from sheetcrm.errors import BackendError, SheetUnreachableError
 
 GOOGLE = "https://sheets.googleapis.com"
 PIECE_BYTES = 1 << 20  # of an answer read as it arrives: a read holds this much of its text
@@ -165,7 +165,7 @@ class SheetsHTTP(HTTPClient):
                 return batch_get(_pieces(answer), seen, each)  # parsed as it arrives
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 if attempt == self.attempts:  # cut off as it came, every time
-                    raise BackendError(
+                    raise SheetUnreachableError(
                         f"Google Sheets' answer was cut off {attempt} times ({exc})",
                         "check the network; the sync can simply be run again",
                     ) from exc
@@ -230,7 +230,7 @@ class SheetsHTTP(HTTPClient):
                         "nothing is sent twice: the next try checks the sheet first",
                     ) from exc
                 if attempt == self.attempts:
-                    raise BackendError(
+                    raise SheetUnreachableError(
                         f"Google Sheets did not answer after {attempt} tries ({exc})",
                         "check the network; the sync can simply be run again",
                     ) from exc
@@ -280,12 +280,13 @@ def explain(exc: APIError, spreadsheet_id: str, account: str) -> BackendError:
             "https://docs.google.com/spreadsheets/d/<ID>/edit",
         )
     if exc.code == 429:
-        return BackendError(
+        return SheetUnreachableError(
             "Google Sheets' request quota is used up, and retrying did not help",
             "wait a minute (the quota is 60 requests a minute per user), then sync again",
         )
     message = exc.error.get("message", str(exc))
-    return BackendError(
+    kind = SheetUnreachableError if exc.code in RETRIED else BackendError
+    return kind(
         f"Google Sheets answered {exc.code}: {message}",
         "run the sync again; if it persists, check the sheet",
     )
