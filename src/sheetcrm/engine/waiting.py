@@ -26,7 +26,8 @@ LONGEST_REASON = 300  # characters of the sheet's own error shown
 
 @dataclass(frozen=True)
 class Waiting:
-    refused: int  # pending, tried and refused, the oldest received NOTICE_AFTER ago or more
+    refused: int  # pending and refused; 0 until one is refused again and the oldest is
+    # NOTICE_AFTER old (intake/waiting.py)
     since: datetime | None  # when the oldest of them was received (aware)
     error: str  # why its last try failed, as the service logged it
     dead: int  # set aside: they cannot become rows as they are

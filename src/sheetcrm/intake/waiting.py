@@ -20,12 +20,14 @@ def waiting(db: OutboxDB, now: float) -> Waiting:
     # a glance: on SQLite a read of every pending one must neither wait for nor hold up
     # the webhooks' commits (50,000 pending in a burst; the background process runs niced)
     with db.glance() as conn:
-        count, oldest = conn.execute(
-            select(func.count(), func.min(c.received_at)).where(refused)
+        count, oldest, tries = conn.execute(
+            select(func.count(), func.min(c.received_at), func.max(c.attempts)).where(refused)
         ).one()
         dead = conn.execute(select(func.count()).where(c.state == DEAD)).scalar() or 0
         error = ""
-        if oldest is not None and oldest <= now - NOTICE_AFTER.total_seconds():
+        # news once one was refused again: a single quota or server hiccup is not, even
+        # for a backlog received long ago
+        if tries and tries >= 2 and oldest <= now - NOTICE_AFTER.total_seconds():
             error = (
                 conn.execute(
                     select(c.last_error).where(refused).order_by(c.received_at).limit(1)
