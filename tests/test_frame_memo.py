@@ -76,6 +76,27 @@ def test_a_stage_edited_between_two_syncs_with_one_memo_is_seen():
     assert [row[1] for _, row, _ in plan.history if row[field] == "Stage"] == ["L-00002"]
 
 
+def test_a_lead_id_past_int64_typed_between_two_syncs_with_one_memo_is_read():
+    # the memo kept the last sync's ID numbers in int64: the one typed since takes a Python
+    # int, which that array cannot hold (it crashed every sync of the service's memo)
+    tabs = template()
+    put_leads(tabs, *({"Email": f"{i}@acme.example"} for i in range(3)))
+    backend, memo = MemoryBackend(tabs), Memo()
+    snapshot = backend.read()
+    apply(plan_sync(snapshot, NOW, memo), backend, snapshot)
+
+    def edit(tabs):
+        leads = tabs[LEADS.name]
+        leads.rows[1][leads.col("Lead ID")] = "L-99999999999999999999"
+        leads.rows[2][leads.col("Lead ID")] = ""  # numbered after it
+
+    backend.human(edit)
+    snapshot = backend.read()
+    apply(plan_sync(snapshot, NOW, memo), backend, snapshot)
+    ids = backend.read().table(LEADS.name).column("Lead ID")
+    assert ids == ["L-00001", "L-99999999999999999999", "L-100000000000000000000"]
+
+
 def test_a_distinct_text_already_folded_is_held_once():
     # the memo keeps each column's folded and loose texts between syncs: a copy of every
     # e-mail for each was 14 MB at 100,000 leads (issue 21)

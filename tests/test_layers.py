@@ -58,6 +58,7 @@ PURE_INTAKE = [
     "batch",
     "append_plan",
     "same_person",
+    "closed_leads",
     "unrouted",
     "new_problems",
     "activity",

@@ -119,6 +119,18 @@ def test_an_unknown_stage_is_a_problem_with_a_suggestion():
     assert not [h for h in backend.read().table("History").records() if h["Field"] == "Stage"]
 
 
+def test_each_unknown_stage_gets_the_hint_of_its_own_stage():
+    # not every row's hints joined: what another row holds tells nothing about this one
+    backend = _backend(
+        {"Email": "f@acme.example", "Stage": "Negociation"},
+        {"Email": "g@acme.example", "Stage": "Nope"},
+    )
+    plan = _sync(backend, NOW)
+    hints = {p.lead: p.hint for p in plan.problems if p.problem.startswith("Stage:")}
+    assert hints["L-00001"] == "did you mean 'Negotiation'?"
+    assert hints["L-00002"].startswith("use one of: Prospecting, Qualified")
+
+
 def test_duplicates_point_at_the_earliest_lead_through_any_key():
     backend = _backend(
         {"Email": "Ann@Acme.example", "Stage": "Prospecting"},

@@ -37,7 +37,11 @@ def per_row(memo: Memo, check: str, params: object, cells: Columns, each: Made) 
             for old, new in zip(before, cells, strict=True):
                 old[changed] = new[changed]
             fresh = each(*(c[changed] for c in cells))
-            results = tuple(r.copy() for r in results)
+            # the rows checked again may need a wider type than the others did: a typed Lead
+            # ID past int64 (object), a longer text; else the assignment overflows or cuts
+            results = tuple(
+                r.astype(np.result_type(r, value)) for r, value in zip(results, fresh, strict=True)
+            )
             for result, value in zip(results, fresh, strict=True):
                 result[changed] = value
     else:

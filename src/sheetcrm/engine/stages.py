@@ -91,15 +91,22 @@ def track(
 
     unknown = ~known & ~blank
     if unknown.any():
+        # grouped by hint: each row's is about its own stage, whatever other rows hold (a
+        # flush's plan of its new rows holds only some: intake/append_plan.py)
         names = [s.name for s in stages]
-        result.problems.append(
-            (
-                np.flatnonzero(unknown),
-                "Stage",
-                [_("unknown stage %(stage)s") % {"stage": shown(t)} for t in typed[unknown]],
-                "; ".join(sorted({suggest(t, names) for t in typed[unknown]})),
+        rows = np.flatnonzero(unknown)
+        said = typed[unknown]
+        hints = np.array([suggest(t, names) for t in said], dtype=object)
+        for hint in sorted(set(hints.tolist())):
+            pick = hints == hint
+            result.problems.append(
+                (
+                    rows[pick],
+                    "Stage",
+                    [_("unknown stage %(stage)s") % {"stage": shown(t)} for t in said[pick]],
+                    hint,
+                )
             )
-        )
 
     stamped = _stage_changes(
         result, ids, arrived_now, history, by_key, (known, blank, keys), first_open, stamp

@@ -13,9 +13,11 @@ added to the Problems tab. The sheet's own rows, edited since the last sync or n
 the next sync, which plans them whole.
 
 A "least loaded" team ranks its people by every open lead they hold: those on the rows left
-blank are counted here and handed to the plan (``LeftOut``). Where a new row takes
-from more of the sheet (a lead past its first-touch SLA already, given to the next person),
-None: the caller plans the whole sheet as before.
+blank are counted here and handed to the plan (``LeftOut``); so is what the win step learns
+from every closed lead, as the steps before it leave them (closed_leads.py). Where a new row
+takes from more of the sheet (a lead past its first-touch SLA already, given to the next
+person; a win step that learns from which lead a closed one duplicates), None: the caller
+plans the whole sheet as before.
 Pure: no I/O, no clock.
 """
 
@@ -27,6 +29,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sheetcrm.engine.catalog import speaking
 from sheetcrm.engine.config import Config, parse_config
 from sheetcrm.engine.frame import Frame
 from sheetcrm.engine.history import HistoryFrame
@@ -36,15 +39,15 @@ from sheetcrm.engine.plan_rows import PlannedHistory
 from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, STATE
 from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.sync import LeftOut, local_now
-from sheetcrm.engine.sync.begin import leads_frame
 from sheetcrm.engine.sync.ids import NEXT_ID_KEY, next_ids
 from sheetcrm.engine.sync.tabs import state_value
-from sheetcrm.engine.sync.win import MINIMUM, Odds, learned_odds
+from sheetcrm.engine.sync.win import Odds
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.validation import Memo
-from sheetcrm.engine.win import known_fields, outcomes
-from sheetcrm.engine.win_model import AMOUNT_BAND
+from sheetcrm.engine.values import clamp
+from sheetcrm.engine.win import outcomes
 from sheetcrm.intake.batch import Arrival, IntakePlan, cells, plan_intake, record_value, sheet_keys
+from sheetcrm.intake.closed_leads import Entangled, win_odds
 from sheetcrm.intake.new_problems import add_problems
 from sheetcrm.intake.same_person import same_person
 from sheetcrm.intake.unrouted import open_leads, stuck
@@ -64,21 +67,32 @@ def plan_appends(
     fresh = [a for a in arrivals if a.key not in found]
     if not fresh:
         return IntakePlan(Plan(snapshot.version), already=already)
+    # every text made here (a shortfall, a phone's problem kept in the memo) is in the
+    # sheet's language, as the sync's own (plan_sync); the memo's, worded in another, is not
+    # shared: the next sync forgets it (Memo.speak), and a text kept now would outlive that
+    language = sheet_language(snapshot)
+    synced = memo if memo is not None and memo.language == language else None
     # the memo's per-row checks are the last sync's, by position, kept for the next one:
     # this plan's rows are others, checked with the memo's parse results (e-mails, phones)
     # only, and what it makes of them let go with it
-    scratch = Memo(memo.emails, memo.phones, memo.language) if memo is not None else Memo()
-    odds = win_odds(leads, fresh, config, now, scratch)
-    keep = context(snapshot, leads, fresh, config, now, scratch, odds, memo)
-    blank = [""] * len(leads.header)
-    rows = [row if k else blank for row, k in zip(leads.rows, keep.tolist(), strict=True)]
-    tabs = {**snapshot.tabs, LEADS.name: Table(leads.header, rows)}
-    tabs[STATE.name] = _numbered(snapshot, first_number(snapshot, leads, config, scratch))
-    left_out = LeftOut(open_leads(leads, ~keep, config, now), np.flatnonzero(keep), odds)
+    scratch = Memo(synced.emails, synced.phones, language) if synced else Memo(language=language)
+    settings = config.settings
+    history = HistoryFrame(snapshot.table(HISTORY.name), settings.dayfirst, settings.zone)
+    with speaking(language):
+        try:
+            odds = win_odds(snapshot, leads, fresh, config, now, scratch, history)
+        except Entangled:
+            return None
+        keep = context(snapshot, leads, fresh, config, now, scratch, odds, synced)
+        blank = [""] * len(leads.header)
+        rows = [row if k else blank for row, k in zip(leads.rows, keep.tolist(), strict=True)]
+        tabs = {**snapshot.tabs, LEADS.name: Table(leads.header, rows)}
+        tabs[STATE.name] = _numbered(snapshot, first_number(snapshot, leads, scratch, history))
+        left_out = LeftOut(open_leads(leads, ~keep, config, now), np.flatnonzero(keep), odds)
     intake = plan_intake(replace(snapshot, tabs=tabs), fresh, now, scratch, left_out)
     if intake.blocked:
         return None
-    plan = _new_rows_only(intake, snapshot)
+    plan = _new_rows_only(intake, snapshot, language)
     if plan is None:
         return None
     intake.plan = plan
@@ -99,22 +113,35 @@ def context(
     """Per row of Leads, whether a new row's plan reads it:
     - a lead without an owner, routed with the new ones, oldest first, unless no route can
       give it one now (intake/unrouted.py);
-    - a lead without a Lead ID, or with one another row holds: numbered before them;
+    - a lead without a Lead ID, or with one another row (or a new one) holds: numbered
+      before them, or keeping its ID where a new row's is the copy;
     - a lead assigned (or, never assigned, created) today: its owner's daily capacity;
     - a closed lead, unless the win step's odds were ``learned_apart`` (:func:`win_odds`);
     - a lead in a sequence: it takes its sender's e-mails of the day before a new one;
-    - a lead that shares a duplicate key with a new row, through any chain of shared keys."""
+    - a lead that shares a duplicate key with a new row, through any chain of shared keys;
+    - a lead with a new row's e-mail (or a closed lead's, when learned from here), a
+      duplicate key or not: an activity naming it is the oldest one's."""
     owner = cells(leads, "Owner")
     ids = np.array([i.strip() for i in cells(leads, "Lead ID")], dtype=object)
     keep = np.array([not o.strip() for o in owner], dtype=bool)
     unowned = np.flatnonzero(keep)
     today = today_rows(leads, config, now, memo)
     keep[unowned[stuck(snapshot, leads, unowned, today, config, now)]] = False
+    limit = snapshot.cell_limit
     keep |= (ids == "") | pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
+    posted = {clamp(record_value(a.record, "Lead ID"), limit).strip() for a in fresh}
+    keep |= pd.Series(ids, dtype=object).isin(posted - {""}).to_numpy()
     keep |= today
+    # an activity naming an e-mail several leads share is the oldest one's (sync/activities.py),
+    # a duplicate key or not: a new row's Last contact and Next action date are theirs
+    emails = pd.Series([e.strip().casefold() for e in cells(leads, "Email")], dtype=object)
+    shared = {clamp(record_value(a.record, "Email"), limit).strip().casefold() for a in fresh}
     if learned_apart is None:  # the win step learns from the closed leads the plan holds
         stage = pd.Series(cells(leads, "Stage"), dtype=object)
-        keep |= outcomes(stage, config.stages)[0]
+        closed = outcomes(stage, config.stages)[0]
+        keep |= closed
+        shared |= set(emails[closed].tolist())  # and from their Last contact
+    keep |= emails.isin(shared - {""}).to_numpy()
     if config.sequences:
         keep |= np.array([bool(s.strip()) for s in cells(leads, "Sequence")], dtype=bool)
     keep |= same_person(leads, [a.record for a in fresh], config, synced, memo)
@@ -134,39 +161,11 @@ def today_rows(leads: Table, config: Config, now: datetime, memo: Memo) -> np.nd
     return day == np.datetime64(frame.now.date())  # type: ignore[no-any-return]
 
 
-def win_odds(
-    leads: Table, fresh: list[Arrival], config: Config, now: datetime, memo: Memo
-) -> Odds | None:
-    """What every closed lead of the sheet teaches the win step, learned from them alone as
-    the step would (sync/win.py learned_odds), in sheet order; ("", None) where the step
-    learns nothing; None where a new lead is closed already, and learned from too."""
-    settings = config.settings
-    if config.frozen & {"win", "stages"} or not config.stages:
-        return "", None
-    stage = pd.Series(cells(leads, "Stage"), dtype=object)
-    closed = np.flatnonzero(outcomes(stage, config.stages)[0])
-    posted = pd.Series([record_value(a.record, "Stage") for a in fresh], dtype=object)
-    if outcomes(posted, config.stages)[0].any():
-        return None
-    data, _problems = leads_frame(Table(leads.header, [leads.rows[i] for i in closed.tolist()]))
-    names = [*data.columns, *(h for h in LEADS.headers if h not in data.columns)]
-    fields, missing = known_fields(settings["Win probability fields"], names)
-    if (missing and "Win probability fields" in settings.cells) or not fields:
-        return "", None  # the step says what is missing, or has nothing to learn
-    for column in ("Stage", "Amount", *fields):
-        if column not in data.columns and column != AMOUNT_BAND:
-            data[column] = pd.Series([""] * len(data), dtype=object)
-    frame = Frame(data, local_now(now, config), settings.dayfirst, settings.decimal, memo)
-    return learned_odds(data, frame, fields, config.stages, settings[MINIMUM])
-
-
-def first_number(snapshot: Snapshot, leads: Table, config: Config, memo: Memo | None) -> int:
+def first_number(snapshot: Snapshot, leads: Table, memo: Memo, history: HistoryFrame) -> int:
     """The number the ids step would give the first lead without an ID, from every row:
     above every ID the sheet holds, History names or the State tab issued."""
     typed = [i.strip() for i in cells(leads, "Lead ID")]
     data = pd.DataFrame({"Lead ID": pd.Series(typed, dtype=object)})
-    settings = config.settings
-    history = HistoryFrame(snapshot.table(HISTORY.name), settings.dayfirst, settings.zone)
     _ids, numbered, counter = next_ids(data, snapshot.table(STATE.name), history, memo, typed)
     return counter - int(numbered.sum())
 
@@ -180,7 +179,7 @@ def _numbered(snapshot: Snapshot, number: int) -> Table:
     return Table(header, [[NEXT_ID_KEY, str(number)], *rows])
 
 
-def _new_rows_only(intake: IntakePlan, snapshot: Snapshot) -> Plan | None:
+def _new_rows_only(intake: IntakePlan, snapshot: Snapshot, language: str) -> Plan | None:
     """The plan of the new rows alone: no cell of another row, no History row or notification
     about one; None when a new row took from a step this plan does not see whole."""
     plan = intake.plan
@@ -215,7 +214,6 @@ def _new_rows_only(intake: IntakePlan, snapshot: Snapshot) -> Plan | None:
         out.replace[STATE.name] = (
             _notified(state, plan.stamp, kept, snapshot) if len(kept) != len(notes) else state
         )
-    language = sheet_language(snapshot)
     problems = add_problems(snapshot.get(PROBLEMS.name), out.problems, plan.stamp, language)
     if problems is not None:
         out.replace[PROBLEMS.name] = problems

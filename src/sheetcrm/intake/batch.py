@@ -98,7 +98,7 @@ def plan_intake(
             unique.setdefault(arrival.key, arrival)
     fresh = list(unique.values())
     config = parse_config(snapshot)
-    header, added = _header(leads, fresh)
+    header, added = lead_header(leads, fresh)
     slots = [_slot(h) for h in header]
     # the sheet's own rows as read, unless columns are added: a copy of each was ~40 MB at
     # 100,000 leads, at the peak of a flush (issue 21); the plan reads rows, never writes them
@@ -138,7 +138,7 @@ def _slot(header: str) -> str:
     return norm_header(_canonical(header))
 
 
-def _header(leads: Table, fresh: list[Arrival]) -> tuple[list[str], list[str]]:
+def lead_header(leads: Table, fresh: list[Arrival]) -> tuple[list[str], list[str]]:
     """The Leads header, plus the columns that the sheet lacks and a new row needs."""
     have = {_slot(h) for h in leads.header}
     added: list[str] = []
