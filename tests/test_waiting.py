@@ -21,7 +21,7 @@ from sheetcrm.backends.workbook import WorkbookBackend
 from sheetcrm.cli import main
 from sheetcrm.emulator import store
 from sheetcrm.engine.refused import refused_problems
-from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS
+from sheetcrm.engine.schema import HISTORY, LEADS, PROBLEMS, SCORING
 from sheetcrm.engine.sync import plan_sync
 from sheetcrm.engine.table import column_letter
 from sheetcrm.engine.waiting import Waiting
@@ -29,12 +29,14 @@ from sheetcrm.errors import BackendError, SheetUnreachableError
 from sheetcrm.intake.adapters import adapt
 from sheetcrm.intake.append_plan import plan_appends
 from sheetcrm.intake.batch import Arrival
+from sheetcrm.intake.flusher import flush
 from sheetcrm.intake.outbox import Outbox
 from sheetcrm.intake.outbox_db import submissions
 from sheetcrm.intake.waiting import waiting
 from sheetcrm.service.service_config import ServiceConfig, default_outbox
 from sheetcrm.service.tasks import Service
 from sheets import NOW, emulator, google_backend, put_leads, template
+from test_append_plan_rules import _cell, closed_deals
 
 CAP = (
     "This action would increase the number of cells in the workbook above the limit of "
@@ -354,3 +356,27 @@ def test_google_s_busy_and_server_answers_are_out_of_reach_not_refusals():
         answer._content = b'{"error": {"code": %d, "message": "m"}}' % code
         err = explain(APIError(answer), "sheet-id", "")
         assert isinstance(err, SheetUnreachableError) is unreachable, code
+
+
+def test_a_flush_planned_whole_keeps_what_waits_on_problems(tmp_path: Path):
+    """A flush that must plan the whole sheet (tests/test_append_plan_rules.py: a Scoring
+    rule on Duplicate of, Grade learned from) rewrites Problems as a sync does: what the
+    outbox set aside stays said."""
+    tabs = template()
+    tabs[SCORING.name].rows.append(["Repeat", "Duplicate of", "is not empty", "", "-20"])
+    set_settings(tabs, {"Win probability minimum": "2"})
+    backend = closed_deals(tabs)
+    backend.human(_cell(LEADS.name, 2, "Email", "p1@co1.example"))
+    outbox = Outbox(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    try:
+        outbox.put("generic:bad-1", "generic", "{not json", NOW.timestamp())
+        assert flush(outbox, backend, lambda: NOW, "w").dead == 1
+        lead = adapt("generic", {"event_id": "z", "email": "z@zz.example", "company": "Zz"})
+        record = {"Email": "z@zz.example", "Company": "Zz"}
+        assert plan_appends(backend.read(), [Arrival("k", record, NOW)], NOW) is None  # whole
+        outbox.put("generic:z", "generic", lead.to_json(), NOW.timestamp())
+        assert flush(outbox, backend, lambda: NOW, "w").appended == 1
+        told = _told(backend.read().table(PROBLEMS.name).records())
+        assert [r["Hint"][:12] for r in told] == ["1 set aside;"]
+    finally:
+        outbox.close()

@@ -23,6 +23,7 @@ from sheetcrm.engine.sync import LeftOut, local_now, plan_sync
 from sheetcrm.engine.table import Snapshot, Table, norm_header
 from sheetcrm.engine.validation import Memo
 from sheetcrm.engine.values import clamp, format_datetime
+from sheetcrm.engine.waiting import Waiting
 
 KEY_COLUMN = "Submission ID"
 
@@ -80,9 +81,11 @@ def plan_intake(
     now: datetime,
     memo: Memo | None = None,
     left_out: LeftOut | None = None,
+    waiting: Waiting | None = None,
 ) -> IntakePlan:
     """``left_out``: what the plan needs of the Leads rows left blank in ``snapshot``
-    (intake/append_plan.py: the rows a new lead's plan does not read)."""
+    (intake/append_plan.py: the rows a new lead's plan does not read). ``waiting``: what
+    the outbox holds that the sheet refused, kept on the Problems tab the plan rewrites."""
     leads = snapshot.get(LEADS.name)
     if leads is None:
         return IntakePlan(
@@ -116,7 +119,9 @@ def plan_intake(
     if left_out is not None and left_out.rows is not None:  # the new rows are held too
         new = np.arange(len(leads.rows), len(rows), dtype=np.int64)
         left_out = replace(left_out, rows=np.concatenate([left_out.rows, new]))
-    plan = plan_sync(replace(snapshot, tabs=tabs), now, memo, metrics=False, left_out=left_out)
+    plan = plan_sync(
+        replace(snapshot, tabs=tabs), now, memo, metrics=False, left_out=left_out, waiting=waiting
+    )
     result.plan = plan
     _move_new_rows(plan, first=len(leads.rows), header=header, rows=rows)
     plan.new_columns = [*added, *(c for c in plan.new_columns if c not in added)]

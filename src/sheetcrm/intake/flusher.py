@@ -37,6 +37,7 @@ from sheetcrm.intake.batch import Arrival, plan_intake
 from sheetcrm.intake.fields import lead_record
 from sheetcrm.intake.outbox import PENDING, Entry, Outbox, backoff
 from sheetcrm.intake.submission import Submission
+from sheetcrm.intake.waiting import waiting
 
 SHEET_BACKOFF = (2.0, 30.0)  # seconds: the first wait after the sheet failed, and the most
 GIVE_UP_AFTER = 5
@@ -175,8 +176,9 @@ def _append(
             submissions = [(e, s) for e, s in submissions if e.key in mapped]
             # the new rows alone, from the rows they depend on: the sheet's own rows are the
             # periodic sync's (issue 21: a whole plan cost a sync's memory at every flush)
+            # (the whole plan rewrites Problems: what waits stays said, as a sync says it)
             intake = plan_appends(snapshot, arrivals, now, memo) or plan_intake(
-                snapshot, arrivals, now, memo
+                snapshot, arrivals, now, memo, waiting=waiting(outbox.db, now.timestamp())
             )
             if intake.blocked:
                 raise BackendError(f"cannot add web-form leads: {intake.blocked}")
