@@ -19,15 +19,17 @@ from sheetcrm.service.variables import Variable, seconds, whole
 # flush takes what is due.
 FLUSH_BATCH = 16000
 # What a flush holds grows with the sheet it reads and the batch it plans: into 100,000 of the
-# bench's leads, 331 MB for 8,000 submissions and 373 MB for 15,165 (issue 21, session 6),
-# ~5.9 KB a submission and ~1.85 KB a lead of the sheet over what the process held before.
-# Into a large sheet the batch is cut so that a flush takes no more than a sync (350 MB at
-# 100,000 leads): ~9,300 there, the whole batch up to ~79,000 leads. A lead of the sheet
-# costs a flush less than before it (session 6: it plans only the new rows): a burst's drain,
-# into a sheet below that, is unchanged.
-FLUSH_ROOM = 240_000_000
+# bench's leads (bench/flush.py, issue 21, session 7), 323 MB for 3,000 submissions, 350 MB for
+# 7,300 and 361 MB for 9,322: ~6.1 KB a submission, and ~1.85 KB a lead of the sheet, over
+# what the process held before. Into a large sheet the batch is cut so that a flush takes no
+# more than a sync (350 MB at 100,000 leads), with a few MB to spare: ~6,500 there, the whole
+# batch up to ~69,000 leads. (Session 6 fitted 240 MB of room from a probe that measured
+# 338 MB where bench/flush.py measures 361 for the same tree.) A lead of the sheet costs a
+# flush less than before session 6 (it plans only the new rows): a burst's drain, into a
+# sheet below that, is unchanged.
+FLUSH_ROOM = 225_000_000
 SHEET_LEAD_BYTES = 1850
-SUBMISSION_BYTES = 5900
+SUBMISSION_BYTES = 6100
 LEAST_BATCH = 1000
 
 
