@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, tzinfo
 
-from sheetcrm.engine.catalog import _, speaking
+from sheetcrm.engine.catalog import N_, _, speaking
 from sheetcrm.engine.schema import LEADS, PROBLEMS
 from sheetcrm.engine.settings_tab import sheet_language
 from sheetcrm.engine.table import Snapshot, Table
 from sheetcrm.engine.waiting import Waiting, is_waiting_banner, reason, waiting_banners
+
+UNSAVED = N_("the last sync could not be saved: %(why)s")
 
 
 def refused_problems(
@@ -32,12 +34,12 @@ def refused_problems(
     cap the flushes are refused too, and the count grows while every sync is refused."""
     with speaking(sheet_language(snapshot)):
         why, fix = reason(error, _("whoever runs the service finds the details in its log"))
-        problem = _("the last sync could not be saved: %(why)s") % {"why": why}
+        problem = _(UNSAVED) % {"why": why}
         hint = _(
             "tried at %(stamp)s; none of it was written: scores, owners and stamps wait for "
             "a sync that can be saved; %(fix)s"
         ) % {"stamp": stamp, "fix": fix}
-        earlier = _("the last sync could not be saved: %(why)s") % {"why": ""}
+        earlier = _(UNSAVED) % {"why": ""}
         told = waiting_banners(waiting, zone)
         current = snapshot.get(PROBLEMS.name)
         records = current.records() if current is not None else []

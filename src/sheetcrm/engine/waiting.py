@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sheetcrm.engine.catalog import _
+from sheetcrm.engine.catalog import N_, _
 from sheetcrm.engine.problems import Problem
 from sheetcrm.engine.schema import LEADS
 from sheetcrm.engine.values import format_datetime
@@ -22,6 +22,9 @@ NOTICE_AFTER = timedelta(minutes=10)
 
 CELL_CAP = "above the limit of"  # Google's words for its cell cap, the stand-in's too
 LONGEST_REASON = 300  # characters of the sheet's own error shown
+# the banners' words, which a later write also tells them apart by (is_waiting_banner)
+WAITS = N_("web submissions wait outside the sheet: %(why)s")
+ASIDE = N_("web submissions set aside: they cannot become leads as they are")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
             Problem(
                 LEADS.name,
                 LEADS.name,
-                _("web submissions wait outside the sheet: %(why)s") % {"why": why},
+                _(WAITS) % {"why": why},
                 _(
                     "%(n)d waiting since %(since)s, none lost: each is added once the sheet "
                     "takes it; %(fix)s"
@@ -59,7 +62,7 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
             Problem(
                 LEADS.name,
                 LEADS.name,
-                _("web submissions set aside: they cannot become leads as they are"),
+                _(ASIDE),
                 _(
                     "%(n)d set aside; whoever runs the service lists them with `sheetcrm "
                     "outbox list --state dead` and adds them with `sheetcrm outbox retry` "
@@ -74,9 +77,7 @@ def waiting_banners(waiting: Waiting | None, zone: tzinfo) -> list[Problem]:
 def is_waiting_banner(problem: str) -> bool:
     """Whether ``problem`` (the Problem cell of a row) is one of :func:`waiting_banners`'s,
     in the language spoken now."""
-    waits = _("web submissions wait outside the sheet: %(why)s") % {"why": ""}
-    aside = _("web submissions set aside: they cannot become leads as they are")
-    return problem.startswith(waits) or problem == aside
+    return problem.startswith(_(WAITS) % {"why": ""}) or problem == _(ASIDE)
 
 
 def reason(error: str, otherwise: str) -> tuple[str, str]:

@@ -27,8 +27,7 @@ from sheetcrm.engine.schema import ACTIVITIES, LEADS, STATE, canonical_header
 from sheetcrm.engine.scoring_tab import SCORED
 from sheetcrm.engine.sync.activities import FIRST_TOUCH, LAST_CONTACT, NEXT_ACTION, apply_activities
 from sheetcrm.engine.sync.begin import leads_frame
-from sheetcrm.engine.sync.ids import _rank as rank
-from sheetcrm.engine.sync.ids import next_ids
+from sheetcrm.engine.sync.ids import id_rank, next_ids
 from sheetcrm.engine.sync.score import score_leads
 from sheetcrm.engine.sync.state import SyncState, local_now, put_column
 from sheetcrm.engine.sync.win import MINIMUM, Odds, learned_odds
@@ -195,6 +194,6 @@ def _touched(state: SyncState, leads: Table, fresh: list[Arrival], ids: list[str
     )
     every.leads = state.leads
     every.ids = ids
-    every.rank = rank(ids, Memo())
+    every.rank = id_rank(ids, Memo())
     apply_activities(every)
     return every.data

@@ -250,9 +250,9 @@ class Outbox:
     def _later(
         self, keys: list[str], error: str, now: float, failed: bool, wait: float | None
     ) -> None:
+        c = submissions.c
         with self.db.begin() as conn:
             for key in keys:
-                c = submissions.c
                 tried, said = conn.execute(
                     select(c.attempts, c.last_error).where(c.key == key)
                 ).one()

@@ -26,7 +26,7 @@ from sheetcrm.engine.frame import EMAIL_DOMAIN, Frame
 from sheetcrm.engine.plan import Plan
 from sheetcrm.engine.schema import FILLED_FROM_ACTIVITIES, canonical_header, service_columns
 from sheetcrm.engine.sync import local_now
-from sheetcrm.engine.sync.ids import _rank as rank
+from sheetcrm.engine.sync.ids import id_rank
 from sheetcrm.engine.sync.route import plan_routes
 from sheetcrm.engine.sync.state import LeftOut, SyncState
 from sheetcrm.engine.table import Snapshot, Table, norm_header
@@ -80,7 +80,7 @@ def stuck(
         left_out=LeftOut(open_leads(leads, np.flatnonzero(~held), config, now)),
     )
     ids = [i.strip() for i in data["Lead ID"].tolist()]
-    state.rank = rank(ids, Memo())
+    state.rank = id_rank(ids, Memo())
     given = {int(picked[a.row]) for a in plan_routes(state, state.view, config.routing) if a.owner}
     return ~np.isin(rows, np.fromiter(given, np.int64, len(given)))  # type: ignore[no-any-return]
 

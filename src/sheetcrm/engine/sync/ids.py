@@ -31,7 +31,7 @@ def assign_ids(state: SyncState) -> SyncState:
     )
     state.put("Lead ID", ids)
     state.ids, state.fresh, state.counter = ids, fresh, counter
-    state.rank = _rank(ids, memo)  # Lead ID order: who came first, for duplicates and routing
+    state.rank = id_rank(ids, memo)  # Lead ID order: who came first, for duplicates and routing
     stamps = state.view.values("Created at")
     state.arrived = stamps.take((stamps.text == "").to_numpy())
     created = data["Created at"].to_numpy(dtype=object)
@@ -90,7 +90,7 @@ def _numbers(ids: list[str], memo: Memo) -> np.ndarray:
     return per_row(memo, "Lead ID", (), (np.array(ids, dtype=object),), read)[0]
 
 
-def _rank(ids: list[str], memo: Memo) -> np.ndarray:
+def id_rank(ids: list[str], memo: Memo) -> np.ndarray:
     numbers = _numbers(ids, memo)
     if numbers.dtype == object:  # a typed ID too long for int64: rank by place in the order
         last = max(numbers, default=0) + 1
